@@ -1,0 +1,266 @@
+//! Parsing an ELF core file: its `PT_LOAD` segments and its notes.
+//!
+//! Only 64-bit little-endian x86-64 cores are accepted (the runtimes clrheap knows are
+//! linux-x64). Segments are kept sorted by address and must not overlap; a segment whose
+//! bytes run past the end of the file means the dump was cut short, which is reported
+//! rather than read as partial data.
+use super::{Backing, DumpError, Result};
+use goblin::elf::header::{EM_X86_64, ET_CORE};
+use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
+use goblin::elf64::header::{Header, SIZEOF_EHDR};
+use goblin::elf64::program_header::{ProgramHeader, SIZEOF_PHDR};
+
+const NT_PRSTATUS: u32 = 1;
+const NT_AUXV: u32 = 6;
+const NT_FILE: u32 = 0x4649_4c45;
+/// More program headers or notes than this is not a dump any process could produce.
+const MAX_PHDRS: usize = 1 << 20;
+
+/// A `PT_LOAD` segment: `memsz` bytes of the process at `vaddr`, of which the first
+/// `filesz` are in the file at `offset`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoadSegment {
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub offset: u64,
+    pub filesz: u64,
+}
+
+/// One `NT_FILE` entry: `[start, end)` maps the file at `path` from byte `file_offset`.
+#[derive(Debug, Clone)]
+pub(crate) struct FileMapping {
+    pub start: u64,
+    pub end: u64,
+    pub file_offset: u64,
+    pub path: String,
+}
+
+/// A thread's registers from its `NT_PRSTATUS` note (x86-64 `user_regs_struct` order).
+#[derive(Debug, Clone)]
+pub struct ThreadRegisters {
+    pub tid: u32,
+    pub regs: [u64; 27],
+}
+
+impl ThreadRegisters {
+    pub fn rip(&self) -> u64 {
+        self.regs[16]
+    }
+    pub fn rsp(&self) -> u64 {
+        self.regs[19]
+    }
+    pub fn rbp(&self) -> u64 {
+        self.regs[4]
+    }
+}
+
+/// A parsed core file. The bytes stay mapped; segments and notes are indexed.
+pub struct CoreFile {
+    pub(crate) data: Backing,
+    pub(crate) segments: Vec<LoadSegment>,
+    pub(crate) files: Vec<FileMapping>,
+    pub threads: Vec<ThreadRegisters>,
+    pub auxv: Vec<(u64, u64)>,
+}
+
+fn damaged(what: &'static str, detail: impl Into<String>) -> DumpError {
+    DumpError::Damaged {
+        what,
+        detail: detail.into(),
+    }
+}
+
+impl CoreFile {
+    pub fn parse(data: Backing) -> Result<CoreFile> {
+        let bytes: &[u8] = &data;
+        if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+            return Err(DumpError::NotACore(
+                "not a core dump: the file does not start with the ELF signature".into(),
+            ));
+        }
+        if bytes.len() < SIZEOF_EHDR {
+            return Err(DumpError::NotACore(
+                "not a core dump: the file is shorter than an ELF header (truncated?)".into(),
+            ));
+        }
+        let header = Header::from_bytes(bytes[..SIZEOF_EHDR].try_into().expect("header size"));
+        if header.e_ident[goblin::elf::header::EI_CLASS] != goblin::elf::header::ELFCLASS64
+            || header.e_ident[goblin::elf::header::EI_DATA] != goblin::elf::header::ELFDATA2LSB
+        {
+            return Err(DumpError::NotACore(
+                "not supported: only 64-bit little-endian core dumps can be read".into(),
+            ));
+        }
+        if header.e_type != ET_CORE {
+            return Err(DumpError::NotACore(format!(
+                "not a core dump: an ELF {} file",
+                goblin::elf::header::et_to_str(header.e_type)
+            )));
+        }
+        if header.e_machine != EM_X86_64 {
+            return Err(DumpError::NotACore(format!(
+                "not supported: a core dump for {}; clrheap reads x86-64 dumps",
+                goblin::elf::header::machine_to_str(header.e_machine)
+            )));
+        }
+        let phnum = header.e_phnum as usize;
+        if phnum == 0 || phnum > MAX_PHDRS || header.e_phentsize as usize != SIZEOF_PHDR {
+            return Err(damaged("program headers", format!("{phnum} entries")));
+        }
+        let ph_end = (header.e_phoff as usize)
+            .checked_add(phnum * SIZEOF_PHDR)
+            .filter(|&end| end <= bytes.len())
+            .ok_or_else(|| {
+                DumpError::NotACore(format!(
+                    "the dump is truncated: its program headers end past the file's {} bytes",
+                    bytes.len()
+                ))
+            })?;
+        let mut segments = Vec::new();
+        let mut notes = Vec::new();
+        let mut needed_len = 0u64;
+        for i in 0..phnum {
+            let off = header.e_phoff as usize + i * SIZEOF_PHDR;
+            debug_assert!(off + SIZEOF_PHDR <= ph_end);
+            let ph = ProgramHeader::from_bytes(&bytes[off..off + SIZEOF_PHDR], 1)
+                .into_iter()
+                .next()
+                .ok_or_else(|| damaged("program header", format!("entry {i}")))?;
+            let file_end = ph
+                .p_offset
+                .checked_add(ph.p_filesz)
+                .ok_or_else(|| damaged("program header", "offset overflows"))?;
+            match ph.p_type {
+                PT_LOAD if ph.p_memsz > 0 => {
+                    needed_len = needed_len.max(file_end);
+                    segments.push(LoadSegment {
+                        vaddr: ph.p_vaddr,
+                        memsz: ph.p_memsz,
+                        offset: ph.p_offset,
+                        filesz: ph.p_filesz.min(ph.p_memsz),
+                    });
+                }
+                PT_NOTE => {
+                    needed_len = needed_len.max(file_end);
+                    notes.push((ph.p_offset, ph.p_filesz));
+                }
+                _ => {}
+            }
+        }
+        if needed_len > bytes.len() as u64 {
+            return Err(DumpError::NotACore(format!(
+                "the dump is truncated: it has {} bytes but its segments need {}; was the copy complete?",
+                bytes.len(),
+                needed_len
+            )));
+        }
+        segments.sort_by_key(|s| s.vaddr);
+        for pair in segments.windows(2) {
+            if pair[0].vaddr.saturating_add(pair[0].memsz) > pair[1].vaddr {
+                return Err(damaged(
+                    "memory segments",
+                    format!("segments at {:#x} and {:#x} overlap", pair[0].vaddr, pair[1].vaddr),
+                ));
+            }
+        }
+        let mut core = CoreFile {
+            data,
+            segments,
+            files: Vec::new(),
+            threads: Vec::new(),
+            auxv: Vec::new(),
+        };
+        for (offset, size) in notes {
+            core.parse_notes(offset as usize, size as usize)?;
+        }
+        core.files.sort_by_key(|f| f.start);
+        Ok(core)
+    }
+
+    fn parse_notes(&mut self, offset: usize, size: usize) -> Result<()> {
+        let data: &[u8] = &self.data;
+        let notes = &data[offset..offset + size];
+        let mut pos = 0usize;
+        let mut files = Vec::new();
+        while pos + 12 <= notes.len() {
+            let namesz = u32_at(notes, pos) as usize;
+            let descsz = u32_at(notes, pos + 4) as usize;
+            let ntype = u32_at(notes, pos + 8);
+            let name_start = pos + 12;
+            let desc_start = name_start.checked_add(align4(namesz)).unwrap_or(usize::MAX);
+            let desc_end = desc_start.checked_add(descsz).unwrap_or(usize::MAX);
+            if desc_end > notes.len() {
+                return Err(damaged("notes", format!("note at +{pos:#x} runs past its segment")));
+            }
+            let desc = &notes[desc_start..desc_end];
+            match ntype {
+                NT_PRSTATUS if desc.len() >= 112 + 27 * 8 => {
+                    let mut regs = [0u64; 27];
+                    for (i, r) in regs.iter_mut().enumerate() {
+                        *r = u64_at(desc, 112 + i * 8);
+                    }
+                    self.threads.push(ThreadRegisters {
+                        tid: u32_at(desc, 32),
+                        regs,
+                    });
+                }
+                NT_AUXV => {
+                    self.auxv = desc
+                        .chunks_exact(16)
+                        .map(|c| (u64_at(c, 0), u64_at(c, 8)))
+                        .collect();
+                }
+                NT_FILE => files = parse_nt_file(desc)?,
+                _ => {}
+            }
+            pos = desc_start + align4(descsz);
+        }
+        self.files.extend(files);
+        Ok(())
+    }
+}
+
+fn parse_nt_file(desc: &[u8]) -> Result<Vec<FileMapping>> {
+    if desc.len() < 16 {
+        return Err(damaged("NT_FILE note", "too short"));
+    }
+    let count = u64_at(desc, 0) as usize;
+    let page_size = u64_at(desc, 8);
+    let table_end = count
+        .checked_mul(24)
+        .and_then(|n| n.checked_add(16))
+        .filter(|&end| end <= desc.len())
+        .ok_or_else(|| damaged("NT_FILE note", format!("{count} entries do not fit")))?;
+    let mut names = desc[table_end..].split(|&b| b == 0);
+    let mut files = Vec::with_capacity(count);
+    for i in 0..count {
+        let e = 16 + i * 24;
+        let name = names
+            .next()
+            .ok_or_else(|| damaged("NT_FILE note", "fewer names than entries"))?;
+        let (start, end) = (u64_at(desc, e), u64_at(desc, e + 8));
+        if end <= start {
+            continue;
+        }
+        files.push(FileMapping {
+            start,
+            end,
+            file_offset: u64_at(desc, e + 16).saturating_mul(page_size),
+            path: String::from_utf8_lossy(name).into_owned(),
+        });
+    }
+    Ok(files)
+}
+
+fn align4(n: usize) -> usize {
+    n.saturating_add(3) & !3
+}
+
+/// Little-endian u32 at `pos`; callers have checked the bounds.
+fn u32_at(b: &[u8], pos: usize) -> u32 {
+    u32::from_le_bytes(b[pos..pos + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(b: &[u8], pos: usize) -> u64 {
+    u64::from_le_bytes(b[pos..pos + 8].try_into().expect("8 bytes"))
+}

@@ -1,0 +1,55 @@
+//! The dump layer: a Linux ELF core file and the process address space it describes.
+//!
+//! A core dump (`ET_CORE`, as written by the kernel, `createdump` or `dotnet-dump collect`)
+//! holds `PT_LOAD` segments — memory of the process at dump time — and notes: `NT_FILE`
+//! (which files were mapped where), `NT_PRSTATUS` (one per thread: its registers),
+//! `NT_AUXV`. Only the first `p_filesz` bytes of a segment are in the file; the rest of
+//! `p_memsz` was not captured and reads as *absent*, never as zero.
+//!
+//! Heap dumps leave out pages of file-backed mappings (parts of `libcoreclr.so`, most of
+//! the managed assemblies). [`AddressSpace`] reads such pages from the mapped file itself
+//! (the path recorded in `NT_FILE`, or a file of that name found under `--module-path`),
+//! applying the shared object's `R_X86_64_RELATIVE` relocations so that pointers in its
+//! writable data read as they did in the process.
+//!
+//! Every read is bounds-checked and fails with an error naming the address.
+mod address_space;
+mod elf_core;
+mod module_file;
+mod open;
+
+pub use address_space::{AddressSpace, MappedFile};
+pub use elf_core::{CoreFile, ThreadRegisters};
+pub use open::{open_dump, Backing, DumpOptions};
+
+use thiserror::Error;
+
+/// What can go wrong reading a dump.
+#[derive(Debug, Error)]
+pub enum DumpError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    NotACore(String),
+    #[error("{what}: the dump is damaged ({detail})")]
+    Damaged { what: &'static str, detail: String },
+    #[error("memory at {addr:#x} ({len} bytes) is not in the dump{}", note_suffix(.note))]
+    Absent {
+        addr: u64,
+        len: usize,
+        note: Option<String>,
+    },
+}
+
+fn note_suffix(note: &Option<String>) -> String {
+    match note {
+        Some(n) => format!(" ({n})"),
+        None => String::new(),
+    }
+}
+
+pub type Result<T> = std::result::Result<T, DumpError>;

@@ -1,0 +1,255 @@
+//! MethodTables and the names SOS gives them.
+//!
+//! A MethodTable (`MethodTable*` is what an object's first word points to, low 3 bits
+//! masked) gives the object's size (`BaseSize`, plus `ComponentSize` per element when
+//! the flags say so), its module and TypeDef token, and for generic instantiations and
+//! arrays the TypeHandles of its arguments or element. Names are built the way ClrMD
+//! (and so dotnet-dump) prints them: `Namespace.Outer+Inner`, generic arguments handed
+//! out along the nesting chain by each part's own arity (`Outer<A>+Inner<B>`),
+//! `Elem[]`, `Elem[,]`, and ClrMD's `Elem<*>` for a rank-1 multi-dimensional array.
+//! Unlike dotnet-dump, types emitted at run time are named from the module's in-memory
+//! metadata, arrays and instantiations over them included.
+use crate::heap::Heap;
+use crate::metadata::{with_generic_args, MetadataReader};
+use crate::runtime::layouts::*;
+use crate::runtime::modules::load_metadata;
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Deepest nesting of type arguments and array elements followed when naming.
+const MAX_NAME_DEPTH: usize = 32;
+/// More generic arguments than this is a corrupt dictionary.
+const MAX_TYPE_ARGS: u16 = 256;
+
+/// What the walk needs to size an object: read once per MethodTable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MtSize {
+    pub base_size: u32,
+    /// 0 when the type has no components.
+    pub component_size: u16,
+}
+
+impl MtSize {
+    /// The object's size in bytes, given its component count, as SOS reports it
+    /// (not rounded up to the allocation alignment, at least the minimum object size).
+    #[inline]
+    pub fn object_size(self, count: u32) -> u64 {
+        let size = self.base_size as u64 + self.component_size as u64 * count as u64;
+        size.max(MIN_OBJECT_SIZE)
+    }
+}
+
+/// The smallest object on a 64-bit heap (header, MethodTable, one field).
+pub const MIN_OBJECT_SIZE: u64 = 24;
+
+/// Rounds an object size up to the heap's 8-byte allocation alignment.
+#[inline]
+pub fn align_object(size: u64) -> u64 {
+    (size + 7) & !7
+}
+
+/// Facts about a MethodTable beyond its size.
+#[derive(Debug, Clone)]
+pub struct MethodTableInfo {
+    pub address: u64,
+    pub flags: u32,
+    pub base_size: u32,
+    pub component_size: u16,
+    pub module: u64,
+    pub token: u32,
+    pub parent: u64,
+    /// The EEClass (through the canonical MethodTable for generic instantiations).
+    pub ee_class: u64,
+}
+
+impl MethodTableInfo {
+    pub fn is_array(&self) -> bool {
+        self.flags & MTF_CATEGORY_ARRAY_MASK == MTF_CATEGORY_ARRAY
+    }
+    pub fn is_value_type(&self) -> bool {
+        self.flags & MTF_CATEGORY_ARRAY_MASK == MTF_CATEGORY_VALUETYPE
+    }
+    pub fn contains_pointers(&self) -> bool {
+        self.flags & MTF_CONTAINS_POINTERS != 0
+    }
+    pub fn has_finalizer(&self) -> bool {
+        self.flags & MTF_HAS_FINALIZER != 0
+    }
+    fn has_component_size(&self) -> bool {
+        self.flags & MTF_HAS_COMPONENT_SIZE != 0
+    }
+    fn is_generic(&self) -> bool {
+        !self.has_component_size() && self.flags & MTF_GENERICS_MASK != 0
+    }
+}
+
+/// Caches of MethodTable facts, metadata readers and names for one dump.
+#[derive(Default)]
+pub struct TypeCache {
+    names: Mutex<HashMap<u64, Arc<str>>>,
+    metadata: Mutex<HashMap<u64, Option<Arc<MetadataReader>>>>,
+}
+
+impl Heap {
+    /// Reads the size-relevant part of a MethodTable.
+    pub fn mt_size(&self, mt: u64) -> Result<MtSize> {
+        let raw = self.space().read_array::<8>(mt + MT_FLAGS)?;
+        let flags = u32::from_le_bytes(raw[0..4].try_into().expect("4 bytes"));
+        let base_size = u32::from_le_bytes(raw[4..8].try_into().expect("4 bytes"));
+        let component_size = if flags & MTF_HAS_COMPONENT_SIZE != 0 {
+            flags as u16
+        } else {
+            0
+        };
+        Ok(MtSize {
+            base_size,
+            component_size,
+        })
+    }
+
+    /// Reads a MethodTable.
+    pub fn method_table(&self, mt: u64) -> Result<MethodTableInfo> {
+        let space = self.space();
+        let layout = self.runtime.layout;
+        let flags = space.read_u32(mt + MT_FLAGS)?;
+        let token_rid = match layout.method_table.token {
+            TokenField::U16At10 => space.read_u16(mt + 10)? as u32,
+            TokenField::UpperBitsOfFlags2 => space.read_u32(mt + MT_FLAGS2)? >> 8,
+        };
+        let mut info = MethodTableInfo {
+            address: mt,
+            flags,
+            base_size: space.read_u32(mt + MT_BASE_SIZE)?,
+            component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 { flags as u16 } else { 0 },
+            module: space.read_ptr(mt + MT_MODULE)?,
+            token: if token_rid == 0 { 0 } else { 0x0200_0000 | token_rid },
+            parent: space.read_ptr(mt + MT_PARENT)?,
+            ee_class: 0,
+        };
+        let canon = self.canonical_mt(mt)?;
+        let class_or_canon = space.read_ptr(canon + MT_EECLASS_OR_CANON)?;
+        info.ee_class = if class_or_canon & 1 == 0 { class_or_canon } else { 0 };
+        if layout.method_table.module_is_loader_module && info.is_generic() && canon != mt {
+            info.module = space.read_ptr(canon + MT_MODULE)?;
+        }
+        Ok(info)
+    }
+
+    /// The canonical MethodTable of `mt` (itself unless `mt` is a generic instantiation).
+    pub fn canonical_mt(&self, mt: u64) -> Result<u64> {
+        let v = self.space().read_ptr(mt + MT_EECLASS_OR_CANON)?;
+        Ok(if v & 1 != 0 { v & !1 } else { mt })
+    }
+
+    /// The name of the type with this MethodTable, as dotnet-dump prints it.
+    pub fn type_name(&self, mt: u64) -> Arc<str> {
+        if let Some(n) = self.types.names.lock().expect("name cache").get(&mt) {
+            return n.clone();
+        }
+        let name: Arc<str> = match self.compute_name(mt, 0) {
+            Ok(n) => n.into(),
+            Err(_) => format!("<unknown_type_{mt:x}>").into(),
+        };
+        self.types
+            .names
+            .lock()
+            .expect("name cache")
+            .insert(mt, name.clone());
+        name
+    }
+
+    fn compute_name(&self, mt: u64, depth: usize) -> Result<String> {
+        if depth > MAX_NAME_DEPTH {
+            bail!("type nesting too deep");
+        }
+        if mt == self.runtime.globals.free_mt {
+            return Ok("Free".into());
+        }
+        let info = self.method_table(mt)?;
+        if info.is_array() {
+            let element = self.space().read_ptr(mt + MT_PER_INST_INFO)?;
+            let element_name = self.type_handle_name(element, depth + 1)?;
+            let suffix = if info.flags & MTF_IS_SZARRAY != 0 {
+                "[]".to_string()
+            } else {
+                let rank = (info.base_size.saturating_sub(24) / 8).max(1) as usize;
+                if rank == 1 {
+                    // ClrMD's spelling of the DAC's `[*]`, which dotnet-dump prints.
+                    "<*>".to_string()
+                } else {
+                    format!("[{}]", ",".repeat(rank - 1))
+                }
+            };
+            return Ok(element_name + &suffix);
+        }
+        let md = self
+            .module_metadata(info.module)
+            .with_context(|| format!("no metadata for module {:#x}", info.module))?;
+        let rid = info.token & 0x00ff_ffff;
+        let raw = md.type_full_name(rid)?;
+        if !info.is_generic() {
+            return Ok(raw);
+        }
+        let args = self.generic_args(mt)?;
+        let names = args
+            .iter()
+            .map(|&th| self.type_handle_name(th, depth + 1))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(with_generic_args(&raw, &names))
+    }
+
+    /// The TypeHandles of a generic instantiation's own type arguments.
+    pub fn generic_args(&self, mt: u64) -> Result<Vec<u64>> {
+        let space = self.space();
+        let per_inst = space.read_ptr(mt + MT_PER_INST_INFO)?;
+        if per_inst == 0 {
+            return Ok(Vec::new());
+        }
+        let num_dicts = space.read_u16(per_inst - 4)?;
+        let num_args = space.read_u16(per_inst - 2)?;
+        if num_dicts == 0 || num_args > MAX_TYPE_ARGS {
+            bail!("MethodTable {mt:x} has a corrupt generic dictionary");
+        }
+        let dict = space.read_ptr(per_inst + 8 * (num_dicts as u64 - 1))?;
+        (0..num_args as u64)
+            .map(|i| Ok(space.read_ptr(dict + 8 * i)?))
+            .collect()
+    }
+
+    fn type_handle_name(&self, th: u64, depth: usize) -> Result<String> {
+        if th & 2 == 0 {
+            if depth > 0 {
+                if let Some(n) = self.types.names.lock().expect("name cache").get(&th) {
+                    return Ok(n.to_string());
+                }
+            }
+            return self.compute_name(th, depth);
+        }
+        // A TypeDesc: pointer, byref, generic variable or function pointer.
+        let desc = th & !3;
+        let space = self.space();
+        let element_type = space.read_u32(desc)? & 0xff;
+        match element_type {
+            0x0f | 0x10 => {
+                let arg = space.read_ptr(desc + 16)?;
+                let inner = self.type_handle_name(arg, depth + 1)?;
+                Ok(inner + if element_type == 0x0f { "*" } else { "&" })
+            }
+            0x1b => Ok("FNPTR".into()),
+            _ => Ok("T".into()),
+        }
+    }
+
+    /// The metadata of a module, loaded once.
+    pub fn module_metadata(&self, module: u64) -> Option<Arc<MetadataReader>> {
+        if module == 0 {
+            return None;
+        }
+        let mut cache = self.types.metadata.lock().expect("metadata cache");
+        cache
+            .entry(module)
+            .or_insert_with(|| load_metadata(&self.runtime, module).ok().map(Arc::new))
+            .clone()
+    }
+}

@@ -1,0 +1,159 @@
+//! The object walk: every object of a segment, in address order.
+//!
+//! An object is `[sync block header][MethodTable*][fields...]`; its size comes from its
+//! MethodTable and, for strings and arrays, the element count at `object + 8`. Objects
+//! follow each other at 8-byte-aligned sizes, except where a thread's allocation context
+//! leaves an unparsed window: reaching an `alloc_ptr` jumps to `alloc_limit` plus the
+//! minimum object size (not on the large and frozen heaps, as in SOS). A damaged object
+//! (unreadable or implausible MethodTable, size past the segment) ends that segment's
+//! walk with a warning, as SOS does; the rest of the heap is still walked.
+use super::types::{align_object, MtSize, MIN_OBJECT_SIZE};
+use super::{Heap, Segment, SegmentKind};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Largest BaseSize a real MethodTable has.
+const MAX_BASE_SIZE: u32 = 0x1000_0000;
+
+/// One object on the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapObject {
+    pub address: u64,
+    pub mt: u64,
+    /// Size as SOS reports it (not rounded up to the alignment).
+    pub size: u64,
+}
+
+/// Why a segment's walk stopped early.
+#[derive(Debug, Clone)]
+pub struct WalkWarning {
+    pub segment: u64,
+    pub address: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for WalkWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the walk of segment {:x} stopped at object {:x}: {}",
+            self.segment, self.address, self.reason
+        )
+    }
+}
+
+/// Reads words of a segment from one captured slice when possible.
+struct SegmentBytes<'a> {
+    heap: &'a Heap,
+    start: u64,
+    bytes: Option<&'a [u8]>,
+}
+
+impl SegmentBytes<'_> {
+    #[inline]
+    fn u64_at(&self, addr: u64) -> Option<u64> {
+        if let Some(b) = self.bytes {
+            let off = addr.checked_sub(self.start)? as usize;
+            return b.get(off..off + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8")));
+        }
+        self.heap.space().read_u64(addr).ok()
+    }
+
+    #[inline]
+    fn u32_at(&self, addr: u64) -> Option<u32> {
+        if let Some(b) = self.bytes {
+            let off = addr.checked_sub(self.start)? as usize;
+            return b.get(off..off + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4")));
+        }
+        self.heap.space().read_u32(addr).ok()
+    }
+}
+
+impl Heap {
+    /// Calls `visit` for each object of `segment` in address order. Returns a warning
+    /// when the walk could not reach the segment's end.
+    pub fn walk_segment(
+        &self,
+        segment: &Segment,
+        sizes: &mut HashMap<u64, MtSize>,
+        mut visit: impl FnMut(HeapObject),
+    ) -> Option<WalkWarning> {
+        let len = (segment.end - segment.start) as usize;
+        let bytes = SegmentBytes {
+            heap: self,
+            start: segment.start,
+            bytes: self.space().core_slice(segment.start, len),
+        };
+        let skip_contexts =
+            !matches!(segment.kind, SegmentKind::Large | SegmentKind::Frozen) && !self.alloc_contexts.is_empty();
+        let warn = |address: u64, reason: String| {
+            Some(WalkWarning {
+                segment: segment.address,
+                address,
+                reason,
+            })
+        };
+        let mut addr = segment.start;
+        while addr < segment.end {
+            if skip_contexts {
+                if let Some(&limit) = self.alloc_contexts.get(&addr) {
+                    addr = limit + MIN_OBJECT_SIZE;
+                    continue;
+                }
+            }
+            let Some(raw_mt) = bytes.u64_at(addr) else {
+                return warn(addr, "its memory is not in the dump".into());
+            };
+            let mt = raw_mt & !7;
+            if mt == 0 {
+                return warn(addr, "its MethodTable pointer is null".into());
+            }
+            let size_info = match sizes.get(&mt) {
+                Some(s) => *s,
+                None => match self.mt_size(mt) {
+                    Ok(s) if (12..=MAX_BASE_SIZE).contains(&s.base_size) => {
+                        sizes.insert(mt, s);
+                        s
+                    }
+                    Ok(s) => {
+                        return warn(addr, format!("MethodTable {mt:x} has an implausible size {}", s.base_size))
+                    }
+                    Err(_) => return warn(addr, format!("its MethodTable {mt:x} cannot be read")),
+                },
+            };
+            let count = if size_info.component_size != 0 {
+                match bytes.u32_at(addr + 8) {
+                    Some(c) => c,
+                    None => return warn(addr, "its length is not in the dump".into()),
+                }
+            } else {
+                0
+            };
+            let size = size_info.object_size(count);
+            let next = addr + align_object(size);
+            if next > segment.end {
+                return warn(addr, format!("its size {size} runs past the segment's end {:x}", segment.end));
+            }
+            visit(HeapObject {
+                address: addr,
+                mt,
+                size,
+            });
+            addr = next;
+        }
+        None
+    }
+
+    /// Every object of the heap in SOS's order, with the warnings of damaged segments.
+    pub fn objects(&self) -> (Vec<HeapObject>, Vec<WalkWarning>) {
+        let mut objects = Vec::new();
+        let mut warnings = Vec::new();
+        let mut sizes = HashMap::new();
+        for seg in &self.segments {
+            if let Some(w) = self.walk_segment(seg, &mut sizes, |o| objects.push(o)) {
+                warnings.push(w);
+            }
+        }
+        (objects, warnings)
+    }
+}

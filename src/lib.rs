@@ -1,0 +1,16 @@
+//! clrheap: read .NET (CoreCLR) heaps out of Linux core dumps without the DAC.
+//!
+//! Layers, bottom to top (each module's doc comment says more):
+//! - [`dump`]: the ELF core file, its address space, and the module files it maps.
+//! - [`runtime`]: locating CoreCLR's data in that address space (exports, contract
+//!   descriptor, `g_dacTable`, `GcDacVars`) and the per-version layouts.
+//! - [`metadata`]: ECMA-335 metadata of managed modules (type and field names).
+//! - [`heap`]: GC heaps, segments/regions, the object walk, MethodTables and type names.
+//! - [`commands`]: SOS-compatible commands (parse -> query -> render).
+pub mod commands;
+pub mod dump;
+pub mod heap;
+pub mod metadata;
+pub mod runtime;
+
+pub mod cli;

@@ -1,0 +1,313 @@
+//! Per-version knowledge of CoreCLR's data structures: the one place that says where a
+//! field lives in .NET 8, 9 and 10.
+//!
+//! Everything here was read off real dumps of 8.0.33, 9.0.22 and 10.0.12 (linux-x64) and
+//! checked against ClrMD's truth files; `docs/research/vm-layouts.md` and
+//! `docs/research/gc-layouts.md` record, fact by fact, the source read and the dump that
+//! confirmed it. Where the 9 and 10 contract descriptors describe a field, a test checks
+//! that the descriptor agrees with the value here, so a servicing release that moves a
+//! field is caught (see `runtime::tests`). GC structures are not versioned here: the GC
+//! describes itself through `GcDacVars` (see [`crate::runtime::gc_vars`]).
+
+/// Indices into `g_dacTable` (entries are absolute addresses of the runtime's globals,
+/// in the order of that version's `dacvars.h`).
+#[derive(Debug, Clone, Copy)]
+pub struct DacTableIndices {
+    /// `ThreadStore::s_pThreadStore` (-> `ThreadStore*`).
+    pub thread_store: usize,
+    /// `g_pFinalizerThread` (-> `Thread*`).
+    pub finalizer_thread: usize,
+    /// `g_heap_type` (u32: 1 workstation, 2 server).
+    pub heap_type: usize,
+    /// `g_gcDacGlobals` (-> `GcDacVars*`).
+    pub gc_dac_globals: usize,
+    /// `g_global_alloc_context` (the context itself, not a pointer).
+    pub global_alloc_context: usize,
+    pub object_mt: usize,
+    pub string_mt: usize,
+    pub array_mt: usize,
+    pub exception_mt: usize,
+    pub free_mt: usize,
+    /// `g_pSyncTable` (-> `SyncTableEntry[]`).
+    pub sync_table: usize,
+    /// `g_CoreLib` (the CoreLib binder; its first field is CoreLib's `Module*`).
+    pub core_lib: usize,
+}
+
+/// Where a MethodTable keeps its TypeDef token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenField {
+    /// The u16 `m_wToken` at +10 (.NET 8).
+    U16At10,
+    /// The upper 24 bits of the u32 `MTFlags2` at +8 (.NET 9 and 10).
+    UpperBitsOfFlags2,
+}
+
+/// How an EEClass stores its field counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EEClassCounts {
+    /// u32s at `EEClass + u8(EEClass + 50)` in the order instance fields, methods,
+    /// static fields (.NET 8's "packed fields").
+    Packed,
+    /// u16 fields at fixed offsets (.NET 9 and 10).
+    Fixed { num_instance_fields: u64, num_static_fields: u64 },
+}
+
+/// How a thread's allocation context is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocContextPlace {
+    /// `alloc_ptr` and `alloc_limit` inline in `Thread` at this offset (.NET 8).
+    Inline(u64),
+    /// A pointer at `Thread + pointer` to a block holding the context at `offset`.
+    Indirect { pointer: u64, offset: u64 },
+}
+
+/// Where a dynamic module's in-memory metadata is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynamicMetadata {
+    /// `Module + offset` -> SBuffer { u32 size @0, ..., u8* data @16 } (.NET 8).
+    SBuffer(u64),
+    /// `Module + offset` -> { u32 size, u8 data[size] } (.NET 9 and 10).
+    SizePrefixed(u64),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MethodTableLayout {
+    pub token: TokenField,
+    /// Flag bit marking a type of a collectible assembly.
+    pub collectible_flag: u32,
+    /// On 8, `MethodTable.Module` (+24) is the loader module; ClrMD reports the canonical
+    /// MethodTable's module for generic instantiations.
+    pub module_is_loader_module: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct EEClassLayout {
+    pub field_desc_list: u64,
+    pub counts: EEClassCounts,
+    /// u8 rank of an `ArrayClass`.
+    pub array_rank: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleLayout {
+    /// `Module -> PEAssembly*`.
+    pub pe_assembly: u64,
+    /// `PEAssembly -> PEImage*`.
+    pub pe_image: u64,
+    /// `PEImage -> loaded PEImageLayout*`.
+    pub loaded_layout: u64,
+    /// `PEImage -> UTF-16 path`.
+    pub image_path: u64,
+    pub dynamic_metadata: DynamicMetadata,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadLayout {
+    /// `ThreadStore` -> first thread's link.
+    pub first_link: u64,
+    /// Offset of the list link inside `Thread` (thread = link - this).
+    pub link: u64,
+    pub managed_id: u64,
+    pub os_id: u64,
+    pub alloc_context: AllocContextPlace,
+}
+
+/// Everything that differs between the runtime versions clrheap knows.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    pub major: u32,
+    pub dac: DacTableIndices,
+    pub method_table: MethodTableLayout,
+    pub ee_class: EEClassLayout,
+    pub module: ModuleLayout,
+    pub thread: ThreadLayout,
+    /// Offset of the `gc_alloc_context` inside `g_global_alloc_context`.
+    pub global_alloc_context_offset: u64,
+    /// `HandleTable.pSegmentList`.
+    pub handle_table_segment_list: u64,
+    /// Expected `GcDacVars` major version.
+    pub gc_dac_major: u8,
+}
+
+// MethodTable fields that are the same on 8, 9 and 10.
+pub const MT_FLAGS: u64 = 0;
+pub const MT_BASE_SIZE: u64 = 4;
+pub const MT_FLAGS2: u64 = 8;
+pub const MT_NUM_INTERFACES: u64 = 14;
+pub const MT_PARENT: u64 = 16;
+pub const MT_MODULE: u64 = 24;
+pub const MT_EECLASS_OR_CANON: u64 = 40;
+/// PerInstInfo for generic instantiations; the element TypeHandle for arrays.
+pub const MT_PER_INST_INFO: u64 = 48;
+
+pub const MTF_HAS_COMPONENT_SIZE: u32 = 0x8000_0000;
+pub const MTF_CATEGORY_ARRAY_MASK: u32 = 0x000C_0000;
+pub const MTF_CATEGORY_ARRAY: u32 = 0x0008_0000;
+pub const MTF_CATEGORY_VALUETYPE: u32 = 0x0004_0000;
+pub const MTF_IS_SZARRAY: u32 = 0x0002_0000;
+pub const MTF_HAS_FINALIZER: u32 = 0x0010_0000;
+pub const MTF_CONTAINS_POINTERS: u32 = 0x0100_0000;
+pub const MTF_GENERICS_MASK: u32 = 0x0000_0030;
+
+/// `PEImageLayout`: base, size, flags (bit 0: mapped by the OS loader).
+pub const IMAGE_LAYOUT_BASE: u64 = 8;
+pub const IMAGE_LAYOUT_SIZE: u64 = 16;
+pub const IMAGE_LAYOUT_FLAGS: u64 = 20;
+
+pub static NET8: Layout = Layout {
+    major: 8,
+    dac: DacTableIndices {
+        thread_store: 16,
+        finalizer_thread: 17,
+        heap_type: 19,
+        gc_dac_globals: 20,
+        global_alloc_context: 36,
+        object_mt: 40,
+        string_mt: 43,
+        array_mt: 44,
+        exception_mt: 47,
+        free_mt: 54,
+        sync_table: 80,
+        core_lib: 31,
+    },
+    method_table: MethodTableLayout {
+        token: TokenField::U16At10,
+        collectible_flag: 0x1000_0000,
+        module_is_loader_module: true,
+    },
+    ee_class: EEClassLayout {
+        field_desc_list: 24,
+        counts: EEClassCounts::Packed,
+        array_rank: 56,
+    },
+    module: ModuleLayout {
+        pe_assembly: 272,
+        pe_image: 8,
+        loaded_layout: 120,
+        image_path: 16,
+        dynamic_metadata: DynamicMetadata::SBuffer(1688),
+    },
+    thread: ThreadLayout {
+        first_link: 160,
+        link: 232,
+        managed_id: 32,
+        os_id: 424,
+        alloc_context: AllocContextPlace::Inline(88),
+    },
+    global_alloc_context_offset: 0,
+    handle_table_segment_list: 48,
+    gc_dac_major: 2,
+};
+
+pub static NET9: Layout = Layout {
+    major: 9,
+    dac: DacTableIndices {
+        thread_store: 16,
+        finalizer_thread: 17,
+        heap_type: 19,
+        gc_dac_globals: 20,
+        global_alloc_context: 40,
+        object_mt: 43,
+        string_mt: 46,
+        array_mt: 47,
+        exception_mt: 50,
+        free_mt: 57,
+        sync_table: 82,
+        core_lib: 35,
+    },
+    method_table: MethodTableLayout {
+        token: TokenField::UpperBitsOfFlags2,
+        collectible_flag: 0x0020_0000,
+        module_is_loader_module: false,
+    },
+    ee_class: EEClassLayout {
+        field_desc_list: 24,
+        counts: EEClassCounts::Fixed {
+            num_instance_fields: 50,
+            num_static_fields: 54,
+        },
+        array_rank: 72,
+    },
+    module: ModuleLayout {
+        pe_assembly: 280,
+        pe_image: 8,
+        loaded_layout: 120,
+        image_path: 16,
+        dynamic_metadata: DynamicMetadata::SizePrefixed(1120),
+    },
+    thread: ThreadLayout {
+        first_link: 160,
+        link: 112,
+        managed_id: 16,
+        os_id: 296,
+        alloc_context: AllocContextPlace::Indirect {
+            pointer: 32,
+            offset: 0,
+        },
+    },
+    global_alloc_context_offset: 0,
+    handle_table_segment_list: 48,
+    gc_dac_major: 2,
+};
+
+pub static NET10: Layout = Layout {
+    major: 10,
+    dac: DacTableIndices {
+        thread_store: 15,
+        finalizer_thread: 16,
+        heap_type: 18,
+        gc_dac_globals: 19,
+        global_alloc_context: 39,
+        object_mt: 42,
+        string_mt: 45,
+        array_mt: 46,
+        exception_mt: 49,
+        free_mt: 56,
+        sync_table: 78,
+        core_lib: 34,
+    },
+    method_table: MethodTableLayout {
+        token: TokenField::UpperBitsOfFlags2,
+        collectible_flag: 0x0020_0000,
+        module_is_loader_module: false,
+    },
+    ee_class: EEClassLayout {
+        field_desc_list: 24,
+        counts: EEClassCounts::Fixed {
+            num_instance_fields: 50,
+            num_static_fields: 54,
+        },
+        array_rank: 72,
+    },
+    module: ModuleLayout {
+        pe_assembly: 216,
+        pe_image: 8,
+        loaded_layout: 128,
+        image_path: 16,
+        dynamic_metadata: DynamicMetadata::SizePrefixed(840),
+    },
+    thread: ThreadLayout {
+        first_link: 88,
+        link: 112,
+        managed_id: 16,
+        os_id: 296,
+        alloc_context: AllocContextPlace::Indirect {
+            pointer: 32,
+            offset: 8,
+        },
+    },
+    global_alloc_context_offset: 8,
+    handle_table_segment_list: 56,
+    gc_dac_major: 2,
+};
+
+/// The layout for a runtime major version, if clrheap knows it.
+pub fn for_major(major: u32) -> Option<&'static Layout> {
+    match major {
+        8 => Some(&NET8),
+        9 => Some(&NET9),
+        10 => Some(&NET10),
+        _ => None,
+    }
+}

@@ -1,0 +1,147 @@
+//! The runtime layer: locating CoreCLR's data in a dump's address space.
+//!
+//! From the dump's mapped files it finds `libcoreclr.so`, reads its version and exports,
+//! the contract descriptor (.NET 9+), `g_dacTable` (every version: the addresses of the
+//! runtime's globals) and the GC's `GcDacVars`, and selects the per-version [`layouts`].
+//! A runtime it does not know is refused with one line naming what was found.
+pub mod contract;
+pub mod modules;
+pub mod threads;
+pub mod exports;
+pub mod gc_vars;
+pub mod layouts;
+pub mod version;
+
+use crate::dump::{AddressSpace, MappedFile};
+use anyhow::{bail, Context, Result};
+use contract::ContractDescriptor;
+use exports::Exports;
+use gc_vars::GcDacVars;
+use layouts::Layout;
+use std::sync::Arc;
+use version::RuntimeVersion;
+
+/// The globals the heap walk starts from.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub free_mt: u64,
+    pub string_mt: u64,
+    pub object_mt: u64,
+    pub array_mt: u64,
+    pub exception_mt: u64,
+    pub thread_store: u64,
+    pub finalizer_thread: u64,
+    /// Address of `g_global_alloc_context`'s `gc_alloc_context`.
+    pub global_alloc_context: u64,
+    pub sync_table: u64,
+    /// CoreLib's `Module*`.
+    pub core_lib_module: u64,
+}
+
+/// A CoreCLR runtime found in a dump.
+pub struct Runtime {
+    pub space: Arc<AddressSpace>,
+    pub version: RuntimeVersion,
+    pub coreclr: MappedFile,
+    /// `libclrgc.so` when the process ran the standalone (segments) GC.
+    pub gc_module: Option<MappedFile>,
+    pub layout: &'static Layout,
+    pub descriptor: Option<ContractDescriptor>,
+    pub dac_table: u64,
+    pub globals: Globals,
+    pub gc: GcDacVars,
+}
+
+impl Runtime {
+    pub fn discover(space: Arc<AddressSpace>) -> Result<Runtime> {
+        let Some(coreclr) = space.find_mapped_file("libcoreclr.so").cloned() else {
+            if space.find_mapped_file("libmonosgen-2.0.so").is_some() {
+                bail!("this process ran the Mono runtime; clrheap reads CoreCLR (.NET 8, 9, 10) dumps");
+            }
+            bail!(
+                "no .NET runtime in this dump: libcoreclr.so is not among its {} mapped files \
+                 (not a .NET process, or a NativeAOT one, which clrheap does not read)",
+                space.mapped_files().len()
+            );
+        };
+        let version = version::find_version(&space, &coreclr).with_context(|| {
+            format!(
+                "found {} but not its version string; the dump may be damaged, or pass \
+                 --module-path with a directory holding this libcoreclr.so",
+                coreclr.path
+            )
+        })?;
+        let Some(layout) = layouts::for_major(version.major).filter(|_| version.minor == 0) else {
+            bail!(
+                "CoreCLR {version} (file version {}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0",
+                version.file_version
+            );
+        };
+        let exports = Exports::read(&space, &coreclr)?;
+        let dac_table = exports
+            .find("g_dacTable")?
+            .context("libcoreclr.so does not export g_dacTable")?;
+        let descriptor = match exports.find("DotNetRuntimeContractDescriptor")? {
+            Some(addr) => Some(ContractDescriptor::read(&space, addr)?),
+            None => None,
+        };
+        let dac = |index: usize| -> Result<u64> {
+            space
+                .read_ptr(dac_table + 8 * index as u64)
+                .with_context(|| format!("cannot read g_dacTable entry {index}"))
+        };
+        let deref = |index: usize| -> Result<u64> {
+            let var = dac(index)?;
+            space
+                .read_ptr(var)
+                .with_context(|| format!("cannot read the global of g_dacTable entry {index}"))
+        };
+        let d = &layout.dac;
+        let globals = Globals {
+            free_mt: deref(d.free_mt)?,
+            string_mt: deref(d.string_mt)?,
+            object_mt: deref(d.object_mt)?,
+            array_mt: deref(d.array_mt)?,
+            exception_mt: deref(d.exception_mt)?,
+            thread_store: deref(d.thread_store)?,
+            finalizer_thread: deref(d.finalizer_thread)?,
+            global_alloc_context: dac(d.global_alloc_context)? + layout.global_alloc_context_offset,
+            sync_table: deref(d.sync_table).unwrap_or(0),
+            core_lib_module: deref(d.core_lib)
+                .and_then(|binder| Ok(space.read_ptr(binder)?))
+                .unwrap_or(0),
+        };
+        if globals.free_mt == 0 || globals.string_mt == 0 {
+            bail!("the runtime's type globals are not set: the process had not finished starting up");
+        }
+        let gc_vars_addr = deref(d.gc_dac_globals)?;
+        if gc_vars_addr == 0 {
+            bail!("the GC had not been initialized when this dump was taken");
+        }
+        let gc = GcDacVars::read(&space, gc_vars_addr)?;
+        let gc_module = space.find_mapped_file("libclrgc.so").cloned();
+        Ok(Runtime {
+            space,
+            version,
+            coreclr,
+            gc_module,
+            layout,
+            descriptor,
+            dac_table,
+            globals,
+            gc,
+        })
+    }
+
+    /// A short description of the GC: "workstation", "server (2 heaps)", "DATAS (2 heaps)".
+    pub fn gc_description(&self) -> String {
+        let kind = if self.gc.is_regions() { "regions" } else { "segments" };
+        match &self.gc.layout {
+            gc_vars::GcLayout::Workstation { .. } => format!("workstation, {kind}"),
+            gc_vars::GcLayout::Server { n_heaps, .. } => {
+                let name = if self.gc.dynamic_adaptation_mode == Some(1) { "DATAS" } else { "server" };
+                format!("{name} ({n_heaps} heaps), {kind}")
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Managed threads: the `ThreadStore`'s list of `Thread` objects.
+//!
+//! The heap walk needs each thread's allocation context (the unparsed window of gen0 it
+//! allocates into); roots and `clrthreads` need ids. Offsets per version are in
+//! [`super::layouts::ThreadLayout`].
+use super::layouts::AllocContextPlace;
+use super::Runtime;
+use anyhow::{bail, Context, Result};
+
+/// More threads than this means a corrupt list.
+const MAX_THREADS: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ManagedThread {
+    pub address: u64,
+    pub managed_id: u32,
+    pub os_id: u32,
+    /// `[alloc_ptr, alloc_limit)`, when the thread has a non-empty allocation context.
+    pub alloc_context: Option<(u64, u64)>,
+}
+
+/// Reads every thread in the `ThreadStore`, in list order.
+pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
+    let space = &*rt.space;
+    let t = &rt.layout.thread;
+    if rt.globals.thread_store == 0 {
+        return Ok(Vec::new());
+    }
+    let head = rt.globals.thread_store + t.first_link;
+    let mut link = space.read_ptr(head).context("cannot read the thread list")?;
+    let mut threads = Vec::new();
+    while link != 0 && link != head {
+        if threads.len() >= MAX_THREADS {
+            bail!("the thread list does not end (a loop?)");
+        }
+        let thread = link.wrapping_sub(t.link);
+        let alloc = match t.alloc_context {
+            AllocContextPlace::Inline(off) => Some(thread + off),
+            AllocContextPlace::Indirect { pointer, offset } => match space.read_ptr(thread + pointer) {
+                Ok(0) | Err(_) => None,
+                Ok(block) => Some(block + offset),
+            },
+        };
+        let alloc_context = alloc.and_then(|a| read_alloc_context(rt, a));
+        threads.push(ManagedThread {
+            address: thread,
+            managed_id: space.read_u32(thread + t.managed_id)?,
+            os_id: space.read_u32(thread + t.os_id)?,
+            alloc_context,
+        });
+        link = space
+            .read_ptr(link)
+            .with_context(|| format!("cannot read the thread list link at {link:#x}"))?;
+    }
+    Ok(threads)
+}
+
+/// A `gc_alloc_context` at `addr` (`alloc_ptr`, `alloc_limit`), when readable and non-empty.
+pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
+    let ptr = rt.space.read_ptr(addr).ok()?;
+    let limit = rt.space.read_ptr(addr + 8).ok()?;
+    (ptr != 0 && ptr < limit).then_some((ptr, limit))
+}

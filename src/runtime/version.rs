@@ -1,0 +1,85 @@
+//! The runtime's version, read from the `@(#)Version` string that every CoreCLR build
+//! embeds in `libcoreclr.so` (`@(#)Version 8.0.3326.52219 @Commit: da7a9be...`).
+//!
+//! The file version's third part is `patch * 100 + revision`, so 8.0.3326 is the
+//! 8.0.33 runtime. `DotNetRuntimeInfo`, which would carry the version directly, is not
+//! exported by the 8, 9 or 10 runtimes (RESEARCH §1a).
+use crate::dump::{AddressSpace, MappedFile};
+use std::fmt;
+
+const MARKER: &[u8] = b"@(#)Version ";
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+    /// The whole file version, e.g. `8.0.3326.52219`.
+    pub file_version: String,
+    pub commit: String,
+}
+
+impl fmt::Display for RuntimeVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl RuntimeVersion {
+    pub fn parse(text: &str) -> Option<RuntimeVersion> {
+        let mut words = text.split_whitespace();
+        let file_version = words.next()?.to_string();
+        let commit = match (words.next(), words.next()) {
+            (Some("@Commit:"), Some(c)) => c.to_string(),
+            _ => String::new(),
+        };
+        let mut parts = file_version.split('.').map(|p| p.parse::<u32>().ok());
+        let (major, minor, build) = (parts.next()??, parts.next()??, parts.next()??);
+        Some(RuntimeVersion {
+            major,
+            minor,
+            patch: build / 100,
+            file_version,
+            commit,
+        })
+    }
+}
+
+/// Scans the module's mapped ranges (captured, or read back from its file) for the
+/// version string.
+pub fn find_version(space: &AddressSpace, module: &MappedFile) -> Option<RuntimeVersion> {
+    let mut addr = module.base;
+    let mut buf = vec![0u8; CHUNK + 256];
+    while addr < module.end {
+        let len = ((module.end - addr) as usize).min(buf.len());
+        if space.read(addr, &mut buf[..len]).is_ok() {
+            if let Some(pos) = memchr::memmem::find(&buf[..len], MARKER) {
+                let text = &buf[pos + MARKER.len()..len];
+                let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+                return RuntimeVersion::parse(&String::from_utf8_lossy(&text[..end]));
+            }
+            addr += CHUNK as u64;
+        } else {
+            // Skip unreadable pages one at a time.
+            addr += 4096;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_file_version() {
+        let v = RuntimeVersion::parse("8.0.3326.52219 @Commit: da7a9beabf4c").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (8, 0, 33));
+        assert_eq!(v.to_string(), "8.0.33");
+        assert_eq!(v.commit, "da7a9beabf4c");
+        let v = RuntimeVersion::parse("10.0.1226.42308").unwrap();
+        assert_eq!(v.to_string(), "10.0.12");
+        assert!(RuntimeVersion::parse("x.y").is_none());
+    }
+}
