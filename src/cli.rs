@@ -39,6 +39,9 @@ pub struct AnalyzeArgs {
     /// exist on this machine (repeatable). Files match by name and build id or size.
     #[arg(long = "module-path", value_name = "DIR")]
     pub module_paths: Vec<PathBuf>,
+    /// Read only what the dump holds: never fall back to module files on this machine.
+    #[arg(long = "dump-only")]
+    pub dump_only: bool,
 }
 
 /// Runs the program and returns its exit status.
@@ -67,6 +70,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     }
     let options = DumpOptions {
         module_paths: args.module_paths,
+        dump_only: args.dump_only,
     };
     let session = match Session::open(&args.dump, &options) {
         Ok(s) => s,

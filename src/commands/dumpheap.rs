@@ -1,36 +1,568 @@
-//! `dumpheap`: list objects and per-type statistics.
-use super::format::thousands;
-use super::Session;
-use anyhow::Result;
+//! `dumpheap`: list the objects on the GC heap and their per-type statistics, as
+//! dotnet-dump prints them (`docs/research/sos-formats.md` §1 is the specification).
+//!
+//! Objects are visited segment by segment in start-address order (across heaps), then
+//! filtered — address range, generation, size, liveness, type substring, MethodTable —
+//! and rendered as a listing (`Address MT Size`), addresses only (`-short`), statistics
+//! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
+//! (`-thinlock`).
+use super::format::{parse_hex, thousands};
+use super::{render_stats, Session, StatRow};
+use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind};
+use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::io::Write;
 
-pub fn run(session: &Session, _args: &[String], out: &mut dyn Write) -> Result<()> {
+/// Parsed `dumpheap` arguments.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub stat: bool,
+    pub bycount: bool,
+    pub strings: bool,
+    pub short: bool,
+    pub thinlock: bool,
+    pub type_filter: Option<String>,
+    pub mt: Option<u64>,
+    pub min: u64,
+    pub max: u64,
+    pub live: bool,
+    pub dead: bool,
+    pub generation: Option<ObjectGeneration>,
+    pub heap: Option<usize>,
+    pub segment: Option<u64>,
+    pub range: Option<(u64, u64)>,
+}
+
+/// What the command prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Display {
+    Normal,
+    Short,
+    Strings,
+    ThinLock,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options::default();
+        let mut positional: Vec<&str> = Vec::new();
+        let mut seen_values: Vec<&str> = Vec::new();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = args[i].as_str();
+            // `-name=value` and `-name:value` forms.
+            let (name, inline) = match arg.find(['=', ':']) {
+                Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
+                _ => (arg, None),
+            };
+            let flag = |v: Option<&str>| -> Result<bool> {
+                match v {
+                    None => Ok(true),
+                    Some(t) if t.eq_ignore_ascii_case("true") => Ok(true),
+                    Some(t) if t.eq_ignore_ascii_case("false") => Ok(false),
+                    Some(t) => bail!("Cannot parse argument '{t}' for option '{name}' as expected type 'System.Boolean'."),
+                }
+            };
+            let mut value = |i: &mut usize| -> Result<String> {
+                if seen_values.contains(&name) {
+                    bail!("Option '{name}' expects a single argument but 2 were provided.");
+                }
+                seen_values.push(name);
+                if let Some(v) = inline {
+                    return Ok(v.to_string());
+                }
+                *i += 1;
+                match args.get(*i) {
+                    Some(v) => Ok(v.clone()),
+                    None => bail!("Required argument missing for option: '{name}'."),
+                }
+            };
+            match name {
+                "-stat" => o.stat = flag(inline)?,
+                "-bycount" => o.bycount = flag(inline)?,
+                "-strings" => o.strings = flag(inline)?,
+                "-short" => o.short = flag(inline)?,
+                "-thinlock" => o.thinlock = flag(inline)?,
+                "-live" => o.live = flag(inline)?,
+                "-dead" => o.dead = flag(inline)?,
+                "-ignoreGCState" | "-noprogress" | "-verify" => {
+                    flag(inline)?;
+                }
+                "-type" => o.type_filter = Some(value(&mut i)?),
+                "-mt" => {
+                    let v = value(&mut i)?;
+                    o.mt = Some(parse_hex(&v, true).filter(|&m| m != 0).ok_or_else(|| {
+                        anyhow::anyhow!("Invalid MethodTable: {v}")
+                    })?);
+                }
+                "-min" | "-max" => {
+                    let v = value(&mut i)?;
+                    let n: u64 = v.parse().map_err(|_| {
+                        anyhow::anyhow!("Cannot parse argument '{v}' for option '{name}' as expected type 'System.UInt64'.")
+                    })?;
+                    if name == "-min" {
+                        o.min = n
+                    } else {
+                        o.max = n
+                    }
+                }
+                "-gen" => {
+                    let v = value(&mut i)?;
+                    o.generation = Some(parse_generation(&v).ok_or_else(|| {
+                        anyhow::anyhow!("Unknown generation: {v}. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported")
+                    })?);
+                }
+                "-heap" => {
+                    let v = value(&mut i)?;
+                    let n: i32 = v.parse().map_err(|_| {
+                        anyhow::anyhow!("Cannot parse argument '{v}' for option '-heap' as expected type 'System.Int32'.")
+                    })?;
+                    o.heap = usize::try_from(n).ok();
+                }
+                "-segment" => {
+                    let v = value(&mut i)?;
+                    o.segment = Some(
+                        parse_hex(&v, true)
+                            .filter(|&s| s != 0)
+                            .ok_or_else(|| anyhow::anyhow!("Failed to parse segment '{v}'."))?,
+                    );
+                }
+                _ => positional.push(arg),
+            }
+            i += 1;
+        }
+        if o.live && o.dead {
+            o.live = false;
+            o.dead = false;
+        }
+        if positional.len() > 2 {
+            if let Some(opt) = positional.iter().find(|p| p.starts_with('-') || p.starts_with('/')) {
+                bail!("Unknown argument: {opt}");
+            }
+            bail!("Too many arguments to !dumpheap");
+        }
+        if let Some(start_text) = positional.first() {
+            o.range = Some(parse_range(start_text, positional.get(1).copied())?);
+        }
+        Ok(o)
+    }
+
+    fn display(&self) -> Display {
+        if self.thinlock {
+            Display::ThinLock
+        } else if self.strings {
+            Display::Strings
+        } else if self.short {
+            Display::Short
+        } else {
+            Display::Normal
+        }
+    }
+}
+
+/// `start [end]` as dumpheap and eeheap take them: hex without `0x`; `end` may be
+/// `L<length>`.
+pub fn parse_range(start_text: &str, end_text: Option<&str>) -> Result<(u64, u64)> {
+    let start = parse_hex(start_text, false)
+        .ok_or_else(|| anyhow::anyhow!("Invalid start address: {start_text}"))?;
+    let end = match end_text {
+        None => u64::MAX,
+        Some(e) => {
+            let (len_form, digits) = match e.strip_prefix(['L', 'l']) {
+                Some(d) => (true, d),
+                None => (false, e),
+            };
+            let v = parse_hex(digits, false)
+                .ok_or_else(|| anyhow::anyhow!("Invalid end address: {digits}"))?;
+            let end = if len_form { start.saturating_add(v) } else { v };
+            if end <= start {
+                bail!("Start address must be before end address: '{start_text}' < '{digits}'");
+            }
+            end
+        }
+    };
+    Ok((start, end))
+}
+
+/// A `-gen` value: names only, case-insensitive.
+pub fn parse_generation(text: &str) -> Option<ObjectGeneration> {
+    Some(match text.to_ascii_lowercase().as_str() {
+        "gen0" => ObjectGeneration::Gen0,
+        "gen1" => ObjectGeneration::Gen1,
+        "gen2" => ObjectGeneration::Gen2,
+        "loh" | "large" => ObjectGeneration::Large,
+        "poh" | "pinned" => ObjectGeneration::Pinned,
+        "foh" | "frozen" => ObjectGeneration::Frozen,
+        _ => return None,
+    })
+}
+
+pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let options = Options::parse(args)?;
     let heap = &session.heap;
-    let (objects, warnings) = heap.objects();
-    for w in &warnings {
-        eprintln!("warning: {w}");
+    if let Some(h) = options.heap {
+        if h >= heap.heaps.len() {
+            bail!("No GC heap with index of {h}");
+        }
     }
-    let mut order: Vec<u64> = Vec::new();
-    let mut stats: HashMap<u64, (u64, u64)> = HashMap::new();
-    for o in &objects {
-        let e = stats.entry(o.mt).or_insert_with(|| {
-            order.push(o.mt);
-            (0, 0)
+    let segments = select_segments(session, &options)?;
+    let display = options.display();
+    let string_mt = heap.runtime.globals.string_mt;
+    let type_filter = options.type_filter.as_deref();
+    let mt_filter = if display == Display::Strings { Some(string_mt) } else { options.mt };
+    let liveness = if options.live || options.dead {
+        Some(session.liveness()?)
+    } else {
+        None
+    };
+    // Type-name filter results, per MethodTable.
+    let mut type_matches: HashMap<u64, bool> = HashMap::new();
+    let mut sizes = HashMap::new();
+    let mut printer = Printer::new(display, options.stat);
+    let (start, end) = options.range.unwrap_or((0, u64::MAX));
+    for seg in &segments {
+        let gc_heap = heap.heap_of(seg);
+        let mut error = None;
+        let warning = heap.walk_segment(seg, &mut sizes, |o| {
+            if error.is_some() || o.address < start || o.address >= end {
+                return;
+            }
+            if let Some(g) = options.generation {
+                if seg.generation_of(o.address, gc_heap) != g {
+                    return;
+                }
+            }
+            if (options.min != 0 && o.size < options.min) || (options.max != 0 && o.size > options.max) {
+                return;
+            }
+            if let Some(live) = &liveness {
+                if live.is_live(o.address) != options.live {
+                    return;
+                }
+            }
+            if let Some(t) = type_filter {
+                let matched = *type_matches
+                    .entry(o.mt)
+                    .or_insert_with(|| heap.type_name(o.mt).contains(t));
+                if !matched {
+                    return;
+                }
+            }
+            if mt_filter.is_some_and(|m| m != o.mt) {
+                return;
+            }
+            if let Err(e) = printer.object(session, seg, o, out) {
+                error = Some(e);
+            }
         });
-        e.0 += 1;
-        e.1 += o.size;
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
     }
-    let mut rows: Vec<(u64, u64, u64)> = order.iter().map(|mt| (*mt, stats[mt].0, stats[mt].1)).collect();
-    rows.sort_by_key(|r| r.2);
-    let count_w = rows.iter().map(|r| thousands(r.1).len()).max().unwrap_or(0).max(5);
-    let size_w = rows.iter().map(|r| thousands(r.2).len()).max().unwrap_or(0).max(9);
-    writeln!(out, "Statistics:")?;
-    writeln!(out, "{:>12} {:>count_w$} {:>size_w$} Class Name", "MT", "Count", "TotalSize")?;
-    for (mt, count, size) in &rows {
-        writeln!(out, "{:12x} {:>count_w$} {:>size_w$} {}", mt, thousands(*count), thousands(*size), heap.type_name(*mt))?;
+    printer.finish(session, &options, out)
+}
+
+/// The segments to walk, in start-address order, after `-heap`, `-segment` and range.
+fn select_segments<'a>(session: &'a Session, o: &Options) -> Result<Vec<&'a Segment>> {
+    let heap = &session.heap;
+    let mut segs: Vec<&Segment> = heap
+        .segments
+        .iter()
+        .filter(|s| o.heap.is_none_or(|h| s.heap == h))
+        .filter(|s| o.segment.is_none_or(|a| s.address == a || s.committed_contains(a)))
+        .collect();
+    if let Some((start, end)) = o.range {
+        segs.retain(|s| s.committed_start() < end && s.committed > start);
+        if segs.is_empty() {
+            bail!("No segments or objects in range [{start:x},{end:x})");
+        }
     }
-    let total: u64 = rows.iter().map(|r| r.2).sum();
-    writeln!(out, "Total {} objects, {} bytes", thousands(objects.len() as u64), thousands(total))?;
-    Ok(())
+    Ok(segs)
+}
+
+/// Renders objects as they come and the statistics at the end.
+struct Printer {
+    display: Display,
+    stat: bool,
+    header_written: bool,
+    seen: usize,
+    stats: StatTable,
+    strings: HashMap<(String, u64), usize>,
+    string_rows: Vec<(String, u64, u64)>,
+    /// The last object, when it was a free block of at least [`FRAGMENT_MIN`] bytes.
+    last_free: Option<HeapObject>,
+    /// (free block, the object right after it).
+    fragments: Vec<(HeapObject, HeapObject)>,
+}
+
+/// Free blocks at least this large, followed by an object, are reported by dumpheap.
+const FRAGMENT_MIN: u64 = 512 * 1024;
+
+/// Count and size per MethodTable, in first-seen order.
+#[derive(Default)]
+struct StatTable {
+    index: HashMap<u64, usize>,
+    rows: Vec<(u64, u64, u64)>,
+}
+
+impl StatTable {
+    fn add(&mut self, mt: u64, size: u64) {
+        let rows = &mut self.rows;
+        let i = *self.index.entry(mt).or_insert_with(|| {
+            rows.push((mt, 0, 0));
+            rows.len() - 1
+        });
+        self.rows[i].1 += 1;
+        self.rows[i].2 += size;
+    }
+}
+
+impl Printer {
+    fn new(display: Display, stat: bool) -> Printer {
+        Printer {
+            display,
+            stat,
+            header_written: false,
+            seen: 0,
+            stats: StatTable::default(),
+            strings: HashMap::new(),
+            string_rows: Vec::new(),
+            last_free: None,
+            fragments: Vec::new(),
+        }
+    }
+
+    fn object(&mut self, session: &Session, seg: &Segment, o: HeapObject, out: &mut dyn Write) -> Result<()> {
+        self.seen += 1;
+        let heap = &session.heap;
+        if self.display == Display::Normal {
+            let is_free = o.mt == heap.runtime.globals.free_mt;
+            if let Some(free) = self.last_free.take() {
+                // dotnet-dump means to skip the LOH, POH and frozen heaps here but only
+                // skips the LOH; kept as it does.
+                if !is_free && free.address + free.size == o.address && seg.kind != SegmentKind::Large {
+                    self.fragments.push((free, o));
+                }
+            }
+            if is_free && o.size >= FRAGMENT_MIN {
+                self.last_free = Some(o);
+            }
+        }
+        match self.display {
+            Display::Short => writeln!(out, "{:012x}", o.address)?,
+            Display::ThinLock => {
+                if let Some((thread, os_id, recursion)) = session.thin_lock(o.address) {
+                    if !self.header_written {
+                        writeln!(out, "{:>16} {:>16} {:>18} {:>14}", "Object", "Thread", "OSId", "Recursion")?;
+                        self.header_written = true;
+                    }
+                    let thread = thread.map(|t| format!("{t:012x}")).unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{:>16} {:>16} {:>18} {:>14}",
+                        format!("{:012x}", o.address),
+                        thread,
+                        format!("0x{os_id:02x}"),
+                        thousands(recursion as u64)
+                    )?;
+                }
+            }
+            Display::Normal | Display::Strings => {
+                if !self.stat {
+                    if !self.header_written {
+                        writeln!(out, "{:>16} {:>16} {:>14}", "Address", "MT", "Size")?;
+                        self.header_written = true;
+                    }
+                    let free = if o.mt == heap.runtime.globals.free_mt { "Free" } else { "" };
+                    writeln!(
+                        out,
+                        "{:>16} {:>16} {:>14} {}",
+                        format!("{:012x}", o.address),
+                        format!("{:012x}", o.mt),
+                        thousands(o.size),
+                        free
+                    )?;
+                }
+                if self.display == Display::Strings {
+                    let text = session.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
+                    let key = (text, o.size);
+                    match self.strings.get(&key) {
+                        Some(&i) => self.string_rows[i].1 += 1,
+                        None => {
+                            self.strings.insert(key.clone(), self.string_rows.len());
+                            self.string_rows.push((key.0, 1, o.size));
+                        }
+                    }
+                } else {
+                    self.stats.add(o.mt, o.size);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, session: &Session, options: &Options, out: &mut dyn Write) -> Result<()> {
+        if self.seen == 0 {
+            return Ok(());
+        }
+        match self.display {
+            Display::Short | Display::ThinLock => Ok(()),
+            Display::Normal => {
+                if !self.stat {
+                    writeln!(out)?;
+                }
+                let heap = &session.heap;
+                let rows: Vec<StatRow> = self
+                    .stats
+                    .rows
+                    .iter()
+                    .map(|&(mt, count, size)| StatRow {
+                        mt,
+                        count,
+                        size,
+                        name: heap.type_name(mt).to_string(),
+                    })
+                    .collect();
+                render_stats(rows, options.bycount, out)?;
+                if !self.fragments.is_empty() {
+                    writeln!(out)?;
+                    writeln!(out, "Fragmented blocks larger than 0.5 MB:")?;
+                    writeln!(out, "{:>16} {:>14} {:>16}", "Address", "Size", "Followed By")?;
+                    for (free, next) in &self.fragments {
+                        writeln!(
+                            out,
+                            "{:>16} {:>14} {:>16} {}",
+                            format!("{:012x}", free.address),
+                            thousands(free.size),
+                            format!("{:012x}", next.address),
+                            heap.type_name(next.mt)
+                        )?;
+                    }
+                }
+                Ok(())
+            }
+            Display::Strings => {
+                if !self.stat {
+                    writeln!(out)?;
+                }
+                let mut rows = self.string_rows;
+                if options.bycount {
+                    rows.sort_by_key(|r| r.1);
+                } else {
+                    rows.sort_by_key(|r| r.1 * r.2);
+                }
+                let max_count = rows.iter().map(|r| thousands(r.1).len()).max().unwrap_or(0).max(5);
+                let cut = string_cut_length(80, max_count);
+                writeln!(out, "Statistics:")?;
+                for (text, count, size) in rows {
+                    writeln!(
+                        out,
+                        "{:>14} {:>14} {}",
+                        thousands(count),
+                        thousands(count * size),
+                        sanitize_string(&text, cut)
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// UTF-16 units read from each string for `-strings`.
+const STRING_READ_LIMIT: usize = 1024;
+
+/// How many characters of a string `-strings` shows, for a console `width` and the
+/// width of the largest count (dotnet-dump uses the count width twice; kept as is).
+fn string_cut_length(width: usize, count_width: usize) -> usize {
+    let size_width = count_width.max(9);
+    match width.checked_sub(count_width + size_width + 2) {
+        Some(room) if room > 16 => room.min(128),
+        _ => 128,
+    }
+}
+
+/// The text `-strings` prints for a string value: whole if every unit is a letter or
+/// digit, else cut to `cut` units with everything but letters, digits, punctuation and
+/// spaces replaced by `.`; non-ASCII characters are then dropped, as dotnet-dump's
+/// console output drops them.
+fn sanitize_string(units_text: &str, cut: usize) -> String {
+    let units: Vec<u16> = units_text.encode_utf16().collect();
+    let is_letter_or_digit = |u: u16| match char::from_u32(u as u32) {
+        Some(c) if !(0xd800..0xe000).contains(&u) => c.is_alphanumeric(),
+        _ => false,
+    };
+    let all_plain = units.iter().all(|&u| is_letter_or_digit(u));
+    let kept: Vec<u16> = if all_plain {
+        units
+    } else {
+        units
+            .into_iter()
+            .take(cut)
+            .map(|u| {
+                if is_letter_or_digit(u) || u == b' ' as u16 || is_punctuation(u) {
+                    u
+                } else {
+                    b'.' as u16
+                }
+            })
+            .collect()
+    };
+    kept.into_iter()
+        .filter(|&u| u < 0x80)
+        .map(|u| u as u8 as char)
+        .collect()
+}
+
+/// Unicode punctuation (categories P*) for ASCII, and general punctuation blocks beyond.
+fn is_punctuation(u: u16) -> bool {
+    match u {
+        0..=0x7f => b"!\"#%&'()*,-./:;?@[\\]_{}".contains(&(u as u8)),
+        0x00a1 | 0x00a7 | 0x00ab | 0x00b6 | 0x00b7 | 0x00bb | 0x00bf => true,
+        0x2010..=0x2027 | 0x2030..=0x205e | 0x3001..=0x3003 | 0x3008..=0x3011 => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_options_like_dotnet_dump() {
+        let o = Options::parse(&words("-stat -type Foo -mt 0x7f00 -min=32 -max 64 -gen LOH")).unwrap();
+        assert!(o.stat);
+        assert_eq!(o.type_filter.as_deref(), Some("Foo"));
+        assert_eq!(o.mt, Some(0x7f00));
+        assert_eq!((o.min, o.max), (32, 64));
+        assert_eq!(o.generation, Some(ObjectGeneration::Large));
+        let err = |s: &str| Options::parse(&words(s)).unwrap_err().to_string();
+        assert_eq!(err("-mt 0"), "Invalid MethodTable: 0");
+        assert_eq!(err("-min 0x10"), "Cannot parse argument '0x10' for option '-min' as expected type 'System.UInt64'.");
+        assert_eq!(err("-gen 2"), "Unknown generation: 2. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported");
+        assert_eq!(err("-foo"), "Invalid start address: -foo");
+        assert_eq!(err("-bogus 1 2"), "Unknown argument: -bogus");
+        assert_eq!(err("1 2 3"), "Too many arguments to !dumpheap");
+        assert_eq!(err("2000 1000"), "Start address must be before end address: '2000' < '1000'");
+        assert_eq!(err("-type a -type b"), "Option '-type' expects a single argument but 2 were provided.");
+        assert_eq!(Options::parse(&words("1000 L100")).unwrap().range, Some((0x1000, 0x1100)));
+    }
+
+    #[test]
+    fn strings_are_cut_and_sanitized() {
+        assert_eq!(string_cut_length(80, 5), 64);
+        assert_eq!(string_cut_length(80, 6), 63);
+        assert_eq!(sanitize_string("abc123", 2), "abc123");
+        assert_eq!(sanitize_string("server=False", 64), "server.False");
+        assert_eq!(sanitize_string("a|b\tc", 64), "a.b.c");
+        assert_eq!(sanitize_string("Zürich – x", 64), "Zrich  x");
+        assert_eq!(sanitize_string("hello world", 5), "hello");
+    }
 }

@@ -25,3 +25,17 @@ mod tests {
         assert_eq!(thousands(17856224), "17,856,224");
     }
 }
+
+/// Parses hex as SOS does: optional lowercase `0x` prefix when `allow_prefix`, any case
+/// of digits, leading zeros; an empty or over-long value fails.
+pub fn parse_hex(text: &str, allow_prefix: bool) -> Option<u64> {
+    let digits = match text.strip_prefix("0x") {
+        Some(d) if allow_prefix => d,
+        _ => text,
+    };
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
+}

@@ -5,7 +5,7 @@
 pub mod dumpheap;
 pub mod format;
 
-use crate::dump::{open_dump, DumpOptions};
+use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::heap::Heap;
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
@@ -20,7 +20,11 @@ pub struct Session {
 
 impl Session {
     pub fn open(path: &Path, options: &DumpOptions) -> Result<Session> {
-        let space = Arc::new(open_dump(path, options)?);
+        Session::from_space(Arc::new(open_dump(path, options)?))
+    }
+
+    /// A session over an address space opened by the caller.
+    pub fn from_space(space: Arc<AddressSpace>) -> Result<Session> {
         let runtime = Runtime::discover(space)?;
         let heap = Heap::open(runtime)?;
         Ok(Session { heap })
@@ -38,6 +42,82 @@ impl Session {
             _ => bail!("unknown command '{name}'"),
         }
     }
+}
+
+/// Objects kept alive by the roots.
+pub struct Liveness;
+
+impl Liveness {
+    pub fn is_live(&self, _addr: u64) -> bool {
+        false
+    }
+}
+
+impl Session {
+    /// The live set of the heap (built on first use).
+    pub fn liveness(&self) -> Result<&Liveness> {
+        bail!("-live and -dead need the object graph and its roots, which clrheap does not build yet")
+    }
+
+    /// The text of the string object at `addr` (at most `max_units` UTF-16 units).
+    pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
+        self.heap.string_value(addr, max_units)
+    }
+
+    /// The thin lock held on the object at `addr`: (owning `Thread*` if known, its OS
+    /// thread id or 0, recursion count).
+    pub fn thin_lock(&self, addr: u64) -> Option<(Option<u64>, u32, u32)> {
+        let header = self.heap.space().read_u32(addr.checked_sub(4)?).ok()?;
+        // BIT_SBLK_IS_HASH_OR_SYNCBLKINDEX set: a hash code or sync block, not a thin lock.
+        if header & 0x0800_0000 != 0 {
+            return None;
+        }
+        let thread_id = header & 0x3ff;
+        if thread_id == 0 {
+            return None;
+        }
+        let recursion = (header >> 10) & 0x3f;
+        let thread = self.heap.threads.iter().find(|t| t.managed_id == thread_id);
+        Some((thread.map(|t| t.address), thread.map_or(0, |t| t.os_id), recursion))
+    }
+}
+
+/// One row of a per-type statistics table.
+#[derive(Debug, Clone)]
+pub struct StatRow {
+    pub mt: u64,
+    pub count: u64,
+    pub size: u64,
+    pub name: String,
+}
+
+/// Writes SOS's `Statistics:` table: rows in the given (first-seen) order, stably sorted
+/// by total size (or count), then the `Total` line. Column widths follow the data.
+pub fn render_stats(mut rows: Vec<StatRow>, by_count: bool, out: &mut dyn Write) -> Result<()> {
+    if by_count {
+        rows.sort_by_key(|r| r.count as i64);
+    } else {
+        rows.sort_by_key(|r| r.size as i64);
+    }
+    let mt_w = rows.iter().map(|r| format!("{:012x}", r.mt).len()).max().unwrap_or(12);
+    let count_w = rows.iter().map(|r| format::thousands(r.count).len()).max().unwrap_or(0).max(5);
+    let size_w = rows.iter().map(|r| format::thousands(r.size).len()).max().unwrap_or(0).max(9);
+    writeln!(out, "Statistics:")?;
+    writeln!(out, "{:>mt_w$} {:>count_w$} {:>size_w$} Class Name", "MT", "Count", "TotalSize")?;
+    for r in &rows {
+        writeln!(
+            out,
+            "{:>mt_w$} {:>count_w$} {:>size_w$} {}",
+            format!("{:012x}", r.mt),
+            format::thousands(r.count),
+            format::thousands(r.size),
+            r.name
+        )?;
+    }
+    let count: u64 = rows.iter().map(|r| r.count).sum();
+    let size: u64 = rows.iter().map(|r| r.size).sum();
+    writeln!(out, "Total {} objects, {} bytes", format::thousands(count), format::thousands(size))?;
+    Ok(())
 }
 
 /// Splits a command line into words; double quotes group words.

@@ -8,7 +8,8 @@ use super::elf_core::{CoreFile, LoadSegment};
 use super::module_file::ModuleFile;
 use super::{DumpError, Result};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A file mapped into the process: every `NT_FILE` range with the same path, merged.
 #[derive(Debug, Clone)]
@@ -35,7 +36,13 @@ pub struct AddressSpace {
     mapping_file: Vec<usize>,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
     module_paths: Vec<PathBuf>,
+    /// When set, the pages served from mapped files are recorded here (used to build
+    /// self-contained test fixtures from heap dumps).
+    file_pages: Option<Mutex<BTreeSet<u64>>>,
 }
+
+/// Page size of the dumped process (x86-64 Linux).
+pub const PAGE_SIZE: u64 = 4096;
 
 /// Largest buffer a single `read_vec` will allocate for dump-driven lengths.
 pub const MAX_READ: usize = 1 << 30;
@@ -69,7 +76,28 @@ impl AddressSpace {
             mapping_file,
             opened,
             module_paths,
+            file_pages: None,
         }
+    }
+
+    /// Reads only what the dump holds, never the mapped files.
+    pub fn disable_module_files(&mut self) {
+        for cell in &mut self.opened {
+            let _ = cell.set(None);
+        }
+    }
+
+    /// Starts recording which pages are read from mapped files rather than the dump.
+    pub fn record_file_reads(&mut self) {
+        self.file_pages = Some(Mutex::new(BTreeSet::new()));
+    }
+
+    /// The addresses of the pages read from mapped files since recording started.
+    pub fn file_pages_read(&self) -> Vec<u64> {
+        self.file_pages
+            .as_ref()
+            .map(|p| p.lock().map(|s| s.iter().copied().collect()).unwrap_or_default())
+            .unwrap_or_default()
     }
 
     pub fn core(&self) -> &CoreFile {
@@ -174,8 +202,17 @@ impl AddressSpace {
         let file = self.module_file(fidx)?;
         let mapped = &self.files[fidx];
         let pos = m.file_offset + (addr - m.start);
-        file.read(pos, addr - mapped.base, mapped.base, &mut buf[..n])
-            .then_some(n)
+        let ok = file.read(pos, addr - mapped.base, mapped.base, &mut buf[..n]);
+        if ok {
+            if let Some(pages) = &self.file_pages {
+                if let Ok(mut pages) = pages.lock() {
+                    let first = addr / PAGE_SIZE;
+                    let last = (addr + n as u64 - 1) / PAGE_SIZE;
+                    pages.extend((first..=last).map(|p| p * PAGE_SIZE));
+                }
+            }
+        }
+        ok.then_some(n)
     }
 
     fn module_file(&self, idx: usize) -> Option<&ModuleFile> {

@@ -17,8 +17,9 @@ mod address_space;
 mod elf_core;
 mod module_file;
 mod open;
+pub mod rewrite;
 
-pub use address_space::{AddressSpace, MappedFile};
+pub use address_space::{AddressSpace, MappedFile, PAGE_SIZE};
 pub use elf_core::{CoreFile, ThreadRegisters};
 pub use open::{open_dump, Backing, DumpOptions};
 

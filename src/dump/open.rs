@@ -33,6 +33,8 @@ impl Deref for Backing {
 pub struct DumpOptions {
     /// Directories searched for a mapped file whose recorded path does not exist here.
     pub module_paths: Vec<PathBuf>,
+    /// Never read mapped files from disk: use only what the dump holds.
+    pub dump_only: bool,
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> DumpError {
@@ -57,7 +59,11 @@ pub fn open_dump(path: &Path, options: &DumpOptions) -> Result<AddressSpace> {
     let map = unsafe { Mmap::map(&file) }.map_err(|e| io_err(path, e))?;
     let core = CoreFile::parse(Backing::Mapped(map))
         .map_err(|e| prefix_not_core(path, e))?;
-    Ok(AddressSpace::new(core, options.module_paths.clone()))
+    let mut space = AddressSpace::new(core, options.module_paths.clone());
+    if options.dump_only {
+        space.disable_module_files();
+    }
+    Ok(space)
 }
 
 fn prefix_not_core(path: &Path, e: DumpError) -> DumpError {

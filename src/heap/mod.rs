@@ -7,7 +7,7 @@ pub mod segments;
 pub mod types;
 mod walk;
 
-pub use segments::{GcHeap, Generation, Segment, SegmentKind};
+pub use segments::{GcHeap, Generation, ObjectGeneration, Segment, SegmentKind};
 pub use types::{MethodTableInfo, MtSize};
 pub use walk::{HeapObject, WalkWarning};
 

@@ -38,6 +38,17 @@ pub enum SegmentKind {
     Frozen,
 }
 
+/// Where an object lives, as `dumpheap -gen` and `dumpgen` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ObjectGeneration {
+    Gen0,
+    Gen1,
+    Gen2,
+    Large,
+    Pinned,
+    Frozen,
+}
+
 /// A generation's state in one heap.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Generation {
@@ -78,25 +89,30 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// The generation an object at `addr` in this segment belongs to (0..=4, 4 = POH,
-    /// 3 = LOH; frozen objects report 2 as SOS does), given its heap.
-    pub fn generation_of(&self, addr: u64, heap: &GcHeap) -> u8 {
+    /// The generation of an object at `addr` in this segment, given its heap.
+    pub fn generation_of(&self, addr: u64, heap: &GcHeap) -> ObjectGeneration {
         match self.kind {
-            SegmentKind::Gen0 => 0,
-            SegmentKind::Gen1 => 1,
-            SegmentKind::Gen2 | SegmentKind::Frozen => 2,
-            SegmentKind::Large => 3,
-            SegmentKind::Pinned => 4,
+            SegmentKind::Gen0 => ObjectGeneration::Gen0,
+            SegmentKind::Gen1 => ObjectGeneration::Gen1,
+            SegmentKind::Gen2 => ObjectGeneration::Gen2,
+            SegmentKind::Frozen => ObjectGeneration::Frozen,
+            SegmentKind::Large => ObjectGeneration::Large,
+            SegmentKind::Pinned => ObjectGeneration::Pinned,
             SegmentKind::Ephemeral => {
                 if addr >= heap.generations[0].allocation_start {
-                    0
+                    ObjectGeneration::Gen0
                 } else if addr >= heap.generations[1].allocation_start {
-                    1
+                    ObjectGeneration::Gen1
                 } else {
-                    2
+                    ObjectGeneration::Gen2
                 }
             }
         }
+    }
+
+    /// Whether the committed memory of this segment contains `addr`.
+    pub fn committed_contains(&self, addr: u64) -> bool {
+        addr >= self.committed_start() && addr < self.committed
     }
 
     /// The start of the committed memory as SOS reports it.

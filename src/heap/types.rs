@@ -123,7 +123,7 @@ impl Heap {
             base_size: space.read_u32(mt + MT_BASE_SIZE)?,
             component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 { flags as u16 } else { 0 },
             module: space.read_ptr(mt + MT_MODULE)?,
-            token: if token_rid == 0 { 0 } else { 0x0200_0000 | token_rid },
+            token: 0x0200_0000 | token_rid,
             parent: space.read_ptr(mt + MT_PARENT)?,
             ee_class: 0,
         };
@@ -239,6 +239,18 @@ impl Heap {
             0x1b => Ok("FNPTR".into()),
             _ => Ok("T".into()),
         }
+    }
+
+    /// The characters of the string object at `addr`, at most `max_units` UTF-16 units.
+    pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
+        let len = self.space().read_u32(addr + 8)? as usize;
+        let n = len.min(max_units);
+        let bytes = self.space().read_vec(addr + 12, n * 2)?;
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        Ok(String::from_utf16_lossy(&units))
     }
 
     /// The metadata of a module, loaded once.
