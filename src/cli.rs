@@ -93,12 +93,11 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             }
         }
     }
-    if let Err(e) = out.flush() {
-        if e.kind() != io::ErrorKind::BrokenPipe {
+    if let Err(e) = out.flush()
+        && e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("clrheap: cannot write output: {e}");
             return 1;
         }
-    }
     status
 }
 

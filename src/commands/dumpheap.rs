@@ -200,11 +200,10 @@ pub fn parse_generation(text: &str) -> Option<ObjectGeneration> {
 pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
     let options = Options::parse(args)?;
     let heap = &session.heap;
-    if let Some(h) = options.heap {
-        if h >= heap.heaps.len() {
+    if let Some(h) = options.heap
+        && h >= heap.heaps.len() {
             bail!("No GC heap with index of {h}");
         }
-    }
     let segments = select_segments(session, &options)?;
     let display = options.display();
     let string_mt = heap.runtime.globals.string_mt;
@@ -227,19 +226,17 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
             if error.is_some() || o.address < start || o.address >= end {
                 return;
             }
-            if let Some(g) = options.generation {
-                if seg.generation_of(o.address, gc_heap) != g {
+            if let Some(g) = options.generation
+                && seg.generation_of(o.address, gc_heap) != g {
                     return;
                 }
-            }
             if (options.min != 0 && o.size < options.min) || (options.max != 0 && o.size > options.max) {
                 return;
             }
-            if let Some(live) = &liveness {
-                if live.is_live(o.address) != options.live {
+            if let Some(live) = &liveness
+                && live.is_live(o.address) != options.live {
                     return;
                 }
-            }
             if let Some(t) = type_filter {
                 let matched = *type_matches
                     .entry(o.mt)

@@ -203,15 +203,13 @@ impl AddressSpace {
         let mapped = &self.files[fidx];
         let pos = m.file_offset + (addr - m.start);
         let ok = file.read(pos, addr - mapped.base, mapped.base, &mut buf[..n]);
-        if ok {
-            if let Some(pages) = &self.file_pages {
-                if let Ok(mut pages) = pages.lock() {
+        if ok
+            && let Some(pages) = &self.file_pages
+                && let Ok(mut pages) = pages.lock() {
                     let first = addr / PAGE_SIZE;
                     let last = (addr + n as u64 - 1) / PAGE_SIZE;
                     pages.extend((first..=last).map(|p| p * PAGE_SIZE));
                 }
-            }
-        }
         ok.then_some(n)
     }
 
@@ -236,11 +234,10 @@ impl AddressSpace {
         let name = recorded_path.file_name()?;
         for dir in &self.module_paths {
             for candidate in [dir.join(name), dir.join(recorded.trim_start_matches('/'))] {
-                if let Some(f) = ModuleFile::open(&candidate) {
-                    if self.matches_dump(recorded, &f) {
+                if let Some(f) = ModuleFile::open(&candidate)
+                    && self.matches_dump(recorded, &f) {
                         return Some(f);
                     }
-                }
             }
         }
         None

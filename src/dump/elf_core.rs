@@ -187,8 +187,8 @@ impl CoreFile {
             let descsz = u32_at(notes, pos + 4) as usize;
             let ntype = u32_at(notes, pos + 8);
             let name_start = pos + 12;
-            let desc_start = name_start.checked_add(align4(namesz)).unwrap_or(usize::MAX);
-            let desc_end = desc_start.checked_add(descsz).unwrap_or(usize::MAX);
+            let desc_start = name_start.saturating_add(align4(namesz));
+            let desc_end = desc_start.saturating_add(descsz);
             if desc_end > notes.len() {
                 return Err(damaged("notes", format!("note at +{pos:#x} runs past its segment")));
             }

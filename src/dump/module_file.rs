@@ -26,8 +26,8 @@ impl ModuleFile {
         // SAFETY: read-only map of a file we only read; see `open_dump`.
         let map = unsafe { Mmap::map(&file) }.ok()?;
         let mut relocations = Vec::new();
-        if map.len() >= 4 && &map[..4] == b"\x7fELF" {
-            if let Ok(elf) = Elf::parse(&map) {
+        if map.len() >= 4 && &map[..4] == b"\x7fELF"
+            && let Ok(elf) = Elf::parse(&map) {
                 relocations = elf
                     .dynrelas
                     .iter()
@@ -36,7 +36,6 @@ impl ModuleFile {
                     .collect();
                 relocations.sort_unstable();
             }
-        }
         Some(ModuleFile {
             path: path.to_path_buf(),
             map,

@@ -219,11 +219,10 @@ impl Heap {
 
     fn type_handle_name(&self, th: u64, depth: usize) -> Result<String> {
         if th & 2 == 0 {
-            if depth > 0 {
-                if let Some(n) = self.types.names.lock().expect("name cache").get(&th) {
+            if depth > 0
+                && let Some(n) = self.types.names.lock().expect("name cache").get(&th) {
                     return Ok(n.to_string());
                 }
-            }
             return self.compute_name(th, depth);
         }
         // A TypeDesc: pointer, byref, generic variable or function pointer.

@@ -95,12 +95,11 @@ impl Heap {
         };
         let mut addr = segment.start;
         while addr < segment.end {
-            if skip_contexts {
-                if let Some(&limit) = self.alloc_contexts.get(&addr) {
+            if skip_contexts
+                && let Some(&limit) = self.alloc_contexts.get(&addr) {
                     addr = limit + MIN_OBJECT_SIZE;
                     continue;
                 }
-            }
             let Some(raw_mt) = bytes.u64_at(addr) else {
                 return warn(addr, "its memory is not in the dump".into());
             };

@@ -112,11 +112,10 @@ impl<'a> Exports<'a> {
         }
         for _ in 0..MAX_SYMBOLS {
             let chain_hash = s.read_u32(chains + (index - symoffset) * 4)?;
-            if chain_hash | 1 == h | 1 {
-                if let Some(addr) = self.symbol(index, name)? {
+            if chain_hash | 1 == h | 1
+                && let Some(addr) = self.symbol(index, name)? {
                     return Ok(Some(addr));
                 }
-            }
             if chain_hash & 1 != 0 {
                 break;
             }

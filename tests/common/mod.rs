@@ -75,7 +75,7 @@ pub fn run_command(dump: &Path, command: &str) -> String {
 pub fn is_unnamed(name: &str) -> bool {
     name.contains("<unknown_type_")
         || name
-            .split(|c| c == '<' || c == '>' || c == ',' || c == ' ')
+            .split(['<', '>', ',', ' '])
             .any(|w| w.len() >= 2 && w.starts_with('T') && w[1..].chars().all(|c| c.is_ascii_digit()))
 }
 
