@@ -106,11 +106,11 @@ impl<'a> Exports<'a> {
         let buckets = table + 16 + bloom_size * 8;
         let chains = buckets + nbuckets as u64 * 4;
         let h = gnu_hash(name.as_bytes());
-        let mut index = s.read_u32(buckets + (h % nbuckets) as u64 * 4)? as u64;
-        if index == 0 || index < symoffset {
+        let first = s.read_u32(buckets + (h % nbuckets) as u64 * 4)? as u64;
+        if first == 0 || first < symoffset {
             return Ok(None);
         }
-        for _ in 0..MAX_SYMBOLS {
+        for index in first..first + MAX_SYMBOLS as u64 {
             let chain_hash = s.read_u32(chains + (index - symoffset) * 4)?;
             if chain_hash | 1 == h | 1
                 && let Some(addr) = self.symbol(index, name)? {
@@ -119,7 +119,6 @@ impl<'a> Exports<'a> {
             if chain_hash & 1 != 0 {
                 break;
             }
-            index += 1;
         }
         Ok(None)
     }

@@ -30,6 +30,7 @@ const HF_ALLOC_ALLOCATED: usize = 0;
 const HF_EPHEMERAL_HEAP_SEGMENT: usize = 1;
 const HF_FINALIZE_QUEUE: usize = 2;
 const HF_GENERATION_TABLE: usize = 18;
+const _: () = assert!(HF_GENERATION_TABLE < GC_HEAP_FIELD_COUNT);
 
 /// The largest heap count believed: server GC uses one heap per core.
 pub const MAX_HEAPS: u32 = 1024;
@@ -115,7 +116,6 @@ impl GcDacVars {
                 let v = space.read_i32(field_offsets + 4 * i as u64)?;
                 u64::try_from(v).with_context(|| format!("gc_heap field {i} is absent"))
             };
-            debug_assert!(HF_GENERATION_TABLE < GC_HEAP_FIELD_COUNT);
             let fields = HeapFields {
                 alloc_allocated: field(HF_ALLOC_ALLOCATED)?,
                 ephemeral_heap_segment: field(HF_EPHEMERAL_HEAP_SEGMENT)?,
