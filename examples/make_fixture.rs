@@ -17,7 +17,9 @@ fn main() -> anyhow::Result<()> {
     let space = Arc::new(space);
     let session = Session::from_space(space.clone())?;
     for c in commands {
-        session.execute(c, &mut std::io::sink())?;
+        if let Err(e) = session.execute(c, &mut std::io::sink()) {
+            eprintln!("{c}: {e:#}");
+        }
     }
     let pages = space.file_pages_read();
     let mut out = std::io::BufWriter::new(std::fs::File::create(output)?);

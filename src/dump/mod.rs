@@ -28,7 +28,7 @@ use thiserror::Error;
 /// What can go wrong reading a dump.
 #[derive(Debug, Error)]
 pub enum DumpError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]

@@ -30,8 +30,23 @@ pub struct Heap {
 
 impl Heap {
     pub fn open(runtime: Runtime) -> Result<Heap> {
-        let heaps = segments::read_heaps(&runtime)?;
-        let segments = segments::read_segments(&runtime, &heaps)?;
+        let no_heap = || {
+            anyhow::anyhow!(
+                "this dump holds no GC heap (a mini or triage dump?): capture a heap or full dump \
+                 (dotnet-dump collect --type Heap, or createdump --withheap)"
+            )
+        };
+        // Missing heap bookkeeping means the dump has no heap; anything else is damage.
+        let absent = |e: anyhow::Error| match e.downcast_ref::<crate::dump::DumpError>() {
+            Some(crate::dump::DumpError::Absent { .. }) => no_heap(),
+            _ => e,
+        };
+        let heaps = segments::read_heaps(&runtime).map_err(absent)?;
+        let segments = segments::read_segments(&runtime, &heaps).map_err(absent)?;
+        let captured = |s: &&Segment| runtime.space.read_u64(s.start).is_ok();
+        if !segments.is_empty() && !segments.iter().filter(|s| s.end > s.start).any(|s| captured(&s)) {
+            return Err(no_heap());
+        }
         let threads = read_threads(&runtime)?;
         let mut alloc_contexts = HashMap::new();
         for t in &threads {
