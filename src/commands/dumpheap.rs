@@ -216,7 +216,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     };
     // Type-name filter results, per MethodTable.
     let mut type_matches: HashMap<u64, bool> = HashMap::new();
-    let mut sizes = HashMap::new();
+    let mut sizes = crate::heap::SizeCache::default();
     let mut printer = Printer::new(display, options.stat);
     let (start, end) = options.range.unwrap_or((0, u64::MAX));
     for seg in &segments {
@@ -301,7 +301,7 @@ const FRAGMENT_MIN: u64 = 512 * 1024;
 /// Count and size per MethodTable, in first-seen order.
 #[derive(Default)]
 struct StatTable {
-    index: HashMap<u64, usize>,
+    index: rustc_hash::FxHashMap<u64, usize>,
     rows: Vec<(u64, u64, u64)>,
 }
 

@@ -10,10 +10,10 @@
 //! Unlike dotnet-dump, types emitted at run time are named from the module's in-memory
 //! metadata, arrays and instantiations over them included.
 use crate::heap::Heap;
-use crate::metadata::{with_generic_args, MetadataReader};
+use crate::metadata::{MetadataReader, with_generic_args};
 use crate::runtime::layouts::*;
 use crate::runtime::modules::load_metadata;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -121,7 +121,11 @@ impl Heap {
             address: mt,
             flags,
             base_size: space.read_u32(mt + MT_BASE_SIZE)?,
-            component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 { flags as u16 } else { 0 },
+            component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 {
+                flags as u16
+            } else {
+                0
+            },
             module: space.read_ptr(mt + MT_MODULE)?,
             token: 0x0200_0000 | token_rid,
             parent: space.read_ptr(mt + MT_PARENT)?,
@@ -129,7 +133,11 @@ impl Heap {
         };
         let canon = self.canonical_mt(mt)?;
         let class_or_canon = space.read_ptr(canon + MT_EECLASS_OR_CANON)?;
-        info.ee_class = if class_or_canon & 1 == 0 { class_or_canon } else { 0 };
+        info.ee_class = if class_or_canon & 1 == 0 {
+            class_or_canon
+        } else {
+            0
+        };
         if layout.method_table.module_is_loader_module && info.is_generic() && canon != mt {
             info.module = space.read_ptr(canon + MT_MODULE)?;
         }
@@ -220,9 +228,10 @@ impl Heap {
     fn type_handle_name(&self, th: u64, depth: usize) -> Result<String> {
         if th & 2 == 0 {
             if depth > 0
-                && let Some(n) = self.types.names.lock().expect("name cache").get(&th) {
-                    return Ok(n.to_string());
-                }
+                && let Some(n) = self.types.names.lock().expect("name cache").get(&th)
+            {
+                return Ok(n.to_string());
+            }
             return self.compute_name(th, depth);
         }
         // A TypeDesc: pointer, byref, generic variable or function pointer.
