@@ -40,6 +40,11 @@ impl MtSize {
     }
 }
 
+/// dumpheap's name for a type that cannot be named.
+fn unknown_type_name(mt: u64) -> String {
+    format!("<unknown_type_{mt:x}>")
+}
+
 /// The smallest object on a 64-bit heap (header, MethodTable, one field).
 pub const MIN_OBJECT_SIZE: u64 = 24;
 
@@ -87,7 +92,8 @@ impl MethodTableInfo {
 /// Caches of MethodTable facts, metadata readers and names for one dump.
 #[derive(Default)]
 pub struct TypeCache {
-    names: Mutex<HashMap<u64, Arc<str>>>,
+    /// `None` for a MethodTable that could not be named.
+    names: Mutex<HashMap<u64, Option<Arc<str>>>>,
     metadata: Mutex<HashMap<u64, Option<Arc<MetadataReader>>>>,
 }
 
@@ -150,15 +156,20 @@ impl Heap {
         Ok(if v & 1 != 0 { v & !1 } else { mt })
     }
 
-    /// The name of the type with this MethodTable, as dotnet-dump prints it.
+    /// The name of the type with this MethodTable, as dotnet-dump prints it:
+    /// `<unknown_type_{mt:x}>` when it cannot be named.
     pub fn type_name(&self, mt: u64) -> Arc<str> {
+        self.try_type_name(mt)
+            .unwrap_or_else(|| unknown_type_name(mt).into())
+    }
+
+    /// The name of the type with this MethodTable, or `None` when it cannot be named
+    /// (for commands that print something else than `dumpheap`'s placeholder).
+    pub fn try_type_name(&self, mt: u64) -> Option<Arc<str>> {
         if let Some(n) = self.types.names.lock().expect("name cache").get(&mt) {
             return n.clone();
         }
-        let name: Arc<str> = match self.compute_name(mt, 0) {
-            Ok(n) => n.into(),
-            Err(_) => format!("<unknown_type_{mt:x}>").into(),
-        };
+        let name: Option<Arc<str>> = self.compute_name(mt, 0).ok().map(Into::into);
         self.types
             .names
             .lock()
@@ -230,7 +241,7 @@ impl Heap {
             if depth > 0
                 && let Some(n) = self.types.names.lock().expect("name cache").get(&th)
             {
-                return Ok(n.to_string());
+                return Ok(n.as_deref().map_or_else(|| unknown_type_name(th), str::to_string));
             }
             return self.compute_name(th, depth);
         }
