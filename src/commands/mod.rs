@@ -2,7 +2,9 @@
 //!
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
+pub mod dumpgen;
 pub mod dumpheap;
+pub mod eeheap;
 pub mod format;
 
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
@@ -39,6 +41,8 @@ impl Session {
         let name = name.trim_start_matches('!').to_ascii_lowercase();
         match name.as_str() {
             "dumpheap" => dumpheap::run(self, args, out),
+            "dumpgen" => dumpgen::run(self, args, out),
+            "eeheap" => eeheap::run(self, args, out),
             _ => bail!("unknown command '{name}'"),
         }
     }
