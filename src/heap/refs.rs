@@ -30,8 +30,8 @@
 //! -> long weak handle -> object.
 use super::Heap;
 use crate::dump::AddressSpace;
-use crate::runtime::layouts::{LoaderModulePlace, MTF_CONTAINS_POINTERS, MT_FLAGS, MT_MODULE};
-use anyhow::{bail, Context, Result};
+use crate::runtime::layouts::{LoaderModulePlace, MT_FLAGS, MT_MODULE, MTF_CONTAINS_POINTERS};
+use anyhow::{Context, Result, bail};
 
 /// More series than this is not a real type (a type has at most 65,535 fields).
 const MAX_SERIES: u64 = 1 << 16;
@@ -54,7 +54,9 @@ impl GcDesc {
             let end = (bytes.len() as u64)
                 .checked_sub(from_end)
                 .context("the GCDesc runs past its bytes")?;
-            let start = end.checked_sub(8).context("the GCDesc runs past its bytes")? as usize;
+            let start = end
+                .checked_sub(8)
+                .context("the GCDesc runs past its bytes")? as usize;
             let b = &bytes[start..start + 8];
             Ok(u64::from_le_bytes(b.try_into().context("8 bytes")?))
         };
@@ -166,10 +168,10 @@ impl Heap {
                 }
             }),
             None => desc.for_each_slot(size, |off| {
-                if let Ok(v) = space.read_u64(address + off) {
-                    if v != 0 {
-                        out.push(v);
-                    }
+                if let Ok(v) = space.read_u64(address + off)
+                    && v != 0
+                {
+                    out.push(v);
                 }
             }),
         }
@@ -231,7 +233,11 @@ mod tests {
     /// Builds the bytes before a MethodTable from words listed from the MethodTable down
     /// (the first word is `num_series`).
     fn desc_bytes(words_down: &[u64]) -> Vec<u8> {
-        words_down.iter().rev().flat_map(|w| w.to_le_bytes()).collect()
+        words_down
+            .iter()
+            .rev()
+            .flat_map(|w| w.to_le_bytes())
+            .collect()
     }
 
     fn slots(desc: &GcDesc, size: u64) -> Vec<u64> {
@@ -276,7 +282,13 @@ mod tests {
         let item1 = 1u64;
         let b = desc_bytes(&[(-2i64) as u64, 16, item0, item1]);
         let d = GcDesc::decode(&b).unwrap();
-        assert_eq!(d, GcDesc::ValueArray { start: 16, items: vec![(1, 8), (1, 0)] });
+        assert_eq!(
+            d,
+            GcDesc::ValueArray {
+                start: 16,
+                items: vec![(1, 8), (1, 0)]
+            }
+        );
         // Two elements: 24 (base) + 2 * 24 = 72 bytes.
         assert_eq!(slots(&d, 72), vec![16, 32, 40, 56]);
     }

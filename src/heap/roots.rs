@@ -21,7 +21,7 @@
 //! **Finalizer queue** (gc-layouts.md §8). Each heap's `CFinalize` has 7 fill pointers;
 //! `[fp[4], fp[6])` holds the objects ready for finalization (f-reachable), which are roots.
 use super::Heap;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::fmt;
 
 /// `HandleTableMap`: buckets +0, next map +8, `dwMaxIndex` +16; 10 buckets per map.
@@ -154,7 +154,8 @@ impl Handle {
         match self.kind {
             Strong | Pinned | AsyncPinned | SizedRef | RefCounted => true,
             Variable => matches!(self.extra, VHT_STRONG | VHT_PINNED),
-            WeakShort | WeakLong | Dependent | WeakNativeCom | WeakInteriorPointer | CrossReference => false,
+            WeakShort | WeakLong | Dependent | WeakNativeCom | WeakInteriorPointer
+            | CrossReference => false,
         }
     }
 
@@ -176,7 +177,9 @@ impl Handle {
 pub enum RootKind {
     Handle(HandleKind),
     /// An object ready for finalization (f-reachable), in heap `heap`'s queue.
-    FinalizerQueue { heap: usize },
+    FinalizerQueue {
+        heap: usize,
+    },
     /// A slot on a thread's stack, or one of its registers (`address` 0, `register` set).
     /// `conservative`: found by scanning the stack for words that look like object
     /// addresses, so it may be stale.
@@ -210,13 +213,17 @@ impl Heap {
             if maps > MAX_MAPS {
                 bail!("the handle table map chain does not end");
             }
-            let buckets = space.read_ptr(map + MAP_BUCKETS).context("cannot read the handle table map")?;
+            let buckets = space
+                .read_ptr(map + MAP_BUCKETS)
+                .context("cannot read the handle table map")?;
             for b in 0..BUCKETS_PER_MAP {
                 let bucket = match space.read_ptr(buckets + 8 * b) {
                     Ok(0) | Err(_) => continue,
                     Ok(p) => p,
                 };
-                let Ok(slots) = space.read_ptr(bucket) else { continue };
+                let Ok(slots) = space.read_ptr(bucket) else {
+                    continue;
+                };
                 for slot in 0..MAX_SLOTS {
                     let table = match space.read_ptr(slots + 8 * slot) {
                         Ok(0) | Err(_) => break,
@@ -244,18 +251,23 @@ impl Heap {
                 if t == layout.data_block_type {
                     continue;
                 }
-                let Some(kind) = HandleKind::from_raw(t) else { continue };
+                let Some(kind) = HandleKind::from_raw(t) else {
+                    continue;
+                };
                 for (seg, types, user) in &headers {
                     for block in 0..BLOCKS_PER_SEGMENT as usize {
                         if types[block] != t {
                             continue;
                         }
                         let base = seg + SEG_HANDLES + block as u64 * HANDLES_PER_BLOCK * 8;
-                        let Ok(values) = space.read_vec(base, (HANDLES_PER_BLOCK * 8) as usize) else {
+                        let Ok(values) = space.read_vec(base, (HANDLES_PER_BLOCK * 8) as usize)
+                        else {
                             continue;
                         };
                         let data_block = user[block];
-                        let extras = if data_block != BLOCK_FREE && (data_block as u64) < BLOCKS_PER_SEGMENT {
+                        let extras = if data_block != BLOCK_FREE
+                            && (data_block as u64) < BLOCKS_PER_SEGMENT
+                        {
                             let at = seg + SEG_HANDLES + data_block as u64 * HANDLES_PER_BLOCK * 8;
                             space.read_vec(at, (HANDLES_PER_BLOCK * 8) as usize).ok()
                         } else {
@@ -313,11 +325,16 @@ impl Heap {
             for (i, p) in fp.iter_mut().enumerate() {
                 *p = space
                     .read_ptr(heap.finalize_queue + 8 * i as u64)
-                    .with_context(|| format!("cannot read heap {}'s finalizer queue", heap.index))?;
+                    .with_context(|| {
+                        format!("cannot read heap {}'s finalizer queue", heap.index)
+                    })?;
             }
             let (start, end) = (fp[FREACHABLE_FIRST], fp[FREACHABLE_END]);
             if end < start || (end - start) / 8 > MAX_QUEUE_ENTRIES {
-                bail!("heap {}'s finalizer queue is damaged ({start:#x}..{end:#x})", heap.index);
+                bail!(
+                    "heap {}'s finalizer queue is damaged ({start:#x}..{end:#x})",
+                    heap.index
+                );
             }
             let entries = space.read_vec(start, (end - start) as usize)?;
             for (i, chunk) in entries.chunks_exact(8).enumerate() {
@@ -347,7 +364,13 @@ fn word(bytes: &[u8], i: usize) -> u64 {
 pub fn handle_roots(handles: &[Handle], sos_compatible: bool) -> Vec<Root> {
     handles
         .iter()
-        .filter(|h| if sos_compatible { h.is_strong_for_sos() } else { h.is_strong() })
+        .filter(|h| {
+            if sos_compatible {
+                h.is_strong_for_sos()
+            } else {
+                h.is_strong()
+            }
+        })
         .map(|h| Root {
             kind: RootKind::Handle(h.kind),
             address: h.address,
