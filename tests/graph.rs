@@ -246,7 +246,7 @@ fn live_and_dead_stat_against_dotnet_dump() {
             total(&dead).0,
             total(&want_dead).0,
         );
-        if !sum_ok || (!sos_missed_handles && !missing.is_empty()) {
+        if !sum_ok || (!sos_missed_handles && !missing.is_empty()) || ours.0 < theirs.0 {
             eprintln!(
                 "  FAIL: live+dead == all: {sum_ok}; types with fewer live objects than dotnet-dump: {missing:x?}"
             );
@@ -257,4 +257,73 @@ fn live_and_dead_stat_against_dotnet_dump() {
         failures.is_empty(),
         "live/dead statistics wrong on {failures:?}"
     );
+}
+
+/// The graph's edges are the references of `refs.tsv` (as object ids, in order),
+/// followed for collectible types by the LoaderAllocator object, which is the target of
+/// the `WeakLong` handle to `System.Reflection.LoaderAllocator`.
+#[test]
+fn graph_edges_are_refs_plus_loader_allocator() {
+    let mut failures = Vec::new();
+    for (name, dump, truth) in common::lab_dumps("graph_edges_are_refs_plus_loader_allocator") {
+        let refs_path = truth.join("refs.tsv");
+        if !refs_path.exists() {
+            continue;
+        }
+        let want: HashMap<u64, Vec<u64>> = common::read_tsv(&refs_path)
+            .into_iter()
+            .map(|r| (hex(&r[0]), r[1].split(',').map(hex).collect()))
+            .collect();
+        let session = open(&dump);
+        let graph = session.graph().expect("graph");
+        // The LoaderAllocator objects held by handles: the truth's, and ours (on DATAS
+        // dumps the oracle misses the handle tables of inactive heaps).
+        let mut la_handles: Vec<u64> = common::read_tsv(&truth.join("handles.tsv"))
+            .into_iter()
+            .filter(|r| r[4] == "System.Reflection.LoaderAllocator")
+            .map(|r| hex(&r[3]))
+            .collect();
+        for h in session.heap.handles().expect("handles") {
+            if let Some(id) = graph.id_of(h.object)
+                && &*session.heap.type_name(graph.mt(id)) == "System.Reflection.LoaderAllocator"
+            {
+                la_handles.push(h.object);
+            }
+        }
+        let mut bad = 0;
+        let mut collectible = 0;
+        for id in 0..graph.len() as u32 {
+            let addr = graph.address(id);
+            let mut expect: Vec<u64> = want.get(&addr).cloned().unwrap_or_default();
+            expect.retain(|&a| graph.id_of(a).is_some());
+            if let Some(la) = graph.type_of(id).loader_allocator {
+                collectible += 1;
+                if !la_handles.contains(&la) {
+                    eprintln!(
+                        "{name}: {addr:x}'s LoaderAllocator {la:x} is not a handle target {la_handles:x?}"
+                    );
+                    bad += 1;
+                }
+                expect.push(la);
+            }
+            let got: Vec<u64> = graph
+                .references(id)
+                .iter()
+                .map(|&r| graph.address(r))
+                .collect();
+            if got != expect {
+                bad += 1;
+            }
+        }
+        eprintln!(
+            "{name}: {} objects, {} edges, {} unresolved, {collectible} of collectible types, {bad} differ",
+            graph.len(),
+            graph.edge_count(),
+            graph.unresolved()
+        );
+        if bad > 0 || (name.starts_with("zoo") && collectible == 0) {
+            failures.push(name);
+        }
+    }
+    assert!(failures.is_empty(), "graph edges differ on {failures:?}");
 }

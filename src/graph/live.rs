@@ -189,3 +189,52 @@ pub fn gather_roots(
         .collect();
     Ok((roots, dependents))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(object: u64) -> Root {
+        Root {
+            kind: RootKind::FinalizerQueue { heap: 0 },
+            address: 0,
+            object,
+            pinned: false,
+        }
+    }
+
+    #[test]
+    fn marks_reachable_objects_and_dependents_to_a_fixpoint() {
+        // 0 -> 1; dependent handles: (1 -> 2), (3 -> 4), (2 -> 3), given in an order that
+        // needs several passes. 5 is unreachable; its dependent (5 -> 6) stays dead.
+        let g = ObjectGraph::from_parts(
+            &[
+                (0x100, 24),
+                (0x118, 24),
+                (0x130, 24),
+                (0x148, 24),
+                (0x160, 24),
+                (0x178, 24),
+                (0x190, 24),
+            ],
+            &[&[1], &[], &[], &[], &[], &[], &[]],
+        );
+        let deps = [
+            (0x148, 0x160),
+            (0x130, 0x148),
+            (0x118, 0x130),
+            (0x178, 0x190),
+        ];
+        let live = mark(&g, &[root(0x100), root(0x999)], &deps);
+        let ids: Vec<u32> = (0..7).filter(|&i| live.contains(i)).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+        assert_eq!(live.len(), 5);
+    }
+
+    #[test]
+    fn roots_that_are_not_object_starts_are_ignored() {
+        let g = ObjectGraph::from_parts(&[(0x100, 24), (0x118, 24)], &[&[], &[]]);
+        let live = mark(&g, &[root(0x108)], &[]);
+        assert!(live.is_empty());
+    }
+}

@@ -344,3 +344,79 @@ impl ObjectGraph {
         ReverseEdges { offsets, sources }
     }
 }
+
+#[cfg(test)]
+impl ObjectGraph {
+    /// A graph from objects `(address, size)` (sorted) and edges as id lists; one type.
+    pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
+        let mut offsets = vec![0u32];
+        let mut edges = Vec::new();
+        for r in refs {
+            edges.extend_from_slice(r);
+            offsets.push(edges.len() as u32);
+        }
+        ObjectGraph {
+            addresses: objects.iter().map(|o| o.0).collect(),
+            type_ids: vec![0; objects.len()],
+            sizes: objects.iter().map(|o| o.1).collect(),
+            large_sizes: HashMap::new(),
+            types: vec![TypeEntry {
+                mt: 0x1000,
+                gc_desc: None,
+                loader_allocator: None,
+                is_free: false,
+            }],
+            offsets,
+            edges,
+            unresolved: 0,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ObjectGraph {
+        // 0 -> 1 -> 2, 3 -> 2, 4 alone.
+        ObjectGraph::from_parts(
+            &[
+                (0x100, 24),
+                (0x118, 32),
+                (0x138, 24),
+                (0x150, 24),
+                (0x168, 40),
+            ],
+            &[&[1], &[2], &[], &[2], &[]],
+        )
+    }
+
+    #[test]
+    fn ids_by_address() {
+        let g = sample();
+        assert_eq!(g.id_of(0x138), Some(2));
+        assert_eq!(g.id_of(0x139), None);
+        assert_eq!(g.id_of(0x140), None);
+        assert_eq!(g.id_of(0x10), None);
+        assert_eq!(g.id_of(0x1000), None);
+        assert_eq!(g.id_containing(0x140), Some(2));
+        assert_eq!(g.id_containing(0x18f), Some(4));
+        assert_eq!(g.id_containing(0x190), None);
+        assert_eq!(g.id_containing(0xff), None);
+    }
+
+    #[test]
+    fn edges_and_reverse_edges() {
+        let g = sample();
+        assert_eq!(g.references(0), &[1]);
+        assert_eq!(g.references(2), &[] as &[ObjectId]);
+        assert_eq!(g.references(99), &[] as &[ObjectId]);
+        assert_eq!(g.edge_count(), 3);
+        let r = g.reverse();
+        assert_eq!(r.referrers(2), &[1, 3]);
+        assert_eq!(r.referrers(1), &[0]);
+        assert_eq!(r.referrers(0), &[] as &[ObjectId]);
+        assert_eq!(r.referrers(4), &[] as &[ObjectId]);
+    }
+}
