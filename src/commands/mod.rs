@@ -8,16 +8,20 @@ pub mod eeheap;
 pub mod format;
 
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
+use crate::graph::live::{gather_roots, mark, LiveSet, RootPolicy};
+use crate::graph::ObjectGraph;
 use crate::heap::Heap;
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// An opened dump, ready for commands.
 pub struct Session {
     pub heap: Heap,
+    graph: OnceLock<Result<Arc<ObjectGraph>, String>>,
+    liveness: OnceLock<Result<Liveness, String>>,
 }
 
 impl Session {
@@ -29,7 +33,11 @@ impl Session {
     pub fn from_space(space: Arc<AddressSpace>) -> Result<Session> {
         let runtime = Runtime::discover(space)?;
         let heap = Heap::open(runtime)?;
-        Ok(Session { heap })
+        Ok(Session {
+            heap,
+            graph: OnceLock::new(),
+            liveness: OnceLock::new(),
+        })
     }
 
     /// Runs one command line, writing its output to `out`.
@@ -48,19 +56,46 @@ impl Session {
     }
 }
 
-/// Objects kept alive by the roots.
-pub struct Liveness;
+/// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
+/// counts them), the finalizer queue's f-reachable objects, dependent handles, and a
+/// conservative scan of the threads' stacks (which may keep stale objects alive).
+pub struct Liveness {
+    graph: Arc<ObjectGraph>,
+    live: LiveSet,
+}
 
 impl Liveness {
-    pub fn is_live(&self, _addr: u64) -> bool {
-        false
+    pub fn is_live(&self, addr: u64) -> bool {
+        self.graph.id_of(addr).is_some_and(|id| self.live.contains(id))
+    }
+
+    /// Number of live objects.
+    pub fn count(&self) -> usize {
+        self.live.len()
     }
 }
 
 impl Session {
+    /// The object graph of the heap (built on first use).
+    pub fn graph(&self) -> Result<Arc<ObjectGraph>> {
+        self.graph
+            .get_or_init(|| ObjectGraph::build(&self.heap).map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
     /// The live set of the heap (built on first use).
     pub fn liveness(&self) -> Result<&Liveness> {
-        bail!("-live and -dead need the object graph and its roots, which clrheap does not build yet")
+        self.liveness
+            .get_or_init(|| {
+                let graph = self.graph().map_err(|e| format!("{e:#}"))?;
+                let (roots, dependents) =
+                    gather_roots(&self.heap, &graph, RootPolicy::default()).map_err(|e| format!("{e:#}"))?;
+                let live = mark(&graph, &roots, &dependents);
+                Ok(Liveness { graph, live })
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("cannot compute live objects: {e}"))
     }
 
     /// The text of the string object at `addr` (at most `max_units` UTF-16 units).

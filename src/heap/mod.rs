@@ -3,10 +3,14 @@
 //! [`Heap::open`] reads the GC's heaps, segments and allocation contexts once; the walk
 //! ([`Heap::walk_segment`], [`Heap::objects`]) then yields every object in the order SOS
 //! prints them. Nothing here formats output: that is the commands' job.
+pub mod refs;
+pub mod roots;
 pub mod segments;
 pub mod types;
 mod walk;
 
+pub use refs::GcDesc;
+pub use roots::{Handle, HandleKind, Root, RootKind};
 pub use segments::{GcHeap, Generation, ObjectGeneration, Segment, SegmentKind};
 pub use types::{MethodTableInfo, MtSize};
 pub use walk::{HeapObject, SizeCache, WalkWarning};
