@@ -86,7 +86,7 @@ impl ObjectGraph {
         let walked: Vec<(Vec<HeapObject>, Option<WalkWarning>)> = heap
             .segments
             .par_iter()
-            .map_init(HashMap::new, |sizes, seg| {
+            .map_init(crate::heap::SizeCache::default, |sizes, seg| {
                 let mut objs = Vec::new();
                 let w = heap.walk_segment(seg, sizes, |o| objs.push(o));
                 (objs, w)
