@@ -7,9 +7,11 @@
 //! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
 //! (`-thinlock`).
 use super::format::{parse_hex, thousands};
-use super::{render_stats, Session, StatRow};
-use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind};
+use super::{render_stats, Liveness, Session, StatRow};
+use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
 use anyhow::{bail, Result};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -201,65 +203,121 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     let options = Options::parse(args)?;
     let heap = &session.heap;
     if let Some(h) = options.heap
-        && h >= heap.heaps.len() {
-            bail!("No GC heap with index of {h}");
-        }
+        && h >= heap.heaps.len()
+    {
+        bail!("No GC heap with index of {h}");
+    }
     let segments = select_segments(session, &options)?;
     let display = options.display();
-    let string_mt = heap.runtime.globals.string_mt;
-    let type_filter = options.type_filter.as_deref();
-    let mt_filter = if display == Display::Strings { Some(string_mt) } else { options.mt };
-    let liveness = if options.live || options.dead {
-        Some(session.liveness()?)
-    } else {
-        None
+    let filter = Filter {
+        range: options.range.unwrap_or((0, u64::MAX)),
+        generation: options.generation,
+        min: options.min,
+        max: options.max,
+        liveness: if options.live || options.dead {
+            Some((session.liveness()?, options.live))
+        } else {
+            None
+        },
+        type_filter: options.type_filter.as_deref(),
+        mt: if display == Display::Strings {
+            Some(heap.runtime.globals.string_mt)
+        } else {
+            options.mt
+        },
     };
-    // Type-name filter results, per MethodTable.
-    let mut type_matches: HashMap<u64, bool> = HashMap::new();
-    let mut sizes = crate::heap::SizeCache::default();
-    let mut printer = Printer::new(display, options.stat);
-    let (start, end) = options.range.unwrap_or((0, u64::MAX));
-    for seg in &segments {
-        let gc_heap = heap.heap_of(seg);
-        let mut error = None;
-        let warning = heap.walk_segment(seg, &mut sizes, |o| {
-            if error.is_some() || o.address < start || o.address >= end {
-                return;
+    // Statistics alone can be gathered per segment in parallel and merged in segment
+    // order, which keeps the first-seen order of types; listings are written in order.
+    let parallel = options.stat && matches!(display, Display::Normal | Display::Strings);
+    let printer = if parallel {
+        let parts: Vec<(Printer, Option<WalkWarning>)> = segments
+            .par_iter()
+            .map(|seg| {
+                let mut printer = Printer::new(display, options.stat);
+                let mut sizes = SizeCache::default();
+                let mut types = FxHashMap::default();
+                let mut sink = std::io::sink();
+                let warning = heap.walk_segment(seg, &mut sizes, |o| {
+                    if filter.accepts(session, seg, &o, &mut types) {
+                        // Statistics only: nothing is written, so this cannot fail.
+                        let _ = printer.object(session, seg, o, &mut sink);
+                    }
+                });
+                (printer, warning)
+            })
+            .collect();
+        let mut total = Printer::new(display, options.stat);
+        for (part, warning) in parts {
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
             }
-            if let Some(g) = options.generation
-                && seg.generation_of(o.address, gc_heap) != g {
-                    return;
-                }
-            if (options.min != 0 && o.size < options.min) || (options.max != 0 && o.size > options.max) {
-                return;
-            }
-            if let Some(live) = &liveness
-                && live.is_live(o.address) != options.live {
-                    return;
-                }
-            if let Some(t) = type_filter {
-                let matched = *type_matches
-                    .entry(o.mt)
-                    .or_insert_with(|| heap.type_name(o.mt).contains(t));
-                if !matched {
-                    return;
-                }
-            }
-            if mt_filter.is_some_and(|m| m != o.mt) {
-                return;
-            }
-            if let Err(e) = printer.object(session, seg, o, out) {
-                error = Some(e);
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
+            total.merge(part);
         }
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
+        total
+    } else {
+        let mut printer = Printer::new(display, options.stat);
+        let mut sizes = SizeCache::default();
+        let mut types = FxHashMap::default();
+        for seg in &segments {
+            let mut error = None;
+            let warning = heap.walk_segment(seg, &mut sizes, |o| {
+                if error.is_none() && filter.accepts(session, seg, &o, &mut types) {
+                    if let Err(e) = printer.object(session, seg, o, out) {
+                        error = Some(e);
+                    }
+                }
+            });
+            if let Some(e) = error {
+                return Err(e);
+            }
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
         }
-    }
+        printer
+    };
     printer.finish(session, &options, out)
+}
+
+/// Which objects a `dumpheap` run shows, applied in dotnet-dump's order.
+struct Filter<'a> {
+    range: (u64, u64),
+    generation: Option<ObjectGeneration>,
+    min: u64,
+    max: u64,
+    /// The live set, and whether live (true) or dead (false) objects are wanted.
+    liveness: Option<(&'a Liveness, bool)>,
+    type_filter: Option<&'a str>,
+    mt: Option<u64>,
+}
+
+impl Filter<'_> {
+    /// Whether `o` (in `seg`) passes; `types` caches the type-name test per MethodTable.
+    fn accepts(&self, session: &Session, seg: &Segment, o: &HeapObject, types: &mut FxHashMap<u64, bool>) -> bool {
+        let heap = &session.heap;
+        if o.address < self.range.0 || o.address >= self.range.1 {
+            return false;
+        }
+        if let Some(g) = self.generation
+            && seg.generation_of(o.address, heap.heap_of(seg)) != g
+        {
+            return false;
+        }
+        if (self.min != 0 && o.size < self.min) || (self.max != 0 && o.size > self.max) {
+            return false;
+        }
+        if let Some((live, want_live)) = self.liveness
+            && live.is_live(o.address) != want_live
+        {
+            return false;
+        }
+        if let Some(t) = self.type_filter
+            && !*types.entry(o.mt).or_insert_with(|| heap.type_name(o.mt).contains(t))
+        {
+            return false;
+        }
+        self.mt.is_none_or(|m| m == o.mt)
+    }
 }
 
 /// The segments to walk, in start-address order, after `-heap`, `-segment` and range.
@@ -317,7 +375,39 @@ impl StatTable {
     }
 }
 
+impl StatTable {
+    /// Adds another table's rows after this one's, keeping first-seen order.
+    fn merge(&mut self, other: StatTable) {
+        for (mt, count, size) in other.rows {
+            let rows = &mut self.rows;
+            let i = *self.index.entry(mt).or_insert_with(|| {
+                rows.push((mt, 0, 0));
+                rows.len() - 1
+            });
+            self.rows[i].1 += count;
+            self.rows[i].2 += size;
+        }
+    }
+}
+
 impl Printer {
+    /// Adds the results of a later part of the walk (statistics modes only).
+    fn merge(&mut self, other: Printer) {
+        self.seen += other.seen;
+        self.stats.merge(other.stats);
+        for (text, count, size) in other.string_rows {
+            let key = (text, size);
+            match self.strings.get(&key) {
+                Some(&i) => self.string_rows[i].1 += count,
+                None => {
+                    self.strings.insert(key.clone(), self.string_rows.len());
+                    self.string_rows.push((key.0, count, size));
+                }
+            }
+        }
+        self.fragments.extend(other.fragments);
+    }
+
     fn new(display: Display, stat: bool) -> Printer {
         Printer {
             display,
