@@ -261,10 +261,11 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         for seg in &segments {
             let mut error = None;
             let warning = heap.walk_segment(seg, &mut sizes, |o| {
-                if error.is_none() && filter.accepts(session, seg, &o, &mut types) {
-                    if let Err(e) = printer.object(session, seg, o, out) {
-                        error = Some(e);
-                    }
+                if error.is_none()
+                    && filter.accepts(session, seg, &o, &mut types)
+                    && let Err(e) = printer.object(session, seg, o, out)
+                {
+                    error = Some(e);
                 }
             });
             if let Some(e) = error {
