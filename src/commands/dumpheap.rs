@@ -7,11 +7,13 @@
 //! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
 //! (`-thinlock`).
 use super::format::{parse_hex, thousands};
+use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use super::{render_stats, Liveness, Session, StatRow};
 use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -199,7 +201,7 @@ pub fn parse_generation(text: &str) -> Option<ObjectGeneration> {
     })
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let options = Options::parse(args)?;
     let heap = &session.heap;
     if let Some(h) = options.heap
@@ -233,7 +235,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         let parts: Vec<(Printer, Option<WalkWarning>)> = segments
             .par_iter()
             .map(|seg| {
-                let mut printer = Printer::new(display, options.stat);
+                let mut printer = Printer::new(display, options.stat, format);
                 let mut sizes = SizeCache::default();
                 let mut types = FxHashMap::default();
                 let mut sink = std::io::sink();
@@ -246,7 +248,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
                 (printer, warning)
             })
             .collect();
-        let mut total = Printer::new(display, options.stat);
+        let mut total = Printer::new(display, options.stat, format);
         for (part, warning) in parts {
             if let Some(w) = warning {
                 eprintln!("warning: {w}");
@@ -255,7 +257,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         }
         total
     } else {
-        let mut printer = Printer::new(display, options.stat);
+        let mut printer = Printer::new(display, options.stat, format);
         let mut sizes = SizeCache::default();
         let mut types = FxHashMap::default();
         for seg in &segments {
@@ -342,6 +344,7 @@ fn select_segments<'a>(session: &'a Session, o: &Options) -> Result<Vec<&'a Segm
 /// Renders objects as they come and the statistics at the end.
 struct Printer {
     display: Display,
+    format: Format,
     stat: bool,
     header_written: bool,
     seen: usize,
@@ -409,9 +412,10 @@ impl Printer {
         self.fragments.extend(other.fragments);
     }
 
-    fn new(display: Display, stat: bool) -> Printer {
+    fn new(display: Display, stat: bool, format: Format) -> Printer {
         Printer {
             display,
+            format,
             stat,
             header_written: false,
             seen: 0,
@@ -438,6 +442,9 @@ impl Printer {
             if is_free && o.size >= FRAGMENT_MIN {
                 self.last_free = Some(o);
             }
+        }
+        if self.format != Format::Text {
+            return self.object_record(session, o, out);
         }
         match self.display {
             Display::Short => writeln!(out, "{:012x}", o.address)?,
@@ -475,15 +482,7 @@ impl Printer {
                     )?;
                 }
                 if self.display == Display::Strings {
-                    let text = session.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
-                    let key = (text, o.size);
-                    match self.strings.get(&key) {
-                        Some(&i) => self.string_rows[i].1 += 1,
-                        None => {
-                            self.strings.insert(key.clone(), self.string_rows.len());
-                            self.string_rows.push((key.0, 1, o.size));
-                        }
-                    }
+                    self.add_string(session, o);
                 } else {
                     self.stats.add(o.mt, o.size);
                 }
@@ -492,7 +491,133 @@ impl Printer {
         Ok(())
     }
 
+    /// One object as a JSON Lines record or CSV row; statistics are gathered as in text.
+    fn object_record(&mut self, session: &Session, o: HeapObject, out: &mut dyn Write) -> Result<()> {
+        let heap = &session.heap;
+        match self.display {
+            Display::ThinLock => {
+                let Some((thread, os_id, recursion)) = session.thin_lock(o.address) else {
+                    return Ok(());
+                };
+                let record = json!({
+                    "object": hex(o.address),
+                    "thread": thread.map(hex),
+                    "os_thread_id": os_id,
+                    "recursion": recursion,
+                });
+                self.write_record(&["object", "thread", "os_thread_id", "recursion"], &record, out)
+            }
+            Display::Short => self.write_record(&["address"], &json!({ "address": hex(o.address) }), out),
+            Display::Normal | Display::Strings => {
+                if self.display == Display::Strings {
+                    self.add_string(session, o);
+                } else {
+                    self.stats.add(o.mt, o.size);
+                }
+                if self.stat {
+                    return Ok(());
+                }
+                let record = json!({
+                    "address": hex(o.address),
+                    "mt": hex(o.mt),
+                    "size": o.size,
+                    "type": &*heap.type_name(o.mt),
+                    "free": o.mt == heap.runtime.globals.free_mt,
+                });
+                self.write_record(&["address", "mt", "size", "type", "free"], &record, out)
+            }
+        }
+    }
+
+    /// Writes a record: a JSON line, or a CSV row (after the header on the first one).
+    fn write_record(&mut self, columns: &[&str], record: &Value, out: &mut dyn Write) -> Result<()> {
+        if self.format == Format::Json {
+            return write_json(out, record);
+        }
+        if !self.header_written {
+            write_csv_row(out, columns)?;
+            self.header_written = true;
+        }
+        let cells: Vec<String> = columns.iter().map(|c| csv_cell(&record[*c])).collect();
+        write_csv_row(out, &cells)
+    }
+
+    fn add_string(&mut self, session: &Session, o: HeapObject) {
+        let text = session.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
+        let key = (text, o.size);
+        match self.strings.get(&key) {
+            Some(&i) => self.string_rows[i].1 += 1,
+            None => {
+                self.strings.insert(key.clone(), self.string_rows.len());
+                self.string_rows.push((key.0, 1, o.size));
+            }
+        }
+    }
+
+    /// The statistics as JSON (one document: after a listing, its last line) or CSV
+    /// (only with `-stat`: a listing's CSV holds the objects alone).
+    fn finish_records(self, session: &Session, options: &Options, out: &mut dyn Write) -> Result<()> {
+        if matches!(self.display, Display::Short | Display::ThinLock) || (self.format == Format::Csv && !self.stat) {
+            return Ok(());
+        }
+        let heap = &session.heap;
+        let (columns, records): (&[&str], Vec<Value>) = if self.display == Display::Strings {
+            let mut rows = self.string_rows;
+            if options.bycount {
+                rows.sort_by_key(|r| r.1);
+            } else {
+                rows.sort_by_key(|r| r.1 * r.2);
+            }
+            let records = rows
+                .into_iter()
+                .map(|(text, count, size)| json!({ "count": count, "total_size": count * size, "text": text }))
+                .collect();
+            (&["count", "total_size", "text"], records)
+        } else {
+            let mut rows = self.stats.rows;
+            if options.bycount {
+                rows.sort_by_key(|r| r.1);
+            } else {
+                rows.sort_by_key(|r| r.2);
+            }
+            let records = rows
+                .into_iter()
+                .map(|(mt, count, size)| stat_record(mt, count, size, &heap.type_name(mt)))
+                .collect();
+            (&["mt", "count", "total_size", "type"], records)
+        };
+        if self.format == Format::Csv {
+            return write_csv_records(out, columns, &records);
+        }
+        let total_objects: u64 = records.iter().map(|r| r["count"].as_u64().unwrap_or(0)).sum();
+        let total_bytes: u64 = records.iter().map(|r| r["total_size"].as_u64().unwrap_or(0)).sum();
+        let fragments: Vec<Value> = self
+            .fragments
+            .iter()
+            .map(|(free, next)| {
+                json!({
+                    "free_address": hex(free.address),
+                    "free_size": free.size,
+                    "next_address": hex(next.address),
+                    "next_type": &*heap.type_name(next.mt),
+                })
+            })
+            .collect();
+        write_json(
+            out,
+            &json!({
+                "statistics": records,
+                "total_objects": total_objects,
+                "total_bytes": total_bytes,
+                "fragmented_blocks": fragments,
+            }),
+        )
+    }
+
     fn finish(self, session: &Session, options: &Options, out: &mut dyn Write) -> Result<()> {
+        if self.format != Format::Text {
+            return self.finish_records(session, options, out);
+        }
         if self.seen == 0 {
             return Ok(());
         }

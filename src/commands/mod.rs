@@ -6,7 +6,9 @@ pub mod dumpgen;
 pub mod dumpheap;
 pub mod eeheap;
 pub mod format;
+pub mod output;
 
+use output::Format;
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::graph::live::{gather_roots, mark, LiveSet, RootPolicy};
 use crate::graph::ObjectGraph;
@@ -42,15 +44,29 @@ impl Session {
 
     /// Runs one command line, writing its output to `out`.
     pub fn execute(&self, line: &str, out: &mut dyn Write) -> Result<()> {
-        let words = split_words(line)?;
-        let Some((name, args)) = words.split_first() else {
+        self.execute_as(line, Format::Text, out)
+    }
+
+    /// Runs one command line in the given output format (a `--format` option in the
+    /// line itself wins).
+    pub fn execute_as(&self, line: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+        let mut words = split_words(line)?;
+        if words.is_empty() {
             return Ok(());
+        }
+        let name = words.remove(0).trim_start_matches('!').to_ascii_lowercase();
+        let mut args = words;
+        let format = output::take_format_option(&mut args)?.unwrap_or(format);
+        let text_only = |run: &dyn Fn(&mut dyn Write) -> Result<()>, out: &mut dyn Write| {
+            if format != Format::Text {
+                bail!("{name} has no {format:?} output yet; use the text format");
+            }
+            run(out)
         };
-        let name = name.trim_start_matches('!').to_ascii_lowercase();
         match name.as_str() {
-            "dumpheap" => dumpheap::run(self, args, out),
-            "dumpgen" => dumpgen::run(self, args, out),
-            "eeheap" => eeheap::run(self, args, out),
+            "dumpheap" => dumpheap::run(self, &args, format, out),
+            "dumpgen" => text_only(&|out| dumpgen::run(self, &args, out), out),
+            "eeheap" => text_only(&|out| eeheap::run(self, &args, out), out),
             _ => bail!("unknown command '{name}'"),
         }
     }
