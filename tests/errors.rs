@@ -83,6 +83,12 @@ fn unknown_runtime_version() {
 }
 
 #[test]
+fn mini_dump_has_no_heap() {
+    let msg = refuse(&fixture("seed-net9-wks-mini.dmp.zst"), &[]);
+    assert!(msg.contains("holds no GC heap"), "{msg}");
+}
+
+#[test]
 fn dump_without_a_heap() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("dump_without_a_heap: skipped: no lab");
