@@ -7,7 +7,14 @@
 //! - [`metadata`]: ECMA-335 metadata of managed modules (type and field names).
 //! - [`heap`]: GC heaps, segments/regions, the object walk, MethodTables and type names.
 //! - [`commands`]: SOS-compatible commands (parse -> query -> render).
+//! - [`shell`]: `analyze`'s prompt, `-c` and standard-input modes around the commands.
+//!
+//! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command) and
+//! [`progress`] (progress bars on a terminal).
 pub mod commands;
+pub mod interrupt;
+pub mod progress;
+pub mod shell;
 pub mod dump;
 pub mod heap;
 pub mod metadata;

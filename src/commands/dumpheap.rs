@@ -9,6 +9,7 @@
 use super::format::{parse_hex, thousands};
 use super::{render_stats, Session, StatRow};
 use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind};
+use crate::progress::Progress;
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::io::Write;
@@ -219,7 +220,9 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     let mut sizes = HashMap::new();
     let mut printer = Printer::new(display, options.stat);
     let (start, end) = options.range.unwrap_or((0, u64::MAX));
+    let progress = Progress::new("walking the heap", segments.len() as u64);
     for seg in &segments {
+        progress.inc(1);
         let gc_heap = heap.heap_of(seg);
         let mut error = None;
         let warning = heap.walk_segment(seg, &mut sizes, |o| {

@@ -4,6 +4,7 @@
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
 pub mod dumpheap;
 pub mod format;
+pub mod names;
 
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::heap::Heap;
@@ -36,10 +37,13 @@ impl Session {
         let Some((name, args)) = words.split_first() else {
             return Ok(());
         };
-        let name = name.trim_start_matches('!').to_ascii_lowercase();
-        match name.as_str() {
+        // Aliases and case variants (`DO`, `!dumpobj`) come here under one name.
+        match names::canonical(name).as_str() {
             "dumpheap" => dumpheap::run(self, args, out),
-            _ => bail!("unknown command '{name}'"),
+            _ => match names::lookup(name) {
+                Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
+                None => bail!("Unrecognized SOS command '{}'", names::normalize(name)),
+            },
         }
     }
 }
