@@ -5,7 +5,9 @@
 //! - [`runtime`]: locating CoreCLR's data in that address space (exports, contract
 //!   descriptor, `g_dacTable`, `GcDacVars`) and the per-version layouts.
 //! - [`metadata`]: ECMA-335 metadata of managed modules (type and field names).
-//! - [`heap`]: GC heaps, segments/regions, the object walk, MethodTables and type names.
+//! - [`heap`]: GC heaps, segments/regions, the object walk, MethodTables and type names,
+//!   object references (GCDesc) and roots (handles, finalizer queue).
+//! - [`graph`]: the indexed object graph (dense ids, CSR edges) and liveness.
 //! - [`commands`]: SOS-compatible commands (parse -> query -> render).
 //! - [`shell`]: `analyze`'s prompt, `-c` and standard-input modes around the commands.
 //!
@@ -17,6 +19,7 @@ pub mod progress;
 pub mod shell;
 pub mod dump;
 pub mod heap;
+pub mod graph;
 pub mod metadata;
 pub mod runtime;
 

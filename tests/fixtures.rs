@@ -42,10 +42,14 @@ fn fixtures_match_dotnet_dump() {
                 "dumpheap-stat.txt" => "dumpheap -stat".to_string(),
                 "dumpheap-stat-bycount.txt" => "dumpheap -stat -bycount".to_string(),
                 "eeheap-gc.txt" => "eeheap -gc".to_string(),
-                f => match f.strip_prefix("dumpheap-mt-").and_then(|f| f.strip_suffix(".txt")) {
-                    Some(mt) => format!("dumpheap -mt {mt}"),
-                    None => continue,
-                },
+                f => {
+                    let arg = |prefix: &str| f.strip_prefix(prefix).and_then(|f| f.strip_suffix(".txt"));
+                    match (arg("dumpheap-mt-"), arg("dumpgen-")) {
+                        (Some(mt), _) => format!("dumpheap -mt {mt}"),
+                        (_, Some(generation)) => format!("dumpgen {generation}"),
+                        _ => continue,
+                    }
+                }
             };
             let mut out = Vec::new();
             if let Err(e) = session.execute(&command, &mut out) {

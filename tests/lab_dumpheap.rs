@@ -50,7 +50,7 @@ fn walk_matches_clrmd_objects_and_types() {
         let mut segments: Vec<_> = heap.segments.iter().collect();
         segments.sort_by_key(|s| (s.heap, s.address));
         let mut ours = Vec::new();
-        let mut sizes = HashMap::new();
+        let mut sizes = clrheap::heap::SizeCache::default();
         for seg in segments {
             let warning = heap.walk_segment(seg, &mut sizes, |o| ours.push(o));
             assert!(warning.is_none(), "{name}: {}", warning.unwrap());

@@ -7,10 +7,14 @@
 //! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
 //! (`-thinlock`).
 use super::format::{parse_hex, thousands};
-use super::{render_stats, Session, StatRow};
-use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind};
+use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
+use super::{render_stats, Liveness, Session, StatRow};
+use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
 use crate::progress::Progress;
 use anyhow::{bail, Result};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -198,71 +202,129 @@ pub fn parse_generation(text: &str) -> Option<ObjectGeneration> {
     })
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let options = Options::parse(args)?;
     let heap = &session.heap;
     if let Some(h) = options.heap
-        && h >= heap.heaps.len() {
-            bail!("No GC heap with index of {h}");
-        }
+        && h >= heap.heaps.len()
+    {
+        bail!("No GC heap with index of {h}");
+    }
     let segments = select_segments(session, &options)?;
     let display = options.display();
-    let string_mt = heap.runtime.globals.string_mt;
-    let type_filter = options.type_filter.as_deref();
-    let mt_filter = if display == Display::Strings { Some(string_mt) } else { options.mt };
-    let liveness = if options.live || options.dead {
-        Some(session.liveness()?)
-    } else {
-        None
+    let filter = Filter {
+        range: options.range.unwrap_or((0, u64::MAX)),
+        generation: options.generation,
+        min: options.min,
+        max: options.max,
+        liveness: if options.live || options.dead {
+            Some((session.liveness()?, options.live))
+        } else {
+            None
+        },
+        type_filter: options.type_filter.as_deref(),
+        mt: if display == Display::Strings {
+            Some(heap.runtime.globals.string_mt)
+        } else {
+            options.mt
+        },
     };
-    // Type-name filter results, per MethodTable.
-    let mut type_matches: HashMap<u64, bool> = HashMap::new();
-    let mut sizes = HashMap::new();
-    let mut printer = Printer::new(display, options.stat);
-    let (start, end) = options.range.unwrap_or((0, u64::MAX));
+    // Statistics alone can be gathered per segment in parallel and merged in segment
+    // order, which keeps the first-seen order of types; listings are written in order.
+    let parallel = options.stat && matches!(display, Display::Normal | Display::Strings);
     let progress = Progress::new("walking the heap", segments.len() as u64);
-    for seg in &segments {
-        progress.inc(1);
-        let gc_heap = heap.heap_of(seg);
-        let mut error = None;
-        let warning = heap.walk_segment(seg, &mut sizes, |o| {
-            if error.is_some() || o.address < start || o.address >= end {
-                return;
+    let printer = if parallel {
+        let parts: Vec<(Printer, Option<WalkWarning>)> = segments
+            .par_iter()
+            .map(|seg| {
+                let mut printer = Printer::new(display, options.stat, format);
+                let mut sizes = SizeCache::default();
+                let mut types = FxHashMap::default();
+                let mut sink = std::io::sink();
+                let warning = heap.walk_segment(seg, &mut sizes, |o| {
+                    if filter.accepts(session, seg, &o, &mut types) {
+                        // Statistics only: nothing is written, so this cannot fail.
+                        let _ = printer.object(session, seg, o, &mut sink);
+                    }
+                });
+                progress.inc(1);
+                (printer, warning)
+            })
+            .collect();
+        let mut total = Printer::new(display, options.stat, format);
+        for (part, warning) in parts {
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
             }
-            if let Some(g) = options.generation
-                && seg.generation_of(o.address, gc_heap) != g {
-                    return;
-                }
-            if (options.min != 0 && o.size < options.min) || (options.max != 0 && o.size > options.max) {
-                return;
-            }
-            if let Some(live) = &liveness
-                && live.is_live(o.address) != options.live {
-                    return;
-                }
-            if let Some(t) = type_filter {
-                let matched = *type_matches
-                    .entry(o.mt)
-                    .or_insert_with(|| heap.type_name(o.mt).contains(t));
-                if !matched {
-                    return;
-                }
-            }
-            if mt_filter.is_some_and(|m| m != o.mt) {
-                return;
-            }
-            if let Err(e) = printer.object(session, seg, o, out) {
-                error = Some(e);
-            }
-        });
-        if let Some(e) = error {
-            return Err(e);
+            total.merge(part);
         }
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
+        total
+    } else {
+        let mut printer = Printer::new(display, options.stat, format);
+        let mut sizes = SizeCache::default();
+        let mut types = FxHashMap::default();
+        for seg in &segments {
+            progress.inc(1);
+            let mut error = None;
+            let warning = heap.walk_segment(seg, &mut sizes, |o| {
+                if error.is_none()
+                    && filter.accepts(session, seg, &o, &mut types)
+                    && let Err(e) = printer.object(session, seg, o, out)
+                {
+                    error = Some(e);
+                }
+            });
+            if let Some(e) = error {
+                return Err(e);
+            }
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
         }
-    }
+        printer
+    };
     printer.finish(session, &options, out)
+}
+
+/// Which objects a `dumpheap` run shows, applied in dotnet-dump's order.
+struct Filter<'a> {
+    range: (u64, u64),
+    generation: Option<ObjectGeneration>,
+    min: u64,
+    max: u64,
+    /// The live set, and whether live (true) or dead (false) objects are wanted.
+    liveness: Option<(&'a Liveness, bool)>,
+    type_filter: Option<&'a str>,
+    mt: Option<u64>,
+}
+
+impl Filter<'_> {
+    /// Whether `o` (in `seg`) passes; `types` caches the type-name test per MethodTable.
+    fn accepts(&self, session: &Session, seg: &Segment, o: &HeapObject, types: &mut FxHashMap<u64, bool>) -> bool {
+        let heap = &session.heap;
+        if o.address < self.range.0 || o.address >= self.range.1 {
+            return false;
+        }
+        if let Some(g) = self.generation
+            && seg.generation_of(o.address, heap.heap_of(seg)) != g
+        {
+            return false;
+        }
+        if (self.min != 0 && o.size < self.min) || (self.max != 0 && o.size > self.max) {
+            return false;
+        }
+        if let Some((live, want_live)) = self.liveness
+            && live.is_live(o.address) != want_live
+        {
+            return false;
+        }
+        if let Some(t) = self.type_filter
+            && !*types.entry(o.mt).or_insert_with(|| heap.type_name(o.mt).contains(t))
+        {
+            return false;
+        }
+        self.mt.is_none_or(|m| m == o.mt)
+    }
 }
 
 /// The segments to walk, in start-address order, after `-heap`, `-segment` and range.
@@ -286,6 +348,7 @@ fn select_segments<'a>(session: &'a Session, o: &Options) -> Result<Vec<&'a Segm
 /// Renders objects as they come and the statistics at the end.
 struct Printer {
     display: Display,
+    format: Format,
     stat: bool,
     header_written: bool,
     seen: usize,
@@ -304,7 +367,7 @@ const FRAGMENT_MIN: u64 = 512 * 1024;
 /// Count and size per MethodTable, in first-seen order.
 #[derive(Default)]
 struct StatTable {
-    index: HashMap<u64, usize>,
+    index: rustc_hash::FxHashMap<u64, usize>,
     rows: Vec<(u64, u64, u64)>,
 }
 
@@ -320,10 +383,43 @@ impl StatTable {
     }
 }
 
+impl StatTable {
+    /// Adds another table's rows after this one's, keeping first-seen order.
+    fn merge(&mut self, other: StatTable) {
+        for (mt, count, size) in other.rows {
+            let rows = &mut self.rows;
+            let i = *self.index.entry(mt).or_insert_with(|| {
+                rows.push((mt, 0, 0));
+                rows.len() - 1
+            });
+            self.rows[i].1 += count;
+            self.rows[i].2 += size;
+        }
+    }
+}
+
 impl Printer {
-    fn new(display: Display, stat: bool) -> Printer {
+    /// Adds the results of a later part of the walk (statistics modes only).
+    fn merge(&mut self, other: Printer) {
+        self.seen += other.seen;
+        self.stats.merge(other.stats);
+        for (text, count, size) in other.string_rows {
+            let key = (text, size);
+            match self.strings.get(&key) {
+                Some(&i) => self.string_rows[i].1 += count,
+                None => {
+                    self.strings.insert(key.clone(), self.string_rows.len());
+                    self.string_rows.push((key.0, count, size));
+                }
+            }
+        }
+        self.fragments.extend(other.fragments);
+    }
+
+    fn new(display: Display, stat: bool, format: Format) -> Printer {
         Printer {
             display,
+            format,
             stat,
             header_written: false,
             seen: 0,
@@ -350,6 +446,9 @@ impl Printer {
             if is_free && o.size >= FRAGMENT_MIN {
                 self.last_free = Some(o);
             }
+        }
+        if self.format != Format::Text {
+            return self.object_record(session, o, out);
         }
         match self.display {
             Display::Short => writeln!(out, "{:012x}", o.address)?,
@@ -387,15 +486,7 @@ impl Printer {
                     )?;
                 }
                 if self.display == Display::Strings {
-                    let text = session.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
-                    let key = (text, o.size);
-                    match self.strings.get(&key) {
-                        Some(&i) => self.string_rows[i].1 += 1,
-                        None => {
-                            self.strings.insert(key.clone(), self.string_rows.len());
-                            self.string_rows.push((key.0, 1, o.size));
-                        }
-                    }
+                    self.add_string(session, o);
                 } else {
                     self.stats.add(o.mt, o.size);
                 }
@@ -404,7 +495,133 @@ impl Printer {
         Ok(())
     }
 
+    /// One object as a JSON Lines record or CSV row; statistics are gathered as in text.
+    fn object_record(&mut self, session: &Session, o: HeapObject, out: &mut dyn Write) -> Result<()> {
+        let heap = &session.heap;
+        match self.display {
+            Display::ThinLock => {
+                let Some((thread, os_id, recursion)) = session.thin_lock(o.address) else {
+                    return Ok(());
+                };
+                let record = json!({
+                    "object": hex(o.address),
+                    "thread": thread.map(hex),
+                    "os_thread_id": os_id,
+                    "recursion": recursion,
+                });
+                self.write_record(&["object", "thread", "os_thread_id", "recursion"], &record, out)
+            }
+            Display::Short => self.write_record(&["address"], &json!({ "address": hex(o.address) }), out),
+            Display::Normal | Display::Strings => {
+                if self.display == Display::Strings {
+                    self.add_string(session, o);
+                } else {
+                    self.stats.add(o.mt, o.size);
+                }
+                if self.stat {
+                    return Ok(());
+                }
+                let record = json!({
+                    "address": hex(o.address),
+                    "mt": hex(o.mt),
+                    "size": o.size,
+                    "type": &*heap.type_name(o.mt),
+                    "free": o.mt == heap.runtime.globals.free_mt,
+                });
+                self.write_record(&["address", "mt", "size", "type", "free"], &record, out)
+            }
+        }
+    }
+
+    /// Writes a record: a JSON line, or a CSV row (after the header on the first one).
+    fn write_record(&mut self, columns: &[&str], record: &Value, out: &mut dyn Write) -> Result<()> {
+        if self.format == Format::Json {
+            return write_json(out, record);
+        }
+        if !self.header_written {
+            write_csv_row(out, columns)?;
+            self.header_written = true;
+        }
+        let cells: Vec<String> = columns.iter().map(|c| csv_cell(&record[*c])).collect();
+        write_csv_row(out, &cells)
+    }
+
+    fn add_string(&mut self, session: &Session, o: HeapObject) {
+        let text = session.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
+        let key = (text, o.size);
+        match self.strings.get(&key) {
+            Some(&i) => self.string_rows[i].1 += 1,
+            None => {
+                self.strings.insert(key.clone(), self.string_rows.len());
+                self.string_rows.push((key.0, 1, o.size));
+            }
+        }
+    }
+
+    /// The statistics as JSON (one document: after a listing, its last line) or CSV
+    /// (only with `-stat`: a listing's CSV holds the objects alone).
+    fn finish_records(self, session: &Session, options: &Options, out: &mut dyn Write) -> Result<()> {
+        if matches!(self.display, Display::Short | Display::ThinLock) || (self.format == Format::Csv && !self.stat) {
+            return Ok(());
+        }
+        let heap = &session.heap;
+        let (columns, records): (&[&str], Vec<Value>) = if self.display == Display::Strings {
+            let mut rows = self.string_rows;
+            if options.bycount {
+                rows.sort_by_key(|r| r.1);
+            } else {
+                rows.sort_by_key(|r| r.1 * r.2);
+            }
+            let records = rows
+                .into_iter()
+                .map(|(text, count, size)| json!({ "count": count, "total_size": count * size, "text": text }))
+                .collect();
+            (&["count", "total_size", "text"], records)
+        } else {
+            let mut rows = self.stats.rows;
+            if options.bycount {
+                rows.sort_by_key(|r| r.1);
+            } else {
+                rows.sort_by_key(|r| r.2);
+            }
+            let records = rows
+                .into_iter()
+                .map(|(mt, count, size)| stat_record(mt, count, size, &heap.type_name(mt)))
+                .collect();
+            (&["mt", "count", "total_size", "type"], records)
+        };
+        if self.format == Format::Csv {
+            return write_csv_records(out, columns, &records);
+        }
+        let total_objects: u64 = records.iter().map(|r| r["count"].as_u64().unwrap_or(0)).sum();
+        let total_bytes: u64 = records.iter().map(|r| r["total_size"].as_u64().unwrap_or(0)).sum();
+        let fragments: Vec<Value> = self
+            .fragments
+            .iter()
+            .map(|(free, next)| {
+                json!({
+                    "free_address": hex(free.address),
+                    "free_size": free.size,
+                    "next_address": hex(next.address),
+                    "next_type": &*heap.type_name(next.mt),
+                })
+            })
+            .collect();
+        write_json(
+            out,
+            &json!({
+                "statistics": records,
+                "total_objects": total_objects,
+                "total_bytes": total_bytes,
+                "fragmented_blocks": fragments,
+            }),
+        )
+    }
+
     fn finish(self, session: &Session, options: &Options, out: &mut dyn Write) -> Result<()> {
+        if self.format != Format::Text {
+            return self.finish_records(session, options, out);
+        }
         if self.seen == 0 {
             return Ok(());
         }

@@ -2,21 +2,29 @@
 //!
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
+pub mod dumpgen;
 pub mod dumpheap;
+pub mod eeheap;
 pub mod format;
 pub mod names;
+pub mod output;
 
+use output::Format;
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
+use crate::graph::live::{gather_roots, mark, LiveSet, RootPolicy};
+use crate::graph::ObjectGraph;
 use crate::heap::Heap;
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// An opened dump, ready for commands.
 pub struct Session {
     pub heap: Heap,
+    graph: OnceLock<Result<Arc<ObjectGraph>, String>>,
+    liveness: OnceLock<Result<Liveness, String>>,
 }
 
 impl Session {
@@ -28,39 +36,88 @@ impl Session {
     pub fn from_space(space: Arc<AddressSpace>) -> Result<Session> {
         let runtime = Runtime::discover(space)?;
         let heap = Heap::open(runtime)?;
-        Ok(Session { heap })
+        Ok(Session {
+            heap,
+            graph: OnceLock::new(),
+            liveness: OnceLock::new(),
+        })
     }
 
     /// Runs one command line, writing its output to `out`.
     pub fn execute(&self, line: &str, out: &mut dyn Write) -> Result<()> {
-        let words = split_words(line)?;
-        let Some((name, args)) = words.split_first() else {
+        self.execute_as(line, Format::Text, out)
+    }
+
+    /// Runs one command line in the given output format (a `--format` option in the
+    /// line itself wins).
+    pub fn execute_as(&self, line: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+        let mut words = split_words(line)?;
+        if words.is_empty() {
             return Ok(());
-        };
+        }
+        let typed = words.remove(0);
         // Aliases and case variants (`DO`, `!dumpobj`) come here under one name.
-        match names::canonical(name).as_str() {
-            "dumpheap" => dumpheap::run(self, args, out),
-            _ => match names::lookup(name) {
+        let name = names::canonical(&typed);
+        let mut args = words;
+        let format = output::take_format_option(&mut args)?.unwrap_or(format);
+        let text_only = |run: &dyn Fn(&mut dyn Write) -> Result<()>, out: &mut dyn Write| {
+            if format != Format::Text {
+                bail!("{name} has no {format:?} output yet; use the text format");
+            }
+            run(out)
+        };
+        match name.as_str() {
+            "dumpheap" => dumpheap::run(self, &args, format, out),
+            "dumpgen" => text_only(&|out| dumpgen::run(self, &args, out), out),
+            "eeheap" => text_only(&|out| eeheap::run(self, &args, out), out),
+            _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
-                None => bail!("Unrecognized SOS command '{}'", names::normalize(name)),
+                None => bail!("Unrecognized SOS command '{name}'"),
             },
         }
     }
 }
 
-/// Objects kept alive by the roots.
-pub struct Liveness;
+/// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
+/// counts them), the finalizer queue's f-reachable objects, dependent handles, and a
+/// conservative scan of the threads' stacks (which may keep stale objects alive).
+pub struct Liveness {
+    graph: Arc<ObjectGraph>,
+    live: LiveSet,
+}
 
 impl Liveness {
-    pub fn is_live(&self, _addr: u64) -> bool {
-        false
+    pub fn is_live(&self, addr: u64) -> bool {
+        self.graph.id_of(addr).is_some_and(|id| self.live.contains(id))
+    }
+
+    /// Number of live objects.
+    pub fn count(&self) -> usize {
+        self.live.len()
     }
 }
 
 impl Session {
+    /// The object graph of the heap (built on first use).
+    pub fn graph(&self) -> Result<Arc<ObjectGraph>> {
+        self.graph
+            .get_or_init(|| ObjectGraph::build(&self.heap).map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
     /// The live set of the heap (built on first use).
     pub fn liveness(&self) -> Result<&Liveness> {
-        bail!("-live and -dead need the object graph and its roots, which clrheap does not build yet")
+        self.liveness
+            .get_or_init(|| {
+                let graph = self.graph().map_err(|e| format!("{e:#}"))?;
+                let (roots, dependents) =
+                    gather_roots(&self.heap, &graph, RootPolicy::default()).map_err(|e| format!("{e:#}"))?;
+                let live = mark(&graph, &roots, &dependents);
+                Ok(Liveness { graph, live })
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("cannot compute live objects: {e}"))
     }
 
     /// The text of the string object at `addr` (at most `max_units` UTF-16 units).

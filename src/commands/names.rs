@@ -71,7 +71,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "The generation is one of gen0, gen1, gen2, loh, poh, foh (case-insensitive).\n\
                   Without -mt, prints per-type statistics as `dumpheap -stat` does.",
         examples: &["dumpgen gen2", "dumpgen loh -type System.Byte[]"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "dumpheap",
@@ -95,6 +95,7 @@ pub const COMMANDS: &[CommandInfo] = &[
             ("-dead", "Only objects not reachable from roots."),
             ("-ignoreGCState", "Accepted for compatibility; no effect."),
             ("-noprogress", "Accepted for compatibility; no effect."),
+            ("-format", "Output format: text (default), json or csv."),
         ],
         details: "Objects are listed in address order, segment by segment, followed by a\n\
                   statistics table per type (sorted by total size) and a fragmentation report.\n\
@@ -104,6 +105,7 @@ pub const COMMANDS: &[CommandInfo] = &[
             "dumpheap -stat",
             "dumpheap -type System.String -min 1000",
             "dumpheap -mt 7f3b4d1a2b30 -short",
+            "dumpheap -stat -format json",
         ],
         implemented: true,
     },
@@ -131,7 +133,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "For the GC heap: each heap's generations and segments with their sizes, and\n\
                   the total.",
         examples: &["eeheap -gc"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "exit",

@@ -3,19 +3,22 @@
 //! [`Heap::open`] reads the GC's heaps, segments and allocation contexts once; the walk
 //! ([`Heap::walk_segment`], [`Heap::objects`]) then yields every object in the order SOS
 //! prints them. Nothing here formats output: that is the commands' job.
+pub mod refs;
+pub mod roots;
 pub mod segments;
 pub mod types;
 mod walk;
 
+pub use refs::GcDesc;
+pub use roots::{Handle, HandleKind, Root, RootKind};
 pub use segments::{GcHeap, Generation, ObjectGeneration, Segment, SegmentKind};
 pub use types::{MethodTableInfo, MtSize};
-pub use walk::{HeapObject, WalkWarning};
+pub use walk::{HeapObject, SizeCache, WalkWarning};
 
 use crate::dump::AddressSpace;
-use crate::runtime::threads::{read_alloc_context, read_threads, ManagedThread};
 use crate::runtime::Runtime;
+use crate::runtime::threads::{ManagedThread, read_alloc_context, read_threads};
 use anyhow::Result;
-use std::collections::HashMap;
 
 /// A runtime's GC heap, ready to walk.
 pub struct Heap {
@@ -23,8 +26,8 @@ pub struct Heap {
     pub heaps: Vec<GcHeap>,
     pub segments: Vec<Segment>,
     pub threads: Vec<ManagedThread>,
-    /// Unparsed allocation windows: `alloc_ptr -> alloc_limit`.
-    pub alloc_contexts: HashMap<u64, u64>,
+    /// Unparsed allocation windows `(alloc_ptr, alloc_limit)`, sorted by `alloc_ptr`.
+    pub alloc_contexts: Vec<(u64, u64)>,
     types: types::TypeCache,
 }
 
@@ -44,25 +47,34 @@ impl Heap {
         let heaps = segments::read_heaps(&runtime).map_err(absent)?;
         let segments = segments::read_segments(&runtime, &heaps).map_err(absent)?;
         let captured = |s: &&Segment| runtime.space.read_u64(s.start).is_ok();
-        if !segments.is_empty() && !segments.iter().filter(|s| s.end > s.start).any(|s| captured(&s)) {
+        if !segments.is_empty()
+            && !segments
+                .iter()
+                .filter(|s| s.end > s.start)
+                .any(|s| captured(&s))
+        {
             return Err(no_heap());
         }
         let threads = read_threads(&runtime)?;
-        let mut alloc_contexts = HashMap::new();
+        let mut alloc_contexts = Vec::new();
         for t in &threads {
             if let Some((ptr, limit)) = t.alloc_context {
-                alloc_contexts.insert(ptr, limit);
+                alloc_contexts.push((ptr, limit));
             }
         }
-        if let Some((ptr, limit)) = read_alloc_context(&runtime, runtime.globals.global_alloc_context) {
-            alloc_contexts.insert(ptr, limit);
+        if let Some((ptr, limit)) =
+            read_alloc_context(&runtime, runtime.globals.global_alloc_context)
+        {
+            alloc_contexts.push((ptr, limit));
         }
         for h in &heaps {
             let g0 = &h.generations[0];
             if g0.alloc_ptr != 0 && g0.alloc_ptr < g0.alloc_limit {
-                alloc_contexts.insert(g0.alloc_ptr, g0.alloc_limit);
+                alloc_contexts.push((g0.alloc_ptr, g0.alloc_limit));
             }
         }
+        alloc_contexts.sort_unstable();
+        alloc_contexts.dedup_by_key(|c| c.0);
         Ok(Heap {
             runtime,
             heaps,
@@ -84,6 +96,8 @@ impl Heap {
 
     /// The segment holding `addr`, if any.
     pub fn segment_of(&self, addr: u64) -> Option<&Segment> {
-        self.segments.iter().find(|s| addr >= s.start && addr < s.end)
+        self.segments
+            .iter()
+            .find(|s| addr >= s.start && addr < s.end)
     }
 }

@@ -7,9 +7,9 @@
 //! (`libclrgc.so`) gen0 and gen1 live at the end of the single ephemeral segment, split by
 //! each generation's `allocation_start`. Segments are returned in the order ClrMD and SOS
 //! walk them: by start address, across heaps.
-use crate::runtime::gc_vars::{GcLayout, MAX_HEAPS};
 use crate::runtime::Runtime;
-use anyhow::{bail, Context, Result};
+use crate::runtime::gc_vars::{GcLayout, MAX_HEAPS};
+use anyhow::{Context, Result, bail};
 use std::collections::HashSet;
 
 // `heap_segment` fields (same on 8, 9, 10, regions and segments; gc-layouts.md §5).
@@ -198,11 +198,17 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
             while addr != 0 && seen.insert(addr) {
                 count += 1;
                 if count > MAX_SEGMENTS_PER_LIST {
-                    bail!("generation {g} of heap {} has too many segments (a loop?)", heap.index);
+                    bail!(
+                        "generation {g} of heap {} has too many segments (a loop?)",
+                        heap.index
+                    );
                 }
                 let field = |off: u64| {
                     space.read_ptr(addr + off).with_context(|| {
-                        format!("cannot read the heap segment at {addr:#x} (heap {}, generation {g})", heap.index)
+                        format!(
+                            "cannot read the heap segment at {addr:#x} (heap {}, generation {g})",
+                            heap.index
+                        )
                     })
                 };
                 let flags = field(SEG_FLAGS)?;

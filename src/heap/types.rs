@@ -10,10 +10,10 @@
 //! Unlike dotnet-dump, types emitted at run time are named from the module's in-memory
 //! metadata, arrays and instantiations over them included.
 use crate::heap::Heap;
-use crate::metadata::{with_generic_args, MetadataReader};
+use crate::metadata::{MetadataReader, with_generic_args};
 use crate::runtime::layouts::*;
 use crate::runtime::modules::load_metadata;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -38,6 +38,11 @@ impl MtSize {
         let size = self.base_size as u64 + self.component_size as u64 * count as u64;
         size.max(MIN_OBJECT_SIZE)
     }
+}
+
+/// dumpheap's name for a type that cannot be named.
+fn unknown_type_name(mt: u64) -> String {
+    format!("<unknown_type_{mt:x}>")
 }
 
 /// The smallest object on a 64-bit heap (header, MethodTable, one field).
@@ -87,7 +92,8 @@ impl MethodTableInfo {
 /// Caches of MethodTable facts, metadata readers and names for one dump.
 #[derive(Default)]
 pub struct TypeCache {
-    names: Mutex<HashMap<u64, Arc<str>>>,
+    /// `None` for a MethodTable that could not be named.
+    names: Mutex<HashMap<u64, Option<Arc<str>>>>,
     metadata: Mutex<HashMap<u64, Option<Arc<MetadataReader>>>>,
 }
 
@@ -121,7 +127,11 @@ impl Heap {
             address: mt,
             flags,
             base_size: space.read_u32(mt + MT_BASE_SIZE)?,
-            component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 { flags as u16 } else { 0 },
+            component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 {
+                flags as u16
+            } else {
+                0
+            },
             module: space.read_ptr(mt + MT_MODULE)?,
             token: 0x0200_0000 | token_rid,
             parent: space.read_ptr(mt + MT_PARENT)?,
@@ -129,7 +139,11 @@ impl Heap {
         };
         let canon = self.canonical_mt(mt)?;
         let class_or_canon = space.read_ptr(canon + MT_EECLASS_OR_CANON)?;
-        info.ee_class = if class_or_canon & 1 == 0 { class_or_canon } else { 0 };
+        info.ee_class = if class_or_canon & 1 == 0 {
+            class_or_canon
+        } else {
+            0
+        };
         if layout.method_table.module_is_loader_module && info.is_generic() && canon != mt {
             info.module = space.read_ptr(canon + MT_MODULE)?;
         }
@@ -142,15 +156,20 @@ impl Heap {
         Ok(if v & 1 != 0 { v & !1 } else { mt })
     }
 
-    /// The name of the type with this MethodTable, as dotnet-dump prints it.
+    /// The name of the type with this MethodTable, as dotnet-dump prints it:
+    /// `<unknown_type_{mt:x}>` when it cannot be named.
     pub fn type_name(&self, mt: u64) -> Arc<str> {
+        self.try_type_name(mt)
+            .unwrap_or_else(|| unknown_type_name(mt).into())
+    }
+
+    /// The name of the type with this MethodTable, or `None` when it cannot be named
+    /// (for commands that print something else than `dumpheap`'s placeholder).
+    pub fn try_type_name(&self, mt: u64) -> Option<Arc<str>> {
         if let Some(n) = self.types.names.lock().expect("name cache").get(&mt) {
             return n.clone();
         }
-        let name: Arc<str> = match self.compute_name(mt, 0) {
-            Ok(n) => n.into(),
-            Err(_) => format!("<unknown_type_{mt:x}>").into(),
-        };
+        let name: Option<Arc<str>> = self.compute_name(mt, 0).ok().map(Into::into);
         self.types
             .names
             .lock()
@@ -220,9 +239,10 @@ impl Heap {
     fn type_handle_name(&self, th: u64, depth: usize) -> Result<String> {
         if th & 2 == 0 {
             if depth > 0
-                && let Some(n) = self.types.names.lock().expect("name cache").get(&th) {
-                    return Ok(n.to_string());
-                }
+                && let Some(n) = self.types.names.lock().expect("name cache").get(&th)
+            {
+                return Ok(n.as_deref().map_or_else(|| unknown_type_name(th), str::to_string));
+            }
             return self.compute_name(th, depth);
         }
         // A TypeDesc: pointer, byref, generic variable or function pointer.

@@ -7,13 +7,16 @@
 //! minimum object size (not on the large and frozen heaps, as in SOS). A damaged object
 //! (unreadable or implausible MethodTable, size past the segment) ends that segment's
 //! walk with a warning, as SOS does; the rest of the heap is still walked.
-use super::types::{align_object, MtSize, MIN_OBJECT_SIZE};
+use super::types::{MIN_OBJECT_SIZE, MtSize, align_object};
 use super::{Heap, Segment, SegmentKind};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// Largest BaseSize a real MethodTable has.
 const MAX_BASE_SIZE: u32 = 0x1000_0000;
+
+/// MethodTable sizes seen so far in a walk (shared across segments).
+pub type SizeCache = FxHashMap<u64, MtSize>;
 
 /// One object on the heap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +57,9 @@ impl SegmentBytes<'_> {
     fn u64_at(&self, addr: u64) -> Option<u64> {
         if let Some(b) = self.bytes {
             let off = addr.checked_sub(self.start)? as usize;
-            return b.get(off..off + 8).map(|s| u64::from_le_bytes(s.try_into().expect("8")));
+            return b
+                .get(off..off + 8)
+                .map(|s| u64::from_le_bytes(s.try_into().expect("8")));
         }
         self.heap.space().read_u64(addr).ok()
     }
@@ -63,7 +68,9 @@ impl SegmentBytes<'_> {
     fn u32_at(&self, addr: u64) -> Option<u32> {
         if let Some(b) = self.bytes {
             let off = addr.checked_sub(self.start)? as usize;
-            return b.get(off..off + 4).map(|s| u32::from_le_bytes(s.try_into().expect("4")));
+            return b
+                .get(off..off + 4)
+                .map(|s| u32::from_le_bytes(s.try_into().expect("4")));
         }
         self.heap.space().read_u32(addr).ok()
     }
@@ -79,7 +86,7 @@ impl Heap {
     pub fn walk_segment(
         &self,
         segment: &Segment,
-        sizes: &mut HashMap<u64, MtSize>,
+        sizes: &mut SizeCache,
         mut visit: impl FnMut(HeapObject),
     ) -> Option<WalkWarning> {
         if crate::interrupt::cancelled() {
@@ -91,8 +98,22 @@ impl Heap {
             start: segment.start,
             bytes: self.space().core_slice(segment.start, len),
         };
-        let skip_contexts =
-            !matches!(segment.kind, SegmentKind::Large | SegmentKind::Frozen) && !self.alloc_contexts.is_empty();
+        // Allocation contexts inside this segment, in address order; the walk only moves
+        // forward, so the next one to meet is always `contexts[next]`.
+        let contexts: &[(u64, u64)] =
+            if matches!(segment.kind, SegmentKind::Large | SegmentKind::Frozen) {
+                &[]
+            } else {
+                let first = self.alloc_contexts.partition_point(|c| c.0 < segment.start);
+                let last = self.alloc_contexts.partition_point(|c| c.0 < segment.end);
+                &self.alloc_contexts[first..last]
+            };
+        let mut next = 0usize;
+        let mut last_mt = 0u64;
+        let mut last_size = MtSize {
+            base_size: 0,
+            component_size: 0,
+        };
         let warn = |address: u64, reason: String| {
             Some(WalkWarning {
                 segment: segment.address,
@@ -102,11 +123,14 @@ impl Heap {
         };
         let mut addr = segment.start;
         while addr < segment.end {
-            if skip_contexts
-                && let Some(&limit) = self.alloc_contexts.get(&addr) {
-                    addr = limit + MIN_OBJECT_SIZE;
-                    continue;
-                }
+            while next < contexts.len() && contexts[next].0 < addr {
+                next += 1;
+            }
+            if next < contexts.len() && contexts[next].0 == addr {
+                addr = contexts[next].1 + MIN_OBJECT_SIZE;
+                next += 1;
+                continue;
+            }
             let Some(raw_mt) = bytes.u64_at(addr) else {
                 return warn(addr, "its memory is not in the dump".into());
             };
@@ -114,18 +138,33 @@ impl Heap {
             if mt == 0 {
                 return warn(addr, "its MethodTable pointer is null".into());
             }
-            let size_info = match sizes.get(&mt) {
-                Some(s) => *s,
-                None => match self.mt_size(mt) {
-                    Ok(s) if (12..=MAX_BASE_SIZE).contains(&s.base_size) => {
-                        sizes.insert(mt, s);
-                        s
-                    }
-                    Ok(s) => {
-                        return warn(addr, format!("MethodTable {mt:x} has an implausible size {}", s.base_size))
-                    }
-                    Err(_) => return warn(addr, format!("its MethodTable {mt:x} cannot be read")),
-                },
+            let size_info = if mt == last_mt {
+                last_size
+            } else {
+                let s = match sizes.get(&mt) {
+                    Some(s) => *s,
+                    None => match self.mt_size(mt) {
+                        Ok(s) if (12..=MAX_BASE_SIZE).contains(&s.base_size) => {
+                            sizes.insert(mt, s);
+                            s
+                        }
+                        Ok(s) => {
+                            return warn(
+                                addr,
+                                format!(
+                                    "MethodTable {mt:x} has an implausible size {}",
+                                    s.base_size
+                                ),
+                            );
+                        }
+                        Err(_) => {
+                            return warn(addr, format!("its MethodTable {mt:x} cannot be read"));
+                        }
+                    },
+                };
+                last_mt = mt;
+                last_size = s;
+                s
             };
             let count = if size_info.component_size != 0 {
                 match bytes.u32_at(addr + 8) {
@@ -138,7 +177,13 @@ impl Heap {
             let size = size_info.object_size(count);
             let next = addr + align_object(size);
             if next > segment.end {
-                return warn(addr, format!("its size {size} runs past the segment's end {:x}", segment.end));
+                return warn(
+                    addr,
+                    format!(
+                        "its size {size} runs past the segment's end {:x}",
+                        segment.end
+                    ),
+                );
             }
             visit(HeapObject {
                 address: addr,
@@ -154,7 +199,7 @@ impl Heap {
     pub fn objects(&self) -> (Vec<HeapObject>, Vec<WalkWarning>) {
         let mut objects = Vec::new();
         let mut warnings = Vec::new();
-        let mut sizes = HashMap::new();
+        let mut sizes = SizeCache::default();
         for seg in &self.segments {
             if let Some(w) = self.walk_segment(seg, &mut sizes, |o| objects.push(o)) {
                 warnings.push(w);

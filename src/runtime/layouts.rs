@@ -71,6 +71,39 @@ pub enum DynamicMetadata {
     SizePrefixed(u64),
 }
 
+/// Where a MethodTable's loader module (the module whose LoaderAllocator owns the type) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoaderModulePlace {
+    /// `MethodTable.Module` (+24) is the loader module (.NET 8).
+    MethodTableModule,
+    /// `MethodTable + aux` -> `MethodTableAuxiliaryData`, loader module at `+ offset` (.NET 9, 10).
+    AuxiliaryData { aux: u64, offset: u64 },
+}
+
+/// Where the managed `LoaderAllocator` object of a collectible type is: the type's loader
+/// module -> its `LoaderAllocator*` -> the long weak handle to the managed object.
+/// Read off zoo-net{8,9,10}-wks-heap (the collectible `Plugin` types; the handle is the
+/// `WeakLong` handle to `System.Reflection.LoaderAllocator` in handles.tsv).
+#[derive(Debug, Clone, Copy)]
+pub struct CollectibleLayout {
+    pub loader_module: LoaderModulePlace,
+    /// `Module.m_loaderAllocator` (10: descriptor `Module.LoaderAllocator`).
+    pub module_loader_allocator: u64,
+    /// `LoaderAllocator.m_hLoaderAllocatorObjectHandle`.
+    pub object_handle: u64,
+}
+
+/// The handle table's per-version facts (gc-layouts.md §9).
+#[derive(Debug, Clone, Copy)]
+pub struct HandleTableLayout {
+    /// `HandleTable.pSegmentList`.
+    pub segment_list: u64,
+    /// `TableSegment.pNextSegment`; `pHandleTable` follows it (the header is packed).
+    pub segment_next: u64,
+    /// The block type marking a block that holds other blocks' user data.
+    pub data_block_type: u8,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct MethodTableLayout {
     pub token: TokenField,
@@ -124,8 +157,8 @@ pub struct Layout {
     pub thread: ThreadLayout,
     /// Offset of the `gc_alloc_context` inside `g_global_alloc_context`.
     pub global_alloc_context_offset: u64,
-    /// `HandleTable.pSegmentList`.
-    pub handle_table_segment_list: u64,
+    pub handle_table: HandleTableLayout,
+    pub collectible: CollectibleLayout,
     /// Expected `GcDacVars` major version.
     pub gc_dac_major: u8,
 }
@@ -196,7 +229,16 @@ pub static NET8: Layout = Layout {
         alloc_context: AllocContextPlace::Inline(88),
     },
     global_alloc_context_offset: 0,
-    handle_table_segment_list: 48,
+    handle_table: HandleTableLayout {
+        segment_list: 48,
+        segment_next: 1992,
+        data_block_type: 11,
+    },
+    collectible: CollectibleLayout {
+        loader_module: LoaderModulePlace::MethodTableModule,
+        module_loader_allocator: 248,
+        object_handle: 976,
+    },
     gc_dac_major: 2,
 };
 
@@ -247,7 +289,16 @@ pub static NET9: Layout = Layout {
         },
     },
     global_alloc_context_offset: 0,
-    handle_table_segment_list: 48,
+    handle_table: HandleTableLayout {
+        segment_list: 48,
+        segment_next: 1992,
+        data_block_type: 11,
+    },
+    collectible: CollectibleLayout {
+        loader_module: LoaderModulePlace::AuxiliaryData { aux: 32, offset: 8 },
+        module_loader_allocator: 248,
+        object_handle: 1128,
+    },
     gc_dac_major: 2,
 };
 
@@ -298,7 +349,16 @@ pub static NET10: Layout = Layout {
         },
     },
     global_alloc_context_offset: 8,
-    handle_table_segment_list: 56,
+    handle_table: HandleTableLayout {
+        segment_list: 56,
+        segment_next: 1998,
+        data_block_type: 12,
+    },
+    collectible: CollectibleLayout {
+        loader_module: LoaderModulePlace::AuxiliaryData { aux: 32, offset: 8 },
+        module_loader_allocator: 176,
+        object_handle: 752,
+    },
     gc_dac_major: 2,
 };
 

@@ -3,6 +3,7 @@
 use crate::commands::format::thousands;
 use crate::commands::Session;
 use crate::dump::AddressSpace;
+use crate::heap::SizeCache;
 use crate::interrupt;
 use crate::progress::Progress;
 use crate::runtime::gc_vars::GcLayout;
@@ -84,7 +85,7 @@ pub fn census(session: &Session) -> HeapCensus {
         heap_bytes: total,
         ..HeapCensus::default()
     };
-    let mut sizes = HashMap::new();
+    let mut sizes = SizeCache::default();
     for seg in &heap.segments {
         if interrupt::cancelled() {
             census.partial = true;

@@ -1,0 +1,212 @@
+//! `dumpgen <gen> [-type S] [-mt MT]`: the objects of one generation.
+//!
+//! `gen` is one of `gen0`, `gen1`, `gen2`, `loh`, `poh`, `foh` (any case). Without `-mt`
+//! it prints per-type statistics (grouped by MethodTable, ascending total size, ties in the
+//! order first seen); with `-mt` it lists that type's objects. `-type` keeps the types
+//! whose name contains S, ignoring case. Numbers are plain decimal and MethodTables and
+//! addresses 16 hex digits: dotnet-dump's own format for this command
+//! (`docs/research/sos-formats.md` §3).
+use super::format::{parse_address, CommandArgs};
+use super::Session;
+use crate::heap::{Heap, HeapObject, ObjectGeneration, SegmentKind, SizeCache};
+use anyhow::{bail, Result};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Parses dumpgen's generation argument: `gen0`, `gen1`, `gen2`, `loh`, `poh` or `foh`, in
+/// any case (unlike `dumpheap -gen`, no `large`/`pinned`/`frozen`, no numbers).
+pub fn parse_generation(text: &str) -> Option<ObjectGeneration> {
+    Some(match text.to_ascii_lowercase().as_str() {
+        "gen0" => ObjectGeneration::Gen0,
+        "gen1" => ObjectGeneration::Gen1,
+        "gen2" => ObjectGeneration::Gen2,
+        "loh" => ObjectGeneration::Large,
+        "poh" => ObjectGeneration::Pinned,
+        "foh" => ObjectGeneration::Frozen,
+        _ => return None,
+    })
+}
+
+/// Whether a segment of this kind can hold objects of `generation`.
+fn may_hold(kind: SegmentKind, generation: ObjectGeneration) -> bool {
+    use ObjectGeneration as G;
+    match kind {
+        SegmentKind::Gen0 => generation == G::Gen0,
+        SegmentKind::Gen1 => generation == G::Gen1,
+        SegmentKind::Gen2 => generation == G::Gen2,
+        SegmentKind::Ephemeral => matches!(generation, G::Gen0 | G::Gen1 | G::Gen2),
+        SegmentKind::Large => generation == G::Large,
+        SegmentKind::Pinned => generation == G::Pinned,
+        SegmentKind::Frozen => generation == G::Frozen,
+    }
+}
+
+/// The parsed command line.
+struct Request {
+    generation: ObjectGeneration,
+    type_filter: Option<String>,
+    mt: Option<u64>,
+}
+
+fn parse_args(args: &[String]) -> Result<Request> {
+    let parsed = CommandArgs::parse(args, &[], &["type", "mt"])?;
+    let mut words = parsed.positional.iter();
+    let Some(gen_text) = words.next() else {
+        bail!("Generation argument is missing");
+    };
+    if let Some(extra) = words.next() {
+        bail!("Unrecognized command or argument '{extra}'.");
+    }
+    let Some(generation) = parse_generation(gen_text) else {
+        bail!("{gen_text} is not a supported generation (gen0, gen1, gen2, loh, poh, foh)");
+    };
+    let mt = match parsed.value("mt") {
+        None => None,
+        Some(text) => match parse_address(text) {
+            Some(mt) => Some(mt),
+            None => bail!("Hexadecimal address expected for -mt option"),
+        },
+    };
+    Ok(Request {
+        generation,
+        // dotnet-dump ignores -type when -mt is given.
+        type_filter: parsed.value("type").filter(|_| mt.is_none()).map(str::to_lowercase),
+        mt,
+    })
+}
+
+pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let request = parse_args(args)?;
+    let heap = &session.heap;
+    let objects = generation_objects(heap, &request);
+    match request.mt {
+        Some(_) => write_listing(&objects, out),
+        None => write_statistics(heap, &objects, out),
+    }
+}
+
+/// The objects of the requested generation that pass the filters, in walk order
+/// (segments by start address, objects by address).
+fn generation_objects(heap: &Heap, request: &Request) -> Vec<HeapObject> {
+    let mut sizes = SizeCache::default();
+    // Per MethodTable: does its name pass `-type`?
+    let mut type_ok: HashMap<u64, bool> = HashMap::new();
+    let mut objects = Vec::new();
+    for seg in &heap.segments {
+        if !may_hold(seg.kind, request.generation) {
+            continue;
+        }
+        let gc_heap = heap.heap_of(seg);
+        let warning = heap.walk_segment(seg, &mut sizes, |o| {
+            // Only the segments GC's ephemeral segment holds more than one generation.
+            if seg.generation_of(o.address, gc_heap) != request.generation {
+                return;
+            }
+            if request.mt.is_some_and(|mt| mt != o.mt) {
+                return;
+            }
+            if let Some(wanted) = &request.type_filter {
+                let ok = *type_ok.entry(o.mt).or_insert_with(|| {
+                    heap.try_type_name(o.mt)
+                        .is_some_and(|name| name.to_lowercase().contains(wanted.as_str()))
+                });
+                if !ok {
+                    return;
+                }
+            }
+            objects.push(o);
+        });
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+    }
+    objects
+}
+
+fn write_statistics(heap: &Heap, objects: &[HeapObject], out: &mut dyn Write) -> Result<()> {
+    let mut order: Vec<u64> = Vec::new();
+    let mut stats: HashMap<u64, (u64, u64)> = HashMap::new();
+    for o in objects {
+        let entry = stats.entry(o.mt).or_insert_with(|| {
+            order.push(o.mt);
+            (0, 0)
+        });
+        entry.0 += 1;
+        entry.1 += o.size;
+    }
+    let mut rows: Vec<(u64, u64, u64)> = order
+        .iter()
+        .filter_map(|mt| stats.get(mt).map(|&(count, size)| (*mt, count, size)))
+        .collect();
+    // Stable: equal sizes keep the order their types were first seen in.
+    rows.sort_by_key(|&(_, _, size)| size);
+    writeln!(out, "Statistics:")?;
+    writeln!(out, "              MT    Count    TotalSize Class Name")?;
+    for (mt, count, size) in rows {
+        let name: Arc<str> = heap.try_type_name(mt).unwrap_or_else(|| "".into());
+        writeln!(out, "{mt:016x} {count:>8} {size:>12} {name}")?;
+    }
+    writeln!(out, "Total {} objects", objects.len())?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn write_listing(objects: &[HeapObject], out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "         Address               MT     Size")?;
+    for o in objects {
+        writeln!(out, "{:016x} {:016x} {:>8}", o.address, o.mt, o.size)?;
+    }
+    writeln!(out, "Total {} objects", objects.len())?;
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn error(s: &str) -> String {
+        match parse_args(&args(s)) {
+            Ok(_) => panic!("'{s}' parsed"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn parses_generations() {
+        assert_eq!(parse_generation("GEN0"), Some(ObjectGeneration::Gen0));
+        assert_eq!(parse_generation("foh"), Some(ObjectGeneration::Frozen));
+        assert_eq!(parse_generation("large"), None);
+        assert_eq!(parse_generation("0"), None);
+        let r = parse_args(&args("-type Foo LOH -mt 0x10")).unwrap();
+        assert_eq!(r.generation, ObjectGeneration::Large);
+        assert_eq!(r.type_filter, None, "-mt overrides -type");
+        assert_eq!(r.mt, Some(0x10));
+        let r = parse_args(&args("gen0 -type Foo")).unwrap();
+        assert_eq!(r.type_filter.as_deref(), Some("foo"));
+    }
+
+    #[test]
+    fn reports_bad_arguments() {
+        assert_eq!(error(""), "Generation argument is missing");
+        assert_eq!(error("gen9"), "gen9 is not a supported generation (gen0, gen1, gen2, loh, poh, foh)");
+        assert_eq!(error("gen0 gen1"), "Unrecognized command or argument 'gen1'.");
+        assert_eq!(error("gen0 -foo"), "Unrecognized command or argument '-foo'.");
+        assert_eq!(error("gen0 -mt zz"), "Hexadecimal address expected for -mt option");
+        assert_eq!(error("gen0 --type Foo"), "Unrecognized command or argument '--type'.");
+    }
+
+    #[test]
+    fn picks_segments() {
+        assert!(!may_hold(SegmentKind::Frozen, ObjectGeneration::Gen2));
+        assert!(may_hold(SegmentKind::Ephemeral, ObjectGeneration::Gen2));
+        assert!(may_hold(SegmentKind::Frozen, ObjectGeneration::Frozen));
+        assert!(!may_hold(SegmentKind::Gen1, ObjectGeneration::Gen0));
+        assert!(!may_hold(SegmentKind::Ephemeral, ObjectGeneration::Large));
+    }
+}

@@ -1,0 +1,422 @@
+//! The indexed object graph: every heap object as a dense id, its type, size and
+//! outgoing references, in flat arrays.
+//!
+//! **Model.** Objects are numbered `0..n` in address order, so an id is found from an
+//! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]), and
+//! everything else per object is a parallel array indexed by id: a type index (`u32`
+//! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
+//! with the rare object of 4 GB or more in a side table). Outgoing edges are stored in
+//! compressed sparse row form: the references of object `i` are
+//! `edges[offsets[i] .. offsets[i + 1]]`, `u32` ids. Per object that is 20 bytes
+//! (address 8, type 4, size 4, offset 4) and 4 bytes per edge, with no allocation per
+//! object: 100 M objects and 500 M edges take about 4 GB. Reverse edges
+//! ([`ObjectGraph::reverse`]) are built on demand in the same form.
+//!
+//! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
+//! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
+//! types, by the type's LoaderAllocator object, which the GC keeps alive with them.
+//! A reference that is not the start of a walked object (heap damage, or memory the
+//! walk could not parse) is dropped and counted in [`ObjectGraph::unresolved`].
+//! Dependent handles are not edges: they depend on liveness, see [`live`].
+//!
+//! **Building** walks the segments in parallel (rayon), interns MethodTables, decodes
+//! each type's GCDesc once, then resolves references in parallel chunks of objects.
+//!
+//! Layers: this module reads the heap through [`crate::heap`] and knows nothing of
+//! commands; commands (`dumpheap -live`, later `gcroot`, retained sizes, dump diffs)
+//! build on it.
+pub mod live;
+
+use crate::heap::{GcDesc, Heap, HeapObject, WalkWarning};
+use anyhow::{Result, bail};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// A dense object number: objects in address order.
+pub type ObjectId = u32;
+
+/// Objects per parallel work item when resolving references.
+const CHUNK: usize = 1 << 14;
+
+/// One distinct MethodTable of the heap.
+#[derive(Debug, Clone)]
+pub struct TypeEntry {
+    pub mt: u64,
+    /// `None` when the type holds no references (or its GCDesc could not be read).
+    pub gc_desc: Option<GcDesc>,
+    /// For a collectible type, the LoaderAllocator object its instances keep alive.
+    pub loader_allocator: Option<u64>,
+    pub is_free: bool,
+}
+
+/// The object graph of one heap.
+pub struct ObjectGraph {
+    addresses: Vec<u64>,
+    type_ids: Vec<u32>,
+    sizes: Vec<u32>,
+    large_sizes: HashMap<ObjectId, u64>,
+    types: Vec<TypeEntry>,
+    offsets: Vec<u32>,
+    edges: Vec<ObjectId>,
+    unresolved: u64,
+    warnings: Vec<WalkWarning>,
+}
+
+/// Incoming edges: `sources[offsets[i] .. offsets[i + 1]]` reference object `i`.
+pub struct ReverseEdges {
+    offsets: Vec<u32>,
+    sources: Vec<ObjectId>,
+}
+
+impl ReverseEdges {
+    /// The objects that reference `id`, in id order.
+    pub fn referrers(&self, id: ObjectId) -> &[ObjectId] {
+        let i = id as usize;
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.sources[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+}
+
+impl ObjectGraph {
+    /// Walks the heap and builds the graph.
+    pub fn build(heap: &Heap) -> Result<ObjectGraph> {
+        // 1. Walk every segment (in parallel); segments are sorted by start address.
+        let walked: Vec<(Vec<HeapObject>, Option<WalkWarning>)> = heap
+            .segments
+            .par_iter()
+            .map_init(crate::heap::SizeCache::default, |sizes, seg| {
+                let mut objs = Vec::new();
+                let w = heap.walk_segment(seg, sizes, |o| objs.push(o));
+                (objs, w)
+            })
+            .collect();
+        let total: usize = walked.iter().map(|(o, _)| o.len()).sum();
+        if total > u32::MAX as usize {
+            bail!("{total} objects: more than the object graph can number (2^32)");
+        }
+        let warnings = walked.iter().filter_map(|(_, w)| w.clone()).collect();
+
+        // 2. Intern MethodTables and read each type's GCDesc once.
+        let mut type_index: HashMap<u64, u32> = HashMap::new();
+        let mut mts = Vec::new();
+        for (objs, _) in &walked {
+            for o in objs {
+                type_index.entry(o.mt).or_insert_with(|| {
+                    mts.push(o.mt);
+                    (mts.len() - 1) as u32
+                });
+            }
+        }
+        let free_mt = heap.runtime.globals.free_mt;
+        let types: Vec<TypeEntry> = mts
+            .par_iter()
+            .map(|&mt| TypeEntry {
+                mt,
+                gc_desc: if mt == free_mt {
+                    None
+                } else {
+                    heap.gc_desc(mt).ok().flatten()
+                },
+                loader_allocator: heap.loader_allocator_object(mt).ok().flatten(),
+                is_free: mt == free_mt,
+            })
+            .collect();
+
+        // 3. Flatten into per-object arrays, in address order.
+        let mut addresses = Vec::with_capacity(total);
+        let mut type_ids = Vec::with_capacity(total);
+        let mut sizes = Vec::with_capacity(total);
+        let mut large_sizes = HashMap::new();
+        for (objs, _) in walked {
+            for o in objs {
+                let id = addresses.len() as ObjectId;
+                addresses.push(o.address);
+                type_ids.push(type_index[&o.mt]);
+                let small = u32::try_from(o.size).unwrap_or(u32::MAX);
+                if small == u32::MAX {
+                    large_sizes.insert(id, o.size);
+                }
+                sizes.push(small);
+            }
+        }
+        if !addresses.windows(2).all(|w| w[0] < w[1]) {
+            bail!(
+                "the heap's segments overlap: objects are not in strictly increasing address order"
+            );
+        }
+        let mut graph = ObjectGraph {
+            addresses,
+            type_ids,
+            sizes,
+            large_sizes,
+            types,
+            offsets: Vec::new(),
+            edges: Vec::new(),
+            unresolved: 0,
+            warnings,
+        };
+
+        // 4. Resolve references in parallel chunks, then stitch the chunks together.
+        let n = graph.addresses.len();
+        let chunks: Vec<(Vec<u32>, Vec<ObjectId>, u64)> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| graph.resolve_chunk(heap, c * CHUNK..((c + 1) * CHUNK).min(n)))
+            .collect();
+        let edge_count: usize = chunks.iter().map(|(_, e, _)| e.len()).sum();
+        if edge_count > u32::MAX as usize {
+            bail!("{edge_count} references: more than the object graph can hold (2^32)");
+        }
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut edges = Vec::with_capacity(edge_count);
+        offsets.push(0u32);
+        for (counts, chunk_edges, unresolved) in chunks {
+            for c in counts {
+                let last = *offsets.last().unwrap_or(&0);
+                offsets.push(last + c);
+            }
+            edges.extend_from_slice(&chunk_edges);
+            graph.unresolved += unresolved;
+        }
+        graph.offsets = offsets;
+        graph.edges = edges;
+        Ok(graph)
+    }
+
+    /// The outgoing edges of objects `range`: per-object counts, the edges, and the
+    /// number of references that were not object starts.
+    fn resolve_chunk(
+        &self,
+        heap: &Heap,
+        range: std::ops::Range<usize>,
+    ) -> (Vec<u32>, Vec<ObjectId>, u64) {
+        let mut counts = Vec::with_capacity(range.len());
+        let mut edges = Vec::new();
+        let mut unresolved = 0;
+        let mut scratch = Vec::new();
+        for i in range {
+            let ty = &self.types[self.type_ids[i] as usize];
+            let before = edges.len();
+            if let Some(desc) = &ty.gc_desc {
+                scratch.clear();
+                heap.references_with(
+                    self.addresses[i],
+                    self.size(i as ObjectId),
+                    desc,
+                    &mut scratch,
+                );
+                for &r in &scratch {
+                    match self.id_of(r) {
+                        Some(id) => edges.push(id),
+                        None => unresolved += 1,
+                    }
+                }
+            }
+            if let Some(la) = ty.loader_allocator {
+                match self.id_of(la) {
+                    Some(id) => edges.push(id),
+                    None => unresolved += 1,
+                }
+            }
+            counts.push((edges.len() - before) as u32);
+        }
+        (counts, edges, unresolved)
+    }
+
+    pub fn len(&self) -> usize {
+        self.addresses.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.addresses.is_empty()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// References that pointed at no object start and were left out of the graph.
+    pub fn unresolved(&self) -> u64 {
+        self.unresolved
+    }
+
+    /// Segments whose walk stopped early (their remaining objects are not in the graph).
+    pub fn warnings(&self) -> &[WalkWarning] {
+        &self.warnings
+    }
+
+    /// The id of the object starting exactly at `address`.
+    #[inline]
+    pub fn id_of(&self, address: u64) -> Option<ObjectId> {
+        let first = *self.addresses.first()?;
+        let last = *self.addresses.last()?;
+        if address < first || address > last || address & 7 != 0 {
+            return None;
+        }
+        self.addresses
+            .binary_search(&address)
+            .ok()
+            .map(|i| i as ObjectId)
+    }
+
+    /// The id of the object whose memory contains `address` (an interior pointer).
+    pub fn id_containing(&self, address: u64) -> Option<ObjectId> {
+        let i = self
+            .addresses
+            .partition_point(|&a| a <= address)
+            .checked_sub(1)?;
+        let id = i as ObjectId;
+        (address < self.addresses[i] + self.size(id).max(1)).then_some(id)
+    }
+
+    pub fn address(&self, id: ObjectId) -> u64 {
+        self.addresses[id as usize]
+    }
+
+    /// Every object's address, in id order.
+    pub fn addresses(&self) -> &[u64] {
+        &self.addresses
+    }
+
+    /// The object's index into [`ObjectGraph::types`].
+    pub fn type_id(&self, id: ObjectId) -> u32 {
+        self.type_ids[id as usize]
+    }
+
+    pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
+        &self.types[self.type_ids[id as usize] as usize]
+    }
+
+    pub fn mt(&self, id: ObjectId) -> u64 {
+        self.type_of(id).mt
+    }
+
+    /// The object's size as SOS reports it.
+    pub fn size(&self, id: ObjectId) -> u64 {
+        match self.sizes[id as usize] {
+            u32::MAX => self
+                .large_sizes
+                .get(&id)
+                .copied()
+                .unwrap_or(u32::MAX as u64),
+            s => s as u64,
+        }
+    }
+
+    pub fn types(&self) -> &[TypeEntry] {
+        &self.types
+    }
+
+    pub fn is_free(&self, id: ObjectId) -> bool {
+        self.type_of(id).is_free
+    }
+
+    /// The objects `id` references (GCDesc order, then its LoaderAllocator).
+    pub fn references(&self, id: ObjectId) -> &[ObjectId] {
+        let i = id as usize;
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.edges[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// Builds the incoming edges of every object.
+    pub fn reverse(&self) -> ReverseEdges {
+        let n = self.len();
+        let mut counts = vec![0u32; n + 1];
+        for &t in &self.edges {
+            counts[t as usize + 1] += 1;
+        }
+        for i in 1..=n {
+            counts[i] += counts[i - 1];
+        }
+        let offsets = counts.clone();
+        let mut next = counts;
+        let mut sources = vec![0 as ObjectId; self.edges.len()];
+        for src in 0..n {
+            for &t in self.references(src as ObjectId) {
+                let slot = &mut next[t as usize];
+                sources[*slot as usize] = src as ObjectId;
+                *slot += 1;
+            }
+        }
+        ReverseEdges { offsets, sources }
+    }
+}
+
+#[cfg(test)]
+impl ObjectGraph {
+    /// A graph from objects `(address, size)` (sorted) and edges as id lists; one type.
+    pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
+        let mut offsets = vec![0u32];
+        let mut edges = Vec::new();
+        for r in refs {
+            edges.extend_from_slice(r);
+            offsets.push(edges.len() as u32);
+        }
+        ObjectGraph {
+            addresses: objects.iter().map(|o| o.0).collect(),
+            type_ids: vec![0; objects.len()],
+            sizes: objects.iter().map(|o| o.1).collect(),
+            large_sizes: HashMap::new(),
+            types: vec![TypeEntry {
+                mt: 0x1000,
+                gc_desc: None,
+                loader_allocator: None,
+                is_free: false,
+            }],
+            offsets,
+            edges,
+            unresolved: 0,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ObjectGraph {
+        // 0 -> 1 -> 2, 3 -> 2, 4 alone.
+        ObjectGraph::from_parts(
+            &[
+                (0x100, 24),
+                (0x118, 32),
+                (0x138, 24),
+                (0x150, 24),
+                (0x168, 40),
+            ],
+            &[&[1], &[2], &[], &[2], &[]],
+        )
+    }
+
+    #[test]
+    fn ids_by_address() {
+        let g = sample();
+        assert_eq!(g.id_of(0x138), Some(2));
+        assert_eq!(g.id_of(0x139), None);
+        assert_eq!(g.id_of(0x140), None);
+        assert_eq!(g.id_of(0x10), None);
+        assert_eq!(g.id_of(0x1000), None);
+        assert_eq!(g.id_containing(0x140), Some(2));
+        assert_eq!(g.id_containing(0x18f), Some(4));
+        assert_eq!(g.id_containing(0x190), None);
+        assert_eq!(g.id_containing(0xff), None);
+    }
+
+    #[test]
+    fn edges_and_reverse_edges() {
+        let g = sample();
+        assert_eq!(g.references(0), &[1]);
+        assert_eq!(g.references(2), &[] as &[ObjectId]);
+        assert_eq!(g.references(99), &[] as &[ObjectId]);
+        assert_eq!(g.edge_count(), 3);
+        let r = g.reverse();
+        assert_eq!(r.referrers(2), &[1, 3]);
+        assert_eq!(r.referrers(1), &[0]);
+        assert_eq!(r.referrers(0), &[] as &[ObjectId]);
+        assert_eq!(r.referrers(4), &[] as &[ObjectId]);
+    }
+}

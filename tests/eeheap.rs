@@ -1,0 +1,52 @@
+//! `eeheap -gc` against the real dotnet-dump, on every lab dump that has a truth.
+//!
+//! For each `$CLRHEAP_LAB/dumps/NAME.dmp` (default lab: `~/.cache/clrheap-lab`; also the
+//! directories in `CLRHEAP_EXTRA_DUMPS`) with a `NAME.truth/` directory, runs
+//! `clrheap analyze NAME.dmp -c "eeheap -gc"` and compares the whole output, byte for byte,
+//! with `NAME.truth/sos/eeheap-gc.txt` (what dotnet-dump printed). Without the lab the
+//! test passes with a notice, unless `CLRHEAP_REQUIRE_LAB=1`.
+mod common;
+
+/// The first line where two texts differ, for the failure message.
+fn first_difference(ours: &str, theirs: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (ours.split('\n').collect(), theirs.split('\n').collect());
+    (0..a.len().max(b.len()))
+        .find(|&i| a.get(i) != b.get(i))
+        .map(|i| format!("line {}: ours {:?}, dotnet-dump {:?}", i + 1, a.get(i), b.get(i)))
+        .unwrap_or_else(|| "texts differ".into())
+}
+
+#[test]
+fn eeheap_gc_matches_dotnet_dump_on_lab_dumps() {
+    let dumps = common::lab_dumps("eeheap_gc_matches_dotnet_dump_on_lab_dumps");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (name, dump, truth) in &dumps {
+        let expected = truth.join("sos/eeheap-gc.txt");
+        let Ok(theirs) = std::fs::read_to_string(&expected) else {
+            eprintln!("{name}: no {}: skipped", expected.display());
+            continue;
+        };
+        let out = common::analyze(dump, &["eeheap -gc"]);
+        let ours = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            failures.push(format!(
+                "{name}: exit {:?}: {}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        } else if ours != theirs {
+            failures.push(format!("{name}: {}", first_difference(&ours, &theirs)));
+        }
+        compared += 1;
+    }
+    assert!(
+        failures.is_empty(),
+        "eeheap -gc differs from dotnet-dump on {} of {compared} dumps:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    if compared > 0 {
+        eprintln!("eeheap -gc matched dotnet-dump on {compared} lab dumps");
+    }
+}

@@ -1,0 +1,112 @@
+//! JSON and CSV output, parsed back and checked against the text output's numbers.
+use clrheap::commands::output::Format;
+use clrheap::commands::Session;
+use clrheap::dump::DumpOptions;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn session() -> Session {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst");
+    Session::open(&path, &DumpOptions::default()).expect("open fixture")
+}
+
+fn run(s: &Session, line: &str, format: Format) -> String {
+    let mut out = Vec::new();
+    s.execute_as(line, format, &mut out).unwrap_or_else(|e| panic!("{line}: {e:#}"));
+    String::from_utf8(out).unwrap()
+}
+
+/// MT -> (count, total size, name) from dotnet-dump-style statistics text.
+fn text_stats(text: &str) -> (BTreeMap<u64, (u64, u64, String)>, u64, u64) {
+    let mut rows = BTreeMap::new();
+    let mut lines = text.lines().skip_while(|l| *l != "Statistics:").skip(2);
+    let mut totals = (0, 0);
+    for line in lines.by_ref() {
+        if let Some(rest) = line.strip_prefix("Total ") {
+            let n: Vec<u64> = rest
+                .split(|c: char| !c.is_ascii_digit() && c != ',')
+                .filter(|w| !w.is_empty() && *w != ",")
+                .map(|w| w.replace(',', "").parse().unwrap())
+                .collect();
+            totals = (n[0], n[1]);
+            break;
+        }
+        // Three right-aligned columns, then the name (which may contain spaces).
+        let mut rest = line;
+        let mut cols = Vec::new();
+        for _ in 0..3 {
+            rest = rest.trim_start();
+            let end = rest.find(' ').unwrap();
+            cols.push(&rest[..end]);
+            rest = &rest[end + 1..];
+        }
+        let mt = u64::from_str_radix(cols[0], 16).unwrap();
+        let count = cols[1].replace(',', "").parse().unwrap();
+        let size = cols[2].replace(',', "").parse().unwrap();
+        rows.insert(mt, (count, size, rest.to_string()));
+    }
+    (rows, totals.0, totals.1)
+}
+
+fn hex(v: &serde_json::Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().strip_prefix("0x").unwrap(), 16).unwrap()
+}
+
+#[test]
+fn json_and_csv_statistics_agree_with_text() {
+    let s = session();
+    let (text, total_objects, total_bytes) = text_stats(&run(&s, "dumpheap -stat", Format::Text));
+    assert!(text.len() > 100);
+
+    let json: serde_json::Value = serde_json::from_str(&run(&s, "dumpheap -stat", Format::Json)).unwrap();
+    assert_eq!(json["total_objects"].as_u64(), Some(total_objects));
+    assert_eq!(json["total_bytes"].as_u64(), Some(total_bytes));
+    let rows = json["statistics"].as_array().unwrap();
+    assert_eq!(rows.len(), text.len());
+    for r in rows {
+        let (count, size, _) = &text[&hex(&r["mt"])];
+        assert_eq!(r["count"].as_u64(), Some(*count));
+        assert_eq!(r["total_size"].as_u64(), Some(*size));
+    }
+
+    let csv = run(&s, "dumpheap -stat", Format::Csv);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("mt,count,total_size,type"));
+    let mut n = 0;
+    for line in lines {
+        let f: Vec<&str> = line.splitn(4, ',').collect();
+        let (count, size, name) = &text[&u64::from_str_radix(&f[0][2..], 16).unwrap()];
+        assert_eq!(f[1].parse::<u64>().unwrap(), *count);
+        assert_eq!(f[2].parse::<u64>().unwrap(), *size);
+        assert_eq!(f[3].trim_matches('"').replace("\"\"", "\""), *name);
+        n += 1;
+    }
+    assert_eq!(n, text.len());
+}
+
+#[test]
+fn json_lines_listing_matches_text_listing() {
+    let s = session();
+    let text = run(&s, "dumpheap -type Zoo.Dog", Format::Text);
+    let listed: Vec<(u64, u64, u64)> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = |t: &str| u64::from_str_radix(t, 16).unwrap();
+            (hex(f[0]), hex(f[1]), f[2].replace(',', "").parse().unwrap())
+        })
+        .collect();
+    assert!(listed.len() > 100);
+    let json = run(&s, "dumpheap -type Zoo.Dog --format json", Format::Text);
+    let lines: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), listed.len() + 1, "one line per object, then the summary");
+    for (record, (addr, mt, size)) in lines.iter().zip(&listed) {
+        assert_eq!(hex(&record["address"]), *addr);
+        assert_eq!(hex(&record["mt"]), *mt);
+        assert_eq!(record["size"].as_u64(), Some(*size));
+        assert!(record["type"].as_str().unwrap().contains("Zoo.Dog"));
+    }
+    assert_eq!(lines.last().unwrap()["total_objects"].as_u64(), Some(listed.len() as u64));
+}
