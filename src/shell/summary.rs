@@ -7,6 +7,7 @@ use crate::heap::SizeCache;
 use crate::interrupt;
 use crate::progress::Progress;
 use crate::runtime::gc_vars::GcLayout;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -75,30 +76,40 @@ pub struct HeapCensus {
     pub partial: bool,
 }
 
-/// Walks the whole heap once, with a progress bar.
+/// Walks the whole heap once (segments in parallel), with a progress bar.
 pub fn census(session: &Session) -> HeapCensus {
     let heap = &session.heap;
     let free_mt = heap.runtime.globals.free_mt;
     let total: u64 = heap.segments.iter().map(|s| s.end.saturating_sub(s.start)).sum();
     let progress = Progress::new("walking the heap", total);
+    let parts: Vec<HeapCensus> = heap
+        .segments
+        .par_iter()
+        .map(|seg| {
+            let mut part = HeapCensus::default();
+            let mut sizes = SizeCache::default();
+            heap.walk_segment(seg, &mut sizes, |o| {
+                if o.mt != free_mt {
+                    part.objects += 1;
+                    part.object_bytes += o.size;
+                    *part.types.entry(o.mt).or_default() += 1;
+                }
+            });
+            progress.inc(seg.end.saturating_sub(seg.start));
+            part
+        })
+        .collect();
     let mut census = HeapCensus {
         heap_bytes: total,
+        partial: interrupt::cancelled(),
         ..HeapCensus::default()
     };
-    let mut sizes = SizeCache::default();
-    for seg in &heap.segments {
-        if interrupt::cancelled() {
-            census.partial = true;
-            break;
+    for part in parts {
+        census.objects += part.objects;
+        census.object_bytes += part.object_bytes;
+        for (mt, n) in part.types {
+            *census.types.entry(mt).or_default() += n;
         }
-        heap.walk_segment(seg, &mut sizes, |o| {
-            if o.mt != free_mt {
-                census.objects += 1;
-                census.object_bytes += o.size;
-                *census.types.entry(o.mt).or_default() += 1;
-            }
-        });
-        progress.inc(seg.end.saturating_sub(seg.start));
     }
     census
 }
