@@ -1,11 +1,18 @@
-//! The command line: `clrheap analyze <DUMP> [-c <COMMAND>]...`, mirroring dotnet-dump.
+//! The command line: `clrheap analyze <DUMP> [-c <COMMAND>]...`, mirroring dotnet-dump,
+//! plus `clrheap completions <SHELL>` and `clrheap man`.
+//!
+//! `analyze` runs the `-c` commands when given; otherwise it reads commands from standard
+//! input when that is not a terminal, and opens the interactive prompt when it is (see
+//! [`crate::shell`]).
 //!
 //! Exit status: 0 on success, 1 when the dump cannot be read or a command fails, 2 for
 //! usage errors. A closed output pipe (`| head`) ends the run quietly.
 use crate::commands::Session;
 use crate::dump::DumpOptions;
-use clap::{Parser, Subcommand};
-use std::io::{self, Write};
+use crate::{progress, shell};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -18,6 +25,9 @@ dotnet-dump's heap commands (dumpheap -stat, dumpheap -type, eeheap -gc, ...) wi
 text, without Microsoft's DAC, a symbol server or a .NET install."
 )]
 pub struct Cli {
+    /// Draw no progress bars (they appear only on a terminal, for long work).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -25,7 +35,20 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open a dump and run commands on it, as `dotnet-dump analyze` does.
+    ///
+    /// With -c, runs those commands and exits. Without, runs the command lines read from
+    /// standard input when it is not a terminal, or opens an interactive prompt (history,
+    /// tab completion, `help`; Ctrl-C cancels the running command; `exit` or Ctrl-D leave).
     Analyze(AnalyzeArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    ///
+    /// For example: clrheap completions bash > ~/.local/share/bash-completion/completions/clrheap
+    Completions {
+        /// The shell to write the script for.
+        shell: Shell,
+    },
+    /// Print the manual page (roff), e.g. clrheap man > clrheap.1; man ./clrheap.1
+    Man,
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,20 +77,35 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    progress::set_quiet(cli.quiet);
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Completions { shell } => {
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "clrheap", &mut out);
+            finish_output(out.flush())
+        }
+        Command::Man => {
+            let mut out = io::stdout().lock();
+            let written = clap_mangen::Man::new(Cli::command()).render(&mut out);
+            finish_output(written.and_then(|()| out.flush()))
+        }
+    }
+}
+
+/// Exit status after writing generated text: a closed pipe is not an error.
+fn finish_output(result: io::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            eprintln!("clrheap: cannot write output: {e}");
+            1
+        }
     }
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
-    if args.commands.is_empty() {
-        eprintln!(
-            "clrheap: the interactive shell is not available yet; run commands with -c, e.g. \
-             clrheap analyze {} -c \"dumpheap -stat\"",
-            args.dump.display()
-        );
-        return 2;
-    }
     let options = DumpOptions {
         module_paths: args.module_paths,
         dump_only: args.dump_only,
@@ -79,39 +117,18 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return 1;
         }
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let mut status = 0;
-    for command in &args.commands {
-        match session.execute(command, &mut out) {
-            Ok(()) => {}
-            Err(e) if is_broken_pipe(&e) => return status,
-            Err(e) => {
-                let _ = out.flush();
-                eprintln!("clrheap: {command}: {e:#}");
-                status = 1;
-            }
-        }
+    if !args.commands.is_empty() {
+        shell::run_commands(&session, &args.commands)
+    } else if io::stdin().is_terminal() {
+        shell::repl::run(&session)
+    } else {
+        shell::run_script(&session)
     }
-    if let Err(e) = out.flush()
-        && e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("clrheap: cannot write output: {e}");
-            return 1;
-        }
-    status
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_valid() {

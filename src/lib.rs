@@ -9,7 +9,14 @@
 //!   object references (GCDesc) and roots (handles, finalizer queue).
 //! - [`graph`]: the indexed object graph (dense ids, CSR edges) and liveness.
 //! - [`commands`]: SOS-compatible commands (parse -> query -> render).
+//! - [`shell`]: `analyze`'s prompt, `-c` and standard-input modes around the commands.
+//!
+//! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command) and
+//! [`progress`] (progress bars on a terminal).
 pub mod commands;
+pub mod interrupt;
+pub mod progress;
+pub mod shell;
 pub mod dump;
 pub mod heap;
 pub mod graph;

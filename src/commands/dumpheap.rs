@@ -10,6 +10,7 @@ use super::format::{parse_hex, thousands};
 use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use super::{render_stats, Liveness, Session, StatRow};
 use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
+use crate::progress::Progress;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -231,6 +232,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     // Statistics alone can be gathered per segment in parallel and merged in segment
     // order, which keeps the first-seen order of types; listings are written in order.
     let parallel = options.stat && matches!(display, Display::Normal | Display::Strings);
+    let progress = Progress::new("walking the heap", segments.len() as u64);
     let printer = if parallel {
         let parts: Vec<(Printer, Option<WalkWarning>)> = segments
             .par_iter()
@@ -245,6 +247,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                         let _ = printer.object(session, seg, o, &mut sink);
                     }
                 });
+                progress.inc(1);
                 (printer, warning)
             })
             .collect();
@@ -261,6 +264,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         let mut sizes = SizeCache::default();
         let mut types = FxHashMap::default();
         for seg in &segments {
+            progress.inc(1);
             let mut error = None;
             let warning = heap.walk_segment(seg, &mut sizes, |o| {
                 if error.is_none()

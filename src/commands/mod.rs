@@ -6,6 +6,7 @@ pub mod dumpgen;
 pub mod dumpheap;
 pub mod eeheap;
 pub mod format;
+pub mod names;
 pub mod output;
 
 use output::Format;
@@ -54,7 +55,9 @@ impl Session {
         if words.is_empty() {
             return Ok(());
         }
-        let name = words.remove(0).trim_start_matches('!').to_ascii_lowercase();
+        let typed = words.remove(0);
+        // Aliases and case variants (`DO`, `!dumpobj`) come here under one name.
+        let name = names::canonical(&typed);
         let mut args = words;
         let format = output::take_format_option(&mut args)?.unwrap_or(format);
         let text_only = |run: &dyn Fn(&mut dyn Write) -> Result<()>, out: &mut dyn Write| {
@@ -67,7 +70,10 @@ impl Session {
             "dumpheap" => dumpheap::run(self, &args, format, out),
             "dumpgen" => text_only(&|out| dumpgen::run(self, &args, out), out),
             "eeheap" => text_only(&|out| eeheap::run(self, &args, out), out),
-            _ => bail!("unknown command '{name}'"),
+            _ => match names::lookup(&typed) {
+                Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
+                None => bail!("Unrecognized SOS command '{name}'"),
+            },
         }
     }
 }

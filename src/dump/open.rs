@@ -4,6 +4,7 @@
 //! number, not its name, and decompressed once into an unlinked temporary file that is
 //! then mapped like any other dump.
 use super::{AddressSpace, CoreFile, DumpError, Result};
+use crate::progress::Progress;
 use memmap2::Mmap;
 use std::fs::File;
 use std::io::Read;
@@ -87,6 +88,9 @@ fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 /// Decompresses a zstd file into an anonymous temporary file.
 fn decompress(path: &Path) -> Result<File> {
     let input = File::open(path).map_err(|e| io_err(path, e))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = Progress::new("decompressing the dump", size);
+    let input = ProgressReader { inner: input, progress: &progress };
     let mut out = tempfile::tempfile().map_err(|e| io_err(Path::new("temporary file"), e))?;
     let mut decoder = zstd::stream::read::Decoder::new(input).map_err(|e| io_err(path, e))?;
     // Dumps are compressed with long windows (`--long=27` and up).
@@ -98,4 +102,18 @@ fn decompress(path: &Path) -> Result<File> {
         path.display()
     )))?;
     Ok(out)
+}
+
+/// Counts the bytes read through it on a progress bar.
+struct ProgressReader<'a, R> {
+    inner: R,
+    progress: &'a Progress,
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
 }

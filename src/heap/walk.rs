@@ -79,12 +79,19 @@ impl SegmentBytes<'_> {
 impl Heap {
     /// Calls `visit` for each object of `segment` in address order. Returns a warning
     /// when the walk could not reach the segment's end.
+    ///
+    /// Once Ctrl-C was pressed in the shell ([`crate::interrupt::cancelled`]) it visits
+    /// nothing: a cancelled command's walk ends quickly, and the command then fails at its
+    /// next write (callers that do not write should check `cancelled()` themselves).
     pub fn walk_segment(
         &self,
         segment: &Segment,
         sizes: &mut SizeCache,
         mut visit: impl FnMut(HeapObject),
     ) -> Option<WalkWarning> {
+        if crate::interrupt::cancelled() {
+            return None;
+        }
         let len = (segment.end - segment.start) as usize;
         let bytes = SegmentBytes {
             heap: self,

@@ -1,0 +1,326 @@
+//! The command table: dotnet-dump's command names and aliases, their help, their options.
+//!
+//! Names match case-insensitively, with or without SOS's leading `!` (`DumpHeap`,
+//! `!dumpheap`, `dumpheap`), and every alias maps to one canonical name
+//! ([`canonical`]), which is what `Session::execute` dispatches on. The shell uses the
+//! same table for `help`, `help <command>` and tab completion.
+//!
+//! Adding a command: implement it, add its arm in `Session::execute` under its canonical
+//! name, and set `implemented: true` in its entry here (adding the entry if it is new).
+
+/// One command as `help` describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandInfo {
+    /// The canonical name (lower case), the one `Session::execute` matches.
+    pub name: &'static str,
+    /// Other names for it (lower case), as dotnet-dump accepts them.
+    pub aliases: &'static [&'static str],
+    /// What follows the name: `<objaddr> [-nofields]`.
+    pub usage: &'static str,
+    /// One line for `help`.
+    pub summary: &'static str,
+    /// Options, as typed (for completion), each with its description.
+    pub options: &'static [(&'static str, &'static str)],
+    /// More text for `help <command>`; may be empty.
+    pub details: &'static str,
+    /// Example command lines.
+    pub examples: &'static [&'static str],
+    /// Whether clrheap runs it yet.
+    pub implemented: bool,
+}
+
+/// Every command clrheap knows by name, in alphabetical order.
+pub const COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        name: "clrthreads",
+        aliases: &["threads"],
+        usage: "[-live] [-special]",
+        summary: "Lists the managed threads running.",
+        options: &[
+            ("-live", "Only threads associated with a live OS thread."),
+            ("-special", "Also the runtime's special threads (GC, finalizer, ...)."),
+        ],
+        details: "",
+        examples: &["clrthreads"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "dumparray",
+        aliases: &["da"],
+        usage: "<arrayaddr> [-start <index>] [-length <n>] [-details] [-nofields]",
+        summary: "Displays details about a managed array.",
+        options: &[
+            ("-start", "First element to display."),
+            ("-length", "Number of elements to display."),
+            ("-details", "Print the fields of each element (value types)."),
+            ("-nofields", "With -details, do not print the fields of elements."),
+        ],
+        details: "",
+        examples: &["dumparray 7f3b2c0104a8"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "dumpgen",
+        aliases: &["dg"],
+        usage: "<generation> [-type <substring>] [-mt <mt>]",
+        summary: "Displays heap content for the specified generation.",
+        options: &[
+            ("-type", "Only objects whose type name contains this text (case-insensitive)."),
+            ("-mt", "Only objects with this MethodTable; lists their addresses."),
+        ],
+        details: "The generation is one of gen0, gen1, gen2, loh, poh, foh (case-insensitive).\n\
+                  Without -mt, prints per-type statistics as `dumpheap -stat` does.",
+        examples: &["dumpgen gen2", "dumpgen loh -type System.Byte[]"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "dumpheap",
+        aliases: &[],
+        usage: "[options] [<start> [<end>]]",
+        summary: "Displays a list of all managed objects.",
+        options: &[
+            ("-stat", "Only the per-type statistics."),
+            ("-type", "Only objects whose type name contains this text (case-sensitive)."),
+            ("-mt", "Only objects with this MethodTable."),
+            ("-min", "Ignore objects smaller than this many bytes."),
+            ("-max", "Ignore objects larger than this many bytes."),
+            ("-gen", "Only objects of this generation: gen0, gen1, gen2, loh, poh, foh."),
+            ("-heap", "Only objects of this GC heap (server GC)."),
+            ("-segment", "Only objects of the segment at this address."),
+            ("-strings", "Statistics of string values instead of types."),
+            ("-short", "Only the addresses of the objects."),
+            ("-thinlock", "Objects holding a thin lock."),
+            ("-bycount", "Sort the statistics by object count instead of total size."),
+            ("-live", "Only objects reachable from roots."),
+            ("-dead", "Only objects not reachable from roots."),
+            ("-ignoreGCState", "Accepted for compatibility; no effect."),
+            ("-noprogress", "Accepted for compatibility; no effect."),
+            ("-format", "Output format: text (default), json or csv."),
+        ],
+        details: "Objects are listed in address order, segment by segment, followed by a\n\
+                  statistics table per type (sorted by total size) and a fragmentation report.\n\
+                  <start> and <end> (hexadecimal) restrict the listing to an address range;\n\
+                  <end> may be L<length>.",
+        examples: &[
+            "dumpheap -stat",
+            "dumpheap -type System.String -min 1000",
+            "dumpheap -mt 7f3b4d1a2b30 -short",
+            "dumpheap -stat -format json",
+        ],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "dumpobj",
+        aliases: &["do"],
+        usage: "<objaddr> [-nofields]",
+        summary: "Displays info about an object at the specified address.",
+        options: &[("-nofields", "Do not print the object's fields.")],
+        details: "Prints the object's type, MethodTable, EEClass, size and fields.",
+        examples: &["dumpobj 7f3b2c010428", "do 7f3b2c010428 -nofields"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "eeheap",
+        aliases: &[],
+        usage: "[-gc] [-loader] [-heap <n>] [-segment <addr>] [<start> [<end>]]",
+        summary: "Displays information about native memory that CLR has allocated.",
+        options: &[
+            ("-gc", "Only the GC heap."),
+            ("-loader", "Only the loader heaps."),
+            ("-heap", "Only this GC heap (server GC)."),
+            ("-segment", "Only the segment at this address."),
+        ],
+        details: "For the GC heap: each heap's generations and segments with their sizes, and\n\
+                  the total.",
+        examples: &["eeheap -gc"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "exit",
+        aliases: &["quit", "q"],
+        usage: "",
+        summary: "Exits interactive mode.",
+        options: &[],
+        details: "",
+        examples: &["exit"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "finalizequeue",
+        aliases: &["fq"],
+        usage: "[-detail] [-allReady] [-short] [-mt <mt>] [-stat]",
+        summary: "Displays all objects registered for finalization.",
+        options: &[
+            ("-detail", "Details about SyncBlocks and RuntimeCallableWrappers to clean up."),
+            ("-allReady", "Only objects ready for finalization."),
+            ("-short", "Only the addresses."),
+            ("-mt", "Only objects with this MethodTable."),
+            ("-stat", "Only the statistics."),
+        ],
+        details: "",
+        examples: &["finalizequeue", "fq -stat"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "gchandles",
+        aliases: &[],
+        usage: "[-type <handletype>] [-stat]",
+        summary: "Provides statistics about GCHandles in the process.",
+        options: &[
+            ("-type", "Only handles of this kind (Strong, Weak, Pinned, Dependent, ...)."),
+            ("-stat", "Only the statistics."),
+        ],
+        details: "",
+        examples: &["gchandles -stat", "gchandles -type Pinned"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "gcroot",
+        aliases: &[],
+        usage: "<objaddr> [-nostacks] [-all]",
+        summary: "Displays info about references (or roots) to an object at the specified address.",
+        options: &[
+            ("-nostacks", "Do not use stack roots."),
+            ("-all", "Every path to each root, not only the first."),
+        ],
+        details: "Roots are thread stacks, GC handles and the finalizer queue; each path from\n\
+                  a root to the object is printed.",
+        examples: &["gcroot 7f3b2c010428", "gcroot -nostacks 7f3b2c010428"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "gcwhere",
+        aliases: &[],
+        usage: "<address>",
+        summary: "Displays the location in the GC heap of the specified address.",
+        options: &[],
+        details: "",
+        examples: &["gcwhere 7f3b2c010428"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "help",
+        aliases: &["soshelp"],
+        usage: "[<command>]",
+        summary: "Displays help for a command.",
+        options: &[],
+        details: "Without a command, lists the commands one per line.",
+        examples: &["help", "help dumpheap"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "listnearobj",
+        aliases: &["lno"],
+        usage: "<address>",
+        summary: "Displays the object preceding and succeeding the specified address.",
+        options: &[],
+        details: "",
+        examples: &["listnearobj 7f3b2c010430"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "objsize",
+        aliases: &[],
+        usage: "[<objaddr>]",
+        summary: "Displays the size of an object and everything it keeps alive.",
+        options: &[],
+        details: "",
+        examples: &["objsize 7f3b2c010428"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "pathto",
+        aliases: &[],
+        usage: "<source> <target>",
+        summary: "Displays the GC path from <source> to <target>.",
+        options: &[],
+        details: "",
+        examples: &["pathto 7f3b2c010428 7f3b2c0104a8"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "sizestats",
+        aliases: &[],
+        usage: "",
+        summary: "Size statistics for the GC heap.",
+        options: &[],
+        details: "",
+        examples: &["sizestats"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "syncblk",
+        aliases: &[],
+        usage: "[-all | <index>]",
+        summary: "Displays the SyncBlock holder info.",
+        options: &[("-all", "Every SyncBlock, not only those holding a lock.")],
+        details: "",
+        examples: &["syncblk"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "verifyheap",
+        aliases: &[],
+        usage: "",
+        summary: "Searches the managed heap for memory corruption.",
+        options: &[],
+        details: "",
+        examples: &["verifyheap"],
+        implemented: false,
+    },
+];
+
+/// Normalises a typed command name: no leading `!`, lower case.
+pub fn normalize(name: &str) -> String {
+    name.trim_start_matches('!').to_ascii_lowercase()
+}
+
+/// The entry for a command name or alias, matched case-insensitively, `!` optional.
+pub fn lookup(name: &str) -> Option<&'static CommandInfo> {
+    let name = normalize(name);
+    COMMANDS
+        .iter()
+        .find(|c| c.name == name || c.aliases.contains(&name.as_str()))
+}
+
+/// The canonical name of a command or alias (`DO` -> `dumpobj`); an unknown name comes
+/// back normalised.
+pub fn canonical(name: &str) -> String {
+    match lookup(name) {
+        Some(c) => c.name.to_string(),
+        None => normalize(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_map_to_one_name() {
+        assert_eq!(canonical("DumpHeap"), "dumpheap");
+        assert_eq!(canonical("!dumpheap"), "dumpheap");
+        assert_eq!(canonical("do"), "dumpobj");
+        assert_eq!(canonical("!DO"), "dumpobj");
+        assert_eq!(canonical("da"), "dumparray");
+        assert_eq!(canonical("Threads"), "clrthreads");
+        assert_eq!(canonical("FQ"), "finalizequeue");
+        assert_eq!(canonical("nosuch"), "nosuch");
+        assert!(lookup("nosuch").is_none());
+    }
+
+    #[test]
+    fn table_is_sorted_lower_case_and_unambiguous() {
+        let mut seen = std::collections::HashSet::new();
+        for pair in COMMANDS.windows(2) {
+            assert!(pair[0].name < pair[1].name, "{} before {}", pair[0].name, pair[1].name);
+        }
+        for c in COMMANDS {
+            for n in std::iter::once(&c.name).chain(c.aliases) {
+                assert_eq!(*n, n.to_ascii_lowercase());
+                assert!(seen.insert(*n), "{n} names two commands");
+            }
+            assert!(!c.examples.is_empty(), "{} has no example", c.name);
+        }
+    }
+}

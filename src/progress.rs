@@ -1,0 +1,202 @@
+//! Progress bars for long work, on standard error, only for a person watching.
+//!
+//! ```no_run
+//! use clrheap::progress::Progress;
+//! let segments = [1u64, 2, 3];
+//! let progress = Progress::new("walking the heap", segments.len() as u64);
+//! for _s in &segments {
+//!     // ... work ...
+//!     progress.inc(1);
+//! }
+//! progress.finish();
+//! ```
+//!
+//! A bar is drawn only when standard error is a terminal, `--quiet` was not given
+//! ([`set_quiet`]), and the work has already taken [`DELAY`]: quick work never flickers,
+//! and pipes, files and tests see nothing. Dropping a [`Progress`] clears it.
+//!
+//! Command output and a bar share the terminal: a writer wrapped in [`ClearsProgress`]
+//! (the shell wraps standard output in one when it is a terminal) clears the visible bar
+//! before its first byte, and no bar is drawn after output began until [`output_ended`].
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long work runs before its bar appears.
+pub const DELAY: Duration = Duration::from_millis(400);
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// Set while command output is being written to the terminal.
+static OUTPUT_STARTED: AtomicBool = AtomicBool::new(false);
+/// The bar on screen, if any.
+static VISIBLE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Silences every progress bar (the global `--quiet`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::SeqCst);
+}
+
+/// Whether bars may be drawn: standard error is a terminal and `--quiet` was not given.
+pub fn enabled() -> bool {
+    !QUIET.load(Ordering::Relaxed) && io::stderr().is_terminal()
+}
+
+/// Clears the bar on screen, if any, and keeps bars off until [`output_ended`].
+pub fn output_started() {
+    if OUTPUT_STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(bar) = VISIBLE.lock().ok().and_then(|mut v| v.take()) {
+        bar.finish_and_clear();
+    }
+}
+
+/// Allows bars again (the shell calls this after each command).
+pub fn output_ended() {
+    OUTPUT_STARTED.store(false, Ordering::SeqCst);
+}
+
+/// Long work's progress: a bar when the total is known, a spinner when it is not.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    start: Instant,
+    shown: AtomicBool,
+}
+
+impl Progress {
+    /// A bar for `total` units of work (bytes, segments, objects...).
+    pub fn new(label: &str, total: u64) -> Progress {
+        Progress::create(label, Some(total))
+    }
+
+    /// A spinner for work of unknown size; call [`Progress::inc`] as it advances.
+    pub fn spinner(label: &str) -> Progress {
+        Progress::create(label, None)
+    }
+
+    /// Progress that never draws (for callers that pass one down unconditionally).
+    pub fn hidden() -> Progress {
+        Progress {
+            bar: None,
+            start: Instant::now(),
+            shown: AtomicBool::new(false),
+        }
+    }
+
+    fn create(label: &str, total: Option<u64>) -> Progress {
+        if !enabled() {
+            return Progress::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
+        let style = match total {
+            Some(_) => ProgressStyle::with_template("{msg} [{bar:30}] {percent:>3}% ({elapsed})")
+                .map(|s| s.progress_chars("=> ")),
+            None => ProgressStyle::with_template("{msg} {spinner} {pos} ({elapsed})"),
+        };
+        if let Ok(style) = style {
+            bar.set_style(style);
+        }
+        bar.set_message(label.to_string());
+        Progress {
+            bar: Some(bar),
+            start: Instant::now(),
+            shown: AtomicBool::new(false),
+        }
+    }
+
+    /// Advances by `delta` units, drawing the bar once the work has taken [`DELAY`].
+    #[inline]
+    pub fn inc(&self, delta: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(delta);
+            self.maybe_show(bar);
+        }
+    }
+
+    /// Sets the position to `pos` units.
+    pub fn set_position(&self, pos: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(pos);
+            self.maybe_show(bar);
+        }
+    }
+
+    fn maybe_show(&self, bar: &ProgressBar) {
+        if self.shown.load(Ordering::Relaxed)
+            || OUTPUT_STARTED.load(Ordering::Relaxed)
+            || self.start.elapsed() < DELAY
+        {
+            return;
+        }
+        self.shown.store(true, Ordering::Relaxed);
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        if let Ok(mut visible) = VISIBLE.lock() {
+            *visible = Some(bar.clone());
+        }
+    }
+
+    /// Ends the work and clears the bar.
+    pub fn finish(self) {
+        // Drop does it.
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            if self.shown.load(Ordering::Relaxed)
+                && let Ok(mut visible) = VISIBLE.lock()
+            {
+                *visible = None;
+            }
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A writer that clears the progress bar before its first byte reaches the terminal.
+pub struct ClearsProgress<W: Write> {
+    inner: W,
+    active: bool,
+}
+
+impl<W: Write> ClearsProgress<W> {
+    /// `active`: whether the output shares the terminal with the bars (standard output is
+    /// a terminal). When it does not, bars stay up while output is written.
+    pub fn new(inner: W, active: bool) -> Self {
+        ClearsProgress { inner, active }
+    }
+}
+
+impl<W: Write> Write for ClearsProgress<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.active {
+            output_started();
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_progress_accepts_calls() {
+        let p = Progress::hidden();
+        p.inc(5);
+        p.set_position(10);
+        p.finish();
+        // Tests do not run on a terminal: no bar is created.
+        set_quiet(true);
+        let p = Progress::new("work", 10);
+        assert!(p.bar.is_none());
+        set_quiet(false);
+    }
+}

@@ -1,0 +1,131 @@
+//! The shell around the commands: what `clrheap analyze` does once the dump is open.
+//!
+//! Three ways in, one dispatcher ([`run_line`]):
+//! - [`run_commands`]: the `-c` commands, in order (one-shot);
+//! - [`run_script`]: command lines read from standard input when it is not a terminal;
+//! - [`repl::run`]: the interactive prompt (history, completion, Ctrl-C cancels the
+//!   running command).
+//!
+//! [`run_line`] handles what belongs to the shell — `help`, `exit`, and the hidden test
+//! command `sleep <ms>` — and hands everything else to `Session::execute`.
+//!
+//! Exit status: 0 when every command succeeded, 1 when one failed. A closed output pipe
+//! (`| head`) ends the run quietly with the status so far.
+pub mod complete;
+pub mod help;
+pub mod repl;
+pub mod summary;
+
+use crate::commands::{names, split_words, Session};
+use crate::interrupt;
+use crate::progress::ClearsProgress;
+use anyhow::{bail, Result};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// What the shell does after a command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Continue,
+    Exit,
+}
+
+/// Runs one command line: shell commands here, the rest through `Session::execute`.
+pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Next> {
+    let words = split_words(line)?;
+    let Some((name, args)) = words.split_first() else {
+        return Ok(Next::Continue);
+    };
+    match names::canonical(name).as_str() {
+        "exit" => return Ok(Next::Exit),
+        "help" => match args.first() {
+            None => help::list(out)?,
+            Some(command) => help::command(command, out)?,
+        },
+        "sleep" => sleep(args, out)?,
+        _ => session.execute(line, out)?,
+    }
+    Ok(Next::Continue)
+}
+
+/// `sleep <ms>` (hidden, for tests): waits, polling for Ctrl-C as long commands do.
+fn sleep(args: &[String], out: &mut dyn Write) -> Result<()> {
+    let Some(ms) = args.first().and_then(|a| a.parse::<u64>().ok()) else {
+        bail!("usage: sleep <milliseconds>");
+    };
+    let end = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < end {
+        interrupt::check()?;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    writeln!(out, "slept {ms} ms")?;
+    Ok(())
+}
+
+/// Whether an error comes from writing to a closed pipe (`| head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    }) || format!("{e:#}").contains("Broken pipe (os error 32)")
+}
+
+/// Standard output for the non-interactive modes: buffered, and clearing the progress
+/// bar before output reaches a terminal.
+fn buffered_stdout() -> io::BufWriter<ClearsProgress<io::StdoutLock<'static>>> {
+    let tty = io::stdout().is_terminal();
+    io::BufWriter::new(ClearsProgress::new(io::stdout().lock(), tty))
+}
+
+/// Runs a list of command lines in order (the `-c` commands, or lines read from standard
+/// input); a failed command prints `clrheap: COMMAND: MESSAGE` on standard error and the
+/// next one still runs. Returns the exit status.
+fn run_all<I: Iterator<Item = io::Result<String>>>(session: &Session, lines: I) -> i32 {
+    let mut out = buffered_stdout();
+    let mut status = 0;
+    for line in lines {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("clrheap: cannot read standard input: {e}");
+                return 1;
+            }
+        };
+        match run_line(session, &line, &mut out) {
+            Ok(Next::Continue) => {}
+            Ok(Next::Exit) => break,
+            Err(e) if is_broken_pipe(&e) => return status,
+            Err(e) => {
+                if let Err(e) = out.flush() {
+                    return flush_failed(e, status);
+                }
+                eprintln!("clrheap: {}: {e:#}", line.trim());
+                status = 1;
+            }
+        }
+    }
+    match out.flush() {
+        Ok(()) => status,
+        Err(e) => flush_failed(e, status),
+    }
+}
+
+fn flush_failed(e: io::Error, status: i32) -> i32 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return status;
+    }
+    eprintln!("clrheap: cannot write output: {e}");
+    1
+}
+
+/// Runs the `-c` commands in order. Returns the exit status.
+pub fn run_commands(session: &Session, commands: &[String]) -> i32 {
+    run_all(session, commands.iter().map(|c| Ok(c.clone())))
+}
+
+/// Runs the command lines read from standard input, in order, until its end or `exit`.
+/// Returns the exit status.
+pub fn run_script(session: &Session) -> i32 {
+    run_all(session, io::stdin().lock().lines())
+}

@@ -1,0 +1,216 @@
+//! The shell, driven through the real binary: the interactive prompt in a pseudo-terminal
+//! (history, tab completion, Ctrl-C, errors), `-c` commands, commands on standard input,
+//! exit statuses, a closed output pipe, `--version`, completions and the manual page.
+//!
+//! Every run opens the committed fixture (decompressing ~100 MB), so runs are few and each
+//! checks several things.
+use rexpect::session::{spawn_command, PtySession};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_clrheap");
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst")
+}
+
+/// `clrheap analyze FIXTURE` in a pseudo-terminal, with its history in `state`.
+fn spawn_repl(state: &Path) -> PtySession {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("analyze").arg(fixture()).env("XDG_STATE_HOME", state).env("TERM", "xterm");
+    let mut session = spawn_command(cmd, Some(30_000)).expect("spawn clrheap in a pty");
+    session.exp_string(".NET 8.0.33").expect("summary: runtime");
+    session.exp_string("heap dump").expect("summary: dump kind");
+    session.exp_string("5,365 objects").expect("summary: object count");
+    session.exp_string("> ").expect("prompt");
+    session
+}
+
+/// Waits for the shell to end and returns how it ended (`Exited(Pid(..), 0)`).
+fn exit_status(session: &mut PtySession) -> String {
+    session.exp_eof().expect("the shell ends");
+    format!("{:?}", session.process().wait().expect("wait"))
+}
+
+fn assert_exited_0(status: String) {
+    assert!(status.starts_with("Exited(") && status.ends_with(", 0)"), "{status}");
+}
+
+/// Types keys at the prompt (no Enter).
+fn type_keys(session: &mut PtySession, keys: &str) {
+    session.send(keys).unwrap();
+    session.flush().unwrap();
+}
+
+#[test]
+fn interactive_session() {
+    let state = tempfile::tempdir().unwrap();
+    let mut s = spawn_repl(state.path());
+
+    // Tab completes a command name; the completed command runs.
+    type_keys(&mut s, "dumph");
+    type_keys(&mut s, "\t");
+    s.exp_string("dumpheap ").expect("command name completed");
+    s.send_line("-stat").unwrap();
+    s.exp_string("Total 5,445 objects, 8,607,812 bytes").expect("dumpheap -stat output");
+    s.exp_string("> ").unwrap();
+
+    // Tab completes a type name after -type.
+    type_keys(&mut s, "dumpheap -stat -type System.Collections.Generic.List<System.Str");
+    type_keys(&mut s, "\t");
+    s.exp_string("List<System.String> ").expect("type name completed");
+    s.send_line("").unwrap();
+    s.exp_string("Total 2 objects, 64 bytes").expect("filtered statistics");
+    s.exp_string("> ").unwrap();
+
+    // Ctrl-C cancels the running command, not the shell.
+    s.send_line("sleep 60000").unwrap();
+    s.exp_string("sleep 60000").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pressed = Instant::now();
+    s.send_control('c').unwrap();
+    s.exp_string("cancelled").expect("the command was cancelled");
+    s.exp_string("> ").expect("back at the prompt");
+    assert!(pressed.elapsed() < Duration::from_secs(10), "cancelled promptly");
+
+    // An error is one line and the shell goes on; aliases and case work.
+    s.send_line("bogus -x").unwrap();
+    s.exp_string("ERROR: Unrecognized SOS command 'bogus'").unwrap();
+    s.exp_string("> ").unwrap();
+    s.send_line("dumpheap -min nine").unwrap();
+    s.exp_string("ERROR: Cannot parse argument 'nine' for option '-min'").unwrap();
+    s.exp_string("> ").unwrap();
+    s.send_line("Help DumpHeap").unwrap();
+    s.exp_string("dumpheap - Displays a list of all managed objects.").unwrap();
+    s.exp_string("  > dumpheap -stat").expect("an example");
+    s.exp_string("> ").unwrap();
+    s.send_line("!DUMPHEAP -stat -type DocProc.Zoo.Dog").unwrap();
+    s.exp_string("209     6,688 DocProc.Zoo.Dog").unwrap();
+    s.exp_string("> ").unwrap();
+    s.send_line("exit").unwrap();
+    assert_exited_0(exit_status(&mut s));
+
+    // The history was written, and the next session finds it (Up recalls `exit`).
+    let history = std::fs::read_to_string(state.path().join("clrheap/history")).expect("history file");
+    for line in ["dumpheap -stat", "sleep 60000", "bogus -x", "exit"] {
+        assert!(history.lines().any(|l| l == line), "{line:?} in history:\n{history}");
+    }
+    let mut s = spawn_repl(state.path());
+    type_keys(&mut s, "\x1b[A");
+    s.exp_string("exit").expect("history recalled");
+    type_keys(&mut s, "\x15"); // Ctrl-U: clear the line
+    s.send_control('d').unwrap();
+    assert_exited_0(exit_status(&mut s));
+}
+
+fn analyze(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("analyze").arg(fixture()).args(args);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn one_shot_commands() {
+    // Several -c in order, aliases and case-insensitive names; standard input is ignored.
+    let out = analyze(&["-c", "help", "-c", "!DumpHeap -stat", "-c", "dumpheap -short -type DocProc.Zoo.Cat"], Some("bogus\n"));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let help = stdout.find("dumpheap ").expect("help");
+    let stat = stdout.find("Total 5,445 objects").expect("stat");
+    assert!(help < stat);
+    assert_eq!(stdout[stat..].lines().skip(1).count(), 2, "two Cat addresses: {stdout}");
+
+    // A failing command: one line on stderr, the next command still runs, exit status 1.
+    let out = analyze(&["-c", "nosuch", "-c", "dumpheap -stat -type DocProc.Zoo.Cat"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "clrheap: nosuch: Unrecognized SOS command 'nosuch'\n");
+    assert!(text(&out.stdout).contains("Total 2 objects"));
+}
+
+#[test]
+fn commands_on_standard_input() {
+    let out = analyze(&[], Some("dumpheap -stat -type DocProc.Zoo.Cat\n\nDumpHeap -stat -type DocProc.Zoo.Dog\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let cat = stdout.find("DocProc.Zoo.Cat").expect("first command");
+    let dog = stdout.find("DocProc.Zoo.Dog").expect("second command");
+    assert!(cat < dog);
+    assert!(!stdout.contains(".NET 8"), "no summary outside the prompt: {stdout}");
+
+    // An error does not stop the script; `exit` does; the status says a command failed.
+    let out = analyze(&[], Some("nosuch 0\nhelp dumpheap\nexit\ndumpheap -stat\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "clrheap: nosuch 0: Unrecognized SOS command 'nosuch'\n");
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("dumpheap - "), "{stdout}");
+    assert!(!stdout.contains("Statistics:"), "nothing after exit: {stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_bad_dumps_exit_1() {
+    for args in [&["analyze"][..], &["analyze", "x.dmp", "--bogus"], &["completions", "tcsh"], &[]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+    }
+    let out = Command::new(BIN).args(["analyze", "/nonexistent/x.dmp"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr).lines().count(), 1);
+}
+
+/// `clrheap ... | head -1` in bash with pipefail: clrheap's own status, and its stderr.
+fn through_head(clrheap: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let err = dir.path().join("stderr");
+    let script = format!("set -o pipefail; {clrheap} 2>'{}' | head -1", err.display());
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("CLRHEAP", BIN)
+        .env("FIXTURE", fixture())
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    (code, text(&out.stdout), std::fs::read_to_string(err).unwrap())
+}
+
+#[test]
+fn closed_pipe_ends_quietly() {
+    // The whole listing is about 270 KB: far more than a pipe holds.
+    let (code, stdout, stderr) = through_head(r#""$CLRHEAP" analyze "$FIXTURE" -c dumpheap -c "dumpheap -stat""#);
+    assert_eq!((code, stderr.as_str()), (0, ""), "-c");
+    assert_eq!(stdout.trim_end(), "         Address               MT           Size");
+    let (code, stdout, stderr) = through_head(r#"printf 'dumpheap\ndumpheap\n' | "$CLRHEAP" analyze "$FIXTURE""#);
+    assert_eq!((code, stderr.as_str()), (0, ""), "stdin");
+    assert_eq!(stdout.lines().count(), 1);
+}
+
+#[test]
+fn version_completions_and_manual() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), format!("clrheap {}\n", env!("CARGO_PKG_VERSION")));
+    for (shell, marker) in [("bash", "complete -F"), ("zsh", "#compdef clrheap"), ("fish", "complete -c clrheap -n")] {
+        let out = Command::new(BIN).args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains("analyze") && script.contains("quiet"), "{shell}");
+    }
+    let out = Command::new(BIN).arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = text(&out.stdout);
+    assert!(page.starts_with(".ie") || page.contains(".TH clrheap 1"), "{page}");
+    assert!(page.contains(".TH clrheap 1") && page.contains("analyze") && page.contains("completions"));
+}
