@@ -7,6 +7,7 @@
 //!
 //! Exit status: 0 on success, 1 when the dump cannot be read or a command fails, 2 for
 //! usage errors. A closed output pipe (`| head`) ends the run quietly.
+use crate::commands::output::Format;
 use crate::commands::Session;
 use crate::dump::DumpOptions;
 use crate::{progress, shell};
@@ -65,6 +66,10 @@ pub struct AnalyzeArgs {
     /// Read only what the dump holds: never fall back to module files on this machine.
     #[arg(long = "dump-only")]
     pub dump_only: bool,
+    /// Output format of every command: dotnet-dump's text, JSON (one document per
+    /// command; JSON Lines for object listings) or CSV. A command's own `--format` wins.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Runs the program and returns its exit status.
@@ -110,13 +115,14 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         module_paths: args.module_paths,
         dump_only: args.dump_only,
     };
-    let session = match Session::open(&args.dump, &options) {
+    let mut session = match Session::open(&args.dump, &options) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("clrheap: {e:#}");
             return 1;
         }
     };
+    session.format = args.format;
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)
     } else if io::stdin().is_terminal() {

@@ -23,6 +23,8 @@ use std::sync::{Arc, OnceLock};
 /// An opened dump, ready for commands.
 pub struct Session {
     pub heap: Heap,
+    /// The output format of commands that do not ask for one (`--format`).
+    pub format: Format,
     graph: OnceLock<Result<Arc<ObjectGraph>, String>>,
     liveness: OnceLock<Result<Liveness, String>>,
 }
@@ -38,6 +40,7 @@ impl Session {
         let heap = Heap::open(runtime)?;
         Ok(Session {
             heap,
+            format: Format::Text,
             graph: OnceLock::new(),
             liveness: OnceLock::new(),
         })
@@ -45,7 +48,7 @@ impl Session {
 
     /// Runs one command line, writing its output to `out`.
     pub fn execute(&self, line: &str, out: &mut dyn Write) -> Result<()> {
-        self.execute_as(line, Format::Text, out)
+        self.execute_as(line, self.format, out)
     }
 
     /// Runs one command line in the given output format (a `--format` option in the
