@@ -3,6 +3,7 @@
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
 pub mod dumpheap;
+pub mod dumpobj;
 pub mod format;
 
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
@@ -39,6 +40,9 @@ impl Session {
         let name = name.trim_start_matches('!').to_ascii_lowercase();
         match name.as_str() {
             "dumpheap" => dumpheap::run(self, args, out),
+            "dumpobj" | "do" => dumpobj::run_dumpobj(self, args, out),
+            "dumparray" | "da" => dumpobj::run_dumparray(self, args, out),
+            "dumpvc" => dumpobj::run_dumpvc(self, args, out),
             _ => bail!("unknown command '{name}'"),
         }
     }
