@@ -183,11 +183,12 @@ fn valid_method_table(heap: &Heap, mt: u64) -> bool {
     interface || mt == heap.runtime.globals.string_mt || (info.base_size != 0 && info.base_size % 8 == 0)
 }
 
-/// The object's size as SOS reports it (base size plus components, at least 24).
+/// The object's size as the DAC reports it: base size plus components (an empty string
+/// is 22 bytes here, where the heap walk counts 24).
 fn object_size(heap: &Heap, addr: u64, mt: u64) -> Result<u64> {
     let size = heap.mt_size(mt)?;
     let count = if size.component_size != 0 { heap.space().read_u32(addr + 8)? } else { 0 };
-    Ok(size.object_size(count))
+    Ok(size.base_size as u64 + size.component_size as u64 * count as u64)
 }
 
 /// A module's file as SOS names it (`Unknown Module` when it has none).
@@ -367,10 +368,23 @@ fn print_object(heap: &Heap, session: &Session, sos: &mut Sos, addr: u64, fields
         Some(ObjectKind::Object { mt }) => mt,
     };
     let info = heap.method_table(mt)?;
-    sos.put(&format!("Name:        {}\n", type_name(heap, mt)))?;
+    let name = type_name(heap, mt);
+    sos.put(&format!("Name:        {name}\n"))?;
     sos.put(&format!("MethodTable: {mt:016x}\n"))?;
     let size = object_size(heap, addr, mt)?;
     sos.put(&format!("Size:        {size}(0x{size:x}) bytes\n"))?;
+    if name == "System.RuntimeType" {
+        print_runtime_type_info(heap, sos, addr, mt)?;
+    }
+    if name == "System.RuntimeType+RuntimeTypeCache"
+        && let Some(offset) = instance_field_offset(heap, mt, "m_runtimeType")
+        && let Ok(rt) = heap.space().read_ptr(addr + offset)
+    {
+        match classify(heap, rt) {
+            Some(ObjectKind::Object { mt: rt_mt }) => print_runtime_type_info(heap, sos, rt, rt_mt)?,
+            _ => return fail(sos, "Error when reading RuntimeType field\n"),
+        }
+    }
     if info.is_array() {
         let a = array_info(heap, addr, mt)?;
         sos.put(&format!(
@@ -419,6 +433,35 @@ fn print_object(heap: &Heap, session: &Session, sos: &mut Sos, addr: u64, fields
             "ThinLock owner {os_id:x} ({:016X}), Recursive {recursion:x}\n",
             thread.unwrap_or(0)
         ))?;
+    }
+    Ok(())
+}
+
+/// The offset from the object's start of the instance field `name` (SOS's
+/// `GetObjFieldOffset`).
+fn instance_field_offset(heap: &Heap, mt: u64, name: &str) -> Option<u64> {
+    let mut inherited = 0;
+    for class in heap.parent_chain(mt).ok()? {
+        let counts = heap.class_field_counts(class).ok()?;
+        for fd in heap.introduced_fields(class, inherited).ok()? {
+            if !fd.is_static && heap.field_name(&fd).as_deref() == Some(name) {
+                return Some(fd.offset as u64 + 8);
+            }
+        }
+        inherited = counts.instance.max(inherited);
+    }
+    None
+}
+
+/// The type a `System.RuntimeType` stands for (its `m_handle`).
+fn print_runtime_type_info(heap: &Heap, sos: &mut Sos, addr: u64, mt: u64) -> Result<()> {
+    let Some(offset) = instance_field_offset(heap, mt, "m_handle") else { return Ok(()) };
+    let Ok(handle) = heap.space().read_ptr(addr + offset) else { return Ok(()) };
+    if handle & 2 != 0 {
+        sos.put(&format!("TypeDesc:    {:016X}\n", handle & !2))?;
+    } else {
+        sos.put(&format!("Type Name:   {}\n", type_name(heap, handle)))?;
+        sos.put(&format!("Type MT:     {handle:016x}\n"))?;
     }
     Ok(())
 }

@@ -116,6 +116,7 @@ pub enum StaticLocation {
 enum ParamKey {
     Inst { module: u64, token: u32, args: Vec<u64> },
     Array { element: u64, rank: u32, sz: bool },
+    Pointer { element: u64 },
 }
 
 /// Caches of type-loader tables for one dump.
@@ -274,7 +275,7 @@ impl Heap {
                 for a in &args {
                     self.collect_modules(*a, &mut candidates, 0);
                 }
-                self.find_param_type(&key, &candidates)?
+                self.fully_loaded(self.find_param_type(&key, &candidates)?)?
             }
             SigType::SzArray(e) | SigType::Array { elem: e, .. } => {
                 let element = self.resolve_sig(e, module, ctx, depth + 1)?;
@@ -284,7 +285,7 @@ impl Heap {
                 };
                 let mut candidates = Vec::new();
                 self.collect_modules(element, &mut candidates, 0);
-                self.find_param_type(&ParamKey::Array { element, rank, sz }, &candidates)?
+                self.fully_loaded(self.find_param_type(&ParamKey::Array { element, rank, sz }, &candidates)?)?
             }
             SigType::Var(n) => *ctx.get(*n as usize)?,
             SigType::Boolean => self.core_type("System.Boolean")?,
@@ -302,9 +303,34 @@ impl Heap {
             SigType::I => self.core_type("System.IntPtr")?,
             SigType::U => self.core_type("System.UIntPtr")?,
             SigType::TypedByRef => self.core_type("System.TypedReference")?,
+            // A pointer's TypeHandle answers UIntPtr's MethodTable (when the pointer type
+            // was loaded), a function pointer's IntPtr's.
+            SigType::Ptr(e) => {
+                let element = self.resolve_sig(e, module, ctx, depth + 1)?;
+                let mut candidates = Vec::new();
+                self.collect_modules(element, &mut candidates, 0);
+                self.find_param_type(&ParamKey::Pointer { element }, &candidates)?;
+                self.core_type("System.UIntPtr")?
+            }
+            SigType::Void => self.core_type("System.Void")?,
+            SigType::FnPtr => self.core_type("System.IntPtr")?,
             _ => return None,
         };
         (th != 0).then_some(th)
+    }
+
+    /// `th` if its type finished loading: a constructed type found in a loader table may
+    /// still be loading (the DAC's lookup without loading then answers nothing). The flags
+    /// word of the writeable (8) or auxiliary (9, 10) data, at `MethodTable + 32`, has
+    /// bit 0x40 set while the type is not fully loaded (seen on zoo-net8-wks-heap:
+    /// `Nullable<Interop+ErrorInfo>` reads 0x50 and dotnet-dump gives that field no type).
+    fn fully_loaded(&self, th: u64) -> Option<u64> {
+        if th & 2 != 0 {
+            return Some(th);
+        }
+        let data = self.space().read_ptr(th + 32).ok()?;
+        let flags = self.space().read_u32(data).ok()?;
+        (flags & 0x40 == 0).then_some(th)
     }
 
     fn resolve_token(&self, token: Token, module: u64, ctx: &[u64], depth: usize) -> Option<u64> {
@@ -430,7 +456,16 @@ impl Heap {
     }
 
     fn param_key(&self, th: u64) -> Option<ParamKey> {
-        if th & 2 != 0 || th == 0 {
+        if th & 2 != 0 {
+            let desc = th & !3;
+            if self.space().read_u32(desc).ok()? & 0xff != 0x0f {
+                return None;
+            }
+            let arg = self.runtime.layout.type_loader.param_type_arg;
+            let element = self.space().read_ptr(desc + arg).ok()?;
+            return Some(ParamKey::Pointer { element });
+        }
+        if th == 0 {
             return None;
         }
         let info = self.method_table(th).ok()?;

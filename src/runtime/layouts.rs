@@ -140,6 +140,8 @@ pub struct TypeLoaderLayout {
     /// with buckets @16; bucket array: [0] length, [1] next, [2] end sentinel, then slots;
     /// entries: TypeHandle @0, next @8; a chain ends at an odd value).
     pub available_param_types: u64,
+    /// `ParamTypeDesc.TypeArg`: the pointee of a pointer TypeDesc.
+    pub param_type_arg: u64,
     pub statics: StaticsLayout,
 }
 
@@ -236,6 +238,8 @@ pub static NET8: Layout = Layout {
         typedef_map: 752,
         typeref_map: 8,
         available_param_types: 968,
+        // zoo-net8-wks-heap: CoreLib's table holds `void*` with System.Void at +8.
+        param_type_arg: 8,
         statics: StaticsLayout::DomainLocalModule {
             module_id: 1224,
             gc_statics: 32,
@@ -300,6 +304,8 @@ pub static NET9: Layout = Layout {
         typedef_map: 624,
         typeref_map: 8,
         available_param_types: 808,
+        // 9 descriptor `ParamTypeDesc.TypeArg`.
+        param_type_arg: 16,
         statics: StaticsLayout::DynamicStaticsInfo {
             aux_data: 32,
             gc_statics: -24,
@@ -365,6 +371,8 @@ pub static NET10: Layout = Layout {
         typedef_map: 416,
         typeref_map: 8,
         available_param_types: 600,
+        // 10 descriptor `ParamTypeDesc.TypeArg`; zoo-net10: `void*` with System.Void there.
+        param_type_arg: 16,
         statics: StaticsLayout::DynamicStaticsInfo {
             aux_data: 32,
             gc_statics: -24,
