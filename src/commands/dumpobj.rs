@@ -50,10 +50,12 @@ impl Sos<'_> {
     }
 }
 
-/// A message SOS prints on its console for a failed command: written to the output,
-/// and reported as the command's failure.
+/// A message SOS prints on its console for a failed command: written to the output
+/// with the empty line dotnet-dump adds after a failed command, and reported as the
+/// command's failure.
 fn fail(sos: &mut Sos, message: &str) -> Result<()> {
     sos.put(message)?;
+    sos.put("\n")?;
     bail!("{}", message.lines().last().unwrap_or(message).trim_end())
 }
 
