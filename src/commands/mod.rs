@@ -4,6 +4,7 @@
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
 pub mod dumpgen;
 pub mod dumpheap;
+pub mod dumpobj;
 pub mod eeheap;
 pub mod format;
 pub mod names;
@@ -73,6 +74,9 @@ impl Session {
             "dumpheap" => dumpheap::run(self, &args, format, out),
             "dumpgen" => text_only(&|out| dumpgen::run(self, &args, out), out),
             "eeheap" => text_only(&|out| eeheap::run(self, &args, out), out),
+            "dumpobj" => text_only(&|out| dumpobj::run_dumpobj(self, &args, out), out),
+            "dumparray" => text_only(&|out| dumpobj::run_dumparray(self, &args, out), out),
+            "dumpvc" => text_only(&|out| dumpobj::run_dumpvc(self, &args, out), out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),

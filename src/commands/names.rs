@@ -57,7 +57,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         ],
         details: "",
         examples: &["dumparray 7f3b2c0104a8"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "dumpgen",
@@ -117,7 +117,17 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[("-nofields", "Do not print the object's fields.")],
         details: "Prints the object's type, MethodTable, EEClass, size and fields.",
         examples: &["dumpobj 7f3b2c010428", "do 7f3b2c010428 -nofields"],
-        implemented: false,
+        implemented: true,
+    },
+    CommandInfo {
+        name: "dumpvc",
+        aliases: &[],
+        usage: "<mt> <addr>",
+        summary: "Displays the fields of a value type at an address.",
+        options: &[],
+        details: "The value type has MethodTable <mt> and its fields start at <addr> (no object header).",
+        examples: &["dumpvc 7f0e705cd958 7ece5a00c048"],
+        implemented: true,
     },
     CommandInfo {
         name: "eeheap",
