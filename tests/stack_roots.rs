@@ -27,6 +27,8 @@ fn stack_roots_match_clrmd() {
         let walk = StackWalk::new(rt).expect("stack walker").with_type_names(&types);
         let mut ours: BTreeSet<Row> = BTreeSet::new();
         let mut names: HashSet<(u64, u64, String)> = HashSet::new();
+        // What gcroot's `Thread` sections print: frame SP, IP, name, `reg±off:`, slot.
+        let mut lines: HashSet<(u64, u64, String, String, u64)> = HashSet::new();
         for t in &heap.threads {
             let stack = match walk.thread(t) {
                 Ok(s) => s,
@@ -38,7 +40,14 @@ fn stack_roots_match_clrmd() {
             for r in stack.roots {
                 let slot = r.slot.unwrap_or(0);
                 ours.insert((slot, r.object, r.os_thread_id));
-                names.insert((slot, r.object, r.method_name.unwrap_or_default()));
+                let reg = match (r.register, r.offset) {
+                    (Some(reg), Some(off)) if off < 0 => format!("{reg}-{:x}", -(off as i64)),
+                    (Some(reg), Some(off)) => format!("{reg}+{off:x}"),
+                    _ => String::new(),
+                };
+                let method = r.method_name.unwrap_or_default();
+                lines.insert((r.frame_sp, r.frame_ip, method.clone(), reg, slot));
+                names.insert((slot, r.object, method));
             }
         }
         let mut want: BTreeSet<Row> = BTreeSet::new();
@@ -61,6 +70,12 @@ fn stack_roots_match_clrmd() {
                 missing,
                 extra
             ));
+        }
+        let gcroot_lines = gcroot_stack_lines(&truth);
+        for (sp, ip, method, reg, slot) in gcroot_lines.iter().cloned() {
+            if !lines.contains(&(sp, ip, method.clone(), reg.clone(), slot)) {
+                failures.push(format!("{name}: no root for gcroot's line {sp:x} {ip:x} {method} {reg}: {slot:x}"));
+            }
         }
         let wrong_names: Vec<_> = want_names.difference(&names).collect();
         if !wrong_names.is_empty() && missing.is_empty() {
@@ -100,8 +115,47 @@ fn stack_roots_match_clrmd() {
                 }
             }
         }
-        eprintln!("{name}: {} precise stack roots (ClrMD {}), {conservative} conservative", ours.len(), want.len());
+        eprintln!(
+            "{name}: {} precise stack roots (ClrMD {}), {} gcroot frame lines, {conservative} conservative",
+            ours.len(),
+            want.len(),
+            gcroot_lines.len()
+        );
     }
     eprintln!("stack roots checked on {checked} dumps");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The stack lines of every `gcroot-*.txt`: `    SP IP Method` followed by `        reg-off: SLOT`.
+fn gcroot_stack_lines(truth: &std::path::Path) -> Vec<(u64, u64, String, String, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(truth.join("sos")).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        if !file.starts_with("gcroot-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let mut frame: Option<(u64, u64, String)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("    ")
+                && !rest.starts_with(' ')
+            {
+                let mut parts = rest.splitn(3, ' ');
+                frame = match (parts.next(), parts.next(), parts.next()) {
+                    (Some(sp), Some(ip), Some(m)) => match (u64::from_str_radix(sp, 16), u64::from_str_radix(ip, 16)) {
+                        (Ok(sp), Ok(ip)) => Some((sp, ip, m.to_string())),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+            } else if let Some(rest) = line.strip_prefix("        ")
+                && let Some((reg, slot)) = rest.split_once(": ")
+                && let Some((sp, ip, m)) = &frame
+                && let Ok(slot) = u64::from_str_radix(slot.trim(), 16)
+            {
+                out.push((*sp, *ip, m.clone(), reg.to_string(), slot));
+            }
+        }
+    }
+    out
 }

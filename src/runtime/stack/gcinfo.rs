@@ -296,19 +296,19 @@ impl GcInfo {
     /// tracked ones only when live. `None` means the offset is neither a safe point nor
     /// inside an interruptible range: only untracked slots are known (and reported).
     ///
-    /// Non-leaf frames sit at a call's return address, which the JIT records as the safe
-    /// point; `offset - 1` is tried too (newer encoders record the call instruction).
+    /// `offset` is where the frame will resume: for a caller, the call's return address.
+    /// Version 3 (.NET 8/9) records a call's safe point one byte before its return address,
+    /// version 4 (.NET 10) at the return address (both seen on every lab frame: 8/9 R2R
+    /// and JIT frames match at `offset - 1`, 10 frames at `offset`; with the other rule
+    /// zoo-net9 loses a root of `GC.RunFinalizers`).
     pub fn live_slots(&self, data: &[u8], offset: u32) -> Result<Vec<GcSlot>> {
         let mut live: Vec<GcSlot> = Vec::new();
         let tracked = self.num_tracked as usize;
         if tracked > 0 {
             let mut r = BitReader::new(data);
             r.set_pos(self.live_state_pos);
-            let safe_point = self
-                .safe_points
-                .binary_search(&offset)
-                .ok()
-                .or_else(|| offset.checked_sub(1).and_then(|o| self.safe_points.binary_search(&o).ok()));
+            let recorded = if self.version >= 4 { Some(offset) } else { offset.checked_sub(1) };
+            let safe_point = recorded.and_then(|o| self.safe_points.binary_search(&o).ok());
             let num_sp = self.safe_points.len();
             let mut bits_per_offset = 0u32;
             if num_sp > 0 && r.bit()? {
@@ -677,10 +677,13 @@ mod tests {
             assert_eq!(info.slots[1], stack(-16, false));
             assert_eq!(info.slots[2], stack(-8, false));
             assert_eq!(info.slots[3], stack(-24, true));
-            let at = |off| info.live_slots(&data, off).unwrap();
+            // v3 records a call's safe point one byte before the return address.
+            let adjust = if version < 4 { 1 } else { 0 };
+            let at = |off| info.live_slots(&data, off + adjust).unwrap();
             assert_eq!(at(0x10), vec![stack(-16, false), stack(-24, true)]);
-            assert_eq!(at(0x21), vec![info.slots[0], stack(-8, false), stack(-24, true)], "offset - 1 is tried");
+            assert_eq!(at(0x20), vec![info.slots[0], stack(-8, false), stack(-24, true)]);
             assert_eq!(at(0x30), vec![stack(-24, true)], "not a safe point: untracked only");
+            assert_eq!(info.live_slots(&data, 0x10 + 1 - adjust).unwrap(), vec![stack(-24, true)], "off by one is not a safe point");
         }
     }
 
@@ -711,6 +714,7 @@ mod tests {
         let data = w.finish();
         let info = GcInfo::decode(&data, 4).unwrap();
         let live = info.live_slots(&data, 0x80).unwrap();
+        assert_eq!(info.live_slots(&data, 0x81).unwrap(), vec![], "v4: exact offsets only");
         let offsets: Vec<_> = live
             .iter()
             .map(|s| match s.location {
