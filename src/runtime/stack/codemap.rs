@@ -123,7 +123,7 @@ impl<'a> CodeMap<'a> {
         }
         let heap_list = space.read_ptr(section + SECTION_HEAP_LIST)?;
         let Some(start) = self.method_start(heap_list, ip)? else { return Ok(None) };
-        let header = space.read_ptr(start - 8)?;
+        let header = space.read_ptr(start.wrapping_sub(8))?;
         if header <= STUB_CODE_BLOCK_LAST {
             return Ok(None);
         }
@@ -131,7 +131,7 @@ impl<'a> CodeMap<'a> {
         if n > MAX_UNWIND_INFOS {
             bail!("code header {header:#x} claims {n} unwind infos");
         }
-        let rva = ip - begin;
+        let rva = ip.wrapping_sub(begin);
         let mut function = None;
         for i in 0..n as u64 {
             let e = header + REAL_CODE_HEADER_UNWIND + 12 * i;

@@ -357,7 +357,7 @@ impl GcInfo {
         let mut pseudo = None;
         for &(start, stop) in &self.interruptible_ranges {
             if offset >= start && offset < stop {
-                pseudo = Some(total + offset - start);
+                pseudo = Some(total.saturating_add(offset - start));
             }
             total = total.saturating_add(stop - start);
         }

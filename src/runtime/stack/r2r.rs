@@ -92,7 +92,9 @@ impl ReadyToRunImage {
         if let Some(data) = read_section(SECTION_METHODDEF_ENTRY_POINTS)? {
             // A damaged table only costs method names.
             if let Ok(array) = NativeArray::new(&data, 0) {
-                for index in 0..array.count.min(1 << 24) {
+                // Every 16 elements take at least one byte: the section bounds the count.
+                let count = array.count.min((data.len() as u32).saturating_mul(16));
+                for index in 0..count {
                     if let Some(function) = array.get(index).ok().flatten().and_then(|off| entry_point_index(&data, off))
                         && (function as usize) < functions.len()
                     {

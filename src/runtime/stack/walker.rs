@@ -258,7 +258,7 @@ impl<'a> StackWalk<'a> {
                 return;
             }
         };
-        let Ok(offset) = u32::try_from(c.rip - code.method_start) else {
+        let Some(offset) = c.rip.checked_sub(code.method_start).and_then(|o| u32::try_from(o).ok()) else {
             out.warnings.push(format!("frame at {:#x}: outside its method", c.rip));
             return;
         };
