@@ -311,3 +311,51 @@ pub fn decode_field_signature(blob: &[u8]) -> Result<SigType> {
 pub fn decode_type(blob: &[u8]) -> Result<SigType> {
     SigReader { data: blob, pos: 0 }.ty(0)
 }
+
+/// The parameter types of a method signature (`MethodDefSig`/`MethodRefSig`); the return
+/// type is decoded and dropped, a vararg sentinel is skipped.
+pub fn decode_method_params(blob: &[u8]) -> Result<Vec<SigType>> {
+    let mut r = SigReader { data: blob, pos: 0 };
+    let conv = r.byte()?;
+    if conv & 0x0f == FIELD_SIG {
+        return Err(bad("a field signature, not a method's"));
+    }
+    if conv & SIG_GENERIC != 0 {
+        r.compressed()?;
+    }
+    let count = r.compressed()?;
+    r.ty(0)?; // return type
+    // Each parameter takes at least one byte: the blob bounds the Vec.
+    let mut params = Vec::new();
+    for _ in 0..count {
+        r.skip_modifiers()?;
+        if r.peek()? == et::SENTINEL {
+            r.pos += 1;
+        }
+        params.push(r.ty(0)?);
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod method_sig_tests {
+    use super::*;
+
+    #[test]
+    fn method_params() {
+        // instance? default conv 0x00, 2 params, returns void: (int32, string[])
+        let blob = [0x00, 2, et::VOID, et::I4, et::SZARRAY, et::STRING];
+        assert_eq!(
+            decode_method_params(&blob).unwrap(),
+            vec![SigType::I4, SigType::SzArray(Box::new(SigType::String))]
+        );
+        // generic method: conv 0x30 (HASTHIS | GENERIC), 1 generic param, 1 param !!0 byref
+        let blob = [0x30, 1, 1, et::BOOLEAN, et::BYREF, et::MVAR, 0];
+        assert_eq!(
+            decode_method_params(&blob).unwrap(),
+            vec![SigType::ByRef(Box::new(SigType::MVar(0)))]
+        );
+        assert!(decode_method_params(&[0x06, et::I4]).is_err(), "field signature");
+        assert!(decode_method_params(&[0x00, 200, et::VOID, et::I4]).is_err(), "truncated");
+    }
+}

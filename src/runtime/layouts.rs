@@ -194,7 +194,202 @@ pub struct Layout {
     pub collectible: CollectibleLayout,
     /// Expected `GcDacVars` major version.
     pub gc_dac_major: u8,
+    /// Stack walking: Frames, code headers, GC info.
+    pub stack: StackLayout,
 }
+
+/// The kinds of explicit `Frame` the stack walker tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    InlinedCall,
+    HelperMethod,
+    HelperMethod1Obj,
+    HelperMethod2Obj,
+    HelperMethod3Obj,
+    HelperMethodProtectObj,
+    Resumable,
+    RedirectedThread,
+    FaultingException,
+    SoftwareException,
+    FuncEval,
+    PInvokeCalli,
+    Hijack,
+    PrestubMethod,
+    CallCountingHelper,
+    StubDispatch,
+    ExternalMethod,
+    DynamicHelper,
+    Multicast,
+    ProtectByRefs,
+    ProtectValueClass,
+    DebuggerClassInitMark,
+    DebuggerSecurityCodeMark,
+    DebuggerExit,
+    DebuggerU2MCatchHandler,
+    ExceptionFilter,
+}
+
+impl FrameKind {
+    /// The class name, as ClrMD names a frame.
+    pub fn name(self) -> &'static str {
+        use FrameKind::*;
+        match self {
+            InlinedCall => "InlinedCallFrame",
+            HelperMethod => "HelperMethodFrame",
+            HelperMethod1Obj => "HelperMethodFrame_1OBJ",
+            HelperMethod2Obj => "HelperMethodFrame_2OBJ",
+            HelperMethod3Obj => "HelperMethodFrame_3OBJ",
+            HelperMethodProtectObj => "HelperMethodFrame_PROTECTOBJ",
+            Resumable => "ResumableFrame",
+            RedirectedThread => "RedirectedThreadFrame",
+            FaultingException => "FaultingExceptionFrame",
+            SoftwareException => "SoftwareExceptionFrame",
+            FuncEval => "FuncEvalFrame",
+            PInvokeCalli => "PInvokeCalliFrame",
+            Hijack => "HijackFrame",
+            PrestubMethod => "PrestubMethodFrame",
+            CallCountingHelper => "CallCountingHelperFrame",
+            StubDispatch => "StubDispatchFrame",
+            ExternalMethod => "ExternalMethodFrame",
+            DynamicHelper => "DynamicHelperFrame",
+            Multicast => "MulticastFrame",
+            ProtectByRefs => "ProtectByRefsFrame",
+            ProtectValueClass => "ProtectValueClassFrame",
+            DebuggerClassInitMark => "DebuggerClassInitMarkFrame",
+            DebuggerSecurityCodeMark => "DebuggerSecurityCodeMarkFrame",
+            DebuggerExit => "DebuggerExitFrame",
+            DebuggerU2MCatchHandler => "DebuggerU2MCatchHandlerFrame",
+            ExceptionFilter => "ExceptionFilterFrame",
+        }
+    }
+}
+
+/// How a `Frame`'s kind is recognised.
+#[derive(Debug, Clone, Copy)]
+pub enum FrameIdentity {
+    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry at this index (8, 9).
+    Vtable(&'static [(usize, FrameKind)]),
+    /// `Frame+0` is a `FrameIdentifier` value (10).
+    Identifier(&'static [(u64, FrameKind)]),
+}
+
+/// Where the stack walker finds things. Sources: `docs/research/stack-roots.md` (checked on
+/// the lab dumps with `/tmp/stackresearch/`), the 9/10 contract descriptors
+/// (`lab/reference/runtime-facts-net{9,10}.json`), and for the 8/9 vtable order
+/// `vptr_list.h` (relative order of the Frame classes), anchored on the indices seen in the
+/// dumps.
+#[derive(Debug, Clone, Copy)]
+pub struct StackLayout {
+    /// `Thread.m_pFrame` (8: found on the dumps; 9/10: descriptor `Thread.Frame`).
+    pub thread_frame: u64,
+    /// `Thread.m_CacheStackBase`, the top (highest address) of the thread's stack
+    /// (observed on the lab dumps, research §1.1: the only Thread field pointing just past
+    /// every thread's stack mapping; not in the descriptors).
+    pub thread_stack_base: u64,
+    pub frame_identity: FrameIdentity,
+    /// GcInfo encoding version of JIT-compiled code (8, 9: 3; 10: 4, descriptor global
+    /// `GCInfoVersion`). ReadyToRun images choose by their own major version.
+    pub gc_info_version: u32,
+    /// `Module.m_MethodDefToDescMap` (a LookupMap; its table at +8). 9/10: descriptor;
+    /// 8: found on zoo-net8 (32 bytes after `TypeDefToMethodTableMap` at +752, as on 9/10),
+    /// checked: every entry's MethodDesc token equals its row.
+    pub module_method_def_to_desc: u64,
+    /// `HelperMethodFrame.m_MachState` (`LazyMachState`), when the version has helper
+    /// method frames (8: dump; 9: assumed the same).
+    pub helper_frame_machine_state: Option<u64>,
+    /// `HelperMethodFrame_nOBJ.gcPtrs[0]` (8: dump, the truth's slot address).
+    pub helper_frame_gc_ptrs: u64,
+    /// `FramedMethodFrame.m_pTransitionBlock` (10: descriptor; 8/9 assumed the same).
+    pub framed_method_transition_block: u64,
+    /// `FaultingExceptionFrame.m_ctx` (10: descriptor; unknown on 8/9).
+    pub faulting_exception_context: Option<u64>,
+    /// `SoftwareExceptionFrame.m_Context` (10: descriptor).
+    pub software_exception_context: Option<u64>,
+    /// `ResumableFrame.m_Regs` (a pointer to a CONTEXT; 10: descriptor).
+    pub resumable_context_ptr: Option<u64>,
+}
+
+/// MethodDesc: `u16 Flags3AndTokenRemainder @0`, `u8 ChunkIndex @2`; the chunk is
+/// `MethodDesc - ChunkIndex * 8 - 24` and holds `MethodTable* @0`, `u16
+/// FlagsAndTokenRange @18`. 12 remainder bits on 8, 9, 10 (9/10 descriptor global
+/// `MethodDescTokenRemainderBitCount`; 8 checked on every CoreLib MethodDesc of zoo-net8).
+pub const METHOD_DESC_CHUNK_INDEX: u64 = 2;
+pub const METHOD_DESC_ALIGNMENT: u64 = 8;
+pub const METHOD_DESC_CHUNK_SIZE: u64 = 24;
+pub const METHOD_DESC_CHUNK_TOKEN_RANGE: u64 = 18;
+pub const METHOD_DESC_TOKEN_REMAINDER_BITS: u32 = 12;
+
+/// `vptr_list.h` order of the Frame classes on 8.0 (VPTR entries of `g_dacTable`).
+/// Anchored on the dump: 126 = DebuggerU2MCatchHandlerFrame (bottom of every secondary
+/// thread), 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for Monitor.Wait's root).
+static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(123);
+/// The same order on 9.0, anchored on 128 = DebuggerU2MCatchHandlerFrame and
+/// 137 = InlinedCallFrame (both seen on zoo-net9). Kinds after InlinedCallFrame are
+/// UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
+static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(125);
+
+const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
+    use FrameKind::*;
+    let order = [
+        DebuggerClassInitMark,
+        DebuggerSecurityCodeMark,
+        DebuggerExit,
+        DebuggerU2MCatchHandler,
+        FaultingException,
+        FuncEval,
+        HelperMethod,
+        HelperMethod1Obj,
+        HelperMethod2Obj,
+        HelperMethod3Obj,
+        HelperMethodProtectObj,
+        Hijack,
+        InlinedCall,
+        Multicast,
+        PInvokeCalli,
+        PrestubMethod,
+        ProtectByRefs,
+        ProtectValueClass,
+        Resumable,
+        RedirectedThread,
+        StubDispatch,
+        CallCountingHelper,
+        ExternalMethod,
+        DynamicHelper,
+        ExceptionFilter,
+    ];
+    let mut out = [(0usize, InlinedCall); 25];
+    let mut i = 0;
+    while i < 25 {
+        out[i] = (first + i, order[i]);
+        i += 1;
+    }
+    out
+}
+
+/// .NET 10 `FrameIdentifier` values (descriptor globals `*FrameIdentifier`).
+static NET10_FRAMES: [(u64, FrameKind); 18] = {
+    use FrameKind::*;
+    [
+        (1, InlinedCall),
+        (2, Resumable),
+        (3, RedirectedThread),
+        (4, FaultingException),
+        (5, SoftwareException),
+        (6, FuncEval),
+        (7, PInvokeCalli),
+        (8, Hijack),
+        (9, PrestubMethod),
+        (10, CallCountingHelper),
+        (11, StubDispatch),
+        (12, ExternalMethod),
+        (13, DynamicHelper),
+        (14, ProtectValueClass),
+        (15, DebuggerClassInitMark),
+        (16, DebuggerExit),
+        (17, DebuggerU2MCatchHandler),
+        (18, ExceptionFilter),
+    ]
+};
 
 // MethodTable fields that are the same on 8, 9 and 10.
 pub const MT_FLAGS: u64 = 0;
@@ -290,6 +485,19 @@ pub static NET8: Layout = Layout {
         object_handle: 976,
     },
     gc_dac_major: 2,
+    stack: StackLayout {
+        thread_frame: 16,
+        thread_stack_base: 248,
+        frame_identity: FrameIdentity::Vtable(&NET8_FRAMES),
+        gc_info_version: 3,
+        module_method_def_to_desc: 784,
+        helper_frame_machine_state: Some(48),
+        helper_frame_gc_ptrs: 232,
+        framed_method_transition_block: 16,
+        faulting_exception_context: None,
+        software_exception_context: None,
+        resumable_context_ptr: None,
+    },
 };
 
 pub static NET9: Layout = Layout {
@@ -366,6 +574,19 @@ pub static NET9: Layout = Layout {
         object_handle: 1128,
     },
     gc_dac_major: 2,
+    stack: StackLayout {
+        thread_frame: 8,
+        thread_stack_base: 120,
+        frame_identity: FrameIdentity::Vtable(&NET9_FRAMES),
+        gc_info_version: 3,
+        module_method_def_to_desc: 656,
+        helper_frame_machine_state: Some(48),
+        helper_frame_gc_ptrs: 232,
+        framed_method_transition_block: 16,
+        faulting_exception_context: None,
+        software_exception_context: None,
+        resumable_context_ptr: None,
+    },
 };
 
 pub static NET10: Layout = Layout {
@@ -442,6 +663,19 @@ pub static NET10: Layout = Layout {
         object_handle: 752,
     },
     gc_dac_major: 2,
+    stack: StackLayout {
+        thread_frame: 8,
+        thread_stack_base: 120,
+        frame_identity: FrameIdentity::Identifier(&NET10_FRAMES),
+        gc_info_version: 4,
+        module_method_def_to_desc: 448,
+        helper_frame_machine_state: None,
+        helper_frame_gc_ptrs: 0,
+        framed_method_transition_block: 16,
+        faulting_exception_context: Some(32),
+        software_exception_context: Some(288),
+        resumable_context_ptr: Some(16),
+    },
 };
 
 /// The layout for a runtime major version, if clrheap knows it.

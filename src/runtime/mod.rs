@@ -6,6 +6,7 @@
 //! A runtime it does not know is refused with one line naming what was found.
 pub mod contract;
 pub mod modules;
+pub mod stack;
 pub mod threads;
 pub mod exports;
 pub mod gc_vars;

@@ -1,0 +1,242 @@
+//! Explicit Frames: the runtime's linked list of transition records on each thread's stack
+//! (`Thread.m_pFrame`, `Frame.m_Next` at +8, ended by -1). They carry the managed context
+//! across native code (an inlined P/Invoke's InlinedCallFrame, a HelperMethodFrame of an
+//! FCALL on 8/9, a stub's TransitionBlock, an exception's CONTEXT), and some hold GC
+//! references themselves (HelperMethodFrame_nOBJ).
+//!
+//! The kind of a Frame is its vtable on 8/9 (matched against `g_dacTable`'s VPTR entries)
+//! and a `FrameIdentifier` value on 10 (see [`crate::runtime::layouts::FrameIdentity`]).
+use super::codemap::CodeMap;
+use super::unwind::{RegContext, RBP};
+use crate::runtime::layouts::{FrameIdentity, FrameKind};
+use crate::runtime::threads::ManagedThread;
+use crate::runtime::Runtime;
+use anyhow::{bail, Context, Result};
+use std::collections::HashMap;
+
+const FRAME_TOP: u64 = u64::MAX;
+const FRAME_NEXT: u64 = 8;
+/// More Frames on one thread than this means a corrupt chain.
+pub const MAX_FRAMES: usize = 4096;
+
+// InlinedCallFrame (9/10 descriptor; 8 the same Frame base).
+const ICF_CALL_SITE_SP: u64 = 24;
+const ICF_CALLER_RETURN_ADDRESS: u64 = 32;
+const ICF_CALLEE_SAVED_FP: u64 = 40;
+// LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump).
+const MS_RIP: u64 = 0;
+const MS_RSP: u64 = 8;
+const MS_CAPTURE: u64 = 16;
+const MS_PTRS: u64 = 64;
+const MS_RET_ADDR: u64 = 112;
+/// Order of the callee-saved registers in `CalleeSavedRegisters` / MachState arrays
+/// (10 descriptor `CalleeSavedRegisters`: r12, r13, r14, r15, rbx, rbp).
+const CALLEE_SAVED_ORDER: [usize; 6] = [12, 13, 14, 15, 3, RBP];
+// TransitionBlock (10 descriptor: CalleeSavedRegisters +48, ReturnAddress +96, size 104).
+const TB_CALLEE_SAVED: u64 = 48;
+const TB_RETURN_ADDRESS: u64 = 96;
+const TB_SIZE: u64 = 104;
+// Windows-layout CONTEXT (the PAL's): Rax at 0x78 .. R15 at 0xf0, Rip at 0xf8.
+const CONTEXT_RAX: u64 = 0x78;
+const CONTEXT_RIP: u64 = 0xf8;
+/// Steps of the frame-pointer chain followed from an uninitialised HelperMethodFrame.
+const MAX_RBP_CHAIN: usize = 64;
+
+/// One Frame of a thread's chain.
+#[derive(Debug, Clone, Copy)]
+pub struct ExplicitFrame {
+    pub address: u64,
+    pub kind: Option<FrameKind>,
+    /// The raw vtable or identifier, for messages about unknown kinds.
+    pub raw: u64,
+}
+
+impl ExplicitFrame {
+    pub fn name(&self) -> String {
+        match self.kind {
+            Some(k) => k.name().to_string(),
+            None => format!("Frame({:#x})", self.raw),
+        }
+    }
+}
+
+/// Recognises Frame kinds.
+pub struct FrameKinds {
+    by_vtable: HashMap<u64, FrameKind>,
+    by_id: HashMap<u64, FrameKind>,
+}
+
+impl FrameKinds {
+    pub fn new(rt: &Runtime) -> FrameKinds {
+        let mut by_vtable = HashMap::new();
+        let mut by_id = HashMap::new();
+        match rt.layout.stack.frame_identity {
+            FrameIdentity::Vtable(table) => {
+                for &(index, kind) in table {
+                    if let Ok(v) = rt.space.read_ptr(rt.dac_table + 8 * index as u64)
+                        && v != 0
+                    {
+                        by_vtable.insert(v, kind);
+                    }
+                }
+            }
+            FrameIdentity::Identifier(table) => by_id.extend(table.iter().copied()),
+        }
+        FrameKinds { by_vtable, by_id }
+    }
+
+    fn kind(&self, raw: u64) -> Option<FrameKind> {
+        self.by_vtable.get(&raw).or_else(|| self.by_id.get(&raw)).copied()
+    }
+}
+
+/// The thread's Frames, innermost first.
+pub fn frame_chain(rt: &Runtime, kinds: &FrameKinds, thread: &ManagedThread) -> Result<Vec<ExplicitFrame>> {
+    let space = &rt.space;
+    let mut frame = space
+        .read_ptr(thread.address + rt.layout.stack.thread_frame)
+        .context("cannot read the thread's Frame pointer")?;
+    let mut out = Vec::new();
+    while frame != 0 && frame != FRAME_TOP {
+        if out.len() >= MAX_FRAMES {
+            bail!("the Frame chain has more than {MAX_FRAMES} entries (a loop?)");
+        }
+        if let Some(last) = out.last().map(|f: &ExplicitFrame| f.address)
+            && frame <= last
+        {
+            bail!("the Frame chain goes down the stack at {frame:#x}");
+        }
+        let raw = space.read_ptr(frame).with_context(|| format!("cannot read the Frame at {frame:#x}"))?;
+        out.push(ExplicitFrame { address: frame, kind: kinds.kind(raw), raw });
+        frame = space.read_ptr(frame + FRAME_NEXT)?;
+    }
+    Ok(out)
+}
+
+/// A managed context recovered from a Frame.
+pub struct FrameContext {
+    pub context: RegContext,
+    /// The context is a full interrupted state (scratch registers live): report the frame
+    /// it leads to as an active frame.
+    pub active: bool,
+}
+
+/// The managed context a Frame resumes to, if it holds one.
+pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Result<Option<FrameContext>> {
+    let space = &rt.space;
+    let f = frame.address;
+    let st = &rt.layout.stack;
+    let Some(kind) = frame.kind else { return Ok(None) };
+    let passive = |context| Ok(Some(FrameContext { context, active: false }));
+    use FrameKind::*;
+    match kind {
+        InlinedCall => {
+            let ra = space.read_ptr(f + ICF_CALLER_RETURN_ADDRESS)?;
+            if ra == 0 {
+                return Ok(None); // not in a P/Invoke right now
+            }
+            let mut c = RegContext::new(ra, space.read_ptr(f + ICF_CALL_SITE_SP)?);
+            c.set(RBP, space.read_ptr(f + ICF_CALLEE_SAVED_FP)?);
+            passive(c)
+        }
+        HelperMethod | HelperMethod1Obj | HelperMethod2Obj | HelperMethod3Obj | HelperMethodProtectObj => {
+            let Some(ms_off) = st.helper_frame_machine_state else { return Ok(None) };
+            let ms = f + ms_off;
+            if space.read_ptr(ms + MS_RET_ADDR)? != 0 {
+                // Initialised: the caller's rip/rsp, and where the callee-saved registers are.
+                let mut c = RegContext::new(space.read_ptr(ms + MS_RIP)?, space.read_ptr(ms + MS_RSP)?);
+                for (k, &reg) in CALLEE_SAVED_ORDER.iter().enumerate() {
+                    let p = space.read_ptr(ms + MS_PTRS + 8 * k as u64)?;
+                    if p != 0
+                        && let Ok(v) = space.read_ptr(p)
+                    {
+                        c.set(reg, v);
+                        c.locations[reg] = Some(p);
+                    }
+                }
+                return passive(c);
+            }
+            // Not initialised (the helper never needed it): follow libcoreclr's frame
+            // pointers from the captured rbp to the first return into managed code.
+            let mut rbp = space.read_ptr(ms + MS_CAPTURE + 8 * 5)?;
+            for _ in 0..MAX_RBP_CHAIN {
+                if rbp == 0 {
+                    break;
+                }
+                let ra = space.read_ptr(rbp + 8)?;
+                if code.lookup(ra).ok().flatten().is_some() {
+                    let mut c = RegContext::new(ra, rbp + 16);
+                    c.set(RBP, space.read_ptr(rbp)?);
+                    c.locations[RBP] = Some(rbp);
+                    return passive(c);
+                }
+                let next = space.read_ptr(rbp)?;
+                if next <= rbp {
+                    break;
+                }
+                rbp = next;
+            }
+            Ok(None)
+        }
+        PrestubMethod | StubDispatch | ExternalMethod | CallCountingHelper | DynamicHelper | PInvokeCalli | Multicast => {
+            let tb = space.read_ptr(f + st.framed_method_transition_block)?;
+            if tb == 0 {
+                return Ok(None);
+            }
+            let mut c = RegContext::new(space.read_ptr(tb + TB_RETURN_ADDRESS)?, tb + TB_SIZE);
+            for (k, &reg) in CALLEE_SAVED_ORDER.iter().enumerate() {
+                let at = tb + TB_CALLEE_SAVED + 8 * k as u64;
+                c.set(reg, space.read_ptr(at)?);
+                c.locations[reg] = Some(at);
+            }
+            passive(c)
+        }
+        FaultingException | SoftwareException | Resumable | RedirectedThread => {
+            let context = match kind {
+                FaultingException => st.faulting_exception_context.map(|o| f + o),
+                SoftwareException => st.software_exception_context.map(|o| f + o),
+                _ => match st.resumable_context_ptr {
+                    Some(o) => Some(space.read_ptr(f + o)?),
+                    None => None,
+                },
+            };
+            let Some(ctx) = context.filter(|&c| c != 0) else { return Ok(None) };
+            let mut c = RegContext::new(space.read_ptr(ctx + CONTEXT_RIP)?, 0);
+            for reg in 0..16 {
+                let at = ctx + CONTEXT_RAX + 8 * reg as u64;
+                c.set(reg, space.read_ptr(at)?);
+                c.locations[reg] = Some(at);
+            }
+            c.locations[super::unwind::RSP] = None;
+            Ok(Some(FrameContext { context: c, active: kind != SoftwareException }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// GC references a Frame holds itself: `(slot address, object)`.
+pub fn frame_roots(rt: &Runtime, frame: &ExplicitFrame) -> Result<Vec<(u64, u64)>> {
+    let n = match frame.kind {
+        Some(FrameKind::HelperMethod1Obj) => 1,
+        Some(FrameKind::HelperMethod2Obj) => 2,
+        Some(FrameKind::HelperMethod3Obj) => 3,
+        _ => return Ok(Vec::new()),
+    };
+    if rt.layout.stack.helper_frame_machine_state.is_none() {
+        return Ok(Vec::new());
+    }
+    let space = &rt.space;
+    let mut out = Vec::new();
+    for k in 0..n {
+        // gcPtrs[k] is the address of the protected OBJECTREF.
+        let slot = space.read_ptr(frame.address + rt.layout.stack.helper_frame_gc_ptrs + 8 * k)?;
+        if slot == 0 {
+            continue;
+        }
+        let object = space.read_ptr(slot)?;
+        if object != 0 {
+            out.push((slot, object));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,161 @@
+//! Precise stack roots against ClrMD's: the `Stack` rows of every lab dump's `roots.tsv`
+//! (slot address, object, thread; and the frame's name), plus the conservative scan's
+//! superset property.
+mod common;
+
+use clrheap::commands::Session;
+use clrheap::dump::DumpOptions;
+use clrheap::runtime::stack::{all_stack_roots, conservative_stack_roots, StackWalk};
+use common::*;
+use std::collections::{BTreeSet, HashSet};
+
+type Row = (u64, u64, u32);
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s, 16).unwrap_or_else(|_| panic!("bad hex {s:?}"))
+}
+
+#[test]
+fn stack_roots_match_clrmd() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (name, dump, truth) in lab_dumps("stack_roots_match_clrmd") {
+        let session = Session::open(&dump, &DumpOptions::default()).expect("open dump");
+        let heap = &session.heap;
+        let rt = &heap.runtime;
+        let types = |mt: u64| Some(heap.type_name(mt).to_string());
+        let walk = StackWalk::new(rt).expect("stack walker").with_type_names(&types);
+        let mut ours: BTreeSet<Row> = BTreeSet::new();
+        let mut names: HashSet<(u64, u64, String)> = HashSet::new();
+        // What gcroot's `Thread` sections print: frame SP, IP, name, `reg±off:`, slot.
+        let mut lines: HashSet<(u64, u64, String, String, u64)> = HashSet::new();
+        for t in &heap.threads {
+            let stack = match walk.thread(t) {
+                Ok(s) => s,
+                Err(e) => {
+                    failures.push(format!("{name}: thread {:x}: {e:#}", t.os_id));
+                    continue;
+                }
+            };
+            for r in stack.roots {
+                let slot = r.slot.unwrap_or(0);
+                ours.insert((slot, r.object, r.os_thread_id));
+                let reg = match (r.register, r.offset) {
+                    (Some(reg), Some(off)) if off < 0 => format!("{reg}-{:x}", -(off as i64)),
+                    (Some(reg), Some(off)) => format!("{reg}+{off:x}"),
+                    _ => String::new(),
+                };
+                let method = r.method_name.unwrap_or_default();
+                lines.insert((r.frame_sp, r.frame_ip, method.clone(), reg, slot));
+                names.insert((slot, r.object, method));
+            }
+        }
+        let mut want: BTreeSet<Row> = BTreeSet::new();
+        let mut want_names = HashSet::new();
+        for row in read_tsv(&truth.join("roots.tsv")) {
+            if row[0] != "Stack" {
+                continue;
+            }
+            let r = (hex(&row[1]), hex(&row[2]), hex(&row[6]) as u32);
+            want.insert(r);
+            want_names.insert((r.0, r.1, row[8].clone()));
+        }
+        let missing: Vec<_> = want.difference(&ours).collect();
+        let extra: Vec<_> = ours.difference(&want).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            failures.push(format!(
+                "{name}: {} stack roots, want {}; missing {:x?}; extra {:x?}",
+                ours.len(),
+                want.len(),
+                missing,
+                extra
+            ));
+        }
+        let gcroot_lines = gcroot_stack_lines(&truth);
+        for (sp, ip, method, reg, slot) in gcroot_lines.iter().cloned() {
+            if !lines.contains(&(sp, ip, method.clone(), reg.clone(), slot)) {
+                failures.push(format!("{name}: no root for gcroot's line {sp:x} {ip:x} {method} {reg}: {slot:x}"));
+            }
+        }
+        let wrong_names: Vec<_> = want_names.difference(&names).collect();
+        if !wrong_names.is_empty() && missing.is_empty() {
+            failures.push(format!("{name}: frame names differ: want {wrong_names:x?}"));
+        }
+        checked += 1;
+
+        // The tolerant per-dump entry gives the same, without warnings.
+        let report = all_stack_roots(rt, &heap.threads, None);
+        let all: BTreeSet<Row> = report.roots.iter().map(|r| (r.slot.unwrap_or(0), r.object, r.os_thread_id)).collect();
+        if all != ours {
+            failures.push(format!("{name}: all_stack_roots differs from per-thread walks"));
+        }
+        if !report.warnings.is_empty() {
+            failures.push(format!("{name}: warnings: {:?}", report.warnings));
+        }
+
+        // The conservative scan finds every precise root (slot and object).
+        let starts: HashSet<u64> = {
+            let (objects, _) = heap.objects();
+            objects.iter().filter(|o| o.mt != rt.globals.free_mt).map(|o| o.address).collect()
+        };
+        assert!(!starts.is_empty(), "{name}: no objects");
+        let is_object = |v: u64| starts.contains(&v);
+        let mut conservative = 0;
+        for t in &heap.threads {
+            let cons: HashSet<(u64, u64)> = match conservative_stack_roots(rt, t, &is_object) {
+                Ok(r) => {
+                    conservative += r.len();
+                    r.iter().map(|r| (r.slot.unwrap_or(0), r.object)).collect()
+                }
+                Err(_) => continue,
+            };
+            for r in want.iter().filter(|r| r.2 == t.os_id) {
+                if !cons.contains(&(r.0, r.1)) {
+                    failures.push(format!("{name}: conservative scan misses {:x} -> {:x}", r.0, r.1));
+                }
+            }
+        }
+        eprintln!(
+            "{name}: {} precise stack roots (ClrMD {}), {} gcroot frame lines, {conservative} conservative",
+            ours.len(),
+            want.len(),
+            gcroot_lines.len()
+        );
+    }
+    eprintln!("stack roots checked on {checked} dumps");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The stack lines of every `gcroot-*.txt`: `    SP IP Method` followed by `        reg-off: SLOT`.
+fn gcroot_stack_lines(truth: &std::path::Path) -> Vec<(u64, u64, String, String, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(truth.join("sos")).into_iter().flatten().flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        if !file.starts_with("gcroot-") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let mut frame: Option<(u64, u64, String)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("    ")
+                && !rest.starts_with(' ')
+            {
+                let mut parts = rest.splitn(3, ' ');
+                frame = match (parts.next(), parts.next(), parts.next()) {
+                    (Some(sp), Some(ip), Some(m)) => match (u64::from_str_radix(sp, 16), u64::from_str_radix(ip, 16)) {
+                        (Ok(sp), Ok(ip)) => Some((sp, ip, m.to_string())),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+            } else if let Some(rest) = line.strip_prefix("        ")
+                && let Some((reg, slot)) = rest.split_once(": ")
+                && let Some((sp, ip, m)) = &frame
+                && let Ok(slot) = u64::from_str_radix(slot.trim(), 16)
+            {
+                out.push((*sp, *ip, m.clone(), reg.to_string(), slot));
+            }
+        }
+    }
+    out
+}
