@@ -155,17 +155,60 @@ pub struct RootPolicy {
     /// Count handles as roots the way ClrMD and dotnet-dump do (weak interior pointer
     /// handles, .NET 9+, are then roots) rather than as the GC does.
     pub sos_handles: bool,
-    /// Add the conservative stack scan.
-    pub conservative_stacks: bool,
+    /// How the threads' stacks are scanned for roots.
+    pub stacks: StackScan,
+}
+
+/// Where stack roots come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackScan {
+    /// Unwind managed frames and read their GC info, as SOS does; a thread whose walk
+    /// fails falls back to the conservative scan (its roots are marked conservative).
+    Precise,
+    /// Every aligned stack word that points at an object (may keep stale objects alive).
+    Conservative,
+    /// No stack roots.
+    None,
 }
 
 impl Default for RootPolicy {
     fn default() -> RootPolicy {
         RootPolicy {
             sos_handles: true,
-            conservative_stacks: true,
+            stacks: StackScan::Precise,
         }
     }
+}
+
+/// Precise stack roots as graph roots; interior pointers are attributed to the object
+/// that contains them. Warnings of threads that could not be walked go to stderr.
+pub fn precise_stack_roots(heap: &Heap, graph: &ObjectGraph) -> Vec<Root> {
+    let is_object = |v: u64| graph.id_of(v).is_some_and(|id| !graph.is_free(id));
+    let report = crate::runtime::stack::all_stack_roots(&heap.runtime, &heap.threads, Some(&is_object));
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    report
+        .roots
+        .into_iter()
+        .filter_map(|r| {
+            let object = if r.interior {
+                graph.address(graph.id_containing(r.object)?)
+            } else {
+                r.object
+            };
+            Some(Root {
+                kind: RootKind::Stack {
+                    os_thread_id: r.os_thread_id,
+                    register: None,
+                    conservative: r.conservative,
+                },
+                address: r.slot.unwrap_or(0),
+                object,
+                pinned: r.pinned,
+            })
+        })
+        .collect()
 }
 
 /// A heap's roots and its dependent handles as (primary, secondary) addresses.
@@ -180,8 +223,10 @@ pub fn gather_roots(
     let handles = heap.handles()?;
     let mut roots = crate::heap::roots::handle_roots(&handles, policy.sos_handles);
     roots.extend(heap.finalizer_roots()?);
-    if policy.conservative_stacks {
-        roots.extend(conservative_stack_roots(heap, graph));
+    match policy.stacks {
+        StackScan::Precise => roots.extend(precise_stack_roots(heap, graph)),
+        StackScan::Conservative => roots.extend(conservative_stack_roots(heap, graph)),
+        StackScan::None => {}
     }
     let dependents = handles
         .iter()
