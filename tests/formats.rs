@@ -110,3 +110,50 @@ fn json_lines_listing_matches_text_listing() {
     }
     assert_eq!(lines.last().unwrap()["total_objects"].as_u64(), Some(listed.len() as u64));
 }
+
+#[test]
+fn eeheap_records_agree_with_text_totals() {
+    let s = session();
+    let text = run(&s, "eeheap -gc", Format::Text);
+    let total = |label: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(label)).unwrap();
+        let inside = line.split('(').nth(1).unwrap().split(')').next().unwrap();
+        inside.parse().unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run(&s, "eeheap -gc", Format::Json)).unwrap();
+    assert_eq!(json["total_allocated_size"].as_u64(), Some(total("GC Allocated Heap Size:")));
+    assert_eq!(json["total_committed_size"].as_u64(), Some(total("GC Committed Heap Size:")));
+    let segments: usize = json["heaps"].as_array().unwrap().iter().map(|h| h["segments"].as_array().unwrap().len()).sum();
+    let csv = run(&s, "eeheap -gc", Format::Csv);
+    assert_eq!(csv.lines().count(), segments + 1, "header plus one row per segment");
+    // Every segment address of the text appears in the records.
+    let mut seen = 0;
+    for line in text.lines().filter(|l| l.starts_with("    ")) {
+        if let Ok(seg) = u64::from_str_radix(line.split_whitespace().next().unwrap(), 16) {
+            assert!(csv.contains(&format!("{seg:#x},")), "segment {seg:x} in CSV");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, segments);
+}
+
+#[test]
+fn dumpgen_records_agree_with_text() {
+    let s = session();
+    for generation in ["gen0", "gen2", "loh", "poh", "foh"] {
+        let text = run(&s, &format!("dumpgen {generation}"), Format::Text);
+        let total: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Total ")?.strip_suffix(" objects")?.parse().ok())
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&run(&s, &format!("dumpgen {generation}"), Format::Json)).unwrap();
+        assert_eq!(json["total_objects"].as_u64(), Some(total), "{generation}");
+        let rows = json["statistics"].as_array().unwrap();
+        assert_eq!(rows.iter().map(|r| r["count"].as_u64().unwrap()).sum::<u64>(), total, "{generation}");
+        for r in rows {
+            let (count, size) = (r["count"].as_u64().unwrap(), r["total_size"].as_u64().unwrap());
+            let line = format!("{:016x} {count:>8} {size:>12}", hex(&r["mt"]));
+            assert!(text.contains(&line), "{generation}: {line}");
+        }
+    }
+}

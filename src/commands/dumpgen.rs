@@ -6,6 +6,8 @@
 //! whose name contains S, ignoring case. Numbers are plain decimal and MethodTables and
 //! addresses 16 hex digits: dotnet-dump's own format for this command
 //! (`docs/research/sos-formats.md` §3).
+use super::output::{hex, stat_record, write_csv_records, write_json, Format};
+use serde_json::{json, Value};
 use super::format::{parse_address, CommandArgs};
 use super::Session;
 use crate::heap::{Heap, HeapObject, ObjectGeneration, SegmentKind, SizeCache};
@@ -76,14 +78,69 @@ fn parse_args(args: &[String]) -> Result<Request> {
     })
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let request = parse_args(args)?;
     let heap = &session.heap;
     let objects = generation_objects(heap, &request);
-    match request.mt {
-        Some(_) => write_listing(&objects, out),
-        None => write_statistics(heap, &objects, out),
+    match (request.mt, format) {
+        (Some(_), Format::Text) => write_listing(&objects, out),
+        (None, Format::Text) => write_statistics(heap, &objects, out),
+        (Some(_), _) => write_listing_records(heap, &objects, format, out),
+        (None, _) => write_statistics_records(heap, &objects, format, out),
     }
+}
+
+/// Per-type (MethodTable, count, total size), first-seen order, stably sorted by size.
+fn statistics(objects: &[HeapObject]) -> Vec<(u64, u64, u64)> {
+    let mut order: Vec<u64> = Vec::new();
+    let mut stats: HashMap<u64, (u64, u64)> = HashMap::new();
+    for o in objects {
+        let entry = stats.entry(o.mt).or_insert_with(|| {
+            order.push(o.mt);
+            (0, 0)
+        });
+        entry.0 += 1;
+        entry.1 += o.size;
+    }
+    let mut rows: Vec<(u64, u64, u64)> = order
+        .iter()
+        .filter_map(|mt| stats.get(mt).map(|&(count, size)| (*mt, count, size)))
+        .collect();
+    // Stable: equal sizes keep the order their types were first seen in.
+    rows.sort_by_key(|&(_, _, size)| size);
+    rows
+}
+
+/// JSON `{"statistics": [{"mt", "count", "total_size", "type"}], "total_objects",
+/// "total_bytes"}`, or those rows as CSV.
+fn write_statistics_records(heap: &Heap, objects: &[HeapObject], format: Format, out: &mut dyn Write) -> Result<()> {
+    let records: Vec<Value> = statistics(objects)
+        .into_iter()
+        .map(|(mt, count, size)| stat_record(mt, count, size, &heap.type_name(mt)))
+        .collect();
+    if format == Format::Csv {
+        return write_csv_records(out, &["mt", "count", "total_size", "type"], &records);
+    }
+    let bytes: u64 = objects.iter().map(|o| o.size).sum();
+    write_json(
+        out,
+        &json!({ "statistics": records, "total_objects": objects.len(), "total_bytes": bytes }),
+    )
+}
+
+/// JSON Lines `{"address", "mt", "size", "type"}` then `{"total_objects"}`, or CSV rows.
+fn write_listing_records(heap: &Heap, objects: &[HeapObject], format: Format, out: &mut dyn Write) -> Result<()> {
+    let record = |o: &HeapObject| {
+        json!({ "address": hex(o.address), "mt": hex(o.mt), "size": o.size, "type": &*heap.type_name(o.mt) })
+    };
+    if format == Format::Csv {
+        let records: Vec<Value> = objects.iter().map(record).collect();
+        return write_csv_records(out, &["address", "mt", "size", "type"], &records);
+    }
+    for o in objects {
+        write_json(out, &record(o))?;
+    }
+    write_json(out, &json!({ "total_objects": objects.len() }))
 }
 
 /// The objects of the requested generation that pass the filters, in walk order
@@ -125,22 +182,7 @@ fn generation_objects(heap: &Heap, request: &Request) -> Vec<HeapObject> {
 }
 
 fn write_statistics(heap: &Heap, objects: &[HeapObject], out: &mut dyn Write) -> Result<()> {
-    let mut order: Vec<u64> = Vec::new();
-    let mut stats: HashMap<u64, (u64, u64)> = HashMap::new();
-    for o in objects {
-        let entry = stats.entry(o.mt).or_insert_with(|| {
-            order.push(o.mt);
-            (0, 0)
-        });
-        entry.0 += 1;
-        entry.1 += o.size;
-    }
-    let mut rows: Vec<(u64, u64, u64)> = order
-        .iter()
-        .filter_map(|mt| stats.get(mt).map(|&(count, size)| (*mt, count, size)))
-        .collect();
-    // Stable: equal sizes keep the order their types were first seen in.
-    rows.sort_by_key(|&(_, _, size)| size);
+    let rows = statistics(objects);
     writeln!(out, "Statistics:")?;
     writeln!(out, "              MT    Count    TotalSize Class Name")?;
     for (mt, count, size) in rows {

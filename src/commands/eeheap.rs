@@ -9,7 +9,9 @@
 //! totals are then labelled `Partial`. The loader heaps (`eeheap` without `-gc`, or
 //! `-loader`) are not supported.
 use super::format::{left_cell, memory_size, parse_address, parse_range, pointer, AddressRange, CommandArgs};
+use super::output::{hex, write_csv_records, write_json, Format};
 use super::Session;
+use serde_json::{json, Value};
 use crate::heap::{GcHeap, Segment, SegmentKind};
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -52,7 +54,7 @@ pub struct GcView<'a> {
     pub datas: Option<i32>,
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let parsed = CommandArgs::parse(args, &["gc", "loader"], &["heap", "segment"])?;
     let heap = &session.heap;
     let filter = parse_filter(&parsed, heap.heaps.len())?;
@@ -66,7 +68,75 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         regions: heap.runtime.gc.is_regions(),
         datas: heap.runtime.gc.dynamic_adaptation_mode,
     };
-    render(&view, &filter, out)
+    match format {
+        Format::Text => render(&view, &filter, out),
+        _ => render_records(&view, &filter, format, out),
+    }
+}
+
+/// The segment kind as machine-readable output names it.
+fn kind_name(kind: SegmentKind) -> &'static str {
+    match kind {
+        SegmentKind::Gen0 => "gen0",
+        SegmentKind::Gen1 => "gen1",
+        SegmentKind::Gen2 => "gen2",
+        SegmentKind::Ephemeral => "ephemeral",
+        SegmentKind::Large => "loh",
+        SegmentKind::Pinned => "poh",
+        SegmentKind::Frozen => "frozen",
+    }
+}
+
+/// JSON: `{"datas", "heap_count", "heaps": [{"index", "address", "segments": [...]}],
+/// "total_allocated_size", "total_committed_size", "partial"}`; CSV: one row per segment.
+fn render_records(view: &GcView, filter: &SegmentFilter, format: Format, out: &mut dyn Write) -> Result<()> {
+    let record = |seg: &Segment| {
+        let (allocated, committed) = sizes(seg);
+        json!({
+            "heap": seg.heap,
+            "segment": hex(seg.address),
+            "kind": kind_name(seg.kind),
+            "begin": hex(seg.start),
+            "allocated": hex(seg.end),
+            "committed": hex(seg.committed),
+            "reserved": hex(seg.reserved),
+            "allocated_size": allocated,
+            "committed_size": committed,
+        })
+    };
+    let segments: Vec<&Segment> = view.segments.iter().filter(|s| filter.matches(s)).collect();
+    if format == Format::Csv {
+        let records: Vec<Value> = segments.iter().map(|s| record(s)).collect();
+        let columns = [
+            "heap", "segment", "kind", "begin", "allocated", "committed", "reserved", "allocated_size", "committed_size",
+        ];
+        return write_csv_records(out, &columns, &records);
+    }
+    let heaps: Vec<Value> = view
+        .heaps
+        .iter()
+        .filter(|h| segments.iter().any(|s| s.heap == h.index))
+        .map(|h| {
+            json!({
+                "index": h.index,
+                "address": if view.server { hex(h.address) } else { Value::Null },
+                "segments": segments.iter().filter(|s| s.heap == h.index).map(|s| record(s)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    write_json(
+        out,
+        &json!({
+            "datas": view.datas,
+            "heap_count": view.heaps.len(),
+            "server": view.server,
+            "regions": view.regions,
+            "heaps": heaps,
+            "total_allocated_size": segments.iter().map(|s| sizes(s).0).sum::<u64>(),
+            "total_committed_size": segments.iter().map(|s| sizes(s).1).sum::<u64>(),
+            "partial": filter.is_active(),
+        }),
+    )
 }
 
 /// Reads `-heap`, `-segment` and `start [end]`, checked in that order.

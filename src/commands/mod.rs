@@ -72,8 +72,8 @@ impl Session {
         };
         match name.as_str() {
             "dumpheap" => dumpheap::run(self, &args, format, out),
-            "dumpgen" => text_only(&|out| dumpgen::run(self, &args, out), out),
-            "eeheap" => text_only(&|out| eeheap::run(self, &args, out), out),
+            "dumpgen" => dumpgen::run(self, &args, format, out),
+            "eeheap" => eeheap::run(self, &args, format, out),
             "dumpobj" => text_only(&|out| dumpobj::run_dumpobj(self, &args, out), out),
             "dumparray" => text_only(&|out| dumpobj::run_dumparray(self, &args, out), out),
             "dumpvc" => text_only(&|out| dumpobj::run_dumpvc(self, &args, out), out),
