@@ -4,6 +4,7 @@
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
 pub mod dumpgen;
 pub mod dumpheap;
+pub mod dumpobj;
 pub mod eeheap;
 pub mod format;
 
@@ -51,6 +52,9 @@ impl Session {
             "dumpheap" => dumpheap::run(self, args, out),
             "dumpgen" => dumpgen::run(self, args, out),
             "eeheap" => eeheap::run(self, args, out),
+            "dumpobj" | "do" => dumpobj::run_dumpobj(self, args, out),
+            "dumparray" | "da" => dumpobj::run_dumparray(self, args, out),
+            "dumpvc" => dumpobj::run_dumpvc(self, args, out),
             _ => bail!("unknown command '{name}'"),
         }
     }

@@ -3,6 +3,8 @@
 //! [`Heap::open`] reads the GC's heaps, segments and allocation contexts once; the walk
 //! ([`Heap::walk_segment`], [`Heap::objects`]) then yields every object in the order SOS
 //! prints them. Nothing here formats output: that is the commands' job.
+pub mod dac_names;
+pub mod fields;
 pub mod refs;
 pub mod roots;
 pub mod segments;
@@ -29,6 +31,7 @@ pub struct Heap {
     /// Unparsed allocation windows `(alloc_ptr, alloc_limit)`, sorted by `alloc_ptr`.
     pub alloc_contexts: Vec<(u64, u64)>,
     types: types::TypeCache,
+    loader: fields::LoaderCache,
 }
 
 impl Heap {
@@ -82,6 +85,7 @@ impl Heap {
             threads,
             alloc_contexts,
             types: types::TypeCache::default(),
+            loader: fields::LoaderCache::default(),
         })
     }
 

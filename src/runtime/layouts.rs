@@ -146,6 +146,36 @@ pub struct ThreadLayout {
     pub alloc_context: AllocContextPlace,
 }
 
+/// Where a type's static fields live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticsLayout {
+    /// .NET 8: `Module + module_id` -> `DomainLocalModule*`. Non-GC statics are at
+    /// `DomainLocalModule + field offset`; GC statics at
+    /// `u64(DomainLocalModule + gc_statics) + field offset`. Generic instantiations and types of dynamic modules use "dynamic"
+    /// statics instead, which SOS does not display.
+    DomainLocalModule { module_id: u64, gc_statics: u64 },
+    /// .NET 9 and 10: `MethodTable + aux_data` -> `MethodTableAuxiliaryData`; the
+    /// `DynamicStaticsInfo` sits just before it: GC statics base at `aux + gc_statics`,
+    /// non-GC at `aux + non_gc_statics` (negative offsets), low bit masked.
+    DynamicStaticsInfo { aux_data: u64, gc_statics: i64, non_gc_statics: i64 },
+}
+
+/// How the type loader finds loaded types: the module's lookup maps and its table of
+/// instantiated types (generic instantiations and arrays it is the loader module of).
+#[derive(Debug, Clone, Copy)]
+pub struct TypeLoaderLayout {
+    /// `Module.m_TypeDefToMethodTableMap` (a `LookupMap`: next @0, table @8, u32 count
+    /// @16, flags mask @24; entry `rid` holds the `MethodTable*`).
+    pub typedef_map: u64,
+    /// `Module.m_TypeRefToMethodTableMap` (resolved TypeRefs).
+    pub typeref_map: u64,
+    /// `Module.m_pAvailableParamTypes` (`EETypeHashTable*`: a `DacEnumerableHashTable`
+    /// with buckets @16; bucket array: [0] length, [1] next, [2] end sentinel, then slots;
+    /// entries: TypeHandle @0, next @8; a chain ends at an odd value).
+    pub available_param_types: u64,
+    pub statics: StaticsLayout,
+}
+
 /// Everything that differs between the runtime versions clrheap knows.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
@@ -155,6 +185,7 @@ pub struct Layout {
     pub ee_class: EEClassLayout,
     pub module: ModuleLayout,
     pub thread: ThreadLayout,
+    pub type_loader: TypeLoaderLayout,
     /// Offset of the `gc_alloc_context` inside `g_global_alloc_context`.
     pub global_alloc_context_offset: u64,
     pub handle_table: HandleTableLayout,
@@ -228,6 +259,21 @@ pub static NET8: Layout = Layout {
         os_id: 424,
         alloc_context: AllocContextPlace::Inline(88),
     },
+    // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
+    // its MethodTable (Cat, String, Point), the TypeRef map resolves scenarios.dll's
+    // reference to System.String, the param-type table walks to its 14/1564 entries (its
+    // `m_pModule` is the module), and DomainLocalModule statics give the values
+    // dotnet-dump prints (DocumentMetadata.Authors on seed-net8, String.Empty, Thread's
+    // non-GC statics on zoo-net8).
+    type_loader: TypeLoaderLayout {
+        typedef_map: 752,
+        typeref_map: 8,
+        available_param_types: 968,
+        statics: StaticsLayout::DomainLocalModule {
+            module_id: 1224,
+            gc_statics: 32,
+        },
+    },
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -288,6 +334,20 @@ pub static NET9: Layout = Layout {
             offset: 0,
         },
     },
+    // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
+    // 8); the param-type table (808) found by content on zoo-net9-wks-heap as for 8.
+    // Statics: `DynamicStaticsInfo` (24 bytes) before the auxiliary data (@32), checked
+    // against DocumentMetadata.Authors on seed-net9-wks-heap.
+    type_loader: TypeLoaderLayout {
+        typedef_map: 624,
+        typeref_map: 8,
+        available_param_types: 808,
+        statics: StaticsLayout::DynamicStaticsInfo {
+            aux_data: 32,
+            gc_statics: -24,
+            non_gc_statics: -16,
+        },
+    },
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -346,6 +406,20 @@ pub static NET10: Layout = Layout {
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
             offset: 8,
+        },
+    },
+    // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
+    // `AvailableTypeParams` 600, `MethodTable.AuxiliaryData` 32, `DynamicStaticsInfo`
+    // (size 24: GCStatics @0, NonGCStatics @8), `StaticsPointerMask` ~1. Checked on
+    // zoo-net10-wks-heap and seed-net10-wks-heap as for 9.
+    type_loader: TypeLoaderLayout {
+        typedef_map: 416,
+        typeref_map: 8,
+        available_param_types: 600,
+        statics: StaticsLayout::DynamicStaticsInfo {
+            aux_data: 32,
+            gc_statics: -24,
+            non_gc_statics: -16,
         },
     },
     global_alloc_context_offset: 8,

@@ -107,7 +107,9 @@ impl Runtime {
             finalizer_thread: deref(d.finalizer_thread)?,
             global_alloc_context: dac(d.global_alloc_context)? + layout.global_alloc_context_offset,
             sync_table: deref(d.sync_table).unwrap_or(0),
-            core_lib_module: deref(d.core_lib)
+            // The entry is the address of the binder itself (a static object), whose
+            // first field is CoreLib's Module.
+            core_lib_module: dac(d.core_lib)
                 .and_then(|binder| Ok(space.read_ptr(binder)?))
                 .unwrap_or(0),
         };

@@ -1,0 +1,898 @@
+//! `dumpobj` (`do`), `dumparray` (`da`) and `dumpvc`: one object, array or value type
+//! with its fields, byte for byte as dotnet-dump's native SOS prints them.
+//!
+//! What these commands print (the rules, seen on the lab's dumps with `bin/sos`):
+//! - `Name:` is the DAC's type name (generic arguments assembly-qualified:
+//!   ``System.Tuple`2[[System.Int32, System.Private.CoreLib],[System.String, System.Private.CoreLib]]``),
+//!   not ClrMD's. Types emitted at run time, which dotnet-dump calls `<Unloaded Type>`,
+//!   get their real name.
+//! - The field table: `MT Field Offset Type VT Attr Value Name`, parents' fields first.
+//!   `Type` is the field type's DAC name cut to its last 17 characters behind `...` when
+//!   longer than 20; when the process never loaded the field's type the MT is 0 and the
+//!   type comes from the signature (`SZARRAY`, blank for a generic instantiation, the
+//!   TypeDef's name for a class of the same module). Offsets are hex, +8 for instance and
+//!   plain static fields of objects, raw for thread statics and inside `dumpvc`.
+//! - Values: decimal integers right-aligned in 16, `%f` floats, chars in hex, IntPtrs in
+//!   upper-case hex, references and structs (their address) in lower-case hex.
+//! - Under `dumparray -details` every output call of the nested object is indented, also
+//!   in the middle of a line (SOS indents per call, not per line).
+use super::Session;
+use crate::heap::fields::{et, FieldDesc, StaticLocation};
+use crate::heap::Heap;
+use crate::runtime::layouts::{MTF_CATEGORY_ARRAY_MASK, MTF_IS_SZARRAY, MT_PER_INST_INFO};
+use anyhow::{bail, Result};
+use std::io::Write;
+
+/// Longest string SOS prints (`<String is invalid or too large to print>` beyond).
+const MAX_STRING: u64 = 0x20_0000;
+/// Most array rows printed (a guard on corrupt lengths; SOS has none).
+const MAX_ARRAY_ROWS: u64 = 1 << 28;
+
+/// SOS's console: every call writes the current indent first. Characters beyond ASCII
+/// are dropped, as dotnet-dump's console drops them.
+struct Sos<'a> {
+    out: &'a mut dyn Write,
+    indent: usize,
+}
+
+impl Sos<'_> {
+    fn put(&mut self, text: &str) -> Result<()> {
+        for _ in 0..self.indent {
+            self.out.write_all(b"    ")?;
+        }
+        if text.is_ascii() {
+            self.out.write_all(text.as_bytes())?;
+        } else {
+            let ascii: String = text.chars().filter(char::is_ascii).collect();
+            self.out.write_all(ascii.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+/// A message SOS prints on its console for a failed command: written to the output,
+/// and reported as the command's failure.
+fn fail(sos: &mut Sos, message: &str) -> Result<()> {
+    sos.put(message)?;
+    bail!("{}", message.lines().last().unwrap_or(message).trim_end())
+}
+
+/// SOS's option parser (`GetCMDOption`): options (case-insensitive, before the
+/// arguments), then at most `max_args` arguments.
+struct Parsed {
+    flags: Vec<(&'static str, Option<String>)>,
+    args: Vec<String>,
+}
+
+fn parse_options(
+    args: &[String],
+    options: &[(&'static str, bool)],
+    max_args: usize,
+) -> std::result::Result<Parsed, String> {
+    let mut parsed = Parsed {
+        flags: Vec::new(),
+        args: Vec::new(),
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let word = &args[i];
+        if !word.starts_with('-') {
+            if parsed.args.len() >= max_args {
+                return Err(format!("Incorrect argument: {}\n", args[i..].join(" ")));
+            }
+            parsed.args.push(word.clone());
+        } else if !parsed.args.is_empty() {
+            return Err(format!("Wrong option: {}\n", args[i..].join(" ")));
+        } else {
+            let Some(&(name, has_value)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(word)) else {
+                return Err(format!("Unknown option: {word}\n"));
+            };
+            if parsed.flags.iter().any(|(n, _)| *n == name) {
+                return Err(format!("Invalid option: option specified multiple times: {word}\n"));
+            }
+            let value = if has_value {
+                i += 1;
+                match args.get(i) {
+                    Some(v) => Some(v.clone()),
+                    None => return Err(format!("Missing value for option {word}\n")),
+                }
+            } else {
+                None
+            };
+            parsed.flags.push((name, value));
+        }
+        i += 1;
+    }
+    Ok(parsed)
+}
+
+impl Parsed {
+    fn has(&self, name: &str) -> bool {
+        self.flags.iter().any(|(n, _)| *n == name)
+    }
+    fn value(&self, name: &str) -> Option<&str> {
+        self.flags.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())
+    }
+}
+
+/// The debugger's expression evaluation of an address: hex, optional `0x`; 0 if invalid.
+fn expression(text: &str) -> u64 {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    u64::from_str_radix(digits, 16).unwrap_or(0)
+}
+
+/// A size option: decimal, else an expression.
+fn size_value(text: &str) -> u64 {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse().unwrap_or(u64::MAX)
+    } else {
+        expression(text)
+    }
+}
+
+/// `dumpobj [-nofields] [-refs] <address>`.
+pub fn run_dumpobj(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let mut sos = Sos { out, indent: 0 };
+    let parsed = match parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1) {
+        Ok(p) => p,
+        Err(msg) => return fail(&mut sos, &msg),
+    };
+    let text = parsed.args.first().map(String::as_str).unwrap_or("");
+    let addr = expression(text);
+    if addr == 0 {
+        return fail(&mut sos, &format!("Invalid parameter {}\n", args.join(" ")));
+    }
+    print_object(&session.heap, session, &mut sos, addr, !parsed.has("-nofields"))?;
+    if parsed.has("-refs") {
+        bail!("dumpobj -refs is not supported yet");
+    }
+    Ok(())
+}
+
+/// What an address holds, as SOS's object checks see it.
+enum ObjectKind {
+    Free { size: u64 },
+    Object { mt: u64 },
+}
+
+/// Checks that `addr` holds an object: an aligned address whose MethodTable is valid
+/// (its EEClass points back at its canonical MethodTable).
+fn classify(heap: &Heap, addr: u64) -> Option<ObjectKind> {
+    if !addr.is_multiple_of(8) {
+        return None;
+    }
+    let mt = heap.space().read_ptr(addr).ok()? & !7;
+    if mt == 0 {
+        return None;
+    }
+    if mt == heap.runtime.globals.free_mt {
+        let count = heap.space().read_u32(addr + 8).ok()?;
+        let size = heap.mt_size(mt).ok()?.object_size(count);
+        return Some(ObjectKind::Free { size });
+    }
+    valid_method_table(heap, mt).then_some(ObjectKind::Object { mt })
+}
+
+fn valid_method_table(heap: &Heap, mt: u64) -> bool {
+    let Ok(info) = heap.method_table(mt) else { return false };
+    let Ok(canon) = heap.canonical_mt(mt) else { return false };
+    if info.ee_class == 0 || heap.space().read_ptr(info.ee_class + 16).ok() != Some(canon) {
+        return false;
+    }
+    let interface = info.flags & MTF_CATEGORY_ARRAY_MASK == MTF_CATEGORY_ARRAY_MASK;
+    interface || mt == heap.runtime.globals.string_mt || (info.base_size != 0 && info.base_size % 8 == 0)
+}
+
+/// The object's size as SOS reports it (base size plus components, at least 24).
+fn object_size(heap: &Heap, addr: u64, mt: u64) -> Result<u64> {
+    let size = heap.mt_size(mt)?;
+    let count = if size.component_size != 0 { heap.space().read_u32(addr + 8)? } else { 0 };
+    Ok(size.object_size(count))
+}
+
+/// A module's file as SOS names it (`Unknown Module` when it has none).
+fn file_name(heap: &Heap, module: u64) -> String {
+    crate::runtime::modules::module_image(&heap.runtime, module)
+        .ok()
+        .map(|m| m.path)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "Unknown Module".to_string())
+}
+
+fn type_name(heap: &Heap, mt: u64) -> String {
+    heap.dac_type_name(mt).unwrap_or_else(|_| "<Unloaded Type>".to_string())
+}
+
+/// Facts about an array object.
+struct ArrayInfo {
+    rank: u32,
+    count: u64,
+    element: u64,
+    element_type: u8,
+    component_size: u64,
+    /// Address of the first element.
+    data: u64,
+    bounds: Vec<u32>,
+    lower_bounds: Vec<u32>,
+}
+
+fn array_info(heap: &Heap, addr: u64, mt: u64) -> Result<ArrayInfo> {
+    let info = heap.method_table(mt)?;
+    let space = heap.space();
+    let count = space.read_u32(addr + 8)? as u64;
+    let element = space.read_ptr(mt + MT_PER_INST_INFO)?;
+    let sz = info.flags & MTF_IS_SZARRAY != 0;
+    let rank = if sz { 1 } else { (info.base_size.saturating_sub(24) / 8).clamp(1, 32) };
+    let (data, bounds, lower_bounds) = if sz {
+        (addr + 16, vec![count as u32], vec![0])
+    } else {
+        let mut b = Vec::new();
+        let mut l = Vec::new();
+        for i in 0..rank as u64 {
+            b.push(space.read_u32(addr + 16 + 4 * i)?);
+            l.push(space.read_u32(addr + 16 + 4 * (rank as u64 + i))?);
+        }
+        (addr + 16 + 8 * rank as u64, b, l)
+    };
+    Ok(ArrayInfo {
+        rank,
+        count,
+        element,
+        element_type: array_element_type(heap, element),
+        component_size: info.component_size as u64,
+        data,
+        bounds,
+        lower_bounds,
+    })
+}
+
+/// The CorElementType the runtime records for an array's elements: the primitive's own,
+/// VALUETYPE for other structs (enums included), SZARRAY/ARRAY for arrays, else CLASS.
+fn array_element_type(heap: &Heap, element: u64) -> u8 {
+    if element & 2 != 0 {
+        return et::PTR;
+    }
+    let Ok(info) = heap.method_table(element) else { return et::CLASS };
+    if info.is_array() {
+        return if info.flags & MTF_IS_SZARRAY != 0 { et::SZARRAY } else { et::ARRAY };
+    }
+    if !info.is_value_type() {
+        return et::CLASS;
+    }
+    if info.module == heap.runtime.globals.core_lib_module
+        && let Ok(name) = heap.dac_type_name(element)
+        && let Some(t) = primitive_element_type(&name)
+    {
+        return t;
+    }
+    et::VALUETYPE
+}
+
+fn primitive_element_type(name: &str) -> Option<u8> {
+    Some(match name {
+        "System.Boolean" => et::BOOLEAN,
+        "System.Char" => et::CHAR,
+        "System.SByte" => et::I1,
+        "System.Byte" => et::U1,
+        "System.Int16" => et::I2,
+        "System.UInt16" => et::U2,
+        "System.Int32" => et::I4,
+        "System.UInt32" => et::U4,
+        "System.Int64" => et::I8,
+        "System.UInt64" => et::U8,
+        "System.Single" => et::R4,
+        "System.Double" => et::R8,
+        "System.IntPtr" => et::I,
+        "System.UIntPtr" => et::U,
+        _ => return None,
+    })
+}
+
+/// SOS's `ElementTypeName`.
+fn element_type_name(t: u8) -> &'static str {
+    match t {
+        et::PTR => "PTR",
+        et::BYREF => "BYREF",
+        et::VALUETYPE => "VALUETYPE",
+        et::CLASS => "CLASS",
+        et::VAR => "VAR",
+        et::ARRAY => "ARRAY",
+        et::FNPTR => "FNPTR",
+        et::SZARRAY => "SZARRAY",
+        et::MVAR => "MVAR",
+        _ => primitive_name(t).map_or("", |(_, n)| n),
+    }
+}
+
+/// (namespace, name) of the element types that have a CoreLib type.
+fn primitive_name(t: u8) -> Option<(&'static str, &'static str)> {
+    Some(match t {
+        0x01 => ("System", "Void"),
+        et::BOOLEAN => ("System", "Boolean"),
+        et::CHAR => ("System", "Char"),
+        et::I1 => ("System", "SByte"),
+        et::U1 => ("System", "Byte"),
+        et::I2 => ("System", "Int16"),
+        et::U2 => ("System", "UInt16"),
+        et::I4 => ("System", "Int32"),
+        et::U4 => ("System", "UInt32"),
+        et::I8 => ("System", "Int64"),
+        et::U8 => ("System", "UInt64"),
+        et::R4 => ("System", "Single"),
+        et::R8 => ("System", "Double"),
+        et::STRING => ("System", "String"),
+        et::TYPEDBYREF => ("System", "TypedReference"),
+        et::I => ("System", "IntPtr"),
+        et::U => ("System", "UIntPtr"),
+        et::OBJECT => ("System", "Object"),
+        _ => return None,
+    })
+}
+
+/// SOS's `ComposeName_s`: `System.Int32`, or the bare element type name.
+fn compose_name(t: u8) -> String {
+    match primitive_name(t) {
+        Some((ns, n)) => format!("{ns}.{n}"),
+        None => element_type_name(t).to_string(),
+    }
+}
+
+/// SOS's `FormatTypeName`: names longer than `max` keep their last `max` characters,
+/// the first three turned into dots.
+fn format_type_name(name: &str, max: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= max {
+        return name.to_string();
+    }
+    let tail = &chars[chars.len() - max..];
+    let dots = max.min(3);
+    std::iter::repeat_n('.', dots).chain(tail[dots..].iter().copied()).collect()
+}
+
+fn is_element_value_type(t: u8) -> bool {
+    (et::BOOLEAN..=et::R8).contains(&t) || t == et::VALUETYPE || t == et::I || t == et::U
+}
+
+/// `PrintObj`: the object at `addr`, with its fields when `fields`.
+fn print_object(heap: &Heap, session: &Session, sos: &mut Sos, addr: u64, fields: bool) -> Result<()> {
+    let mt = match classify(heap, addr) {
+        None => {
+            return fail(sos, "<Note: this object has an invalid CLASS field>\nInvalid object\n");
+        }
+        Some(ObjectKind::Free { size }) => {
+            sos.put("Free Object\n")?;
+            sos.put(&format!("Size:        {size}(0x{size:x}) bytes\n"))?;
+            return Ok(());
+        }
+        Some(ObjectKind::Object { mt }) => mt,
+    };
+    let info = heap.method_table(mt)?;
+    sos.put(&format!("Name:        {}\n", type_name(heap, mt)))?;
+    sos.put(&format!("MethodTable: {mt:016x}\n"))?;
+    let size = object_size(heap, addr, mt)?;
+    sos.put(&format!("Size:        {size}(0x{size:x}) bytes\n"))?;
+    if info.is_array() {
+        let a = array_info(heap, addr, mt)?;
+        sos.put(&format!(
+            "Array:       Rank {}, Number of elements {}, Type {}\n",
+            a.rank,
+            a.count,
+            element_type_name(a.element_type)
+        ))?;
+        if matches!(a.element_type, et::I1 | et::U1 | et::CHAR) {
+            sos.put("Content:     ")?;
+            let wide = a.element_type == et::CHAR;
+            let n = a.count.min(128);
+            let bytes = heap.space().read_vec(addr + 16, (n * if wide { 2 } else { 1 }) as usize);
+            if let Ok(bytes) = bytes {
+                let text: String = if wide {
+                    bytes
+                        .chunks_exact(2)
+                        .map(|c| flatten(u16::from_le_bytes([c[0], c[1]]) as u32))
+                        .collect()
+                } else {
+                    bytes.iter().map(|&b| flatten(b as u32)).collect()
+                };
+                sos.put(&text)?;
+            }
+            sos.put("\n")?;
+        }
+    } else {
+        sos.put(&format!("File:        {}\n", file_name(heap, info.module)))?;
+    }
+    if mt == heap.runtime.globals.string_mt {
+        sos.put("String:      ")?;
+        sos.put(&string_content(heap, addr, size))?;
+        sos.put("\n")?;
+    }
+    if fields {
+        sos.put("Fields:\n")?;
+        let counts = heap.class_field_counts(mt)?;
+        if counts.instance + counts.statics > 0 {
+            display_fields(heap, sos, mt, addr, false)?;
+        } else {
+            sos.put("None\n")?;
+        }
+    }
+    if let Some((thread, os_id, recursion)) = session.thin_lock(addr) {
+        sos.put(&format!(
+            "ThinLock owner {os_id:x} ({:016X}), Recursive {recursion:x}\n",
+            thread.unwrap_or(0)
+        ))?;
+    }
+    Ok(())
+}
+
+/// SOS's `Flatten`: characters outside printable ASCII become dots.
+fn flatten(c: u32) -> char {
+    if (32..=126).contains(&c) {
+        char::from_u32(c).unwrap_or('.')
+    } else {
+        '.'
+    }
+}
+
+/// A string's characters as SOS prints them (up to the first NUL).
+fn string_content(heap: &Heap, addr: u64, size: u64) -> String {
+    let Ok(len) = heap.space().read_u32(addr + 8) else {
+        return "<Invalid Object>".to_string();
+    };
+    if size > MAX_STRING || len as u64 > MAX_STRING {
+        return "<String is invalid or too large to print>\n".to_string();
+    }
+    match heap.string_value(addr, len as usize) {
+        Ok(s) => s.split('\0').next().unwrap_or("").to_string(),
+        Err(_) => "<Invalid Object>".to_string(),
+    }
+}
+
+/// `DisplayFields`: the header, then the fields of every class from `System.Object`
+/// down to `mt`. `start` is the object (or, for a value type, its data); 0 for none.
+fn display_fields(heap: &Heap, sos: &mut Sos, mt: u64, start: u64, value_class: bool) -> Result<()> {
+    sos.put("")?;
+    sos.put(&format!(
+        "{:>16} {:>8} {:>8} {:>20} {:>4} {:>8} {:>16} {}\n",
+        "MT", "Field", "Offset", "Type", "VT", "Attr", "Value", "Name"
+    ))?;
+    let chain = heap.parent_chain(mt)?;
+    let mut inherited = 0u32;
+    for class in chain {
+        let counts = heap.class_field_counts(class)?;
+        let fields = match heap.introduced_fields(class, inherited) {
+            Ok(f) => f,
+            Err(_) => {
+                sos.put("")?;
+                sos.put("Unable to display fields\n")?;
+                return Ok(());
+            }
+        };
+        inherited = counts.instance.max(inherited);
+        for fd in &fields {
+            display_field(heap, sos, class, fd, start, value_class)?;
+        }
+    }
+    Ok(())
+}
+
+fn display_field(heap: &Heap, sos: &mut Sos, class: u64, fd: &FieldDesc, start: u64, value_class: bool) -> Result<()> {
+    sos.put("")?;
+    let mut offset = fd.offset;
+    if !(value_class || fd.is_thread_static && fd.is_static) {
+        offset += 8;
+    }
+    let type_mt = heap.field_type_mt(fd);
+    sos.put(&format!("{:016x} {:08x} {offset:>8x} ", type_mt.unwrap_or(0), fd.token()))?;
+    let type_text = match type_mt {
+        Some(t) if fd.element_type == et::VALUETYPE || fd.element_type == et::CLASS => {
+            format_type_name(&type_name(heap, t), 20)
+        }
+        _ => {
+            let sig = heap.field_sig(fd);
+            let token_of_type = match &sig {
+                Some(crate::metadata::SigType::Class(t)) | Some(crate::metadata::SigType::ValueType(t)) => Some(t.0),
+                _ => None,
+            };
+            if fd.element_type == et::CLASS && let Some(token) = token_of_type {
+                // SOS asks for the token as a TypeDef, whatever table it names.
+                let as_typedef = token | 0x0200_0000;
+                let name = if as_typedef >> 24 == 0x02 {
+                    heap.method_table(fd.enclosing_mt)
+                        .ok()
+                        .and_then(|i| heap.module_metadata(i.module))
+                        .and_then(|md| md.type_full_name(as_typedef & 0x00ff_ffff).ok())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                format_type_name(&name, 20)
+            } else {
+                let sig_type = if type_mt.is_none() && token_of_type.is_none() {
+                    sig.as_ref().map_or(fd.element_type, sig_element_type)
+                } else {
+                    fd.element_type
+                };
+                format_type_name(&compose_name(sig_type), 20)
+            }
+        }
+    };
+    sos.put(&format!("{type_text:>20} "))?;
+    sos.put(&format!("{:>4} ", if is_element_value_type(fd.element_type) { "Yes" } else { "No" }))?;
+    let name = heap.field_name(fd).unwrap_or_default();
+    if fd.is_static && fd.is_thread_static {
+        sos.put(&format!("{:>8} ", "TLstatic"))?;
+        sos.put(&format!(" {name}\n"))?;
+        sos.put("    Thread static values (Thread:Value)\n")?;
+        sos.put("\n")?;
+    } else if fd.is_static {
+        sos.put(&format!("{:>8} ", "static"))?;
+        match heap.static_location(class, fd) {
+            StaticLocation::At(a) => {
+                display_data_member(heap, sos, fd, type_mt, a, true)?;
+                sos.put(&format!(" {name}\n"))?;
+            }
+            StaticLocation::NotAllocated => {
+                display_data_member(heap, sos, fd, type_mt, 0, true)?;
+                sos.put(&format!(" {name}\n"))?;
+            }
+            StaticLocation::Dynamic => {
+                sos.put("dynamic statics NYI")?;
+                sos.put(" <no information>\n")?;
+            }
+            StaticLocation::Unavailable => sos.put(" <no information>\n")?,
+        }
+    } else {
+        sos.put(&format!("{:>8} ", "instance"))?;
+        if start > 0 {
+            let at = start + fd.offset as u64 + if value_class { 0 } else { 8 };
+            display_data_member(heap, sos, fd, type_mt, at, true)?;
+        } else {
+            sos.put(&format!("{:>16}", " "))?;
+        }
+        sos.put(&format!(" {name}\n"))?;
+    }
+    Ok(())
+}
+
+/// The element type a signature starts with.
+fn sig_element_type(sig: &crate::metadata::SigType) -> u8 {
+    use crate::metadata::SigType as S;
+    match sig {
+        S::Void => 0x01,
+        S::Boolean => et::BOOLEAN,
+        S::Char => et::CHAR,
+        S::I1 => et::I1,
+        S::U1 => et::U1,
+        S::I2 => et::I2,
+        S::U2 => et::U2,
+        S::I4 => et::I4,
+        S::U4 => et::U4,
+        S::I8 => et::I8,
+        S::U8 => et::U8,
+        S::R4 => et::R4,
+        S::R8 => et::R8,
+        S::I => et::I,
+        S::U => et::U,
+        S::String => et::STRING,
+        S::Object => et::OBJECT,
+        S::TypedByRef => et::TYPEDBYREF,
+        S::Class(_) => et::CLASS,
+        S::ValueType(_) => et::VALUETYPE,
+        S::SzArray(_) => et::SZARRAY,
+        S::Array { .. } => et::ARRAY,
+        S::GenericInst { .. } => et::GENERICINST,
+        S::Var(_) => et::VAR,
+        S::MVar(_) => et::MVAR,
+        S::Ptr(_) => et::PTR,
+        S::ByRef(_) => et::BYREF,
+        S::FnPtr => et::FNPTR,
+    }
+}
+
+/// Bytes SOS reads for a value of this element type (None: no fixed size).
+fn element_size(t: u8) -> Option<usize> {
+    match t {
+        et::BOOLEAN | et::I1 | et::U1 => Some(1),
+        et::CHAR | et::I2 | et::U2 => Some(2),
+        et::I4 | et::U4 | et::R4 => Some(4),
+        et::VALUETYPE | et::VAR | et::GENERICINST | et::MVAR => None,
+        _ => Some(8),
+    }
+}
+
+/// `DisplayDataMember`: the value stored at `addr` (nothing when 0), right-aligned in 16
+/// when `align`.
+fn display_data_member(heap: &Heap, sos: &mut Sos, fd: &FieldDesc, type_mt: Option<u64>, addr: u64, align: bool) -> Result<()> {
+    if addr == 0 {
+        return sos.put(&format!("{:>16}", " "));
+    }
+    let vt_static = fd.is_static && fd.element_type == et::VALUETYPE;
+    let size = if vt_static { Some(8) } else { element_size(fd.element_type) };
+    let Some(size) = size else {
+        return sos.put(&if fd.element_type == et::VALUETYPE {
+            format!("{addr:016x}")
+        } else {
+            format!("{:016x}", 0)
+        });
+    };
+    let mut raw = [0u8; 8];
+    if let Ok(bytes) = heap.space().read_vec(addr, size) {
+        raw[..size].copy_from_slice(&bytes);
+    }
+    let v = u64::from_le_bytes(raw);
+    let w = if align { 16 } else { 0 };
+    let text = match fd.element_type {
+        et::I1 => format!("{:>w$}", v as u8 as i8),
+        et::I2 => format!("{:>w$}", v as u16 as i16),
+        et::I4 => format!("{:>w$}", v as u32 as i32),
+        et::I8 => format!("{:>w$}", v as i64),
+        et::U1 | et::BOOLEAN => {
+            if align {
+                format!("{:>w$}", v as u8)
+            } else {
+                format!("{}", v as u8 as i8 as i32 as u32)
+            }
+        }
+        et::U2 => format!("{:>w$}", v as u16),
+        et::U4 => format!("{:>w$}", v as u32),
+        et::U8 => format!("{:>w$}", v),
+        et::I | et::U => format!("{v:016X}"),
+        et::R4 => c_float(f32::from_bits(v as u32) as f64),
+        et::R8 => c_float(f64::from_bits(v)),
+        et::CHAR => format!("{:>w$x}", v as u16),
+        et::VALUETYPE => {
+            let _ = type_mt;
+            if v != 0 { format!("{addr:016x}") } else { format!("{:016x}", 0) }
+        }
+        _ => format!("{v:016x}"),
+    };
+    sos.put(&text)
+}
+
+/// C's `%f`.
+fn c_float(v: f64) -> String {
+    if v.is_nan() {
+        if v.is_sign_negative() { "-nan".into() } else { "nan".into() }
+    } else if v.is_infinite() {
+        if v < 0.0 { "-inf".into() } else { "inf".into() }
+    } else {
+        format!("{v:.6}")
+    }
+}
+
+/// `dumpvc <MethodTable> <address>`.
+pub fn run_dumpvc(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let heap = &session.heap;
+    let mut sos = Sos { out, indent: 0 };
+    let parsed = match parse_options(args, &[("/d", false)], 2) {
+        Ok(p) => p,
+        Err(msg) => return fail(&mut sos, &msg),
+    };
+    if parsed.args.len() != 2 {
+        return sos.put("Usage: dumpvc <Method Table> <Value object start addr>\n");
+    }
+    let mt = hex_arg(&parsed.args[0]);
+    let addr = hex_arg(&parsed.args[1]);
+    if mt == 0 || !valid_method_table(heap, mt) {
+        return sos.put("Not a managed object\n");
+    }
+    print_value_class(heap, &mut sos, mt, addr, true)
+}
+
+/// SOS's hex argument: leading `0x` ignored, digits up to the first non-hex character.
+fn hex_arg(text: &str) -> u64 {
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let end = digits.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(digits.len());
+    if end == digits.len() {
+        u64::from_str_radix(&digits[..end], 16).unwrap_or(0)
+    } else {
+        expression(text)
+    }
+}
+
+/// `PrintVC`: a value type's fields read at `addr`.
+fn print_value_class(heap: &Heap, sos: &mut Sos, mt: u64, addr: u64, fields: bool) -> Result<()> {
+    let info = heap.method_table(mt)?;
+    sos.put(&format!("Name:        {}\n", type_name(heap, mt)))?;
+    sos.put(&format!("MethodTable: {mt:016x}\n"))?;
+    if heap.runtime.layout.major >= 9 {
+        let canon = heap.canonical_mt(mt)?;
+        if canon != mt {
+            sos.put(&format!("Canonical: {canon:016x}\n"))?;
+        }
+    } else {
+        sos.put(&format!("EEClass:     {:016x}\n", info.ee_class))?;
+    }
+    let size = info.base_size;
+    sos.put(&format!("Size:        {size}(0x{size:x}) bytes\n"))?;
+    sos.put(&format!("File:        {}\n", file_name(heap, info.module)))?;
+    if fields {
+        sos.put("Fields:\n")?;
+        let counts = heap.class_field_counts(mt)?;
+        if counts.instance + counts.statics > 0 {
+            display_fields(heap, sos, mt, addr, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// `dumparray [-start N] [-length N] [-details] [-nofields] <address>`.
+pub fn run_dumparray(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let heap = &session.heap;
+    let mut sos = Sos { out, indent: 0 };
+    let parsed = match parse_options(
+        args,
+        &[("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)],
+        1,
+    ) {
+        Ok(p) => p,
+        Err(msg) => return fail(&mut sos, &msg),
+    };
+    let text = parsed.args.first().map(String::as_str).unwrap_or("");
+    let addr = expression(text);
+    if addr == 0 {
+        return fail(&mut sos, &format!("Invalid parameter {text}\n"));
+    }
+    let mt = match classify(heap, addr) {
+        None => return fail(&mut sos, "<Note: this object has an invalid CLASS field>\nInvalid object\n"),
+        Some(ObjectKind::Free { .. }) => {
+            return sos.put("Not an array, please use dumpobj instead\n");
+        }
+        Some(ObjectKind::Object { mt }) => mt,
+    };
+    let info = heap.method_table(mt)?;
+    if !info.is_array() {
+        return sos.put("Not an array, please use dumpobj instead\n");
+    }
+    let start = parsed.value("-start").map_or(0, size_value);
+    let length = parsed.value("-length").map(size_value);
+    let details = parsed.has("-details");
+    let no_fields = parsed.has("-nofields");
+    let a = array_info(heap, addr, mt)?;
+    if a.rank != 1 && (length.is_some() || start != 0) {
+        return sos.put("For multi-dimension array, length and start index are supported\n");
+    }
+    if start > a.count {
+        return sos.put("Start index out of range\n");
+    }
+    if !details && no_fields {
+        sos.put("-nofields has no effect unless -details is specified\n")?;
+    }
+    let element_name = type_name(heap, a.element);
+    sos.put(&format!("Name:        {element_name}[{}]\n", ",".repeat(a.rank as usize - 1)))?;
+    sos.put(&format!("MethodTable: {mt:016x}\n"))?;
+    let class = if heap.runtime.layout.major >= 9 { heap.canonical_mt(mt)? } else { info.ee_class };
+    sos.put(&format!("EEClass:     {class:016x}\n"))?;
+    let size = object_size(heap, addr, mt)?;
+    sos.put(&format!("Size:        {size}(0x{size:x}) bytes\n"))?;
+    sos.put(&format!(
+        "Array:       Rank {}, Number of elements {}, Type {}\n",
+        a.rank,
+        a.count,
+        element_type_name(a.element_type)
+    ))?;
+    sos.put(&format!("Element Methodtable: {:016x}\n", a.element))?;
+
+    let value_type = is_element_value_type(a.element_type);
+    let rank = a.rank as usize;
+    let mut bounds = a.bounds.clone();
+    if rank == 1 && let Some(len) = length {
+        let limit = (len.wrapping_add(start) as u32).wrapping_sub(a.lower_bounds[0]);
+        bounds[0] = bounds[0].min(limit);
+    }
+    let mut indices: Vec<u32> = a.lower_bounds.clone();
+    if rank == 1 {
+        indices[0] = start as u32;
+    }
+    let mut offset = offset_from_indices(&indices, &a.lower_bounds, &bounds);
+    let mut rows = 0u64;
+    while indices_in_range(&mut indices, &a.lower_bounds, &bounds) {
+        rows += 1;
+        if rows > MAX_ARRAY_ROWS {
+            break;
+        }
+        let element_addr = a.data.wrapping_add(offset.wrapping_mul(a.component_size));
+        let index_text: String = indices.iter().map(|i| format!("[{}]", *i as i32)).collect();
+        let value = if value_type {
+            Some(element_addr)
+        } else {
+            heap.space().read_ptr(element_addr).ok()
+        };
+        match value {
+            None => {
+                sos.put("Failed to read element at ")?;
+                sos.put(&index_text)?;
+                sos.put("\n")?;
+            }
+            Some(v) => {
+                if v != 0 {
+                    sos.put(&index_text)?;
+                    sos.put(&format!(" {v:016x}\n"))?;
+                } else {
+                    sos.put(&index_text)?;
+                    sos.put(" null\n")?;
+                }
+                if details {
+                    sos.indent += 1;
+                    let r = if value_type {
+                        print_value_class(heap, &mut sos, a.element, element_addr, !no_fields)
+                    } else if v != 0 {
+                        print_object(heap, session, &mut sos, v, !no_fields)
+                    } else {
+                        Ok(())
+                    };
+                    sos.indent -= 1;
+                    r?;
+                }
+            }
+        }
+        indices[rank - 1] = indices[rank - 1].wrapping_add(1);
+        offset = offset.wrapping_add(1);
+    }
+    Ok(())
+}
+
+/// SOS's `IndicesInRange`: carries an index past its bound into the next dimension.
+fn indices_in_range(indices: &mut [u32], lower: &[u32], bounds: &[u32]) -> bool {
+    for i in (0..indices.len()).rev() {
+        if indices[i] >= bounds[i].wrapping_add(lower[i]) {
+            if i == 0 {
+                return false;
+            }
+            indices[i] = lower[i];
+            indices[i - 1] = indices[i - 1].wrapping_add(1);
+        }
+    }
+    true
+}
+
+/// SOS's `OffsetFromIndices` (32-bit index arithmetic, as SOS does it).
+fn offset_from_indices(indices: &[u32], lower: &[u32], bounds: &[u32]) -> u64 {
+    let mut multiplier = 1u64;
+    let mut offset = 0u64;
+    for i in (0..indices.len()).rev() {
+        let cur = indices[i].wrapping_sub(lower[i]) as u64;
+        offset = offset.wrapping_add(cur.wrapping_mul(multiplier));
+        multiplier = multiplier.wrapping_mul(bounds[i] as u64);
+    }
+    offset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_cut_from_the_left() {
+        assert_eq!(format_type_name("System.String", 20), "System.String");
+        assert_eq!(format_type_name("DocProc.Domain.DocumentMetadata", 20), "....DocumentMetadata");
+        assert_eq!(format_type_name("System.Reflection.MethodBase", 20), "...ection.MethodBase");
+        assert_eq!(format_type_name("HelloThere", 5), "...re");
+    }
+
+    #[test]
+    fn floats_print_as_c_does() {
+        assert_eq!(c_float(3.5), "3.500000");
+        assert_eq!(c_float(f64::INFINITY), "inf");
+        assert_eq!(c_float(-0.0), "-0.000000");
+    }
+
+    #[test]
+    fn options_parse_like_sos() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let p = parse_options(&args("-NoFields 1234"), &[("-nofields", false)], 1).unwrap();
+        assert!(p.has("-nofields"));
+        assert_eq!(p.args, vec!["1234"]);
+        assert_eq!(
+            parse_options(&args("-foo 1"), &[("-nofields", false)], 1).err().unwrap(),
+            "Unknown option: -foo\n"
+        );
+        assert_eq!(
+            parse_options(&args("1 -nofields"), &[("-nofields", false)], 1).err().unwrap(),
+            "Wrong option: -nofields\n"
+        );
+        assert_eq!(
+            parse_options(&args("1 2"), &[("-nofields", false)], 1).err().unwrap(),
+            "Incorrect argument: 2\n"
+        );
+    }
+}

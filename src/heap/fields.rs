@@ -1,0 +1,512 @@
+//! The fields of a type, as the runtime lays them out: FieldDescs, the types they hold
+//! and where static fields live.
+//!
+//! A class's EEClass lists only the fields it introduces (instance fields first, then
+//! statics; see [`Heap::introduced_fields`]); inherited ones come from the parent chain
+//! ([`Heap::parent_chain`]). A field's type is resolved the way the DAC's
+//! `FieldDesc::LookupFieldTypeHandle` does it without loading anything: TypeDefs and
+//! resolved TypeRefs through the module's lookup maps, generic instantiations and
+//! arrays through the loader modules' tables of instantiated types, generic parameters
+//! through the enclosing (canonical) type's instantiation. A type the process never
+//! loaded has no MethodTable, and is reported as such.
+use crate::heap::Heap;
+use crate::metadata::{SigType, TableId, Token};
+use crate::runtime::layouts::{StaticsLayout, MTF_GENERICS_MASK, MTF_HAS_COMPONENT_SIZE};
+use anyhow::{bail, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// CorElementType values used by FieldDescs and SOS.
+pub mod et {
+    pub const BOOLEAN: u8 = 0x02;
+    pub const CHAR: u8 = 0x03;
+    pub const I1: u8 = 0x04;
+    pub const U1: u8 = 0x05;
+    pub const I2: u8 = 0x06;
+    pub const U2: u8 = 0x07;
+    pub const I4: u8 = 0x08;
+    pub const U4: u8 = 0x09;
+    pub const I8: u8 = 0x0a;
+    pub const U8: u8 = 0x0b;
+    pub const R4: u8 = 0x0c;
+    pub const R8: u8 = 0x0d;
+    pub const STRING: u8 = 0x0e;
+    pub const PTR: u8 = 0x0f;
+    pub const BYREF: u8 = 0x10;
+    pub const VALUETYPE: u8 = 0x11;
+    pub const CLASS: u8 = 0x12;
+    pub const VAR: u8 = 0x13;
+    pub const ARRAY: u8 = 0x14;
+    pub const GENERICINST: u8 = 0x15;
+    pub const TYPEDBYREF: u8 = 0x16;
+    pub const I: u8 = 0x18;
+    pub const U: u8 = 0x19;
+    pub const FNPTR: u8 = 0x1b;
+    pub const OBJECT: u8 = 0x1c;
+    pub const SZARRAY: u8 = 0x1d;
+    pub const MVAR: u8 = 0x1e;
+    /// One past the last valid CorElementType.
+    pub const MAX: u8 = 0x22;
+}
+
+/// More FieldDescs than this in one class is a corrupt EEClass.
+const MAX_FIELDS: u32 = 1 << 16;
+/// Deepest parent chain followed.
+const MAX_PARENTS: usize = 64;
+/// Longest hash chain or bucket array followed in a type table.
+const MAX_TABLE_ENTRIES: usize = 1 << 20;
+/// Deepest signature nesting resolved.
+const MAX_SIG_DEPTH: usize = 32;
+
+/// One FieldDesc (16 bytes, the same on .NET 8, 9 and 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDesc {
+    pub address: u64,
+    /// The MethodTable the FieldDesc belongs to (canonical for generic types).
+    pub enclosing_mt: u64,
+    /// FieldDef row id.
+    pub rid: u32,
+    pub is_static: bool,
+    pub is_thread_static: bool,
+    pub is_rva: bool,
+    /// Offset from the first byte after the MethodTable pointer (instance fields) or
+    /// from the statics base (static fields).
+    pub offset: u32,
+    /// The CorElementType the runtime stored (CLASS for every reference type).
+    pub element_type: u8,
+}
+
+impl FieldDesc {
+    pub fn token(&self) -> u32 {
+        0x0400_0000 | self.rid
+    }
+    /// Whether the field lives in the GC statics (a reference or a boxed struct).
+    pub fn is_gc_static(&self) -> bool {
+        self.element_type == et::CLASS || self.element_type == et::VALUETYPE
+    }
+}
+
+/// A class's field counts, from its EEClass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClassFieldCounts {
+    /// Instance fields, inherited ones included.
+    pub instance: u32,
+    /// Static fields introduced by this class (thread statics included).
+    pub statics: u32,
+    /// The first FieldDesc introduced by this class (0 when none).
+    pub list: u64,
+}
+
+/// Where a static field's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticLocation {
+    /// The field's storage (for a struct in the GC statics: the slot holding its box).
+    At(u64),
+    /// The type's statics are not allocated (its class constructor has not run).
+    NotAllocated,
+    /// .NET 8 "dynamic" statics (generic instantiations, emitted types): SOS cannot
+    /// display them.
+    Dynamic,
+    /// The module keeps no statics block.
+    Unavailable,
+}
+
+/// Identity of an instantiated type in a loader module's table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ParamKey {
+    Inst { module: u64, token: u32, args: Vec<u64> },
+    Array { element: u64, rank: u32, sz: bool },
+}
+
+/// Caches of type-loader tables for one dump.
+#[derive(Default)]
+pub struct LoaderCache {
+    param_tables: Mutex<HashMap<u64, Arc<HashMap<ParamKey, u64>>>>,
+    core_types: Mutex<HashMap<&'static str, Option<u64>>>,
+}
+
+impl Heap {
+    /// The field counts of the class of `mt` (through its canonical MethodTable).
+    pub fn class_field_counts(&self, mt: u64) -> Result<ClassFieldCounts> {
+        let info = self.method_table(mt)?;
+        let ee = info.ee_class;
+        if ee == 0 {
+            bail!("MethodTable {mt:x} has no EEClass");
+        }
+        let space = self.space();
+        let layout = &self.runtime.layout.ee_class;
+        let (instance, statics) = match layout.counts {
+            crate::runtime::layouts::EEClassCounts::Packed => {
+                let packed = ee + space.read_u8(ee + 50)? as u64;
+                (space.read_u32(packed)?, space.read_u32(packed + 8)?)
+            }
+            crate::runtime::layouts::EEClassCounts::Fixed {
+                num_instance_fields,
+                num_static_fields,
+            } => (
+                space.read_u16(ee + num_instance_fields)? as u32,
+                space.read_u16(ee + num_static_fields)? as u32,
+            ),
+        };
+        if instance > MAX_FIELDS || statics > MAX_FIELDS {
+            bail!("EEClass {ee:x} has a corrupt field count");
+        }
+        Ok(ClassFieldCounts {
+            instance,
+            statics,
+            list: space.read_ptr(ee + layout.field_desc_list)?,
+        })
+    }
+
+    /// Reads the FieldDesc at `addr`.
+    pub fn field_desc(&self, addr: u64) -> Result<FieldDesc> {
+        let b = self.space().read_array::<16>(addr)?;
+        let enclosing_mt = u64::from_le_bytes(b[0..8].try_into().expect("8 bytes"));
+        let w1 = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
+        let w2 = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes"));
+        Ok(FieldDesc {
+            address: addr,
+            enclosing_mt,
+            rid: w1 & 0x00ff_ffff,
+            is_static: w1 & (1 << 24) != 0,
+            is_thread_static: w1 & (1 << 25) != 0,
+            is_rva: w1 & (1 << 26) != 0,
+            offset: w2 & 0x07ff_ffff,
+            element_type: (w2 >> 27) as u8,
+        })
+    }
+
+    /// The FieldDescs the class of `mt` introduces, in the order SOS reads them: from
+    /// the start of its list, until `inherited + own` instance fields and its static
+    /// fields have been seen. `inherited_instance` is the parent's instance count.
+    pub fn introduced_fields(&self, mt: u64, inherited_instance: u32) -> Result<Vec<FieldDesc>> {
+        let counts = self.class_field_counts(mt)?;
+        let mut fields = Vec::new();
+        let (mut instance, mut statics) = (inherited_instance, 0u32);
+        let mut addr = counts.list;
+        while instance < counts.instance || statics < counts.statics {
+            if addr == 0 || fields.len() as u32 >= MAX_FIELDS {
+                bail!("the field list of MethodTable {mt:x} is corrupt");
+            }
+            let fd = self.field_desc(addr)?;
+            if fd.element_type >= et::MAX {
+                bail!("FieldDesc {addr:x} has an invalid element type");
+            }
+            if fd.is_static {
+                statics += 1;
+            } else {
+                instance += 1;
+            }
+            fields.push(fd);
+            addr += 16;
+        }
+        Ok(fields)
+    }
+
+    /// `mt` and its ancestors, `System.Object` first.
+    pub fn parent_chain(&self, mt: u64) -> Result<Vec<u64>> {
+        let mut chain = vec![mt];
+        let mut cur = mt;
+        loop {
+            let parent = self.method_table(cur)?.parent;
+            if parent == 0 {
+                break;
+            }
+            if chain.len() >= MAX_PARENTS {
+                bail!("the parent chain of MethodTable {mt:x} is too long");
+            }
+            chain.push(parent);
+            cur = parent;
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+
+    /// The module whose metadata describes a FieldDesc.
+    fn field_module(&self, fd: &FieldDesc) -> Result<u64> {
+        Ok(self.method_table(fd.enclosing_mt)?.module)
+    }
+
+    /// The field's name from its FieldDef row.
+    pub fn field_name(&self, fd: &FieldDesc) -> Option<String> {
+        let md = self.module_metadata(self.field_module(fd).ok()?)?;
+        md.field(fd.rid).ok().map(|f| f.name.to_string())
+    }
+
+    /// The field's declared type from its signature.
+    pub fn field_sig(&self, fd: &FieldDesc) -> Option<SigType> {
+        let md = self.module_metadata(self.field_module(fd).ok()?)?;
+        md.field_sig(fd.rid).ok()
+    }
+
+    /// The MethodTable of the field's type if the process loaded it (the DAC's
+    /// `MTOfType`), resolved without loading anything.
+    pub fn field_type_mt(&self, fd: &FieldDesc) -> Option<u64> {
+        let sig = self.field_sig(fd)?;
+        let module = self.field_module(fd).ok()?;
+        let ctx = self.generic_args(fd.enclosing_mt).unwrap_or_default();
+        let th = self.resolve_sig(&sig, module, &ctx, 0)?;
+        (th & 2 == 0 && th != 0).then_some(th)
+    }
+
+    /// Resolves a signature type to a loaded TypeHandle.
+    pub fn resolve_sig(&self, sig: &SigType, module: u64, ctx: &[u64], depth: usize) -> Option<u64> {
+        if depth > MAX_SIG_DEPTH {
+            return None;
+        }
+        let th = match sig {
+            SigType::String => self.runtime.globals.string_mt,
+            SigType::Object => self.runtime.globals.object_mt,
+            SigType::Class(t) | SigType::ValueType(t) => self.resolve_token(*t, module, ctx, depth)?,
+            SigType::GenericInst { generic, args, .. } => {
+                let def = self.resolve_token(*generic, module, ctx, depth)?;
+                let def_info = self.method_table(def).ok()?;
+                let args = args
+                    .iter()
+                    .map(|a| self.resolve_sig(a, module, ctx, depth + 1))
+                    .collect::<Option<Vec<_>>>()?;
+                let key = ParamKey::Inst {
+                    module: def_info.module,
+                    token: def_info.token,
+                    args: args.clone(),
+                };
+                let mut candidates = vec![def_info.module];
+                for a in &args {
+                    self.collect_modules(*a, &mut candidates, 0);
+                }
+                self.find_param_type(&key, &candidates)?
+            }
+            SigType::SzArray(e) | SigType::Array { elem: e, .. } => {
+                let element = self.resolve_sig(e, module, ctx, depth + 1)?;
+                let (rank, sz) = match sig {
+                    SigType::Array { rank, .. } => (*rank, false),
+                    _ => (1, true),
+                };
+                let mut candidates = Vec::new();
+                self.collect_modules(element, &mut candidates, 0);
+                self.find_param_type(&ParamKey::Array { element, rank, sz }, &candidates)?
+            }
+            SigType::Var(n) => *ctx.get(*n as usize)?,
+            SigType::Boolean => self.core_type("System.Boolean")?,
+            SigType::Char => self.core_type("System.Char")?,
+            SigType::I1 => self.core_type("System.SByte")?,
+            SigType::U1 => self.core_type("System.Byte")?,
+            SigType::I2 => self.core_type("System.Int16")?,
+            SigType::U2 => self.core_type("System.UInt16")?,
+            SigType::I4 => self.core_type("System.Int32")?,
+            SigType::U4 => self.core_type("System.UInt32")?,
+            SigType::I8 => self.core_type("System.Int64")?,
+            SigType::U8 => self.core_type("System.UInt64")?,
+            SigType::R4 => self.core_type("System.Single")?,
+            SigType::R8 => self.core_type("System.Double")?,
+            SigType::I => self.core_type("System.IntPtr")?,
+            SigType::U => self.core_type("System.UIntPtr")?,
+            SigType::TypedByRef => self.core_type("System.TypedReference")?,
+            _ => return None,
+        };
+        (th != 0).then_some(th)
+    }
+
+    fn resolve_token(&self, token: Token, module: u64, ctx: &[u64], depth: usize) -> Option<u64> {
+        let loader = &self.runtime.layout.type_loader;
+        match token.table()? {
+            TableId::TypeDef => self.lookup_map(module + loader.typedef_map, token.rid()),
+            TableId::TypeRef => self.lookup_map(module + loader.typeref_map, token.rid()),
+            TableId::TypeSpec => {
+                let md = self.module_metadata(module)?;
+                let sig = md.typespec(token.rid()).ok()?;
+                self.resolve_sig(&sig, module, ctx, depth + 1)
+            }
+            _ => None,
+        }
+    }
+
+    /// Entry `rid` of a module's `LookupMap` (0 / None when absent).
+    fn lookup_map(&self, map: u64, rid: u32) -> Option<u64> {
+        let space = self.space();
+        let mut map = map;
+        let mut index = rid as u64;
+        for _ in 0..64 {
+            if map == 0 {
+                return None;
+            }
+            let table = space.read_ptr(map + 8).ok()?;
+            let count = space.read_u32(map + 16).ok()? as u64;
+            if index < count {
+                let mask = space.read_ptr(map + 24).ok()?;
+                let value = space.read_ptr(table + 8 * index).ok()? & !mask;
+                return (value != 0).then_some(value);
+            }
+            index -= count;
+            map = space.read_ptr(map).ok()?;
+        }
+        None
+    }
+
+    /// A CoreLib type's MethodTable by full name, if loaded.
+    pub fn core_type(&self, name: &'static str) -> Option<u64> {
+        if let Some(v) = self.loader.core_types.lock().expect("core types").get(name) {
+            return *v;
+        }
+        let found = (|| {
+            let corelib = self.runtime.globals.core_lib_module;
+            let rid = self.module_metadata(corelib)?.find_typedef(name)?;
+            self.lookup_map(corelib + self.runtime.layout.type_loader.typedef_map, rid)
+        })();
+        self.loader.core_types.lock().expect("core types").insert(name, found);
+        found
+    }
+
+    /// Adds the modules a type's identity involves (its own, its arguments', its element's).
+    fn collect_modules(&self, th: u64, out: &mut Vec<u64>, depth: usize) {
+        if depth > MAX_SIG_DEPTH || th & 2 != 0 {
+            return;
+        }
+        let Ok(info) = self.method_table(th) else { return };
+        if info.is_array() {
+            if let Ok(element) = self.space().read_ptr(th + crate::runtime::layouts::MT_PER_INST_INFO) {
+                self.collect_modules(element, out, depth + 1);
+            }
+            return;
+        }
+        if !out.contains(&info.module) {
+            out.push(info.module);
+        }
+        if is_generic_instantiation(info.flags) {
+            for a in self.generic_args(th).unwrap_or_default() {
+                self.collect_modules(a, out, depth + 1);
+            }
+        }
+    }
+
+    fn find_param_type(&self, key: &ParamKey, modules: &[u64]) -> Option<u64> {
+        modules
+            .iter()
+            .find_map(|&m| self.param_table(m).get(key).copied())
+    }
+
+    /// The index of a module's table of instantiated types (built once).
+    fn param_table(&self, module: u64) -> Arc<HashMap<ParamKey, u64>> {
+        if let Some(t) = self.loader.param_tables.lock().expect("param tables").get(&module) {
+            return t.clone();
+        }
+        let table = Arc::new(self.read_param_table(module).unwrap_or_default());
+        self.loader
+            .param_tables
+            .lock()
+            .expect("param tables")
+            .insert(module, table.clone());
+        table
+    }
+
+    fn read_param_table(&self, module: u64) -> Result<HashMap<ParamKey, u64>> {
+        let space = self.space();
+        let mut index = HashMap::new();
+        let table = space.read_ptr(module + self.runtime.layout.type_loader.available_param_types)?;
+        if table == 0 {
+            return Ok(index);
+        }
+        let buckets = space.read_ptr(table + 16)?;
+        let length = space.read_ptr(buckets)? as usize;
+        if length > MAX_TABLE_ENTRIES {
+            bail!("type table {table:x} has {length} buckets");
+        }
+        let mut seen = 0usize;
+        for slot in 0..length as u64 {
+            let mut entry = space.read_ptr(buckets + 8 * (3 + slot))?;
+            while entry != 0 && entry & 1 == 0 {
+                seen += 1;
+                if seen > MAX_TABLE_ENTRIES {
+                    bail!("type table {table:x} has too many entries");
+                }
+                let th = space.read_ptr(entry)?;
+                if let Some(key) = self.param_key(th) {
+                    index.entry(key).or_insert(th);
+                }
+                entry = space.read_ptr(entry + 8)?;
+            }
+        }
+        Ok(index)
+    }
+
+    fn param_key(&self, th: u64) -> Option<ParamKey> {
+        if th & 2 != 0 || th == 0 {
+            return None;
+        }
+        let info = self.method_table(th).ok()?;
+        if info.is_array() {
+            let element = self.space().read_ptr(th + crate::runtime::layouts::MT_PER_INST_INFO).ok()?;
+            let sz = info.flags & crate::runtime::layouts::MTF_IS_SZARRAY != 0;
+            let rank = if sz { 1 } else { (info.base_size.saturating_sub(24) / 8).max(1) };
+            return Some(ParamKey::Array { element, rank, sz });
+        }
+        if !is_generic_instantiation(info.flags) {
+            return None;
+        }
+        Some(ParamKey::Inst {
+            module: info.module,
+            token: info.token,
+            args: self.generic_args(th).ok()?,
+        })
+    }
+
+    /// Where static field `fd` of the type `mt` (the exact instantiation) is stored.
+    pub fn static_location(&self, mt: u64, fd: &FieldDesc) -> StaticLocation {
+        let space = self.space();
+        match self.runtime.layout.type_loader.statics {
+            StaticsLayout::DomainLocalModule { module_id, gc_statics } => {
+                let Ok(info) = self.method_table(mt) else {
+                    return StaticLocation::Unavailable;
+                };
+                let Ok(dlm) = space.read_ptr(info.module + module_id) else {
+                    return StaticLocation::Unavailable;
+                };
+                if dlm == 0 {
+                    return StaticLocation::Unavailable;
+                }
+                let base = if fd.is_gc_static() {
+                    match space.read_ptr(dlm + gc_statics) {
+                        Ok(b) => b,
+                        Err(_) => return StaticLocation::Unavailable,
+                    }
+                } else {
+                    dlm
+                };
+                if base == 0 {
+                    return StaticLocation::NotAllocated;
+                }
+                // enum_flag_StaticsMask (low flags, when there is no component size).
+                if info.flags & MTF_HAS_COMPONENT_SIZE == 0 && info.flags & 0x6 != 0 {
+                    return StaticLocation::Dynamic;
+                }
+                StaticLocation::At(base + fd.offset as u64)
+            }
+            StaticsLayout::DynamicStaticsInfo {
+                aux_data,
+                gc_statics,
+                non_gc_statics,
+            } => {
+                let Ok(aux) = space.read_ptr(mt + aux_data) else {
+                    return StaticLocation::Unavailable;
+                };
+                if aux == 0 {
+                    return StaticLocation::Unavailable;
+                }
+                let off = if fd.is_gc_static() { gc_statics } else { non_gc_statics };
+                let Ok(base) = space.read_ptr(aux.wrapping_add_signed(off)) else {
+                    return StaticLocation::Unavailable;
+                };
+                let base = base & !1;
+                if base == 0 {
+                    return StaticLocation::NotAllocated;
+                }
+                StaticLocation::At(base + fd.offset as u64)
+            }
+        }
+    }
+}
+
+/// Whether MethodTable flags describe a generic instantiation.
+pub fn is_generic_instantiation(flags: u32) -> bool {
+    flags & MTF_HAS_COMPONENT_SIZE == 0 && flags & MTF_GENERICS_MASK != 0
+}
