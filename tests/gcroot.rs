@@ -208,3 +208,65 @@ fn gcroot_matches_dotnet_dump() {
         failures
     });
 }
+
+#[test]
+fn objsize_matches_dotnet_dump() {
+    over_dumps("objsize_matches_dotnet_dump", |name, _, truth, session| {
+        let mut failures = Vec::new();
+        for (addr, path) in truth_files(truth, "objsize-") {
+            let want = std::fs::read_to_string(&path).unwrap();
+            let ours = run(session, &format!("objsize {addr}"));
+            if let Err(e) = compare_sos_text(&ours, &want) {
+                failures.push(format!("{name}: objsize {addr}: {e}"));
+            }
+        }
+        failures
+    });
+}
+
+#[test]
+fn finalizequeue_matches_dotnet_dump() {
+    over_dumps("finalizequeue_matches_dotnet_dump", |name, _, truth, session| {
+        let Ok(want) = std::fs::read_to_string(truth.join("sos/finalizequeue.txt")) else {
+            return Vec::new();
+        };
+        let ours = run(session, "finalizequeue");
+        compare_sos_text(&ours, &want)
+            .err()
+            .map(|e| format!("{name}: finalizequeue: {e}"))
+            .into_iter()
+            .collect()
+    });
+}
+
+/// gchandles: exact where dotnet-dump saw every handle (`handles.tsv` has as many rows
+/// as clrheap finds); under DATAS, where it misses some, clrheap's rows must be a
+/// superset of its rows.
+#[test]
+fn gchandles_matches_dotnet_dump() {
+    over_dumps("gchandles_matches_dotnet_dump", |name, _, truth, session| {
+        let mut failures = Vec::new();
+        let seen_by_sos = read_tsv(&truth.join("handles.tsv")).len();
+        let ours_count = session.heap.handles().map(|h| h.len()).unwrap_or(0);
+        for (command, file) in [("gchandles", "gchandles.txt"), ("gchandles -stat", "gchandles-stat.txt")] {
+            let Ok(want) = std::fs::read_to_string(truth.join("sos").join(file)) else {
+                continue;
+            };
+            let ours = run(session, command);
+            if ours_count == seen_by_sos {
+                if let Err(e) = compare_sos_text(&ours, &want) {
+                    failures.push(format!("{name}: {command}: {e}"));
+                }
+            } else {
+                assert!(ours_count > seen_by_sos, "{name}: fewer handles than dotnet-dump");
+                let rows: HashSet<&str> = ours.lines().collect();
+                for line in want.lines().filter(|l| l.len() > 17 && l.as_bytes()[16] == b' ' && l.as_bytes()[17].is_ascii_alphabetic()) {
+                    if !rows.contains(line) {
+                        failures.push(format!("{name}: {command}: missing row {line:?}"));
+                    }
+                }
+            }
+        }
+        failures
+    });
+}

@@ -6,8 +6,11 @@ pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;
 pub mod eeheap;
+pub mod finalizequeue;
 pub mod format;
+pub mod gchandles;
 pub mod gcroot;
+pub mod objsize;
 
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::graph::live::{gather_roots, mark, LiveSet, RootPolicy};
@@ -77,6 +80,9 @@ impl Session {
         match name.as_str() {
             "dumpheap" => dumpheap::run(self, args, out),
             "gcroot" => gcroot::run(self, args, out),
+            "objsize" => objsize::run(self, args, out),
+            "gchandles" => gchandles::run(self, args, out),
+            "finalizequeue" | "fq" => finalizequeue::run(self, args, out),
             "dumpgen" => dumpgen::run(self, args, out),
             "eeheap" => eeheap::run(self, args, out),
             "dumpobj" | "do" => dumpobj::run_dumpobj(self, args, out),
