@@ -270,3 +270,92 @@ fn gchandles_matches_dotnet_dump() {
         failures
     });
 }
+
+/// The seed scenario's two leaks, end to end, on a seed dump of each runtime: the leaked
+/// types by the thousands, a middleware kept alive through the event bus's delegate
+/// list, and a cache entry kept alive by the static dictionary, named by its real field
+/// (`DocumentCache._entries`, which dotnet-dump mislabels). The field is proved from the
+/// dump: the slot `DocumentCache`'s statics base gives for `_entries` lies in the statics
+/// array the chain starts with and holds the dictionary the chain passes through.
+#[test]
+fn seed_leaks_end_to_end() {
+    use clrheap::heap::fields::StaticLocation;
+    let mut runtimes = HashSet::new();
+    for (name, dump, _) in lab_dumps("seed_leaks_end_to_end") {
+        if !name.starts_with("seed-") || name.contains("triage") {
+            continue;
+        }
+        let session = Session::open(&dump, &DumpOptions::default()).expect("open dump");
+        let heap = &session.heap;
+        runtimes.insert(heap.runtime.version.major);
+
+        let stat = run(&session, "dumpheap -stat");
+        for ty in ["DocProc.Api.Middleware.RequestTracingMiddleware", "DocProc.Infrastructure.Cache.DocumentCacheEntry"] {
+            let row = stat.lines().find(|l| l.ends_with(&format!(" {ty}"))).unwrap_or_else(|| panic!("{name}: no {ty}"));
+            let count: u64 = row.split_whitespace().nth(1).unwrap().replace(',', "").parse().unwrap();
+            assert!(count >= 1000, "{name}: only {count} {ty}");
+        }
+
+        let graph = session.graph().unwrap();
+        let first_of = |ty: &str| {
+            (0..graph.len() as u32)
+                .find(|&id| &*heap.type_name(graph.mt(id)) == ty)
+                .map(|id| graph.address(id))
+                .unwrap_or_else(|| panic!("{name}: no {ty}"))
+        };
+
+        // The middleware: bus -> EventHandler -> Object[] (invocation list) -> EventHandler -> middleware.
+        let mw = first_of("DocProc.Api.Middleware.RequestTracingMiddleware");
+        let text = run(&session, &format!("gcroot -nostacks {mw:x}"));
+        let chain: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("->")).collect();
+        let kinds: Vec<String> = chain.iter().map(|l| l.split_whitespace().skip(2).collect::<Vec<_>>().join(" ")).collect();
+        let handler = "System.EventHandler<DocProc.Infrastructure.Events.DocumentProcessedEvent>";
+        assert_eq!(
+            kinds,
+            vec![
+                "System.Object[]".to_string(),
+                "DocProc.Infrastructure.Events.DocumentEventBus (static variable: DocProc.Infrastructure.Events.DocumentEventBus.Instance)".into(),
+                handler.into(),
+                "System.Object[]".into(),
+                handler.into(),
+                "DocProc.Api.Middleware.RequestTracingMiddleware".into(),
+            ],
+            "{name}: middleware chain:\n{text}"
+        );
+        assert!(text.ends_with("Found 1 unique roots.\n"), "{name}:\n{text}");
+
+        // The cache entry: statics array -> the dictionary, labelled with its real field.
+        let entry = first_of("DocProc.Infrastructure.Cache.DocumentCacheEntry");
+        let text = run(&session, &format!("gcroot -nostacks {entry:x}"));
+        let chain: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("->")).collect();
+        assert!(
+            chain[1].ends_with(" (static variable: DocProc.Infrastructure.Cache.DocumentCache._entries)"),
+            "{name}: cache chain:\n{text}"
+        );
+        assert!(chain.last().unwrap().contains("DocProc.Infrastructure.Cache.DocumentCacheEntry"), "{name}:\n{text}");
+        let array = u64::from_str_radix(chain[0].split_whitespace().nth(1).unwrap(), 16).unwrap();
+        let dictionary = u64::from_str_radix(chain[1].split_whitespace().nth(1).unwrap(), 16).unwrap();
+
+        let entry_mt = graph.mt(graph.id_of(entry).unwrap());
+        let scenario_module = heap.method_table(entry_mt).unwrap().module;
+        let cache_mt = heap
+            .typedef_method_tables(scenario_module)
+            .into_iter()
+            .find(|&mt| &*heap.type_name(mt) == "DocProc.Infrastructure.Cache.DocumentCache")
+            .unwrap_or_else(|| panic!("{name}: DocumentCache is not loaded"));
+        let fields = heap.introduced_fields(cache_mt, 0).unwrap();
+        let fd = fields
+            .iter()
+            .find(|f| heap.field_name(f).as_deref() == Some("_entries"))
+            .unwrap_or_else(|| panic!("{name}: no _entries field"));
+        let StaticLocation::At(slot) = heap.static_location(cache_mt, fd) else {
+            panic!("{name}: _entries has no static slot");
+        };
+        let array_size = graph.size(graph.id_of(array).unwrap());
+        assert!(slot > array && slot < array + array_size, "{name}: slot {slot:x} outside the statics array {array:x}");
+        assert_eq!(heap.space().read_u64(slot).unwrap(), dictionary, "{name}: slot {slot:x}");
+    }
+    if lab_dir().is_some() {
+        assert!(runtimes.len() >= 3, "seed dumps of 8, 9 and 10 expected, got {runtimes:?}");
+    }
+}
