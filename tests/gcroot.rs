@@ -359,3 +359,23 @@ fn seed_leaks_end_to_end() {
         assert!(runtimes.len() >= 3, "seed dumps of 8, 9 and 10 expected, got {runtimes:?}");
     }
 }
+
+/// The root-caching notice goes to standard error, once per run; standard output
+/// starts with the roots.
+#[test]
+fn progress_goes_to_stderr() {
+    let Some((_, dump, truth)) = lab_dumps("progress_goes_to_stderr").into_iter().find(|(n, _, _)| n.starts_with("zoo-net10-wks")) else {
+        return;
+    };
+    let Some((addr, _)) = truth_files(&truth, "gcroot-").into_iter().next() else { return };
+    let out = analyze(&dump, &[&format!("gcroot {addr}"), &format!("gcroot -nostacks {addr}")]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains(PROGRESS[0]), "{stdout}");
+    assert_eq!(stderr.matches(PROGRESS[0]).count(), 1, "{stderr}");
+    assert!(stderr.contains(PROGRESS[1]));
+    let bad = analyze(&dump, &["gcroot zz"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Could not parse target object address: zz"));
+}

@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use std::io::Write;
 
 /// More queue entries than this in one heap is a damaged queue.
-const MAX_QUEUE_ENTRIES: u64 = 1 << 28;
+const MAX_QUEUE_ENTRIES: u64 = 1 << 24;
 
 pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
     let mut style = ListStyle::default();
