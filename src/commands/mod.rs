@@ -6,19 +6,27 @@ pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;
 pub mod eeheap;
+pub mod finalizequeue;
 pub mod format;
+pub mod gchandles;
+pub mod gcroot;
 pub mod names;
+pub mod objsize;
 pub mod output;
 
 use output::Format;
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::graph::live::{gather_roots, mark, LiveSet, RootPolicy};
 use crate::graph::ObjectGraph;
-use crate::heap::Heap;
+use crate::graph::gcroot::DependentEdges;
+use crate::heap::statics::StaticsIndex;
+use crate::heap::{Handle, Heap, Root, RootKind};
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// An opened dump, ready for commands.
@@ -28,6 +36,24 @@ pub struct Session {
     pub format: Format,
     graph: OnceLock<Result<Arc<ObjectGraph>, String>>,
     liveness: OnceLock<Result<Liveness, String>>,
+    roots: OnceLock<Result<Arc<RootCache>, String>>,
+    statics: OnceLock<Arc<StaticsIndex>>,
+    roots_announced: AtomicBool,
+}
+
+/// The roots dotnet-dump's root commands use, gathered once per session (its
+/// `RootCacheService`).
+pub struct RootCache {
+    /// Every handle in use, in handle-table order.
+    pub all_handles: Vec<Handle>,
+    /// The handles that are roots for dotnet-dump (ClrMD's `IsStrong`), in order.
+    pub handles: Vec<Root>,
+    /// The finalizer queue's f-reachable objects, heap by heap.
+    pub finalizer: Vec<Root>,
+    /// Stack roots, thread by thread (managed threads in thread-store order).
+    pub stack: Vec<Root>,
+    /// Dependent handles, for following and for marking `(dependent handle)` links.
+    pub dependents: DependentEdges,
 }
 
 impl Session {
@@ -44,6 +70,9 @@ impl Session {
             format: Format::Text,
             graph: OnceLock::new(),
             liveness: OnceLock::new(),
+            roots: OnceLock::new(),
+            statics: OnceLock::new(),
+            roots_announced: AtomicBool::new(false),
         })
     }
 
@@ -77,6 +106,10 @@ impl Session {
             "dumpobj" => text_only(&|out| dumpobj::run_dumpobj(self, &args, out), out),
             "dumparray" => text_only(&|out| dumpobj::run_dumparray(self, &args, out), out),
             "dumpvc" => text_only(&|out| dumpobj::run_dumpvc(self, &args, out), out),
+            "gcroot" => text_only(&|out| gcroot::run(self, &args, out), out),
+            "objsize" => text_only(&|out| objsize::run(self, &args, out), out),
+            "gchandles" => text_only(&|out| gchandles::run(self, &args, out), out),
+            "finalizequeue" => text_only(&|out| finalizequeue::run(self, &args, out), out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),
@@ -125,6 +158,93 @@ impl Session {
             })
             .as_ref()
             .map_err(|e| anyhow::anyhow!("cannot compute live objects: {e}"))
+    }
+
+    /// The roots, gathered on first use.
+    pub fn roots(&self) -> Result<Arc<RootCache>> {
+        self.roots
+            .get_or_init(|| self.gather_roots().map(Arc::new).map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn gather_roots(&self) -> Result<RootCache> {
+        let graph = self.graph()?;
+        let heap = &self.heap;
+        let all_handles = heap.handles()?;
+        let handles = crate::heap::roots::handle_roots(&all_handles, true);
+        let finalizer = heap.finalizer_roots()?;
+        // Conservative stack roots of managed threads, in thread-store order.
+        let order: HashMap<u32, usize> = heap
+            .threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.os_id != 0)
+            .map(|(i, t)| (t.os_id, i))
+            .collect();
+        let mut stack: Vec<Root> = crate::graph::live::conservative_stack_roots(heap, &graph)
+            .into_iter()
+            .filter(|r| matches!(r.kind, RootKind::Stack { os_thread_id, .. } if order.contains_key(&os_thread_id)))
+            .collect();
+        stack.sort_by_key(|r| match r.kind {
+            RootKind::Stack { os_thread_id, .. } => order[&os_thread_id],
+            _ => usize::MAX,
+        });
+        let pairs: Vec<(u64, u64)> = all_handles
+            .iter()
+            .filter(|h| h.kind == crate::heap::HandleKind::Dependent)
+            .map(|h| (h.object, h.extra))
+            .collect();
+        let dependents = DependentEdges::new(&graph, &pairs);
+        Ok(RootCache {
+            all_handles,
+            handles,
+            finalizer,
+            stack,
+            dependents,
+        })
+    }
+
+    /// Which static field owns which GC statics slot (built on first use, over the
+    /// modules of every type on the heap).
+    pub fn statics(&self) -> Arc<StaticsIndex> {
+        self.statics
+            .get_or_init(|| {
+                let mut modules: Vec<u64> = Vec::new();
+                if let Ok(graph) = self.graph() {
+                    for t in graph.types() {
+                        if let Ok(info) = self.heap.method_table(t.mt) {
+                            modules.push(info.module);
+                        }
+                    }
+                }
+                modules.push(self.heap.runtime.globals.core_lib_module);
+                modules.sort_unstable();
+                modules.dedup();
+                modules.retain(|&m| m != 0);
+                Arc::new(self.heap.statics_index(&modules))
+            })
+            .clone()
+    }
+
+    /// Prints dotnet-dump's root-caching notice, once per session, on standard error.
+    pub fn note_root_caching(&self) {
+        if !self.roots_announced.swap(true, Ordering::Relaxed) {
+            eprintln!("Caching GC roots, this may take a while.");
+            eprintln!("Subsequent runs of this command will be faster.");
+            eprintln!();
+        }
+    }
+
+    /// The stack pointer of an OS thread, from the dump's notes.
+    pub fn thread_rsp(&self, os_thread_id: u32) -> Option<u64> {
+        self.heap
+            .space()
+            .core()
+            .threads
+            .iter()
+            .find(|t| t.tid == os_thread_id)
+            .map(|t| t.rsp())
     }
 
     /// The text of the string object at `addr` (at most `max_units` UTF-16 units).

@@ -169,7 +169,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         ],
         details: "",
         examples: &["finalizequeue", "fq -stat"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "gchandles",
@@ -182,7 +182,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         ],
         details: "",
         examples: &["gchandles -stat", "gchandles -type Pinned"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "gcroot",
@@ -196,7 +196,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "Roots are thread stacks, GC handles and the finalizer queue; each path from\n\
                   a root to the object is printed.",
         examples: &["gcroot 7f3b2c010428", "gcroot -nostacks 7f3b2c010428"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "gcwhere",
@@ -236,7 +236,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[],
         details: "",
         examples: &["objsize 7f3b2c010428"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "pathto",

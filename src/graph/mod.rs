@@ -25,6 +25,7 @@
 //! Layers: this module reads the heap through [`crate::heap`] and knows nothing of
 //! commands; commands (`dumpheap -live`, later `gcroot`, retained sizes, dump diffs)
 //! build on it.
+pub mod gcroot;
 pub mod live;
 
 use crate::heap::{GcDesc, Heap, HeapObject, WalkWarning};
@@ -362,7 +363,7 @@ impl ObjectGraph {
             large_sizes: HashMap::new(),
             types: vec![TypeEntry {
                 mt: 0x1000,
-                gc_desc: None,
+                gc_desc: Some(GcDesc::Series(Vec::new())),
                 loader_allocator: None,
                 is_free: false,
             }],

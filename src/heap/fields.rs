@@ -369,6 +369,25 @@ impl Heap {
         None
     }
 
+    /// The MethodTables a module's TypeDef map holds (types of the module it loaded).
+    pub fn typedef_method_tables(&self, module: u64) -> Vec<u64> {
+        let Some(md) = self.module_metadata(module) else {
+            return Vec::new();
+        };
+        let map = module + self.runtime.layout.type_loader.typedef_map;
+        (1..=md.typedef_count().min(MAX_TABLE_ENTRIES as u32))
+            .filter_map(|rid| self.lookup_map(map, rid))
+            .filter(|&mt| mt & 2 == 0)
+            .collect()
+    }
+
+    /// The generic instantiations and arrays a module is the loader module of.
+    pub fn param_method_tables(&self, module: u64) -> Vec<u64> {
+        let mut mts: Vec<u64> = self.param_table(module).values().copied().collect();
+        mts.sort_unstable();
+        mts
+    }
+
     /// A CoreLib type's MethodTable by full name, if loaded.
     pub fn core_type(&self, name: &'static str) -> Option<u64> {
         if let Some(v) = self.loader.core_types.lock().expect("core types").get(name) {

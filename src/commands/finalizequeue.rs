@@ -1,0 +1,123 @@
+//! `finalizequeue` (`fq`): the objects registered for finalization, as dotnet-dump
+//! prints them: the sync block and RCW cleanup summary, each heap's queue ranges, then
+//! every finalizable object (the whole queue, `[fp0, fp6)`, heap by heap) as a listing
+//! and statistics.
+//!
+//! Per heap, the `CFinalize` fill pointers split the queue (gc-layouts.md §8):
+//! dotnet-dump prints "generation 0" as `[fp2, fp3)`, "generation 1" as `[fp1, fp2)`,
+//! "generation 2" as `[fp0, fp1)` and "Ready for finalization" as `[fp4, fp6)`.
+//!
+//! The cleanup summary: dotnet-dump lists the runtime's sync blocks awaiting cleanup
+//! through the DAC, which on every dump seen reports a single all-zero entry (an empty
+//! list: the DAC answers the first request with zeros), and Linux has no RCWs. clrheap
+//! prints that summary as such.
+use super::format::{parse_hex, thousands};
+use super::objsize::{print_objects, ListStyle};
+use super::Session;
+use anyhow::{bail, Context, Result};
+use std::io::Write;
+
+/// More queue entries than this in one heap is a damaged queue.
+const MAX_QUEUE_ENTRIES: u64 = 1 << 24;
+
+pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let mut style = ListStyle::default();
+    let mut all_ready = false;
+    let mut mt_filter = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-short" => style.short = true,
+            "-stat" | "-summary" => style.stat = true,
+            "-allReady" | "-allready" => all_ready = true,
+            "-detail" => {}
+            "-mt" => {
+                i += 1;
+                let text = args.get(i).context("Required argument missing for option: '-mt'.")?;
+                mt_filter = Some(
+                    parse_hex(text, true)
+                        .ok_or_else(|| anyhow::anyhow!("Could not parse MethodTable: '{text}'"))?,
+                );
+            }
+            other => bail!("Unrecognized command or argument '{other}'."),
+        }
+        i += 1;
+    }
+    if style.short && style.stat {
+        bail!("Cannot specify both -short and -stat.");
+    }
+    let heap = &session.heap;
+    let space = heap.space();
+    let graph = session.graph()?;
+    let liveness = if all_ready { Some(session.liveness()?) } else { None };
+
+    let mut queues = Vec::new();
+    for h in &heap.heaps {
+        if h.finalize_queue == 0 {
+            continue;
+        }
+        let mut fp = [0u64; 7];
+        for (k, p) in fp.iter_mut().enumerate() {
+            *p = space
+                .read_ptr(h.finalize_queue + 8 * k as u64)
+                .with_context(|| format!("cannot read heap {}'s finalizer queue", h.index))?;
+        }
+        if fp[6] < fp[0] || (fp[6] - fp[0]) / 8 > MAX_QUEUE_ENTRIES {
+            bail!("heap {}'s finalizer queue is damaged", h.index);
+        }
+        queues.push((h.index, fp));
+    }
+
+    if !style.short {
+        writeln!(out, "{:>16} {:>16} {:>16} {:>16}", "SyncBlock", "RCW", "CCW", "ComClassFactory")?;
+        writeln!(out, "{:>16} {:>16} {:>16} {:>16}", "000000000000", "000000000000", "000000000000", "000000000000")?;
+        writeln!(out, "SyncBlocks to be cleaned up: 1")?;
+        writeln!(out, "Free-Threaded Interfaces to be released: 0")?;
+        writeln!(out, "MTA Interfaces to be released: 0")?;
+        writeln!(out, "STA Interfaces to be released: 0")?;
+        writeln!(out, "----------------------------------")?;
+        writeln!(out)?;
+        let range = |a: u64, b: u64| if a <= b { (a, b) } else { (0, 0) };
+        for (index, fp) in &queues {
+            writeln!(out, "Heap {index}")?;
+            for (g, (a, b)) in [range(fp[2], fp[3]), range(fp[1], fp[2]), range(fp[0], fp[1])].into_iter().enumerate() {
+                writeln!(out, "generation {g} has {} objects ({a:x}->{b:x})", thousands((b - a) / 8))?;
+            }
+            let (a, b) = (fp[4], fp[6]);
+            writeln!(
+                out,
+                "Ready for finalization {} objects ({a:x}->{b:x})",
+                thousands(b.saturating_sub(a) / 8)
+            )?;
+            writeln!(out, "------------------------------")?;
+        }
+        if all_ready {
+            writeln!(out, "Statistics for all finalizable objects that are no longer rooted:")?;
+        } else {
+            writeln!(out, "Statistics for all finalizable objects (including all objects ready for finalization):")?;
+        }
+    }
+
+    let mut objects = Vec::new();
+    for (_, fp) in &queues {
+        let entries = space.read_vec(fp[0], (fp[6] - fp[0]) as usize)?;
+        for (k, chunk) in entries.chunks_exact(8).enumerate() {
+            let obj = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            let Some(id) = graph.id_of(obj).filter(|&id| !graph.is_free(id)) else {
+                continue;
+            };
+            if mt_filter.is_some_and(|m| m != graph.mt(id)) {
+                continue;
+            }
+            if let Some(live) = liveness {
+                let slot = fp[0] + 8 * k as u64;
+                let f_reachable = slot >= fp[4] && slot < fp[6];
+                if !f_reachable && live.is_live(obj) {
+                    continue;
+                }
+            }
+            objects.push((obj, graph.mt(id), graph.size(id)));
+        }
+    }
+    print_objects(session, &objects, style, out)
+}

@@ -1,0 +1,168 @@
+//! `gchandles [-stat] [-type <kind>] [-perdomain]`: every GC handle, as dotnet-dump's
+//! native SOS command prints them (not the managed table style of the other commands):
+//!
+//! ```text
+//!           Handle Type                  Object     Size             Data Type
+//! 00007FA55CFF1170 WeakShort   00007F998841FB18       40                  System.Buffers.SharedArrayPool`1[[System.Char, System.Private.CoreLib]]
+//! ```
+//!
+//! Pointers are 16 uppercase hex digits; columns are `Handle` (right, 16), `Type` (left,
+//! 11, cut: `WeakInterio`), `Object` (right, 16), `Size` (right, 8), `Data` (right, 16:
+//! a dependent handle's secondary, a weak interior pointer's pointer) and the type name
+//! in the DAC's format. Then a blank line and the native statistics table (MT as 16
+//! lowercase digits, counts and sizes without separators, sorted by total size, ties by
+//! MethodTable *descending*, the order SOS's tree sort leaves them in), `Total N
+//! objects`, and the per-kind counts.
+//!
+//! Handles are listed in handle-table order (table by table, kind by kind). clrheap reads
+//! every handle-table slot: under DATAS it lists handles dotnet-dump does not see.
+use super::Session;
+use crate::heap::HandleKind;
+use anyhow::Result;
+use std::collections::HashMap;
+use std::io::Write;
+
+/// The kind names `-type` accepts (case-insensitive) and rows print.
+fn kind_name(kind: HandleKind) -> &'static str {
+    use HandleKind::*;
+    match kind {
+        WeakShort => "WeakShort",
+        WeakLong => "WeakLong",
+        Strong => "Strong",
+        Pinned => "Pinned",
+        Variable => "Variable",
+        RefCounted => "RefCounted",
+        Dependent => "Dependent",
+        AsyncPinned => "AsyncPinned",
+        SizedRef => "SizedRef",
+        WeakNativeCom => "WeakWinRT",
+        WeakInteriorPointer => "WeakInteriorPointer",
+        CrossReference => "Unknown",
+    }
+}
+
+pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let mut stat = false;
+    let mut filter: Option<HandleKind> = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-stat" => stat = true,
+            "-perdomain" | "/d" => {}
+            "-type" => {
+                i += 1;
+                let Some(t) = args.get(i) else {
+                    write!(out, "Failed to parse command line arguments.")?;
+                    return Ok(());
+                };
+                let found = (0..=10u8)
+                    .filter_map(HandleKind::from_raw)
+                    .find(|k| kind_name(*k).eq_ignore_ascii_case(t));
+                match found {
+                    Some(k) => filter = Some(k),
+                    None => {
+                        write!(out, "Unknown handle type '{t}'.")?;
+                        return Ok(());
+                    }
+                }
+            }
+            _ => {
+                write!(out, "Failed to parse command line arguments.")?;
+                return Ok(());
+            }
+        }
+        i += 1;
+    }
+    let heap = &session.heap;
+    let space = heap.space();
+    let handles = heap.handles()?;
+    let free_mt = heap.runtime.globals.free_mt;
+    if !stat {
+        writeln!(out, "{:>16} {:<11} {:>16} {:>8} {:>16} Type", "Handle", "Type", "Object", "Size", "Data")?;
+    }
+    let mut per_mt: HashMap<u64, (u64, u64)> = HashMap::new();
+    let mut per_kind: HashMap<HandleKind, u64> = HashMap::new();
+    let mut names: HashMap<u64, String> = HashMap::new();
+    for h in &handles {
+        if filter.is_some_and(|k| k != h.kind) {
+            continue;
+        }
+        *per_kind.entry(h.kind).or_default() += 1;
+        let mt = space.read_ptr(h.object).map(|m| m & !7).unwrap_or(0);
+        let (name, size) = if mt == free_mt {
+            ("<free>".to_string(), 0)
+        } else {
+            match heap.mt_size(mt).ok().zip(heap.dac_type_name(mt).ok()) {
+                Some((ms, name)) => {
+                    let count = if ms.component_size != 0 {
+                        space.read_u32(h.object + 8).unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    let size = ms.object_size(count);
+                    let e = per_mt.entry(mt).or_default();
+                    e.0 += 1;
+                    e.1 += size;
+                    names.entry(mt).or_insert_with(|| name.clone());
+                    (name, size)
+                }
+                None => ("<error>".to_string(), 0),
+            }
+        };
+        if !stat {
+            let data = match h.kind {
+                HandleKind::Dependent | HandleKind::WeakInteriorPointer | HandleKind::WeakNativeCom => {
+                    format!("{:016X}", h.extra)
+                }
+                // The reference count lives with the COM wrapper, which clrheap does not read.
+                HandleKind::RefCounted => "0".to_string(),
+                _ => String::new(),
+            };
+            let kind: String = kind_name(h.kind).chars().take(11).collect();
+            writeln!(
+                out,
+                "{:016X} {kind:<11} {:016X} {size:>8} {data:>16} {name}",
+                h.address, h.object
+            )?;
+        }
+    }
+    if !stat {
+        writeln!(out)?;
+    }
+    let mut rows: Vec<(u64, u64, u64)> = per_mt.iter().map(|(&mt, &(c, s))| (mt, c, s)).collect();
+    rows.sort_by(|a, b| a.2.cmp(&b.2).then(b.0.cmp(&a.0)));
+    writeln!(out, "Statistics:")?;
+    writeln!(out, "{:>16} {:>8} {:>12} Class Name", "MT", "Count", "TotalSize")?;
+    let mut total = 0;
+    for (mt, count, size) in rows {
+        total += count;
+        writeln!(out, "{mt:016x} {count:>8} {size:>12} {}", names[&mt])?;
+    }
+    writeln!(out, "Total {total} objects")?;
+    if filter.is_none() {
+        writeln!(out)?;
+        writeln!(out, "Handles:")?;
+        use HandleKind::*;
+        for (label, kind) in [
+            ("Strong Handles:", Strong),
+            ("Pinned Handles:", Pinned),
+            ("Async Pinned Handles:", AsyncPinned),
+            ("Ref Count Handles:", RefCounted),
+            ("Weak Long Handles:", WeakLong),
+            ("Weak Short Handles:", WeakShort),
+            ("Weak WinRT Handles:", WeakNativeCom),
+            ("Weak Interior Pointer Handles:", WeakInteriorPointer),
+            ("Variable Handles:", Variable),
+            ("SizedRef Handles:", SizedRef),
+            ("Dependent Handles:", Dependent),
+            ("Other Handles:", CrossReference),
+        ] {
+            let n = per_kind.get(&kind).copied().unwrap_or(0);
+            if n != 0 {
+                let label: String = label.chars().take(21).collect();
+                writeln!(out, "    {label:<21} {n}")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! `gcroot <address>`: every root from which the object can be reached, each with one
+//! chain of references, as dotnet-dump prints them.
+//!
+//! Roots are tried in dotnet-dump's order: strong handles (handle-table order), the
+//! finalizer queue's f-reachable objects, then stack roots (unless `-nostacks`). The
+//! search keeps its state across roots (see [`crate::graph::gcroot`]), which decides
+//! which roots count ("unique") and which chain each gets. Output:
+//!
+//! ```text
+//! HandleTable:
+//!     00007fa55cff13e8 (strong handle)
+//!           -> 7f9983000028     System.Object[] $
+//!           -> 7f9985401100     DocProc.Zoo.LockTarget (static variable: DocProc.Zoo.ZooRoots.Locked)
+//!
+//! Found 1 unique roots.
+//! ```
+//!
+//! A chain line is the 10-space indent, `->`, the address padded to 16, the type name
+//! and a last cell that is empty (hence the trailing space), `(dependent handle)` for a
+//! link made by a dependent handle, or the static field for the object right after a
+//! statics array. dotnet-dump labels static fields `FieldType.FieldName` and maps slots to
+//! fields wrongly on .NET 8, 9 and 10; clrheap names the field that really owns the slot,
+//! as `DeclaringType.FieldName`.
+//!
+//! dotnet-dump's "Caching GC roots, this may take a while." progress lines (and the
+//! blank line after them) go to standard error here.
+//!
+//! Stack roots: until the precise stack walk exists, they come from a conservative scan
+//! of each managed thread's stack and are printed under a `(conservative scan)` frame
+//! line with the slot as `rsp+offset` (they cannot match dotnet-dump's frame lines, and a
+//! scan may find stale slots).
+use super::format::parse_hex;
+use super::Session;
+use crate::graph::gcroot::PathFinder;
+use crate::heap::{HandleKind, Root, RootKind};
+use anyhow::{bail, Result};
+use std::io::Write;
+
+/// Parsed `gcroot` arguments.
+#[derive(Debug, Clone, Default)]
+struct Options {
+    target: Option<String>,
+    nostacks: bool,
+    limit: Option<i32>,
+    gcgen: Option<i32>,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options::default();
+        let mut i = 0;
+        while i < args.len() {
+            let arg = args[i].as_str();
+            let (name, inline) = match arg.find(['=', ':']) {
+                Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
+                _ => (arg, None),
+            };
+            let int_value = |i: &mut usize| -> Result<i32> {
+                let v = match inline {
+                    Some(v) => v.to_string(),
+                    None => {
+                        *i += 1;
+                        match args.get(*i) {
+                            Some(v) => v.clone(),
+                            None => bail!("Required argument missing for option: '{name}'."),
+                        }
+                    }
+                };
+                v.parse().map_err(|_| {
+                    anyhow::anyhow!("Cannot parse argument '{v}' for option '{name}' as expected type 'System.Int32'.")
+                })
+            };
+            match name {
+                "-nostacks" => {
+                    o.nostacks = match inline {
+                        None => true,
+                        Some(t) if t.eq_ignore_ascii_case("true") => true,
+                        Some(t) if t.eq_ignore_ascii_case("false") => false,
+                        Some(t) => bail!("Cannot parse argument '{t}' for option '-nostacks' as expected type 'System.Boolean'."),
+                    }
+                }
+                "-limit" => o.limit = Some(int_value(&mut i)?),
+                "-gcgen" => o.gcgen = Some(int_value(&mut i)?),
+                _ => {
+                    if o.target.is_some() {
+                        bail!("Unrecognized command or argument '{arg}'.");
+                    }
+                    o.target = Some(arg.to_string());
+                }
+            }
+            i += 1;
+        }
+        Ok(o)
+    }
+}
+
+/// The name dotnet-dump gives a handle kind in a root line.
+fn handle_kind_name(kind: HandleKind) -> String {
+    use HandleKind::*;
+    match kind {
+        WeakShort => "weak short handle".into(),
+        WeakLong => "weak long handle".into(),
+        Strong => "strong handle".into(),
+        Pinned => "pinned handle".into(),
+        RefCounted => "ref counted handle".into(),
+        Dependent => "dependent handle".into(),
+        AsyncPinned => "async pinned handle".into(),
+        SizedRef => "sized ref handle".into(),
+        WeakNativeCom => "weak WinRT handle".into(),
+        other => other.raw().to_string(),
+    }
+}
+
+/// `NT_PRSTATUS` general registers, in order.
+const REGISTER_NAMES: [&str; 15] = [
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
+];
+
+pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let o = Options::parse(args)?;
+    let text = o.target.clone().unwrap_or_default();
+    let Some(target) = parse_hex(&text, true) else {
+        bail!("Could not parse target object address: {text}");
+    };
+    let graph = session.graph()?;
+    let roots = session.roots()?;
+    if graph.id_of(target).is_none_or(|id| graph.is_free(id)) {
+        eprintln!("Warning: {target:x} is not a valid object");
+    }
+    if let Some(condemned) = o.gcgen {
+        let heap = &session.heap;
+        let Some(seg) = heap.segment_of(target) else {
+            bail!("Address {target:x} is not in the managed heap.");
+        };
+        use crate::heap::ObjectGeneration::*;
+        let (number, name) = match seg.generation_of(target, heap.heap_of(seg)) {
+            Gen0 => (0, "Generation0"),
+            Gen1 => (1, "Generation1"),
+            Gen2 => (2, "Generation2"),
+            Large => (3, "Large"),
+            Pinned => (4, "Pinned"),
+            Frozen => (5, "Frozen"),
+        };
+        if condemned < number {
+            writeln!(out, "Object {target:x} will survive this collection:")?;
+            writeln!(out, "    gen({target:x}) = {name} > {condemned} = condemned generation.")?;
+            return Ok(());
+        }
+        if (0..=1).contains(&condemned) {
+            bail!(
+                "Could not gather needed data, possibly due to memory constraints in the debuggee.\n\
+                 To try again, re-issue the '!findroots -gen {condemned}' command."
+            );
+        }
+    }
+    session.note_root_caching();
+    let limit = o.limit.map_or(usize::MAX, |l| l.max(0) as usize);
+    let mut finder = PathFinder::new(&graph, &roots.dependents, target);
+    let mut printer = RootPrinter { session, last: None };
+    let mut count = 0usize;
+    let stacks: &[Root] = if o.nostacks { &[] } else { &roots.stack };
+    for root in roots.handles.iter().chain(&roots.finalizer).chain(stacks) {
+        if count >= limit {
+            break;
+        }
+        if let Some(path) = finder.path_from(root.object) {
+            printer.root(root, out)?;
+            printer.path(&path, out)?;
+            writeln!(out)?;
+            count += 1;
+        }
+    }
+    writeln!(out, "Found {} unique roots.", super::format::thousands(count as u64))?;
+    Ok(())
+}
+
+struct RootPrinter<'s> {
+    session: &'s Session,
+    last: Option<Root>,
+}
+
+impl RootPrinter<'_> {
+    fn root(&mut self, root: &Root, out: &mut dyn Write) -> Result<()> {
+        let last_kind = self.last.map(|l| l.kind);
+        match root.kind {
+            RootKind::Handle(kind) => {
+                if !matches!(last_kind, Some(RootKind::Handle(_))) {
+                    writeln!(out, "HandleTable:")?;
+                }
+                writeln!(out, "    {:016x} ({})", root.address, handle_kind_name(kind))?;
+            }
+            RootKind::FinalizerQueue { .. } => {
+                if !matches!(last_kind, Some(RootKind::FinalizerQueue { .. })) {
+                    writeln!(out, "Finalizer Queue:")?;
+                }
+                writeln!(out, "    {:016x} (finalizer root)", root.address)?;
+            }
+            RootKind::Stack { os_thread_id, register, conservative } => {
+                let same_thread = matches!(last_kind,
+                    Some(RootKind::Stack { os_thread_id: t, .. }) if t == os_thread_id);
+                if !same_thread {
+                    writeln!(out, "Thread {os_thread_id:x}:")?;
+                    if conservative {
+                        writeln!(out, "    (conservative scan)")?;
+                    }
+                }
+                let mut line = String::from("        ");
+                match register {
+                    Some(r) => {
+                        line.push_str(REGISTER_NAMES.get(r as usize).copied().unwrap_or("???"));
+                        line.push(':');
+                    }
+                    None => {
+                        let rsp = self.session.thread_rsp(os_thread_id).unwrap_or(0);
+                        if conservative && rsp != 0 && root.address >= rsp {
+                            line.push_str(&format!("rsp+{:x}:", root.address - rsp));
+                        }
+                    }
+                }
+                if root.address != 0 {
+                    line.push_str(&format!(" {:016x}", root.address));
+                }
+                writeln!(out, "{line}")?;
+            }
+        }
+        self.last = Some(*root);
+        Ok(())
+    }
+
+    fn path(&self, path: &[u64], out: &mut dyn Write) -> Result<()> {
+        let session = self.session;
+        let heap = &session.heap;
+        let graph = session.graph()?;
+        let roots = session.roots()?;
+        let type_of = |addr: u64| graph.id_of(addr).map(|id| (id, graph.mt(id)));
+        let first = path.first().copied().unwrap_or(0);
+        let possible_static = type_of(first).is_some_and(|(_, mt)| &*heap.type_name(mt) == "System.Object[]");
+        let mut prev = 0u64;
+        for (i, &obj) in path.iter().enumerate() {
+            let dependent = roots.dependents.is_link(prev, obj);
+            let mut extra = String::new();
+            if dependent {
+                extra = "(dependent handle)".into();
+            } else if i == 1 && possible_static
+                && let Some(field) = self.static_label(first, obj)
+            {
+                extra = format!("(static variable: {field})");
+            }
+            let name = match type_of(obj) {
+                Some((_, mt)) => heap.type_name(mt).to_string(),
+                None => "<unknown type>".into(),
+            };
+            writeln!(out, "          -> {:<16} {name} {extra}", format!("{obj:012x}"))?;
+            prev = obj;
+        }
+        Ok(())
+    }
+
+    /// The static field whose slot in the statics array `array` holds `obj`.
+    fn static_label(&self, array: u64, obj: u64) -> Option<String> {
+        let session = self.session;
+        let heap = &session.heap;
+        let graph = session.graph().ok()?;
+        let id = graph.id_of(array)?;
+        let desc = graph.type_of(id).gc_desc.clone()?;
+        let size = graph.size(id);
+        let mut slots = Vec::new();
+        desc.for_each_slot(size, |off| slots.push(array + off));
+        let statics = session.statics();
+        for slot in slots {
+            if heap.space().read_u64(slot).ok() != Some(obj) {
+                continue;
+            }
+            if let Some(f) = statics.field_at(slot) {
+                return Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,431 @@
+//! Root paths: which chain of references leads from a root to a target object, chosen
+//! exactly as dotnet-dump's `gcroot` chooses it.
+//!
+//! dotnet-dump (through ClrMD's `GCRoot`) does not search breadth first. For each root
+//! in turn it runs a depth-first search that keeps state *across* roots:
+//!
+//! - `seen`: objects already queued by some search. A later search does not queue them
+//!   again, so a root whose only way to the target runs through objects an earlier root
+//!   explored (without finding the target) finds nothing.
+//! - `found`: every object known to lead to the target, with its chain. A search that
+//!   meets one of them stops there and reuses its chain, so chains share their tails.
+//!
+//! An object's references are visited in the order ClrMD reports them: the secondaries
+//! of the dependent handles whose primary it is (handles sorted by primary address,
+//! stably), then its GCDesc references; an object whose type has no GC pointers is not
+//! expanded at all, whatever its dependent handles. The target check happens when an
+//! object is expanded (or is a root itself), not when it is referenced.
+//!
+//! The pending references of an object are kept in small fixed-size blocks of 32 bytes
+//! (a header byte, the object and its parent, then the references, each pointer taking
+//! 5, 6 or 8 bytes by magnitude: values below 2^40, below 2^48, others; a null parent
+//! takes none). An object with more references than one block holds uses several
+//! blocks, pushed in order, so the *last* block's references are explored first.
+//! Which references share a block therefore changes the visiting order, and this module
+//! reproduces the packing byte for byte. It also reproduces the bookkeeping done when a
+//! path is found (unexplored references leave `seen`, the chain is rebuilt from the
+//! blocks still on the stack, reading a block's "parent" as its first reference when the
+//! parent was null, as ClrMD's reader does).
+//!
+//! Everything runs on the [`ObjectGraph`]'s CSR edges with a bitset for `seen`: one
+//! search costs at most one pass over the reachable graph and allocates nothing per object.
+use super::{ObjectGraph, ObjectId};
+use rustc_hash::FxHashMap;
+
+/// Bytes in one block of pending references.
+const BLOCK_BYTES: usize = 32;
+/// References one block can hold at most (5-byte pointers, null parent: 1 + 5 + 5 * 5).
+const BLOCK_REFS: usize = 5;
+
+/// The bytes a pointer takes in a block.
+fn stored_size(ptr: u64) -> usize {
+    let p = ptr & !3;
+    if p == 0 {
+        0
+    } else if p & 0xff_ffff_ffff == p {
+        5
+    } else if p & 0xffff_ffff_ffff == p {
+        6
+    } else {
+        8
+    }
+}
+
+/// One block of pending references of `object`.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    object: ObjectId,
+    parent: Option<ObjectId>,
+    refs: [ObjectId; BLOCK_REFS],
+    len: u8,
+    next: u8,
+    used: u8,
+}
+
+impl Block {
+    fn new(graph: &ObjectGraph, object: ObjectId, parent: Option<ObjectId>) -> Block {
+        let used = 1
+            + stored_size(graph.address(object))
+            + parent.map_or(0, |p| stored_size(graph.address(p)));
+        Block {
+            object,
+            parent,
+            refs: [0; BLOCK_REFS],
+            len: 0,
+            next: 0,
+            used: used as u8,
+        }
+    }
+
+    /// Adds a reference; false when the block is full.
+    fn store(&mut self, graph: &ObjectGraph, r: ObjectId) -> bool {
+        let size = stored_size(graph.address(r));
+        if self.used as usize + size > BLOCK_BYTES || self.len as usize >= BLOCK_REFS {
+            return false;
+        }
+        self.refs[self.len as usize] = r;
+        self.len += 1;
+        self.used += size as u8;
+        true
+    }
+
+    fn take(&mut self) -> Option<ObjectId> {
+        if self.next < self.len {
+            self.next += 1;
+            Some(self.refs[self.next as usize - 1])
+        } else {
+            None
+        }
+    }
+
+    /// The parent as ClrMD reads it back: with no parent stored, the first reference.
+    fn parent_read(&self) -> Option<ObjectId> {
+        self.parent
+            .or_else(|| (self.len > 0).then_some(self.refs[0]))
+    }
+}
+
+/// A set of object ids.
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn new(n: usize) -> BitSet {
+        BitSet(vec![0; n.div_ceil(64)])
+    }
+    /// Adds `id`; false when it was already there.
+    fn insert(&mut self, id: ObjectId) -> bool {
+        let (w, b) = (id as usize / 64, 1u64 << (id % 64));
+        match self.0.get_mut(w) {
+            Some(word) if *word & b == 0 => {
+                *word |= b;
+                true
+            }
+            _ => false,
+        }
+    }
+    fn remove(&mut self, id: ObjectId) {
+        if let Some(word) = self.0.get_mut(id as usize / 64) {
+            *word &= !(1u64 << (id % 64));
+        }
+    }
+}
+
+/// Dependent handles as (primary, secondary) object ids, sorted (stably) by primary.
+#[derive(Debug, Clone, Default)]
+pub struct DependentEdges {
+    pairs: Vec<(ObjectId, ObjectId)>,
+    addresses: Vec<(u64, u64)>,
+}
+
+impl DependentEdges {
+    /// From (primary, secondary) addresses in handle-table order; pairs whose ends are
+    /// not objects of the graph are left out of the edges.
+    pub fn new(graph: &ObjectGraph, handles: &[(u64, u64)]) -> DependentEdges {
+        let mut pairs: Vec<(ObjectId, ObjectId)> = handles
+            .iter()
+            .filter_map(|&(p, s)| Some((graph.id_of(p)?, graph.id_of(s)?)))
+            .collect();
+        pairs.sort_by_key(|p| p.0);
+        let mut addresses = handles.to_vec();
+        addresses.sort_unstable();
+        DependentEdges { pairs, addresses }
+    }
+
+    /// The secondaries of the dependent handles whose primary is `id`.
+    pub fn secondaries(&self, id: ObjectId) -> impl Iterator<Item = ObjectId> + '_ {
+        let start = self.pairs.partition_point(|p| p.0 < id);
+        self.pairs[start..]
+            .iter()
+            .take_while(move |p| p.0 == id)
+            .map(|p| p.1)
+    }
+
+    /// Whether a dependent handle has primary `from` and secondary `to` (addresses).
+    pub fn is_link(&self, from: u64, to: u64) -> bool {
+        self.addresses.binary_search(&(from, to)).is_ok()
+    }
+}
+
+/// A link of a chain: an object and the next link towards the target.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    object: u64,
+    next: Option<u32>,
+}
+
+/// Finds root paths to one target, keeping ClrMD's state across roots.
+pub struct PathFinder<'g> {
+    graph: &'g ObjectGraph,
+    dependents: &'g DependentEdges,
+    target: u64,
+    seen: BitSet,
+    found: FxHashMap<u64, u32>,
+    links: Vec<Link>,
+    refs: Vec<ObjectId>,
+}
+
+impl<'g> PathFinder<'g> {
+    pub fn new(graph: &'g ObjectGraph, dependents: &'g DependentEdges, target: u64) -> PathFinder<'g> {
+        PathFinder {
+            graph,
+            dependents,
+            target,
+            seen: BitSet::new(graph.len()),
+            found: FxHashMap::default(),
+            links: Vec::new(),
+            refs: Vec::new(),
+        }
+    }
+
+    /// The chain from the object `start` (a root's object) to the target, as addresses
+    /// (`start` first, the target last), or `None` when this search finds none.
+    pub fn path_from(&mut self, start: u64) -> Option<Vec<u64>> {
+        let link = self.find(start)?;
+        let mut path = Vec::new();
+        let mut cur = Some(link);
+        // Chains are acyclic by construction, but stay bounded on any input.
+        while let Some(i) = cur {
+            if path.len() > self.links.len() {
+                break;
+            }
+            let l = self.links[i as usize];
+            path.push(l.object);
+            cur = l.next;
+        }
+        Some(path)
+    }
+
+    fn new_link(&mut self, object: u64, next: Option<u32>) -> u32 {
+        self.links.push(Link { object, next });
+        (self.links.len() - 1) as u32
+    }
+
+    fn find(&mut self, start: u64) -> Option<u32> {
+        if let Some(&l) = self.found.get(&start) {
+            return Some(l);
+        }
+        if start == self.target {
+            let l = self.new_link(start, None);
+            self.found.insert(start, l);
+            return Some(l);
+        }
+        let id = self.graph.id_of(start)?;
+        if !self.contains_pointers(id) {
+            return None;
+        }
+        let mut stack: Vec<Block> = Vec::new();
+        if let Some(l) = self.walk(&mut stack, None, id) {
+            self.drain(&mut stack);
+            return Some(l);
+        }
+        while let Some(top) = stack.len().checked_sub(1) {
+            let Some(child) = stack[top].take() else {
+                stack.pop();
+                continue;
+            };
+            let parent = stack[top].object;
+            if let Some(l) = self.walk(&mut stack, Some(parent), child) {
+                return Some(self.cleanup(&mut stack, l, top));
+            }
+        }
+        None
+    }
+
+    fn contains_pointers(&self, id: ObjectId) -> bool {
+        self.graph.type_of(id).gc_desc.is_some()
+    }
+
+    /// The references ClrMD enumerates for `id`: dependent secondaries, then the GCDesc
+    /// references (the graph's LoaderAllocator edge is not one of them).
+    fn load_refs(&mut self, id: ObjectId) {
+        self.refs.clear();
+        self.refs.extend(self.dependents.secondaries(id));
+        let mut own = self.graph.references(id);
+        let ty = self.graph.type_of(id);
+        if let Some(la) = ty.loader_allocator
+            && let Some(la_id) = self.graph.id_of(la)
+            && own.last() == Some(&la_id)
+        {
+            own = &own[..own.len() - 1];
+        }
+        self.refs.extend_from_slice(own);
+    }
+
+    /// Expands `curr`: the target itself, or one of its references already known to
+    /// lead to the target, gives a link; otherwise its unseen references are queued.
+    fn walk(&mut self, stack: &mut Vec<Block>, parent: Option<ObjectId>, curr: ObjectId) -> Option<u32> {
+        let curr_addr = self.graph.address(curr);
+        if curr_addr == self.target {
+            let l = self.new_link(curr_addr, None);
+            self.found.insert(curr_addr, l);
+            return Some(l);
+        }
+        if !self.contains_pointers(curr) {
+            return None;
+        }
+        self.load_refs(curr);
+        let refs = std::mem::take(&mut self.refs);
+        let mut block: Option<Block> = None;
+        let mut result = None;
+        for &r in &refs {
+            let r_addr = self.graph.address(r);
+            if let Some(&next) = self.found.get(&r_addr) {
+                let l = self.new_link(curr_addr, Some(next));
+                self.found.insert(curr_addr, l);
+                result = Some(l);
+                break;
+            }
+            if !self.seen.insert(r) {
+                continue;
+            }
+            let b = block.get_or_insert_with(|| Block::new(self.graph, curr, parent));
+            if !b.store(self.graph, r) {
+                stack.push(*b);
+                let mut fresh = Block::new(self.graph, curr, parent);
+                fresh.store(self.graph, r);
+                block = Some(fresh);
+            }
+        }
+        if let Some(b) = block {
+            stack.push(b);
+        }
+        self.refs = refs;
+        result
+    }
+
+    /// Rebuilds the chain after `link` was found below the block at `curr`, releasing
+    /// what the search queued but did not explore.
+    fn cleanup(&mut self, stack: &mut Vec<Block>, link: u32, curr: usize) -> u32 {
+        let mut obj = stack[curr].object;
+        let mut parent = stack[curr].parent_read();
+        let mut link = self.add_link(link, obj);
+        for i in (0..stack.len()).rev() {
+            let b = stack[i];
+            if b.object == obj {
+                continue;
+            }
+            obj = b.object;
+            if Some(b.object) == parent {
+                link = self.add_link(link, obj);
+                parent = b.parent_read();
+            } else {
+                self.seen.remove(b.object);
+            }
+        }
+        self.drain(stack);
+        link
+    }
+
+    fn add_link(&mut self, curr: u32, obj: ObjectId) -> u32 {
+        let addr = self.graph.address(obj);
+        let next = match self.found.get(&addr) {
+            Some(&n) => n,
+            None => {
+                let n = self.new_link(addr, Some(curr));
+                self.found.insert(addr, n);
+                n
+            }
+        };
+        self.seen.remove(obj);
+        next
+    }
+
+    /// Takes the unexplored references of every queued block back out of `seen`.
+    fn drain(&mut self, stack: &mut Vec<Block>) {
+        for b in stack.iter_mut() {
+            while let Some(child) = b.take() {
+                self.seen.remove(child);
+            }
+        }
+        stack.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointer_sizes_follow_magnitude() {
+        assert_eq!(stored_size(0), 0);
+        assert_eq!(stored_size(0x10_0000), 5);
+        assert_eq!(stored_size(0xff_ffff_fff8), 5);
+        assert_eq!(stored_size(0x7f99_8540_0fe8), 6);
+        assert_eq!(stored_size(0xffff_8000_0000_0000), 8);
+    }
+
+    fn graph(n: usize, refs: &[&[ObjectId]]) -> ObjectGraph {
+        // Heap-like addresses (6-byte pointers): three references per block.
+        let objects: Vec<(u64, u32)> = (0..n).map(|i| (0x7f00_0000_0000 + 0x100 * i as u64, 24)).collect();
+        ObjectGraph::from_parts(&objects, refs)
+    }
+
+    fn addr(i: u64) -> u64 {
+        0x7f00_0000_0000 + 0x100 * i
+    }
+
+    #[test]
+    fn finds_a_chain_and_reuses_it_for_later_roots() {
+        // 0 -> 1 -> 2 (target); 3 -> 1.
+        let g = graph(4, &[&[1], &[2], &[], &[1]]);
+        let deps = DependentEdges::default();
+        let mut f = PathFinder::new(&g, &deps, addr(2));
+        assert_eq!(f.path_from(addr(0)), Some(vec![addr(0), addr(1), addr(2)]));
+        assert_eq!(f.path_from(addr(3)), Some(vec![addr(3), addr(1), addr(2)]));
+        assert_eq!(f.path_from(addr(2)), Some(vec![addr(2)]));
+    }
+
+    #[test]
+    fn objects_seen_by_an_earlier_fruitless_search_are_not_explored_again() {
+        // Root A = 0 -> 1 -> 2; root B = 3 -> 1. Target 4 is referenced by nobody:
+        // nothing is found and the second search stops at 1 (already seen).
+        let g = graph(5, &[&[1], &[2], &[], &[1], &[]]);
+        let deps = DependentEdges::default();
+        let mut f = PathFinder::new(&g, &deps, addr(4));
+        assert_eq!(f.path_from(addr(0)), None);
+        assert_eq!(f.path_from(addr(3)), None);
+    }
+
+    #[test]
+    fn later_blocks_are_explored_first() {
+        // 0 references 1..=5: with 6-byte pointers and no parent, the first block holds
+        // four references (1..4) and the second one (5), which is explored first. Both 1
+        // and 5 lead to the target 6: the chain goes through 5.
+        let g = graph(7, &[&[1, 2, 3, 4, 5], &[6], &[], &[], &[], &[6], &[]]);
+        let deps = DependentEdges::default();
+        let mut f = PathFinder::new(&g, &deps, addr(6));
+        assert_eq!(f.path_from(addr(0)), Some(vec![addr(0), addr(5), addr(6)]));
+    }
+
+    #[test]
+    fn dependent_secondaries_come_first_but_only_for_objects_with_pointers() {
+        let mut g = graph(3, &[&[], &[], &[]]);
+        g.types[0].gc_desc = None;
+        let deps = DependentEdges::new(&g, &[(addr(0), addr(2))]);
+        assert_eq!(deps.secondaries(0).collect::<Vec<_>>(), vec![2]);
+        assert!(deps.is_link(addr(0), addr(2)));
+        // Object 0's type has no GCDesc in this graph: the dependent handle is not followed.
+        let mut f = PathFinder::new(&g, &deps, addr(2));
+        assert_eq!(f.path_from(addr(0)), None);
+    }
+}
