@@ -6,7 +6,7 @@
 //! and rendered as a listing (`Address MT Size`), addresses only (`-short`), statistics
 //! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
 //! (`-thinlock`).
-use super::format::{parse_hex, thousands};
+use super::format::{parse_address, parse_range, thousands};
 use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use super::{render_stats, Liveness, Session, StatRow};
 use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
@@ -96,7 +96,7 @@ impl Options {
                 "-type" => o.type_filter = Some(value(&mut i)?),
                 "-mt" => {
                     let v = value(&mut i)?;
-                    o.mt = Some(parse_hex(&v, true).filter(|&m| m != 0).ok_or_else(|| {
+                    o.mt = Some(parse_address(&v).filter(|&m| m != 0).ok_or_else(|| {
                         anyhow::anyhow!("Invalid MethodTable: {v}")
                     })?);
                 }
@@ -127,7 +127,7 @@ impl Options {
                 "-segment" => {
                     let v = value(&mut i)?;
                     o.segment = Some(
-                        parse_hex(&v, true)
+                        parse_address(&v)
                             .filter(|&s| s != 0)
                             .ok_or_else(|| anyhow::anyhow!("Failed to parse segment '{v}'."))?,
                     );
@@ -140,15 +140,8 @@ impl Options {
             o.live = false;
             o.dead = false;
         }
-        if positional.len() > 2 {
-            if let Some(opt) = positional.iter().find(|p| p.starts_with('-') || p.starts_with('/')) {
-                bail!("Unknown argument: {opt}");
-            }
-            bail!("Too many arguments to !dumpheap");
-        }
-        if let Some(start_text) = positional.first() {
-            o.range = Some(parse_range(start_text, positional.get(1).copied())?);
-        }
+        let positional: Vec<String> = positional.iter().map(|p| p.to_string()).collect();
+        o.range = parse_range(&positional, "dumpheap")?.map(|r| (r.start, r.end));
         Ok(o)
     }
 
@@ -163,30 +156,6 @@ impl Options {
             Display::Normal
         }
     }
-}
-
-/// `start [end]` as dumpheap and eeheap take them: hex without `0x`; `end` may be
-/// `L<length>`.
-pub fn parse_range(start_text: &str, end_text: Option<&str>) -> Result<(u64, u64)> {
-    let start = parse_hex(start_text, false)
-        .ok_or_else(|| anyhow::anyhow!("Invalid start address: {start_text}"))?;
-    let end = match end_text {
-        None => u64::MAX,
-        Some(e) => {
-            let (len_form, digits) = match e.strip_prefix(['L', 'l']) {
-                Some(d) => (true, d),
-                None => (false, e),
-            };
-            let v = parse_hex(digits, false)
-                .ok_or_else(|| anyhow::anyhow!("Invalid end address: {digits}"))?;
-            let end = if len_form { start.saturating_add(v) } else { v };
-            if end <= start {
-                bail!("Start address must be before end address: '{start_text}' < '{digits}'");
-            }
-            end
-        }
-    };
-    Ok((start, end))
 }
 
 /// A `-gen` value: names only, case-insensitive.

@@ -11,7 +11,7 @@
 //! through the DAC, which on every dump seen reports a single all-zero entry (an empty
 //! list: the DAC answers the first request with zeros), and Linux has no RCWs. clrheap
 //! prints that summary as such.
-use super::format::{parse_hex, thousands};
+use super::format::{parse_address, thousands};
 use super::objsize::{print_objects, ListStyle};
 use super::Session;
 use anyhow::{bail, Context, Result};
@@ -35,7 +35,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
                 i += 1;
                 let text = args.get(i).context("Required argument missing for option: '-mt'.")?;
                 mt_filter = Some(
-                    parse_hex(text, true)
+                    parse_address(text)
                         .ok_or_else(|| anyhow::anyhow!("Could not parse MethodTable: '{text}'"))?,
                 );
             }

@@ -21,20 +21,6 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Parses hex as SOS does: optional lowercase `0x` prefix when `allow_prefix`, any case
-/// of digits, leading zeros; an empty or over-long value fails.
-pub fn parse_hex(text: &str, allow_prefix: bool) -> Option<u64> {
-    let digits = match text.strip_prefix("0x") {
-        Some(d) if allow_prefix => d,
-        _ => text,
-    };
-    let digits = digits.trim_start_matches('0');
-    if digits.is_empty() || digits.len() > 16 {
-        return None;
-    }
-    u64::from_str_radix(digits, 16).ok()
-}
-
 /// A pointer as SOS tables print it: lowercase hex, at least 12 digits, no `0x`.
 pub fn pointer(value: u64) -> String {
     format!("{value:012x}")

@@ -29,7 +29,7 @@
 //! of each managed thread's stack and are printed under a `(conservative scan)` frame
 //! line with the slot as `rsp+offset` (they cannot match dotnet-dump's frame lines, and a
 //! scan may find stale slots).
-use super::format::parse_hex;
+use super::format::parse_address;
 use super::Session;
 use crate::graph::gcroot::PathFinder;
 use crate::heap::{HandleKind, Root, RootKind};
@@ -119,7 +119,7 @@ const REGISTER_NAMES: [&str; 15] = [
 pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
     let o = Options::parse(args)?;
     let text = o.target.clone().unwrap_or_default();
-    let Some(target) = parse_hex(&text, true) else {
+    let Some(target) = parse_address(&text) else {
         bail!("Could not parse target object address: {text}");
     };
     let graph = session.graph()?;

@@ -7,7 +7,7 @@
 //! a collectible type, then its GCDesc references),
 //! each object listed once, when it is dequeued. With `-mt`, every object of that type
 //! starts a walk in heap order, sharing one visited set.
-use super::format::{parse_hex, thousands};
+use super::format::{parse_address, thousands};
 use super::{render_stats, Session, StatRow};
 use crate::graph::ObjectId;
 use anyhow::{bail, Result};
@@ -98,7 +98,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     let heap = &session.heap;
     let starts: Vec<ObjectId> = match mt_text {
         Some(text) => {
-            let Some(mt) = parse_hex(&text, true) else {
+            let Some(mt) = parse_address(&text) else {
                 bail!("Could not parse method table: {text}");
             };
             writeln!(out, "Objects which ({}) transitively keep alive:", heap.try_type_name(mt).as_deref().unwrap_or("<unknown type>"))?;
@@ -107,7 +107,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         }
         None => {
             let text = target.unwrap_or_default();
-            let Some(addr) = parse_hex(&text, true) else {
+            let Some(addr) = parse_address(&text) else {
                 bail!("Could not parse target object address: {text}");
             };
             let Some(id) = graph.id_of(addr).filter(|&id| !graph.is_free(id)) else {

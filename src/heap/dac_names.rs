@@ -28,12 +28,8 @@ impl Heap {
         }
         if th & 2 != 0 {
             // A TypeDesc (pointer, byref, generic parameter, function pointer).
-            let desc = th & !3;
-            let space = self.space();
-            let element_type = space.read_u32(desc)? & 0xff;
-            match element_type {
-                0x0f | 0x10 => {
-                    let arg = space.read_ptr(desc + 16)?;
+            match self.type_desc(th)? {
+                (element_type @ (0x0f | 0x10), Some(arg)) => {
                     self.append_dac_name(arg, false, out, depth + 1)?;
                     out.push(if element_type == 0x0f { '*' } else { '&' });
                 }

@@ -246,16 +246,13 @@ impl Heap {
             return self.compute_name(th, depth);
         }
         // A TypeDesc: pointer, byref, generic variable or function pointer.
-        let desc = th & !3;
-        let space = self.space();
-        let element_type = space.read_u32(desc)? & 0xff;
-        match element_type {
-            0x0f | 0x10 => {
-                let arg = space.read_ptr(desc + 16)?;
+        let (element_type, arg) = self.type_desc(th)?;
+        match (element_type, arg) {
+            (0x0f | 0x10, Some(arg)) => {
                 let inner = self.type_handle_name(arg, depth + 1)?;
                 Ok(inner + if element_type == 0x0f { "*" } else { "&" })
             }
-            0x1b => Ok("FNPTR".into()),
+            (0x1b, _) => Ok("FNPTR".into()),
             _ => Ok("T".into()),
         }
     }
@@ -270,6 +267,18 @@ impl Heap {
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
         Ok(String::from_utf16_lossy(&units))
+    }
+
+    /// A TypeDesc TypeHandle (low bit 2 set): its CorElementType and, for a pointer or
+    /// byref, the TypeHandle it points to.
+    pub fn type_desc(&self, th: u64) -> Result<(u32, Option<u64>)> {
+        let desc = th & !3;
+        let element_type = self.space().read_u32(desc)? & 0xff;
+        let arg = match element_type {
+            0x0f | 0x10 => Some(self.space().read_ptr(desc + self.runtime.layout.param_type_arg)?),
+            _ => None,
+        };
+        Ok((element_type, arg))
     }
 
     /// The metadata of a module, loaded once.

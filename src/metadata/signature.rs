@@ -61,8 +61,8 @@ pub enum SigType {
     FnPtr,
 }
 
-/// Element type codes (§II.23.1.16).
-mod et {
+/// Element type codes (CorElementType, §II.23.1.16), also used by the runtime's FieldDescs.
+pub mod et {
     pub const VOID: u8 = 0x01;
     pub const BOOLEAN: u8 = 0x02;
     pub const CHAR: u8 = 0x03;
@@ -95,6 +95,8 @@ mod et {
     pub const CMOD_OPT: u8 = 0x20;
     pub const SENTINEL: u8 = 0x41;
     pub const PINNED: u8 = 0x45;
+    /// One past the last valid CorElementType.
+    pub const MAX: u8 = 0x22;
 }
 
 /// Calling-convention byte of a field signature (low nibble).

@@ -196,6 +196,10 @@ pub struct Layout {
     pub gc_dac_major: u8,
     /// Stack walking: Frames, code headers, GC info.
     pub stack: StackLayout,
+    /// `ParamTypeDesc::m_Arg` (the pointee of a pointer or byref TypeDesc). 9 and 10: the
+    /// contract descriptor's `ParamTypeDesc.TypeArg` (16). 8: +8 in that version's
+    /// `typedesc.h` (no lab dump holds such a type: unverified on a dump).
+    pub param_type_arg: u64,
 }
 
 /// The kinds of explicit `Frame` the stack walker tells apart.
@@ -418,6 +422,7 @@ pub const IMAGE_LAYOUT_FLAGS: u64 = 20;
 
 pub static NET8: Layout = Layout {
     major: 8,
+    param_type_arg: 8,
     dac: DacTableIndices {
         thread_store: 16,
         finalizer_thread: 17,
@@ -502,6 +507,7 @@ pub static NET8: Layout = Layout {
 
 pub static NET9: Layout = Layout {
     major: 9,
+    param_type_arg: 16,
     dac: DacTableIndices {
         thread_store: 16,
         finalizer_thread: 17,
@@ -591,6 +597,7 @@ pub static NET9: Layout = Layout {
 
 pub static NET10: Layout = Layout {
     major: 10,
+    param_type_arg: 16,
     dac: DacTableIndices {
         thread_store: 15,
         finalizer_thread: 16,
