@@ -1,10 +1,10 @@
-//! Makes a self-contained test fixture from a heap dump: runs the given commands with
-//! file reads recorded, then writes the dump plus every page that was read from a mapped
-//! file (CoreLib's metadata, libcoreclr's data), so the copy reads the same anywhere.
+//! Makes a small self-contained test fixture from a dump: runs the given commands while
+//! recording every page they read, then writes a dump of just those pages and the notes,
+//! so the fixture answers those commands exactly as the whole dump did, anywhere.
 //!
 //!     cargo run --release --example make_fixture -- IN.dmp OUT.dmp "dumpheap -stat" ...
 use clrheap::commands::Session;
-use clrheap::dump::{open_dump, rewrite, DumpOptions};
+use clrheap::dump::{open_dump, rewrite, DumpOptions, Recording};
 use std::sync::Arc;
 
 fn main() -> anyhow::Result<()> {
@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: make_fixture IN.dmp OUT.dmp COMMAND...");
     };
     let mut space = open_dump(input.as_ref(), &DumpOptions::default())?;
-    space.record_file_reads();
+    space.record_reads(Recording::AllPages);
     let space = Arc::new(space);
     let session = Session::from_space(space.clone())?;
     for c in commands {
@@ -21,9 +21,9 @@ fn main() -> anyhow::Result<()> {
             eprintln!("{c}: {e:#}");
         }
     }
-    let pages = space.file_pages_read();
+    let pages = space.pages_read();
     let mut out = std::io::BufWriter::new(std::fs::File::create(output)?);
-    rewrite::write_with_pages(&space, &pages, &mut out)?;
-    eprintln!("{} pages added", pages.len());
+    rewrite::write_subset(&space, &pages, &mut out)?;
+    eprintln!("{} pages ({} MB) kept", pages.len(), pages.len() * 4096 >> 20);
     Ok(())
 }

@@ -36,9 +36,18 @@ pub struct AddressSpace {
     mapping_file: Vec<usize>,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
     module_paths: Vec<PathBuf>,
-    /// When set, the pages served from mapped files are recorded here (used to build
-    /// self-contained test fixtures from heap dumps).
-    file_pages: Option<Mutex<BTreeSet<u64>>>,
+    /// When set, the pages read are recorded here (used to build small self-contained
+    /// test fixtures from dumps): every page, or only those served from mapped files.
+    recorder: Option<(Recording, Mutex<BTreeSet<u64>>)>,
+}
+
+/// Which reads [`AddressSpace::record_reads`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// Pages read back from mapped files (what a heap dump lacks).
+    FilePages,
+    /// Every page read, from the dump or from files.
+    AllPages,
 }
 
 /// Page size of the dumped process (x86-64 Linux).
@@ -76,7 +85,7 @@ impl AddressSpace {
             mapping_file,
             opened,
             module_paths,
-            file_pages: None,
+            recorder: None,
         }
     }
 
@@ -87,17 +96,30 @@ impl AddressSpace {
         }
     }
 
-    /// Starts recording which pages are read from mapped files rather than the dump.
-    pub fn record_file_reads(&mut self) {
-        self.file_pages = Some(Mutex::new(BTreeSet::new()));
+    /// Starts recording which pages are read.
+    pub fn record_reads(&mut self, what: Recording) {
+        self.recorder = Some((what, Mutex::new(BTreeSet::new())));
     }
 
-    /// The addresses of the pages read from mapped files since recording started.
-    pub fn file_pages_read(&self) -> Vec<u64> {
-        self.file_pages
+    /// The addresses of the pages recorded since recording started, in order.
+    pub fn pages_read(&self) -> Vec<u64> {
+        self.recorder
             .as_ref()
-            .map(|p| p.lock().map(|s| s.iter().copied().collect()).unwrap_or_default())
+            .map(|(_, p)| p.lock().map(|s| s.iter().copied().collect()).unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    #[inline]
+    fn note(&self, from_file: bool, addr: u64, len: usize) {
+        if let Some((what, pages)) = &self.recorder
+            && (from_file || *what == Recording::AllPages)
+            && len > 0
+            && let Ok(mut pages) = pages.lock()
+        {
+            let first = addr / PAGE_SIZE;
+            let last = (addr + len as u64 - 1) / PAGE_SIZE;
+            pages.extend((first..=last).map(|p| p * PAGE_SIZE));
+        }
     }
 
     pub fn core(&self) -> &CoreFile {
@@ -137,6 +159,7 @@ impl AddressSpace {
             return None;
         }
         let start = (s.offset + rel) as usize;
+        self.note(false, addr, len);
         self.core.data.get(start..start + len)
     }
 
@@ -150,6 +173,7 @@ impl AddressSpace {
         }
         let start = (s.offset + rel) as usize;
         let end = (s.offset + s.filesz) as usize;
+        self.note(false, addr, end - start);
         self.core.data.get(start..end)
     }
 
@@ -181,6 +205,7 @@ impl AddressSpace {
                 let n = ((s.filesz - rel) as usize).min(buf.len());
                 let start = (s.offset + rel) as usize;
                 buf[..n].copy_from_slice(self.core.data.get(start..start + n)?);
+                self.note(false, addr, n);
                 return Some(n);
             }
         }
@@ -203,13 +228,9 @@ impl AddressSpace {
         let mapped = &self.files[fidx];
         let pos = m.file_offset + (addr - m.start);
         let ok = file.read(pos, addr - mapped.base, mapped.base, &mut buf[..n]);
-        if ok
-            && let Some(pages) = &self.file_pages
-                && let Ok(mut pages) = pages.lock() {
-                    let first = addr / PAGE_SIZE;
-                    let last = (addr + n as u64 - 1) / PAGE_SIZE;
-                    pages.extend((first..=last).map(|p| p * PAGE_SIZE));
-                }
+        if ok {
+            self.note(true, addr, n);
+        }
         ok.then_some(n)
     }
 

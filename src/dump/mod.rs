@@ -19,7 +19,7 @@ mod module_file;
 mod open;
 pub mod rewrite;
 
-pub use address_space::{AddressSpace, MappedFile, PAGE_SIZE};
+pub use address_space::{AddressSpace, MappedFile, Recording, PAGE_SIZE};
 pub use elf_core::{CoreFile, ThreadRegisters};
 pub use open::{open_dump, Backing, DumpOptions};
 

@@ -46,13 +46,36 @@ impl RuntimeVersion {
     }
 }
 
-/// Scans the module's mapped ranges (captured, or read back from its file) for the
-/// version string.
+/// Scans the module (captured, or read back from its file) for the version string: its
+/// writable data first, where the 8, 9 and 10 builds keep it, then the whole image.
 pub fn find_version(space: &AddressSpace, module: &MappedFile) -> Option<RuntimeVersion> {
-    let mut addr = module.base;
+    writable_segments(space, module)
+        .into_iter()
+        .chain(std::iter::once((module.base, module.end)))
+        .find_map(|(start, end)| scan(space, start, end))
+}
+
+/// `[start, end)` of each writable `PT_LOAD` of the ELF image at `module.base`.
+fn writable_segments(space: &AddressSpace, module: &MappedFile) -> Vec<(u64, u64)> {
+    let base = module.base;
+    let (Ok(phoff), Ok(phnum)) = (space.read_u64(base + 32), space.read_u16(base + 56)) else {
+        return Vec::new();
+    };
+    (0..phnum.min(64) as u64)
+        .filter_map(|i| {
+            let ph = base + phoff + i * 56;
+            let (kind, flags) = (space.read_u32(ph).ok()?, space.read_u32(ph + 4).ok()?);
+            let (vaddr, filesz) = (space.read_u64(ph + 16).ok()?, space.read_u64(ph + 32).ok()?);
+            (kind == 1 && flags & 2 != 0).then(|| (base + vaddr, (base + vaddr + filesz).min(module.end)))
+        })
+        .collect()
+}
+
+fn scan(space: &AddressSpace, start: u64, end: u64) -> Option<RuntimeVersion> {
+    let mut addr = start;
     let mut buf = vec![0u8; CHUNK + 256];
-    while addr < module.end {
-        let len = ((module.end - addr) as usize).min(buf.len());
+    while addr < end {
+        let len = ((end - addr) as usize).min(buf.len());
         if space.read(addr, &mut buf[..len]).is_ok() {
             if let Some(pos) = memchr::memmem::find(&buf[..len], MARKER) {
                 let text = &buf[pos + MARKER.len()..len];
