@@ -208,10 +208,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             .map(|seg| {
                 let mut printer = Printer::new(display, options.stat, format);
                 let mut sizes = SizeCache::default();
-                let mut types = FxHashMap::default();
+                let mut state = FilterState::default();
                 let mut sink = std::io::sink();
                 let warning = heap.walk_segment(seg, &mut sizes, |o| {
-                    if filter.accepts(session, seg, &o, &mut types) {
+                    if filter.accepts(session, seg, &o, &mut state) {
                         // Statistics only: nothing is written, so this cannot fail.
                         let _ = printer.object(session, seg, o, &mut sink);
                     }
@@ -231,13 +231,13 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     } else {
         let mut printer = Printer::new(display, options.stat, format);
         let mut sizes = SizeCache::default();
-        let mut types = FxHashMap::default();
+        let mut state = FilterState::default();
         for seg in &segments {
             progress.inc(1);
             let mut error = None;
             let warning = heap.walk_segment(seg, &mut sizes, |o| {
                 if error.is_none()
-                    && filter.accepts(session, seg, &o, &mut types)
+                    && filter.accepts(session, seg, &o, &mut state)
                     && let Err(e) = printer.object(session, seg, o, out)
                 {
                     error = Some(e);
@@ -255,6 +255,15 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     printer.finish(session, &options, out)
 }
 
+/// What a filter remembers along one walk.
+#[derive(Default)]
+struct FilterState {
+    /// Per MethodTable: does its name pass `-type`?
+    types: FxHashMap<u64, bool>,
+    /// Where the liveness lookup continues (see [`Liveness::is_live_from`]).
+    live_cursor: usize,
+}
+
 /// Which objects a `dumpheap` run shows, applied in dotnet-dump's order.
 struct Filter<'a> {
     range: (u64, u64),
@@ -269,7 +278,7 @@ struct Filter<'a> {
 
 impl Filter<'_> {
     /// Whether `o` (in `seg`) passes; `types` caches the type-name test per MethodTable.
-    fn accepts(&self, session: &Session, seg: &Segment, o: &HeapObject, types: &mut FxHashMap<u64, bool>) -> bool {
+    fn accepts(&self, session: &Session, seg: &Segment, o: &HeapObject, state: &mut FilterState) -> bool {
         let heap = &session.heap;
         if o.address < self.range.0 || o.address >= self.range.1 {
             return false;
@@ -283,12 +292,12 @@ impl Filter<'_> {
             return false;
         }
         if let Some((live, want_live)) = self.liveness
-            && live.is_live(o.address) != want_live
+            && live.is_live_from(o.address, &mut state.live_cursor) != want_live
         {
             return false;
         }
         if let Some(t) = self.type_filter
-            && !*types.entry(o.mt).or_insert_with(|| heap.type_name(o.mt).contains(t))
+            && !*state.types.entry(o.mt).or_insert_with(|| heap.type_name(o.mt).contains(t))
         {
             return false;
         }

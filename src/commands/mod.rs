@@ -131,6 +131,23 @@ impl Liveness {
         self.graph.id_of(addr).is_some_and(|id| self.live.contains(id))
     }
 
+    /// Like [`Liveness::is_live`], for addresses asked in increasing order: `cursor` keeps
+    /// the id after the last one found, which is usually the next object (a walk visits
+    /// objects in address order, the graph numbers them in address order).
+    pub fn is_live_from(&self, addr: u64, cursor: &mut usize) -> bool {
+        let id = match self.graph.addresses().get(*cursor) {
+            Some(&a) if a == addr => Some(*cursor as crate::graph::ObjectId),
+            _ => self.graph.id_of(addr),
+        };
+        match id {
+            Some(id) => {
+                *cursor = id as usize + 1;
+                self.live.contains(id)
+            }
+            None => false,
+        }
+    }
+
     /// Number of live objects.
     pub fn count(&self) -> usize {
         self.live.len()

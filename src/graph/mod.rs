@@ -2,7 +2,8 @@
 //! outgoing references, in flat arrays.
 //!
 //! **Model.** Objects are numbered `0..n` in address order, so an id is found from an
-//! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]), and
+//! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]; a direct
+//! table from 4 KB pages to their first object narrows the search to one page), and
 //! everything else per object is a parallel array indexed by id: a type index (`u32`
 //! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
 //! with the rare object of 4 GB or more in a side table). Outgoing edges are stored in
@@ -53,6 +54,8 @@ pub struct TypeEntry {
 /// The object graph of one heap.
 pub struct ObjectGraph {
     addresses: Vec<u64>,
+    /// Address lookup: narrows a search to the few objects starting in one 4 KB page.
+    pages: PageIndex,
     type_ids: Vec<u32>,
     sizes: Vec<u32>,
     large_sizes: HashMap<ObjectId, u64>,
@@ -77,6 +80,69 @@ impl ReverseEdges {
             (Some(&a), Some(&b)) => &self.sources[a as usize..b as usize],
             _ => &[],
         }
+    }
+}
+
+/// See [`ObjectGraph::pages`]: address spans that hold objects, each with a direct table
+/// from its 4 KB pages to the first object starting at or after the page.
+#[derive(Default)]
+struct PageIndex {
+    /// `(first page, index of that page's entry in `first`)`, sorted; a span ends where
+    /// the next begins (its last entry is the first id of the next span).
+    spans: Vec<(u64, usize)>,
+    /// Per page of every span, the first object id at or after the page start; one more
+    /// entry at the end of each span.
+    first: Vec<ObjectId>,
+}
+
+const PAGE_SHIFT: u32 = 12;
+/// Pages without objects shorter than this stay inside a span (a 4 MB region is 1,024).
+const SPAN_GAP_PAGES: u64 = 1024;
+
+impl PageIndex {
+    fn build(addresses: &[u64]) -> PageIndex {
+        let mut index = PageIndex::default();
+        let mut last_page: Option<u64> = None;
+        for (i, &a) in addresses.iter().enumerate() {
+            let page = a >> PAGE_SHIFT;
+            match last_page {
+                Some(last) if page - last <= SPAN_GAP_PAGES => {
+                    // Pages after `last` up to this one begin with object `i`.
+                    for _ in last..page {
+                        index.first.push(i as ObjectId);
+                    }
+                }
+                Some(_) => {
+                    // Close the span (the entry after its last page), open a new one.
+                    index.first.push(i as ObjectId);
+                    index.spans.push((page, index.first.len()));
+                    index.first.push(i as ObjectId);
+                }
+                None => {
+                    index.spans.push((page, 0));
+                    index.first.push(i as ObjectId);
+                }
+            }
+            last_page = Some(page);
+        }
+        if last_page.is_some() {
+            index.first.push(addresses.len() as ObjectId);
+        }
+        index
+    }
+
+    /// The ids of the objects that start in the page of `address`.
+    #[inline]
+    fn candidates(&self, address: u64) -> Option<std::ops::Range<usize>> {
+        let page = address >> PAGE_SHIFT;
+        let s = self.spans.partition_point(|&(start, _)| start <= page).checked_sub(1)?;
+        let (start, base) = self.spans[s];
+        let entry = base + (page - start) as usize;
+        let end = self.spans.get(s + 1).map_or(self.first.len(), |&(_, b)| b);
+        if entry + 1 >= end {
+            return None;
+        }
+        Some(self.first[entry] as usize..self.first[entry + 1] as usize)
     }
 }
 
@@ -148,6 +214,7 @@ impl ObjectGraph {
             );
         }
         let mut graph = ObjectGraph {
+            pages: PageIndex::build(&addresses),
             addresses,
             type_ids,
             sizes,
@@ -255,10 +322,12 @@ impl ObjectGraph {
         if address < first || address > last || address & 7 != 0 {
             return None;
         }
-        self.addresses
+        let range = self.pages.candidates(address)?;
+        let lo = range.start;
+        self.addresses[range]
             .binary_search(&address)
             .ok()
-            .map(|i| i as ObjectId)
+            .map(|i| (lo + i) as ObjectId)
     }
 
     /// The id of the object whose memory contains `address` (an interior pointer).
@@ -356,8 +425,10 @@ impl ObjectGraph {
             edges.extend_from_slice(r);
             offsets.push(edges.len() as u32);
         }
+        let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
         ObjectGraph {
-            addresses: objects.iter().map(|o| o.0).collect(),
+            pages: PageIndex::build(&addresses),
+            addresses,
             type_ids: vec![0; objects.len()],
             sizes: objects.iter().map(|o| o.1).collect(),
             large_sizes: HashMap::new(),
