@@ -107,9 +107,9 @@ impl Session {
             "dumparray" => text_only(&|out| dumpobj::run_dumparray(self, &args, out), out),
             "dumpvc" => text_only(&|out| dumpobj::run_dumpvc(self, &args, out), out),
             "gcroot" => text_only(&|out| gcroot::run(self, &args, out), out),
-            "objsize" => text_only(&|out| objsize::run(self, &args, out), out),
-            "gchandles" => text_only(&|out| gchandles::run(self, &args, out), out),
-            "finalizequeue" => text_only(&|out| finalizequeue::run(self, &args, out), out),
+            "objsize" => objsize::run(self, &args, format, out),
+            "gchandles" => gchandles::run(self, &args, format, out),
+            "finalizequeue" => finalizequeue::run(self, &args, format, out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),
