@@ -169,6 +169,171 @@ fn json(s: &Session, line: &str) -> serde_json::Value {
     serde_json::from_str(&run(s, line, Format::Json)).unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
+/// SOS's cut of a long type name to its last 17 characters behind `...`.
+fn cut(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= 20 {
+        return name.to_string();
+    }
+    format!("...{}", chars[chars.len() - 17..].iter().collect::<String>())
+}
+
+/// `Label: value` from a dumpobj-style header.
+fn header<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(label)).unwrap_or_else(|| panic!("no {label}")).trim()
+}
+
+/// Checks JSON field records against the rows of the text's field table, in order.
+fn check_fields(text: &str, fields: &[serde_json::Value], what: &str) {
+    let rows: Vec<&str> = text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.len() > 70 && l[..16].chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    assert!(!rows.is_empty(), "{what}: no field rows");
+    assert_eq!(rows.len(), fields.len(), "{what}: one record per field row");
+    for (row, f) in rows.iter().zip(fields) {
+        let col = |a: usize, b: usize| row[a..b.min(row.len())].trim();
+        let mt = u64::from_str_radix(col(0, 16), 16).unwrap();
+        assert_eq!(f["mt"].as_str().map_or(0, |_| hex(&f["mt"])), mt, "{what}: {row}");
+        assert_eq!(hex(&f["token"]), u64::from_str_radix(col(17, 25), 16).unwrap(), "{what}: {row}");
+        assert_eq!(f["offset"].as_u64(), Some(u64::from_str_radix(col(26, 34), 16).unwrap()), "{what}: {row}");
+        assert_eq!(cut(f["type"].as_str().unwrap()), col(35, 55), "{what}: {row}");
+        assert_eq!(f["is_value_type"].as_bool(), Some(col(56, 60) == "Yes"), "{what}: {row}");
+        let attr = col(61, 69);
+        assert_eq!(f["is_static"].as_bool(), Some(attr != "instance"), "{what}: {row}");
+        assert_eq!(f["is_thread_static"].as_bool(), Some(attr == "TLstatic"), "{what}: {row}");
+        let name = f["name"].as_str().unwrap();
+        assert!(row.ends_with(&format!(" {name}")) || row.ends_with("<no information>"), "{what}: {row}");
+        let value = if attr == "TLstatic" { "" } else { col(70, 86) };
+        match &f["value"] {
+            serde_json::Value::Null => {
+                assert!(value.is_empty() || value.starts_with("dynamic"), "{what}: {row}")
+            }
+            serde_json::Value::String(_) => {
+                assert_eq!(hex(&f["value"]), u64::from_str_radix(value, 16).unwrap(), "{what}: {row}")
+            }
+            serde_json::Value::Bool(b) => assert_eq!(value, if *b { "1" } else { "0" }, "{what}: {row}"),
+            serde_json::Value::Number(n) => assert_eq!(value, n.to_string(), "{what}: {row}"),
+            other => panic!("{what}: value {other}"),
+        }
+    }
+}
+
+#[test]
+fn dumpobj_records_agree_with_text() {
+    let s = session();
+    for type_name in [
+        "DocProc.Options",
+        "DocProc.Zoo.ZooException",
+        "DocProc.Zoo.Color",
+        "DocProc.Zoo.LockTarget",
+        "AsyncStateMachineBox",
+        "DocProc.Zoo.Dog",
+    ] {
+        let addr = first_of(&s, type_name);
+        let text = run(&s, &format!("dumpobj {addr:x}"), Format::Text);
+        let j = json(&s, &format!("dumpobj {addr:x}"));
+        assert_eq!(hex(&j["address"]), addr);
+        assert_eq!(j["type"].as_str(), Some(header(&text, "Name:")), "{type_name}");
+        assert_eq!(hex(&j["mt"]), u64::from_str_radix(header(&text, "MethodTable:"), 16).unwrap());
+        let size = header(&text, "Size:");
+        assert_eq!(j["size"].as_u64(), Some(size[..size.find('(').unwrap()].parse().unwrap()));
+        assert_eq!(j["file"].as_str(), Some(header(&text, "File:")));
+        let fields = j["fields"].as_array().unwrap();
+        check_fields(&text, fields, type_name);
+        // A string field's text is the string object's.
+        for f in fields.iter().filter(|f| f.get("string").is_some()) {
+            let target = run(&s, &format!("dumpobj {:x}", hex(&f["value"])), Format::Text);
+            assert_eq!(f["string"].as_str(), Some(header(&target, "String:")), "{type_name}.{}", f["name"]);
+        }
+        // CSV: the same fields, one row each.
+        let csv = run(&s, &format!("dumpobj {addr:x}"), Format::Csv);
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("name,type,mt,token,offset,is_static,is_thread_static,is_value_type,value,string"));
+        assert_eq!(lines.count(), fields.len(), "{type_name}");
+        let nofields = json(&s, &format!("dumpobj -nofields {addr:x}"));
+        assert!(nofields.get("fields").is_none());
+        assert_eq!(nofields["size"], j["size"]);
+    }
+    // A string object carries its value.
+    let string = json(&s, &format!("dumpobj {:x}", first_of(&s, "System.String")));
+    let text = run(&s, &format!("dumpobj {:x}", hex(&string["address"])), Format::Text);
+    assert_eq!(string["string"].as_str(), Some(header(&text, "String:")));
+    // Errors are errors, not text.
+    let mut out = Vec::new();
+    assert!(s.execute_as("dumpobj 8", Format::Json, &mut out).is_err());
+    assert!(out.is_empty());
+}
+
+#[test]
+fn dumpvc_and_dumparray_records_agree_with_text() {
+    let s = session();
+    // A struct array, with its elements' fields.
+    let points = first_of(&s, "DocProc.Zoo.Point[]");
+    let text = run(&s, &format!("dumparray -details {points:x}"), Format::Text);
+    let j = json(&s, &format!("dumparray -details {points:x}"));
+    assert_eq!(j["type"].as_str(), Some(header(&text, "Name:")));
+    assert_eq!(hex(&j["mt"]), u64::from_str_radix(header(&text, "MethodTable:"), 16).unwrap());
+    assert_eq!(hex(&j["element_mt"]), u64::from_str_radix(header(&text, "Element Methodtable:"), 16).unwrap());
+    let array = header(&text, "Array:");
+    assert_eq!(
+        array,
+        format!("Rank {}, Number of elements {}, Type {}", j["rank"], j["length"], j["element_type"].as_str().unwrap())
+    );
+    let elements = j["elements"].as_array().unwrap();
+    assert!(!elements.is_empty());
+    let first = &elements[0];
+    assert_eq!(first["indices"], serde_json::json!([0]));
+    // (The nested text is indented mid-line, as SOS does: checked through dumpvc below.)
+    assert_eq!(first["object"]["type"].as_str(), Some("DocProc.Zoo.Point"));
+
+    // dumpvc of that element says the same.
+    let (mt, addr) = (hex(&j["element_mt"]), hex(&first["address"]));
+    let vc_text = run(&s, &format!("dumpvc {mt:x} {addr:x}"), Format::Text);
+    let vc = json(&s, &format!("dumpvc {mt:x} {addr:x}"));
+    assert_eq!(vc["type"].as_str(), Some(header(&vc_text, "Name:")));
+    let size = header(&vc_text, "Size:");
+    assert_eq!(vc["size"].as_u64(), Some(size[..size.find('(').unwrap()].parse().unwrap()));
+    check_fields(&vc_text, vc["fields"].as_array().unwrap(), "dumpvc");
+    assert_eq!(vc["fields"], first["object"]["fields"]);
+
+    // Multi-dimensional arrays: every `[i][j] value` line.
+    for (type_name, value_type) in [("System.String[,]", false), ("System.Int32[,]", true)] {
+        let addr = first_of(&s, type_name);
+        let text = run(&s, &format!("dumparray {addr:x}"), Format::Text);
+        let j = json(&s, &format!("dumparray {addr:x}"));
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+        let elements = j["elements"].as_array().unwrap();
+        assert_eq!(rows.len(), elements.len(), "{type_name}");
+        assert!(rows.len() > 4);
+        for (row, e) in rows.iter().zip(elements) {
+            let (index, shown) = row.split_once(' ').unwrap();
+            let indices: String =
+                e["indices"].as_array().unwrap().iter().map(|i| format!("[{i}]")).collect();
+            assert_eq!(index, indices, "{type_name}");
+            let want = if shown == "null" { 0 } else { u64::from_str_radix(shown, 16).unwrap() };
+            if value_type {
+                assert_eq!(hex(&e["address"]), want, "{type_name} {row}");
+                assert!(e["value"].is_i64(), "{type_name}: an Int32 element's value is a number");
+            } else {
+                assert_eq!(hex(&e["value"]), want, "{type_name} {row}");
+            }
+        }
+        let csv = run(&s, &format!("dumparray {addr:x}"), Format::Csv);
+        assert_eq!(csv.lines().next(), Some("index,indices,address,value,string"));
+        assert_eq!(csv.lines().count(), elements.len() + 1, "{type_name}");
+    }
+
+    // A string array's elements carry their text.
+    let strings = first_of(&s, "System.String[]");
+    let j = json(&s, &format!("dumparray {strings:x}"));
+    for e in j["elements"].as_array().unwrap().iter().filter(|e| e["value"] != "0x0").take(5) {
+        let target = run(&s, &format!("dumpobj {:x}", hex(&e["value"])), Format::Text);
+        assert_eq!(e["string"].as_str(), Some(header(&target, "String:")));
+    }
+}
+
 /// (address, MT, size) rows of a dumpheap-style listing, from its header to the blank line.
 fn text_listing(text: &str) -> Vec<(u64, u64, u64)> {
     text.lines()

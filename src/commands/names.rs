@@ -54,6 +54,7 @@ pub const COMMANDS: &[CommandInfo] = &[
             ("-length", "Number of elements to display."),
             ("-details", "Print the fields of each element (value types)."),
             ("-nofields", "With -details, do not print the fields of elements."),
+            ("-format", "Output format: text (default), json or csv."),
         ],
         details: "",
         examples: &["dumparray 7f3b2c0104a8"],
@@ -67,6 +68,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[
             ("-type", "Only objects whose type name contains this text (case-insensitive)."),
             ("-mt", "Only objects with this MethodTable; lists their addresses."),
+            ("-format", "Output format: text (default), json or csv."),
         ],
         details: "The generation is one of gen0, gen1, gen2, loh, poh, foh (case-insensitive).\n\
                   Without -mt, prints per-type statistics as `dumpheap -stat` does.",
@@ -114,7 +116,10 @@ pub const COMMANDS: &[CommandInfo] = &[
         aliases: &["do"],
         usage: "<objaddr> [-nofields]",
         summary: "Displays info about an object at the specified address.",
-        options: &[("-nofields", "Do not print the object's fields.")],
+        options: &[
+            ("-nofields", "Do not print the object's fields."),
+            ("-format", "Output format: text (default), json or csv."),
+        ],
         details: "Prints the object's type, MethodTable, EEClass, size and fields.",
         examples: &["dumpobj 7f3b2c010428", "do 7f3b2c010428 -nofields"],
         implemented: true,
@@ -124,7 +129,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         aliases: &[],
         usage: "<mt> <addr>",
         summary: "Displays the fields of a value type at an address.",
-        options: &[],
+        options: &[("-format", "Output format: text (default), json or csv.")],
         details: "The value type has MethodTable <mt> and its fields start at <addr> (no object header).",
         examples: &["dumpvc 7f0e705cd958 7ece5a00c048"],
         implemented: true,
@@ -139,6 +144,7 @@ pub const COMMANDS: &[CommandInfo] = &[
             ("-loader", "Only the loader heaps."),
             ("-heap", "Only this GC heap (server GC)."),
             ("-segment", "Only the segment at this address."),
+            ("-format", "Output format: text (default), json or csv."),
         ],
         details: "For the GC heap: each heap's generations and segments with their sizes, and\n\
                   the total.",
