@@ -24,6 +24,6 @@ fn main() -> anyhow::Result<()> {
     let pages = space.pages_read();
     let mut out = std::io::BufWriter::new(std::fs::File::create(output)?);
     rewrite::write_subset(&space, &pages, &mut out)?;
-    eprintln!("{} pages ({} MB) kept", pages.len(), pages.len() * 4096 >> 20);
+    eprintln!("{} pages ({} MB) kept", pages.len(), (pages.len() * 4096) >> 20);
     Ok(())
 }

@@ -28,7 +28,7 @@ fn text_stats(text: &str) -> (BTreeMap<u64, (u64, u64, String)>, u64, u64) {
                 .filter(|w| !w.is_empty() && *w != ",")
                 .map(|w| w.replace(',', "").parse().unwrap())
                 .collect();
-            totals = (n[0], n[1]);
+            totals = (n[0], n.get(1).copied().unwrap_or(0));
             break;
         }
         // Three right-aligned columns, then the name (which may contain spaces).
@@ -156,4 +156,306 @@ fn dumpgen_records_agree_with_text() {
             assert!(text.contains(&line), "{generation}: {line}");
         }
     }
+}
+
+/// The first address `dumpheap -type T -short` lists.
+fn first_of(s: &Session, type_name: &str) -> u64 {
+    let text = run(s, &format!("dumpheap -type {type_name} -short"), Format::Text);
+    let first = text.lines().next().unwrap_or_else(|| panic!("no {type_name} on the heap"));
+    u64::from_str_radix(first.trim(), 16).unwrap()
+}
+
+fn json(s: &Session, line: &str) -> serde_json::Value {
+    serde_json::from_str(&run(s, line, Format::Json)).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+/// SOS's cut of a long type name to its last 17 characters behind `...`.
+fn cut(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= 20 {
+        return name.to_string();
+    }
+    format!("...{}", chars[chars.len() - 17..].iter().collect::<String>())
+}
+
+/// `Label: value` from a dumpobj-style header.
+fn header<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(label)).unwrap_or_else(|| panic!("no {label}")).trim()
+}
+
+/// Checks JSON field records against the rows of the text's field table, in order.
+fn check_fields(text: &str, fields: &[serde_json::Value], what: &str) {
+    let rows: Vec<&str> = text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.len() > 70 && l[..16].chars().all(|c| c.is_ascii_hexdigit()))
+        .collect();
+    assert!(!rows.is_empty(), "{what}: no field rows");
+    assert_eq!(rows.len(), fields.len(), "{what}: one record per field row");
+    for (row, f) in rows.iter().zip(fields) {
+        let col = |a: usize, b: usize| row[a..b.min(row.len())].trim();
+        let mt = u64::from_str_radix(col(0, 16), 16).unwrap();
+        assert_eq!(f["mt"].as_str().map_or(0, |_| hex(&f["mt"])), mt, "{what}: {row}");
+        assert_eq!(hex(&f["token"]), u64::from_str_radix(col(17, 25), 16).unwrap(), "{what}: {row}");
+        assert_eq!(f["offset"].as_u64(), Some(u64::from_str_radix(col(26, 34), 16).unwrap()), "{what}: {row}");
+        assert_eq!(cut(f["type"].as_str().unwrap()), col(35, 55), "{what}: {row}");
+        assert_eq!(f["is_value_type"].as_bool(), Some(col(56, 60) == "Yes"), "{what}: {row}");
+        let attr = col(61, 69);
+        assert_eq!(f["is_static"].as_bool(), Some(attr != "instance"), "{what}: {row}");
+        assert_eq!(f["is_thread_static"].as_bool(), Some(attr == "TLstatic"), "{what}: {row}");
+        let name = f["name"].as_str().unwrap();
+        assert!(row.ends_with(&format!(" {name}")) || row.ends_with("<no information>"), "{what}: {row}");
+        let value = if attr == "TLstatic" { "" } else { col(70, 86) };
+        match &f["value"] {
+            serde_json::Value::Null => {
+                assert!(value.is_empty() || value.starts_with("dynamic"), "{what}: {row}")
+            }
+            serde_json::Value::String(_) => {
+                assert_eq!(hex(&f["value"]), u64::from_str_radix(value, 16).unwrap(), "{what}: {row}")
+            }
+            serde_json::Value::Bool(b) => assert_eq!(value, if *b { "1" } else { "0" }, "{what}: {row}"),
+            serde_json::Value::Number(n) => assert_eq!(value, n.to_string(), "{what}: {row}"),
+            other => panic!("{what}: value {other}"),
+        }
+    }
+}
+
+#[test]
+fn dumpobj_records_agree_with_text() {
+    let s = session();
+    for type_name in [
+        "DocProc.Options",
+        "DocProc.Zoo.ZooException",
+        "DocProc.Zoo.Color",
+        "DocProc.Zoo.LockTarget",
+        "AsyncStateMachineBox",
+        "DocProc.Zoo.Dog",
+    ] {
+        let addr = first_of(&s, type_name);
+        let text = run(&s, &format!("dumpobj {addr:x}"), Format::Text);
+        let j = json(&s, &format!("dumpobj {addr:x}"));
+        assert_eq!(hex(&j["address"]), addr);
+        assert_eq!(j["type"].as_str(), Some(header(&text, "Name:")), "{type_name}");
+        assert_eq!(hex(&j["mt"]), u64::from_str_radix(header(&text, "MethodTable:"), 16).unwrap());
+        let size = header(&text, "Size:");
+        assert_eq!(j["size"].as_u64(), Some(size[..size.find('(').unwrap()].parse().unwrap()));
+        assert_eq!(j["file"].as_str(), Some(header(&text, "File:")));
+        let fields = j["fields"].as_array().unwrap();
+        check_fields(&text, fields, type_name);
+        // A string field's text is the string object's.
+        for f in fields.iter().filter(|f| f.get("string").is_some()) {
+            let target = run(&s, &format!("dumpobj {:x}", hex(&f["value"])), Format::Text);
+            assert_eq!(f["string"].as_str(), Some(header(&target, "String:")), "{type_name}.{}", f["name"]);
+        }
+        // CSV: the same fields, one row each.
+        let csv = run(&s, &format!("dumpobj {addr:x}"), Format::Csv);
+        let mut lines = csv.lines();
+        assert_eq!(lines.next(), Some("name,type,mt,token,offset,is_static,is_thread_static,is_value_type,value,string"));
+        assert_eq!(lines.count(), fields.len(), "{type_name}");
+        let nofields = json(&s, &format!("dumpobj -nofields {addr:x}"));
+        assert!(nofields.get("fields").is_none());
+        assert_eq!(nofields["size"], j["size"]);
+    }
+    // A string object carries its value.
+    let string = json(&s, &format!("dumpobj {:x}", first_of(&s, "System.String")));
+    let text = run(&s, &format!("dumpobj {:x}", hex(&string["address"])), Format::Text);
+    assert_eq!(string["string"].as_str(), Some(header(&text, "String:")));
+    // Errors are errors, not text.
+    let mut out = Vec::new();
+    assert!(s.execute_as("dumpobj 8", Format::Json, &mut out).is_err());
+    assert!(out.is_empty());
+}
+
+#[test]
+fn dumpvc_and_dumparray_records_agree_with_text() {
+    let s = session();
+    // A struct array, with its elements' fields.
+    let points = first_of(&s, "DocProc.Zoo.Point[]");
+    let text = run(&s, &format!("dumparray -details {points:x}"), Format::Text);
+    let j = json(&s, &format!("dumparray -details {points:x}"));
+    assert_eq!(j["type"].as_str(), Some(header(&text, "Name:")));
+    assert_eq!(hex(&j["mt"]), u64::from_str_radix(header(&text, "MethodTable:"), 16).unwrap());
+    assert_eq!(hex(&j["element_mt"]), u64::from_str_radix(header(&text, "Element Methodtable:"), 16).unwrap());
+    let array = header(&text, "Array:");
+    assert_eq!(
+        array,
+        format!("Rank {}, Number of elements {}, Type {}", j["rank"], j["length"], j["element_type"].as_str().unwrap())
+    );
+    let elements = j["elements"].as_array().unwrap();
+    assert!(!elements.is_empty());
+    let first = &elements[0];
+    assert_eq!(first["indices"], serde_json::json!([0]));
+    // (The nested text is indented mid-line, as SOS does: checked through dumpvc below.)
+    assert_eq!(first["object"]["type"].as_str(), Some("DocProc.Zoo.Point"));
+
+    // dumpvc of that element says the same.
+    let (mt, addr) = (hex(&j["element_mt"]), hex(&first["address"]));
+    let vc_text = run(&s, &format!("dumpvc {mt:x} {addr:x}"), Format::Text);
+    let vc = json(&s, &format!("dumpvc {mt:x} {addr:x}"));
+    assert_eq!(vc["type"].as_str(), Some(header(&vc_text, "Name:")));
+    let size = header(&vc_text, "Size:");
+    assert_eq!(vc["size"].as_u64(), Some(size[..size.find('(').unwrap()].parse().unwrap()));
+    check_fields(&vc_text, vc["fields"].as_array().unwrap(), "dumpvc");
+    assert_eq!(vc["fields"], first["object"]["fields"]);
+
+    // Multi-dimensional arrays: every `[i][j] value` line.
+    for (type_name, value_type) in [("System.String[,]", false), ("System.Int32[,]", true)] {
+        let addr = first_of(&s, type_name);
+        let text = run(&s, &format!("dumparray {addr:x}"), Format::Text);
+        let j = json(&s, &format!("dumparray {addr:x}"));
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('[')).collect();
+        let elements = j["elements"].as_array().unwrap();
+        assert_eq!(rows.len(), elements.len(), "{type_name}");
+        assert!(rows.len() > 4);
+        for (row, e) in rows.iter().zip(elements) {
+            let (index, shown) = row.split_once(' ').unwrap();
+            let indices: String =
+                e["indices"].as_array().unwrap().iter().map(|i| format!("[{i}]")).collect();
+            assert_eq!(index, indices, "{type_name}");
+            let want = if shown == "null" { 0 } else { u64::from_str_radix(shown, 16).unwrap() };
+            if value_type {
+                assert_eq!(hex(&e["address"]), want, "{type_name} {row}");
+                assert!(e["value"].is_i64(), "{type_name}: an Int32 element's value is a number");
+            } else {
+                assert_eq!(hex(&e["value"]), want, "{type_name} {row}");
+            }
+        }
+        let csv = run(&s, &format!("dumparray {addr:x}"), Format::Csv);
+        assert_eq!(csv.lines().next(), Some("index,indices,address,value,string"));
+        assert_eq!(csv.lines().count(), elements.len() + 1, "{type_name}");
+    }
+
+    // A string array's elements carry their text.
+    let strings = first_of(&s, "System.String[]");
+    let j = json(&s, &format!("dumparray {strings:x}"));
+    for e in j["elements"].as_array().unwrap().iter().filter(|e| e["value"] != "0x0").take(5) {
+        let target = run(&s, &format!("dumpobj {:x}", hex(&e["value"])), Format::Text);
+        assert_eq!(e["string"].as_str(), Some(header(&target, "String:")));
+    }
+}
+
+/// (address, MT, size) rows of a dumpheap-style listing, from its header to the blank line.
+fn text_listing(text: &str) -> Vec<(u64, u64, u64)> {
+    text.lines()
+        .skip_while(|l| !l.trim_start().starts_with("Address"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = |t: &str| u64::from_str_radix(t, 16).unwrap();
+            (hex(f[0]), hex(f[1]), f[2].replace(',', "").parse().unwrap())
+        })
+        .collect()
+}
+
+/// Checks JSON Lines objects then a summary against the text's listing and statistics.
+fn check_listing(text: &str, json_lines: &str, what: &str) -> serde_json::Value {
+    let listed = text_listing(text);
+    let (stats, total_objects, total_bytes) = text_stats(text);
+    assert!(!listed.is_empty(), "{what}");
+    let lines: Vec<serde_json::Value> = json_lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), listed.len() + 1, "{what}: one line per object, then the summary");
+    for (record, (addr, mt, size)) in lines.iter().zip(&listed) {
+        assert_eq!((hex(&record["address"]), hex(&record["mt"])), (*addr, *mt), "{what}");
+        assert_eq!(record["size"].as_u64(), Some(*size), "{what}");
+    }
+    let summary = lines.last().unwrap().clone();
+    assert_eq!(summary["total_objects"].as_u64(), Some(total_objects), "{what}");
+    assert_eq!(summary["total_bytes"].as_u64(), Some(total_bytes), "{what}");
+    let rows = summary["statistics"].as_array().unwrap();
+    assert_eq!(rows.len(), stats.len(), "{what}");
+    for r in rows {
+        let (count, size, name) = &stats[&hex(&r["mt"])];
+        assert_eq!((r["count"].as_u64(), r["total_size"].as_u64()), (Some(*count), Some(*size)), "{what}");
+        assert_eq!(r["type"].as_str(), Some(name.as_str()), "{what}");
+    }
+    summary
+}
+
+#[test]
+fn objsize_records_agree_with_text() {
+    let s = session();
+    let zoo = first_of(&s, "DocProc.Zoo.ZooException");
+    let line = format!("objsize {zoo:x}");
+    let text = run(&s, &line, Format::Text);
+    let summary = check_listing(&text, &run(&s, &line, Format::Json), "objsize");
+    assert_eq!(hex(&summary["object"]), zoo);
+    assert_eq!(summary["type"].as_str(), Some("DocProc.Zoo.ZooException"));
+    let csv = run(&s, &line, Format::Csv);
+    assert_eq!(csv.lines().next(), Some("address,mt,size,type,free"));
+    assert_eq!(csv.lines().count(), text_listing(&text).len() + 1);
+    // -stat: the summary alone.
+    let stat = json(&s, &format!("objsize -stat {zoo:x}"));
+    assert_eq!(stat, summary);
+    let csv = run(&s, &format!("objsize -stat {zoo:x}"), Format::Csv);
+    assert_eq!(csv.lines().count(), text_stats(&text).0.len() + 1);
+}
+
+#[test]
+fn finalizequeue_records_agree_with_text() {
+    let s = session();
+    let text = run(&s, "finalizequeue", Format::Text);
+    let summary = check_listing(&text, &run(&s, "finalizequeue", Format::Json), "finalizequeue");
+    let heaps = summary["heaps"].as_array().unwrap();
+    assert!(!heaps.is_empty());
+    for h in heaps {
+        for g in h["generations"].as_array().unwrap() {
+            let line = format!(
+                "generation {} has {} objects ({:x}->{:x})",
+                g["generation"],
+                g["count"],
+                hex(&g["begin"]),
+                hex(&g["end"])
+            );
+            assert!(text.contains(&line), "{line}");
+        }
+        let r = &h["ready_for_finalization"];
+        let line = format!("Ready for finalization {} objects ({:x}->{:x})", r["count"], hex(&r["begin"]), hex(&r["end"]));
+        assert!(text.contains(&line), "{line}");
+    }
+    let csv = run(&s, "finalizequeue", Format::Csv);
+    assert_eq!(csv.lines().count(), text_listing(&text).len() + 1);
+    let short = run(&s, "finalizequeue -short", Format::Json);
+    assert_eq!(short.lines().count(), text_listing(&text).len(), "-short: address lines only");
+}
+
+#[test]
+fn gchandles_records_agree_with_text() {
+    let s = session();
+    let text = run(&s, "gchandles", Format::Text);
+    let j = json(&s, "gchandles");
+    let rows: Vec<&str> = text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    let handles = j["handles"].as_array().unwrap();
+    assert!(handles.len() > 10);
+    assert_eq!(rows.len(), handles.len());
+    for (row, h) in rows.iter().zip(handles) {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(hex(&h["handle"]), u64::from_str_radix(f[0], 16).unwrap(), "{row}");
+        assert!(h["kind"].as_str().unwrap().starts_with(f[1]), "{row}");
+        assert_eq!(hex(&h["object"]), u64::from_str_radix(f[2], 16).unwrap(), "{row}");
+        assert_eq!(h["size"].as_u64(), Some(f[3].parse().unwrap()), "{row}");
+        assert!(row.ends_with(&format!(" {}", h["type"].as_str().unwrap())), "{row}");
+        if !h["data"].is_null() {
+            assert_eq!(hex(&h["data"]), u64::from_str_radix(f[4], 16).unwrap(), "{row}");
+        }
+    }
+    let (stats, total, _) = text_stats(&text);
+    assert_eq!(j["total_objects"].as_u64(), Some(total));
+    let rows = j["statistics"].as_array().unwrap();
+    assert_eq!(rows.len(), stats.len());
+    for r in rows {
+        let (count, size, name) = &stats[&hex(&r["mt"])];
+        assert_eq!((r["count"].as_u64(), r["total_size"].as_u64()), (Some(*count), Some(*size)));
+        assert_eq!(r["type"].as_str(), Some(name.as_str()));
+    }
+    let counts = j["handle_counts"].as_array().unwrap();
+    assert_eq!(counts.iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>(), handles.len() as u64);
+    let csv = run(&s, "gchandles", Format::Csv);
+    assert_eq!(csv.lines().next(), Some("handle,kind,object,mt,size,data,type"));
+    assert_eq!(csv.lines().count(), handles.len() + 1);
+    let stat = json(&s, "gchandles -stat");
+    assert!(stat.get("handles").is_none());
+    assert_eq!(stat["statistics"], j["statistics"]);
+    let csv = run(&s, "gchandles -stat", Format::Csv);
+    assert_eq!(csv.lines().count(), stats.len() + 1);
 }

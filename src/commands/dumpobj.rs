@@ -16,7 +16,9 @@
 //!   upper-case hex, references and structs (their address) in lower-case hex.
 //! - Under `dumparray -details` every output call of the nested object is indented, also
 //!   in the middle of a line (SOS indents per call, not per line).
+use super::output::{hex, write_csv_records, write_json, Format};
 use super::Session;
+use serde_json::{json, Value};
 use crate::heap::fields::{et, FieldDesc, StaticLocation};
 use crate::heap::Heap;
 use crate::runtime::layouts::{MTF_CATEGORY_ARRAY_MASK, MTF_IS_SZARRAY, MT_PER_INST_INFO};
@@ -133,7 +135,10 @@ fn size_value(text: &str) -> u64 {
 }
 
 /// `dumpobj [-nofields] [-refs] <address>`.
-pub fn run_dumpobj(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    if format != Format::Text {
+        return records::dumpobj(session, args, format, out);
+    }
     let mut sos = Sos { out, indent: 0 };
     let parsed = match parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1) {
         Ok(p) => p,
@@ -527,39 +532,7 @@ fn display_field(heap: &Heap, sos: &mut Sos, class: u64, fd: &FieldDesc, start: 
     }
     let type_mt = heap.field_type_mt(fd);
     sos.put(&format!("{:016x} {:08x} {offset:>8x} ", type_mt.unwrap_or(0), fd.token()))?;
-    let type_text = match type_mt {
-        Some(t) if fd.element_type == et::VALUETYPE || fd.element_type == et::CLASS => {
-            format_type_name(&type_name(heap, t), 20)
-        }
-        _ => {
-            let sig = heap.field_sig(fd);
-            let token_of_type = match &sig {
-                Some(crate::metadata::SigType::Class(t)) | Some(crate::metadata::SigType::ValueType(t)) => Some(t.0),
-                _ => None,
-            };
-            if fd.element_type == et::CLASS && let Some(token) = token_of_type {
-                // SOS asks for the token as a TypeDef, whatever table it names.
-                let as_typedef = token | 0x0200_0000;
-                let name = if as_typedef >> 24 == 0x02 {
-                    heap.method_table(fd.enclosing_mt)
-                        .ok()
-                        .and_then(|i| heap.module_metadata(i.module))
-                        .and_then(|md| md.type_full_name(as_typedef & 0x00ff_ffff).ok())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                };
-                format_type_name(&name, 20)
-            } else {
-                let sig_type = if type_mt.is_none() && token_of_type.is_none() {
-                    sig.as_ref().map_or(fd.element_type, sig_element_type)
-                } else {
-                    fd.element_type
-                };
-                format_type_name(&compose_name(sig_type), 20)
-            }
-        }
-    };
+    let type_text = format_type_name(&field_type_name(heap, fd, type_mt), 20);
     sos.put(&format!("{type_text:>20} "))?;
     sos.put(&format!("{:>4} ", if is_element_value_type(fd.element_type) { "Yes" } else { "No" }))?;
     let name = heap.field_name(fd).unwrap_or_default();
@@ -596,6 +569,41 @@ fn display_field(heap: &Heap, sos: &mut Sos, class: u64, fd: &FieldDesc, start: 
         sos.put(&format!(" {name}\n"))?;
     }
     Ok(())
+}
+
+/// The field's type as the field table names it (before cutting to 20 characters): the
+/// loaded type's DAC name, else what the signature says.
+fn field_type_name(heap: &Heap, fd: &FieldDesc, type_mt: Option<u64>) -> String {
+    match type_mt {
+        Some(t) if fd.element_type == et::VALUETYPE || fd.element_type == et::CLASS => type_name(heap, t),
+        _ => {
+            let sig = heap.field_sig(fd);
+            let token_of_type = match &sig {
+                Some(crate::metadata::SigType::Class(t)) | Some(crate::metadata::SigType::ValueType(t)) => Some(t.0),
+                _ => None,
+            };
+            if fd.element_type == et::CLASS && let Some(token) = token_of_type {
+                // SOS asks for the token as a TypeDef, whatever table it names.
+                let as_typedef = token | 0x0200_0000;
+                if as_typedef >> 24 == 0x02 {
+                    heap.method_table(fd.enclosing_mt)
+                        .ok()
+                        .and_then(|i| heap.module_metadata(i.module))
+                        .and_then(|md| md.type_full_name(as_typedef & 0x00ff_ffff).ok())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            } else {
+                let sig_type = if type_mt.is_none() && token_of_type.is_none() {
+                    sig.as_ref().map_or(fd.element_type, sig_element_type)
+                } else {
+                    fd.element_type
+                };
+                compose_name(sig_type)
+            }
+        }
+    }
 }
 
 /// The element type a signature starts with.
@@ -705,7 +713,10 @@ fn c_float(v: f64) -> String {
 }
 
 /// `dumpvc <MethodTable> <address>`.
-pub fn run_dumpvc(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run_dumpvc(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    if format != Format::Text {
+        return records::dumpvc(session, args, format, out);
+    }
     let heap = &session.heap;
     let mut sos = Sos { out, indent: 0 };
     let parsed = match parse_options(args, &[("/d", false)], 2) {
@@ -761,7 +772,10 @@ fn print_value_class(heap: &Heap, sos: &mut Sos, mt: u64, addr: u64, fields: boo
 }
 
 /// `dumparray [-start N] [-length N] [-details] [-nofields] <address>`.
-pub fn run_dumparray(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    if format != Format::Text {
+        return records::dumparray(session, args, format, out);
+    }
     let heap = &session.heap;
     let mut sos = Sos { out, indent: 0 };
     let parsed = match parse_options(
@@ -900,6 +914,359 @@ fn offset_from_indices(indices: &[u32], lower: &[u32], bounds: &[u32]) -> u64 {
         multiplier = multiplier.wrapping_mul(bounds[i] as u64);
     }
     offset
+}
+
+/// The machine-readable forms of `dumpobj`, `dumpvc` and `dumparray`: the same facts as
+/// the text, with full type names and raw values (see [`value`]). A failure the text
+/// reports on SOS's console is the command's error here.
+mod records {
+    use super::*;
+
+    /// The columns of a field row (CSV).
+    const FIELD_COLUMNS: [&str; 10] = [
+        "name", "type", "mt", "token", "offset", "is_static", "is_thread_static", "is_value_type", "value",
+        "string",
+    ];
+
+    /// The columns of an array element row (CSV).
+    const ELEMENT_COLUMNS: [&str; 5] = ["index", "indices", "address", "value", "string"];
+
+    /// SOS's message for a bad command line, as an error.
+    fn parse_error(message: String) -> anyhow::Error {
+        anyhow::anyhow!("{}", message.trim_end())
+    }
+
+    /// `dumpobj`: JSON `{"address", "type", "mt", "size", "free", "module", "file",
+    /// "string"?, "array"?, "fields"?, "thin_lock"?}`; CSV: one row per field.
+    pub fn dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+        let parsed = parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1)
+            .map_err(parse_error)?;
+        if parsed.has("-refs") {
+            bail!("dumpobj -refs is not supported yet");
+        }
+        let text = parsed.args.first().map(String::as_str).unwrap_or("");
+        let addr = expression(text);
+        if addr == 0 {
+            bail!("Invalid parameter {}", args.join(" "));
+        }
+        let record = object(session, addr, !parsed.has("-nofields"))?;
+        emit(record, "fields", &FIELD_COLUMNS, format, out)
+    }
+
+    /// `dumpvc`: JSON `{"address", "type", "mt", "canonical_mt", "size", "module", "file",
+    /// "fields"}`; CSV: one row per field.
+    pub fn dumpvc(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+        let heap = &session.heap;
+        let parsed = parse_options(args, &[("/d", false)], 2).map_err(parse_error)?;
+        if parsed.args.len() != 2 {
+            bail!("Usage: dumpvc <Method Table> <Value object start addr>");
+        }
+        let mt = hex_arg(&parsed.args[0]);
+        let addr = hex_arg(&parsed.args[1]);
+        if mt == 0 || !valid_method_table(heap, mt) {
+            bail!("Not a managed object");
+        }
+        emit(value_class(session, mt, addr, true)?, "fields", &FIELD_COLUMNS, format, out)
+    }
+
+    /// `dumparray`: JSON `{"address", "type", "mt", "size", "rank", "length",
+    /// "element_type", "element_mt", "bounds", "lower_bounds", "elements": [{"index",
+    /// "indices", "address", "value", "string"?, "object"?}]}` (`object`, with `-details`:
+    /// the element as `dumpobj` or `dumpvc` records it); CSV: one row per element.
+    pub fn dumparray(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+        let heap = &session.heap;
+        let parsed = parse_options(
+            args,
+            &[("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)],
+            1,
+        )
+        .map_err(parse_error)?;
+        let text = parsed.args.first().map(String::as_str).unwrap_or("");
+        let addr = expression(text);
+        if addr == 0 {
+            bail!("Invalid parameter {text}");
+        }
+        let mt = match classify(heap, addr) {
+            None => bail!("Invalid object"),
+            Some(ObjectKind::Free { .. }) => bail!("Not an array, please use dumpobj instead"),
+            Some(ObjectKind::Object { mt }) => mt,
+        };
+        if !heap.method_table(mt)?.is_array() {
+            bail!("Not an array, please use dumpobj instead");
+        }
+        let start = parsed.value("-start").map_or(0, size_value);
+        let length = parsed.value("-length").map(size_value);
+        let details = parsed.has("-details");
+        let fields = !parsed.has("-nofields");
+        let a = array_info(heap, addr, mt)?;
+        if a.rank != 1 && (length.is_some() || start != 0) {
+            bail!("For multi-dimension array, length and start index are supported");
+        }
+        if start > a.count {
+            bail!("Start index out of range");
+        }
+        let mut record = json!({
+            "address": hex(addr),
+            "type": format!("{}[{}]", type_name(heap, a.element), ",".repeat(a.rank as usize - 1)),
+            "mt": hex(mt),
+            "size": object_size(heap, addr, mt)?,
+        });
+        extend(&mut record, array(&a));
+
+        // The same walk as the text's.
+        let value_type = is_element_value_type(a.element_type);
+        let rank = a.rank as usize;
+        let mut bounds = a.bounds.clone();
+        if rank == 1 && let Some(len) = length {
+            let limit = (len.wrapping_add(start) as u32).wrapping_sub(a.lower_bounds[0]);
+            bounds[0] = bounds[0].min(limit);
+        }
+        let mut indices: Vec<u32> = a.lower_bounds.clone();
+        if rank == 1 {
+            indices[0] = start as u32;
+        }
+        let mut offset = offset_from_indices(&indices, &a.lower_bounds, &bounds);
+        let mut elements = Vec::new();
+        while indices_in_range(&mut indices, &a.lower_bounds, &bounds) {
+            if elements.len() as u64 >= MAX_ARRAY_ROWS {
+                break;
+            }
+            let element_addr = a.data.wrapping_add(offset.wrapping_mul(a.component_size));
+            let mut e = json!({
+                "index": offset,
+                "indices": indices.iter().map(|&i| i as i32).collect::<Vec<_>>(),
+                "address": hex(element_addr),
+            });
+            let v = value(heap, a.element_type, element_addr);
+            if let Some(text) = string_at(heap, a.element_type, &v) {
+                e["string"] = json!(text);
+            }
+            if details {
+                let reference = v.as_str().and_then(|t| u64::from_str_radix(&t[2..], 16).ok()).unwrap_or(0);
+                if a.element_type == et::VALUETYPE {
+                    e["object"] = value_class(session, a.element, element_addr, fields)?;
+                } else if !value_type && reference != 0 {
+                    e["object"] = object(session, reference, fields).unwrap_or(Value::Null);
+                }
+            }
+            e["value"] = v;
+            elements.push(e);
+            indices[rank - 1] = indices[rank - 1].wrapping_add(1);
+            offset = offset.wrapping_add(1);
+        }
+        record["elements"] = Value::Array(elements);
+        emit(record, "elements", &ELEMENT_COLUMNS, format, out)
+    }
+
+    /// Writes a record as JSON, or its `rows` list as CSV.
+    fn emit(mut record: Value, rows: &str, columns: &[&str], format: Format, out: &mut dyn Write) -> Result<()> {
+        if format == Format::Csv {
+            let rows = match record.get_mut(rows).map(Value::take) {
+                Some(Value::Array(rows)) => rows,
+                _ => Vec::new(),
+            };
+            return write_csv_records(out, columns, &rows);
+        }
+        write_json(out, &record)
+    }
+
+    /// Adds an object's fields to another.
+    fn extend(record: &mut Value, more: Value) {
+        if let (Value::Object(r), Value::Object(m)) = (record, more) {
+            r.extend(m);
+        }
+    }
+
+    /// An array's shape.
+    fn array(a: &ArrayInfo) -> Value {
+        json!({
+            "rank": a.rank,
+            "length": a.count,
+            "element_type": element_type_name(a.element_type),
+            "element_mt": hex(a.element),
+            "bounds": a.bounds,
+            "lower_bounds": a.lower_bounds,
+        })
+    }
+
+    /// The object at `addr` (dumpobj's facts), with its fields when `fields`.
+    fn object(session: &Session, addr: u64, fields: bool) -> Result<Value> {
+        let heap = &session.heap;
+        let mt = match classify(heap, addr) {
+            None => bail!("Invalid object"),
+            Some(ObjectKind::Free { size }) => {
+                return Ok(json!({
+                    "address": hex(addr),
+                    "type": "Free",
+                    "mt": hex(heap.runtime.globals.free_mt),
+                    "size": size,
+                    "free": true,
+                }));
+            }
+            Some(ObjectKind::Object { mt }) => mt,
+        };
+        let info = heap.method_table(mt)?;
+        let mut record = json!({
+            "address": hex(addr),
+            "type": type_name(heap, mt),
+            "mt": hex(mt),
+            "size": object_size(heap, addr, mt)?,
+            "free": false,
+            "module": hex(info.module),
+            "file": file_name(heap, info.module),
+        });
+        if info.is_array() {
+            record["array"] = array(&array_info(heap, addr, mt)?);
+        }
+        if mt == heap.runtime.globals.string_mt {
+            record["string"] = string_value(heap, addr).map_or(Value::Null, Value::String);
+        }
+        if fields {
+            record["fields"] = Value::Array(field_records(heap, mt, addr, false)?);
+        }
+        if let Some((thread, os_id, recursion)) = session.thin_lock(addr) {
+            record["thin_lock"] = json!({ "thread": thread.map(hex), "os_thread_id": os_id, "recursion": recursion });
+        }
+        Ok(record)
+    }
+
+    /// The value type `mt` stored at `addr` (dumpvc's facts).
+    fn value_class(session: &Session, mt: u64, addr: u64, fields: bool) -> Result<Value> {
+        let heap = &session.heap;
+        let info = heap.method_table(mt)?;
+        let mut record = json!({
+            "address": hex(addr),
+            "type": type_name(heap, mt),
+            "mt": hex(mt),
+            "canonical_mt": hex(heap.canonical_mt(mt)?),
+            "size": info.base_size,
+            "module": hex(info.module),
+            "file": file_name(heap, info.module),
+        });
+        if fields {
+            record["fields"] = Value::Array(field_records(heap, mt, addr, true)?);
+        }
+        Ok(record)
+    }
+
+    /// A string object's whole text (None when unreadable or too large for SOS).
+    fn string_value(heap: &Heap, addr: u64) -> Option<String> {
+        let len = heap.space().read_u32(addr + 8).ok()? as u64;
+        if len > MAX_STRING {
+            return None;
+        }
+        heap.string_value(addr, len as usize).ok()
+    }
+
+    /// The text of the string a reference `v` (of element type `t`) points to, if it is one.
+    fn string_at(heap: &Heap, t: u8, v: &Value) -> Option<String> {
+        if !matches!(t, et::CLASS | et::STRING | et::OBJECT) {
+            return None;
+        }
+        let target = u64::from_str_radix(v.as_str()?.strip_prefix("0x")?, 16).ok()?;
+        if target == 0 || heap.space().read_ptr(target).ok()? & !7 != heap.runtime.globals.string_mt {
+            return None;
+        }
+        string_value(heap, target)
+    }
+
+    /// Every field, parents' first (the rows of `DisplayFields`).
+    fn field_records(heap: &Heap, mt: u64, start: u64, value_class: bool) -> Result<Vec<Value>> {
+        let mut records = Vec::new();
+        let mut inherited = 0u32;
+        for class in heap.parent_chain(mt)? {
+            let counts = heap.class_field_counts(class)?;
+            let Ok(fields) = heap.introduced_fields(class, inherited) else {
+                bail!("Unable to display fields");
+            };
+            inherited = counts.instance.max(inherited);
+            for fd in &fields {
+                records.push(field(heap, class, fd, start, value_class));
+            }
+        }
+        Ok(records)
+    }
+
+    /// One field: `{"name", "type", "mt" (null when the type is not loaded), "token",
+    /// "offset", "is_static", "is_thread_static", "is_value_type", "value", "string"?}`.
+    fn field(heap: &Heap, class: u64, fd: &FieldDesc, start: u64, value_class: bool) -> Value {
+        let mut offset = fd.offset;
+        if !(value_class || fd.is_thread_static && fd.is_static) {
+            offset += 8;
+        }
+        let type_mt = heap.field_type_mt(fd);
+        let at = if fd.is_static && fd.is_thread_static {
+            None
+        } else if fd.is_static {
+            match heap.static_location(class, fd) {
+                StaticLocation::At(a) => Some(a),
+                _ => None,
+            }
+        } else if start > 0 {
+            Some(start + fd.offset as u64 + if value_class { 0 } else { 8 })
+        } else {
+            None
+        };
+        let vt_static = fd.is_static && fd.element_type == et::VALUETYPE;
+        let v = match at {
+            // A static struct's slot holds its box: shown, as SOS does, by the slot's address.
+            Some(a) if vt_static => {
+                let boxed = heap.space().read_ptr(a).unwrap_or(0);
+                hex(if boxed != 0 { a } else { 0 })
+            }
+            Some(a) => value(heap, fd.element_type, a),
+            None => Value::Null,
+        };
+        let mut record = json!({
+            "name": heap.field_name(fd).unwrap_or_default(),
+            "type": field_type_name(heap, fd, type_mt),
+            "mt": type_mt.map(hex),
+            "token": hex(fd.token() as u64),
+            "offset": offset,
+            "is_static": fd.is_static,
+            "is_thread_static": fd.is_static && fd.is_thread_static,
+            "is_value_type": is_element_value_type(fd.element_type),
+        });
+        if let Some(text) = string_at(heap, fd.element_type, &v) {
+            record["string"] = json!(text);
+        }
+        record["value"] = v;
+        record
+    }
+
+    /// The value of element type `t` stored at `addr`: integers as numbers, `bool` as
+    /// true/false, `char` as its UTF-16 code, floats as numbers (`"nan"`, `"inf"`, `"-inf"`
+    /// as strings), `IntPtr`, references and structs (their address, as the text shows
+    /// them) as hex; null when it cannot be read or has no fixed size.
+    fn value(heap: &Heap, t: u8, addr: u64) -> Value {
+        if t == et::VALUETYPE {
+            return hex(addr);
+        }
+        let Some(size) = element_size(t) else { return Value::Null };
+        let Ok(bytes) = heap.space().read_vec(addr, size) else { return Value::Null };
+        let mut raw = [0u8; 8];
+        raw[..size].copy_from_slice(&bytes);
+        let v = u64::from_le_bytes(raw);
+        match t {
+            et::BOOLEAN => json!(v as u8 != 0),
+            et::I1 => json!(v as u8 as i8),
+            et::I2 => json!(v as u16 as i16),
+            et::I4 => json!(v as u32 as i32),
+            et::I8 => json!(v as i64),
+            et::U1 => json!(v as u8),
+            et::U2 | et::CHAR => json!(v as u16),
+            et::U4 => json!(v as u32),
+            et::U8 => json!(v),
+            // The shortest decimal that reads back as the same f32.
+            et::R4 => float(f32::from_bits(v as u32).to_string().parse().unwrap_or(f64::NAN)),
+            et::R8 => float(f64::from_bits(v)),
+            _ => hex(v),
+        }
+    }
+
+    fn float(v: f64) -> Value {
+        if v.is_finite() { json!(v) } else { json!(c_float(v)) }
+    }
 }
 
 #[cfg(test)]

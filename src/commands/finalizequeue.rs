@@ -12,15 +12,27 @@
 //! list: the DAC answers the first request with zeros), and Linux has no RCWs. clrheap
 //! prints that summary as such.
 use super::format::{parse_address, thousands};
-use super::objsize::{print_objects, ListStyle};
+use super::objsize::{print_objects, write_object_records, ListStyle};
+use super::output::{hex, Format};
 use super::Session;
 use anyhow::{bail, Context, Result};
+use serde_json::{json, Map, Value};
 use std::io::Write;
 
 /// More queue entries than this in one heap is a damaged queue.
 const MAX_QUEUE_ENTRIES: u64 = 1 << 24;
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+/// The queue's ranges, as dotnet-dump prints them: generations 0, 1, 2, then the objects
+/// ready for finalization; each `(begin, end)`, empty when the pointers are out of order.
+fn queue_ranges(fp: &[u64; 7]) -> [(u64, u64); 4] {
+    let range = |a: u64, b: u64| if a <= b { (a, b) } else { (0, 0) };
+    [range(fp[2], fp[3]), range(fp[1], fp[2]), range(fp[0], fp[1]), (fp[4], fp[6])]
+}
+
+/// `finalizequeue`. JSON: the object records of [`write_object_records`], whose summary
+/// line adds `"heaps": [{"heap", "generations": [{"generation", "count", "begin", "end"}],
+/// "ready_for_finalization": {"count", "begin", "end"}}]` and `"all_ready"`.
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let mut style = ListStyle::default();
     let mut all_ready = false;
     let mut mt_filter = None;
@@ -68,7 +80,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         queues.push((h.index, fp));
     }
 
-    if !style.short {
+    if !style.short && format == Format::Text {
         writeln!(out, "{:>16} {:>16} {:>16} {:>16}", "SyncBlock", "RCW", "CCW", "ComClassFactory")?;
         writeln!(out, "{:>16} {:>16} {:>16} {:>16}", "000000000000", "000000000000", "000000000000", "000000000000")?;
         writeln!(out, "SyncBlocks to be cleaned up: 1")?;
@@ -77,10 +89,10 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
         writeln!(out, "STA Interfaces to be released: 0")?;
         writeln!(out, "----------------------------------")?;
         writeln!(out)?;
-        let range = |a: u64, b: u64| if a <= b { (a, b) } else { (0, 0) };
         for (index, fp) in &queues {
             writeln!(out, "Heap {index}")?;
-            for (g, (a, b)) in [range(fp[2], fp[3]), range(fp[1], fp[2]), range(fp[0], fp[1])].into_iter().enumerate() {
+            let ranges = queue_ranges(fp);
+            for (g, (a, b)) in ranges[..3].iter().enumerate() {
                 writeln!(out, "generation {g} has {} objects ({a:x}->{b:x})", thousands((b - a) / 8))?;
             }
             let (a, b) = (fp[4], fp[6]);
@@ -119,5 +131,28 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
             objects.push((obj, graph.mt(id), graph.size(id)));
         }
     }
-    print_objects(session, &objects, style, out)
+    if format == Format::Text {
+        return print_objects(session, &objects, style, out);
+    }
+    let range = |(begin, end): (u64, u64)| json!({ "count": end.saturating_sub(begin) / 8, "begin": hex(begin), "end": hex(end) });
+    let heaps: Vec<Value> = queues
+        .iter()
+        .map(|(index, fp)| {
+            let ranges = queue_ranges(fp);
+            let generations: Vec<Value> = ranges[..3]
+                .iter()
+                .enumerate()
+                .map(|(g, &r)| {
+                    let mut v = range(r);
+                    v["generation"] = json!(g);
+                    v
+                })
+                .collect();
+            json!({ "heap": index, "generations": generations, "ready_for_finalization": range(ranges[3]) })
+        })
+        .collect();
+    let mut summary = Map::new();
+    summary.insert("heaps".into(), Value::Array(heaps));
+    summary.insert("all_ready".into(), json!(all_ready));
+    write_object_records(session, &objects, style, format, summary, out)
 }

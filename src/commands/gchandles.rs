@@ -16,9 +16,11 @@
 //!
 //! Handles are listed in handle-table order (table by table, kind by kind). clrheap reads
 //! every handle-table slot: under DATAS it lists handles dotnet-dump does not see.
+use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use super::Session;
 use crate::heap::HandleKind;
-use anyhow::Result;
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -41,7 +43,34 @@ fn kind_name(kind: HandleKind) -> &'static str {
     }
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+/// The per-kind count labels, in the order SOS prints them.
+const KIND_LABELS: [(&str, HandleKind); 12] = {
+    use HandleKind::*;
+    [
+        ("Strong Handles:", Strong),
+        ("Pinned Handles:", Pinned),
+        ("Async Pinned Handles:", AsyncPinned),
+        ("Ref Count Handles:", RefCounted),
+        ("Weak Long Handles:", WeakLong),
+        ("Weak Short Handles:", WeakShort),
+        ("Weak WinRT Handles:", WeakNativeCom),
+        ("Weak Interior Pointer Handles:", WeakInteriorPointer),
+        ("Variable Handles:", Variable),
+        ("SizedRef Handles:", SizedRef),
+        ("Dependent Handles:", Dependent),
+        ("Other Handles:", CrossReference),
+    ]
+};
+
+/// The columns of a handle record.
+const HANDLE_COLUMNS: [&str; 7] = ["handle", "kind", "object", "mt", "size", "data", "type"];
+
+/// `gchandles`. JSON: one document `{"handles": [{"handle", "kind", "object", "mt",
+/// "size", "data", "type"}] (not with -stat), "statistics": [{"mt", "count",
+/// "total_size", "type"}], "total_objects", "handle_counts": [{"kind", "count"}]}`.
+/// CSV: the handles, or with `-stat` the statistics.
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    let text = format == Format::Text;
     let mut stat = false;
     let mut filter: Option<HandleKind> = None;
     let mut i = 0;
@@ -52,6 +81,9 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
             "-type" => {
                 i += 1;
                 let Some(t) = args.get(i) else {
+                    if !text {
+                        bail!("Failed to parse command line arguments.");
+                    }
                     write!(out, "Failed to parse command line arguments.")?;
                     return Ok(());
                 };
@@ -61,12 +93,18 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
                 match found {
                     Some(k) => filter = Some(k),
                     None => {
+                        if !text {
+                            bail!("Unknown handle type '{t}'.");
+                        }
                         write!(out, "Unknown handle type '{t}'.")?;
                         return Ok(());
                     }
                 }
             }
             _ => {
+                if !text {
+                    bail!("Failed to parse command line arguments.");
+                }
                 write!(out, "Failed to parse command line arguments.")?;
                 return Ok(());
             }
@@ -77,9 +115,13 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     let space = heap.space();
     let handles = heap.handles()?;
     let free_mt = heap.runtime.globals.free_mt;
-    if !stat {
+    if !stat && text {
         writeln!(out, "{:>16} {:<11} {:>16} {:>8} {:>16} Type", "Handle", "Type", "Object", "Size", "Data")?;
     }
+    if !stat && format == Format::Csv {
+        write_csv_row(out, &HANDLE_COLUMNS)?;
+    }
+    let mut records: Vec<Value> = Vec::new();
     let mut per_mt: HashMap<u64, (u64, u64)> = HashMap::new();
     let mut per_kind: HashMap<HandleKind, u64> = HashMap::new();
     let mut names: HashMap<u64, String> = HashMap::new();
@@ -109,7 +151,27 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
                 None => ("<error>".to_string(), 0),
             }
         };
-        if !stat {
+        if !stat && !text {
+            let data = match h.kind {
+                HandleKind::Dependent | HandleKind::WeakInteriorPointer | HandleKind::WeakNativeCom => hex(h.extra),
+                _ => Value::Null,
+            };
+            let record = json!({
+                "handle": hex(h.address),
+                "kind": kind_name(h.kind),
+                "object": hex(h.object),
+                "mt": hex(mt),
+                "size": size,
+                "data": data,
+                "type": name,
+            });
+            if format == Format::Csv {
+                let cells: Vec<String> = HANDLE_COLUMNS.iter().map(|c| csv_cell(&record[*c])).collect();
+                write_csv_row(out, &cells)?;
+            } else {
+                records.push(record);
+            }
+        } else if !stat {
             let data = match h.kind {
                 HandleKind::Dependent | HandleKind::WeakInteriorPointer | HandleKind::WeakNativeCom => {
                     format!("{:016X}", h.extra)
@@ -126,11 +188,37 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
             )?;
         }
     }
+    let mut rows: Vec<(u64, u64, u64)> = per_mt.iter().map(|(&mt, &(c, s))| (mt, c, s)).collect();
+    rows.sort_by(|a, b| a.2.cmp(&b.2).then(b.0.cmp(&a.0)));
+    if !text {
+        if format == Format::Csv {
+            if stat {
+                let stats: Vec<Value> = rows.iter().map(|&(mt, c, s)| stat_record(mt, c, s, &names[&mt])).collect();
+                write_csv_records(out, &["mt", "count", "total_size", "type"], &stats)?;
+            }
+            return Ok(());
+        }
+        let stats: Vec<Value> = rows.iter().map(|&(mt, c, s)| stat_record(mt, c, s, &names[&mt])).collect();
+        let counts: Vec<Value> = KIND_LABELS
+            .iter()
+            .filter_map(|&(_, kind)| {
+                let n = per_kind.get(&kind).copied().unwrap_or(0);
+                (n != 0).then(|| json!({ "kind": kind_name(kind), "count": n }))
+            })
+            .collect();
+        let mut doc = json!({
+            "statistics": stats,
+            "total_objects": rows.iter().map(|r| r.1).sum::<u64>(),
+            "handle_counts": counts,
+        });
+        if !stat {
+            doc["handles"] = Value::Array(records);
+        }
+        return write_json(out, &doc);
+    }
     if !stat {
         writeln!(out)?;
     }
-    let mut rows: Vec<(u64, u64, u64)> = per_mt.iter().map(|(&mt, &(c, s))| (mt, c, s)).collect();
-    rows.sort_by(|a, b| a.2.cmp(&b.2).then(b.0.cmp(&a.0)));
     writeln!(out, "Statistics:")?;
     writeln!(out, "{:>16} {:>8} {:>12} Class Name", "MT", "Count", "TotalSize")?;
     let mut total = 0;
@@ -142,21 +230,7 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     if filter.is_none() {
         writeln!(out)?;
         writeln!(out, "Handles:")?;
-        use HandleKind::*;
-        for (label, kind) in [
-            ("Strong Handles:", Strong),
-            ("Pinned Handles:", Pinned),
-            ("Async Pinned Handles:", AsyncPinned),
-            ("Ref Count Handles:", RefCounted),
-            ("Weak Long Handles:", WeakLong),
-            ("Weak Short Handles:", WeakShort),
-            ("Weak WinRT Handles:", WeakNativeCom),
-            ("Weak Interior Pointer Handles:", WeakInteriorPointer),
-            ("Variable Handles:", Variable),
-            ("SizedRef Handles:", SizedRef),
-            ("Dependent Handles:", Dependent),
-            ("Other Handles:", CrossReference),
-        ] {
+        for (label, kind) in KIND_LABELS {
             let n = per_kind.get(&kind).copied().unwrap_or(0);
             if n != 0 {
                 let label: String = label.chars().take(21).collect();

@@ -8,9 +8,11 @@
 //! each object listed once, when it is dequeued. With `-mt`, every object of that type
 //! starts a walk in heap order, sharing one visited set.
 use super::format::{parse_address, thousands};
+use super::output::{hex, stat_record, write_csv_records, write_json, Format};
 use super::{render_stats, Session, StatRow};
 use crate::graph::ObjectId;
 use anyhow::{bail, Result};
+use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 
@@ -72,7 +74,83 @@ pub fn print_objects(
     render_stats(rows, false, out)
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+/// The columns of an object record.
+const OBJECT_COLUMNS: [&str; 5] = ["address", "mt", "size", "type", "free"];
+
+/// [`print_objects`] as records, the way `dumpheap` writes them. JSON: with `short`, lines
+/// `{"address"}`; else lines `{"address", "mt", "size", "type", "free"}` (not with
+/// `stat`), then one summary line: `summary`'s fields, `"statistics": [{"mt", "count",
+/// "total_size", "type"}]` (dotnet-dump's order), `"total_objects"`, `"total_bytes"`.
+/// CSV: the objects, or with `stat` the statistics.
+pub fn write_object_records(
+    session: &Session,
+    objects: &[(u64, u64, u64)],
+    style: ListStyle,
+    format: Format,
+    mut summary: Map<String, Value>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let heap = &session.heap;
+    if style.short {
+        let records: Vec<Value> = objects.iter().map(|&(addr, _, _)| json!({ "address": hex(addr) })).collect();
+        if format == Format::Csv {
+            return write_csv_records(out, &["address"], &records);
+        }
+        for r in &records {
+            write_json(out, r)?;
+        }
+        return Ok(());
+    }
+    let free = heap.runtime.globals.free_mt;
+    if !style.stat {
+        let records: Vec<Value> = objects
+            .iter()
+            .map(|&(addr, mt, size)| {
+                json!({
+                    "address": hex(addr),
+                    "mt": hex(mt),
+                    "size": size,
+                    "type": &*heap.type_name(mt),
+                    "free": mt == free,
+                })
+            })
+            .collect();
+        if format == Format::Csv {
+            return write_csv_records(out, &OBJECT_COLUMNS, &records);
+        }
+        for r in &records {
+            write_json(out, r)?;
+        }
+    }
+    // Per MethodTable in first-seen order, stably sorted by total size (as render_stats).
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut rows: Vec<(u64, u64, u64)> = Vec::new();
+    for &(_, mt, size) in objects {
+        let i = *index.entry(mt).or_insert_with(|| {
+            rows.push((mt, 0, 0));
+            rows.len() - 1
+        });
+        rows[i].1 += 1;
+        rows[i].2 += size;
+    }
+    rows.sort_by_key(|r| r.2 as i64);
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|&(mt, count, size)| stat_record(mt, count, size, &heap.type_name(mt)))
+        .collect();
+    if format == Format::Csv {
+        return write_csv_records(out, &["mt", "count", "total_size", "type"], &records);
+    }
+    summary.insert("statistics".into(), Value::Array(records));
+    summary.insert("total_objects".into(), json!(objects.len()));
+    summary.insert("total_bytes".into(), json!(objects.iter().map(|o| o.2).sum::<u64>()));
+    write_json(out, &Value::Object(summary))
+}
+
+/// `objsize`. JSON: the object records, then the summary with `"object"` (the address
+/// asked for, or null with `-mt`), `"mt"` (the `-mt` asked for, or null) and `"type"`.
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    let text = format == Format::Text;
     let mut style = ListStyle::default();
     let mut target: Option<String> = None;
     let mut mt_text: Option<String> = None;
@@ -96,26 +174,42 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     }
     let graph = session.graph()?;
     let heap = &session.heap;
+    let mut summary = Map::new();
     let starts: Vec<ObjectId> = match mt_text {
-        Some(text) => {
-            let Some(mt) = parse_address(&text) else {
-                bail!("Could not parse method table: {text}");
+        Some(mt_text) => {
+            let Some(mt) = parse_address(&mt_text) else {
+                bail!("Could not parse method table: {mt_text}");
             };
-            writeln!(out, "Objects which ({}) transitively keep alive:", heap.try_type_name(mt).as_deref().unwrap_or("<unknown type>"))?;
-            writeln!(out)?;
+            let name = heap.try_type_name(mt);
+            if text {
+                writeln!(out, "Objects which ({}) transitively keep alive:", name.as_deref().unwrap_or("<unknown type>"))?;
+                writeln!(out)?;
+            }
+            summary.insert("object".into(), Value::Null);
+            summary.insert("mt".into(), hex(mt));
+            summary.insert("type".into(), name.as_deref().map_or(Value::Null, |n| json!(n)));
             (0..graph.len() as ObjectId).filter(|&id| graph.mt(id) == mt).collect()
         }
         None => {
-            let text = target.unwrap_or_default();
-            let Some(addr) = parse_address(&text) else {
-                bail!("Could not parse target object address: {text}");
+            let target_text = target.unwrap_or_default();
+            let Some(addr) = parse_address(&target_text) else {
+                bail!("Could not parse target object address: {target_text}");
             };
             let Some(id) = graph.id_of(addr).filter(|&id| !graph.is_free(id)) else {
+                if !text {
+                    bail!("{addr:x} is not a valid object");
+                }
                 writeln!(out, "{addr:x} is not a valid object")?;
                 return Ok(());
             };
-            writeln!(out, "Objects which {addr:x} ({}) transitively keep alive:", heap.type_name(graph.mt(id)))?;
-            writeln!(out)?;
+            let name = heap.type_name(graph.mt(id));
+            if text {
+                writeln!(out, "Objects which {addr:x} ({name}) transitively keep alive:")?;
+                writeln!(out)?;
+            }
+            summary.insert("object".into(), hex(addr));
+            summary.insert("mt".into(), Value::Null);
+            summary.insert("type".into(), json!(&*name));
             vec![id]
         }
     };
@@ -145,5 +239,9 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
             }
         }
     }
-    print_objects(session, &objects, style, out)
+    if text {
+        print_objects(session, &objects, style, out)
+    } else {
+        write_object_records(session, &objects, style, format, summary, out)
+    }
 }

@@ -165,7 +165,7 @@ pub fn write_subset(space: &AddressSpace, pages: &[u64], out: &mut dyn Write) ->
     let mut offset = (SIZEOF_EHDR + phnum * SIZEOF_PHDR) as u64;
     let mut phdrs = Vec::with_capacity(phnum);
     for n in &notes {
-        let mut ph = n.clone();
+        let mut ph = *n;
         ph.p_offset = offset;
         offset += ph.p_filesz;
         phdrs.push(ph);
