@@ -299,6 +299,20 @@ pub struct StackLayout {
     pub helper_frame_machine_state: Option<u64>,
     /// `HelperMethodFrame_nOBJ.gcPtrs[0]` (8: dump, the truth's slot address).
     pub helper_frame_gc_ptrs: u64,
+    /// `HelperMethodFrame.m_pMD`, the FCALL's MethodDesc (right after the Frame base, src
+    /// `frames.h`; 8: dump, zoo-net8's Monitor.Wait frame holds `Monitor.ObjWait`'s
+    /// MethodDesc there, as dotnet-dump names the frame; 9: assumed the same).
+    pub helper_frame_method_desc: u64,
+    /// `HelperMethodFrame.m_FCallEntry`, the FCALL's entry point (8: dump, the Monitor.Wait
+    /// frames of zoo-net8 hold `ObjWait`'s entry there whether or not the frame was
+    /// initialised; 9: assumed the same). An uninitialised frame's `m_pMD` is garbage: the
+    /// DAC maps this entry back to its MethodDesc through `gFCallMethods`.
+    pub helper_frame_fcall_entry: u64,
+    /// `g_dacTable` index of `gFCallMethods`, the FCALL hash table: 127 buckets of
+    /// `ECHash { next +0, implementation +8, MethodDesc* +16 }`, bucket =
+    /// implementation % 127 (8: 79, 9: 81, found on zoo-net8/9: the only entry whose every
+    /// chained node hashes to its bucket, 69 and 54 nodes, their MethodDescs CoreLib's FCALLs).
+    pub fcall_methods: Option<usize>,
     /// `FramedMethodFrame.m_pTransitionBlock` (10: descriptor; 8/9 assumed the same).
     pub framed_method_transition_block: u64,
     /// `FaultingExceptionFrame.m_ctx` (10: descriptor; unknown on 8/9).
@@ -493,6 +507,9 @@ pub static NET8: Layout = Layout {
         module_method_def_to_desc: 784,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
+        helper_frame_method_desc: 16,
+        helper_frame_fcall_entry: 40,
+        fcall_methods: Some(79),
         framed_method_transition_block: 16,
         faulting_exception_context: None,
         software_exception_context: None,
@@ -582,6 +599,9 @@ pub static NET9: Layout = Layout {
         module_method_def_to_desc: 656,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
+        helper_frame_method_desc: 16,
+        helper_frame_fcall_entry: 40,
+        fcall_methods: Some(81),
         framed_method_transition_block: 16,
         faulting_exception_context: None,
         software_exception_context: None,
@@ -671,6 +691,9 @@ pub static NET10: Layout = Layout {
         module_method_def_to_desc: 448,
         helper_frame_machine_state: None,
         helper_frame_gc_ptrs: 0,
+        helper_frame_method_desc: 0,
+        helper_frame_fcall_entry: 0,
+        fcall_methods: None,
         framed_method_transition_block: 16,
         faulting_exception_context: Some(32),
         software_exception_context: Some(288),
