@@ -12,6 +12,7 @@ pub mod gchandles;
 pub mod gcroot;
 pub mod names;
 pub mod objsize;
+pub mod syncblk;
 pub mod output;
 
 use output::Format;
@@ -125,6 +126,7 @@ impl Session {
             "objsize" => text_only(&|out| objsize::run(self, &args, out), out),
             "gchandles" => text_only(&|out| gchandles::run(self, &args, out), out),
             "finalizequeue" => text_only(&|out| finalizequeue::run(self, &args, out), out),
+            "syncblk" => text_only(&|out| syncblk::run(self, &args, out), out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),

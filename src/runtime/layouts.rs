@@ -196,6 +196,48 @@ pub struct Layout {
     pub gc_dac_major: u8,
     /// Stack walking: Frames, code headers, GC info.
     pub stack: StackLayout,
+    /// The sync block table and sync blocks (`syncblk`).
+    pub sync_block: SyncBlockLayout,
+}
+
+/// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
+/// descriptor `SyncTableEntry`, 8 the same on the zoo dump); entry 0 is unused, a free
+/// entry's object has bit 0 set. A SyncBlock starts with its `AwareLock`: `u32 lockState
+/// @0` (bit 0 locked, waiters from bit 6: dotnet-dump's MonitorHeld is `locked + 2 *
+/// waiters`, the runtime's `GetMonitorHeldState`), `u32 m_Recursion @4`, the owner @8.
+/// Read off zoo-net8/9/10 (the parked thread's lock: state 1, recursion 1, owner the
+/// parked thread) and checked against dotnet-dump's `syncblk` on every lab dump.
+pub const SYNC_TABLE_ENTRY_SIZE: u64 = 16;
+pub const SYNC_TABLE_ENTRY_OBJECT: u64 = 8;
+pub const AWARE_LOCK_STATE: u64 = 0;
+pub const AWARE_LOCK_RECURSION: u64 = 4;
+pub const AWARE_LOCK_HOLDER: u64 = 8;
+
+/// How an `AwareLock` names the thread holding it (at [`AWARE_LOCK_HOLDER`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockHolder {
+    /// A `Thread*` (8, 9: the parked thread's Thread on zoo-net8/9).
+    ThreadPointer,
+    /// The managed thread id, u32 (10: 5 on zoo-net10, the parked thread's id; its OS id
+    /// follows at +16, as on 8/9).
+    ManagedThreadId,
+}
+
+/// Where the sync block machinery is.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncBlockLayout {
+    /// `g_dacTable` index of `SyncBlockCache::s_pSyncBlockCache` (-> `SyncBlockCache*`):
+    /// the entry right after `g_pSyncTable`'s (dacvars.h order), found on the lab dumps as
+    /// the only entry whose target holds 5 (zoo: 4 sync blocks) and 2 (seed: 1) at the same
+    /// offset.
+    pub cache: usize,
+    /// `SyncBlockCache.m_FreeSyncTableIndex` (u32): one past the last table entry ever
+    /// used; dotnet-dump's "Total" is this minus 1. Followed by `m_FreeSyncTableList`
+    /// (8 bytes) and `m_SyncTableSize` (u32, 250 initially) on every version.
+    pub cache_free_index: u64,
+    /// `SyncBlockCache.m_SyncTableSize` (u32).
+    pub cache_table_size: u64,
+    pub holder: LockHolder,
 }
 
 /// The kinds of explicit `Frame` the stack walker tells apart.
@@ -499,6 +541,12 @@ pub static NET8: Layout = Layout {
         object_handle: 976,
     },
     gc_dac_major: 2,
+    sync_block: SyncBlockLayout {
+        cache: 81,
+        cache_free_index: 180,
+        cache_table_size: 192,
+        holder: LockHolder::ThreadPointer,
+    },
     stack: StackLayout {
         thread_frame: 16,
         thread_stack_base: 248,
@@ -591,6 +639,12 @@ pub static NET9: Layout = Layout {
         object_handle: 1128,
     },
     gc_dac_major: 2,
+    sync_block: SyncBlockLayout {
+        cache: 83,
+        cache_free_index: 180,
+        cache_table_size: 192,
+        holder: LockHolder::ThreadPointer,
+    },
     stack: StackLayout {
         thread_frame: 8,
         thread_stack_base: 120,
@@ -683,6 +737,12 @@ pub static NET10: Layout = Layout {
         object_handle: 752,
     },
     gc_dac_major: 2,
+    sync_block: SyncBlockLayout {
+        cache: 79,
+        cache_free_index: 108,
+        cache_table_size: 120,
+        holder: LockHolder::ManagedThreadId,
+    },
     stack: StackLayout {
         thread_frame: 8,
         thread_stack_base: 120,
