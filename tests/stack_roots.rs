@@ -26,6 +26,8 @@ fn stack_roots_match_clrmd() {
         let types = |mt: u64| Some(heap.type_name(mt).to_string());
         let walk = StackWalk::new(rt).expect("stack walker").with_type_names(&types);
         let mut ours: BTreeSet<Row> = BTreeSet::new();
+        // Walk order, which gcroot prints in: (slot, object, thread) as reported.
+        let mut ours_seq: Vec<Row> = Vec::new();
         let mut names: HashSet<(u64, u64, String)> = HashSet::new();
         // What gcroot's `Thread` sections print: frame SP, IP, name, `reg±off:`, slot.
         let mut lines: HashSet<(u64, u64, String, String, u64)> = HashSet::new();
@@ -40,6 +42,7 @@ fn stack_roots_match_clrmd() {
             for r in stack.roots {
                 let slot = r.slot.unwrap_or(0);
                 ours.insert((slot, r.object, r.os_thread_id));
+                ours_seq.push((slot, r.object, r.os_thread_id));
                 let reg = match (r.register, r.offset) {
                     (Some(reg), Some(off)) if off < 0 => format!("{reg}-{:x}", -(off as i64)),
                     (Some(reg), Some(off)) => format!("{reg}+{off:x}"),
@@ -51,6 +54,7 @@ fn stack_roots_match_clrmd() {
             }
         }
         let mut want: BTreeSet<Row> = BTreeSet::new();
+        let mut want_seq: Vec<Row> = Vec::new();
         let mut want_names = HashSet::new();
         for row in read_tsv(&truth.join("roots.tsv")) {
             if row[0] != "Stack" {
@@ -58,6 +62,7 @@ fn stack_roots_match_clrmd() {
             }
             let r = (hex(&row[1]), hex(&row[2]), hex(&row[6]) as u32);
             want.insert(r);
+            want_seq.push(r);
             want_names.insert((r.0, r.1, row[8].clone()));
         }
         let missing: Vec<_> = want.difference(&ours).collect();
@@ -70,6 +75,10 @@ fn stack_roots_match_clrmd() {
                 missing,
                 extra
             ));
+        }
+        // ClrMD's enumeration order (roots.tsv is in it), which decides gcroot's order.
+        if missing.is_empty() && extra.is_empty() && ours_seq != want_seq {
+            failures.push(format!("{name}: stack roots in another order: {ours_seq:x?}\nwant {want_seq:x?}"));
         }
         let gcroot_lines = gcroot_stack_lines(&truth);
         for (sp, ip, method, reg, slot) in gcroot_lines.iter().cloned() {

@@ -25,12 +25,33 @@
 //! dotnet-dump's "Caching GC roots, this may take a while." progress lines (and the
 //! blank line after them) go to standard error here.
 //!
-//! Stack roots: until the precise stack walk exists, they come from a conservative scan
-//! of each managed thread's stack and are printed under a `(conservative scan)` frame
-//! line with the slot as `rsp+offset` (they cannot match dotnet-dump's frame lines, and a
-//! scan may find stale slots).
+//! Stack roots come from the precise stack walk ([`crate::runtime::stack`]), thread by
+//! thread in thread-store order, each thread's in walk order (ClrMD's order). A section
+//! starts with `Thread {osid}:` when the thread changes or the previous root printed was
+//! not a stack root, then the frame's line when the frame changes:
+//!
+//! ```text
+//! Thread 660:
+//!     7f5fc74cd980 7fa0f4c83f16 [HelperMethodFrame_1OBJ]  (System.Threading.Monitor.ObjWait(Int32, System.Object))
+//!          00007f5fc74cd970
+//!           -> 7f6060c02110     System.Object
+//!
+//!     7f5fc74cdb60 7fa076247469 DocProc.Zoo.Zoo.HoldOnStack()
+//!         rbp-8: 00007f5fc74cdb78
+//!           -> 7f6060c02048     DocProc.Zoo.StackOnly
+//! ```
+//!
+//! A managed frame's line is `SP IP Type.Method(params)`; a runtime Frame's is its address,
+//! the IP the walk had there, `[FrameClass] ` and ` (Method(params))` when it stands for a
+//! method. A root's line is `reg±off:` (`caller.rsp+off` for caller-SP-relative slots, just
+//! `reg:` for a value held in a register, which has no address) and the slot; a Frame's
+//! root has no register part. Interior references count as the object ClrMD attributes
+//! them to (the last object starting at or before them on their segment). A thread whose
+//! walk fails is scanned conservatively: its roots are printed under a
+//! `(conservative scan)` line with the slot as `rsp+offset` (they cannot match
+//! dotnet-dump, and a scan may find stale slots).
 use super::format::parse_address;
-use super::Session;
+use super::{Session, StackRootEntry};
 use crate::graph::gcroot::PathFinder;
 use crate::heap::{HandleKind, Root, RootKind};
 use anyhow::{bail, Result};
@@ -111,10 +132,6 @@ fn handle_kind_name(kind: HandleKind) -> String {
     }
 }
 
-/// `NT_PRSTATUS` general registers, in order.
-const REGISTER_NAMES: [&str; 15] = [
-    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
-];
 
 pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
     let o = Options::parse(args)?;
@@ -156,10 +173,9 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     session.note_root_caching();
     let limit = o.limit.map_or(usize::MAX, |l| l.max(0) as usize);
     let mut finder = PathFinder::new(&graph, &roots.dependents, target);
-    let mut printer = RootPrinter { session, last: None };
+    let mut printer = RootPrinter { session, last: None, last_frame: None };
     let mut count = 0usize;
-    let stacks: &[Root] = if o.nostacks { &[] } else { &roots.stack };
-    for root in roots.handles.iter().chain(&roots.finalizer).chain(stacks) {
+    for root in roots.handles.iter().chain(&roots.finalizer) {
         if count >= limit {
             break;
         }
@@ -170,6 +186,19 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
             count += 1;
         }
     }
+    if !o.nostacks {
+        for entry in &roots.stack {
+            if count >= limit {
+                break;
+            }
+            if let Some(path) = finder.path_from(entry.root.object) {
+                printer.stack_root(entry, &roots.frames, out)?;
+                printer.path(&path, out)?;
+                writeln!(out)?;
+                count += 1;
+            }
+        }
+    }
     writeln!(out, "Found {} unique roots.", super::format::thousands(count as u64))?;
     Ok(())
 }
@@ -177,6 +206,8 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
 struct RootPrinter<'s> {
     session: &'s Session,
     last: Option<Root>,
+    /// The frame of the last root printed, when it was a stack root.
+    last_frame: Option<usize>,
 }
 
 impl RootPrinter<'_> {
@@ -195,35 +226,31 @@ impl RootPrinter<'_> {
                 }
                 writeln!(out, "    {:016x} (finalizer root)", root.address)?;
             }
-            RootKind::Stack { os_thread_id, register, conservative } => {
-                let same_thread = matches!(last_kind,
-                    Some(RootKind::Stack { os_thread_id: t, .. }) if t == os_thread_id);
-                if !same_thread {
-                    writeln!(out, "Thread {os_thread_id:x}:")?;
-                    if conservative {
-                        writeln!(out, "    (conservative scan)")?;
-                    }
-                }
-                let mut line = String::from("        ");
-                match register {
-                    Some(r) => {
-                        line.push_str(REGISTER_NAMES.get(r as usize).copied().unwrap_or("???"));
-                        line.push(':');
-                    }
-                    None => {
-                        let rsp = self.session.thread_rsp(os_thread_id).unwrap_or(0);
-                        if conservative && rsp != 0 && root.address >= rsp {
-                            line.push_str(&format!("rsp+{:x}:", root.address - rsp));
-                        }
-                    }
-                }
-                if root.address != 0 {
-                    line.push_str(&format!(" {:016x}", root.address));
-                }
-                writeln!(out, "{line}")?;
-            }
+            // Stack roots are printed by `stack_root`.
+            RootKind::Stack { .. } => {}
         }
         self.last = Some(*root);
+        self.last_frame = None;
+        Ok(())
+    }
+
+    /// A stack root: `Thread {osid}:` when the thread changes (or the previous root was
+    /// not on a stack), the frame line when the frame changes, then the root's line.
+    fn stack_root(&mut self, entry: &StackRootEntry, frames: &[String], out: &mut dyn Write) -> Result<()> {
+        let RootKind::Stack { os_thread_id, .. } = entry.root.kind else {
+            return self.root(&entry.root, out);
+        };
+        let same_thread = matches!(self.last.map(|l| l.kind),
+            Some(RootKind::Stack { os_thread_id: t, .. }) if t == os_thread_id);
+        if !same_thread {
+            writeln!(out, "Thread {os_thread_id:x}:")?;
+        }
+        if !same_thread || self.last_frame != Some(entry.frame) {
+            writeln!(out, "{}", frames.get(entry.frame).map_or("", String::as_str))?;
+        }
+        writeln!(out, "{}", entry.line)?;
+        self.last = Some(entry.root);
+        self.last_frame = Some(entry.frame);
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod gchandles;
 pub mod gcroot;
 pub mod names;
 pub mod objsize;
+pub mod syncblk;
 pub mod output;
 
 use output::Format;
@@ -21,9 +22,9 @@ use crate::graph::ObjectGraph;
 use crate::graph::gcroot::DependentEdges;
 use crate::heap::statics::StaticsIndex;
 use crate::heap::{Handle, Heap, Root, RootKind};
+use crate::runtime::stack::StackFrameKind;
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,10 +51,25 @@ pub struct RootCache {
     pub handles: Vec<Root>,
     /// The finalizer queue's f-reachable objects, heap by heap.
     pub finalizer: Vec<Root>,
-    /// Stack roots, thread by thread (managed threads in thread-store order).
-    pub stack: Vec<Root>,
+    /// Stack roots, thread by thread (managed threads in thread-store order), each thread's
+    /// in the order of its stack walk.
+    pub stack: Vec<StackRootEntry>,
+    /// The frame lines of [`StackRootEntry::frame`].
+    pub frames: Vec<String>,
     /// Dependent handles, for following and for marking `(dependent handle)` links.
     pub dependents: DependentEdges,
+}
+
+/// A stack root as gcroot prints it.
+#[derive(Debug, Clone)]
+pub struct StackRootEntry {
+    /// The root; for an interior pointer, `object` is the object ClrMD attributes it to.
+    pub root: Root,
+    /// Index of the frame line printed above the root in [`RootCache::frames`]. Roots of
+    /// one frame share it, as they share ClrMD's `ClrStackFrame`.
+    pub frame: usize,
+    /// The root's own line: `        rbp-8: 00007fa54c9fdc08`.
+    pub line: String,
 }
 
 impl Session {
@@ -110,12 +126,68 @@ impl Session {
             "objsize" => objsize::run(self, &args, format, out),
             "gchandles" => gchandles::run(self, &args, format, out),
             "finalizequeue" => finalizequeue::run(self, &args, format, out),
+            "syncblk" => text_only(&|out| syncblk::run(self, &args, out), out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),
             },
         }
     }
+}
+
+fn stack_root(os_thread_id: u32, address: u64, object: u64, pinned: bool, conservative: bool) -> Root {
+    Root {
+        kind: RootKind::Stack {
+            os_thread_id,
+            register: None,
+            conservative,
+        },
+        address,
+        object,
+        pinned,
+    }
+}
+
+/// gcroot's line for a frame: `    SP IP Method(params)` for a managed frame,
+/// `    SP IP [FrameClass]  (Method(params))` for a runtime Frame (SP is its address).
+fn frame_line(f: &crate::runtime::stack::StackFrame) -> String {
+    let mut line = format!("    {:x}", f.sp);
+    if f.ip != 0 {
+        line.push_str(&format!(" {:x}", f.ip));
+    }
+    match f.kind {
+        StackFrameKind::Managed => {
+            if let Some(name) = &f.name {
+                line.push(' ');
+                line.push_str(name);
+            }
+        }
+        StackFrameKind::Explicit => {
+            if let Some(name) = &f.name {
+                line.push_str(&format!(" [{name}] "));
+            }
+            if let Some(function) = &f.function {
+                line.push_str(&format!(" ({function})"));
+            }
+        }
+    }
+    line
+}
+
+/// The object ClrMD attributes an interior stack reference to: the last object starting
+/// at or before it on its segment. A reference outside the heap is read through once (a
+/// pointer to a heap reference); one that still is not in the heap is no root.
+fn interior_object(heap: &Heap, graph: &ObjectGraph, value: u64) -> Option<u64> {
+    let mut p = value;
+    if heap.segment_of(p).is_none() {
+        let q = heap.space().read_u64(p).ok()?;
+        heap.segment_of(q)?;
+        p = q;
+    }
+    let seg = heap.segment_of(p)?;
+    let i = graph.addresses().partition_point(|&a| a <= p).checked_sub(1)?;
+    let a = graph.addresses()[i];
+    (a >= seg.start).then_some(a)
 }
 
 /// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
@@ -191,22 +263,7 @@ impl Session {
         let all_handles = heap.handles()?;
         let handles = crate::heap::roots::handle_roots(&all_handles, true);
         let finalizer = heap.finalizer_roots()?;
-        // Conservative stack roots of managed threads, in thread-store order.
-        let order: HashMap<u32, usize> = heap
-            .threads
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.os_id != 0)
-            .map(|(i, t)| (t.os_id, i))
-            .collect();
-        let mut stack: Vec<Root> = crate::graph::live::conservative_stack_roots(heap, &graph)
-            .into_iter()
-            .filter(|r| matches!(r.kind, RootKind::Stack { os_thread_id, .. } if order.contains_key(&os_thread_id)))
-            .collect();
-        stack.sort_by_key(|r| match r.kind {
-            RootKind::Stack { os_thread_id, .. } => order[&os_thread_id],
-            _ => usize::MAX,
-        });
+        let (stack, frames) = self.stack_roots(&graph);
         let pairs: Vec<(u64, u64)> = all_handles
             .iter()
             .filter(|h| h.kind == crate::heap::HandleKind::Dependent)
@@ -218,8 +275,123 @@ impl Session {
             handles,
             finalizer,
             stack,
+            frames,
             dependents,
         })
+    }
+
+    /// The stack roots of every managed thread, as ClrMD enumerates them for gcroot: the
+    /// precise walk's roots in walk order, each under the line of its frame; a thread
+    /// whose walk fails gets the conservative scan's roots under `(conservative scan)`.
+    fn stack_roots(&self, graph: &ObjectGraph) -> (Vec<StackRootEntry>, Vec<String>) {
+        let heap = &self.heap;
+        let rt = &heap.runtime;
+        let mut entries = Vec::new();
+        let mut frames: Vec<String> = Vec::new();
+        let types = |mt: u64| Some(heap.type_name(mt).to_string());
+        let walk = match crate::runtime::stack::StackWalk::new(rt) {
+            Ok(w) => Some(w.with_type_names(&types)),
+            Err(e) => {
+                eprintln!("warning: stack walks unavailable: {e:#}");
+                None
+            }
+        };
+        let is_object = |v: u64| graph.id_of(v).is_some_and(|id| !graph.is_free(id));
+        for thread in &heap.threads {
+            let walked = match &walk {
+                Some(w) => w.thread(thread),
+                None => Err(anyhow::anyhow!("no stack walker")),
+            };
+            let stack = match walked {
+                Ok(stack) => {
+                    for w in &stack.warnings {
+                        eprintln!("warning: thread {:x}: {w}", thread.os_id);
+                    }
+                    stack
+                }
+                Err(e) => {
+                    eprintln!("warning: thread {:x}: stack walk failed ({e:#}); its stack is scanned conservatively", thread.os_id);
+                    let roots = match crate::runtime::stack::conservative_stack_roots(rt, thread, &is_object) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("warning: thread {:x}: conservative scan failed: {e:#}", thread.os_id);
+                            continue;
+                        }
+                    };
+                    let rsp = self.thread_rsp(thread.os_id).unwrap_or(0) & !7;
+                    frames.push("    (conservative scan)".to_string());
+                    let frame = frames.len() - 1;
+                    for r in roots {
+                        let slot = r.slot.unwrap_or(0);
+                        entries.push(StackRootEntry {
+                            root: stack_root(thread.os_id, slot, r.object, false, true),
+                            frame,
+                            line: format!("        rsp+{:x}: {slot:016x}", slot.wrapping_sub(rsp)),
+                        });
+                    }
+                    continue;
+                }
+            };
+            // One line per frame of the walk; roots find theirs as ClrMD does (a managed
+            // frame by SP and IP, a runtime Frame by its address).
+            let base = frames.len();
+            for f in &stack.frames {
+                frames.push(frame_line(f));
+            }
+            for r in stack.roots {
+                let found = stack.frames.iter().position(|f| match f.kind {
+                    StackFrameKind::Explicit => f.sp == r.frame_sp && r.frame_ip == 0,
+                    StackFrameKind::Managed => f.sp == r.frame_sp && f.ip == r.frame_ip,
+                });
+                let frame = match found {
+                    Some(i) => base + i,
+                    None => {
+                        let mut line = format!("    {:x}", r.frame_sp);
+                        if r.frame_ip != 0 {
+                            line.push_str(&format!(" {:x}", r.frame_ip));
+                        }
+                        frames.push(line);
+                        frames.len() - 1
+                    }
+                };
+                let object = if r.interior {
+                    match interior_object(heap, graph, r.object) {
+                        Some(o) => o,
+                        None => continue,
+                    }
+                } else {
+                    r.object
+                };
+                let mut line = String::from("        ");
+                match (r.register, r.offset) {
+                    (Some(reg), Some(off)) => {
+                        line.push_str(reg);
+                        match off.cmp(&0) {
+                            std::cmp::Ordering::Greater => line.push_str(&format!("+{off:x}")),
+                            std::cmp::Ordering::Less => line.push_str(&format!("-{:x}", (off as i64).unsigned_abs())),
+                            std::cmp::Ordering::Equal => {}
+                        }
+                        line.push(':');
+                    }
+                    (Some(reg), None) => {
+                        line.push_str(reg);
+                        line.push(':');
+                    }
+                    _ => {}
+                }
+                // A register root has no address (the DAC reports 0 for it).
+                let address = if r.register.is_some() && r.offset.is_none() { 0 } else { r.slot.unwrap_or(0) };
+                if address != 0 {
+                    line.push_str(&format!(" {address:016x}"));
+                }
+                entries.push(StackRootEntry {
+                    root: stack_root(thread.os_id, address, object, r.pinned, false),
+                    frame,
+                    line,
+                });
+            }
+        }
+        (entries, frames)
     }
 
     /// Which static field owns which GC statics slot (built on first use, over the

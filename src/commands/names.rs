@@ -274,7 +274,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[("-all", "Every SyncBlock, not only those holding a lock.")],
         details: "",
         examples: &["syncblk"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "verifyheap",

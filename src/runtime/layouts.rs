@@ -200,6 +200,48 @@ pub struct Layout {
     /// contract descriptor's `ParamTypeDesc.TypeArg` (16). 8: +8 in that version's
     /// `typedesc.h` (no lab dump holds such a type: unverified on a dump).
     pub param_type_arg: u64,
+    /// The sync block table and sync blocks (`syncblk`).
+    pub sync_block: SyncBlockLayout,
+}
+
+/// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
+/// descriptor `SyncTableEntry`, 8 the same on the zoo dump); entry 0 is unused, a free
+/// entry's object has bit 0 set. A SyncBlock starts with its `AwareLock`: `u32 lockState
+/// @0` (bit 0 locked, waiters from bit 6: dotnet-dump's MonitorHeld is `locked + 2 *
+/// waiters`, the runtime's `GetMonitorHeldState`), `u32 m_Recursion @4`, the owner @8.
+/// Read off zoo-net8/9/10 (the parked thread's lock: state 1, recursion 1, owner the
+/// parked thread) and checked against dotnet-dump's `syncblk` on every lab dump.
+pub const SYNC_TABLE_ENTRY_SIZE: u64 = 16;
+pub const SYNC_TABLE_ENTRY_OBJECT: u64 = 8;
+pub const AWARE_LOCK_STATE: u64 = 0;
+pub const AWARE_LOCK_RECURSION: u64 = 4;
+pub const AWARE_LOCK_HOLDER: u64 = 8;
+
+/// How an `AwareLock` names the thread holding it (at [`AWARE_LOCK_HOLDER`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockHolder {
+    /// A `Thread*` (8, 9: the parked thread's Thread on zoo-net8/9).
+    ThreadPointer,
+    /// The managed thread id, u32 (10: 5 on zoo-net10, the parked thread's id; its OS id
+    /// follows at +16, as on 8/9).
+    ManagedThreadId,
+}
+
+/// Where the sync block machinery is.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncBlockLayout {
+    /// `g_dacTable` index of `SyncBlockCache::s_pSyncBlockCache` (-> `SyncBlockCache*`):
+    /// the entry right after `g_pSyncTable`'s (dacvars.h order), found on the lab dumps as
+    /// the only entry whose target holds 5 (zoo: 4 sync blocks) and 2 (seed: 1) at the same
+    /// offset.
+    pub cache: usize,
+    /// `SyncBlockCache.m_FreeSyncTableIndex` (u32): one past the last table entry ever
+    /// used; dotnet-dump's "Total" is this minus 1. Followed by `m_FreeSyncTableList`
+    /// (8 bytes) and `m_SyncTableSize` (u32, 250 initially) on every version.
+    pub cache_free_index: u64,
+    /// `SyncBlockCache.m_SyncTableSize` (u32).
+    pub cache_table_size: u64,
+    pub holder: LockHolder,
 }
 
 /// The kinds of explicit `Frame` the stack walker tells apart.
@@ -303,6 +345,20 @@ pub struct StackLayout {
     pub helper_frame_machine_state: Option<u64>,
     /// `HelperMethodFrame_nOBJ.gcPtrs[0]` (8: dump, the truth's slot address).
     pub helper_frame_gc_ptrs: u64,
+    /// `HelperMethodFrame.m_pMD`, the FCALL's MethodDesc (right after the Frame base, src
+    /// `frames.h`; 8: dump, zoo-net8's Monitor.Wait frame holds `Monitor.ObjWait`'s
+    /// MethodDesc there, as dotnet-dump names the frame; 9: assumed the same).
+    pub helper_frame_method_desc: u64,
+    /// `HelperMethodFrame.m_FCallEntry`, the FCALL's entry point (8: dump, the Monitor.Wait
+    /// frames of zoo-net8 hold `ObjWait`'s entry there whether or not the frame was
+    /// initialised; 9: assumed the same). An uninitialised frame's `m_pMD` is garbage: the
+    /// DAC maps this entry back to its MethodDesc through `gFCallMethods`.
+    pub helper_frame_fcall_entry: u64,
+    /// `g_dacTable` index of `gFCallMethods`, the FCALL hash table: 127 buckets of
+    /// `ECHash { next +0, implementation +8, MethodDesc* +16 }`, bucket =
+    /// implementation % 127 (8: 79, 9: 81, found on zoo-net8/9: the only entry whose every
+    /// chained node hashes to its bucket, 69 and 54 nodes, their MethodDescs CoreLib's FCALLs).
+    pub fcall_methods: Option<usize>,
     /// `FramedMethodFrame.m_pTransitionBlock` (10: descriptor; 8/9 assumed the same).
     pub framed_method_transition_block: u64,
     /// `FaultingExceptionFrame.m_ctx` (10: descriptor; unknown on 8/9).
@@ -490,6 +546,12 @@ pub static NET8: Layout = Layout {
         object_handle: 976,
     },
     gc_dac_major: 2,
+    sync_block: SyncBlockLayout {
+        cache: 81,
+        cache_free_index: 180,
+        cache_table_size: 192,
+        holder: LockHolder::ThreadPointer,
+    },
     stack: StackLayout {
         thread_frame: 16,
         thread_stack_base: 248,
@@ -498,6 +560,9 @@ pub static NET8: Layout = Layout {
         module_method_def_to_desc: 784,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
+        helper_frame_method_desc: 16,
+        helper_frame_fcall_entry: 40,
+        fcall_methods: Some(79),
         framed_method_transition_block: 16,
         faulting_exception_context: None,
         software_exception_context: None,
@@ -580,6 +645,12 @@ pub static NET9: Layout = Layout {
         object_handle: 1128,
     },
     gc_dac_major: 2,
+    sync_block: SyncBlockLayout {
+        cache: 83,
+        cache_free_index: 180,
+        cache_table_size: 192,
+        holder: LockHolder::ThreadPointer,
+    },
     stack: StackLayout {
         thread_frame: 8,
         thread_stack_base: 120,
@@ -588,6 +659,9 @@ pub static NET9: Layout = Layout {
         module_method_def_to_desc: 656,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
+        helper_frame_method_desc: 16,
+        helper_frame_fcall_entry: 40,
+        fcall_methods: Some(81),
         framed_method_transition_block: 16,
         faulting_exception_context: None,
         software_exception_context: None,
@@ -670,6 +744,12 @@ pub static NET10: Layout = Layout {
         object_handle: 752,
     },
     gc_dac_major: 2,
+    sync_block: SyncBlockLayout {
+        cache: 79,
+        cache_free_index: 108,
+        cache_table_size: 120,
+        holder: LockHolder::ManagedThreadId,
+    },
     stack: StackLayout {
         thread_frame: 8,
         thread_stack_base: 120,
@@ -678,6 +758,9 @@ pub static NET10: Layout = Layout {
         module_method_def_to_desc: 448,
         helper_frame_machine_state: None,
         helper_frame_gc_ptrs: 0,
+        helper_frame_method_desc: 0,
+        helper_frame_fcall_entry: 0,
+        fcall_methods: None,
         framed_method_transition_block: 16,
         faulting_exception_context: Some(32),
         software_exception_context: Some(288),

@@ -7,6 +7,7 @@
 pub mod contract;
 pub mod modules;
 pub mod stack;
+pub mod syncblocks;
 pub mod threads;
 pub mod exports;
 pub mod gc_vars;

@@ -215,6 +215,48 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
 }
 
 /// GC references a Frame holds itself: `(slot address, object)`.
+/// Buckets of `gFCallMethods`.
+const FCALL_HASH_SIZE: u64 = 127;
+/// Longest bucket chain followed.
+const MAX_FCALL_CHAIN: usize = 1024;
+
+/// The MethodDesc a Frame stands for, when it names one: a HelperMethodFrame's FCALL. As
+/// the DAC does, the FCALL's entry point is mapped back to its MethodDesc through the
+/// runtime's FCALL hash table (`m_pMD` is only set once the frame was initialised); an
+/// initialised frame's `m_pMD` is the fallback.
+pub fn frame_method_desc(rt: &Runtime, frame: &ExplicitFrame) -> Option<u64> {
+    use FrameKind::*;
+    let st = &rt.layout.stack;
+    match frame.kind? {
+        HelperMethod | HelperMethod1Obj | HelperMethod2Obj | HelperMethod3Obj | HelperMethodProtectObj => {
+            let ms = frame.address + st.helper_frame_machine_state?;
+            let space = &rt.space;
+            if let Some(index) = st.fcall_methods
+                && let Ok(entry) = space.read_ptr(frame.address + st.helper_frame_fcall_entry)
+                && entry != 0
+                && let Ok(table) = space.read_ptr(rt.dac_table + 8 * index as u64)
+            {
+                let mut node = space.read_ptr(table + 8 * (entry % FCALL_HASH_SIZE)).unwrap_or(0);
+                let mut steps = 0;
+                while node != 0 && steps < MAX_FCALL_CHAIN {
+                    if space.read_ptr(node + 8).ok()? == entry {
+                        let md = space.read_ptr(node + 16).ok()?;
+                        return (md != 0).then_some(md);
+                    }
+                    node = space.read_ptr(node).ok()?;
+                    steps += 1;
+                }
+            }
+            if space.read_ptr(ms + MS_RET_ADDR).ok()? == 0 {
+                return None; // not initialised: m_pMD is not set
+            }
+            let md = space.read_ptr(frame.address + st.helper_frame_method_desc).ok()?;
+            (md != 0).then_some(md)
+        }
+        _ => None,
+    }
+}
+
 pub fn frame_roots(rt: &Runtime, frame: &ExplicitFrame) -> Result<Vec<(u64, u64)>> {
     let n = match frame.kind {
         Some(FrameKind::HelperMethod1Obj) => 1,

@@ -1,7 +1,7 @@
 //! The stack walk of one thread: managed frames through the code map and the unwinder,
 //! native stretches through the Frame chain, and the GC slots live in each frame.
 use super::codemap::{CodeInfo, CodeMap};
-use super::frames::{frame_chain, frame_context, frame_roots, ExplicitFrame, FrameKinds};
+use super::frames::{frame_chain, frame_context, frame_method_desc, frame_roots, ExplicitFrame, FrameKinds};
 use super::gcinfo::{GcInfo, SlotBase, SlotLocation};
 use super::names::{method_def_name, method_desc_name, MetadataCache, TypeNamer};
 use super::unwind::{is_callee_saved, unwind_frame, RegContext, REGISTER_NAMES};
@@ -19,6 +19,12 @@ const MAX_STEPS: usize = 10_000;
 const MAX_GC_INFO: usize = 64 << 10;
 
 /// A frame of the walk, for printing stacks (gcroot's `Thread` sections, clrstack).
+///
+/// A managed frame has its SP and IP and its method (`name` is `Type.Method(params)`). A
+/// runtime Frame has its address as `sp`, the IP of the context the walk had when it came
+/// to the Frame (the thread's own IP for a Frame below every managed frame, as the DAC's
+/// walk reports it), its class name as `name`, and for a Frame that stands for a method
+/// (a HelperMethodFrame's FCALL) that method in `method` and `function`.
 #[derive(Debug, Clone)]
 pub struct StackFrame {
     pub kind: StackFrameKind,
@@ -26,6 +32,8 @@ pub struct StackFrame {
     pub ip: u64,
     pub method: Option<u64>,
     pub name: Option<String>,
+    /// For a runtime Frame, the signature of the method it stands for.
+    pub function: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +98,8 @@ impl<'a> StackWalk<'a> {
         let chain = frame_chain(self.rt, &self.kinds, thread)?;
         let regs = self.rt.space.core().threads.iter().find(|t| t.tid == thread.os_id);
         let start_sp = regs.map(|r| r.rsp()).unwrap_or(0);
-        // Frames that hold references themselves.
+        // Frames that hold references themselves. They are reported in walk order with the
+        // managed frames (sorted in by address at the end).
         for f in chain.iter().filter(|f| f.address >= start_sp) {
             match frame_roots(self.rt, f) {
                 Ok(roots) => {
@@ -102,6 +111,8 @@ impl<'a> StackWalk<'a> {
             }
         }
         let mut ctx: Option<(RegContext, bool)> = regs.map(|r| (context_of(r), true));
+        // The IP of the last context, which the DAC reports for the runtime Frames it meets.
+        let mut ip = regs.map(|r| r.rip()).unwrap_or(0);
         let mut sp = start_sp;
         let mut next_frame = 0usize;
         let mut steps = 0usize;
@@ -125,7 +136,7 @@ impl<'a> StackWalk<'a> {
                     let caller = unwind_frame(&*self.rt.space, code.image_base, code.function_begin, code.unwind_info, &c, active)?;
                     let name = self.method_name(&code);
                     self.report_frame(thread, &code, &c, &caller, active, name.clone(), &mut out);
-                    out.frames.push(StackFrame { kind: StackFrameKind::Managed, sp: c.rsp(), ip: c.rip, method: code.method_desc, name });
+                    out.frames.push(StackFrame { kind: StackFrameKind::Managed, sp: c.rsp(), ip: c.rip, method: code.method_desc, name, function: None });
                     if caller.rsp() <= c.rsp() {
                         bail!("unwinding {:#x} did not move the stack pointer", c.rip);
                     }
@@ -134,6 +145,7 @@ impl<'a> StackWalk<'a> {
                     continue;
                 }
                 sp = sp.max(c.rsp());
+                ip = c.rip;
             }
             // Native code: the next Frame above SP that resumes managed code.
             let mut resumed = None;
@@ -143,7 +155,9 @@ impl<'a> StackWalk<'a> {
                 if f.address < sp {
                     continue;
                 }
-                out.frames.push(StackFrame { kind: StackFrameKind::Explicit, sp: f.address, ip: 0, method: None, name: Some(f.name()) });
+                let method = frame_method_desc(self.rt, f);
+                let function = method.and_then(|md| self.method_desc_name(md));
+                out.frames.push(StackFrame { kind: StackFrameKind::Explicit, sp: f.address, ip, method, name: Some(f.name()), function });
                 if f.kind.is_none() {
                     out.warnings.push(format!("unknown Frame kind {:#x} at {:#x}", f.raw, f.address));
                 }
@@ -157,6 +171,9 @@ impl<'a> StackWalk<'a> {
                 None => break,
             }
         }
+        // Walk order: a Frame's roots come before those of the managed frames above it.
+        // Managed frames are in increasing SP order already; the sort is stable.
+        out.roots.sort_by_key(|r| r.frame_sp);
         Ok(out)
     }
 
@@ -211,6 +228,23 @@ impl<'a> StackWalk<'a> {
             m.insert(addr, g.clone());
         }
         Ok(g)
+    }
+
+    fn method_desc_name(&self, md: u64) -> Option<String> {
+        let key = (md, 0, 0);
+        if let Some(n) = self.names.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return n;
+        }
+        let no_types = |_: u64| None;
+        let types: &TypeNamer = match self.types {
+            Some(t) => t,
+            None => &no_types,
+        };
+        let name = method_desc_name(self.rt, &self.metadata, types, md);
+        if let Ok(mut m) = self.names.lock() {
+            m.insert(key, name.clone());
+        }
+        name
     }
 
     fn method_name(&self, code: &CodeInfo) -> Option<String> {
@@ -284,7 +318,8 @@ impl<'a> StackWalk<'a> {
                         continue;
                     }
                     let (base_value, register) = match base {
-                        SlotBase::CallerSp => (Some(caller.rsp()), None),
+                        // The DAC names the caller's SP register `caller.rsp`.
+                        SlotBase::CallerSp => (Some(caller.rsp()), Some("caller.rsp")),
                         SlotBase::Sp => (Some(c.rsp()), Some("rsp")),
                         SlotBase::FrameRegister => {
                             let r = gc.info.stack_base_register.unwrap_or(5) as usize & 15;

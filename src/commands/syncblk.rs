@@ -1,0 +1,146 @@
+//! `syncblk [-all | <index>]`: the sync block table, as dotnet-dump (SOS's native
+//! `SyncBlk`) prints it on Linux.
+//!
+//! ```text
+//! Index         SyncBlock MonitorHeld Recursion Owning Thread Info          SyncBlock Owner
+//!     1 00007F5FBC001CD8            1         1 000055C4A1AE5970 660   8   00007f6060c020f8 DocProc.Zoo.LockTarget
+//! -----------------------------
+//! Total           4
+//! Free            0
+//! ```
+//!
+//! By default only sync blocks whose monitor is held (MonitorHeld > 0: 1 when held, plus 2
+//! per thread waiting to enter); `-all` lists every entry; an index lists that entry only.
+//! The owner is the `Thread*`, its OS id in hex and the debugger's number for that thread
+//! (its position among the dump's threads). "Total" counts the table's entries in use,
+//! "Free" the recycled ones among those listed (all of them unless an index is given).
+//! No CCW/RCW/ComClassFactory lines: Linux runtimes have no COM interop.
+//!
+//! Arguments as SOS parses them: options are case-insensitive (`Unknown option: -x`
+//! otherwise); the index is read as a decimal prefix (`0x2` is 0, that is no index); a
+//! second value is refused (`Incorrect argument: 4`).
+use super::Session;
+use crate::runtime::syncblocks::{sync_block, sync_block_count};
+use anyhow::{bail, Result};
+use std::io::Write;
+
+#[derive(Debug, Default)]
+struct Options {
+    all: bool,
+    index: u64,
+}
+
+/// The decimal number at the start of `s` (0 when there is none), as `strtoul` reads it.
+fn decimal_prefix(s: &str) -> u64 {
+    s.bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0u64, |n, d| n.saturating_mul(10).saturating_add((d - b'0') as u64))
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut o = Options::default();
+        let mut values = 0;
+        for arg in args {
+            if arg.starts_with('-') {
+                if arg.eq_ignore_ascii_case("-all") {
+                    o.all = true;
+                } else {
+                    bail!("Unknown option: {arg}");
+                }
+            } else {
+                if values >= 1 {
+                    bail!("Incorrect argument: {arg}");
+                }
+                o.index = decimal_prefix(arg);
+                values += 1;
+            }
+        }
+        Ok(o)
+    }
+}
+
+pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+    let o = Options::parse(args)?;
+    let heap = &session.heap;
+    let rt = &heap.runtime;
+    let count = sync_block_count(rt)?;
+    writeln!(out, "Index         SyncBlock MonitorHeld Recursion Owning Thread Info          SyncBlock Owner")?;
+    let mut free = 0u32;
+    for nb in 1..=count {
+        crate::interrupt::check()?;
+        if o.index != 0 && nb as u64 != o.index {
+            continue;
+        }
+        let asked = nb as u64 == o.index;
+        let e = match sync_block(rt, &heap.threads, nb) {
+            Ok(e) => e,
+            Err(_) => {
+                writeln!(out, "SyncBlock {nb} is invalid{}", if asked { "" } else { ", continuing..." })?;
+                continue;
+            }
+        };
+        let print = o.all || asked || (e.monitor_held > 0 && !e.free);
+        let mut line = String::new();
+        if print {
+            line.push_str(&format!("{nb:5} "));
+            if !e.free || !asked {
+                line.push_str(&format!(
+                    "{:016X}  {:11} {:9} {:016X} ",
+                    e.sync_block, e.monitor_held as i32, e.recursion as i32, e.holding_thread
+                ));
+                if e.holding_thread == u64::MAX {
+                    line.push_str(" orphaned ");
+                } else if e.holding_thread != 0 {
+                    let Some(os_id) = thread_os_id(session, e.holding_thread) else {
+                        writeln!(out, "{line}Failed to request Thread at {:016X}", e.holding_thread)?;
+                        return Ok(());
+                    };
+                    line.push_str(&format!("{os_id:x}"));
+                    match heap.space().core().threads.iter().position(|t| t.tid == os_id) {
+                        Some(id) => line.push_str(&format!("{id:4} ")),
+                        None => line.push_str(" XXX "),
+                    }
+                } else {
+                    line.push_str("    none  ");
+                }
+                if e.free {
+                    line.push_str(&format!("  {:8}", 0));
+                } else {
+                    line.push_str(&format!("  {:016x} {}", e.object, object_type_name(session, e.object)));
+                }
+            }
+        }
+        if e.free {
+            free += 1;
+            if print {
+                line.push_str(" Free");
+            }
+        }
+        if print {
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(out, "-----------------------------")?;
+    writeln!(out, "Total           {count}")?;
+    writeln!(out, "Free            {free}")?;
+    Ok(())
+}
+
+/// The OS id of a `Thread*`: from the thread store, else from the Thread itself.
+fn thread_os_id(session: &Session, thread: u64) -> Option<u32> {
+    let heap = &session.heap;
+    if let Some(t) = heap.threads.iter().find(|t| t.address == thread) {
+        return Some(t.os_id);
+    }
+    heap.space().read_u32(thread.checked_add(heap.runtime.layout.thread.os_id)?).ok()
+}
+
+/// The type name SOS prints for an object (from its MethodTable).
+fn object_type_name(session: &Session, object: u64) -> String {
+    let heap = &session.heap;
+    match heap.space().read_ptr(object) {
+        Ok(mt) if mt & !7 != 0 => heap.type_name(mt & !7).to_string(),
+        _ => "<unknown type>".to_string(),
+    }
+}
