@@ -9,7 +9,7 @@ mod common;
 
 use clrheap::commands::Session;
 use clrheap::dump::DumpOptions;
-use common::compare_sos_text;
+use common::{compare_sos_text, without_progress};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> Vec<(String, PathBuf)> {
@@ -49,32 +49,6 @@ pub fn command_for(file: &str) -> Option<String> {
             }
         }
     })
-}
-
-/// dotnet-dump's progress lines, which clrheap writes to standard error instead.
-fn without_progress(text: &str) -> String {
-    let mut out = Vec::new();
-    let mut skip_blank = false;
-    for line in text.lines() {
-        if line.starts_with("Caching GC roots")
-            || line.starts_with("Subsequent runs of this command")
-            || line.starts_with("Calculating live objects")
-        {
-            skip_blank = true;
-            continue;
-        }
-        if skip_blank && line.is_empty() {
-            skip_blank = false;
-            continue;
-        }
-        skip_blank = false;
-        out.push(line);
-    }
-    let mut s = out.join("\n");
-    if text.ends_with('\n') {
-        s.push('\n');
-    }
-    s
 }
 
 /// Every expected text of every fixture, compared whole with clrheap's output, reading

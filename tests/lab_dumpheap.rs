@@ -11,7 +11,7 @@ use common::*;
 use std::collections::HashMap;
 
 fn check_text(name: &str, command: &str, ours: &str, truth: &std::path::Path) -> Option<String> {
-    let want = std::fs::read_to_string(truth).ok()?;
+    let want = without_progress(&std::fs::read_to_string(truth).ok()?);
     compare_sos_text(ours, &want)
         .err()
         .map(|e| format!("{name}: {command}: {e}"))
@@ -55,8 +55,13 @@ fn walk_matches_clrmd_objects_and_types() {
             let warning = heap.walk_segment(seg, &mut sizes, |o| ours.push(o));
             assert!(warning.is_none(), "{name}: {}", warning.unwrap());
         }
-        let want = read_tsv(&truth.join("objects.tsv"));
-        assert_eq!(ours.len(), want.len(), "{name}: object count");
+        let objects_tsv = truth.join("objects.tsv");
+        if !objects_tsv.exists() {
+            // The oracle leaves objects.tsv out above 2 M objects unless asked.
+            eprintln!("{name}: no objects.tsv: the walk is checked against types.tsv only");
+        }
+        let want = if objects_tsv.exists() { read_tsv(&objects_tsv) } else { Vec::new() };
+        assert!(want.is_empty() || ours.len() == want.len(), "{name}: object count");
         for (o, w) in ours.iter().zip(&want) {
             let got = (format!("{:x}", o.address), format!("{:x}", o.mt), o.size.to_string());
             assert_eq!((&got.0, &got.1, &got.2), (&w[0], &w[1], &w[2]), "{name}: object");

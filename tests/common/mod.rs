@@ -116,3 +116,34 @@ pub fn read_tsv(path: &Path) -> Vec<Vec<String>> {
         .map(|l| l.split('\t').map(String::from).collect())
         .collect()
 }
+
+/// dotnet-dump's text without its progress lines, which clrheap writes to standard error
+/// instead: "Caching GC roots..." (and the blank line after), "Calculating live
+/// objects...", and "Scanning heap: N MB / M MB..." (printed when a walk takes seconds).
+pub fn without_progress(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut skip_blank = false;
+    for line in text.lines() {
+        if line.starts_with("Caching GC roots")
+            || line.starts_with("Subsequent runs of this command")
+            || line.starts_with("Calculating live objects")
+        {
+            skip_blank = true;
+            continue;
+        }
+        if line.starts_with("Scanning heap: ") {
+            continue;
+        }
+        if skip_blank && line.is_empty() {
+            skip_blank = false;
+            continue;
+        }
+        skip_blank = false;
+        out.push(line);
+    }
+    let mut s = out.join("\n");
+    if text.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
