@@ -459,3 +459,84 @@ fn gchandles_records_agree_with_text() {
     let csv = run(&s, "gchandles -stat", Format::Csv);
     assert_eq!(csv.lines().count(), stats.len() + 1);
 }
+
+#[test]
+fn gcroot_records_agree_with_text() {
+    let s = session();
+    // Objects with handle roots (statics), and one held only by a thread's stack.
+    let short = run(&s, "dumpheap -type Zoo.Cat -short", Format::Text);
+    let cat = short.lines().next().unwrap().to_string();
+    let stack_only = run(&s, "dumpheap -type Zoo.StackOnly -short", Format::Text);
+    for target in [cat, stack_only.lines().next().unwrap().to_string()] {
+        let text = run(&s, &format!("gcroot {target}"), Format::Text);
+        let json: serde_json::Value = serde_json::from_str(&run(&s, &format!("gcroot {target}"), Format::Json)).unwrap();
+        let found: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Found ")?.strip_suffix(" unique roots.")?.parse().ok())
+            .unwrap();
+        assert_eq!(json["unique_roots"].as_u64(), Some(found));
+        assert!(found >= 1, "{target} is rooted");
+        let chain_lines: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("-> ")).collect();
+        let links: Vec<&serde_json::Value> = json["roots"].as_array().unwrap().iter().flat_map(|r| r["path"].as_array().unwrap()).collect();
+        assert_eq!(links.len(), chain_lines.len(), "{target}: one link per chain line");
+        for (line, link) in chain_lines.iter().zip(&links) {
+            let addr = line.split_whitespace().nth(1).unwrap();
+            assert_eq!(hex(&link["address"]), u64::from_str_radix(addr, 16).unwrap());
+            assert!(line.contains(link["type"].as_str().unwrap()));
+            if let Some(field) = link["static_field"].as_str() {
+                assert!(line.ends_with(&format!("(static variable: {field})")), "{line}");
+            }
+        }
+        let last = &links.last().unwrap()["address"];
+        assert_eq!(format!("{:x}", hex(last)), target.trim_start_matches('0'));
+        let csv = run(&s, &format!("gcroot {target}"), Format::Csv);
+        assert_eq!(csv.lines().count(), links.len() + 1);
+    }
+}
+
+#[test]
+fn syncblk_records_agree_with_text() {
+    let s = session();
+    let text = run(&s, "syncblk", Format::Text);
+    let json: serde_json::Value = serde_json::from_str(&run(&s, "syncblk", Format::Json)).unwrap();
+    let total: u64 = text.lines().find_map(|l| l.strip_prefix("Total")?.trim().parse().ok()).unwrap();
+    assert_eq!(json["total"].as_u64(), Some(total));
+    let rows: Vec<&str> = text.lines().skip(1).take_while(|l| !l.starts_with("---")).collect();
+    let blocks = json["sync_blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), rows.len());
+    assert!(!blocks.is_empty(), "the zoo holds a lock");
+    for (row, b) in rows.iter().zip(blocks) {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(f[0].parse::<u64>().unwrap(), b["index"].as_u64().unwrap());
+        assert_eq!(u64::from_str_radix(f[1], 16).unwrap(), hex(&b["sync_block"]));
+        assert_eq!(f[2].parse::<u64>().unwrap(), b["monitor_held"].as_u64().unwrap());
+        assert_eq!(f[3].parse::<u64>().unwrap(), b["recursion"].as_u64().unwrap());
+        assert!(row.contains(&format!("{:016x}", hex(&b["object"]))));
+        assert!(row.ends_with(b["type"].as_str().unwrap()));
+    }
+}
+
+/// The real binary, with the global option: output parses, and agrees with the text.
+#[test]
+fn binary_global_format_option() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst");
+    let run_bin = |format: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clrheap"))
+            .arg("analyze")
+            .arg(&path)
+            .args(["--format", format, "-c", "dumpheap -stat -type Zoo.Dog", "-c", "eeheap -gc"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = run_bin("json");
+    let docs: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(docs.len(), 2, "one JSON document per command");
+    let dogs = docs[0]["statistics"].as_array().unwrap().iter().find(|r| r["type"] == "DocProc.Zoo.Dog").unwrap();
+    assert_eq!(dogs["count"].as_u64(), Some(209));
+    assert!(docs[1]["total_committed_size"].as_u64().unwrap() > 0);
+    let csv = run_bin("csv");
+    assert!(csv.starts_with("mt,count,total_size,type\n"));
+    assert!(csv.contains(",209,6688,DocProc.Zoo.Dog\n"));
+}

@@ -51,7 +51,9 @@
 //! `(conservative scan)` line with the slot as `rsp+offset` (they cannot match
 //! dotnet-dump, and a scan may find stale slots).
 use super::format::parse_address;
+use super::output::{csv_cell, hex, write_csv_row, write_json, Format};
 use super::{Session, StackRootEntry};
+use serde_json::{json, Value};
 use crate::graph::gcroot::PathFinder;
 use crate::heap::{HandleKind, Root, RootKind};
 use anyhow::{bail, Result};
@@ -133,7 +135,7 @@ fn handle_kind_name(kind: HandleKind) -> String {
 }
 
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let o = Options::parse(args)?;
     let text = o.target.clone().unwrap_or_default();
     let Some(target) = parse_address(&text) else {
@@ -174,15 +176,22 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     let limit = o.limit.map_or(usize::MAX, |l| l.max(0) as usize);
     let mut finder = PathFinder::new(&graph, &roots.dependents, target);
     let mut printer = RootPrinter { session, last: None, last_frame: None };
+    let text = format == Format::Text;
+    let mut records = Vec::new();
     let mut count = 0usize;
     for root in roots.handles.iter().chain(&roots.finalizer) {
         if count >= limit {
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            printer.root(root, out)?;
-            printer.path(&path, out)?;
-            writeln!(out)?;
+            let items = printer.path_items(&path)?;
+            if text {
+                printer.root(root, out)?;
+                printer.path(&items, out)?;
+                writeln!(out)?;
+            } else {
+                records.push(root_record(root, None, &items));
+            }
             count += 1;
         }
     }
@@ -192,15 +201,87 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
                 break;
             }
             if let Some(path) = finder.path_from(entry.root.object) {
-                printer.stack_root(entry, &roots.frames, out)?;
-                printer.path(&path, out)?;
-                writeln!(out)?;
+                let items = printer.path_items(&path)?;
+                if text {
+                    printer.stack_root(entry, &roots.frames, out)?;
+                    printer.path(&items, out)?;
+                    writeln!(out)?;
+                } else {
+                    let frame = roots.frames.get(entry.frame).map(|f| f.trim().to_string());
+                    records.push(root_record(&entry.root, Some((frame, entry.line.trim())), &items));
+                }
                 count += 1;
             }
         }
     }
-    writeln!(out, "Found {} unique roots.", super::format::thousands(count as u64))?;
+    match format {
+        Format::Text => writeln!(out, "Found {} unique roots.", super::format::thousands(count as u64))?,
+        Format::Json => write_json(out, &json!({ "target": hex(target), "roots": records, "unique_roots": count }))?,
+        Format::Csv => {
+            // One row per link of each chain: root number, its description, the object.
+            write_csv_row(out, &["root", "root_kind", "root_address", "thread", "step", "address", "type", "static_field", "dependent"])?;
+            for (n, r) in records.iter().enumerate() {
+                for (step, link) in r["path"].as_array().into_iter().flatten().enumerate() {
+                    let cells = [
+                        n.to_string(),
+                        csv_cell(&r["kind"]),
+                        csv_cell(&r["address"]),
+                        csv_cell(&r["thread"]),
+                        step.to_string(),
+                        csv_cell(&link["address"]),
+                        csv_cell(&link["type"]),
+                        csv_cell(&link["static_field"]),
+                        csv_cell(&link["dependent"]),
+                    ];
+                    write_csv_row(out, &cells)?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// One link of a root's chain.
+struct PathItem {
+    address: u64,
+    type_name: String,
+    dependent: bool,
+    static_field: Option<String>,
+}
+
+/// A root and its chain as a JSON record: `{"kind", "handle_kind"?, "address", "thread"?,
+/// "frame"?, "slot"?, "conservative"?, "path": [{"address", "type", "static_field",
+/// "dependent"}]}`.
+fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[PathItem]) -> Value {
+    let path: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            json!({
+                "address": hex(i.address),
+                "type": i.type_name,
+                "static_field": i.static_field,
+                "dependent": i.dependent,
+            })
+        })
+        .collect();
+    let mut record = json!({ "address": hex(root.address), "path": path });
+    match root.kind {
+        RootKind::Handle(kind) => {
+            record["kind"] = json!("handle");
+            record["handle_kind"] = json!(handle_kind_name(kind).trim_end_matches(" handle"));
+        }
+        RootKind::FinalizerQueue { .. } => record["kind"] = json!("finalizer"),
+        RootKind::Stack { os_thread_id, conservative, .. } => {
+            record["kind"] = json!("stack");
+            record["thread"] = json!(os_thread_id);
+            record["conservative"] = json!(conservative);
+            if let Some((frame, slot)) = stack {
+                record["frame"] = json!(frame);
+                record["slot"] = json!(slot);
+            }
+        }
+    }
+    record
 }
 
 struct RootPrinter<'s> {
@@ -254,7 +335,20 @@ impl RootPrinter<'_> {
         Ok(())
     }
 
-    fn path(&self, path: &[u64], out: &mut dyn Write) -> Result<()> {
+    fn path(&self, items: &[PathItem], out: &mut dyn Write) -> Result<()> {
+        for item in items {
+            let extra = if item.dependent {
+                "(dependent handle)".to_string()
+            } else {
+                item.static_field.as_ref().map_or(String::new(), |f| format!("(static variable: {f})"))
+            };
+            writeln!(out, "          -> {:<16} {} {extra}", format!("{:012x}", item.address), item.type_name)?;
+        }
+        Ok(())
+    }
+
+    /// The links of a chain: each object's type, and how it is reached.
+    fn path_items(&self, path: &[u64]) -> Result<Vec<PathItem>> {
         let session = self.session;
         let heap = &session.heap;
         let graph = session.graph()?;
@@ -263,24 +357,22 @@ impl RootPrinter<'_> {
         let first = path.first().copied().unwrap_or(0);
         let possible_static = type_of(first).is_some_and(|(_, mt)| &*heap.type_name(mt) == "System.Object[]");
         let mut prev = 0u64;
+        let mut items = Vec::with_capacity(path.len());
         for (i, &obj) in path.iter().enumerate() {
             let dependent = roots.dependents.is_link(prev, obj);
-            let mut extra = String::new();
-            if dependent {
-                extra = "(dependent handle)".into();
-            } else if i == 1 && possible_static
-                && let Some(field) = self.static_label(first, obj)
-            {
-                extra = format!("(static variable: {field})");
-            }
-            let name = match type_of(obj) {
+            let static_field = if !dependent && i == 1 && possible_static {
+                self.static_label(first, obj)
+            } else {
+                None
+            };
+            let type_name = match type_of(obj) {
                 Some((_, mt)) => heap.type_name(mt).to_string(),
                 None => "<unknown type>".into(),
             };
-            writeln!(out, "          -> {:<16} {name} {extra}", format!("{obj:012x}"))?;
+            items.push(PathItem { address: obj, type_name, dependent, static_field });
             prev = obj;
         }
-        Ok(())
+        Ok(items)
     }
 
     /// The static field whose slot in the statics array `array` holds `obj`.

@@ -109,12 +109,6 @@ impl Session {
         let name = names::canonical(&typed);
         let mut args = words;
         let format = output::take_format_option(&mut args)?.unwrap_or(format);
-        let text_only = |run: &dyn Fn(&mut dyn Write) -> Result<()>, out: &mut dyn Write| {
-            if format != Format::Text {
-                bail!("{name} has no {format:?} output yet; use the text format");
-            }
-            run(out)
-        };
         match name.as_str() {
             "dumpheap" => dumpheap::run(self, &args, format, out),
             "dumpgen" => dumpgen::run(self, &args, format, out),
@@ -122,11 +116,11 @@ impl Session {
             "dumpobj" => dumpobj::run_dumpobj(self, &args, format, out),
             "dumparray" => dumpobj::run_dumparray(self, &args, format, out),
             "dumpvc" => dumpobj::run_dumpvc(self, &args, format, out),
-            "gcroot" => text_only(&|out| gcroot::run(self, &args, out), out),
+            "gcroot" => gcroot::run(self, &args, format, out),
             "objsize" => objsize::run(self, &args, format, out),
             "gchandles" => gchandles::run(self, &args, format, out),
             "finalizequeue" => finalizequeue::run(self, &args, format, out),
-            "syncblk" => text_only(&|out| syncblk::run(self, &args, out), out),
+            "syncblk" => syncblk::run(self, &args, format, out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),

@@ -19,6 +19,8 @@
 //! Arguments as SOS parses them: options are case-insensitive (`Unknown option: -x`
 //! otherwise); the index is read as a decimal prefix (`0x2` is 0, that is no index); a
 //! second value is refused (`Incorrect argument: 4`).
+use super::output::{hex, write_csv_records, write_json, Format};
+use serde_json::json;
 use super::Session;
 use crate::runtime::syncblocks::{sync_block, sync_block_count};
 use anyhow::{bail, Result};
@@ -60,8 +62,11 @@ impl Options {
     }
 }
 
-pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let o = Options::parse(args)?;
+    if format != Format::Text {
+        return run_records(session, &o, format, out);
+    }
     let heap = &session.heap;
     let rt = &heap.runtime;
     let count = sync_block_count(rt)?;
@@ -125,6 +130,48 @@ pub fn run(session: &Session, args: &[String], out: &mut dyn Write) -> Result<()
     writeln!(out, "Total           {count}")?;
     writeln!(out, "Free            {free}")?;
     Ok(())
+}
+
+/// JSON `{"sync_blocks": [{"index", "sync_block", "monitor_held", "recursion",
+/// "owning_thread", "owning_os_thread_id", "object", "type", "free"}], "total", "free"}`
+/// (the blocks the text would list), or those rows as CSV.
+fn run_records(session: &Session, o: &Options, format: Format, out: &mut dyn Write) -> Result<()> {
+    let heap = &session.heap;
+    let count = sync_block_count(&heap.runtime)?;
+    let mut records = Vec::new();
+    let mut free = 0u32;
+    for nb in 1..=count {
+        crate::interrupt::check()?;
+        if o.index != 0 && nb as u64 != o.index {
+            continue;
+        }
+        let Ok(e) = sync_block(&heap.runtime, &heap.threads, nb) else {
+            continue;
+        };
+        free += e.free as u32;
+        if !(o.all || nb as u64 == o.index || (e.monitor_held > 0 && !e.free)) {
+            continue;
+        }
+        let owner = (e.holding_thread != 0 && e.holding_thread != u64::MAX).then_some(e.holding_thread);
+        records.push(json!({
+            "index": nb,
+            "sync_block": hex(e.sync_block),
+            "monitor_held": e.monitor_held,
+            "recursion": e.recursion,
+            "owning_thread": owner.map(hex),
+            "owning_os_thread_id": owner.and_then(|t| thread_os_id(session, t)),
+            "object": (!e.free).then(|| hex(e.object)),
+            "type": (!e.free).then(|| object_type_name(session, e.object)),
+            "free": e.free,
+        }));
+    }
+    if format == Format::Csv {
+        let columns = [
+            "index", "sync_block", "monitor_held", "recursion", "owning_thread", "owning_os_thread_id", "object", "type", "free",
+        ];
+        return write_csv_records(out, &columns, &records);
+    }
+    write_json(out, &json!({ "sync_blocks": records, "total": count, "free": free }))
 }
 
 /// The OS id of a `Thread*`: from the thread store, else from the Thread itself.
