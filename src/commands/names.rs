@@ -195,14 +195,18 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "gcroot",
         aliases: &[],
-        usage: "<objaddr> [-nostacks] [-all]",
+        usage: "<objaddr> [-nostacks] [-limit <n>] [-gcgen <n>]",
         summary: "Displays info about references (or roots) to an object at the specified address.",
         options: &[
             ("-nostacks", "Do not use stack roots."),
-            ("-all", "Every path to each root, not only the first."),
+            ("-limit", "Stop after this many roots."),
+            ("-gcgen", "Only roots a collection of this generation would use."),
+            ("-format", "text (default), json or csv."),
         ],
-        details: "Roots are thread stacks, GC handles and the finalizer queue; each path from\n\
-                  a root to the object is printed.",
+        details: "Roots are GC handles, the finalizer queue and the threads' stack frames (found\n\
+                  precisely, from each method's GC info); each distinct root is printed with\n\
+                  one shortest chain to the object, as dotnet-dump does. A chain that passes\n\
+                  through a static field names the field.",
         examples: &["gcroot 7f3b2c010428", "gcroot -nostacks 7f3b2c010428"],
         implemented: true,
     },

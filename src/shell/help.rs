@@ -1,6 +1,7 @@
 //! `help` and `help <command>`, written from the command table.
 use crate::commands::names::{self, CommandInfo, COMMANDS};
 use anyhow::{bail, Result};
+use comfy_table::Table;
 use std::io::Write;
 
 /// `help`: the commands clrheap runs, one line each, then the ones still to come.
@@ -13,10 +14,13 @@ pub fn list(out: &mut dyn Write) -> Result<()> {
         }
         s
     };
-    let ready: Vec<&CommandInfo> = COMMANDS.iter().filter(|c| c.implemented).collect();
-    let width = ready.iter().map(|c| label(c).len()).max().unwrap_or(0);
-    for c in &ready {
-        writeln!(out, "{:<width$}  {}", label(c), c.summary)?;
+    let mut table = Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    for c in COMMANDS.iter().filter(|c| c.implemented) {
+        table.add_row(vec![label(c), c.summary.to_string()]);
+    }
+    for line in table.lines() {
+        writeln!(out, "{}", line.trim_end())?;
     }
     let planned: Vec<&str> = COMMANDS.iter().filter(|c| !c.implemented).map(|c| c.name).collect();
     if !planned.is_empty() {
