@@ -19,6 +19,10 @@ pub fn list(out: &mut dyn Write) -> Result<()> {
     for c in COMMANDS.iter().filter(|c| c.implemented) {
         table.add_row(vec![label(c), c.summary.to_string()]);
     }
+    // Names flush left, two spaces before the summaries.
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if i == 0 { 2 } else { 0 }));
+    }
     for line in table.lines() {
         writeln!(out, "{}", line.trim_end())?;
     }
