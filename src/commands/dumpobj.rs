@@ -832,23 +832,7 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
     sos.put(&format!("Element Methodtable: {:016x}\n", a.element))?;
 
     let value_type = is_element_value_type(a.element_type);
-    let rank = a.rank as usize;
-    let mut bounds = a.bounds.clone();
-    if rank == 1 && let Some(len) = length {
-        let limit = (len.wrapping_add(start) as u32).wrapping_sub(a.lower_bounds[0]);
-        bounds[0] = bounds[0].min(limit);
-    }
-    let mut indices: Vec<u32> = a.lower_bounds.clone();
-    if rank == 1 {
-        indices[0] = start as u32;
-    }
-    let mut offset = offset_from_indices(&indices, &a.lower_bounds, &bounds);
-    let mut rows = 0u64;
-    while indices_in_range(&mut indices, &a.lower_bounds, &bounds) {
-        rows += 1;
-        if rows > MAX_ARRAY_ROWS {
-            break;
-        }
+    for (indices, offset) in ElementWalk::new(&a, start, length) {
         let element_addr = a.data.wrapping_add(offset.wrapping_mul(a.component_size));
         let index_text: String = indices.iter().map(|i| format!("[{}]", *i as i32)).collect();
         let value = if value_type {
@@ -884,10 +868,56 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
                 }
             }
         }
-        indices[rank - 1] = indices[rank - 1].wrapping_add(1);
-        offset = offset.wrapping_add(1);
     }
     Ok(())
+}
+
+/// The elements `dumparray` visits, as SOS walks them: (indices, element offset), from
+/// `start` (rank 1) for `length` elements, row-major for more dimensions, at most
+/// [`MAX_ARRAY_ROWS`].
+struct ElementWalk<'a> {
+    a: &'a ArrayInfo,
+    bounds: Vec<u32>,
+    indices: Vec<u32>,
+    offset: u64,
+    rows: u64,
+}
+
+impl<'a> ElementWalk<'a> {
+    fn new(a: &'a ArrayInfo, start: u64, length: Option<u64>) -> ElementWalk<'a> {
+        let mut bounds = a.bounds.clone();
+        if a.rank == 1
+            && let Some(len) = length
+        {
+            let limit = (len.wrapping_add(start) as u32).wrapping_sub(a.lower_bounds[0]);
+            bounds[0] = bounds[0].min(limit);
+        }
+        let mut indices: Vec<u32> = a.lower_bounds.clone();
+        if a.rank == 1 {
+            indices[0] = start as u32;
+        }
+        let offset = offset_from_indices(&indices, &a.lower_bounds, &bounds);
+        ElementWalk { a, bounds, indices, offset, rows: 0 }
+    }
+}
+
+impl Iterator for ElementWalk<'_> {
+    type Item = (Vec<u32>, u64);
+
+    fn next(&mut self) -> Option<(Vec<u32>, u64)> {
+        if self.rows >= MAX_ARRAY_ROWS
+            || self.indices.is_empty()
+            || !indices_in_range(&mut self.indices, &self.a.lower_bounds, &self.bounds)
+        {
+            return None;
+        }
+        self.rows += 1;
+        let item = (self.indices.clone(), self.offset);
+        let last = self.indices.len() - 1;
+        self.indices[last] = self.indices[last].wrapping_add(1);
+        self.offset = self.offset.wrapping_add(1);
+        Some(item)
+    }
 }
 
 /// SOS's `IndicesInRange`: carries an index past its bound into the next dimension.
@@ -1015,22 +1045,8 @@ mod records {
 
         // The same walk as the text's.
         let value_type = is_element_value_type(a.element_type);
-        let rank = a.rank as usize;
-        let mut bounds = a.bounds.clone();
-        if rank == 1 && let Some(len) = length {
-            let limit = (len.wrapping_add(start) as u32).wrapping_sub(a.lower_bounds[0]);
-            bounds[0] = bounds[0].min(limit);
-        }
-        let mut indices: Vec<u32> = a.lower_bounds.clone();
-        if rank == 1 {
-            indices[0] = start as u32;
-        }
-        let mut offset = offset_from_indices(&indices, &a.lower_bounds, &bounds);
         let mut elements = Vec::new();
-        while indices_in_range(&mut indices, &a.lower_bounds, &bounds) {
-            if elements.len() as u64 >= MAX_ARRAY_ROWS {
-                break;
-            }
+        for (indices, offset) in ElementWalk::new(&a, start, length) {
             let element_addr = a.data.wrapping_add(offset.wrapping_mul(a.component_size));
             let mut e = json!({
                 "index": offset,
@@ -1051,8 +1067,6 @@ mod records {
             }
             e["value"] = v;
             elements.push(e);
-            indices[rank - 1] = indices[rank - 1].wrapping_add(1);
-            offset = offset.wrapping_add(1);
         }
         record["elements"] = Value::Array(elements);
         emit(record, "elements", &ELEMENT_COLUMNS, format, out)
