@@ -20,18 +20,24 @@ fn hex(s: &str) -> u64 {
     u64::from_str_radix(s, 16).unwrap_or_else(|_| panic!("bad hex {s:?}"))
 }
 
+/// `refs.tsv` as object -> its references, when the truth has it.
+fn read_refs(truth: &Path) -> Option<HashMap<u64, Vec<u64>>> {
+    let path = truth.join("refs.tsv");
+    path.exists().then(|| {
+        common::read_tsv(&path)
+            .into_iter()
+            .map(|r| (hex(&r[0]), r[1].split(',').map(hex).collect()))
+            .collect()
+    })
+}
+
 #[test]
 fn references_match_refs_tsv() {
     let mut failures = Vec::new();
     for (name, dump, truth) in common::lab_dumps("references_match_refs_tsv") {
-        let refs_path = truth.join("refs.tsv");
-        if !refs_path.exists() {
+        let Some(want) = read_refs(&truth) else {
             continue;
-        }
-        let want: HashMap<u64, Vec<u64>> = common::read_tsv(&refs_path)
-            .into_iter()
-            .map(|r| (hex(&r[0]), r[1].split(',').map(hex).collect()))
-            .collect();
+        };
         let session = open(&dump);
         let heap = &session.heap;
         let (objects, _) = heap.objects();
@@ -266,14 +272,9 @@ fn live_and_dead_stat_against_dotnet_dump() {
 fn graph_edges_are_refs_plus_loader_allocator() {
     let mut failures = Vec::new();
     for (name, dump, truth) in common::lab_dumps("graph_edges_are_refs_plus_loader_allocator") {
-        let refs_path = truth.join("refs.tsv");
-        if !refs_path.exists() {
+        let Some(want) = read_refs(&truth) else {
             continue;
-        }
-        let want: HashMap<u64, Vec<u64>> = common::read_tsv(&refs_path)
-            .into_iter()
-            .map(|r| (hex(&r[0]), r[1].split(',').map(hex).collect()))
-            .collect();
+        };
         let session = open(&dump);
         let graph = session.graph().expect("graph");
         // The LoaderAllocator objects held by handles: the truth's, and ours (on DATAS

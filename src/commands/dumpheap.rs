@@ -55,11 +55,7 @@ impl Options {
         let mut i = 0;
         while i < args.len() {
             let arg = args[i].as_str();
-            // `-name=value` and `-name:value` forms.
-            let (name, inline) = match arg.find(['=', ':']) {
-                Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
-                _ => (arg, None),
-            };
+            let (name, inline) = super::format::split_option(arg);
             let flag = |v: Option<&str>| -> Result<bool> {
                 match v {
                     None => Ok(true),

@@ -321,3 +321,12 @@ mod tests {
         );
     }
 }
+
+/// An option word split as dotnet-dump's parser reads it: `-name=value` and `-name:value`
+/// carry their value inline; anything else is a name (or a positional word).
+pub fn split_option(arg: &str) -> (&str, Option<&str>) {
+    match arg.find(['=', ':']) {
+        Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
+        _ => (arg, None),
+    }
+}

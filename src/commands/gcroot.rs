@@ -74,10 +74,7 @@ impl Options {
         let mut i = 0;
         while i < args.len() {
             let arg = args[i].as_str();
-            let (name, inline) = match arg.find(['=', ':']) {
-                Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
-                _ => (arg, None),
-            };
+            let (name, inline) = super::format::split_option(arg);
             let int_value = |i: &mut usize| -> Result<i32> {
                 let v = match inline {
                     Some(v) => v.to_string(),
