@@ -217,6 +217,15 @@ impl CommandArgs {
     }
 }
 
+/// An option word split as dotnet-dump's parser reads it: `-name=value` and `-name:value`
+/// carry their value inline; anything else is a name (or a positional word).
+pub fn split_option(arg: &str) -> (&str, Option<&str>) {
+    match arg.find(['=', ':']) {
+        Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
+        _ => (arg, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,14 +328,5 @@ mod tests {
             p("-heap 1 -heap 0").unwrap_err(),
             "Option '-heap' expects a single argument but 2 were provided."
         );
-    }
-}
-
-/// An option word split as dotnet-dump's parser reads it: `-name=value` and `-name:value`
-/// carry their value inline; anything else is a name (or a positional word).
-pub fn split_option(arg: &str) -> (&str, Option<&str>) {
-    match arg.find(['=', ':']) {
-        Some(p) if arg.starts_with('-') => (&arg[..p], Some(&arg[p + 1..])),
-        _ => (arg, None),
     }
 }
