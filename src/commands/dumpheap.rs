@@ -343,31 +343,57 @@ const FRAGMENT_MIN: u64 = 512 * 1024;
 struct StatTable {
     index: rustc_hash::FxHashMap<u64, usize>,
     rows: Vec<(u64, u64, u64)>,
+    /// The row of the last MethodTable added.
+    last: Option<usize>,
+    /// Row per walk type index (`usize::MAX`: none yet).
+    by_type: Vec<usize>,
 }
 
 impl StatTable {
-    fn add(&mut self, mt: u64, size: u64) {
-        let rows = &mut self.rows;
-        let i = *self.index.entry(mt).or_insert_with(|| {
-            rows.push((mt, 0, 0));
-            rows.len() - 1
-        });
-        self.rows[i].1 += 1;
+    /// Counts one object. `type_index` is the walk's number for its MethodTable (see
+    /// `SizeCache`): rows are found through it without hashing; every object added to
+    /// one table must come from walks sharing one `SizeCache`.
+    fn add(&mut self, mt: u64, size: u64, type_index: u32) {
+        let ti = type_index as usize;
+        match self.by_type.get(ti) {
+            Some(&row) if row != usize::MAX => {
+                self.rows[row].1 += 1;
+                self.rows[row].2 += size;
+            }
+            _ => {
+                self.add_many(mt, 1, size);
+                let row = self.index[&mt];
+                if self.by_type.len() <= ti {
+                    self.by_type.resize(ti + 1, usize::MAX);
+                }
+                self.by_type[ti] = row;
+            }
+        }
+    }
+
+    /// Adds `count` objects of `size` bytes in all to `mt`'s row. Consecutive objects
+    /// often share a type: the last row found is tried before the index.
+    fn add_many(&mut self, mt: u64, count: u64, size: u64) {
+        let i = match self.last {
+            Some(i) if self.rows[i].0 == mt => i,
+            _ => {
+                let rows = &mut self.rows;
+                let i = *self.index.entry(mt).or_insert_with(|| {
+                    rows.push((mt, 0, 0));
+                    rows.len() - 1
+                });
+                self.last = Some(i);
+                i
+            }
+        };
+        self.rows[i].1 += count;
         self.rows[i].2 += size;
     }
-}
 
-impl StatTable {
     /// Adds another table's rows after this one's, keeping first-seen order.
     fn merge(&mut self, other: StatTable) {
         for (mt, count, size) in other.rows {
-            let rows = &mut self.rows;
-            let i = *self.index.entry(mt).or_insert_with(|| {
-                rows.push((mt, 0, 0));
-                rows.len() - 1
-            });
-            self.rows[i].1 += count;
-            self.rows[i].2 += size;
+            self.add_many(mt, count, size);
         }
     }
 }
@@ -462,7 +488,7 @@ impl Printer {
                 if self.display == Display::Strings {
                     self.add_string(session, o);
                 } else {
-                    self.stats.add(o.mt, o.size);
+                    self.stats.add(o.mt, o.size, o.type_index);
                 }
             }
         }
@@ -490,7 +516,7 @@ impl Printer {
                 if self.display == Display::Strings {
                     self.add_string(session, o);
                 } else {
-                    self.stats.add(o.mt, o.size);
+                    self.stats.add(o.mt, o.size, o.type_index);
                 }
                 if self.stat {
                     return Ok(());

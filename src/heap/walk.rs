@@ -15,8 +15,42 @@ use std::fmt;
 /// Largest BaseSize a real MethodTable has.
 const MAX_BASE_SIZE: u32 = 0x1000_0000;
 
-/// MethodTable sizes seen so far in a walk (shared across segments).
-pub type SizeCache = FxHashMap<u64, MtSize>;
+/// The MethodTables seen so far in a walk (shared across the segments one caller walks),
+/// numbered in first-seen order: a walk's [`HeapObject::type_index`] indexes them, so a
+/// caller can count per type in a plain `Vec` instead of hashing every object's MT.
+#[derive(Default)]
+pub struct SizeCache {
+    index: FxHashMap<u64, u32>,
+    types: Vec<(u64, MtSize)>,
+}
+
+impl SizeCache {
+    /// The MethodTable with this walk-local type index.
+    pub fn mt(&self, type_index: u32) -> Option<u64> {
+        self.types.get(type_index as usize).map(|t| t.0)
+    }
+
+    /// Number of distinct MethodTables seen.
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    fn get(&self, mt: u64) -> Option<(u32, MtSize)> {
+        let &i = self.index.get(&mt)?;
+        Some((i, self.types[i as usize].1))
+    }
+
+    fn insert(&mut self, mt: u64, size: MtSize) -> u32 {
+        let i = self.types.len() as u32;
+        self.index.insert(mt, i);
+        self.types.push((mt, size));
+        i
+    }
+}
 
 /// One object on the heap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +59,8 @@ pub struct HeapObject {
     pub mt: u64,
     /// Size as SOS reports it (not rounded up to the alignment).
     pub size: u64,
+    /// The MethodTable's number in the walk's [`SizeCache`].
+    pub type_index: u32,
 }
 
 /// Why a segment's walk stopped early.
@@ -110,10 +146,13 @@ impl Heap {
             };
         let mut next = 0usize;
         let mut last_mt = 0u64;
-        let mut last_size = MtSize {
-            base_size: 0,
-            component_size: 0,
-        };
+        let mut last_size = (
+            0u32,
+            MtSize {
+                base_size: 0,
+                component_size: 0,
+            },
+        );
         let warn = |address: u64, reason: String| {
             Some(WalkWarning {
                 segment: segment.address,
@@ -138,15 +177,14 @@ impl Heap {
             if mt == 0 {
                 return warn(addr, "its MethodTable pointer is null".into());
             }
-            let size_info = if mt == last_mt {
+            let (type_index, size_info) = if mt == last_mt {
                 last_size
             } else {
-                let s = match sizes.get(&mt) {
-                    Some(s) => *s,
+                let s = match sizes.get(mt) {
+                    Some(s) => s,
                     None => match self.mt_size(mt) {
                         Ok(s) if (12..=MAX_BASE_SIZE).contains(&s.base_size) => {
-                            sizes.insert(mt, s);
-                            s
+                            (sizes.insert(mt, s), s)
                         }
                         Ok(s) => {
                             return warn(
@@ -189,6 +227,7 @@ impl Heap {
                 address: addr,
                 mt,
                 size,
+                type_index,
             });
             addr = next;
         }
