@@ -17,7 +17,7 @@ pub mod output;
 
 use output::Format;
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
-use crate::graph::live::{gather_roots, mark, LiveSet, RootPolicy};
+use crate::graph::live::{mark, LiveSet};
 use crate::graph::ObjectGraph;
 use crate::graph::gcroot::DependentEdges;
 use crate::heap::statics::StaticsIndex;
@@ -58,6 +58,16 @@ pub struct RootCache {
     pub frames: Vec<String>,
     /// Dependent handles, for following and for marking `(dependent handle)` links.
     pub dependents: DependentEdges,
+    /// The same as `(primary, secondary)` addresses.
+    pub dependent_pairs: Vec<(u64, u64)>,
+}
+
+impl RootCache {
+    /// Every root: handles, the finalizer queue, stacks.
+    pub fn all_roots(&self) -> Vec<Root> {
+        let stack = self.stack.iter().map(|e| e.root);
+        self.handles.iter().chain(&self.finalizer).copied().chain(stack).collect()
+    }
 }
 
 /// A stack root as gcroot prints it.
@@ -234,9 +244,8 @@ impl Session {
         self.liveness
             .get_or_init(|| {
                 let graph = self.graph().map_err(|e| format!("{e:#}"))?;
-                let (roots, dependents) =
-                    gather_roots(&self.heap, &graph, RootPolicy::default()).map_err(|e| format!("{e:#}"))?;
-                let live = mark(&graph, &roots, &dependents);
+                let roots = self.roots().map_err(|e| format!("{e:#}"))?;
+                let live = mark(&graph, &roots.all_roots(), &roots.dependent_pairs);
                 Ok(Liveness { graph, live })
             })
             .as_ref()
@@ -271,6 +280,7 @@ impl Session {
             stack,
             frames,
             dependents,
+            dependent_pairs: pairs,
         })
     }
 

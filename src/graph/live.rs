@@ -6,18 +6,10 @@
 //! not marks from the secondary, until a pass marks nothing new (a fixpoint; at most one
 //! pass per dependent handle).
 //!
-//! Until precise stack roots exist, [`conservative_stack_roots`] scans each thread's
-//! stack: from its `rsp` (from the dump's `NT_PRSTATUS` notes) to the end of the memory
-//! captured for that stack mapping, every 8-byte aligned word equal to the start of a
-//! heap object is a root, marked `conservative`; so are the thread's general registers.
-//! Such a scan finds every real stack root but may keep stale objects alive too.
+//! The roots come from the session's root cache (handles, the finalizer queue's
+//! f-reachable objects, precise stack roots: see `commands::RootCache`).
 use super::{ObjectGraph, ObjectId};
-use crate::heap::{Heap, Root, RootKind};
-
-/// General-purpose registers in `NT_PRSTATUS` order (`user_regs_struct`: r15 .. rdi).
-const GENERAL_REGISTERS: std::ops::Range<usize> = 0..15;
-/// A stack larger than this is not scanned past this many bytes.
-const MAX_STACK_SCAN: usize = 1 << 30;
+use crate::heap::Root;
 
 /// A set of objects, one bit per object id.
 #[derive(Debug, Clone)]
@@ -112,132 +104,10 @@ fn drain(graph: &ObjectGraph, live: &mut LiveSet, stack: &mut Vec<ObjectId>) {
     }
 }
 
-/// Roots found by scanning every thread's stack and registers for object addresses.
-pub fn conservative_stack_roots(heap: &Heap, graph: &ObjectGraph) -> Vec<Root> {
-    let space = heap.space();
-    let mut roots = Vec::new();
-    for thread in &space.core().threads {
-        let root = |address: u64, object: u64, register: Option<u8>| Root {
-            kind: RootKind::Stack {
-                os_thread_id: thread.tid,
-                register,
-                conservative: true,
-            },
-            address,
-            object,
-            pinned: false,
-        };
-        let is_object = |v: u64| graph.id_of(v).is_some_and(|id| !graph.is_free(id));
-        for r in GENERAL_REGISTERS {
-            let v = thread.regs[r];
-            if is_object(v) {
-                roots.push(root(0, v, Some(r as u8)));
-            }
-        }
-        let rsp = (thread.rsp() + 7) & !7;
-        let Some(stack) = space.core_slice_from(rsp) else {
-            continue;
-        };
-        let stack = &stack[..stack.len().min(MAX_STACK_SCAN)];
-        for (i, w) in stack.chunks_exact(8).enumerate() {
-            let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            if is_object(v) {
-                roots.push(root(rsp + 8 * i as u64, v, None));
-            }
-        }
-    }
-    roots
-}
-
-/// Which roots to mark from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RootPolicy {
-    /// Count handles as roots the way ClrMD and dotnet-dump do (weak interior pointer
-    /// handles, .NET 9+, are then roots) rather than as the GC does.
-    pub sos_handles: bool,
-    /// How the threads' stacks are scanned for roots.
-    pub stacks: StackScan,
-}
-
-/// Where stack roots come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StackScan {
-    /// Unwind managed frames and read their GC info, as SOS does; a thread whose walk
-    /// fails falls back to the conservative scan (its roots are marked conservative).
-    Precise,
-    /// Every aligned stack word that points at an object (may keep stale objects alive).
-    Conservative,
-    /// No stack roots.
-    None,
-}
-
-impl Default for RootPolicy {
-    fn default() -> RootPolicy {
-        RootPolicy {
-            sos_handles: true,
-            stacks: StackScan::Precise,
-        }
-    }
-}
-
-/// Precise stack roots as graph roots; interior pointers are attributed to the object
-/// that contains them. Warnings of threads that could not be walked go to stderr.
-pub fn precise_stack_roots(heap: &Heap, graph: &ObjectGraph) -> Vec<Root> {
-    let is_object = |v: u64| graph.id_of(v).is_some_and(|id| !graph.is_free(id));
-    let report = crate::runtime::stack::all_stack_roots(&heap.runtime, &heap.threads, Some(&is_object));
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
-    report
-        .roots
-        .into_iter()
-        .filter_map(|r| {
-            let object = if r.interior {
-                graph.address(graph.id_containing(r.object)?)
-            } else {
-                r.object
-            };
-            Some(Root {
-                kind: RootKind::Stack {
-                    os_thread_id: r.os_thread_id,
-                    register: None,
-                    conservative: r.conservative,
-                },
-                address: r.slot.unwrap_or(0),
-                object,
-                pinned: r.pinned,
-            })
-        })
-        .collect()
-}
-
-/// A heap's roots and its dependent handles as (primary, secondary) addresses.
-pub type RootsAndDependents = (Vec<Root>, Vec<(u64, u64)>);
-
-/// The roots of a heap under `policy`, and its dependent handles.
-pub fn gather_roots(
-    heap: &Heap,
-    graph: &ObjectGraph,
-    policy: RootPolicy,
-) -> anyhow::Result<RootsAndDependents> {
-    let handles = heap.handles()?;
-    let mut roots = crate::heap::roots::handle_roots(&handles, policy.sos_handles);
-    roots.extend(heap.finalizer_roots()?);
-    match policy.stacks {
-        StackScan::Precise => roots.extend(precise_stack_roots(heap, graph)),
-        StackScan::Conservative => roots.extend(conservative_stack_roots(heap, graph)),
-        StackScan::None => {}
-    }
-    let dependents = handles
-        .iter()
-        .filter_map(|h| Some((h.object, h.dependent()?)))
-        .collect();
-    Ok((roots, dependents))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::heap::RootKind;
 
     fn root(object: u64) -> Root {
         Root {

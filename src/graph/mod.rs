@@ -26,6 +26,7 @@
 //! Layers: this module reads the heap through [`crate::heap`] and knows nothing of
 //! commands; commands (`dumpheap -live`, later `gcroot`, retained sizes, dump diffs)
 //! build on it.
+pub mod dominators;
 pub mod gcroot;
 pub mod live;
 
