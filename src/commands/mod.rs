@@ -14,9 +14,11 @@ pub mod names;
 pub mod objsize;
 pub mod syncblk;
 pub mod output;
+pub mod retained;
 
 use output::Format;
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
+use crate::graph::dominators::Dominators;
 use crate::graph::live::{mark, LiveSet};
 use crate::graph::ObjectGraph;
 use crate::graph::gcroot::DependentEdges;
@@ -37,6 +39,7 @@ pub struct Session {
     pub format: Format,
     graph: OnceLock<Result<Arc<ObjectGraph>, String>>,
     liveness: OnceLock<Result<Liveness, String>>,
+    dominators: OnceLock<Result<Arc<Dominators>, String>>,
     roots: OnceLock<Result<Arc<RootCache>, String>>,
     statics: OnceLock<Arc<StaticsIndex>>,
     roots_announced: AtomicBool,
@@ -96,6 +99,7 @@ impl Session {
             format: Format::Text,
             graph: OnceLock::new(),
             liveness: OnceLock::new(),
+            dominators: OnceLock::new(),
             roots: OnceLock::new(),
             statics: OnceLock::new(),
             roots_announced: AtomicBool::new(false),
@@ -131,6 +135,7 @@ impl Session {
             "gchandles" => gchandles::run(self, &args, format, out),
             "finalizequeue" => finalizequeue::run(self, &args, format, out),
             "syncblk" => syncblk::run(self, &args, format, out),
+            "retained" => retained::run(self, &args, format, out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),
@@ -250,6 +255,25 @@ impl Session {
             })
             .as_ref()
             .map_err(|e| anyhow::anyhow!("cannot compute live objects: {e}"))
+    }
+
+    /// The dominator tree and retained sizes (computed on first use).
+    pub fn dominators(&self) -> Result<Arc<Dominators>> {
+        self.dominators
+            .get_or_init(|| {
+                let graph = self.graph().map_err(|e| format!("{e:#}"))?;
+                let roots = self.roots().map_err(|e| format!("{e:#}"))?;
+                let ids = |a: u64| graph.id_of(a).filter(|&id| !graph.is_free(id));
+                let root_ids: Vec<_> = roots.all_roots().iter().filter_map(|r| ids(r.object)).collect();
+                let dependents: Vec<_> = roots
+                    .dependent_pairs
+                    .iter()
+                    .filter_map(|&(p, s)| Some((ids(p)?, ids(s)?)))
+                    .collect();
+                Ok(Arc::new(Dominators::compute(&graph, &root_ids, &dependents)))
+            })
+            .clone()
+            .map_err(|e| anyhow::anyhow!("cannot compute retained sizes: {e}"))
     }
 
     /// The roots, gathered on first use.

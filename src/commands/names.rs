@@ -261,6 +261,23 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: false,
     },
     CommandInfo {
+        name: "retained",
+        aliases: &[],
+        usage: "[<objaddr>] [-top <n>] [-type <substring>]",
+        summary: "clrheap's own: retained sizes (what each object alone keeps alive).",
+        options: &[
+            ("-top", "How many objects to list, biggest retained size first (default 20)."),
+            ("-type", "Only objects whose type name contains this."),
+            ("-format", "text (default), json or csv."),
+        ],
+        details: "An object's retained size is its size plus that of every object only it keeps\n\
+                  alive (it dominates them): what collecting it alone would free. With an\n\
+                  address, prints that object's retained size and the objects that each alone\n\
+                  keep it alive, nearest first.",
+        examples: &["retained -top 10", "retained -type DocumentCacheEntry", "retained 7f3b2c010428"],
+        implemented: true,
+    },
+    CommandInfo {
         name: "sizestats",
         aliases: &[],
         usage: "",

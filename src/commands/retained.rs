@@ -1,0 +1,132 @@
+//! `retained`: clrheap's own command (SOS has none like it): what each object keeps alive
+//! by itself — its retained size, from the dominator tree of the heap (see
+//! [`crate::graph::dominators`]).
+//!
+//! - `retained <addr>`: the object's size, retained size and number of objects it alone
+//!   keeps alive, and the chain of its dominators up to the roots;
+//! - `retained [-top N] [-type S]`: the N objects (default 20) with the largest retained
+//!   sizes, optionally only those whose type name contains S.
+use super::format::{parse_address, split_option, thousands};
+use super::output::{hex, write_csv_records, write_json, Format};
+use super::Session;
+use crate::graph::dominators::Dominators;
+use crate::graph::ObjectId;
+use anyhow::{bail, Result};
+use comfy_table::{presets, CellAlignment, Table};
+use serde_json::{json, Value};
+use std::io::Write;
+
+/// Most dominator links printed for one object (chains are short in practice).
+const MAX_CHAIN: usize = 1000;
+
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    let mut top = 20usize;
+    let mut type_filter: Option<String> = None;
+    let mut target = None;
+    let mut i = 0;
+    while i < args.len() {
+        let (name, inline) = split_option(&args[i]);
+        let value = |i: &mut usize| -> Result<String> {
+            if let Some(v) = inline {
+                return Ok(v.to_string());
+            }
+            *i += 1;
+            args.get(*i).cloned().ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
+        };
+        match name {
+            "-top" => top = value(&mut i)?.parse().map_err(|_| anyhow::anyhow!("-top takes a number"))?,
+            "-type" => type_filter = Some(value(&mut i)?),
+            a if a.starts_with('-') => bail!("unknown option {a} (retained takes -top N, -type S or an address)"),
+            a => match parse_address(a) {
+                Some(addr) => target = Some(addr),
+                None => bail!("not an object address: {a}"),
+            },
+        }
+        i += 1;
+    }
+    let graph = session.graph()?;
+    let dom = session.dominators()?;
+    let heap = &session.heap;
+    let describe = |id: ObjectId| {
+        json!({
+            "address": hex(graph.address(id)),
+            "type": &*heap.type_name(graph.mt(id)),
+            "size": graph.size(id),
+            "retained_size": dom.retained_size(id),
+        })
+    };
+    if let Some(addr) = target {
+        let Some(id) = graph.id_of(addr) else {
+            bail!("{addr:x} is not the address of an object on the heap");
+        };
+        let Some(_) = dom.immediate_dominator(id) else {
+            bail!("{addr:x} is not reachable from any root: it retains nothing");
+        };
+        let mut chain = Vec::new();
+        let mut cur = dom.immediate_dominator(id);
+        while let Some(d) = cur {
+            if d == Dominators::ROOT || chain.len() >= MAX_CHAIN {
+                break;
+            }
+            chain.push(d);
+            cur = dom.immediate_dominator(d);
+        }
+        if format != Format::Text {
+            let mut record = describe(id);
+            record["dominators"] = Value::Array(chain.iter().map(|&d| describe(d)).collect());
+            return match format {
+                Format::Csv => write_csv_records(out, &["address", "type", "size", "retained_size"], &[record]),
+                _ => write_json(out, &record),
+            };
+        }
+        writeln!(out, "Object:        {addr:x} {}", heap.type_name(graph.mt(id)))?;
+        writeln!(out, "Size:          {} bytes", thousands(graph.size(id)))?;
+        writeln!(out, "Retained size: {} bytes", thousands(dom.retained_size(id)))?;
+        if chain.is_empty() {
+            writeln!(out, "Dominated by:  the roots only (no single object keeps it alive)")?;
+        } else {
+            writeln!(out, "Dominated by (nearest first; each one alone keeps it alive):")?;
+            let rows = chain.iter().map(|&d| describe(d)).collect::<Vec<_>>();
+            write_table(&rows, out)?;
+        }
+        return Ok(());
+    }
+    let mut ids: Vec<ObjectId> = (0..graph.len() as ObjectId)
+        .filter(|&id| dom.retained_size(id) > 0 && !graph.is_free(id))
+        .collect();
+    if let Some(t) = &type_filter {
+        let mut wanted = std::collections::HashMap::new();
+        ids.retain(|&id| *wanted.entry(graph.mt(id)).or_insert_with(|| heap.type_name(graph.mt(id)).contains(t.as_str())));
+    }
+    ids.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
+    ids.truncate(top);
+    let rows: Vec<Value> = ids.iter().map(|&id| describe(id)).collect();
+    match format {
+        Format::Text => write_table(&rows, out),
+        Format::Json => write_json(out, &json!({ "objects": rows, "reachable_objects": dom.reachable() })),
+        Format::Csv => write_csv_records(out, &["address", "type", "size", "retained_size"], &rows),
+    }
+}
+
+/// Objects as a table: address, size, retained size, type.
+fn write_table(rows: &[Value], out: &mut dyn Write) -> Result<()> {
+    let mut table = Table::new();
+    table.load_style(presets::ASCII_MARKDOWN);
+    table.set_header(vec!["Address", "Size", "Retained", "Type"]);
+    for r in rows {
+        let addr = r["address"].as_str().unwrap_or_default().trim_start_matches("0x").to_string();
+        table.add_row(vec![
+            addr,
+            thousands(r["size"].as_u64().unwrap_or(0)),
+            thousands(r["retained_size"].as_u64().unwrap_or(0)),
+            r["type"].as_str().unwrap_or_default().to_string(),
+        ]);
+    }
+    for c in [1, 2] {
+        if let Some(col) = table.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    writeln!(out, "{table}")?;
+    Ok(())
+}
