@@ -41,6 +41,11 @@ pub enum Command {
     /// standard input when it is not a terminal, or opens an interactive prompt (history,
     /// tab completion, `help`; Ctrl-C cancels the running command; `exit` or Ctrl-D leave).
     Analyze(AnalyzeArgs),
+    /// Compare two dumps of one application: per type, how many objects and bytes each
+    /// holds and what changed, biggest growth first.
+    ///
+    /// For example: clrheap diff before.dmp after.dmp --live --top 20
+    Diff(DiffArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     ///
     /// For example: clrheap completions bash > ~/.local/share/bash-completion/completions/clrheap
@@ -72,6 +77,26 @@ pub struct AnalyzeArgs {
     pub format: Format,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    /// The earlier dump.
+    pub before: PathBuf,
+    /// The later dump.
+    pub after: PathBuf,
+    /// Count only live objects (reachable from the roots), not garbage.
+    #[arg(long)]
+    pub live: bool,
+    /// How many types to show, biggest change first (0: every type that changed).
+    #[arg(long, default_value_t = 30)]
+    pub top: usize,
+    /// Directories to search for module files (as for analyze).
+    #[arg(long = "module-path", value_name = "DIR")]
+    pub module_paths: Vec<PathBuf>,
+    /// Output format: a table, JSON or CSV.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 /// Runs the program and returns its exit status.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -85,6 +110,7 @@ pub fn main() -> i32 {
     progress::set_quiet(cli.quiet);
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Diff(args) => diff(args),
         Command::Completions { shell } => {
             let mut out = io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "clrheap", &mut out);
@@ -139,5 +165,36 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+}
+
+fn diff(args: DiffArgs) -> i32 {
+    let options = DumpOptions {
+        module_paths: args.module_paths.clone(),
+        ..Default::default()
+    };
+    let open = |path: &PathBuf| -> anyhow::Result<_> {
+        let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
+        crate::commands::diff::type_totals(&session, args.live)
+    };
+    let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
+    let (before, after) = match (before, after) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("clrheap: {e:#}");
+            return 1;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = crate::commands::diff::render(&before, &after, args.top, args.format, &mut out)
+        .and_then(|()| Ok(std::io::Write::flush(&mut out)?));
+    match result {
+        Ok(()) => 0,
+        Err(e) if crate::shell::is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("clrheap: {e:#}");
+            1
+        }
     }
 }

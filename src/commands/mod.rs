@@ -2,6 +2,7 @@
 //!
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
+pub mod diff;
 pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;

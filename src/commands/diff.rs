@@ -1,0 +1,150 @@
+//! `clrheap diff OLD NEW`: what grew between two dumps of the same application.
+//!
+//! Types are matched by name (MethodTable addresses differ from one process to the
+//! next): for each type, the object count and total size in each dump and the change,
+//! biggest growth first. With `live`, only objects the roots keep alive are counted —
+//! garbage waiting for the next collection is not a leak.
+use super::format::thousands;
+use super::output::{write_csv_records, write_json, Format};
+use super::Session;
+use anyhow::Result;
+use comfy_table::{presets, CellAlignment, Table};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Per type name: (count, total size).
+type TypeTotals = HashMap<String, (u64, u64)>;
+
+/// Counts and sizes per type name of one dump's heap (its live objects with `live`).
+pub fn type_totals(session: &Session, live: bool) -> Result<TypeTotals> {
+    let heap = &session.heap;
+    let liveness = if live { Some(session.liveness()?) } else { None };
+    let free = heap.runtime.globals.free_mt;
+    let per_mt: Vec<HashMap<u64, (u64, u64)>> = heap
+        .segments
+        .par_iter()
+        .map(|seg| {
+            let mut sizes = crate::heap::SizeCache::default();
+            let mut counts: HashMap<u64, (u64, u64)> = HashMap::new();
+            let mut cursor = 0usize;
+            heap.walk_segment(seg, &mut sizes, |o| {
+                if o.mt == free || liveness.is_some_and(|l| !l.is_live_from(o.address, &mut cursor)) {
+                    return;
+                }
+                let e = counts.entry(o.mt).or_default();
+                e.0 += 1;
+                e.1 += o.size;
+            });
+            counts
+        })
+        .collect();
+    let mut totals = TypeTotals::new();
+    for counts in per_mt {
+        for (mt, (count, size)) in counts {
+            let e = totals.entry(heap.type_name(mt).to_string()).or_default();
+            e.0 += count;
+            e.1 += size;
+        }
+    }
+    Ok(totals)
+}
+
+/// One type's change.
+struct Row {
+    name: String,
+    before: (u64, u64),
+    after: (u64, u64),
+}
+
+impl Row {
+    fn size_change(&self) -> i64 {
+        self.after.1 as i64 - self.before.1 as i64
+    }
+    fn count_change(&self) -> i64 {
+        self.after.0 as i64 - self.before.0 as i64
+    }
+}
+
+/// Writes the comparison of `before` and `after`: the `top` types whose size changed
+/// most (grown first; `top` 0 means all that changed).
+pub fn render(before: &TypeTotals, after: &TypeTotals, top: usize, format: Format, out: &mut dyn Write) -> Result<()> {
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut rows: Vec<Row> = names
+        .into_iter()
+        .map(|n| Row {
+            name: n.clone(),
+            before: before.get(n).copied().unwrap_or_default(),
+            after: after.get(n).copied().unwrap_or_default(),
+        })
+        .filter(|r| r.before != r.after)
+        .collect();
+    rows.sort_by(|a, b| b.size_change().cmp(&a.size_change()).then_with(|| a.name.cmp(&b.name)));
+    if top > 0 {
+        rows.truncate(top);
+    }
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "type": r.name,
+                "count_before": r.before.0,
+                "count_after": r.after.0,
+                "count_change": r.count_change(),
+                "size_before": r.before.1,
+                "size_after": r.after.1,
+                "size_change": r.size_change(),
+            })
+        })
+        .collect();
+    let total = |t: &TypeTotals| t.values().fold((0u64, 0u64), |a, v| (a.0 + v.0, a.1 + v.1));
+    let (b, a) = (total(before), total(after));
+    match format {
+        Format::Json => write_json(
+            out,
+            &json!({
+                "types": records,
+                "objects_before": b.0, "objects_after": a.0,
+                "bytes_before": b.1, "bytes_after": a.1,
+            }),
+        ),
+        Format::Csv => write_csv_records(
+            out,
+            &["type", "count_before", "count_after", "count_change", "size_before", "size_after", "size_change"],
+            &records,
+        ),
+        Format::Text => {
+            let signed = |v: i64| if v > 0 { format!("+{}", thousands(v as u64)) } else if v < 0 { format!("-{}", thousands(v.unsigned_abs())) } else { "0".into() };
+            let mut table = Table::new();
+            table.load_style(presets::ASCII_MARKDOWN);
+            table.set_header(vec!["Count", "Change", "Size", "Change", "Type"]);
+            for r in &rows {
+                table.add_row(vec![
+                    thousands(r.after.0),
+                    signed(r.count_change()),
+                    thousands(r.after.1),
+                    signed(r.size_change()),
+                    r.name.clone(),
+                ]);
+            }
+            for c in 0..4 {
+                if let Some(col) = table.column_mut(c) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+            writeln!(out, "{table}")?;
+            writeln!(
+                out,
+                "Total: {} objects ({}), {} bytes ({})",
+                thousands(a.0),
+                signed(a.0 as i64 - b.0 as i64),
+                thousands(a.1),
+                signed(a.1 as i64 - b.1 as i64)
+            )?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! `clrheap diff`: the seed service before and after 2,000 more documents and 600 more
+//! requests (two real .NET 9 dumps, cut down to the pages clrheap reads).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff").join(name)
+}
+
+fn diff(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_clrheap"))
+        .arg("diff")
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .arg(fixture("seed-net9-large.dmp.zst"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn change(json: &serde_json::Value, name: &str) -> i64 {
+    json["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["type"] == name)
+        .unwrap_or_else(|| panic!("{name} changed"))["count_change"]
+        .as_i64()
+        .unwrap()
+}
+
+#[test]
+fn diff_finds_the_growth() {
+    let json: serde_json::Value = serde_json::from_str(&diff(&["--live", "--top", "0", "--format", "json"])).unwrap();
+    assert_eq!(change(&json, "DocProc.Infrastructure.Cache.DocumentCacheEntry"), 2000);
+    assert_eq!(change(&json, "DocProc.Api.Middleware.RequestTracingMiddleware"), 600);
+    // Every type's change is after - before, and the totals add up.
+    let types = json["types"].as_array().unwrap();
+    let mut bytes = 0i64;
+    for t in types {
+        let g = |k: &str| t[k].as_i64().unwrap();
+        assert_eq!(g("count_change"), g("count_after") - g("count_before"));
+        assert_eq!(g("size_change"), g("size_after") - g("size_before"));
+        bytes += g("size_change");
+    }
+    let g = |k: &str| json[k].as_i64().unwrap();
+    assert_eq!(bytes, g("bytes_after") - g("bytes_before"));
+    // Biggest growth first.
+    let sizes: Vec<i64> = types.iter().map(|t| t["size_change"].as_i64().unwrap()).collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]));
+
+    let text = diff(&["--live", "--top", "5"]);
+    assert!(text.lines().count() >= 7, "{text}");
+    assert!(text.lines().last().unwrap().starts_with("Total: "), "{text}");
+}
+
+#[test]
+fn a_dump_against_itself_changes_nothing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_clrheap"))
+        .arg("diff")
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["types"].as_array().unwrap().len(), 0);
+    assert_eq!(json["bytes_before"], json["bytes_after"]);
+}
