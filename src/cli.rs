@@ -158,16 +158,6 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_valid() {
-        Cli::command().debug_assert();
-    }
-}
-
 fn diff(args: DiffArgs) -> i32 {
     let options = DumpOptions {
         module_paths: args.module_paths.clone(),
@@ -196,5 +186,15 @@ fn diff(args: DiffArgs) -> i32 {
             eprintln!("clrheap: {e:#}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
     }
 }
