@@ -239,11 +239,33 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
 }
 
 /// One link of a root's chain.
-struct PathItem {
-    address: u64,
-    type_name: String,
-    dependent: bool,
-    static_field: Option<String>,
+pub(crate) struct PathItem {
+    pub address: u64,
+    pub type_name: String,
+    pub dependent: bool,
+    pub static_field: Option<String>,
+}
+
+/// The first root (in gcroot's order: handles, finalizer queue, stacks) that reaches
+/// `target`, with its chain, described as gcroot describes it (root kind text, links with
+/// static field names).
+pub(crate) fn first_root_chain(session: &Session, target: u64) -> Result<Option<(String, Vec<PathItem>)>> {
+    let graph = session.graph()?;
+    let roots = session.roots()?;
+    let mut finder = PathFinder::new(&graph, &roots.dependents, target);
+    let printer = RootPrinter { session, last: None, last_frame: None };
+    let stack = roots.stack.iter().map(|e| &e.root);
+    for root in roots.handles.iter().chain(&roots.finalizer).chain(stack) {
+        if let Some(path) = finder.path_from(root.object) {
+            let kind = match root.kind {
+                RootKind::Handle(kind) => handle_kind_name(kind),
+                RootKind::FinalizerQueue { .. } => "finalizer queue".into(),
+                RootKind::Stack { os_thread_id, .. } => format!("stack of thread {os_thread_id:x}"),
+            };
+            return Ok(Some((kind, printer.path_items(&path)?)));
+        }
+    }
+    Ok(None)
 }
 
 /// A root and its chain as a JSON record: `{"kind", "handle_kind"?, "address", "thread"?,

@@ -11,6 +11,7 @@ pub mod finalizequeue;
 pub mod format;
 pub mod gchandles;
 pub mod gcroot;
+pub mod leaks;
 pub mod names;
 pub mod objsize;
 pub mod syncblk;
@@ -137,6 +138,7 @@ impl Session {
             "finalizequeue" => finalizequeue::run(self, &args, format, out),
             "syncblk" => syncblk::run(self, &args, format, out),
             "retained" => retained::run(self, &args, format, out),
+            "leaks" => leaks::run(self, &args, format, out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),

@@ -231,6 +231,22 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: true,
     },
     CommandInfo {
+        name: "leaks",
+        aliases: &[],
+        usage: "[-top <n>]",
+        summary: "clrheap's own: leak suspects, the objects that alone keep much of the heap alive.",
+        options: &[
+            ("-top", "How many suspects to report (default 5)."),
+            ("-format", "text (default) or json."),
+        ],
+        details: "Finds accumulation points in the dominator tree: objects that directly hold\n\
+                  many objects and retain a large share of the live heap (usually a collection's\n\
+                  storage). Each is reported with its retained size, what it holds by type, and\n\
+                  how it is rooted, naming the static field it hangs from.",
+        examples: &["leaks", "leaks -top 10"],
+        implemented: true,
+    },
+    CommandInfo {
         name: "listnearobj",
         aliases: &["lno"],
         usage: "<address>",

@@ -177,6 +177,59 @@ impl Dominators {
     pub fn reachable(&self) -> usize {
         self.reachable
     }
+
+    /// The dominator tree's child lists (objects each object immediately dominates).
+    pub fn children(&self) -> DominatorChildren {
+        let n = self.idom.len();
+        // Slot n holds the children of the virtual root.
+        let parent_slot = |d: u32| if d == Self::ROOT { n } else { d as usize };
+        let mut start = vec![0u32; n + 2];
+        for &d in &self.idom {
+            if d != NONE {
+                start[parent_slot(d) + 1] += 1;
+            }
+        }
+        for i in 0..=n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut children = vec![0u32; start[n + 1] as usize];
+        for (id, &d) in self.idom.iter().enumerate() {
+            if d != NONE {
+                let p = parent_slot(d);
+                children[fill[p] as usize] = id as u32;
+                fill[p] += 1;
+            }
+        }
+        DominatorChildren { start, children }
+    }
+}
+
+/// Children lists of the dominator tree, as CSR.
+pub struct DominatorChildren {
+    start: Vec<u32>,
+    children: Vec<ObjectId>,
+}
+
+impl DominatorChildren {
+    /// The objects `id` immediately dominates ([`Dominators::ROOT`]: those only the roots
+    /// dominate).
+    pub fn of(&self, id: u32) -> &[ObjectId] {
+        let slot = if id == Dominators::ROOT { self.start.len() - 2 } else { id as usize };
+        match (self.start.get(slot), self.start.get(slot + 1)) {
+            (Some(&a), Some(&b)) => &self.children[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// Every object in the dominator subtree of `id` (itself included), depth first.
+    pub fn subtree(&self, id: ObjectId, mut visit: impl FnMut(ObjectId)) {
+        let mut stack = vec![id];
+        while let Some(x) = stack.pop() {
+            visit(x);
+            stack.extend_from_slice(self.of(x));
+        }
+    }
 }
 
 /// Lengauer–Tarjan's EVAL with path compression, iteratively: the node of minimal
@@ -227,6 +280,22 @@ mod tests {
         assert_eq!(d.retained_size(0), 150);
         assert_eq!(d.retained_size(5), 0);
         assert_eq!(d.reachable(), 5);
+    }
+
+    #[test]
+    fn children_lists() {
+        let g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
+        let d = Dominators::compute(&g, &[0], &[]);
+        let c = d.children();
+        assert_eq!(c.of(Dominators::ROOT), &[0]);
+        let mut kids = c.of(1).to_vec();
+        kids.sort();
+        assert_eq!(kids, vec![2, 3, 4]);
+        let mut all = Vec::new();
+        c.subtree(1, |x| all.push(x));
+        all.sort();
+        assert_eq!(all, vec![1, 2, 3, 4]);
+        assert!(c.of(5).is_empty());
     }
 
     #[test]

@@ -36,6 +36,11 @@ impl StaticsIndex {
         self.slots.get(&slot)
     }
 
+    /// Whether any static field lives in `[start, end)` (a statics storage array).
+    pub fn any_slot_in(&self, start: u64, end: u64) -> bool {
+        self.slots.keys().any(|&s| s >= start && s < end)
+    }
+
     pub fn len(&self) -> usize {
         self.slots.len()
     }
