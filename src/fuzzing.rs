@@ -234,6 +234,8 @@ pub struct Fixture {
     pub ranges: Vec<(Region, usize, usize)>,
     /// Addresses for `dumpobj`, `gcroot`, ...: objects of the undamaged dump.
     pub addrs: Vec<u64>,
+    /// `(vaddr, captured bytes, file offset)` of each `PT_LOAD` segment.
+    segments: Vec<(u64, u64, u64)>,
 }
 
 impl Fixture {
@@ -323,11 +325,25 @@ impl Fixture {
                 .map(|o| o.address),
         );
         drop(session);
+        let segments = segments
+            .iter()
+            .map(|s| (s.vaddr, s.filesz, s.offset))
+            .collect();
         Ok(Fixture {
             bytes,
             ranges,
             addrs,
+            segments,
         })
+    }
+
+    /// Where the captured byte at `addr` is in the file.
+    pub fn file_offset(&self, addr: u64) -> Option<usize> {
+        let &(vaddr, _, offset) = self
+            .segments
+            .iter()
+            .find(|&&(vaddr, filesz, _)| addr >= vaddr && addr - vaddr < filesz)?;
+        usize::try_from(offset + (addr - vaddr)).ok()
     }
 
     /// The ranges of one region.

@@ -280,3 +280,88 @@ fn fuzz_regressions() {
         dir.display()
     );
 }
+
+/// Generic dictionaries damaged into a chain: every argument of the i-th generic type of
+/// two or more arguments is the (i+1)-th. A name is then a tree of `2^chain` nodes
+/// (`2^17` here; a dump made for it can chain 32, a hang and a name of gigabytes): such a
+/// name is refused past a budget of visits and length, and the commands go on.
+#[test]
+fn generic_dictionaries_chained() {
+    use clrheap::runtime::layouts::MT_PER_INST_INFO;
+    let fixture: &'static Fixture = Box::leak(Box::new(load("zoo-net10-svr-heap")));
+    let session = open_session(fixture.bytes.clone()).expect("open");
+    let heap = &session.heap;
+    let space = heap.space();
+    let (objects, _) = heap.objects();
+    // Every MethodTable on the heap and, transitively, among their type arguments.
+    let mut mts: Vec<u64> = objects.iter().map(|o| o.mt).collect();
+    let mut i = 0;
+    while i < mts.len() && mts.len() < 100_000 {
+        if let Ok(args) = heap.generic_args(mts[i]) {
+            mts.extend(args.into_iter().filter(|t| t & 2 == 0 && *t != 0));
+        }
+        i += 1;
+        if i == mts.len() || i % 1024 == 0 {
+            mts.sort_unstable();
+            mts.dedup();
+            i = i.min(mts.len());
+        }
+    }
+    mts.sort_unstable();
+    mts.dedup();
+    // (MethodTable, its dictionary, its argument count)
+    let mut chain = Vec::new();
+    for &mt in &mts {
+        let Ok(args) = heap.generic_args(mt) else {
+            continue;
+        };
+        if args.len() < 2 || args.iter().any(|t| t & 2 != 0) {
+            continue;
+        }
+        let per_inst = space.read_ptr(mt + MT_PER_INST_INFO).unwrap();
+        let num_dicts = space.read_u16(per_inst - 4).unwrap() as u64;
+        let dict = space.read_ptr(per_inst + 8 * (num_dicts - 1)).unwrap();
+        chain.push((mt, dict, args.len() as u64));
+    }
+    let visits: f64 = chain.iter().map(|c| c.2 as f64).product();
+    eprintln!(
+        "{} generic types chained: {visits:e} visits per name",
+        chain.len()
+    );
+    assert!(
+        visits > 1e5,
+        "only {} generic types of two arguments",
+        chain.len()
+    );
+    let first = objects.iter().find(|o| o.mt == chain[0].0).unwrap().address;
+    drop(session);
+    let mut bytes = fixture.bytes.clone();
+    for pair in chain.windows(2) {
+        let ((_, dict, n), (next, _, _)) = (pair[0], pair[1]);
+        for i in 0..n {
+            let at = fixture
+                .file_offset(dict + 8 * i)
+                .expect("the dictionary is captured");
+            bytes[at..at + 8].copy_from_slice(&next.to_le_bytes());
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let session = open_session(bytes).expect("open the damaged dump");
+        let mt = chain[0].0;
+        assert!(
+            session.heap.try_type_name(mt).is_none(),
+            "a name of {visits:e} nodes"
+        );
+        assert!(
+            session.heap.dac_type_name(mt).is_err(),
+            "a DAC name of {visits:e} nodes"
+        );
+        for line in ["dumpheap -stat".to_string(), format!("dumpobj {first:x}")] {
+            let _ = session.execute(&line, &mut std::io::sink());
+        }
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(LIMIT)
+        .expect("naming chained generic types finishes");
+}
