@@ -59,7 +59,7 @@ fn case_input(seed: u64, i: u64) -> Vec<u8> {
     let writes = 1 + rng.next() % 8;
     let mut input = Vec::new();
     for _ in 0..writes {
-        let r = if rng.next() % 4 == 0 {
+        let r = if rng.next().is_multiple_of(4) {
             (rng.next() % REGIONS.len() as u64) as u8
         } else {
             region
@@ -228,7 +228,7 @@ fn damaged_without_heap() {
                 let at = (rng.next() % b.len() as u64) as usize;
                 b[at] = rng.next() as u8;
             }
-            if rng.next() % 8 == 0 {
+            if rng.next().is_multiple_of(8) {
                 b.truncate((rng.next() % b.len() as u64) as usize);
             }
             clrheap::fuzzing::core_bytes(&b);
