@@ -24,3 +24,5 @@ pub mod metadata;
 pub mod runtime;
 
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;

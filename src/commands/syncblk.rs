@@ -26,6 +26,10 @@ use crate::runtime::syncblocks::{sync_block, sync_block_count};
 use anyhow::{bail, Result};
 use std::io::Write;
 
+/// This many unreadable entries in a row means the table's size is damaged: stop there
+/// rather than report (up to 2^26) invalid entries one by one.
+const MAX_INVALID_RUN: u32 = 4096;
+
 #[derive(Debug, Default)]
 struct Options {
     all: bool,
@@ -72,6 +76,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let count = sync_block_count(rt)?;
     writeln!(out, "Index         SyncBlock MonitorHeld Recursion Owning Thread Info          SyncBlock Owner")?;
     let mut free = 0u32;
+    let mut invalid_run = 0u32;
     for nb in 1..=count {
         crate::interrupt::check()?;
         if o.index != 0 && nb as u64 != o.index {
@@ -79,9 +84,16 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
         let asked = nb as u64 == o.index;
         let e = match sync_block(rt, &heap.threads, nb) {
-            Ok(e) => e,
+            Ok(e) => {
+                invalid_run = 0;
+                e
+            }
             Err(_) => {
                 writeln!(out, "SyncBlock {nb} is invalid{}", if asked { "" } else { ", continuing..." })?;
+                invalid_run += 1;
+                if invalid_run >= MAX_INVALID_RUN {
+                    bail!("the sync block table is unreadable from entry {} on", nb + 1 - invalid_run);
+                }
                 continue;
             }
         };
@@ -140,14 +152,20 @@ fn run_records(session: &Session, o: &Options, format: Format, out: &mut dyn Wri
     let count = sync_block_count(&heap.runtime)?;
     let mut records = Vec::new();
     let mut free = 0u32;
+    let mut invalid_run = 0u32;
     for nb in 1..=count {
         crate::interrupt::check()?;
         if o.index != 0 && nb as u64 != o.index {
             continue;
         }
         let Ok(e) = sync_block(&heap.runtime, &heap.threads, nb) else {
+            invalid_run += 1;
+            if invalid_run >= MAX_INVALID_RUN {
+                bail!("the sync block table is unreadable from entry {} on", nb + 1 - invalid_run);
+            }
             continue;
         };
+        invalid_run = 0;
         free += e.free as u32;
         if !(o.all || nb as u64 == o.index || (e.monitor_held > 0 && !e.free)) {
             continue;

@@ -295,13 +295,13 @@ impl AddressSpace {
         let phoff = u64::from_le_bytes(head[32..40].try_into().ok()?);
         let phnum = u16::from_le_bytes(head[56..58].try_into().ok()?) as u64;
         for i in 0..phnum.min(64) {
-            let ph = self.core_slice(file.base + phoff + i * 56, 56)?;
+            let ph = self.core_slice(file.base.checked_add(phoff)?.checked_add(i * 56)?, 56)?;
             if u32::from_le_bytes(ph[0..4].try_into().ok()?) != 4 {
                 continue;
             }
             let vaddr = u64::from_le_bytes(ph[16..24].try_into().ok()?);
             let size = u64::from_le_bytes(ph[32..40].try_into().ok()?).min(4096) as usize;
-            let notes = self.core_slice(file.base + vaddr, size)?;
+            let notes = self.core_slice(file.base.checked_add(vaddr)?, size)?;
             let mut pos = 0usize;
             while pos + 12 <= notes.len() {
                 let namesz = u32::from_le_bytes(notes[pos..pos + 4].try_into().ok()?) as usize;
@@ -364,7 +364,9 @@ impl AddressSpace {
         let mut out = Vec::new();
         let mut chunk = [0u8; 64];
         while out.len() < max {
-            let cur = addr + out.len() as u64;
+            let cur = addr
+                .checked_add(out.len() as u64)
+                .ok_or_else(|| absent(addr, max, Some("range wraps around".into())))?;
             // Read byte-wise near a boundary, in chunks elsewhere.
             let n = match self.read(cur, &mut chunk) {
                 Ok(()) => chunk.len(),

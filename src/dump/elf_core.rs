@@ -61,6 +61,8 @@ pub struct CoreFile {
     pub(crate) files: Vec<FileMapping>,
     pub threads: Vec<ThreadRegisters>,
     pub auxv: Vec<(u64, u64)>,
+    /// `(file offset, size)` of each `PT_NOTE` segment.
+    pub(crate) note_ranges: Vec<(u64, u64)>,
 }
 
 fn damaged(what: &'static str, detail: impl Into<String>) -> DumpError {
@@ -169,8 +171,10 @@ impl CoreFile {
             files: Vec::new(),
             threads: Vec::new(),
             auxv: Vec::new(),
+            note_ranges: notes,
         };
-        for (offset, size) in notes {
+        for i in 0..core.note_ranges.len() {
+            let (offset, size) = core.note_ranges[i];
             core.parse_notes(offset as usize, size as usize)?;
         }
         core.files.sort_by_key(|f| f.start);

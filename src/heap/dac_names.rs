@@ -8,6 +8,7 @@
 //! [`Heap::type_name`].)
 use crate::heap::fields::is_generic_instantiation;
 use crate::heap::Heap;
+use crate::heap::types::{NameBudget, check_name_len};
 use crate::runtime::layouts::{MTF_IS_SZARRAY, MT_PER_INST_INFO};
 use anyhow::{bail, Context, Result};
 
@@ -18,19 +19,28 @@ impl Heap {
     /// The DAC's name for the type of MethodTable `mt` (`Free` for free space).
     pub fn dac_type_name(&self, mt: u64) -> Result<String> {
         let mut out = String::new();
-        self.append_dac_name(mt, false, &mut out, 0)?;
+        self.append_dac_name(mt, false, &mut out, 0, &NameBudget::new())?;
         Ok(out)
     }
 
-    fn append_dac_name(&self, th: u64, with_assembly: bool, out: &mut String, depth: usize) -> Result<()> {
+    fn append_dac_name(
+        &self,
+        th: u64,
+        with_assembly: bool,
+        out: &mut String,
+        depth: usize,
+        budget: &NameBudget,
+    ) -> Result<()> {
         if depth > MAX_DEPTH {
             bail!("type nesting too deep");
         }
+        budget.spend()?;
+        check_name_len(out)?;
         if th & 2 != 0 {
             // A TypeDesc (pointer, byref, generic parameter, function pointer).
             match self.type_desc(th)? {
                 (element_type @ (0x0f | 0x10), Some(arg)) => {
-                    self.append_dac_name(arg, false, out, depth + 1)?;
+                    self.append_dac_name(arg, false, out, depth + 1, budget)?;
                     out.push(if element_type == 0x0f { '*' } else { '&' });
                 }
                 _ => bail!("unsupported TypeDesc {th:x}"),
@@ -43,8 +53,8 @@ impl Heap {
         }
         let info = self.method_table(th)?;
         if info.is_array() {
-            let element = self.space().read_ptr(th + MT_PER_INST_INFO)?;
-            self.append_dac_name(element, false, out, depth + 1)?;
+            let element = self.space().read_ptr(th.wrapping_add(MT_PER_INST_INFO))?;
+            self.append_dac_name(element, false, out, depth + 1, budget)?;
             if info.flags & MTF_IS_SZARRAY != 0 {
                 out.push_str("[]");
             } else {
@@ -71,7 +81,7 @@ impl Heap {
                             out.push(',');
                         }
                         out.push('[');
-                        self.append_dac_name(*a, true, out, depth + 1)?;
+                        self.append_dac_name(*a, true, out, depth + 1, budget)?;
                         out.push(']');
                     }
                     out.push(']');
@@ -99,7 +109,7 @@ impl Heap {
             if !info.is_array() {
                 return Ok(info.module);
             }
-            cur = self.space().read_ptr(cur + MT_PER_INST_INFO)?;
+            cur = self.space().read_ptr(cur.wrapping_add(MT_PER_INST_INFO))?;
             if cur & 2 != 0 {
                 bail!("array of a TypeDesc");
             }

@@ -21,6 +21,39 @@ use std::sync::{Arc, Mutex};
 const MAX_NAME_DEPTH: usize = 32;
 /// More generic arguments than this is a corrupt dictionary.
 const MAX_TYPE_ARGS: u16 = 256;
+/// Most type handles visited, and longest name built, for one name. Depth alone does not
+/// bound the work: a damaged dictionary whose arguments are the type itself would make
+/// `args^depth` visits and a name as long.
+const MAX_NAME_NODES: usize = 4096;
+pub(crate) const MAX_NAME_LEN: usize = 64 << 10;
+
+/// The work left for building one type name (see [`MAX_NAME_NODES`]).
+pub(crate) struct NameBudget(std::cell::Cell<usize>);
+
+impl NameBudget {
+    pub(crate) fn new() -> NameBudget {
+        NameBudget(std::cell::Cell::new(MAX_NAME_NODES))
+    }
+
+    /// Takes one visit, or fails when the budget is spent.
+    pub(crate) fn spend(&self) -> Result<()> {
+        match self.0.get().checked_sub(1) {
+            Some(left) => {
+                self.0.set(left);
+                Ok(())
+            }
+            None => bail!("type name too large (a damaged generic dictionary?)"),
+        }
+    }
+}
+
+/// Fails when a name being built has grown past [`MAX_NAME_LEN`].
+pub(crate) fn check_name_len(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        bail!("type name too long (a damaged generic dictionary?)");
+    }
+    Ok(())
+}
 
 /// What the walk needs to size an object: read once per MethodTable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +202,7 @@ impl Heap {
         if let Some(n) = self.types.names.lock().expect("name cache").get(&mt) {
             return n.clone();
         }
-        let name: Option<Arc<str>> = self.compute_name(mt, 0).ok().map(Into::into);
+        let name: Option<Arc<str>> = self.compute_name(mt, 0, &NameBudget::new()).ok().map(Into::into);
         self.types
             .names
             .lock()
@@ -178,17 +211,18 @@ impl Heap {
         name
     }
 
-    fn compute_name(&self, mt: u64, depth: usize) -> Result<String> {
+    fn compute_name(&self, mt: u64, depth: usize, budget: &NameBudget) -> Result<String> {
         if depth > MAX_NAME_DEPTH {
             bail!("type nesting too deep");
         }
+        budget.spend()?;
         if mt == self.runtime.globals.free_mt {
             return Ok("Free".into());
         }
         let info = self.method_table(mt)?;
         if info.is_array() {
-            let element = self.space().read_ptr(mt + MT_PER_INST_INFO)?;
-            let element_name = self.type_handle_name(element, depth + 1)?;
+            let element = self.space().read_ptr(mt.wrapping_add(MT_PER_INST_INFO))?;
+            let element_name = self.type_handle_name(element, depth + 1, budget)?;
             let suffix = if info.flags & MTF_IS_SZARRAY != 0 {
                 "[]".to_string()
             } else {
@@ -200,7 +234,9 @@ impl Heap {
                     format!("[{}]", ",".repeat(rank - 1))
                 }
             };
-            return Ok(element_name + &suffix);
+            let name = element_name + &suffix;
+            check_name_len(&name)?;
+            return Ok(name);
         }
         let md = self
             .module_metadata(info.module)
@@ -213,16 +249,18 @@ impl Heap {
         let args = self.generic_args(mt)?;
         let names = args
             .iter()
-            .map(|&th| self.type_handle_name(th, depth + 1))
+            .map(|&th| self.type_handle_name(th, depth + 1, budget))
             .collect::<Result<Vec<_>>>()?;
-        Ok(with_generic_args(&raw, &names))
+        let name = with_generic_args(&raw, &names);
+        check_name_len(&name)?;
+        Ok(name)
     }
 
     /// The TypeHandles of a generic instantiation's own type arguments.
     pub fn generic_args(&self, mt: u64) -> Result<Vec<u64>> {
         let space = self.space();
-        let per_inst = space.read_ptr(mt + MT_PER_INST_INFO)?;
-        if per_inst == 0 {
+        let per_inst = space.read_ptr(mt.wrapping_add(MT_PER_INST_INFO))?;
+        if per_inst < 4 {
             return Ok(Vec::new());
         }
         let num_dicts = space.read_u16(per_inst - 4)?;
@@ -230,26 +268,27 @@ impl Heap {
         if num_dicts == 0 || num_args > MAX_TYPE_ARGS {
             bail!("MethodTable {mt:x} has a corrupt generic dictionary");
         }
-        let dict = space.read_ptr(per_inst + 8 * (num_dicts as u64 - 1))?;
+        let dict = space.read_ptr(per_inst.wrapping_add(8 * (num_dicts as u64 - 1)))?;
         (0..num_args as u64)
-            .map(|i| Ok(space.read_ptr(dict + 8 * i)?))
+            .map(|i| Ok(space.read_ptr(dict.wrapping_add(8 * i))?))
             .collect()
     }
 
-    fn type_handle_name(&self, th: u64, depth: usize) -> Result<String> {
+    fn type_handle_name(&self, th: u64, depth: usize, budget: &NameBudget) -> Result<String> {
         if th & 2 == 0 {
             if depth > 0
                 && let Some(n) = self.types.names.lock().expect("name cache").get(&th)
             {
                 return Ok(n.as_deref().map_or_else(|| unknown_type_name(th), str::to_string));
             }
-            return self.compute_name(th, depth);
+            return self.compute_name(th, depth, budget);
         }
         // A TypeDesc: pointer, byref, generic variable or function pointer.
         let (element_type, arg) = self.type_desc(th)?;
         match (element_type, arg) {
             (0x0f | 0x10, Some(arg)) => {
-                let inner = self.type_handle_name(arg, depth + 1)?;
+                budget.spend()?;
+                let inner = self.type_handle_name(arg, depth + 1, budget)?;
                 Ok(inner + if element_type == 0x0f { "*" } else { "&" })
             }
             (0x1b, _) => Ok("FNPTR".into()),
@@ -259,9 +298,9 @@ impl Heap {
 
     /// The characters of the string object at `addr`, at most `max_units` UTF-16 units.
     pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
-        let len = self.space().read_u32(addr + 8)? as usize;
+        let len = self.space().read_u32(addr.wrapping_add(8))? as usize;
         let n = len.min(max_units);
-        let bytes = self.space().read_vec(addr + 12, n * 2)?;
+        let bytes = self.space().read_vec(addr.wrapping_add(12), n.saturating_mul(2))?;
         let units: Vec<u16> = bytes
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -275,7 +314,7 @@ impl Heap {
         let desc = th & !3;
         let element_type = self.space().read_u32(desc)? & 0xff;
         let arg = match element_type {
-            0x0f | 0x10 => Some(self.space().read_ptr(desc + self.runtime.layout.param_type_arg)?),
+            0x0f | 0x10 => Some(self.space().read_ptr(desc.wrapping_add(self.runtime.layout.param_type_arg))?),
             _ => None,
         };
         Ok((element_type, arg))

@@ -89,7 +89,7 @@ impl Runtime {
         };
         let dac = |index: usize| -> Result<u64> {
             space
-                .read_ptr(dac_table + 8 * index as u64)
+                .read_ptr(dac_table.wrapping_add(8 * index as u64))
                 .with_context(|| format!("cannot read g_dacTable entry {index}"))
         };
         let deref = |index: usize| -> Result<u64> {
@@ -107,7 +107,7 @@ impl Runtime {
             exception_mt: deref(d.exception_mt)?,
             thread_store: deref(d.thread_store)?,
             finalizer_thread: deref(d.finalizer_thread)?,
-            global_alloc_context: dac(d.global_alloc_context)? + layout.global_alloc_context_offset,
+            global_alloc_context: dac(d.global_alloc_context)?.wrapping_add(layout.global_alloc_context_offset),
             sync_table: deref(d.sync_table).unwrap_or(0),
             // The entry is the address of the binder itself (a static object), whose
             // first field is CoreLib's Module.

@@ -125,7 +125,7 @@ impl ImageSource for ImageInSpace<'_> {
 pub fn read_utf16z(space: &AddressSpace, addr: u64, max: usize) -> Result<String> {
     let mut units = Vec::new();
     while units.len() < max {
-        let u = space.read_u16(addr + 2 * units.len() as u64)?;
+        let u = space.read_u16(addr.wrapping_add(2 * units.len() as u64))?;
         if u == 0 {
             return Ok(String::from_utf16_lossy(&units));
         }

@@ -33,16 +33,16 @@ pub fn sync_block_count(rt: &Runtime) -> Result<u32> {
     let l = &rt.layout.sync_block;
     let space = &rt.space;
     let var = space
-        .read_ptr(rt.dac_table + 8 * l.cache as u64)
+        .read_ptr(rt.dac_table.wrapping_add(8 * l.cache as u64))
         .context("cannot read g_dacTable's SyncBlockCache entry")?;
     let cache = space.read_ptr(var).context("cannot read SyncBlockCache::s_pSyncBlockCache")?;
     if cache == 0 {
         return Ok(0);
     }
     let free_index = space
-        .read_u32(cache + l.cache_free_index)
+        .read_u32(cache.wrapping_add(l.cache_free_index))
         .context("cannot read the SyncBlockCache")?;
-    let size = space.read_u32(cache + l.cache_table_size).unwrap_or(u32::MAX);
+    let size = space.read_u32(cache.wrapping_add(l.cache_table_size)).unwrap_or(u32::MAX);
     let count = free_index.saturating_sub(1);
     if count > MAX_SYNC_BLOCKS || (size != 0 && free_index > size) {
         bail!("the sync block table's size is not plausible ({free_index} entries used of {size})");
@@ -57,9 +57,9 @@ pub fn sync_block(rt: &Runtime, threads: &[ManagedThread], index: u32) -> Result
     if rt.globals.sync_table == 0 {
         bail!("the runtime has no sync block table");
     }
-    let entry = rt.globals.sync_table + SYNC_TABLE_ENTRY_SIZE * index as u64;
+    let entry = rt.globals.sync_table.wrapping_add(SYNC_TABLE_ENTRY_SIZE * index as u64);
     let sync_block = space.read_ptr(entry)?;
-    let object = space.read_ptr(entry + SYNC_TABLE_ENTRY_OBJECT)?;
+    let object = space.read_ptr(entry.wrapping_add(SYNC_TABLE_ENTRY_OBJECT))?;
     let mut e = SyncBlockEntry { index, ..Default::default() };
     if object & 1 != 0 {
         e.free = true;
@@ -70,13 +70,13 @@ pub fn sync_block(rt: &Runtime, threads: &[ManagedThread], index: u32) -> Result
         return Ok(e);
     }
     e.sync_block = sync_block;
-    let state = space.read_u32(sync_block + AWARE_LOCK_STATE)?;
+    let state = space.read_u32(sync_block.wrapping_add(AWARE_LOCK_STATE))?;
     e.monitor_held = (state & 1).wrapping_add((state >> 6) << 1);
-    e.recursion = space.read_u32(sync_block + AWARE_LOCK_RECURSION)?;
+    e.recursion = space.read_u32(sync_block.wrapping_add(AWARE_LOCK_RECURSION))?;
     e.holding_thread = match rt.layout.sync_block.holder {
-        LockHolder::ThreadPointer => space.read_ptr(sync_block + AWARE_LOCK_HOLDER)?,
+        LockHolder::ThreadPointer => space.read_ptr(sync_block.wrapping_add(AWARE_LOCK_HOLDER))?,
         LockHolder::ManagedThreadId => {
-            let id = space.read_u32(sync_block + AWARE_LOCK_HOLDER)?;
+            let id = space.read_u32(sync_block.wrapping_add(AWARE_LOCK_HOLDER))?;
             match id {
                 0 => 0,
                 id => threads.iter().find(|t| t.managed_id == id).map_or(0, |t| t.address),

@@ -9,6 +9,9 @@ use std::fmt;
 
 const MARKER: &[u8] = b"@(#)Version ";
 const CHUNK: usize = 1 << 20;
+/// Most bytes of a module scanned for the version string (`libcoreclr.so` is about 7 MB):
+/// a damaged `NT_FILE` entry or program header must not make the scan endless.
+const MAX_SCAN: u64 = 256 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeVersion {
@@ -66,12 +69,14 @@ fn writable_segments(space: &AddressSpace, module: &MappedFile) -> Vec<(u64, u64
             let ph = base + phoff + i * 56;
             let (kind, flags) = (space.read_u32(ph).ok()?, space.read_u32(ph + 4).ok()?);
             let (vaddr, filesz) = (space.read_u64(ph + 16).ok()?, space.read_u64(ph + 32).ok()?);
-            (kind == 1 && flags & 2 != 0).then(|| (base + vaddr, (base + vaddr + filesz).min(module.end)))
+            let start = base.checked_add(vaddr)?;
+            (kind == 1 && flags & 2 != 0).then(|| (start, start.saturating_add(filesz).min(module.end)))
         })
         .collect()
 }
 
 fn scan(space: &AddressSpace, start: u64, end: u64) -> Option<RuntimeVersion> {
+    let end = end.min(start.saturating_add(MAX_SCAN));
     let mut addr = start;
     let mut buf = vec![0u8; CHUNK + 256];
     while addr < end {
@@ -82,10 +87,10 @@ fn scan(space: &AddressSpace, start: u64, end: u64) -> Option<RuntimeVersion> {
                 let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
                 return RuntimeVersion::parse(&String::from_utf8_lossy(&text[..end]));
             }
-            addr += CHUNK as u64;
+            addr = addr.saturating_add(CHUNK as u64);
         } else {
             // Skip unreadable pages one at a time.
-            addr += 4096;
+            addr = addr.saturating_add(4096);
         }
     }
     None

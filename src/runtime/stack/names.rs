@@ -20,6 +20,8 @@ pub type TypeNamer<'a> = dyn Fn(u64) -> Option<String> + Sync + 'a;
 
 /// Deepest generic nesting followed by the built-in type namer.
 const MAX_DEPTH: usize = 16;
+/// Most type handles visited for one name.
+const MAX_NAME_NODES: usize = 4096;
 
 /// Metadata readers by module, loaded once per walk.
 #[derive(Default)]
@@ -70,9 +72,22 @@ fn mt_token_rid(rt: &Runtime, mt: u64) -> Result<u32> {
 
 /// A type name from metadata alone (without a Heap's name cache).
 pub fn basic_type_name(rt: &Runtime, cache: &MetadataCache, mt: u64, depth: usize) -> Option<String> {
+    basic_type_name_within(rt, cache, mt, depth, &std::cell::Cell::new(MAX_NAME_NODES))
+}
+
+/// [`basic_type_name`] with the number of type handles it may still visit (a damaged
+/// dictionary naming the type itself would otherwise make `args^depth` visits).
+fn basic_type_name_within(
+    rt: &Runtime,
+    cache: &MetadataCache,
+    mt: u64,
+    depth: usize,
+    budget: &std::cell::Cell<usize>,
+) -> Option<String> {
     if depth > MAX_DEPTH {
         return None;
     }
+    budget.set(budget.get().checked_sub(1)?);
     let space = &rt.space;
     let flags = space.read_u32(mt + MT_FLAGS).ok()?;
     let md = cache.get(rt, mt_module(rt, mt).ok()?)?;
@@ -83,18 +98,18 @@ pub fn basic_type_name(rt: &Runtime, cache: &MetadataCache, mt: u64, depth: usiz
     let per_inst = space.read_ptr(mt + MT_PER_INST_INFO).ok()?;
     let num_dicts = space.read_u16(per_inst.checked_sub(4)?).ok()? as u64;
     let num_args = space.read_u16(per_inst.checked_sub(2)?).ok()?.min(64) as u64;
-    let dict = space.read_ptr(per_inst + 8 * num_dicts.checked_sub(1)?).ok()?;
+    let dict = space.read_ptr(per_inst.wrapping_add(8 * num_dicts.checked_sub(1)?)).ok()?;
     let args: Vec<String> = (0..num_args)
         .map(|i| {
             space
-                .read_ptr(dict + 8 * i)
+                .read_ptr(dict.wrapping_add(8 * i))
                 .ok()
                 .filter(|th| th & 2 == 0)
-                .and_then(|th| basic_type_name(rt, cache, th, depth + 1))
+                .and_then(|th| basic_type_name_within(rt, cache, th, depth + 1, budget))
                 .unwrap_or_else(|| "?".into())
         })
         .collect();
-    Some(with_generic_args(&raw, &args))
+    Some(with_generic_args(&raw, &args)).filter(|n| n.len() <= crate::heap::types::MAX_NAME_LEN)
 }
 
 /// `Type.Method(params)` for a MethodDesc.

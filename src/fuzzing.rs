@@ -1,0 +1,436 @@
+//! Robustness harness: what the fuzz targets (`fuzz/`) and the robustness test
+//! (`tests/robustness.rs`) run on damaged input. Not part of clrheap's interface.
+//!
+//! - [`core_bytes`]: arbitrary bytes as an ELF core: parse, read the address space, try to
+//!   find a runtime in it.
+//! - [`metadata_bytes`]: arbitrary bytes as ECMA-335 metadata (and as a PE image, and as
+//!   signatures): read every table row, name every type, decode every signature.
+//! - [`Fixture`] and [`mutate`]: a real dump, the file ranges worth damaging (its notes,
+//!   `GcDacVars`, `g_dacTable`, MethodTables, handles, heap segments, ...), and damage
+//!   applied there as directed by a byte string; [`run_commands`] then runs the commands.
+//!
+//! Every function here must return, whatever the bytes: a panic, a hang or a huge
+//! allocation is a bug in the layer that read them.
+use crate::commands::Session;
+use crate::dump::{AddressSpace, Backing, CoreFile};
+use crate::metadata::{
+    ImageLayout, MetadataReader, PeImage, TableId, Token, decode_field_signature,
+    decode_method_params, decode_type,
+};
+use std::io::Write;
+use std::sync::Arc;
+
+/// Most rows read from one table, so that a target's run time stays bounded.
+const MAX_ROWS: u32 = 512;
+
+/// Arbitrary bytes as an ELF core file: parse it, read around its segments, and open a
+/// session when a runtime can be found (mapped files are never read from disk).
+pub fn core_bytes(data: &[u8]) {
+    let Ok(core) = CoreFile::parse(Backing::Owned(data.to_vec())) else {
+        return;
+    };
+    let mut space = AddressSpace::new(core, Vec::new());
+    space.disable_module_files();
+    let mut probes: Vec<u64> = space
+        .core()
+        .segments
+        .iter()
+        .flat_map(|s| [s.vaddr, s.vaddr.wrapping_add(s.memsz).wrapping_sub(4)])
+        .collect();
+    probes.extend(space.mapped_files().iter().map(|f| f.base));
+    probes.extend(space.core().threads.iter().map(|t| t.rsp()));
+    probes.truncate(256);
+    for &a in &probes {
+        let _ = space.read_u64(a);
+        let _ = space.read_cstring(a, 256);
+        let _ = space.read_vec(a, 64);
+        let _ = space.core_slice(a, 16);
+        let _ = space.core_slice_from(a);
+        if let Ok(len) = space.read_u32(a) {
+            let _ = space.read_vec(a, (len as usize).min(1 << 16));
+        }
+    }
+    let _ = space.captured_bytes();
+    if let Ok(session) = Session::from_space(Arc::new(space)) {
+        run_commands(&session, &[]);
+    }
+}
+
+/// Arbitrary bytes as metadata, as a PE image (flat and mapped) and as signatures.
+pub fn metadata_bytes(data: &[u8]) {
+    let _ = decode_type(data);
+    let _ = decode_field_signature(data);
+    let _ = decode_method_params(data);
+    for layout in [ImageLayout::Flat, ImageLayout::Mapped] {
+        if let Ok(pe) = PeImage::parse(data, layout) {
+            let _ = pe.metadata_range();
+            let _ = pe.read_metadata(data);
+        }
+        if let Ok(md) = MetadataReader::from_image(data, layout) {
+            metadata_reader(&md);
+        }
+    }
+    if let Ok(md) = MetadataReader::new(data.to_vec()) {
+        metadata_reader(&md);
+    }
+}
+
+fn metadata_reader(md: &MetadataReader) {
+    let _ = md.version();
+    let _ = md.module_name();
+    let _ = md.module_mvid();
+    let _ = md.assembly_name();
+    for i in 0..64 {
+        let _ = md.string(i * 7);
+        let _ = md.blob(i * 5);
+        let _ = md.user_string(i * 3);
+        let _ = md.guid(i);
+    }
+    for t in 0..crate::metadata::TABLE_COUNT as u8 {
+        if let Some(table) = TableId::from_u8(t) {
+            let rows = md.rows(table).min(MAX_ROWS);
+            let _ = md.row_size(table);
+            for rid in 1..=rows {
+                for col in 0..8 {
+                    let _ = md.cell(table, rid, col);
+                }
+            }
+        }
+    }
+    for rid in 1..=md.typedef_count().min(MAX_ROWS) {
+        let _ = md.typedef(rid);
+        let _ = md.type_full_name(rid);
+        let _ = md.enclosing_type(rid);
+        let _ = md.name_chain(Token(0x0200_0000 | rid));
+        let _ = md.type_name(Token(0x0200_0000 | rid));
+        if let Ok(fields) = md.type_fields(rid) {
+            for f in fields.into_iter().take(MAX_ROWS as usize) {
+                let _ = md.field(f);
+                if let Ok(ty) = md.field_sig(f) {
+                    let _ = md.sig_type_name(&ty);
+                }
+            }
+        }
+        if let Ok(methods) = md.type_methods(rid) {
+            for m in methods.into_iter().take(MAX_ROWS as usize) {
+                if let Ok(info) = md.method(m) {
+                    let _ = decode_method_params(info.signature);
+                }
+            }
+        }
+    }
+    for rid in 1..=md.rows(TableId::TypeRef).min(MAX_ROWS) {
+        let _ = md.typeref(rid);
+        let _ = md.typeref_full_name(rid);
+        let _ = md.type_name(Token(0x0100_0000 | rid));
+    }
+    for rid in 1..=md.rows(TableId::TypeSpec).min(MAX_ROWS) {
+        if let Ok(ty) = md.typespec(rid) {
+            let _ = md.sig_type_name(&ty);
+        }
+        let _ = md.type_name(Token(0x1b00_0000 | rid));
+    }
+    for rid in 1..=md.rows(TableId::MemberRef).min(MAX_ROWS) {
+        let _ = md.memberref(rid);
+    }
+    for rid in 1..=md.rows(TableId::AssemblyRef).min(MAX_ROWS) {
+        let _ = md.assembly_ref(rid);
+    }
+    let _ = md.assembly();
+    let _ = md.find_typedef("System.Object");
+}
+
+/// The commands run on every damaged dump, in order. `{0}`, `{1}`, ... are the addresses
+/// given to [`run_commands`].
+const COMMANDS: &[&str] = &[
+    "dumpheap -stat",
+    "eeheap -gc",
+    "gchandles",
+    "finalizequeue",
+    "syncblk",
+    "dumpgen gen2",
+    "dumpheap -live -stat",
+    "dumpobj {0}",
+    "dumpobj {1}",
+    "dumparray {2}",
+    "gcroot {0}",
+    "gcroot {1}",
+    "gcroot {3}",
+    "objsize {1}",
+    "dumpheap -strings -stat",
+    "dumpheap -thinlock",
+];
+
+/// The command lines [`run_commands`] runs, with `addrs` filled in (an address beyond
+/// `addrs` is the first heap segment's start, or 0).
+pub fn command_lines(addrs: &[u64]) -> Vec<String> {
+    COMMANDS
+        .iter()
+        .map(|c| {
+            let mut line = c.to_string();
+            for i in 0..4 {
+                let a = addrs.get(i).copied().unwrap_or(0);
+                line = line.replace(&format!("{{{i}}}"), &format!("{a:x}"));
+            }
+            line
+        })
+        .collect()
+}
+
+/// Runs [`COMMANDS`] on a session, output to a sink; errors are expected and ignored.
+pub fn run_commands(session: &Session, addrs: &[u64]) {
+    for line in command_lines(addrs) {
+        run_one(session, &line);
+    }
+}
+
+/// Runs one command line into a sink.
+pub fn run_one(session: &Session, line: &str) {
+    let mut sink = std::io::sink();
+    let _ = session.execute(line, &mut sink);
+    let _ = sink.flush();
+}
+
+/// What a file range of a dump holds, for aiming damage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    /// ELF header and program headers.
+    Headers,
+    /// `PT_NOTE` data: `NT_FILE`, `NT_PRSTATUS`, `NT_AUXV`.
+    Notes,
+    /// `GcDacVars` and `g_dacTable`.
+    GcDacVars,
+    /// The GC's per-heap bookkeeping: `heap_segment` records, generation tables.
+    GcBookkeeping,
+    /// MethodTables (and the EEClass-sized bytes after them).
+    MethodTables,
+    /// Handle table slots and the handle table map.
+    Handles,
+    /// Thread store and sync block table.
+    Threads,
+    /// Objects in heap segments.
+    Objects,
+    /// Anywhere in the file.
+    Anywhere,
+}
+
+pub const REGIONS: [Region; 9] = [
+    Region::Headers,
+    Region::Notes,
+    Region::GcDacVars,
+    Region::GcBookkeeping,
+    Region::MethodTables,
+    Region::Handles,
+    Region::Threads,
+    Region::Objects,
+    Region::Anywhere,
+];
+
+/// A real dump, decompressed, with the file ranges of each [`Region`] and a few object
+/// addresses for the commands that take one.
+pub struct Fixture {
+    pub bytes: Vec<u8>,
+    /// `(region, file offset, length)`, each range inside `bytes`.
+    pub ranges: Vec<(Region, usize, usize)>,
+    /// Addresses for `dumpobj`, `gcroot`, ...: objects of the undamaged dump.
+    pub addrs: Vec<u64>,
+    /// `(vaddr, captured bytes, file offset)` of each `PT_LOAD` segment.
+    segments: Vec<(u64, u64, u64)>,
+}
+
+impl Fixture {
+    /// Reads the undamaged dump's structure (it must open as a session).
+    pub fn new(bytes: Vec<u8>) -> anyhow::Result<Fixture> {
+        let core = CoreFile::parse(Backing::Owned(bytes.clone()))?;
+        let segments = core.segments.clone();
+        let notes = core.note_ranges.clone();
+        let mut space = AddressSpace::new(core, Vec::new());
+        space.disable_module_files();
+        let session = Session::from_space(Arc::new(space))?;
+        let heap = &session.heap;
+        let to_file = |addr: u64, len: u64| -> Option<(usize, usize)> {
+            let s = segments
+                .iter()
+                .find(|s| addr >= s.vaddr && addr - s.vaddr < s.filesz)?;
+            let rel = addr - s.vaddr;
+            let len = len.min(s.filesz - rel);
+            Some(((s.offset + rel) as usize, len as usize))
+        };
+        let mut ranges = Vec::new();
+        let mut add = |region: Region, addr: u64, len: u64| {
+            if let Some((off, len)) = to_file(addr, len)
+                && len > 0
+            {
+                ranges.push((region, off, len));
+            }
+        };
+        let rt = &heap.runtime;
+        add(Region::GcDacVars, rt.gc.address, 0x100);
+        add(Region::GcDacVars, rt.dac_table, 0x400);
+        for h in &heap.heaps {
+            add(Region::GcBookkeeping, h.address, 0x800);
+        }
+        for s in &heap.segments {
+            add(Region::GcBookkeeping, s.address, 0x80);
+            add(
+                Region::Objects,
+                s.start,
+                s.end.saturating_sub(s.start).min(1 << 20),
+            );
+        }
+        add(Region::Handles, rt.gc.handle_table_map, 0x100);
+        if let Ok(handles) = heap.handles() {
+            for h in handles.iter().take(4096) {
+                add(Region::Handles, h.address, 8);
+            }
+        }
+        add(Region::Threads, rt.globals.thread_store, 0x200);
+        add(Region::Threads, rt.globals.sync_table, 0x200);
+        for t in &heap.threads {
+            add(Region::Threads, t.address, 0x400);
+        }
+        let (objects, _) = heap.objects();
+        let mut mts: Vec<u64> = objects.iter().map(|o| o.mt).collect();
+        mts.sort_unstable();
+        mts.dedup();
+        for &mt in mts.iter().take(4096) {
+            add(Region::MethodTables, mt, 0x80);
+        }
+        let phend = 64 + 56 * segments.len() + 56 * notes.len();
+        ranges.push((Region::Headers, 0, phend.min(bytes.len())));
+        for &(off, len) in &notes {
+            ranges.push((Region::Notes, off as usize, len as usize));
+        }
+        ranges.push((Region::Anywhere, 0, bytes.len()));
+        // Objects for the commands: an ordinary one, one with fields, an array, a string.
+        let mut addrs = Vec::new();
+        let pick = |pred: &dyn Fn(&crate::heap::HeapObject) -> bool| {
+            objects.iter().find(|o| pred(o)).map(|o| o.address)
+        };
+        let free = rt.globals.free_mt;
+        let string = rt.globals.string_mt;
+        addrs.extend(pick(&|o| o.mt != free && o.size >= 40));
+        addrs.extend(pick(&|o| o.mt != free && o.mt != string && o.size >= 64));
+        addrs.extend(pick(&|o| {
+            o.mt != free
+                && heap
+                    .method_table(o.mt)
+                    .is_ok_and(|m| m.component_size > 0 && o.mt != string)
+        }));
+        addrs.extend(
+            objects
+                .iter()
+                .rev()
+                .find(|o| o.mt != free)
+                .map(|o| o.address),
+        );
+        drop(session);
+        let segments = segments
+            .iter()
+            .map(|s| (s.vaddr, s.filesz, s.offset))
+            .collect();
+        Ok(Fixture {
+            bytes,
+            ranges,
+            addrs,
+            segments,
+        })
+    }
+
+    /// Where the captured byte at `addr` is in the file.
+    pub fn file_offset(&self, addr: u64) -> Option<usize> {
+        let &(vaddr, _, offset) = self
+            .segments
+            .iter()
+            .find(|&&(vaddr, filesz, _)| addr >= vaddr && addr - vaddr < filesz)?;
+        usize::try_from(offset + (addr - vaddr)).ok()
+    }
+
+    /// The ranges of one region.
+    pub fn ranges_of(&self, region: Region) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.ranges
+            .iter()
+            .filter(move |r| r.0 == region)
+            .map(|r| (r.1, r.2))
+    }
+}
+
+/// One byte string read as damage to a fixture: records of 14 bytes, each
+/// `[region][pick: u32][op][value: u64]`, applied in order to a copy of the dump (at most
+/// 32 records). `region` chooses the [`Region`], `pick` a byte in its ranges; `op`'s low
+/// two bits the width (1, 2, 4, 8 bytes) and its next bits what is written there: the
+/// value, the old bytes xor the value, the old value plus a small number, or an
+/// interesting value (0, all ones, a large power of two, a small count, another address in
+/// the dump). `op` 0xff truncates the dump at `pick`.
+pub fn mutate(fixture: &Fixture, input: &[u8]) -> Vec<u8> {
+    let mut bytes = fixture.bytes.clone();
+    for rec in input.chunks_exact(14).take(32) {
+        let region = REGIONS[rec[0] as usize % REGIONS.len()];
+        let pick = u32::from_le_bytes(rec[1..5].try_into().expect("4 bytes")) as usize;
+        let op = rec[5];
+        let value = u64::from_le_bytes(rec[6..14].try_into().expect("8 bytes"));
+        if op == 0xff {
+            bytes.truncate(pick % (bytes.len() + 1));
+            continue;
+        }
+        let total: usize = fixture.ranges_of(region).map(|r| r.1).sum();
+        if total == 0 {
+            continue;
+        }
+        let mut at = pick % total;
+        let mut offset = None;
+        for (off, len) in fixture.ranges_of(region) {
+            if at < len {
+                offset = Some(off + at);
+                break;
+            }
+            at -= len;
+        }
+        let Some(offset) = offset else { continue };
+        let width = 1usize << (op & 3);
+        let Some(slot) = bytes.get_mut(offset..offset.saturating_add(width)) else {
+            continue;
+        };
+        let mut old = [0u8; 8];
+        old[..width].copy_from_slice(slot);
+        let old = u64::from_le_bytes(old);
+        let new = match (op >> 2) & 7 {
+            0 | 1 => value,
+            2 | 3 => old ^ value,
+            4 => old.wrapping_add((value & 0xff).wrapping_sub(0x80)),
+            5 => [
+                0,
+                u64::MAX,
+                1 << 31,
+                1 << 32,
+                1 << 40,
+                u64::MAX / 2,
+                0x7fff_ffff,
+                0x8000_0000_0000_0000,
+            ][value as usize & 7],
+            6 => value & 0x3f,
+            _ => fixture
+                .addrs
+                .get(value as usize % fixture.addrs.len().max(1))
+                .copied()
+                .unwrap_or(0),
+        };
+        slot.copy_from_slice(&new.to_le_bytes()[..width]);
+    }
+    bytes
+}
+
+/// Opens a session over dump bytes, never reading mapped files from disk.
+pub fn open_session(bytes: Vec<u8>) -> anyhow::Result<Session> {
+    let core = CoreFile::parse(Backing::Owned(bytes))?;
+    let mut space = AddressSpace::new(core, Vec::new());
+    space.disable_module_files();
+    Session::from_space(Arc::new(space))
+}
+
+/// Damages a copy of the fixture as `input` directs and runs the commands on it.
+pub fn damaged_dump(fixture: &Fixture, input: &[u8]) {
+    if let Ok(session) = open_session(mutate(fixture, input)) {
+        run_commands(&session, &fixture.addrs);
+    }
+}
