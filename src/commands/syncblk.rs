@@ -30,6 +30,25 @@ use std::io::Write;
 /// rather than report (up to 2^26) invalid entries one by one.
 const MAX_INVALID_RUN: u32 = 4096;
 
+/// Counts unreadable sync block entries in a row; a run of [`MAX_INVALID_RUN`] means the
+/// table itself is damaged, and the command stops instead of printing millions of lines.
+#[derive(Default)]
+struct InvalidRun(u32);
+
+impl InvalidRun {
+    fn valid(&mut self) {
+        self.0 = 0;
+    }
+
+    fn invalid(&mut self, nb: u32) -> Result<()> {
+        self.0 += 1;
+        if self.0 >= MAX_INVALID_RUN {
+            bail!("the sync block table is unreadable from entry {} on", nb + 1 - self.0);
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Options {
     all: bool,
@@ -76,7 +95,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let count = sync_block_count(rt)?;
     writeln!(out, "Index         SyncBlock MonitorHeld Recursion Owning Thread Info          SyncBlock Owner")?;
     let mut free = 0u32;
-    let mut invalid_run = 0u32;
+    let mut invalid_run = InvalidRun::default();
     for nb in 1..=count {
         crate::interrupt::check()?;
         if o.index != 0 && nb as u64 != o.index {
@@ -85,15 +104,12 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         let asked = nb as u64 == o.index;
         let e = match sync_block(rt, &heap.threads, nb) {
             Ok(e) => {
-                invalid_run = 0;
+                invalid_run.valid();
                 e
             }
             Err(_) => {
                 writeln!(out, "SyncBlock {nb} is invalid{}", if asked { "" } else { ", continuing..." })?;
-                invalid_run += 1;
-                if invalid_run >= MAX_INVALID_RUN {
-                    bail!("the sync block table is unreadable from entry {} on", nb + 1 - invalid_run);
-                }
+                invalid_run.invalid(nb)?;
                 continue;
             }
         };
@@ -152,20 +168,17 @@ fn run_records(session: &Session, o: &Options, format: Format, out: &mut dyn Wri
     let count = sync_block_count(&heap.runtime)?;
     let mut records = Vec::new();
     let mut free = 0u32;
-    let mut invalid_run = 0u32;
+    let mut invalid_run = InvalidRun::default();
     for nb in 1..=count {
         crate::interrupt::check()?;
         if o.index != 0 && nb as u64 != o.index {
             continue;
         }
         let Ok(e) = sync_block(&heap.runtime, &heap.threads, nb) else {
-            invalid_run += 1;
-            if invalid_run >= MAX_INVALID_RUN {
-                bail!("the sync block table is unreadable from entry {} on", nb + 1 - invalid_run);
-            }
+            invalid_run.invalid(nb)?;
             continue;
         };
-        invalid_run = 0;
+        invalid_run.valid();
         free += e.free as u32;
         if !(o.all || nb as u64 == o.index || (e.monitor_held > 0 && !e.free)) {
             continue;

@@ -118,6 +118,11 @@ impl<'a> BitReader<'a> {
 
     /// A variable-length unsigned number with chunks of `base` value bits.
     pub fn var_unsigned(&mut self, base: u32) -> Result<u64> {
+        Ok(self.var_chunks(base)?.0)
+    }
+
+    /// The chunks of a variable-length number: its value bits and how many there are.
+    fn var_chunks(&mut self, base: u32) -> Result<(u64, u32)> {
         let mut result = 0u64;
         let mut shift = 0u32;
         loop {
@@ -128,29 +133,18 @@ impl<'a> BitReader<'a> {
             result |= (chunk & ((1 << base) - 1)) << shift;
             shift += base;
             if chunk & (1 << base) == 0 {
-                return Ok(result);
+                return Ok((result, shift));
             }
         }
     }
 
     /// A variable-length signed number (two's complement, sign-extended from the last chunk).
     pub fn var_signed(&mut self, base: u32) -> Result<i64> {
-        let mut result = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let chunk = self.read(base + 1)?;
-            if shift >= 64 {
-                bail!("GC info: variable-length number too long");
-            }
-            result |= (chunk & ((1 << base) - 1)) << shift;
-            shift += base;
-            if chunk & (1 << base) == 0 {
-                if shift < 64 && result & (1 << (shift - 1)) != 0 {
-                    result |= u64::MAX << shift;
-                }
-                return Ok(result as i64);
-            }
+        let (mut result, shift) = self.var_chunks(base)?;
+        if shift < 64 && result & (1 << (shift - 1)) != 0 {
+            result |= u64::MAX << shift;
         }
+        Ok(result as i64)
     }
 }
 
