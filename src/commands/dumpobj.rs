@@ -394,12 +394,7 @@ fn print_object(heap: &Heap, session: &Session, sos: &mut Sos, addr: u64, fields
     }
     if info.is_array() {
         let a = array_info(heap, addr, mt)?;
-        sos.put(&format!(
-            "Array:       Rank {}, Number of elements {}, Type {}\n",
-            a.rank,
-            a.count,
-            element_type_name(a.element_type)
-        ))?;
+        sos.put(&array_line(&a))?;
         if matches!(a.element_type, et::I1 | et::U1 | et::CHAR) {
             sos.put("Content:     ")?;
             let wide = a.element_type == et::CHAR;
@@ -823,12 +818,7 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
     sos.put(&format!("EEClass:     {class:016x}\n"))?;
     let size = object_size(heap, addr, mt)?;
     sos.put(&format!("Size:        {size}(0x{size:x}) bytes\n"))?;
-    sos.put(&format!(
-        "Array:       Rank {}, Number of elements {}, Type {}\n",
-        a.rank,
-        a.count,
-        element_type_name(a.element_type)
-    ))?;
+    sos.put(&array_line(&a))?;
     sos.put(&format!("Element Methodtable: {:016x}\n", a.element))?;
 
     let value_type = is_element_value_type(a.element_type);
@@ -918,6 +908,16 @@ impl Iterator for ElementWalk<'_> {
         self.offset = self.offset.wrapping_add(1);
         Some(item)
     }
+}
+
+/// The `Array:` line dumpobj and dumparray print.
+fn array_line(a: &ArrayInfo) -> String {
+    format!(
+        "Array:       Rank {}, Number of elements {}, Type {}\n",
+        a.rank,
+        a.count,
+        element_type_name(a.element_type)
+    )
 }
 
 /// SOS's `IndicesInRange`: carries an index past its bound into the next dimension.
