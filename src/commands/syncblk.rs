@@ -35,6 +35,18 @@ const MAX_INVALID_RUN: u32 = 4096;
 #[derive(Default)]
 struct InvalidRun(u32);
 
+impl Options {
+    /// The table entries to look at: the one asked for, or all `count` of them.
+    fn entries(&self, count: u32) -> std::ops::RangeInclusive<u32> {
+        let (first, last) = match u32::try_from(self.index) {
+            Ok(0) => (1, count),
+            Ok(i) if i <= count => (i, i),
+            _ => (1, 0), // an index past the table: nothing
+        };
+        first..=last
+    }
+}
+
 impl InvalidRun {
     fn valid(&mut self) {
         self.0 = 0;
@@ -96,11 +108,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     writeln!(out, "Index         SyncBlock MonitorHeld Recursion Owning Thread Info          SyncBlock Owner")?;
     let mut free = 0u32;
     let mut invalid_run = InvalidRun::default();
-    for nb in 1..=count {
+    for nb in o.entries(count) {
         crate::interrupt::check()?;
-        if o.index != 0 && nb as u64 != o.index {
-            continue;
-        }
         let asked = nb as u64 == o.index;
         let e = match sync_block(rt, &heap.threads, nb) {
             Ok(e) => {
@@ -169,11 +178,8 @@ fn run_records(session: &Session, o: &Options, format: Format, out: &mut dyn Wri
     let mut records = Vec::new();
     let mut free = 0u32;
     let mut invalid_run = InvalidRun::default();
-    for nb in 1..=count {
+    for nb in o.entries(count) {
         crate::interrupt::check()?;
-        if o.index != 0 && nb as u64 != o.index {
-            continue;
-        }
         let Ok(e) = sync_block(&heap.runtime, &heap.threads, nb) else {
             invalid_run.invalid(nb)?;
             continue;
