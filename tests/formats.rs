@@ -88,16 +88,7 @@ fn json_and_csv_statistics_agree_with_text() {
 fn json_lines_listing_matches_text_listing() {
     let s = session();
     let text = run(&s, "dumpheap -type Zoo.Dog", Format::Text);
-    let listed: Vec<(u64, u64, u64)> = text
-        .lines()
-        .skip(1)
-        .take_while(|l| !l.is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let hex = |t: &str| u64::from_str_radix(t, 16).unwrap();
-            (hex(f[0]), hex(f[1]), f[2].replace(',', "").parse().unwrap())
-        })
-        .collect();
+    let listed = text_listing(&text);
     assert!(listed.len() > 100);
     let json = run(&s, "dumpheap -type Zoo.Dog --format json", Format::Text);
     let lines: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

@@ -231,20 +231,7 @@ impl<'a> StackWalk<'a> {
     }
 
     fn method_desc_name(&self, md: u64) -> Option<String> {
-        let key = (md, 0, 0);
-        if let Some(n) = self.names.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return n;
-        }
-        let no_types = |_: u64| None;
-        let types: &TypeNamer = match self.types {
-            Some(t) => t,
-            None => &no_types,
-        };
-        let name = method_desc_name(self.rt, &self.metadata, types, md);
-        if let Ok(mut m) = self.names.lock() {
-            m.insert(key, name.clone());
-        }
-        name
+        self.cached_name((md, 0, 0))
     }
 
     fn method_name(&self, code: &CodeInfo) -> Option<String> {
@@ -253,6 +240,12 @@ impl<'a> StackWalk<'a> {
             (None, Some((module, rid))) => (0, module, rid),
             (None, None) => return None,
         };
+        self.cached_name(key)
+    }
+
+    /// A method's name, once per method: by MethodDesc `(md, 0, 0)`, or by module and
+    /// MethodDef row `(0, module, rid)` for ReadyToRun code without one.
+    fn cached_name(&self, key: (u64, u64, u32)) -> Option<String> {
         if let Some(n) = self.names.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return n;
         }
