@@ -2,11 +2,13 @@
 //!
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
+pub mod clrthreads;
 pub mod diff;
 pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;
 pub mod eeheap;
+pub mod eeversion;
 pub mod finalizequeue;
 pub mod format;
 pub mod gchandles;
@@ -15,7 +17,10 @@ pub mod leaks;
 pub mod names;
 pub mod objsize;
 pub mod syncblk;
+pub mod threads;
+pub mod threadstate;
 pub mod output;
+pub mod registers;
 pub mod retained;
 
 use output::Format;
@@ -31,7 +36,7 @@ use crate::runtime::Runtime;
 use anyhow::{bail, Result};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// An opened dump, ready for commands.
@@ -45,6 +50,8 @@ pub struct Session {
     roots: OnceLock<Result<Arc<RootCache>, String>>,
     statics: OnceLock<Arc<StaticsIndex>>,
     roots_announced: AtomicBool,
+    /// The current thread (`setthread`): an index into the dump's threads.
+    current_thread: AtomicUsize,
 }
 
 /// The roots dotnet-dump's root commands use, gathered once per session (its
@@ -105,6 +112,7 @@ impl Session {
             roots: OnceLock::new(),
             statics: OnceLock::new(),
             roots_announced: AtomicBool::new(false),
+            current_thread: AtomicUsize::new(0),
         })
     }
 
@@ -139,6 +147,11 @@ impl Session {
             "syncblk" => syncblk::run(self, &args, format, out),
             "retained" => retained::run(self, &args, format, out),
             "leaks" => leaks::run(self, &args, format, out),
+            "clrthreads" => clrthreads::run(self, &args, format, out),
+            "eeversion" => eeversion::run(self, &args, format, out),
+            "registers" => registers::run(self, &args, format, out),
+            "threads" => threads::run(self, &args, format, out),
+            "threadstate" => threadstate::run(self, &args, format, out),
             _ => match names::lookup(&typed) {
                 Some(c) => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name),
                 None => bail!("Unrecognized SOS command '{name}'"),
@@ -445,6 +458,21 @@ impl Session {
                 Arc::new(self.heap.statics_index(&modules))
             })
             .clone()
+    }
+
+    /// The index of the current thread among the dump's threads (`setthread`).
+    pub fn current_thread(&self) -> usize {
+        self.current_thread.load(Ordering::Relaxed)
+    }
+
+    /// Makes the dump's thread `index` the current thread.
+    pub fn set_current_thread(&self, index: usize) {
+        self.current_thread.store(index, Ordering::Relaxed);
+    }
+
+    /// The current thread's registers, and the managed thread running on it if any.
+    pub fn current_os_thread(&self) -> Option<&crate::dump::ThreadRegisters> {
+        self.heap.space().core().threads.get(self.current_thread())
     }
 
     /// Prints dotnet-dump's root-caching notice, once per session, on standard error.

@@ -32,16 +32,57 @@ pub struct CommandInfo {
 /// Every command clrheap knows by name, in alphabetical order.
 pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
+        name: "clrmodules",
+        aliases: &["assemblies"],
+        usage: "[-v]",
+        summary: "Lists the managed modules in the process.",
+        options: &[("-format", "Output format: text (default), json or csv.")],
+        details: "Each module's image base, size and file, in the runtime's load order.",
+        examples: &["clrmodules"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "clrstack",
+        aliases: &[],
+        usage: "[-a] [-p] [-l] [-f] [-r] [-all] [-i]",
+        summary: "Provides a stack trace of managed code only.",
+        options: &[
+            ("-a", "Parameters and locals of each frame."),
+            ("-p", "Parameters of each frame."),
+            ("-l", "Locals of each frame."),
+            ("-f", "Native frames too, with module names and offsets."),
+            ("-r", "The registers of each frame."),
+            ("-all", "Every managed thread."),
+            ("-format", "Output format: text (default), json or csv."),
+        ],
+        details: "Frames of the current thread (see setthread): child SP, IP and the method, with\n\
+                  its source line when the module's portable PDB is found next to it; runtime\n\
+                  Frames in brackets.",
+        examples: &["clrstack", "clrstack -all", "clrstack -a"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "clrthreads",
-        aliases: &["threads"],
+        aliases: &[],
         usage: "[-live] [-special]",
         summary: "Lists the managed threads running.",
         options: &[
             ("-live", "Only threads associated with a live OS thread."),
             ("-special", "Also the runtime's special threads (GC, finalizer, ...)."),
+            ("-format", "Output format: text (default), json or csv."),
         ],
         details: "",
         examples: &["clrthreads"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "crashinfo",
+        aliases: &[],
+        usage: "",
+        summary: "Displays the crash details that created the dump.",
+        options: &[("-format", "Output format: text (default) or json.")],
+        details: "Only dumps the runtime wrote at a crash carry crash details.",
+        examples: &["crashinfo"],
         implemented: false,
     },
     CommandInfo {
@@ -59,6 +100,21 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "",
         examples: &["dumparray 7f3b2c0104a8"],
         implemented: true,
+    },
+    CommandInfo {
+        name: "dumpexceptions",
+        aliases: &[],
+        usage: "[-type <name>] [-live] [-dead]",
+        summary: "Displays a list of all managed exceptions.",
+        options: &[
+            ("-type", "Only exceptions whose type name contains this."),
+            ("-live", "Only exceptions reachable from roots."),
+            ("-dead", "Only exceptions not reachable from roots."),
+            ("-format", "Output format: text (default), json or csv."),
+        ],
+        details: "",
+        examples: &["dumpexceptions", "dumpexceptions -type TimeoutException"],
+        implemented: false,
     },
     CommandInfo {
         name: "dumpgen",
@@ -125,6 +181,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: true,
     },
     CommandInfo {
+        name: "dumpstackobjects",
+        aliases: &["dso"],
+        usage: "[-verify] [<top stack> [<bottom stack>]]",
+        summary: "Displays all managed objects found within the bounds of the current stack.",
+        options: &[("-format", "Output format: text (default), json or csv.")],
+        details: "",
+        examples: &["dso"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "dumpvc",
         aliases: &[],
         usage: "<mt> <addr>",
@@ -149,6 +215,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "For the GC heap: each heap's generations and segments with their sizes, and\n\
                   the total.",
         examples: &["eeheap -gc"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "eeversion",
+        aliases: &[],
+        usage: "",
+        summary: "Displays information about the runtime version.",
+        options: &[("-format", "Output format: text (default) or json.")],
+        details: "",
+        examples: &["eeversion"],
         implemented: true,
     },
     CommandInfo {
@@ -231,6 +307,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: true,
     },
     CommandInfo {
+        name: "ip2md",
+        aliases: &[],
+        usage: "<code address>",
+        summary: "Displays the MethodDesc structure at the specified address in code that has been JIT-compiled.",
+        options: &[("-format", "Output format: text (default) or json.")],
+        details: "",
+        examples: &["ip2md 7f0857e94b2b"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "leaks",
         aliases: &[],
         usage: "[-top <n>]",
@@ -257,6 +343,19 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: false,
     },
     CommandInfo {
+        name: "modules",
+        aliases: &["lm"],
+        usage: "[-v]",
+        summary: "Displays the native modules in the process.",
+        options: &[
+            ("-v", "Displays more details."),
+            ("-format", "Output format: text (default), json or csv."),
+        ],
+        details: "",
+        examples: &["modules", "lm -v"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "objsize",
         aliases: &[],
         usage: "[<objaddr>]",
@@ -267,6 +366,19 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: true,
     },
     CommandInfo {
+        name: "parallelstacks",
+        aliases: &["pstacks"],
+        usage: "[-a]",
+        summary: "Displays the merged threads stack similarly to the Visual Studio 'Parallel Stacks' panel.",
+        options: &[
+            ("-a", "Every thread, also those with one frame (--allthreads)."),
+            ("-format", "Output format: text (default) or json."),
+        ],
+        details: "",
+        examples: &["pstacks"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "pathto",
         aliases: &[],
         usage: "<source> <target>",
@@ -275,6 +387,30 @@ pub const COMMANDS: &[CommandInfo] = &[
         details: "",
         examples: &["pathto 7f3b2c010428 7f3b2c0104a8"],
         implemented: false,
+    },
+    CommandInfo {
+        name: "printexception",
+        aliases: &["pe"],
+        usage: "[-nested] [-lines] [<exception object address>]",
+        summary: "Displays and formats fields of any object derived from the Exception class at the specified address.",
+        options: &[
+            ("-nested", "Also the nested exceptions of the thread."),
+            ("-lines", "Source lines of the stack trace, where the PDB is found."),
+            ("-format", "Output format: text (default) or json."),
+        ],
+        details: "Without an address, the current thread's last thrown exception.",
+        examples: &["pe 7efc7d0757c0", "pe -nested"],
+        implemented: false,
+    },
+    CommandInfo {
+        name: "registers",
+        aliases: &["r"],
+        usage: "[-v]",
+        summary: "Displays the thread's registers.",
+        options: &[("-format", "Output format: text (default) or json.")],
+        details: "The current thread's (see setthread).",
+        examples: &["registers"],
+        implemented: true,
     },
     CommandInfo {
         name: "retained",
@@ -294,6 +430,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: true,
     },
     CommandInfo {
+        name: "runtimes",
+        aliases: &[],
+        usage: "",
+        summary: "Lists the runtimes in the target.",
+        options: &[("-format", "Output format: text (default) or json.")],
+        details: "",
+        examples: &["runtimes"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "sizestats",
         aliases: &[],
         usage: "",
@@ -304,6 +450,16 @@ pub const COMMANDS: &[CommandInfo] = &[
         implemented: false,
     },
     CommandInfo {
+        name: "sosstatus",
+        aliases: &[],
+        usage: "",
+        summary: "Displays internal status.",
+        options: &[],
+        details: "",
+        examples: &["sosstatus"],
+        implemented: false,
+    },
+    CommandInfo {
         name: "syncblk",
         aliases: &[],
         usage: "[-all | <index>]",
@@ -311,6 +467,31 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[("-all", "Every SyncBlock, not only those holding a lock.")],
         details: "",
         examples: &["syncblk"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "threads",
+        aliases: &["setthread"],
+        usage: "[<index>] [-tid] [-v]",
+        summary: "Lists the threads in the target or sets the current thread.",
+        options: &[
+            ("-tid", "<index> is an OS thread id (--tid, -t)."),
+            ("-v", "Registers and TEB of each thread (--verbose)."),
+            ("-format", "Output format: text (default), json or csv."),
+        ],
+        details: "Without an argument, lists the dump's threads (the current one starred); with\n\
+                  one, makes that thread the current thread of the commands that follow.",
+        examples: &["threads", "setthread 17", "setthread -tid 0x6d7f"],
+        implemented: true,
+    },
+    CommandInfo {
+        name: "threadstate",
+        aliases: &[],
+        usage: "<state>",
+        summary: "Pretty prints the meaning of a threads state.",
+        options: &[("-format", "Output format: text (default) or json.")],
+        details: "The state is the hexadecimal value clrthreads prints.",
+        examples: &["threadstate 2021220"],
         implemented: true,
     },
     CommandInfo {
@@ -358,7 +539,8 @@ mod tests {
         assert_eq!(canonical("do"), "dumpobj");
         assert_eq!(canonical("!DO"), "dumpobj");
         assert_eq!(canonical("da"), "dumparray");
-        assert_eq!(canonical("Threads"), "clrthreads");
+        assert_eq!(canonical("Threads"), "threads");
+        assert_eq!(canonical("setthread"), "threads");
         assert_eq!(canonical("FQ"), "finalizequeue");
         assert_eq!(canonical("nosuch"), "nosuch");
         assert!(lookup("nosuch").is_none());

@@ -32,6 +32,10 @@ pub struct DacTableIndices {
     pub sync_table: usize,
     /// `g_CoreLib` (the CoreLib binder; its first field is CoreLib's `Module*`).
     pub core_lib: usize,
+    /// `AppDomain::m_pTheAppDomain` (-> `AppDomain*`; vm-layouts.md §1).
+    pub app_domain: usize,
+    /// `g_pSuspensionThread` (-> `Thread*`, the thread suspending the runtime for a GC).
+    pub gc_thread: usize,
 }
 
 /// Where a MethodTable keeps its TypeDef token.
@@ -144,6 +148,19 @@ pub struct ThreadLayout {
     pub managed_id: u64,
     pub os_id: u64,
     pub alloc_context: AllocContextPlace,
+    /// `Thread.m_State` (u32; 9/10 descriptor `Thread.State`; 8: found on ops-net8, the
+    /// value dotnet-dump's `clrthreads` prints for every thread).
+    pub state: u64,
+    /// `Thread.m_fPreemptiveGCDisabled` (u32; 9/10 descriptor; 8: ops-net8, 1 on the thread
+    /// `clrthreads` calls Cooperative).
+    pub preemptive_gc_disabled: u64,
+    /// `Thread.m_LastThrownObjectHandle` (a handle; 9/10 descriptor `LastThrownObject`;
+    /// 8: ops-net8, the handle to the exception `clrthreads` prints).
+    pub last_thrown_object: u64,
+    /// `ThreadStore.m_ThreadCount` and `m_UnstartedThreadCount`, which the background,
+    /// pending and dead counts follow (i32s; 9/10 descriptor; 8: ops-net8, where
+    /// `m_MaxThreadCount` sits between the first two).
+    pub store_counts: (u64, u64),
 }
 
 /// Where a type's static fields live.
@@ -492,6 +509,8 @@ pub static NET8: Layout = Layout {
         free_mt: 54,
         sync_table: 80,
         core_lib: 31,
+        app_domain: 21,
+        gc_thread: 18,
     },
     method_table: MethodTableLayout {
         token: TokenField::U16At10,
@@ -516,6 +535,10 @@ pub static NET8: Layout = Layout {
         managed_id: 32,
         os_id: 424,
         alloc_context: AllocContextPlace::Inline(88),
+        state: 8,
+        preemptive_gc_disabled: 12,
+        last_thrown_object: 464,
+        store_counts: (184, 192),
     },
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
     // its MethodTable (Cat, String, Point), the TypeRef map resolves scenarios.dll's
@@ -586,6 +609,8 @@ pub static NET9: Layout = Layout {
         free_mt: 57,
         sync_table: 82,
         core_lib: 35,
+        app_domain: 21,
+        gc_thread: 18,
     },
     method_table: MethodTableLayout {
         token: TokenField::UpperBitsOfFlags2,
@@ -616,6 +641,10 @@ pub static NET9: Layout = Layout {
             pointer: 32,
             offset: 0,
         },
+        state: 0,
+        preemptive_gc_disabled: 4,
+        last_thrown_object: 336,
+        store_counts: (184, 188),
     },
     // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
     // 8); the param-type table (808) found by content on zoo-net9-wks-heap as for 8.
@@ -685,6 +714,8 @@ pub static NET10: Layout = Layout {
         free_mt: 56,
         sync_table: 78,
         core_lib: 34,
+        app_domain: 20,
+        gc_thread: 17,
     },
     method_table: MethodTableLayout {
         token: TokenField::UpperBitsOfFlags2,
@@ -715,6 +746,10 @@ pub static NET10: Layout = Layout {
             pointer: 32,
             offset: 8,
         },
+        state: 0,
+        preemptive_gc_disabled: 4,
+        last_thrown_object: 336,
+        store_counts: (112, 116),
     },
     // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
     // `AvailableTypeParams` 600, `MethodTable.AuxiliaryData` 32, `DynamicStaticsInfo`

@@ -34,14 +34,7 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
             bail!("the thread list does not end (a loop?)");
         }
         let thread = link.wrapping_sub(t.link);
-        let alloc = match t.alloc_context {
-            AllocContextPlace::Inline(off) => Some(thread + off),
-            AllocContextPlace::Indirect { pointer, offset } => match space.read_ptr(thread + pointer) {
-                Ok(0) | Err(_) => None,
-                Ok(block) => Some(block + offset),
-            },
-        };
-        let alloc_context = alloc.and_then(|a| read_alloc_context(rt, a));
+        let alloc_context = alloc_context_address(rt, thread).and_then(|a| read_alloc_context(rt, a));
         threads.push(ManagedThread {
             address: thread,
             managed_id: space.read_u32(thread + t.managed_id)?,
@@ -55,9 +48,111 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
     Ok(threads)
 }
 
+/// Where a thread's `gc_alloc_context` is, when it has one.
+pub fn alloc_context_address(rt: &Runtime, thread: u64) -> Option<u64> {
+    match rt.layout.thread.alloc_context {
+        AllocContextPlace::Inline(off) => Some(thread.wrapping_add(off)),
+        AllocContextPlace::Indirect { pointer, offset } => match rt.space.read_ptr(thread.wrapping_add(pointer)) {
+            Ok(0) | Err(_) => None,
+            Ok(block) => Some(block.wrapping_add(offset)),
+        },
+    }
+}
+
 /// A `gc_alloc_context` at `addr` (`alloc_ptr`, `alloc_limit`), when readable and non-empty.
 pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
     let ptr = rt.space.read_ptr(addr).ok()?;
     let limit = rt.space.read_ptr(addr + 8).ok()?;
     (ptr != 0 && ptr < limit).then_some((ptr, limit))
+}
+
+/// The `ThreadStore`'s counters, as `clrthreads` prints them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadStoreCounts {
+    pub threads: i32,
+    pub unstarted: i32,
+    pub background: i32,
+    pub pending: i32,
+    pub dead: i32,
+}
+
+/// Reads the `ThreadStore`'s five counters.
+pub fn thread_store_counts(rt: &Runtime) -> Result<ThreadStoreCounts> {
+    let store = rt.globals.thread_store;
+    if store == 0 {
+        return Ok(ThreadStoreCounts::default());
+    }
+    let (count, rest) = rt.layout.thread.store_counts;
+    let n = |off: u64| -> Result<i32> {
+        rt.space
+            .read_i32(store.wrapping_add(off))
+            .context("cannot read the ThreadStore's counters")
+    };
+    Ok(ThreadStoreCounts {
+        threads: n(count)?,
+        unstarted: n(rest)?,
+        background: n(rest + 4)?,
+        pending: n(rest + 8)?,
+        dead: n(rest + 12)?,
+    })
+}
+
+/// `Thread.m_State` bits clrheap looks at.
+pub mod state {
+    /// The thread is a thread-pool worker.
+    pub const TP_WORKER: u32 = 0x0100_0000;
+    /// The thread is a thread-pool I/O completion thread.
+    pub const COMPLETION_PORT: u32 = 0x0800_0000;
+    pub const BACKGROUND: u32 = 0x200;
+    pub const UNSTARTED: u32 = 0x400;
+    pub const DEAD: u32 = 0x800;
+}
+
+/// What `clrthreads` shows of a thread beyond its ids and allocation context.
+#[derive(Debug, Clone, Default)]
+pub struct ThreadDetails {
+    /// `Thread.m_State`.
+    pub state: u32,
+    /// The thread runs managed code that the GC must wait for (cooperative mode).
+    pub cooperative: bool,
+    /// The last exception thrown on the thread (the object its handle holds), or 0.
+    pub last_thrown: u64,
+    /// The thread is the finalizer thread.
+    pub is_finalizer: bool,
+    /// The thread is suspending the runtime for a GC.
+    pub is_gc: bool,
+    /// `alloc_ptr` and `alloc_limit` of its allocation context as they are (0 when it has none).
+    pub alloc_context: (u64, u64),
+}
+
+/// Reads a thread's state, GC mode and last thrown exception.
+pub fn thread_details(rt: &Runtime, thread: &ManagedThread) -> Result<ThreadDetails> {
+    let space = &*rt.space;
+    let t = &rt.layout.thread;
+    let at = |off: u64| thread.address.wrapping_add(off);
+    let handle = space.read_ptr(at(t.last_thrown_object)).unwrap_or(0);
+    let last_thrown = if handle == 0 { 0 } else { space.read_ptr(handle).unwrap_or(0) };
+    let gc_thread = space
+        .read_ptr(rt.dac_table.wrapping_add(8 * rt.layout.dac.gc_thread as u64))
+        .and_then(|p| space.read_ptr(p))
+        .unwrap_or(0);
+    Ok(ThreadDetails {
+        state: space.read_u32(at(t.state)).context("cannot read the thread's state")?,
+        cooperative: space.read_u32(at(t.preemptive_gc_disabled))? == 1,
+        last_thrown,
+        is_finalizer: thread.address == rt.globals.finalizer_thread,
+        is_gc: gc_thread != 0 && thread.address == gc_thread,
+        alloc_context: alloc_context_address(rt, thread.address)
+            .map(|a| (space.read_ptr(a).unwrap_or(0), space.read_ptr(a.wrapping_add(8)).unwrap_or(0)))
+            .unwrap_or((0, 0)),
+    })
+}
+
+/// The process's one `AppDomain*` (what `clrthreads` prints as every thread's domain).
+pub fn app_domain(rt: &Runtime) -> u64 {
+    let space = &*rt.space;
+    space
+        .read_ptr(rt.dac_table.wrapping_add(8 * rt.layout.dac.app_domain as u64))
+        .and_then(|p| space.read_ptr(p))
+        .unwrap_or(0)
 }
