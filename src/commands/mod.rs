@@ -2,6 +2,7 @@
 //!
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
+pub mod clrmodules;
 pub mod clrthreads;
 pub mod diff;
 pub mod dumpgen;
@@ -14,6 +15,7 @@ pub mod format;
 pub mod gchandles;
 pub mod gcroot;
 pub mod leaks;
+pub mod modules;
 pub mod names;
 pub mod objsize;
 pub mod syncblk;
@@ -22,6 +24,7 @@ pub mod threadstate;
 pub mod output;
 pub mod registers;
 pub mod retained;
+pub mod runtimes;
 
 use output::Format;
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
@@ -148,6 +151,9 @@ impl Session {
             "retained" => retained::run(self, &args, format, out),
             "leaks" => leaks::run(self, &args, format, out),
             "clrthreads" => clrthreads::run(self, &args, format, out),
+            "clrmodules" => clrmodules::run(self, &args, format, out),
+            "modules" => modules::run(self, &args, format, out),
+            "runtimes" => runtimes::run(self, &args, format, out),
             "eeversion" => eeversion::run(self, &args, format, out),
             "registers" => registers::run(self, &args, format, out),
             "threads" => threads::run(self, &args, format, out),

@@ -39,7 +39,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[("-format", "Output format: text (default), json or csv.")],
         details: "Each module's image base, size and file, in the runtime's load order.",
         examples: &["clrmodules"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "clrstack",
@@ -353,7 +353,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         ],
         details: "",
         examples: &["modules", "lm -v"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "objsize",
@@ -437,7 +437,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[("-format", "Output format: text (default) or json.")],
         details: "",
         examples: &["runtimes"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "sizestats",

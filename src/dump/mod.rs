@@ -16,11 +16,13 @@
 mod address_space;
 mod elf_core;
 mod module_file;
+mod modules;
 mod open;
 pub mod rewrite;
 
 pub use address_space::{AddressSpace, MappedFile, Recording, PAGE_SIZE};
 pub use elf_core::{CoreFile, ThreadRegisters};
+pub use modules::{ImageKind, LoadedImage};
 pub use open::{open_dump, Backing, DumpOptions};
 
 use thiserror::Error;

@@ -195,6 +195,30 @@ pub struct TypeLoaderLayout {
     pub statics: StaticsLayout,
 }
 
+/// How an entry of the AppDomain's assembly list leads to its module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssemblyEntry {
+    /// The entry is a `DomainAssembly*` holding the `Module*` at this offset (8: +24,
+    /// 9: +16).
+    ModuleAt(u64),
+    /// The entry is a `DomainAssembly*` whose first field is the `Assembly*`, which holds
+    /// the `Module*` at this offset (10: descriptor `Assembly.Module`, +16).
+    AssemblyModuleAt(u64),
+}
+
+/// The AppDomain's list of loaded assemblies, in load order (what ClrMD, and so
+/// `clrmodules`, enumerates): an `ArrayList` (`u32 count @0`, then the first block inline
+/// at +8: `next @0`, `u32 size @8`, entries from +16; 10 descriptor `ArrayListBase`,
+/// `ArrayListBlock`). Found on zoo-net8/9/10 (the only list of the AppDomain whose
+/// entries lead to every module of ClrMD's `modules.tsv`, in its order).
+#[derive(Debug, Clone, Copy)]
+pub struct AssemblyListLayout {
+    /// `AppDomain.m_Assemblies` (10: descriptor `DomainAssemblyList`, 576; 9: 1824;
+    /// 8: 2544).
+    pub list: u64,
+    pub entry: AssemblyEntry,
+}
+
 /// Everything that differs between the runtime versions clrheap knows.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
@@ -219,6 +243,8 @@ pub struct Layout {
     pub param_type_arg: u64,
     /// The sync block table and sync blocks (`syncblk`).
     pub sync_block: SyncBlockLayout,
+    /// The AppDomain's assemblies (`clrmodules`).
+    pub assemblies: AssemblyListLayout,
 }
 
 /// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
@@ -575,6 +601,10 @@ pub static NET8: Layout = Layout {
         cache_table_size: 192,
         holder: LockHolder::ThreadPointer,
     },
+    assemblies: AssemblyListLayout {
+        list: 2544,
+        entry: AssemblyEntry::ModuleAt(24),
+    },
     stack: StackLayout {
         thread_frame: 16,
         thread_stack_base: 248,
@@ -680,6 +710,10 @@ pub static NET9: Layout = Layout {
         cache_table_size: 192,
         holder: LockHolder::ThreadPointer,
     },
+    assemblies: AssemblyListLayout {
+        list: 1824,
+        entry: AssemblyEntry::ModuleAt(16),
+    },
     stack: StackLayout {
         thread_frame: 8,
         thread_stack_base: 120,
@@ -784,6 +818,10 @@ pub static NET10: Layout = Layout {
         cache_free_index: 108,
         cache_table_size: 120,
         holder: LockHolder::ManagedThreadId,
+    },
+    assemblies: AssemblyListLayout {
+        list: 576,
+        entry: AssemblyEntry::AssemblyModuleAt(16),
     },
     stack: StackLayout {
         thread_frame: 8,

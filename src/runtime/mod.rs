@@ -137,6 +137,11 @@ impl Runtime {
         })
     }
 
+    /// The address of a symbol `libcoreclr.so` exports, if it exports it.
+    pub fn export(&self, name: &str) -> Option<u64> {
+        Exports::read(&self.space, &self.coreclr).ok()?.find(name).ok().flatten()
+    }
+
     /// A short description of the GC: "workstation", "server (2 heaps)", "DATAS (2 heaps)".
     pub fn gc_description(&self) -> String {
         let kind = if self.gc.is_regions() { "regions" } else { "segments" };

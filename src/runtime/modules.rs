@@ -133,3 +133,57 @@ pub fn read_utf16z(space: &AddressSpace, addr: u64, max: usize) -> Result<String
     }
     bail!("string at {addr:#x} has no terminator")
 }
+
+/// Most assemblies read from the AppDomain's list.
+const MAX_ASSEMBLIES: u32 = 1 << 16;
+/// Most blocks of that list followed.
+const MAX_LIST_BLOCKS: usize = 1 << 12;
+
+/// The modules of the AppDomain's assemblies, in load order (the order `clrmodules` and
+/// ClrMD list them).
+pub fn app_domain_modules(rt: &Runtime) -> Result<Vec<u64>> {
+    use super::layouts::AssemblyEntry;
+    let space = &*rt.space;
+    let domain = super::threads::app_domain(rt);
+    if domain == 0 {
+        bail!("the runtime has no AppDomain yet");
+    }
+    let l = &rt.layout.assemblies;
+    let list = domain.wrapping_add(l.list);
+    let count = space.read_u32(list).context("cannot read the AppDomain's assembly list")?;
+    if count > MAX_ASSEMBLIES {
+        bail!("the AppDomain's assembly list claims {count} assemblies");
+    }
+    let mut entries = Vec::with_capacity(count as usize);
+    let mut block = list.wrapping_add(8);
+    let mut blocks = 0;
+    while block != 0 && entries.len() < count as usize {
+        blocks += 1;
+        if blocks > MAX_LIST_BLOCKS {
+            bail!("the AppDomain's assembly list does not end");
+        }
+        let next = space.read_ptr(block)?;
+        let size = space.read_u32(block.wrapping_add(8))?.min(count);
+        for i in 0..size as u64 {
+            if entries.len() >= count as usize {
+                break;
+            }
+            entries.push(space.read_ptr(block.wrapping_add(16 + 8 * i))?);
+        }
+        block = next;
+    }
+    let mut modules = Vec::with_capacity(entries.len());
+    for e in entries {
+        if e == 0 {
+            continue;
+        }
+        let module = match l.entry {
+            AssemblyEntry::ModuleAt(off) => space.read_ptr(e.wrapping_add(off))?,
+            AssemblyEntry::AssemblyModuleAt(off) => space.read_ptr(space.read_ptr(e)?.wrapping_add(off))?,
+        };
+        if module != 0 {
+            modules.push(module);
+        }
+    }
+    Ok(modules)
+}

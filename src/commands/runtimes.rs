@@ -1,0 +1,82 @@
+//! `runtimes`: the .NET runtime in the process, as dotnet-dump describes it.
+//!
+//! ```text
+//! #0 .NET Core runtime 10.0.1226.42308 at 00007F08D5E00000 size 006CB000 index 79945f51...
+//!     Runtime module path: /root/.cache/clrheap-lab/dotnet/shared/Microsoft.NETCore.App/10.0.12/libcoreclr.so
+//!     Libraries:
+//!         Dac libmscordaccore.so LINUX X64 Coreclr 79945f51...
+//!         Dbi libmscordbi.so LINUX X64 Coreclr 79945f51...
+//!         CDac libmscordaccore_universal.so LINUX X64 None 79945f51...
+//!     Exports:
+//!         DotNetRuntimeInfo: <NO SYMBOL>
+//!         g_dacTable: 00007F08D64CC780
+//!         ...
+//! Settings:
+//! ...
+//! ```
+//!
+//! The runtime module's base and size as `modules` reports them, its GNU build id (the key
+//! the debugging libraries are archived under), the debugging libraries dotnet-dump would
+//! use, and the runtime's diagnostic exports. dotnet-dump names its own cDAC library (for
+//! runtimes that publish a contract descriptor, 9 and later) by the path it is installed
+//! at; clrheap has no such library and prints its file name.
+use super::output::{hex, write_json, Format};
+use super::Session;
+use anyhow::{bail, Result};
+use serde_json::json;
+use std::io::Write;
+
+/// The exports dotnet-dump looks for, in its order.
+const EXPORTS: [&str; 4] = ["DotNetRuntimeInfo", "g_dacTable", "DotNetRuntimeDebugHeader", "DotNetRuntimeContractDescriptor"];
+
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    if let Some(a) = args.first() {
+        bail!("Unrecognized command or argument '{a}'");
+    }
+    let rt = &session.heap.runtime;
+    let space = session.heap.space();
+    let base = rt.coreclr.base;
+    let size = space.loaded_images().iter().find(|i| i.base == base).map_or(rt.coreclr.end - base, |i| i.size);
+    let id: String = space.elf_build_id(base).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+    let exports: Vec<(&str, Option<u64>)> = EXPORTS.iter().map(|&n| (n, rt.export(n))).collect();
+    let cdac = rt.descriptor.is_some();
+    if format != Format::Text {
+        let exp: serde_json::Map<String, serde_json::Value> =
+            exports.iter().map(|(n, a)| (n.to_string(), a.map_or(serde_json::Value::Null, hex))).collect();
+        return write_json(
+            out,
+            &json!({
+                "runtimes": [{
+                    "id": 0,
+                    "kind": ".NET Core",
+                    "version": rt.version.file_version,
+                    "base": hex(base),
+                    "size": size,
+                    "build_id": id,
+                    "path": rt.coreclr.path,
+                    "exports": exp,
+                }]
+            }),
+        );
+    }
+    writeln!(out, "#0 .NET Core runtime {} at {base:016X} size {size:08X} index {id}", rt.version.file_version)?;
+    writeln!(out, "    Runtime module path: {}", rt.coreclr.path)?;
+    writeln!(out, "    Libraries:")?;
+    writeln!(out, "        Dac libmscordaccore.so LINUX X64 Coreclr {id}")?;
+    writeln!(out, "        Dbi libmscordbi.so LINUX X64 Coreclr {id}")?;
+    if cdac {
+        writeln!(out, "        CDac libmscordaccore_universal.so LINUX X64 None {id}")?;
+    }
+    writeln!(out, "    Exports:")?;
+    for (name, addr) in &exports {
+        match addr {
+            Some(a) => writeln!(out, "        {name}: {a:016X}")?,
+            None => writeln!(out, "        {name}: <NO SYMBOL>")?,
+        }
+    }
+    writeln!(out, "Settings:")?;
+    writeln!(out, "-> Use CDAC contract reader: False")?;
+    writeln!(out, "-> Force use CDAC contract reader: False")?;
+    writeln!(out, "-> DAC signature verification check enabled: False")?;
+    Ok(())
+}
