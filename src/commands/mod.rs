@@ -3,6 +3,7 @@
 //! A [`Session`] owns the opened dump and its heap; [`Session::execute`] takes one command
 //! line as dotnet-dump's `analyze` prompt does, and writes its output.
 pub mod clrmodules;
+pub mod clrstack;
 pub mod clrthreads;
 pub mod diff;
 pub mod dumpgen;
@@ -152,6 +153,7 @@ impl Session {
             "leaks" => leaks::run(self, &args, format, out),
             "clrthreads" => clrthreads::run(self, &args, format, out),
             "clrmodules" => clrmodules::run(self, &args, format, out),
+            "clrstack" => clrstack::run(self, &args, format, out),
             "modules" => modules::run(self, &args, format, out),
             "runtimes" => runtimes::run(self, &args, format, out),
             "eeversion" => eeversion::run(self, &args, format, out),

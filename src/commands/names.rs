@@ -59,7 +59,7 @@ pub const COMMANDS: &[CommandInfo] = &[
                   its source line when the module's portable PDB is found next to it; runtime\n\
                   Frames in brackets.",
         examples: &["clrstack", "clrstack -all", "clrstack -a"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "clrthreads",

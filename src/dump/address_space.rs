@@ -240,6 +240,11 @@ impl AddressSpace {
             .as_deref()
     }
 
+    /// The `--module-path` directories.
+    pub fn module_search_paths(&self) -> &[PathBuf] {
+        &self.module_paths
+    }
+
     /// Where the file of a mapping is on this machine, if anywhere: its recorded path,
     /// else a file of the same name under a `--module-path` directory.
     pub fn local_path(&self, file: &MappedFile) -> Option<PathBuf> {

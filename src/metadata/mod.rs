@@ -14,6 +14,7 @@
 //! Every input byte is untrusted: all reads are bounds-checked, recursion is depth-limited
 //! and no allocation is sized by input beyond what the input itself holds. Failures are
 //! reported as [`MetadataError`].
+pub mod pdb;
 pub mod pe;
 mod reader;
 pub mod signature;
@@ -26,7 +27,7 @@ use std::fmt;
 
 use thiserror::Error;
 
-pub use pe::{CliHeader, DataDirectory, ImageLayout, ImageSource, PeImage, Section};
+pub use pe::{CliHeader, CodeViewInfo, DataDirectory, ImageLayout, ImageSource, PeImage, Section};
 pub use reader::{
     AssemblyInfo, AssemblyRefInfo, FieldInfo, MemberRefInfo, MetadataReader, MethodInfo,
     TypeDefInfo, TypeRefInfo, field_flags, primitive_name, strip_generic_arity, type_flags,

@@ -16,6 +16,11 @@ pub const MAX_METADATA_SIZE: u32 = 256 << 20;
 /// Most sections accepted in a section table.
 const MAX_SECTIONS: u16 = 1024;
 /// Index of the CLI header in the data directories.
+/// Data directory of the debug directory.
+const DEBUG_DIRECTORY: usize = 6;
+/// Most debug directory entries looked at, and largest CodeView entry read.
+const MAX_DEBUG_ENTRIES: u32 = 64;
+const MAX_CODEVIEW: u32 = 4096;
 const CLI_HEADER_DIRECTORY: usize = 14;
 /// Size of the CLI header (`IMAGE_COR20_HEADER`).
 const CLI_HEADER_SIZE: usize = 72;
@@ -103,6 +108,22 @@ pub struct PeImage {
     size_of_headers: u32,
     sections: Vec<Section>,
     cli: CliHeader,
+    /// Data directory 6: the debug directory.
+    debug: DataDirectory,
+}
+
+/// The CodeView entry of an image's debug directory: what identifies its PDB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeViewInfo {
+    /// The PDB's GUID (the first 16 bytes of a portable PDB's id).
+    pub guid: [u8; 16],
+    pub age: u32,
+    /// The entry's time stamp (the last 4 bytes of a portable PDB's id).
+    pub stamp: u32,
+    /// The PDB path the compiler recorded.
+    pub path: String,
+    /// The entry marks a portable PDB (minor version `PM`).
+    pub portable: bool,
 }
 
 fn u16_at(b: &[u8], pos: usize) -> u16 {
@@ -193,6 +214,11 @@ impl PeImage {
                 strong_name_signature: DataDirectory::default(),
                 managed_native_header: DataDirectory::default(),
             },
+            debug: if ndirs > DEBUG_DIRECTORY && opt.len() >= dirs_pos + 8 * DEBUG_DIRECTORY + 8 {
+                dir_at(&opt, dirs_pos + 8 * DEBUG_DIRECTORY)
+            } else {
+                DataDirectory::default()
+            },
         };
         let mut cli = [0u8; CLI_HEADER_SIZE];
         let len = (cli_dir.size as usize).min(CLI_HEADER_SIZE);
@@ -214,6 +240,40 @@ impl PeImage {
             managed_native_header: dir_at(&cli, 64),
         };
         Ok(image)
+    }
+
+    /// The image's CodeView debug entry (its PDB's identity), if it has one.
+    pub fn codeview<S: ImageSource + ?Sized>(&self, src: &S) -> Option<CodeViewInfo> {
+        const ENTRY: u32 = 28;
+        const CODEVIEW: u32 = 2;
+        let count = (self.debug.size / ENTRY).min(MAX_DEBUG_ENTRIES);
+        for i in 0..count {
+            let mut e = [0u8; ENTRY as usize];
+            let off = self.rva_to_offset(self.debug.rva.checked_add(i * ENTRY)?, ENTRY).ok()?;
+            src.read(off, &mut e).ok()?;
+            if u32_at(&e, 12) != CODEVIEW {
+                continue;
+            }
+            let (size, rva) = (u32_at(&e, 16).min(MAX_CODEVIEW), u32_at(&e, 20));
+            if size < 24 {
+                continue;
+            }
+            let mut cv = vec![0u8; size as usize];
+            src.read(self.rva_to_offset(rva, size).ok()?, &mut cv).ok()?;
+            if &cv[..4] != b"RSDS" {
+                continue;
+            }
+            let path = &cv[24..];
+            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+            return Some(CodeViewInfo {
+                guid: cv[4..20].try_into().ok()?,
+                age: u32_at(&cv, 20),
+                stamp: u32_at(&e, 4),
+                path: String::from_utf8_lossy(&path[..end]).into_owned(),
+                portable: u16_at(&e, 10) == 0x504d,
+            });
+        }
+        None
     }
 
     /// The layout this image was parsed with.

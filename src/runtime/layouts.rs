@@ -402,6 +402,16 @@ pub struct StackLayout {
     /// implementation % 127 (8: 79, 9: 81, found on zoo-net8/9: the only entry whose every
     /// chained node hashes to its bucket, 69 and 54 nodes, their MethodDescs CoreLib's FCALLs).
     pub fcall_methods: Option<usize>,
+    /// `InstantiatedMethodDesc`: `m_pPerInstInfo` (-> the method's type arguments),
+    /// `m_wFlags2` and `m_wNumGenericArgs` (9/10: descriptor 24, 32, 34; 8: 16, 24, 26,
+    /// read off ops-net8's `Recurse<__Canon>`, whose MethodDesc is 8 bytes shorter: no
+    /// code data pointer).
+    pub instantiated_method_desc: (u64, u64, u64),
+    /// `InlinedCallFrame`: `m_pCallSiteSP`, `m_pCallerReturnAddress`, `m_pCalleeSavedFP`
+    /// (9/10: descriptor 24, 32, 40; 8: 32, 40, 48, read off ops-net8's socket thread, whose
+    /// frame holds an 8-byte field more before them: the SP and return address there are
+    /// the managed caller's that dotnet-dump prints).
+    pub inlined_call_frame: (u64, u64, u64),
     /// `FramedMethodFrame.m_pTransitionBlock` (10: descriptor; 8/9 assumed the same).
     pub framed_method_transition_block: u64,
     /// `FaultingExceptionFrame.m_ctx` (10: descriptor; unknown on 8/9).
@@ -616,6 +626,8 @@ pub static NET8: Layout = Layout {
         helper_frame_method_desc: 16,
         helper_frame_fcall_entry: 40,
         fcall_methods: Some(79),
+        instantiated_method_desc: (16, 24, 26),
+        inlined_call_frame: (32, 40, 48),
         framed_method_transition_block: 16,
         faulting_exception_context: None,
         software_exception_context: None,
@@ -725,6 +737,8 @@ pub static NET9: Layout = Layout {
         helper_frame_method_desc: 16,
         helper_frame_fcall_entry: 40,
         fcall_methods: Some(81),
+        instantiated_method_desc: (24, 32, 34),
+        inlined_call_frame: (24, 32, 40),
         framed_method_transition_block: 16,
         faulting_exception_context: None,
         software_exception_context: None,
@@ -834,6 +848,8 @@ pub static NET10: Layout = Layout {
         helper_frame_method_desc: 0,
         helper_frame_fcall_entry: 0,
         fcall_methods: None,
+        instantiated_method_desc: (24, 32, 34),
+        inlined_call_frame: (24, 32, 40),
         framed_method_transition_block: 16,
         faulting_exception_context: Some(32),
         software_exception_context: Some(288),

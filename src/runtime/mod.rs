@@ -7,6 +7,7 @@
 pub mod contract;
 pub mod modules;
 pub mod stack;
+pub mod symbols;
 pub mod syncblocks;
 pub mod threads;
 pub mod exports;

@@ -99,9 +99,9 @@ pub fn load_metadata(rt: &Runtime, module: u64) -> Result<MetadataReader> {
 }
 
 /// A PE image read through the dump's address space.
-struct ImageInSpace<'a> {
-    space: &'a AddressSpace,
-    base: u64,
+pub(crate) struct ImageInSpace<'a> {
+    pub(crate) space: &'a AddressSpace,
+    pub(crate) base: u64,
 }
 
 impl ImageSource for ImageInSpace<'_> {

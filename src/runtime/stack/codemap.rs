@@ -28,6 +28,7 @@ const SECTION_NEXT_FOR_DELETE: u64 = 64;
 const SECTION_FLAG_CODE_HEAP: u32 = 2;
 const HEAP_LIST_MAP_BASE: u64 = 32;
 const HEAP_LIST_HEADER_MAP: u64 = 40;
+const REAL_CODE_HEADER_DEBUG_INFO: u64 = 0;
 const REAL_CODE_HEADER_GC_INFO: u64 = 16;
 const REAL_CODE_HEADER_METHOD_DESC: u64 = 24;
 const REAL_CODE_HEADER_NUM_UNWIND: u64 = 32;
@@ -61,6 +62,8 @@ pub struct CodeInfo {
     pub method_desc: Option<u64>,
     /// ReadyToRun: the method's module and MethodDef row (naming without a MethodDesc).
     pub module_method: Option<(u64, u32)>,
+    /// The method's debug info (JIT: `RealCodeHeader.phdrDebugInfo`), when known.
+    pub debug_info: Option<u64>,
 }
 
 /// Finds code; caches ReadyToRun images. Shared by the threads of one walk.
@@ -152,6 +155,7 @@ impl<'a> CodeMap<'a> {
             gc_info_version: self.rt.layout.stack.gc_info_version,
             method_desc: Some(space.read_ptr(header + REAL_CODE_HEADER_METHOD_DESC)?).filter(|&m| m != 0),
             module_method: None,
+            debug_info: Some(space.read_ptr(header + REAL_CODE_HEADER_DEBUG_INFO)?).filter(|&d| d != 0),
         }))
     }
 
@@ -217,6 +221,7 @@ impl<'a> CodeMap<'a> {
             gc_info_version: image.gc_info_version(),
             method_desc,
             module_method: f.method_rid.map(|rid| (module, rid)),
+            debug_info: None,
         }))
     }
 

@@ -19,10 +19,6 @@ const FRAME_NEXT: u64 = 8;
 /// More Frames on one thread than this means a corrupt chain.
 pub const MAX_FRAMES: usize = 4096;
 
-// InlinedCallFrame (9/10 descriptor; 8 the same Frame base).
-const ICF_CALL_SITE_SP: u64 = 24;
-const ICF_CALLER_RETURN_ADDRESS: u64 = 32;
-const ICF_CALLEE_SAVED_FP: u64 = 40;
 // LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump).
 const MS_RIP: u64 = 0;
 const MS_RSP: u64 = 8;
@@ -131,12 +127,13 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
     use FrameKind::*;
     match kind {
         InlinedCall => {
-            let ra = space.read_ptr(f + ICF_CALLER_RETURN_ADDRESS)?;
+            let (call_site_sp, return_address, callee_saved_fp) = st.inlined_call_frame;
+            let ra = space.read_ptr(f + return_address)?;
             if ra == 0 {
                 return Ok(None); // not in a P/Invoke right now
             }
-            let mut c = RegContext::new(ra, space.read_ptr(f + ICF_CALL_SITE_SP)?);
-            c.set(RBP, space.read_ptr(f + ICF_CALLEE_SAVED_FP)?);
+            let mut c = RegContext::new(ra, space.read_ptr(f + call_site_sp)?);
+            c.set(RBP, space.read_ptr(f + callee_saved_fp)?);
             passive(c)
         }
         HelperMethod | HelperMethod1Obj | HelperMethod2Obj | HelperMethod3Obj | HelperMethodProtectObj => {

@@ -14,7 +14,10 @@
 //!
 //! Checked against ClrMD's `roots.tsv` (kind `Stack`) on the lab dumps: see
 //! `tests/stack_roots.rs` and `docs/research/stack-roots.md`.
+pub mod clrstack;
 pub mod codemap;
+pub mod dac_names;
+pub mod debuginfo;
 pub mod frames;
 pub mod gcinfo;
 pub mod names;

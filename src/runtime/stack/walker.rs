@@ -3,7 +3,8 @@
 use super::codemap::{CodeInfo, CodeMap};
 use super::frames::{frame_chain, frame_context, frame_method_desc, frame_roots, ExplicitFrame, FrameKinds};
 use super::gcinfo::{GcInfo, SlotBase, SlotLocation};
-use super::names::{method_def_name, method_desc_name, MetadataCache, TypeNamer};
+use super::dac_names::DacNamer;
+use super::names::{method_def_name, MetadataCache, TypeNamer};
 use super::unwind::{is_callee_saved, unwind_frame, RegContext, REGISTER_NAMES};
 use super::StackRoot;
 use crate::dump::ThreadRegisters;
@@ -34,6 +35,15 @@ pub struct StackFrame {
     pub name: Option<String>,
     /// For a runtime Frame, the signature of the method it stands for.
     pub function: Option<String>,
+    /// A managed frame's code (method start, GC info, MethodDesc or ReadyToRun row).
+    pub code: Option<CodeInfo>,
+    /// The register context the walk had at this frame (for a runtime Frame, the context
+    /// it was met with).
+    pub context: Option<RegContext>,
+    /// A managed frame that is the innermost of its thread or was interrupted (a
+    /// fault's, a redirection's context): its IP is the instruction it stopped at, not a
+    /// return address.
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +121,9 @@ impl<'a> StackWalk<'a> {
             }
         }
         let mut ctx: Option<(RegContext, bool)> = regs.map(|r| (context_of(r), true));
+        // The context the walk holds at a runtime Frame: the thread's own at first, then
+        // the caller's of the last managed frame.
+        let mut last_context: Option<RegContext> = ctx.as_ref().map(|(c, _)| c.clone());
         // The IP of the last context, which the DAC reports for the runtime Frames it meets.
         let mut ip = regs.map(|r| r.rip()).unwrap_or(0);
         let mut sp = start_sp;
@@ -136,7 +149,17 @@ impl<'a> StackWalk<'a> {
                     let caller = unwind_frame(&*self.rt.space, code.image_base, code.function_begin, code.unwind_info, &c, active)?;
                     let name = self.method_name(&code);
                     self.report_frame(thread, &code, &c, &caller, active, name.clone(), &mut out);
-                    out.frames.push(StackFrame { kind: StackFrameKind::Managed, sp: c.rsp(), ip: c.rip, method: code.method_desc, name, function: None });
+                    out.frames.push(StackFrame {
+                        kind: StackFrameKind::Managed,
+                        sp: c.rsp(),
+                        ip: c.rip,
+                        method: code.method_desc,
+                        name,
+                        function: None,
+                        code: Some(code.clone()),
+                        context: Some(c.clone()),
+                        active,
+                    });
                     if caller.rsp() <= c.rsp() {
                         bail!("unwinding {:#x} did not move the stack pointer", c.rip);
                     }
@@ -146,6 +169,7 @@ impl<'a> StackWalk<'a> {
                 }
                 sp = sp.max(c.rsp());
                 ip = c.rip;
+                last_context = Some(c);
             }
             // Native code: the next Frame above SP that resumes managed code.
             let mut resumed = None;
@@ -157,7 +181,17 @@ impl<'a> StackWalk<'a> {
                 }
                 let method = frame_method_desc(self.rt, f);
                 let function = method.and_then(|md| self.method_desc_name(md));
-                out.frames.push(StackFrame { kind: StackFrameKind::Explicit, sp: f.address, ip, method, name: Some(f.name()), function });
+                out.frames.push(StackFrame {
+                    kind: StackFrameKind::Explicit,
+                    sp: f.address,
+                    ip,
+                    method,
+                    name: Some(f.name()),
+                    function: function.clone(),
+                    code: None,
+                    context: last_context.clone(),
+                    active: false,
+                });
                 if f.kind.is_none() {
                     out.warnings.push(format!("unknown Frame kind {:#x} at {:#x}", f.raw, f.address));
                 }
@@ -165,9 +199,48 @@ impl<'a> StackWalk<'a> {
                     Ok(r) => resumed = r,
                     Err(e) => out.warnings.push(format!("{} at {:#x}: {e:#}", f.name(), f.address)),
                 }
+                // The DAC's walk meets an InlinedCallFrame of a call in progress twice: as
+                // the transition out of the native code, then with the context it resumes
+                // (its return address into the managed caller).
+                if f.kind == Some(crate::runtime::layouts::FrameKind::InlinedCall)
+                    && let Some(fc) = &resumed
+                {
+                    let mut c = fc.context.clone();
+                    if let Some(prev) = &last_context {
+                        // Registers the Frame does not restore keep their values.
+                        for r in 0..16 {
+                            if c.known & (1 << r) == 0 {
+                                c.regs[r] = prev.regs[r];
+                            }
+                        }
+                    }
+                    out.frames.push(StackFrame {
+                        kind: StackFrameKind::Explicit,
+                        sp: f.address,
+                        ip: fc.context.rip,
+                        method,
+                        name: Some(f.name()),
+                        function,
+                        code: None,
+                        context: Some(c),
+                        active: false,
+                    });
+                }
             }
             match resumed {
-                Some(fc) => ctx = Some((fc.context, fc.active)),
+                Some(fc) => {
+                    // Registers the Frame does not restore keep the values they had (they
+                    // are not known, but `clrstack -r` prints them as the DAC has them).
+                    let mut c = fc.context;
+                    if let Some(prev) = &last_context {
+                        for r in 0..16 {
+                            if c.known & (1 << r) == 0 {
+                                c.regs[r] = prev.regs[r];
+                            }
+                        }
+                    }
+                    ctx = Some((c, fc.active))
+                }
                 None => break,
             }
         }
@@ -249,13 +322,8 @@ impl<'a> StackWalk<'a> {
         if let Some(n) = self.names.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return n;
         }
-        let no_types = |_: u64| None;
-        let types: &TypeNamer = match self.types {
-            Some(t) => t,
-            None => &no_types,
-        };
         let name = match key {
-            (md, 0, 0) => method_desc_name(self.rt, &self.metadata, types, md),
+            (md, 0, 0) => DacNamer::new(self.rt, &self.metadata).method_desc_name(md),
             (_, module, rid) => method_def_name(self.rt, &self.metadata, module, rid),
         };
         if let Ok(mut m) = self.names.lock() {
@@ -353,7 +421,10 @@ impl<'a> StackWalk<'a> {
     }
 }
 
-/// The register context of an `NT_PRSTATUS` note (`user_regs_struct` order).
+/// The register context of an `NT_PRSTATUS` note (`user_regs_struct` order), as the
+/// DAC's walk gets it from ClrMD: ClrMD's copy of the note reads its r8 and r9 slots the
+/// other way round (see `commands/registers.rs`), so r8 holds the thread's r9 and r9 its
+/// r8. dotnet-dump's walk (and so its roots and `clrstack -r`) uses that context.
 fn context_of(r: &ThreadRegisters) -> RegContext {
     // user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp
     const ORDER: [(usize, usize); 15] = [
@@ -365,8 +436,8 @@ fn context_of(r: &ThreadRegisters) -> RegContext {
         (3, 5),
         (11, 6),
         (10, 7),
-        (9, 8),
-        (8, 9),
+        (8, 8),
+        (9, 9),
         (0, 10),
         (1, 11),
         (2, 12),
