@@ -5,6 +5,11 @@
 //! (`types`: field offsets and `"!"` sizes) and globals (`globals`: a literal value, or
 //! `[n]` meaning `pointer_data[n]`, optionally paired with a type name). In heap dumps the
 //! header and pointer array live in pages read back from `libcoreclr.so` (relocated).
+//!
+//! Only parsing happens here; [`super::described`] says which values clrheap takes from it.
+//! A descriptor is untrusted like the rest of the dump: sizes are capped, malformed JSON
+//! is an error (the caller falls back to its own tables), and entries of the wrong shape
+//! are left out.
 use crate::dump::AddressSpace;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
@@ -32,24 +37,26 @@ impl ContractDescriptor {
         if magic != MAGIC {
             bail!("the contract descriptor at {addr:#x} has magic {magic:#x}");
         }
-        let flags = space.read_u32(addr + 8)?;
+        let flags = space.read_u32(addr.wrapping_add(8))?;
         if flags & 2 != 0 {
             bail!("the contract descriptor at {addr:#x} describes a 32-bit process");
         }
-        let json_size = space.read_u32(addr + 12)?;
-        let json_addr = space.read_ptr(addr + 16)?;
-        let pointer_count = space.read_u32(addr + 24)?;
-        let pointers_addr = space.read_ptr(addr + 32)?;
+        let json_size = space.read_u32(addr.wrapping_add(12))?;
+        let json_addr = space.read_ptr(addr.wrapping_add(16))?;
+        let pointer_count = space.read_u32(addr.wrapping_add(24))?;
+        let pointers_addr = space.read_ptr(addr.wrapping_add(32))?;
         if json_size > MAX_JSON || pointer_count > MAX_POINTERS {
             bail!("implausible contract descriptor sizes ({json_size} bytes, {pointer_count} pointers)");
         }
         let json = space
             .read_vec(json_addr, json_size as usize)
             .context("cannot read the contract descriptor's JSON")?;
-        let mut pointers = Vec::with_capacity(pointer_count as usize);
-        for i in 0..pointer_count as u64 {
-            pointers.push(space.read_ptr(pointers_addr + i * 8)?);
-        }
+        let pointers: Vec<u64> = space
+            .read_vec(pointers_addr, pointer_count as usize * 8)
+            .context("cannot read the contract descriptor's pointer data")?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
         Self::parse(&json, &pointers)
     }
 

@@ -2,9 +2,12 @@
 //!
 //! From the dump's mapped files it finds `libcoreclr.so`, reads its version and exports,
 //! the contract descriptor (.NET 9+), `g_dacTable` (every version: the addresses of the
-//! runtime's globals) and the GC's `GcDacVars`, and selects the per-version [`layouts`].
-//! A runtime it does not know is refused with one line naming what was found.
+//! runtime's globals) and the GC's `GcDacVars`, and builds the runtime's [`Layout`]: the
+//! per-version tables of [`layouts`] with what the descriptor describes taken from it
+//! ([`described`]). A runtime it does not know is refused with one line naming what was
+//! found.
 pub mod contract;
+pub mod described;
 pub mod modules;
 pub mod stack;
 pub mod syncblocks;
@@ -38,6 +41,8 @@ pub struct Globals {
     pub sync_table: u64,
     /// CoreLib's `Module*`.
     pub core_lib_module: u64,
+    /// Address of `ExecutionManager::g_codeRangeMap` (the RangeSectionMap).
+    pub code_range_map: u64,
 }
 
 /// A CoreCLR runtime found in a dump.
@@ -47,11 +52,17 @@ pub struct Runtime {
     pub coreclr: MappedFile,
     /// `libclrgc.so` when the process ran the standalone (segments) GC.
     pub gc_module: Option<MappedFile>,
-    pub layout: &'static Layout,
+    /// Where this runtime keeps things: its version's table, with every value the
+    /// contract descriptor describes taken from the descriptor.
+    pub layout: Layout,
     pub descriptor: Option<ContractDescriptor>,
     pub dac_table: u64,
     pub globals: Globals,
     pub gc: GcDacVars,
+    /// What was wrong with the runtime's own description of itself (an unreadable or
+    /// damaged contract descriptor, a global the descriptor and `g_dacTable` disagree
+    /// on), for the shell to show once.
+    pub warnings: Vec<String>,
 }
 
 impl Runtime {
@@ -73,24 +84,64 @@ impl Runtime {
                 coreclr.path
             )
         })?;
-        let Some(layout) = layouts::for_major(version.major).filter(|_| version.minor == 0) else {
+        let Some(table) = layouts::for_major(version.major).filter(|_| version.minor == 0) else {
             bail!(
                 "CoreCLR {version} (file version {}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0",
                 version.file_version
             );
         };
+        let table = described::table_for_open(table);
+        let mut warnings = Vec::new();
         let exports = Exports::read(&space, &coreclr)?;
         let dac_table = exports
             .find("g_dacTable")?
             .context("libcoreclr.so does not export g_dacTable")?;
-        let descriptor = match exports.find("DotNetRuntimeContractDescriptor")? {
-            Some(addr) => Some(ContractDescriptor::read(&space, addr)?),
-            None => None,
+        let descriptor = match exports.find("DotNetRuntimeContractDescriptor") {
+            Ok(Some(addr)) => match ContractDescriptor::read(&space, addr) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    warnings.push(format!(
+                        "cannot read the runtime's contract descriptor ({e:#}): clrheap's own {}.0 layout is used",
+                        version.major
+                    ));
+                    None
+                }
+            },
+            Ok(None) | Err(_) if version.major >= 9 => {
+                warnings.push(format!(
+                    "libcoreclr.so exports no contract descriptor: clrheap's own {}.0 layout is used",
+                    version.major
+                ));
+                None
+            }
+            Ok(None) | Err(_) => None,
         };
+        let layout = described::resolve(&table, descriptor.as_ref(), &mut warnings);
         let dac = |index: usize| -> Result<u64> {
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
                 .with_context(|| format!("cannot read g_dacTable entry {index}"))
+        };
+        // The address of a global: the descriptor's (9, 10) when it has it, checked
+        // against g_dacTable's entry; else g_dacTable's.
+        let global_addr = |name: &str, index: usize, warnings: &mut Vec<String>| -> Result<u64> {
+            let Some(addr) = descriptor.as_ref().and_then(|d| d.global(name)).filter(|&a| a != 0) else {
+                return dac(index);
+            };
+            if let Ok(entry) = dac(index)
+                && entry != addr
+            {
+                warnings.push(format!(
+                    "the contract descriptor puts global {name} at {addr:#x}, g_dacTable entry {index} at \
+                     {entry:#x}: the descriptor's is used"
+                ));
+            }
+            Ok(addr)
+        };
+        let deref_addr = |addr: u64, name: &str| -> Result<u64> {
+            space
+                .read_ptr(addr)
+                .with_context(|| format!("cannot read the runtime's global {name} at {addr:#x}"))
         };
         let deref = |index: usize| -> Result<u64> {
             let var = dac(index)?;
@@ -99,21 +150,33 @@ impl Runtime {
                 .with_context(|| format!("cannot read the global of g_dacTable entry {index}"))
         };
         let d = &layout.dac;
+        let mut pointer_global = |name: &str, index: usize| -> Result<u64> {
+            deref_addr(global_addr(name, index, &mut warnings)?, name)
+        };
+        let free_mt = pointer_global("FreeObjectMethodTable", d.free_mt)?;
+        let string_mt = pointer_global("StringMethodTable", d.string_mt)?;
+        let object_mt = pointer_global("ObjectMethodTable", d.object_mt)?;
+        let exception_mt = pointer_global("ExceptionMethodTable", d.exception_mt)?;
+        let thread_store = pointer_global("ThreadStore", d.thread_store)?;
+        let finalizer_thread = pointer_global("FinalizerThread", d.finalizer_thread)?;
+        let sync_table = pointer_global("SyncTableEntries", d.sync_table).unwrap_or(0);
+        let code_range_map = global_addr("ExecutionManagerCodeRangeMapAddress", 0, &mut warnings).unwrap_or(0);
         let globals = Globals {
-            free_mt: deref(d.free_mt)?,
-            string_mt: deref(d.string_mt)?,
-            object_mt: deref(d.object_mt)?,
+            free_mt,
+            string_mt,
+            object_mt,
             array_mt: deref(d.array_mt)?,
-            exception_mt: deref(d.exception_mt)?,
-            thread_store: deref(d.thread_store)?,
-            finalizer_thread: deref(d.finalizer_thread)?,
+            exception_mt,
+            thread_store,
+            finalizer_thread,
             global_alloc_context: dac(d.global_alloc_context)?.wrapping_add(layout.global_alloc_context_offset),
-            sync_table: deref(d.sync_table).unwrap_or(0),
+            sync_table,
             // The entry is the address of the binder itself (a static object), whose
             // first field is CoreLib's Module.
             core_lib_module: dac(d.core_lib)
                 .and_then(|binder| Ok(space.read_ptr(binder)?))
                 .unwrap_or(0),
+            code_range_map,
         };
         if globals.free_mt == 0 || globals.string_mt == 0 {
             bail!("the runtime's type globals are not set: the process had not finished starting up");
@@ -134,6 +197,7 @@ impl Runtime {
             dac_table,
             globals,
             gc,
+            warnings,
         })
     }
 
