@@ -22,6 +22,8 @@ const MAX_POINTERS: u32 = 4096;
 /// The parsed descriptor: type layouts and global values.
 #[derive(Debug, Default)]
 pub struct ContractDescriptor {
+    /// Where the header is (`DotNetRuntimeContractDescriptor`; 0 when parsed from bytes).
+    pub address: u64,
     /// type -> field -> offset (`"!"` -> the type's size).
     pub types: HashMap<String, HashMap<String, u64>>,
     /// global -> value (for `[n]` globals: the address `pointer_data[n]`).
@@ -57,7 +59,9 @@ impl ContractDescriptor {
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect();
-        Self::parse(&json, &pointers)
+        let mut d = Self::parse(&json, &pointers)?;
+        d.address = addr;
+        Ok(d)
     }
 
     pub fn parse(json: &[u8], pointers: &[u64]) -> Result<ContractDescriptor> {

@@ -24,7 +24,7 @@ use std::cell::Cell;
 pub const MAX_DESCRIBED_OFFSET: u64 = 1 << 16;
 
 /// What a descriptor entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     /// `types.TYPE.FIELD`: a field offset.
     Field(&'static str, &'static str),

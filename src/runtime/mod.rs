@@ -122,27 +122,6 @@ impl Runtime {
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
                 .with_context(|| format!("cannot read g_dacTable entry {index}"))
         };
-        // The address of a global: the descriptor's (9, 10) when it has it, checked
-        // against g_dacTable's entry; else g_dacTable's.
-        let global_addr = |name: &str, index: usize, warnings: &mut Vec<String>| -> Result<u64> {
-            let Some(addr) = descriptor.as_ref().and_then(|d| d.global(name)).filter(|&a| a != 0) else {
-                return dac(index);
-            };
-            if let Ok(entry) = dac(index)
-                && entry != addr
-            {
-                warnings.push(format!(
-                    "the contract descriptor puts global {name} at {addr:#x}, g_dacTable entry {index} at \
-                     {entry:#x}: the descriptor's is used"
-                ));
-            }
-            Ok(addr)
-        };
-        let deref_addr = |addr: u64, name: &str| -> Result<u64> {
-            space
-                .read_ptr(addr)
-                .with_context(|| format!("cannot read the runtime's global {name} at {addr:#x}"))
-        };
         let deref = |index: usize| -> Result<u64> {
             let var = dac(index)?;
             space
@@ -150,33 +129,25 @@ impl Runtime {
                 .with_context(|| format!("cannot read the global of g_dacTable entry {index}"))
         };
         let d = &layout.dac;
-        let mut pointer_global = |name: &str, index: usize| -> Result<u64> {
-            deref_addr(global_addr(name, index, &mut warnings)?, name)
-        };
-        let free_mt = pointer_global("FreeObjectMethodTable", d.free_mt)?;
-        let string_mt = pointer_global("StringMethodTable", d.string_mt)?;
-        let object_mt = pointer_global("ObjectMethodTable", d.object_mt)?;
-        let exception_mt = pointer_global("ExceptionMethodTable", d.exception_mt)?;
-        let thread_store = pointer_global("ThreadStore", d.thread_store)?;
-        let finalizer_thread = pointer_global("FinalizerThread", d.finalizer_thread)?;
-        let sync_table = pointer_global("SyncTableEntries", d.sync_table).unwrap_or(0);
-        let code_range_map = global_addr("ExecutionManagerCodeRangeMapAddress", 0, &mut warnings).unwrap_or(0);
-        let globals = Globals {
-            free_mt,
-            string_mt,
-            object_mt,
-            array_mt: deref(d.array_mt)?,
-            exception_mt,
-            thread_store,
-            finalizer_thread,
-            global_alloc_context: dac(d.global_alloc_context)?.wrapping_add(layout.global_alloc_context_offset),
-            sync_table,
-            // The entry is the address of the binder itself (a static object), whose
-            // first field is CoreLib's Module.
-            core_lib_module: dac(d.core_lib)
-                .and_then(|binder| Ok(space.read_ptr(binder)?))
-                .unwrap_or(0),
-            code_range_map,
+        let globals = {
+            let mut g = DescribedGlobals { space: &space, dac_table, descriptor: descriptor.as_ref(), warnings: &mut warnings };
+            Globals {
+                free_mt: g.value("FreeObjectMethodTable", d.free_mt)?,
+                string_mt: g.value("StringMethodTable", d.string_mt)?,
+                object_mt: g.value("ObjectMethodTable", d.object_mt)?,
+                array_mt: deref(d.array_mt)?,
+                exception_mt: g.value("ExceptionMethodTable", d.exception_mt)?,
+                thread_store: g.value("ThreadStore", d.thread_store)?,
+                finalizer_thread: g.value("FinalizerThread", d.finalizer_thread)?,
+                global_alloc_context: dac(d.global_alloc_context)?.wrapping_add(layout.global_alloc_context_offset),
+                sync_table: g.value("SyncTableEntries", d.sync_table).unwrap_or(0),
+                // The entry is the address of the binder itself (a static object), whose
+                // first field is CoreLib's Module.
+                core_lib_module: dac(d.core_lib)
+                    .and_then(|binder| Ok(space.read_ptr(binder)?))
+                    .unwrap_or(0),
+                code_range_map: g.address("ExecutionManagerCodeRangeMapAddress", 0).unwrap_or(0),
+            }
         };
         if globals.free_mt == 0 || globals.string_mt == 0 {
             bail!("the runtime's type globals are not set: the process had not finished starting up");
@@ -210,6 +181,62 @@ impl Runtime {
                 let name = if self.gc.dynamic_adaptation_mode == Some(1) { "DATAS" } else { "server" };
                 format!("{name} ({n_heaps} heaps), {kind}")
             }
+        }
+    }
+}
+
+/// The runtime's globals by the contract descriptor's names (9, 10), checked against
+/// `g_dacTable`, whose entries are the same addresses; by `g_dacTable` alone where the
+/// descriptor has none (8, a damaged descriptor).
+struct DescribedGlobals<'a> {
+    space: &'a AddressSpace,
+    dac_table: u64,
+    descriptor: Option<&'a ContractDescriptor>,
+    warnings: &'a mut Vec<String>,
+}
+
+impl DescribedGlobals<'_> {
+    fn dac_entry(&self, index: usize) -> Result<u64> {
+        self.space
+            .read_ptr(self.dac_table.wrapping_add(8 * index as u64))
+            .with_context(|| format!("cannot read g_dacTable entry {index}"))
+    }
+
+    fn described(&self, name: &str) -> Option<u64> {
+        self.descriptor.and_then(|d| d.global(name)).filter(|&a| a != 0)
+    }
+
+    /// The global's address: the descriptor's when it has one (a disagreeing g_dacTable
+    /// entry is named in a warning), else g_dacTable entry `index`.
+    fn address(&mut self, name: &str, index: usize) -> Result<u64> {
+        let Some(addr) = self.described(name) else {
+            return self.dac_entry(index);
+        };
+        if let Ok(entry) = self.dac_entry(index)
+            && entry != addr
+        {
+            self.warnings.push(format!(
+                "the contract descriptor puts global {name} at {addr:#x}, g_dacTable entry {index} at \
+                 {entry:#x}: the descriptor's is used"
+            ));
+        }
+        Ok(addr)
+    }
+
+    /// The pointer the global holds; g_dacTable's when the descriptor's address is unreadable.
+    fn value(&mut self, name: &str, index: usize) -> Result<u64> {
+        let addr = self.address(name, index)?;
+        match self.space.read_ptr(addr) {
+            Ok(v) => Ok(v),
+            Err(e) if self.described(name).is_some() => {
+                self.warnings.push(format!(
+                    "cannot read global {name} where the contract descriptor puts it ({e:#}): \
+                     g_dacTable entry {index} is used"
+                ));
+                let var = self.dac_entry(index)?;
+                Ok(self.space.read_ptr(var)?)
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read the runtime's global {name} at {addr:#x}")),
         }
     }
 }
