@@ -17,6 +17,7 @@ mod common;
 use clrheap::commands::Session;
 use clrheap::dump::{DumpOptions, open_dump};
 use clrheap::runtime::Runtime;
+use clrheap::runtime::contract::ContractDescriptor;
 use clrheap::runtime::described::{self, BINDINGS, POINTER_GLOBALS, Source};
 use clrheap::runtime::layouts;
 use common::{command_for, compare_sos_text, without_progress};
@@ -128,6 +129,12 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
         }
         if list {
             eprintln!("{version}: {agree} values agree, {absent} bound values not described by this version");
+            // What the descriptor costs at every open: reading and parsing it, resolving the layout.
+            let start = std::time::Instant::now();
+            let reread = ContractDescriptor::read(&rt.space, d.address).expect("read again");
+            let mut warnings = Vec::new();
+            described::resolve(table, Some(&reread), &mut warnings);
+            eprintln!("{version}: descriptor read, parsed and applied in {:?}", start.elapsed());
         }
         checked += 1;
     }

@@ -28,6 +28,8 @@ pub struct ContractDescriptor {
     pub types: HashMap<String, HashMap<String, u64>>,
     /// global -> value (for `[n]` globals: the address `pointer_data[n]`).
     pub globals: HashMap<String, u64>,
+    /// Globals whose value is text (`"Architecture": ["x64", "string"]`).
+    pub strings: HashMap<String, String>,
     pub contracts: HashMap<String, u64>,
 }
 
@@ -87,8 +89,14 @@ impl ContractDescriptor {
                         .and_then(|i| pointers.get(i as usize).copied()),
                     other => number(other),
                 };
-                if let Some(value) = value {
-                    d.globals.insert(name.clone(), value);
+                match (value, v) {
+                    (Some(value), _) => {
+                        d.globals.insert(name.clone(), value);
+                    }
+                    (None, Value::String(s)) => {
+                        d.strings.insert(name.clone(), s.clone());
+                    }
+                    _ => {}
                 }
             }
         }
@@ -105,6 +113,11 @@ impl ContractDescriptor {
 
     pub fn global(&self, name: &str) -> Option<u64> {
         self.globals.get(name).copied()
+    }
+
+    /// A global whose value is text.
+    pub fn string(&self, name: &str) -> Option<&str> {
+        self.strings.get(name).map(String::as_str)
     }
 }
 
@@ -124,5 +137,36 @@ fn number(v: &Value) -> Option<u64> {
             None => s.parse().ok(),
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_is_an_error() {
+        for json in [&b"\xff\xfe{"[..], b"", b"{\"types\":", b"null]"] {
+            assert!(ContractDescriptor::parse(json, &[]).is_err(), "{json:?}");
+        }
+    }
+
+    #[test]
+    fn entries_of_the_wrong_shape_are_left_out() {
+        let json = br#"{"types":{"A":{"f":[[1],"x"],"g":1.5,"h":{"z":1},"i":[7,"T"],"j":"0xzz"},"B":[1,2],"C":"x"},
+            "globals":{"G":[["a"],"p"],"H":[[99],"pointer"],"I":[[1],"pointer"],"J":["0x10","uint8"],"K":["x64","string"],"L":{}},
+            "contracts":[1]}"#;
+        let d = ContractDescriptor::parse(json, &[0x1000, 0x2000]).expect("parses");
+        assert_eq!(d.field("A", "i"), Some(7));
+        for f in ["f", "g", "h", "j"] {
+            assert_eq!(d.field("A", f), None, "{f}");
+        }
+        assert!(d.types["B"].is_empty() && d.types["C"].is_empty());
+        assert_eq!(d.global("G"), None);
+        assert_eq!(d.global("H"), None, "pointer index past the pointer data");
+        assert_eq!(d.global("I"), Some(0x2000));
+        assert_eq!(d.global("J"), Some(0x10));
+        assert_eq!(d.string("K"), Some("x64"));
+        assert_eq!(d.global("L"), None);
     }
 }

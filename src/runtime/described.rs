@@ -65,6 +65,9 @@ pub struct Binding {
     /// The first major version whose descriptor has the entry (in the lab's builds: 9.0.22
     /// and 10.0.12). From that version on, a descriptor without it is damaged.
     pub since: u32,
+    /// The only architecture whose descriptor has the entry (as the descriptor's
+    /// `Architecture` global names it), for an entry of an architecture-specific type.
+    pub only_on: Option<&'static str>,
     /// The layout value (`None` when this version's layout has no such value: a .NET 8
     /// variant of an enum).
     target: fn(&mut Layout) -> Option<&mut u64>,
@@ -91,11 +94,22 @@ fn any(_: u64) -> bool {
 }
 
 const fn field(since: u32, ty: &'static str, name: &'static str, target: fn(&mut Layout) -> Option<&mut u64>) -> Binding {
-    Binding { source: Source::Field(ty, name), since, target, plausible: any }
+    Binding { source: Source::Field(ty, name), since, only_on: None, target, plausible: any }
+}
+
+/// A field only one architecture's descriptor has.
+const fn arch_field(
+    since: u32,
+    arch: &'static str,
+    ty: &'static str,
+    name: &'static str,
+    target: fn(&mut Layout) -> Option<&mut u64>,
+) -> Binding {
+    Binding { source: Source::Field(ty, name), since, only_on: Some(arch), target, plausible: any }
 }
 
 const fn size(since: u32, ty: &'static str, target: fn(&mut Layout) -> Option<&mut u64>) -> Binding {
-    Binding { source: Source::Size(ty), since, target, plausible: any }
+    Binding { source: Source::Size(ty), since, only_on: None, target, plausible: any }
 }
 
 const fn global(
@@ -104,7 +118,7 @@ const fn global(
     target: fn(&mut Layout) -> Option<&mut u64>,
     plausible: fn(u64) -> bool,
 ) -> Binding {
-    Binding { source: Source::Global(name), since, target, plausible }
+    Binding { source: Source::Global(name), since, only_on: None, target, plausible }
 }
 
 fn frame_id(l: &mut Layout, kind: FrameKind) -> Option<&mut u64> {
@@ -288,7 +302,8 @@ pub static BINDINGS: &[Binding] = &[
     field(10, "RealCodeHeader", "UnwindInfos", |l| Some(&mut l.code_map.code_header_unwind)),
     size(10, "RuntimeFunction", |l| Some(&mut l.code_map.runtime_function_size)),
     field(10, "RuntimeFunction", "BeginAddress", |l| Some(&mut l.code_map.runtime_function_begin)),
-    field(10, "RuntimeFunction", "EndAddress", |l| Some(&mut l.code_map.runtime_function_end)),
+    // arm64's RUNTIME_FUNCTION has no end.
+    arch_field(10, "x64", "RuntimeFunction", "EndAddress", |l| Some(&mut l.code_map.runtime_function_end)),
     field(10, "RuntimeFunction", "UnwindData", |l| Some(&mut l.code_map.runtime_function_unwind)),
     global(10, "StubCodeBlockLast", |l| Some(&mut l.code_map.stub_code_block_last), |v| v < 0x100),
 ];
@@ -313,12 +328,15 @@ pub fn resolve(table: &Layout, descriptor: Option<&ContractDescriptor>, warnings
     let Some(d) = descriptor else { return layout };
     let mut missing = Vec::new();
     let mut rejected = Vec::new();
+    let arch = d.string("Architecture");
     for b in BINDINGS {
         let Some(slot) = (b.target)(&mut layout) else { continue };
         match b.source.value_in(d) {
             Some(v) if b.accepts(v) => *slot = v,
             Some(v) => rejected.push(format!("{} = {v:#x}", b.source)),
-            None if table.major >= b.since => missing.push(b.source.to_string()),
+            None if table.major >= b.since && b.only_on.is_none_or(|a| arch.is_none_or(|x| x == a)) => {
+                missing.push(b.source.to_string())
+            }
             None => {}
         }
     }
@@ -433,29 +451,47 @@ mod tests {
         }
     }
 
-    #[test]
-    fn entries_newer_than_the_version_are_not_missing() {
-        // A 9 descriptor without 10's entries: no warning; with one of them: it is used.
-        let mut json = String::from(r#"{"types":{"#);
+    /// A descriptor with the table's value of every binding of its version, less those
+    /// `leave_out` names, plus `extra` fields and JSON globals.
+    fn descriptor_of(table: &Layout, leave_out: &[Source], extra: &[(&str, &str, u64)], globals: &str) -> ContractDescriptor {
         let mut types: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-        let mut globals = Vec::new();
-        for b in BINDINGS.iter().filter(|b| b.since <= 9) {
-            let v = b.get(&NET9).expect("a 9 value");
+        let mut globals: Vec<String> = [globals.to_string()].into_iter().filter(|g| !g.is_empty()).collect();
+        for b in BINDINGS.iter().filter(|b| b.since <= table.major && !leave_out.contains(&b.source)) {
+            let v = b.get(table).expect("a value");
             match b.source {
                 Source::Field(t, f) => types.entry(t).or_default().push(format!("\"{f}\":{v}")),
                 Source::Size(t) => types.entry(t).or_default().push(format!("\"!\":{v}")),
                 Source::Global(g) => globals.push(format!("\"{g}\":\"{v:#x}\"")),
             }
         }
-        types.entry("EEClass").or_default().push("\"FieldDescList\":32".into());
+        for (t, f, v) in extra {
+            types.entry(t).or_default().push(format!("\"{f}\":{v}"));
+        }
         let types: Vec<String> = types.iter().map(|(t, f)| format!("\"{t}\":{{{}}}", f.join(","))).collect();
-        json += &types.join(",");
-        json += &format!(r#"}},"globals":{{{}}}}}"#, globals.join(","));
+        descriptor(&format!(r#"{{"types":{{{}}},"globals":{{{}}}}}"#, types.join(","), globals.join(",")))
+    }
+
+    #[test]
+    fn entries_newer_than_the_version_are_not_missing() {
+        // A 9 descriptor without 10's entries: no warning; with one of them: it is used.
+        let d = descriptor_of(&NET9, &[], &[("EEClass", "FieldDescList", 32)], "");
         let mut w = Vec::new();
-        let l = resolve(&NET9, Some(&descriptor(&json)), &mut w);
+        let l = resolve(&NET9, Some(&d), &mut w);
         assert!(w.is_empty(), "{w:?}");
         assert_eq!(l.ee_class.field_desc_list, 32);
         assert_eq!(l.thread.os_id, NET9.thread.os_id);
+    }
+
+    #[test]
+    fn entries_of_another_architecture_are_not_missing() {
+        let end = Source::Field("RuntimeFunction", "EndAddress");
+        for (arch, warned) in [("arm64", false), ("x64", true)] {
+            let d = descriptor_of(&NET10, &[end], &[], &format!(r#""Architecture":["{arch}","string"]"#));
+            assert_eq!(d.string("Architecture"), Some(arch));
+            let mut w = Vec::new();
+            resolve(&NET10, Some(&d), &mut w);
+            assert_eq!(w.iter().any(|w| w.contains("lacks RuntimeFunction.EndAddress:")), warned, "{arch}: {w:?}");
+        }
     }
 
     #[test]
