@@ -33,15 +33,16 @@ struct Case {
     /// Fixture overrides (`clrheap/FILE`: what clrheap prints where dotnet-dump is wrong).
     overrides: Option<PathBuf>,
     options: DumpOptions,
+    lab: bool,
 }
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-/// The committed fixtures of 9 and 10 (read from the dump alone) and the lab's 9 and 10
-/// dumps with truth.
-fn cases(test: &str) -> Vec<Case> {
+/// The committed fixtures of 9 and 10 (read from the dump alone) and, with `lab`, every
+/// lab dump with truth (those of 8 have nothing to check: no descriptor).
+fn cases(test: &str, lab: bool) -> Vec<Case> {
     let mut out = Vec::new();
     for name in ["zoo-net9-wks-heap", "seed-net10-wks-heap", "zoo-net10-svr-heap"] {
         let expected = fixture_dir().join(format!("{name}.expected"));
@@ -51,46 +52,60 @@ fn cases(test: &str) -> Vec<Case> {
             overrides: Some(expected.join("clrheap")),
             texts: expected,
             options: DumpOptions { dump_only: true, ..Default::default() },
+            lab: false,
         });
     }
-    for (name, dump, truth) in common::lab_dumps(test) {
-        if !(name.contains("net9") || name.contains("net10")) {
-            continue;
-        }
+    for (name, dump, truth) in common::lab_dumps(test).into_iter().filter(|_| lab) {
         out.push(Case {
             name,
             dump,
             texts: truth.join("sos"),
             overrides: None,
             options: DumpOptions::default(),
+            lab: true,
         });
     }
     out
 }
 
-fn runtime(case: &Case) -> Option<Runtime> {
-    let space = open_dump(&case.dump, &case.options).unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
-    // Dumps clrheap does not read yet (an architecture it refuses) are another issue's.
-    Runtime::discover(Arc::new(space)).ok()
+/// Runs `check` on every case: a fixture must pass; a lab dump's result goes through the
+/// known-gaps list (`tests/known-gaps.tsv`) under the check's name.
+fn for_each_case(test: &str, check: &str, f: impl Fn(&Case) -> Result<(), String>) {
+    let checks = common::Checks::new();
+    for case in cases(test, true) {
+        if case.lab {
+            checks.run(&case.name, check, || f(&case));
+        } else if let Err(e) = f(&case) {
+            panic!("{}: {e}", case.name);
+        }
+    }
+    checks.finish(test);
+}
+
+fn runtime(case: &Case) -> Result<Runtime, String> {
+    let space = open_dump(&case.dump, &case.options).map_err(|e| format!("open: {e:#}"))?;
+    Runtime::discover(Arc::new(space)).map_err(|e| format!("runtime: {e:#}"))
 }
 
 /// On the lab's builds the descriptor and the tables agree on every value the descriptor
-/// describes, and the descriptor has each entry expected of its version.
+/// describes, and the descriptor has each entry expected of its version. (Other builds,
+/// from `CLRHEAP_EXTRA_DUMPS`, may differ: there the descriptor wins.)
 #[test]
 fn descriptor_and_tables_agree_on_the_lab_builds() {
-    let mut listed = std::collections::BTreeSet::new();
-    let mut failures = Vec::new();
-    let mut checked = 0;
-    for case in cases("descriptor_and_tables_agree_on_the_lab_builds") {
-        let Some(rt) = runtime(&case) else { continue };
+    let listed = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    for_each_case("descriptor_and_tables_agree_on_the_lab_builds", "descriptor-tables", |case| {
+        let rt = runtime(case)?;
         let version = rt.version.to_string();
-        if !["9.0.22", "10.0.12"].contains(&version.as_str()) {
-            continue;
+        if rt.version.major < 9 || !["9.0.22", "10.0.12"].contains(&version.as_str()) {
+            return Ok(());
         }
-        let d = rt.descriptor.as_ref().unwrap_or_else(|| panic!("{}: no contract descriptor", case.name));
-        assert!(rt.warnings.is_empty(), "{}: {:?}", case.name, rt.warnings);
+        let d = rt.descriptor.as_ref().ok_or("no contract descriptor")?;
+        if !rt.warnings.is_empty() {
+            return Err(format!("warnings: {:?}", rt.warnings));
+        }
         let table = layouts::for_major(rt.version.major).expect("a table");
-        let list = listed.insert(version.clone());
+        let list = listed.lock().unwrap().insert(version.clone());
+        let mut failures = Vec::new();
         let (mut agree, mut absent) = (0, 0);
         for b in BINDINGS {
             let (described, ours) = (b.source.value_in(d), b.get(table));
@@ -103,11 +118,9 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
             }
             match (described, ours) {
                 (Some(v), Some(t)) if v == t => agree += 1,
-                (Some(v), Some(t)) => failures.push(format!("{}: {}: descriptor {v:#x}, table {t:#x}", case.name, b.source)),
+                (Some(v), Some(t)) => failures.push(format!("{}: descriptor {v:#x}, table {t:#x}", b.source)),
                 (Some(_), None) => {}
-                (None, _) if b.since <= rt.version.major => {
-                    failures.push(format!("{}: {} is not in the descriptor", case.name, b.source))
-                }
+                (None, _) if b.since <= rt.version.major => failures.push(format!("{} is not in the descriptor", b.source)),
                 (None, _) => absent += 1,
             }
         }
@@ -117,13 +130,13 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
             .map(|(name, index)| (*name, *index(&mut table.dac.clone())))
             .chain((rt.version.major >= 10).then_some(("ExecutionManagerCodeRangeMapAddress", 0)));
         for (name, index) in globals {
-            let entry = rt.space.read_ptr(rt.dac_table + 8 * index as u64).expect("g_dacTable entry");
+            let entry = rt.space.read_ptr(rt.dac_table + 8 * index as u64).map_err(|e| e.to_string())?;
             let described = d.global(name);
             if list {
                 eprintln!("{version} global {name:<48} descriptor {described:x?}, g_dacTable[{index}] {entry:#x}");
             }
             if described != Some(entry) {
-                failures.push(format!("{}: global {name}: descriptor {described:x?}, g_dacTable {entry:#x}", case.name));
+                failures.push(format!("global {name}: descriptor {described:x?}, g_dacTable {entry:#x}"));
             }
             agree += 1;
         }
@@ -136,11 +149,10 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
             described::resolve(table, Some(&reread), &mut warnings);
             eprintln!("{version}: descriptor read, parsed and applied in {:?}", start.elapsed());
         }
-        checked += 1;
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+    });
+    let listed = listed.into_inner().unwrap();
     assert!(listed.contains("9.0.22") && listed.contains("10.0.12"), "checked {listed:?}");
-    assert!(checked >= 3);
 }
 
 /// `(file, command, dotnet-dump's text or clrheap's override)` of a case.
@@ -167,11 +179,17 @@ fn run(session: &Session, command: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn open(case: &Case, scrambled: bool) -> Session {
+fn open(case: &Case, scrambled: bool) -> Result<Session, String> {
+    /// Turns the hook off again, even when opening panics.
+    struct Unscramble;
+    impl Drop for Unscramble {
+        fn drop(&mut self) {
+            described::scramble_tables(false);
+        }
+    }
+    let _guard = Unscramble;
     described::scramble_tables(scrambled);
-    let session = Session::open(&case.dump, &case.options);
-    described::scramble_tables(false);
-    session.unwrap_or_else(|e| panic!("{} (scrambled: {scrambled}): {e:#}", case.name))
+    Session::open(&case.dump, &case.options).map_err(|e| format!("open (scrambled: {scrambled}): {e:#}"))
 }
 
 /// With every described table value wrong, the 9 and 10 dumps still read right: the
@@ -180,35 +198,35 @@ fn open(case: &Case, scrambled: bool) -> Session {
 /// the real tables.
 #[test]
 fn scrambled_tables_still_read_the_dumps_right() {
-    let mut failures = Vec::new();
-    let mut identical_to_truth = 0;
-    let mut dumps = 0;
-    for case in cases("scrambled_tables_still_read_the_dumps_right") {
-        if runtime(&case).is_none() {
-            continue;
+    let identical_to_truth = std::sync::atomic::AtomicUsize::new(0);
+    let dumps = std::sync::atomic::AtomicUsize::new(0);
+    for_each_case("scrambled_tables_still_read_the_dumps_right", "descriptor-scrambled", |case| {
+        if runtime(case)?.version.major < 9 {
+            return Ok(());
         }
-        let scrambled = open(&case, true);
+        let mut failures = Vec::new();
+        let scrambled = open(case, true)?;
         let rt = &scrambled.heap.runtime;
         // The hook did scramble: the table this runtime started from is wrong.
-        let mut table = *layouts::for_major(rt.version.major).expect("a table");
+        let real_table = layouts::for_major(rt.version.major).expect("a table");
+        let mut table = *real_table;
         described::scramble(&mut table);
         let bound: Vec<_> = BINDINGS.iter().filter(|b| b.since <= rt.version.major).collect();
-        assert!(bound.iter().all(|b| b.get(&table) != b.get(&rt.layout)), "{}: not scrambled", case.name);
-        assert!(
-            rt.warnings.iter().any(|w| w.contains("g_dacTable entry")),
-            "{}: the scrambled g_dacTable indices went unnoticed: {:?}",
-            case.name,
-            rt.warnings
-        );
-        let mut real: Option<Session> = None;
+        if !bound.iter().all(|b| b.get(&table) != b.get(&rt.layout)) {
+            return Err("the tables were not scrambled".into());
+        }
+        if !rt.warnings.iter().any(|w| w.contains("g_dacTable entry")) {
+            return Err(format!("the scrambled g_dacTable indices went unnoticed: {:?}", rt.warnings));
+        }
         for b in &bound {
-            let want = b.get(layouts::for_major(rt.version.major).expect("a table"));
+            let want = b.get(real_table);
             if b.get(&rt.layout) != want {
-                failures.push(format!("{}: {}: {:x?}, want {want:x?}", case.name, b.source, b.get(&rt.layout)));
+                failures.push(format!("{}: {:x?}, want {want:x?}", b.source, b.get(&rt.layout)));
             }
         }
+        let mut real: Option<Session> = None;
         let mut stat_right = false;
-        for (file, command, want) in expected_texts(&case) {
+        for (file, command, want) in expected_texts(case) {
             let ours = run(&scrambled, &command);
             let right = if case.overrides.as_ref().is_some_and(|d| d.join(&file).exists()) {
                 ours == want
@@ -216,23 +234,26 @@ fn scrambled_tables_still_read_the_dumps_right() {
                 compare_sos_text(&ours, &want).is_ok()
             };
             if right {
-                identical_to_truth += 1;
+                identical_to_truth.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 stat_right |= file == "dumpheap-stat.txt";
                 continue;
             }
             // Not dotnet-dump's text: it must be what the real tables give (a known gap).
-            let real = real.get_or_insert_with(|| open(&case, false));
-            if run(real, &command) != ours {
-                failures.push(format!("{}: {command}: differs from the unscrambled output", case.name));
+            if real.is_none() {
+                real = Some(open(case, false)?);
+            }
+            if run(real.as_ref().expect("opened"), &command) != ours {
+                failures.push(format!("{command}: differs from the unscrambled output"));
             }
         }
         if !stat_right {
-            failures.push(format!("{}: dumpheap -stat is not dotnet-dump's", case.name));
+            failures.push("dumpheap -stat is not dotnet-dump's".into());
         }
-        dumps += 1;
-    }
-    eprintln!("{dumps} dumps, {identical_to_truth} outputs identical to dotnet-dump's with scrambled tables");
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+        dumps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+    });
+    let dumps = dumps.into_inner();
+    eprintln!("{dumps} dumps, {} outputs identical to dotnet-dump's with scrambled tables", identical_to_truth.into_inner());
     assert!(dumps >= 3);
 }
 
