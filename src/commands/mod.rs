@@ -464,7 +464,7 @@ impl Session {
             .threads
             .iter()
             .find(|t| t.tid == os_thread_id)
-            .map(|t| t.rsp())
+            .map(|t| t.sp())
     }
 
     /// The text of the string object at `addr` (at most `max_units` UTF-16 units).

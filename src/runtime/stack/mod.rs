@@ -127,7 +127,7 @@ pub fn conservative_stack_roots(rt: &Runtime, thread: &ManagedThread, is_object:
         .iter()
         .find(|t| t.tid == thread.os_id)
         .with_context(|| format!("no registers for thread {:x} in the dump", thread.os_id))?;
-    let rsp = regs.rsp() & !7;
+    let rsp = regs.sp() & !7;
     let captured = rt
         .space
         .core_slice_from(rsp)

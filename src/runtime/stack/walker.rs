@@ -70,6 +70,9 @@ pub struct StackWalk<'a> {
 
 impl<'a> StackWalk<'a> {
     pub fn new(rt: &'a Runtime) -> Result<StackWalk<'a>> {
+        if rt.space.core().arch != crate::dump::Architecture::X86_64 {
+            bail!("precise stack walks of {} dumps are not implemented yet", rt.space.core().arch.name());
+        }
         Ok(StackWalk {
             rt,
             code: CodeMap::new(rt)?,
@@ -97,7 +100,7 @@ impl<'a> StackWalk<'a> {
         let mut out = ThreadStack::default();
         let chain = frame_chain(self.rt, &self.kinds, thread)?;
         let regs = self.rt.space.core().threads.iter().find(|t| t.tid == thread.os_id);
-        let start_sp = regs.map(|r| r.rsp()).unwrap_or(0);
+        let start_sp = regs.map(|r| r.sp()).unwrap_or(0);
         // Frames that hold references themselves. They are reported in walk order with the
         // managed frames (sorted in by address at the end).
         for f in chain.iter().filter(|f| f.address >= start_sp) {
@@ -112,7 +115,7 @@ impl<'a> StackWalk<'a> {
         }
         let mut ctx: Option<(RegContext, bool)> = regs.map(|r| (context_of(r), true));
         // The IP of the last context, which the DAC reports for the runtime Frames it meets.
-        let mut ip = regs.map(|r| r.rip()).unwrap_or(0);
+        let mut ip = regs.map(|r| r.ip()).unwrap_or(0);
         let mut sp = start_sp;
         let mut next_frame = 0usize;
         let mut steps = 0usize;
@@ -373,7 +376,7 @@ fn context_of(r: &ThreadRegisters) -> RegContext {
         (6, 13),
         (7, 14),
     ];
-    let mut c = RegContext::new(r.rip(), r.rsp());
+    let mut c = RegContext::new(r.ip(), r.sp());
     for (reg, index) in ORDER {
         c.set(reg, r.regs[index]);
     }
