@@ -48,6 +48,11 @@ pub fn sp_register(arch: Architecture) -> usize {
     }
 }
 
+/// The stack pointer's name (`rsp`, `Sp`).
+pub fn stack_pointer_name(arch: Architecture) -> &'static str {
+    register_name(arch, sp_register(arch))
+}
+
 /// The register number of the frame pointer (rbp, fp).
 pub fn fp_register(arch: Architecture) -> usize {
     match arch {
