@@ -44,7 +44,7 @@ fn fixture_dir() -> PathBuf {
 /// lab dump with truth (those of 8 have nothing to check: no descriptor).
 fn cases(test: &str, lab: bool) -> Vec<Case> {
     let mut out = Vec::new();
-    for name in ["zoo-net9-wks-heap", "seed-net10-wks-heap", "zoo-net10-svr-heap"] {
+    for name in ["zoo-net9-wks-heap", "seed-net10-wks-heap", "zoo-net10-svr-heap", "zoo-arm64-wks-full"] {
         let expected = fixture_dir().join(format!("{name}.expected"));
         out.push(Case {
             name: format!("fixture {name}"),
@@ -103,7 +103,8 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
         if !rt.warnings.is_empty() {
             return Err(format!("warnings: {:?}", rt.warnings));
         }
-        let table = layouts::for_major(rt.version.major).expect("a table");
+        let table = layouts::for_runtime(rt.version.major, rt.space.core().arch).expect("a table");
+        let version = format!("{version} {}", rt.space.core().arch.name());
         let list = listed.lock().unwrap().insert(version.clone());
         let mut failures = Vec::new();
         let (mut agree, mut absent) = (0, 0);
@@ -120,7 +121,9 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
                 (Some(v), Some(t)) if v == t => agree += 1,
                 (Some(v), Some(t)) => failures.push(format!("{}: descriptor {v:#x}, table {t:#x}", b.source)),
                 (Some(_), None) => {}
-                (None, _) if b.since <= rt.version.major => failures.push(format!("{} is not in the descriptor", b.source)),
+                (None, _) if b.expected(rt.version.major, Some(rt.space.core().arch.name())) => {
+                    failures.push(format!("{} is not in the descriptor", b.source))
+                }
                 (None, _) => absent += 1,
             }
         }
@@ -152,7 +155,9 @@ fn descriptor_and_tables_agree_on_the_lab_builds() {
         if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
     });
     let listed = listed.into_inner().unwrap();
-    assert!(listed.contains("9.0.22") && listed.contains("10.0.12"), "checked {listed:?}");
+    for v in ["9.0.22 x64", "10.0.12 x64", "10.0.12 arm64"] {
+        assert!(listed.contains(v), "{v} not checked: {listed:?}");
+    }
 }
 
 /// `(file, command, dotnet-dump's text or clrheap's override)` of a case.
@@ -208,10 +213,11 @@ fn scrambled_tables_still_read_the_dumps_right() {
         let scrambled = open(case, true)?;
         let rt = &scrambled.heap.runtime;
         // The hook did scramble: the table this runtime started from is wrong.
-        let real_table = layouts::for_major(rt.version.major).expect("a table");
+        let real_table = layouts::for_runtime(rt.version.major, rt.space.core().arch).expect("a table");
         let mut table = *real_table;
-        described::scramble(&mut table);
-        let bound: Vec<_> = BINDINGS.iter().filter(|b| b.since <= rt.version.major).collect();
+        let arch = rt.space.core().arch.name();
+        described::scramble(&mut table, arch);
+        let bound: Vec<_> = BINDINGS.iter().filter(|b| b.expected(rt.version.major, Some(arch))).collect();
         if !bound.iter().all(|b| b.get(&table) != b.get(&rt.layout)) {
             return Err("the tables were not scrambled".into());
         }

@@ -83,6 +83,12 @@ impl Binding {
         (self.target)(&mut copy).map(|v| *v)
     }
 
+    /// Whether a descriptor of runtime version `major` for `arch` (its `Architecture`
+    /// global: `x64`, `arm64`) must have the entry.
+    pub fn expected(&self, major: u32, arch: Option<&str>) -> bool {
+        major >= self.since && self.only_on.is_none_or(|a| arch.is_none_or(|x| x == a))
+    }
+
     /// Whether `value` may be taken from a descriptor.
     pub fn accepts(&self, value: u64) -> bool {
         (!self.source.is_offset() || value <= MAX_DESCRIBED_OFFSET) && (self.plausible)(value)
@@ -334,9 +340,7 @@ pub fn resolve(table: &Layout, descriptor: Option<&ContractDescriptor>, warnings
         match b.source.value_in(d) {
             Some(v) if b.accepts(v) => *slot = v,
             Some(v) => rejected.push(format!("{} = {v:#x}", b.source)),
-            None if table.major >= b.since && b.only_on.is_none_or(|a| arch.is_none_or(|x| x == a)) => {
-                missing.push(b.source.to_string())
-            }
+            None if b.expected(table.major, arch) => missing.push(b.source.to_string()),
             None => {}
         }
     }
@@ -370,20 +374,22 @@ pub fn scramble_tables(on: bool) {
     SCRAMBLED.with(|s| s.set(on));
 }
 
-/// The version's table, scrambled when [`scramble_tables`] is on for this thread.
-pub(crate) fn table_for_open(table: &'static Layout) -> Layout {
+/// The version's table for a process of `arch`, scrambled when [`scramble_tables`] is on
+/// for this thread.
+pub(crate) fn table_for_open(table: &'static Layout, arch: &str) -> Layout {
     let mut layout = *table;
     if SCRAMBLED.with(Cell::get) {
-        scramble(&mut layout);
+        scramble(&mut layout, arch);
     }
     layout
 }
 
-/// Makes every descriptor-described value of a 9+ table wrong (and wrong in the way that
-/// reads plausibly: a shifted offset reads a neighbouring field).
-pub fn scramble(layout: &mut Layout) {
+/// Makes every value of a 9+ table that the descriptor of a process of `arch` describes
+/// wrong (and wrong in the way that reads plausibly: a shifted offset reads a
+/// neighbouring field).
+pub fn scramble(layout: &mut Layout, arch: &str) {
     let major = layout.major;
-    for b in BINDINGS.iter().filter(|b| major >= b.since) {
+    for b in BINDINGS.iter().filter(|b| b.expected(major, Some(arch))) {
         if let Some(v) = (b.target)(layout) {
             *v = v.wrapping_mul(3).wrapping_add(8);
         }
@@ -498,14 +504,14 @@ mod tests {
     fn scrambling_changes_every_bound_value() {
         for table in [&NET9, &NET10] {
             let mut l = *table;
-            scramble(&mut l);
+            scramble(&mut l, "x64");
             for b in BINDINGS.iter().filter(|b| b.since <= table.major) {
                 assert_ne!(b.get(&l), b.get(table), "{}.0 {}", table.major, b.source);
             }
             assert_ne!(l.dac.free_mt, table.dac.free_mt);
         }
         let mut l = NET8;
-        scramble(&mut l);
+        scramble(&mut l, "x64");
         assert_eq!(l.method_table.flags, NET8.method_table.flags);
         assert_eq!(l.dac.free_mt, NET8.dac.free_mt);
     }

@@ -1027,6 +1027,41 @@ pub static NET10: Layout = Layout {
     code_map: CODE_MAP,
 };
 
+/// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
+/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336, both 40
+/// bytes further than on x64; `m_CacheStackBase`, not in the descriptor, found on
+/// seed-arm64-wks-full the way research §1.1 found x64's: the one field pointing just past
+/// every thread's stack mapping, 40 bytes further too), and the structures of the
+/// architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`, `RangeSection`'s tail). The
+/// rest of the descriptor's types are the same on both (compared type by type). Like every
+/// table, these are defaults: the descriptor's values are taken at open.
+pub static NET10_ARM64: Layout = Layout {
+    thread: ThreadLayout {
+        link: 152,
+        os_id: 336,
+        ..NET10.thread
+    },
+    stack: StackLayout {
+        thread_stack_base: 160,
+        // descriptor `SoftwareExceptionFrame.TargetContext` (the arm64 CONTEXT is smaller).
+        software_exception_context: Some(192),
+        // descriptor `TransitionBlock`: fp, lr and x19..x28 first, then the arguments.
+        transition_block_callee_saved: 0,
+        transition_block_return_address: 8,
+        transition_block_size: 176,
+        ..NET10.stack
+    },
+    // descriptor `RangeSection.NextForDelete` 56 and `RuntimeFunction` {BeginAddress 0,
+    // UnwindData 4} (8 bytes; the end comes from the unwind data).
+    code_map: CodeMapLayout {
+        section_next_for_delete: 56,
+        runtime_function_size: 8,
+        runtime_function_unwind: 4,
+        ..CODE_MAP
+    },
+    ..NET10
+};
+
 /// The layout for a runtime major version, if clrheap knows it.
 pub fn for_major(major: u32) -> Option<&'static Layout> {
     match major {
@@ -1034,5 +1069,16 @@ pub fn for_major(major: u32) -> Option<&'static Layout> {
         9 => Some(&NET9),
         10 => Some(&NET10),
         _ => None,
+    }
+}
+
+/// The layout for a runtime major version in a process of `arch`, if clrheap knows it:
+/// x64 for 8, 9, 10; arm64 for 10 (the only arm64 runtime with dumps to check against).
+pub fn for_runtime(major: u32, arch: crate::dump::Architecture) -> Option<&'static Layout> {
+    use crate::dump::Architecture;
+    match (arch, major) {
+        (Architecture::X86_64, _) => for_major(major),
+        (Architecture::Arm64, 10) => Some(&NET10_ARM64),
+        (Architecture::Arm64, _) => None,
     }
 }

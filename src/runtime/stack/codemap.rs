@@ -7,7 +7,12 @@
 //! lists of RangeSectionFragments `{next, begin, end, RangeSection*}`. A RangeSection
 //! `{begin, end, u32 flags, R2R module, heap list, next-for-delete}` is either a JIT code
 //! heap (flag 2) found through its nibble map, a ReadyToRun image (R2R module set), or
-//! stubs (flag 4). Offsets in [`crate::runtime::layouts::CodeMapLayout`].
+//! stubs (flag 4). A JIT method's code header lists its RUNTIME_FUNCTIONs (one per
+//! funclet: `{begin, end, unwind}` on x64, `{begin, unwind}` on arm64, whose unwind data
+//! gives the length), RVAs relative to the section's start. Offsets in
+//! [`crate::runtime::layouts::CodeMapLayout`] (per version and architecture, from the
+//! contract descriptor on 10).
+use super::arch::StackArch;
 use super::r2r::ReadyToRunImage;
 use crate::runtime::Runtime;
 use anyhow::{bail, Context, Result};
@@ -47,6 +52,7 @@ pub struct CodeInfo {
 /// Finds code; caches ReadyToRun images. Shared by the threads of one walk.
 pub struct CodeMap<'a> {
     rt: &'a Runtime,
+    arch: &'static StackArch,
     map: u64,
     r2r: Mutex<HashMap<u64, Option<Arc<ReadyToRunImage>>>>,
 }
@@ -58,7 +64,7 @@ impl<'a> CodeMap<'a> {
             bail!("the code range map's address is unknown (g_dacTable entry 0 unreadable)");
         }
         let map = map.wrapping_add(rt.layout.code_map.top_level);
-        Ok(CodeMap { rt, map, r2r: Mutex::new(HashMap::new()) })
+        Ok(CodeMap { rt, arch: StackArch::of(rt.space.core().arch), map, r2r: Mutex::new(HashMap::new()) })
     }
 
     /// The RangeSection holding `ip`.
@@ -122,11 +128,15 @@ impl<'a> CodeMap<'a> {
         let mut function = None;
         for i in 0..n as u64 {
             let e = header.wrapping_add(l.code_header_unwind).wrapping_add(l.runtime_function_size.wrapping_mul(i));
-            let (fb, fe, unwind) = (
-                space.read_u32(e.wrapping_add(l.runtime_function_begin))?,
-                space.read_u32(e.wrapping_add(l.runtime_function_end))?,
-                space.read_u32(e.wrapping_add(l.runtime_function_unwind))?,
-            );
+            let fb = space.read_u32(e.wrapping_add(l.runtime_function_begin))?;
+            let unwind = space.read_u32(e.wrapping_add(l.runtime_function_unwind))?;
+            let fe = match self.arch.arch {
+                crate::dump::Architecture::X86_64 => space.read_u32(e.wrapping_add(l.runtime_function_end))?,
+                crate::dump::Architecture::Arm64 => {
+                    let length = super::unwind_arm64::function_length(&*self.rt.space, begin.wrapping_add(unwind as u64))?;
+                    fb.saturating_add(length)
+                }
+            };
             if (fb as u64) <= rva && rva < fe as u64 {
                 function = Some((fb, unwind));
                 break;
@@ -194,7 +204,7 @@ impl<'a> CodeMap<'a> {
         let image = image.with_context(|| format!("cannot read the ReadyToRun image at {base:#x}"))?;
         let Some(f) = image.lookup(ip) else { return Ok(None) };
         // The method's GC info follows the entry function's unwind info.
-        let entry_unwind = super::unwind::UnwindInfo::read(&*self.rt.space, f.entry_unwind)?;
+        let entry_unwind_size = super::unwind::unwind_info_size(&*self.rt.space, self.arch.arch, f.entry_unwind)?;
         let method_desc = match f.method_rid {
             Some(rid) => self.method_def_to_desc(module, rid).ok().flatten(),
             None => None,
@@ -205,7 +215,7 @@ impl<'a> CodeMap<'a> {
             function_begin: f.begin,
             unwind_info: f.unwind,
             image_base: base,
-            gc_info: f.entry_unwind + entry_unwind.size as u64,
+            gc_info: f.entry_unwind.wrapping_add(entry_unwind_size as u64),
             gc_info_version: image.gc_info_version(),
             method_desc,
             module_method: f.method_rid.map(|rid| (module, rid)),
