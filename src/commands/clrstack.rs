@@ -215,8 +215,24 @@ fn rows(frames: &[StackFrame], lines: &SourceLines, o: &Options) -> Vec<Row> {
 fn write_registers(out: &mut dyn Write, f: &StackFrame) -> Result<()> {
     let Some(c) = &f.context else { return Ok(()) };
     let r = |i: usize| c.regs[i];
+    if c.arch == crate::dump::Architecture::Arm64 {
+        let mut text = String::from("   ");
+        for i in 0..29 {
+            if i < 10 {
+                text.push(' ');
+            }
+            text.push_str(&format!(" x{i}={:016x}", r(i)));
+            if i % 3 == 2 {
+                text.push_str("\n   ");
+            }
+        }
+        writeln!(out, "{text}  fp={:016x}", r(29))?;
+        writeln!(out, "     lr={:016x}  sp={:016x}  pc={:016x}", r(30), c.sp(), c.ip)?;
+        writeln!(out, "           cpsr={:08x}        fpcr={:08x}        fpsr={:08x}", 0, 0, 0)?;
+        return Ok(());
+    }
     let rows: [&[(&str, u64)]; 6] = [
-        &[("rsp", c.rsp()), ("rbp", r(5)), ("rip", c.rip)],
+        &[("rsp", c.sp()), ("rbp", r(5)), ("rip", c.ip)],
         &[("rax", r(0)), ("rbx", r(3)), ("rcx", r(1))],
         &[("rdx", r(2)), ("rsi", r(6)), ("rdi", r(7))],
         &[("r8", r(8)), ("r9", r(9)), ("r10", r(10))],

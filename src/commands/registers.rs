@@ -59,6 +59,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let Some(thread) = session.current_os_thread() else {
         bail!("No current thread");
     };
+    if thread.arch != crate::dump::Architecture::X86_64 {
+        bail!("registers: only x64 threads are printed as dotnet-dump does for now");
+    }
     let regs = sos_context(thread);
     if format != Format::Text {
         let mut map = Map::new();

@@ -67,9 +67,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                     "index": i,
                     "os_thread_id": t.tid,
                     "current": i == current,
-                    "ip": hex(t.rip()),
-                    "sp": hex(t.rsp()),
-                    "fp": hex(t.rbp()),
+                    "ip": hex(t.ip()),
+                    "sp": hex(t.sp()),
+                    "fp": hex(t.fp()),
                 })
             })
             .collect();
@@ -82,9 +82,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         let star = if i == current { "*" } else { " " };
         writeln!(out, "{star}{i} 0x{:04X} ({})", t.tid, t.tid)?;
         if verbose {
-            writeln!(out, "    IP  0x{:016X}", t.rip())?;
-            writeln!(out, "    SP  0x{:016X}", t.rsp())?;
-            writeln!(out, "    FP  0x{:016X}", t.rbp())?;
+            writeln!(out, "    IP  0x{:016X}", t.ip())?;
+            writeln!(out, "    SP  0x{:016X}", t.sp())?;
+            writeln!(out, "    FP  0x{:016X}", t.fp())?;
             writeln!(out, "    TEB 0x{:016X}", 0)?;
         }
     }

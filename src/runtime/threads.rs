@@ -26,7 +26,7 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
     if rt.globals.thread_store == 0 {
         return Ok(Vec::new());
     }
-    let head = rt.globals.thread_store + t.first_link;
+    let head = rt.globals.thread_store.wrapping_add(t.first_link);
     let mut link = space.read_ptr(head).context("cannot read the thread list")?;
     let mut threads = Vec::new();
     while link != 0 && link != head {
@@ -37,8 +37,8 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
         let alloc_context = alloc_context_address(rt, thread).and_then(|a| read_alloc_context(rt, a));
         threads.push(ManagedThread {
             address: thread,
-            managed_id: space.read_u32(thread + t.managed_id)?,
-            os_id: space.read_u32(thread + t.os_id)?,
+            managed_id: space.read_u32(thread.wrapping_add(t.managed_id))?,
+            os_id: space.read_u32(thread.wrapping_add(t.os_id))?,
             alloc_context,
         });
         link = space
@@ -52,17 +52,18 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
 pub fn alloc_context_address(rt: &Runtime, thread: u64) -> Option<u64> {
     match rt.layout.thread.alloc_context {
         AllocContextPlace::Inline(off) => Some(thread.wrapping_add(off)),
-        AllocContextPlace::Indirect { pointer, offset } => match rt.space.read_ptr(thread.wrapping_add(pointer)) {
+        AllocContextPlace::Indirect { pointer, context, gc_context } => match rt.space.read_ptr(thread.wrapping_add(pointer)) {
             Ok(0) | Err(_) => None,
-            Ok(block) => Some(block.wrapping_add(offset)),
+            Ok(block) => Some(block.wrapping_add(context).wrapping_add(gc_context)),
         },
     }
 }
 
 /// A `gc_alloc_context` at `addr` (`alloc_ptr`, `alloc_limit`), when readable and non-empty.
 pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
-    let ptr = rt.space.read_ptr(addr).ok()?;
-    let limit = rt.space.read_ptr(addr + 8).ok()?;
+    let c = &rt.layout.alloc_context;
+    let ptr = rt.space.read_ptr(addr.wrapping_add(c.pointer)).ok()?;
+    let limit = rt.space.read_ptr(addr.wrapping_add(c.limit)).ok()?;
     (ptr != 0 && ptr < limit).then_some((ptr, limit))
 }
 
@@ -143,7 +144,13 @@ pub fn thread_details(rt: &Runtime, thread: &ManagedThread) -> Result<ThreadDeta
         is_finalizer: thread.address == rt.globals.finalizer_thread,
         is_gc: gc_thread != 0 && thread.address == gc_thread,
         alloc_context: alloc_context_address(rt, thread.address)
-            .map(|a| (space.read_ptr(a).unwrap_or(0), space.read_ptr(a.wrapping_add(8)).unwrap_or(0)))
+            .map(|a| {
+                let c = &rt.layout.alloc_context;
+                (
+                    space.read_ptr(a.wrapping_add(c.pointer)).unwrap_or(0),
+                    space.read_ptr(a.wrapping_add(c.limit)).unwrap_or(0),
+                )
+            })
             .unwrap_or((0, 0)),
     })
 }

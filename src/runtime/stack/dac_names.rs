@@ -78,24 +78,25 @@ impl<'a> DacNamer<'a> {
             let desc = th & !3;
             let element_type = space.read_u32(desc).ok()? & 0xff;
             return Some(match element_type {
-                0x0f | 0x10 => Handle::Param { element_type, arg: space.read_ptr(desc.wrapping_add(self.rt.layout.param_type_arg)).ok()? },
+                0x0f | 0x10 => Handle::Param { element_type, arg: space.read_ptr(desc.wrapping_add(self.rt.layout.type_desc.param_type_arg)).ok()? },
                 _ => Handle::Other { element_type },
             });
         }
-        let flags = space.read_u32(th.wrapping_add(MT_FLAGS)).ok()?;
+        let mtl = &self.rt.layout.method_table;
+        let flags = space.read_u32(th.wrapping_add(mtl.flags)).ok()?;
         if flags & MTF_HAS_COMPONENT_SIZE != 0 && flags & MTF_CATEGORY_ARRAY_MASK == MTF_CATEGORY_ARRAY {
-            let element = space.read_ptr(th.wrapping_add(MT_PER_INST_INFO)).ok()?;
+            let element = space.read_ptr(th.wrapping_add(mtl.per_inst_info)).ok()?;
             let rank = if flags & MTF_IS_SZARRAY != 0 {
                 0
             } else {
-                let base = space.read_u32(th.wrapping_add(MT_BASE_SIZE)).ok()? as usize;
+                let base = space.read_u32(th.wrapping_add(mtl.base_size)).ok()? as usize;
                 (base.saturating_sub(24) / 8).clamp(1, 32)
             };
             return Some(Handle::Array { element, rank });
         }
         let (module, rid) = mt_module_and_rid(self.rt, th)?;
         let args = if flags & MTF_GENERICS_MASK != 0 {
-            let per_inst = space.read_ptr(th.wrapping_add(MT_PER_INST_INFO)).ok()?;
+            let per_inst = space.read_ptr(th.wrapping_add(mtl.per_inst_info)).ok()?;
             let num_dicts = space.read_u16(per_inst.checked_sub(4)?).ok()? as u64;
             let num_args = space.read_u16(per_inst.checked_sub(2)?).ok()?.min(64) as u64;
             let dict = space.read_ptr(per_inst.wrapping_add(8 * num_dicts.checked_sub(1)?)).ok()?;
@@ -378,12 +379,13 @@ fn primitive_short_name(full: &str) -> Option<&'static str> {
 /// MethodTable's) and its TypeDef row.
 pub fn mt_module_and_rid(rt: &Runtime, mt: u64) -> Option<(u64, u32)> {
     let space = &rt.space;
-    let v = space.read_ptr(mt.wrapping_add(MT_EECLASS_OR_CANON)).ok()?;
+    let l = &rt.layout.method_table;
+    let v = space.read_ptr(mt.wrapping_add(l.ee_class_or_canon)).ok()?;
     let canon = if v & 1 != 0 { v & !1 } else { mt };
-    let module = space.read_ptr(canon.wrapping_add(MT_MODULE)).ok()?;
-    let rid = match rt.layout.method_table.token {
+    let module = space.read_ptr(canon.wrapping_add(l.module)).ok()?;
+    let rid = match l.token {
         TokenField::U16At10 => space.read_u16(mt.wrapping_add(10)).ok()? as u32,
-        TokenField::UpperBitsOfFlags2 => space.read_u32(mt.wrapping_add(MT_FLAGS2)).ok()? >> 8,
+        TokenField::UpperBitsOfFlags2 => space.read_u32(mt.wrapping_add(l.flags2)).ok()? >> 8,
     };
     Some((module, rid))
 }

@@ -293,14 +293,17 @@ mod tests {
 
     #[test]
     fn nibble_numbers() {
-        // Examples of the cDAC's DebugInfo contract: 0x8 -> 09, 64 -> F9 X0, 512 -> 89 08.
+        // 8 -> 09, 63 -> 7F, 64 -> 89 X0, 512 -> 89 08 (3 value bits a nibble, the low
+        // nibble of a byte first).
         let mut r = Nibbles::new(&[0x09]);
         assert_eq!(r.unsigned().unwrap(), 8);
-        let mut r = Nibbles::new(&[0xF9, 0x00]);
+        let mut r = Nibbles::new(&[0x7F]);
+        assert_eq!(r.unsigned().unwrap(), 63);
+        let mut r = Nibbles::new(&[0x89, 0x00]);
         assert_eq!(r.unsigned().unwrap(), 64);
         let mut r = Nibbles::new(&[0x89, 0x08]);
         assert_eq!(r.unsigned().unwrap(), 512);
-        let mut r = Nibbles::new(&[0x7F]);
+        let mut r = Nibbles::new(&[0x77]);
         assert_eq!(r.unsigned().unwrap(), 7);
         assert_eq!(r.unsigned().unwrap(), 7);
         assert!(Nibbles::new(&[0x88]).unsigned().is_err());

@@ -5,9 +5,10 @@ use super::frames::{frame_chain, frame_context, frame_method_desc, frame_roots, 
 use super::gcinfo::{GcInfo, SlotBase, SlotLocation};
 use super::dac_names::DacNamer;
 use super::names::{method_def_name, MetadataCache, TypeNamer};
-use super::unwind::{is_callee_saved, unwind_frame, RegContext, REGISTER_NAMES};
+use super::gcinfo::Encoding;
+use super::unwind::{fp_register, is_callee_saved, register_name, sp_register, unwind_frame, RegContext};
 use super::StackRoot;
-use crate::dump::ThreadRegisters;
+use crate::dump::{Architecture, ThreadRegisters};
 use crate::runtime::threads::ManagedThread;
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
@@ -107,7 +108,7 @@ impl<'a> StackWalk<'a> {
         let mut out = ThreadStack::default();
         let chain = frame_chain(self.rt, &self.kinds, thread)?;
         let regs = self.rt.space.core().threads.iter().find(|t| t.tid == thread.os_id);
-        let start_sp = regs.map(|r| r.rsp()).unwrap_or(0);
+        let start_sp = regs.map(|r| r.sp()).unwrap_or(0);
         // Frames that hold references themselves. They are reported in walk order with the
         // managed frames (sorted in by address at the end).
         for f in chain.iter().filter(|f| f.address >= start_sp) {
@@ -125,7 +126,7 @@ impl<'a> StackWalk<'a> {
         // the caller's of the last managed frame.
         let mut last_context: Option<RegContext> = ctx.as_ref().map(|(c, _)| c.clone());
         // The IP of the last context, which the DAC reports for the runtime Frames it meets.
-        let mut ip = regs.map(|r| r.rip()).unwrap_or(0);
+        let mut ip = regs.map(|r| r.ip()).unwrap_or(0);
         let mut sp = start_sp;
         let mut next_frame = 0usize;
         let mut steps = 0usize;
@@ -135,24 +136,24 @@ impl<'a> StackWalk<'a> {
                 bail!("more than {MAX_STEPS} frames");
             }
             if let Some((c, active)) = ctx.take() {
-                let code = match self.code.lookup(c.rip) {
+                let code = match self.code.lookup(c.ip) {
                     Ok(code) => code,
                     Err(e) => {
-                        out.warnings.push(format!("code lookup at {:#x}: {e:#}", c.rip));
+                        out.warnings.push(format!("code lookup at {:#x}: {e:#}", c.ip));
                         None
                     }
                 };
                 if let Some(code) = code {
-                    if c.rsp() < sp {
-                        bail!("frame at {:#x} is below the previous one ({sp:#x})", c.rsp());
+                    if c.sp() < sp {
+                        bail!("frame at {:#x} is below the previous one ({sp:#x})", c.sp());
                     }
                     let caller = unwind_frame(&*self.rt.space, code.image_base, code.function_begin, code.unwind_info, &c, active)?;
                     let name = self.method_name(&code);
                     self.report_frame(thread, &code, &c, &caller, active, name.clone(), &mut out);
                     out.frames.push(StackFrame {
                         kind: StackFrameKind::Managed,
-                        sp: c.rsp(),
-                        ip: c.rip,
+                        sp: c.sp(),
+                        ip: c.ip,
                         method: code.method_desc,
                         name,
                         function: None,
@@ -160,15 +161,15 @@ impl<'a> StackWalk<'a> {
                         context: Some(c.clone()),
                         active,
                     });
-                    if caller.rsp() <= c.rsp() {
-                        bail!("unwinding {:#x} did not move the stack pointer", c.rip);
+                    if caller.sp() <= c.sp() {
+                        bail!("unwinding {:#x} did not move the stack pointer", c.ip);
                     }
-                    sp = c.rsp();
+                    sp = c.sp();
                     ctx = Some((caller, false));
                     continue;
                 }
-                sp = sp.max(c.rsp());
-                ip = c.rip;
+                sp = sp.max(c.sp());
+                ip = c.ip;
                 last_context = Some(c);
             }
             // Native code: the next Frame above SP that resumes managed code.
@@ -206,18 +207,11 @@ impl<'a> StackWalk<'a> {
                     && let Some(fc) = &resumed
                 {
                     let mut c = fc.context.clone();
-                    if let Some(prev) = &last_context {
-                        // Registers the Frame does not restore keep their values.
-                        for r in 0..16 {
-                            if c.known & (1 << r) == 0 {
-                                c.regs[r] = prev.regs[r];
-                            }
-                        }
-                    }
+                    carry_registers(&mut c, last_context.as_ref());
                     out.frames.push(StackFrame {
                         kind: StackFrameKind::Explicit,
                         sp: f.address,
-                        ip: fc.context.rip,
+                        ip: fc.context.ip,
                         method,
                         name: Some(f.name()),
                         function,
@@ -232,13 +226,7 @@ impl<'a> StackWalk<'a> {
                     // Registers the Frame does not restore keep the values they had (they
                     // are not known, but `clrstack -r` prints them as the DAC has them).
                     let mut c = fc.context;
-                    if let Some(prev) = &last_context {
-                        for r in 0..16 {
-                            if c.known & (1 << r) == 0 {
-                                c.regs[r] = prev.regs[r];
-                            }
-                        }
-                    }
+                    carry_registers(&mut c, last_context.as_ref());
                     ctx = Some((c, fc.active))
                 }
                 None => break,
@@ -295,7 +283,7 @@ impl<'a> StackWalk<'a> {
                 Err(_) => len /= 2,
             }
         };
-        let info = GcInfo::decode(&bytes, version)?;
+        let info = GcInfo::decode_for(&bytes, version, Encoding::of(self.rt.space.core().arch))?;
         let g = Arc::new(DecodedGcInfo { bytes, info });
         if let Ok(mut m) = self.gc_infos.lock() {
             m.insert(addr, g.clone());
@@ -349,53 +337,60 @@ impl<'a> StackWalk<'a> {
         let gc = match self.gc_info(code.gc_info, code.gc_info_version) {
             Ok(g) => g,
             Err(e) => {
-                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.rip));
+                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.ip));
                 return;
             }
         };
-        let Some(offset) = c.rip.checked_sub(code.method_start).and_then(|o| u32::try_from(o).ok()) else {
-            out.warnings.push(format!("frame at {:#x}: outside its method", c.rip));
+        let Some(offset) = c.ip.checked_sub(code.method_start).and_then(|o| u32::try_from(o).ok()) else {
+            out.warnings.push(format!("frame at {:#x}: outside its method", c.ip));
             return;
         };
         let live = match gc.info.live_slots(&gc.bytes, offset) {
             Ok(l) => l,
             Err(e) => {
-                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.rip));
+                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.ip));
                 return;
             }
         };
+        let arch = c.arch;
         for slot in live {
             let (addr, register, off, value) = match slot.location {
                 SlotLocation::Register(r) => {
                     let r = r as usize;
-                    if !active && !is_callee_saved(r) {
+                    if !active && !is_callee_saved(arch, r) {
                         continue;
                     }
                     let Some(v) = c.get(r) else { continue };
-                    (c.locations[r], Some(REGISTER_NAMES[r]), None, v)
+                    (c.locations.get(r).copied().flatten(), Some(register_name(arch, r)), None, v)
                 }
                 SlotLocation::Stack { base, offset } => {
                     if !active && base == SlotBase::Sp && (offset as i64) < gc.info.scratch_area as i64 {
                         continue;
                     }
                     let (base_value, register) = match base {
-                        // The DAC names the caller's SP register `caller.rsp`.
-                        SlotBase::CallerSp => (Some(caller.rsp()), Some("caller.rsp")),
-                        SlotBase::Sp => (Some(c.rsp()), Some("rsp")),
+                        // The DAC names the caller's SP register `caller.rsp` (`caller.Sp`).
+                        SlotBase::CallerSp => (
+                            Some(caller.sp()),
+                            Some(match arch {
+                                Architecture::X86_64 => "caller.rsp",
+                                Architecture::Arm64 => "caller.Sp",
+                            }),
+                        ),
+                        SlotBase::Sp => (Some(c.sp()), Some(register_name(arch, sp_register(arch)))),
                         SlotBase::FrameRegister => {
-                            let r = gc.info.stack_base_register.unwrap_or(5) as usize & 15;
-                            (c.get(r), Some(REGISTER_NAMES[r]))
+                            let r = gc.info.stack_base_register.map_or(fp_register(arch), usize::from);
+                            (c.get(r), Some(register_name(arch, r)))
                         }
                     };
                     let Some(base_value) = base_value else {
-                        out.warnings.push(format!("frame at {:#x}: the stack base register is unknown", c.rip));
+                        out.warnings.push(format!("frame at {:#x}: the stack base register is unknown", c.ip));
                         continue;
                     };
                     let addr = base_value.wrapping_add(offset as i64 as u64);
                     match self.rt.space.read_u64(addr) {
                         Ok(v) => (Some(addr), register, Some(offset), v),
                         Err(e) => {
-                            out.warnings.push(format!("frame at {:#x}: slot {addr:#x}: {e}", c.rip));
+                            out.warnings.push(format!("frame at {:#x}: slot {addr:#x}: {e}", c.ip));
                             continue;
                         }
                     }
@@ -412,8 +407,8 @@ impl<'a> StackWalk<'a> {
                 value,
                 slot.interior,
                 slot.pinned,
-                c.rsp(),
-                c.rip,
+                c.sp(),
+                c.ip,
                 code.method_desc,
                 name.clone(),
             ));
@@ -421,11 +416,37 @@ impl<'a> StackWalk<'a> {
     }
 }
 
-/// The register context of an `NT_PRSTATUS` note (`user_regs_struct` order), as the
-/// DAC's walk gets it from ClrMD: ClrMD's copy of the note reads its r8 and r9 slots the
-/// other way round (see `commands/registers.rs`), so r8 holds the thread's r9 and r9 its
-/// r8. dotnet-dump's walk (and so its roots and `clrstack -r`) uses that context.
+/// Gives the registers a Frame's context does not restore the values they had before it
+/// (their values only: they stay unknown to the GC slot reporting).
+fn carry_registers(c: &mut RegContext, prev: Option<&RegContext>) {
+    let Some(prev) = prev else { return };
+    for r in 0..c.regs.len() {
+        if c.known & (1 << r) == 0 {
+            c.regs[r] = prev.regs[r];
+        }
+    }
+}
+
+/// The register context of an `NT_PRSTATUS` note.
 fn context_of(r: &ThreadRegisters) -> RegContext {
+    match r.arch {
+        Architecture::X86_64 => context_of_x64(r),
+        Architecture::Arm64 => {
+            // user_pt_regs: x0..x30, sp, pc: the context's register numbering.
+            let mut c = RegContext::new(Architecture::Arm64, r.ip(), r.sp());
+            for reg in 0..31 {
+                c.set(reg, r.regs[reg]);
+            }
+            c
+        }
+    }
+}
+
+/// x64 `user_regs_struct` order, as the DAC's walk gets it from ClrMD: ClrMD's copy of the
+/// note reads its r8 and r9 slots the other way round (see `commands/registers.rs`), so r8
+/// holds the thread's r9 and r9 its r8. dotnet-dump's walk (and so its roots and
+/// `clrstack -r`) uses that context.
+fn context_of_x64(r: &ThreadRegisters) -> RegContext {
     // user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp
     const ORDER: [(usize, usize); 15] = [
         (15, 0),
@@ -444,7 +465,7 @@ fn context_of(r: &ThreadRegisters) -> RegContext {
         (6, 13),
         (7, 14),
     ];
-    let mut c = RegContext::new(r.rip(), r.rsp());
+    let mut c = RegContext::x64(r.ip(), r.sp());
     for (reg, index) in ORDER {
         c.set(reg, r.regs[index]);
     }
