@@ -19,7 +19,7 @@
 //! and `-a` print parameters, locals or both; `-n` leaves out source lines.
 use super::output::{hex, write_csv_records, write_json, Format};
 use super::Session;
-use crate::runtime::stack::clrstack::SourceLines;
+use crate::runtime::stack::clrstack::{FrameVariables, SourceLines, VarPlace, VarValue};
 use crate::runtime::stack::{StackFrame, StackFrameKind, StackWalk};
 use crate::runtime::threads::ManagedThread;
 use anyhow::{bail, Result};
@@ -150,7 +150,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             }
             writeln!(out, "{:016X} {ip} {text}", r.sp)?;
             if r.managed && (o.params || o.locals) {
-                writeln!(out)?;
+                write_variables(out, lines.variables(f).unwrap_or_default(), &o)?;
             }
             if o.registers {
                 write_registers(out, f)?;
@@ -209,6 +209,56 @@ fn rows(frames: &[StackFrame], lines: &SourceLines, o: &Options) -> Vec<Row> {
         }
     }
     out
+}
+
+/// SOS's parameters and locals block (`-p`, `-l`, `-a`), then a blank line.
+fn write_variables(out: &mut dyn Write, vars: FrameVariables, o: &Options) -> Result<()> {
+    let value = |v: &VarValue| match v {
+        VarValue::NoData => "<no data>".to_string(),
+        VarValue::Value { value, .. } => format!("0x{value:016x}"),
+    };
+    let place = |v: &VarValue| match v {
+        VarValue::Value { place: Some(VarPlace::Register), .. } => Some("<CLR reg>".to_string()),
+        VarValue::Value { place: Some(VarPlace::Address(a)), .. } => Some(format!("0x{a:016X}")),
+        _ => None,
+    };
+    if o.params {
+        for (i, (name, v)) in vars.params.iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "    PARAMETERS:")?;
+            }
+            let mut line = String::from("        ");
+            if !name.is_empty() {
+                line.push_str(name);
+                line.push(' ');
+            }
+            let at = place(v);
+            if let Some(p) = &at {
+                line.push_str(&format!("({p}) "));
+            }
+            if !name.is_empty() || at.is_some() {
+                line.push_str("= ");
+            }
+            line.push_str(&value(v));
+            writeln!(out, "{line}")?;
+        }
+    }
+    if o.locals {
+        for (i, v) in vars.locals.iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "    LOCALS:")?;
+            }
+            let mut line = String::from("        ");
+            if let Some(p) = place(v) {
+                line.push_str(&p);
+                line.push_str(" = ");
+            }
+            line.push_str(&value(v));
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 /// SOS's `-r` block: the frame's register context, three registers a line.

@@ -52,10 +52,31 @@ pub fn sos_context(t: &ThreadRegisters) -> Vec<(&'static str, u8, u64)> {
     ]
 }
 
+/// The offset of each printed register in the Windows x64 `CONTEXT` (`-v` prints it):
+/// SegCs at 0x38 onwards, EFlags at 0x44, Rax at 0x78 onwards, Rip at 0xf8.
+fn context_offset(name: &str) -> u32 {
+    match name {
+        "cs" => 56,
+        "ds" => 58,
+        "es" => 60,
+        "fs" => 62,
+        "gs" => 64,
+        "ss" => 66,
+        "eflags" => 68,
+        "rip" => 248,
+        general => {
+            const ORDER: [&str; 16] =
+                ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+            ORDER.iter().position(|&r| r == general).map_or(0, |i| 120 + 8 * i as u32)
+        }
+    }
+}
+
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     if let Some(a) = args.iter().find(|a| !matches!(a.as_str(), "-v" | "--verbose")) {
         bail!("Unrecognized command or argument '{a}'");
     }
+    let verbose = !args.is_empty();
     let Some(thread) = session.current_os_thread() else {
         bail!("No current thread");
     };
@@ -70,7 +91,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
         return write_json(out, &json!({ "os_thread_id": thread.tid, "registers": Value::Object(map) }));
     }
-    for (name, size, v) in regs {
+    for (index, (name, size, v)) in regs.into_iter().enumerate() {
+        if verbose {
+            writeln!(out, "{name} Index = {index} Offset = {} Size = {size}", context_offset(name))?;
+        }
         match size {
             2 => writeln!(out, "{name} = 0x{v:04X}")?,
             4 => writeln!(out, "{name} = 0x{v:08X}")?,

@@ -33,7 +33,10 @@ pub use reader::{
     TypeDefInfo, TypeRefInfo, field_flags, primitive_name, strip_generic_arity, type_flags,
     with_generic_args,
 };
-pub use signature::{SigType, decode_field_signature, decode_method_params, decode_type};
+pub use signature::{
+    SigType, decode_field_signature, decode_local_signature, decode_method_params, decode_type,
+    method_has_this,
+};
 pub use tables::{CodedIndex, TABLE_COUNT, TableId};
 
 /// What can go wrong reading a PE image or its metadata.

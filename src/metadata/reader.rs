@@ -530,6 +530,25 @@ impl MetadataReader {
         self.member_list(rid, 5, TableId::MethodDef, TableId::MethodPtr)
     }
 
+    /// The names of MethodDef `rid`'s parameters by sequence number (1 is the first
+    /// parameter after `this`; 0 names the return value).
+    pub fn param_names(&self, rid: u32) -> Result<Vec<(u16, &str)>> {
+        let list = if self.rows(TableId::ParamPtr) > 0 { TableId::ParamPtr } else { TableId::Param };
+        let limit = self.rows(list) + 1;
+        let start = self.cell(TableId::MethodDef, rid, 5)?.clamp(1, limit);
+        let end = if rid < self.rows(TableId::MethodDef) {
+            self.cell(TableId::MethodDef, rid + 1, 5)?.clamp(1, limit)
+        } else {
+            limit
+        };
+        (start..end.max(start))
+            .map(|i| {
+                let p = if list == TableId::ParamPtr { self.cell(list, i, 0)? } else { i };
+                Ok((self.cell(TableId::Param, p, 1)? as u16, self.string(self.cell(TableId::Param, p, 2)?)?))
+            })
+            .collect()
+    }
+
     /// The run of `target` rows owned by TypeDef `rid`: from its list column up to the next
     /// TypeDef's (or the end), through the `ptr` table when present.
     fn member_list(&self, rid: u32, col: usize, target: TableId, ptr: TableId) -> Result<Vec<u32>> {

@@ -8,6 +8,9 @@
 use super::tables::TableId;
 use super::{MetadataError, Result, Token};
 
+/// The first byte of a local variable signature.
+const LOCAL_SIG: u8 = 0x07;
+
 /// Deepest type nesting accepted in a signature.
 pub const MAX_DEPTH: usize = 64;
 
@@ -339,9 +342,48 @@ pub fn decode_method_params(blob: &[u8]) -> Result<Vec<SigType>> {
     Ok(params)
 }
 
+/// The types of a local variable signature (`LOCAL_SIG` Count (CustomMod* [pinned]
+/// Type)*); a byref local is a [`SigType::ByRef`].
+pub fn decode_local_signature(blob: &[u8]) -> Result<Vec<SigType>> {
+    let mut r = SigReader { data: blob, pos: 0 };
+    if r.byte()? != LOCAL_SIG {
+        return Err(bad("not a local variable signature"));
+    }
+    let count = r.compressed()?;
+    // Each local takes at least one byte: the blob bounds the Vec.
+    let mut locals = Vec::new();
+    for _ in 0..count {
+        r.skip_modifiers()?;
+        locals.push(r.ty(0)?);
+    }
+    Ok(locals)
+}
+
+/// Whether a method signature has an implicit `this` (`HASTHIS` without `EXPLICITTHIS`).
+pub fn method_has_this(blob: &[u8]) -> bool {
+    blob.first().is_some_and(|&c| c & 0x20 != 0 && c & 0x40 == 0)
+}
+
 #[cfg(test)]
 mod method_sig_tests {
     use super::*;
+
+    #[test]
+    fn local_signatures() {
+        // 3 locals: int32, pinned byte[] (a custom modifier skipped first), object byref.
+        let blob = [LOCAL_SIG, 3, et::I4, et::PINNED, et::SZARRAY, et::U1, et::BYREF, et::OBJECT];
+        assert_eq!(
+            decode_local_signature(&blob).unwrap(),
+            vec![
+                SigType::I4,
+                SigType::SzArray(Box::new(SigType::U1)),
+                SigType::ByRef(Box::new(SigType::Object))
+            ]
+        );
+        assert!(decode_local_signature(&[0x06, 1, et::I4]).is_err());
+        assert!(method_has_this(&[0x20, 0, et::VOID]));
+        assert!(!method_has_this(&[0x00, 0, et::VOID]));
+    }
 
     #[test]
     fn method_params() {

@@ -187,3 +187,56 @@ pub fn app_domain_modules(rt: &Runtime) -> Result<Vec<u64>> {
     }
     Ok(modules)
 }
+
+/// Entry `rid` of a module's `LookupMap` at `map` (a `TypeDefToMethodTableMap`, ...): the
+/// maps chain through `next`, each holding `count` entries; flag bits are masked off.
+pub fn lookup_map_entry(rt: &Runtime, map: u64, rid: u32) -> Option<u64> {
+    let space = &*rt.space;
+    let lm = &rt.layout.type_loader.lookup_map;
+    let mut map = map;
+    let mut index = rid as u64;
+    for _ in 0..64 {
+        if map == 0 {
+            return None;
+        }
+        let table = space.read_ptr(map.wrapping_add(lm.table)).ok()?;
+        let count = space.read_u32(map.wrapping_add(lm.count)).ok()? as u64;
+        if index < count {
+            let mask = space.read_ptr(map.wrapping_add(lm.supported_flags_mask)).ok()?;
+            let value = space.read_ptr(table.wrapping_add(8 * index)).ok()? & !mask;
+            return (value != 0).then_some(value);
+        }
+        index -= count;
+        map = space.read_ptr(map.wrapping_add(lm.next)).ok()?;
+    }
+    None
+}
+
+/// The local variable signature of MethodDef `rid` of a module: from its IL header (a fat
+/// header's `LocalVarSigTok`) to the StandAloneSig's blob. `None` when the method has no
+/// IL or no locals.
+pub fn method_local_signature(rt: &Runtime, module: u64, meta: &MetadataReader, rid: u32) -> Option<Vec<u8>> {
+    let rva = meta.method(rid).ok()?.rva;
+    if rva == 0 {
+        return None;
+    }
+    let image = module_image(rt, module).ok()?;
+    if image.base == 0 {
+        return None;
+    }
+    let src = ImageInSpace { space: &rt.space, base: image.base };
+    let pe = PeImage::parse(&src, image.layout).ok()?;
+    let off = pe.rva_to_offset(rva, 12).ok()?;
+    let mut header = [0u8; 12];
+    crate::metadata::ImageSource::read(&src, off, &mut header).ok()?;
+    // A tiny header (low bits 2) has no locals; a fat one (3) names them at +8.
+    if header[0] & 3 != 3 {
+        return None;
+    }
+    let token = u32::from_le_bytes(header[8..12].try_into().ok()?);
+    if token >> 24 != 0x11 || token & 0xff_ffff == 0 {
+        return None;
+    }
+    let blob = meta.cell(crate::metadata::TableId::StandAloneSig, token & 0xff_ffff, 0).ok()?;
+    Some(meta.blob(blob).ok()?.to_vec())
+}

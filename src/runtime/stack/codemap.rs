@@ -224,7 +224,7 @@ impl<'a> CodeMap<'a> {
             gc_info_version: image.gc_info_version(),
             method_desc,
             module_method: f.method_rid.map(|rid| (module, rid)),
-            debug_info: None,
+            debug_info: image.debug_info_address(f.entry_index),
         }))
     }
 

@@ -14,8 +14,9 @@
 //!   then each entry bit-packed: 2 bits of source type, the native delta, the IL offset + 3
 //!   (and a bounds size of 0xFFFFFFFF announces instrumented bounds: then the sizes of
 //!   both bound sets follow);
-//! - vars: a count, then per variable its number (+ 6: the special numbers are negative),
-//!   native start offset, length, location kind and the kind's fields.
+//! - vars: a count, then per variable its native start offset, length, number (+ 4: the
+//!   special numbers are negative),
+//!   location kind and the kind's fields.
 use super::gcinfo::BitReader;
 use anyhow::{bail, Context, Result};
 
@@ -27,7 +28,9 @@ pub const EPILOG: u32 = 0xffff_fffd;
 pub const VARARGS_HANDLE: u32 = 0xffff_ffff;
 pub const RETURN_BUFFER: u32 = 0xffff_fffe;
 pub const TYPE_CONTEXT: u32 = 0xffff_fffd;
-const MAX_ILNUM: u32 = 0xffff_fffa;
+/// `ICorDebugInfo::MAX_ILNUM` of 8, 9 and 10 (-4: below it the special variable numbers);
+/// variable numbers are stored `- MAX_ILNUM`.
+const MAX_ILNUM: u32 = 0xffff_fffc;
 /// Most entries decoded (bounds or vars).
 const MAX_ENTRIES: u32 = 1 << 20;
 

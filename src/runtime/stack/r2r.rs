@@ -16,6 +16,7 @@ use crate::dump::{AddressSpace, Architecture};
 const RTR_SIGNATURE: u32 = 0x0052_5452;
 const SECTION_RUNTIME_FUNCTIONS: u32 = 102;
 const SECTION_METHODDEF_ENTRY_POINTS: u32 = 103;
+const SECTION_DEBUG_INFO: u32 = 105;
 /// More sections or runtime functions than this is not a real image.
 const MAX_SECTIONS: u32 = 256;
 const MAX_SECTION_BYTES: u32 = 256 << 20;
@@ -31,6 +32,8 @@ pub struct ReadyToRunImage {
     pub entry_methods: HashMap<u32, u32>,
     /// The entry indices, sorted (to find the method owning a funclet or cold part).
     pub entries_sorted: Vec<u32>,
+    /// The DebugInfo section: its RVA and bytes (a NativeArray by entry function index).
+    pub debug_info: Option<(u32, Vec<u8>)>,
 }
 
 /// A function found in a ReadyToRun image.
@@ -42,6 +45,8 @@ pub struct R2rFunction {
     /// The method's entry function (itself, unless the IP is in a funclet or cold code).
     pub entry_begin: u64,
     pub entry_unwind: u64,
+    /// The runtime function index of the method's entry.
+    pub entry_index: u32,
     pub method_rid: Option<u32>,
 }
 
@@ -112,7 +117,11 @@ impl ReadyToRunImage {
         }
         let mut entries_sorted: Vec<u32> = entry_methods.keys().copied().collect();
         entries_sorted.sort_unstable();
-        Ok(ReadyToRunImage { base, major, minor, functions, entry_methods, entries_sorted })
+        let debug_info = match sections.get(&SECTION_DEBUG_INFO) {
+            Some(&(rva, _)) => read_section(SECTION_DEBUG_INFO).ok().flatten().map(|d| (rva, d)),
+            None => None,
+        };
+        Ok(ReadyToRunImage { base, major, minor, functions, entry_methods, entries_sorted, debug_info })
     }
 
     /// GcInfo version of this image's code: 4 from ReadyToRun 11 on (.NET 10), else 3.
@@ -146,8 +155,21 @@ impl ReadyToRunImage {
             unwind: self.base + unwind as u64,
             entry_begin: self.base + entry_begin as u64,
             entry_unwind: self.base + entry_unwind as u64,
+            entry_index: entry,
             method_rid: rid,
         })
+    }
+
+    /// The address of the debug info of the method whose entry is runtime function
+    /// `entry`: the DebugInfo array's element holds a NativeFormat number, the distance
+    /// back to a shared blob, or 0 when the blob follows it.
+    pub fn debug_info_address(&self, entry: u32) -> Option<u64> {
+        let (rva, data) = self.debug_info.as_ref()?;
+        let array = NativeArray::new(data, 0).ok()?;
+        let at = array.get(entry).ok().flatten()?;
+        let (look_back, next) = decode_unsigned(data, at)?;
+        let pos = if look_back != 0 { at.checked_sub(look_back as usize)? } else { next };
+        Some(self.base.wrapping_add(*rva as u64).wrapping_add(pos as u64))
     }
 }
 

@@ -226,6 +226,15 @@ impl<'a> StackWalk<'a> {
                     // Registers the Frame does not restore keep the values they had (they
                     // are not known, but `clrstack -r` prints them as the DAC has them).
                     let mut c = fc.context;
+                    if !fc.active {
+                        // A Frame that resumes a call (not an interrupted context) restores
+                        // only the registers a call preserves, as the DAC's walk does.
+                        for r in 0..c.regs.len() {
+                            if r != sp_register(c.arch) && r != fp_register(c.arch) && !is_callee_saved(c.arch, r) {
+                                c.forget(r);
+                            }
+                        }
+                    }
                     carry_registers(&mut c, last_context.as_ref());
                     ctx = Some((c, fc.active))
                 }
