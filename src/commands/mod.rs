@@ -6,9 +6,11 @@ pub mod clrmodules;
 pub mod clrstack;
 pub mod clrthreads;
 pub mod diff;
+pub mod dumpexceptions;
 pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;
+pub mod dumpstackobjects;
 pub mod eeheap;
 pub mod eeversion;
 pub mod finalizequeue;
@@ -23,6 +25,7 @@ pub mod syncblk;
 pub mod threads;
 pub mod threadstate;
 pub mod output;
+pub mod printexception;
 pub mod registers;
 pub mod retained;
 pub mod runtimes;
@@ -154,6 +157,9 @@ impl Session {
             "clrthreads" => clrthreads::run(self, &args, format, out),
             "clrmodules" => clrmodules::run(self, &args, format, out),
             "clrstack" => clrstack::run(self, &args, format, out),
+            "printexception" => printexception::run(self, &args, format, out),
+            "dumpexceptions" => dumpexceptions::run(self, &args, format, out),
+            "dumpstackobjects" => dumpstackobjects::run(self, &args, format, out),
             "modules" => modules::run(self, &args, format, out),
             "runtimes" => runtimes::run(self, &args, format, out),
             "eeversion" => eeversion::run(self, &args, format, out),

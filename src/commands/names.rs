@@ -114,7 +114,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         ],
         details: "",
         examples: &["dumpexceptions", "dumpexceptions -type TimeoutException"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "dumpgen",
@@ -188,7 +188,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         options: &[("-format", "Output format: text (default), json or csv.")],
         details: "",
         examples: &["dso"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "dumpvc",
@@ -400,7 +400,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         ],
         details: "Without an address, the current thread's last thrown exception.",
         examples: &["pe 7efc7d0757c0", "pe -nested"],
-        implemented: false,
+        implemented: true,
     },
     CommandInfo {
         name: "registers",

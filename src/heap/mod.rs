@@ -8,6 +8,7 @@ pub mod fields;
 pub mod refs;
 pub mod roots;
 pub mod segments;
+pub mod stack_objects;
 pub mod statics;
 pub mod types;
 mod walk;

@@ -203,6 +203,10 @@ pub struct ThreadLayout {
     /// `Thread.m_LastThrownObjectHandle` (a handle; 9/10 descriptor `LastThrownObject`;
     /// 8: ops-net8, the handle to the exception `clrthreads` prints).
     pub last_thrown_object: u64,
+    /// `Thread.m_ExceptionState.m_pCurrentTracker`, the exception being dispatched or
+    /// handled (an `ExInfo`: its previous nested `ExInfo` at +0, the thrown object's handle
+    /// at +8; 9/10 descriptor `Thread.ExceptionTracker`, `ExceptionInfo`); not known on 8.
+    pub exception_tracker: Option<u64>,
     /// `ThreadStore.m_ThreadCount` and `m_UnstartedThreadCount`, which the background,
     /// pending and dead counts follow (i32s; 9/10 descriptor; 8: ops-net8, where
     /// `m_MaxThreadCount` sits between the first two).
@@ -364,6 +368,24 @@ pub struct CodeMapLayout {
     pub stub_code_block_last: u64,
 }
 
+/// `System.Exception`'s fields as the runtime's `ExceptionObject` mirrors them (what the
+/// DAC's `DacpExceptionObjectData`, and so `printexception`, reads). 9/10: descriptor
+/// `Exception`; 8: the same references, `_xcode` and `_HResult` 8 bytes further (ops-net8:
+/// the InvalidOperationException's 0xe0434352 and 0x80131509 at +112 and +116).
+#[derive(Debug, Clone, Copy)]
+pub struct ExceptionLayout {
+    pub message: u64,
+    pub inner_exception: u64,
+    /// `_stackTrace`: the runtime's stack trace array (a `byte[]`, or an `object[]` whose
+    /// first element is it).
+    pub stack_trace: u64,
+    pub stack_trace_string: u64,
+    /// `_xcode` (u32: the exception code; 0xe0434352 for a managed throw).
+    pub xcode: u64,
+    /// `_HResult` (u32).
+    pub hresult: u64,
+}
+
 /// Everything that differs between the runtime versions clrheap knows.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
@@ -392,6 +414,8 @@ pub struct Layout {
     pub sync_block: SyncBlockLayout,
     /// The AppDomain's assemblies (`clrmodules`).
     pub assemblies: AssemblyListLayout,
+    /// Exception objects (`printexception`, `dumpexceptions`).
+    pub exception: ExceptionLayout,
 }
 
 /// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
@@ -775,6 +799,7 @@ pub static NET8: Layout = Layout {
         state: 8,
         preemptive_gc_disabled: 12,
         last_thrown_object: 464,
+        exception_tracker: None,
         store_counts: (184, 192),
     },
     alloc_context: ALLOC_CONTEXT,
@@ -821,6 +846,14 @@ pub static NET8: Layout = Layout {
         entry_size: 16,
         entry_sync_block: 0,
         entry_object: 8,
+    },
+    exception: ExceptionLayout {
+        message: 16,
+        inner_exception: 32,
+        stack_trace: 48,
+        stack_trace_string: 64,
+        xcode: 112,
+        hresult: 116,
     },
     assemblies: AssemblyListLayout {
         list: 2544,
@@ -907,6 +940,7 @@ pub static NET9: Layout = Layout {
         state: 0,
         preemptive_gc_disabled: 4,
         last_thrown_object: 336,
+        exception_tracker: Some(352),
         store_counts: (184, 188),
     },
     alloc_context: ALLOC_CONTEXT,
@@ -952,6 +986,14 @@ pub static NET9: Layout = Layout {
         entry_size: 16,
         entry_sync_block: 0,
         entry_object: 8,
+    },
+    exception: ExceptionLayout {
+        message: 16,
+        inner_exception: 32,
+        stack_trace: 48,
+        stack_trace_string: 64,
+        xcode: 104,
+        hresult: 108,
     },
     assemblies: AssemblyListLayout {
         list: 1824,
@@ -1035,6 +1077,7 @@ pub static NET10: Layout = Layout {
         state: 0,
         preemptive_gc_disabled: 4,
         last_thrown_object: 336,
+        exception_tracker: Some(352),
         store_counts: (112, 116),
     },
     alloc_context: ALLOC_CONTEXT,
@@ -1080,6 +1123,14 @@ pub static NET10: Layout = Layout {
         entry_size: 16,
         entry_sync_block: 0,
         entry_object: 8,
+    },
+    exception: ExceptionLayout {
+        message: 16,
+        inner_exception: 32,
+        stack_trace: 48,
+        stack_trace_string: 64,
+        xcode: 104,
+        hresult: 108,
     },
     assemblies: AssemblyListLayout {
         list: 576,

@@ -13,6 +13,7 @@ pub mod stack;
 pub mod symbols;
 pub mod syncblocks;
 pub mod threads;
+pub mod exceptions;
 pub mod exports;
 pub mod gc_vars;
 pub mod layouts;

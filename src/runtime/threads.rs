@@ -163,3 +163,29 @@ pub fn app_domain(rt: &Runtime) -> u64 {
         .and_then(|p| space.read_ptr(p))
         .unwrap_or(0)
 }
+
+/// Most nested exceptions followed on one thread.
+const MAX_NESTED: usize = 1024;
+
+/// The exceptions nested under the one a thread is handling (the exception trackers before
+/// its current one), innermost first: each thrown object (0 when its handle is empty).
+pub fn nested_exceptions(rt: &Runtime, thread: &ManagedThread) -> Vec<u64> {
+    let space = &*rt.space;
+    let Some(off) = rt.layout.thread.exception_tracker else { return Vec::new() };
+    let Ok(current) = space.read_ptr(thread.address.wrapping_add(off)) else { return Vec::new() };
+    if current == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut info = space.read_ptr(current).unwrap_or(0);
+    while info != 0 && out.len() < MAX_NESTED {
+        let handle = space.read_ptr(info.wrapping_add(8)).unwrap_or(0);
+        out.push(if handle == 0 { 0 } else { space.read_ptr(handle).unwrap_or(0) });
+        let next = space.read_ptr(info).unwrap_or(0);
+        if next == info {
+            break;
+        }
+        info = next;
+    }
+    out
+}

@@ -21,6 +21,7 @@ const MAX_DEBUG_INFO: usize = 256 << 10;
 /// Source lines of frames; caches debug infos and PDBs.
 pub struct SourceLines<'a> {
     rt: &'a Runtime,
+    code: Option<super::codemap::CodeMap<'a>>,
     symbols: Symbols,
     metadata: super::names::MetadataCache,
     debug_infos: Mutex<HashMap<u64, Option<Arc<DebugInfo>>>>,
@@ -28,7 +29,7 @@ pub struct SourceLines<'a> {
 
 impl<'a> SourceLines<'a> {
     pub fn new(rt: &'a Runtime) -> Self {
-        SourceLines { rt, symbols: Symbols::default(), metadata: Default::default(), debug_infos: Mutex::new(HashMap::new()) }
+        SourceLines { rt, code: super::codemap::CodeMap::new(rt).ok(), symbols: Symbols::default(), metadata: Default::default(), debug_infos: Mutex::new(HashMap::new()) }
     }
 
     fn encoding(&self) -> BoundsEncoding {
@@ -98,6 +99,44 @@ impl<'a> SourceLines<'a> {
 const MC_NDIRECT: u16 = 2;
 
 impl SourceLines<'_> {
+    /// The code holding `ip`, if it is managed code.
+    pub fn code_at(&self, ip: u64) -> Option<super::codemap::CodeInfo> {
+        self.code.as_ref()?.lookup(ip).ok().flatten()
+    }
+
+    /// The source line of an IP in method `md` (a recorded stack trace's frame), with the
+    /// IP moved back one byte when `adjust` (a return address).
+    pub fn line_of_ip(&self, md: u64, ip: u64, adjust: bool) -> Option<(String, u32)> {
+        let code = self.code_at(ip)?;
+        let frame = StackFrame {
+            kind: super::walker::StackFrameKind::Managed,
+            sp: 0,
+            ip,
+            method: Some(md),
+            name: None,
+            function: None,
+            code: Some(code),
+            context: None,
+            active: false,
+        };
+        self.line(&frame, adjust)
+    }
+
+    /// Where the DAC says method `md`'s code starts (`NativeCodeAddr`), given an IP in
+    /// it: the code's start, or all ones for a P/Invoke method (no code of its own).
+    pub fn native_code_start_of(&self, md: u64, ip: u64) -> u64 {
+        let flags = self.rt.space.read_u16(md.wrapping_add(6)).unwrap_or(0);
+        if flags & 7 == MC_NDIRECT {
+            return u64::MAX;
+        }
+        self.code_at(ip).map_or(u64::MAX, |c| c.method_start)
+    }
+
+    /// The DAC's name of a MethodDesc.
+    pub fn method_name(&self, md: u64) -> Option<String> {
+        super::dac_names::DacNamer::new(self.rt, &self.metadata).method_desc_name(md)
+    }
+
     /// The file name of the module defining a method (`System.Private.CoreLib.dll`), as
     /// `clrstack -f` prefixes method names with it; `None` for a module without a file.
     pub fn module_file_name(&self, md: u64) -> Option<String> {
