@@ -13,7 +13,7 @@
 //! comparison).
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use common::*;
 use std::collections::HashSet;

@@ -1,8 +1,8 @@
 //! `leaks` (clrheap's own) finds the seed service's two leaks on .NET 8 (segments GC) and
 //! .NET 10: the document cache that never evicts, and the event bus whose handler list
 //! keeps every request's middleware alive — each with the static field it hangs from.
-use clrheap::commands::output::Format;
-use clrheap::commands::Session;
+use clrheap::render::Format;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use std::path::Path;
 

@@ -29,6 +29,7 @@
 pub mod dominators;
 pub mod gcroot;
 pub mod live;
+pub mod roots;
 
 use crate::heap::{GcDesc, Heap, HeapObject, WalkWarning};
 use anyhow::{Result, bail};
