@@ -158,7 +158,8 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     let mut session = match Session::open(&args.dump, &options) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("clrheap: {e:#}");
+            // The whole chain: anyhow prints each cause.
+            eprintln!("clrheap: {:#}", anyhow::Error::from(e));
             return 1;
         }
     };

@@ -417,7 +417,7 @@ pub fn mutate(fixture: &Fixture, input: &[u8]) -> Vec<u8> {
 }
 
 /// Opens a session over dump bytes, never reading mapped files from disk.
-pub fn open_session(bytes: Vec<u8>) -> anyhow::Result<Session> {
+pub fn open_session(bytes: Vec<u8>) -> crate::error::Result<Session> {
     let core = CoreFile::parse(Backing::Owned(bytes))?;
     let mut space = AddressSpace::new(core, Vec::new());
     space.disable_module_files();

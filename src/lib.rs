@@ -21,6 +21,7 @@
 pub mod args;
 pub mod commands;
 pub mod dump;
+pub mod error;
 pub mod graph;
 pub mod heap;
 pub mod interrupt;
@@ -33,6 +34,7 @@ pub mod session;
 pub mod shell;
 pub mod warnings;
 
+pub use error::{Error, ErrorKind};
 pub use session::Session;
 
 pub mod cli;

@@ -15,42 +15,18 @@ use crate::heap::statics::StaticsIndex;
 use crate::heap::Heap;
 use crate::render::Format;
 use crate::runtime::Runtime;
+use crate::error::{Error, Result};
 use crate::warnings::Warnings;
-use anyhow::Result;
-use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-/// A cached failure: every later request fails with the same error, its chain intact.
-#[derive(Clone)]
-struct Failed(Arc<anyhow::Error>);
-
-impl fmt::Debug for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&*self.0, f)
-    }
-}
-
-impl std::error::Error for Failed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-/// A result computed once per session.
-type Cached<T> = OnceLock<std::result::Result<T, Failed>>;
+/// A result computed once per session; a failure is kept whole and reported again
+/// ([`Error::Shared`]).
+type Cached<T> = OnceLock<std::result::Result<T, Arc<Error>>>;
 
 fn cached<T: Clone>(cell: &Cached<T>, compute: impl FnOnce() -> Result<T>) -> Result<T> {
-    cell.get_or_init(|| compute().map_err(|e| Failed(Arc::new(e))))
-        .clone()
-        .map_err(anyhow::Error::new)
+    cell.get_or_init(|| compute().map_err(Arc::new)).clone().map_err(Error::Shared)
 }
 
 /// An opened dump, ready for commands.
@@ -69,6 +45,9 @@ pub struct Session {
 }
 
 impl Session {
+    /// Opens the dump at `path`. The error tells apart a file that is no core dump, a
+    /// truncated dump, a process without .NET, a runtime clrheap does not know, a dump
+    /// without a heap ([`crate::error::ErrorKind`]).
     pub fn open(path: &Path, options: &DumpOptions) -> Result<Session> {
         Session::from_space(Arc::new(open_dump(path, options)?))
     }
@@ -159,7 +138,7 @@ impl Session {
     }
 
     /// The text of the string object at `addr` (at most `max_units` UTF-16 units).
-    pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
+    pub fn string_value(&self, addr: u64, max_units: usize) -> anyhow::Result<String> {
         self.heap.string_value(addr, max_units)
     }
 

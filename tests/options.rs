@@ -139,6 +139,7 @@ fn unimplemented_commands_say_so_under_every_name() {
                 let mut out = Vec::new();
                 let err = session.execute(&format!("{typed} 1234"), &mut out).expect_err(&typed);
                 assert_eq!(err.to_string(), format!("'{}' is a dotnet-dump command clrheap does not implement yet", c.name));
+                assert_eq!(err.kind(), clrheap::ErrorKind::NotImplemented);
                 assert!(out.is_empty());
             }
         }
@@ -146,6 +147,7 @@ fn unimplemented_commands_say_so_under_every_name() {
     assert!(planned > 70, "{planned}");
     let err = session.execute("nosuch", &mut Vec::new()).unwrap_err();
     assert_eq!(err.to_string(), "Unrecognized SOS command 'nosuch'");
+    assert_eq!(err.kind(), clrheap::ErrorKind::UnknownCommand);
 }
 
 #[test]

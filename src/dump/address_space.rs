@@ -36,6 +36,8 @@ pub struct AddressSpace {
     mapping_file: Vec<usize>,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
     module_paths: Vec<PathBuf>,
+    /// Set by [`AddressSpace::disable_module_files`]: files are not looked for.
+    files_disabled: bool,
     /// When set, the pages read are recorded here (used to build small self-contained
     /// test fixtures from dumps): every page, or only those served from mapped files.
     recorder: Option<(Recording, Mutex<BTreeSet<u64>>)>,
@@ -85,6 +87,7 @@ impl AddressSpace {
             mapping_file,
             opened,
             module_paths,
+            files_disabled: false,
             recorder: None,
         }
     }
@@ -94,6 +97,12 @@ impl AddressSpace {
         for cell in &mut self.opened {
             let _ = cell.set(None);
         }
+        self.files_disabled = true;
+    }
+
+    /// Whether pages the dump left out are read from the mapped files.
+    pub fn reads_module_files(&self) -> bool {
+        !self.files_disabled
     }
 
     /// Starts recording which pages are read.
@@ -188,7 +197,7 @@ impl AddressSpace {
             let cur = addr + done as u64;
             let want = total - done;
             let n = self.read_piece(cur, &mut buf[done..])
-                .ok_or_else(|| absent(cur, want, None))?;
+                .ok_or_else(|| self.why_absent(cur, want))?;
             debug_assert!(n > 0 && n <= want);
             done += n;
         }
@@ -232,6 +241,22 @@ impl AddressSpace {
             self.note(true, addr, n);
         }
         ok.then_some(n)
+    }
+
+    /// The error for `[addr, addr+len)`, which could not be read: the file of its mapping
+    /// is not on this machine, or the memory is simply not in the dump.
+    fn why_absent(&self, addr: u64, len: usize) -> DumpError {
+        let maps = &self.core.files;
+        let mapping = maps
+            .partition_point(|m| m.start <= addr)
+            .checked_sub(1)
+            .filter(|&i| addr < maps[i].end);
+        match mapping {
+            Some(i) if !self.files_disabled && self.module_file(self.mapping_file[i]).is_none() => {
+                DumpError::ModuleFileMissing { addr, len, path: maps[i].path.clone() }
+            }
+            _ => absent(addr, len, None),
+        }
     }
 
     fn module_file(&self, idx: usize) -> Option<&ModuleFile> {

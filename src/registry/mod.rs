@@ -19,6 +19,7 @@ pub mod help;
 pub mod table;
 
 use crate::args::{refuse_unsupported, OptionSpec};
+use crate::error::Error;
 use crate::render::output::take_format_option;
 use crate::render::Format;
 use crate::session::Session;
@@ -162,17 +163,19 @@ pub fn split_words(line: &str) -> Result<Vec<String>> {
 
 /// Runs one command line in the given output format (a `--format` option in the line
 /// itself wins), writing its output to `out`. `help` is answered here too; `exit` does
-/// nothing (leaving is the shell's business).
-pub fn execute(session: &Session, line: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+/// nothing (leaving is the shell's business). An unknown name fails with
+/// [`Error::UnknownCommand`], a command clrheap does not implement yet with
+/// [`Error::NotImplemented`].
+pub fn execute(session: &Session, line: &str, format: Format, out: &mut dyn Write) -> crate::error::Result<()> {
     let mut words = split_words(line)?;
     if words.is_empty() {
         return Ok(());
     }
     let typed = words.remove(0);
     let Some(command) = lookup(&typed) else {
-        bail!("Unrecognized SOS command '{}'", normalize(&typed));
+        return Err(Error::UnknownCommand(normalize(&typed)));
     };
-    match command.action {
+    let done = match command.action {
         Action::Run(run) => {
             let mut args = words;
             let format = take_format_option(&mut args)?.unwrap_or(format);
@@ -184,19 +187,20 @@ pub fn execute(session: &Session, line: &str, format: Format, out: &mut dyn Writ
             Some(name) => help::command(name, out),
         },
         Action::Shell => Ok(()),
-        Action::NotYet => bail!("'{}' is a dotnet-dump command clrheap does not implement yet", command.name),
-    }
+        Action::NotYet => return Err(Error::NotImplemented(command.name)),
+    };
+    Ok(done?)
 }
 
 impl Session {
     /// Runs one command line, writing its output to `out` (see [`execute`]).
-    pub fn execute(&self, line: &str, out: &mut dyn Write) -> Result<()> {
+    pub fn execute(&self, line: &str, out: &mut dyn Write) -> crate::error::Result<()> {
         execute(self, line, self.format, out)
     }
 
     /// Runs one command line in the given output format (a `--format` option in the
     /// line itself wins).
-    pub fn execute_as(&self, line: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+    pub fn execute_as(&self, line: &str, format: Format, out: &mut dyn Write) -> crate::error::Result<()> {
         execute(self, line, format, out)
     }
 }

@@ -15,7 +15,7 @@ pub mod layouts;
 pub mod version;
 
 use crate::dump::{AddressSpace, MappedFile};
-use anyhow::{bail, Context, Result};
+use crate::error::{Error, Result};
 use contract::ContractDescriptor;
 use exports::Exports;
 use gc_vars::GcDacVars;
@@ -55,34 +55,46 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Finds the runtime in `space`. Fails with [`Error::NoRuntime`] (no CoreCLR, or
+    /// not started), [`Error::UnknownRuntime`] (a version clrheap does not know), or an
+    /// error reading what it needs.
     pub fn discover(space: Arc<AddressSpace>) -> Result<Runtime> {
         let Some(coreclr) = space.find_mapped_file("libcoreclr.so").cloned() else {
             if space.find_mapped_file("libmonosgen-2.0.so").is_some() {
-                bail!("this process ran the Mono runtime; clrheap reads CoreCLR (.NET 8, 9, 10) dumps");
+                return Err(Error::NoRuntime(
+                    "this process ran the Mono runtime; clrheap reads CoreCLR (.NET 8, 9, 10) dumps".into(),
+                ));
             }
-            bail!(
+            return Err(Error::NoRuntime(format!(
                 "no .NET runtime in this dump: libcoreclr.so is not among its {} mapped files \
                  (not a .NET process, or a NativeAOT one, which clrheap does not read)",
                 space.mapped_files().len()
-            );
+            )));
         };
-        let version = version::find_version(&space, &coreclr).with_context(|| {
-            format!(
-                "found {} but not its version string; the dump may be damaged, or pass \
-                 --module-path with a directory holding this libcoreclr.so",
-                coreclr.path
-            )
-        })?;
+        let Some(version) = version::find_version(&space, &coreclr) else {
+            return Err(match space.local_path(&coreclr) {
+                // The file is not on this machine: that is why.
+                None if space.reads_module_files() => {
+                    Error::ModuleFileMissing { path: coreclr.path.clone(), addr: coreclr.base }
+                        .context("cannot tell which .NET version this is")
+                }
+                _ => Error::NoRuntime(format!(
+                    "found {} but not its version string; the dump may be damaged, or pass \
+                     --module-path with a directory holding this libcoreclr.so",
+                    coreclr.path
+                )),
+            });
+        };
         let Some(layout) = layouts::for_major(version.major).filter(|_| version.minor == 0) else {
-            bail!(
-                "CoreCLR {version} (file version {}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0",
-                version.file_version
-            );
+            return Err(Error::UnknownRuntime {
+                version: version.to_string(),
+                file_version: version.file_version.to_string(),
+            });
         };
         let exports = Exports::read(&space, &coreclr)?;
         let dac_table = exports
             .find("g_dacTable")?
-            .context("libcoreclr.so does not export g_dacTable")?;
+            .ok_or_else(|| Error::damaged("libcoreclr.so", "it does not export g_dacTable"))?;
         let descriptor = match exports.find("DotNetRuntimeContractDescriptor")? {
             Some(addr) => Some(ContractDescriptor::read(&space, addr)?),
             None => None,
@@ -90,13 +102,13 @@ impl Runtime {
         let dac = |index: usize| -> Result<u64> {
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
-                .with_context(|| format!("cannot read g_dacTable entry {index}"))
+                .map_err(|e| Error::from(e).context(format!("cannot read g_dacTable entry {index}")))
         };
         let deref = |index: usize| -> Result<u64> {
             let var = dac(index)?;
             space
                 .read_ptr(var)
-                .with_context(|| format!("cannot read the global of g_dacTable entry {index}"))
+                .map_err(|e| Error::from(e).context(format!("cannot read the global of g_dacTable entry {index}")))
         };
         let d = &layout.dac;
         let globals = Globals {
@@ -116,11 +128,13 @@ impl Runtime {
                 .unwrap_or(0),
         };
         if globals.free_mt == 0 || globals.string_mt == 0 {
-            bail!("the runtime's type globals are not set: the process had not finished starting up");
+            return Err(Error::NoRuntime(
+                "the runtime's type globals are not set: the process had not finished starting up".into(),
+            ));
         }
         let gc_vars_addr = deref(d.gc_dac_globals)?;
         if gc_vars_addr == 0 {
-            bail!("the GC had not been initialized when this dump was taken");
+            return Err(Error::NoRuntime("the GC had not been initialized when this dump was taken".into()));
         }
         let gc = GcDacVars::read(&space, gc_vars_addr)?;
         let gc_module = space.find_mapped_file("libclrgc.so").cloned();

@@ -78,6 +78,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<crate::error::Error>()
+                .is_some_and(|e| e.kind() == crate::error::ErrorKind::BrokenPipe)
     }) || format!("{e:#}").contains("Broken pipe (os error 32)")
 }
 
