@@ -38,5 +38,6 @@ pub use error::{Error, ErrorKind};
 pub use session::Session;
 
 pub mod cli;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -17,6 +17,7 @@ mod address_space;
 mod elf_core;
 mod module_file;
 mod open;
+#[cfg(feature = "fuzzing")]
 pub mod rewrite;
 
 pub use address_space::{AddressSpace, MappedFile, Recording, PAGE_SIZE};

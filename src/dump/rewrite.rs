@@ -1,94 +1,11 @@
-//! Writing a copy of a core dump with extra memory: pages that the original dump left
-//! out and that were read back from mapped files are added as new `PT_LOAD` segments.
-//!
-//! This makes a heap dump self-contained (readable where the runtime's files are not
-//! installed); clrheap's own test fixtures are made this way. The original segments,
-//! notes and bytes are kept unchanged, only moved to make room for the larger program
-//! header table.
-use super::elf_core::LoadSegment;
+//! Writing a small core dump out of a big one: only the pages a run of commands read
+//! (from the dump or from the mapped files) and the original notes. clrheap's test
+//! fixtures are made this way (`examples/make_fixture.rs`). Tooling, not part of the
+//! library: built with the `fuzzing` feature.
 use super::{AddressSpace, DumpError, Result, PAGE_SIZE};
 use goblin::elf64::header::{Header, SIZEOF_EHDR};
 use goblin::elf64::program_header::{ProgramHeader, PT_LOAD, SIZEOF_PHDR};
 use std::io::Write;
-
-/// Writes the dump behind `space` plus the given pages (page-aligned addresses) to `out`.
-/// Pages already captured are skipped.
-pub fn write_with_pages(space: &AddressSpace, pages: &[u64], out: &mut dyn Write) -> Result<()> {
-    let core = space.core();
-    let data: &[u8] = &core.data;
-    let header = Header::from_bytes(data[..SIZEOF_EHDR].try_into().expect("header size"));
-    let old_phoff = header.e_phoff as usize;
-    let old_phnum = header.e_phnum as usize;
-    let old_ph_end = old_phoff + old_phnum * SIZEOF_PHDR;
-    let old_phdrs = ProgramHeader::from_bytes(&data[old_phoff..old_ph_end], old_phnum);
-
-    // Runs of consecutive pages not captured in the dump.
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for &page in pages {
-        if space.core_slice(page, PAGE_SIZE as usize).is_some() || overlaps(&core.segments, page) {
-            continue;
-        }
-        match runs.last_mut() {
-            Some((start, len)) if *start + *len == page => *len += PAGE_SIZE,
-            _ => runs.push((page, PAGE_SIZE)),
-        }
-    }
-    let new_phnum = old_phnum + runs.len();
-    if new_phnum > u16::MAX as usize {
-        return Err(DumpError::Damaged {
-            what: "rewrite",
-            detail: "too many segments".into(),
-        });
-    }
-    // Keep the old layout after the program headers, shifted by whole pages.
-    let new_ph_end = SIZEOF_EHDR + new_phnum * SIZEOF_PHDR;
-    let shift = (new_ph_end.saturating_sub(old_ph_end) as u64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-    let mut tail_start = (data.len() as u64 + shift).div_ceil(PAGE_SIZE) * PAGE_SIZE;
-
-    let mut phdrs: Vec<ProgramHeader> = old_phdrs
-        .into_iter()
-        .map(|mut ph| {
-            if ph.p_filesz > 0 || ph.p_offset != 0 {
-                ph.p_offset += shift;
-            }
-            ph
-        })
-        .collect();
-    let mut extra = Vec::new();
-    for &(start, len) in &runs {
-        let bytes = space.read_vec(start, len as usize)?;
-        phdrs.push(ProgramHeader {
-            p_type: PT_LOAD,
-            p_flags: 4, // readable
-            p_offset: tail_start,
-            p_vaddr: start,
-            p_paddr: 0,
-            p_filesz: len,
-            p_memsz: len,
-            p_align: PAGE_SIZE,
-        });
-        tail_start += len;
-        extra.push(bytes);
-    }
-    let mut new_header = data[..SIZEOF_EHDR].to_vec();
-    new_header[32..40].copy_from_slice(&(SIZEOF_EHDR as u64).to_le_bytes());
-    new_header[56..58].copy_from_slice(&(new_phnum as u16).to_le_bytes());
-
-    let mut w = Counting { out, written: 0 };
-    w.put(&new_header)?;
-    for ph in &phdrs {
-        w.put(&phdr_bytes(ph))?;
-    }
-    w.pad_to(old_ph_end as u64 + shift)?;
-    w.put(&data[old_ph_end..])?;
-    if let Some(first_extra) = phdrs.get(old_phnum) {
-        w.pad_to(first_extra.p_offset)?;
-    }
-    for bytes in &extra {
-        w.put(bytes)?;
-    }
-    Ok(())
-}
 
 /// A writer that knows how much it wrote.
 struct Counting<'a> {
@@ -110,12 +27,6 @@ impl Counting<'_> {
         let n = offset.saturating_sub(self.written) as usize;
         self.put(&vec![0u8; n])
     }
-}
-
-fn overlaps(segments: &[LoadSegment], page: u64) -> bool {
-    segments
-        .iter()
-        .any(|s| page < s.vaddr.saturating_add(s.memsz) && s.vaddr < page + PAGE_SIZE)
 }
 
 /// An ELF64 program header as stored in the file (little-endian).

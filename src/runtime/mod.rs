@@ -150,16 +150,4 @@ impl Runtime {
             gc,
         })
     }
-
-    /// A short description of the GC: "workstation", "server (2 heaps)", "DATAS (2 heaps)".
-    pub fn gc_description(&self) -> String {
-        let kind = if self.gc.is_regions() { "regions" } else { "segments" };
-        match &self.gc.layout {
-            gc_vars::GcLayout::Workstation { .. } => format!("workstation, {kind}"),
-            gc_vars::GcLayout::Server { n_heaps, .. } => {
-                let name = if self.gc.dynamic_adaptation_mode == Some(1) { "DATAS" } else { "server" };
-                format!("{name} ({n_heaps} heaps), {kind}")
-            }
-        }
-    }
 }

@@ -48,7 +48,6 @@ const FLAG_GS_COOKIE: u32 = 0x4;
 const FLAG_PSP_SYM: u32 = 0x8;
 const FLAG_GENERICS_CONTEXT_MASK: u32 = 0x30;
 const FLAG_STACK_BASE_REGISTER: u32 = 0x40;
-const FLAG_WANTS_REPORT_ONLY_LEAF: u32 = 0x80;
 const FLAG_EDIT_AND_CONTINUE: u32 = 0x100;
 const FLAG_REVERSE_PINVOKE: u32 = 0x200;
 
@@ -195,9 +194,6 @@ pub struct GcInfo {
 }
 
 impl GcInfo {
-    pub fn wants_report_only_leaf(&self) -> bool {
-        self.flags & FLAG_WANTS_REPORT_ONLY_LEAF != 0
-    }
 
     /// Decodes the header and the slot table.
     pub fn decode(data: &[u8], version: u32) -> Result<GcInfo> {
