@@ -67,8 +67,8 @@ pub enum Error {
     ModuleFileMissing { path: String, addr: u64 },
     #[error("{0}")]
     NoRuntime(String),
-    #[error("CoreCLR {version} (file version {file_version}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0")]
-    UnknownRuntime { version: String, file_version: String },
+    #[error("{0}")]
+    UnknownRuntime(String),
     #[error(
         "this dump holds no GC heap (a mini or triage dump?): capture a heap or full dump \
          (dotnet-dump collect --type Heap, or createdump --withheap)"
@@ -129,7 +129,7 @@ impl Error {
             Error::Unreadable { .. } => ErrorKind::Unreadable,
             Error::ModuleFileMissing { .. } => ErrorKind::ModuleFileMissing,
             Error::NoRuntime(_) => ErrorKind::NoRuntime,
-            Error::UnknownRuntime { .. } => ErrorKind::UnknownRuntime,
+            Error::UnknownRuntime(_) => ErrorKind::UnknownRuntime,
             Error::NoHeap => ErrorKind::NoHeap,
             Error::UnknownCommand(_) => ErrorKind::UnknownCommand,
             Error::NotImplemented(_) => ErrorKind::NotImplemented,

@@ -147,14 +147,14 @@ fn interior_object(heap: &Heap, graph: &ObjectGraph, value: u64) -> Option<u64> 
     (a >= seg.start).then_some(a)
 }
 
-/// The stack pointer of an OS thread, from the dump's notes.
+/// The stack pointer of an OS thread (`rsp`, `sp` on arm64), from the dump's notes.
 pub fn thread_rsp(heap: &Heap, os_thread_id: u32) -> Option<u64> {
     heap.space()
         .core()
         .threads
         .iter()
         .find(|t| t.tid == os_thread_id)
-        .map(|t| t.rsp())
+        .map(|t| t.sp())
 }
 
 /// The stack roots of every managed thread, as ClrMD enumerates them for gcroot: the

@@ -85,11 +85,18 @@ impl Runtime {
                 )),
             });
         };
-        let Some(layout) = layouts::for_major(version.major).filter(|_| version.minor == 0) else {
-            return Err(Error::UnknownRuntime {
-                version: version.to_string(),
-                file_version: version.file_version.to_string(),
-            });
+        let arch = space.core().arch;
+        let Some(layout) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
+            if layouts::for_major(version.major).is_some() && version.minor == 0 {
+                return Err(Error::UnknownRuntime(format!(
+                    "CoreCLR {version} for {} is not supported: clrheap reads .NET 8.0, 9.0 and 10.0 on x64, and 10.0 on arm64",
+                    arch.name()
+                )));
+            }
+            return Err(Error::UnknownRuntime(format!(
+                "CoreCLR {version} (file version {}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0",
+                version.file_version
+            )));
         };
         let exports = Exports::read(&space, &coreclr)?;
         let dac_table = exports
