@@ -56,10 +56,15 @@ impl Session {
     pub fn from_space(space: Arc<AddressSpace>) -> Result<Session> {
         let runtime = Runtime::discover(space)?;
         let heap = Heap::open(runtime)?;
+        // What the runtime found wrong with its own description of itself.
+        let warnings = Warnings::new();
+        for w in &heap.runtime.warnings {
+            warnings.warn(w.clone());
+        }
         Ok(Session {
             heap,
             format: Format::Text,
-            warnings: Warnings::new(),
+            warnings,
             graph: OnceLock::new(),
             liveness: OnceLock::new(),
             dominators: OnceLock::new(),
@@ -145,7 +150,8 @@ impl Session {
     /// The thin lock held on the object at `addr`: (owning `Thread*` if known, its OS
     /// thread id or 0, recursion count).
     pub fn thin_lock(&self, addr: u64) -> Option<(Option<u64>, u32, u32)> {
-        let header = self.heap.space().read_u32(addr.checked_sub(4)?).ok()?;
+        let header_at = addr.checked_sub(self.heap.runtime.layout.object.sync_block_value)?;
+        let header = self.heap.space().read_u32(header_at).ok()?;
         // BIT_SBLK_IS_HASH_OR_SYNCBLKINDEX set: a hash code or sync block, not a thin lock.
         if header & 0x0800_0000 != 0 {
             return None;
