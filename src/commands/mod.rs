@@ -4,6 +4,7 @@
 //! option list its parser reads; the registry ([`crate::registry`]) names it and runs it.
 //! Commands depend on the session and the layers below (graph, heap, render, args), never
 //! on each other.
+pub mod debuggeronly;
 pub mod diff;
 pub mod dumpgen;
 pub mod dumpheap;
@@ -12,7 +13,10 @@ pub mod eeheap;
 pub mod finalizequeue;
 pub mod gchandles;
 pub mod gcroot;
+pub mod gcwhere;
 pub mod leaks;
 pub mod objsize;
+pub mod readmemory;
 pub mod retained;
 pub mod syncblk;
+pub mod verifyheap;

@@ -5,11 +5,13 @@
 //! prints them. Nothing here formats output: that is the commands' job.
 pub mod dac_names;
 pub mod fields;
+pub mod memory;
 pub mod refs;
 pub mod roots;
 pub mod segments;
 pub mod statics;
 pub mod types;
+pub mod verify;
 mod walk;
 
 pub use refs::GcDesc;
