@@ -39,7 +39,7 @@ fn message(memory: Memory, c: &Corruption) -> String {
             format!("Object {obj:x} has an invalid method table {}", pointer_text(memory, obj))
         }
         CorruptionKind::ObjectReferenceNotPointerAligned => {
-            format!("Object {obj:x} has an unaligned member at {:x}: is not pointer aligned", c.offset)
+            format!("Object {obj:x} has an unaligned member at offset {:x}: is not pointer aligned", c.offset)
         }
         CorruptionKind::InvalidObjectReference => format!(
             "Object {obj:x} has a bad member at offset {:x}: {}",
@@ -98,19 +98,21 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
     let memory = heap.memory();
     let server = heap.runtime.gc.is_server();
     if !result.corruptions.is_empty() {
+        // The server layout's Heap column is dotnet-dump's source's; no damaged server
+        // dump has checked it yet.
         if server {
-            writeln!(out, "{:>4} {:>12} {:>12} {} ", "Heap", "Segment", "Object", left("Failure", 32))?;
+            writeln!(out, "{:<4} {:<16} {:<16} {} Reason", "Heap", "Segment", "Object", left("Failure", 32))?;
         } else {
-            writeln!(out, "{:>12} {:>12} {} ", "Segment", "Object", left("Failure", 22))?;
+            writeln!(out, "{:<16} {:<16} {} Reason", "Segment", "Object", left("Failure", 32))?;
         }
         for c in &result.corruptions {
-            let segment = c.segment.map_or_else(String::new, |s| format!("{:012x}", s.1));
-            let object = format!("{:012x}", c.object);
+            let segment = c.segment.map_or_else(String::new, |s| format!("{:x}", s.1));
+            let object = format!("{:x}", c.object);
             if server {
                 let h = c.segment.map_or_else(String::new, |s| s.0.to_string());
-                writeln!(out, "{h:>4} {segment:>12} {object:>12} {} {}", left(c.kind.name(), 32), message(memory, c))?;
+                writeln!(out, "{h:<4} {segment:<16} {object:<16} {} {}", left(c.kind.name(), 32), message(memory, c))?;
             } else {
-                writeln!(out, "{segment:>12} {object:>12} {} {}", left(c.kind.name(), 22), message(memory, c))?;
+                writeln!(out, "{segment:<16} {object:<16} {} {}", left(c.kind.name(), 32), message(memory, c))?;
             }
         }
         writeln!(out)?;
@@ -138,14 +140,16 @@ pub fn run_verifyobj(session: &Session, args: &[String], _format: Format, out: &
         bail!("Invalid object address: {text}");
     };
     let heap = &session.heap;
-    match heap.verify_object(addr) {
-        None => writeln!(out, "object {addr:#x} is a valid object")?,
-        Some(c) => {
-            writeln!(out, "Offset Issue                            Description")?;
-            writeln!(out, "{} {} {}", left(&format!("{:#04x}", c.offset), 6), left(c.kind.name(), 32), message(heap.memory(), &c))?;
-            writeln!(out)?;
-            writeln!(out, "1 error  detected.")?;
-        }
+    let found = heap.verify_object(addr);
+    if found.is_empty() {
+        writeln!(out, "object {addr:#x} is a valid object")?;
+        return Ok(());
     }
+    writeln!(out, "Offset Issue                            Description")?;
+    for c in &found {
+        writeln!(out, "{} {} {}", left(&format!("{:#04x}", c.offset), 6), left(c.kind.name(), 32), message(heap.memory(), c))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{} error{}  detected.", found.len(), if found.len() == 1 { "" } else { "s" })?;
     Ok(())
 }

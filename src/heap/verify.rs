@@ -63,6 +63,9 @@ pub struct Verification {
     pub corruptions: Vec<Corruption>,
 }
 
+/// How many times one segment's walk resumes after damage.
+const MAX_RESUMES: usize = 4096;
+
 /// Largest BaseSize a real MethodTable has (as the walk uses).
 const MAX_BASE_SIZE: u32 = 0x1000_0000;
 
@@ -117,44 +120,53 @@ impl<'a> Checker<'a> {
     }
 
     /// The object's own checks (alignment, segment, MethodTable, size), then its
-    /// references'. Returns the first corruption found.
-    fn check_object(&self, addr: u64, refs: &mut Vec<(u64, u64)>) -> Option<Corruption> {
+    /// references'. Returns every corruption found (a bad object stops at its first).
+    fn check_object(&self, addr: u64, refs: &mut Vec<(u64, u64)>) -> Vec<Corruption> {
+        match self.check_header(addr) {
+            Err(c) => vec![c],
+            Ok((mt, size)) => self.check_references(addr, mt, size, refs),
+        }
+    }
+
+    /// The object's MethodTable and size, or what is wrong with them.
+    fn check_header(&self, addr: u64) -> Result<(u64, u64), Corruption> {
         if addr & 7 != 0 {
-            return Some(self.corruption(addr, CorruptionKind::ObjectNotPointerAligned, 0, 0));
+            return Err(self.corruption(addr, CorruptionKind::ObjectNotPointerAligned, 0, 0));
         }
         let Some(seg) = self.segment_of(addr) else {
-            return Some(self.corruption(addr, CorruptionKind::ObjectNotOnTheHeap, 0, 0));
+            return Err(self.corruption(addr, CorruptionKind::ObjectNotOnTheHeap, 0, 0));
         };
         let Some(mt) = self.mt_at(addr) else {
-            return Some(self.corruption(addr, CorruptionKind::CouldNotReadObject, 0, 0));
+            return Err(self.corruption(addr, CorruptionKind::CouldNotReadObject, 0, 0));
         };
         if !self.plausible_mt(mt) {
-            return Some(self.corruption(addr, CorruptionKind::InvalidMethodTable, 0, 0));
+            return Err(self.corruption(addr, CorruptionKind::InvalidMethodTable, 0, 0));
         }
         let Ok(size_info) = self.heap.mt_size(mt) else {
-            return Some(self.corruption(addr, CorruptionKind::InvalidMethodTable, 0, 0));
+            return Err(self.corruption(addr, CorruptionKind::InvalidMethodTable, 0, 0));
         };
         let count = if size_info.component_size != 0 {
             match self.heap.space().read_u32(addr.wrapping_add(self.heap.runtime.layout.object.array_length)) {
                 Ok(c) => c,
-                Err(_) => return Some(self.corruption(addr, CorruptionKind::CouldNotReadObject, 8, 0)),
+                Err(_) => return Err(self.corruption(addr, CorruptionKind::CouldNotReadObject, 8, 0)),
             }
         } else {
             0
         };
         let size = size_info.object_size(count);
         if addr.checked_add(align_object(size)).is_none_or(|e| e > seg.end) {
-            return Some(self.corruption(addr, CorruptionKind::ObjectTooLarge, 0, size));
+            return Err(self.corruption(addr, CorruptionKind::ObjectTooLarge, 0, size));
         }
-        self.check_references(addr, mt, size, refs)
+        Ok((mt, size))
     }
 
-    /// Checks the reference slots of a well-formed object.
-    fn check_references(&self, addr: u64, mt: u64, size: u64, refs: &mut Vec<(u64, u64)>) -> Option<Corruption> {
+    /// Checks the reference slots of a well-formed object: every problem of every slot
+    /// (an unaligned reference is also an invalid one).
+    fn check_references(&self, addr: u64, mt: u64, size: u64, refs: &mut Vec<(u64, u64)>) -> Vec<Corruption> {
         let desc = match self.heap.gc_desc(mt) {
             Ok(Some(d)) => d,
-            Ok(None) => return None,
-            Err(_) => return Some(self.corruption(addr, CorruptionKind::CouldNotReadGCDesc, 0, size)),
+            Ok(None) => return Vec::new(),
+            Err(_) => return vec![self.corruption(addr, CorruptionKind::CouldNotReadGCDesc, 0, size)],
         };
         refs.clear();
         let space = self.heap.space();
@@ -166,26 +178,27 @@ impl<'a> Checker<'a> {
             }
         });
         if let Some(off) = unreadable {
-            return Some(self.corruption(addr, CorruptionKind::CouldNotReadObject, off, size));
+            return vec![self.corruption(addr, CorruptionKind::CouldNotReadObject, off, size)];
         }
+        let mut found = Vec::new();
         let free_mt = self.heap.runtime.globals.free_mt;
         for &(off, target) in refs.iter() {
             if target == 0 {
                 continue;
             }
             if target & 7 != 0 {
-                return Some(self.corruption(addr, CorruptionKind::ObjectReferenceNotPointerAligned, off, size));
+                found.push(self.corruption(addr, CorruptionKind::ObjectReferenceNotPointerAligned, off, size));
             }
-            let valid = self.segment_of(target).is_some()
+            let valid = target & 7 == 0
+                && self.segment_of(target).is_some()
                 && self.mt_at(target).is_some_and(|m| self.plausible_mt(m));
             if !valid {
-                return Some(self.corruption(addr, CorruptionKind::InvalidObjectReference, off, size));
-            }
-            if self.mt_at(target) == Some(free_mt) {
-                return Some(self.corruption(addr, CorruptionKind::FreeObjectReference, off, size));
+                found.push(self.corruption(addr, CorruptionKind::InvalidObjectReference, off, size));
+            } else if self.mt_at(target) == Some(free_mt) {
+                found.push(self.corruption(addr, CorruptionKind::FreeObjectReference, off, size));
             }
         }
-        None
+        found
     }
 }
 
@@ -197,35 +210,64 @@ impl Heap {
         let mut result = Verification::default();
         let mut sizes = SizeCache::default();
         let mut refs = Vec::new();
+        let in_range = |a: u64| range.is_none_or(|(lo, hi)| a >= lo && a < hi);
         for seg in self.segments.iter().filter(|s| keep(s)) {
-            let mut found = Vec::new();
-            let stopped = self.walk_segment(seg, &mut sizes, |o| {
-                if range.is_some_and(|(lo, hi)| o.address < lo || o.address >= hi) {
-                    return;
+            // A damaged object ends the walk; the walk then resumes at the next word that
+            // holds a MethodTable already met in this walk, so that what follows the
+            // damage is still counted and checked.
+            let mut part = seg.clone();
+            let mut resumes = 0usize;
+            loop {
+                let mut found = Vec::new();
+                let stopped = self.walk_segment(&part, &mut sizes, |o| {
+                    if !in_range(o.address) {
+                        return;
+                    }
+                    result.objects += 1;
+                    if o.mt != self.runtime.globals.free_mt
+                        && let Some(c) = checker.check_references(o.address, o.mt, o.size, &mut refs).into_iter().next()
+                    {
+                        found.push(c);
+                    }
+                });
+                result.corruptions.append(&mut found);
+                let Some(w) = stopped else { break };
+                if in_range(w.address) {
+                    result.objects += 1;
+                    let c = checker
+                        .check_object(w.address, &mut refs)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| checker.corruption(w.address, CorruptionKind::ObjectTooLarge, 0, 0));
+                    result.corruptions.push(c);
                 }
-                result.objects += 1;
-                if o.mt != self.runtime.globals.free_mt
-                    && let Some(c) = checker.check_references(o.address, o.mt, o.size, &mut refs)
-                {
-                    found.push(c);
+                resumes += 1;
+                if resumes > MAX_RESUMES {
+                    break;
                 }
-            });
-            result.corruptions.append(&mut found);
-            if let Some(w) = stopped
-                && range.is_none_or(|(lo, hi)| w.address >= lo && w.address < hi)
-            {
-                result.objects += 1;
-                let c = checker
-                    .check_object(w.address, &mut refs)
-                    .unwrap_or_else(|| checker.corruption(w.address, CorruptionKind::ObjectTooLarge, 0, 0));
-                result.corruptions.push(c);
+                // The scan stops at memory the dump lacks: it never runs through a
+                // damaged segment's absent address range.
+                let mut next = w.address.saturating_add(8);
+                let mask = !self.runtime.layout.object.mt_unmask;
+                let resume = loop {
+                    if next >= seg.end || crate::interrupt::cancelled() {
+                        break None;
+                    }
+                    match self.space().read_u64(next) {
+                        Err(_) => break None,
+                        Ok(m) if m != 0 && sizes.knows(m & mask) => break Some(next),
+                        Ok(_) => next += 8,
+                    }
+                };
+                let Some(next) = resume else { break };
+                part.start = next;
             }
         }
         result
     }
 
     /// Checks one object (`verifyobj`): every corruption of it, the first of each kind.
-    pub fn verify_object(&self, addr: u64) -> Option<Corruption> {
+    pub fn verify_object(&self, addr: u64) -> Vec<Corruption> {
         let checker = Checker::new(self);
         checker.check_object(addr, &mut Vec::new())
     }
