@@ -1,0 +1,196 @@
+//! `clrheap ps` and `clrheap collect` against live processes on the lab's runtimes: the
+//! `zoo` scenario is started on .NET 8, 9 and 10 (as the lab's make-dump starts it), `ps`
+//! must list each with its runtime version, `collect --type heap` must write a dump that
+//! `analyze` reads with `dumpheap -stat` identical to the real dotnet-dump's on the same
+//! file, and `collect --pack` must give a dump that answers the same without any file.
+//!
+//! Needs the lab (`CLRHEAP_LAB`) and the right to let the runtime's createdump attach to
+//! its process (CI runs as root). `CLRHEAP_COLLECT_RUNTIMES` (e.g. `10`) narrows the
+//! runtimes tried.
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A scenario process, killed when dropped.
+struct Scenario {
+    child: Child,
+    pid: u32,
+    version: String,
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The newest runtime of a major version in the lab: (version, its folder).
+fn runtime(lab: &Path, major: &str) -> Option<(String, PathBuf)> {
+    let shared = lab.join("dotnet/shared/Microsoft.NETCore.App");
+    let mut versions: Vec<(Vec<u32>, String)> = std::fs::read_dir(&shared)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.to_string();
+            v.starts_with(&format!("{major}.")).then(|| (v.split('.').filter_map(|p| p.parse().ok()).collect(), v))
+        })
+        .collect();
+    versions.sort();
+    let (_, v) = versions.pop()?;
+    let dir = shared.join(&v);
+    Some((v, dir))
+}
+
+fn lab_env(cmd: &mut Command, lab: &Path) {
+    cmd.env("DOTNET_ROOT", lab.join("dotnet"))
+        .env("DOTNET_CLI_TELEMETRY_OPTOUT", "1")
+        .env("DOTNET_NOLOGO", "1");
+}
+
+/// Starts `zoo` on the newest runtime of `major` and waits for its READY line.
+fn start_zoo(lab: &Path, major: &str) -> Scenario {
+    let (version, _) = runtime(lab, major).unwrap_or_else(|| panic!("no .NET {major} runtime in the lab"));
+    let app = lab.join(format!("scenarios/net{major}.0/scenarios.dll"));
+    let mut cmd = Command::new(lab.join("dotnet/dotnet"));
+    cmd.args(["exec", "--fx-version", &version])
+        .arg(&app)
+        .args(["zoo", "--wait", "120"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    lab_env(&mut cmd, lab);
+    let mut child = cmd.spawn().expect("start the scenario");
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("READY") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let scenario = Scenario { child, pid, version };
+    rx.recv_timeout(Duration::from_secs(60)).expect("the scenario printed READY");
+    scenario
+}
+
+fn clrheap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clrheap")).args(args).output().expect("run clrheap")
+}
+
+fn stdout_of(out: &Output, what: &str) -> String {
+    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// What the lab's real dotnet-dump prints for a command (as the lab's `bin/sos` runs it).
+fn dotnet_dump(lab: &Path, dump: &Path, command: &str) -> String {
+    let mut cmd = Command::new(lab.join("dotnet/dotnet"));
+    cmd.arg(lab.join("dotnet-dump/dotnet-dump.dll"))
+        .arg("analyze")
+        .arg(dump)
+        .args(["-c", command])
+        .env("DOTNET_ROLL_FORWARD", "LatestMajor")
+        .stdin(Stdio::null());
+    lab_env(&mut cmd, lab);
+    let out = cmd.output().expect("run dotnet-dump");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines: Vec<&str> = text.lines().collect();
+    if lines.first().is_some_and(|l| l.starts_with("Loading core dump: ")) {
+        lines.remove(0);
+    }
+    if let Some(end) = lines.iter().position(|l| l.starts_with("Ready to process analysis commands")) {
+        lines.truncate(end);
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn ps_and_collect_on_live_processes() {
+    let Some(lab) = common::lab_dir() else {
+        eprintln!("ps_and_collect_on_live_processes: skipped: the lab is not unpacked");
+        return;
+    };
+    let started = Instant::now();
+    let majors: Vec<String> = std::env::var("CLRHEAP_COLLECT_RUNTIMES")
+        .unwrap_or_else(|_| "8 9 10".into())
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let scenarios: Vec<Scenario> = std::thread::scope(|s| {
+        let handles: Vec<_> = majors.iter().map(|m| s.spawn(|| start_zoo(&lab, m))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let dir = tempfile::tempdir().unwrap();
+
+    let listing = stdout_of(&clrheap(&["ps", "--format", "json"]), "ps --format json");
+    let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let text = stdout_of(&clrheap(&["ps"]), "ps");
+    for s in &scenarios {
+        let row = listing["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pid"] == s.pid)
+            .unwrap_or_else(|| panic!("ps lists {}: {listing}", s.pid));
+        assert_eq!(row["runtime_version"], s.version.as_str());
+        assert_eq!(row["entry_assembly"], "scenarios");
+        assert_eq!(row["name"], "dotnet");
+        assert!(text.lines().any(|l| l.trim_start().starts_with(&format!("{}  dotnet  ", s.pid))), "{text}");
+    }
+
+    for s in &scenarios {
+        let dump = dir.path().join(format!("zoo-{}.dmp", s.version));
+        let dump_text = dump.to_str().unwrap();
+        let pid = s.pid.to_string();
+        let out = clrheap(&["collect", "-p", &pid, "--type", "heap", "-o", dump_text]);
+        assert_eq!(stdout_of(&out, "collect"), format!("{dump_text}\n"));
+        let ours = common::run_command(&dump, "dumpheap -stat");
+        let want = dotnet_dump(&lab, &dump, "dumpheap -stat");
+        if let Err(e) = common::compare_sos_text(&ours, &want) {
+            panic!(".NET {}: dumpheap -stat differs from dotnet-dump's: {e}", s.version);
+        }
+        std::fs::remove_file(&dump).unwrap();
+
+        // Packed in the same step: the same answer from the dump alone.
+        let packed_from = dir.path().join(format!("zoo-{}-p.dmp", s.version));
+        let out = clrheap(&["collect", "-p", &pid, "--type", "heap", "--pack", "-o", packed_from.to_str().unwrap()]);
+        let packed = PathBuf::from(stdout_of(&out, "collect --pack").trim_end());
+        assert_eq!(packed, PathBuf::from(format!("{}.packed.zst", packed_from.display())));
+        assert!(!packed_from.exists(), "the unpacked dump is replaced by the packed one");
+        let alone = clrheap(&["analyze", packed.to_str().unwrap(), "--dump-only", "-c", "dumpheap -stat"]);
+        let alone = stdout_of(&alone, "analyze --dump-only on the packed dump");
+        if let Err(e) = common::compare_sos_text(&alone, &want) {
+            panic!(".NET {}: the packed dump alone differs from dotnet-dump's: {e}", s.version);
+        }
+    }
+    eprintln!("ps_and_collect_on_live_processes: {:?}", started.elapsed());
+}
+
+#[test]
+fn collect_says_why_not() {
+    // A process that is not .NET (this test), and one that does not exist.
+    let me = std::process::id().to_string();
+    let out = clrheap(&["collect", "-p", &me]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a .NET process"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = clrheap(&["collect", "-p", "4000000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "clrheap: no process with id 4000000000 is running\n");
+
+    let out = clrheap(&["collect", "-n", "no-such-process-name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("clrheap: no .NET process named no-such-process-name"));
+
+    // Neither -p nor -n is a usage error.
+    assert_eq!(clrheap(&["collect"]).status.code(), Some(2));
+    assert_eq!(clrheap(&["collect", "-p", "1", "-n", "x"]).status.code(), Some(2));
+}
