@@ -50,7 +50,7 @@ pub fn write_with_runs(space: &AddressSpace, runs: &[(u64, Vec<u8>)], out: &mut 
         let bad = start % PAGE_SIZE != 0
             || end.is_none()
             || core.segments.iter().any(|s| {
-                *start < s.vaddr.saturating_add(s.filesz) && s.vaddr < end.unwrap_or(u64::MAX)
+                s.filesz > 0 && *start < s.vaddr.saturating_add(s.filesz) && s.vaddr < end.unwrap_or(u64::MAX)
             });
         if bad {
             return Err(DumpError::Damaged {
@@ -163,7 +163,7 @@ pub fn has_captured_bytes(space: &AddressSpace, page: u64) -> bool {
 fn captured_overlap(segments: &[LoadSegment], page: u64) -> bool {
     segments
         .iter()
-        .any(|s| page < s.vaddr.saturating_add(s.filesz) && s.vaddr < page.saturating_add(PAGE_SIZE))
+        .any(|s| s.filesz > 0 && page < s.vaddr.saturating_add(s.filesz) && s.vaddr < page.saturating_add(PAGE_SIZE))
 }
 
 /// An ELF64 program header as stored in the file (little-endian).
@@ -248,4 +248,80 @@ pub fn write_subset(space: &AddressSpace, pages: &[u64], out: &mut dyn Write) ->
         w.put(bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dump::{Backing, CoreFile};
+
+    /// A minimal x86-64 core: one `PT_LOAD` at `vaddr` of `memsz` bytes whose first
+    /// `captured` bytes are in the file (0xAA), the rest not (as kernel cores leave
+    /// file-backed pages out).
+    fn core(vaddr: u64, memsz: u64, captured: u64) -> Vec<u8> {
+        let data_at = 0x1000u64;
+        let mut b = vec![0u8; SIZEOF_EHDR];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2; // 64-bit
+        b[5] = 1; // little-endian
+        b[6] = 1;
+        b[16..18].copy_from_slice(&4u16.to_le_bytes()); // ET_CORE
+        b[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        b[20..24].copy_from_slice(&1u32.to_le_bytes());
+        b[32..40].copy_from_slice(&(SIZEOF_EHDR as u64).to_le_bytes());
+        b[52..54].copy_from_slice(&(SIZEOF_EHDR as u16).to_le_bytes());
+        b[54..56].copy_from_slice(&(SIZEOF_PHDR as u16).to_le_bytes());
+        b[56..58].copy_from_slice(&1u16.to_le_bytes());
+        let ph = ProgramHeader {
+            p_type: PT_LOAD,
+            p_flags: 4,
+            p_offset: data_at,
+            p_vaddr: vaddr,
+            p_paddr: 0,
+            p_filesz: captured,
+            p_memsz: memsz,
+            p_align: PAGE_SIZE,
+        };
+        b.extend_from_slice(&phdr_bytes(&ph));
+        b.resize(data_at as usize, 0);
+        b.extend(std::iter::repeat_n(0xAA, captured as usize));
+        b
+    }
+
+    fn space(bytes: Vec<u8>) -> AddressSpace {
+        AddressSpace::new(CoreFile::parse(Backing::Owned(bytes)).unwrap(), Vec::new())
+    }
+
+    #[test]
+    fn runs_fill_the_uncaptured_tail_of_a_segment() {
+        let base = 0x10_0000u64;
+        let original = space(core(base, 3 * PAGE_SIZE, PAGE_SIZE));
+        assert!(has_captured_bytes(&original, base));
+        assert!(!has_captured_bytes(&original, base + PAGE_SIZE));
+        let run = vec![0x55u8; PAGE_SIZE as usize];
+        let mut out = Vec::new();
+        write_with_runs(&original, &[(base + PAGE_SIZE, run.clone())], &mut out).unwrap();
+        let packed = space(out);
+        assert_eq!(packed.read_vec(base, 4096).unwrap(), vec![0xAA; 4096]);
+        assert_eq!(packed.read_vec(base + PAGE_SIZE, 4096).unwrap(), run);
+        // The page no run filled stays absent.
+        assert!(packed.read_vec(base + 2 * PAGE_SIZE, 1).is_err());
+    }
+
+    #[test]
+    fn runs_over_captured_bytes_or_each_other_are_refused() {
+        let base = 0x10_0000u64;
+        let original = space(core(base, 3 * PAGE_SIZE, PAGE_SIZE));
+        let page = vec![0u8; PAGE_SIZE as usize];
+        let mut out = Vec::new();
+        assert!(write_with_runs(&original, &[(base, page.clone())], &mut out).is_err());
+        let overlapping = [(base + PAGE_SIZE, vec![0u8; 2 * PAGE_SIZE as usize]), (base + 2 * PAGE_SIZE, page.clone())];
+        assert!(write_with_runs(&original, &overlapping, &mut out).is_err());
+        assert!(write_with_runs(&original, &[(base + PAGE_SIZE + 8, page)], &mut out).is_err());
+        // An empty (not captured) segment inside a run is no obstacle.
+        let empty = space(core(base, 2 * PAGE_SIZE, 0));
+        let mut out = Vec::new();
+        write_with_runs(&empty, &[(base, vec![1u8; 2 * PAGE_SIZE as usize])], &mut out).unwrap();
+        assert_eq!(space(out).read_u8(base + PAGE_SIZE).unwrap(), 1);
+    }
 }
