@@ -80,11 +80,19 @@ pub fn run(args: &PackArgs) -> i32 {
 }
 
 /// Packs `dump` into `output`. Warns on standard error for each file it needs and cannot
-/// find (the packed dump then lacks those pages, as the original did).
+/// find (the packed dump then lacks those pages, as the original did); fails when that
+/// file is the runtime's `libcoreclr.so`, without which nothing can be read.
 pub fn pack(dump: &Path, output: &Path, options: &DumpOptions) -> anyhow::Result<PackReport> {
     let space = open_dump(dump, options)?;
     let mut report = PackReport::default();
     let runs = missing_pages(&space, &mut report);
+    // Without the runtime's own file the packed dump could not be read anywhere.
+    if let Some(coreclr) = space.find_mapped_file("libcoreclr.so")
+        && report.missing.contains(&coreclr.path)
+        && let Some(message) = space.missing_file_message(coreclr)
+    {
+        anyhow::bail!("cannot pack {}: {message}", dump.display());
+    }
     for path in &report.missing {
         eprintln!(
             "clrheap: warning: {path} is not on this machine: the packed dump lacks the parts of it the dump left out \

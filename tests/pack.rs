@@ -114,3 +114,58 @@ fn every_lab_heap_dump_packs() {
         check_packed(&lab, &name);
     }
 }
+
+/// A dump whose runtime is not on this machine cannot be packed: one line says what to
+/// pass; with `--module-path` naming a folder above the runtime it packs.
+#[test]
+fn packing_needs_the_runtime_file() {
+    let Some(lab) = common::lab_dir() else {
+        return;
+    };
+    let mut bytes = std::fs::read(lab.join("dumps/zoo-net9-wks-heap.dmp")).unwrap();
+    // Move every recorded path (in NT_FILE, which comes before the memory) to /Zoot/...
+    let from = lab.to_str().unwrap().as_bytes().to_vec();
+    let mut to = from.clone();
+    to[1] = b'Z';
+    let notes_end = bytes.len().min(1 << 20);
+    let hits: Vec<usize> = memchr::memmem::find_iter(&bytes[..notes_end], &from).collect();
+    assert!(hits.len() > 10);
+    for at in hits {
+        bytes[at..at + to.len()].copy_from_slice(&to);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("moved.dmp");
+    std::fs::write(&moved, &bytes).unwrap();
+    let pack = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_clrheap"))
+            .arg("pack")
+            .arg(&moved)
+            .args(extra)
+            .env_remove("CLRHEAP_MODULE_PATH")
+            .output()
+            .unwrap()
+    };
+    let out = pack(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with(&format!("clrheap: cannot pack {}: /Zoot/", moved.display())), "{err}");
+    assert!(err.contains("--module-path <folder holding Microsoft.NETCore.App/9.0.22>"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!dir.path().join("moved.dmp.packed.zst").exists());
+
+    let out = pack(&["--module-path", lab.join("dotnet").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let packed = dir.path().join("moved.dmp.packed.zst");
+    let want = common::run_command(&lab.join("dumps/zoo-net9-wks-heap.dmp"), "dumpheap -stat");
+    let alone = text(&analyze_one(&packed, "dumpheap -stat"), "the packed moved dump");
+    assert_eq!(alone, want);
+}
+
+fn analyze_one(dump: &Path, command: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clrheap"))
+        .arg("analyze")
+        .arg(dump)
+        .args(["--dump-only", "-c", command])
+        .output()
+        .unwrap()
+}
