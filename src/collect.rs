@@ -140,7 +140,12 @@ fn collect(args: &CollectArgs) -> anyhow::Result<PathBuf> {
     }
     if args.pack {
         let packed = crate::pack::default_output(&output);
-        crate::pack::pack(&output, &packed, &crate::dump::DumpOptions::default())?;
+        // A process in a container mapped its files from its own file system.
+        let mut options = crate::dump::DumpOptions::default();
+        if contained {
+            options.module_paths.push(PathBuf::from(format!("/proc/{pid}/root")));
+        }
+        crate::pack::pack(&output, &packed, &options)?;
         std::fs::remove_file(&output)?;
         return Ok(packed);
     }

@@ -59,6 +59,10 @@ impl ModuleSearch {
     /// documentation). Only the first two kinds cost nothing; the third walks the folders
     /// (once) when the first two gave nothing to try.
     pub fn candidates(&self, recorded: &str, tried: &mut dyn FnMut(&Path) -> bool) -> Option<PathBuf> {
+        // A file deleted while mapped (`/memfd:doublemapper (deleted)`) is nowhere.
+        if recorded.ends_with(" (deleted)") {
+            return None;
+        }
         let recorded_path = Path::new(recorded);
         let name = recorded_path.file_name()?;
         for root in &self.roots {
@@ -196,6 +200,10 @@ mod tests {
         // Without folders there is nothing to search.
         let none = ModuleSearch::new(vec![], [OsString::from("libx.so")]);
         assert_eq!(none.candidates("/usr/lib/libx.so", &mut |_| true), None);
+        // Nor for a file that was deleted while mapped.
+        touch(&dir.path().join("memfd:doublemapper (deleted)"));
+        let deleted = ModuleSearch::new(vec![dir.path().to_path_buf()], [OsString::from("memfd:doublemapper (deleted)")]);
+        assert_eq!(deleted.candidates("/memfd:doublemapper (deleted)", &mut |_| true), None);
     }
 
     #[test]
