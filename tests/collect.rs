@@ -194,3 +194,80 @@ fn collect_says_why_not() {
     assert_eq!(clrheap(&["collect"]).status.code(), Some(2));
     assert_eq!(clrheap(&["collect", "-p", "1", "-n", "x"]).status.code(), Some(2));
 }
+
+/// A process in a container (its own PID and mount namespaces, its own /tmp, its runtime
+/// at a path that is an empty folder from here): `ps` finds it through /proc/PID/root,
+/// `collect` moves its dump out, and `--pack` reads its files through /proc/PID/root.
+#[test]
+fn collect_from_a_container() {
+    let Some(lab) = common::lab_dir() else {
+        return;
+    };
+    if !Command::new("unshare").args(["-p", "-m", "--fork", "true"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("collect_from_a_container: skipped: unshare -p -m is not allowed here");
+        return;
+    }
+    let (version, _) = runtime(&lab, "10").expect("a .NET 10 runtime in the lab");
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = outside.path().join("dotnet");
+    std::fs::create_dir_all(&root).unwrap();
+    let script = format!(
+        "mount -t tmpfs none /tmp && mount --bind '{lab_dotnet}' '{root}' && DOTNET_ROOT='{root}' exec '{root}/dotnet' \
+         exec --fx-version {version} '{app}' zoo --wait 120",
+        lab_dotnet = lab.join("dotnet").display(),
+        root = root.display(),
+        app = lab.join("scenarios/net10.0/scenarios.dll").display(),
+    );
+    let mut container = Command::new("unshare")
+        .args(["-p", "-m", "--fork", "--mount-proc", "--kill-child", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut line = String::new();
+    BufReader::new(container.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _guard = Kill(&mut container);
+    assert!(line.starts_with("READY 1"), "{line}");
+
+    let listing: serde_json::Value =
+        serde_json::from_str(&stdout_of(&clrheap(&["ps", "--format", "json"]), "ps")).unwrap();
+    let row = listing["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"].as_str().is_some_and(|p| p.starts_with(root.to_str().unwrap())))
+        .unwrap_or_else(|| panic!("ps lists the contained process: {listing}"));
+    assert!(row["socket"].as_str().unwrap().contains("/root/tmp/dotnet-diagnostic-1-"), "{row}");
+    let pid = row["pid"].to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("ct.dmp");
+    let out = clrheap(&["collect", "-p", &pid, "--type", "heap", "-o", dump.to_str().unwrap()]);
+    assert_eq!(stdout_of(&out, "collect"), format!("{}\n", dump.display()));
+    // Its runtime is not at the recorded path from here...
+    let lost = common::analyze(&dump, &["dumpheap -stat"]);
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("is not on this machine"), "{lost:?}");
+    // ...but it is in the container's file system while the container lives.
+    let proc_root = format!("/proc/{pid}/root");
+    let found = stdout_of(
+        &clrheap(&["analyze", dump.to_str().unwrap(), "--module-path", &proc_root, "-c", "dumpheap -stat"]),
+        "analyze --module-path /proc/PID/root",
+    );
+    let packed = dir.path().join("ct2.dmp");
+    let out = clrheap(&["collect", "-p", &pid, "--type", "heap", "--pack", "-o", packed.to_str().unwrap()]);
+    let packed = stdout_of(&out, "collect --pack");
+    let alone = stdout_of(
+        &clrheap(&["analyze", packed.trim_end(), "--dump-only", "-c", "dumpheap -stat"]),
+        "the packed dump alone",
+    );
+    assert_eq!(alone.lines().last(), found.lines().last());
+    assert_eq!(alone.lines().count(), found.lines().count());
+}
