@@ -144,6 +144,15 @@ fn ps_and_collect_on_live_processes() {
         assert!(text.lines().any(|l| l.trim_start().starts_with(&format!("{}  dotnet  ", s.pid))), "{text}");
     }
 
+    // The runtime's refusal (createdump cannot create the file) comes back as one line.
+    let first = scenarios[0].pid.to_string();
+    let out = clrheap(&["collect", "-p", &first, "--type", "mini", "-o", "/proc/no-such-file.dmp"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err = err.lines().filter(|l| !l.starts_with("Writing ")).collect::<Vec<_>>();
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].contains("the runtime refused: ") && err[0].contains("HRESULT 0x"), "{err:?}");
+
     for s in &scenarios {
         let dump = dir.path().join(format!("zoo-{}.dmp", s.version));
         let dump_text = dump.to_str().unwrap();

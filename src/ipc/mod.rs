@@ -250,11 +250,13 @@ pub enum DumpError {
     NoCrashReport,
 }
 
-/// Text for an error HRESULT, with the runtime's message when it sent one.
+/// Text for an error HRESULT, with the runtime's message when it sent one, on one line.
 pub fn refusal_text(hresult: u32, message: Option<&str>) -> String {
     let name = protocol::hresult_name(hresult).map(|n| format!(", {n}")).unwrap_or_default();
-    match message {
-        Some(m) => format!("{} (HRESULT {hresult:#010x}{name})", m.trim_end()),
+    // createdump's text may run over several lines: keep the answer to one.
+    let message = message.map(|m| m.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; "));
+    match message.filter(|m| !m.is_empty()) {
+        Some(m) => format!("{m} (HRESULT {hresult:#010x}{name})"),
         None => format!("HRESULT {hresult:#010x}{name}"),
     }
 }
@@ -371,11 +373,11 @@ mod tests {
     #[test]
     fn dump_refusal_carries_the_runtime_message() {
         let (_dir, ep, server) =
-            fake_server(vec![error_reply(0x8000_4005, Some("Problem launching createdump: not found"))]);
+            fake_server(vec![error_reply(0x8000_4005, Some("Problem launching createdump:\n  not found\n"))]);
         let err = write_dump(&ep, "/tmp/x", protocol::DumpType::Heap, 0, &mut || Ok(())).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the runtime refused: Problem launching createdump: not found (HRESULT 0x80004005, unspecified failure)"
+            "the runtime refused: Problem launching createdump:; not found (HRESULT 0x80004005, unspecified failure)"
         );
         let req = &server.join().unwrap()[0];
         assert_eq!((req[16], req[17]), (1, 3));
