@@ -83,16 +83,34 @@ fn sockets_in(dir: &Path, only: Option<u32>) -> Vec<Found> {
         .collect()
 }
 
+/// When a process started: its start time in clock ticks since boot (the socket key) and
+/// as a wall-clock time.
+#[derive(Debug, Clone, Copy, Default)]
+struct Started {
+    ticks: Option<u64>,
+    wall: Option<std::time::SystemTime>,
+}
+
+fn started(pid: u32) -> Started {
+    Started { ticks: procfs::start_time(pid), wall: procfs::start_wall_time(pid) }
+}
+
 /// Of the sockets named for one process, the live one: the one whose key is the
-/// process's start time; when that cannot be read, the newest. `None`: all are stale.
-fn choose(mut candidates: Vec<Found>, start_time: Option<u64>) -> Option<Found> {
-    match start_time {
-        Some(t) => candidates.into_iter().find(|f| f.key == t),
-        None => {
-            candidates.sort_by_key(|f| std::cmp::Reverse(f.modified));
-            candidates.into_iter().next()
-        }
+/// process's start time; else (a runtime that keyed it otherwise) the newest one made
+/// after the process started. `None`: all are stale (left by an earlier process with the
+/// same id).
+fn choose(mut candidates: Vec<Found>, started: Started) -> Option<Found> {
+    if let Some(t) = started.ticks
+        && let Some(i) = candidates.iter().position(|f| f.key == t)
+    {
+        return Some(candidates.swap_remove(i));
     }
+    candidates.sort_by_key(|f| std::cmp::Reverse(f.modified));
+    let slack = std::time::Duration::from_secs(2);
+    candidates.into_iter().find(|f| match (started.wall, f.modified) {
+        (Some(start), Some(made)) => made + slack >= start,
+        _ => true,
+    })
 }
 
 /// The socket of one process, looked for where `dotnet-dump` looks: this user's socket
@@ -101,7 +119,7 @@ pub fn endpoint(pid: u32) -> Option<Endpoint> {
     if !procfs::exists(pid) {
         return None;
     }
-    let start = procfs::start_time(pid);
+    let start = started(pid);
     if let Some(ns_pid) = procfs::namespace_pid(pid) {
         let tmp = procfs::tmpdir(pid).unwrap_or_else(|| "/tmp".into());
         let dir = PathBuf::from(format!("/proc/{pid}/root")).join(tmp.trim_start_matches('/'));
@@ -125,7 +143,7 @@ pub fn discover() -> Vec<Endpoint> {
     let mut out: Vec<Endpoint> = by_pid
         .into_iter()
         .filter(|(pid, _)| procfs::exists(*pid) && procfs::namespace_pid(*pid).is_none())
-        .filter_map(|(pid, found)| choose(found, procfs::start_time(pid)).map(|f| Endpoint { pid, socket: f.path }))
+        .filter_map(|(pid, found)| choose(found, started(pid)).map(|f| Endpoint { pid, socket: f.path }))
         .collect();
     // Processes whose socket is elsewhere: another TMPDIR, or inside a container.
     let root = ipc_root();
@@ -314,11 +332,19 @@ mod tests {
     }
 
     #[test]
-    fn stale_keys_are_not_chosen() {
-        let f = |key| Found { pid: 1, key, path: PathBuf::from(format!("/x/{key}")), modified: None };
-        assert_eq!(choose(vec![f(5), f(7)], Some(7)).unwrap().key, 7);
-        assert!(choose(vec![f(5)], Some(7)).is_none());
-        assert!(choose(vec![f(5)], None).is_some());
+    fn stale_sockets_are_not_chosen() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |secs| Some(UNIX_EPOCH + Duration::from_secs(secs));
+        let f = |key, made| Found { pid: 1, key, path: PathBuf::from(format!("/x/{key}")), modified: at(made) };
+        let started = Started { ticks: Some(7), wall: at(1000) };
+        // The key is the start time.
+        assert_eq!(choose(vec![f(5, 2000), f(7, 1000)], started).unwrap().key, 7);
+        // Otherwise: made after the process started, newest first.
+        assert_eq!(choose(vec![f(5, 1500), f(6, 1600)], started).unwrap().key, 6);
+        // Made before it started: left by an earlier process of that id.
+        assert!(choose(vec![f(5, 900)], started).is_none());
+        // Nothing known about the process: the newest.
+        assert_eq!(choose(vec![f(5, 1), f(6, 2)], Started::default()).unwrap().key, 6);
     }
 
     /// A fake runtime: answers each connection with the next canned reply.

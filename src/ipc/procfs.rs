@@ -42,6 +42,18 @@ pub fn start_time(pid: u32) -> Option<u64> {
     stat_fields(pid)?.get(19)?.parse().ok()
 }
 
+/// When the process started, as a wall-clock time (boot time plus its start time in
+/// clock ticks), to the second.
+pub fn start_wall_time(pid: u32) -> Option<std::time::SystemTime> {
+    let ticks = start_time(pid)?;
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let boot: u64 = stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|&t| t > 0)?;
+    let secs = boot.checked_add(ticks / per_second)?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))
+}
+
 /// The process state letter (`R`, `S`, `T` for stopped, `t` for traced, `Z`, ...).
 pub fn state(pid: u32) -> Option<char> {
     stat_fields(pid)?.first()?.chars().next()
@@ -137,6 +149,9 @@ mod tests {
         let me = std::process::id();
         assert!(exists(me));
         assert!(start_time(me).is_some_and(|t| t > 0));
+        let started = start_wall_time(me).unwrap();
+        let age = std::time::SystemTime::now().duration_since(started).unwrap();
+        assert!(age < std::time::Duration::from_secs(24 * 3600), "{age:?}");
         assert!(matches!(state(me), Some('R' | 'S')));
         assert_eq!(owner(me), own_uid());
         assert!(!exe(me).unwrap().is_empty());
