@@ -148,6 +148,31 @@ pub fn without_progress(text: &str) -> String {
     s
 }
 
+/// The command behind an expected file's name (`dumpheap-stat.txt` -> `dumpheap -stat`),
+/// for the commands clrheap answers.
+pub fn command_for(file: &str) -> Option<String> {
+    let stem = file.strip_suffix(".txt")?;
+    Some(match stem {
+        "dumpheap-stat" => "dumpheap -stat".into(),
+        "dumpheap-stat-bycount" => "dumpheap -stat -bycount".into(),
+        "dumpheap-live-stat" => "dumpheap -live -stat".into(),
+        "dumpheap-dead-stat" => "dumpheap -dead -stat".into(),
+        "eeheap-gc" => "eeheap -gc".into(),
+        "gchandles" => "gchandles".into(),
+        "gchandles-stat" => "gchandles -stat".into(),
+        "finalizequeue" => "finalizequeue".into(),
+        "syncblk" => "syncblk".into(),
+        _ => {
+            let (kind, arg) = stem.rsplit_once('-')?;
+            match kind {
+                "dumpheap-mt" => format!("dumpheap -mt {arg}"),
+                "gcroot" | "objsize" | "dumpobj" | "dumpgen" => format!("{kind} {arg}"),
+                _ => return None,
+            }
+        }
+    })
+}
+
 /// One row of `tests/known-gaps.tsv`: a check that is known to fail on some lab dumps,
 /// and the issue that will make it pass.
 #[derive(Debug, Clone)]
