@@ -80,7 +80,7 @@ fn start_zoo(lab: &Path, major: &str) -> Scenario {
 }
 
 fn clrheap(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clrheap")).args(args).output().expect("run clrheap")
+    common::clrheap().args(args).output().expect("run clrheap")
 }
 
 fn stdout_of(out: &Output, what: &str) -> String {

@@ -92,7 +92,7 @@ fn missing_runtime_says_what_to_pass_and_any_parent_folder_works() {
     assert!(lost.stdout.is_empty());
 
     let run = |args: &[&str], env: Option<&std::path::Path>| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clrheap"));
+        let mut cmd = common::clrheap();
         cmd.arg("analyze").arg(moved_dump.path()).args(args).args(["-c", "dumpheap -stat"]);
         cmd.env_remove("CLRHEAP_MODULE_PATH");
         if let Some(e) = env {

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 const COMMANDS: [&str; 4] = ["dumpheap -stat", "eeheap -gc", "gchandles -stat", "dumpheap -live -stat"];
 
 fn analyze(dump: &Path, extra: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clrheap"));
+    let mut cmd = common::clrheap();
     cmd.arg("analyze").arg(dump).args(extra);
     for c in COMMANDS {
         cmd.args(["-c", c]);
@@ -50,7 +50,7 @@ fn check_packed(lab: &Path, name: &str) {
     let dump = lab.join(format!("dumps/{name}.dmp"));
     let dir = tempfile::tempdir().unwrap();
     let packed = dir.path().join(format!("{name}.packed.zst"));
-    let out = Command::new(env!("CARGO_BIN_EXE_clrheap"))
+    let out = common::clrheap()
         .arg("pack")
         .arg(&dump)
         .arg("-o")
@@ -137,7 +137,7 @@ fn packing_needs_the_runtime_file() {
     let moved = dir.path().join("moved.dmp");
     std::fs::write(&moved, &bytes).unwrap();
     let pack = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_clrheap"))
+        common::clrheap()
             .arg("pack")
             .arg(&moved)
             .args(extra)
@@ -162,7 +162,7 @@ fn packing_needs_the_runtime_file() {
 }
 
 fn analyze_one(dump: &Path, command: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clrheap"))
+    common::clrheap()
         .arg("analyze")
         .arg(dump)
         .args(["--dump-only", "-c", command])
