@@ -32,6 +32,12 @@ pub struct DacTableIndices {
     pub sync_table: usize,
     /// `g_CoreLib` (the CoreLib binder; its first field is CoreLib's `Module*`).
     pub core_lib: usize,
+    /// `gLowestFCall` (8, 9). Globals from here on are taken relative to where the dump
+    /// has it (servicing releases insert globals before it; see
+    /// [`crate::runtime::dac_table`]).
+    pub fcall_range: Option<usize>,
+    /// The first vtable entry, when the dump does not show where its global functions end.
+    pub vptr_start: Option<usize>,
 }
 
 /// Where a MethodTable keeps its TypeDef token.
@@ -313,7 +319,8 @@ impl FrameKind {
 /// How a `Frame`'s kind is recognised.
 #[derive(Debug, Clone, Copy)]
 pub enum FrameIdentity {
-    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry at this index (8, 9).
+    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry this many entries
+    /// into its vtable part (8, 9).
     Vtable(&'static [(usize, FrameKind)]),
     /// `Frame+0` is a `FrameIdentifier` value (10).
     Identifier(&'static [(u64, FrameKind)]),
@@ -379,14 +386,16 @@ pub const METHOD_DESC_CHUNK_SIZE: u64 = 24;
 pub const METHOD_DESC_CHUNK_TOKEN_RANGE: u64 = 18;
 pub const METHOD_DESC_TOKEN_REMAINDER_BITS: u32 = 12;
 
-/// `vptr_list.h` order of the Frame classes on 8.0 (VPTR entries of `g_dacTable`).
-/// Anchored on the dump: 126 = DebuggerU2MCatchHandlerFrame (bottom of every secondary
-/// thread), 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for Monitor.Wait's root).
-static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(123);
-/// The same order on 9.0, anchored on 128 = DebuggerU2MCatchHandlerFrame and
-/// 137 = InlinedCallFrame (both seen on zoo-net9). Kinds after InlinedCallFrame are
-/// UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
-static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(125);
+/// `vptr_list.h` order of the Frame classes on 8.0, as offsets from the first vtable entry
+/// of `g_dacTable` (found in the dump: [`crate::runtime::dac_table`]). Anchored on the
+/// dumps: on 8.0.33 (vtables from 97) 126 = DebuggerU2MCatchHandlerFrame (bottom of every
+/// secondary thread) and 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for
+/// Monitor.Wait's root); on 8.0.0 (vtables from 95) the same frames at 124 and 128.
+static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
+/// The same order on 9.0, anchored on 9.0.22 (vtables from 99): 128 =
+/// DebuggerU2MCatchHandlerFrame and 137 = InlinedCallFrame (both seen on zoo-net9). Kinds
+/// after InlinedCallFrame are UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
+static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
 
 const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
     use FrameKind::*;
@@ -492,6 +501,9 @@ pub static NET8: Layout = Layout {
         free_mt: 54,
         sync_table: 80,
         core_lib: 31,
+        // 8.0.33; 8.0.0 has it at 76 (one global fewer before it).
+        fcall_range: Some(77),
+        vptr_start: Some(97),
     },
     method_table: MethodTableLayout {
         token: TokenField::U16At10,
@@ -586,6 +598,8 @@ pub static NET9: Layout = Layout {
         free_mt: 57,
         sync_table: 82,
         core_lib: 35,
+        fcall_range: Some(79),
+        vptr_start: Some(99),
     },
     method_table: MethodTableLayout {
         token: TokenField::UpperBitsOfFlags2,
@@ -685,6 +699,8 @@ pub static NET10: Layout = Layout {
         free_mt: 56,
         sync_table: 78,
         core_lib: 34,
+        fcall_range: None,
+        vptr_start: None,
     },
     method_table: MethodTableLayout {
         token: TokenField::UpperBitsOfFlags2,

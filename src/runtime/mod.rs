@@ -5,6 +5,7 @@
 //! runtime's globals) and the GC's `GcDacVars`, and selects the per-version [`layouts`].
 //! A runtime it does not know is refused with one line naming what was found.
 pub mod contract;
+pub mod dac_table;
 pub mod modules;
 pub mod stack;
 pub mod syncblocks;
@@ -17,6 +18,7 @@ pub mod version;
 use crate::dump::{AddressSpace, MappedFile};
 use anyhow::{bail, Context, Result};
 use contract::ContractDescriptor;
+use dac_table::DacTableShape;
 use exports::Exports;
 use gc_vars::GcDacVars;
 use layouts::Layout;
@@ -50,6 +52,8 @@ pub struct Runtime {
     pub layout: &'static Layout,
     pub descriptor: Option<ContractDescriptor>,
     pub dac_table: u64,
+    /// Where this dump's `g_dacTable` has its insertion-prone parts.
+    pub dac_shape: DacTableShape,
     pub globals: Globals,
     pub gc: GcDacVars,
 }
@@ -80,14 +84,16 @@ impl Runtime {
             );
         };
         let exports = Exports::read(&space, &coreclr)?;
-        let dac_table = exports
-            .find("g_dacTable")?
+        let (dac_table, dac_size) = exports
+            .find_sized("g_dacTable")?
             .context("libcoreclr.so does not export g_dacTable")?;
+        let dac_shape = DacTableShape::read(&space, &coreclr, dac_table, usize::try_from(dac_size / 8).ok().filter(|&n| n > 0));
         let descriptor = match exports.find("DotNetRuntimeContractDescriptor")? {
             Some(addr) => Some(ContractDescriptor::read(&space, addr)?),
             None => None,
         };
         let dac = |index: usize| -> Result<u64> {
+            let index = dac_shape.global_index(index, layout.dac.fcall_range);
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
                 .with_context(|| format!("cannot read g_dacTable entry {index}"))
@@ -132,9 +138,29 @@ impl Runtime {
             layout,
             descriptor,
             dac_table,
+            dac_shape,
             globals,
             gc,
         })
+    }
+
+    /// The address `g_dacTable` holds for the global the layout places at `index`.
+    pub fn dac_global(&self, index: usize) -> Result<u64> {
+        let at = self.dac_shape.global_index(index, self.layout.dac.fcall_range);
+        self.space
+            .read_ptr(self.dac_table.wrapping_add(8 * at as u64))
+            .with_context(|| format!("cannot read g_dacTable entry {at}"))
+    }
+
+    /// The vtable `g_dacTable` holds `offset` entries into its vtable part (`vptr_list.h`
+    /// order), when the layout has vtable entries.
+    pub fn dac_vtable(&self, offset: usize) -> Option<u64> {
+        let start = self.dac_shape.vptr_start.or(self.layout.dac.vptr_start)?;
+        let at = start.checked_add(offset)?;
+        if at >= self.dac_shape.entries {
+            return None;
+        }
+        self.space.read_ptr(self.dac_table.wrapping_add(8 * at as u64)).ok().filter(|&v| v != 0)
     }
 
     /// A short description of the GC: "workstation", "server (2 heaps)", "DATAS (2 heaps)".
