@@ -17,10 +17,12 @@ fn hex(s: &str) -> u64 {
 
 #[test]
 fn stack_roots_match_clrmd() {
-    let mut failures = Vec::new();
-    let mut checked = 0;
+    let checks = common::Checks::new();
     for (name, dump, truth) in lab_dumps("stack_roots_match_clrmd") {
-        let session = Session::open(&dump, &DumpOptions::default()).expect("open dump");
+        checks.run(&name, "stack-roots", || {
+        let mut failures: Vec<String> = Vec::new();
+        common::truth_text(&truth.join("roots.tsv"))?;
+        let session = Session::open(&dump, &DumpOptions::default()).map_err(|e| format!("open: {e:#}"))?;
         let heap = &session.heap;
         let rt = &heap.runtime;
         let types = |mt: u64| Some(heap.type_name(mt).to_string());
@@ -113,7 +115,6 @@ fn stack_roots_match_clrmd() {
         if !wrong_names.is_empty() && missing.is_empty() {
             failures.push(format!("{name}: frame names differ: want {wrong_names:x?}"));
         }
-        checked += 1;
 
         // The tolerant per-dump entry gives the same, without warnings.
         let report = all_stack_roots(rt, &heap.threads, None);
@@ -157,9 +158,10 @@ fn stack_roots_match_clrmd() {
             want.len(),
             gcroot_lines.len()
         );
+        if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+        });
     }
-    eprintln!("stack roots checked on {checked} dumps");
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    checks.finish("stack_roots_match_clrmd");
 }
 
 /// The stack lines of every `gcroot-*.txt`: `    SP IP Method` followed by `        reg-off: SLOT`.
