@@ -22,6 +22,18 @@
 //! fields wrongly on .NET 8, 9 and 10; clrheap names the field that really owns the slot,
 //! as `DeclaringType.FieldName`.
 //!
+//! Then, on .NET 9 and 10, each live thread's thread-static array, which the GC reports
+//! as a root without a handle (`ScanThreadStaticRoots`) and dotnet-dump does not know:
+//! an object held only by a `[ThreadStatic]` field has no root there, and one here:
+//!
+//! ```text
+//! Thread statics:
+//!     00005615af7b3e88 (thread statics of thread 7535)
+//!           -> 7f627100b190     System.Object[]
+//!           -> 7f6274bfdf88     System.Object[]
+//!           -> 7f6274bfe050     System.Buffers.SharedArrayPoolThreadLocalArray[]
+//! ```
+//!
 //! dotnet-dump's "Caching GC roots, this may take a while." progress lines (and the
 //! blank line after them) go to standard error here.
 //!
@@ -211,6 +223,23 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             }
         }
     }
+    // Thread statics last, as the GC reports them after each thread's stack.
+    for root in &roots.thread_statics {
+        if count >= limit {
+            break;
+        }
+        if let Some(path) = finder.path_from(root.object) {
+            let items = printer.path_items(&path)?;
+            if text {
+                printer.root(root, out)?;
+                printer.path(&items, out)?;
+                writeln!(out)?;
+            } else {
+                records.push(root_record(root, None, &items));
+            }
+            count += 1;
+        }
+    }
     match format {
         Format::Text => writeln!(out, "Found {} unique roots.", super::format::thousands(count as u64))?,
         Format::Json => write_json(out, &json!({ "target": hex(target), "roots": records, "unique_roots": count }))?,
@@ -255,12 +284,13 @@ pub(crate) fn first_root_chain(session: &Session, target: u64) -> Result<Option<
     let mut finder = PathFinder::new(&graph, &roots.dependents, target);
     let printer = RootPrinter { session, last: None, last_frame: None };
     let stack = roots.stack.iter().map(|e| &e.root);
-    for root in roots.handles.iter().chain(&roots.finalizer).chain(stack) {
+    for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
         if let Some(path) = finder.path_from(root.object) {
             let kind = match root.kind {
                 RootKind::Handle(kind) => handle_kind_name(kind),
                 RootKind::FinalizerQueue { .. } => "finalizer queue".into(),
                 RootKind::Stack { os_thread_id, .. } => format!("stack of thread {os_thread_id:x}"),
+                RootKind::ThreadStatic { os_thread_id } => format!("thread statics of thread {os_thread_id:x}"),
             };
             return Ok(Some((kind, printer.path_items(&path)?)));
         }
@@ -299,6 +329,10 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
                 record["slot"] = json!(slot);
             }
         }
+        RootKind::ThreadStatic { os_thread_id } => {
+            record["kind"] = json!("thread_static");
+            record["thread"] = json!(os_thread_id);
+        }
     }
     record
 }
@@ -325,6 +359,12 @@ impl RootPrinter<'_> {
                     writeln!(out, "Finalizer Queue:")?;
                 }
                 writeln!(out, "    {:016x} (finalizer root)", root.address)?;
+            }
+            RootKind::ThreadStatic { os_thread_id } => {
+                if !matches!(last_kind, Some(RootKind::ThreadStatic { .. })) {
+                    writeln!(out, "Thread statics:")?;
+                }
+                writeln!(out, "    {:016x} (thread statics of thread {os_thread_id:x})", root.address)?;
             }
             // Stack roots are printed by `stack_root`.
             RootKind::Stack { .. } => {}

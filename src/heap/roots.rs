@@ -1,6 +1,7 @@
-//! GC roots that the runtime keeps outside the heap: the handle table and the
-//! finalizer queue's f-reachable objects. (Stack roots come from threads; they share the
-//! [`Root`] type, see [`RootKind::Stack`].)
+//! GC roots that the runtime keeps outside the heap: the handle table, the finalizer
+//! queue's f-reachable objects, and (9, 10) each thread's thread-static array, which the
+//! GC reports without a handle. (Stack roots come from threads; they share the [`Root`]
+//! type, see [`RootKind::Stack`].)
 //!
 //! **Handle table** (gc-layouts.md §9). `HandleTableMap { buckets, next, max_index }`
 //! holds buckets; a bucket holds one `HandleTable*` per *slot* (one per processor under
@@ -188,6 +189,13 @@ pub enum RootKind {
         register: Option<u8>,
         conservative: bool,
     },
+    /// A thread's thread-static storage: the `Object[]` of its `[ThreadStatic]` fields
+    /// (one entry per type), reported by the GC for each live thread (9, 10). `address`
+    /// is the slot in the thread's `ThreadLocalData`. dotnet-dump and ClrMD do not know
+    /// this root.
+    ThreadStatic {
+        os_thread_id: u32,
+    },
 }
 
 /// A root: something outside the heap that keeps `object` alive.
@@ -350,6 +358,24 @@ impl Heap {
             }
         }
         Ok(roots)
+    }
+}
+
+impl Heap {
+    /// Each live thread's thread-static array, as roots (none on .NET 8, whose thread
+    /// statics are held by strong handles), and the problems met reading them.
+    pub fn thread_static_roots(&self) -> (Vec<Root>, Vec<String>) {
+        let (found, warnings) = crate::runtime::threads::thread_statics_roots(&self.runtime, &self.threads);
+        let roots = found
+            .into_iter()
+            .map(|r| Root {
+                kind: RootKind::ThreadStatic { os_thread_id: r.os_thread_id },
+                address: r.slot,
+                object: r.object,
+                pinned: false,
+            })
+            .collect();
+        (roots, warnings)
     }
 }
 

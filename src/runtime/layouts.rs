@@ -150,7 +150,22 @@ pub struct ThreadLayout {
     pub managed_id: u64,
     pub os_id: u64,
     pub alloc_context: AllocContextPlace,
+    /// `Thread.m_ThreadLocalDataPtr` (9, 10): the thread's `ThreadLocalData`, whose
+    /// thread-static array the GC reports as a root without a handle. `None` on 8, whose
+    /// thread statics are held by strong handles (gc-zoo-net8's pair: no object the GC
+    /// kept is missed without it).
+    pub local_data: Option<u64>,
 }
+
+/// `ThreadLocalData.pNonCollectibleTlsArrayData`: the `Object[]` holding a thread's
+/// non-collectible thread statics, one entry per type (10 descriptor
+/// `ThreadLocalData.NonCollectibleTlsArrayData`; the same on 9's dumps). The GC reports this
+/// slot, and nothing else of the structure (`ScanThreadStaticRoots`): in-flight data and
+/// collectible types' thread statics are held by handles.
+pub const TLD_NON_COLLECTIBLE_ARRAY: u64 = 8;
+/// `ThreadLocalData.pThread`: back to the `Thread` (0 once the thread freed its data;
+/// 9 and 10, seen on every thread of the gc pairs).
+pub const TLD_THREAD: u64 = 24;
 
 /// Where a type's static fields live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -528,6 +543,7 @@ pub static NET8: Layout = Layout {
         managed_id: 32,
         os_id: 424,
         alloc_context: AllocContextPlace::Inline(88),
+        local_data: None,
     },
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
     // its MethodTable (Cat, String, Point), the TypeRef map resolves scenarios.dll's
@@ -630,6 +646,9 @@ pub static NET9: Layout = Layout {
             pointer: 32,
             offset: 0,
         },
+        // Not in 9's descriptor; found on the gc pairs: the only Thread field pointing at
+        // a ThreadLocalData whose `pThread` (+24) points back, on every live thread.
+        local_data: Some(928),
     },
     // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
     // 8); the param-type table (808) found by content on zoo-net9-wks-heap as for 8.
@@ -731,6 +750,8 @@ pub static NET10: Layout = Layout {
             pointer: 32,
             offset: 8,
         },
+        // Descriptor `Thread.ThreadLocalDataPtr`.
+        local_data: Some(568),
     },
     // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
     // `AvailableTypeParams` 600, `MethodTable.AuxiliaryData` 32, `DynamicStaticsInfo`
