@@ -321,6 +321,27 @@ impl Heap {
         (!segs.is_empty()).then_some(segs)
     }
 
+    /// Every object registered for finalization (each heap's whole queue, `[fp[0],
+    /// fp[6])`: the generations' registrations and the f-reachable objects). The GC keeps
+    /// a registered object it finds unreachable, and what it references, for its finalizer.
+    pub fn finalization_registered(&self) -> Result<Vec<u64>> {
+        let space = self.space();
+        let mut out = Vec::new();
+        for heap in &self.heaps {
+            if heap.finalize_queue == 0 {
+                continue;
+            }
+            let first = space.read_ptr(heap.finalize_queue)?;
+            let end = space.read_ptr(heap.finalize_queue + 8 * (FILL_POINTERS as u64 - 1))?;
+            if end < first || (end - first) / 8 > MAX_QUEUE_ENTRIES {
+                bail!("heap {}'s finalizer queue is damaged ({first:#x}..{end:#x})", heap.index);
+            }
+            let entries = space.read_vec(first, (end - first) as usize)?;
+            out.extend(entries.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).filter(|&o| o != 0));
+        }
+        Ok(out)
+    }
+
     /// The f-reachable objects of every heap's finalizer queue, as roots.
     pub fn finalizer_roots(&self) -> Result<Vec<Root>> {
         let space = self.space();
