@@ -283,3 +283,39 @@ fn the_gc_agrees_with_clrheaps_liveness() {
         assert!(lab_pairs >= 3, "only {lab_pairs} of the lab's GC pairs found");
     }
 }
+
+/// The thread-static layout agrees with the .NET 10 contract descriptor, and on every lab
+/// dump of 9 and 10 each live thread's `ThreadLocalData` points back at its thread.
+#[test]
+fn thread_statics_layout_agrees_with_the_descriptor() {
+    let checks = common::Checks::new();
+    for (name, dump, _) in common::lab_dumps("thread_statics_layout_agrees_with_the_descriptor") {
+        checks.run(&name, "thread-statics", || {
+            let session = open(&dump);
+            let rt = &session.heap.runtime;
+            let Some(offset) = rt.layout.thread.local_data else {
+                return Ok(()); // .NET 8: thread statics behind handles
+            };
+            if let Some(d) = &rt.descriptor
+                && let Some(want) = d.field("Thread", "ThreadLocalDataPtr")
+            {
+                if want != offset {
+                    return Err(format!("Thread.ThreadLocalDataPtr is +{want} in the descriptor, +{offset} in layouts.rs"));
+                }
+                if d.field("ThreadLocalData", "NonCollectibleTlsArrayData") != Some(8) {
+                    return Err("ThreadLocalData.NonCollectibleTlsArrayData moved".into());
+                }
+            }
+            let (roots, warnings) = session.heap.thread_static_roots();
+            if !warnings.is_empty() {
+                return Err(format!("warnings: {warnings:?}"));
+            }
+            // The main thread has thread statics in every scenario (the console's).
+            if roots.is_empty() {
+                return Err("no thread-static roots".into());
+            }
+            Ok(())
+        });
+    }
+    checks.finish("thread_statics_layout_agrees_with_the_descriptor");
+}
