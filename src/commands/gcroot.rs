@@ -24,14 +24,16 @@
 //!
 //! Then, on .NET 9 and 10, each live thread's thread-static array, which the GC reports
 //! as a root without a handle (`ScanThreadStaticRoots`) and dotnet-dump does not know:
-//! an object held only by a `[ThreadStatic]` field has no root there, and one here:
+//! an object held only by a `[ThreadStatic]` field has no root there, and one here. The
+//! thread's array holds one storage object per type; the field is named on the link after
+//! it:
 //!
 //! ```text
 //! Thread statics:
-//!     00005615af7b3e88 (thread statics of thread 7535)
-//!           -> 7f627100b190     System.Object[]
-//!           -> 7f6274bfdf88     System.Object[]
-//!           -> 7f6274bfe050     System.Buffers.SharedArrayPoolThreadLocalArray[]
+//!     0000555b6f27f098 (thread statics of thread 1870)
+//!           -> 7ed07280bc00     System.Object[]
+//!           -> 7ed072819788     System.Object[]
+//!           -> 7ed072819770     DocProc.Zoo.ThreadStaticHolder (thread static variable: DocProc.Zoo.ZooRoots.PerThread)
 //! ```
 //!
 //! dotnet-dump's "Caching GC roots, this may take a while." progress lines (and the
@@ -193,7 +195,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            let items = printer.path_items(&path)?;
+            let items = printer.path_items(&path, false)?;
             if text {
                 printer.root(root, out)?;
                 printer.path(&items, out)?;
@@ -210,7 +212,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 break;
             }
             if let Some(path) = finder.path_from(entry.root.object) {
-                let items = printer.path_items(&path)?;
+                let items = printer.path_items(&path, false)?;
                 if text {
                     printer.stack_root(entry, &roots.frames, out)?;
                     printer.path(&items, out)?;
@@ -229,7 +231,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            let items = printer.path_items(&path)?;
+            let items = printer.path_items(&path, true)?;
             if text {
                 printer.root(root, out)?;
                 printer.path(&items, out)?;
@@ -273,6 +275,8 @@ pub(crate) struct PathItem {
     pub type_name: String,
     pub dependent: bool,
     pub static_field: Option<String>,
+    /// `static_field` is a thread-static field (of the root thread's thread statics).
+    pub thread_static: bool,
 }
 
 /// The first root (in gcroot's order: handles, finalizer queue, stacks) that reaches
@@ -290,9 +294,10 @@ pub(crate) fn first_root_chain(session: &Session, target: u64) -> Result<Option<
                 RootKind::Handle(kind) => handle_kind_name(kind),
                 RootKind::FinalizerQueue { .. } => "finalizer queue".into(),
                 RootKind::Stack { os_thread_id, .. } => format!("stack of thread {os_thread_id:x}"),
-                RootKind::ThreadStatic { os_thread_id } => format!("thread statics of thread {os_thread_id:x}"),
+                RootKind::ThreadStatic { os_thread_id } => format!("thread-static array of thread {os_thread_id:x}"),
             };
-            return Ok(Some((kind, printer.path_items(&path)?)));
+            let thread_static = matches!(root.kind, RootKind::ThreadStatic { .. });
+            return Ok(Some((kind, printer.path_items(&path, thread_static)?)));
         }
     }
     Ok(None)
@@ -309,6 +314,7 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
                 "address": hex(i.address),
                 "type": i.type_name,
                 "static_field": i.static_field,
+                "thread_static": i.thread_static,
                 "dependent": i.dependent,
             })
         })
@@ -398,6 +404,8 @@ impl RootPrinter<'_> {
         for item in items {
             let extra = if item.dependent {
                 "(dependent handle)".to_string()
+            } else if item.thread_static {
+                item.static_field.as_ref().map_or(String::new(), |f| format!("(thread static variable: {f})"))
             } else {
                 item.static_field.as_ref().map_or(String::new(), |f| format!("(static variable: {f})"))
             };
@@ -406,8 +414,9 @@ impl RootPrinter<'_> {
         Ok(())
     }
 
-    /// The links of a chain: each object's type, and how it is reached.
-    fn path_items(&self, path: &[u64]) -> Result<Vec<PathItem>> {
+    /// The links of a chain: each object's type, and how it is reached. `thread_static`:
+    /// the chain starts at a thread's thread-static array (its third link is a field's).
+    fn path_items(&self, path: &[u64], thread_static: bool) -> Result<Vec<PathItem>> {
         let session = self.session;
         let heap = &session.heap;
         let graph = session.graph()?;
@@ -419,7 +428,11 @@ impl RootPrinter<'_> {
         let mut items = Vec::with_capacity(path.len());
         for (i, &obj) in path.iter().enumerate() {
             let dependent = roots.dependents.is_link(prev, obj);
-            let static_field = if !dependent && i == 1 && possible_static {
+            let static_field = if dependent {
+                None
+            } else if thread_static {
+                (i == 2).then(|| self.thread_static_label(first, path[1], obj)).flatten()
+            } else if i == 1 && possible_static {
                 self.static_label(first, obj)
             } else {
                 None
@@ -428,10 +441,34 @@ impl RootPrinter<'_> {
                 Some((_, mt)) => heap.type_name(mt).to_string(),
                 None => "<unknown type>".into(),
             };
-            items.push(PathItem { address: obj, type_name, dependent, static_field });
+            items.push(PathItem { address: obj, type_name, dependent, static_field, thread_static: thread_static && i == 2 });
             prev = obj;
         }
         Ok(items)
+    }
+
+    /// The slots (addresses) of an object's references, in GCDesc order.
+    fn slots_of(&self, object: u64) -> Vec<u64> {
+        let Ok(graph) = self.session.graph() else { return Vec::new() };
+        let Some(id) = graph.id_of(object) else { return Vec::new() };
+        let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
+        let mut slots = Vec::new();
+        desc.for_each_slot(graph.size(id), |off| slots.push(object + off));
+        slots
+    }
+
+    /// The thread-static field whose slot in the type's storage `storage` (the entry of a
+    /// thread's thread-static array `array`) holds `obj`.
+    fn thread_static_label(&self, array: u64, storage: u64, obj: u64) -> Option<String> {
+        let heap = &self.session.heap;
+        let space = heap.space();
+        // Entry k of an Object[] is the slot at 16 + 8k.
+        let entry = self.slots_of(array).into_iter().find(|&s| space.read_u64(s).ok() == Some(storage))?;
+        let entry = u32::try_from((entry.checked_sub(array)? - 16) / 8).ok()?;
+        let slot = self.slots_of(storage).into_iter().find(|&s| space.read_u64(s).ok() == Some(obj))?;
+        let offset = u32::try_from(slot - storage).ok()?;
+        let f = self.session.statics().thread_field_at(entry, offset)?.clone();
+        Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name))
     }
 
     /// The static field whose slot in the statics array `array` holds `obj`.

@@ -163,6 +163,18 @@ pub struct ThreadLayout {
 /// slot, and nothing else of the structure (`ScanThreadStaticRoots`): in-flight data and
 /// collectible types' thread statics are held by handles.
 pub const TLD_NON_COLLECTIBLE_ARRAY: u64 = 8;
+/// `ThreadStaticsInfo.GCTlsIndex` (u32), from a type's `MethodTableAuxiliaryData` (9, 10):
+/// the 40-byte `ThreadStaticsInfo` ends where the aux data starts (10 descriptor: size 40,
+/// `GCTlsIndex` +4; the same on 9's dumps: `DocProc.Zoo.ZooRoots` holds 2, the index of
+/// its `PerThread` storage in every thread's array). Read only for types with thread statics.
+pub const THREAD_STATICS_GC_TLS_INDEX: i64 = -36;
+/// A `TLSIndex`: the index type in the top 8 bits (0 = an entry of the non-collectible
+/// array), the offset in the low 24; the array's entry is `offset - 2` (offsets count
+/// the array object's two header words).
+pub const TLS_INDEX_OFFSET_MASK: u32 = 0x00ff_ffff;
+pub const TLS_INDEX_TYPE_SHIFT: u32 = 24;
+pub const TLS_INDEX_ARRAY_BASE: u32 = 2;
+
 /// `ThreadLocalData.pThread`: back to the `Thread` (0 once the thread freed its data;
 /// 9 and 10, seen on every thread of the gc pairs).
 pub const TLD_THREAD: u64 = 24;
