@@ -453,7 +453,7 @@ impl RootPrinter<'_> {
         let Some(id) = graph.id_of(object) else { return Vec::new() };
         let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
         let mut slots = Vec::new();
-        desc.for_each_slot(graph.size(id), |off| slots.push(object + off));
+        desc.for_each_slot(graph.size(id), |off| slots.push(object.wrapping_add(off)));
         slots
     }
 
@@ -464,9 +464,9 @@ impl RootPrinter<'_> {
         let space = heap.space();
         // Entry k of an Object[] is the slot at 16 + 8k.
         let entry = self.slots_of(array).into_iter().find(|&s| space.read_u64(s).ok() == Some(storage))?;
-        let entry = u32::try_from((entry.checked_sub(array)? - 16) / 8).ok()?;
+        let entry = u32::try_from(entry.checked_sub(array)?.checked_sub(16)? / 8).ok()?;
         let slot = self.slots_of(storage).into_iter().find(|&s| space.read_u64(s).ok() == Some(obj))?;
-        let offset = u32::try_from(slot - storage).ok()?;
+        let offset = u32::try_from(slot.checked_sub(storage)?).ok()?;
         let f = self.session.statics().thread_field_at(entry, offset)?.clone();
         Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name))
     }

@@ -332,7 +332,7 @@ impl Heap {
                 continue;
             }
             let first = space.read_ptr(heap.finalize_queue)?;
-            let end = space.read_ptr(heap.finalize_queue + 8 * (FILL_POINTERS as u64 - 1))?;
+            let end = space.read_ptr(heap.finalize_queue.wrapping_add(8 * (FILL_POINTERS as u64 - 1)))?;
             if end < first || (end - first) / 8 > MAX_QUEUE_ENTRIES {
                 bail!("heap {}'s finalizer queue is damaged ({first:#x}..{end:#x})", heap.index);
             }

@@ -106,3 +106,24 @@ fn executable_ranges(space: &AddressSpace, module: &MappedFile) -> Result<Vec<(u
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globals_past_the_fcall_range_follow_it() {
+        // 8.0.0's table has gLowestFCall at 76 where 8.0.33's (the layout's) has it at 77.
+        let shape = DacTableShape { entries: 155, vptr_start: Some(95), fcall_range: Some(76) };
+        assert_eq!(shape.global_index(16, Some(77)), 16); // before the insertion: unchanged
+        assert_eq!(shape.global_index(79, Some(77)), 78); // gFCallMethods
+        assert_eq!(shape.global_index(81, Some(77)), 80); // s_pSyncBlockCache
+        // Not found in the dump, or no anchor in the layout (10): the layout's index.
+        let unknown = DacTableShape { entries: 157, vptr_start: None, fcall_range: None };
+        assert_eq!(unknown.global_index(81, Some(77)), 81);
+        assert_eq!(shape.global_index(79, None), 79);
+        // A damaged dump cannot make the index overflow.
+        let far = DacTableShape { entries: 1, vptr_start: None, fcall_range: Some(usize::MAX) };
+        assert_eq!(far.global_index(usize::MAX, Some(0)), usize::MAX);
+    }
+}
