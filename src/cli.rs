@@ -148,6 +148,9 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return 1;
         }
     };
+    for w in &session.heap.runtime.warnings {
+        eprintln!("clrheap: warning: {w}");
+    }
     session.format = args.format;
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)

@@ -504,8 +504,12 @@ fn thread_static_holders_are_rooted_by_their_threads() {
                 };
                 let thread = section.lines().next().and_then(|l| l.split("of thread ").nth(1)).map(|t| t.trim_end_matches(')').to_string());
                 threads.push(thread);
-                let label = format!("{h:x}     DocProc.Zoo.ThreadStaticHolder (thread static variable: DocProc.Zoo.ZooRoots.PerThread)");
-                if !section.lines().any(|l| l.trim_start().trim_start_matches("-> ").starts_with(&label)) {
+                let named = section.lines().any(|l| {
+                    let l = l.trim_start().trim_start_matches("-> ");
+                    l.split_whitespace().next().and_then(|a| u64::from_str_radix(a, 16).ok()) == Some(h)
+                        && l.ends_with("DocProc.Zoo.ThreadStaticHolder (thread static variable: DocProc.Zoo.ZooRoots.PerThread)")
+                });
+                if !named {
                     return Err(format!("the holder's link does not name ZooRoots.PerThread:\n{text}"));
                 }
                 if text.starts_with("Thread statics:") && text.ends_with("Found 1 unique roots.\n") {

@@ -46,7 +46,7 @@ fn module_path_finds_moved_files() {
 
     let runtime_dir = lab.join("dotnet/shared/Microsoft.NETCore.App/8.0.33");
     let app_dir = lab.join("scenarios/net8.0");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clrheap"))
+    let out = common::clrheap()
         .arg("analyze")
         .arg(moved_dump.path())
         .arg("--module-path")

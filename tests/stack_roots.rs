@@ -27,23 +27,14 @@ fn stack_roots_match_clrmd() {
         let rt = &heap.runtime;
         let types = |mt: u64| Some(heap.type_name(mt).to_string());
         let walk = StackWalk::new(rt).expect("stack walker").with_type_names(&types);
-        // Object starts in address order: ClrMD attributes an interior reference to the
-        // object it points into (the last one starting at or before it).
-        let sorted_starts: Vec<u64> = {
+        // ClrMD reports an interior reference as the object holding it (the last object
+        // starting at or before it).
+        let mut starts: Vec<u64> = {
             let (objects, _) = heap.objects();
-            let mut v: Vec<u64> = objects.iter().filter(|o| o.mt != rt.globals.free_mt).map(|o| o.address).collect();
-            v.sort_unstable();
-            v
+            objects.iter().filter(|o| o.mt != rt.globals.free_mt).map(|o| o.address).collect()
         };
-        let attribute = |value: u64, interior: bool| -> u64 {
-            if !interior {
-                return value;
-            }
-            match sorted_starts.partition_point(|&a| a <= value).checked_sub(1) {
-                Some(i) => sorted_starts[i],
-                None => value,
-            }
-        };
+        starts.sort_unstable();
+        let holder = |v: u64| starts.partition_point(|&s| s <= v).checked_sub(1).map_or(v, |i| starts[i]);
         let mut ours: BTreeSet<Row> = BTreeSet::new();
         // Walk order, which gcroot prints in: (slot, object, thread) as reported.
         let mut ours_seq: Vec<Row> = Vec::new();
@@ -60,7 +51,7 @@ fn stack_roots_match_clrmd() {
             };
             for r in stack.roots {
                 let slot = r.slot.unwrap_or(0);
-                let object = attribute(r.object, r.interior);
+                let object = if r.interior { holder(r.object) } else { r.object };
                 ours.insert((slot, object, r.os_thread_id));
                 ours_seq.push((slot, object, r.os_thread_id));
                 let reg = match (r.register, r.offset) {
@@ -76,8 +67,8 @@ fn stack_roots_match_clrmd() {
         let mut want: BTreeSet<Row> = BTreeSet::new();
         let mut want_seq: Vec<Row> = Vec::new();
         let mut want_names = HashSet::new();
-        // Interior references: the conservative scan sees only exact object starts.
-        let mut want_interior = HashSet::new();
+        // Interior references: the conservative scan looks for object starts only.
+        let mut want_interior: HashSet<Row> = HashSet::new();
         for row in read_tsv(&truth.join("roots.tsv")) {
             if row[0] != "Stack" {
                 continue;
@@ -121,7 +112,7 @@ fn stack_roots_match_clrmd() {
         let all: BTreeSet<Row> = report
             .roots
             .iter()
-            .map(|r| (r.slot.unwrap_or(0), attribute(r.object, r.interior), r.os_thread_id))
+            .map(|r| (r.slot.unwrap_or(0), if r.interior { holder(r.object) } else { r.object }, r.os_thread_id))
             .collect();
         if all != ours {
             failures.push(format!("{name}: all_stack_roots differs from per-thread walks"));
@@ -146,7 +137,7 @@ fn stack_roots_match_clrmd() {
                 }
                 Err(_) => continue,
             };
-            for r in want.iter().filter(|r| r.2 == t.os_id && !want_interior.contains(*r)) {
+            for r in want.iter().filter(|r| r.2 == t.os_id && !want_interior.contains(r)) {
                 if !cons.contains(&(r.0, r.1)) {
                     failures.push(format!("{name}: conservative scan misses {:x} -> {:x}", r.0, r.1));
                 }

@@ -21,7 +21,7 @@ use super::Session;
 use serde_json::{json, Value};
 use crate::heap::fields::{et, FieldDesc, StaticLocation};
 use crate::heap::Heap;
-use crate::runtime::layouts::{MTF_CATEGORY_ARRAY_MASK, MTF_IS_SZARRAY, MT_PER_INST_INFO};
+use crate::runtime::layouts::{MTF_CATEGORY_ARRAY_MASK, MTF_IS_SZARRAY};
 use anyhow::{bail, Result};
 use std::io::Write;
 
@@ -168,12 +168,13 @@ fn classify(heap: &Heap, addr: u64) -> Option<ObjectKind> {
     if !addr.is_multiple_of(8) {
         return None;
     }
-    let mt = heap.space().read_ptr(addr).ok()? & !7;
+    let o = &heap.runtime.layout.object;
+    let mt = heap.space().read_ptr(addr).ok()? & !o.mt_unmask;
     if mt == 0 {
         return None;
     }
     if mt == heap.runtime.globals.free_mt {
-        let count = heap.space().read_u32(addr + 8).ok()?;
+        let count = heap.space().read_u32(addr.wrapping_add(o.array_length)).ok()?;
         let size = heap.mt_size(mt).ok()?.object_size(count);
         return Some(ObjectKind::Free { size });
     }
@@ -183,7 +184,8 @@ fn classify(heap: &Heap, addr: u64) -> Option<ObjectKind> {
 fn valid_method_table(heap: &Heap, mt: u64) -> bool {
     let Ok(info) = heap.method_table(mt) else { return false };
     let Ok(canon) = heap.canonical_mt(mt) else { return false };
-    if info.ee_class == 0 || heap.space().read_ptr(info.ee_class + 16).ok() != Some(canon) {
+    let class_mt = info.ee_class.wrapping_add(heap.runtime.layout.ee_class.method_table);
+    if info.ee_class == 0 || heap.space().read_ptr(class_mt).ok() != Some(canon) {
         return false;
     }
     let interface = info.flags & MTF_CATEGORY_ARRAY_MASK == MTF_CATEGORY_ARRAY_MASK;
@@ -194,7 +196,8 @@ fn valid_method_table(heap: &Heap, mt: u64) -> bool {
 /// is 22 bytes here, where the heap walk counts 24).
 fn object_size(heap: &Heap, addr: u64, mt: u64) -> Result<u64> {
     let size = heap.mt_size(mt)?;
-    let count = if size.component_size != 0 { heap.space().read_u32(addr + 8)? } else { 0 };
+    let length = addr.wrapping_add(heap.runtime.layout.object.array_length);
+    let count = if size.component_size != 0 { heap.space().read_u32(length)? } else { 0 };
     Ok(size.base_size as u64 + size.component_size as u64 * count as u64)
 }
 
@@ -227,20 +230,24 @@ struct ArrayInfo {
 fn array_info(heap: &Heap, addr: u64, mt: u64) -> Result<ArrayInfo> {
     let info = heap.method_table(mt)?;
     let space = heap.space();
-    let count = space.read_u32(addr + 8)? as u64;
-    let element = space.read_ptr(mt + MT_PER_INST_INFO)?;
+    let o = &heap.runtime.layout.object;
+    let count = space.read_u32(addr.wrapping_add(o.array_length))? as u64;
+    let element = space.read_ptr(mt.wrapping_add(heap.runtime.layout.method_table.per_inst_info))?;
     let sz = info.flags & MTF_IS_SZARRAY != 0;
     let rank = if sz { 1 } else { (info.base_size.saturating_sub(24) / 8).clamp(1, 32) };
+    // A multi-dimensional array's bounds, then its lower bounds (u32s), follow the
+    // `Array` header; its elements follow them.
+    let fixed = addr.wrapping_add(o.array_data);
     let (data, bounds, lower_bounds) = if sz {
-        (addr + 16, vec![count as u32], vec![0])
+        (fixed, vec![count as u32], vec![0])
     } else {
         let mut b = Vec::new();
         let mut l = Vec::new();
         for i in 0..rank as u64 {
-            b.push(space.read_u32(addr + 16 + 4 * i)?);
-            l.push(space.read_u32(addr + 16 + 4 * (rank as u64 + i))?);
+            b.push(space.read_u32(fixed.wrapping_add(4 * i))?);
+            l.push(space.read_u32(fixed.wrapping_add(4 * (rank as u64 + i)))?);
         }
-        (addr + 16 + 8 * rank as u64, b, l)
+        (fixed.wrapping_add(8 * rank as u64), b, l)
     };
     Ok(ArrayInfo {
         rank,
@@ -479,7 +486,7 @@ fn flatten(c: u32) -> char {
 
 /// A string's characters as SOS prints them (up to the first NUL).
 fn string_content(heap: &Heap, addr: u64, size: u64) -> String {
-    let Ok(len) = heap.space().read_u32(addr + 8) else {
+    let Ok(len) = heap.space().read_u32(addr.wrapping_add(heap.runtime.layout.object.string_length)) else {
         return "<Invalid Object>".to_string();
     };
     if size > MAX_STRING || len as u64 > MAX_STRING {
@@ -1165,7 +1172,7 @@ mod records {
 
     /// A string object's whole text (None when unreadable or too large for SOS).
     fn string_value(heap: &Heap, addr: u64) -> Option<String> {
-        let len = heap.space().read_u32(addr + 8).ok()? as u64;
+        let len = heap.space().read_u32(addr.wrapping_add(heap.runtime.layout.object.string_length)).ok()? as u64;
         if len > MAX_STRING {
             return None;
         }
@@ -1178,7 +1185,8 @@ mod records {
             return None;
         }
         let target = u64::from_str_radix(v.as_str()?.strip_prefix("0x")?, 16).ok()?;
-        if target == 0 || heap.space().read_ptr(target).ok()? & !7 != heap.runtime.globals.string_mt {
+        let mt = heap.space().read_ptr(target).ok()? & !heap.runtime.layout.object.mt_unmask;
+        if target == 0 || mt != heap.runtime.globals.string_mt {
             return None;
         }
         string_value(heap, target)

@@ -130,14 +130,14 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             continue;
         }
         *per_kind.entry(h.kind).or_default() += 1;
-        let mt = space.read_ptr(h.object).map(|m| m & !7).unwrap_or(0);
+        let mt = space.read_ptr(h.object).map(|m| m & !heap.runtime.layout.object.mt_unmask).unwrap_or(0);
         let (name, size) = if mt == free_mt {
             ("<free>".to_string(), 0)
         } else {
             match heap.mt_size(mt).ok().zip(heap.dac_type_name(mt).ok()) {
                 Some((ms, name)) => {
                     let count = if ms.component_size != 0 {
-                        space.read_u32(h.object + 8).unwrap_or(0)
+                        space.read_u32(h.object.wrapping_add(heap.runtime.layout.object.array_length)).unwrap_or(0)
                     } else {
                         0
                     };

@@ -357,6 +357,7 @@ impl Session {
                         }
                     };
                     let rsp = self.thread_rsp(thread.os_id).unwrap_or(0) & !7;
+                    let sp_name = crate::runtime::stack::unwind::stack_pointer_name(rt.space.core().arch);
                     frames.push("    (conservative scan)".to_string());
                     let frame = frames.len() - 1;
                     for r in roots {
@@ -364,7 +365,7 @@ impl Session {
                         entries.push(StackRootEntry {
                             root: stack_root(thread.os_id, slot, r.object, false, true),
                             frame,
-                            line: format!("        rsp+{:x}: {slot:016x}", slot.wrapping_sub(rsp)),
+                            line: format!("        {sp_name}+{:x}: {slot:016x}", slot.wrapping_sub(rsp)),
                         });
                     }
                     continue;
@@ -471,7 +472,7 @@ impl Session {
             .threads
             .iter()
             .find(|t| t.tid == os_thread_id)
-            .map(|t| t.rsp())
+            .map(|t| t.sp())
     }
 
     /// The text of the string object at `addr` (at most `max_units` UTF-16 units).
@@ -482,7 +483,8 @@ impl Session {
     /// The thin lock held on the object at `addr`: (owning `Thread*` if known, its OS
     /// thread id or 0, recursion count).
     pub fn thin_lock(&self, addr: u64) -> Option<(Option<u64>, u32, u32)> {
-        let header = self.heap.space().read_u32(addr.checked_sub(4)?).ok()?;
+        let header_at = addr.checked_sub(self.heap.runtime.layout.object.sync_block_value)?;
+        let header = self.heap.space().read_u32(header_at).ok()?;
         // BIT_SBLK_IS_HASH_OR_SYNCBLKINDEX set: a hash code or sync block, not a thin lock.
         if header & 0x0800_0000 != 0 {
             return None;

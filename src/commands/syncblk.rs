@@ -224,7 +224,9 @@ fn thread_os_id(session: &Session, thread: u64) -> Option<u32> {
 fn object_type_name(session: &Session, object: u64) -> String {
     let heap = &session.heap;
     match heap.space().read_ptr(object) {
-        Ok(mt) if mt & !7 != 0 => heap.type_name(mt & !7).to_string(),
+        Ok(mt) if mt & !heap.runtime.layout.object.mt_unmask != 0 => {
+            heap.type_name(mt & !heap.runtime.layout.object.mt_unmask).to_string()
+        }
         _ => "<unknown type>".to_string(),
     }
 }

@@ -124,13 +124,16 @@ impl Heap {
     /// (9, 10), when the type has one allocated in the non-collectible array.
     fn thread_statics_entry(&self, mt: u64) -> Option<u32> {
         use crate::runtime::layouts::*;
-        let StaticsLayout::DynamicStaticsInfo { aux_data, .. } = self.runtime.layout.type_loader.statics else {
+        let layout = &self.runtime.layout;
+        if !matches!(layout.type_loader.statics, StaticsLayout::DynamicStaticsInfo { .. }) {
             return None;
-        };
-        self.runtime.layout.thread.local_data?;
+        }
+        layout.thread.local_data?;
         let space = self.space();
-        let aux = space.read_ptr(mt.wrapping_add(aux_data)).ok().filter(|&a| a != 0)?;
-        let raw = space.read_u32(aux.wrapping_add_signed(THREAD_STATICS_GC_TLS_INDEX)).ok()?;
+        let aux = space.read_ptr(mt.wrapping_add(layout.method_table.aux_data)).ok().filter(|&a| a != 0)?;
+        let ts = layout.thread_statics;
+        let info = aux.wrapping_sub(ts.info_size);
+        let raw = space.read_u32(info.wrapping_add(ts.gc_tls_index)).ok()?;
         if raw == u32::MAX || raw >> TLS_INDEX_TYPE_SHIFT != 0 {
             return None; // not allocated, or a collectible type's (held by a handle)
         }

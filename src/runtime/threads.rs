@@ -3,7 +3,7 @@
 //! The heap walk needs each thread's allocation context (the unparsed window of gen0 it
 //! allocates into); roots and `clrthreads` need ids. Offsets per version are in
 //! [`super::layouts::ThreadLayout`].
-use super::layouts::{AllocContextPlace, TLD_NON_COLLECTIBLE_ARRAY, TLD_THREAD};
+use super::layouts::AllocContextPlace;
 use super::Runtime;
 use anyhow::{bail, Context, Result};
 
@@ -26,7 +26,7 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
     if rt.globals.thread_store == 0 {
         return Ok(Vec::new());
     }
-    let head = rt.globals.thread_store + t.first_link;
+    let head = rt.globals.thread_store.wrapping_add(t.first_link);
     let mut link = space.read_ptr(head).context("cannot read the thread list")?;
     let mut threads = Vec::new();
     while link != 0 && link != head {
@@ -35,17 +35,19 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
         }
         let thread = link.wrapping_sub(t.link);
         let alloc = match t.alloc_context {
-            AllocContextPlace::Inline(off) => Some(thread + off),
-            AllocContextPlace::Indirect { pointer, offset } => match space.read_ptr(thread + pointer) {
-                Ok(0) | Err(_) => None,
-                Ok(block) => Some(block + offset),
-            },
+            AllocContextPlace::Inline(off) => Some(thread.wrapping_add(off)),
+            AllocContextPlace::Indirect { pointer, context, gc_context } => {
+                match space.read_ptr(thread.wrapping_add(pointer)) {
+                    Ok(0) | Err(_) => None,
+                    Ok(block) => Some(block.wrapping_add(context).wrapping_add(gc_context)),
+                }
+            }
         };
         let alloc_context = alloc.and_then(|a| read_alloc_context(rt, a));
         threads.push(ManagedThread {
             address: thread,
-            managed_id: space.read_u32(thread + t.managed_id)?,
-            os_id: space.read_u32(thread + t.os_id)?,
+            managed_id: space.read_u32(thread.wrapping_add(t.managed_id))?,
+            os_id: space.read_u32(thread.wrapping_add(t.os_id))?,
             alloc_context,
         });
         link = space
@@ -57,8 +59,9 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
 
 /// A `gc_alloc_context` at `addr` (`alloc_ptr`, `alloc_limit`), when readable and non-empty.
 pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
-    let ptr = rt.space.read_ptr(addr).ok()?;
-    let limit = rt.space.read_ptr(addr + 8).ok()?;
+    let c = &rt.layout.alloc_context;
+    let ptr = rt.space.read_ptr(addr.wrapping_add(c.pointer)).ok()?;
+    let limit = rt.space.read_ptr(addr.wrapping_add(c.limit)).ok()?;
     (ptr != 0 && ptr < limit).then_some((ptr, limit))
 }
 
@@ -86,6 +89,7 @@ pub fn thread_statics_roots(rt: &Runtime, threads: &[ManagedThread]) -> (Vec<Thr
         return (roots, warnings);
     };
     let space = &*rt.space;
+    let ts = rt.layout.thread_statics;
     for t in threads {
         let data = match space.read_ptr(t.address.wrapping_add(local_data)) {
             Ok(0) => continue,
@@ -95,8 +99,8 @@ pub fn thread_statics_roots(rt: &Runtime, threads: &[ManagedThread]) -> (Vec<Thr
                 continue;
             }
         };
-        let back = space.read_ptr(data.wrapping_add(TLD_THREAD));
-        let slot = data.wrapping_add(TLD_NON_COLLECTIBLE_ARRAY);
+        let back = space.read_ptr(data.wrapping_add(ts.thread));
+        let slot = data.wrapping_add(ts.non_collectible_array);
         match (back, space.read_ptr(slot)) {
             (Ok(b), Ok(object)) if b == t.address => {
                 if object != 0 {
