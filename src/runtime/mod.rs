@@ -81,13 +81,16 @@ impl Runtime {
                 space.mapped_files().len()
             );
         };
-        let version = version::find_version(&space, &coreclr).with_context(|| {
-            format!(
-                "found {} but not its version string; the dump may be damaged, or pass \
-                 --module-path with a directory holding this libcoreclr.so",
+        let Some(version) = version::find_version(&space, &coreclr) else {
+            if let Some(missing) = space.missing_file_message(&coreclr) {
+                bail!("{missing}");
+            }
+            bail!(
+                "found {} but not its version string; the dump may be damaged, or the file at that path is \
+                 not the one the process ran (pass --module-path with a folder holding the right one)",
                 coreclr.path
-            )
-        })?;
+            );
+        };
         let arch = space.core().arch;
         let Some(table) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
             if layouts::for_major(version.major).is_some() && version.minor == 0 {
