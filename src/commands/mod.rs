@@ -5,6 +5,8 @@
 //! Commands depend on the session and the layers below (graph, heap, render, args), never
 //! on each other.
 pub mod diff;
+pub mod dumpconcurrentdictionary;
+pub mod dumpconcurrentqueue;
 pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;

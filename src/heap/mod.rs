@@ -5,6 +5,7 @@
 //! prints them. Nothing here formats output: that is the commands' job.
 pub mod dac_names;
 pub mod fields;
+pub mod managed;
 pub mod refs;
 pub mod roots;
 pub mod segments;
@@ -33,6 +34,7 @@ pub struct Heap {
     pub alloc_contexts: Vec<(u64, u64)>,
     types: types::TypeCache,
     loader: fields::LoaderCache,
+    managed: managed::ManagedCache,
 }
 
 impl Heap {
@@ -80,6 +82,7 @@ impl Heap {
             alloc_contexts,
             types: types::TypeCache::default(),
             loader: fields::LoaderCache::default(),
+            managed: managed::ManagedCache::default(),
         })
     }
 

@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk};
+use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -35,8 +35,28 @@ pub const COMMANDS: &[Command] = &[
     planned("dumpassembly", &[], "<arguments>", "Displays details about an assembly."),
     planned("dumpasync", &[], "", "Displays information about async \"stacks\" on the garbage-collected heap."),
     planned("dumpclass", &[], "<arguments>", "Displays information about a EE class structure at the specified address."),
-    planned("dumpconcurrentdictionary", &["dcd"], "<address>", "Displays concurrent dictionary content."),
-    planned("dumpconcurrentqueue", &["dcq"], "<address>", "Displays concurrent queue content."),
+    Command {
+        name: "dumpconcurrentdictionary",
+        aliases: &["dcd"],
+        usage: "<address>",
+        summary: "Displays concurrent dictionary content.",
+        options: dumpconcurrentdictionary::OPTIONS,
+        details: "Lists all items (key/value pairs) in the given concurrent dictionary: simple values\nas they are, references as the command that dumps them (dumpobj, dumparray, dumpvc).",
+        examples: &["dcd 00007f1a2c012345"],
+        exercise: &["dcd {0}", "dcd {1}"],
+        action: Action::Run(dumpconcurrentdictionary::run),
+    },
+    Command {
+        name: "dumpconcurrentqueue",
+        aliases: &["dcq"],
+        usage: "<address>",
+        summary: "Displays concurrent queue content.",
+        options: dumpconcurrentqueue::OPTIONS,
+        details: "Lists all items in the given concurrent queue: simple values as they are,\nreferences as the command that dumps them.",
+        examples: &["dcq 00007f1a2c012345"],
+        exercise: &["dcq {0}", "dcq {1}"],
+        action: Action::Run(dumpconcurrentqueue::run),
+    },
     planned("dumpdelegate", &[], "<arguments>", "Displays information about a delegate."),
     planned("dumpdomain", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that's associated with a managed method."),
     planned("dumpexceptions", &[], "", "Displays a list of all managed exceptions."),
