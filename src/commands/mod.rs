@@ -18,3 +18,4 @@ pub mod leaks;
 pub mod objsize;
 pub mod retained;
 pub mod syncblk;
+pub mod timerinfo;

@@ -287,3 +287,44 @@ impl Heap {
         })
     }
 }
+
+/// A managed method found by code address.
+#[derive(Debug, Clone)]
+pub struct CodeMethod {
+    /// Its MethodDesc.
+    pub method_desc: u64,
+    /// The MethodTable it belongs to.
+    pub mt: u64,
+    /// Its name (no type, no signature), as ClrMD's `ClrMethod.Name`.
+    pub name: String,
+}
+
+impl Heap {
+    /// The method whose jitted or ReadyToRun code holds `ip` (ClrMD's
+    /// `GetMethodByInstructionPointer`, which also names a method's precode): None for
+    /// another stub or native code.
+    pub fn method_at(&self, ip: u64) -> Option<CodeMethod> {
+        use crate::runtime::stack::codemap::{precode_method_desc, CodeMap};
+        let map = CodeMap::new(&self.runtime).ok()?;
+        let md = match map.lookup(ip).ok()? {
+            Some(code) => code.method_desc?,
+            None => precode_method_desc(&self.runtime, ip)?,
+        };
+        let (mt, rid) = crate::runtime::stack::names::method_desc_token(&self.runtime, md).ok()?;
+        let info = self.method_table(mt).ok()?;
+        if info.ee_class == 0 {
+            return None;
+        }
+        let module = info.module;
+        let meta = self.module_metadata(module)?;
+        let name = meta.method(rid).ok()?.name.to_string();
+        Some(CodeMethod { method_desc: md, mt, name })
+    }
+
+    /// Every object of the exact MethodTable `mt`, in heap order, and where the walk
+    /// stopped short.
+    pub fn objects_of_type(&self, mt: u64) -> (Vec<u64>, Vec<crate::heap::WalkWarning>) {
+        let (objects, warnings) = self.objects();
+        (objects.iter().filter(|o| o.mt == mt).map(|o| o.address).collect(), warnings)
+    }
+}

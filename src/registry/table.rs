@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk};
+use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, timerinfo};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -287,7 +287,17 @@ pub const COMMANDS: &[Command] = &[
     planned("threadpoolqueue", &["tpq"], "", "Displays queued ThreadPool work items."),
     planned("threads", &["setthread"], "<thread>", "Lists the threads in the target or sets the current thread."),
     planned("threadstate", &[], "<arguments>", "Pretty prints the meaning of a threads state."),
-    planned("timerinfo", &["ti"], "", "Displays information about running timers."),
+    Command {
+        name: "timerinfo",
+        aliases: &["ti"],
+        usage: "",
+        summary: "Displays information about running timers.",
+        options: timerinfo::OPTIONS,
+        details: "Lists all the running timers (due time, period, state, callback), followed by a\nsummary of the different items.",
+        examples: &["timerinfo"],
+        exercise: &["timerinfo"],
+        action: Action::Run(timerinfo::run),
+    },
     planned("token2ee", &[], "<arguments>", "Displays the MethodTable structure and MethodDesc structure for the specified token and module."),
     planned("traverseheap", &[], "<filename>", "Writes out heap information to a file in a format understood by the CLR Profiler."),
     planned("verifyheap", &[], "<memoryrange>", "Searches the managed heap for memory corruption."),
