@@ -18,4 +18,5 @@ pub mod leaks;
 pub mod objsize;
 pub mod retained;
 pub mod syncblk;
+pub mod threadpool;
 pub mod timerinfo;

@@ -328,3 +328,30 @@ impl Heap {
         (objects.iter().filter(|o| o.mt == mt).map(|o| o.address).collect(), warnings)
     }
 }
+
+impl Heap {
+    /// The reference held by static field `name` of type `mt` (0 for null); an error
+    /// when the type has no such static or its statics are not allocated.
+    pub fn read_static_object(&self, mt: u64, name: &str) -> Result<u64> {
+        let slot = self.static_field_addr(mt, name)?;
+        Ok(self.space().read_ptr(slot)?)
+    }
+
+    /// Where static field `name` of type `mt` is stored.
+    pub fn static_field_addr(&self, mt: u64, name: &str) -> Result<u64> {
+        let parent = self.method_table(mt)?.parent;
+        let inherited = match parent {
+            0 => 0,
+            p => self.class_field_counts(p)?.instance,
+        };
+        let fd = self
+            .introduced_fields(mt, inherited)?
+            .into_iter()
+            .find(|fd| fd.is_static && !fd.is_thread_static && self.field_name(fd).as_deref() == Some(name))
+            .ok_or_else(|| anyhow!("Type '{}' has no static field named '{name}'", self.type_name(mt)))?;
+        match self.static_location(mt, &fd) {
+            crate::heap::fields::StaticLocation::At(a) => Ok(a),
+            other => bail!("static field {name} of {} is not readable: {other:?}", self.type_name(mt)),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 pub mod dac_names;
 pub mod fields;
 pub mod managed;
+pub mod threadpool;
 pub mod timers;
 pub mod refs;
 pub mod roots;

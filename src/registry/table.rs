@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, timerinfo};
+use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, timerinfo};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -283,7 +283,17 @@ pub const COMMANDS: &[Command] = &[
         action: Action::Run(syncblk::run),
     },
     planned("taskstate", &["tks"], "<address>", "Displays a Task state in a human readable format."),
-    planned("threadpool", &[], "", "Displays info about the runtime thread pool."),
+    Command {
+        name: "threadpool",
+        aliases: &[],
+        usage: "[-ti] [-wi] [-stat]",
+        summary: "Displays info about the runtime thread pool.",
+        options: threadpool::OPTIONS,
+        details: "Lists basic information about the thread pool: CPU utilization, worker threads\n(running, idle) and their limits.",
+        examples: &["threadpool"],
+        exercise: &["threadpool"],
+        action: Action::Run(threadpool::run),
+    },
     planned("threadpoolqueue", &["tpq"], "", "Displays queued ThreadPool work items."),
     planned("threads", &["setthread"], "<thread>", "Lists the threads in the target or sets the current thread."),
     planned("threadstate", &[], "<arguments>", "Pretty prints the meaning of a threads state."),
