@@ -1,8 +1,8 @@
 //! The "what was the application doing" commands (issue 16) against the real dotnet-dump,
 //! whole outputs: every truth file of the lab's dumps whose command (`sos/COMMANDS.tsv`)
 //! is one of them (`dcd`, `dcq`, `timerinfo`, `threadpool`, `threadpoolqueue`,
-//! `dumpasync ...`, `dumphttp`, `dumprequests`), and `tests/expected/collections/DUMP/`
-//! (dotnet-dump's `dcd`/`dcq` on the seed and zoo dumps; the file name is the command, `_`
+//! `dumpasync ...`, `dumphttp`, `dumprequests`), and `tests/expected/ops-commands/DUMP/`
+//! (dotnet-dump's `dcd`, `dcq`, `timerinfo` and `threadpool` on seed and zoo dumps; the file name is the command, `_`
 //! for spaces; a `.sha256` file holds the SHA-256 of a long output, then its first and
 //! last lines for the reader). Check names are the command's name (`dcd`, `dumpasync`...).
 mod common;
@@ -78,9 +78,9 @@ fn ops_commands_match_dotnet_dump() {
 }
 
 #[test]
-fn collections_match_dotnet_dump() {
+fn seed_and_zoo_match_dotnet_dump() {
     let Some(lab) = common::lab_dir() else { return };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/collections");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/ops-commands");
     let checks = Checks::new();
     let mut cases = 0;
     for d in std::fs::read_dir(&dir).unwrap().flatten() {
@@ -105,5 +105,5 @@ fn collections_match_dotnet_dump() {
         }
     }
     assert!(cases >= 6, "only {cases} expected outputs");
-    checks.finish("collections");
+    checks.finish("seed_and_zoo");
 }

@@ -29,8 +29,11 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
     if let Some(extra) = a.positional.first() {
         bail!("Unrecognized command or argument '{extra}'.");
     }
+    // dotnet-dump prints this line where its output goes (no error status): a process
+    // whose pool was never started has no `ThreadPoolInstance`.
     let Some(pool) = session.heap.thread_pool()? else {
-        bail!("Failed to obtain ThreadPool data.");
+        writeln!(out, "Failed to obtain ThreadPool data.")?;
+        return Ok(());
     };
     let row = |out: &mut dyn Write, label: &str, value: String| writeln!(out, "{label:<17} {value}");
     writeln!(out, "Using the Portable thread pool.")?;
