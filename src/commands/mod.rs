@@ -19,4 +19,5 @@ pub mod objsize;
 pub mod retained;
 pub mod syncblk;
 pub mod threadpool;
+pub mod threadpoolqueue;
 pub mod timerinfo;

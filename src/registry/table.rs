@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, timerinfo};
+use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -294,7 +294,17 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["threadpool"],
         action: Action::Run(threadpool::run),
     },
-    planned("threadpoolqueue", &["tpq"], "", "Displays queued ThreadPool work items."),
+    Command {
+        name: "threadpoolqueue",
+        aliases: &["tpq"],
+        usage: "",
+        summary: "Displays queued ThreadPool work items.",
+        options: threadpoolqueue::OPTIONS,
+        details: "Lists the work items queued in the thread pool, the global queue first, then the\nper-thread queues, followed by a summary of the different tasks and work items.",
+        examples: &["threadpoolqueue"],
+        exercise: &["threadpoolqueue"],
+        action: Action::Run(threadpoolqueue::run),
+    },
     planned("threads", &["setthread"], "<thread>", "Lists the threads in the target or sets the current thread."),
     planned("threadstate", &[], "<arguments>", "Pretty prints the meaning of a threads state."),
     Command {
