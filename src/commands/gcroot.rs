@@ -22,6 +22,20 @@
 //! fields wrongly on .NET 8, 9 and 10; clrheap names the field that really owns the slot,
 //! as `DeclaringType.FieldName`.
 //!
+//! Then, on .NET 9 and 10, each live thread's thread-static array, which the GC reports
+//! as a root without a handle (`ScanThreadStaticRoots`) and dotnet-dump does not know:
+//! an object held only by a `[ThreadStatic]` field has no root there, and one here. The
+//! thread's array holds one storage object per type; the field is named on the link after
+//! it:
+//!
+//! ```text
+//! Thread statics:
+//!     0000555b6f27f098 (thread statics of thread 1870)
+//!           -> 7ed07280bc00     System.Object[]
+//!           -> 7ed072819788     System.Object[]
+//!           -> 7ed072819770     DocProc.Zoo.ThreadStaticHolder (thread static variable: DocProc.Zoo.ZooRoots.PerThread)
+//! ```
+//!
 //! dotnet-dump's "Caching GC roots, this may take a while." progress lines (and the
 //! blank line after them) go to standard error here.
 //!
@@ -149,7 +163,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            let items = describe.items(&path);
+            let items = describe.items(&path, false);
             if text {
                 printer.root(root, out)?;
                 printer.path(&items, out)?;
@@ -166,7 +180,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 break;
             }
             if let Some(path) = finder.path_from(entry.root.object) {
-                let items = describe.items(&path);
+                let items = describe.items(&path, false);
                 if text {
                     printer.stack_root(entry, &roots.frames, out)?;
                     printer.path(&items, out)?;
@@ -177,6 +191,23 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 }
                 count += 1;
             }
+        }
+    }
+    // Thread statics last, as the GC reports them after each thread's stack.
+    for root in &roots.thread_statics {
+        if count >= limit {
+            break;
+        }
+        if let Some(path) = finder.path_from(root.object) {
+            let items = describe.items(&path, true);
+            if text {
+                printer.root(root, out)?;
+                printer.path(&items, out)?;
+                writeln!(out)?;
+            } else {
+                records.push(root_record(root, None, &items));
+            }
+            count += 1;
         }
     }
     match format {
@@ -217,6 +248,7 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
                 "address": hex(i.address),
                 "type": i.type_name,
                 "static_field": i.static_field,
+                "thread_static": i.thread_static,
                 "dependent": i.dependent,
             })
         })
@@ -236,6 +268,10 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
                 record["frame"] = json!(frame);
                 record["slot"] = json!(slot);
             }
+        }
+        RootKind::ThreadStatic { os_thread_id } => {
+            record["kind"] = json!("thread_static");
+            record["thread"] = json!(os_thread_id);
         }
     }
     record
@@ -262,6 +298,12 @@ impl RootPrinter {
                     writeln!(out, "Finalizer Queue:")?;
                 }
                 writeln!(out, "    {:016x} (finalizer root)", root.address)?;
+            }
+            RootKind::ThreadStatic { os_thread_id } => {
+                if !matches!(last_kind, Some(RootKind::ThreadStatic { .. })) {
+                    writeln!(out, "Thread statics:")?;
+                }
+                writeln!(out, "    {:016x} (thread statics of thread {os_thread_id:x})", root.address)?;
             }
             // Stack roots are printed by `stack_root`.
             RootKind::Stack { .. } => {}
@@ -295,6 +337,8 @@ impl RootPrinter {
         for item in items {
             let extra = if item.dependent {
                 "(dependent handle)".to_string()
+            } else if item.thread_static {
+                item.static_field.as_ref().map_or(String::new(), |f| format!("(thread static variable: {f})"))
             } else {
                 item.static_field.as_ref().map_or(String::new(), |f| format!("(static variable: {f})"))
             };

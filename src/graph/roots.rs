@@ -1,6 +1,7 @@
 //! Roots as dotnet-dump's root commands see them (its `RootCacheService`): every handle,
 //! the finalizer queue's f-reachable objects, and the threads' stack roots found by the
-//! precise stack walk, each under the text of its frame; and the chains from a root to
+//! precise stack walk, each under the text of its frame; beyond it, each live thread's
+//! thread-static array (9, 10), which the GC reports as a root; and the chains from a root to
 //! an object described as `gcroot` prints them (types, dependent-handle links, the
 //! static field a chain hangs from).
 //!
@@ -28,6 +29,8 @@ pub struct RootCache {
     /// Stack roots, thread by thread (managed threads in thread-store order), each thread's
     /// in the order of its stack walk.
     pub stack: Vec<StackRootEntry>,
+    /// Each live thread's thread-static array (9, 10; the GC's root, unknown to dotnet-dump).
+    pub thread_statics: Vec<Root>,
     /// The frame lines of [`StackRootEntry::frame`].
     pub frames: Vec<String>,
     /// Dependent handles, for following and for marking `(dependent handle)` links.
@@ -44,6 +47,10 @@ impl RootCache {
         let handles = crate::heap::roots::handle_roots(&all_handles, true);
         let finalizer = heap.finalizer_roots()?;
         let (stack, frames) = stack_roots(heap, graph, warnings);
+        let (thread_statics, skipped) = heap.thread_static_roots();
+        for w in skipped {
+            warnings.warn(w);
+        }
         let pairs: Vec<(u64, u64)> = all_handles
             .iter()
             .filter(|h| h.kind == crate::heap::HandleKind::Dependent)
@@ -56,15 +63,22 @@ impl RootCache {
             finalizer,
             stack,
             frames,
+            thread_statics,
             dependents,
             dependent_pairs: pairs,
         })
     }
 
-    /// Every root: handles, the finalizer queue, stacks.
+    /// Every root: handles, the finalizer queue, stacks, thread statics.
     pub fn all_roots(&self) -> Vec<Root> {
         let stack = self.stack.iter().map(|e| e.root);
-        self.handles.iter().chain(&self.finalizer).copied().chain(stack).collect()
+        self.handles
+            .iter()
+            .chain(&self.finalizer)
+            .copied()
+            .chain(stack)
+            .chain(self.thread_statics.iter().copied())
+            .collect()
     }
 
     /// The dominator tree of the graph from these roots (dependent handles as edges).
@@ -294,6 +308,8 @@ pub struct PathItem {
     pub type_name: String,
     pub dependent: bool,
     pub static_field: Option<String>,
+    /// `static_field` is a thread-static field (of the root thread's thread statics).
+    pub thread_static: bool,
 }
 
 /// Describes chains of objects from a root as `gcroot` prints them.
@@ -306,28 +322,31 @@ pub struct PathDescriber<'a> {
 }
 
 impl PathDescriber<'_> {
-    /// The first root (in gcroot's order: handles, finalizer queue, stacks) that reaches
-    /// `target`, with its chain, described as gcroot describes it (root kind text, links with
-    /// static field names).
+    /// The first root (in gcroot's order: handles, finalizer queue, stacks, thread
+    /// statics) that reaches `target`, with its chain, described as gcroot describes it
+    /// (root kind text, links with static field names).
     pub fn first_root_chain(&self, target: u64) -> Option<(String, Vec<PathItem>)> {
         let (graph, roots) = (self.graph, self.roots);
         let mut finder = PathFinder::new(graph, &roots.dependents, target);
         let stack = roots.stack.iter().map(|e| &e.root);
-        for root in roots.handles.iter().chain(&roots.finalizer).chain(stack) {
+        for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
             if let Some(path) = finder.path_from(root.object) {
                 let kind = match root.kind {
                     RootKind::Handle(kind) => handle_kind_name(kind),
                     RootKind::FinalizerQueue { .. } => "finalizer queue".into(),
                     RootKind::Stack { os_thread_id, .. } => format!("stack of thread {os_thread_id:x}"),
+                    RootKind::ThreadStatic { os_thread_id } => format!("thread-static array of thread {os_thread_id:x}"),
                 };
-                return Some((kind, self.items(&path)));
+                let thread_static = matches!(root.kind, RootKind::ThreadStatic { .. });
+                return Some((kind, self.items(&path, thread_static)));
             }
         }
         None
     }
 
-    /// The links of a chain: each object's type, and how it is reached.
-    pub fn items(&self, path: &[u64]) -> Vec<PathItem> {
+    /// The links of a chain: each object's type, and how it is reached. `thread_static`:
+    /// the chain starts at a thread's thread-static array (its third link is a field's).
+    pub fn items(&self, path: &[u64], thread_static: bool) -> Vec<PathItem> {
         let (heap, graph, roots) = (self.heap, self.graph, self.roots);
         let type_of = |addr: u64| graph.id_of(addr).map(|id| (id, graph.mt(id)));
         let first = path.first().copied().unwrap_or(0);
@@ -336,7 +355,11 @@ impl PathDescriber<'_> {
         let mut items = Vec::with_capacity(path.len());
         for (i, &obj) in path.iter().enumerate() {
             let dependent = roots.dependents.is_link(prev, obj);
-            let static_field = if !dependent && i == 1 && possible_static {
+            let static_field = if dependent {
+                None
+            } else if thread_static {
+                (i == 2).then(|| self.thread_static_label(first, path[1], obj)).flatten()
+            } else if i == 1 && possible_static {
                 self.static_label(first, obj)
             } else {
                 None
@@ -345,10 +368,34 @@ impl PathDescriber<'_> {
                 Some((_, mt)) => heap.type_name(mt).to_string(),
                 None => "<unknown type>".into(),
             };
-            items.push(PathItem { address: obj, type_name, dependent, static_field });
+            items.push(PathItem { address: obj, type_name, dependent, static_field, thread_static: thread_static && i == 2 });
             prev = obj;
         }
         items
+    }
+
+    /// The slots (addresses) of an object's references, in GCDesc order.
+    fn slots_of(&self, object: u64) -> Vec<u64> {
+        let graph = self.graph;
+        let Some(id) = graph.id_of(object) else { return Vec::new() };
+        let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
+        let mut slots = Vec::new();
+        desc.for_each_slot(graph.size(id), |off| slots.push(object.wrapping_add(off)));
+        slots
+    }
+
+    /// The thread-static field whose slot in the type's storage `storage` (the entry of a
+    /// thread's thread-static array `array`) holds `obj`.
+    fn thread_static_label(&self, array: u64, storage: u64, obj: u64) -> Option<String> {
+        let heap = self.heap;
+        let space = heap.space();
+        // Entry k of an Object[] is the slot at 16 + 8k.
+        let entry = self.slots_of(array).into_iter().find(|&s| space.read_u64(s).ok() == Some(storage))?;
+        let entry = u32::try_from(entry.checked_sub(array)?.checked_sub(16)? / 8).ok()?;
+        let slot = self.slots_of(storage).into_iter().find(|&s| space.read_u64(s).ok() == Some(obj))?;
+        let offset = u32::try_from(slot.checked_sub(storage)?).ok()?;
+        let f = (self.statics)().thread_field_at(entry, offset)?.clone();
+        Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name))
     }
 
     /// The static field whose slot in the statics array `array` holds `obj`.

@@ -7,6 +7,7 @@
 //! ([`described`]). A runtime it does not know is refused with one line naming what was
 //! found.
 pub mod contract;
+pub mod dac_table;
 pub mod described;
 pub mod modules;
 pub mod stack;
@@ -20,6 +21,7 @@ pub mod version;
 use crate::dump::{AddressSpace, MappedFile};
 use crate::error::{Error, Result, ResultExt};
 use contract::ContractDescriptor;
+use dac_table::DacTableShape;
 use exports::Exports;
 use gc_vars::GcDacVars;
 use layouts::Layout;
@@ -57,6 +59,8 @@ pub struct Runtime {
     pub layout: Layout,
     pub descriptor: Option<ContractDescriptor>,
     pub dac_table: u64,
+    /// Where this dump's `g_dacTable` has its insertion-prone parts.
+    pub dac_shape: DacTableShape,
     pub globals: Globals,
     pub gc: GcDacVars,
     /// What was wrong with the runtime's own description of itself (an unreadable or
@@ -83,18 +87,15 @@ impl Runtime {
             )));
         };
         let Some(version) = version::find_version(&space, &coreclr) else {
-            return Err(match space.local_path(&coreclr) {
-                // The file is not on this machine: that is why.
-                None if space.reads_module_files() => {
-                    Error::ModuleFileMissing { path: coreclr.path.clone(), addr: coreclr.base }
-                        .context("cannot tell which .NET version this is")
-                }
-                _ => Error::NoRuntime(format!(
-                    "found {} but not its version string; the dump may be damaged, or pass \
-                     --module-path with a directory holding this libcoreclr.so",
-                    coreclr.path
-                )),
-            });
+            // Most often the file is not on this machine: say which, and what to do.
+            if let Some(missing) = space.missing_file_message(&coreclr) {
+                return Err(Error::ModuleFileMissing { path: coreclr.path.clone(), addr: coreclr.base, message: missing });
+            }
+            return Err(Error::NoRuntime(format!(
+                "found {} but not its version string; the dump may be damaged, or the file at that path is \
+                 not the one the process ran (pass --module-path with a folder holding the right one)",
+                coreclr.path
+            )));
         };
         let arch = space.core().arch;
         let Some(table) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
@@ -112,9 +113,10 @@ impl Runtime {
         let table = described::table_for_open(table, arch.name());
         let mut warnings = Vec::new();
         let exports = Exports::read(&space, &coreclr)?;
-        let dac_table = exports
-            .find("g_dacTable")?
+        let (dac_table, dac_size) = exports
+            .find_sized("g_dacTable")?
             .ok_or_else(|| Error::damaged("libcoreclr.so", "it does not export g_dacTable"))?;
+        let dac_shape = DacTableShape::read(&space, &coreclr, dac_table, usize::try_from(dac_size / 8).ok().filter(|&n| n > 0));
         let descriptor = match exports.find("DotNetRuntimeContractDescriptor") {
             Ok(Some(addr)) => match ContractDescriptor::read(&space, addr) {
                 Ok(d) => Some(d),
@@ -137,6 +139,7 @@ impl Runtime {
         };
         let layout = described::resolve(&table, descriptor.as_ref(), &mut warnings);
         let dac = |index: usize| -> Result<u64> {
+            let index = dac_shape.global_index(index, layout.dac.fcall_range);
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
                 .map_err(|e| Error::from(e).context(format!("cannot read g_dacTable entry {index}")))
@@ -149,7 +152,14 @@ impl Runtime {
         };
         let d = &layout.dac;
         let globals = {
-            let mut g = DescribedGlobals { space: &space, dac_table, descriptor: descriptor.as_ref(), warnings: &mut warnings };
+            let dac_index = |i: usize| dac_shape.global_index(i, layout.dac.fcall_range);
+            let mut g = DescribedGlobals {
+                space: &space,
+                dac_table,
+                dac_index: &dac_index,
+                descriptor: descriptor.as_ref(),
+                warnings: &mut warnings,
+            };
             Globals {
                 free_mt: g.value("FreeObjectMethodTable", d.free_mt)?,
                 string_mt: g.value("StringMethodTable", d.string_mt)?,
@@ -187,10 +197,30 @@ impl Runtime {
             layout,
             descriptor,
             dac_table,
+            dac_shape,
             globals,
             gc,
             warnings,
         })
+    }
+
+    /// The address `g_dacTable` holds for the global the layout places at `index`.
+    pub fn dac_global(&self, index: usize) -> Result<u64> {
+        let at = self.dac_shape.global_index(index, self.layout.dac.fcall_range);
+        self.space
+            .read_ptr(self.dac_table.wrapping_add(8 * at as u64))
+            .with_context(|| format!("cannot read g_dacTable entry {at}"))
+    }
+
+    /// The vtable `g_dacTable` holds `offset` entries into its vtable part (`vptr_list.h`
+    /// order), when the layout has vtable entries.
+    pub fn dac_vtable(&self, offset: usize) -> Option<u64> {
+        let start = self.dac_shape.vptr_start.or(self.layout.dac.vptr_start)?;
+        let at = start.checked_add(offset)?;
+        if at >= self.dac_shape.entries {
+            return None;
+        }
+        self.space.read_ptr(self.dac_table.wrapping_add(8 * at as u64)).ok().filter(|&v| v != 0)
     }
 }
 
@@ -200,12 +230,15 @@ impl Runtime {
 struct DescribedGlobals<'a> {
     space: &'a AddressSpace,
     dac_table: u64,
+    /// Translates the layout's indices to this table's (`DacTableShape::global_index`).
+    dac_index: &'a dyn Fn(usize) -> usize,
     descriptor: Option<&'a ContractDescriptor>,
     warnings: &'a mut Vec<String>,
 }
 
 impl DescribedGlobals<'_> {
     fn dac_entry(&self, index: usize) -> Result<u64> {
+        let index = (self.dac_index)(index);
         self.space
             .read_ptr(self.dac_table.wrapping_add(8 * index as u64))
             .with_context(|| format!("cannot read g_dacTable entry {index}"))
