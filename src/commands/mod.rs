@@ -6,6 +6,8 @@
 //! on each other.
 pub mod debuggeronly;
 pub mod diff;
+pub mod dumpconcurrentdictionary;
+pub mod dumpconcurrentqueue;
 pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpobj;
@@ -20,3 +22,6 @@ pub mod readmemory;
 pub mod retained;
 pub mod syncblk;
 pub mod verifyheap;
+pub mod threadpool;
+pub mod threadpoolqueue;
+pub mod timerinfo;

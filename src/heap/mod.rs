@@ -6,6 +6,9 @@
 pub mod dac_names;
 pub mod fields;
 pub mod memory;
+pub mod managed;
+pub mod threadpool;
+pub mod timers;
 pub mod refs;
 pub mod roots;
 pub mod segments;
@@ -35,6 +38,7 @@ pub struct Heap {
     pub alloc_contexts: Vec<(u64, u64)>,
     types: types::TypeCache,
     loader: fields::LoaderCache,
+    managed: managed::ManagedCache,
 }
 
 impl Heap {
@@ -82,6 +86,7 @@ impl Heap {
             alloc_contexts,
             types: types::TypeCache::default(),
             loader: fields::LoaderCache::default(),
+            managed: managed::ManagedCache::default(),
         })
     }
 

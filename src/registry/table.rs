@@ -2,8 +2,8 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
+use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -134,8 +134,28 @@ pub const COMMANDS: &[Command] = &[
     planned("dumpassembly", &[], "<arguments>", "Displays details about an assembly."),
     planned("dumpasync", &[], "", "Displays information about async \"stacks\" on the garbage-collected heap."),
     planned("dumpclass", &[], "<arguments>", "Displays information about a EE class structure at the specified address."),
-    planned("dumpconcurrentdictionary", &["dcd"], "<address>", "Displays concurrent dictionary content."),
-    planned("dumpconcurrentqueue", &["dcq"], "<address>", "Displays concurrent queue content."),
+    Command {
+        name: "dumpconcurrentdictionary",
+        aliases: &["dcd"],
+        usage: "<address>",
+        summary: "Displays concurrent dictionary content.",
+        options: dumpconcurrentdictionary::OPTIONS,
+        details: "Lists all items (key/value pairs) in the given concurrent dictionary: simple values\nas they are, references as the command that dumps them (dumpobj, dumparray, dumpvc).",
+        examples: &["dcd 00007f1a2c012345"],
+        exercise: &["dcd {0}", "dcd {1}"],
+        action: Action::Run(dumpconcurrentdictionary::run),
+    },
+    Command {
+        name: "dumpconcurrentqueue",
+        aliases: &["dcq"],
+        usage: "<address>",
+        summary: "Displays concurrent queue content.",
+        options: dumpconcurrentqueue::OPTIONS,
+        details: "Lists all items in the given concurrent queue: simple values as they are,\nreferences as the command that dumps them.",
+        examples: &["dcq 00007f1a2c012345"],
+        exercise: &["dcq {0}", "dcq {1}"],
+        action: Action::Run(dumpconcurrentqueue::run),
+    },
     planned("dumpdelegate", &[], "<arguments>", "Displays information about a delegate."),
     planned("dumpdomain", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that's associated with a managed method."),
     planned("dumpexceptions", &[], "", "Displays a list of all managed exceptions."),
@@ -544,11 +564,41 @@ pub const COMMANDS: &[Command] = &[
         action: Action::Run(syncblk::run),
     },
     planned("taskstate", &["tks"], "<address>", "Displays a Task state in a human readable format."),
-    planned("threadpool", &[], "", "Displays info about the runtime thread pool."),
-    planned("threadpoolqueue", &["tpq"], "", "Displays queued ThreadPool work items."),
+    Command {
+        name: "threadpool",
+        aliases: &[],
+        usage: "[-ti] [-wi] [-stat]",
+        summary: "Displays info about the runtime thread pool.",
+        options: threadpool::OPTIONS,
+        details: "Lists basic information about the thread pool: CPU utilization, worker threads\n(running, idle) and their limits.",
+        examples: &["threadpool"],
+        exercise: &["threadpool"],
+        action: Action::Run(threadpool::run),
+    },
+    Command {
+        name: "threadpoolqueue",
+        aliases: &["tpq"],
+        usage: "",
+        summary: "Displays queued ThreadPool work items.",
+        options: threadpoolqueue::OPTIONS,
+        details: "Lists the work items queued in the thread pool, the global queue first, then the\nper-thread queues, followed by a summary of the different tasks and work items.",
+        examples: &["threadpoolqueue"],
+        exercise: &["threadpoolqueue"],
+        action: Action::Run(threadpoolqueue::run),
+    },
     planned("threads", &["setthread"], "<thread>", "Lists the threads in the target or sets the current thread."),
     planned("threadstate", &[], "<arguments>", "Pretty prints the meaning of a threads state."),
-    planned("timerinfo", &["ti"], "", "Displays information about running timers."),
+    Command {
+        name: "timerinfo",
+        aliases: &["ti"],
+        usage: "",
+        summary: "Displays information about running timers.",
+        options: timerinfo::OPTIONS,
+        details: "Lists all the running timers (due time, period, state, callback), followed by a\nsummary of the different items.",
+        examples: &["timerinfo"],
+        exercise: &["timerinfo"],
+        action: Action::Run(timerinfo::run),
+    },
     planned("token2ee", &[], "<arguments>", "Displays the MethodTable structure and MethodDesc structure for the specified token and module."),
     planned("traverseheap", &[], "<filename>", "Writes out heap information to a file in a format understood by the CLR Profiler."),
     Command {
