@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod dumpgen;
 pub mod dumpheap;
+pub mod dumpmt;
 pub mod dumpobj;
 pub mod eeheap;
 pub mod finalizequeue;

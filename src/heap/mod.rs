@@ -5,6 +5,7 @@
 //! prints them. Nothing here formats output: that is the commands' job.
 pub mod dac_names;
 pub mod fields;
+pub mod methods;
 pub mod refs;
 pub mod roots;
 pub mod segments;

@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk};
+use crate::commands::{dumpgen, dumpheap, dumpmt, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -77,7 +77,18 @@ pub const COMMANDS: &[Command] = &[
     planned("dumplog", &[], "<arguments>", "Writes the contents of an in-memory stress log to the specified file."),
     planned("dumpmd", &[], "<arguments>", "Displays information about a MethodDesc structure at the specified address."),
     planned("dumpmodule", &[], "<arguments>", "Displays information about a EE module structure at the specified address."),
-    planned("dumpmt", &[], "<arguments>", "Displays information about a method table at the specified address."),
+    Command {
+        name: "dumpmt",
+        aliases: &[],
+        usage: "[-md] <mt>",
+        summary: "Displays information about a method table at the specified address.",
+        options: dumpmt::OPTIONS,
+        details: "Parent, module, name, token, file, sizes and interface count; with -md the\n\
+                  method list (entry point, MethodDesc, JIT state, slot, name).",
+        examples: &["dumpmt 7f0858156520", "dumpmt -md 7f0858156520"],
+        exercise: &["dumpmt {4}", "dumpmt -md {4}"],
+        action: Action::Run(dumpmt::run),
+    },
     Command {
         name: "dumpobj",
         aliases: &["do"],

@@ -8,6 +8,7 @@
 //! found.
 pub mod contract;
 pub mod described;
+pub mod methods;
 pub mod modules;
 pub mod stack;
 pub mod syncblocks;
