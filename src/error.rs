@@ -60,11 +60,10 @@ pub enum Error {
     Damaged { what: String, detail: String },
     #[error("memory at {addr:#x} ({len} bytes) is not in the dump{}", note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
     Unreadable { addr: u64, len: usize, note: Option<String> },
-    #[error(
-        "memory at {addr:#x} is not in the dump, and {path}, which it maps, is not on this machine \
-         (--module-path DIR searches DIR for it)"
-    )]
-    ModuleFileMissing { path: String, addr: u64 },
+    /// `path` is not on this machine (or may not be read: `--dump-only`), and the dump
+    /// holds only part of it: memory at `addr` cannot be read.
+    #[error("{message}")]
+    ModuleFileMissing { path: String, addr: u64, message: String },
     #[error("{0}")]
     NoRuntime(String),
     #[error("{0}")]
@@ -176,7 +175,10 @@ impl From<DumpError> for Error {
             DumpError::Truncated(m) => Error::Truncated(m),
             DumpError::Damaged { what, detail } => Error::Damaged { what: what.to_string(), detail },
             DumpError::Absent { addr, len, note } => Error::Unreadable { addr, len, note },
-            DumpError::ModuleFileMissing { addr, path, .. } => Error::ModuleFileMissing { path, addr },
+            DumpError::ModuleFileMissing { addr, len, path } => {
+                let message = DumpError::ModuleFileMissing { addr, len, path: path.clone() }.to_string();
+                Error::ModuleFileMissing { path, addr, message }
+            }
         }
     }
 }

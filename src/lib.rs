@@ -18,6 +18,10 @@
 //! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command),
 //! [`progress`] (progress bars on a terminal) and [`warnings`] (what library code reports
 //! instead of printing).
+//!
+//! Beside the layers, for live processes and for moving dumps: [`ipc`] (the runtime's
+//! diagnostics channel), [`ps`] and [`collect`] (list .NET processes, have one write a
+//! dump), [`pack`] (a dump with the module pages it needs, to open anywhere).
 pub mod args;
 pub mod commands;
 pub mod dump;
@@ -38,6 +42,10 @@ pub use error::{Error, ErrorKind};
 pub use session::Session;
 
 pub mod cli;
+pub mod collect;
+pub mod ipc;
+pub mod pack;
+pub mod ps;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

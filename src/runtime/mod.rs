@@ -84,18 +84,15 @@ impl Runtime {
             )));
         };
         let Some(version) = version::find_version(&space, &coreclr) else {
-            return Err(match space.local_path(&coreclr) {
-                // The file is not on this machine: that is why.
-                None if space.reads_module_files() => {
-                    Error::ModuleFileMissing { path: coreclr.path.clone(), addr: coreclr.base }
-                        .context("cannot tell which .NET version this is")
-                }
-                _ => Error::NoRuntime(format!(
-                    "found {} but not its version string; the dump may be damaged, or pass \
-                     --module-path with a directory holding this libcoreclr.so",
-                    coreclr.path
-                )),
-            });
+            // Most often the file is not on this machine: say which, and what to do.
+            if let Some(missing) = space.missing_file_message(&coreclr) {
+                return Err(Error::ModuleFileMissing { path: coreclr.path.clone(), addr: coreclr.base, message: missing });
+            }
+            return Err(Error::NoRuntime(format!(
+                "found {} but not its version string; the dump may be damaged, or the file at that path is \
+                 not the one the process ran (pass --module-path with a folder holding the right one)",
+                coreclr.path
+            )));
         };
         let arch = space.core().arch;
         let Some(table) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {

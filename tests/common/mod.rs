@@ -49,9 +49,25 @@ pub fn lab_dumps(test: &str) -> Vec<(String, PathBuf, PathBuf)> {
     dumps
 }
 
+/// A command running the clrheap binary under test. `CLRHEAP_TEST_RUNNER` (words
+/// separated by spaces, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) runs it through an
+/// emulator when it was built for another architecture (`.ci/cross-arm64`).
+pub fn clrheap() -> Command {
+    let exe = env!("CARGO_BIN_EXE_clrheap");
+    match std::env::var("CLRHEAP_TEST_RUNNER").ok().filter(|r| !r.trim().is_empty()) {
+        Some(runner) => {
+            let mut words = runner.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    }
+}
+
 /// Runs `clrheap analyze DUMP -c CMD...`.
 pub fn analyze(dump: &Path, commands: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clrheap"));
+    let mut cmd = clrheap();
     cmd.arg("analyze").arg(dump);
     for c in commands {
         cmd.arg("-c").arg(c);
