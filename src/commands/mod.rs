@@ -10,6 +10,7 @@ pub mod dumpconcurrentdictionary;
 pub mod dumpconcurrentqueue;
 pub mod dumpgen;
 pub mod dumpheap;
+pub mod dumpmt;
 pub mod dumpobj;
 pub mod eeheap;
 pub mod finalizequeue;

@@ -9,6 +9,7 @@ pub mod memory;
 pub mod managed;
 pub mod threadpool;
 pub mod timers;
+pub mod methods;
 pub mod refs;
 pub mod roots;
 pub mod segments;

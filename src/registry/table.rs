@@ -4,6 +4,7 @@
 use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
+use crate::commands::dumpmt;
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -206,7 +207,18 @@ pub const COMMANDS: &[Command] = &[
     },
     planned("dumpmd", &[], "<arguments>", "Displays information about a MethodDesc structure at the specified address."),
     planned("dumpmodule", &[], "<arguments>", "Displays information about a EE module structure at the specified address."),
-    planned("dumpmt", &[], "<arguments>", "Displays information about a method table at the specified address."),
+    Command {
+        name: "dumpmt",
+        aliases: &[],
+        usage: "[-md] <mt>",
+        summary: "Displays information about a method table at the specified address.",
+        options: dumpmt::OPTIONS,
+        details: "Parent, module, name, token, file, sizes and interface count; with -md the\n\
+                  method list (entry point, MethodDesc, JIT state, slot, name).",
+        examples: &["dumpmt 7f0858156520", "dumpmt -md 7f0858156520"],
+        exercise: &["dumpmt {4}", "dumpmt -md {4}"],
+        action: Action::Run(dumpmt::run),
+    },
     Command {
         name: "dumpobj",
         aliases: &["do"],
