@@ -8,15 +8,20 @@
 //! One line per module of the AppDomain's assemblies, in load order: the base and size of
 //! the image the runtime loaded (mapped or flat), its path; a module emitted at run time
 //! has neither and prints `(Dynamic)`.
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use crate::runtime::modules::{app_domain_modules, module_image};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{CommandArgs, OptionSpec};
+
+/// clrmodules's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec::flag("-v", "Details of each module.").or(&["--verbose"]).unsupported(), OptionSpec::valued("-n", "<regex>", "Only modules whose file name matches.").or(&["--name"]).unsupported()];
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    if let Some(a) = args.first() {
+    let p = CommandArgs::parse(args, OPTIONS)?;
+    if let Some(a) = p.positional.first() {
         bail!("Unrecognized command or argument '{a}'");
     }
     let rt = &session.heap.runtime;

@@ -17,14 +17,29 @@
 //! methods with their module's file name, adds the offset into the method (`+ 94`) and
 //! leaves the IP of runtime Frames blank; `-r` prints each frame's registers; `-p`, `-l`
 //! and `-a` print parameters, locals or both; `-n` leaves out source lines.
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use crate::runtime::stack::clrstack::{FrameVariables, SourceLines, VarPlace, VarValue};
 use crate::runtime::stack::{StackFrame, StackFrameKind, StackWalk};
 use crate::runtime::threads::ManagedThread;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{option_list, OptionSpec, SosArgs};
+
+/// clrstack's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-a", "Parameters and locals of each frame."),
+    OptionSpec::flag("-all", "Every managed thread."),
+    OptionSpec::flag("-p", "Parameters of each frame."),
+    OptionSpec::flag("-l", "Locals of each frame."),
+    OptionSpec::flag("-f", "Module names, offsets into methods; runtime Frames without an IP."),
+    OptionSpec::flag("-r", "The registers of each frame."),
+    OptionSpec::flag("-n", "No source lines."),
+    OptionSpec::valued("-c", "<n>", "At most this many frames."),
+    OptionSpec::flag("-i", "ICorDebug's view of the stack.").unsupported(),
+    OptionSpec::flag("-gc", "GC references of each frame.").unsupported(),
+];
 
 #[derive(Debug, Default)]
 struct Options {
@@ -40,33 +55,22 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
-        let mut o = Options::default();
-        let mut i = 0;
-        while i < args.len() {
-            let a = args[i].as_str();
-            match a.to_ascii_lowercase().as_str() {
-                "-a" => {
-                    o.params = true;
-                    o.locals = true;
-                }
-                "-all" => o.all_threads = true,
-                "-p" => o.params = true,
-                "-l" => o.locals = true,
-                "-n" => o.no_lines = true,
-                "-f" => o.full = true,
-                "-r" => o.registers = true,
-                "-gc" | "/d" | "-i" => {}
-                "-c" => {
-                    i += 1;
-                    let Some(v) = args.get(i) else { bail!("Missing value for option -c") };
-                    o.count = v.parse().map_err(|_| anyhow::anyhow!("Invalid value for option -c: {v}"))?;
-                }
-                _ if a.starts_with('-') => bail!("Invalid option: {a}"),
-                _ => {}
-            }
-            i += 1;
-        }
-        Ok(o)
+        let p = SosArgs::parse(args, OPTIONS, 2)
+            .map_err(|message| anyhow::anyhow!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS)))?;
+        let all = p.has("-a");
+        let count = match p.value("-c") {
+            Some(v) => v.parse().map_err(|_| anyhow::anyhow!("Invalid value for option -c: {v}"))?,
+            None => 0,
+        };
+        Ok(Options {
+            params: all || p.has("-p"),
+            locals: all || p.has("-l"),
+            full: p.has("-f"),
+            registers: p.has("-r"),
+            all_threads: p.has("-all"),
+            no_lines: p.has("-n"),
+            count,
+        })
     }
 }
 

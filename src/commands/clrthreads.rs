@@ -20,23 +20,21 @@
 //!
 //! The table is SOS's `TableOutput`: columns of widths 4, 4, 8, 16, 8, 11, 33, 16, 5, 3,
 //! the first three and the state right-aligned, one space between columns.
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use crate::runtime::threads::{app_domain, state, thread_details, thread_store_counts};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{option_list, OptionSpec, SosArgs};
+
+/// clrthreads's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec::flag("-live", "Only threads associated with a live OS thread."), OptionSpec::flag("-special", "Also the runtime's special threads (not on Linux).")];
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let (mut live, mut special) = (false, false);
-    for a in args {
-        match a.to_ascii_lowercase().as_str() {
-            "-live" => live = true,
-            "-special" => special = true,
-            "-managedexception" | "/d" => {}
-            _ => bail!("Invalid argument {a}"),
-        }
-    }
+    let parsed = SosArgs::parse(args, OPTIONS, 0)
+        .map_err(|message| anyhow::anyhow!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS)))?;
+    let (live, special) = (parsed.has("-live"), parsed.has("-special"));
     let heap = &session.heap;
     let rt = &heap.runtime;
     let counts = thread_store_counts(rt)?;

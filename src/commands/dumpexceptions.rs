@@ -14,39 +14,51 @@
 //! (`<null>` when none) and the first frame of the stack trace the runtime recorded in it.
 //! `-type` keeps types whose name contains the text (any case); `-live` and `-dead`
 //! (together: neither) filter by reachability; `-gen` by generation.
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
+use crate::heap::segments::ObjectGeneration;
 use crate::runtime::exceptions::{is_exception_type, read_exception};
 use crate::runtime::stack::clrstack::SourceLines;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
+use crate::args::{CommandArgs, OptionSpec};
+
+/// dumpexceptions's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-type", "<text>", "Only exceptions whose type name contains this (any case)."),
+    OptionSpec::flag("-live", "Only exceptions reachable from roots."),
+    OptionSpec::flag("-dead", "Only exceptions not reachable from roots."),
+    OptionSpec::valued("-gen", "<generation>", "Only this generation: gen0, gen1, gen2, loh, poh, foh."),
+];
+
+/// A `-gen` value as dotnet-dump's dumpexceptions reads it.
+fn parse_generation(text: &str) -> Option<ObjectGeneration> {
+    Some(match text.to_ascii_lowercase().as_str() {
+        "gen0" => ObjectGeneration::Gen0,
+        "gen1" => ObjectGeneration::Gen1,
+        "gen2" => ObjectGeneration::Gen2,
+        "loh" | "large" => ObjectGeneration::Large,
+        "poh" | "pinned" => ObjectGeneration::Pinned,
+        "foh" | "frozen" => ObjectGeneration::Frozen,
+        _ => return None,
+    })
+}
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let (mut live, mut dead) = (false, false);
-    let mut type_filter: Option<String> = None;
-    let mut generation = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-live" => live = true,
-            "-dead" => dead = true,
-            "-type" | "-gen" => {
-                let Some(v) = args.get(i + 1) else { bail!("Required argument missing for option: '{}'.", args[i]) };
-                if args[i] == "-type" {
-                    type_filter = Some(v.to_lowercase());
-                } else {
-                    generation = Some(super::dumpheap::parse_generation(v).ok_or_else(|| {
-                        anyhow::anyhow!("Unknown generation: {v}. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported")
-                    })?);
-                }
-                i += 1;
-            }
-            a => bail!("Unrecognized command or argument '{a}'"),
-        }
-        i += 1;
+    let p = CommandArgs::parse(args, OPTIONS)?;
+    if let Some(a) = p.positional.first() {
+        bail!("Unrecognized command or argument '{a}'");
     }
+    let (mut live, mut dead) = (p.flag("-live"), p.flag("-dead"));
+    let type_filter = p.value("-type").filter(|t| !t.trim().is_empty()).map(str::to_lowercase);
+    let generation = match p.value("-gen").filter(|g| !g.trim().is_empty()) {
+        Some(v) => Some(parse_generation(v).ok_or_else(|| {
+            anyhow::anyhow!("Unknown generation: {v}. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported")
+        })?),
+        None => None,
+    };
     if live && dead {
         live = false;
         dead = false;
@@ -67,7 +79,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         if !*is_exception.entry(mt).or_insert_with(|| is_exception_type(rt, mt)) {
             continue;
         }
-        if let Some(l) = liveness
+        if let Some(l) = &liveness
             && l.is_live(addr) != live
         {
             continue;

@@ -16,8 +16,9 @@
 //!   upper-case hex, references and structs (their address) in lower-case hex.
 //! - Under `dumparray -details` every output call of the nested object is indented, also
 //!   in the middle of a line (SOS indents per call, not per line).
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::args::{OptionSpec, SosArgs};
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use serde_json::{json, Value};
 use crate::heap::fields::{et, FieldDesc, StaticLocation};
 use crate::heap::Heap;
@@ -61,62 +62,26 @@ fn fail(sos: &mut Sos, message: &str) -> Result<()> {
     bail!("{}", message.lines().last().unwrap_or(message).trim_end())
 }
 
-/// SOS's option parser (`GetCMDOption`): options (case-insensitive, before the
-/// arguments), then at most `max_args` arguments.
-struct Parsed {
-    flags: Vec<(&'static str, Option<String>)>,
-    args: Vec<String>,
-}
+/// dumpobj's options (SOS's native parser: case-insensitive, before the address).
+pub const DUMPOBJ_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-nofields", "Do not print the object's fields."),
+    OptionSpec::flag("-refs", "The objects it references.").unsupported(),
+];
 
-fn parse_options(
-    args: &[String],
-    options: &[(&'static str, bool)],
-    max_args: usize,
-) -> std::result::Result<Parsed, String> {
-    let mut parsed = Parsed {
-        flags: Vec::new(),
-        args: Vec::new(),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let word = &args[i];
-        if !word.starts_with('-') {
-            if parsed.args.len() >= max_args {
-                return Err(format!("Incorrect argument: {}\n", args[i..].join(" ")));
-            }
-            parsed.args.push(word.clone());
-        } else if !parsed.args.is_empty() {
-            return Err(format!("Wrong option: {}\n", args[i..].join(" ")));
-        } else {
-            let Some(&(name, has_value)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(word)) else {
-                return Err(format!("Unknown option: {word}\n"));
-            };
-            if parsed.flags.iter().any(|(n, _)| *n == name) {
-                return Err(format!("Invalid option: option specified multiple times: {word}\n"));
-            }
-            let value = if has_value {
-                i += 1;
-                match args.get(i) {
-                    Some(v) => Some(v.clone()),
-                    None => return Err(format!("Missing value for option {word}\n")),
-                }
-            } else {
-                None
-            };
-            parsed.flags.push((name, value));
-        }
-        i += 1;
-    }
-    Ok(parsed)
-}
+/// dumparray's options.
+pub const DUMPARRAY_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-start", "<index>", "First element to display."),
+    OptionSpec::valued("-length", "<n>", "Number of elements to display."),
+    OptionSpec::flag("-details", "Print the fields of each element (value types)."),
+    OptionSpec::flag("-nofields", "With -details, do not print the fields of elements."),
+];
 
-impl Parsed {
-    fn has(&self, name: &str) -> bool {
-        self.flags.iter().any(|(n, _)| *n == name)
-    }
-    fn value(&self, name: &str) -> Option<&str> {
-        self.flags.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())
-    }
+/// dumpvc takes no options.
+pub const DUMPVC_OPTIONS: &[OptionSpec] = &[];
+
+/// SOS's option parser (`GetCMDOption`), over a command's declared options.
+fn parse_options(args: &[String], options: &'static [OptionSpec], max_args: usize) -> std::result::Result<SosArgs, String> {
+    SosArgs::parse(args, options, max_args)
 }
 
 /// The debugger's expression evaluation of an address: hex, optional `0x`; 0 if invalid.
@@ -134,13 +99,13 @@ fn size_value(text: &str) -> u64 {
     }
 }
 
-/// `dumpobj [-nofields] [-refs] <address>`.
+/// `dumpobj [-nofields] <address>`.
 pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     if format != Format::Text {
         return records::dumpobj(session, args, format, out);
     }
     let mut sos = Sos { out, indent: 0 };
-    let parsed = match parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1) {
+    let parsed = match parse_options(args, DUMPOBJ_OPTIONS, 1) {
         Ok(p) => p,
         Err(msg) => return fail(&mut sos, &msg),
     };
@@ -149,11 +114,7 @@ pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut
     if addr == 0 {
         return fail(&mut sos, &format!("Invalid parameter {}\n", args.join(" ")));
     }
-    print_object(&session.heap, session, &mut sos, addr, !parsed.has("-nofields"))?;
-    if parsed.has("-refs") {
-        bail!("dumpobj -refs is not supported yet");
-    }
-    Ok(())
+    print_object(&session.heap, session, &mut sos, addr, !parsed.has("-nofields"))
 }
 
 /// What an address holds, as SOS's object checks see it.
@@ -721,7 +682,7 @@ pub fn run_dumpvc(session: &Session, args: &[String], format: Format, out: &mut 
     }
     let heap = &session.heap;
     let mut sos = Sos { out, indent: 0 };
-    let parsed = match parse_options(args, &[("/d", false)], 2) {
+    let parsed = match parse_options(args, DUMPVC_OPTIONS, 2) {
         Ok(p) => p,
         Err(msg) => return fail(&mut sos, &msg),
     };
@@ -782,7 +743,7 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
     let mut sos = Sos { out, indent: 0 };
     let parsed = match parse_options(
         args,
-        &[("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)],
+        DUMPARRAY_OPTIONS,
         1,
     ) {
         Ok(p) => p,
@@ -976,11 +937,8 @@ mod records {
     /// `dumpobj`: JSON `{"address", "type", "mt", "size", "free", "module", "file",
     /// "string"?, "array"?, "fields"?, "thin_lock"?}`; CSV: one row per field.
     pub fn dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-        let parsed = parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1)
+        let parsed = parse_options(args, DUMPOBJ_OPTIONS, 1)
             .map_err(parse_error)?;
-        if parsed.has("-refs") {
-            bail!("dumpobj -refs is not supported yet");
-        }
         let text = parsed.args.first().map(String::as_str).unwrap_or("");
         let addr = expression(text);
         if addr == 0 {
@@ -994,7 +952,7 @@ mod records {
     /// "fields"}`; CSV: one row per field.
     pub fn dumpvc(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
         let heap = &session.heap;
-        let parsed = parse_options(args, &[("/d", false)], 2).map_err(parse_error)?;
+        let parsed = parse_options(args, DUMPVC_OPTIONS, 2).map_err(parse_error)?;
         if parsed.args.len() != 2 {
             bail!("Usage: dumpvc <Method Table> <Value object start addr>");
         }
@@ -1014,7 +972,7 @@ mod records {
         let heap = &session.heap;
         let parsed = parse_options(
             args,
-            &[("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)],
+            DUMPARRAY_OPTIONS,
             1,
         )
         .map_err(parse_error)?;
@@ -1308,25 +1266,5 @@ mod tests {
         assert_eq!(c_float(3.5), "3.500000");
         assert_eq!(c_float(f64::INFINITY), "inf");
         assert_eq!(c_float(-0.0), "-0.000000");
-    }
-
-    #[test]
-    fn options_parse_like_sos() {
-        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let p = parse_options(&args("-NoFields 1234"), &[("-nofields", false)], 1).unwrap();
-        assert!(p.has("-nofields"));
-        assert_eq!(p.args, vec!["1234"]);
-        assert_eq!(
-            parse_options(&args("-foo 1"), &[("-nofields", false)], 1).err().unwrap(),
-            "Unknown option: -foo\n"
-        );
-        assert_eq!(
-            parse_options(&args("1 -nofields"), &[("-nofields", false)], 1).err().unwrap(),
-            "Wrong option: -nofields\n"
-        );
-        assert_eq!(
-            parse_options(&args("1 2"), &[("-nofields", false)], 1).err().unwrap(),
-            "Incorrect argument: 2\n"
-        );
     }
 }

@@ -14,12 +14,16 @@
 //! GC heap (free blocks included: dotnet-dump walks the segment and matches object
 //! starts). Registers first, by their index in `registers`, then stack slots by address;
 //! stale slots count as much as live ones (for the precise roots see `gcroot`).
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::registers::sos_context;
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::runtime::threads::sos_registers;
+use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{CommandArgs, OptionSpec};
+
+/// dumpstackobjects's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec::flag("-verify", "Only objects whose fields check out.").unsupported()];
 
 /// How far above the stack pointer dotnet-dump looks when it has no stack base (Linux).
 const STACK_SCAN: u64 = 0xffff;
@@ -89,7 +93,8 @@ fn parse_address(text: &str) -> Option<u64> {
 }
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let bounds: Vec<&String> = args.iter().filter(|a| !a.eq_ignore_ascii_case("-verify")).collect();
+    let p = CommandArgs::parse(args, OPTIONS)?;
+    let bounds: Vec<&String> = p.positional.iter().collect();
     let Some(thread) = session.current_os_thread() else { bail!("No current thread") };
     let heap = &session.heap;
     let mut also: Option<(u64, u64)> = None;
@@ -117,7 +122,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     if let Some((lo, hi)) = heap.object_bounds()
         && thread.arch == crate::dump::Architecture::X86_64
     {
-        for (i, (name, _, v)) in sos_context(thread).into_iter().enumerate() {
+        for (i, (name, _, v)) in sos_registers(thread).into_iter().enumerate() {
             if lo <= v && v < hi && is_object(v) {
                 rows.push((i as u64, Some(name), v));
             }

@@ -11,12 +11,16 @@
 //! runtime embeds (`@(#)Version ...`), then the GC mode (`Server mode with N gc heaps`, and
 //! `DATAS <mode> ` when the GC adapts its heap count), then the version of the SOS whose
 //! text clrheap reproduces (dotnet-dump 10.0.750501's).
-use super::output::{write_json, Format};
-use super::Session;
+use crate::render::output::{write_json, Format};
+use crate::session::Session;
 use crate::runtime::gc_vars::GcLayout;
 use anyhow::Result;
 use serde_json::json;
 use std::io::Write;
+use crate::args::OptionSpec;
+
+/// eeversion's options.
+pub const OPTIONS: &[OptionSpec] = &[];
 
 /// The SOS clrheap's texts follow (the `SOS Version:` line of dotnet-dump 10.0.750501).
 pub const SOS_VERSION: &str = "10.0.15.501 @Commit: ad724c4b85e7ae775e42f393c6e95a7557a57954";

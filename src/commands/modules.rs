@@ -8,15 +8,20 @@
 //!
 //! Base, size and path of each image, by base address (see `dump::LoadedImage` for how
 //! dotnet-dump finds them), then the sum of the sizes.
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use crate::dump::ImageKind;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{CommandArgs, OptionSpec};
+
+/// modules's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec::flag("-v", "Details of each module.").or(&["--verbose"]).unsupported()];
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    if let Some(a) = args.first() {
+    let p = CommandArgs::parse(args, OPTIONS)?;
+    if let Some(a) = p.positional.first() {
         bail!("Unrecognized command or argument '{a}'");
     }
     let images = session.heap.space().loaded_images();

@@ -18,14 +18,21 @@
 //! recorded: one byte into the call for a managed throw), module and method, and the
 //! offset into the method; `-lines` adds source lines. With `-nested`, the exceptions the
 //! current thread's handling is nested in follow (`Nested exception ----...`).
-use super::output::{hex, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_json, Format};
+use crate::session::Session;
 use crate::runtime::exceptions::{is_exception_type, read_exception, ExceptionObject};
 use crate::runtime::stack::clrstack::SourceLines;
 use crate::runtime::threads::{nested_exceptions, thread_details};
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{option_list, OptionSpec, SosArgs};
+
+/// printexception's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-nested", "Also the exceptions the current thread's handling is nested in."),
+    OptionSpec::flag("-lines", "Source lines of the stack trace.").or(&["-l"]),
+];
 
 #[derive(Default)]
 struct Options {
@@ -35,17 +42,9 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> Result<Options> {
-    let mut o = Options::default();
-    for a in args {
-        match a.to_ascii_lowercase().as_str() {
-            "-nested" => o.nested = true,
-            "-lines" | "-l" => o.lines = true,
-            "-ccw" | "/d" => {}
-            _ if a.starts_with('-') => anyhow::bail!("Invalid option: {a}"),
-            _ => o.address = Some(a.clone()),
-        }
-    }
-    Ok(o)
+    let p = SosArgs::parse(args, OPTIONS, 1)
+        .map_err(|message| anyhow::anyhow!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS)))?;
+    Ok(Options { nested: p.has("-nested"), lines: p.has("-lines"), address: p.args.first().cloned() })
 }
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
@@ -110,7 +109,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
 fn format_exception(session: &Session, lines: &SourceLines, addr: u64, with_lines: bool, text: &mut String, records: &mut Vec<Value>) {
     let heap = &session.heap;
     let rt = &heap.runtime;
-    let Some(mt) = heap.object_mt(addr).filter(|&mt| heap.method_table(mt).is_ok()) else {
+    let Some(mt) = heap.object_mt(addr).ok().filter(|&mt| heap.method_table(mt).is_ok()) else {
         text.push_str(&format!("Invalid exception object: {addr:016x}\n"));
         return;
     };
@@ -133,7 +132,7 @@ fn format_exception(session: &Session, lines: &SourceLines, addr: u64, with_line
     text.push_str(&format!("Message:          {}\n", message.as_deref().unwrap_or("<none>")));
     text.push_str("InnerException:   ");
     if e.inner_exception != 0 {
-        match heap.object_mt(e.inner_exception) {
+        match heap.object_mt(e.inner_exception).ok() {
             Some(imt) => text.push_str(&format!(
                 "{}, Use printexception {:016X} to see more.\n",
                 heap.type_name(imt),

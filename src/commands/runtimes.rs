@@ -20,17 +20,22 @@
 //! use, and the runtime's diagnostic exports. dotnet-dump names its own cDAC library (for
 //! runtimes that publish a contract descriptor, 9 and later) by the path it is installed
 //! at; clrheap has no such library and prints its file name.
-use super::output::{hex, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_json, Format};
+use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::json;
 use std::io::Write;
+use crate::args::{CommandArgs, OptionSpec};
+
+/// runtimes's options.
+pub const OPTIONS: &[OptionSpec] = &[];
 
 /// The exports dotnet-dump looks for, in its order.
 const EXPORTS: [&str; 4] = ["DotNetRuntimeInfo", "g_dacTable", "DotNetRuntimeDebugHeader", "DotNetRuntimeContractDescriptor"];
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    if let Some(a) = args.first() {
+    let p = CommandArgs::parse(args, OPTIONS)?;
+    if let Some(a) = p.positional.first() {
         bail!("Unrecognized command or argument '{a}'");
     }
     let rt = &session.heap.runtime;

@@ -10,11 +10,18 @@
 //! (`setthread 17`), or an OS id with `-tid` (`setthread -tid 0x6d7f`), that thread
 //! becomes the current thread of the commands that follow (`clrstack`, `registers`, `dso`,
 //! `pe`). `-v` adds each thread's IP, SP, FP and TEB (always 0 on Linux).
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
+use crate::args::{CommandArgs, OptionSpec};
+
+/// threads's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-tid", "<thread> is an OS thread id.").or(&["--tid", "-t"]),
+    OptionSpec::flag("-v", "IP, SP, FP and TEB of each thread.").or(&["--verbose"]),
+];
 
 /// A thread number as dotnet-dump's parser reads it: decimal, or hex with `0x`.
 fn parse_number(text: &str) -> Option<u64> {
@@ -25,22 +32,13 @@ fn parse_number(text: &str) -> Option<u64> {
 }
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let mut by_tid = false;
-    let mut verbose = false;
-    let mut value = None;
-    for a in args {
-        match a.as_str() {
-            "-tid" | "--tid" | "-t" => by_tid = true,
-            "-v" | "--verbose" => verbose = true,
-            w if w.starts_with('-') && parse_number(w).is_none() => bail!("Unrecognized command or argument '{w}'"),
-            w => {
-                if value.is_some() {
-                    bail!("Unrecognized command or argument '{w}'");
-                }
-                value = Some(parse_number(w).ok_or_else(|| anyhow::anyhow!("Cannot parse argument '{w}' for command 'threads'"))?);
-            }
-        }
-    }
+    let p = CommandArgs::parse(args, OPTIONS)?;
+    let (by_tid, verbose) = (p.flag("-tid"), p.flag("-v"));
+    let value = match p.positional.as_slice() {
+        [] => None,
+        [w] => Some(parse_number(w).ok_or_else(|| anyhow::anyhow!("Cannot parse argument '{w}' for command 'threads'"))?),
+        [_, w, ..] => bail!("Unrecognized command or argument '{w}'"),
+    };
     let threads = &session.heap.space().core().threads;
     if let Some(v) = value {
         let index = if by_tid {

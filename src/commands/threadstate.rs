@@ -2,11 +2,15 @@
 //! as SOS prints them (`    Background`). The value is hexadecimal, as `clrthreads`
 //! prints it (`0x` optional); a value with no known bit prints `    No thread states for
 //! '<value>'`.
-use super::output::{write_json, Format};
-use super::Session;
+use crate::render::output::{write_json, Format};
+use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::json;
 use std::io::Write;
+use crate::args::OptionSpec;
+
+/// threadstate's options.
+pub const OPTIONS: &[OptionSpec] = &[];
 
 /// SOS's names of the thread state bits, lowest bit first.
 const STATES: [(u32, &str); 32] = [

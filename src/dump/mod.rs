@@ -8,7 +8,8 @@
 //!
 //! Heap dumps leave out pages of file-backed mappings (parts of `libcoreclr.so`, most of
 //! the managed assemblies). [`AddressSpace`] reads such pages from the mapped file itself
-//! (the path recorded in `NT_FILE`, or a file of that name found under `--module-path`),
+//! (the path recorded in `NT_FILE`, or a file of that name found below a `--module-path`
+//! folder: [`module_search`]),
 //! applying the shared object's relative relocations (`R_X86_64_RELATIVE`,
 //! `R_AARCH64_RELATIVE`) so that pointers in its writable data read as they did in the
 //! process.
@@ -20,6 +21,7 @@
 mod address_space;
 mod elf_core;
 mod module_file;
+pub mod module_search;
 mod modules;
 mod open;
 pub mod rewrite;
@@ -42,6 +44,9 @@ pub enum DumpError {
     },
     #[error("{0}")]
     NotACore(String),
+    /// The file is shorter than its own headers say.
+    #[error("{0}")]
+    Truncated(String),
     #[error("{what}: the dump is damaged ({detail})")]
     Damaged { what: &'static str, detail: String },
     #[error("memory at {addr:#x} ({len} bytes) is not in the dump{}", note_suffix(.note))]
@@ -50,6 +55,12 @@ pub enum DumpError {
         len: usize,
         note: Option<String>,
     },
+    /// Memory the dump left out, in a mapping of a file that is not on this machine.
+    #[error(
+        "memory at {addr:#x} ({len} bytes) is not in the dump, and {path}, which it maps, is not on this machine \
+         (--module-path DIR searches DIR for it)"
+    )]
+    ModuleFileMissing { addr: u64, len: usize, path: String },
 }
 
 fn note_suffix(note: &Option<String>) -> String {

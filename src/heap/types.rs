@@ -196,16 +196,9 @@ impl Heap {
             .unwrap_or_else(|| unknown_type_name(mt).into())
     }
 
-    /// The MethodTable of the object at `addr` (its first word, the GC's mark bits
-    /// cleared), when readable and not 0.
-    pub fn object_mt(&self, addr: u64) -> Option<u64> {
-        let mt = self.space().read_ptr(addr).ok()? & !7;
-        (mt != 0).then_some(mt)
-    }
-
     /// The type name of the object at `addr`, when its MethodTable can be named.
     pub fn object_type_name(&self, addr: u64) -> Option<Arc<str>> {
-        self.try_type_name(self.object_mt(addr)?)
+        self.try_type_name(self.object_mt(addr).ok()?)
     }
 
     /// The name of the type with this MethodTable, or `None` when it cannot be named

@@ -250,6 +250,11 @@ pub static BINDINGS: &[Binding] = &[
     }),
     field(9, "GCAllocContext", "Pointer", |l| Some(&mut l.alloc_context.pointer)),
     field(9, "GCAllocContext", "Limit", |l| Some(&mut l.alloc_context.limit)),
+    // Thread statics (9's descriptor has none of these)
+    field(10, "Thread", "ThreadLocalDataPtr", |l| l.thread.local_data.as_mut()),
+    field(10, "ThreadLocalData", "NonCollectibleTlsArrayData", |l| Some(&mut l.thread_statics.non_collectible_array)),
+    size(10, "ThreadStaticsInfo", |l| Some(&mut l.thread_statics.info_size)),
+    field(10, "ThreadStaticsInfo", "GCTlsIndex", |l| Some(&mut l.thread_statics.gc_tls_index)),
     // Objects
     field(9, "Exception", "_message", |l| Some(&mut l.exception.message)),
     field(9, "Exception", "_innerException", |l| Some(&mut l.exception.inner_exception)),

@@ -42,6 +42,12 @@ pub struct DacTableIndices {
     pub app_domain: usize,
     /// `g_pSuspensionThread` (-> `Thread*`, the thread suspending the runtime for a GC).
     pub gc_thread: usize,
+    /// `gLowestFCall` (8, 9). Globals from here on are taken relative to where the dump
+    /// has it (servicing releases insert globals before it; see
+    /// [`crate::runtime::dac_table`]).
+    pub fcall_range: Option<usize>,
+    /// The first vtable entry, when the dump does not show where its global functions end.
+    pub vptr_start: Option<usize>,
 }
 
 /// Where a MethodTable keeps its TypeDef token.
@@ -154,6 +160,29 @@ pub struct MethodTableLayout {
     /// On 8, `MethodTable.Module` is the loader module; ClrMD reports the canonical
     /// MethodTable's module for generic instantiations.
     pub module_is_loader_module: bool,
+    /// `NumVirtuals` (u16): the virtual slots, in chunks of 8 behind pointers that follow
+    /// the MethodTable (`vtable`, the MethodTable's size).
+    pub num_virtuals: u64,
+    /// `NumInterfaces` (u16).
+    pub num_interfaces: u64,
+    /// The size of `MethodTable`: where the vtable chunk pointers start.
+    pub vtable: u64,
+    /// Where the non-virtual slots kept in the MethodTable are.
+    pub non_virtual_slots: NonVirtualSlots,
+}
+
+/// Where a MethodTable keeps its non-virtual slots (a MethodDesc flagged
+/// `HasNonVtableSlot` keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonVirtualSlots {
+    /// 8: `MTFlags2` (u16 at +8) bit 0x8 says there are some; they are in the first
+    /// free multipurpose slot (+48, +56, then after the vtable chunk pointers), after the
+    /// ones `PerInstInfo` (0x1) and `DispatchMap` (0x4) take (+56 is the interface map's
+    /// under 0x2); bit 0x4000 says the slot holds the only one, else it points to them.
+    Multipurpose,
+    /// 9, 10: an array growing down from `AuxiliaryData + OffsetToNonVirtualSlots` (i16
+    /// at +2): slot `NumVirtuals + k` at `-(k + 1) * 8`.
+    BeforeAuxData,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -211,7 +240,45 @@ pub struct ThreadLayout {
     /// pending and dead counts follow (i32s; 9/10 descriptor; 8: ops-net8, where
     /// `m_MaxThreadCount` sits between the first two).
     pub store_counts: (u64, u64),
+    /// `Thread.m_ThreadLocalDataPtr` (9, 10): the thread's `ThreadLocalData`, whose
+    /// thread-static array the GC reports as a root without a handle. `None` on 8, whose
+    /// thread statics are held by strong handles (gc-zoo-net8's pair: no object the GC
+    /// kept is missed without it).
+    pub local_data: Option<u64>,
 }
+
+/// Thread statics on 9 and 10: each thread's `ThreadLocalData` holds an `Object[]` of its
+/// (non-collectible) thread statics, one entry per type, which the GC reports as a root
+/// without a handle (`ScanThreadStaticRoots` reports that one slot, nothing else of the
+/// structure: in-flight data and collectible types' thread statics are handles). A type's
+/// entry comes from its `ThreadStaticsInfo`, which ends where its `MethodTableAuxiliaryData`
+/// starts.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadStaticsLayout {
+    /// `ThreadLocalData.pNonCollectibleTlsArrayData` (10 descriptor
+    /// `ThreadLocalData.NonCollectibleTlsArrayData`; 9 the same on its dumps).
+    pub non_collectible_array: u64,
+    /// `ThreadLocalData.pThread`, back to the `Thread` (0 once the thread freed its data;
+    /// not in the descriptor: seen on every live thread of the 9 and 10 GC pairs).
+    pub thread: u64,
+    /// `sizeof(ThreadStaticsInfo)` (10 descriptor: 40).
+    pub info_size: u64,
+    /// `ThreadStaticsInfo.GCTlsIndex` (u32; 10 descriptor: +4; on 9's dumps
+    /// `DocProc.Zoo.ZooRoots` holds 2 there, its `PerThread` storage's index in every
+    /// thread's array). Read only for types with thread statics.
+    pub gc_tls_index: u64,
+}
+
+/// On 8 thread statics sit behind strong handles; the values are unused.
+const THREAD_STATICS: ThreadStaticsLayout =
+    ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4 };
+
+/// A `TLSIndex`: the index type in the top 8 bits (0 = an entry of the non-collectible
+/// array), the offset in the low 24; the array's entry is `offset - 2` (offsets count
+/// the array object's two header words: `cNonCollectibleTlsData` is 12 for a 10-entry array).
+pub const TLS_INDEX_OFFSET_MASK: u32 = 0x00ff_ffff;
+pub const TLS_INDEX_TYPE_SHIFT: u32 = 24;
+pub const TLS_INDEX_ARRAY_BASE: u32 = 2;
 
 /// Where a type's static fields live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,6 +397,15 @@ pub struct MethodDescLayout {
     pub chunk_token_range: u64,
     /// Global `MethodDescTokenRemainderBitCount`.
     pub token_remainder_bits: u64,
+    /// `Slot` (u16).
+    pub slot: u64,
+    /// `Flags` (u16): classification (low 3 bits), `HasNonVtableSlot` 0x8, `MethodImpl`
+    /// 0x10, `HasNativeCodeSlot` 0x20.
+    pub flags: u64,
+    /// The size of `MethodDesc` (8 on 8; 16 on 9 and 10, which add `CodeData`): an IL
+    /// MethodDesc's optional slots follow it (non-vtable slot, MethodImpl's two
+    /// pointers, native code slot, in that order).
+    pub size: u64,
 }
 
 /// The code range map (`g_dacTable` entry 0, descriptor global
@@ -416,6 +492,8 @@ pub struct Layout {
     pub assemblies: AssemblyListLayout,
     /// Exception objects (`printexception`, `dumpexceptions`).
     pub exception: ExceptionLayout,
+    /// Thread statics (9, 10).
+    pub thread_statics: ThreadStaticsLayout,
 }
 
 /// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
@@ -529,7 +607,8 @@ impl FrameKind {
 /// How a `Frame`'s kind is recognised.
 #[derive(Debug, Clone, Copy)]
 pub enum FrameIdentity {
-    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry at this index (8, 9).
+    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry this many entries
+    /// into its vtable part (8, 9).
     Vtable(&'static [(usize, FrameKind)]),
     /// `Frame+0` is a `FrameIdentifier` value (10; descriptor globals `*FrameIdentifier`).
     Identifier([(u64, FrameKind); 18]),
@@ -603,14 +682,16 @@ pub struct StackLayout {
     pub resumable_context_ptr: Option<u64>,
 }
 
-/// `vptr_list.h` order of the Frame classes on 8.0 (VPTR entries of `g_dacTable`).
-/// Anchored on the dump: 126 = DebuggerU2MCatchHandlerFrame (bottom of every secondary
-/// thread), 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for Monitor.Wait's root).
-static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(123);
-/// The same order on 9.0, anchored on 128 = DebuggerU2MCatchHandlerFrame and
-/// 137 = InlinedCallFrame (both seen on zoo-net9). Kinds after InlinedCallFrame are
-/// UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
-static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(125);
+/// `vptr_list.h` order of the Frame classes on 8.0, as offsets from the first vtable entry
+/// of `g_dacTable` (found in the dump: [`crate::runtime::dac_table`]). Anchored on the
+/// dumps: on 8.0.33 (vtables from 97) 126 = DebuggerU2MCatchHandlerFrame (bottom of every
+/// secondary thread) and 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for
+/// Monitor.Wait's root); on 8.0.0 (vtables from 95) the same frames at 124 and 128.
+static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
+/// The same order on 9.0, anchored on 9.0.22 (vtables from 99): 128 =
+/// DebuggerU2MCatchHandlerFrame and 137 = InlinedCallFrame (both seen on zoo-net9). Kinds
+/// after InlinedCallFrame are UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
+static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
 
 const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
     use FrameKind::*;
@@ -701,6 +782,10 @@ const METHOD_TABLE: MethodTableLayout = MethodTableLayout {
     aux_loader_module: 8,
     collectible_flag: 0x0020_0000,
     module_is_loader_module: false,
+    num_virtuals: 12,
+    num_interfaces: 14,
+    vtable: 64,
+    non_virtual_slots: NonVirtualSlots::BeforeAuxData,
 };
 const ALLOC_CONTEXT: AllocContextLayout = AllocContextLayout { pointer: 0, limit: 8 };
 const LOOKUP_MAP: LookupMapLayout = LookupMapLayout {
@@ -725,6 +810,9 @@ const METHOD_DESC: MethodDescLayout = MethodDescLayout {
     chunk_method_table: 0,
     chunk_token_range: 18,
     token_remainder_bits: 12,
+    slot: 4,
+    flags: 6,
+    size: 16,
 };
 const CODE_MAP: CodeMapLayout = CodeMapLayout {
     top_level: 0,
@@ -767,11 +855,15 @@ pub static NET8: Layout = Layout {
         core_lib: 31,
         app_domain: 21,
         gc_thread: 18,
+        // 8.0.33; 8.0.0 has it at 76 (one global fewer before it).
+        fcall_range: Some(77),
+        vptr_start: Some(97),
     },
     method_table: MethodTableLayout {
         token: TokenField::U16At10,
         collectible_flag: 0x1000_0000,
         module_is_loader_module: true,
+        non_virtual_slots: NonVirtualSlots::Multipurpose,
         ..METHOD_TABLE
     },
     ee_class: EEClassLayout {
@@ -801,6 +893,7 @@ pub static NET8: Layout = Layout {
         last_thrown_object: 464,
         exception_tracker: None,
         store_counts: (184, 192),
+        local_data: None,
     },
     alloc_context: ALLOC_CONTEXT,
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
@@ -825,7 +918,7 @@ pub static NET8: Layout = Layout {
     // `typedesc.h` of 8 (no lab dump holds such a type: unverified on a dump).
     type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 8 },
     object: OBJECT,
-    method_desc: METHOD_DESC,
+    method_desc: MethodDescLayout { size: 8, ..METHOD_DESC },
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -887,6 +980,7 @@ pub static NET8: Layout = Layout {
         resumable_context_ptr: None,
     },
     code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 pub static NET9: Layout = Layout {
@@ -906,6 +1000,8 @@ pub static NET9: Layout = Layout {
         core_lib: 35,
         app_domain: 21,
         gc_thread: 18,
+        fcall_range: Some(79),
+        vptr_start: Some(99),
     },
     method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
@@ -942,6 +1038,9 @@ pub static NET9: Layout = Layout {
         last_thrown_object: 336,
         exception_tracker: Some(352),
         store_counts: (184, 188),
+        // Not in 9's descriptor; found on the gc pairs: the only Thread field pointing at
+        // a ThreadLocalData whose `pThread` (+24) points back, on every live thread.
+        local_data: Some(928),
     },
     alloc_context: ALLOC_CONTEXT,
     // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
@@ -1024,6 +1123,7 @@ pub static NET9: Layout = Layout {
         resumable_context_ptr: None,
     },
     code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 pub static NET10: Layout = Layout {
@@ -1043,6 +1143,8 @@ pub static NET10: Layout = Layout {
         core_lib: 34,
         app_domain: 20,
         gc_thread: 17,
+        fcall_range: None,
+        vptr_start: None,
     },
     method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
@@ -1079,6 +1181,8 @@ pub static NET10: Layout = Layout {
         last_thrown_object: 336,
         exception_tracker: Some(352),
         store_counts: (112, 116),
+        // Descriptor `Thread.ThreadLocalDataPtr`.
+        local_data: Some(568),
     },
     alloc_context: ALLOC_CONTEXT,
     // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
@@ -1161,6 +1265,7 @@ pub static NET10: Layout = Layout {
         resumable_context_ptr: Some(16),
     },
     code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 /// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
@@ -1176,6 +1281,8 @@ pub static NET10_ARM64: Layout = Layout {
         link: 152,
         os_id: 336,
         last_thrown_object: 376,
+        // descriptor `Thread.ThreadLocalDataPtr` on 10.0.12 arm64.
+        local_data: Some(608),
         ..NET10.thread
     },
     stack: StackLayout {

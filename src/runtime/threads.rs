@@ -133,10 +133,7 @@ pub fn thread_details(rt: &Runtime, thread: &ManagedThread) -> Result<ThreadDeta
     let at = |off: u64| thread.address.wrapping_add(off);
     let handle = space.read_ptr(at(t.last_thrown_object)).unwrap_or(0);
     let last_thrown = if handle == 0 { 0 } else { space.read_ptr(handle).unwrap_or(0) };
-    let gc_thread = space
-        .read_ptr(rt.dac_table.wrapping_add(8 * rt.layout.dac.gc_thread as u64))
-        .and_then(|p| space.read_ptr(p))
-        .unwrap_or(0);
+    let gc_thread = rt.dac_global(rt.layout.dac.gc_thread).ok().and_then(|p| space.read_ptr(p).ok()).unwrap_or(0);
     Ok(ThreadDetails {
         state: space.read_u32(at(t.state)).context("cannot read the thread's state")?,
         cooperative: space.read_u32(at(t.preemptive_gc_disabled))? == 1,
@@ -158,10 +155,7 @@ pub fn thread_details(rt: &Runtime, thread: &ManagedThread) -> Result<ThreadDeta
 /// The process's one `AppDomain*` (what `clrthreads` prints as every thread's domain).
 pub fn app_domain(rt: &Runtime) -> u64 {
     let space = &*rt.space;
-    space
-        .read_ptr(rt.dac_table.wrapping_add(8 * rt.layout.dac.app_domain as u64))
-        .and_then(|p| space.read_ptr(p))
-        .unwrap_or(0)
+    rt.dac_global(rt.layout.dac.app_domain).ok().and_then(|p| space.read_ptr(p).ok()).unwrap_or(0)
 }
 
 /// Most nested exceptions followed on one thread.
@@ -189,3 +183,94 @@ pub fn nested_exceptions(rt: &Runtime, thread: &ManagedThread) -> Vec<u64> {
     }
     out
 }
+
+/// A thread's thread-static storage as the GC reports it: the slot of its `ThreadLocalData`
+/// that holds the `Object[]` of its (non-collectible) thread statics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadStaticsRoot {
+    pub os_thread_id: u32,
+    /// The `Thread*`.
+    pub thread: u64,
+    /// `&ThreadLocalData.pNonCollectibleTlsArrayData`.
+    pub slot: u64,
+    /// The array.
+    pub object: u64,
+}
+
+/// The thread-static roots of `threads` (9 and 10: `ScanThreadStaticRoots`; none on 8,
+/// whose thread statics sit behind strong handles). A thread whose `ThreadLocalData` does
+/// not point back at it (a dead thread's freed data) has none; one that cannot be read
+/// gives a warning.
+pub fn thread_statics_roots(rt: &Runtime, threads: &[ManagedThread]) -> (Vec<ThreadStaticsRoot>, Vec<String>) {
+    let mut roots = Vec::new();
+    let mut warnings = Vec::new();
+    let Some(local_data) = rt.layout.thread.local_data else {
+        return (roots, warnings);
+    };
+    let space = &*rt.space;
+    let ts = rt.layout.thread_statics;
+    for t in threads {
+        let data = match space.read_ptr(t.address.wrapping_add(local_data)) {
+            Ok(0) => continue,
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!("thread {:x}: cannot read its ThreadLocalData pointer: {e}", t.os_id));
+                continue;
+            }
+        };
+        let back = space.read_ptr(data.wrapping_add(ts.thread));
+        let slot = data.wrapping_add(ts.non_collectible_array);
+        match (back, space.read_ptr(slot)) {
+            (Ok(b), Ok(object)) if b == t.address => {
+                if object != 0 {
+                    roots.push(ThreadStaticsRoot { os_thread_id: t.os_id, thread: t.address, slot, object });
+                }
+            }
+            (Ok(_), Ok(_)) => {} // freed: the data belongs to no thread or to another one
+            (Err(e), _) | (_, Err(e)) => {
+                warnings.push(format!("thread {:x}: cannot read its ThreadLocalData at {data:#x}: {e}", t.os_id))
+            }
+        }
+    }
+    (roots, warnings)
+}
+
+/// `(name, size in bytes, value)` of each x64 register as dotnet-dump sees a thread's
+/// context: through ClrMD's copy of the `NT_PRSTATUS` note into a Windows `CONTEXT`, in
+/// that structure's order (segment registers, `eflags`, general registers, `rip`). That
+/// copy leaves `es` and `eflags` at 0, and reads the note's `r8` and `r9` slots the other
+/// way round (its register set declares R8 before R9, the kernel's `user_regs_struct` R9
+/// first): the values given as r8 and r9 are the thread's r9 and r8. `registers` prints
+/// this, `dumpstackobjects` scans it.
+pub fn sos_registers(t: &crate::dump::ThreadRegisters) -> Vec<(&'static str, u8, u64)> {
+    // user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
+    // orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs
+    let r = &t.regs;
+    vec![
+        ("cs", 2, r[17] & 0xffff),
+        ("ds", 2, r[23] & 0xffff),
+        ("es", 2, 0),
+        ("fs", 2, r[25] & 0xffff),
+        ("gs", 2, r[26] & 0xffff),
+        ("ss", 2, r[20] & 0xffff),
+        ("eflags", 4, 0),
+        ("rax", 8, r[10]),
+        ("rcx", 8, r[11]),
+        ("rdx", 8, r[12]),
+        ("rbx", 8, r[5]),
+        ("rsp", 8, r[19]),
+        ("rbp", 8, r[4]),
+        ("rsi", 8, r[13]),
+        ("rdi", 8, r[14]),
+        ("r8", 8, r[8]),
+        ("r9", 8, r[9]),
+        ("r10", 8, r[7]),
+        ("r11", 8, r[6]),
+        ("r12", 8, r[3]),
+        ("r13", 8, r[2]),
+        ("r14", 8, r[1]),
+        ("r15", 8, r[0]),
+        ("rip", 8, r[16]),
+    ]
+}
+
