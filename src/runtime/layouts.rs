@@ -1281,6 +1281,7 @@ pub static NET10_ARM64: Layout = Layout {
         link: 152,
         os_id: 336,
         last_thrown_object: 376,
+        exception_tracker: Some(392),
         // descriptor `Thread.ThreadLocalDataPtr` on 10.0.12 arm64.
         local_data: Some(608),
         ..NET10.thread
