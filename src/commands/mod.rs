@@ -26,6 +26,7 @@ pub mod gcwhere;
 pub mod leaks;
 pub mod modules;
 pub mod objsize;
+pub mod parallelstacks;
 pub mod printexception;
 pub mod readmemory;
 pub mod registers;

@@ -10,6 +10,7 @@ pub mod managed;
 pub mod threadpool;
 pub mod timers;
 pub mod methods;
+pub mod parallel_stacks;
 pub mod refs;
 pub mod roots;
 pub mod segments;

@@ -5,7 +5,7 @@ use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
-use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, modules, printexception, registers, runtimes, threads, threadstate};
+use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -570,7 +570,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["objsize {1}"],
         action: Action::Run(objsize::run),
     },
-    planned("parallelstacks", &["pstacks"], "", "Displays the merged threads stack similarly to the Visual Studio 'Parallel Stacks' panel."),
+    Command {
+        name: "parallelstacks",
+        aliases: &["pstacks"],
+        usage: "[-a] [-r]",
+        summary: "Displays the merged threads stack similarly to the Visual Studio 'Parallel Stacks' panel.",
+        options: parallelstacks::OPTIONS,
+        details: "Threads whose outermost frames are the same methods share a branch; each frame\n\
+                  shows how many threads run through it, each leaf the ids of its threads (at\n\
+                  most 4 without -a).",
+        examples: &["pstacks", "pstacks -a"],
+        exercise: &["pstacks", "pstacks -a -r"],
+        action: Action::Run(parallelstacks::run),
+    },
     planned("pathto", &[], "<source> <target>", "Displays the GC path from <root> to <target>."),
     Command {
         name: "printexception",
