@@ -24,6 +24,7 @@ pub mod gchandles;
 pub mod gcroot;
 pub mod gcwhere;
 pub mod leaks;
+pub mod ip2md;
 pub mod modules;
 pub mod objsize;
 pub mod parallelstacks;

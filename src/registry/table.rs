@@ -5,7 +5,7 @@ use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
-use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
+use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -486,7 +486,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["histstats"],
         action: Action::Run(debuggeronly::run_histstats),
     },
-    planned("ip2md", &[], "<arguments>", "Displays the MethodDesc structure at the specified address in code that has been JIT-compiled."),
+    Command {
+        name: "ip2md",
+        aliases: &[],
+        usage: "<code address>",
+        summary: "Displays the MethodDesc structure at the specified address in code that has been JIT-compiled.",
+        options: ip2md::OPTIONS,
+        details: "The method whose managed code holds the address: its name, type, token, module,\n\
+                  code and IL addresses, its native code versions with their optimization tiers,\n\
+                  and the address's source line when the module's portable PDB is found.",
+        examples: &["ip2md 00007f045264f724"],
+        exercise: &[],
+        action: Action::Run(ip2md::run),
+    },
     Command {
         name: "leaks",
         aliases: &[],
