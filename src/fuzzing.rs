@@ -29,7 +29,7 @@ pub fn core_bytes(data: &[u8]) {
     let Ok(core) = CoreFile::parse(Backing::Owned(data.to_vec())) else {
         return;
     };
-    let mut space = AddressSpace::new(core, Vec::new());
+    let mut space = AddressSpace::new_quiet(core, Vec::new());
     space.disable_module_files();
     let mut probes: Vec<u64> = space
         .core()
@@ -244,7 +244,7 @@ impl Fixture {
         let core = CoreFile::parse(Backing::Owned(bytes.clone()))?;
         let segments = core.segments.clone();
         let notes = core.note_ranges.clone();
-        let mut space = AddressSpace::new(core, Vec::new());
+        let mut space = AddressSpace::new_quiet(core, Vec::new());
         space.disable_module_files();
         let session = Session::from_space(Arc::new(space))?;
         let heap = &session.heap;
@@ -423,7 +423,7 @@ pub fn mutate(fixture: &Fixture, input: &[u8]) -> Vec<u8> {
 /// Opens a session over dump bytes, never reading mapped files from disk.
 pub fn open_session(bytes: Vec<u8>) -> anyhow::Result<Session> {
     let core = CoreFile::parse(Backing::Owned(bytes))?;
-    let mut space = AddressSpace::new(core, Vec::new());
+    let mut space = AddressSpace::new_quiet(core, Vec::new());
     space.disable_module_files();
     Session::from_space(Arc::new(space))
 }

@@ -11,10 +11,12 @@
 //! - [`commands`]: SOS-compatible commands (parse -> query -> render).
 //! - [`shell`]: `analyze`'s prompt, `-c` and standard-input modes around the commands.
 //!
-//! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command) and
-//! [`progress`] (progress bars on a terminal).
+//! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command),
+//! [`progress`] (progress bars on a terminal) and [`warnings`] (what reading a dump
+//! skipped, one collector per dump).
 pub mod commands;
 pub mod interrupt;
+pub mod warnings;
 pub mod progress;
 pub mod shell;
 pub mod dump;
