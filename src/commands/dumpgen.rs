@@ -155,7 +155,8 @@ fn generation_objects(heap: &Heap, request: &Request) -> Vec<HeapObject> {
             continue;
         }
         let gc_heap = heap.heap_of(seg);
-        let warning = heap.walk_segment(seg, &mut sizes, |o| {
+        // A walk's warning goes to the dump's warnings (`Heap::walk_segment`).
+        heap.walk_segment(seg, &mut sizes, |o| {
             // Only the segments GC's ephemeral segment holds more than one generation.
             if seg.generation_of(o.address, gc_heap) != request.generation {
                 return;
@@ -174,9 +175,6 @@ fn generation_objects(heap: &Heap, request: &Request) -> Vec<HeapObject> {
             }
             objects.push(o);
         });
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
-        }
     }
     objects
 }

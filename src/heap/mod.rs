@@ -59,7 +59,7 @@ impl Heap {
         {
             return Err(no_heap());
         }
-        let threads = read_threads(&runtime)?;
+        let threads = read_threads(&runtime);
         let mut alloc_contexts = Vec::new();
         for t in &threads {
             if let Some((ptr, limit)) = t.alloc_context {
@@ -79,6 +79,7 @@ impl Heap {
         }
         alloc_contexts.sort_unstable();
         alloc_contexts.dedup_by_key(|c| c.0);
+        clamp_alloc_contexts(&runtime, &segments, &mut alloc_contexts);
         Ok(Heap {
             runtime,
             heaps,
@@ -99,10 +100,41 @@ impl Heap {
         &self.heaps[segment.heap]
     }
 
+    /// The warnings of this dump (see [`crate::warnings`]).
+    pub fn warnings(&self) -> &crate::warnings::Warnings {
+        self.space().warnings()
+    }
+
     /// The segment holding `addr`, if any.
     pub fn segment_of(&self, addr: u64) -> Option<&Segment> {
         self.segments
             .iter()
             .find(|s| addr >= s.start && addr < s.end)
+    }
+}
+
+/// An allocation context is an unparsed window the walk jumps over; one that ends past
+/// its segment's end would hide the rest of the segment. Such a limit is damage: it is
+/// cut to the segment's end, with a warning (the objects between the window's true end
+/// and the segment's end cannot be told apart from the window and are not walked).
+fn clamp_alloc_contexts(runtime: &Runtime, segments: &[Segment], contexts: &mut [(u64, u64)]) {
+    for (ptr, limit) in contexts.iter_mut() {
+        // Segments are sorted by start.
+        let i = segments.partition_point(|s| s.start <= *ptr);
+        let Some(seg) = i
+            .checked_sub(1)
+            .map(|i| &segments[i])
+            .filter(|s| *ptr < s.end)
+        else {
+            continue;
+        };
+        if *limit > seg.end {
+            runtime.space.warnings().warn(format!(
+                "the allocation context {:x}..{:x} ends past its segment's end {:x} (segment {:x}): \
+                 the objects from {:x} to the segment's end are not walked",
+                *ptr, *limit, seg.end, seg.address, *ptr
+            ));
+            *limit = seg.end;
+        }
     }
 }

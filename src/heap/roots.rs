@@ -15,6 +15,11 @@
 //! shrinks but handles stay in the tables of inactive heaps (dotnet-dump misses them).
 //! A slot's table is believed only when its segments point back at it.
 //!
+//! Each map, bucket, table and segment is read once: a map chain that loops, buckets or
+//! slots that name one another's tables, would otherwise count the same handles again
+//! (and a small forged map, billions of times). Repeats are skipped with a warning, so
+//! the handles found are at most what the segments read can hold.
+//!
 //! Handles are listed as the DAC lists them: table by table (bucket, then slot), and in
 //! each table type by type in numeric order, then by segment, block and slot.
 //!
@@ -22,6 +27,7 @@
 //! `[fp[4], fp[6])` holds the objects ready for finalization (f-reachable), which are roots.
 use super::Heap;
 use anyhow::{Context, Result, bail};
+use rustc_hash::FxHashSet;
 use std::fmt;
 
 /// `HandleTableMap`: buckets +0, next map +8, `dwMaxIndex` +16; 10 buckets per map.
@@ -208,34 +214,69 @@ impl Heap {
         let mut tables = Vec::new();
         let mut map = self.runtime.gc.handle_table_map;
         let mut maps = 0;
+        // Everything read once: maps, bucket arrays, buckets, slot arrays, tables, segments.
+        let mut seen: FxHashSet<u64> = FxHashSet::default();
+        let mut segments_seen: FxHashSet<u64> = FxHashSet::default();
+        let repeated = |what: &str, addr: u64| {
+            self.warnings().warn(format!(
+                "the handle table map names the {what} at {addr:#x} more than once; its handles are counted once"
+            ));
+        };
         while map != 0 {
             maps += 1;
             if maps > MAX_MAPS {
                 bail!("the handle table map chain does not end");
             }
+            if !seen.insert(map) {
+                repeated("map", map);
+                break;
+            }
             let buckets = space
-                .read_ptr(map + MAP_BUCKETS)
+                .read_ptr(map.wrapping_add(MAP_BUCKETS))
                 .context("cannot read the handle table map")?;
+            if !seen.insert(buckets) {
+                repeated("bucket array", buckets);
+                map = space.read_ptr(map.wrapping_add(MAP_NEXT)).unwrap_or(0);
+                continue;
+            }
             for b in 0..BUCKETS_PER_MAP {
-                let bucket = match space.read_ptr(buckets + 8 * b) {
+                let bucket = match space.read_ptr(buckets.wrapping_add(8 * b)) {
                     Ok(0) | Err(_) => continue,
                     Ok(p) => p,
                 };
+                if !seen.insert(bucket) {
+                    repeated("bucket", bucket);
+                    continue;
+                }
                 let Ok(slots) = space.read_ptr(bucket) else {
                     continue;
                 };
+                if !seen.insert(slots) {
+                    repeated("slot array", slots);
+                    continue;
+                }
                 for slot in 0..MAX_SLOTS {
-                    let table = match space.read_ptr(slots + 8 * slot) {
+                    let table = match space.read_ptr(slots.wrapping_add(8 * slot)) {
                         Ok(0) | Err(_) => break,
                         Ok(t) => t,
                     };
+                    if !seen.insert(table) {
+                        repeated("handle table", table);
+                        continue;
+                    }
                     match self.table_segments(table) {
-                        Some(segs) => tables.push((slot as u32, segs)),
+                        Some(segs) => {
+                            let fresh: Vec<u64> = segs
+                                .into_iter()
+                                .filter(|&s| segments_seen.insert(s))
+                                .collect();
+                            tables.push((slot as u32, fresh));
+                        }
                         None => break,
                     }
                 }
             }
-            map = space.read_ptr(map + MAP_NEXT).unwrap_or(0);
+            map = space.read_ptr(map.wrapping_add(MAP_NEXT)).unwrap_or(0);
         }
         let mut handles = Vec::new();
         for (slot, segments) in &tables {
@@ -298,17 +339,18 @@ impl Heap {
     fn table_segments(&self, table: u64) -> Option<Vec<u64>> {
         let space = self.space();
         let layout = self.runtime.layout.handle_table;
-        let mut seg = space.read_ptr(table + layout.segment_list).ok()?;
+        let mut seg = space.read_ptr(table.wrapping_add(layout.segment_list)).ok()?;
         let mut segs = Vec::new();
+        let mut seen = FxHashSet::default();
         while seg != 0 {
-            if segs.len() >= MAX_SEGMENTS || seg & 0xffff != 0 || segs.contains(&seg) {
+            if segs.len() >= MAX_SEGMENTS || seg & 0xffff != 0 || !seen.insert(seg) {
                 return None;
             }
-            if space.read_ptr(seg + layout.segment_next + 8).ok()? != table {
+            if space.read_ptr(seg.wrapping_add(layout.segment_next + 8)).ok()? != table {
                 return None;
             }
             segs.push(seg);
-            seg = space.read_ptr(seg + layout.segment_next).ok()?;
+            seg = space.read_ptr(seg.wrapping_add(layout.segment_next)).ok()?;
         }
         (!segs.is_empty()).then_some(segs)
     }

@@ -118,7 +118,7 @@ impl Segment {
     /// The start of the committed memory as SOS reports it.
     pub fn committed_start(&self) -> u64 {
         if self.kind == SegmentKind::Frozen {
-            self.start - 8
+            self.start.saturating_sub(8)
         } else if self.start & 0x1fff == 0x1000 {
             self.start - 0x1000
         } else {
@@ -190,12 +190,26 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
     let regions = rt.gc.is_regions();
     let mut all = Vec::new();
     for heap in heaps {
+        // A segment already read ends a list: under the segments GC gen0's and gen1's lists
+        // are the tail of gen2's; a segment met twice in one list is a loop, a warning.
         let mut seen = HashSet::new();
         let mut segs = Vec::new();
         for (g, generation) in heap.generations.iter().enumerate() {
             let mut addr = generation.start_segment;
             let mut count = 0usize;
-            while addr != 0 && seen.insert(addr) {
+            let mut in_list = HashSet::new();
+            while addr != 0 {
+                if !in_list.insert(addr) {
+                    space.warnings().warn(format!(
+                        "the segment list of generation {g} of heap {} loops back to the segment at {addr:#x}; \
+                         the list is read up to there",
+                        heap.index
+                    ));
+                    break;
+                }
+                if !seen.insert(addr) {
+                    break;
+                }
                 count += 1;
                 if count > MAX_SEGMENTS_PER_LIST {
                     bail!(

@@ -154,11 +154,13 @@ impl Heap {
             },
         );
         let warn = |address: u64, reason: String| {
-            Some(WalkWarning {
+            let w = WalkWarning {
                 segment: segment.address,
                 address,
                 reason,
-            })
+            };
+            self.warnings().warn(w.to_string());
+            Some(w)
         };
         let mut addr = segment.start;
         while addr < segment.end {
@@ -166,7 +168,8 @@ impl Heap {
                 next += 1;
             }
             if next < contexts.len() && contexts[next].0 == addr {
-                addr = contexts[next].1 + MIN_OBJECT_SIZE;
+                // `Heap::open` cut every limit to its segment's end.
+                addr = contexts[next].1.saturating_add(MIN_OBJECT_SIZE);
                 next += 1;
                 continue;
             }
@@ -205,7 +208,7 @@ impl Heap {
                 s
             };
             let count = if size_info.component_size != 0 {
-                match bytes.u32_at(addr + 8) {
+                match bytes.u32_at(addr.wrapping_add(8)) {
                     Some(c) => c,
                     None => return warn(addr, "its length is not in the dump".into()),
                 }
@@ -213,8 +216,8 @@ impl Heap {
                 0
             };
             let size = size_info.object_size(count);
-            let next = addr + align_object(size);
-            if next > segment.end {
+            let next = addr.checked_add(align_object(size));
+            let Some(next) = next.filter(|&n| n <= segment.end) else {
                 return warn(
                     addr,
                     format!(
@@ -222,7 +225,7 @@ impl Heap {
                         segment.end
                     ),
                 );
-            }
+            };
             visit(HeapObject {
                 address: addr,
                 mt,

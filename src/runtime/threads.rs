@@ -5,7 +5,7 @@
 //! [`super::layouts::ThreadLayout`].
 use super::layouts::AllocContextPlace;
 use super::Runtime;
-use anyhow::{bail, Context, Result};
+use std::collections::HashSet;
 
 /// More threads than this means a corrupt list.
 const MAX_THREADS: usize = 1 << 20;
@@ -19,45 +19,81 @@ pub struct ManagedThread {
     pub alloc_context: Option<(u64, u64)>,
 }
 
-/// Reads every thread in the `ThreadStore`, in list order.
-pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
+/// Reads every thread in the `ThreadStore`, in list order. A damaged list loses the
+/// threads from the damage on, with a warning, never the dump: the list ends at a link
+/// that cannot be read, at a thread whose ids cannot be read, and where it loops.
+pub fn read_threads(rt: &Runtime) -> Vec<ManagedThread> {
     let space = &*rt.space;
     let t = &rt.layout.thread;
-    if rt.globals.thread_store == 0 {
-        return Ok(Vec::new());
-    }
-    let head = rt.globals.thread_store + t.first_link;
-    let mut link = space.read_ptr(head).context("cannot read the thread list")?;
     let mut threads = Vec::new();
+    if rt.globals.thread_store == 0 {
+        return threads;
+    }
+    let lost = |threads: &[ManagedThread], why: String| {
+        space.warnings().warn(format!(
+            "the thread list is damaged ({why}): {} threads read, any after that are not",
+            threads.len()
+        ));
+    };
+    let head = rt.globals.thread_store.wrapping_add(t.first_link);
+    let mut link = match space.read_ptr(head) {
+        Ok(l) => l,
+        Err(e) => {
+            lost(&threads, format!("cannot read its head: {e}"));
+            return threads;
+        }
+    };
+    let mut seen = HashSet::new();
     while link != 0 && link != head {
         if threads.len() >= MAX_THREADS {
-            bail!("the thread list does not end (a loop?)");
+            lost(&threads, format!("more than {MAX_THREADS} threads"));
+            break;
+        }
+        if !seen.insert(link) {
+            lost(&threads, format!("the link at {link:#x} comes back to a thread already read"));
+            break;
         }
         let thread = link.wrapping_sub(t.link);
         let alloc = match t.alloc_context {
-            AllocContextPlace::Inline(off) => Some(thread + off),
-            AllocContextPlace::Indirect { pointer, offset } => match space.read_ptr(thread + pointer) {
-                Ok(0) | Err(_) => None,
-                Ok(block) => Some(block + offset),
-            },
+            AllocContextPlace::Inline(off) => Some(thread.wrapping_add(off)),
+            AllocContextPlace::Indirect { pointer, offset } => {
+                match space.read_ptr(thread.wrapping_add(pointer)) {
+                    Ok(0) | Err(_) => None,
+                    Ok(block) => Some(block.wrapping_add(offset)),
+                }
+            }
         };
         let alloc_context = alloc.and_then(|a| read_alloc_context(rt, a));
+        let ids = space
+            .read_u32(thread.wrapping_add(t.managed_id))
+            .and_then(|m| Ok((m, space.read_u32(thread.wrapping_add(t.os_id))?)));
+        let (managed_id, os_id) = match ids {
+            Ok(ids) => ids,
+            Err(e) => {
+                lost(&threads, format!("the thread at {thread:#x}: {e}"));
+                break;
+            }
+        };
         threads.push(ManagedThread {
             address: thread,
-            managed_id: space.read_u32(thread + t.managed_id)?,
-            os_id: space.read_u32(thread + t.os_id)?,
+            managed_id,
+            os_id,
             alloc_context,
         });
-        link = space
-            .read_ptr(link)
-            .with_context(|| format!("cannot read the thread list link at {link:#x}"))?;
+        link = match space.read_ptr(link) {
+            Ok(l) => l,
+            Err(e) => {
+                lost(&threads, format!("cannot read the link at {link:#x}: {e}"));
+                break;
+            }
+        };
     }
-    Ok(threads)
+    threads
 }
 
 /// A `gc_alloc_context` at `addr` (`alloc_ptr`, `alloc_limit`), when readable and non-empty.
 pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
     let ptr = rt.space.read_ptr(addr).ok()?;
-    let limit = rt.space.read_ptr(addr + 8).ok()?;
+    let limit = rt.space.read_ptr(addr.checked_add(8)?).ok()?;
     (ptr != 0 && ptr < limit).then_some((ptr, limit))
 }
