@@ -6,7 +6,9 @@
 //! [`crate::shell`]).
 //!
 //! Exit status: 0 on success, 1 when the dump cannot be read or a command fails, 2 for
-//! usage errors. A closed output pipe (`| head`) ends the run quietly.
+//! usage errors, 3 (`partial`) when the commands succeeded but the dump could not be read
+//! in full (a warning said what was skipped). A closed output pipe (`| head`) ends the
+//! run quietly.
 use crate::commands::output::Format;
 use crate::commands::Session;
 use crate::dump::DumpOptions;
@@ -165,10 +167,11 @@ fn diff(args: DiffArgs) -> i32 {
     };
     let open = |path: &PathBuf| -> anyhow::Result<_> {
         let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
-        crate::commands::diff::type_totals(&session, args.live)
+        let totals = crate::commands::diff::type_totals(&session, args.live)?;
+        Ok((totals, session.heap.warnings().count()))
     };
     let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
-    let (before, after) = match (before, after) {
+    let ((before, before_warnings), (after, after_warnings)) = match (before, after) {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("clrheap: {e:#}");
@@ -179,9 +182,14 @@ fn diff(args: DiffArgs) -> i32 {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = crate::commands::diff::render(&before, &after, args.top, args.format, &mut out)
         .and_then(|()| Ok(std::io::Write::flush(&mut out)?));
+    let complete = if before_warnings + after_warnings > 0 {
+        crate::shell::EXIT_PARTIAL
+    } else {
+        0
+    };
     match result {
-        Ok(()) => 0,
-        Err(e) if crate::shell::is_broken_pipe(&e) => 0,
+        Ok(()) => complete,
+        Err(e) if crate::shell::is_broken_pipe(&e) => complete,
         Err(e) => {
             eprintln!("clrheap: {e:#}");
             1
