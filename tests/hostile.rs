@@ -743,3 +743,38 @@ fn object_past_the_address_space() {
     assert_eq!(run.code, Some(3));
 }
 
+
+/// No false refusals: in every lab dump, every mapped file that exists here passes the
+/// identity check, except the lab's `scenarios.dll`, which was rebuilt after the older
+/// dumps were made (and is refused for exactly those).
+#[test]
+fn lab_module_files_match() {
+    let Some(lab) = common::lab_dir() else {
+        eprintln!("lab_module_files_match: skipped: no lab");
+        return;
+    };
+    let mut checked = 0;
+    let mut refused = Vec::new();
+    for (name, dump, _) in common::lab_dumps("lab_module_files_match") {
+        let Ok(space) = clrheap::dump::open_dump(&dump, &Default::default()) else {
+            continue;
+        };
+        space.warnings().set_quiet(true);
+        for f in space.mapped_files() {
+            if !Path::new(&f.path).is_file() {
+                continue;
+            }
+            checked += 1;
+            if space.local_path(f).is_none() {
+                refused.push(format!("{name}: {}", f.path));
+            }
+        }
+    }
+    eprintln!("{checked} mapped files checked; refused:\n{}", refused.join("\n"));
+    let lab = lab.display().to_string();
+    let unexpected: Vec<&String> = refused
+        .iter()
+        .filter(|r| !r.ends_with("/scenarios.dll") || !r.contains(&lab))
+        .collect();
+    assert!(unexpected.is_empty(), "refused: {unexpected:?}");
+}
