@@ -778,3 +778,35 @@ fn lab_module_files_match() {
         .collect();
     assert!(unexpected.is_empty(), "refused: {unexpected:?}");
 }
+
+/// An array whose length field says 0xffffffff: `dumparray` prints the elements its
+/// memory can hold (to its segment's end), with a warning, not four billion lines.
+#[test]
+fn array_length_ffffffff() {
+    let s = session();
+    let heap = &s.heap;
+    let (objects, _) = heap.objects();
+    let string_mt = heap.runtime.globals.string_mt;
+    let array = objects
+        .iter()
+        .find(|o| {
+            o.mt != string_mt
+                && heap.method_table(o.mt).is_ok_and(|m| m.component_size == 8)
+                && heap.segment_of(o.address).is_some_and(|g| g.kind == clrheap::heap::SegmentKind::Gen2)
+        })
+        .expect("an array of references");
+    let seg = heap.segment_of(array.address).unwrap();
+    let mut core = Core::parse(fixture());
+    let at = array.address + 8;
+    let old = core.read_u64(at);
+    core.write_u64(at, (old & !0xffff_ffff) | 0xffff_ffff);
+    let line = format!("dumparray {:x}", array.address);
+    let (_, run) = compare("array_length_ffffffff", &core.finish(false), &[&line]);
+    let most = (seg.end - array.address) / 8 + 16;
+    let lines = run.stdout.lines().count() as u64;
+    eprintln!("array_length_ffffffff: {lines} lines (at most {most}), {} bytes", run.stdout_len);
+    assert!(!run.timed_out, "still printing after {:?}", run.elapsed);
+    assert!(run.stdout_len < KEEP_OUTPUT as u64 && lines <= most, "{lines} lines");
+    assert!(run.warned("claims 4294967295 elements"), "{}", run.stderr);
+    assert_eq!(run.code, Some(3));
+}

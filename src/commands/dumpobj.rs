@@ -220,6 +220,9 @@ struct ArrayInfo {
     component_size: u64,
     /// Address of the first element.
     data: u64,
+    /// How many elements the array's memory can hold (`Heap::array_capacity`): the
+    /// element walk stops there, whatever the length field claims.
+    capacity: u64,
     bounds: Vec<u32>,
     lower_bounds: Vec<u32>,
 }
@@ -242,6 +245,13 @@ fn array_info(heap: &Heap, addr: u64, mt: u64) -> Result<ArrayInfo> {
         }
         (addr + 16 + 8 * rank as u64, b, l)
     };
+    let capacity = heap.array_capacity(data, info.component_size as u64);
+    if count > capacity {
+        heap.warnings().warn(format!(
+            "the array at {addr:x} claims {count} elements, but its memory holds at most {capacity}; \
+             the elements past that are not read"
+        ));
+    }
     Ok(ArrayInfo {
         rank,
         count,
@@ -249,6 +259,7 @@ fn array_info(heap: &Heap, addr: u64, mt: u64) -> Result<ArrayInfo> {
         element_type: array_element_type(heap, element),
         component_size: info.component_size as u64,
         data,
+        capacity,
         bounds,
         lower_bounds,
     })
@@ -896,6 +907,7 @@ impl Iterator for ElementWalk<'_> {
 
     fn next(&mut self) -> Option<(Vec<u32>, u64)> {
         if self.rows >= MAX_ARRAY_ROWS
+            || self.offset >= self.a.capacity
             || self.indices.is_empty()
             || !indices_in_range(&mut self.indices, &self.a.lower_bounds, &self.bounds)
         {
