@@ -810,3 +810,66 @@ fn array_length_ffffffff() {
     assert!(run.warned("claims 4294967295 elements"), "{}", run.stderr);
     assert_eq!(run.code, Some(3));
 }
+
+/// One array's length damaged: the walk of its segment stops there, and the answers built
+/// on the object graph (`leaks`, `dumpheap -live`) say they are incomplete and exit 3
+/// (before: `leaks` said nothing at all, and `-live` exited 0).
+#[test]
+fn damaged_length_marks_graph_answers_partial() {
+    let s = session();
+    let heap = &s.heap;
+    let (objects, _) = heap.objects();
+    let string_mt = heap.runtime.globals.string_mt;
+    // An array of references early in the segment with the most objects.
+    let seg = heap
+        .segments
+        .iter()
+        .max_by_key(|g| objects.iter().filter(|o| o.address >= g.start && o.address < g.end).count())
+        .unwrap();
+    let array = objects
+        .iter()
+        .filter(|o| o.address >= seg.start && o.address < seg.end && o.mt != string_mt)
+        .find(|o| heap.method_table(o.mt).is_ok_and(|m| m.component_size == 8))
+        .expect("an array of references");
+    let mut core = Core::parse(fixture());
+    let at = array.address + 8;
+    let old = core.read_u64(at);
+    core.write_u64(at, (old & !0xffff_ffff) | 0x7fff_ffff);
+    let bytes = core.finish(false);
+    for command in ["leaks", "dumpheap -live -stat"] {
+        let (_, run) = compare("damaged_length_marks_graph_answers_partial", &bytes, &[command]);
+        assert!(run.warned("stopped at object"), "{command}: {}", run.stderr);
+        assert!(run.stderr.contains("the answer is incomplete"), "{command}: {}", run.stderr);
+        assert_eq!(run.code, Some(3), "{command}");
+    }
+}
+
+/// A reference that points inside an object instead of at its start (a flipped bit in
+/// the heap) is left out of the object graph, with a warning (before: silently, and what it
+/// kept alive showed as dead).
+#[test]
+fn reference_to_no_object_is_warned() {
+    let s = session();
+    let heap = &s.heap;
+    let (objects, _) = heap.objects();
+    let string_mt = heap.runtime.globals.string_mt;
+    let is_object = |a: u64| objects.binary_search_by_key(&a, |o| o.address).is_ok();
+    // An object[] with a non-null element (element slots follow the length).
+    let (slot, target) = objects
+        .iter()
+        .filter(|o| o.mt != string_mt && heap.method_table(o.mt).is_ok_and(|m| m.component_size == 8 && m.base_size == 24))
+        .find_map(|o| {
+            let len = heap.space().read_u32(o.address + 8).ok()? as u64;
+            (0..len).find_map(|i| {
+                let slot = o.address + 16 + 8 * i;
+                let v = heap.space().read_u64(slot).ok()?;
+                (v != 0 && is_object(v)).then_some((slot, v))
+            })
+        })
+        .expect("an object[] with an element");
+    let mut core = Core::parse(fixture());
+    core.write_u64(slot, target + 8);
+    let (_, run) = compare("reference_to_no_object_is_warned", &core.finish(false), &["dumpheap -live -stat"]);
+    assert!(run.warned("point at no object"), "{}", run.stderr);
+    assert_eq!(run.code, Some(3));
+}
