@@ -7,10 +7,8 @@
 //!
 //! `CLRHEAP_TEST_BIN` runs another build of clrheap (to measure an older one).
 mod common;
-#[path = "hostile/craft.rs"]
-mod craft;
 
-use craft::{Core, elf_header_page, nt_file, pe_header_page};
+use clrheap::fuzzing::craft::{self, Core, elf_header_page, nt_file, pe_header_page};
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};

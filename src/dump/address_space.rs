@@ -48,6 +48,9 @@ pub struct AddressSpace {
     warnings: Warnings,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
     module_paths: Vec<PathBuf>,
+    /// When set, only files whose path (as named) is below this directory are opened: the
+    /// fuzzing harness's sandbox.
+    module_root: Option<PathBuf>,
     /// When set, the pages read are recorded here (used to build small self-contained
     /// test fixtures from dumps): every page, or only those served from mapped files.
     recorder: Option<(Recording, Mutex<BTreeSet<u64>>)>,
@@ -117,6 +120,7 @@ impl AddressSpace {
             warnings,
             opened,
             module_paths,
+            module_root: None,
             recorder: None,
         }
     }
@@ -126,6 +130,14 @@ impl AddressSpace {
         for cell in &mut self.opened {
             let _ = cell.set(None);
         }
+    }
+
+    /// Opens no mapped file outside `dir` (by the path as named, before links are followed,
+    /// so that a link in `dir` to `/proc` still meets the module file checks). For the
+    /// fuzzing harness, which points crafted dumps at files it made.
+    #[doc(hidden)]
+    pub fn restrict_module_files(&mut self, dir: PathBuf) {
+        self.module_root = Some(dir);
     }
 
     /// Starts recording which pages are read.
@@ -214,6 +226,29 @@ impl AddressSpace {
         self.core.data.get(start..end)
     }
 
+    /// How many bytes from `addr` on the dump captured without a gap (across adjacent
+    /// segments): a bound for scans whose length comes from the dump.
+    pub fn captured_run(&self, addr: u64) -> u64 {
+        let segs = &self.core.segments;
+        let mut i = segs.partition_point(|s| s.vaddr <= addr);
+        let Some(first) = i.checked_sub(1).map(|j| &segs[j]) else {
+            return 0;
+        };
+        let rel = addr - first.vaddr;
+        if rel >= first.filesz {
+            return 0;
+        }
+        let mut end = first.vaddr.saturating_add(first.filesz);
+        while let Some(s) = segs.get(i) {
+            if s.vaddr != end || s.filesz == 0 {
+                break;
+            }
+            end = s.vaddr.saturating_add(s.filesz);
+            i += 1;
+        }
+        end - addr
+    }
+
     /// Reads `buf.len()` bytes at `addr`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         let total = buf.len();
@@ -299,6 +334,12 @@ impl AddressSpace {
             }
         }
         for candidate in candidates {
+            if let Some(root) = &self.module_root
+                && (!candidate.starts_with(root)
+                    || candidate.components().any(|c| c == std::path::Component::ParentDir))
+            {
+                continue;
+            }
             let why = match ModuleFile::open(&candidate) {
                 Err(OpenError::Missing) => continue,
                 Err(OpenError::Refused(why)) => why,

@@ -106,24 +106,17 @@ impl Heap {
     }
 
     /// How many elements of `component_size` bytes fit from `data` (an array's first
-    /// element) to the end of the memory the array lies in: its segment's end, or outside
-    /// the GC heap the end of the dump's memory there. An array's length field larger
-    /// than this is damage (0xffffffff would be four billion elements to print).
+    /// element) to the end of the memory the array lies in: its segment's end, and no
+    /// further than the dump holds memory there without a gap. An array's length field
+    /// larger than this is damage (0xffffffff would be four billion elements to print).
     pub fn array_capacity(&self, data: u64, component_size: u64) -> u64 {
         if component_size == 0 {
             return 0;
         }
-        let end = match self.segment_of(data) {
-            Some(seg) => seg.end,
-            None => {
-                let segs = &self.space().core().segments;
-                let i = segs.partition_point(|s| s.vaddr <= data);
-                match i.checked_sub(1).map(|i| &segs[i]) {
-                    Some(s) => s.vaddr.saturating_add(s.memsz),
-                    None => data,
-                }
-            }
-        };
+        let mut end = data.saturating_add(self.space().captured_run(data));
+        if let Some(seg) = self.segment_of(data) {
+            end = end.min(seg.end);
+        }
         end.saturating_sub(data) / component_size
     }
 

@@ -1,8 +1,8 @@
 //! An ELF core editor for crafting hostile dumps from a real one: overwrite captured
 //! memory, punch pages out of it, add memory and note segments, and write the result with
 //! its program header table moved to the end of the file (so nothing else moves), with
-//! `PN_XNUM` when asked or needed.
-#![allow(dead_code)]
+//! `PN_XNUM` when asked or needed. Used by `tests/hostile.rs` and by the structure-aware
+//! fuzzing ([`super::crafted_dump`]).
 
 pub const PT_LOAD: u32 = 1;
 pub const PT_NOTE: u32 = 4;
@@ -37,6 +37,7 @@ pub struct Core {
 }
 
 impl Core {
+    /// The core's program headers (it must be a well-formed ELF64 core: a fixture).
     pub fn parse(bytes: Vec<u8>) -> Core {
         assert_eq!(&bytes[..4], b"\x7fELF");
         let phoff = u64_at(&bytes, 32) as usize;
@@ -126,15 +127,19 @@ impl Core {
     /// Takes `[vaddr, vaddr + len)` out of the captured memory: the segments around it
     /// are split, so those addresses belong to no segment.
     pub fn punch(&mut self, vaddr: u64, len: u64) {
-        let end = vaddr + len;
+        let end = vaddr.saturating_add(len);
         let mut out = Vec::new();
         for p in &self.phdrs {
-            let p_end = p.p_vaddr + p.p_memsz;
+            let p_end = p.p_vaddr.saturating_add(p.p_memsz);
             if p.p_type != PT_LOAD || p_end <= vaddr || p.p_vaddr >= end {
                 out.push(*p);
                 continue;
             }
-            assert_eq!(p.p_filesz, p.p_memsz, "punching a partly captured segment");
+            if p.p_filesz != p.p_memsz {
+                // A partly captured segment is left whole.
+                out.push(*p);
+                continue;
+            }
             if p.p_vaddr < vaddr {
                 out.push(Phdr {
                     p_filesz: vaddr - p.p_vaddr,
