@@ -262,8 +262,8 @@ impl CoreFile {
                 }
                 NT_FILE => {
                     let (parsed, size) = parse_nt_file(desc, &mut self.warnings)?;
-                    files = parsed;
-                    page_size = size;
+                    files.extend(parsed);
+                    page_size = size.or(page_size);
                 }
                 _ => {}
             }
