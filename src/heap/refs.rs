@@ -153,7 +153,7 @@ impl GcDesc {
 impl Heap {
     /// The GCDesc of a MethodTable, or `None` when its objects hold no references.
     pub fn gc_desc(&self, mt: u64) -> Result<Option<GcDesc>> {
-        let flags = self.space().read_u32(mt + MT_FLAGS)?;
+        let flags = self.space().read_u32(mt.wrapping_add(MT_FLAGS))?;
         if flags & MTF_CONTAINS_POINTERS == 0 {
             return Ok(None);
         }
@@ -197,7 +197,7 @@ impl Heap {
 
     /// Whether the type belongs to a collectible assembly.
     pub fn is_collectible(&self, mt: u64) -> Result<bool> {
-        let flags = self.space().read_u32(mt + MT_FLAGS)?;
+        let flags = self.space().read_u32(mt.wrapping_add(MT_FLAGS))?;
         Ok(flags & self.runtime.layout.method_table.collectible_flag != 0)
     }
 
@@ -210,23 +210,23 @@ impl Heap {
         let space = self.space();
         let layout = &self.runtime.layout.collectible;
         let module = match layout.loader_module {
-            LoaderModulePlace::MethodTableModule => space.read_ptr(mt + MT_MODULE)?,
+            LoaderModulePlace::MethodTableModule => space.read_ptr(mt.wrapping_add(MT_MODULE))?,
             LoaderModulePlace::AuxiliaryData { aux, offset } => {
-                let aux = space.read_ptr(mt + aux)?;
+                let aux = space.read_ptr(mt.wrapping_add(aux))?;
                 if aux == 0 {
                     bail!("collectible MethodTable {mt:x} has no auxiliary data");
                 }
-                space.read_ptr(aux + offset)?
+                space.read_ptr(aux.wrapping_add(offset))?
             }
         };
         if module == 0 {
             bail!("collectible MethodTable {mt:x} has no loader module");
         }
-        let allocator = space.read_ptr(module + layout.module_loader_allocator)?;
+        let allocator = space.read_ptr(module.wrapping_add(layout.module_loader_allocator))?;
         if allocator == 0 {
             return Ok(None);
         }
-        let handle = space.read_ptr(allocator + layout.object_handle)?;
+        let handle = space.read_ptr(allocator.wrapping_add(layout.object_handle))?;
         if handle == 0 {
             return Ok(None);
         }

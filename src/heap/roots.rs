@@ -366,7 +366,7 @@ impl Heap {
             let mut fp = [0u64; FILL_POINTERS];
             for (i, p) in fp.iter_mut().enumerate() {
                 *p = space
-                    .read_ptr(heap.finalize_queue + 8 * i as u64)
+                    .read_ptr(heap.finalize_queue.wrapping_add(8 * i as u64))
                     .with_context(|| {
                         format!("cannot read heap {}'s finalizer queue", heap.index)
                     })?;

@@ -134,12 +134,12 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
     let read_generations = |table: u64| -> Result<[Generation; GENERATION_COUNT]> {
         let mut gens = [Generation::default(); GENERATION_COUNT];
         for (g, out) in gens.iter_mut().enumerate() {
-            let base = table + g as u64 * rt.gc.generation_size;
-            out.start_segment = space.read_ptr(base + gen_fields.start_segment)?;
-            out.alloc_ptr = space.read_ptr(base + gen_fields.alloc_context)?;
-            out.alloc_limit = space.read_ptr(base + gen_fields.alloc_context + 8)?;
+            let base = table.wrapping_add((g as u64).wrapping_mul(rt.gc.generation_size));
+            out.start_segment = space.read_ptr(base.wrapping_add(gen_fields.start_segment))?;
+            out.alloc_ptr = space.read_ptr(base.wrapping_add(gen_fields.alloc_context))?;
+            out.alloc_limit = space.read_ptr(base.wrapping_add(gen_fields.alloc_context + 8))?;
             if let Some(off) = gen_fields.allocation_start {
-                out.allocation_start = space.read_ptr(base + off)?;
+                out.allocation_start = space.read_ptr(base.wrapping_add(off))?;
             }
         }
         Ok(gens)
@@ -170,9 +170,9 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
                     Ok(GcHeap {
                         index,
                         address: h,
-                        alloc_allocated: space.read_ptr(h + fields.alloc_allocated)?,
-                        ephemeral_segment: space.read_ptr(h + fields.ephemeral_heap_segment)?,
-                        finalize_queue: space.read_ptr(h + fields.finalize_queue)?,
+                        alloc_allocated: space.read_ptr(h.wrapping_add(fields.alloc_allocated))?,
+                        ephemeral_segment: space.read_ptr(h.wrapping_add(fields.ephemeral_heap_segment))?,
+                        finalize_queue: space.read_ptr(h.wrapping_add(fields.finalize_queue))?,
                         generations: read_generations(h + fields.generation_table)?,
                     })
                 })
@@ -218,7 +218,7 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
                     );
                 }
                 let field = |off: u64| {
-                    space.read_ptr(addr + off).with_context(|| {
+                    space.read_ptr(addr.wrapping_add(off)).with_context(|| {
                         format!(
                             "cannot read the heap segment at {addr:#x} (heap {}, generation {g})",
                             heap.index
