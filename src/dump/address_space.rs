@@ -226,27 +226,33 @@ impl AddressSpace {
         self.core.data.get(start..end)
     }
 
-    /// How many bytes from `addr` on the dump captured without a gap (across adjacent
-    /// segments): a bound for scans whose length comes from the dump.
-    pub fn captured_run(&self, addr: u64) -> u64 {
+    /// How many bytes from `addr` on can be read without a gap: captured by the dump, or
+    /// mapped from a module file that passed the identity check (and so is at least as
+    /// long as its mappings). A bound for scans whose length comes from the dump.
+    pub fn readable_run(&self, addr: u64) -> u64 {
         let segs = &self.core.segments;
-        let mut i = segs.partition_point(|s| s.vaddr <= addr);
-        let Some(first) = i.checked_sub(1).map(|j| &segs[j]) else {
-            return 0;
-        };
-        let rel = addr - first.vaddr;
-        if rel >= first.filesz {
-            return 0;
-        }
-        let mut end = first.vaddr.saturating_add(first.filesz);
-        while let Some(s) = segs.get(i) {
-            if s.vaddr != end || s.filesz == 0 {
-                break;
+        let maps = &self.core.files;
+        let mut at = addr;
+        loop {
+            let i = segs.partition_point(|s| s.vaddr <= at);
+            if let Some(s) = i.checked_sub(1).map(|j| &segs[j])
+                && at - s.vaddr < s.filesz
+            {
+                at = s.vaddr.saturating_add(s.filesz);
+                continue;
             }
-            end = s.vaddr.saturating_add(s.filesz);
-            i += 1;
+            let i = maps.partition_point(|m| m.start <= at);
+            if let Some(j) = i.checked_sub(1)
+                && at < maps[j].end
+                && self.module_file(self.mapping_file[j]).is_some()
+            {
+                // Stop where the next captured segment begins: it is read from the dump.
+                let next = segs.get(segs.partition_point(|s| s.vaddr <= at)).map_or(u64::MAX, |s| s.vaddr);
+                at = maps[j].end.min(next);
+                continue;
+            }
+            return at - addr;
         }
-        end - addr
     }
 
     /// Reads `buf.len()` bytes at `addr`.

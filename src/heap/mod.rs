@@ -107,13 +107,13 @@ impl Heap {
 
     /// How many elements of `component_size` bytes fit from `data` (an array's first
     /// element) to the end of the memory the array lies in: its segment's end, and no
-    /// further than the dump holds memory there without a gap. An array's length field
+    /// further than memory can be read there without a gap. An array's length field
     /// larger than this is damage (0xffffffff would be four billion elements to print).
     pub fn array_capacity(&self, data: u64, component_size: u64) -> u64 {
         if component_size == 0 {
             return 0;
         }
-        let mut end = data.saturating_add(self.space().captured_run(data));
+        let mut end = data.saturating_add(self.space().readable_run(data));
         if let Some(seg) = self.segment_of(data) {
             end = end.min(seg.end);
         }

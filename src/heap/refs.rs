@@ -174,9 +174,9 @@ impl Heap {
                     }
                 }
             }),
-            // Not in one captured slice: read slot by slot, as far as the dump holds the
-            // object without a gap (a damaged length can make an object of gigabytes).
-            None => desc.for_each_slot_below(size, space.captured_run(address), |off| {
+            // Not in one captured slice: read slot by slot, as far as the object can be
+            // read without a gap (a damaged length can make an object of gigabytes).
+            None => desc.for_each_slot_below(size, space.readable_run(address), |off| {
                 if let Ok(v) = space.read_u64(address.wrapping_add(off))
                     && v != 0
                 {
