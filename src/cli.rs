@@ -9,8 +9,8 @@
 //! usage errors, 3 (`partial`) when the commands succeeded but the dump could not be read
 //! in full (a warning said what was skipped). A closed output pipe (`| head`) ends the
 //! run quietly.
-use crate::commands::output::Format;
-use crate::commands::Session;
+use crate::render::Format;
+use crate::session::Session;
 use crate::dump::DumpOptions;
 use crate::{progress, shell};
 use clap::{CommandFactory, Parser, Subcommand};
@@ -48,6 +48,20 @@ pub enum Command {
     ///
     /// For example: clrheap diff before.dmp after.dmp --live --top 20
     Diff(DiffArgs),
+    /// List the .NET processes this user can see, as `dotnet-dump ps` does.
+    ///
+    /// For example: clrheap ps --verbose
+    Ps(crate::ps::PsArgs),
+    /// Have a running .NET process write a dump of itself, as `dotnet-dump collect` does
+    /// (no .NET SDK needed).
+    ///
+    /// For example: clrheap collect -p 1234 --type heap -o app.dmp
+    Collect(crate::collect::CollectArgs),
+    /// Make a dump that opens anywhere: add the pages of the module files it needs and
+    /// compress it.
+    ///
+    /// For example: clrheap pack app.dmp   (writes app.dmp.packed.zst)
+    Pack(crate::pack::PackArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     ///
     /// For example: clrheap completions bash > ~/.local/share/bash-completion/completions/clrheap
@@ -113,6 +127,9 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Diff(args) => diff(args),
+        Command::Ps(args) => crate::ps::run(&args),
+        Command::Collect(args) => crate::collect::run(&args),
+        Command::Pack(args) => crate::pack::run(&args),
         Command::Completions { shell } => {
             let mut out = io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "clrheap", &mut out);
@@ -120,10 +137,24 @@ pub fn main() -> i32 {
         }
         Command::Man => {
             let mut out = io::stdout().lock();
-            let written = clap_mangen::Man::new(Cli::command()).render(&mut out);
+            let written = man_page(&mut out);
             finish_output(written.and_then(|()| out.flush()))
         }
     }
+}
+
+/// The manual page: clap's sections for the command line, then the commands `analyze`
+/// answers, from the registry.
+fn man_page(out: &mut dyn Write) -> io::Result<()> {
+    let man = clap_mangen::Man::new(Cli::command());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    crate::registry::help::man_section(out).map_err(io::Error::other)?;
+    man.render_version_section(out)
 }
 
 /// Exit status after writing generated text: a closed pipe is not an error.
@@ -143,14 +174,29 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         module_paths: args.module_paths,
         dump_only: args.dump_only,
     };
-    let mut session = match Session::open(&args.dump, &options) {
+    // The dump's warnings sink exists before the session: what opening skipped is printed
+    // even when opening fails (a refused libcoreclr.so explains a missing runtime).
+    let space = match crate::dump::open_dump(&args.dump, &options) {
+        Ok(space) => std::sync::Arc::new(space),
+        Err(e) => {
+            eprintln!("clrheap: {:#}", anyhow::Error::from(crate::Error::from(e)));
+            return 1;
+        }
+    };
+    let warnings = space.shared_warnings();
+    let mut session = match Session::from_space(space) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("clrheap: {e:#}");
+            for m in warnings.take() {
+                eprintln!("{m}");
+            }
+            // The whole chain: anyhow prints each cause.
+            eprintln!("clrheap: {:#}", anyhow::Error::from(e));
             return 1;
         }
     };
     session.format = args.format;
+    shell::print_warnings(&session);
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)
     } else if io::stdin().is_terminal() {
@@ -167,8 +213,9 @@ fn diff(args: DiffArgs) -> i32 {
     };
     let open = |path: &PathBuf| -> anyhow::Result<_> {
         let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
+        shell::print_warnings(&session);
         let totals = crate::commands::diff::type_totals(&session, args.live)?;
-        Ok((totals, session.heap.warnings().count()))
+        Ok((totals, session.warnings.count()))
     };
     let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
     let ((before, before_warnings), (after, after_warnings)) = match (before, after) {
@@ -204,5 +251,15 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn man_page_lists_the_commands() {
+        let mut out = Vec::new();
+        man_page(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(".SH \"ANALYZE COMMANDS\""));
+        assert!(text.contains("\\fBdumpheap\\fR"));
+        assert!(text.contains(".SH SUBCOMMANDS") || text.contains(".SH COMMANDS"), "{text}");
     }
 }

@@ -1,8 +1,8 @@
 //! Damaged dumps: every committed fixture, damaged by seeded pseudo-random mutations aimed
 //! at the structures clrheap reads (the notes, `GcDacVars` and `g_dacTable`, the GC's
 //! heap and segment records, MethodTables, handle slots, the thread store and sync block
-//! table, objects, anywhere; and truncation), then opened and every command of
-//! `clrheap::fuzzing::COMMANDS` run on it.
+//! table, objects, anywhere; and truncation), then opened and every command line of
+//! `clrheap::fuzzing::command_lines` (each registry row's `exercise` lines) run on it.
 //!
 //! Each command must return (an error is fine) within [`LIMIT`], without panicking; an
 //! error must say something. A failure names the fixture and the case, and the case's
@@ -11,7 +11,7 @@
 //!
 //! `CLRHEAP_ROBUSTNESS_CASES` sets the number of cases per fixture (default 48 in a
 //! release build, 6 in a debug build, where arithmetic overflow panics too).
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::fuzzing::{Fixture, REGIONS, command_lines, mutate, open_crafted, open_session};
 use std::path::Path;
 use std::sync::mpsc;
@@ -88,9 +88,9 @@ enum Step {
 
 /// How a case's input becomes a session: byte damage ([`mutate`]) or structural damage
 /// ([`clrheap::fuzzing::craft_dump`], with module files read from the fuzzing sandbox).
-type Opener = fn(&Fixture, &[u8]) -> anyhow::Result<Session>;
+type Opener = fn(&Fixture, &[u8]) -> clrheap::error::Result<Session>;
 
-fn open_damaged(fixture: &Fixture, input: &[u8]) -> anyhow::Result<Session> {
+fn open_damaged(fixture: &Fixture, input: &[u8]) -> clrheap::error::Result<Session> {
     open_session(mutate(fixture, input))
 }
 
@@ -115,7 +115,7 @@ fn run_case_with(fixture: &'static Fixture, input: Vec<u8>, open: Opener) -> Res
                     return;
                 }
             };
-            for line in command_lines(&fixture.addrs) {
+            for line in command_lines(&fixture.command_addrs()) {
                 let _ = tx.send(Step::Start(line.clone()));
                 if let Err(e) = session.execute(&line, &mut std::io::sink()) {
                     let _ = tx.send(Step::Error(format!("{e:#}")));
@@ -210,6 +210,12 @@ fn damaged_zoo_net10_datas() {
 #[test]
 fn damaged_seed_net8_segments() {
     damaged("seed-net8-segments-heap", 12);
+}
+
+/// arm64: the `.xdata` unwinder, arm64 GC info and the arm64 `NT_PRSTATUS` under damage.
+#[test]
+fn damaged_zoo_arm64_wks() {
+    damaged("zoo-arm64-wks-full", 13);
 }
 
 #[test]
@@ -337,7 +343,6 @@ fn fuzz_regressions() {
 /// name is refused past a budget of visits and length, and the commands go on.
 #[test]
 fn generic_dictionaries_chained() {
-    use clrheap::runtime::layouts::MT_PER_INST_INFO;
     let fixture: &'static Fixture = Box::leak(Box::new(load("zoo-net10-svr-heap")));
     let session = open_session(fixture.bytes.clone()).expect("open");
     let heap = &session.heap;
@@ -368,7 +373,7 @@ fn generic_dictionaries_chained() {
         if args.len() < 2 || args.iter().any(|t| t & 2 != 0) {
             continue;
         }
-        let per_inst = space.read_ptr(mt + MT_PER_INST_INFO).unwrap();
+        let per_inst = space.read_ptr(mt + heap.runtime.layout.method_table.per_inst_info).unwrap();
         let num_dicts = space.read_u16(per_inst - 4).unwrap() as u64;
         let dict = space.read_ptr(per_inst + 8 * (num_dicts - 1)).unwrap();
         chain.push((mt, dict, args.len() as u64));

@@ -16,12 +16,13 @@
 //!   upper-case hex, references and structs (their address) in lower-case hex.
 //! - Under `dumparray -details` every output call of the nested object is indented, also
 //!   in the middle of a line (SOS indents per call, not per line).
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::args::{OptionSpec, SosArgs};
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use serde_json::{json, Value};
 use crate::heap::fields::{et, FieldDesc, StaticLocation};
 use crate::heap::Heap;
-use crate::runtime::layouts::{MTF_CATEGORY_ARRAY_MASK, MTF_IS_SZARRAY, MT_PER_INST_INFO};
+use crate::runtime::layouts::{MTF_CATEGORY_ARRAY_MASK, MTF_IS_SZARRAY};
 use anyhow::{bail, Result};
 use std::io::Write;
 
@@ -61,62 +62,26 @@ fn fail(sos: &mut Sos, message: &str) -> Result<()> {
     bail!("{}", message.lines().last().unwrap_or(message).trim_end())
 }
 
-/// SOS's option parser (`GetCMDOption`): options (case-insensitive, before the
-/// arguments), then at most `max_args` arguments.
-struct Parsed {
-    flags: Vec<(&'static str, Option<String>)>,
-    args: Vec<String>,
-}
+/// dumpobj's options (SOS's native parser: case-insensitive, before the address).
+pub const DUMPOBJ_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-nofields", "Do not print the object's fields."),
+    OptionSpec::flag("-refs", "The objects it references.").unsupported(),
+];
 
-fn parse_options(
-    args: &[String],
-    options: &[(&'static str, bool)],
-    max_args: usize,
-) -> std::result::Result<Parsed, String> {
-    let mut parsed = Parsed {
-        flags: Vec::new(),
-        args: Vec::new(),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let word = &args[i];
-        if !word.starts_with('-') {
-            if parsed.args.len() >= max_args {
-                return Err(format!("Incorrect argument: {}\n", args[i..].join(" ")));
-            }
-            parsed.args.push(word.clone());
-        } else if !parsed.args.is_empty() {
-            return Err(format!("Wrong option: {}\n", args[i..].join(" ")));
-        } else {
-            let Some(&(name, has_value)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(word)) else {
-                return Err(format!("Unknown option: {word}\n"));
-            };
-            if parsed.flags.iter().any(|(n, _)| *n == name) {
-                return Err(format!("Invalid option: option specified multiple times: {word}\n"));
-            }
-            let value = if has_value {
-                i += 1;
-                match args.get(i) {
-                    Some(v) => Some(v.clone()),
-                    None => return Err(format!("Missing value for option {word}\n")),
-                }
-            } else {
-                None
-            };
-            parsed.flags.push((name, value));
-        }
-        i += 1;
-    }
-    Ok(parsed)
-}
+/// dumparray's options.
+pub const DUMPARRAY_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-start", "<index>", "First element to display."),
+    OptionSpec::valued("-length", "<n>", "Number of elements to display."),
+    OptionSpec::flag("-details", "Print the fields of each element (value types)."),
+    OptionSpec::flag("-nofields", "With -details, do not print the fields of elements."),
+];
 
-impl Parsed {
-    fn has(&self, name: &str) -> bool {
-        self.flags.iter().any(|(n, _)| *n == name)
-    }
-    fn value(&self, name: &str) -> Option<&str> {
-        self.flags.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())
-    }
+/// dumpvc takes no options.
+pub const DUMPVC_OPTIONS: &[OptionSpec] = &[];
+
+/// SOS's option parser (`GetCMDOption`), over a command's declared options.
+fn parse_options(args: &[String], options: &'static [OptionSpec], max_args: usize) -> std::result::Result<SosArgs, String> {
+    SosArgs::parse(args, options, max_args)
 }
 
 /// The debugger's expression evaluation of an address: hex, optional `0x`; 0 if invalid.
@@ -134,13 +99,13 @@ fn size_value(text: &str) -> u64 {
     }
 }
 
-/// `dumpobj [-nofields] [-refs] <address>`.
+/// `dumpobj [-nofields] <address>`.
 pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     if format != Format::Text {
         return records::dumpobj(session, args, format, out);
     }
     let mut sos = Sos { out, indent: 0 };
-    let parsed = match parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1) {
+    let parsed = match parse_options(args, DUMPOBJ_OPTIONS, 1) {
         Ok(p) => p,
         Err(msg) => return fail(&mut sos, &msg),
     };
@@ -149,11 +114,7 @@ pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut
     if addr == 0 {
         return fail(&mut sos, &format!("Invalid parameter {}\n", args.join(" ")));
     }
-    print_object(&session.heap, session, &mut sos, addr, !parsed.has("-nofields"))?;
-    if parsed.has("-refs") {
-        bail!("dumpobj -refs is not supported yet");
-    }
-    Ok(())
+    print_object(&session.heap, session, &mut sos, addr, !parsed.has("-nofields"))
 }
 
 /// What an address holds, as SOS's object checks see it.
@@ -168,12 +129,13 @@ fn classify(heap: &Heap, addr: u64) -> Option<ObjectKind> {
     if !addr.is_multiple_of(8) {
         return None;
     }
-    let mt = heap.space().read_ptr(addr).ok()? & !7;
+    let o = &heap.runtime.layout.object;
+    let mt = heap.space().read_ptr(addr).ok()? & !o.mt_unmask;
     if mt == 0 {
         return None;
     }
     if mt == heap.runtime.globals.free_mt {
-        let count = heap.space().read_u32(addr + 8).ok()?;
+        let count = heap.space().read_u32(addr.wrapping_add(o.array_length)).ok()?;
         let size = heap.mt_size(mt).ok()?.object_size(count);
         return Some(ObjectKind::Free { size });
     }
@@ -183,7 +145,8 @@ fn classify(heap: &Heap, addr: u64) -> Option<ObjectKind> {
 fn valid_method_table(heap: &Heap, mt: u64) -> bool {
     let Ok(info) = heap.method_table(mt) else { return false };
     let Ok(canon) = heap.canonical_mt(mt) else { return false };
-    if info.ee_class == 0 || heap.space().read_ptr(info.ee_class + 16).ok() != Some(canon) {
+    let class_mt = info.ee_class.wrapping_add(heap.runtime.layout.ee_class.method_table);
+    if info.ee_class == 0 || heap.space().read_ptr(class_mt).ok() != Some(canon) {
         return false;
     }
     let interface = info.flags & MTF_CATEGORY_ARRAY_MASK == MTF_CATEGORY_ARRAY_MASK;
@@ -194,7 +157,8 @@ fn valid_method_table(heap: &Heap, mt: u64) -> bool {
 /// is 22 bytes here, where the heap walk counts 24).
 fn object_size(heap: &Heap, addr: u64, mt: u64) -> Result<u64> {
     let size = heap.mt_size(mt)?;
-    let count = if size.component_size != 0 { heap.space().read_u32(addr + 8)? } else { 0 };
+    let length = addr.wrapping_add(heap.runtime.layout.object.array_length);
+    let count = if size.component_size != 0 { heap.space().read_u32(length)? } else { 0 };
     Ok(size.base_size as u64 + size.component_size as u64 * count as u64)
 }
 
@@ -230,20 +194,24 @@ struct ArrayInfo {
 fn array_info(heap: &Heap, addr: u64, mt: u64) -> Result<ArrayInfo> {
     let info = heap.method_table(mt)?;
     let space = heap.space();
-    let count = space.read_u32(addr + 8)? as u64;
-    let element = space.read_ptr(mt + MT_PER_INST_INFO)?;
+    let o = &heap.runtime.layout.object;
+    let count = space.read_u32(addr.wrapping_add(o.array_length))? as u64;
+    let element = space.read_ptr(mt.wrapping_add(heap.runtime.layout.method_table.per_inst_info))?;
     let sz = info.flags & MTF_IS_SZARRAY != 0;
     let rank = if sz { 1 } else { (info.base_size.saturating_sub(24) / 8).clamp(1, 32) };
+    // A multi-dimensional array's bounds, then its lower bounds (u32s), follow the
+    // `Array` header; its elements follow them.
+    let fixed = addr.wrapping_add(o.array_data);
     let (data, bounds, lower_bounds) = if sz {
-        (addr + 16, vec![count as u32], vec![0])
+        (fixed, vec![count as u32], vec![0])
     } else {
         let mut b = Vec::new();
         let mut l = Vec::new();
         for i in 0..rank as u64 {
-            b.push(space.read_u32(addr + 16 + 4 * i)?);
-            l.push(space.read_u32(addr + 16 + 4 * (rank as u64 + i))?);
+            b.push(space.read_u32(fixed.wrapping_add(4 * i))?);
+            l.push(space.read_u32(fixed.wrapping_add(4 * (rank as u64 + i)))?);
         }
-        (addr + 16 + 8 * rank as u64, b, l)
+        (fixed.wrapping_add(8 * rank as u64), b, l)
     };
     let capacity = heap.array_capacity(data, info.component_size as u64);
     if count > capacity {
@@ -490,7 +458,7 @@ fn flatten(c: u32) -> char {
 
 /// A string's characters as SOS prints them (up to the first NUL).
 fn string_content(heap: &Heap, addr: u64, size: u64) -> String {
-    let Ok(len) = heap.space().read_u32(addr + 8) else {
+    let Ok(len) = heap.space().read_u32(addr.wrapping_add(heap.runtime.layout.object.string_length)) else {
         return "<Invalid Object>".to_string();
     };
     if size > MAX_STRING || len as u64 > MAX_STRING {
@@ -725,7 +693,7 @@ pub fn run_dumpvc(session: &Session, args: &[String], format: Format, out: &mut 
     }
     let heap = &session.heap;
     let mut sos = Sos { out, indent: 0 };
-    let parsed = match parse_options(args, &[("/d", false)], 2) {
+    let parsed = match parse_options(args, DUMPVC_OPTIONS, 2) {
         Ok(p) => p,
         Err(msg) => return fail(&mut sos, &msg),
     };
@@ -786,7 +754,7 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
     let mut sos = Sos { out, indent: 0 };
     let parsed = match parse_options(
         args,
-        &[("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)],
+        DUMPARRAY_OPTIONS,
         1,
     ) {
         Ok(p) => p,
@@ -981,11 +949,8 @@ mod records {
     /// `dumpobj`: JSON `{"address", "type", "mt", "size", "free", "module", "file",
     /// "string"?, "array"?, "fields"?, "thin_lock"?}`; CSV: one row per field.
     pub fn dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-        let parsed = parse_options(args, &[("-nofields", false), ("-refs", false), ("/d", false)], 1)
+        let parsed = parse_options(args, DUMPOBJ_OPTIONS, 1)
             .map_err(parse_error)?;
-        if parsed.has("-refs") {
-            bail!("dumpobj -refs is not supported yet");
-        }
         let text = parsed.args.first().map(String::as_str).unwrap_or("");
         let addr = expression(text);
         if addr == 0 {
@@ -999,7 +964,7 @@ mod records {
     /// "fields"}`; CSV: one row per field.
     pub fn dumpvc(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
         let heap = &session.heap;
-        let parsed = parse_options(args, &[("/d", false)], 2).map_err(parse_error)?;
+        let parsed = parse_options(args, DUMPVC_OPTIONS, 2).map_err(parse_error)?;
         if parsed.args.len() != 2 {
             bail!("Usage: dumpvc <Method Table> <Value object start addr>");
         }
@@ -1019,7 +984,7 @@ mod records {
         let heap = &session.heap;
         let parsed = parse_options(
             args,
-            &[("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)],
+            DUMPARRAY_OPTIONS,
             1,
         )
         .map_err(parse_error)?;
@@ -1177,7 +1142,7 @@ mod records {
 
     /// A string object's whole text (None when unreadable or too large for SOS).
     fn string_value(heap: &Heap, addr: u64) -> Option<String> {
-        let len = heap.space().read_u32(addr + 8).ok()? as u64;
+        let len = heap.space().read_u32(addr.wrapping_add(heap.runtime.layout.object.string_length)).ok()? as u64;
         if len > MAX_STRING {
             return None;
         }
@@ -1190,7 +1155,8 @@ mod records {
             return None;
         }
         let target = u64::from_str_radix(v.as_str()?.strip_prefix("0x")?, 16).ok()?;
-        if target == 0 || heap.space().read_ptr(target).ok()? & !7 != heap.runtime.globals.string_mt {
+        let mt = heap.space().read_ptr(target).ok()? & !heap.runtime.layout.object.mt_unmask;
+        if target == 0 || mt != heap.runtime.globals.string_mt {
             return None;
         }
         string_value(heap, target)
@@ -1312,25 +1278,5 @@ mod tests {
         assert_eq!(c_float(3.5), "3.500000");
         assert_eq!(c_float(f64::INFINITY), "inf");
         assert_eq!(c_float(-0.0), "-0.000000");
-    }
-
-    #[test]
-    fn options_parse_like_sos() {
-        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let p = parse_options(&args("-NoFields 1234"), &[("-nofields", false)], 1).unwrap();
-        assert!(p.has("-nofields"));
-        assert_eq!(p.args, vec!["1234"]);
-        assert_eq!(
-            parse_options(&args("-foo 1"), &[("-nofields", false)], 1).err().unwrap(),
-            "Unknown option: -foo\n"
-        );
-        assert_eq!(
-            parse_options(&args("1 -nofields"), &[("-nofields", false)], 1).err().unwrap(),
-            "Wrong option: -nofields\n"
-        );
-        assert_eq!(
-            parse_options(&args("1 2"), &[("-nofields", false)], 1).err().unwrap(),
-            "Incorrect argument: 2\n"
-        );
     }
 }

@@ -8,10 +8,11 @@
 //! A mapped file is read only when it is the file the process mapped, as far as the dump
 //! can tell ([`AddressSpace::check_identity`]): an ELF file's GNU build id (else its first
 //! page) or a PE image's headers must equal what the dump captured at the mapping of the
-//! file's first byte, and the file must be long enough for every mapping of it. A file that
+//! file's first byte, and every mapping of it must start inside the file. A file that
 //! fails is one warning naming it, and the pages the dump left out of it stay absent.
 use super::elf_core::{CoreFile, LoadSegment};
 use super::module_file::{ModuleFile, OpenError};
+use super::module_search::{self, ModuleSearch};
 use super::{DumpError, Result};
 use crate::warnings::Warnings;
 use rustc_hash::FxHashMap;
@@ -45,9 +46,14 @@ pub struct AddressSpace {
     /// Index in `files` by path.
     file_index: FxHashMap<String, usize>,
     /// What reading the dump skipped; see [`crate::warnings`].
-    warnings: Warnings,
+    warnings: Arc<Warnings>,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
-    module_paths: Vec<PathBuf>,
+    /// Where to look for a file that is not at its recorded path (`--module-path`).
+    search: ModuleSearch,
+    /// Set by [`AddressSpace::disable_module_files`] (`--dump-only`).
+    files_disabled: bool,
+    /// Why a file was not read, for the files refused (see [`AddressSpace::check_identity`]).
+    refused: Vec<OnceLock<String>>,
     /// When set, only files whose path (as named) is below this directory are opened: the
     /// fuzzing harness's sandbox.
     module_root: Option<PathBuf>,
@@ -72,20 +78,11 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const MAX_READ: usize = 1 << 30;
 
 impl AddressSpace {
-    pub fn new(core: CoreFile, module_paths: Vec<PathBuf>) -> AddressSpace {
-        AddressSpace::with_warnings(core, module_paths, Warnings::new())
-    }
-
-    /// As [`AddressSpace::new`], printing no warnings (they are still counted): for the
-    /// fuzzing harness.
-    #[doc(hidden)]
-    pub fn new_quiet(core: CoreFile, module_paths: Vec<PathBuf>) -> AddressSpace {
-        let warnings = Warnings::new();
-        warnings.set_quiet(true);
-        AddressSpace::with_warnings(core, module_paths, warnings)
-    }
-
-    fn with_warnings(mut core: CoreFile, module_paths: Vec<PathBuf>, warnings: Warnings) -> AddressSpace {
+    /// The address space of `core`; mapped files not at their recorded paths are searched
+    /// for under `module_paths`. What parsing the core skipped is already in
+    /// [`AddressSpace::warnings`].
+    pub fn new(mut core: CoreFile, module_paths: Vec<PathBuf>) -> AddressSpace {
+        let warnings = Arc::new(Warnings::new());
         for w in std::mem::take(&mut core.warnings) {
             warnings.warn(w);
         }
@@ -112,6 +109,9 @@ impl AddressSpace {
             mapping_file.push(idx);
         }
         let opened = files.iter().map(|_| OnceLock::new()).collect();
+        let refused = files.iter().map(|_| OnceLock::new()).collect();
+        let names = files.iter().filter_map(|f| Path::new(&f.path).file_name().map(|n| n.to_os_string()));
+        let search = ModuleSearch::new(module_paths, names);
         AddressSpace {
             core,
             files,
@@ -119,7 +119,9 @@ impl AddressSpace {
             file_index,
             warnings,
             opened,
-            module_paths,
+            search,
+            files_disabled: false,
+            refused,
             module_root: None,
             recorder: None,
         }
@@ -127,9 +129,15 @@ impl AddressSpace {
 
     /// Reads only what the dump holds, never the mapped files.
     pub fn disable_module_files(&mut self) {
+        self.files_disabled = true;
         for cell in &mut self.opened {
             let _ = cell.set(None);
         }
+    }
+
+    /// Whether pages the dump left out are read from the mapped files.
+    pub fn reads_module_files(&self) -> bool {
+        !self.files_disabled
     }
 
     /// Opens no mapped file outside `dir` (by the path as named, before links are followed,
@@ -170,9 +178,14 @@ impl AddressSpace {
         &self.core
     }
 
-    /// What reading this dump skipped so far (every layer adds to it).
+    /// Where every layer reports what reading this dump skipped (see [`crate::warnings`]).
     pub fn warnings(&self) -> &Warnings {
         &self.warnings
+    }
+
+    /// The same sink, to share (the session keeps it).
+    pub fn shared_warnings(&self) -> Arc<Warnings> {
+        self.warnings.clone()
     }
 
     /// Every file mapped into the process, in address order of first mapping.
@@ -266,7 +279,7 @@ impl AddressSpace {
             let cur = addr + done as u64;
             let want = total - done;
             let n = self.read_piece(cur, &mut buf[done..])
-                .ok_or_else(|| absent(cur, want, None))?;
+                .ok_or_else(|| self.why_absent(cur, want))?;
             debug_assert!(n > 0 && n <= want);
             done += n;
         }
@@ -304,12 +317,43 @@ impl AddressSpace {
         let fidx = self.mapping_file[i];
         let file = self.module_file(fidx)?;
         let mapped = &self.files[fidx];
-        let pos = m.file_offset + (addr - m.start);
+        let pos = m.file_offset.saturating_add(addr - m.start);
+        // A mapping may run past the file's end (the check only asks that it start inside
+        // it): what lies beyond is absent.
+        let avail = file.len().saturating_sub(pos);
+        if avail == 0 {
+            self.warnings.warn(format!(
+                "{} has {} bytes, but the process mapped it further, at {addr:#x}: that memory is absent",
+                file.path.display(),
+                file.len()
+            ));
+            return None;
+        }
+        let n = n.min(usize::try_from(avail).unwrap_or(usize::MAX));
         let ok = file.read(pos, addr - mapped.base, mapped.base, &mut buf[..n]);
         if ok {
             self.note(true, addr, n);
         }
         ok.then_some(n)
+    }
+
+    /// The error for `[addr, addr+len)`, which could not be read: the file of its mapping
+    /// is not on this machine or was refused, or the memory is simply not in the dump.
+    fn why_absent(&self, addr: u64, len: usize) -> DumpError {
+        let maps = &self.core.files;
+        let mapping = maps
+            .partition_point(|m| m.start <= addr)
+            .checked_sub(1)
+            .filter(|&i| addr < maps[i].end);
+        match mapping {
+            Some(i) if !self.files_disabled && self.module_file(self.mapping_file[i]).is_none() => {
+                match self.refused[self.mapping_file[i]].get() {
+                    Some(why) => absent(addr, len, Some(why.clone())),
+                    None => DumpError::ModuleFileMissing { addr, len, path: maps[i].path.clone() },
+                }
+            }
+            _ => absent(addr, len, None),
+        }
     }
 
     fn module_file(&self, idx: usize) -> Option<&ModuleFile> {
@@ -332,22 +376,17 @@ impl AddressSpace {
     fn locate_file(&self, idx: usize) -> Option<ModuleFile> {
         let recorded = self.files[idx].path.as_str();
         let recorded_path = Path::new(recorded);
-        let mut candidates = vec![recorded_path.to_path_buf()];
-        if let Some(name) = recorded_path.file_name() {
-            for dir in &self.module_paths {
-                candidates.push(dir.join(name));
-                candidates.push(dir.join(recorded.trim_start_matches('/')));
-            }
-        }
-        for candidate in candidates {
+        // Refused candidates, in the order tried: `(path, why)`.
+        let mut refusals: Vec<(PathBuf, String)> = Vec::new();
+        let mut try_one = |candidate: &Path, named_by_dump: bool| -> Option<ModuleFile> {
             if let Some(root) = &self.module_root
                 && (!candidate.starts_with(root)
                     || candidate.components().any(|c| c == std::path::Component::ParentDir))
             {
-                continue;
+                return None;
             }
-            let why = match ModuleFile::open(&candidate) {
-                Err(OpenError::Missing) => continue,
+            let why = match ModuleFile::open(candidate, named_by_dump) {
+                Err(OpenError::Missing) => return None,
                 Err(OpenError::Refused(why)) => why,
                 Ok(mut file) => match self.check_identity(idx, &file) {
                     Ok(()) => {
@@ -357,18 +396,72 @@ impl AddressSpace {
                     Err(why) => why,
                 },
             };
+            refusals.push((candidate.to_path_buf(), why));
+            None
+        };
+        let mut found = try_one(recorded_path, true);
+        if found.is_none() {
+            self.search.candidates(recorded, &mut |candidate| {
+                found = try_one(candidate, false);
+                found.is_some()
+            });
+        }
+        // A search meets files of other versions on its way to the right one: a refusal
+        // matters only when nothing matched.
+        if found.is_none()
+            && let Some((path, why)) = refusals.first()
+        {
+            let others = match refusals.len() {
+                1 => String::new(),
+                n => format!(" ({} other candidates did not match either)", n - 1),
+            };
             self.warnings.warn(format!(
-                "not reading {}: it {why}; what the dump left out of it stays absent",
-                candidate.display()
+                "not reading {}: it {why}; what the dump left out of it stays absent{others}",
+                path.display()
+            ));
+            let _ = self.refused[idx].set(format!("{} was not read: it {why}", path.display()));
+        }
+        found
+    }
+
+    /// When the file of a mapping cannot be read here, one line saying so and what to do:
+    /// name a folder holding it with `--module-path`, or pack the dump where it was made.
+    /// `None` when the file is here.
+    pub fn missing_file_message(&self, file: &MappedFile) -> Option<String> {
+        if self.files_disabled {
+            return Some(format!(
+                "{} is needed, and the dump holds only part of it; --dump-only forbids reading the file",
+                file.path
             ));
         }
-        None
+        if self.local_path(file).is_some() {
+            return None;
+        }
+        if let Some(why) = self.file_index.get(&file.path).and_then(|&i| self.refused[i].get()) {
+            return Some(format!(
+                "{why}, and the dump holds only part of it: pass --module-path {} with a copy of the file \
+                 the process mapped, or run `clrheap pack` on the machine where the dump was made",
+                module_search::folder_hint(&file.path)
+            ));
+        }
+        let searched = if self.search.roots().is_empty() {
+            String::new()
+        } else {
+            let roots: Vec<String> = self.search.roots().iter().map(|r| r.display().to_string()).collect();
+            format!(" nor under {}", roots.join(", "))
+        };
+        Some(format!(
+            "{} is not on this machine{searched}, and the dump holds only part of it: pass --module-path {} \
+             (a copy of the folder, or any folder above it), or run `clrheap pack` on the machine where the dump was made",
+            file.path,
+            module_search::folder_hint(&file.path)
+        ))
     }
 
     /// Whether `file` is the file the process mapped as `files[idx]`, as far as the dump
     /// can tell; `Err` completes "it ..." with why not.
     ///
-    /// The file must be long enough for every mapping of it (to the page), and the dump
+    /// Every mapping of the file must start inside it (to the page), and the dump
     /// must hold the mapping of its first byte: there an ELF image's GNU build id (else its
     /// first page) or a PE image's headers (timestamp, sizes, checksum, sections) must be
     /// the file's. Anything else (a data file, a header the dump left out) is refused:
@@ -384,11 +477,13 @@ impl AddressSpace {
             .zip(&self.mapping_file)
             .filter(|(_, f)| **f == idx)
         {
-            let end = m.file_offset.saturating_add(m.end - m.start);
-            if end > rounded {
+            // A mapping may run past the file's end (an emulator maps whole 64 KiB
+            // segments; those bytes stay absent), but it starts inside the file.
+            if m.file_offset >= rounded {
                 return Err(format!(
-                    "has {} bytes, but the process mapped it up to byte {end}",
-                    file.len()
+                    "has {} bytes, but the process mapped it from byte {}",
+                    file.len(),
+                    m.file_offset
                 ));
             }
             if m.file_offset == 0 {

@@ -8,19 +8,25 @@
 //!
 //! Heap dumps leave out pages of file-backed mappings (parts of `libcoreclr.so`, most of
 //! the managed assemblies). [`AddressSpace`] reads such pages from the mapped file itself
-//! (the path recorded in `NT_FILE`, or a file of that name found under `--module-path`),
-//! applying the shared object's `R_X86_64_RELATIVE` relocations so that pointers in its
-//! writable data read as they did in the process.
+//! (the path recorded in `NT_FILE`, or a file of that name found below a `--module-path`
+//! folder: [`module_search`]),
+//! applying the shared object's relative relocations (`R_X86_64_RELATIVE`,
+//! `R_AARCH64_RELATIVE`) so that pointers in its writable data read as they did in the
+//! process.
+//!
+//! x86-64 and arm64 cores are read alike on any host; [`CoreFile::arch`] says which one a
+//! dump is, for the layers above that care (registers, unwinding, GC info).
 //!
 //! Every read is bounds-checked and fails with an error naming the address.
 mod address_space;
 mod elf_core;
 mod module_file;
+pub mod module_search;
 mod open;
 pub mod rewrite;
 
 pub use address_space::{AddressSpace, MappedFile, Recording, PAGE_SIZE};
-pub use elf_core::{CoreFile, ThreadRegisters};
+pub use elf_core::{Architecture, CoreFile, ThreadRegisters};
 pub use open::{open_dump, Backing, DumpOptions};
 
 use thiserror::Error;
@@ -36,6 +42,9 @@ pub enum DumpError {
     },
     #[error("{0}")]
     NotACore(String),
+    /// The file is shorter than its own headers say.
+    #[error("{0}")]
+    Truncated(String),
     #[error("{what}: the dump is damaged ({detail})")]
     Damaged { what: &'static str, detail: String },
     #[error("memory at {addr:#x} ({len} bytes) is not in the dump{}", note_suffix(.note))]
@@ -44,6 +53,12 @@ pub enum DumpError {
         len: usize,
         note: Option<String>,
     },
+    /// Memory the dump left out, in a mapping of a file that is not on this machine.
+    #[error(
+        "memory at {addr:#x} ({len} bytes) is not in the dump, and {path}, which it maps, is not on this machine \
+         (--module-path DIR searches DIR for it)"
+    )]
+    ModuleFileMissing { addr: u64, len: usize, path: String },
 }
 
 fn note_suffix(note: &Option<String>) -> String {

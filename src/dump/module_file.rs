@@ -2,14 +2,16 @@
 //!
 //! A shared object's writable data holds pointers that the dynamic loader relocated at
 //! load time; on disk those words hold 0 and the relocation's addend says what the loader
-//! wrote. For `R_X86_64_RELATIVE` (nearly all of them in `libcoreclr.so`) the value is
-//! `load base + addend`, which is applied here whenever bytes are read from the file.
+//! wrote. For the relative relocations (`R_X86_64_RELATIVE`, `R_AARCH64_RELATIVE`: nearly
+//! all of them in `libcoreclr.so`) the value is `load base + addend`, which is applied
+//! here whenever bytes are read from the file.
 //! Other relocation kinds need symbol resolution and are left as on disk.
 //!
 //! A path in a dump is a claim by whoever made the dump. [`ModuleFile::open`] opens it
 //! only as a regular, non-empty file: never a device, FIFO, socket or directory, nothing
-//! under `/proc`, `/sys` or `/dev` or on a kernel filesystem, and without blocking
-//! (`O_NONBLOCK`, after a `stat`). Whether it is the file the process mapped is the
+//! on a kernel filesystem, nothing the dump names under `/proc`, `/sys` or `/dev` (a
+//! `--module-path` folder the user names may be there: `/proc/PID/root`), and without
+//! blocking (`O_NONBLOCK`, after a `stat`). Whether it is the file the process mapped is the
 //! address space's check (it has the dump's side of the comparison); relocations are read
 //! only once that check passed ([`ModuleFile::load_relocations`]).
 use goblin::elf::Elf;
@@ -18,6 +20,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 const R_X86_64_RELATIVE: u32 = 8;
+const R_AARCH64_RELATIVE: u32 = 1027;
 
 /// Directories whose files are the kernel's, not modules, whatever a dump says.
 const SYSTEM_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
@@ -41,7 +44,12 @@ pub(crate) struct ModuleFile {
 
 impl ModuleFile {
     /// Opens `path` if it is a regular file; never blocks, never opens anything else.
-    pub fn open(path: &Path) -> Result<ModuleFile, OpenError> {
+    ///
+    /// `named_by_dump`: the path is the dump's claim (its `NT_FILE`), so nothing that
+    /// resolves under `/proc`, `/sys` or `/dev` is opened. A file found under a
+    /// `--module-path` folder is in a place the user chose (`/proc/PID/root` reaches a
+    /// running container's files): only the other checks apply.
+    pub fn open(path: &Path, named_by_dump: bool) -> Result<ModuleFile, OpenError> {
         use std::io::ErrorKind;
         let refused = |why: String| OpenError::Refused(why);
         let meta = match std::fs::metadata(path) {
@@ -54,10 +62,12 @@ impl ModuleFile {
         if !meta.is_file() {
             return Err(refused(format!("is {}, not a regular file", kind_of(&meta))));
         }
-        let real = std::fs::canonicalize(path)
-            .map_err(|e| refused(format!("cannot be resolved ({e})")))?;
-        if let Some(dir) = SYSTEM_DIRS.iter().find(|d| real.starts_with(d)) {
-            return Err(refused(format!("is under {dir}, not a module file")));
+        if named_by_dump {
+            let real = std::fs::canonicalize(path)
+                .map_err(|e| refused(format!("cannot be resolved ({e})")))?;
+            if let Some(dir) = SYSTEM_DIRS.iter().find(|d| real.starts_with(d)) {
+                return Err(refused(format!("is under {dir}, not a module file")));
+            }
         }
         let file = open_nonblocking(path).map_err(|e| refused(format!("cannot be opened ({e})")))?;
         // What was opened, not what was examined before: the path may have changed since.
@@ -90,10 +100,15 @@ impl ModuleFile {
             && &map[..4] == b"\x7fELF"
             && let Ok(elf) = Elf::parse(map)
         {
+            // The file's own machine decides (a dump's files are of its machine).
+            let relative = match elf.header.e_machine {
+                goblin::elf::header::EM_AARCH64 => R_AARCH64_RELATIVE,
+                _ => R_X86_64_RELATIVE,
+            };
             self.relocations = elf
                 .dynrelas
                 .iter()
-                .filter(|r| r.r_type == R_X86_64_RELATIVE)
+                .filter(|r| r.r_type == relative)
                 .filter_map(|r| Some((r.r_offset, u64::try_from(r.r_addend?).ok()?)))
                 .collect();
             self.relocations.sort_unstable();

@@ -9,7 +9,7 @@
 //! walk them: by start address, across heaps.
 use crate::runtime::Runtime;
 use crate::runtime::gc_vars::{GcLayout, MAX_HEAPS};
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result, ResultExt};
 use std::collections::HashSet;
 
 // `heap_segment` fields (same on 8, 9, 10, regions and segments; gc-layouts.md §5).
@@ -136,8 +136,9 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
         for (g, out) in gens.iter_mut().enumerate() {
             let base = table.wrapping_add((g as u64).wrapping_mul(rt.gc.generation_size));
             out.start_segment = space.read_ptr(base.wrapping_add(gen_fields.start_segment))?;
-            out.alloc_ptr = space.read_ptr(base.wrapping_add(gen_fields.alloc_context))?;
-            out.alloc_limit = space.read_ptr(base.wrapping_add(gen_fields.alloc_context + 8))?;
+            let context = base.wrapping_add(gen_fields.alloc_context);
+            out.alloc_ptr = space.read_ptr(context.wrapping_add(rt.layout.alloc_context.pointer))?;
+            out.alloc_limit = space.read_ptr(context.wrapping_add(rt.layout.alloc_context.limit))?;
             if let Some(off) = gen_fields.allocation_start {
                 out.allocation_start = space.read_ptr(base.wrapping_add(off))?;
             }
@@ -161,7 +162,7 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
         }]),
         GcLayout::Server { heaps, fields, .. } => {
             if heaps.len() > MAX_HEAPS as usize {
-                bail!("{} heaps is more than any server GC has", heaps.len());
+                return Err(Error::damaged("the server GC's heap list", format!("{} heaps is more than any server GC has", heaps.len())));
             }
             heaps
                 .iter()
@@ -212,10 +213,10 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
                 }
                 count += 1;
                 if count > MAX_SEGMENTS_PER_LIST {
-                    bail!(
-                        "generation {g} of heap {} has too many segments (a loop?)",
-                        heap.index
-                    );
+                    return Err(Error::damaged(
+                        format!("generation {g} of heap {}", heap.index),
+                        "too many segments (a loop?)",
+                    ));
                 }
                 let field = |off: u64| {
                     space.read_ptr(addr.wrapping_add(off)).with_context(|| {
@@ -249,9 +250,10 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
                     allocated
                 };
                 if end < start {
-                    bail!(
-                        "the heap segment at {addr:#x} ends ({end:#x}) before it starts ({start:#x}): the dump is damaged"
-                    );
+                    return Err(Error::damaged(
+                        format!("the heap segment at {addr:#x}"),
+                        format!("it ends ({end:#x}) before it starts ({start:#x})"),
+                    ));
                 }
                 segs.push(Segment {
                     heap: heap.index,

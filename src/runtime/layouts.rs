@@ -1,13 +1,19 @@
 //! Per-version knowledge of CoreCLR's data structures: the one place that says where a
 //! field lives in .NET 8, 9 and 10.
 //!
-//! Everything here was read off real dumps of 8.0.33, 9.0.22 and 10.0.12 (linux-x64) and
-//! checked against ClrMD's truth files; `docs/research/vm-layouts.md` and
+//! The tables here ([`NET8`], [`NET9`], [`NET10`]) are the built-in defaults. Everything in
+//! them was read off real dumps of 8.0.33, 9.0.22 and 10.0.12 (linux-x64) and checked
+//! against ClrMD's truth files; `docs/research/vm-layouts.md` and
 //! `docs/research/gc-layouts.md` record, fact by fact, the source read and the dump that
-//! confirmed it. Where the 9 and 10 contract descriptors describe a field, a test checks
-//! that the descriptor agrees with the value here, so a servicing release that moves a
-//! field is caught (see `runtime::tests`). GC structures are not versioned here: the GC
-//! describes itself through `GcDacVars` (see [`crate::runtime::gc_vars`]).
+//! confirmed it. A runtime does not use them as they are: on 9 and 10 every value the
+//! runtime's contract descriptor describes is taken from the descriptor at open
+//! ([`crate::runtime::described`] lists them and builds the runtime's [`Layout`]), so a
+//! servicing build that moves a field still reads right; the tables serve where the
+//! descriptor is silent, and for 8, which has none. GC structures are not versioned here:
+//! the GC describes itself through `GcDacVars` (see [`crate::runtime::gc_vars`]).
+//!
+//! Layouts are those of linux-x64. An architecture dimension would select another set of
+//! defaults before the descriptor is applied (see [`for_major`]).
 
 /// Indices into `g_dacTable` (entries are absolute addresses of the runtime's globals,
 /// in the order of that version's `dacvars.h`).
@@ -32,6 +38,12 @@ pub struct DacTableIndices {
     pub sync_table: usize,
     /// `g_CoreLib` (the CoreLib binder; its first field is CoreLib's `Module*`).
     pub core_lib: usize,
+    /// `gLowestFCall` (8, 9). Globals from here on are taken relative to where the dump
+    /// has it (servicing releases insert globals before it; see
+    /// [`crate::runtime::dac_table`]).
+    pub fcall_range: Option<usize>,
+    /// The first vtable entry, when the dump does not show where its global functions end.
+    pub vptr_start: Option<usize>,
 }
 
 /// Where a MethodTable keeps its TypeDef token.
@@ -39,7 +51,7 @@ pub struct DacTableIndices {
 pub enum TokenField {
     /// The u16 `m_wToken` at +10 (.NET 8).
     U16At10,
-    /// The upper 24 bits of the u32 `MTFlags2` at +8 (.NET 9 and 10).
+    /// The upper 24 bits of the u32 `MTFlags2` ([`MethodTableLayout::flags2`], .NET 9 and 10).
     UpperBitsOfFlags2,
 }
 
@@ -56,28 +68,39 @@ pub enum EEClassCounts {
 /// How a thread's allocation context is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllocContextPlace {
-    /// `alloc_ptr` and `alloc_limit` inline in `Thread` at this offset (.NET 8).
+    /// The `gc_alloc_context` inline in `Thread` at this offset (.NET 8).
     Inline(u64),
-    /// A pointer at `Thread + pointer` to a block holding the context at `offset`.
-    Indirect { pointer: u64, offset: u64 },
+    /// `Thread + pointer` -> `RuntimeThreadLocals`, its allocation context at `+ context`,
+    /// and inside that the `gc_alloc_context` at `+ gc_context` (10's `ee_alloc_context`
+    /// wraps it; 0 on 9).
+    Indirect { pointer: u64, context: u64, gc_context: u64 },
+}
+
+/// A `gc_alloc_context` (a thread's, the global one, a heap's gen0 one).
+#[derive(Debug, Clone, Copy)]
+pub struct AllocContextLayout {
+    /// `alloc_ptr` (9/10 descriptor `GCAllocContext.Pointer`).
+    pub pointer: u64,
+    /// `alloc_limit` (`GCAllocContext.Limit`).
+    pub limit: u64,
 }
 
 /// Where a dynamic module's in-memory metadata is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DynamicMetadata {
-    /// `Module + offset` -> SBuffer { u32 size @0, ..., u8* data @16 } (.NET 8).
-    SBuffer(u64),
-    /// `Module + offset` -> { u32 size, u8 data[size] } (.NET 9 and 10).
-    SizePrefixed(u64),
+    /// `Module + module_field` -> SBuffer { u32 size @0, ..., u8* data @16 } (.NET 8).
+    SBuffer { module_field: u64 },
+    /// `Module + module_field` -> { u32 size @size, u8 data[size] @data } (.NET 9 and 10).
+    SizePrefixed { module_field: u64, size: u64, data: u64 },
 }
 
 /// Where a MethodTable's loader module (the module whose LoaderAllocator owns the type) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoaderModulePlace {
-    /// `MethodTable.Module` (+24) is the loader module (.NET 8).
+    /// `MethodTable.Module` is the loader module (.NET 8).
     MethodTableModule,
-    /// `MethodTable + aux` -> `MethodTableAuxiliaryData`, loader module at `+ offset` (.NET 9, 10).
-    AuxiliaryData { aux: u64, offset: u64 },
+    /// `MethodTable.AuxiliaryData` -> `MethodTableAuxiliaryData.LoaderModule` (.NET 9, 10).
+    AuxiliaryData,
 }
 
 /// Where the managed `LoaderAllocator` object of a collectible type is: the type's loader
@@ -87,7 +110,7 @@ pub enum LoaderModulePlace {
 #[derive(Debug, Clone, Copy)]
 pub struct CollectibleLayout {
     pub loader_module: LoaderModulePlace,
-    /// `Module.m_loaderAllocator` (10: descriptor `Module.LoaderAllocator`).
+    /// `Module.m_loaderAllocator` (9/10 descriptor `Module.LoaderAllocator`).
     pub module_loader_allocator: u64,
     /// `LoaderAllocator.m_hLoaderAllocatorObjectHandle`.
     pub object_handle: u64,
@@ -104,18 +127,41 @@ pub struct HandleTableLayout {
     pub data_block_type: u8,
 }
 
+/// MethodTable fields (the same offsets on 8, 9 and 10 but for the token).
 #[derive(Debug, Clone, Copy)]
 pub struct MethodTableLayout {
+    /// `MTFlags` (u32; the low 16 bits are the component size under `MTF_HAS_COMPONENT_SIZE`).
+    pub flags: u64,
+    /// `BaseSize` (u32).
+    pub base_size: u64,
+    /// `MTFlags2` (u32).
+    pub flags2: u64,
     pub token: TokenField,
+    /// `ParentMethodTable`.
+    pub parent: u64,
+    /// `Module`.
+    pub module: u64,
+    /// `EEClassOrCanonMT`: the EEClass, or (low bit set) the canonical MethodTable.
+    pub ee_class_or_canon: u64,
+    /// `PerInstInfo` for generic instantiations; the element TypeHandle for arrays.
+    pub per_inst_info: u64,
+    /// `AuxiliaryData` (9, 10; 8's `m_pWriteableData` at the same place).
+    pub aux_data: u64,
+    /// `MethodTableAuxiliaryData.Flags` (u32; 8's writeable data flags at the same place).
+    pub aux_flags: u64,
+    /// `MethodTableAuxiliaryData.LoaderModule` (9, 10).
+    pub aux_loader_module: u64,
     /// Flag bit marking a type of a collectible assembly.
     pub collectible_flag: u32,
-    /// On 8, `MethodTable.Module` (+24) is the loader module; ClrMD reports the canonical
+    /// On 8, `MethodTable.Module` is the loader module; ClrMD reports the canonical
     /// MethodTable's module for generic instantiations.
     pub module_is_loader_module: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct EEClassLayout {
+    /// `EEClass.MethodTable` (the canonical MethodTable).
+    pub method_table: u64,
     pub field_desc_list: u64,
     pub counts: EEClassCounts,
     /// u8 rank of an `ArrayClass`.
@@ -132,6 +178,12 @@ pub struct ModuleLayout {
     pub loaded_layout: u64,
     /// `PEImage -> UTF-16 path`.
     pub image_path: u64,
+    /// `PEImageLayout.Base` (pointer).
+    pub image_base: u64,
+    /// `PEImageLayout.Size` (u32).
+    pub image_size: u64,
+    /// `PEImageLayout.Flags` (u32; bit 0: mapped by the OS loader).
+    pub image_flags: u64,
     pub dynamic_metadata: DynamicMetadata,
 }
 
@@ -144,7 +196,45 @@ pub struct ThreadLayout {
     pub managed_id: u64,
     pub os_id: u64,
     pub alloc_context: AllocContextPlace,
+    /// `Thread.m_ThreadLocalDataPtr` (9, 10): the thread's `ThreadLocalData`, whose
+    /// thread-static array the GC reports as a root without a handle. `None` on 8, whose
+    /// thread statics are held by strong handles (gc-zoo-net8's pair: no object the GC
+    /// kept is missed without it).
+    pub local_data: Option<u64>,
 }
+
+/// Thread statics on 9 and 10: each thread's `ThreadLocalData` holds an `Object[]` of its
+/// (non-collectible) thread statics, one entry per type, which the GC reports as a root
+/// without a handle (`ScanThreadStaticRoots` reports that one slot, nothing else of the
+/// structure: in-flight data and collectible types' thread statics are handles). A type's
+/// entry comes from its `ThreadStaticsInfo`, which ends where its `MethodTableAuxiliaryData`
+/// starts.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadStaticsLayout {
+    /// `ThreadLocalData.pNonCollectibleTlsArrayData` (10 descriptor
+    /// `ThreadLocalData.NonCollectibleTlsArrayData`; 9 the same on its dumps).
+    pub non_collectible_array: u64,
+    /// `ThreadLocalData.pThread`, back to the `Thread` (0 once the thread freed its data;
+    /// not in the descriptor: seen on every live thread of the 9 and 10 GC pairs).
+    pub thread: u64,
+    /// `sizeof(ThreadStaticsInfo)` (10 descriptor: 40).
+    pub info_size: u64,
+    /// `ThreadStaticsInfo.GCTlsIndex` (u32; 10 descriptor: +4; on 9's dumps
+    /// `DocProc.Zoo.ZooRoots` holds 2 there, its `PerThread` storage's index in every
+    /// thread's array). Read only for types with thread statics.
+    pub gc_tls_index: u64,
+}
+
+/// On 8 thread statics sit behind strong handles; the values are unused.
+const THREAD_STATICS: ThreadStaticsLayout =
+    ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4 };
+
+/// A `TLSIndex`: the index type in the top 8 bits (0 = an entry of the non-collectible
+/// array), the offset in the low 24; the array's entry is `offset - 2` (offsets count
+/// the array object's two header words: `cNonCollectibleTlsData` is 12 for a 10-entry array).
+pub const TLS_INDEX_OFFSET_MASK: u32 = 0x00ff_ffff;
+pub const TLS_INDEX_TYPE_SHIFT: u32 = 24;
+pub const TLS_INDEX_ARRAY_BASE: u32 = 2;
 
 /// Where a type's static fields live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,28 +244,127 @@ pub enum StaticsLayout {
     /// `u64(DomainLocalModule + gc_statics) + field offset`. Generic instantiations and types of dynamic modules use "dynamic"
     /// statics instead, which SOS does not display.
     DomainLocalModule { module_id: u64, gc_statics: u64 },
-    /// .NET 9 and 10: `MethodTable + aux_data` -> `MethodTableAuxiliaryData`; the
-    /// `DynamicStaticsInfo` sits just before it: GC statics base at `aux + gc_statics`,
-    /// non-GC at `aux + non_gc_statics` (negative offsets), low bit masked.
-    DynamicStaticsInfo { aux_data: u64, gc_statics: i64, non_gc_statics: i64 },
+    /// .NET 9 and 10: `MethodTable.AuxiliaryData` -> `MethodTableAuxiliaryData`; the
+    /// `DynamicStaticsInfo` (`info_size` bytes) sits just before it: the GC statics base
+    /// at `aux - info_size + gc_statics`, the non-GC one at `aux - info_size +
+    /// non_gc_statics`, each and-ed with `pointer_mask` (the low bit is a flag).
+    DynamicStaticsInfo { info_size: u64, gc_statics: u64, non_gc_statics: u64, pointer_mask: u64 },
+}
+
+/// A `LookupMap` (a module's RID -> pointer maps): a chain of segments, each
+/// `{next, table, u32 count, flags mask}`; entry `rid` of the chain is `table[rid]` of
+/// the segment holding it, less the flag bits.
+#[derive(Debug, Clone, Copy)]
+pub struct LookupMapLayout {
+    pub next: u64,
+    pub table: u64,
+    pub count: u64,
+    pub supported_flags_mask: u64,
 }
 
 /// How the type loader finds loaded types: the module's lookup maps and its table of
 /// instantiated types (generic instantiations and arrays it is the loader module of).
 #[derive(Debug, Clone, Copy)]
 pub struct TypeLoaderLayout {
-    /// `Module.m_TypeDefToMethodTableMap` (a `LookupMap`: next @0, table @8, u32 count
-    /// @16, flags mask @24; entry `rid` holds the `MethodTable*`).
+    /// `Module.m_TypeDefToMethodTableMap` (entry `rid` holds the `MethodTable*`).
     pub typedef_map: u64,
     /// `Module.m_TypeRefToMethodTableMap` (resolved TypeRefs).
     pub typeref_map: u64,
+    pub lookup_map: LookupMapLayout,
     /// `Module.m_pAvailableParamTypes` (`EETypeHashTable*`: a `DacEnumerableHashTable`
-    /// with buckets @16; bucket array: [0] length, [1] next, [2] end sentinel, then slots;
-    /// entries: TypeHandle @0, next @8; a chain ends at an odd value).
+    /// with its buckets at `hash_buckets`; bucket array: [0] length, [1] next, [2] end
+    /// sentinel, then slots; a chain ends at an odd value).
     pub available_param_types: u64,
-    /// `ParamTypeDesc.TypeArg`: the pointee of a pointer TypeDesc.
-    pub param_type_arg: u64,
+    /// `EETypeHashTable.Buckets`.
+    pub hash_buckets: u64,
+    /// An entry's TypeHandle (`VolatileEntryValue`) and next entry (`VolatileEntryNextEntry`).
+    pub hash_entry_value: u64,
+    pub hash_entry_next: u64,
     pub statics: StaticsLayout,
+}
+
+/// TypeDescs: the TypeHandles with bit 1 set (pointers, byrefs, generic variables,
+/// function pointers).
+#[derive(Debug, Clone, Copy)]
+pub struct TypeDescLayout {
+    /// `TypeDesc.TypeAndFlags` (u32; the low byte is the CorElementType).
+    pub type_and_flags: u64,
+    /// `ParamTypeDesc::m_Arg` (the pointee of a pointer or byref TypeDesc). 9 and 10: the
+    /// contract descriptor's `ParamTypeDesc.TypeArg` (16); zoo-net10: `void*` with
+    /// System.Void there. 8: +8 (zoo-net8-wks-heap: CoreLib's table holds `void*` with
+    /// System.Void at +8).
+    pub param_type_arg: u64,
+}
+
+/// Objects, strings and arrays.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectLayout {
+    /// Mask of the flag bits in an object's MethodTable pointer (global
+    /// `ObjectToMethodTableUnmask`: the pointer is and-ed with its complement).
+    pub mt_unmask: u64,
+    /// The object header's u32 (thin lock, hash code or sync block index) is this many
+    /// bytes before the object (global `SyncBlockValueToObjectOffset`).
+    pub sync_block_value: u64,
+    /// `String.m_StringLength` (u32) and `String.m_FirstChar` (UTF-16 from here).
+    pub string_length: u64,
+    pub string_first_char: u64,
+    /// `Array.m_NumComponents` (u32).
+    pub array_length: u64,
+    /// The size of `Array` (the elements of a single-dimensional array start here).
+    pub array_data: u64,
+}
+
+/// MethodDescs and their chunks: `ChunkIndex` (u8) counts `alignment`-byte units from
+/// the chunk's end (`MethodDesc - ChunkIndex * alignment - chunk_size` is the chunk); the
+/// token is the chunk's `FlagsAndTokenRange` (u16) above the MethodDesc's
+/// `Flags3AndTokenRemainder` (u16, at +0) low `token_remainder_bits`.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodDescLayout {
+    pub chunk_index: u64,
+    /// Global `MethodDescAlignment`.
+    pub alignment: u64,
+    /// The size of `MethodDescChunk`.
+    pub chunk_size: u64,
+    pub chunk_method_table: u64,
+    pub chunk_token_range: u64,
+    /// Global `MethodDescTokenRemainderBitCount`.
+    pub token_remainder_bits: u64,
+}
+
+/// The code range map (`g_dacTable` entry 0, descriptor global
+/// `ExecutionManagerCodeRangeMapAddress`): a RangeSectionMap whose leaves are
+/// RangeSectionFragments pointing to RangeSections; a JIT code heap's `CodeHeapListNode`
+/// has a nibble map; code starts after its `RealCodeHeader*`, which lists the method's
+/// RUNTIME_FUNCTIONs. Same layout on 8, 9, 10 (10 descriptor; 8/9 checked on the lab
+/// dumps, `docs/research/stack-roots.md` §1.4).
+#[derive(Debug, Clone, Copy)]
+pub struct CodeMapLayout {
+    /// `RangeSectionMap.TopLevelData` (the top level's 256 entries, inline).
+    pub top_level: u64,
+    pub fragment_next: u64,
+    pub fragment_begin: u64,
+    pub fragment_end: u64,
+    pub fragment_section: u64,
+    pub section_begin: u64,
+    /// `RangeSection.Flags` (u32; 2: a code heap).
+    pub section_flags: u64,
+    pub section_r2r_module: u64,
+    pub section_heap_list: u64,
+    pub section_next_for_delete: u64,
+    pub heap_list_map_base: u64,
+    pub heap_list_header_map: u64,
+    pub code_header_gc_info: u64,
+    pub code_header_method_desc: u64,
+    /// `RealCodeHeader.NumUnwindInfos` (u32) and the inline array of RUNTIME_FUNCTIONs.
+    pub code_header_num_unwind: u64,
+    pub code_header_unwind: u64,
+    /// `RuntimeFunction`: its size and its u32 fields.
+    pub runtime_function_size: u64,
+    pub runtime_function_begin: u64,
+    pub runtime_function_end: u64,
+    pub runtime_function_unwind: u64,
+    /// Code header values up to this are stub kinds (global `StubCodeBlockLast`).
+    pub stub_code_block_last: u64,
 }
 
 /// Everything that differs between the runtime versions clrheap knows.
@@ -187,8 +376,13 @@ pub struct Layout {
     pub ee_class: EEClassLayout,
     pub module: ModuleLayout,
     pub thread: ThreadLayout,
+    pub alloc_context: AllocContextLayout,
     pub type_loader: TypeLoaderLayout,
-    /// Offset of the `gc_alloc_context` inside `g_global_alloc_context`.
+    pub type_desc: TypeDescLayout,
+    pub object: ObjectLayout,
+    pub method_desc: MethodDescLayout,
+    /// Offset of the `gc_alloc_context` inside `g_global_alloc_context` (10: an
+    /// `ee_alloc_context`, descriptor `EEAllocContext.GCAllocationContext`).
     pub global_alloc_context_offset: u64,
     pub handle_table: HandleTableLayout,
     pub collectible: CollectibleLayout,
@@ -196,12 +390,11 @@ pub struct Layout {
     pub gc_dac_major: u8,
     /// Stack walking: Frames, code headers, GC info.
     pub stack: StackLayout,
-    /// `ParamTypeDesc::m_Arg` (the pointee of a pointer or byref TypeDesc). 9 and 10: the
-    /// contract descriptor's `ParamTypeDesc.TypeArg` (16). 8: +8 in that version's
-    /// `typedesc.h` (no lab dump holds such a type: unverified on a dump).
-    pub param_type_arg: u64,
+    pub code_map: CodeMapLayout,
     /// The sync block table and sync blocks (`syncblk`).
     pub sync_block: SyncBlockLayout,
+    /// Thread statics (9, 10).
+    pub thread_statics: ThreadStaticsLayout,
 }
 
 /// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
@@ -211,8 +404,6 @@ pub struct Layout {
 /// waiters`, the runtime's `GetMonitorHeldState`), `u32 m_Recursion @4`, the owner @8.
 /// Read off zoo-net8/9/10 (the parked thread's lock: state 1, recursion 1, owner the
 /// parked thread) and checked against dotnet-dump's `syncblk` on every lab dump.
-pub const SYNC_TABLE_ENTRY_SIZE: u64 = 16;
-pub const SYNC_TABLE_ENTRY_OBJECT: u64 = 8;
 pub const AWARE_LOCK_STATE: u64 = 0;
 pub const AWARE_LOCK_RECURSION: u64 = 4;
 pub const AWARE_LOCK_HOLDER: u64 = 8;
@@ -242,6 +433,10 @@ pub struct SyncBlockLayout {
     /// `SyncBlockCache.m_SyncTableSize` (u32).
     pub cache_table_size: u64,
     pub holder: LockHolder,
+    /// The size of a `SyncTableEntry` and where its `SyncBlock*` and `Object*` are.
+    pub entry_size: u64,
+    pub entry_sync_block: u64,
+    pub entry_object: u64,
 }
 
 /// The kinds of explicit `Frame` the stack walker tells apart.
@@ -313,10 +508,11 @@ impl FrameKind {
 /// How a `Frame`'s kind is recognised.
 #[derive(Debug, Clone, Copy)]
 pub enum FrameIdentity {
-    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry at this index (8, 9).
+    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry this many entries
+    /// into its vtable part (8, 9).
     Vtable(&'static [(usize, FrameKind)]),
-    /// `Frame+0` is a `FrameIdentifier` value (10).
-    Identifier(&'static [(u64, FrameKind)]),
+    /// `Frame+0` is a `FrameIdentifier` value (10; descriptor globals `*FrameIdentifier`).
+    Identifier([(u64, FrameKind); 18]),
 }
 
 /// Where the stack walker finds things. Sources: `docs/research/stack-roots.md` (checked on
@@ -328,6 +524,8 @@ pub enum FrameIdentity {
 pub struct StackLayout {
     /// `Thread.m_pFrame` (8: found on the dumps; 9/10: descriptor `Thread.Frame`).
     pub thread_frame: u64,
+    /// `Frame.Next` (the chain ends at -1).
+    pub frame_next: u64,
     /// `Thread.m_CacheStackBase`, the top (highest address) of the thread's stack
     /// (observed on the lab dumps, research §1.1: the only Thread field pointing just past
     /// every thread's stack mapping; not in the descriptors).
@@ -335,7 +533,17 @@ pub struct StackLayout {
     pub frame_identity: FrameIdentity,
     /// GcInfo encoding version of JIT-compiled code (8, 9: 3; 10: 4, descriptor global
     /// `GCInfoVersion`). ReadyToRun images choose by their own major version.
-    pub gc_info_version: u32,
+    pub gc_info_version: u64,
+    /// `InlinedCallFrame.CallSiteSP`, `.CallerReturnAddress`, `.CalleeSavedFP` (9/10: the
+    /// 10 descriptor; 8 the same Frame base).
+    pub icf_call_site_sp: u64,
+    pub icf_caller_return_address: u64,
+    pub icf_callee_saved_fp: u64,
+    /// `TransitionBlock.ReturnAddress`, `.CalleeSavedRegisters` and its size (10
+    /// descriptor; 8/9 the same).
+    pub transition_block_return_address: u64,
+    pub transition_block_callee_saved: u64,
+    pub transition_block_size: u64,
     /// `Module.m_MethodDefToDescMap` (a LookupMap; its table at +8). 9/10: descriptor;
     /// 8: found on zoo-net8 (32 bytes after `TypeDefToMethodTableMap` at +752, as on 9/10),
     /// checked: every entry's MethodDesc token equals its row.
@@ -369,24 +577,16 @@ pub struct StackLayout {
     pub resumable_context_ptr: Option<u64>,
 }
 
-/// MethodDesc: `u16 Flags3AndTokenRemainder @0`, `u8 ChunkIndex @2`; the chunk is
-/// `MethodDesc - ChunkIndex * 8 - 24` and holds `MethodTable* @0`, `u16
-/// FlagsAndTokenRange @18`. 12 remainder bits on 8, 9, 10 (9/10 descriptor global
-/// `MethodDescTokenRemainderBitCount`; 8 checked on every CoreLib MethodDesc of zoo-net8).
-pub const METHOD_DESC_CHUNK_INDEX: u64 = 2;
-pub const METHOD_DESC_ALIGNMENT: u64 = 8;
-pub const METHOD_DESC_CHUNK_SIZE: u64 = 24;
-pub const METHOD_DESC_CHUNK_TOKEN_RANGE: u64 = 18;
-pub const METHOD_DESC_TOKEN_REMAINDER_BITS: u32 = 12;
-
-/// `vptr_list.h` order of the Frame classes on 8.0 (VPTR entries of `g_dacTable`).
-/// Anchored on the dump: 126 = DebuggerU2MCatchHandlerFrame (bottom of every secondary
-/// thread), 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for Monitor.Wait's root).
-static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(123);
-/// The same order on 9.0, anchored on 128 = DebuggerU2MCatchHandlerFrame and
-/// 137 = InlinedCallFrame (both seen on zoo-net9). Kinds after InlinedCallFrame are
-/// UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
-static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(125);
+/// `vptr_list.h` order of the Frame classes on 8.0, as offsets from the first vtable entry
+/// of `g_dacTable` (found in the dump: [`crate::runtime::dac_table`]). Anchored on the
+/// dumps: on 8.0.33 (vtables from 97) 126 = DebuggerU2MCatchHandlerFrame (bottom of every
+/// secondary thread) and 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for
+/// Monitor.Wait's root); on 8.0.0 (vtables from 95) the same frames at 124 and 128.
+static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
+/// The same order on 9.0, anchored on 9.0.22 (vtables from 99): 128 =
+/// DebuggerU2MCatchHandlerFrame and 137 = InlinedCallFrame (both seen on zoo-net9). Kinds
+/// after InlinedCallFrame are UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
+static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
 
 const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
     use FrameKind::*;
@@ -427,7 +627,7 @@ const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
 }
 
 /// .NET 10 `FrameIdentifier` values (descriptor globals `*FrameIdentifier`).
-static NET10_FRAMES: [(u64, FrameKind); 18] = {
+const NET10_FRAMES: [(u64, FrameKind); 18] = {
     use FrameKind::*;
     [
         (1, InlinedCall),
@@ -451,17 +651,8 @@ static NET10_FRAMES: [(u64, FrameKind); 18] = {
     ]
 };
 
-// MethodTable fields that are the same on 8, 9 and 10.
-pub const MT_FLAGS: u64 = 0;
-pub const MT_BASE_SIZE: u64 = 4;
-pub const MT_FLAGS2: u64 = 8;
-pub const MT_NUM_INTERFACES: u64 = 14;
-pub const MT_PARENT: u64 = 16;
-pub const MT_MODULE: u64 = 24;
-pub const MT_EECLASS_OR_CANON: u64 = 40;
-/// PerInstInfo for generic instantiations; the element TypeHandle for arrays.
-pub const MT_PER_INST_INFO: u64 = 48;
-
+/// MethodTable flag bits (`MTFlags`); not in the contract descriptor (its
+/// RuntimeTypeSystem contract knows them by version), the same on 8, 9 and 10.
 pub const MTF_HAS_COMPONENT_SIZE: u32 = 0x8000_0000;
 pub const MTF_CATEGORY_ARRAY_MASK: u32 = 0x000C_0000;
 pub const MTF_CATEGORY_ARRAY: u32 = 0x0008_0000;
@@ -471,14 +662,72 @@ pub const MTF_HAS_FINALIZER: u32 = 0x0010_0000;
 pub const MTF_CONTAINS_POINTERS: u32 = 0x0100_0000;
 pub const MTF_GENERICS_MASK: u32 = 0x0000_0030;
 
-/// `PEImageLayout`: base, size, flags (bit 0: mapped by the OS loader).
-pub const IMAGE_LAYOUT_BASE: u64 = 8;
-pub const IMAGE_LAYOUT_SIZE: u64 = 16;
-pub const IMAGE_LAYOUT_FLAGS: u64 = 20;
+/// Values the same on 8, 9 and 10.
+const METHOD_TABLE: MethodTableLayout = MethodTableLayout {
+    flags: 0,
+    base_size: 4,
+    flags2: 8,
+    token: TokenField::UpperBitsOfFlags2,
+    parent: 16,
+    module: 24,
+    ee_class_or_canon: 40,
+    per_inst_info: 48,
+    aux_data: 32,
+    aux_flags: 0,
+    aux_loader_module: 8,
+    collectible_flag: 0x0020_0000,
+    module_is_loader_module: false,
+};
+const ALLOC_CONTEXT: AllocContextLayout = AllocContextLayout { pointer: 0, limit: 8 };
+const LOOKUP_MAP: LookupMapLayout = LookupMapLayout {
+    next: 0,
+    table: 8,
+    count: 16,
+    supported_flags_mask: 24,
+};
+const OBJECT: ObjectLayout = ObjectLayout {
+    mt_unmask: 7,
+    sync_block_value: 4,
+    string_length: 8,
+    string_first_char: 12,
+    array_length: 8,
+    array_data: 16,
+};
+/// 12 token remainder bits on 8, 9, 10 (8 checked on every CoreLib MethodDesc of zoo-net8).
+const METHOD_DESC: MethodDescLayout = MethodDescLayout {
+    chunk_index: 2,
+    alignment: 8,
+    chunk_size: 24,
+    chunk_method_table: 0,
+    chunk_token_range: 18,
+    token_remainder_bits: 12,
+};
+const CODE_MAP: CodeMapLayout = CodeMapLayout {
+    top_level: 0,
+    fragment_next: 0,
+    fragment_begin: 8,
+    fragment_end: 16,
+    fragment_section: 24,
+    section_begin: 0,
+    section_flags: 16,
+    section_r2r_module: 32,
+    section_heap_list: 40,
+    section_next_for_delete: 64,
+    heap_list_map_base: 32,
+    heap_list_header_map: 40,
+    code_header_gc_info: 16,
+    code_header_method_desc: 24,
+    code_header_num_unwind: 32,
+    code_header_unwind: 36,
+    runtime_function_size: 12,
+    runtime_function_begin: 0,
+    runtime_function_end: 4,
+    runtime_function_unwind: 8,
+    stub_code_block_last: 0xf,
+};
 
 pub static NET8: Layout = Layout {
     major: 8,
-    param_type_arg: 8,
     dac: DacTableIndices {
         thread_store: 16,
         finalizer_thread: 17,
@@ -492,13 +741,18 @@ pub static NET8: Layout = Layout {
         free_mt: 54,
         sync_table: 80,
         core_lib: 31,
+        // 8.0.33; 8.0.0 has it at 76 (one global fewer before it).
+        fcall_range: Some(77),
+        vptr_start: Some(97),
     },
     method_table: MethodTableLayout {
         token: TokenField::U16At10,
         collectible_flag: 0x1000_0000,
         module_is_loader_module: true,
+        ..METHOD_TABLE
     },
     ee_class: EEClassLayout {
+        method_table: 16,
         field_desc_list: 24,
         counts: EEClassCounts::Packed,
         array_rank: 56,
@@ -508,7 +762,10 @@ pub static NET8: Layout = Layout {
         pe_image: 8,
         loaded_layout: 120,
         image_path: 16,
-        dynamic_metadata: DynamicMetadata::SBuffer(1688),
+        image_base: 8,
+        image_size: 16,
+        image_flags: 20,
+        dynamic_metadata: DynamicMetadata::SBuffer { module_field: 1688 },
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -516,7 +773,9 @@ pub static NET8: Layout = Layout {
         managed_id: 32,
         os_id: 424,
         alloc_context: AllocContextPlace::Inline(88),
+        local_data: None,
     },
+    alloc_context: ALLOC_CONTEXT,
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
     // its MethodTable (Cat, String, Point), the TypeRef map resolves scenarios.dll's
     // reference to System.String, the param-type table walks to its 14/1564 entries (its
@@ -526,14 +785,20 @@ pub static NET8: Layout = Layout {
     type_loader: TypeLoaderLayout {
         typedef_map: 752,
         typeref_map: 8,
+        lookup_map: LOOKUP_MAP,
         available_param_types: 968,
-        // zoo-net8-wks-heap: CoreLib's table holds `void*` with System.Void at +8.
-        param_type_arg: 8,
+        hash_buckets: 16,
+        hash_entry_value: 0,
+        hash_entry_next: 8,
         statics: StaticsLayout::DomainLocalModule {
             module_id: 1224,
             gc_statics: 32,
         },
     },
+    // `typedesc.h` of 8 (no lab dump holds such a type: unverified on a dump).
+    type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 8 },
+    object: OBJECT,
+    method_desc: METHOD_DESC,
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -551,12 +816,22 @@ pub static NET8: Layout = Layout {
         cache_free_index: 180,
         cache_table_size: 192,
         holder: LockHolder::ThreadPointer,
+        entry_size: 16,
+        entry_sync_block: 0,
+        entry_object: 8,
     },
     stack: StackLayout {
         thread_frame: 16,
+        frame_next: 8,
         thread_stack_base: 248,
         frame_identity: FrameIdentity::Vtable(&NET8_FRAMES),
         gc_info_version: 3,
+        icf_call_site_sp: 24,
+        icf_caller_return_address: 32,
+        icf_callee_saved_fp: 40,
+        transition_block_return_address: 96,
+        transition_block_callee_saved: 48,
+        transition_block_size: 104,
         module_method_def_to_desc: 784,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
@@ -568,11 +843,12 @@ pub static NET8: Layout = Layout {
         software_exception_context: None,
         resumable_context_ptr: None,
     },
+    code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 pub static NET9: Layout = Layout {
     major: 9,
-    param_type_arg: 16,
     dac: DacTableIndices {
         thread_store: 16,
         finalizer_thread: 17,
@@ -586,13 +862,12 @@ pub static NET9: Layout = Layout {
         free_mt: 57,
         sync_table: 82,
         core_lib: 35,
+        fcall_range: Some(79),
+        vptr_start: Some(99),
     },
-    method_table: MethodTableLayout {
-        token: TokenField::UpperBitsOfFlags2,
-        collectible_flag: 0x0020_0000,
-        module_is_loader_module: false,
-    },
+    method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
+        method_table: 16,
         field_desc_list: 24,
         counts: EEClassCounts::Fixed {
             num_instance_fields: 50,
@@ -605,7 +880,10 @@ pub static NET9: Layout = Layout {
         pe_image: 8,
         loaded_layout: 120,
         image_path: 16,
-        dynamic_metadata: DynamicMetadata::SizePrefixed(1120),
+        image_base: 8,
+        image_size: 16,
+        image_flags: 20,
+        dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 1120, size: 0, data: 4 },
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -614,9 +892,14 @@ pub static NET9: Layout = Layout {
         os_id: 296,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
-            offset: 0,
+            context: 0,
+            gc_context: 0,
         },
+        // Not in 9's descriptor; found on the gc pairs: the only Thread field pointing at
+        // a ThreadLocalData whose `pThread` (+24) points back, on every live thread.
+        local_data: Some(928),
     },
+    alloc_context: ALLOC_CONTEXT,
     // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
     // 8); the param-type table (808) found by content on zoo-net9-wks-heap as for 8.
     // Statics: `DynamicStaticsInfo` (24 bytes) before the auxiliary data (@32), checked
@@ -624,15 +907,21 @@ pub static NET9: Layout = Layout {
     type_loader: TypeLoaderLayout {
         typedef_map: 624,
         typeref_map: 8,
+        lookup_map: LOOKUP_MAP,
         available_param_types: 808,
-        // 9 descriptor `ParamTypeDesc.TypeArg`.
-        param_type_arg: 16,
+        hash_buckets: 16,
+        hash_entry_value: 0,
+        hash_entry_next: 8,
         statics: StaticsLayout::DynamicStaticsInfo {
-            aux_data: 32,
-            gc_statics: -24,
-            non_gc_statics: -16,
+            info_size: 24,
+            gc_statics: 0,
+            non_gc_statics: 8,
+            pointer_mask: !1,
         },
     },
+    type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 16 },
+    object: OBJECT,
+    method_desc: METHOD_DESC,
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -640,7 +929,7 @@ pub static NET9: Layout = Layout {
         data_block_type: 11,
     },
     collectible: CollectibleLayout {
-        loader_module: LoaderModulePlace::AuxiliaryData { aux: 32, offset: 8 },
+        loader_module: LoaderModulePlace::AuxiliaryData,
         module_loader_allocator: 248,
         object_handle: 1128,
     },
@@ -650,12 +939,22 @@ pub static NET9: Layout = Layout {
         cache_free_index: 180,
         cache_table_size: 192,
         holder: LockHolder::ThreadPointer,
+        entry_size: 16,
+        entry_sync_block: 0,
+        entry_object: 8,
     },
     stack: StackLayout {
         thread_frame: 8,
+        frame_next: 8,
         thread_stack_base: 120,
         frame_identity: FrameIdentity::Vtable(&NET9_FRAMES),
         gc_info_version: 3,
+        icf_call_site_sp: 24,
+        icf_caller_return_address: 32,
+        icf_callee_saved_fp: 40,
+        transition_block_return_address: 96,
+        transition_block_callee_saved: 48,
+        transition_block_size: 104,
         module_method_def_to_desc: 656,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
@@ -667,11 +966,12 @@ pub static NET9: Layout = Layout {
         software_exception_context: None,
         resumable_context_ptr: None,
     },
+    code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 pub static NET10: Layout = Layout {
     major: 10,
-    param_type_arg: 16,
     dac: DacTableIndices {
         thread_store: 15,
         finalizer_thread: 16,
@@ -685,13 +985,12 @@ pub static NET10: Layout = Layout {
         free_mt: 56,
         sync_table: 78,
         core_lib: 34,
+        fcall_range: None,
+        vptr_start: None,
     },
-    method_table: MethodTableLayout {
-        token: TokenField::UpperBitsOfFlags2,
-        collectible_flag: 0x0020_0000,
-        module_is_loader_module: false,
-    },
+    method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
+        method_table: 16,
         field_desc_list: 24,
         counts: EEClassCounts::Fixed {
             num_instance_fields: 50,
@@ -704,7 +1003,10 @@ pub static NET10: Layout = Layout {
         pe_image: 8,
         loaded_layout: 128,
         image_path: 16,
-        dynamic_metadata: DynamicMetadata::SizePrefixed(840),
+        image_base: 8,
+        image_size: 16,
+        image_flags: 20,
+        dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 840, size: 0, data: 4 },
     },
     thread: ThreadLayout {
         first_link: 88,
@@ -713,9 +1015,13 @@ pub static NET10: Layout = Layout {
         os_id: 296,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
-            offset: 8,
+            context: 0,
+            gc_context: 8,
         },
+        // Descriptor `Thread.ThreadLocalDataPtr`.
+        local_data: Some(568),
     },
+    alloc_context: ALLOC_CONTEXT,
     // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
     // `AvailableTypeParams` 600, `MethodTable.AuxiliaryData` 32, `DynamicStaticsInfo`
     // (size 24: GCStatics @0, NonGCStatics @8), `StaticsPointerMask` ~1. Checked on
@@ -723,15 +1029,21 @@ pub static NET10: Layout = Layout {
     type_loader: TypeLoaderLayout {
         typedef_map: 416,
         typeref_map: 8,
+        lookup_map: LOOKUP_MAP,
         available_param_types: 600,
-        // 10 descriptor `ParamTypeDesc.TypeArg`; zoo-net10: `void*` with System.Void there.
-        param_type_arg: 16,
+        hash_buckets: 16,
+        hash_entry_value: 0,
+        hash_entry_next: 8,
         statics: StaticsLayout::DynamicStaticsInfo {
-            aux_data: 32,
-            gc_statics: -24,
-            non_gc_statics: -16,
+            info_size: 24,
+            gc_statics: 0,
+            non_gc_statics: 8,
+            pointer_mask: !1,
         },
     },
+    type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 16 },
+    object: OBJECT,
+    method_desc: METHOD_DESC,
     global_alloc_context_offset: 8,
     handle_table: HandleTableLayout {
         segment_list: 56,
@@ -739,7 +1051,7 @@ pub static NET10: Layout = Layout {
         data_block_type: 12,
     },
     collectible: CollectibleLayout {
-        loader_module: LoaderModulePlace::AuxiliaryData { aux: 32, offset: 8 },
+        loader_module: LoaderModulePlace::AuxiliaryData,
         module_loader_allocator: 176,
         object_handle: 752,
     },
@@ -749,12 +1061,22 @@ pub static NET10: Layout = Layout {
         cache_free_index: 108,
         cache_table_size: 120,
         holder: LockHolder::ManagedThreadId,
+        entry_size: 16,
+        entry_sync_block: 0,
+        entry_object: 8,
     },
     stack: StackLayout {
         thread_frame: 8,
+        frame_next: 8,
         thread_stack_base: 120,
-        frame_identity: FrameIdentity::Identifier(&NET10_FRAMES),
+        frame_identity: FrameIdentity::Identifier(NET10_FRAMES),
         gc_info_version: 4,
+        icf_call_site_sp: 24,
+        icf_caller_return_address: 32,
+        icf_callee_saved_fp: 40,
+        transition_block_return_address: 96,
+        transition_block_callee_saved: 48,
+        transition_block_size: 104,
         module_method_def_to_desc: 448,
         helper_frame_machine_state: None,
         helper_frame_gc_ptrs: 0,
@@ -766,6 +1088,45 @@ pub static NET10: Layout = Layout {
         software_exception_context: Some(288),
         resumable_context_ptr: Some(16),
     },
+    code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
+};
+
+/// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
+/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336, both 40
+/// bytes further than on x64; `m_CacheStackBase`, not in the descriptor, found on
+/// seed-arm64-wks-full the way research §1.1 found x64's: the one field pointing just past
+/// every thread's stack mapping, 40 bytes further too), and the structures of the
+/// architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`, `RangeSection`'s tail). The
+/// rest of the descriptor's types are the same on both (compared type by type). Like every
+/// table, these are defaults: the descriptor's values are taken at open.
+pub static NET10_ARM64: Layout = Layout {
+    thread: ThreadLayout {
+        link: 152,
+        os_id: 336,
+        // descriptor `Thread.ThreadLocalDataPtr` on 10.0.12 arm64.
+        local_data: Some(608),
+        ..NET10.thread
+    },
+    stack: StackLayout {
+        thread_stack_base: 160,
+        // descriptor `SoftwareExceptionFrame.TargetContext` (the arm64 CONTEXT is smaller).
+        software_exception_context: Some(192),
+        // descriptor `TransitionBlock`: fp, lr and x19..x28 first, then the arguments.
+        transition_block_callee_saved: 0,
+        transition_block_return_address: 8,
+        transition_block_size: 176,
+        ..NET10.stack
+    },
+    // descriptor `RangeSection.NextForDelete` 56 and `RuntimeFunction` {BeginAddress 0,
+    // UnwindData 4} (8 bytes; the end comes from the unwind data).
+    code_map: CodeMapLayout {
+        section_next_for_delete: 56,
+        runtime_function_size: 8,
+        runtime_function_unwind: 4,
+        ..CODE_MAP
+    },
+    ..NET10
 };
 
 /// The layout for a runtime major version, if clrheap knows it.
@@ -775,5 +1136,16 @@ pub fn for_major(major: u32) -> Option<&'static Layout> {
         9 => Some(&NET9),
         10 => Some(&NET10),
         _ => None,
+    }
+}
+
+/// The layout for a runtime major version in a process of `arch`, if clrheap knows it:
+/// x64 for 8, 9, 10; arm64 for 10 (the only arm64 runtime with dumps to check against).
+pub fn for_runtime(major: u32, arch: crate::dump::Architecture) -> Option<&'static Layout> {
+    use crate::dump::Architecture;
+    match (arch, major) {
+        (Architecture::X86_64, _) => for_major(major),
+        (Architecture::Arm64, 10) => Some(&NET10_ARM64),
+        (Architecture::Arm64, _) => None,
     }
 }

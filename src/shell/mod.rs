@@ -6,8 +6,11 @@
 //! - [`repl::run`]: the interactive prompt (history, completion, Ctrl-C cancels the
 //!   running command).
 //!
-//! [`run_line`] handles what belongs to the shell — `help`, `exit`, and the hidden test
-//! command `sleep <ms>` — and hands everything else to `Session::execute`.
+//! [`run_line`] handles what belongs to the shell — `exit`, and the hidden test command
+//! `sleep <ms>` — and hands everything else (`help` included) to the registry.
+//!
+//! Warnings and notices the session reports ([`crate::warnings`]) are printed on standard
+//! error as they come ([`print_warnings`]): warnings always, notices unless `--quiet`.
 //!
 //! Exit status: 0 when every command succeeded, 1 when one failed, 3 (`partial`) when
 //! none failed but reading the dump skipped something (see [`crate::warnings`]: a command
@@ -15,11 +18,12 @@
 //! incomplete). A closed output pipe (`| head`) ends the run quietly with the status so
 //! far.
 pub mod complete;
-pub mod help;
 pub mod repl;
 pub mod summary;
 
-use crate::commands::{names, split_words, Session};
+use crate::registry::{self, split_words};
+use crate::session::Session;
+use crate::warnings::Level;
 use crate::interrupt;
 use crate::progress::ClearsProgress;
 use anyhow::{bail, Result};
@@ -39,16 +43,23 @@ pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Ne
     let Some((name, args)) = words.split_first() else {
         return Ok(Next::Continue);
     };
-    match names::canonical(name).as_str() {
+    match registry::canonical(name).as_str() {
         "exit" => return Ok(Next::Exit),
-        "help" => match args.first() {
-            None => help::list(out)?,
-            Some(command) => help::command(command, out)?,
-        },
         "sleep" => sleep(args, out)?,
         _ => session.execute(line, out)?,
     }
     Ok(Next::Continue)
+}
+
+/// Prints the session's warnings and notices on standard error as they are reported:
+/// warnings always, notices (dotnet-dump's "Caching GC roots ...") unless `--quiet`.
+pub fn print_warnings(session: &Session) {
+    session.warnings.set_listener(|m| {
+        if m.level == Level::Notice && crate::progress::is_quiet() {
+            return;
+        }
+        eprintln!("{m}");
+    });
 }
 
 /// `sleep <ms>` (hidden, for tests): waits, polling for Ctrl-C as long commands do.
@@ -70,6 +81,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<crate::error::Error>()
+                .is_some_and(|e| e.kind() == crate::error::ErrorKind::BrokenPipe)
     }) || format!("{e:#}").contains("Broken pipe (os error 32)")
 }
 
@@ -86,7 +99,7 @@ pub const EXIT_PARTIAL: i32 = 3;
 /// Says on standard error that `line`'s answer is incomplete when it added warnings to
 /// the dump's (the warnings themselves were printed as they came).
 pub fn report_incomplete(session: &Session, line: &str, warnings_before: u64) {
-    let added = session.heap.warnings().count().saturating_sub(warnings_before);
+    let added = session.warnings.count().saturating_sub(warnings_before);
     if added > 0 {
         let s = if added == 1 { "" } else { "s" };
         eprintln!(
@@ -99,7 +112,7 @@ pub fn report_incomplete(session: &Session, line: &str, warnings_before: u64) {
 /// The exit status of a run: `status` as the commands left it, or [`EXIT_PARTIAL`] when
 /// they all succeeded but the dump's warnings say something was skipped.
 pub fn final_status(session: &Session, status: i32) -> i32 {
-    if status == 0 && session.heap.warnings().count() > 0 {
+    if status == 0 && session.warnings.count() > 0 {
         EXIT_PARTIAL
     } else {
         status
@@ -121,7 +134,7 @@ fn run_all<I: Iterator<Item = io::Result<String>>>(session: &Session, lines: I) 
                 return 1;
             }
         };
-        let warnings_before = session.heap.warnings().count();
+        let warnings_before = session.warnings.count();
         let result = run_line(session, &line, &mut out);
         if let Err(e) = &result
             && is_broken_pipe(e)

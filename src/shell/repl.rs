@@ -12,7 +12,7 @@
 use super::complete::ShellHelper;
 use super::summary::{self, HeapCensus};
 use super::{is_broken_pipe, run_line, Next};
-use crate::commands::Session;
+use crate::session::Session;
 use crate::interrupt::{self, InterruptibleWriter};
 use crate::progress::{self, ClearsProgress};
 use rustyline::config::{CompletionType, Config};
@@ -114,7 +114,7 @@ fn run_one(session: &Session, line: &str) -> Next {
     let stdout = io::stdout();
     let tty = stdout.is_terminal();
     let mut out = InterruptibleWriter::new(io::BufWriter::new(ClearsProgress::new(stdout.lock(), tty)));
-    let warnings_before = session.heap.warnings().count();
+    let warnings_before = session.warnings.count();
     let result = run_line(session, line, &mut out);
     let next = match &result {
         Ok(next) => *next,

@@ -1,13 +1,15 @@
 //! Explicit Frames: the runtime's linked list of transition records on each thread's stack
-//! (`Thread.m_pFrame`, `Frame.m_Next` at +8, ended by -1). They carry the managed context
+//! (`Thread.m_pFrame`, `Frame.m_Next`, ended by -1). They carry the managed context
 //! across native code (an inlined P/Invoke's InlinedCallFrame, a HelperMethodFrame of an
 //! FCALL on 8/9, a stub's TransitionBlock, an exception's CONTEXT), and some hold GC
 //! references themselves (HelperMethodFrame_nOBJ).
 //!
 //! The kind of a Frame is its vtable on 8/9 (matched against `g_dacTable`'s VPTR entries)
 //! and a `FrameIdentifier` value on 10 (see [`crate::runtime::layouts::FrameIdentity`]).
+use super::arch::StackArch;
 use super::codemap::CodeMap;
-use super::unwind::{RegContext, RBP};
+use super::unwind::{fp_register, sp_register, RegContext, RBP};
+use crate::dump::Architecture;
 use crate::runtime::layouts::{FrameIdentity, FrameKind};
 use crate::runtime::threads::ManagedThread;
 use crate::runtime::Runtime;
@@ -15,30 +17,20 @@ use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 
 const FRAME_TOP: u64 = u64::MAX;
-const FRAME_NEXT: u64 = 8;
 /// More Frames on one thread than this means a corrupt chain.
 pub const MAX_FRAMES: usize = 4096;
 
-// InlinedCallFrame (9/10 descriptor; 8 the same Frame base).
-const ICF_CALL_SITE_SP: u64 = 24;
-const ICF_CALLER_RETURN_ADDRESS: u64 = 32;
-const ICF_CALLEE_SAVED_FP: u64 = 40;
-// LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump).
+// LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump). x64 only (arm64 is read on 10, which
+// has no HelperMethodFrames).
 const MS_RIP: u64 = 0;
 const MS_RSP: u64 = 8;
 const MS_CAPTURE: u64 = 16;
 const MS_PTRS: u64 = 64;
 const MS_RET_ADDR: u64 = 112;
-/// Order of the callee-saved registers in `CalleeSavedRegisters` / MachState arrays
-/// (10 descriptor `CalleeSavedRegisters`: r12, r13, r14, r15, rbx, rbp).
+/// Order of the callee-saved registers in the x64 MachState arrays (as in x64's
+/// `CalleeSavedRegisters`: r12, r13, r14, r15, rbx, rbp). TransitionBlocks and CONTEXTs
+/// are per architecture: [`StackArch`].
 const CALLEE_SAVED_ORDER: [usize; 6] = [12, 13, 14, 15, 3, RBP];
-// TransitionBlock (10 descriptor: CalleeSavedRegisters +48, ReturnAddress +96, size 104).
-const TB_CALLEE_SAVED: u64 = 48;
-const TB_RETURN_ADDRESS: u64 = 96;
-const TB_SIZE: u64 = 104;
-// Windows-layout CONTEXT (the PAL's): Rax at 0x78 .. R15 at 0xf0, Rip at 0xf8.
-const CONTEXT_RAX: u64 = 0x78;
-const CONTEXT_RIP: u64 = 0xf8;
 /// Steps of the frame-pointer chain followed from an uninitialised HelperMethodFrame.
 const MAX_RBP_CHAIN: usize = 64;
 
@@ -72,15 +64,13 @@ impl FrameKinds {
         let mut by_id = HashMap::new();
         match rt.layout.stack.frame_identity {
             FrameIdentity::Vtable(table) => {
-                for &(index, kind) in table {
-                    if let Ok(v) = rt.space.read_ptr(rt.dac_table + 8 * index as u64)
-                        && v != 0
-                    {
+                for &(offset, kind) in table {
+                    if let Some(v) = rt.dac_vtable(offset) {
                         by_vtable.insert(v, kind);
                     }
                 }
             }
-            FrameIdentity::Identifier(table) => by_id.extend(table.iter().copied()),
+            FrameIdentity::Identifier(table) => by_id.extend(table),
         }
         FrameKinds { by_vtable, by_id }
     }
@@ -94,7 +84,7 @@ impl FrameKinds {
 pub fn frame_chain(rt: &Runtime, kinds: &FrameKinds, thread: &ManagedThread) -> Result<Vec<ExplicitFrame>> {
     let space = &rt.space;
     let mut frame = space
-        .read_ptr(thread.address + rt.layout.stack.thread_frame)
+        .read_ptr(thread.address.wrapping_add(rt.layout.stack.thread_frame))
         .context("cannot read the thread's Frame pointer")?;
     let mut out = Vec::new();
     while frame != 0 && frame != FRAME_TOP {
@@ -108,7 +98,7 @@ pub fn frame_chain(rt: &Runtime, kinds: &FrameKinds, thread: &ManagedThread) -> 
         }
         let raw = space.read_ptr(frame).with_context(|| format!("cannot read the Frame at {frame:#x}"))?;
         out.push(ExplicitFrame { address: frame, kind: kinds.kind(raw), raw });
-        frame = space.read_ptr(frame + FRAME_NEXT)?;
+        frame = space.read_ptr(frame.wrapping_add(rt.layout.stack.frame_next))?;
     }
     Ok(out)
 }
@@ -126,25 +116,28 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
     let space = &rt.space;
     let f = frame.address;
     let st = &rt.layout.stack;
+    let arch = StackArch::of(space.core().arch);
     let Some(kind) = frame.kind else { return Ok(None) };
     let passive = |context| Ok(Some(FrameContext { context, active: false }));
     use FrameKind::*;
     match kind {
         InlinedCall => {
-            let ra = space.read_ptr(f + ICF_CALLER_RETURN_ADDRESS)?;
+            let ra = space.read_ptr(f.wrapping_add(st.icf_caller_return_address))?;
             if ra == 0 {
                 return Ok(None); // not in a P/Invoke right now
             }
-            let mut c = RegContext::new(ra, space.read_ptr(f + ICF_CALL_SITE_SP)?);
-            c.set(RBP, space.read_ptr(f + ICF_CALLEE_SAVED_FP)?);
+            let mut c = RegContext::new(arch.arch, ra, space.read_ptr(f.wrapping_add(st.icf_call_site_sp))?);
+            c.set(fp_register(arch.arch), space.read_ptr(f.wrapping_add(st.icf_callee_saved_fp))?);
             passive(c)
         }
         HelperMethod | HelperMethod1Obj | HelperMethod2Obj | HelperMethod3Obj | HelperMethodProtectObj => {
-            let Some(ms_off) = st.helper_frame_machine_state else { return Ok(None) };
+            let Some(ms_off) = st.helper_frame_machine_state.filter(|_| arch.arch == Architecture::X86_64) else {
+                return Ok(None);
+            };
             let ms = f + ms_off;
             if space.read_ptr(ms + MS_RET_ADDR)? != 0 {
                 // Initialised: the caller's rip/rsp, and where the callee-saved registers are.
-                let mut c = RegContext::new(space.read_ptr(ms + MS_RIP)?, space.read_ptr(ms + MS_RSP)?);
+                let mut c = RegContext::x64(space.read_ptr(ms + MS_RIP)?, space.read_ptr(ms + MS_RSP)?);
                 for (k, &reg) in CALLEE_SAVED_ORDER.iter().enumerate() {
                     let p = space.read_ptr(ms + MS_PTRS + 8 * k as u64)?;
                     if p != 0
@@ -165,7 +158,7 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
                 }
                 let ra = space.read_ptr(rbp + 8)?;
                 if code.lookup(ra).ok().flatten().is_some() {
-                    let mut c = RegContext::new(ra, rbp + 16);
+                    let mut c = RegContext::x64(ra, rbp + 16);
                     c.set(RBP, space.read_ptr(rbp)?);
                     c.locations[RBP] = Some(rbp);
                     return passive(c);
@@ -179,13 +172,14 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
             Ok(None)
         }
         PrestubMethod | StubDispatch | ExternalMethod | CallCountingHelper | DynamicHelper | PInvokeCalli | Multicast => {
-            let tb = space.read_ptr(f + st.framed_method_transition_block)?;
+            let tb = space.read_ptr(f.wrapping_add(st.framed_method_transition_block))?;
             if tb == 0 {
                 return Ok(None);
             }
-            let mut c = RegContext::new(space.read_ptr(tb + TB_RETURN_ADDRESS)?, tb + TB_SIZE);
-            for (k, &reg) in CALLEE_SAVED_ORDER.iter().enumerate() {
-                let at = tb + TB_CALLEE_SAVED + 8 * k as u64;
+            let ra = space.read_ptr(tb.wrapping_add(st.transition_block_return_address))?;
+            let mut c = RegContext::new(arch.arch, ra, tb.wrapping_add(st.transition_block_size));
+            for (k, &reg) in arch.callee_saved_order.iter().enumerate() {
+                let at = tb.wrapping_add(st.transition_block_callee_saved).wrapping_add(8 * k as u64);
                 c.set(reg, space.read_ptr(at)?);
                 c.locations[reg] = Some(at);
             }
@@ -193,21 +187,21 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
         }
         FaultingException | SoftwareException | Resumable | RedirectedThread => {
             let context = match kind {
-                FaultingException => st.faulting_exception_context.map(|o| f + o),
-                SoftwareException => st.software_exception_context.map(|o| f + o),
+                FaultingException => st.faulting_exception_context.map(|o| f.wrapping_add(o)),
+                SoftwareException => st.software_exception_context.map(|o| f.wrapping_add(o)),
                 _ => match st.resumable_context_ptr {
-                    Some(o) => Some(space.read_ptr(f + o)?),
+                    Some(o) => Some(space.read_ptr(f.wrapping_add(o))?),
                     None => None,
                 },
             };
             let Some(ctx) = context.filter(|&c| c != 0) else { return Ok(None) };
-            let mut c = RegContext::new(space.read_ptr(ctx + CONTEXT_RIP)?, 0);
-            for reg in 0..16 {
-                let at = ctx + CONTEXT_RAX + 8 * reg as u64;
+            let mut c = RegContext::new(arch.arch, space.read_ptr(ctx.wrapping_add(arch.context_ip))?, 0);
+            for reg in 0..arch.context_register_count {
+                let at = ctx.wrapping_add(arch.context_registers + 8 * reg as u64);
                 c.set(reg, space.read_ptr(at)?);
                 c.locations[reg] = Some(at);
             }
-            c.locations[super::unwind::RSP] = None;
+            c.locations[sp_register(arch.arch)] = None;
             Ok(Some(FrameContext { context: c, active: kind != SoftwareException }))
         }
         _ => Ok(None),
@@ -234,7 +228,7 @@ pub fn frame_method_desc(rt: &Runtime, frame: &ExplicitFrame) -> Option<u64> {
             if let Some(index) = st.fcall_methods
                 && let Ok(entry) = space.read_ptr(frame.address + st.helper_frame_fcall_entry)
                 && entry != 0
-                && let Ok(table) = space.read_ptr(rt.dac_table + 8 * index as u64)
+                && let Ok(table) = rt.dac_global(index)
             {
                 let mut node = space.read_ptr(table + 8 * (entry % FCALL_HASH_SIZE)).unwrap_or(0);
                 let mut steps = 0;
