@@ -144,7 +144,7 @@ fn unimplemented_commands_say_so_under_every_name() {
             }
         }
     }
-    assert!(planned > 70, "{planned}");
+    assert!(planned > 0, "{planned}");
     let err = session.execute("nosuch", &mut Vec::new()).unwrap_err();
     assert_eq!(err.to_string(), "Unrecognized SOS command 'nosuch'");
     assert_eq!(err.kind(), clrheap::ErrorKind::UnknownCommand);

@@ -5,11 +5,17 @@
 //! prints them. Nothing here formats output: that is the commands' job.
 pub mod dac_names;
 pub mod fields;
+pub mod memory;
+pub mod managed;
+pub mod threadpool;
+pub mod timers;
+pub mod methods;
 pub mod refs;
 pub mod roots;
 pub mod segments;
 pub mod statics;
 pub mod types;
+pub mod verify;
 mod walk;
 
 pub use refs::GcDesc;
@@ -33,6 +39,7 @@ pub struct Heap {
     pub alloc_contexts: Vec<(u64, u64)>,
     types: types::TypeCache,
     loader: fields::LoaderCache,
+    managed: managed::ManagedCache,
 }
 
 impl Heap {
@@ -81,6 +88,7 @@ impl Heap {
             alloc_contexts,
             types: types::TypeCache::default(),
             loader: fields::LoaderCache::default(),
+            managed: managed::ManagedCache::default(),
         })
     }
 

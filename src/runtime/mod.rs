@@ -9,6 +9,7 @@
 pub mod contract;
 pub mod dac_table;
 pub mod described;
+pub mod methods;
 pub mod modules;
 pub mod stack;
 pub mod syncblocks;
