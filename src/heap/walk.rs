@@ -128,6 +128,21 @@ impl Heap {
         &self,
         segment: &Segment,
         sizes: &mut SizeCache,
+        visit: impl FnMut(HeapObject),
+    ) -> Option<WalkWarning> {
+        let warning = self.walk_segment_unreported(segment, sizes, visit);
+        if let Some(w) = &warning {
+            self.warnings().warn(w.to_string());
+        }
+        warning
+    }
+
+    /// As [`Heap::walk_segment`], without reporting the warning to the dump's warnings:
+    /// for a caller for which a damaged object is the answer (`verifyheap`), not a loss.
+    pub fn walk_segment_unreported(
+        &self,
+        segment: &Segment,
+        sizes: &mut SizeCache,
         mut visit: impl FnMut(HeapObject),
     ) -> Option<WalkWarning> {
         if crate::interrupt::cancelled() {
@@ -161,13 +176,11 @@ impl Heap {
             },
         );
         let warn = |address: u64, reason: String| {
-            let w = WalkWarning {
+            Some(WalkWarning {
                 segment: segment.address,
                 address,
                 reason,
-            };
-            self.warnings().warn(w.to_string());
-            Some(w)
+            })
         };
         let mut addr = segment.start;
         while addr < segment.end {
