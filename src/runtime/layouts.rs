@@ -143,6 +143,11 @@ pub struct ThreadLayout {
     pub link: u64,
     pub managed_id: u64,
     pub os_id: u64,
+    /// `Thread.m_State` (u32 `ThreadState` flags, as `clrthreads` prints them).
+    pub state: u64,
+    /// `Thread.m_LastThrownObjectHandle` (a handle to the last exception thrown on the
+    /// thread, 0 when none).
+    pub last_thrown_object: u64,
     pub alloc_context: AllocContextPlace,
 }
 
@@ -471,6 +476,48 @@ pub const MTF_HAS_FINALIZER: u32 = 0x0010_0000;
 pub const MTF_CONTAINS_POINTERS: u32 = 0x0100_0000;
 pub const MTF_GENERICS_MASK: u32 = 0x0000_0030;
 
+/// Objects, the same on 8, 9 and 10 (9/10 descriptor: `Object.m_pMethTab` 0,
+/// `ObjectToMethodTableUnmask` 7, `ObjectHeaderSize` 8, `SyncBlockValueToObjectOffset` 4,
+/// `String.m_StringLength` 8, `m_FirstChar` 12, `Array.m_NumComponents` 8, `Array` size 16;
+/// 8 the same on every lab dump). An object is `[header u32 at -4][MethodTable* (low bits
+/// flags)][fields...]`; strings and arrays keep their length at +8.
+pub const OBJECT_MT_FLAGS_MASK: u64 = 7;
+pub const OBJECT_HEADER_OFFSET: u64 = 4;
+/// Where an object's fields start (after its MethodTable pointer).
+pub const OBJECT_DATA: u64 = 8;
+/// `m_NumComponents` of arrays, `m_StringLength` of strings (u32).
+pub const OBJECT_COMPONENT_COUNT: u64 = 8;
+pub const STRING_FIRST_CHAR: u64 = 12;
+/// The first element of a single-dimension array; a multi-dimensional array keeps its
+/// bounds here (u32 lengths, then u32 lower bounds), its elements after them.
+pub const ARRAY_DATA: u64 = 16;
+/// `EEClass.m_pMethodTable`: the canonical MethodTable (9/10 descriptor
+/// `EEClass.MethodTable`; 8 the same on every lab dump). SOS trusts a MethodTable whose
+/// EEClass points back at it.
+pub const EECLASS_METHOD_TABLE: u64 = 16;
+
+/// An exception's recorded stack trace (`Exception._stackTrace`, a byte array, or on 9 and
+/// 10 possibly an object array whose first element is it): a 16-byte header whose first
+/// word counts the entries (`size_t` on 8, `u32` then a keep-alive count on 9 and 10:
+/// read as a `u32` on every version), then `StackTraceElement { ip, sp, MethodDesc*,
+/// flags }` entries of 32 bytes (`excep.h`, `clrex.h`).
+pub const STACK_TRACE_HEADER: u64 = 16;
+pub const STACK_TRACE_ELEMENT: u64 = 32;
+
+/// The object header's bits (`syncblk.h`, the same on 8, 9 and 10; a later runtime widens
+/// the thin lock's thread id to 16 bits). With `IS_HASH_OR_SYNCBLKINDEX` clear the header
+/// holds a thin lock: the owner's managed thread id in the low 10 bits, the recursion level
+/// in the next 6. With it set, the low 26 bits are a hash code (`IS_HASHCODE` set) or a
+/// sync block index.
+pub const SBLK_FINALIZER_RUN: u32 = 0x4000_0000;
+pub const SBLK_SPIN_LOCK: u32 = 0x1000_0000;
+pub const SBLK_IS_HASH_OR_SYNCBLKINDEX: u32 = 0x0800_0000;
+pub const SBLK_IS_HASHCODE: u32 = 0x0400_0000;
+pub const SBLK_INDEX_MASK: u32 = 0x03ff_ffff;
+pub const SBLK_THIN_LOCK_THREAD_ID: u32 = 0x3ff;
+pub const SBLK_THIN_LOCK_RECURSION_SHIFT: u32 = 10;
+pub const SBLK_THIN_LOCK_RECURSION: u32 = 0x3f;
+
 /// `PEImageLayout`: base, size, flags (bit 0: mapped by the OS loader).
 pub const IMAGE_LAYOUT_BASE: u64 = 8;
 pub const IMAGE_LAYOUT_SIZE: u64 = 16;
@@ -515,6 +562,11 @@ pub static NET8: Layout = Layout {
         link: 232,
         managed_id: 32,
         os_id: 424,
+        // ops-net8-wks-heap: +8 holds each thread's `clrthreads` State (2021220 ...);
+        // +464 the handle to the InvalidOperationException `clrthreads` lists on the
+        // two threads parked in a catch handler (managed ids 15, 16), 0 on the others.
+        state: 8,
+        last_thrown_object: 464,
         alloc_context: AllocContextPlace::Inline(88),
     },
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
@@ -612,6 +664,10 @@ pub static NET9: Layout = Layout {
         link: 112,
         managed_id: 16,
         os_id: 296,
+        // Descriptor `Thread.State`, `Thread.LastThrownObject`; ops-net{9,10}-wks-heap
+        // agree with `clrthreads` (State, Exception).
+        state: 0,
+        last_thrown_object: 336,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
             offset: 0,
@@ -711,6 +767,10 @@ pub static NET10: Layout = Layout {
         link: 112,
         managed_id: 16,
         os_id: 296,
+        // Descriptor `Thread.State`, `Thread.LastThrownObject`; ops-net{9,10}-wks-heap
+        // agree with `clrthreads` (State, Exception).
+        state: 0,
+        last_thrown_object: 336,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
             offset: 8,

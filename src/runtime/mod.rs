@@ -6,6 +6,7 @@
 //! A runtime it does not know is refused with one line naming what was found.
 pub mod contract;
 pub mod modules;
+pub mod precode;
 pub mod stack;
 pub mod syncblocks;
 pub mod threads;
