@@ -22,6 +22,7 @@
 use super::output::{hex, write_csv_records, write_json, Format};
 use serde_json::json;
 use super::Session;
+use crate::heap::ObjectAddr;
 use crate::runtime::syncblocks::{sync_block, sync_block_count};
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -139,7 +140,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                         return Ok(());
                     };
                     line.push_str(&format!("{os_id:x}"));
-                    match heap.space().core().threads.iter().position(|t| t.tid == os_id) {
+                    match rt.debugger_thread_index(os_id) {
                         Some(id) => line.push_str(&format!("{id:4} ")),
                         None => line.push_str(" XXX "),
                     }
@@ -214,17 +215,14 @@ fn run_records(session: &Session, o: &Options, format: Format, out: &mut dyn Wri
 /// The OS id of a `Thread*`: from the thread store, else from the Thread itself.
 fn thread_os_id(session: &Session, thread: u64) -> Option<u32> {
     let heap = &session.heap;
-    if let Some(t) = heap.threads.iter().find(|t| t.address == thread) {
-        return Some(t.os_id);
-    }
-    heap.space().read_u32(thread.checked_add(heap.runtime.layout.thread.os_id)?).ok()
+    heap.runtime.thread_os_id(&heap.threads, thread)
 }
 
 /// The type name SOS prints for an object (from its MethodTable).
 fn object_type_name(session: &Session, object: u64) -> String {
     let heap = &session.heap;
-    match heap.space().read_ptr(object) {
-        Ok(mt) if mt & !7 != 0 => heap.type_name(mt & !7).to_string(),
+    match heap.object_mt(ObjectAddr(object)) {
+        Ok(mt) if mt != 0 => heap.type_name(mt).to_string(),
         _ => "<unknown type>".to_string(),
     }
 }
