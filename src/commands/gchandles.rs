@@ -18,7 +18,7 @@
 //! every handle-table slot: under DATAS it lists handles dotnet-dump does not see.
 use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use super::Session;
-use crate::heap::HandleKind;
+use crate::heap::{HandleKind, ObjectAddr};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -112,7 +112,6 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         i += 1;
     }
     let heap = &session.heap;
-    let space = heap.space();
     let handles = heap.handles()?;
     let free_mt = heap.runtime.globals.free_mt;
     if !stat && text {
@@ -130,18 +129,12 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             continue;
         }
         *per_kind.entry(h.kind).or_default() += 1;
-        let mt = space.read_ptr(h.object).map(|m| m & !7).unwrap_or(0);
+        let mt = heap.object_mt(ObjectAddr(h.object)).unwrap_or(0);
         let (name, size) = if mt == free_mt {
             ("<free>".to_string(), 0)
         } else {
-            match heap.mt_size(mt).ok().zip(heap.dac_type_name(mt).ok()) {
-                Some((ms, name)) => {
-                    let count = if ms.component_size != 0 {
-                        space.read_u32(h.object + 8).unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    let size = ms.object_size(count);
+            match heap.object_heap_size(ObjectAddr(h.object), mt).ok().zip(heap.dac_type_name(mt).ok()) {
+                Some((size, name)) => {
                     let e = per_mt.entry(mt).or_default();
                     e.0 += 1;
                     e.1 += size;
