@@ -402,11 +402,9 @@ impl RootPrinter<'_> {
         let id = graph.id_of(array)?;
         let desc = graph.type_of(id).gc_desc.clone()?;
         let size = graph.size(id);
-        let mut slots = Vec::new();
-        desc.for_each_slot(size, |off| slots.push(array + off));
         let statics = session.statics();
-        for slot in slots {
-            if heap.space().read_u64(slot).ok() != Some(obj) {
+        for (slot, value) in heap.reference_slots(array, size, &desc) {
+            if value != obj {
                 continue;
             }
             if let Some(f) = statics.field_at(slot) {
