@@ -13,7 +13,8 @@ use crate::metadata::SigType;
 /// A value read from the dump.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Value {
-    Boolean(bool),
+    /// A `bool`'s byte: 0 is false, anything else true (SOS shows the byte).
+    Boolean(u8),
     /// A UTF-16 code unit.
     Char(u16),
     I1(i8),
@@ -54,7 +55,7 @@ impl Value {
     /// (`None` for a type without a fixed size; a struct decodes to its address `raw`).
     pub fn decode(t: u8, raw: u64) -> Option<Value> {
         Some(match t {
-            et::BOOLEAN => Value::Boolean(raw as u8 != 0),
+            et::BOOLEAN => Value::Boolean(raw as u8),
             et::CHAR => Value::Char(raw as u16),
             et::I1 => Value::I1(raw as u8 as i8),
             et::U1 => Value::U1(raw as u8),
@@ -262,7 +263,8 @@ mod tests {
     fn values_decode_by_element_type() {
         assert_eq!(Value::decode(et::I4, 0xffff_ffff), Some(Value::I4(-1)));
         assert_eq!(Value::decode(et::I1, 0x80), Some(Value::I1(-128)));
-        assert_eq!(Value::decode(et::BOOLEAN, 2), Some(Value::Boolean(true)));
+        assert_eq!(Value::decode(et::BOOLEAN, 0x30), Some(Value::Boolean(0x30)));
+        assert_eq!(Value::decode(et::BOOLEAN, 0x30).map(Value::raw), Some(0x30));
         assert_eq!(Value::decode(et::R8, 2.5f64.to_bits()), Some(Value::R8(2.5)));
         assert_eq!(Value::decode(et::CLASS, 0x1000), Some(Value::Reference(0x1000)));
         assert_eq!(Value::decode(et::PTR, 0x1000), Some(Value::Pointer(0x1000)));
