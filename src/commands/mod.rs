@@ -190,16 +190,10 @@ fn frame_line(f: &crate::runtime::stack::StackFrame) -> String {
 /// at or before it on its segment. A reference outside the heap is read through once (a
 /// pointer to a heap reference); one that still is not in the heap is no root.
 fn interior_object(heap: &Heap, graph: &ObjectGraph, value: u64) -> Option<u64> {
-    let mut p = value;
-    if heap.segment_of(p).is_none() {
-        let q = heap.space().read_u64(p).ok()?;
-        heap.segment_of(q)?;
-        p = q;
-    }
-    let seg = heap.segment_of(p)?;
+    let (p, segment_start) = heap.heap_address_through(value)?;
     let i = graph.addresses().partition_point(|&a| a <= p).checked_sub(1)?;
     let a = graph.addresses()[i];
-    (a >= seg.start).then_some(a)
+    (a >= segment_start).then_some(a)
 }
 
 /// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
@@ -458,35 +452,7 @@ impl Session {
 
     /// The stack pointer of an OS thread, from the dump's notes.
     pub fn thread_rsp(&self, os_thread_id: u32) -> Option<u64> {
-        self.heap
-            .space()
-            .core()
-            .threads
-            .iter()
-            .find(|t| t.tid == os_thread_id)
-            .map(|t| t.rsp())
-    }
-
-    /// The text of the string object at `addr` (at most `max_units` UTF-16 units).
-    pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
-        self.heap.string_value(addr, max_units)
-    }
-
-    /// The thin lock held on the object at `addr`: (owning `Thread*` if known, its OS
-    /// thread id or 0, recursion count).
-    pub fn thin_lock(&self, addr: u64) -> Option<(Option<u64>, u32, u32)> {
-        let header = self.heap.space().read_u32(addr.checked_sub(4)?).ok()?;
-        // BIT_SBLK_IS_HASH_OR_SYNCBLKINDEX set: a hash code or sync block, not a thin lock.
-        if header & 0x0800_0000 != 0 {
-            return None;
-        }
-        let thread_id = header & 0x3ff;
-        if thread_id == 0 {
-            return None;
-        }
-        let recursion = (header >> 10) & 0x3f;
-        let thread = self.heap.threads.iter().find(|t| t.managed_id == thread_id);
-        Some((thread.map(|t| t.address), thread.map_or(0, |t| t.os_id), recursion))
+        self.heap.runtime.thread_stack_pointer(os_thread_id)
     }
 }
 
