@@ -38,7 +38,7 @@ pub fn core_bytes(data: &[u8]) {
         .flat_map(|s| [s.vaddr, s.vaddr.wrapping_add(s.memsz).wrapping_sub(4)])
         .collect();
     probes.extend(space.mapped_files().iter().map(|f| f.base));
-    probes.extend(space.core().threads.iter().map(|t| t.rsp()));
+    probes.extend(space.core().threads.iter().map(|t| t.sp()));
     probes.truncate(256);
     for &a in &probes {
         let _ = space.read_u64(a);

@@ -18,35 +18,16 @@ fn first_difference(ours: &str, theirs: &str) -> String {
 
 #[test]
 fn eeheap_gc_matches_dotnet_dump_on_lab_dumps() {
-    let dumps = common::lab_dumps("eeheap_gc_matches_dotnet_dump_on_lab_dumps");
-    let mut failures = Vec::new();
-    let mut compared = 0;
-    for (name, dump, truth) in &dumps {
-        let expected = truth.join("sos/eeheap-gc.txt");
-        let Ok(theirs) = std::fs::read_to_string(&expected) else {
-            eprintln!("{name}: no {}: skipped", expected.display());
-            continue;
-        };
-        let out = common::analyze(dump, &["eeheap -gc"]);
-        let ours = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            failures.push(format!(
-                "{name}: exit {:?}: {}",
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        } else if ours != theirs {
-            failures.push(format!("{name}: {}", first_difference(&ours, &theirs)));
-        }
-        compared += 1;
+    let checks = common::Checks::new();
+    for (name, dump, truth) in common::lab_dumps("eeheap_gc_matches_dotnet_dump_on_lab_dumps") {
+        checks.run(&name, "eeheap-gc", || {
+            let theirs = common::truth_text(&truth.join("sos/eeheap-gc.txt"))?;
+            let ours = common::try_command(&dump, "eeheap -gc")?;
+            if ours != theirs {
+                return Err(first_difference(&ours, &theirs));
+            }
+            Ok(())
+        });
     }
-    assert!(
-        failures.is_empty(),
-        "eeheap -gc differs from dotnet-dump on {} of {compared} dumps:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    if compared > 0 {
-        eprintln!("eeheap -gc matched dotnet-dump on {compared} lab dumps");
-    }
+    checks.finish("eeheap_gc_matches_dotnet_dump_on_lab_dumps");
 }

@@ -153,37 +153,36 @@ fn truth_files(truth: &Path, prefix: &str) -> Vec<(String, std::path::PathBuf)> 
     files
 }
 
-/// Runs `check` over every lab dump, a few dumps at a time.
-fn over_dumps(test: &str, check: impl Fn(&str, &Path, &Path, &Session) -> Vec<String> + Sync) {
+/// Runs `check` (named `check_name` in the known-gaps list) over every lab dump, a few
+/// dumps at a time; its failures are the lines it returns.
+fn over_dumps(test: &str, check_name: &str, check: impl Fn(&str, &Path, &Path, &Session) -> Vec<String> + Sync) {
     let dumps = lab_dumps(test);
     eprintln!("{test}: {} dumps", dumps.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::Mutex::new(Vec::new());
+    let checks = Checks::new();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some((name, dump, truth)) = dumps.get(i) else { break };
-                let session = match Session::open(dump, &DumpOptions::default()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        eprintln!("{test}: {name}: skipped: {e:#}");
-                        continue;
-                    }
-                };
-                let f = check(name, dump, truth, &session);
-                failures.lock().unwrap().extend(f);
+                checks.run(name, check_name, || {
+                    let session = Session::open(dump, &DumpOptions::default()).map_err(|e| format!("open: {e:#}"))?;
+                    let f = check(name, dump, truth, &session);
+                    if f.is_empty() { Ok(()) } else { Err(f.join("\n")) }
+                });
             });
         }
     });
-    let failures = failures.into_inner().unwrap();
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    checks.finish(test);
 }
 
 #[test]
 fn gcroot_matches_dotnet_dump() {
-    over_dumps("gcroot_matches_dotnet_dump", |name, _, truth, session| {
+    over_dumps("gcroot_matches_dotnet_dump", "gcroot", |name, _, truth, session| {
         let mut failures = Vec::new();
+        if !truth.join("handles.tsv").exists() || truth_files(truth, "gcroot-").is_empty() {
+            return vec!["no ClrMD truth (handles.tsv, gcroot-*.txt)".into()];
+        }
         let known: HashSet<u64> = read_tsv(&truth.join("handles.tsv"))
             .iter()
             .filter_map(|r| u64::from_str_radix(&r[0], 16).ok())
@@ -212,17 +211,21 @@ fn gcroot_stack_roots_match_dotnet_dump() {
     let expected = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/gcroot");
     let checked = std::sync::atomic::AtomicUsize::new(0);
     let lab_dumps_dir = lab_dir().map(|l| l.join("dumps"));
-    over_dumps("gcroot_stack_roots_match_dotnet_dump", |name, dump, truth, session| {
+    over_dumps("gcroot_stack_roots_match_dotnet_dump", "gcroot-stack", |name, dump, truth, session| {
         let mut failures = Vec::new();
         // The texts were captured on the lab's dumps (fresh dumps may share their names).
         if lab_dumps_dir.as_deref().is_none_or(|d| !dump.starts_with(d)) {
+            return failures;
+        }
+        let dir = expected.join(name);
+        if !dir.is_dir() {
+            eprintln!("gcroot_stack_roots_match_dotnet_dump: {name}: no texts captured in tests/expected/gcroot");
             return failures;
         }
         let known: HashSet<u64> = read_tsv(&truth.join("handles.tsv"))
             .iter()
             .filter_map(|r| u64::from_str_radix(&r[0], 16).ok())
             .collect();
-        let dir = expected.join(name);
         let mut files: Vec<_> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
         files.sort();
         for file in files {
@@ -244,8 +247,11 @@ fn gcroot_stack_roots_match_dotnet_dump() {
 
 #[test]
 fn objsize_matches_dotnet_dump() {
-    over_dumps("objsize_matches_dotnet_dump", |name, _, truth, session| {
+    over_dumps("objsize_matches_dotnet_dump", "objsize", |name, _, truth, session| {
         let mut failures = Vec::new();
+        if truth_files(truth, "objsize-").is_empty() {
+            return vec!["the truth has no objsize-*.txt".into()];
+        }
         for (addr, path) in truth_files(truth, "objsize-") {
             let want = std::fs::read_to_string(&path).unwrap();
             let ours = run(session, &format!("objsize {addr}"));
@@ -259,9 +265,10 @@ fn objsize_matches_dotnet_dump() {
 
 #[test]
 fn finalizequeue_matches_dotnet_dump() {
-    over_dumps("finalizequeue_matches_dotnet_dump", |name, _, truth, session| {
-        let Ok(want) = std::fs::read_to_string(truth.join("sos/finalizequeue.txt")) else {
-            return Vec::new();
+    over_dumps("finalizequeue_matches_dotnet_dump", "finalizequeue", |name, _, truth, session| {
+        let want = match truth_text(&truth.join("sos/finalizequeue.txt")) {
+            Ok(w) => w,
+            Err(e) => return vec![e],
         };
         let ours = run(session, "finalizequeue");
         compare_sos_text(&ours, &want)
@@ -277,13 +284,20 @@ fn finalizequeue_matches_dotnet_dump() {
 /// superset of its rows.
 #[test]
 fn gchandles_matches_dotnet_dump() {
-    over_dumps("gchandles_matches_dotnet_dump", |name, _, truth, session| {
+    over_dumps("gchandles_matches_dotnet_dump", "gchandles", |name, _, truth, session| {
         let mut failures = Vec::new();
+        if !truth.join("handles.tsv").exists() {
+            return vec!["no ClrMD truth (handles.tsv)".into()];
+        }
         let seen_by_sos = read_tsv(&truth.join("handles.tsv")).len();
         let ours_count = session.heap.handles().map(|h| h.len()).unwrap_or(0);
         for (command, file) in [("gchandles", "gchandles.txt"), ("gchandles -stat", "gchandles-stat.txt")] {
-            let Ok(want) = std::fs::read_to_string(truth.join("sos").join(file)) else {
-                continue;
+            let want = match truth_text(&truth.join("sos").join(file)) {
+                Ok(w) => w,
+                Err(e) => {
+                    failures.push(e);
+                    continue;
+                }
             };
             let ours = run(session, command);
             if ours_count == seen_by_sos {
@@ -313,14 +327,16 @@ fn gchandles_matches_dotnet_dump() {
 #[test]
 fn seed_leaks_end_to_end() {
     use clrheap::heap::fields::StaticLocation;
-    let mut runtimes = HashSet::new();
+    let runtimes = std::sync::Mutex::new(HashSet::new());
+    let checks = Checks::new();
     for (name, dump, _) in lab_dumps("seed_leaks_end_to_end") {
         if !name.starts_with("seed-") || name.contains("triage") {
             continue;
         }
-        let session = Session::open(&dump, &DumpOptions::default()).expect("open dump");
+        checks.run(&name, "seed-leaks", || {
+        let session = Session::open(&dump, &DumpOptions::default()).map_err(|e| format!("open: {e:#}"))?;
         let heap = &session.heap;
-        runtimes.insert(heap.runtime.version.major);
+        runtimes.lock().unwrap().insert(heap.runtime.version.major);
 
         let stat = run(&session, "dumpheap -stat");
         for ty in ["DocProc.Api.Middleware.RequestTracingMiddleware", "DocProc.Infrastructure.Cache.DocumentCacheEntry"] {
@@ -387,7 +403,11 @@ fn seed_leaks_end_to_end() {
         let array_size = graph.size(graph.id_of(array).unwrap());
         assert!(slot > array && slot < array + array_size, "{name}: slot {slot:x} outside the statics array {array:x}");
         assert_eq!(heap.space().read_u64(slot).unwrap(), dictionary, "{name}: slot {slot:x}");
+        Ok(())
+        });
     }
+    checks.finish("seed_leaks_end_to_end");
+    let runtimes = runtimes.into_inner().unwrap();
     if lab_dir().is_some() {
         assert!(runtimes.len() >= 3, "seed dumps of 8, 9 and 10 expected, got {runtimes:?}");
     }

@@ -10,41 +10,54 @@ use clrheap::dump::DumpOptions;
 use common::*;
 use std::collections::HashMap;
 
-fn check_text(name: &str, command: &str, ours: &str, truth: &std::path::Path) -> Option<String> {
-    let want = without_progress(&std::fs::read_to_string(truth).ok()?);
-    compare_sos_text(ours, &want)
-        .err()
-        .map(|e| format!("{name}: {command}: {e}"))
-}
-
 #[test]
 fn dumpheap_texts_match_dotnet_dump() {
-    let mut failures = Vec::new();
+    let checks = Checks::new();
     for (name, dump, truth) in lab_dumps("dumpheap_texts_match_dotnet_dump") {
         let sos = truth.join("sos");
-        for (command, file) in [
-            ("dumpheap -stat", "dumpheap-stat.txt"),
-            ("dumpheap -stat -bycount", "dumpheap-stat-bycount.txt"),
+        for (command, file, check) in [
+            ("dumpheap -stat", "dumpheap-stat.txt", "dumpheap-stat"),
+            ("dumpheap -stat -bycount", "dumpheap-stat-bycount.txt", "dumpheap-stat-bycount"),
         ] {
-            let ours = run_command(&dump, command);
-            failures.extend(check_text(&name, command, &ours, &sos.join(file)));
+            checks.run(&name, check, || {
+                let want = without_progress(&truth_text(&sos.join(file))?);
+                compare_sos_text(&try_command(&dump, command)?, &want)
+            });
         }
-        for entry in std::fs::read_dir(&sos).into_iter().flatten().flatten() {
-            let file = entry.file_name().to_string_lossy().to_string();
-            if let Some(mt) = file.strip_prefix("dumpheap-mt-").and_then(|f| f.strip_suffix(".txt")) {
-                let command = format!("dumpheap -mt {mt}");
-                let ours = run_command(&dump, &command);
-                failures.extend(check_text(&name, &command, &ours, &entry.path()));
+        let listings: Vec<_> = std::fs::read_dir(&sos)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let file = e.file_name().to_string_lossy().to_string();
+                let mt = file.strip_prefix("dumpheap-mt-")?.strip_suffix(".txt")?.to_string();
+                Some((mt, e.path()))
+            })
+            .collect();
+        checks.run(&name, "dumpheap-mt", || {
+            if listings.is_empty() {
+                return Err("the truth has no dumpheap-mt-*.txt listing".into());
             }
-        }
+            for (mt, path) in &listings {
+                let command = format!("dumpheap -mt {mt}");
+                let want = without_progress(&truth_text(path)?);
+                compare_sos_text(&try_command(&dump, &command)?, &want).map_err(|e| format!("{command}: {e}"))?;
+            }
+            Ok(())
+        });
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    checks.finish("dumpheap_texts_match_dotnet_dump");
 }
 
 #[test]
 fn walk_matches_clrmd_objects_and_types() {
+    let checks = Checks::new();
     for (name, dump, truth) in lab_dumps("walk_matches_clrmd_objects_and_types") {
-        let session = Session::open(&dump, &DumpOptions::default()).expect("open dump");
+        checks.run(&name, "walk", || {
+        if !truth.join("types.tsv").exists() {
+            return Err("no ClrMD truth (types.tsv)".into());
+        }
+        let session = Session::open(&dump, &DumpOptions::default()).map_err(|e| format!("open: {e:#}"))?;
         let heap = &session.heap;
         // ClrMD walks by heap, then by heap_segment address.
         let mut segments: Vec<_> = heap.segments.iter().collect();
@@ -99,5 +112,8 @@ fn walk_matches_clrmd_objects_and_types() {
                 assert_eq!(format!("{:x}", info.module), row[9], "{name}: {mt:x} module");
             }
         }
+        Ok(())
+        });
     }
+    checks.finish("walk_matches_clrmd_objects_and_types");
 }

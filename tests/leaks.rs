@@ -1,16 +1,27 @@
 //! `leaks` (clrheap's own) finds the seed service's two leaks on .NET 8 (segments GC) and
-//! .NET 10: the document cache that never evicts, and the event bus whose handler list
-//! keeps every request's middleware alive — each with the static field it hangs from.
+//! .NET 10, and on the lab's linux-arm64 .NET 10 dump: the document cache that never
+//! evicts, and the event bus whose handler list keeps every request's middleware alive —
+//! each with the static field it hangs from.
+mod common;
+
 use clrheap::commands::output::Format;
 use clrheap::commands::Session;
 use clrheap::dump::DumpOptions;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn leaks_finds_the_seed_leaks() {
-    for fixture in ["seed-net10-wks-heap.dmp.zst", "seed-net8-segments-heap.dmp.zst"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(fixture);
-        let s = Session::open(&path, &DumpOptions { dump_only: true, ..Default::default() }).unwrap();
+    let mut dumps: Vec<PathBuf> = ["seed-net10-wks-heap.dmp.zst", "seed-net8-segments-heap.dmp.zst"]
+        .iter()
+        .map(|f| Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(f))
+        .collect();
+    match common::lab_dir().map(|l| l.join("dumps/seed-arm64-wks-full.dmp")) {
+        Some(arm64) if arm64.exists() => dumps.push(arm64),
+        _ => eprintln!("leaks_finds_the_seed_leaks: no lab seed-arm64-wks-full: the arm64 dump is skipped"),
+    }
+    for path in &dumps {
+        let fixture = path.file_name().unwrap().to_string_lossy();
+        let s = Session::open(path, &DumpOptions { dump_only: true, ..Default::default() }).unwrap();
         let mut out = Vec::new();
         s.execute_as("leaks", Format::Json, &mut out).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();

@@ -199,6 +199,12 @@ fn damaged_seed_net8_segments() {
     damaged("seed-net8-segments-heap", 12);
 }
 
+/// arm64: the `.xdata` unwinder, arm64 GC info and the arm64 `NT_PRSTATUS` under damage.
+#[test]
+fn damaged_zoo_arm64_wks() {
+    damaged("zoo-arm64-wks-full", 13);
+}
+
 #[test]
 fn damaged_seed_net10_wks() {
     damaged("seed-net10-wks-heap", 13);

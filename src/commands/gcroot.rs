@@ -48,7 +48,7 @@
 //! root has no register part. Interior references count as the object ClrMD attributes
 //! them to (the last object starting at or before them on their segment). A thread whose
 //! walk fails is scanned conservatively: its roots are printed under a
-//! `(conservative scan)` line with the slot as `rsp+offset` (they cannot match
+//! `(conservative scan)` line with the slot as `rsp+offset` (`Sp+` on arm64; they cannot match
 //! dotnet-dump, and a scan may find stale slots).
 use super::format::parse_address;
 use super::output::{csv_cell, hex, write_csv_row, write_json, Format};

@@ -344,6 +344,7 @@ impl Session {
                         }
                     };
                     let rsp = self.thread_rsp(thread.os_id).unwrap_or(0) & !7;
+                    let sp_name = crate::runtime::stack::unwind::stack_pointer_name(rt.space.core().arch);
                     frames.push("    (conservative scan)".to_string());
                     let frame = frames.len() - 1;
                     for r in roots {
@@ -351,7 +352,7 @@ impl Session {
                         entries.push(StackRootEntry {
                             root: stack_root(thread.os_id, slot, r.object, false, true),
                             frame,
-                            line: format!("        rsp+{:x}: {slot:016x}", slot.wrapping_sub(rsp)),
+                            line: format!("        {sp_name}+{:x}: {slot:016x}", slot.wrapping_sub(rsp)),
                         });
                     }
                     continue;

@@ -1,11 +1,13 @@
 //! Parsing an ELF core file: its `PT_LOAD` segments and its notes.
 //!
-//! Only 64-bit little-endian x86-64 cores are accepted (the runtimes clrheap knows are
-//! linux-x64). Segments are kept sorted by address and must not overlap; a segment whose
+//! 64-bit little-endian cores of x86-64 and AArch64 (arm64) processes are accepted, on any
+//! host: the machine is a property of the dump ([`Architecture`]) that the layers above
+//! ask, and the only thing here that depends on it is the layout of each thread's
+//! registers in `NT_PRSTATUS`. Segments are kept sorted by address and must not overlap; a segment whose
 //! bytes run past the end of the file means the dump was cut short, which is reported
 //! rather than read as partial data.
 use super::{Backing, DumpError, Result};
-use goblin::elf::header::{EM_X86_64, ET_CORE};
+use goblin::elf::header::{EM_AARCH64, EM_X86_64, ET_CORE};
 use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 use goblin::elf64::header::{Header, SIZEOF_EHDR};
 use goblin::elf64::program_header::{ProgramHeader, SIZEOF_PHDR};
@@ -35,22 +37,75 @@ pub(crate) struct FileMapping {
     pub path: String,
 }
 
-/// A thread's registers from its `NT_PRSTATUS` note (x86-64 `user_regs_struct` order).
+/// The machine a dump's process ran on (the core's `e_machine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Architecture {
+    /// x86-64 (`EM_X86_64`, 62).
+    X86_64,
+    /// AArch64, arm64 (`EM_AARCH64`, 183).
+    Arm64,
+}
+
+impl Architecture {
+    /// The name SOS and .NET use for it (`x64`, `arm64`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+
+    /// General registers in a thread's `NT_PRSTATUS` note.
+    fn register_count(self) -> usize {
+        match self {
+            Architecture::X86_64 => X64_REGISTER_COUNT,
+            Architecture::Arm64 => ARM64_REGISTER_COUNT,
+        }
+    }
+}
+
+/// `NT_PRSTATUS` is `struct elf_prstatus`: `pr_pid` at +32 and the registers (`pr_reg`) at
+/// +112 on every 64-bit Linux target.
+const PRSTATUS_PID: usize = 32;
+const PRSTATUS_REGS: usize = 112;
+/// x86-64 `user_regs_struct`: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
+/// orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs.
+const X64_REGISTER_COUNT: usize = 27;
+/// arm64 `user_pt_regs`: x0..x30, sp, pc, pstate.
+const ARM64_REGISTER_COUNT: usize = 34;
+const MAX_REGISTERS: usize = ARM64_REGISTER_COUNT;
+
+/// A thread's registers from its `NT_PRSTATUS` note, in the architecture's `pr_reg` order
+/// (x86-64 `user_regs_struct`, arm64 `user_pt_regs`).
 #[derive(Debug, Clone)]
 pub struct ThreadRegisters {
     pub tid: u32,
-    pub regs: [u64; 27],
+    pub arch: Architecture,
+    /// The first `arch`'s register count entries are set, the rest are 0.
+    pub regs: [u64; MAX_REGISTERS],
 }
 
 impl ThreadRegisters {
-    pub fn rip(&self) -> u64 {
-        self.regs[16]
+    /// The instruction pointer (rip, pc).
+    pub fn ip(&self) -> u64 {
+        match self.arch {
+            Architecture::X86_64 => self.regs[16],
+            Architecture::Arm64 => self.regs[32],
+        }
     }
-    pub fn rsp(&self) -> u64 {
-        self.regs[19]
+    /// The stack pointer (rsp, sp).
+    pub fn sp(&self) -> u64 {
+        match self.arch {
+            Architecture::X86_64 => self.regs[19],
+            Architecture::Arm64 => self.regs[31],
+        }
     }
-    pub fn rbp(&self) -> u64 {
-        self.regs[4]
+    /// The frame pointer (rbp, x29/fp).
+    pub fn fp(&self) -> u64 {
+        match self.arch {
+            Architecture::X86_64 => self.regs[4],
+            Architecture::Arm64 => self.regs[29],
+        }
     }
 }
 
@@ -59,6 +114,8 @@ pub struct CoreFile {
     pub(crate) data: Backing,
     pub(crate) segments: Vec<LoadSegment>,
     pub(crate) files: Vec<FileMapping>,
+    /// The machine the process ran on.
+    pub arch: Architecture,
     pub threads: Vec<ThreadRegisters>,
     pub auxv: Vec<(u64, u64)>,
     /// `(file offset, size)` of each `PT_NOTE` segment.
@@ -99,12 +156,16 @@ impl CoreFile {
                 goblin::elf::header::et_to_str(header.e_type)
             )));
         }
-        if header.e_machine != EM_X86_64 {
-            return Err(DumpError::NotACore(format!(
-                "not supported: a core dump for {}; clrheap reads x86-64 dumps",
-                goblin::elf::header::machine_to_str(header.e_machine)
-            )));
-        }
+        let arch = match header.e_machine {
+            EM_X86_64 => Architecture::X86_64,
+            EM_AARCH64 => Architecture::Arm64,
+            other => {
+                return Err(DumpError::NotACore(format!(
+                    "not supported: a core dump for {}; clrheap reads x86-64 and arm64 dumps",
+                    goblin::elf::header::machine_to_str(other)
+                )))
+            }
+        };
         let phnum = header.e_phnum as usize;
         if phnum == 0 || phnum > MAX_PHDRS || header.e_phentsize as usize != SIZEOF_PHDR {
             return Err(damaged("program headers", format!("{phnum} entries")));
@@ -169,6 +230,7 @@ impl CoreFile {
             data,
             segments,
             files: Vec::new(),
+            arch,
             threads: Vec::new(),
             auxv: Vec::new(),
             note_ranges: notes,
@@ -198,13 +260,14 @@ impl CoreFile {
             }
             let desc = &notes[desc_start..desc_end];
             match ntype {
-                NT_PRSTATUS if desc.len() >= 112 + 27 * 8 => {
-                    let mut regs = [0u64; 27];
-                    for (i, r) in regs.iter_mut().enumerate() {
-                        *r = u64_at(desc, 112 + i * 8);
+                NT_PRSTATUS if desc.len() >= PRSTATUS_REGS + self.arch.register_count() * 8 => {
+                    let mut regs = [0u64; MAX_REGISTERS];
+                    for (i, r) in regs.iter_mut().take(self.arch.register_count()).enumerate() {
+                        *r = u64_at(desc, PRSTATUS_REGS + i * 8);
                     }
                     self.threads.push(ThreadRegisters {
-                        tid: u32_at(desc, 32),
+                        tid: u32_at(desc, PRSTATUS_PID),
+                        arch: self.arch,
                         regs,
                     });
                 }

@@ -9,8 +9,12 @@
 //! Heap dumps leave out pages of file-backed mappings (parts of `libcoreclr.so`, most of
 //! the managed assemblies). [`AddressSpace`] reads such pages from the mapped file itself
 //! (the path recorded in `NT_FILE`, or a file of that name found under `--module-path`),
-//! applying the shared object's `R_X86_64_RELATIVE` relocations so that pointers in its
-//! writable data read as they did in the process.
+//! applying the shared object's relative relocations (`R_X86_64_RELATIVE`,
+//! `R_AARCH64_RELATIVE`) so that pointers in its writable data read as they did in the
+//! process.
+//!
+//! x86-64 and arm64 cores are read alike on any host; [`CoreFile::arch`] says which one a
+//! dump is, for the layers above that care (registers, unwinding, GC info).
 //!
 //! Every read is bounds-checked and fails with an error naming the address.
 mod address_space;
@@ -20,7 +24,7 @@ mod open;
 pub mod rewrite;
 
 pub use address_space::{AddressSpace, MappedFile, Recording, PAGE_SIZE};
-pub use elf_core::{CoreFile, ThreadRegisters};
+pub use elf_core::{Architecture, CoreFile, ThreadRegisters};
 pub use open::{open_dump, Backing, DumpOptions};
 
 use thiserror::Error;

@@ -2,8 +2,9 @@
 //!
 //! A shared object's writable data holds pointers that the dynamic loader relocated at
 //! load time; on disk those words hold 0 and the relocation's addend says what the loader
-//! wrote. For `R_X86_64_RELATIVE` (nearly all of them in `libcoreclr.so`) the value is
-//! `load base + addend`, which is applied here whenever bytes are read from the file.
+//! wrote. For the relative relocations (`R_X86_64_RELATIVE`, `R_AARCH64_RELATIVE`: nearly
+//! all of them in `libcoreclr.so`) the value is `load base + addend`, which is applied
+//! here whenever bytes are read from the file.
 //! Other relocation kinds need symbol resolution and are left as on disk.
 use goblin::elf::Elf;
 use memmap2::Mmap;
@@ -11,6 +12,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 const R_X86_64_RELATIVE: u32 = 8;
+const R_AARCH64_RELATIVE: u32 = 1027;
 
 /// A mapped file as found on disk.
 pub(crate) struct ModuleFile {
@@ -28,10 +30,15 @@ impl ModuleFile {
         let mut relocations = Vec::new();
         if map.len() >= 4 && &map[..4] == b"\x7fELF"
             && let Ok(elf) = Elf::parse(&map) {
+                // The file's own machine decides (a dump's files are of its machine).
+                let relative = match elf.header.e_machine {
+                    goblin::elf::header::EM_AARCH64 => R_AARCH64_RELATIVE,
+                    _ => R_X86_64_RELATIVE,
+                };
                 relocations = elf
                     .dynrelas
                     .iter()
-                    .filter(|r| r.r_type == R_X86_64_RELATIVE)
+                    .filter(|r| r.r_type == relative)
                     .filter_map(|r| Some((r.r_offset, u64::try_from(r.r_addend?).ok()?)))
                     .collect();
                 relocations.sort_unstable();

@@ -705,6 +705,17 @@ fn matches_truth(mine: &str, truth: &str) -> bool {
     t.is_empty()
 }
 
+/// Whether the file at `file` is the module a `modules.tsv` row describes: its metadata
+/// is as long as the runtime reported, and a flat-loaded image is as long as its mapping.
+fn file_is_the_module(file: &str, row: &[&str]) -> bool {
+    let Ok(bytes) = std::fs::read(file) else { return false };
+    let Ok(pe) = PeImage::parse(&bytes, ImageLayout::Flat) else { return false };
+    let md_len: Option<u64> = row.get(5).and_then(|s| s.parse().ok());
+    let size: Option<u64> = row.get(2).and_then(|s| s.parse().ok());
+    let flat = row.get(3) == Some(&"Flat");
+    md_len == Some(u64::from(pe.cli_header().metadata.size)) && (!flat || size == Some(bytes.len() as u64))
+}
+
 #[test]
 fn lab_truth_tokens() {
     let dumps = lab_dir().join("dumps");
@@ -725,12 +736,19 @@ fn lab_truth_tokens() {
         ) else {
             continue;
         };
+        // Only files that are the module the dump names: the lab's scenario assemblies
+        // were rebuilt after some dumps were made.
         let module_files: HashMap<&str, &str> = modules
             .lines()
             .skip(1)
             .filter_map(|l| {
                 let c: Vec<&str> = l.split('\t').collect();
-                Some((*c.first()?, *c.get(8)?))
+                let file = *c.get(8)?;
+                if !file_is_the_module(file, &c) {
+                    eprintln!("{}: {file} is another build than the dump's module: not compared", dir.display());
+                    return None;
+                }
+                Some((*c.first()?, file))
             })
             .collect();
         for line in types.lines().skip(1) {
@@ -789,6 +807,10 @@ fn lab_truth_metadata_ranges() {
             else {
                 continue;
             };
+            if !file_is_the_module(file, &c) {
+                eprintln!("{}: {file} is another build than the dump's module: not compared", dir.display());
+                continue;
+            }
             let Ok(bytes) = std::fs::read(file) else {
                 continue;
             };

@@ -828,6 +828,30 @@ pub static NET10: Layout = Layout {
     },
 };
 
+/// .NET 10 on linux-arm64: `NET10` with the `Thread` fields that sit after
+/// architecture-sized members moved (10.0.12 arm64 contract descriptor: `Thread.LinkNext`
+/// 152, `Thread.OSId` 336, `Thread.LastThrownObject` 376, all 40 bytes further than on
+/// x64; `m_CacheStackBase`, not in the descriptor, found on seed-arm64-wks-full the way
+/// research §1.1 found x64's: the one field pointing just past every thread's stack
+/// mapping, 40 bytes further too). Everything
+/// else the descriptor describes is the same on both (compared type by type).
+pub static NET10_ARM64: Layout = Layout {
+    thread: ThreadLayout {
+        link: 152,
+        os_id: 336,
+        // Descriptor `Thread.LastThrownObject` (40 bytes further too).
+        last_thrown_object: 376,
+        ..NET10.thread
+    },
+    stack: StackLayout {
+        thread_stack_base: 160,
+        // descriptor `SoftwareExceptionFrame.TargetContext` (the arm64 CONTEXT is smaller).
+        software_exception_context: Some(192),
+        ..NET10.stack
+    },
+    ..NET10
+};
+
 /// The layout for a runtime major version, if clrheap knows it.
 pub fn for_major(major: u32) -> Option<&'static Layout> {
     match major {
@@ -835,5 +859,16 @@ pub fn for_major(major: u32) -> Option<&'static Layout> {
         9 => Some(&NET9),
         10 => Some(&NET10),
         _ => None,
+    }
+}
+
+/// The layout for a runtime major version in a process of `arch`, if clrheap knows it:
+/// x64 for 8, 9, 10; arm64 for 10 (the only arm64 runtime with dumps to check against).
+pub fn for_runtime(major: u32, arch: crate::dump::Architecture) -> Option<&'static Layout> {
+    use crate::dump::Architecture;
+    match (arch, major) {
+        (Architecture::X86_64, _) => for_major(major),
+        (Architecture::Arm64, 10) => Some(&NET10_ARM64),
+        (Architecture::Arm64, _) => None,
     }
 }

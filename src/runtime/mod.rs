@@ -74,7 +74,14 @@ impl Runtime {
                 coreclr.path
             )
         })?;
-        let Some(layout) = layouts::for_major(version.major).filter(|_| version.minor == 0) else {
+        let arch = space.core().arch;
+        let Some(layout) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
+            if layouts::for_major(version.major).is_some() && version.minor == 0 {
+                bail!(
+                    "CoreCLR {version} for {} is not supported: clrheap reads .NET 8.0, 9.0 and 10.0 on x64, and 10.0 on arm64",
+                    arch.name()
+                );
+            }
             bail!(
                 "CoreCLR {version} (file version {}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0",
                 version.file_version

@@ -7,13 +7,17 @@
 //! instruction rather than assuming the data page's distance keeps this independent of
 //! the stub page size (16 KiB on zoo-net8: the Func delegate's `_methodPtr`
 //! 7fa076520870 loads 7fa0763fafd0, the MethodDesc dotnet-dump's `dumpdelegate` names).
-use crate::dump::AddressSpace;
+use crate::dump::{AddressSpace, Architecture};
 
 const MOV_R10_RIP: [u8; 3] = [0x4c, 0x8b, 0x15];
 const JMP_RIP: [u8; 2] = [0xff, 0x25];
 
-/// The MethodDesc of the precode at `addr`, if `addr` is one.
+/// The MethodDesc of the precode at `addr`, if `addr` is one (x64 processes only: an
+/// arm64 precode is not decoded).
 pub fn precode_method_desc(space: &AddressSpace, addr: u64) -> Option<u64> {
+    if space.core().arch != Architecture::X86_64 {
+        return None;
+    }
     let code = space.read_array::<13>(addr).ok()?;
     let load_at = if code[0..3] == MOV_R10_RIP {
         0

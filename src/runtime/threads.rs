@@ -47,7 +47,7 @@ impl Runtime {
 
     /// The stack pointer of an OS thread when the dump was taken.
     pub fn thread_stack_pointer(&self, os_id: u32) -> Option<u64> {
-        self.thread_registers(os_id).map(ThreadRegisters::rsp)
+        self.thread_registers(os_id).map(ThreadRegisters::sp)
     }
 
     /// The debugger's number for an OS thread: its position among the dump's threads.

@@ -114,8 +114,8 @@ pub fn census(session: &Session) -> HeapCensus {
     census
 }
 
-/// The shell's opening lines: `.NET 8.0.33, workstation GC (regions, 1 heap), heap dump` and
-/// `GC heap 3.1 MB, 41,870 objects`.
+/// The shell's opening lines: `.NET 8.0.33 (8.0.3326.52219), x64, workstation GC (regions, 1
+/// heap), heap dump` and `GC heap 3.1 MB, 41,870 objects in 189 types`.
 pub fn describe(session: &Session, census: &HeapCensus) -> String {
     let runtime = &session.heap.runtime;
     let heaps = session.heap.heaps.len();
@@ -128,10 +128,11 @@ pub fn describe(session: &Session, census: &HeapCensus) -> String {
     let plural = if heaps == 1 { "" } else { "s" };
     let kind = dump_kind(runtime.space.as_ref());
     format!(
-        ".NET {} ({}), {mode} GC ({layout}, {heaps} heap{plural}), {kind}\n\
+        ".NET {} ({}), {}, {mode} GC ({layout}, {heaps} heap{plural}), {kind}\n\
          GC heap {}, {} objects in {} types{}",
         runtime.version,
         runtime.version.file_version,
+        runtime.space.core().arch.name(),
         human_bytes(census.heap_bytes),
         thousands(census.objects),
         thousands(census.types.len() as u64),

@@ -147,3 +147,155 @@ pub fn without_progress(text: &str) -> String {
     }
     s
 }
+
+/// One row of `tests/known-gaps.tsv`: a check that is known to fail on some lab dumps,
+/// and the issue that will make it pass.
+#[derive(Debug, Clone)]
+pub struct Gap {
+    /// Dump-name pattern (`*` matches any run of characters).
+    pub dump: String,
+    /// Check name, or `*` for every check of the dump.
+    pub check: String,
+    pub issue: u32,
+    pub why: String,
+}
+
+/// `*`-glob match of a whole string.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The checked-in list of known gaps (`tests/known-gaps.tsv`): tab-separated
+/// `dump-pattern  check  issue  why`, `#` comments. A malformed row fails every lab test.
+pub fn known_gaps() -> &'static [Gap] {
+    static GAPS: std::sync::OnceLock<Vec<Gap>> = std::sync::OnceLock::new();
+    GAPS.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-gaps.tsv");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+            .map(|(n, l)| {
+                let f: Vec<&str> = l.split('\t').collect();
+                let bad = || panic!("tests/known-gaps.tsv line {}: want `dump<TAB>check<TAB>issue<TAB>why`: {l:?}", n + 1);
+                if f.len() != 4 || f[3].trim().is_empty() {
+                    bad();
+                }
+                let issue = f[2].trim_start_matches('#').parse().unwrap_or_else(|_| bad());
+                Gap { dump: f[0].into(), check: f[1].into(), issue, why: f[3].into() }
+            })
+            .collect()
+    })
+}
+
+/// The known gap covering `check` on `dump`, if one is listed.
+pub fn gap_for(dump: &str, check: &str) -> Option<&'static Gap> {
+    known_gaps().iter().find(|g| glob(&g.dump, dump) && (g.check == "*" || g.check == check))
+}
+
+/// The per-dump checks of one lab test, reconciled with the known-gaps list: a check that
+/// fails and is listed is reported (on standard error) and tolerated; one that fails and is
+/// not listed fails the test; one that is listed but passes fails the test too (delete its
+/// row: the gap is closed). A panic inside a check counts as its failure. Never skips:
+/// a check that cannot run (a truth file missing) must say so as its failure.
+#[derive(Default)]
+pub struct Checks {
+    failures: std::sync::Mutex<Vec<String>>,
+    counts: std::sync::Mutex<(usize, usize, usize)>,
+}
+
+impl Checks {
+    pub fn new() -> Checks {
+        Checks::default()
+    }
+
+    /// Runs one check of one dump.
+    pub fn run(&self, dump: &str, check: &str, f: impl FnOnce() -> Result<(), String>) {
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(p) => Err(format!(
+                "panicked: {}",
+                p.downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| p.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)")
+            )),
+        };
+        let gap = gap_for(dump, check);
+        let mut counts = self.counts.lock().unwrap();
+        match (result, gap) {
+            (Ok(()), None) => counts.0 += 1,
+            (Err(e), None) => self.failures.lock().unwrap().push(format!("{dump} × {check}: {e}")),
+            (Err(e), Some(g)) => {
+                counts.1 += 1;
+                let first = e.lines().next().unwrap_or("");
+                eprintln!("known gap {dump} × {check} (issue #{}: {}): {first}", g.issue, g.why);
+            }
+            (Ok(()), Some(g)) => {
+                self.failures.lock().unwrap().push(format!(
+                    "{dump} × {check} passes but tests/known-gaps.tsv lists it (issue #{}: {}): delete the row `{}\t{}`",
+                    g.issue, g.why, g.dump, g.check
+                ))
+            }
+        }
+    }
+
+    /// A check that has nothing to compare with because dotnet-dump itself failed on
+    /// this dump (its `FAILED.txt` says so): reported, counted, not a failure.
+    pub fn no_reference(&self, dump: &str, check: &str, why: &str) {
+        self.counts.lock().unwrap().2 += 1;
+        eprintln!("no reference {dump} × {check}: {why}");
+    }
+
+    /// Fails the test if any check failed, or a listed gap passed.
+    pub fn finish(self, test: &str) {
+        let (passed, gaps, unref) = *self.counts.lock().unwrap();
+        let failures = self.failures.into_inner().unwrap();
+        eprintln!(
+            "{test}: {passed} checks passed, {gaps} known gaps, {unref} without a reference, {} failures",
+            failures.len()
+        );
+        assert!(failures.is_empty(), "{test}:\n{}", failures.join("\n"));
+    }
+}
+
+/// Like [`run_command`], as a check's result: a non-zero exit is the check's failure.
+pub fn try_command(dump: &Path, command: &str) -> Result<String, String> {
+    let out = analyze(dump, &[command]);
+    if !out.status.success() {
+        return Err(format!(
+            "clrheap -c {command:?} exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| e.to_string())
+}
+
+/// Reads a truth file, or says it is missing (a check that cannot run is a failure, to be
+/// listed as a gap, never a silent skip).
+pub fn truth_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("no truth file {}: {e}", path.display()))
+}
+
+/// Whether dotnet-dump failed on a command starting with `command` for this truth
+/// (the lab's `sos/FAILED.txt`).
+pub fn sos_failed(truth: &Path, command: &str) -> bool {
+    std::fs::read_to_string(truth.join("sos/FAILED.txt"))
+        .is_ok_and(|t| t.lines().any(|l| l.starts_with(command)))
+}

@@ -6,9 +6,12 @@
 //! = `ip >> (17 + 8 (L-1)) & 0xff`, bit 0 of interior pointers is a flag) whose leaves are
 //! lists of RangeSectionFragments `{next +0, begin +8, end +16, RangeSection* +24}`.
 //! A RangeSection `{begin +0, end +8, u32 flags +16, R2R module +32, heap list +40,
-//! next-for-delete +64}` is either a JIT code heap (flag 2) found through its nibble map,
-//! a ReadyToRun image (R2R module set), or stubs (flag 4). Same layout on 8, 9, 10
-//! (10 descriptor; 8/9 checked on the lab dumps, `docs/research/stack-roots.md` §1.4).
+//! next-for-delete +64 (arm64: +56)}` is either a JIT code heap (flag 2) found through its
+//! nibble map, a ReadyToRun image (R2R module set), or stubs (flag 4). Same layout on 8, 9,
+//! 10 (10 descriptor; 8/9 checked on the lab dumps, `docs/research/stack-roots.md` §1.4).
+//! A JIT method's code header lists its RUNTIME_FUNCTIONs (one per funclet), 12 bytes on
+//! x64 and 8 on arm64, whose RVAs are relative to the section's start.
+use super::arch::StackArch;
 use super::r2r::ReadyToRunImage;
 use crate::runtime::layouts::*;
 use crate::runtime::Runtime;
@@ -24,7 +27,6 @@ const SECTION_BEGIN: u64 = 0;
 const SECTION_FLAGS: u64 = 16;
 const SECTION_R2R_MODULE: u64 = 32;
 const SECTION_HEAP_LIST: u64 = 40;
-const SECTION_NEXT_FOR_DELETE: u64 = 64;
 const SECTION_FLAG_CODE_HEAP: u32 = 2;
 const HEAP_LIST_MAP_BASE: u64 = 32;
 const HEAP_LIST_HEADER_MAP: u64 = 40;
@@ -66,6 +68,7 @@ pub struct CodeInfo {
 /// Finds code; caches ReadyToRun images. Shared by the threads of one walk.
 pub struct CodeMap<'a> {
     rt: &'a Runtime,
+    arch: &'static StackArch,
     map: u64,
     r2r: Mutex<HashMap<u64, Option<Arc<ReadyToRunImage>>>>,
 }
@@ -73,7 +76,7 @@ pub struct CodeMap<'a> {
 impl<'a> CodeMap<'a> {
     pub fn new(rt: &'a Runtime) -> Result<CodeMap<'a>> {
         let map = rt.space.read_ptr(rt.dac_table).context("cannot read g_dacTable entry 0 (the code range map)")?;
-        Ok(CodeMap { rt, map, r2r: Mutex::new(HashMap::new()) })
+        Ok(CodeMap { rt, arch: StackArch::of(rt.space.core().arch), map, r2r: Mutex::new(HashMap::new()) })
     }
 
     /// The RangeSection holding `ip`.
@@ -98,7 +101,7 @@ impl<'a> CodeMap<'a> {
             let end = space.read_ptr(fragment + FRAGMENT_END)?;
             if begin <= ip && ip < end {
                 let section = space.read_ptr(fragment + FRAGMENT_SECTION)?;
-                if section != 0 && space.read_ptr(section + SECTION_NEXT_FOR_DELETE)? == 0 {
+                if section != 0 && space.read_ptr(section + self.arch.range_section_next_for_delete)? == 0 {
                     return Ok(Some(section));
                 }
             }
@@ -134,8 +137,15 @@ impl<'a> CodeMap<'a> {
         let rva = ip.wrapping_sub(begin);
         let mut function = None;
         for i in 0..n as u64 {
-            let e = header + REAL_CODE_HEADER_UNWIND + 12 * i;
-            let (fb, fe, unwind) = (space.read_u32(e)?, space.read_u32(e + 4)?, space.read_u32(e + 8)?);
+            let e = header + REAL_CODE_HEADER_UNWIND + self.arch.runtime_function_size * i;
+            let (fb, fe, unwind) = match self.arch.arch {
+                crate::dump::Architecture::X86_64 => (space.read_u32(e)?, space.read_u32(e + 4)?, space.read_u32(e + 8)?),
+                crate::dump::Architecture::Arm64 => {
+                    let (fb, unwind) = (space.read_u32(e)?, space.read_u32(e + 4)?);
+                    let length = super::unwind_arm64::function_length(&*self.rt.space, begin.wrapping_add(unwind as u64))?;
+                    (fb, fb.saturating_add(length), unwind)
+                }
+            };
             if (fb as u64) <= rva && rva < fe as u64 {
                 function = Some((fb, unwind));
                 break;
@@ -202,7 +212,7 @@ impl<'a> CodeMap<'a> {
         let image = image.with_context(|| format!("cannot read the ReadyToRun image at {base:#x}"))?;
         let Some(f) = image.lookup(ip) else { return Ok(None) };
         // The method's GC info follows the entry function's unwind info.
-        let entry_unwind = super::unwind::UnwindInfo::read(&*self.rt.space, f.entry_unwind)?;
+        let entry_unwind_size = super::unwind::unwind_info_size(&*self.rt.space, self.arch.arch, f.entry_unwind)?;
         let method_desc = match f.method_rid {
             Some(rid) => self.method_def_to_desc(module, rid).ok().flatten(),
             None => None,
@@ -213,7 +223,7 @@ impl<'a> CodeMap<'a> {
             function_begin: f.begin,
             unwind_info: f.unwind,
             image_base: base,
-            gc_info: f.entry_unwind + entry_unwind.size as u64,
+            gc_info: f.entry_unwind.wrapping_add(entry_unwind_size as u64),
             gc_info_version: image.gc_info_version(),
             method_desc,
             module_method: f.method_rid.map(|rid| (module, rid)),

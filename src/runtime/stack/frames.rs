@@ -6,8 +6,10 @@
 //!
 //! The kind of a Frame is its vtable on 8/9 (matched against `g_dacTable`'s VPTR entries)
 //! and a `FrameIdentifier` value on 10 (see [`crate::runtime::layouts::FrameIdentity`]).
+use super::arch::StackArch;
 use super::codemap::CodeMap;
-use super::unwind::{RegContext, RBP};
+use super::unwind::{fp_register, sp_register, RegContext, RBP};
+use crate::dump::Architecture;
 use crate::runtime::layouts::{FrameIdentity, FrameKind};
 use crate::runtime::threads::ManagedThread;
 use crate::runtime::Runtime;
@@ -23,22 +25,17 @@ pub const MAX_FRAMES: usize = 4096;
 const ICF_CALL_SITE_SP: u64 = 24;
 const ICF_CALLER_RETURN_ADDRESS: u64 = 32;
 const ICF_CALLEE_SAVED_FP: u64 = 40;
-// LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump).
+// LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump). x64 only (arm64 is read on 10, which
+// has no HelperMethodFrames).
 const MS_RIP: u64 = 0;
 const MS_RSP: u64 = 8;
 const MS_CAPTURE: u64 = 16;
 const MS_PTRS: u64 = 64;
 const MS_RET_ADDR: u64 = 112;
-/// Order of the callee-saved registers in `CalleeSavedRegisters` / MachState arrays
-/// (10 descriptor `CalleeSavedRegisters`: r12, r13, r14, r15, rbx, rbp).
+/// Order of the callee-saved registers in the x64 MachState arrays (as in x64's
+/// `CalleeSavedRegisters`: r12, r13, r14, r15, rbx, rbp). TransitionBlocks and CONTEXTs
+/// are per architecture: [`StackArch`].
 const CALLEE_SAVED_ORDER: [usize; 6] = [12, 13, 14, 15, 3, RBP];
-// TransitionBlock (10 descriptor: CalleeSavedRegisters +48, ReturnAddress +96, size 104).
-const TB_CALLEE_SAVED: u64 = 48;
-const TB_RETURN_ADDRESS: u64 = 96;
-const TB_SIZE: u64 = 104;
-// Windows-layout CONTEXT (the PAL's): Rax at 0x78 .. R15 at 0xf0, Rip at 0xf8.
-const CONTEXT_RAX: u64 = 0x78;
-const CONTEXT_RIP: u64 = 0xf8;
 /// Steps of the frame-pointer chain followed from an uninitialised HelperMethodFrame.
 const MAX_RBP_CHAIN: usize = 64;
 
@@ -126,6 +123,7 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
     let space = &rt.space;
     let f = frame.address;
     let st = &rt.layout.stack;
+    let arch = StackArch::of(space.core().arch);
     let Some(kind) = frame.kind else { return Ok(None) };
     let passive = |context| Ok(Some(FrameContext { context, active: false }));
     use FrameKind::*;
@@ -135,16 +133,18 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
             if ra == 0 {
                 return Ok(None); // not in a P/Invoke right now
             }
-            let mut c = RegContext::new(ra, space.read_ptr(f + ICF_CALL_SITE_SP)?);
-            c.set(RBP, space.read_ptr(f + ICF_CALLEE_SAVED_FP)?);
+            let mut c = RegContext::new(arch.arch, ra, space.read_ptr(f + ICF_CALL_SITE_SP)?);
+            c.set(fp_register(arch.arch), space.read_ptr(f + ICF_CALLEE_SAVED_FP)?);
             passive(c)
         }
         HelperMethod | HelperMethod1Obj | HelperMethod2Obj | HelperMethod3Obj | HelperMethodProtectObj => {
-            let Some(ms_off) = st.helper_frame_machine_state else { return Ok(None) };
+            let Some(ms_off) = st.helper_frame_machine_state.filter(|_| arch.arch == Architecture::X86_64) else {
+                return Ok(None);
+            };
             let ms = f + ms_off;
             if space.read_ptr(ms + MS_RET_ADDR)? != 0 {
                 // Initialised: the caller's rip/rsp, and where the callee-saved registers are.
-                let mut c = RegContext::new(space.read_ptr(ms + MS_RIP)?, space.read_ptr(ms + MS_RSP)?);
+                let mut c = RegContext::x64(space.read_ptr(ms + MS_RIP)?, space.read_ptr(ms + MS_RSP)?);
                 for (k, &reg) in CALLEE_SAVED_ORDER.iter().enumerate() {
                     let p = space.read_ptr(ms + MS_PTRS + 8 * k as u64)?;
                     if p != 0
@@ -165,7 +165,7 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
                 }
                 let ra = space.read_ptr(rbp + 8)?;
                 if code.lookup(ra).ok().flatten().is_some() {
-                    let mut c = RegContext::new(ra, rbp + 16);
+                    let mut c = RegContext::x64(ra, rbp + 16);
                     c.set(RBP, space.read_ptr(rbp)?);
                     c.locations[RBP] = Some(rbp);
                     return passive(c);
@@ -183,9 +183,10 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
             if tb == 0 {
                 return Ok(None);
             }
-            let mut c = RegContext::new(space.read_ptr(tb + TB_RETURN_ADDRESS)?, tb + TB_SIZE);
-            for (k, &reg) in CALLEE_SAVED_ORDER.iter().enumerate() {
-                let at = tb + TB_CALLEE_SAVED + 8 * k as u64;
+            let ra = space.read_ptr(tb.wrapping_add(arch.transition_block_return_address))?;
+            let mut c = RegContext::new(arch.arch, ra, tb.wrapping_add(arch.transition_block_size));
+            for (k, &reg) in arch.callee_saved_order.iter().enumerate() {
+                let at = tb.wrapping_add(arch.transition_block_callee_saved + 8 * k as u64);
                 c.set(reg, space.read_ptr(at)?);
                 c.locations[reg] = Some(at);
             }
@@ -201,13 +202,13 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
                 },
             };
             let Some(ctx) = context.filter(|&c| c != 0) else { return Ok(None) };
-            let mut c = RegContext::new(space.read_ptr(ctx + CONTEXT_RIP)?, 0);
-            for reg in 0..16 {
-                let at = ctx + CONTEXT_RAX + 8 * reg as u64;
+            let mut c = RegContext::new(arch.arch, space.read_ptr(ctx.wrapping_add(arch.context_ip))?, 0);
+            for reg in 0..arch.context_register_count {
+                let at = ctx.wrapping_add(arch.context_registers + 8 * reg as u64);
                 c.set(reg, space.read_ptr(at)?);
                 c.locations[reg] = Some(at);
             }
-            c.locations[super::unwind::RSP] = None;
+            c.locations[sp_register(arch.arch)] = None;
             Ok(Some(FrameContext { context: c, active: kind != SoftwareException }))
         }
         _ => Ok(None),

@@ -1,5 +1,5 @@
-//! The x64 GcInfo decoder: which stack slots and registers hold GC references at a given
-//! code offset of a method.
+//! The GcInfo decoder (x64 and arm64): which stack slots and registers hold GC references
+//! at a given code offset of a method.
 //!
 //! GcInfo is a little-endian bit stream read least significant bit first. Variable-length
 //! numbers come in chunks of `base + 1` bits whose top bit says "more follows". The layout,
@@ -11,9 +11,61 @@
 //! Version 3 (.NET 8 and 9) and version 4 (.NET 10) differ only in the header: version 4
 //! dropped the return kind bits and the PSPSym slot. Written from the format described in
 //! `docs/research/stack-roots.md` §2 and the runtime's decoder (read, not copied).
+//!
+//! The targets differ in a few encoding bases and in normalization ([`Encoding`]): arm64
+//! code offsets and lengths count 4-byte instructions, its stack base register is encoded
+//! as `reg ^ 29` (fp = 0), and an edit-and-continue frame records one more size. Safe
+//! points, interruptible ranges and chunk transitions are kept normalized (bytes on x64,
+//! instructions on arm64); [`GcInfo::live_slots`] normalizes the offset it is asked about.
+use crate::dump::Architecture;
 use anyhow::{bail, Result};
 
-// Encoding bases of the x64 traits.
+/// What differs between the targets' GcInfo encodings (`gcinfotypes.h`'s
+/// `AMD64GcInfoEncoding` / `ARM64GcInfoEncoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding {
+    /// Code offsets and lengths are stored `>> code_shift` (0 x64, 2 arm64).
+    pub code_shift: u32,
+    /// The stack base register is stored `^ this` (5 = rbp on x64, 29 = fp on arm64).
+    pub stack_base_register_xor: u64,
+    pub stack_base_register_encbase: u32,
+    pub num_registers_encbase: u32,
+    pub num_safe_points_encbase: u32,
+    /// Highest register number a slot may name (15 x64; 30 = lr on arm64).
+    pub max_register: u64,
+    /// arm64: an edit-and-continue method also records its fixed frame size.
+    pub enc_fixed_frame: bool,
+}
+
+impl Encoding {
+    pub const X64: Encoding = Encoding {
+        code_shift: 0,
+        stack_base_register_xor: 5,
+        stack_base_register_encbase: STACK_BASE_REGISTER_ENCBASE,
+        num_registers_encbase: NUM_REGISTERS_ENCBASE,
+        num_safe_points_encbase: NUM_SAFE_POINTS_ENCBASE,
+        max_register: 15,
+        enc_fixed_frame: false,
+    };
+    pub const ARM64: Encoding = Encoding {
+        code_shift: 2,
+        stack_base_register_xor: 29,
+        stack_base_register_encbase: 2,
+        num_registers_encbase: 3,
+        num_safe_points_encbase: 3,
+        max_register: 30,
+        enc_fixed_frame: true,
+    };
+
+    pub fn of(arch: Architecture) -> &'static Encoding {
+        match arch {
+            Architecture::X86_64 => &Self::X64,
+            Architecture::Arm64 => &Self::ARM64,
+        }
+    }
+}
+
+// Encoding bases of the x64 traits (arm64 differs only where [`Encoding`] says).
 const CODE_LENGTH_ENCBASE: u32 = 8;
 const NORM_PROLOG_SIZE_ENCBASE: u32 = 5;
 const NORM_EPILOG_SIZE_ENCBASE: u32 = 3;
@@ -23,6 +75,7 @@ const PSP_SYM_STACK_SLOT_ENCBASE: u32 = 6;
 const GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE: u32 = 6;
 const STACK_BASE_REGISTER_ENCBASE: u32 = 3;
 const SIZE_OF_EDIT_AND_CONTINUE_PRESERVED_AREA_ENCBASE: u32 = 4;
+const SIZE_OF_EDIT_AND_CONTINUE_FIXED_STACK_FRAME_ENCBASE: u32 = 4;
 const REVERSE_PINVOKE_FRAME_ENCBASE: u32 = 6;
 const SIZE_OF_STACK_AREA_ENCBASE: u32 = 3;
 const NUM_SAFE_POINTS_ENCBASE: u32 = 2;
@@ -162,7 +215,7 @@ pub enum SlotBase {
 /// Where a GC reference lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotLocation {
-    /// x64 register number (0 rax, 1 rcx, ... 15 r15).
+    /// Register number (x64: 0 rax, 1 rcx, ... 15 r15; arm64: 0..28 x0..x28, 29 fp, 30 lr).
     Register(u8),
     Stack { base: SlotBase, offset: i32 },
 }
@@ -178,15 +231,18 @@ pub struct GcSlot {
 #[derive(Debug, Clone)]
 pub struct GcInfo {
     pub version: u32,
+    pub encoding: Encoding,
     pub slim: bool,
     pub flags: u32,
+    /// In bytes.
     pub code_length: u32,
-    /// Stack base register number (rbp = 5), when there is one.
+    /// Stack base register number (rbp = 5, fp = 29), when there is one.
     pub stack_base_register: Option<u8>,
     /// Size of the outgoing argument / scratch area at the bottom of the frame.
     pub scratch_area: u32,
+    /// Normalized code offsets (bytes on x64, instructions on arm64).
     pub safe_points: Vec<u32>,
-    /// `[start, stop)` code offsets of the fully interruptible ranges.
+    /// `[start, stop)` normalized code offsets of the fully interruptible ranges.
     pub interruptible_ranges: Vec<(u32, u32)>,
     pub slots: Vec<GcSlot>,
     pub num_tracked: u32,
@@ -195,12 +251,18 @@ pub struct GcInfo {
 }
 
 impl GcInfo {
+    /// x64 only (the flag means "has tail calls" on arm64).
     pub fn wants_report_only_leaf(&self) -> bool {
-        self.flags & FLAG_WANTS_REPORT_ONLY_LEAF != 0
+        self.encoding == Encoding::X64 && self.flags & FLAG_WANTS_REPORT_ONLY_LEAF != 0
     }
 
-    /// Decodes the header and the slot table.
+    /// Decodes the header and the slot table of x64 GC info.
     pub fn decode(data: &[u8], version: u32) -> Result<GcInfo> {
+        Self::decode_for(data, version, &Encoding::X64)
+    }
+
+    /// Decodes the header and the slot table with a target's encoding.
+    pub fn decode_for(data: &[u8], version: u32, enc: &Encoding) -> Result<GcInfo> {
         let mut r = BitReader::new(data);
         let slim = !r.bit()?;
         let flags = if slim {
@@ -211,7 +273,10 @@ impl GcInfo {
         if version < 4 {
             r.read(if slim { 2 } else { 4 })?; // return kind
         }
-        let code_length = u32::try_from(r.var_unsigned(CODE_LENGTH_ENCBASE)?)?;
+        let norm_code_length = u32::try_from(r.var_unsigned(CODE_LENGTH_ENCBASE)?)?;
+        let code_length = norm_code_length
+            .checked_mul(1 << enc.code_shift)
+            .ok_or_else(|| anyhow::anyhow!("GC info: code length {norm_code_length} overflows"))?;
         if flags & FLAG_GS_COOKIE != 0 {
             r.var_unsigned(NORM_PROLOG_SIZE_ENCBASE)?;
             r.var_unsigned(NORM_EPILOG_SIZE_ENCBASE)?;
@@ -231,13 +296,16 @@ impl GcInfo {
             r.var_signed(GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE)?;
         }
         let stack_base_register = if flags & FLAG_STACK_BASE_REGISTER != 0 {
-            let norm = if slim { 0 } else { r.var_unsigned(STACK_BASE_REGISTER_ENCBASE)? };
-            Some(((norm ^ 5) & 0xff) as u8)
+            let norm = if slim { 0 } else { r.var_unsigned(enc.stack_base_register_encbase)? };
+            Some(((norm ^ enc.stack_base_register_xor) & 0xff) as u8)
         } else {
             None
         };
         if flags & FLAG_EDIT_AND_CONTINUE != 0 {
             r.var_unsigned(SIZE_OF_EDIT_AND_CONTINUE_PRESERVED_AREA_ENCBASE)?;
+            if enc.enc_fixed_frame {
+                r.var_unsigned(SIZE_OF_EDIT_AND_CONTINUE_FIXED_STACK_FRAME_ENCBASE)?;
+            }
         }
         if flags & FLAG_REVERSE_PINVOKE != 0 {
             r.var_signed(REVERSE_PINVOKE_FRAME_ENCBASE)?;
@@ -247,7 +315,7 @@ impl GcInfo {
         } else {
             u32::try_from(r.var_unsigned(SIZE_OF_STACK_AREA_ENCBASE)? << 3)?
         };
-        let num_safe_points = u32::try_from(r.var_unsigned(NUM_SAFE_POINTS_ENCBASE)?)?;
+        let num_safe_points = u32::try_from(r.var_unsigned(enc.num_safe_points_encbase)?)?;
         let num_ranges = if slim {
             0
         } else {
@@ -256,7 +324,7 @@ impl GcInfo {
         if num_safe_points > MAX_SAFE_POINTS || num_ranges > MAX_SAFE_POINTS {
             bail!("GC info: {num_safe_points} safe points, {num_ranges} ranges");
         }
-        let offset_bits = ceil_log2(code_length);
+        let offset_bits = ceil_log2(norm_code_length);
         let mut safe_points = Vec::new();
         for _ in 0..num_safe_points {
             safe_points.push(r.read(offset_bits)? as u32);
@@ -269,9 +337,10 @@ impl GcInfo {
             interruptible_ranges.push((start, stop));
             last_stop = stop;
         }
-        let (slots, num_tracked) = decode_slot_table(&mut r)?;
+        let (slots, num_tracked) = decode_slot_table(&mut r, enc)?;
         Ok(GcInfo {
             version,
+            encoding: *enc,
             slim,
             flags,
             code_length,
@@ -302,7 +371,9 @@ impl GcInfo {
             let mut r = BitReader::new(data);
             r.set_pos(self.live_state_pos);
             let recorded = if self.version >= 4 { Some(offset) } else { offset.checked_sub(1) };
-            let safe_point = recorded.and_then(|o| self.safe_points.binary_search(&o).ok());
+            let safe_point = recorded
+                .map(|o| o >> self.encoding.code_shift)
+                .and_then(|o| self.safe_points.binary_search(&o).ok());
             let num_sp = self.safe_points.len();
             let mut bits_per_offset = 0u32;
             if num_sp > 0 && r.bit()? {
@@ -335,15 +406,15 @@ impl GcInfo {
                 live.extend(self.slots[..tracked].iter().zip(&take).filter(|(_, t)| **t).map(|(s, _)| *s));
             } else if !self.interruptible_ranges.is_empty() {
                 r.skip(num_sp * tracked)?;
-                self.interruptible_live(&mut r, offset, &mut live)?;
+                self.interruptible_live(&mut r, offset >> self.encoding.code_shift, &mut live)?;
             }
         }
         live.extend_from_slice(&self.slots[tracked..]);
         Ok(live)
     }
 
-    /// Fully interruptible code: the state at `offset` from the chunk's final state and
-    /// its transitions.
+    /// Fully interruptible code: the state at `offset` (normalized) from the chunk's final
+    /// state and its transitions.
     fn interruptible_live(&self, r: &mut BitReader, offset: u32, live: &mut Vec<GcSlot>) -> Result<()> {
         let tracked = self.num_tracked as usize;
         // Offset within the concatenated interruptible ranges.
@@ -457,8 +528,8 @@ fn ceil_log2(x: u32) -> u32 {
     if x <= 1 { 0 } else { 32 - (x - 1).leading_zeros() }
 }
 
-fn decode_slot_table(r: &mut BitReader) -> Result<(Vec<GcSlot>, u32)> {
-    let num_registers = if r.bit()? { r.var_unsigned(NUM_REGISTERS_ENCBASE)? as u32 } else { 0 };
+fn decode_slot_table(r: &mut BitReader, enc: &Encoding) -> Result<(Vec<GcSlot>, u32)> {
+    let num_registers = if r.bit()? { r.var_unsigned(enc.num_registers_encbase)? as u32 } else { 0 };
     let (num_stack, num_untracked) = if r.bit()? {
         (
             r.var_unsigned(NUM_STACK_SLOTS_ENCBASE)? as u32,
@@ -482,10 +553,10 @@ fn decode_slot_table(r: &mut BitReader) -> Result<(Vec<GcSlot>, u32)> {
                     reg = r.var_unsigned(REGISTER_ENCBASE)?;
                     flags = r.read(2)?;
                 } else {
-                    reg += r.var_unsigned(REGISTER_DELTA_ENCBASE)? + 1;
+                    reg = reg.saturating_add(r.var_unsigned(REGISTER_DELTA_ENCBASE)?).saturating_add(1);
                 }
             }
-            if reg > 15 {
+            if reg > enc.max_register {
                 bail!("GC info: register {reg}");
             }
             let (interior, pinned) = flags_of(flags);
@@ -506,7 +577,7 @@ fn decode_slot_table(r: &mut BitReader) -> Result<(Vec<GcSlot>, u32)> {
                 offset = r.var_signed(STACK_SLOT_ENCBASE)?;
                 flags = r.read(2)?;
             } else {
-                offset += r.var_unsigned(STACK_SLOT_DELTA_ENCBASE)? as i64;
+                offset = offset.saturating_add(r.var_unsigned(STACK_SLOT_DELTA_ENCBASE)? as i64);
             }
             let byte_offset = i32::try_from(offset.saturating_mul(8)).map_err(|_| anyhow::anyhow!("GC info: stack offset {offset}"))?;
             let (interior, pinned) = flags_of(flags);
@@ -787,6 +858,47 @@ mod tests {
         assert_eq!(live_offsets(0x75), Vec::<i32>::new());
     }
 
+    /// arm64: lengths and offsets count instructions, fp (29) is the slim header's base
+    /// register, and the register and safe point counts use their own bases.
+    #[test]
+    fn arm64_normalized_offsets_and_registers() {
+        let enc = &Encoding::ARM64;
+        let mut w = BitWriter::default();
+        w.write(0, 1); // slim
+        w.write(1, 1); // stack base register: fp
+        w.var_unsigned(0x100 >> 2, CODE_LENGTH_ENCBASE);
+        w.var_unsigned(2, enc.num_safe_points_encbase);
+        // Safe points at the return addresses 0x40 and 0x80 (v4), in instructions.
+        w.write(0x40 >> 2, 6);
+        w.write(0x80 >> 2, 6);
+        // x19 in a register, one tracked fp+0x10 slot.
+        w.write(1, 1);
+        w.var_unsigned(1, enc.num_registers_encbase);
+        w.write(1, 1);
+        w.var_unsigned(1, NUM_STACK_SLOTS_ENCBASE);
+        w.var_unsigned(0, NUM_UNTRACKED_SLOTS_ENCBASE);
+        w.var_unsigned(19, REGISTER_ENCBASE);
+        w.write(0, 2);
+        w.write(2, 2); // frame register relative
+        w.var_signed(2, STACK_SLOT_ENCBASE);
+        w.write(0, 2);
+        w.write(0, 1); // plain live states
+        w.write(0b01, 2); // 0x40: x19
+        w.write(0b10, 2); // 0x80: fp+0x10
+        let data = w.finish();
+        let info = GcInfo::decode_for(&data, 4, enc).unwrap();
+        assert_eq!(info.code_length, 0x100);
+        assert_eq!(info.stack_base_register, Some(29));
+        assert_eq!(info.safe_points, vec![0x10, 0x20]);
+        assert_eq!(info.live_slots(&data, 0x40).unwrap(), vec![GcSlot { location: SlotLocation::Register(19), interior: false, pinned: false }]);
+        let fp10 = GcSlot { location: SlotLocation::Stack { base: SlotBase::FrameRegister, offset: 0x10 }, interior: false, pinned: false };
+        assert_eq!(info.live_slots(&data, 0x80).unwrap(), vec![fp10]);
+        assert_eq!(info.live_slots(&data, 0x44).unwrap(), vec![], "not a safe point");
+        assert!(!info.wants_report_only_leaf());
+        // The same bytes read with x64's bases mean something else.
+        assert_ne!(GcInfo::decode(&data, 4).ok().map(|i| i.code_length), Some(0x100));
+    }
+
     #[test]
     fn garbage_does_not_panic() {
         let mut seed = 0x1234_5678u64;
@@ -796,8 +908,8 @@ mod tests {
                 seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 *b = (seed >> 33) as u8;
             }
-            for version in [3, 4] {
-                if let Ok(info) = GcInfo::decode(&data, version) {
+            for (version, enc) in [(3, &Encoding::X64), (4, &Encoding::X64), (4, &Encoding::ARM64)] {
+                if let Ok(info) = GcInfo::decode_for(&data, version, enc) {
                     for off in [0, 1, 7, 100, info.code_length] {
                         let _ = info.live_slots(&data, off);
                     }

@@ -5,8 +5,9 @@
 //! stopped in managed code, and otherwise from the runtime's explicit Frames ([`frames`]),
 //! which carry the managed context across native code. Each managed frame is found in the
 //! code map ([`codemap`]: JIT code heaps and ReadyToRun images, [`r2r`]), unwound with its
-//! Windows x64 unwind info ([`unwind`]), and its live GC slots at the frame's code offset
-//! are decoded from its GC info ([`gcinfo`]). Method names for gcroot's frame lines come
+//! Windows x64 or arm64 unwind info ([`unwind`], [`unwind_arm64`]), and its live GC slots at
+//! the frame's code offset are decoded from its GC info ([`gcinfo`]). What differs between
+//! x64 and arm64 beyond those formats is in [`arch`]; the dump says which one it is. Method names for gcroot's frame lines come
 //! from [`names`].
 //!
 //! [`conservative_stack_roots`] is the fallback when a walk fails: every stack word that
@@ -14,12 +15,14 @@
 //!
 //! Checked against ClrMD's `roots.tsv` (kind `Stack`) on the lab dumps: see
 //! `tests/stack_roots.rs` and `docs/research/stack-roots.md`.
+pub mod arch;
 pub mod codemap;
 pub mod frames;
 pub mod gcinfo;
 pub mod names;
 pub mod r2r;
 pub mod unwind;
+pub mod unwind_arm64;
 mod walker;
 
 pub use walker::{StackFrame, StackFrameKind, StackWalk, ThreadStack};
@@ -127,7 +130,7 @@ pub fn conservative_stack_roots(rt: &Runtime, thread: &ManagedThread, is_object:
         .iter()
         .find(|t| t.tid == thread.os_id)
         .with_context(|| format!("no registers for thread {:x} in the dump", thread.os_id))?;
-    let rsp = regs.rsp() & !7;
+    let rsp = regs.sp() & !7;
     let captured = rt
         .space
         .core_slice_from(rsp)

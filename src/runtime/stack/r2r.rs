@@ -3,14 +3,15 @@
 //!
 //! PE -> CLI header (data directory 14) -> `ManagedNativeHeader` (COR20 +0x40) ->
 //! `READYTORUN_HEADER` (`'RTR'`, major/minor u16, flags, section count, sections
-//! `{type, rva, size}`). Section 102 (RuntimeFunctions) is a sorted array of 12-byte
-//! `{begin, end, unwind}` RVAs; the GC info of a method starts right after its unwind
-//! info. Section 103 (MethodDefEntryPoints) is a NativeArray from MethodDef row - 1 to
+//! `{type, rva, size}`). Section 102 (RuntimeFunctions) is a sorted array of
+//! RUNTIME_FUNCTIONs (x64: 12-byte `{begin, end, unwind}` RVAs; arm64: 8-byte `{begin,
+//! unwind}`, the length in the unwind data's header); the GC info of a method starts right
+//! after its unwind info. Section 103 (MethodDefEntryPoints) is a NativeArray from MethodDef row - 1 to
 //! the method's first RuntimeFunction index; inverted, it names the method of a frame.
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 
-use crate::dump::AddressSpace;
+use crate::dump::{AddressSpace, Architecture};
 
 const RTR_SIGNATURE: u32 = 0x0052_5452;
 const SECTION_RUNTIME_FUNCTIONS: u32 = 102;
@@ -81,13 +82,19 @@ impl ReadyToRunImage {
             Ok(Some(space.read_vec(base + rva as u64, size as usize)?))
         };
         let raw = read_section(SECTION_RUNTIME_FUNCTIONS)?.context("no RuntimeFunctions section")?;
-        let functions: Vec<(u32, u32, u32)> = raw
-            .chunks_exact(12)
-            .map(|c| {
-                let u = |o: usize| u32::from_le_bytes([c[o], c[o + 1], c[o + 2], c[o + 3]]);
-                (u(0), u(4), u(8))
-            })
-            .collect();
+        let u = |c: &[u8], o: usize| u32::from_le_bytes([c[o], c[o + 1], c[o + 2], c[o + 3]]);
+        let functions: Vec<(u32, u32, u32)> = match space.core().arch {
+            Architecture::X86_64 => raw.chunks_exact(12).map(|c| (u(c, 0), u(c, 4), u(c, 8))).collect(),
+            Architecture::Arm64 => raw
+                .chunks_exact(8)
+                .map(|c| {
+                    let (begin, unwind) = (u(c, 0), u(c, 4));
+                    // Unreadable unwind data makes the function empty: no IP is in it.
+                    let length = super::unwind_arm64::function_length(space, base.wrapping_add(unwind as u64)).unwrap_or(0);
+                    (begin, begin.saturating_add(length), unwind)
+                })
+                .collect(),
+        };
         let mut entry_methods = HashMap::new();
         if let Some(data) = read_section(SECTION_METHODDEF_ENTRY_POINTS)? {
             // A damaged table only costs method names.

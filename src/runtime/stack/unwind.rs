@@ -1,5 +1,9 @@
-//! Virtual unwinding of managed code: the Windows x64 `UNWIND_INFO` format, which CoreCLR
-//! uses for JIT-compiled and ReadyToRun code on Linux too (managed code has no `.eh_frame`).
+//! Virtual unwinding of managed code, and the register context it works on.
+//!
+//! x64 code uses the Windows x64 `UNWIND_INFO` format, which CoreCLR uses for JIT-compiled
+//! and ReadyToRun code on Linux too (managed code has no `.eh_frame`); arm64 code uses the
+//! Windows arm64 `.xdata` format ([`super::unwind_arm64`]). [`unwind_frame`] picks by the
+//! context's architecture.
 //!
 //! `UNWIND_INFO`: `u8 version | flags << 3`, `u8 prolog size`, `u8 code count`,
 //! `u8 frame register | frame offset << 4`, then `count` u16 unwind codes (in reverse prolog
@@ -7,18 +11,70 @@
 //! primary function follows, whose codes apply too. Unwinding applies the codes, then pops
 //! the return address. Where each callee-saved register was saved is recorded: a caller's
 //! GC reference kept in rbx/rbp/r12–r15 lives in that save slot.
+use crate::dump::Architecture;
 use anyhow::{bail, Context as _, Result};
 
-/// x64 register names in encoding order.
+/// x64 register names in encoding order, as the DAC names them.
 pub const REGISTER_NAMES: [&str; 16] = [
     "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
 ];
+/// arm64 register names (x0..x28, fp, lr, sp), as the DAC names them.
+pub const ARM64_REGISTER_NAMES: [&str; 32] = [
+    "X0", "X1", "X2", "X3", "X4", "X5", "X6", "X7", "X8", "X9", "X10", "X11", "X12", "X13", "X14", "X15", "X16",
+    "X17", "X18", "X19", "X20", "X21", "X22", "X23", "X24", "X25", "X26", "X27", "X28", "Fp", "Lr", "Sp",
+];
 pub const RSP: usize = 4;
 pub const RBP: usize = 5;
+/// arm64 frame pointer (x29), link register (x30) and stack pointer.
+pub const ARM64_FP: usize = 29;
+pub const ARM64_LR: usize = 30;
+pub const ARM64_SP: usize = 31;
+/// Registers a context holds (arm64's 32; x64 uses the first 16).
+pub const MAX_REGISTERS: usize = 32;
 
-/// Callee-saved (non-volatile) registers of the System V x64 ABI.
-pub fn is_callee_saved(reg: usize) -> bool {
-    matches!(reg, 3 | 5 | 12..=15)
+/// The name of register `reg` of `arch`, as the DAC (and gcroot) prints it.
+pub fn register_name(arch: Architecture, reg: usize) -> &'static str {
+    match arch {
+        Architecture::X86_64 => REGISTER_NAMES.get(reg).copied().unwrap_or("?"),
+        Architecture::Arm64 => ARM64_REGISTER_NAMES.get(reg).copied().unwrap_or("?"),
+    }
+}
+
+/// The register number of the stack pointer.
+pub fn sp_register(arch: Architecture) -> usize {
+    match arch {
+        Architecture::X86_64 => RSP,
+        Architecture::Arm64 => ARM64_SP,
+    }
+}
+
+/// The stack pointer's name (`rsp`, `Sp`).
+pub fn stack_pointer_name(arch: Architecture) -> &'static str {
+    register_name(arch, sp_register(arch))
+}
+
+/// The register number of the frame pointer (rbp, fp).
+pub fn fp_register(arch: Architecture) -> usize {
+    match arch {
+        Architecture::X86_64 => RBP,
+        Architecture::Arm64 => ARM64_FP,
+    }
+}
+
+/// Callee-saved (non-volatile) registers whose GC references survive a call, as the
+/// runtime's GC info decoder counts them: rbx, rbp, r12–r15 on x64 (System V); x19–x28 on
+/// arm64 (the decoder treats fp and lr as scratch there).
+pub fn is_callee_saved(arch: Architecture, reg: usize) -> bool {
+    match arch {
+        Architecture::X86_64 => matches!(reg, 3 | 5 | 12..=15),
+        Architecture::Arm64 => (19..=28).contains(&reg),
+    }
+}
+
+/// Registers whose values survive a call (callee-saved, the frame pointer, the stack
+/// pointer): the ones an unwound caller context keeps.
+fn is_preserved(arch: Architecture, reg: usize) -> bool {
+    reg == sp_register(arch) || reg == fp_register(arch) || is_callee_saved(arch, reg)
 }
 
 /// Reads of the dumped process's memory.
@@ -39,49 +95,93 @@ impl Memory for crate::dump::AddressSpace {
 /// A register context of one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegContext {
-    pub rip: u64,
-    pub regs: [u64; 16],
+    pub arch: Architecture,
+    pub ip: u64,
+    pub regs: [u64; MAX_REGISTERS],
     /// Bit i set: `regs[i]` is known.
-    pub known: u16,
+    pub known: u32,
     /// Where the value of a register was saved on the stack, when known.
-    pub locations: [Option<u64>; 16],
+    pub locations: [Option<u64>; MAX_REGISTERS],
 }
 
 impl RegContext {
-    pub fn new(rip: u64, rsp: u64) -> Self {
-        let mut c = RegContext { rip, regs: [0; 16], known: 0, locations: [None; 16] };
-        c.set(RSP, rsp);
+    pub fn new(arch: Architecture, ip: u64, sp: u64) -> Self {
+        let mut c = RegContext { arch, ip, regs: [0; MAX_REGISTERS], known: 0, locations: [None; MAX_REGISTERS] };
+        c.set(sp_register(arch), sp);
         c
     }
-    pub fn rsp(&self) -> u64 {
-        self.regs[RSP]
+    /// An x64 context.
+    pub fn x64(ip: u64, sp: u64) -> Self {
+        Self::new(Architecture::X86_64, ip, sp)
+    }
+    pub fn sp(&self) -> u64 {
+        self.regs[sp_register(self.arch)]
+    }
+    pub fn set_sp(&mut self, sp: u64) {
+        self.set(sp_register(self.arch), sp);
     }
     pub fn get(&self, reg: usize) -> Option<u64> {
-        (reg < 16 && self.known & (1 << reg) != 0).then(|| self.regs[reg])
+        (reg < MAX_REGISTERS && self.known & (1 << reg) != 0).then(|| self.regs[reg])
     }
     pub fn set(&mut self, reg: usize, value: u64) {
-        if reg < 16 {
+        if reg < MAX_REGISTERS {
             self.regs[reg] = value;
             self.known |= 1 << reg;
             self.locations[reg] = None;
         }
     }
+    /// Forgets a register.
+    pub fn forget(&mut self, reg: usize) {
+        if reg < MAX_REGISTERS {
+            self.known &= !(1 << reg);
+            self.locations[reg] = None;
+        }
+    }
     /// Sets a register from a stack slot, remembering the slot.
-    fn load(&mut self, mem: &dyn Memory, reg: usize, addr: u64) -> Result<()> {
-        let v = mem.read_u64(addr).with_context(|| format!("cannot read the saved {} at {addr:#x}", REGISTER_NAMES[reg & 15]))?;
+    pub(super) fn load(&mut self, mem: &dyn Memory, reg: usize, addr: u64) -> Result<()> {
+        let v = mem
+            .read_u64(addr)
+            .with_context(|| format!("cannot read the saved {} at {addr:#x}", register_name(self.arch, reg)))?;
         self.set(reg, v);
-        self.locations[reg & 15] = Some(addr);
+        if reg < MAX_REGISTERS {
+            self.locations[reg] = Some(addr);
+        }
         Ok(())
     }
     /// Forgets the volatile registers (they do not survive a call).
     pub fn clear_volatile(&mut self) {
-        for r in 0..16 {
-            if r != RSP && !is_callee_saved(r) {
-                self.known &= !(1 << r);
-                self.locations[r] = None;
+        for r in 0..MAX_REGISTERS {
+            if !is_preserved(self.arch, r) {
+                self.forget(r);
             }
         }
     }
+}
+
+/// Unwinds one managed frame: `function_begin` is the absolute start of the
+/// RUNTIME_FUNCTION holding the IP, `unwind_addr` its unwind data, `image_base` the base
+/// its RVAs are relative to. `leaf` allows the IP to be in an epilog (only a thread's
+/// active frame can be).
+pub fn unwind_frame(
+    mem: &dyn Memory,
+    image_base: u64,
+    function_begin: u64,
+    unwind_addr: u64,
+    ctx: &RegContext,
+    leaf: bool,
+) -> Result<RegContext> {
+    match ctx.arch {
+        Architecture::X86_64 => unwind_frame_x64(mem, image_base, function_begin, unwind_addr, ctx, leaf),
+        Architecture::Arm64 => super::unwind_arm64::unwind_frame(mem, function_begin, unwind_addr, ctx),
+    }
+}
+
+/// The size of the unwind data at `addr` (ReadyToRun GC info follows it).
+pub fn unwind_info_size(mem: &dyn Memory, arch: Architecture, addr: u64) -> Result<usize> {
+    Ok(match arch {
+        Architecture::X86_64 => UnwindInfo::read(mem, addr)?.size,
+        Architecture::Arm64 => super::unwind_arm64::Xdata::read(mem, addr)?.size,
+    })
 }
 
 const UNW_FLAG_EHANDLER: u8 = 1;
@@ -175,11 +275,8 @@ fn code_slots(op: u8, info: u8) -> usize {
     }
 }
 
-/// Unwinds one frame of a function whose UNWIND_INFO is at `unwind_addr`.
-/// `function_begin` is the absolute start of the RUNTIME_FUNCTION holding the IP and
-/// `image_base` the base its RVAs are relative to. `leaf` allows the IP to be in an
-/// epilog (only a thread's active frame can be).
-pub fn unwind_frame(
+/// Unwinds one frame of an x64 function whose UNWIND_INFO is at `unwind_addr`.
+fn unwind_frame_x64(
     mem: &dyn Memory,
     image_base: u64,
     function_begin: u64,
@@ -191,7 +288,7 @@ pub fn unwind_frame(
     if leaf && let Some(done) = unwind_epilog(mem, &c)? {
         return Ok(done);
     }
-    let ip_offset = c.rip.wrapping_sub(function_begin);
+    let ip_offset = c.ip.wrapping_sub(function_begin);
     let mut info = UnwindInfo::read(mem, unwind_addr)?;
     let mut primary = true;
     for _ in 0..MAX_CHAIN {
@@ -203,10 +300,10 @@ pub fn unwind_frame(
         let frame_base = if fp_set {
             let fr = info.frame_register as usize;
             c.get(fr)
-                .with_context(|| format!("the frame register {} is unknown", REGISTER_NAMES[fr]))?
+                .with_context(|| format!("the frame register {} is unknown", REGISTER_NAMES[fr & 15]))?
                 .wrapping_sub(16 * info.frame_offset as u64)
         } else {
-            c.rsp()
+            c.sp()
         };
         let codes = &info.codes;
         let mut i = 0;
@@ -225,9 +322,9 @@ pub fn unwind_frame(
             match op {
                 0 => {
                     // PUSH_NONVOL
-                    let rsp = c.rsp();
+                    let rsp = c.sp();
                     c.load(mem, op_info as usize, rsp)?;
-                    c.set(RSP, rsp.wrapping_add(8));
+                    c.set_sp(rsp.wrapping_add(8));
                 }
                 1 => {
                     let size = if op_info == 0 {
@@ -235,14 +332,14 @@ pub fn unwind_frame(
                     } else {
                         arg16(1)? as u64 | (arg16(2)? as u64) << 16
                     };
-                    c.set(RSP, c.rsp().wrapping_add(size));
+                    c.set_sp(c.sp().wrapping_add(size));
                 }
-                2 => c.set(RSP, c.rsp().wrapping_add(op_info as u64 * 8 + 8)),
+                2 => c.set_sp(c.sp().wrapping_add(op_info as u64 * 8 + 8)),
                 3 => {
                     // SET_FPREG: rsp = frame register - 16 * offset
                     let fr = info.frame_register as usize;
-                    let v = c.get(fr).with_context(|| format!("the frame register {} is unknown", REGISTER_NAMES[fr]))?;
-                    c.set(RSP, v.wrapping_sub(16 * info.frame_offset as u64));
+                    let v = c.get(fr).with_context(|| format!("the frame register {} is unknown", REGISTER_NAMES[fr & 15]))?;
+                    c.set_sp(v.wrapping_sub(16 * info.frame_offset as u64));
                 }
                 4 => c.load(mem, op_info as usize, frame_base.wrapping_add(arg16(1)? as u64 * 8))?,
                 5 => {
@@ -252,11 +349,11 @@ pub fn unwind_frame(
                 6..=9 => {} // XMM saves: nothing to restore for GC purposes
                 10 => {
                     // PUSH_MACHFRAME: an interrupt frame (rip, cs, eflags, rsp, ss)
-                    let rsp = c.rsp().wrapping_add(if op_info != 0 { 8 } else { 0 });
+                    let rsp = c.sp().wrapping_add(if op_info != 0 { 8 } else { 0 });
                     let rip = mem.read_u64(rsp)?;
                     let new_rsp = mem.read_u64(rsp.wrapping_add(24))?;
-                    c.set(RSP, new_rsp);
-                    c.rip = rip;
+                    c.set_sp(new_rsp);
+                    c.ip = rip;
                     c.clear_volatile();
                     return Ok(c);
                 }
@@ -270,9 +367,9 @@ pub fn unwind_frame(
                 primary = false;
             }
             None => {
-                let rsp = c.rsp();
-                c.rip = mem.read_u64(rsp).with_context(|| format!("cannot read the return address at {rsp:#x}"))?;
-                c.set(RSP, rsp.wrapping_add(8));
+                let rsp = c.sp();
+                c.ip = mem.read_u64(rsp).with_context(|| format!("cannot read the return address at {rsp:#x}"))?;
+                c.set_sp(rsp.wrapping_add(8));
                 c.clear_volatile();
                 return Ok(c);
             }
@@ -284,8 +381,8 @@ pub fn unwind_frame(
 /// If the IP is in an epilog (`add rsp`/`lea rsp` then pops then `ret`), emulates it.
 fn unwind_epilog(mem: &dyn Memory, ctx: &RegContext) -> Result<Option<RegContext>> {
     // Up to 32 bytes of code, not past the IP's page (the next one may be absent).
-    let to_page_end = (4096 - (ctx.rip & 0xfff)) as usize;
-    let Ok(code) = mem.read_bytes(ctx.rip, to_page_end.min(32)) else {
+    let to_page_end = (4096 - (ctx.ip & 0xfff)) as usize;
+    let Ok(code) = mem.read_bytes(ctx.ip, to_page_end.min(32)) else {
         return Ok(None);
     };
     let mut c = ctx.clone();
@@ -293,11 +390,11 @@ fn unwind_epilog(mem: &dyn Memory, ctx: &RegContext) -> Result<Option<RegContext
     let byte = |i: usize| code.get(i).copied().unwrap_or(0);
     // add rsp, imm8 / imm32
     if byte(0) == 0x48 && byte(1) == 0x83 && byte(2) == 0xc4 {
-        c.set(RSP, c.rsp().wrapping_add(byte(3) as i8 as i64 as u64));
+        c.set_sp(c.sp().wrapping_add(byte(3) as i8 as i64 as u64));
         p = 4;
     } else if byte(0) == 0x48 && byte(1) == 0x81 && byte(2) == 0xc4 {
         let imm = i32::from_le_bytes([byte(3), byte(4), byte(5), byte(6)]);
-        c.set(RSP, c.rsp().wrapping_add(imm as i64 as u64));
+        c.set_sp(c.sp().wrapping_add(imm as i64 as u64));
         p = 7;
     } else if (byte(0) & 0xf8) == 0x48 && byte(1) == 0x8d {
         // lea rsp, [reg + disp8/disp32]
@@ -311,7 +408,7 @@ fn unwind_epilog(mem: &dyn Memory, ctx: &RegContext) -> Result<Option<RegContext
                 _ => return Ok(None),
             };
             let Some(base) = c.get(rm) else { return Ok(None) };
-            c.set(RSP, base.wrapping_add(disp as u64));
+            c.set_sp(base.wrapping_add(disp as u64));
             p = len;
         } else {
             return Ok(None);
@@ -325,9 +422,9 @@ fn unwind_epilog(mem: &dyn Memory, ctx: &RegContext) -> Result<Option<RegContext
         } else if b == 0x41 && (0x58..=0x5f).contains(&byte(p + 1)) {
             ((byte(p + 1) - 0x58) as usize + 8, 2)
         } else if b == 0xc3 || (b == 0xf3 && byte(p + 1) == 0xc3) || b == 0xc2 {
-            let rsp = c.rsp();
-            c.rip = mem.read_u64(rsp)?;
-            c.set(RSP, rsp.wrapping_add(8));
+            let rsp = c.sp();
+            c.ip = mem.read_u64(rsp)?;
+            c.set_sp(rsp.wrapping_add(8));
             c.clear_volatile();
             return Ok(Some(c));
         } else {
@@ -336,9 +433,9 @@ fn unwind_epilog(mem: &dyn Memory, ctx: &RegContext) -> Result<Option<RegContext
         if reg == RSP {
             return Ok(None);
         }
-        let rsp = c.rsp();
+        let rsp = c.sp();
         c.load(mem, reg, rsp)?;
-        c.set(RSP, rsp.wrapping_add(8));
+        c.set_sp(rsp.wrapping_add(8));
         p += len;
     }
     Ok(None)
@@ -404,12 +501,12 @@ mod tests {
         m.put_u64(e - 16, 0x2222);
         let rsp = e - 16 - 0x28;
         let rbp = rsp + 0x20;
-        let mut ctx = RegContext::new(func + 0x40, rsp);
+        let mut ctx = RegContext::x64(func + 0x40, rsp);
         ctx.set(RBP, rbp);
         ctx.set(0, 0x99); // rax: volatile
         let up = unwind_frame(&m, base, func, base + 0x800, &ctx, false).unwrap();
-        assert_eq!(up.rip, 0xdead_beef);
-        assert_eq!(up.rsp(), e + 8);
+        assert_eq!(up.ip, 0xdead_beef);
+        assert_eq!(up.sp(), e + 8);
         assert_eq!(up.get(RBP), Some(0x1111));
         assert_eq!(up.get(3), Some(0x2222));
         assert_eq!(up.locations[RBP], Some(e - 8));
@@ -427,9 +524,9 @@ mod tests {
         let e = 0x7000_0100u64;
         m.put_u64(e, 0xabc);
         m.put_u64(e - 8, 0x1111);
-        let ctx = RegContext::new(func + 1, e - 8);
+        let ctx = RegContext::x64(func + 1, e - 8);
         let up = unwind_frame(&m, base, func, base + 0x800, &ctx, true).unwrap();
-        assert_eq!((up.rip, up.rsp(), up.get(RBP)), (0xabc, e + 8, Some(0x1111)));
+        assert_eq!((up.ip, up.sp(), up.get(RBP)), (0xabc, e + 8, Some(0x1111)));
     }
 
     #[test]
@@ -445,9 +542,9 @@ mod tests {
         m.put_u64(e, 0x777);
         m.put_u64(e - 8, 0x1111);
         m.put_u64(e - 16, 0x2222);
-        let ctx = RegContext::new(func + 0x50, e - 16 - 0x28);
+        let ctx = RegContext::x64(func + 0x50, e - 16 - 0x28);
         let up = unwind_frame(&m, base, func, base + 0x800, &ctx, true).unwrap();
-        assert_eq!((up.rip, up.rsp(), up.get(RBP), up.get(3)), (0x777, e + 8, Some(0x1111), Some(0x2222)));
+        assert_eq!((up.ip, up.sp(), up.get(RBP), up.get(3)), (0x777, e + 8, Some(0x1111), Some(0x2222)));
     }
 
     #[test]
@@ -474,10 +571,10 @@ mod tests {
         m.put_u64(rsp + 0x10, 0x3333); // saved rbx
         m.put_u64(rsp + 0x1000, 0x4444); // pushed r12
         m.put_u64(rsp + 0x1008, 0x5555); // return address
-        let ctx = RegContext::new(base + 0x3000, rsp);
+        let ctx = RegContext::x64(base + 0x3000, rsp);
         let up = unwind_frame(&m, base, base + 0x3000, base + 0xa00, &ctx, false).unwrap();
-        assert_eq!(up.rip, 0x5555);
-        assert_eq!(up.rsp(), rsp + 0x1010);
+        assert_eq!(up.ip, 0x5555);
+        assert_eq!(up.sp(), rsp + 0x1010);
         assert_eq!((up.get(3), up.locations[3]), (Some(0x3333), Some(rsp + 0x10)));
         assert_eq!((up.get(12), up.locations[12]), (Some(0x4444), Some(rsp + 0x1000)));
     }
@@ -490,7 +587,7 @@ mod tests {
         let mut m = FakeMemory::default();
         // Unknown op 11.
         m.put(0x2000, &[1, 0, 1, 0, 0, 11, 0, 0]);
-        let ctx = RegContext::new(0x3000, 0x5000);
+        let ctx = RegContext::x64(0x3000, 0x5000);
         assert!(unwind_frame(&m, 0, 0x3000, 0x2000, &ctx, false).is_err());
         // A frame register that is unknown.
         m.put(0x2100, &[1, 0, 1, 5, 0, 3, 0, 0]);

@@ -4,9 +4,10 @@ use super::codemap::{CodeInfo, CodeMap};
 use super::frames::{frame_chain, frame_context, frame_method_desc, frame_roots, ExplicitFrame, FrameKinds};
 use super::gcinfo::{GcInfo, SlotBase, SlotLocation};
 use super::names::{method_def_name, method_desc_name, MetadataCache, TypeNamer};
-use super::unwind::{is_callee_saved, unwind_frame, RegContext, REGISTER_NAMES};
+use super::gcinfo::Encoding;
+use super::unwind::{fp_register, is_callee_saved, register_name, sp_register, unwind_frame, RegContext};
 use super::StackRoot;
-use crate::dump::ThreadRegisters;
+use crate::dump::{Architecture, ThreadRegisters};
 use crate::runtime::threads::ManagedThread;
 use crate::runtime::Runtime;
 use anyhow::{bail, Result};
@@ -97,7 +98,7 @@ impl<'a> StackWalk<'a> {
         let mut out = ThreadStack::default();
         let chain = frame_chain(self.rt, &self.kinds, thread)?;
         let regs = self.rt.space.core().threads.iter().find(|t| t.tid == thread.os_id);
-        let start_sp = regs.map(|r| r.rsp()).unwrap_or(0);
+        let start_sp = regs.map(|r| r.sp()).unwrap_or(0);
         // Frames that hold references themselves. They are reported in walk order with the
         // managed frames (sorted in by address at the end).
         for f in chain.iter().filter(|f| f.address >= start_sp) {
@@ -112,7 +113,7 @@ impl<'a> StackWalk<'a> {
         }
         let mut ctx: Option<(RegContext, bool)> = regs.map(|r| (context_of(r), true));
         // The IP of the last context, which the DAC reports for the runtime Frames it meets.
-        let mut ip = regs.map(|r| r.rip()).unwrap_or(0);
+        let mut ip = regs.map(|r| r.ip()).unwrap_or(0);
         let mut sp = start_sp;
         let mut next_frame = 0usize;
         let mut steps = 0usize;
@@ -122,30 +123,30 @@ impl<'a> StackWalk<'a> {
                 bail!("more than {MAX_STEPS} frames");
             }
             if let Some((c, active)) = ctx.take() {
-                let code = match self.code.lookup(c.rip) {
+                let code = match self.code.lookup(c.ip) {
                     Ok(code) => code,
                     Err(e) => {
-                        out.warnings.push(format!("code lookup at {:#x}: {e:#}", c.rip));
+                        out.warnings.push(format!("code lookup at {:#x}: {e:#}", c.ip));
                         None
                     }
                 };
                 if let Some(code) = code {
-                    if c.rsp() < sp {
-                        bail!("frame at {:#x} is below the previous one ({sp:#x})", c.rsp());
+                    if c.sp() < sp {
+                        bail!("frame at {:#x} is below the previous one ({sp:#x})", c.sp());
                     }
                     let caller = unwind_frame(&*self.rt.space, code.image_base, code.function_begin, code.unwind_info, &c, active)?;
                     let name = self.method_name(&code);
                     self.report_frame(thread, &code, &c, &caller, active, name.clone(), &mut out);
-                    out.frames.push(StackFrame { kind: StackFrameKind::Managed, sp: c.rsp(), ip: c.rip, method: code.method_desc, name, function: None });
-                    if caller.rsp() <= c.rsp() {
-                        bail!("unwinding {:#x} did not move the stack pointer", c.rip);
+                    out.frames.push(StackFrame { kind: StackFrameKind::Managed, sp: c.sp(), ip: c.ip, method: code.method_desc, name, function: None });
+                    if caller.sp() <= c.sp() {
+                        bail!("unwinding {:#x} did not move the stack pointer", c.ip);
                     }
-                    sp = c.rsp();
+                    sp = c.sp();
                     ctx = Some((caller, false));
                     continue;
                 }
-                sp = sp.max(c.rsp());
-                ip = c.rip;
+                sp = sp.max(c.sp());
+                ip = c.ip;
             }
             // Native code: the next Frame above SP that resumes managed code.
             let mut resumed = None;
@@ -222,7 +223,7 @@ impl<'a> StackWalk<'a> {
                 Err(_) => len /= 2,
             }
         };
-        let info = GcInfo::decode(&bytes, version)?;
+        let info = GcInfo::decode_for(&bytes, version, Encoding::of(self.rt.space.core().arch))?;
         let g = Arc::new(DecodedGcInfo { bytes, info });
         if let Ok(mut m) = self.gc_infos.lock() {
             m.insert(addr, g.clone());
@@ -281,53 +282,60 @@ impl<'a> StackWalk<'a> {
         let gc = match self.gc_info(code.gc_info, code.gc_info_version) {
             Ok(g) => g,
             Err(e) => {
-                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.rip));
+                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.ip));
                 return;
             }
         };
-        let Some(offset) = c.rip.checked_sub(code.method_start).and_then(|o| u32::try_from(o).ok()) else {
-            out.warnings.push(format!("frame at {:#x}: outside its method", c.rip));
+        let Some(offset) = c.ip.checked_sub(code.method_start).and_then(|o| u32::try_from(o).ok()) else {
+            out.warnings.push(format!("frame at {:#x}: outside its method", c.ip));
             return;
         };
         let live = match gc.info.live_slots(&gc.bytes, offset) {
             Ok(l) => l,
             Err(e) => {
-                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.rip));
+                out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.ip));
                 return;
             }
         };
+        let arch = c.arch;
         for slot in live {
             let (addr, register, off, value) = match slot.location {
                 SlotLocation::Register(r) => {
                     let r = r as usize;
-                    if !active && !is_callee_saved(r) {
+                    if !active && !is_callee_saved(arch, r) {
                         continue;
                     }
                     let Some(v) = c.get(r) else { continue };
-                    (c.locations[r], Some(REGISTER_NAMES[r]), None, v)
+                    (c.locations.get(r).copied().flatten(), Some(register_name(arch, r)), None, v)
                 }
                 SlotLocation::Stack { base, offset } => {
                     if !active && base == SlotBase::Sp && (offset as i64) < gc.info.scratch_area as i64 {
                         continue;
                     }
                     let (base_value, register) = match base {
-                        // The DAC names the caller's SP register `caller.rsp`.
-                        SlotBase::CallerSp => (Some(caller.rsp()), Some("caller.rsp")),
-                        SlotBase::Sp => (Some(c.rsp()), Some("rsp")),
+                        // The DAC names the caller's SP register `caller.rsp` (`caller.Sp`).
+                        SlotBase::CallerSp => (
+                            Some(caller.sp()),
+                            Some(match arch {
+                                Architecture::X86_64 => "caller.rsp",
+                                Architecture::Arm64 => "caller.Sp",
+                            }),
+                        ),
+                        SlotBase::Sp => (Some(c.sp()), Some(register_name(arch, sp_register(arch)))),
                         SlotBase::FrameRegister => {
-                            let r = gc.info.stack_base_register.unwrap_or(5) as usize & 15;
-                            (c.get(r), Some(REGISTER_NAMES[r]))
+                            let r = gc.info.stack_base_register.map_or(fp_register(arch), usize::from);
+                            (c.get(r), Some(register_name(arch, r)))
                         }
                     };
                     let Some(base_value) = base_value else {
-                        out.warnings.push(format!("frame at {:#x}: the stack base register is unknown", c.rip));
+                        out.warnings.push(format!("frame at {:#x}: the stack base register is unknown", c.ip));
                         continue;
                     };
                     let addr = base_value.wrapping_add(offset as i64 as u64);
                     match self.rt.space.read_u64(addr) {
                         Ok(v) => (Some(addr), register, Some(offset), v),
                         Err(e) => {
-                            out.warnings.push(format!("frame at {:#x}: slot {addr:#x}: {e}", c.rip));
+                            out.warnings.push(format!("frame at {:#x}: slot {addr:#x}: {e}", c.ip));
                             continue;
                         }
                     }
@@ -344,8 +352,8 @@ impl<'a> StackWalk<'a> {
                 value,
                 slot.interior,
                 slot.pinned,
-                c.rsp(),
-                c.rip,
+                c.sp(),
+                c.ip,
                 code.method_desc,
                 name.clone(),
             ));
@@ -353,8 +361,23 @@ impl<'a> StackWalk<'a> {
     }
 }
 
-/// The register context of an `NT_PRSTATUS` note (`user_regs_struct` order).
+/// The register context of an `NT_PRSTATUS` note.
 fn context_of(r: &ThreadRegisters) -> RegContext {
+    match r.arch {
+        Architecture::X86_64 => context_of_x64(r),
+        Architecture::Arm64 => {
+            // user_pt_regs: x0..x30, sp, pc: the context's register numbering.
+            let mut c = RegContext::new(Architecture::Arm64, r.ip(), r.sp());
+            for reg in 0..31 {
+                c.set(reg, r.regs[reg]);
+            }
+            c
+        }
+    }
+}
+
+/// x64 `user_regs_struct` order.
+fn context_of_x64(r: &ThreadRegisters) -> RegContext {
     // user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp
     const ORDER: [(usize, usize); 15] = [
         (15, 0),
@@ -373,7 +396,7 @@ fn context_of(r: &ThreadRegisters) -> RegContext {
         (6, 13),
         (7, 14),
     ];
-    let mut c = RegContext::new(r.rip(), r.rsp());
+    let mut c = RegContext::x64(r.ip(), r.sp());
     for (reg, index) in ORDER {
         c.set(reg, r.regs[index]);
     }
