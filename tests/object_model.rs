@@ -178,6 +178,32 @@ fn strings_boxes_and_headers() {
         non_ascii += !text.is_ascii() as usize;
     }
     assert!(non_ascii > 0);
+    // Fields by name, by offset, static.
+    let tuple = objects
+        .iter()
+        .find(|o| heap.type_name(o.mt).as_ref() == "System.Tuple<System.Int32, System.String>")
+        .map(|o| heap.object(ObjectAddr(o.address)).unwrap())
+        .expect("a Tuple<int, string>");
+    let item1 = tuple.field("m_Item1").unwrap();
+    assert_eq!(tuple.field_at_offset(item1.object_offset()).unwrap().name, "m_Item1");
+    assert_eq!(tuple.field_at_offset(item1.object_offset() + 2).unwrap().name, "m_Item1");
+    assert_eq!(tuple.field_value("m_Item1"), Some(clrheap::heap::Value::I4(1)));
+    let text = tuple.reference_field("m_Item2").and_then(|a| heap.object(a)).unwrap();
+    assert!(text.is_string());
+    let empty = text.static_field_value("Empty").and_then(|v| v.reference()).expect("String.Empty");
+    assert_eq!(heap.object(ObjectAddr(empty)).unwrap().string(16).unwrap(), "");
+    assert!(tuple.field("Empty").is_none() && text.field("Empty").is_none());
+    // A struct field of an object: read through its ValueObject.
+    let inner = objects
+        .iter()
+        .find(|o| heap.type_name(o.mt).as_ref() == "DocProc.Zoo.Outer<DocProc.Domain.DocumentMetadata>+Inner<DocProc.Zoo.Point>")
+        .map(|o| heap.object(ObjectAddr(o.address)).unwrap())
+        .expect("an Inner<Point>");
+    let right = inner.field("Right").unwrap();
+    let Some(clrheap::heap::Value::Struct(data)) = inner.field_value("Right") else { panic!("Right is a struct") };
+    let point = clrheap::heap::ValueObject::new(&heap, heap.field_type_mt(&right.desc).unwrap(), data);
+    assert!(point.field_value("X").is_some() && point.field_value("Y").is_some());
+    assert_eq!(inner.field_at_offset(right.object_offset() + 4).unwrap().name, "Right");
     // Hostile addresses are no objects.
     for a in [0, 1, 8, u64::MAX - 7, 0x7f605e80be41] {
         assert!(heap.object(ObjectAddr(a)).is_none(), "{a:x}");

@@ -368,6 +368,38 @@ impl<'h> Object<'h> {
         self.fields().fields.into_iter().find(|f| !f.desc.is_static && f.name == name)
     }
 
+    /// The instance field stored at `offset` bytes from the object's address: the field
+    /// starting there, else the one whose storage covers it (a byte inside a struct field).
+    pub fn field_at_offset(&self, offset: u64) -> Option<Field> {
+        let fields: Vec<Field> = self.fields().fields.into_iter().filter(|f| !f.desc.is_static).collect();
+        if let Some(f) = fields.iter().find(|f| f.object_offset() == offset) {
+            return Some(f.clone());
+        }
+        fields.into_iter().find(|f| {
+            let size = match crate::heap::value::value_size(f.element_type()) {
+                Some(n) => n as u64,
+                // A struct: its boxed size less the header and MethodTable pointer.
+                None => self
+                    .heap
+                    .field_type_mt(&f.desc)
+                    .and_then(|mt| self.heap.mt_size(mt).ok())
+                    .map_or(0, |s| (s.base_size as u64).saturating_sub(2 * OBJECT_DATA)),
+            };
+            offset > f.object_offset() && offset - f.object_offset() < size
+        })
+    }
+
+    /// The first static field of the object's type (or its parents) called `name`.
+    pub fn static_field(&self, name: &str) -> Option<Field> {
+        self.fields().fields.into_iter().find(|f| f.desc.is_static && f.name == name)
+    }
+
+    /// The value of the static field `name` (`None` when absent, thread-static, or its
+    /// storage is not allocated).
+    pub fn static_field_value(&self, name: &str) -> Option<Value> {
+        self.read_field(&self.static_field(name)?).ok()
+    }
+
     /// The address of the first byte of the object's fields.
     pub fn data(&self) -> u64 {
         self.address.0.wrapping_add(OBJECT_DATA)
