@@ -46,6 +46,20 @@ pub enum Command {
     ///
     /// For example: clrheap diff before.dmp after.dmp --live --top 20
     Diff(DiffArgs),
+    /// List the .NET processes this user can see, as `dotnet-dump ps` does.
+    ///
+    /// For example: clrheap ps --verbose
+    Ps(crate::ps::PsArgs),
+    /// Have a running .NET process write a dump of itself, as `dotnet-dump collect` does
+    /// (no .NET SDK needed).
+    ///
+    /// For example: clrheap collect -p 1234 --type heap -o app.dmp
+    Collect(crate::collect::CollectArgs),
+    /// Make a dump that opens anywhere: add the pages of the module files it needs and
+    /// compress it.
+    ///
+    /// For example: clrheap pack app.dmp   (writes app.dmp.packed.zst)
+    Pack(crate::pack::PackArgs),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     ///
     /// For example: clrheap completions bash > ~/.local/share/bash-completion/completions/clrheap
@@ -111,6 +125,9 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Diff(args) => diff(args),
+        Command::Ps(args) => crate::ps::run(&args),
+        Command::Collect(args) => crate::collect::run(&args),
+        Command::Pack(args) => crate::pack::run(&args),
         Command::Completions { shell } => {
             let mut out = io::stdout().lock();
             clap_complete::generate(shell, &mut Cli::command(), "clrheap", &mut out);
@@ -148,6 +165,9 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             return 1;
         }
     };
+    for w in &session.heap.runtime.warnings {
+        eprintln!("clrheap: warning: {w}");
+    }
     session.format = args.format;
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)

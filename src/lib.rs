@@ -13,6 +13,10 @@
 //!
 //! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command) and
 //! [`progress`] (progress bars on a terminal).
+//!
+//! Beside the layers, for live processes and for moving dumps: [`ipc`] (the runtime's
+//! diagnostics channel), [`ps`] and [`collect`] (list .NET processes, have one write a
+//! dump), [`pack`] (a dump with the module pages it needs, to open anywhere).
 pub mod commands;
 pub mod interrupt;
 pub mod progress;
@@ -24,5 +28,9 @@ pub mod metadata;
 pub mod runtime;
 
 pub mod cli;
+pub mod collect;
+pub mod ipc;
+pub mod pack;
+pub mod ps;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -1,14 +1,14 @@
 //! `clrheap diff`: the seed service before and after 2,000 more documents and 600 more
 //! requests (two real .NET 9 dumps, cut down to the pages clrheap reads).
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/diff").join(name)
 }
 
 fn diff(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_clrheap"))
+    let out = common::clrheap()
         .arg("diff")
         .arg(fixture("seed-net9-small.dmp.zst"))
         .arg(fixture("seed-net9-large.dmp.zst"))
@@ -57,7 +57,7 @@ fn diff_finds_the_growth() {
 
 #[test]
 fn a_dump_against_itself_changes_nothing() {
-    let out = Command::new(env!("CARGO_BIN_EXE_clrheap"))
+    let out = common::clrheap()
         .arg("diff")
         .arg(fixture("seed-net9-small.dmp.zst"))
         .arg(fixture("seed-net9-small.dmp.zst"))

@@ -22,7 +22,7 @@ fn decompressed(name: &str) -> Vec<u8> {
 /// Runs `dumpheap -stat` on a file and returns (exit code, stderr) after checking that
 /// it printed nothing on stdout and exactly one line on stderr.
 fn refuse(path: &Path, extra: &[&str]) -> String {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_clrheap"));
+    let mut cmd = common::clrheap();
     cmd.arg("analyze").arg(path).args(extra).args(["-c", "dumpheap -stat"]);
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

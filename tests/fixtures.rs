@@ -9,7 +9,7 @@ mod common;
 
 use clrheap::commands::Session;
 use clrheap::dump::DumpOptions;
-use common::{compare_sos_text, without_progress};
+use common::{command_for, compare_sos_text, without_progress};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> Vec<(String, PathBuf)> {
@@ -26,29 +26,6 @@ fn fixtures() -> Vec<(String, PathBuf)> {
     found.sort();
     assert!(found.len() >= 5, "the fixtures are missing");
     found
-}
-
-/// The command behind an expected file's name.
-pub fn command_for(file: &str) -> Option<String> {
-    let stem = file.strip_suffix(".txt")?;
-    Some(match stem {
-        "dumpheap-stat" => "dumpheap -stat".into(),
-        "dumpheap-stat-bycount" => "dumpheap -stat -bycount".into(),
-        "dumpheap-live-stat" => "dumpheap -live -stat".into(),
-        "dumpheap-dead-stat" => "dumpheap -dead -stat".into(),
-        "eeheap-gc" => "eeheap -gc".into(),
-        "gchandles" => "gchandles".into(),
-        "gchandles-stat" => "gchandles -stat".into(),
-        "finalizequeue" => "finalizequeue".into(),
-        _ => {
-            let (kind, arg) = stem.rsplit_once('-')?;
-            match kind {
-                "dumpheap-mt" => format!("dumpheap -mt {arg}"),
-                "gcroot" | "objsize" | "dumpobj" | "dumpgen" => format!("{kind} {arg}"),
-                _ => return None,
-            }
-        }
-    })
 }
 
 /// Every expected text of every fixture, compared whole with clrheap's output, reading

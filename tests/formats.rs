@@ -1,4 +1,5 @@
 //! JSON and CSV output, parsed back and checked against the text output's numbers.
+mod common;
 use clrheap::commands::output::Format;
 use clrheap::commands::Session;
 use clrheap::dump::DumpOptions;
@@ -512,7 +513,7 @@ fn syncblk_records_agree_with_text() {
 fn binary_global_format_option() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst");
     let run_bin = |format: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_clrheap"))
+        let out = common::clrheap()
             .arg("analyze")
             .arg(&path)
             .args(["--format", format, "-c", "dumpheap -stat -type Zoo.Dog", "-c", "eeheap -gc"])

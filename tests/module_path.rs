@@ -46,7 +46,7 @@ fn module_path_finds_moved_files() {
 
     let runtime_dir = lab.join("dotnet/shared/Microsoft.NETCore.App/8.0.33");
     let app_dir = lab.join("scenarios/net8.0");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clrheap"))
+    let out = common::clrheap()
         .arg("analyze")
         .arg(moved_dump.path())
         .arg("--module-path")
@@ -58,4 +58,108 @@ fn module_path_finds_moved_files() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+}
+
+/// The one line for a runtime file that is not on this machine.
+fn missing_message(runtime_file: &str, version: &str, searched: &str) -> String {
+    format!(
+        "clrheap: {runtime_file} is not on this machine{searched}, and the dump holds only part of it: pass \
+         --module-path <folder holding Microsoft.NETCore.App/{version}> (a copy of the folder, or any folder above it), \
+         or run `clrheap pack` on the machine where the dump was made\n"
+    )
+}
+
+#[test]
+fn missing_runtime_says_what_to_pass_and_any_parent_folder_works() {
+    let Some(lab) = common::lab_dir() else {
+        eprintln!("missing_runtime_says_what_to_pass_and_any_parent_folder_works: skipped: no lab");
+        return;
+    };
+    let dump = lab.join("dumps/zoo-net8-wks-heap.dmp");
+    let mut bytes = std::fs::read(&dump).unwrap();
+    let lab_text = lab.to_str().unwrap().as_bytes().to_vec();
+    let mut moved = lab_text.clone();
+    moved[1] = b'Z';
+    assert!(rename_paths(&mut bytes, &lab_text, &moved) > 10, "paths renamed");
+    let moved_dump = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(moved_dump.path(), &bytes).unwrap();
+    let moved_lab = String::from_utf8(moved).unwrap();
+    let runtime_file = format!("{moved_lab}/dotnet/shared/Microsoft.NETCore.App/8.0.33/libcoreclr.so");
+
+    let lost = common::analyze(moved_dump.path(), &["dumpheap -stat"]);
+    assert_eq!(lost.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&lost.stderr), missing_message(&runtime_file, "8.0.33", ""));
+    assert!(lost.stdout.is_empty());
+
+    let run = |args: &[&str], env: Option<&std::path::Path>| {
+        let mut cmd = common::clrheap();
+        cmd.arg("analyze").arg(moved_dump.path()).args(args).args(["-c", "dumpheap -stat"]);
+        cmd.env_remove("CLRHEAP_MODULE_PATH");
+        if let Some(e) = env {
+            cmd.env("CLRHEAP_MODULE_PATH", e);
+        }
+        cmd.output().unwrap()
+    };
+    let nowhere = run(&["--module-path", "/nonexistent"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&nowhere.stderr),
+        missing_message(&runtime_file, "8.0.33", " nor under /nonexistent")
+    );
+
+    // Any folder above the runtime's (and the app's) will do, given or from the environment.
+    let want = common::run_command(&dump, "dumpheap -stat");
+    let lab_arg = lab.to_str().unwrap();
+    let parent = lab.parent().unwrap();
+    for (args, env) in [
+        (vec!["--module-path", lab_arg], None),
+        (vec!["--module-path", "/nonexistent", "--module-path", parent.to_str().unwrap()], None),
+        (vec![], Some(lab.as_path())),
+    ] {
+        let out = run(&args, env);
+        assert!(out.status.success(), "{args:?} {env:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "{args:?} {env:?}");
+    }
+}
+
+/// The same with the lab's runtime folder really hidden (a private mount namespace, as
+/// root in CI): the message names the recorded path, and a folder above a copy of the
+/// runtime (here the real one, mounted elsewhere) is enough.
+#[test]
+fn hidden_runtime_folder() {
+    let Some(lab) = common::lab_dir() else {
+        return;
+    };
+    if !std::process::Command::new("unshare").args(["-m", "true"]).status().is_ok_and(|s| s.success()) {
+        eprintln!("hidden_runtime_folder: skipped: unshare -m is not allowed here");
+        return;
+    }
+    let dump = lab.join("dumps/seed-net10-wks-heap.dmp");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("opt/dotnet");
+    std::fs::create_dir_all(&copy).unwrap();
+    let script = format!(
+        "mount --bind '{dotnet}' '{copy}' && mount -t tmpfs none '{dotnet}' && exec \"$@\"",
+        dotnet = lab.join("dotnet").display(),
+        copy = copy.display()
+    );
+    let hidden = |args: &[&str]| {
+        std::process::Command::new("unshare")
+            .args(["-m", "sh", "-c", &script, "sh", env!("CARGO_BIN_EXE_clrheap"), "analyze"])
+            .arg(&dump)
+            .args(args)
+            .args(["-c", "dumpheap -stat"])
+            .env_remove("CLRHEAP_MODULE_PATH")
+            .output()
+            .unwrap()
+    };
+    let runtime_file = lab.join("dotnet/shared/Microsoft.NETCore.App/10.0.12/libcoreclr.so");
+    let lost = hidden(&[]);
+    assert_eq!(lost.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&lost.stderr),
+        missing_message(runtime_file.to_str().unwrap(), "10.0.12", "")
+    );
+    let found = hidden(&["--module-path", elsewhere.path().to_str().unwrap()]);
+    assert!(found.status.success(), "{}", String::from_utf8_lossy(&found.stderr));
+    assert_eq!(String::from_utf8(found.stdout).unwrap(), common::run_command(&dump, "dumpheap -stat"));
 }

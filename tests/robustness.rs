@@ -293,7 +293,6 @@ fn fuzz_regressions() {
 /// name is refused past a budget of visits and length, and the commands go on.
 #[test]
 fn generic_dictionaries_chained() {
-    use clrheap::runtime::layouts::MT_PER_INST_INFO;
     let fixture: &'static Fixture = Box::leak(Box::new(load("zoo-net10-svr-heap")));
     let session = open_session(fixture.bytes.clone()).expect("open");
     let heap = &session.heap;
@@ -324,7 +323,7 @@ fn generic_dictionaries_chained() {
         if args.len() < 2 || args.iter().any(|t| t & 2 != 0) {
             continue;
         }
-        let per_inst = space.read_ptr(mt + MT_PER_INST_INFO).unwrap();
+        let per_inst = space.read_ptr(mt + heap.runtime.layout.method_table.per_inst_info).unwrap();
         let num_dicts = space.read_u16(per_inst - 4).unwrap() as u64;
         let dict = space.read_ptr(per_inst + 8 * (num_dicts - 1)).unwrap();
         chain.push((mt, dict, args.len() as u64));

@@ -6,6 +6,7 @@
 //! absent address. Reads may cross segment boundaries.
 use super::elf_core::{CoreFile, LoadSegment};
 use super::module_file::ModuleFile;
+use super::module_search::{self, ModuleSearch};
 use super::{DumpError, Result};
 use std::path::{Path, PathBuf};
 use std::collections::BTreeSet;
@@ -35,7 +36,10 @@ pub struct AddressSpace {
     /// For each `core.files` entry, its index in `files`.
     mapping_file: Vec<usize>,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
-    module_paths: Vec<PathBuf>,
+    /// Where to look for a file that is not at its recorded path (`--module-path`).
+    search: ModuleSearch,
+    /// Set by [`AddressSpace::disable_module_files`] (`--dump-only`).
+    files_disabled: bool,
     /// When set, the pages read are recorded here (used to build small self-contained
     /// test fixtures from dumps): every page, or only those served from mapped files.
     recorder: Option<(Recording, Mutex<BTreeSet<u64>>)>,
@@ -79,18 +83,22 @@ impl AddressSpace {
             mapping_file.push(idx);
         }
         let opened = files.iter().map(|_| OnceLock::new()).collect();
+        let names = files.iter().filter_map(|f| Path::new(&f.path).file_name().map(|n| n.to_os_string()));
+        let search = ModuleSearch::new(module_paths, names);
         AddressSpace {
             core,
             files,
             mapping_file,
             opened,
-            module_paths,
+            search,
+            files_disabled: false,
             recorder: None,
         }
     }
 
     /// Reads only what the dump holds, never the mapped files.
     pub fn disable_module_files(&mut self) {
+        self.files_disabled = true;
         for cell in &mut self.opened {
             let _ = cell.set(None);
         }
@@ -252,16 +260,39 @@ impl AddressSpace {
         if let Some(f) = ModuleFile::open(recorded_path) {
             return Some(f);
         }
-        let name = recorded_path.file_name()?;
-        for dir in &self.module_paths {
-            for candidate in [dir.join(name), dir.join(recorded.trim_start_matches('/'))] {
-                if let Some(f) = ModuleFile::open(&candidate)
-                    && self.matches_dump(recorded, &f) {
-                        return Some(f);
-                    }
-            }
+        let mut found = None;
+        self.search.candidates(recorded, &mut |candidate| {
+            found = ModuleFile::open(candidate).filter(|f| self.matches_dump(recorded, f));
+            found.is_some()
+        });
+        found
+    }
+
+    /// When the file of a mapping cannot be read here, one line saying so and what to do:
+    /// name a folder holding it with `--module-path`, or pack the dump where it was made.
+    /// `None` when the file is here.
+    pub fn missing_file_message(&self, file: &MappedFile) -> Option<String> {
+        if self.files_disabled {
+            return Some(format!(
+                "{} is needed, and the dump holds only part of it; --dump-only forbids reading the file",
+                file.path
+            ));
         }
-        None
+        if self.local_path(file).is_some() {
+            return None;
+        }
+        let searched = if self.search.roots().is_empty() {
+            String::new()
+        } else {
+            let roots: Vec<String> = self.search.roots().iter().map(|r| r.display().to_string()).collect();
+            format!(" nor under {}", roots.join(", "))
+        };
+        Some(format!(
+            "{} is not on this machine{searched}, and the dump holds only part of it: pass --module-path {} \
+             (a copy of the folder, or any folder above it), or run `clrheap pack` on the machine where the dump was made",
+            file.path,
+            module_search::folder_hint(&file.path)
+        ))
     }
 
     /// Whether a file found by name is the one the process mapped: compared by GNU build

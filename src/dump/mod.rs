@@ -8,7 +8,8 @@
 //!
 //! Heap dumps leave out pages of file-backed mappings (parts of `libcoreclr.so`, most of
 //! the managed assemblies). [`AddressSpace`] reads such pages from the mapped file itself
-//! (the path recorded in `NT_FILE`, or a file of that name found under `--module-path`),
+//! (the path recorded in `NT_FILE`, or a file of that name found below a `--module-path`
+//! folder: [`module_search`]),
 //! applying the shared object's relative relocations (`R_X86_64_RELATIVE`,
 //! `R_AARCH64_RELATIVE`) so that pointers in its writable data read as they did in the
 //! process.
@@ -20,6 +21,7 @@
 mod address_space;
 mod elf_core;
 mod module_file;
+pub mod module_search;
 mod open;
 pub mod rewrite;
 

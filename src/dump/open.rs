@@ -32,7 +32,8 @@ impl Deref for Backing {
 /// How to open a dump.
 #[derive(Debug, Default, Clone)]
 pub struct DumpOptions {
-    /// Directories searched for a mapped file whose recorded path does not exist here.
+    /// Folders searched (recursively) for a mapped file whose recorded path does not exist
+    /// here; `CLRHEAP_MODULE_PATH`'s folders are searched after them.
     pub module_paths: Vec<PathBuf>,
     /// Never read mapped files from disk: use only what the dump holds.
     pub dump_only: bool,
@@ -60,7 +61,8 @@ pub fn open_dump(path: &Path, options: &DumpOptions) -> Result<AddressSpace> {
     let map = unsafe { Mmap::map(&file) }.map_err(|e| io_err(path, e))?;
     let core = CoreFile::parse(Backing::Mapped(map))
         .map_err(|e| prefix_not_core(path, e))?;
-    let mut space = AddressSpace::new(core, options.module_paths.clone());
+    let folders = super::module_search::with_env_folders(options.module_paths.clone());
+    let mut space = AddressSpace::new(core, folders);
     if options.dump_only {
         space.disable_module_files();
     }

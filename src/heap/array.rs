@@ -14,7 +14,7 @@ use crate::heap::Heap;
 use crate::heap::fields::et;
 use crate::heap::object::{Object, ObjectAddr};
 use crate::heap::value::primitive_element_type;
-use crate::runtime::layouts::{ARRAY_DATA, MT_PER_INST_INFO, MTF_IS_SZARRAY};
+use crate::runtime::layouts::MTF_IS_SZARRAY;
 use anyhow::{Result, bail};
 
 /// Highest rank read (the runtime allows 32).
@@ -59,10 +59,11 @@ impl Object<'_> {
         let addr = self.address().get();
         let space = heap.space();
         let length = heap.component_count(self.address())?;
-        let element_mt = space.read_ptr(self.mt().wrapping_add(MT_PER_INST_INFO))?;
+        let layout = &heap.runtime.layout;
+        let element_mt = space.read_ptr(self.mt().wrapping_add(layout.method_table.per_inst_info))?;
         let is_sz = info.flags & MTF_IS_SZARRAY != 0;
         let rank = if is_sz { 1 } else { (info.base_size.saturating_sub(24) / 8).clamp(1, MAX_RANK) };
-        let bounds = addr.wrapping_add(ARRAY_DATA);
+        let bounds = addr.wrapping_add(layout.object.array_data);
         let (data, lengths, lower_bounds) = if is_sz {
             (bounds, vec![length], vec![0])
         } else {
@@ -141,7 +142,8 @@ impl Array {
     pub fn leading_units(&self, heap: &Heap, max: u64) -> Result<Vec<u16>> {
         let wide = self.element_type == et::CHAR;
         let n = (self.length as u64).min(max);
-        let bytes = heap.space().read_vec(self.address.get().wrapping_add(ARRAY_DATA), (n * if wide { 2 } else { 1 }) as usize)?;
+        let data = self.address.get().wrapping_add(heap.runtime.layout.object.array_data);
+        let bytes = heap.space().read_vec(data, (n * if wide { 2 } else { 1 }) as usize)?;
         Ok(if wide {
             bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
         } else {

@@ -9,7 +9,7 @@
 use crate::heap::fields::is_generic_instantiation;
 use crate::heap::Heap;
 use crate::heap::types::{NameBudget, check_name_len};
-use crate::runtime::layouts::{MTF_IS_SZARRAY, MT_PER_INST_INFO};
+use crate::runtime::layouts::MTF_IS_SZARRAY;
 use anyhow::{bail, Context, Result};
 
 /// Deepest nesting of arguments and elements followed.
@@ -53,7 +53,7 @@ impl Heap {
         }
         let info = self.method_table(th)?;
         if info.is_array() {
-            let element = self.space().read_ptr(th.wrapping_add(MT_PER_INST_INFO))?;
+            let element = self.space().read_ptr(th.wrapping_add(self.runtime.layout.method_table.per_inst_info))?;
             self.append_dac_name(element, false, out, depth + 1, budget)?;
             if info.flags & MTF_IS_SZARRAY != 0 {
                 out.push_str("[]");
@@ -109,7 +109,7 @@ impl Heap {
             if !info.is_array() {
                 return Ok(info.module);
             }
-            cur = self.space().read_ptr(cur.wrapping_add(MT_PER_INST_INFO))?;
+            cur = self.space().read_ptr(cur.wrapping_add(self.runtime.layout.method_table.per_inst_info))?;
             if cur & 2 != 0 {
                 bail!("array of a TypeDesc");
             }

@@ -167,15 +167,15 @@ impl Heap {
         let layout = &self.runtime.layout.ee_class;
         let (instance, statics) = match layout.counts {
             crate::runtime::layouts::EEClassCounts::Packed => {
-                let packed = ee + space.read_u8(ee + 50)? as u64;
-                (space.read_u32(packed)?, space.read_u32(packed + 8)?)
+                let packed = ee.wrapping_add(space.read_u8(ee.wrapping_add(50))? as u64);
+                (space.read_u32(packed)?, space.read_u32(packed.wrapping_add(8))?)
             }
             crate::runtime::layouts::EEClassCounts::Fixed {
                 num_instance_fields,
                 num_static_fields,
             } => (
-                space.read_u16(ee + num_instance_fields)? as u32,
-                space.read_u16(ee + num_static_fields)? as u32,
+                space.read_u16(ee.wrapping_add(num_instance_fields))? as u32,
+                space.read_u16(ee.wrapping_add(num_static_fields))? as u32,
             ),
         };
         if instance > MAX_FIELDS || statics > MAX_FIELDS {
@@ -184,7 +184,7 @@ impl Heap {
         Ok(ClassFieldCounts {
             instance,
             statics,
-            list: space.read_ptr(ee + layout.field_desc_list)?,
+            list: space.read_ptr(ee.wrapping_add(layout.field_desc_list))?,
         })
     }
 
@@ -415,23 +415,24 @@ impl Heap {
 
     /// `th` if its type finished loading: a constructed type found in a loader table may
     /// still be loading (the DAC's lookup without loading then answers nothing). The flags
-    /// word of the writeable (8) or auxiliary (9, 10) data, at `MethodTable + 32`, has
-    /// bit 0x40 set while the type is not fully loaded (seen on zoo-net8-wks-heap:
+    /// word of the writeable (8) or auxiliary (9, 10) data (`MethodTable.AuxiliaryData`)
+    /// has bit 0x40 set while the type is not fully loaded (seen on zoo-net8-wks-heap:
     /// `Nullable<Interop+ErrorInfo>` reads 0x50 and dotnet-dump gives that field no type).
     fn fully_loaded(&self, th: u64) -> Option<u64> {
         if th & 2 != 0 {
             return Some(th);
         }
-        let data = self.space().read_ptr(th + 32).ok()?;
-        let flags = self.space().read_u32(data).ok()?;
+        let l = &self.runtime.layout.method_table;
+        let data = self.space().read_ptr(th.wrapping_add(l.aux_data)).ok()?;
+        let flags = self.space().read_u32(data.wrapping_add(l.aux_flags)).ok()?;
         (flags & 0x40 == 0).then_some(th)
     }
 
     fn resolve_token(&self, token: Token, module: u64, ctx: &[u64], depth: usize) -> Option<u64> {
         let loader = &self.runtime.layout.type_loader;
         match token.table()? {
-            TableId::TypeDef => self.lookup_map(module + loader.typedef_map, token.rid()),
-            TableId::TypeRef => self.lookup_map(module + loader.typeref_map, token.rid()),
+            TableId::TypeDef => self.lookup_map(module.wrapping_add(loader.typedef_map), token.rid()),
+            TableId::TypeRef => self.lookup_map(module.wrapping_add(loader.typeref_map), token.rid()),
             TableId::TypeSpec => {
                 let md = self.module_metadata(module)?;
                 let sig = md.typespec(token.rid()).ok()?;
@@ -444,21 +445,22 @@ impl Heap {
     /// Entry `rid` of a module's `LookupMap` (0 / None when absent).
     fn lookup_map(&self, map: u64, rid: u32) -> Option<u64> {
         let space = self.space();
+        let lm = &self.runtime.layout.type_loader.lookup_map;
         let mut map = map;
         let mut index = rid as u64;
         for _ in 0..64 {
             if map == 0 {
                 return None;
             }
-            let table = space.read_ptr(map + 8).ok()?;
-            let count = space.read_u32(map + 16).ok()? as u64;
+            let table = space.read_ptr(map.wrapping_add(lm.table)).ok()?;
+            let count = space.read_u32(map.wrapping_add(lm.count)).ok()? as u64;
             if index < count {
-                let mask = space.read_ptr(map + 24).ok()?;
-                let value = space.read_ptr(table + 8 * index).ok()? & !mask;
+                let mask = space.read_ptr(map.wrapping_add(lm.supported_flags_mask)).ok()?;
+                let value = space.read_ptr(table.wrapping_add(8 * index)).ok()? & !mask;
                 return (value != 0).then_some(value);
             }
             index -= count;
-            map = space.read_ptr(map).ok()?;
+            map = space.read_ptr(map.wrapping_add(lm.next)).ok()?;
         }
         None
     }
@@ -468,7 +470,7 @@ impl Heap {
         let Some(md) = self.module_metadata(module) else {
             return Vec::new();
         };
-        let map = module + self.runtime.layout.type_loader.typedef_map;
+        let map = module.wrapping_add(self.runtime.layout.type_loader.typedef_map);
         (1..=md.typedef_count().min(MAX_TABLE_ENTRIES as u32))
             .filter_map(|rid| self.lookup_map(map, rid))
             .filter(|&mt| mt & 2 == 0)
@@ -490,7 +492,7 @@ impl Heap {
         let found = (|| {
             let corelib = self.runtime.globals.core_lib_module;
             let rid = self.module_metadata(corelib)?.find_typedef(name)?;
-            self.lookup_map(corelib + self.runtime.layout.type_loader.typedef_map, rid)
+            self.lookup_map(corelib.wrapping_add(self.runtime.layout.type_loader.typedef_map), rid)
         })();
         self.loader.core_types.lock().expect("core types").insert(name, found);
         found
@@ -503,7 +505,7 @@ impl Heap {
         }
         let Ok(info) = self.method_table(th) else { return };
         if info.is_array() {
-            if let Ok(element) = self.space().read_ptr(th + crate::runtime::layouts::MT_PER_INST_INFO) {
+            if let Ok(element) = self.space().read_ptr(th.wrapping_add(self.runtime.layout.method_table.per_inst_info)) {
                 self.collect_modules(element, out, depth + 1);
             }
             return;
@@ -540,29 +542,30 @@ impl Heap {
 
     fn read_param_table(&self, module: u64) -> Result<HashMap<ParamKey, u64>> {
         let space = self.space();
+        let l = &self.runtime.layout.type_loader;
         let mut index = HashMap::new();
-        let table = space.read_ptr(module + self.runtime.layout.type_loader.available_param_types)?;
+        let table = space.read_ptr(module.wrapping_add(l.available_param_types))?;
         if table == 0 {
             return Ok(index);
         }
-        let buckets = space.read_ptr(table + 16)?;
+        let buckets = space.read_ptr(table.wrapping_add(l.hash_buckets))?;
         let length = space.read_ptr(buckets)? as usize;
         if length > MAX_TABLE_ENTRIES {
             bail!("type table {table:x} has {length} buckets");
         }
         let mut seen = 0usize;
         for slot in 0..length as u64 {
-            let mut entry = space.read_ptr(buckets + 8 * (3 + slot))?;
+            let mut entry = space.read_ptr(buckets.wrapping_add(8 * (3 + slot)))?;
             while entry != 0 && entry & 1 == 0 {
                 seen += 1;
                 if seen > MAX_TABLE_ENTRIES {
                     bail!("type table {table:x} has too many entries");
                 }
-                let th = space.read_ptr(entry)?;
+                let th = space.read_ptr(entry.wrapping_add(l.hash_entry_value))?;
                 if let Some(key) = self.param_key(th) {
                     index.entry(key).or_insert(th);
                 }
-                entry = space.read_ptr(entry + 8)?;
+                entry = space.read_ptr(entry.wrapping_add(l.hash_entry_next))?;
             }
         }
         Ok(index)
@@ -571,11 +574,11 @@ impl Heap {
     fn param_key(&self, th: u64) -> Option<ParamKey> {
         if th & 2 != 0 {
             let desc = th & !3;
-            if self.space().read_u32(desc).ok()? & 0xff != 0x0f {
+            let l = &self.runtime.layout.type_desc;
+            if self.space().read_u32(desc.wrapping_add(l.type_and_flags)).ok()? & 0xff != 0x0f {
                 return None;
             }
-            let arg = self.runtime.layout.type_loader.param_type_arg;
-            let element = self.space().read_ptr(desc + arg).ok()?;
+            let element = self.space().read_ptr(desc.wrapping_add(l.param_type_arg)).ok()?;
             return Some(ParamKey::Pointer { element });
         }
         if th == 0 {
@@ -583,7 +586,7 @@ impl Heap {
         }
         let info = self.method_table(th).ok()?;
         if info.is_array() {
-            let element = self.space().read_ptr(th + crate::runtime::layouts::MT_PER_INST_INFO).ok()?;
+            let element = self.space().read_ptr(th.wrapping_add(self.runtime.layout.method_table.per_inst_info)).ok()?;
             let sz = info.flags & crate::runtime::layouts::MTF_IS_SZARRAY != 0;
             let rank = if sz { 1 } else { (info.base_size.saturating_sub(24) / 8).max(1) };
             return Some(ParamKey::Array { element, rank, sz });
@@ -606,14 +609,14 @@ impl Heap {
                 let Ok(info) = self.method_table(mt) else {
                     return StaticLocation::Unavailable;
                 };
-                let Ok(dlm) = space.read_ptr(info.module + module_id) else {
+                let Ok(dlm) = space.read_ptr(info.module.wrapping_add(module_id)) else {
                     return StaticLocation::Unavailable;
                 };
                 if dlm == 0 {
                     return StaticLocation::Unavailable;
                 }
                 let base = if fd.is_gc_static() {
-                    match space.read_ptr(dlm + gc_statics) {
+                    match space.read_ptr(dlm.wrapping_add(gc_statics)) {
                         Ok(b) => b,
                         Err(_) => return StaticLocation::Unavailable,
                     }
@@ -627,28 +630,29 @@ impl Heap {
                 if info.flags & MTF_HAS_COMPONENT_SIZE == 0 && info.flags & 0x6 != 0 {
                     return StaticLocation::Dynamic;
                 }
-                StaticLocation::At(base + fd.offset as u64)
+                StaticLocation::At(base.wrapping_add(fd.offset as u64))
             }
             StaticsLayout::DynamicStaticsInfo {
-                aux_data,
+                info_size,
                 gc_statics,
                 non_gc_statics,
+                pointer_mask,
             } => {
-                let Ok(aux) = space.read_ptr(mt + aux_data) else {
+                let Ok(aux) = space.read_ptr(mt.wrapping_add(self.runtime.layout.method_table.aux_data)) else {
                     return StaticLocation::Unavailable;
                 };
                 if aux == 0 {
                     return StaticLocation::Unavailable;
                 }
-                let off = if fd.is_gc_static() { gc_statics } else { non_gc_statics };
-                let Ok(base) = space.read_ptr(aux.wrapping_add_signed(off)) else {
+                let field = if fd.is_gc_static() { gc_statics } else { non_gc_statics };
+                let Ok(base) = space.read_ptr(aux.wrapping_sub(info_size).wrapping_add(field)) else {
                     return StaticLocation::Unavailable;
                 };
-                let base = base & !1;
+                let base = base & pointer_mask;
                 if base == 0 {
                     return StaticLocation::NotAllocated;
                 }
-                StaticLocation::At(base + fd.offset as u64)
+                StaticLocation::At(base.wrapping_add(fd.offset as u64))
             }
         }
     }

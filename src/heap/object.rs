@@ -172,12 +172,13 @@ impl Heap {
 
     /// The MethodTable pointer of the object at `addr`, flag bits masked, unchecked.
     pub fn object_mt(&self, addr: ObjectAddr) -> Result<u64> {
-        Ok(self.space().read_ptr(addr.0)? & !OBJECT_MT_FLAGS_MASK)
+        Ok(self.space().read_ptr(addr.0)? & !self.runtime.layout.object.mt_unmask)
     }
 
-    /// The component count of a string or array at `addr` (its length field), unchecked.
+    /// The component count of a string or array at `addr` (its length field, where the
+    /// heap walk reads it), unchecked.
     pub fn component_count(&self, addr: ObjectAddr) -> Result<u32> {
-        Ok(self.space().read_u32(addr.0.wrapping_add(OBJECT_COMPONENT_COUNT))?)
+        Ok(self.space().read_u32(addr.0.wrapping_add(self.runtime.layout.object.array_length))?)
     }
 
     /// The object's size as the heap walk counts it (at least the minimum object size),
@@ -194,7 +195,7 @@ impl Heap {
         let Ok(info) = self.method_table(mt) else { return false };
         let Ok(canon) = self.canonical_mt(mt) else { return false };
         if info.ee_class == 0
-            || self.space().read_ptr(info.ee_class.wrapping_add(EECLASS_METHOD_TABLE)).ok() != Some(canon)
+            || self.space().read_ptr(info.ee_class.wrapping_add(self.runtime.layout.ee_class.method_table)).ok() != Some(canon)
         {
             return false;
         }
@@ -204,7 +205,7 @@ impl Heap {
 
     /// The header word of the object at `addr`.
     pub fn object_header(&self, addr: ObjectAddr) -> Result<ObjectHeader> {
-        let Some(at) = addr.0.checked_sub(OBJECT_HEADER_OFFSET) else {
+        let Some(at) = addr.0.checked_sub(self.runtime.layout.object.sync_block_value) else {
             bail!("no object header below {:#x}", addr.0);
         };
         Ok(ObjectHeader(self.space().read_u32(at)?))
@@ -224,7 +225,7 @@ impl Heap {
 
     /// The length of the string at `addr`, in UTF-16 units (unchecked).
     pub fn string_length(&self, addr: ObjectAddr) -> Result<u32> {
-        self.component_count(addr)
+        Ok(self.space().read_u32(addr.0.wrapping_add(self.runtime.layout.object.string_length))?)
     }
 
     /// The characters of the string object at `addr`, at most `max_units` UTF-16 units
@@ -232,7 +233,8 @@ impl Heap {
     pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
         let len = self.string_length(ObjectAddr(addr))? as usize;
         let n = len.min(max_units);
-        let bytes = self.space().read_vec(addr.wrapping_add(STRING_FIRST_CHAR), n.saturating_mul(2))?;
+        let first = addr.wrapping_add(self.runtime.layout.object.string_first_char);
+        let bytes = self.space().read_vec(first, n.saturating_mul(2))?;
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
         Ok(String::from_utf16_lossy(&units))
     }

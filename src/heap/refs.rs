@@ -30,7 +30,7 @@
 //! -> long weak handle -> object.
 use super::Heap;
 use crate::dump::AddressSpace;
-use crate::runtime::layouts::{LoaderModulePlace, MT_FLAGS, MT_MODULE, MTF_CONTAINS_POINTERS};
+use crate::runtime::layouts::{LoaderModulePlace, MTF_CONTAINS_POINTERS};
 use anyhow::{Context, Result, bail};
 
 /// More series than this is not a real type (a type has at most 65,535 fields).
@@ -146,7 +146,7 @@ impl GcDesc {
 impl Heap {
     /// The GCDesc of a MethodTable, or `None` when its objects hold no references.
     pub fn gc_desc(&self, mt: u64) -> Result<Option<GcDesc>> {
-        let flags = self.space().read_u32(mt + MT_FLAGS)?;
+        let flags = self.space().read_u32(mt.wrapping_add(self.runtime.layout.method_table.flags))?;
         if flags & MTF_CONTAINS_POINTERS == 0 {
             return Ok(None);
         }
@@ -202,8 +202,9 @@ impl Heap {
 
     /// Whether the type belongs to a collectible assembly.
     pub fn is_collectible(&self, mt: u64) -> Result<bool> {
-        let flags = self.space().read_u32(mt + MT_FLAGS)?;
-        Ok(flags & self.runtime.layout.method_table.collectible_flag != 0)
+        let l = &self.runtime.layout.method_table;
+        let flags = self.space().read_u32(mt.wrapping_add(l.flags))?;
+        Ok(flags & l.collectible_flag != 0)
     }
 
     /// For a type of a collectible assembly, the managed `LoaderAllocator` object its
@@ -214,24 +215,25 @@ impl Heap {
         }
         let space = self.space();
         let layout = &self.runtime.layout.collectible;
+        let mt_layout = &self.runtime.layout.method_table;
         let module = match layout.loader_module {
-            LoaderModulePlace::MethodTableModule => space.read_ptr(mt + MT_MODULE)?,
-            LoaderModulePlace::AuxiliaryData { aux, offset } => {
-                let aux = space.read_ptr(mt + aux)?;
+            LoaderModulePlace::MethodTableModule => space.read_ptr(mt.wrapping_add(mt_layout.module))?,
+            LoaderModulePlace::AuxiliaryData => {
+                let aux = space.read_ptr(mt.wrapping_add(mt_layout.aux_data))?;
                 if aux == 0 {
                     bail!("collectible MethodTable {mt:x} has no auxiliary data");
                 }
-                space.read_ptr(aux + offset)?
+                space.read_ptr(aux.wrapping_add(mt_layout.aux_loader_module))?
             }
         };
         if module == 0 {
             bail!("collectible MethodTable {mt:x} has no loader module");
         }
-        let allocator = space.read_ptr(module + layout.module_loader_allocator)?;
+        let allocator = space.read_ptr(module.wrapping_add(layout.module_loader_allocator))?;
         if allocator == 0 {
             return Ok(None);
         }
-        let handle = space.read_ptr(allocator + layout.object_handle)?;
+        let handle = space.read_ptr(allocator.wrapping_add(layout.object_handle))?;
         if handle == 0 {
             return Ok(None);
         }

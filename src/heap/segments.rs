@@ -136,8 +136,9 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
         for (g, out) in gens.iter_mut().enumerate() {
             let base = table + g as u64 * rt.gc.generation_size;
             out.start_segment = space.read_ptr(base + gen_fields.start_segment)?;
-            out.alloc_ptr = space.read_ptr(base + gen_fields.alloc_context)?;
-            out.alloc_limit = space.read_ptr(base + gen_fields.alloc_context + 8)?;
+            let context = base.wrapping_add(gen_fields.alloc_context);
+            out.alloc_ptr = space.read_ptr(context.wrapping_add(rt.layout.alloc_context.pointer))?;
+            out.alloc_limit = space.read_ptr(context.wrapping_add(rt.layout.alloc_context.limit))?;
             if let Some(off) = gen_fields.allocation_start {
                 out.allocation_start = space.read_ptr(base + off)?;
             }

@@ -133,9 +133,9 @@ pub struct TypeCache {
 impl Heap {
     /// Reads the size-relevant part of a MethodTable.
     pub fn mt_size(&self, mt: u64) -> Result<MtSize> {
-        let raw = self.space().read_array::<8>(mt + MT_FLAGS)?;
-        let flags = u32::from_le_bytes(raw[0..4].try_into().expect("4 bytes"));
-        let base_size = u32::from_le_bytes(raw[4..8].try_into().expect("4 bytes"));
+        let l = &self.runtime.layout.method_table;
+        let flags = self.space().read_u32(mt.wrapping_add(l.flags))?;
+        let base_size = self.space().read_u32(mt.wrapping_add(l.base_size))?;
         let component_size = if flags & MTF_HAS_COMPONENT_SIZE != 0 {
             flags as u16
         } else {
@@ -150,42 +150,42 @@ impl Heap {
     /// Reads a MethodTable.
     pub fn method_table(&self, mt: u64) -> Result<MethodTableInfo> {
         let space = self.space();
-        let layout = self.runtime.layout;
-        let flags = space.read_u32(mt + MT_FLAGS)?;
-        let token_rid = match layout.method_table.token {
-            TokenField::U16At10 => space.read_u16(mt + 10)? as u32,
-            TokenField::UpperBitsOfFlags2 => space.read_u32(mt + MT_FLAGS2)? >> 8,
+        let l = &self.runtime.layout.method_table;
+        let flags = space.read_u32(mt.wrapping_add(l.flags))?;
+        let token_rid = match l.token {
+            TokenField::U16At10 => space.read_u16(mt.wrapping_add(10))? as u32,
+            TokenField::UpperBitsOfFlags2 => space.read_u32(mt.wrapping_add(l.flags2))? >> 8,
         };
         let mut info = MethodTableInfo {
             address: mt,
             flags,
-            base_size: space.read_u32(mt + MT_BASE_SIZE)?,
+            base_size: space.read_u32(mt.wrapping_add(l.base_size))?,
             component_size: if flags & MTF_HAS_COMPONENT_SIZE != 0 {
                 flags as u16
             } else {
                 0
             },
-            module: space.read_ptr(mt + MT_MODULE)?,
+            module: space.read_ptr(mt.wrapping_add(l.module))?,
             token: 0x0200_0000 | token_rid,
-            parent: space.read_ptr(mt + MT_PARENT)?,
+            parent: space.read_ptr(mt.wrapping_add(l.parent))?,
             ee_class: 0,
         };
         let canon = self.canonical_mt(mt)?;
-        let class_or_canon = space.read_ptr(canon + MT_EECLASS_OR_CANON)?;
+        let class_or_canon = space.read_ptr(canon.wrapping_add(l.ee_class_or_canon))?;
         info.ee_class = if class_or_canon & 1 == 0 {
             class_or_canon
         } else {
             0
         };
-        if layout.method_table.module_is_loader_module && info.is_generic() && canon != mt {
-            info.module = space.read_ptr(canon + MT_MODULE)?;
+        if l.module_is_loader_module && info.is_generic() && canon != mt {
+            info.module = space.read_ptr(canon.wrapping_add(l.module))?;
         }
         Ok(info)
     }
 
     /// The canonical MethodTable of `mt` (itself unless `mt` is a generic instantiation).
     pub fn canonical_mt(&self, mt: u64) -> Result<u64> {
-        let v = self.space().read_ptr(mt + MT_EECLASS_OR_CANON)?;
+        let v = self.space().read_ptr(mt.wrapping_add(self.runtime.layout.method_table.ee_class_or_canon))?;
         Ok(if v & 1 != 0 { v & !1 } else { mt })
     }
 
@@ -221,7 +221,7 @@ impl Heap {
         }
         let info = self.method_table(mt)?;
         if info.is_array() {
-            let element = self.space().read_ptr(mt.wrapping_add(MT_PER_INST_INFO))?;
+            let element = self.space().read_ptr(mt.wrapping_add(self.runtime.layout.method_table.per_inst_info))?;
             let element_name = self.type_handle_name(element, depth + 1, budget)?;
             let suffix = if info.flags & MTF_IS_SZARRAY != 0 {
                 "[]".to_string()
@@ -259,7 +259,7 @@ impl Heap {
     /// The TypeHandles of a generic instantiation's own type arguments.
     pub fn generic_args(&self, mt: u64) -> Result<Vec<u64>> {
         let space = self.space();
-        let per_inst = space.read_ptr(mt.wrapping_add(MT_PER_INST_INFO))?;
+        let per_inst = space.read_ptr(mt.wrapping_add(self.runtime.layout.method_table.per_inst_info))?;
         if per_inst < 4 {
             return Ok(Vec::new());
         }
@@ -300,9 +300,10 @@ impl Heap {
     /// byref, the TypeHandle it points to.
     pub fn type_desc(&self, th: u64) -> Result<(u32, Option<u64>)> {
         let desc = th & !3;
-        let element_type = self.space().read_u32(desc)? & 0xff;
+        let l = &self.runtime.layout.type_desc;
+        let element_type = self.space().read_u32(desc.wrapping_add(l.type_and_flags))? & 0xff;
         let arg = match element_type {
-            0x0f | 0x10 => Some(self.space().read_ptr(desc.wrapping_add(self.runtime.layout.param_type_arg))?),
+            0x0f | 0x10 => Some(self.space().read_ptr(desc.wrapping_add(l.param_type_arg))?),
             _ => None,
         };
         Ok((element_type, arg))

@@ -145,6 +145,8 @@ impl Heap {
                 &self.alloc_contexts[first..last]
             };
         let mut next = 0usize;
+        let mt_mask = !self.runtime.layout.object.mt_unmask;
+        let length_offset = self.runtime.layout.object.array_length;
         let mut last_mt = 0u64;
         let mut last_size = (
             0u32,
@@ -173,7 +175,7 @@ impl Heap {
             let Some(raw_mt) = bytes.u64_at(addr) else {
                 return warn(addr, "its memory is not in the dump".into());
             };
-            let mt = raw_mt & !7;
+            let mt = raw_mt & mt_mask;
             if mt == 0 {
                 return warn(addr, "its MethodTable pointer is null".into());
             }
@@ -205,7 +207,7 @@ impl Heap {
                 s
             };
             let count = if size_info.component_size != 0 {
-                match bytes.u32_at(addr + 8) {
+                match bytes.u32_at(addr.wrapping_add(length_offset)) {
                     Some(c) => c,
                     None => return warn(addr, "its length is not in the dump".into()),
                 }

@@ -1,13 +1,19 @@
 //! Per-version knowledge of CoreCLR's data structures: the one place that says where a
 //! field lives in .NET 8, 9 and 10.
 //!
-//! Everything here was read off real dumps of 8.0.33, 9.0.22 and 10.0.12 (linux-x64) and
-//! checked against ClrMD's truth files; `docs/research/vm-layouts.md` and
+//! The tables here ([`NET8`], [`NET9`], [`NET10`]) are the built-in defaults. Everything in
+//! them was read off real dumps of 8.0.33, 9.0.22 and 10.0.12 (linux-x64) and checked
+//! against ClrMD's truth files; `docs/research/vm-layouts.md` and
 //! `docs/research/gc-layouts.md` record, fact by fact, the source read and the dump that
-//! confirmed it. Where the 9 and 10 contract descriptors describe a field, a test checks
-//! that the descriptor agrees with the value here, so a servicing release that moves a
-//! field is caught (see `runtime::tests`). GC structures are not versioned here: the GC
-//! describes itself through `GcDacVars` (see [`crate::runtime::gc_vars`]).
+//! confirmed it. A runtime does not use them as they are: on 9 and 10 every value the
+//! runtime's contract descriptor describes is taken from the descriptor at open
+//! ([`crate::runtime::described`] lists them and builds the runtime's [`Layout`]), so a
+//! servicing build that moves a field still reads right; the tables serve where the
+//! descriptor is silent, and for 8, which has none. GC structures are not versioned here:
+//! the GC describes itself through `GcDacVars` (see [`crate::runtime::gc_vars`]).
+//!
+//! Layouts are those of linux-x64. An architecture dimension would select another set of
+//! defaults before the descriptor is applied (see [`for_major`]).
 
 /// Indices into `g_dacTable` (entries are absolute addresses of the runtime's globals,
 /// in the order of that version's `dacvars.h`).
@@ -39,7 +45,7 @@ pub struct DacTableIndices {
 pub enum TokenField {
     /// The u16 `m_wToken` at +10 (.NET 8).
     U16At10,
-    /// The upper 24 bits of the u32 `MTFlags2` at +8 (.NET 9 and 10).
+    /// The upper 24 bits of the u32 `MTFlags2` ([`MethodTableLayout::flags2`], .NET 9 and 10).
     UpperBitsOfFlags2,
 }
 
@@ -56,28 +62,39 @@ pub enum EEClassCounts {
 /// How a thread's allocation context is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllocContextPlace {
-    /// `alloc_ptr` and `alloc_limit` inline in `Thread` at this offset (.NET 8).
+    /// The `gc_alloc_context` inline in `Thread` at this offset (.NET 8).
     Inline(u64),
-    /// A pointer at `Thread + pointer` to a block holding the context at `offset`.
-    Indirect { pointer: u64, offset: u64 },
+    /// `Thread + pointer` -> `RuntimeThreadLocals`, its allocation context at `+ context`,
+    /// and inside that the `gc_alloc_context` at `+ gc_context` (10's `ee_alloc_context`
+    /// wraps it; 0 on 9).
+    Indirect { pointer: u64, context: u64, gc_context: u64 },
+}
+
+/// A `gc_alloc_context` (a thread's, the global one, a heap's gen0 one).
+#[derive(Debug, Clone, Copy)]
+pub struct AllocContextLayout {
+    /// `alloc_ptr` (9/10 descriptor `GCAllocContext.Pointer`).
+    pub pointer: u64,
+    /// `alloc_limit` (`GCAllocContext.Limit`).
+    pub limit: u64,
 }
 
 /// Where a dynamic module's in-memory metadata is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DynamicMetadata {
-    /// `Module + offset` -> SBuffer { u32 size @0, ..., u8* data @16 } (.NET 8).
-    SBuffer(u64),
-    /// `Module + offset` -> { u32 size, u8 data[size] } (.NET 9 and 10).
-    SizePrefixed(u64),
+    /// `Module + module_field` -> SBuffer { u32 size @0, ..., u8* data @16 } (.NET 8).
+    SBuffer { module_field: u64 },
+    /// `Module + module_field` -> { u32 size @size, u8 data[size] @data } (.NET 9 and 10).
+    SizePrefixed { module_field: u64, size: u64, data: u64 },
 }
 
 /// Where a MethodTable's loader module (the module whose LoaderAllocator owns the type) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoaderModulePlace {
-    /// `MethodTable.Module` (+24) is the loader module (.NET 8).
+    /// `MethodTable.Module` is the loader module (.NET 8).
     MethodTableModule,
-    /// `MethodTable + aux` -> `MethodTableAuxiliaryData`, loader module at `+ offset` (.NET 9, 10).
-    AuxiliaryData { aux: u64, offset: u64 },
+    /// `MethodTable.AuxiliaryData` -> `MethodTableAuxiliaryData.LoaderModule` (.NET 9, 10).
+    AuxiliaryData,
 }
 
 /// Where the managed `LoaderAllocator` object of a collectible type is: the type's loader
@@ -87,7 +104,7 @@ pub enum LoaderModulePlace {
 #[derive(Debug, Clone, Copy)]
 pub struct CollectibleLayout {
     pub loader_module: LoaderModulePlace,
-    /// `Module.m_loaderAllocator` (10: descriptor `Module.LoaderAllocator`).
+    /// `Module.m_loaderAllocator` (9/10 descriptor `Module.LoaderAllocator`).
     pub module_loader_allocator: u64,
     /// `LoaderAllocator.m_hLoaderAllocatorObjectHandle`.
     pub object_handle: u64,
@@ -104,18 +121,41 @@ pub struct HandleTableLayout {
     pub data_block_type: u8,
 }
 
+/// MethodTable fields (the same offsets on 8, 9 and 10 but for the token).
 #[derive(Debug, Clone, Copy)]
 pub struct MethodTableLayout {
+    /// `MTFlags` (u32; the low 16 bits are the component size under `MTF_HAS_COMPONENT_SIZE`).
+    pub flags: u64,
+    /// `BaseSize` (u32).
+    pub base_size: u64,
+    /// `MTFlags2` (u32).
+    pub flags2: u64,
     pub token: TokenField,
+    /// `ParentMethodTable`.
+    pub parent: u64,
+    /// `Module`.
+    pub module: u64,
+    /// `EEClassOrCanonMT`: the EEClass, or (low bit set) the canonical MethodTable.
+    pub ee_class_or_canon: u64,
+    /// `PerInstInfo` for generic instantiations; the element TypeHandle for arrays.
+    pub per_inst_info: u64,
+    /// `AuxiliaryData` (9, 10; 8's `m_pWriteableData` at the same place).
+    pub aux_data: u64,
+    /// `MethodTableAuxiliaryData.Flags` (u32; 8's writeable data flags at the same place).
+    pub aux_flags: u64,
+    /// `MethodTableAuxiliaryData.LoaderModule` (9, 10).
+    pub aux_loader_module: u64,
     /// Flag bit marking a type of a collectible assembly.
     pub collectible_flag: u32,
-    /// On 8, `MethodTable.Module` (+24) is the loader module; ClrMD reports the canonical
+    /// On 8, `MethodTable.Module` is the loader module; ClrMD reports the canonical
     /// MethodTable's module for generic instantiations.
     pub module_is_loader_module: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct EEClassLayout {
+    /// `EEClass.MethodTable` (the canonical MethodTable).
+    pub method_table: u64,
     pub field_desc_list: u64,
     pub counts: EEClassCounts,
     /// u8 rank of an `ArrayClass`.
@@ -132,6 +172,12 @@ pub struct ModuleLayout {
     pub loaded_layout: u64,
     /// `PEImage -> UTF-16 path`.
     pub image_path: u64,
+    /// `PEImageLayout.Base` (pointer).
+    pub image_base: u64,
+    /// `PEImageLayout.Size` (u32).
+    pub image_size: u64,
+    /// `PEImageLayout.Flags` (u32; bit 0: mapped by the OS loader).
+    pub image_flags: u64,
     pub dynamic_metadata: DynamicMetadata,
 }
 
@@ -159,28 +205,127 @@ pub enum StaticsLayout {
     /// `u64(DomainLocalModule + gc_statics) + field offset`. Generic instantiations and types of dynamic modules use "dynamic"
     /// statics instead, which SOS does not display.
     DomainLocalModule { module_id: u64, gc_statics: u64 },
-    /// .NET 9 and 10: `MethodTable + aux_data` -> `MethodTableAuxiliaryData`; the
-    /// `DynamicStaticsInfo` sits just before it: GC statics base at `aux + gc_statics`,
-    /// non-GC at `aux + non_gc_statics` (negative offsets), low bit masked.
-    DynamicStaticsInfo { aux_data: u64, gc_statics: i64, non_gc_statics: i64 },
+    /// .NET 9 and 10: `MethodTable.AuxiliaryData` -> `MethodTableAuxiliaryData`; the
+    /// `DynamicStaticsInfo` (`info_size` bytes) sits just before it: the GC statics base
+    /// at `aux - info_size + gc_statics`, the non-GC one at `aux - info_size +
+    /// non_gc_statics`, each and-ed with `pointer_mask` (the low bit is a flag).
+    DynamicStaticsInfo { info_size: u64, gc_statics: u64, non_gc_statics: u64, pointer_mask: u64 },
+}
+
+/// A `LookupMap` (a module's RID -> pointer maps): a chain of segments, each
+/// `{next, table, u32 count, flags mask}`; entry `rid` of the chain is `table[rid]` of
+/// the segment holding it, less the flag bits.
+#[derive(Debug, Clone, Copy)]
+pub struct LookupMapLayout {
+    pub next: u64,
+    pub table: u64,
+    pub count: u64,
+    pub supported_flags_mask: u64,
 }
 
 /// How the type loader finds loaded types: the module's lookup maps and its table of
 /// instantiated types (generic instantiations and arrays it is the loader module of).
 #[derive(Debug, Clone, Copy)]
 pub struct TypeLoaderLayout {
-    /// `Module.m_TypeDefToMethodTableMap` (a `LookupMap`: next @0, table @8, u32 count
-    /// @16, flags mask @24; entry `rid` holds the `MethodTable*`).
+    /// `Module.m_TypeDefToMethodTableMap` (entry `rid` holds the `MethodTable*`).
     pub typedef_map: u64,
     /// `Module.m_TypeRefToMethodTableMap` (resolved TypeRefs).
     pub typeref_map: u64,
+    pub lookup_map: LookupMapLayout,
     /// `Module.m_pAvailableParamTypes` (`EETypeHashTable*`: a `DacEnumerableHashTable`
-    /// with buckets @16; bucket array: [0] length, [1] next, [2] end sentinel, then slots;
-    /// entries: TypeHandle @0, next @8; a chain ends at an odd value).
+    /// with its buckets at `hash_buckets`; bucket array: [0] length, [1] next, [2] end
+    /// sentinel, then slots; a chain ends at an odd value).
     pub available_param_types: u64,
-    /// `ParamTypeDesc.TypeArg`: the pointee of a pointer TypeDesc.
-    pub param_type_arg: u64,
+    /// `EETypeHashTable.Buckets`.
+    pub hash_buckets: u64,
+    /// An entry's TypeHandle (`VolatileEntryValue`) and next entry (`VolatileEntryNextEntry`).
+    pub hash_entry_value: u64,
+    pub hash_entry_next: u64,
     pub statics: StaticsLayout,
+}
+
+/// TypeDescs: the TypeHandles with bit 1 set (pointers, byrefs, generic variables,
+/// function pointers).
+#[derive(Debug, Clone, Copy)]
+pub struct TypeDescLayout {
+    /// `TypeDesc.TypeAndFlags` (u32; the low byte is the CorElementType).
+    pub type_and_flags: u64,
+    /// `ParamTypeDesc::m_Arg` (the pointee of a pointer or byref TypeDesc). 9 and 10: the
+    /// contract descriptor's `ParamTypeDesc.TypeArg` (16); zoo-net10: `void*` with
+    /// System.Void there. 8: +8 (zoo-net8-wks-heap: CoreLib's table holds `void*` with
+    /// System.Void at +8).
+    pub param_type_arg: u64,
+}
+
+/// Objects, strings and arrays.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectLayout {
+    /// Mask of the flag bits in an object's MethodTable pointer (global
+    /// `ObjectToMethodTableUnmask`: the pointer is and-ed with its complement).
+    pub mt_unmask: u64,
+    /// The object header's u32 (thin lock, hash code or sync block index) is this many
+    /// bytes before the object (global `SyncBlockValueToObjectOffset`).
+    pub sync_block_value: u64,
+    /// `String.m_StringLength` (u32) and `String.m_FirstChar` (UTF-16 from here).
+    pub string_length: u64,
+    pub string_first_char: u64,
+    /// `Array.m_NumComponents` (u32).
+    pub array_length: u64,
+    /// The size of `Array` (the elements of a single-dimensional array start here).
+    pub array_data: u64,
+}
+
+/// MethodDescs and their chunks: `ChunkIndex` (u8) counts `alignment`-byte units from
+/// the chunk's end (`MethodDesc - ChunkIndex * alignment - chunk_size` is the chunk); the
+/// token is the chunk's `FlagsAndTokenRange` (u16) above the MethodDesc's
+/// `Flags3AndTokenRemainder` (u16, at +0) low `token_remainder_bits`.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodDescLayout {
+    pub chunk_index: u64,
+    /// Global `MethodDescAlignment`.
+    pub alignment: u64,
+    /// The size of `MethodDescChunk`.
+    pub chunk_size: u64,
+    pub chunk_method_table: u64,
+    pub chunk_token_range: u64,
+    /// Global `MethodDescTokenRemainderBitCount`.
+    pub token_remainder_bits: u64,
+}
+
+/// The code range map (`g_dacTable` entry 0, descriptor global
+/// `ExecutionManagerCodeRangeMapAddress`): a RangeSectionMap whose leaves are
+/// RangeSectionFragments pointing to RangeSections; a JIT code heap's `CodeHeapListNode`
+/// has a nibble map; code starts after its `RealCodeHeader*`, which lists the method's
+/// RUNTIME_FUNCTIONs. Same layout on 8, 9, 10 (10 descriptor; 8/9 checked on the lab
+/// dumps, `docs/research/stack-roots.md` §1.4).
+#[derive(Debug, Clone, Copy)]
+pub struct CodeMapLayout {
+    /// `RangeSectionMap.TopLevelData` (the top level's 256 entries, inline).
+    pub top_level: u64,
+    pub fragment_next: u64,
+    pub fragment_begin: u64,
+    pub fragment_end: u64,
+    pub fragment_section: u64,
+    pub section_begin: u64,
+    /// `RangeSection.Flags` (u32; 2: a code heap).
+    pub section_flags: u64,
+    pub section_r2r_module: u64,
+    pub section_heap_list: u64,
+    pub section_next_for_delete: u64,
+    pub heap_list_map_base: u64,
+    pub heap_list_header_map: u64,
+    pub code_header_gc_info: u64,
+    pub code_header_method_desc: u64,
+    /// `RealCodeHeader.NumUnwindInfos` (u32) and the inline array of RUNTIME_FUNCTIONs.
+    pub code_header_num_unwind: u64,
+    pub code_header_unwind: u64,
+    /// `RuntimeFunction`: its size and its u32 fields.
+    pub runtime_function_size: u64,
+    pub runtime_function_begin: u64,
+    pub runtime_function_end: u64,
+    pub runtime_function_unwind: u64,
+    /// Code header values up to this are stub kinds (global `StubCodeBlockLast`).
+    pub stub_code_block_last: u64,
 }
 
 /// Everything that differs between the runtime versions clrheap knows.
@@ -192,8 +337,13 @@ pub struct Layout {
     pub ee_class: EEClassLayout,
     pub module: ModuleLayout,
     pub thread: ThreadLayout,
+    pub alloc_context: AllocContextLayout,
     pub type_loader: TypeLoaderLayout,
-    /// Offset of the `gc_alloc_context` inside `g_global_alloc_context`.
+    pub type_desc: TypeDescLayout,
+    pub object: ObjectLayout,
+    pub method_desc: MethodDescLayout,
+    /// Offset of the `gc_alloc_context` inside `g_global_alloc_context` (10: an
+    /// `ee_alloc_context`, descriptor `EEAllocContext.GCAllocationContext`).
     pub global_alloc_context_offset: u64,
     pub handle_table: HandleTableLayout,
     pub collectible: CollectibleLayout,
@@ -201,10 +351,7 @@ pub struct Layout {
     pub gc_dac_major: u8,
     /// Stack walking: Frames, code headers, GC info.
     pub stack: StackLayout,
-    /// `ParamTypeDesc::m_Arg` (the pointee of a pointer or byref TypeDesc). 9 and 10: the
-    /// contract descriptor's `ParamTypeDesc.TypeArg` (16). 8: +8 in that version's
-    /// `typedesc.h` (no lab dump holds such a type: unverified on a dump).
-    pub param_type_arg: u64,
+    pub code_map: CodeMapLayout,
     /// The sync block table and sync blocks (`syncblk`).
     pub sync_block: SyncBlockLayout,
 }
@@ -216,8 +363,6 @@ pub struct Layout {
 /// waiters`, the runtime's `GetMonitorHeldState`), `u32 m_Recursion @4`, the owner @8.
 /// Read off zoo-net8/9/10 (the parked thread's lock: state 1, recursion 1, owner the
 /// parked thread) and checked against dotnet-dump's `syncblk` on every lab dump.
-pub const SYNC_TABLE_ENTRY_SIZE: u64 = 16;
-pub const SYNC_TABLE_ENTRY_OBJECT: u64 = 8;
 pub const AWARE_LOCK_STATE: u64 = 0;
 pub const AWARE_LOCK_RECURSION: u64 = 4;
 pub const AWARE_LOCK_HOLDER: u64 = 8;
@@ -247,6 +392,10 @@ pub struct SyncBlockLayout {
     /// `SyncBlockCache.m_SyncTableSize` (u32).
     pub cache_table_size: u64,
     pub holder: LockHolder,
+    /// The size of a `SyncTableEntry` and where its `SyncBlock*` and `Object*` are.
+    pub entry_size: u64,
+    pub entry_sync_block: u64,
+    pub entry_object: u64,
 }
 
 /// The kinds of explicit `Frame` the stack walker tells apart.
@@ -320,8 +469,8 @@ impl FrameKind {
 pub enum FrameIdentity {
     /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry at this index (8, 9).
     Vtable(&'static [(usize, FrameKind)]),
-    /// `Frame+0` is a `FrameIdentifier` value (10).
-    Identifier(&'static [(u64, FrameKind)]),
+    /// `Frame+0` is a `FrameIdentifier` value (10; descriptor globals `*FrameIdentifier`).
+    Identifier([(u64, FrameKind); 18]),
 }
 
 /// Where the stack walker finds things. Sources: `docs/research/stack-roots.md` (checked on
@@ -333,6 +482,8 @@ pub enum FrameIdentity {
 pub struct StackLayout {
     /// `Thread.m_pFrame` (8: found on the dumps; 9/10: descriptor `Thread.Frame`).
     pub thread_frame: u64,
+    /// `Frame.Next` (the chain ends at -1).
+    pub frame_next: u64,
     /// `Thread.m_CacheStackBase`, the top (highest address) of the thread's stack
     /// (observed on the lab dumps, research §1.1: the only Thread field pointing just past
     /// every thread's stack mapping; not in the descriptors).
@@ -340,7 +491,17 @@ pub struct StackLayout {
     pub frame_identity: FrameIdentity,
     /// GcInfo encoding version of JIT-compiled code (8, 9: 3; 10: 4, descriptor global
     /// `GCInfoVersion`). ReadyToRun images choose by their own major version.
-    pub gc_info_version: u32,
+    pub gc_info_version: u64,
+    /// `InlinedCallFrame.CallSiteSP`, `.CallerReturnAddress`, `.CalleeSavedFP` (9/10: the
+    /// 10 descriptor; 8 the same Frame base).
+    pub icf_call_site_sp: u64,
+    pub icf_caller_return_address: u64,
+    pub icf_callee_saved_fp: u64,
+    /// `TransitionBlock.ReturnAddress`, `.CalleeSavedRegisters` and its size (10
+    /// descriptor; 8/9 the same).
+    pub transition_block_return_address: u64,
+    pub transition_block_callee_saved: u64,
+    pub transition_block_size: u64,
     /// `Module.m_MethodDefToDescMap` (a LookupMap; its table at +8). 9/10: descriptor;
     /// 8: found on zoo-net8 (32 bytes after `TypeDefToMethodTableMap` at +752, as on 9/10),
     /// checked: every entry's MethodDesc token equals its row.
@@ -373,16 +534,6 @@ pub struct StackLayout {
     /// `ResumableFrame.m_Regs` (a pointer to a CONTEXT; 10: descriptor).
     pub resumable_context_ptr: Option<u64>,
 }
-
-/// MethodDesc: `u16 Flags3AndTokenRemainder @0`, `u8 ChunkIndex @2`; the chunk is
-/// `MethodDesc - ChunkIndex * 8 - 24` and holds `MethodTable* @0`, `u16
-/// FlagsAndTokenRange @18`. 12 remainder bits on 8, 9, 10 (9/10 descriptor global
-/// `MethodDescTokenRemainderBitCount`; 8 checked on every CoreLib MethodDesc of zoo-net8).
-pub const METHOD_DESC_CHUNK_INDEX: u64 = 2;
-pub const METHOD_DESC_ALIGNMENT: u64 = 8;
-pub const METHOD_DESC_CHUNK_SIZE: u64 = 24;
-pub const METHOD_DESC_CHUNK_TOKEN_RANGE: u64 = 18;
-pub const METHOD_DESC_TOKEN_REMAINDER_BITS: u32 = 12;
 
 /// `vptr_list.h` order of the Frame classes on 8.0 (VPTR entries of `g_dacTable`).
 /// Anchored on the dump: 126 = DebuggerU2MCatchHandlerFrame (bottom of every secondary
@@ -432,7 +583,7 @@ const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
 }
 
 /// .NET 10 `FrameIdentifier` values (descriptor globals `*FrameIdentifier`).
-static NET10_FRAMES: [(u64, FrameKind); 18] = {
+const NET10_FRAMES: [(u64, FrameKind); 18] = {
     use FrameKind::*;
     [
         (1, InlinedCall),
@@ -456,17 +607,8 @@ static NET10_FRAMES: [(u64, FrameKind); 18] = {
     ]
 };
 
-// MethodTable fields that are the same on 8, 9 and 10.
-pub const MT_FLAGS: u64 = 0;
-pub const MT_BASE_SIZE: u64 = 4;
-pub const MT_FLAGS2: u64 = 8;
-pub const MT_NUM_INTERFACES: u64 = 14;
-pub const MT_PARENT: u64 = 16;
-pub const MT_MODULE: u64 = 24;
-pub const MT_EECLASS_OR_CANON: u64 = 40;
-/// PerInstInfo for generic instantiations; the element TypeHandle for arrays.
-pub const MT_PER_INST_INFO: u64 = 48;
-
+/// MethodTable flag bits (`MTFlags`); not in the contract descriptor (its
+/// RuntimeTypeSystem contract knows them by version), the same on 8, 9 and 10.
 pub const MTF_HAS_COMPONENT_SIZE: u32 = 0x8000_0000;
 pub const MTF_CATEGORY_ARRAY_MASK: u32 = 0x000C_0000;
 pub const MTF_CATEGORY_ARRAY: u32 = 0x0008_0000;
@@ -476,25 +618,9 @@ pub const MTF_HAS_FINALIZER: u32 = 0x0010_0000;
 pub const MTF_CONTAINS_POINTERS: u32 = 0x0100_0000;
 pub const MTF_GENERICS_MASK: u32 = 0x0000_0030;
 
-/// Objects, the same on 8, 9 and 10 (9/10 descriptor: `Object.m_pMethTab` 0,
-/// `ObjectToMethodTableUnmask` 7, `ObjectHeaderSize` 8, `SyncBlockValueToObjectOffset` 4,
-/// `String.m_StringLength` 8, `m_FirstChar` 12, `Array.m_NumComponents` 8, `Array` size 16;
-/// 8 the same on every lab dump). An object is `[header u32 at -4][MethodTable* (low bits
-/// flags)][fields...]`; strings and arrays keep their length at +8.
-pub const OBJECT_MT_FLAGS_MASK: u64 = 7;
-pub const OBJECT_HEADER_OFFSET: u64 = 4;
-/// Where an object's fields start (after its MethodTable pointer).
+/// Where an object's fields start: after its MethodTable pointer (FieldDesc offsets of
+/// instance fields count from here; not in the descriptor, the pointer size on 8, 9, 10).
 pub const OBJECT_DATA: u64 = 8;
-/// `m_NumComponents` of arrays, `m_StringLength` of strings (u32).
-pub const OBJECT_COMPONENT_COUNT: u64 = 8;
-pub const STRING_FIRST_CHAR: u64 = 12;
-/// The first element of a single-dimension array; a multi-dimensional array keeps its
-/// bounds here (u32 lengths, then u32 lower bounds), its elements after them.
-pub const ARRAY_DATA: u64 = 16;
-/// `EEClass.m_pMethodTable`: the canonical MethodTable (9/10 descriptor
-/// `EEClass.MethodTable`; 8 the same on every lab dump). SOS trusts a MethodTable whose
-/// EEClass points back at it.
-pub const EECLASS_METHOD_TABLE: u64 = 16;
 
 /// An exception's recorded stack trace (`Exception._stackTrace`, a byte array, or on 9 and
 /// 10 possibly an object array whose first element is it): a 16-byte header whose first
@@ -518,14 +644,72 @@ pub const SBLK_THIN_LOCK_THREAD_ID: u32 = 0x3ff;
 pub const SBLK_THIN_LOCK_RECURSION_SHIFT: u32 = 10;
 pub const SBLK_THIN_LOCK_RECURSION: u32 = 0x3f;
 
-/// `PEImageLayout`: base, size, flags (bit 0: mapped by the OS loader).
-pub const IMAGE_LAYOUT_BASE: u64 = 8;
-pub const IMAGE_LAYOUT_SIZE: u64 = 16;
-pub const IMAGE_LAYOUT_FLAGS: u64 = 20;
+/// Values the same on 8, 9 and 10.
+const METHOD_TABLE: MethodTableLayout = MethodTableLayout {
+    flags: 0,
+    base_size: 4,
+    flags2: 8,
+    token: TokenField::UpperBitsOfFlags2,
+    parent: 16,
+    module: 24,
+    ee_class_or_canon: 40,
+    per_inst_info: 48,
+    aux_data: 32,
+    aux_flags: 0,
+    aux_loader_module: 8,
+    collectible_flag: 0x0020_0000,
+    module_is_loader_module: false,
+};
+const ALLOC_CONTEXT: AllocContextLayout = AllocContextLayout { pointer: 0, limit: 8 };
+const LOOKUP_MAP: LookupMapLayout = LookupMapLayout {
+    next: 0,
+    table: 8,
+    count: 16,
+    supported_flags_mask: 24,
+};
+const OBJECT: ObjectLayout = ObjectLayout {
+    mt_unmask: 7,
+    sync_block_value: 4,
+    string_length: 8,
+    string_first_char: 12,
+    array_length: 8,
+    array_data: 16,
+};
+/// 12 token remainder bits on 8, 9, 10 (8 checked on every CoreLib MethodDesc of zoo-net8).
+const METHOD_DESC: MethodDescLayout = MethodDescLayout {
+    chunk_index: 2,
+    alignment: 8,
+    chunk_size: 24,
+    chunk_method_table: 0,
+    chunk_token_range: 18,
+    token_remainder_bits: 12,
+};
+const CODE_MAP: CodeMapLayout = CodeMapLayout {
+    top_level: 0,
+    fragment_next: 0,
+    fragment_begin: 8,
+    fragment_end: 16,
+    fragment_section: 24,
+    section_begin: 0,
+    section_flags: 16,
+    section_r2r_module: 32,
+    section_heap_list: 40,
+    section_next_for_delete: 64,
+    heap_list_map_base: 32,
+    heap_list_header_map: 40,
+    code_header_gc_info: 16,
+    code_header_method_desc: 24,
+    code_header_num_unwind: 32,
+    code_header_unwind: 36,
+    runtime_function_size: 12,
+    runtime_function_begin: 0,
+    runtime_function_end: 4,
+    runtime_function_unwind: 8,
+    stub_code_block_last: 0xf,
+};
 
 pub static NET8: Layout = Layout {
     major: 8,
-    param_type_arg: 8,
     dac: DacTableIndices {
         thread_store: 16,
         finalizer_thread: 17,
@@ -544,8 +728,10 @@ pub static NET8: Layout = Layout {
         token: TokenField::U16At10,
         collectible_flag: 0x1000_0000,
         module_is_loader_module: true,
+        ..METHOD_TABLE
     },
     ee_class: EEClassLayout {
+        method_table: 16,
         field_desc_list: 24,
         counts: EEClassCounts::Packed,
         array_rank: 56,
@@ -555,7 +741,10 @@ pub static NET8: Layout = Layout {
         pe_image: 8,
         loaded_layout: 120,
         image_path: 16,
-        dynamic_metadata: DynamicMetadata::SBuffer(1688),
+        image_base: 8,
+        image_size: 16,
+        image_flags: 20,
+        dynamic_metadata: DynamicMetadata::SBuffer { module_field: 1688 },
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -569,6 +758,7 @@ pub static NET8: Layout = Layout {
         last_thrown_object: 464,
         alloc_context: AllocContextPlace::Inline(88),
     },
+    alloc_context: ALLOC_CONTEXT,
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
     // its MethodTable (Cat, String, Point), the TypeRef map resolves scenarios.dll's
     // reference to System.String, the param-type table walks to its 14/1564 entries (its
@@ -578,14 +768,20 @@ pub static NET8: Layout = Layout {
     type_loader: TypeLoaderLayout {
         typedef_map: 752,
         typeref_map: 8,
+        lookup_map: LOOKUP_MAP,
         available_param_types: 968,
-        // zoo-net8-wks-heap: CoreLib's table holds `void*` with System.Void at +8.
-        param_type_arg: 8,
+        hash_buckets: 16,
+        hash_entry_value: 0,
+        hash_entry_next: 8,
         statics: StaticsLayout::DomainLocalModule {
             module_id: 1224,
             gc_statics: 32,
         },
     },
+    // `typedesc.h` of 8 (no lab dump holds such a type: unverified on a dump).
+    type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 8 },
+    object: OBJECT,
+    method_desc: METHOD_DESC,
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -603,12 +799,22 @@ pub static NET8: Layout = Layout {
         cache_free_index: 180,
         cache_table_size: 192,
         holder: LockHolder::ThreadPointer,
+        entry_size: 16,
+        entry_sync_block: 0,
+        entry_object: 8,
     },
     stack: StackLayout {
         thread_frame: 16,
+        frame_next: 8,
         thread_stack_base: 248,
         frame_identity: FrameIdentity::Vtable(&NET8_FRAMES),
         gc_info_version: 3,
+        icf_call_site_sp: 24,
+        icf_caller_return_address: 32,
+        icf_callee_saved_fp: 40,
+        transition_block_return_address: 96,
+        transition_block_callee_saved: 48,
+        transition_block_size: 104,
         module_method_def_to_desc: 784,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
@@ -620,11 +826,11 @@ pub static NET8: Layout = Layout {
         software_exception_context: None,
         resumable_context_ptr: None,
     },
+    code_map: CODE_MAP,
 };
 
 pub static NET9: Layout = Layout {
     major: 9,
-    param_type_arg: 16,
     dac: DacTableIndices {
         thread_store: 16,
         finalizer_thread: 17,
@@ -639,12 +845,9 @@ pub static NET9: Layout = Layout {
         sync_table: 82,
         core_lib: 35,
     },
-    method_table: MethodTableLayout {
-        token: TokenField::UpperBitsOfFlags2,
-        collectible_flag: 0x0020_0000,
-        module_is_loader_module: false,
-    },
+    method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
+        method_table: 16,
         field_desc_list: 24,
         counts: EEClassCounts::Fixed {
             num_instance_fields: 50,
@@ -657,7 +860,10 @@ pub static NET9: Layout = Layout {
         pe_image: 8,
         loaded_layout: 120,
         image_path: 16,
-        dynamic_metadata: DynamicMetadata::SizePrefixed(1120),
+        image_base: 8,
+        image_size: 16,
+        image_flags: 20,
+        dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 1120, size: 0, data: 4 },
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -670,9 +876,11 @@ pub static NET9: Layout = Layout {
         last_thrown_object: 336,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
-            offset: 0,
+            context: 0,
+            gc_context: 0,
         },
     },
+    alloc_context: ALLOC_CONTEXT,
     // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
     // 8); the param-type table (808) found by content on zoo-net9-wks-heap as for 8.
     // Statics: `DynamicStaticsInfo` (24 bytes) before the auxiliary data (@32), checked
@@ -680,15 +888,21 @@ pub static NET9: Layout = Layout {
     type_loader: TypeLoaderLayout {
         typedef_map: 624,
         typeref_map: 8,
+        lookup_map: LOOKUP_MAP,
         available_param_types: 808,
-        // 9 descriptor `ParamTypeDesc.TypeArg`.
-        param_type_arg: 16,
+        hash_buckets: 16,
+        hash_entry_value: 0,
+        hash_entry_next: 8,
         statics: StaticsLayout::DynamicStaticsInfo {
-            aux_data: 32,
-            gc_statics: -24,
-            non_gc_statics: -16,
+            info_size: 24,
+            gc_statics: 0,
+            non_gc_statics: 8,
+            pointer_mask: !1,
         },
     },
+    type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 16 },
+    object: OBJECT,
+    method_desc: METHOD_DESC,
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,
@@ -696,7 +910,7 @@ pub static NET9: Layout = Layout {
         data_block_type: 11,
     },
     collectible: CollectibleLayout {
-        loader_module: LoaderModulePlace::AuxiliaryData { aux: 32, offset: 8 },
+        loader_module: LoaderModulePlace::AuxiliaryData,
         module_loader_allocator: 248,
         object_handle: 1128,
     },
@@ -706,12 +920,22 @@ pub static NET9: Layout = Layout {
         cache_free_index: 180,
         cache_table_size: 192,
         holder: LockHolder::ThreadPointer,
+        entry_size: 16,
+        entry_sync_block: 0,
+        entry_object: 8,
     },
     stack: StackLayout {
         thread_frame: 8,
+        frame_next: 8,
         thread_stack_base: 120,
         frame_identity: FrameIdentity::Vtable(&NET9_FRAMES),
         gc_info_version: 3,
+        icf_call_site_sp: 24,
+        icf_caller_return_address: 32,
+        icf_callee_saved_fp: 40,
+        transition_block_return_address: 96,
+        transition_block_callee_saved: 48,
+        transition_block_size: 104,
         module_method_def_to_desc: 656,
         helper_frame_machine_state: Some(48),
         helper_frame_gc_ptrs: 232,
@@ -723,11 +947,11 @@ pub static NET9: Layout = Layout {
         software_exception_context: None,
         resumable_context_ptr: None,
     },
+    code_map: CODE_MAP,
 };
 
 pub static NET10: Layout = Layout {
     major: 10,
-    param_type_arg: 16,
     dac: DacTableIndices {
         thread_store: 15,
         finalizer_thread: 16,
@@ -742,12 +966,9 @@ pub static NET10: Layout = Layout {
         sync_table: 78,
         core_lib: 34,
     },
-    method_table: MethodTableLayout {
-        token: TokenField::UpperBitsOfFlags2,
-        collectible_flag: 0x0020_0000,
-        module_is_loader_module: false,
-    },
+    method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
+        method_table: 16,
         field_desc_list: 24,
         counts: EEClassCounts::Fixed {
             num_instance_fields: 50,
@@ -760,7 +981,10 @@ pub static NET10: Layout = Layout {
         pe_image: 8,
         loaded_layout: 128,
         image_path: 16,
-        dynamic_metadata: DynamicMetadata::SizePrefixed(840),
+        image_base: 8,
+        image_size: 16,
+        image_flags: 20,
+        dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 840, size: 0, data: 4 },
     },
     thread: ThreadLayout {
         first_link: 88,
@@ -773,9 +997,11 @@ pub static NET10: Layout = Layout {
         last_thrown_object: 336,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
-            offset: 8,
+            context: 0,
+            gc_context: 8,
         },
     },
+    alloc_context: ALLOC_CONTEXT,
     // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
     // `AvailableTypeParams` 600, `MethodTable.AuxiliaryData` 32, `DynamicStaticsInfo`
     // (size 24: GCStatics @0, NonGCStatics @8), `StaticsPointerMask` ~1. Checked on
@@ -783,15 +1009,21 @@ pub static NET10: Layout = Layout {
     type_loader: TypeLoaderLayout {
         typedef_map: 416,
         typeref_map: 8,
+        lookup_map: LOOKUP_MAP,
         available_param_types: 600,
-        // 10 descriptor `ParamTypeDesc.TypeArg`; zoo-net10: `void*` with System.Void there.
-        param_type_arg: 16,
+        hash_buckets: 16,
+        hash_entry_value: 0,
+        hash_entry_next: 8,
         statics: StaticsLayout::DynamicStaticsInfo {
-            aux_data: 32,
-            gc_statics: -24,
-            non_gc_statics: -16,
+            info_size: 24,
+            gc_statics: 0,
+            non_gc_statics: 8,
+            pointer_mask: !1,
         },
     },
+    type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 16 },
+    object: OBJECT,
+    method_desc: METHOD_DESC,
     global_alloc_context_offset: 8,
     handle_table: HandleTableLayout {
         segment_list: 56,
@@ -799,7 +1031,7 @@ pub static NET10: Layout = Layout {
         data_block_type: 12,
     },
     collectible: CollectibleLayout {
-        loader_module: LoaderModulePlace::AuxiliaryData { aux: 32, offset: 8 },
+        loader_module: LoaderModulePlace::AuxiliaryData,
         module_loader_allocator: 176,
         object_handle: 752,
     },
@@ -809,12 +1041,22 @@ pub static NET10: Layout = Layout {
         cache_free_index: 108,
         cache_table_size: 120,
         holder: LockHolder::ManagedThreadId,
+        entry_size: 16,
+        entry_sync_block: 0,
+        entry_object: 8,
     },
     stack: StackLayout {
         thread_frame: 8,
+        frame_next: 8,
         thread_stack_base: 120,
-        frame_identity: FrameIdentity::Identifier(&NET10_FRAMES),
+        frame_identity: FrameIdentity::Identifier(NET10_FRAMES),
         gc_info_version: 4,
+        icf_call_site_sp: 24,
+        icf_caller_return_address: 32,
+        icf_callee_saved_fp: 40,
+        transition_block_return_address: 96,
+        transition_block_callee_saved: 48,
+        transition_block_size: 104,
         module_method_def_to_desc: 448,
         helper_frame_machine_state: None,
         helper_frame_gc_ptrs: 0,
@@ -826,15 +1068,18 @@ pub static NET10: Layout = Layout {
         software_exception_context: Some(288),
         resumable_context_ptr: Some(16),
     },
+    code_map: CODE_MAP,
 };
 
-/// .NET 10 on linux-arm64: `NET10` with the `Thread` fields that sit after
-/// architecture-sized members moved (10.0.12 arm64 contract descriptor: `Thread.LinkNext`
-/// 152, `Thread.OSId` 336, `Thread.LastThrownObject` 376, all 40 bytes further than on
-/// x64; `m_CacheStackBase`, not in the descriptor, found on seed-arm64-wks-full the way
-/// research §1.1 found x64's: the one field pointing just past every thread's stack
-/// mapping, 40 bytes further too). Everything
-/// else the descriptor describes is the same on both (compared type by type).
+/// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
+/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336,
+/// `Thread.LastThrownObject` 376, all 40 bytes further than on x64; `m_CacheStackBase`,
+/// not in the descriptor, found on seed-arm64-wks-full the way research §1.1 found x64's:
+/// the one field pointing just past every thread's stack mapping, 40 bytes further too),
+/// and the structures of the architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`,
+/// `RangeSection`'s tail). The rest of the descriptor's types are the same on both
+/// (compared type by type). Like every table, these are defaults: the descriptor's values
+/// are taken at open.
 pub static NET10_ARM64: Layout = Layout {
     thread: ThreadLayout {
         link: 152,
@@ -847,7 +1092,19 @@ pub static NET10_ARM64: Layout = Layout {
         thread_stack_base: 160,
         // descriptor `SoftwareExceptionFrame.TargetContext` (the arm64 CONTEXT is smaller).
         software_exception_context: Some(192),
+        // descriptor `TransitionBlock`: fp, lr and x19..x28 first, then the arguments.
+        transition_block_callee_saved: 0,
+        transition_block_return_address: 8,
+        transition_block_size: 176,
         ..NET10.stack
+    },
+    // descriptor `RangeSection.NextForDelete` 56 and `RuntimeFunction` {BeginAddress 0,
+    // UnwindData 4} (8 bytes; the end comes from the unwind data).
+    code_map: CodeMapLayout {
+        section_next_for_delete: 56,
+        runtime_function_size: 8,
+        runtime_function_unwind: 4,
+        ..CODE_MAP
     },
     ..NET10
 };

@@ -2,9 +2,12 @@
 //!
 //! From the dump's mapped files it finds `libcoreclr.so`, reads its version and exports,
 //! the contract descriptor (.NET 9+), `g_dacTable` (every version: the addresses of the
-//! runtime's globals) and the GC's `GcDacVars`, and selects the per-version [`layouts`].
-//! A runtime it does not know is refused with one line naming what was found.
+//! runtime's globals) and the GC's `GcDacVars`, and builds the runtime's [`Layout`]: the
+//! per-version tables of [`layouts`] with what the descriptor describes taken from it
+//! ([`described`]). A runtime it does not know is refused with one line naming what was
+//! found.
 pub mod contract;
+pub mod described;
 pub mod modules;
 pub mod precode;
 pub mod stack;
@@ -39,6 +42,8 @@ pub struct Globals {
     pub sync_table: u64,
     /// CoreLib's `Module*`.
     pub core_lib_module: u64,
+    /// Address of `ExecutionManager::g_codeRangeMap` (the RangeSectionMap).
+    pub code_range_map: u64,
 }
 
 /// A CoreCLR runtime found in a dump.
@@ -48,11 +53,17 @@ pub struct Runtime {
     pub coreclr: MappedFile,
     /// `libclrgc.so` when the process ran the standalone (segments) GC.
     pub gc_module: Option<MappedFile>,
-    pub layout: &'static Layout,
+    /// Where this runtime keeps things: its version's table, with every value the
+    /// contract descriptor describes taken from the descriptor.
+    pub layout: Layout,
     pub descriptor: Option<ContractDescriptor>,
     pub dac_table: u64,
     pub globals: Globals,
     pub gc: GcDacVars,
+    /// What was wrong with the runtime's own description of itself (an unreadable or
+    /// damaged contract descriptor, a global the descriptor and `g_dacTable` disagree
+    /// on), for the shell to show once.
+    pub warnings: Vec<String>,
 }
 
 impl Runtime {
@@ -67,15 +78,18 @@ impl Runtime {
                 space.mapped_files().len()
             );
         };
-        let version = version::find_version(&space, &coreclr).with_context(|| {
-            format!(
-                "found {} but not its version string; the dump may be damaged, or pass \
-                 --module-path with a directory holding this libcoreclr.so",
+        let Some(version) = version::find_version(&space, &coreclr) else {
+            if let Some(missing) = space.missing_file_message(&coreclr) {
+                bail!("{missing}");
+            }
+            bail!(
+                "found {} but not its version string; the dump may be damaged, or the file at that path is \
+                 not the one the process ran (pass --module-path with a folder holding the right one)",
                 coreclr.path
-            )
-        })?;
+            );
+        };
         let arch = space.core().arch;
-        let Some(layout) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
+        let Some(table) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
             if layouts::for_major(version.major).is_some() && version.minor == 0 {
                 bail!(
                     "CoreCLR {version} for {} is not supported: clrheap reads .NET 8.0, 9.0 and 10.0 on x64, and 10.0 on arm64",
@@ -87,14 +101,33 @@ impl Runtime {
                 version.file_version
             );
         };
+        let table = described::table_for_open(table, arch.name());
+        let mut warnings = Vec::new();
         let exports = Exports::read(&space, &coreclr)?;
         let dac_table = exports
             .find("g_dacTable")?
             .context("libcoreclr.so does not export g_dacTable")?;
-        let descriptor = match exports.find("DotNetRuntimeContractDescriptor")? {
-            Some(addr) => Some(ContractDescriptor::read(&space, addr)?),
-            None => None,
+        let descriptor = match exports.find("DotNetRuntimeContractDescriptor") {
+            Ok(Some(addr)) => match ContractDescriptor::read(&space, addr) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    warnings.push(format!(
+                        "cannot read the runtime's contract descriptor ({e:#}): clrheap's own {}.0 layout is used",
+                        version.major
+                    ));
+                    None
+                }
+            },
+            Ok(None) | Err(_) if version.major >= 9 => {
+                warnings.push(format!(
+                    "libcoreclr.so exports no contract descriptor: clrheap's own {}.0 layout is used",
+                    version.major
+                ));
+                None
+            }
+            Ok(None) | Err(_) => None,
         };
+        let layout = described::resolve(&table, descriptor.as_ref(), &mut warnings);
         let dac = |index: usize| -> Result<u64> {
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
@@ -107,21 +140,25 @@ impl Runtime {
                 .with_context(|| format!("cannot read the global of g_dacTable entry {index}"))
         };
         let d = &layout.dac;
-        let globals = Globals {
-            free_mt: deref(d.free_mt)?,
-            string_mt: deref(d.string_mt)?,
-            object_mt: deref(d.object_mt)?,
-            array_mt: deref(d.array_mt)?,
-            exception_mt: deref(d.exception_mt)?,
-            thread_store: deref(d.thread_store)?,
-            finalizer_thread: deref(d.finalizer_thread)?,
-            global_alloc_context: dac(d.global_alloc_context)?.wrapping_add(layout.global_alloc_context_offset),
-            sync_table: deref(d.sync_table).unwrap_or(0),
-            // The entry is the address of the binder itself (a static object), whose
-            // first field is CoreLib's Module.
-            core_lib_module: dac(d.core_lib)
-                .and_then(|binder| Ok(space.read_ptr(binder)?))
-                .unwrap_or(0),
+        let globals = {
+            let mut g = DescribedGlobals { space: &space, dac_table, descriptor: descriptor.as_ref(), warnings: &mut warnings };
+            Globals {
+                free_mt: g.value("FreeObjectMethodTable", d.free_mt)?,
+                string_mt: g.value("StringMethodTable", d.string_mt)?,
+                object_mt: g.value("ObjectMethodTable", d.object_mt)?,
+                array_mt: deref(d.array_mt)?,
+                exception_mt: g.value("ExceptionMethodTable", d.exception_mt)?,
+                thread_store: g.value("ThreadStore", d.thread_store)?,
+                finalizer_thread: g.value("FinalizerThread", d.finalizer_thread)?,
+                global_alloc_context: dac(d.global_alloc_context)?.wrapping_add(layout.global_alloc_context_offset),
+                sync_table: g.value("SyncTableEntries", d.sync_table).unwrap_or(0),
+                // The entry is the address of the binder itself (a static object), whose
+                // first field is CoreLib's Module.
+                core_lib_module: dac(d.core_lib)
+                    .and_then(|binder| Ok(space.read_ptr(binder)?))
+                    .unwrap_or(0),
+                code_range_map: g.address("ExecutionManagerCodeRangeMapAddress", 0).unwrap_or(0),
+            }
         };
         if globals.free_mt == 0 || globals.string_mt == 0 {
             bail!("the runtime's type globals are not set: the process had not finished starting up");
@@ -142,6 +179,7 @@ impl Runtime {
             dac_table,
             globals,
             gc,
+            warnings,
         })
     }
 
@@ -154,6 +192,62 @@ impl Runtime {
                 let name = if self.gc.dynamic_adaptation_mode == Some(1) { "DATAS" } else { "server" };
                 format!("{name} ({n_heaps} heaps), {kind}")
             }
+        }
+    }
+}
+
+/// The runtime's globals by the contract descriptor's names (9, 10), checked against
+/// `g_dacTable`, whose entries are the same addresses; by `g_dacTable` alone where the
+/// descriptor has none (8, a damaged descriptor).
+struct DescribedGlobals<'a> {
+    space: &'a AddressSpace,
+    dac_table: u64,
+    descriptor: Option<&'a ContractDescriptor>,
+    warnings: &'a mut Vec<String>,
+}
+
+impl DescribedGlobals<'_> {
+    fn dac_entry(&self, index: usize) -> Result<u64> {
+        self.space
+            .read_ptr(self.dac_table.wrapping_add(8 * index as u64))
+            .with_context(|| format!("cannot read g_dacTable entry {index}"))
+    }
+
+    fn described(&self, name: &str) -> Option<u64> {
+        self.descriptor.and_then(|d| d.global(name)).filter(|&a| a != 0)
+    }
+
+    /// The global's address: the descriptor's when it has one (a disagreeing g_dacTable
+    /// entry is named in a warning), else g_dacTable entry `index`.
+    fn address(&mut self, name: &str, index: usize) -> Result<u64> {
+        let Some(addr) = self.described(name) else {
+            return self.dac_entry(index);
+        };
+        if let Ok(entry) = self.dac_entry(index)
+            && entry != addr
+        {
+            self.warnings.push(format!(
+                "the contract descriptor puts global {name} at {addr:#x}, g_dacTable entry {index} at \
+                 {entry:#x}: the descriptor's is used"
+            ));
+        }
+        Ok(addr)
+    }
+
+    /// The pointer the global holds; g_dacTable's when the descriptor's address is unreadable.
+    fn value(&mut self, name: &str, index: usize) -> Result<u64> {
+        let addr = self.address(name, index)?;
+        match self.space.read_ptr(addr) {
+            Ok(v) => Ok(v),
+            Err(e) if self.described(name).is_some() => {
+                self.warnings.push(format!(
+                    "cannot read global {name} where the contract descriptor puts it ({e:#}): \
+                     g_dacTable entry {index} is used"
+                ));
+                let var = self.dac_entry(index)?;
+                Ok(self.space.read_ptr(var)?)
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read the runtime's global {name} at {addr:#x}")),
         }
     }
 }

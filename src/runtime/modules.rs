@@ -6,7 +6,7 @@
 //! from the file through the address space. Modules emitted at run time
 //! (Reflection.Emit) have no image: their metadata lives only in the process, in a
 //! buffer the module points to.
-use super::layouts::{DynamicMetadata, IMAGE_LAYOUT_BASE, IMAGE_LAYOUT_FLAGS, IMAGE_LAYOUT_SIZE};
+use super::layouts::DynamicMetadata;
 use super::Runtime;
 use crate::dump::AddressSpace;
 use crate::metadata::{ImageLayout, ImageSource, MetadataError, MetadataReader, PeImage};
@@ -29,7 +29,7 @@ pub struct ModuleImage {
 pub fn module_image(rt: &Runtime, module: u64) -> Result<ModuleImage> {
     let space = &*rt.space;
     let m = &rt.layout.module;
-    let pe_assembly = space.read_ptr(module + m.pe_assembly)?;
+    let pe_assembly = space.read_ptr(module.wrapping_add(m.pe_assembly))?;
     let mut image = ModuleImage {
         module,
         base: 0,
@@ -40,18 +40,18 @@ pub fn module_image(rt: &Runtime, module: u64) -> Result<ModuleImage> {
     if pe_assembly == 0 {
         return Ok(image);
     }
-    let pe_image = space.read_ptr(pe_assembly + m.pe_image)?;
+    let pe_image = space.read_ptr(pe_assembly.wrapping_add(m.pe_image))?;
     if pe_image == 0 {
         return Ok(image);
     }
-    if let Ok(path_ptr) = space.read_ptr(pe_image + m.image_path) {
+    if let Ok(path_ptr) = space.read_ptr(pe_image.wrapping_add(m.image_path)) {
         image.path = read_utf16z(space, path_ptr, 4096).unwrap_or_default();
     }
-    let layout = space.read_ptr(pe_image + m.loaded_layout)?;
+    let layout = space.read_ptr(pe_image.wrapping_add(m.loaded_layout))?;
     if layout != 0 {
-        image.base = space.read_ptr(layout + IMAGE_LAYOUT_BASE)?;
-        image.size = space.read_u32(layout + IMAGE_LAYOUT_SIZE)?;
-        let flags = space.read_u32(layout + IMAGE_LAYOUT_FLAGS)?;
+        image.base = space.read_ptr(layout.wrapping_add(m.image_base))?;
+        image.size = space.read_u32(layout.wrapping_add(m.image_size))?;
+        let flags = space.read_u32(layout.wrapping_add(m.image_flags))?;
         image.layout = if flags & 1 != 0 {
             ImageLayout::Mapped
         } else {
@@ -76,19 +76,19 @@ pub fn load_metadata(rt: &Runtime, module: u64) -> Result<MetadataReader> {
     }
     let space = &*rt.space;
     let (data, size) = match rt.layout.module.dynamic_metadata {
-        DynamicMetadata::SBuffer(off) => {
-            let buffer = space.read_ptr(module + off)?;
+        DynamicMetadata::SBuffer { module_field } => {
+            let buffer = space.read_ptr(module.wrapping_add(module_field))?;
             if buffer == 0 {
                 bail!("module {module:#x} has neither an image nor in-memory metadata");
             }
-            (space.read_ptr(buffer + 16)?, space.read_u32(buffer)?)
+            (space.read_ptr(buffer.wrapping_add(16))?, space.read_u32(buffer)?)
         }
-        DynamicMetadata::SizePrefixed(off) => {
-            let blob = space.read_ptr(module + off)?;
+        DynamicMetadata::SizePrefixed { module_field, size, data } => {
+            let blob = space.read_ptr(module.wrapping_add(module_field))?;
             if blob == 0 {
                 bail!("module {module:#x} has neither an image nor in-memory metadata");
             }
-            (blob + 4, space.read_u32(blob)?)
+            (blob.wrapping_add(data), space.read_u32(blob.wrapping_add(size))?)
         }
     };
     if size == 0 || size > MAX_DYNAMIC_METADATA {

@@ -1,10 +1,7 @@
 //! The sync block table: `g_pSyncTable`'s entries (an object and its SyncBlock) and the
 //! monitor each SyncBlock holds, as the DAC's `GetSyncBlockData` reports them for SOS's
 //! `syncblk`. Offsets per version are in [`super::layouts::SyncBlockLayout`].
-use super::layouts::{
-    LockHolder, AWARE_LOCK_HOLDER, AWARE_LOCK_RECURSION, AWARE_LOCK_STATE, SYNC_TABLE_ENTRY_OBJECT,
-    SYNC_TABLE_ENTRY_SIZE,
-};
+use super::layouts::{LockHolder, AWARE_LOCK_HOLDER, AWARE_LOCK_RECURSION, AWARE_LOCK_STATE};
 use super::threads::ManagedThread;
 use super::Runtime;
 use anyhow::{bail, Context, Result};
@@ -57,9 +54,10 @@ pub fn sync_block(rt: &Runtime, threads: &[ManagedThread], index: u32) -> Result
     if rt.globals.sync_table == 0 {
         bail!("the runtime has no sync block table");
     }
-    let entry = rt.globals.sync_table.wrapping_add(SYNC_TABLE_ENTRY_SIZE * index as u64);
-    let sync_block = space.read_ptr(entry)?;
-    let object = space.read_ptr(entry.wrapping_add(SYNC_TABLE_ENTRY_OBJECT))?;
+    let l = &rt.layout.sync_block;
+    let entry = rt.globals.sync_table.wrapping_add(l.entry_size.wrapping_mul(index as u64));
+    let sync_block = space.read_ptr(entry.wrapping_add(l.entry_sync_block))?;
+    let object = space.read_ptr(entry.wrapping_add(l.entry_object))?;
     let mut e = SyncBlockEntry { index, ..Default::default() };
     if object & 1 != 0 {
         e.free = true;

@@ -82,10 +82,12 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
         let thread = link.wrapping_sub(t.link);
         let alloc = match t.alloc_context {
             AllocContextPlace::Inline(off) => Some(thread.wrapping_add(off)),
-            AllocContextPlace::Indirect { pointer, offset } => match space.read_ptr(thread.wrapping_add(pointer)) {
-                Ok(0) | Err(_) => None,
-                Ok(block) => Some(block.wrapping_add(offset)),
-            },
+            AllocContextPlace::Indirect { pointer, context, gc_context } => {
+                match space.read_ptr(thread.wrapping_add(pointer)) {
+                    Ok(0) | Err(_) => None,
+                    Ok(block) => Some(block.wrapping_add(context).wrapping_add(gc_context)),
+                }
+            }
         };
         let alloc_context = alloc.and_then(|a| read_alloc_context(rt, a));
         threads.push(ManagedThread {
@@ -105,7 +107,8 @@ pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
 
 /// A `gc_alloc_context` at `addr` (`alloc_ptr`, `alloc_limit`), when readable and non-empty.
 pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
-    let ptr = rt.space.read_ptr(addr).ok()?;
-    let limit = rt.space.read_ptr(addr.wrapping_add(8)).ok()?;
+    let c = &rt.layout.alloc_context;
+    let ptr = rt.space.read_ptr(addr.wrapping_add(c.pointer)).ok()?;
+    let limit = rt.space.read_ptr(addr.wrapping_add(c.limit)).ok()?;
     (ptr != 0 && ptr < limit).then_some((ptr, limit))
 }

@@ -49,9 +49,25 @@ pub fn lab_dumps(test: &str) -> Vec<(String, PathBuf, PathBuf)> {
     dumps
 }
 
+/// A command running the clrheap binary under test. `CLRHEAP_TEST_RUNNER` (words
+/// separated by spaces, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) runs it through an
+/// emulator when it was built for another architecture (`.ci/cross-arm64`).
+pub fn clrheap() -> Command {
+    let exe = env!("CARGO_BIN_EXE_clrheap");
+    match std::env::var("CLRHEAP_TEST_RUNNER").ok().filter(|r| !r.trim().is_empty()) {
+        Some(runner) => {
+            let mut words = runner.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap());
+            cmd.args(words).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    }
+}
+
 /// Runs `clrheap analyze DUMP -c CMD...`.
 pub fn analyze(dump: &Path, commands: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clrheap"));
+    let mut cmd = clrheap();
     cmd.arg("analyze").arg(dump);
     for c in commands {
         cmd.arg("-c").arg(c);
@@ -146,6 +162,31 @@ pub fn without_progress(text: &str) -> String {
         s.push('\n');
     }
     s
+}
+
+/// The command behind an expected file's name (`dumpheap-stat.txt` -> `dumpheap -stat`),
+/// for the commands clrheap answers.
+pub fn command_for(file: &str) -> Option<String> {
+    let stem = file.strip_suffix(".txt")?;
+    Some(match stem {
+        "dumpheap-stat" => "dumpheap -stat".into(),
+        "dumpheap-stat-bycount" => "dumpheap -stat -bycount".into(),
+        "dumpheap-live-stat" => "dumpheap -live -stat".into(),
+        "dumpheap-dead-stat" => "dumpheap -dead -stat".into(),
+        "eeheap-gc" => "eeheap -gc".into(),
+        "gchandles" => "gchandles".into(),
+        "gchandles-stat" => "gchandles -stat".into(),
+        "finalizequeue" => "finalizequeue".into(),
+        "syncblk" => "syncblk".into(),
+        _ => {
+            let (kind, arg) = stem.rsplit_once('-')?;
+            match kind {
+                "dumpheap-mt" => format!("dumpheap -mt {arg}"),
+                "gcroot" | "objsize" | "dumpobj" | "dumpgen" => format!("{kind} {arg}"),
+                _ => return None,
+            }
+        }
+    })
 }
 
 /// One row of `tests/known-gaps.tsv`: a check that is known to fail on some lab dumps,

@@ -4,38 +4,22 @@
 //! `g_dacTable` entry 0 is `ExecutionManager::g_codeRangeMap`, a RangeSectionMap: a
 //! five-level radix tree (256 entries per level, top level inline at +0, index at level L
 //! = `ip >> (17 + 8 (L-1)) & 0xff`, bit 0 of interior pointers is a flag) whose leaves are
-//! lists of RangeSectionFragments `{next +0, begin +8, end +16, RangeSection* +24}`.
-//! A RangeSection `{begin +0, end +8, u32 flags +16, R2R module +32, heap list +40,
-//! next-for-delete +64 (arm64: +56)}` is either a JIT code heap (flag 2) found through its
-//! nibble map, a ReadyToRun image (R2R module set), or stubs (flag 4). Same layout on 8, 9,
-//! 10 (10 descriptor; 8/9 checked on the lab dumps, `docs/research/stack-roots.md` §1.4).
-//! A JIT method's code header lists its RUNTIME_FUNCTIONs (one per funclet), 12 bytes on
-//! x64 and 8 on arm64, whose RVAs are relative to the section's start.
+//! lists of RangeSectionFragments `{next, begin, end, RangeSection*}`. A RangeSection
+//! `{begin, end, u32 flags, R2R module, heap list, next-for-delete}` is either a JIT code
+//! heap (flag 2) found through its nibble map, a ReadyToRun image (R2R module set), or
+//! stubs (flag 4). A JIT method's code header lists its RUNTIME_FUNCTIONs (one per
+//! funclet: `{begin, end, unwind}` on x64, `{begin, unwind}` on arm64, whose unwind data
+//! gives the length), RVAs relative to the section's start. Offsets in
+//! [`crate::runtime::layouts::CodeMapLayout`] (per version and architecture, from the
+//! contract descriptor on 10).
 use super::arch::StackArch;
 use super::r2r::ReadyToRunImage;
-use crate::runtime::layouts::*;
 use crate::runtime::Runtime;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-const FRAGMENT_NEXT: u64 = 0;
-const FRAGMENT_BEGIN: u64 = 8;
-const FRAGMENT_END: u64 = 16;
-const FRAGMENT_SECTION: u64 = 24;
-const SECTION_BEGIN: u64 = 0;
-const SECTION_FLAGS: u64 = 16;
-const SECTION_R2R_MODULE: u64 = 32;
-const SECTION_HEAP_LIST: u64 = 40;
 const SECTION_FLAG_CODE_HEAP: u32 = 2;
-const HEAP_LIST_MAP_BASE: u64 = 32;
-const HEAP_LIST_HEADER_MAP: u64 = 40;
-const REAL_CODE_HEADER_GC_INFO: u64 = 16;
-const REAL_CODE_HEADER_METHOD_DESC: u64 = 24;
-const REAL_CODE_HEADER_NUM_UNWIND: u64 = 32;
-const REAL_CODE_HEADER_UNWIND: u64 = 36;
-/// Code header values up to this are stub kinds (descriptor `StubCodeBlockLast`).
-const STUB_CODE_BLOCK_LAST: u64 = 0xf;
 /// Longest fragment list and nibble-map scan followed.
 const MAX_FRAGMENTS: usize = 4096;
 const MAX_NIBBLE_WORDS: u64 = 1 << 18;
@@ -75,18 +59,23 @@ pub struct CodeMap<'a> {
 
 impl<'a> CodeMap<'a> {
     pub fn new(rt: &'a Runtime) -> Result<CodeMap<'a>> {
-        let map = rt.space.read_ptr(rt.dac_table).context("cannot read g_dacTable entry 0 (the code range map)")?;
+        let map = rt.globals.code_range_map;
+        if map == 0 {
+            bail!("the code range map's address is unknown (g_dacTable entry 0 unreadable)");
+        }
+        let map = map.wrapping_add(rt.layout.code_map.top_level);
         Ok(CodeMap { rt, arch: StackArch::of(rt.space.core().arch), map, r2r: Mutex::new(HashMap::new()) })
     }
 
     /// The RangeSection holding `ip`.
     fn range_section(&self, ip: u64) -> Result<Option<u64>> {
         let space = &self.rt.space;
+        let l = &self.rt.layout.code_map;
         let mut level_map = self.map;
         let mut entry = 0;
         for level in (1..=5u32).rev() {
             let index = (ip >> (17 + 8 * (level - 1))) & 0xff;
-            entry = space.read_ptr(level_map + 8 * index)? & !1;
+            entry = space.read_ptr(level_map.wrapping_add(8 * index))? & !1;
             if entry == 0 {
                 return Ok(None);
             }
@@ -97,15 +86,15 @@ impl<'a> CodeMap<'a> {
             if fragment == 0 {
                 return Ok(None);
             }
-            let begin = space.read_ptr(fragment + FRAGMENT_BEGIN)?;
-            let end = space.read_ptr(fragment + FRAGMENT_END)?;
+            let begin = space.read_ptr(fragment.wrapping_add(l.fragment_begin))?;
+            let end = space.read_ptr(fragment.wrapping_add(l.fragment_end))?;
             if begin <= ip && ip < end {
-                let section = space.read_ptr(fragment + FRAGMENT_SECTION)?;
-                if section != 0 && space.read_ptr(section + self.arch.range_section_next_for_delete)? == 0 {
+                let section = space.read_ptr(fragment.wrapping_add(l.fragment_section))?;
+                if section != 0 && space.read_ptr(section.wrapping_add(l.section_next_for_delete))? == 0 {
                     return Ok(Some(section));
                 }
             }
-            fragment = space.read_ptr(fragment + FRAGMENT_NEXT)? & !1;
+            fragment = space.read_ptr(fragment.wrapping_add(l.fragment_next))? & !1;
         }
         bail!("the code range map's fragment list does not end")
     }
@@ -115,35 +104,37 @@ impl<'a> CodeMap<'a> {
     pub fn lookup(&self, ip: u64) -> Result<Option<CodeInfo>> {
         let Some(section) = self.range_section(ip)? else { return Ok(None) };
         let space = &self.rt.space;
-        let r2r_module = space.read_ptr(section + SECTION_R2R_MODULE)?;
-        let begin = space.read_ptr(section + SECTION_BEGIN)?;
+        let l = &self.rt.layout.code_map;
+        let r2r_module = space.read_ptr(section.wrapping_add(l.section_r2r_module))?;
+        let begin = space.read_ptr(section.wrapping_add(l.section_begin))?;
         if r2r_module != 0 {
             return self.lookup_r2r(ip, begin, r2r_module);
         }
-        let flags = space.read_u32(section + SECTION_FLAGS)?;
+        let flags = space.read_u32(section.wrapping_add(l.section_flags))?;
         if flags & SECTION_FLAG_CODE_HEAP == 0 {
             return Ok(None); // stubs
         }
-        let heap_list = space.read_ptr(section + SECTION_HEAP_LIST)?;
+        let heap_list = space.read_ptr(section.wrapping_add(l.section_heap_list))?;
         let Some(start) = self.method_start(heap_list, ip)? else { return Ok(None) };
         let header = space.read_ptr(start.wrapping_sub(8))?;
-        if header <= STUB_CODE_BLOCK_LAST {
+        if header <= l.stub_code_block_last {
             return Ok(None);
         }
-        let n = space.read_u32(header + REAL_CODE_HEADER_NUM_UNWIND)?;
+        let n = space.read_u32(header.wrapping_add(l.code_header_num_unwind))?;
         if n > MAX_UNWIND_INFOS {
             bail!("code header {header:#x} claims {n} unwind infos");
         }
         let rva = ip.wrapping_sub(begin);
         let mut function = None;
         for i in 0..n as u64 {
-            let e = header + REAL_CODE_HEADER_UNWIND + self.arch.runtime_function_size * i;
-            let (fb, fe, unwind) = match self.arch.arch {
-                crate::dump::Architecture::X86_64 => (space.read_u32(e)?, space.read_u32(e + 4)?, space.read_u32(e + 8)?),
+            let e = header.wrapping_add(l.code_header_unwind).wrapping_add(l.runtime_function_size.wrapping_mul(i));
+            let fb = space.read_u32(e.wrapping_add(l.runtime_function_begin))?;
+            let unwind = space.read_u32(e.wrapping_add(l.runtime_function_unwind))?;
+            let fe = match self.arch.arch {
+                crate::dump::Architecture::X86_64 => space.read_u32(e.wrapping_add(l.runtime_function_end))?,
                 crate::dump::Architecture::Arm64 => {
-                    let (fb, unwind) = (space.read_u32(e)?, space.read_u32(e + 4)?);
                     let length = super::unwind_arm64::function_length(&*self.rt.space, begin.wrapping_add(unwind as u64))?;
-                    (fb, fb.saturating_add(length), unwind)
+                    fb.saturating_add(length)
                 }
             };
             if (fb as u64) <= rva && rva < fe as u64 {
@@ -158,9 +149,9 @@ impl<'a> CodeMap<'a> {
             function_begin: begin + fb as u64,
             unwind_info: begin + unwind as u64,
             image_base: begin,
-            gc_info: space.read_ptr(header + REAL_CODE_HEADER_GC_INFO)?,
-            gc_info_version: self.rt.layout.stack.gc_info_version,
-            method_desc: Some(space.read_ptr(header + REAL_CODE_HEADER_METHOD_DESC)?).filter(|&m| m != 0),
+            gc_info: space.read_ptr(header.wrapping_add(l.code_header_gc_info))?,
+            gc_info_version: self.rt.layout.stack.gc_info_version as u32,
+            method_desc: Some(space.read_ptr(header.wrapping_add(l.code_header_method_desc))?).filter(|&m| m != 0),
             module_method: None,
         }))
     }
@@ -171,8 +162,9 @@ impl<'a> CodeMap<'a> {
     /// 9..12) in words wholly inside a method: start = map base + (v & !0xf) + ((v & 0xf) - 9) * 4.
     fn method_start(&self, heap_list: u64, ip: u64) -> Result<Option<u64>> {
         let space = &self.rt.space;
-        let map_base = space.read_ptr(heap_list + HEAP_LIST_MAP_BASE)?;
-        let header_map = space.read_ptr(heap_list + HEAP_LIST_HEADER_MAP)?;
+        let l = &self.rt.layout.code_map;
+        let map_base = space.read_ptr(heap_list.wrapping_add(l.heap_list_map_base))?;
+        let header_map = space.read_ptr(heap_list.wrapping_add(l.heap_list_header_map))?;
         let Some(delta) = ip.checked_sub(map_base) else { return Ok(None) };
         let bucket = delta >> 5;
         let mut word = bucket >> 3;
@@ -230,24 +222,26 @@ impl<'a> CodeMap<'a> {
         }))
     }
 
-    /// `Module.m_MethodDefToDescMap[rid]`: a LookupMap `{next +0, table +8, count +16,
-    /// flags mask +24}` chained through `next`.
+    /// `Module.m_MethodDefToDescMap[rid]`: a LookupMap chained through `next`
+    /// ([`crate::runtime::layouts::LookupMapLayout`]).
     pub fn method_def_to_desc(&self, module: u64, rid: u32) -> Result<Option<u64>> {
         let space = &self.rt.space;
-        let mut map = module + self.rt.layout.stack.module_method_def_to_desc;
+        let layout = &self.rt.layout;
+        let lm = &layout.type_loader.lookup_map;
+        let mut map = module.wrapping_add(layout.stack.module_method_def_to_desc);
         let mut index = rid as u64;
         for _ in 0..64 {
-            let table = space.read_ptr(map + 8)?;
-            let count = space.read_u32(map + 16)? as u64;
+            let table = space.read_ptr(map.wrapping_add(lm.table))?;
+            let count = space.read_u32(map.wrapping_add(lm.count))? as u64;
             if index < count {
                 if table == 0 {
                     return Ok(None);
                 }
-                let v = space.read_ptr(table + 8 * index)? & !(METHOD_DESC_ALIGNMENT - 1);
+                let v = space.read_ptr(table.wrapping_add(8 * index))? & !layout.method_desc.alignment.wrapping_sub(1);
                 return Ok((v != 0).then_some(v));
             }
             index -= count;
-            map = space.read_ptr(map)?;
+            map = space.read_ptr(map.wrapping_add(lm.next))?;
             if map == 0 {
                 return Ok(None);
             }

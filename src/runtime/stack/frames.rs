@@ -1,5 +1,5 @@
 //! Explicit Frames: the runtime's linked list of transition records on each thread's stack
-//! (`Thread.m_pFrame`, `Frame.m_Next` at +8, ended by -1). They carry the managed context
+//! (`Thread.m_pFrame`, `Frame.m_Next`, ended by -1). They carry the managed context
 //! across native code (an inlined P/Invoke's InlinedCallFrame, a HelperMethodFrame of an
 //! FCALL on 8/9, a stub's TransitionBlock, an exception's CONTEXT), and some hold GC
 //! references themselves (HelperMethodFrame_nOBJ).
@@ -17,14 +17,9 @@ use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 
 const FRAME_TOP: u64 = u64::MAX;
-const FRAME_NEXT: u64 = 8;
 /// More Frames on one thread than this means a corrupt chain.
 pub const MAX_FRAMES: usize = 4096;
 
-// InlinedCallFrame (9/10 descriptor; 8 the same Frame base).
-const ICF_CALL_SITE_SP: u64 = 24;
-const ICF_CALLER_RETURN_ADDRESS: u64 = 32;
-const ICF_CALLEE_SAVED_FP: u64 = 40;
 // LazyMachState (src vm/amd64/gmscpu.h; 8.0.33 dump). x64 only (arm64 is read on 10, which
 // has no HelperMethodFrames).
 const MS_RIP: u64 = 0;
@@ -77,7 +72,7 @@ impl FrameKinds {
                     }
                 }
             }
-            FrameIdentity::Identifier(table) => by_id.extend(table.iter().copied()),
+            FrameIdentity::Identifier(table) => by_id.extend(table),
         }
         FrameKinds { by_vtable, by_id }
     }
@@ -91,7 +86,7 @@ impl FrameKinds {
 pub fn frame_chain(rt: &Runtime, kinds: &FrameKinds, thread: &ManagedThread) -> Result<Vec<ExplicitFrame>> {
     let space = &rt.space;
     let mut frame = space
-        .read_ptr(thread.address + rt.layout.stack.thread_frame)
+        .read_ptr(thread.address.wrapping_add(rt.layout.stack.thread_frame))
         .context("cannot read the thread's Frame pointer")?;
     let mut out = Vec::new();
     while frame != 0 && frame != FRAME_TOP {
@@ -105,7 +100,7 @@ pub fn frame_chain(rt: &Runtime, kinds: &FrameKinds, thread: &ManagedThread) -> 
         }
         let raw = space.read_ptr(frame).with_context(|| format!("cannot read the Frame at {frame:#x}"))?;
         out.push(ExplicitFrame { address: frame, kind: kinds.kind(raw), raw });
-        frame = space.read_ptr(frame + FRAME_NEXT)?;
+        frame = space.read_ptr(frame.wrapping_add(rt.layout.stack.frame_next))?;
     }
     Ok(out)
 }
@@ -129,12 +124,12 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
     use FrameKind::*;
     match kind {
         InlinedCall => {
-            let ra = space.read_ptr(f + ICF_CALLER_RETURN_ADDRESS)?;
+            let ra = space.read_ptr(f.wrapping_add(st.icf_caller_return_address))?;
             if ra == 0 {
                 return Ok(None); // not in a P/Invoke right now
             }
-            let mut c = RegContext::new(arch.arch, ra, space.read_ptr(f + ICF_CALL_SITE_SP)?);
-            c.set(fp_register(arch.arch), space.read_ptr(f + ICF_CALLEE_SAVED_FP)?);
+            let mut c = RegContext::new(arch.arch, ra, space.read_ptr(f.wrapping_add(st.icf_call_site_sp))?);
+            c.set(fp_register(arch.arch), space.read_ptr(f.wrapping_add(st.icf_callee_saved_fp))?);
             passive(c)
         }
         HelperMethod | HelperMethod1Obj | HelperMethod2Obj | HelperMethod3Obj | HelperMethodProtectObj => {
@@ -179,14 +174,14 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
             Ok(None)
         }
         PrestubMethod | StubDispatch | ExternalMethod | CallCountingHelper | DynamicHelper | PInvokeCalli | Multicast => {
-            let tb = space.read_ptr(f + st.framed_method_transition_block)?;
+            let tb = space.read_ptr(f.wrapping_add(st.framed_method_transition_block))?;
             if tb == 0 {
                 return Ok(None);
             }
-            let ra = space.read_ptr(tb.wrapping_add(arch.transition_block_return_address))?;
-            let mut c = RegContext::new(arch.arch, ra, tb.wrapping_add(arch.transition_block_size));
+            let ra = space.read_ptr(tb.wrapping_add(st.transition_block_return_address))?;
+            let mut c = RegContext::new(arch.arch, ra, tb.wrapping_add(st.transition_block_size));
             for (k, &reg) in arch.callee_saved_order.iter().enumerate() {
-                let at = tb.wrapping_add(arch.transition_block_callee_saved + 8 * k as u64);
+                let at = tb.wrapping_add(st.transition_block_callee_saved).wrapping_add(8 * k as u64);
                 c.set(reg, space.read_ptr(at)?);
                 c.locations[reg] = Some(at);
             }
@@ -194,10 +189,10 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
         }
         FaultingException | SoftwareException | Resumable | RedirectedThread => {
             let context = match kind {
-                FaultingException => st.faulting_exception_context.map(|o| f + o),
-                SoftwareException => st.software_exception_context.map(|o| f + o),
+                FaultingException => st.faulting_exception_context.map(|o| f.wrapping_add(o)),
+                SoftwareException => st.software_exception_context.map(|o| f.wrapping_add(o)),
                 _ => match st.resumable_context_ptr {
-                    Some(o) => Some(space.read_ptr(f + o)?),
+                    Some(o) => Some(space.read_ptr(f.wrapping_add(o))?),
                     None => None,
                 },
             };

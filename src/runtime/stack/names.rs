@@ -42,14 +42,16 @@ impl MetadataCache {
 /// A MethodDesc's MethodTable and MethodDef row.
 pub fn method_desc_token(rt: &Runtime, md: u64) -> Result<(u64, u32)> {
     let space = &rt.space;
-    let chunk_index = space.read_u8(md + METHOD_DESC_CHUNK_INDEX)? as u64;
+    let l = &rt.layout.method_desc;
+    let chunk_index = space.read_u8(md.wrapping_add(l.chunk_index))? as u64;
     let chunk = md
-        .checked_sub(chunk_index * METHOD_DESC_ALIGNMENT + METHOD_DESC_CHUNK_SIZE)
+        .checked_sub(chunk_index.saturating_mul(l.alignment).saturating_add(l.chunk_size))
         .context("bad MethodDesc chunk index")?;
-    let mt = space.read_ptr(chunk)?;
-    let range = space.read_u16(chunk + METHOD_DESC_CHUNK_TOKEN_RANGE)? as u32;
+    let mt = space.read_ptr(chunk.wrapping_add(l.chunk_method_table))?;
+    let range = space.read_u16(chunk.wrapping_add(l.chunk_token_range))? as u32;
     let remainder = space.read_u16(md)? as u32;
-    let bits = METHOD_DESC_TOKEN_REMAINDER_BITS;
+    // At most 24 (checked when taken from the descriptor).
+    let bits = l.token_remainder_bits.min(24) as u32;
     let rid = ((range & ((1 << (24 - bits)) - 1)) << bits) | (remainder & ((1 << bits) - 1));
     Ok((mt, rid))
 }
@@ -58,15 +60,17 @@ pub fn method_desc_token(rt: &Runtime, md: u64) -> Result<(u64, u32)> {
 /// +24 of an instantiation is its loader module).
 fn mt_module(rt: &Runtime, mt: u64) -> Result<u64> {
     let space = &rt.space;
-    let v = space.read_ptr(mt + MT_EECLASS_OR_CANON)?;
+    let l = &rt.layout.method_table;
+    let v = space.read_ptr(mt.wrapping_add(l.ee_class_or_canon))?;
     let canon = if v & 1 != 0 { v & !1 } else { mt };
-    Ok(space.read_ptr(canon + MT_MODULE)?)
+    Ok(space.read_ptr(canon.wrapping_add(l.module))?)
 }
 
 fn mt_token_rid(rt: &Runtime, mt: u64) -> Result<u32> {
-    Ok(match rt.layout.method_table.token {
-        TokenField::U16At10 => rt.space.read_u16(mt + 10)? as u32,
-        TokenField::UpperBitsOfFlags2 => rt.space.read_u32(mt + MT_FLAGS2)? >> 8,
+    let l = &rt.layout.method_table;
+    Ok(match l.token {
+        TokenField::U16At10 => rt.space.read_u16(mt.wrapping_add(10))? as u32,
+        TokenField::UpperBitsOfFlags2 => rt.space.read_u32(mt.wrapping_add(l.flags2))? >> 8,
     })
 }
 
@@ -89,13 +93,13 @@ fn basic_type_name_within(
     }
     budget.set(budget.get().checked_sub(1)?);
     let space = &rt.space;
-    let flags = space.read_u32(mt + MT_FLAGS).ok()?;
+    let flags = space.read_u32(mt.wrapping_add(rt.layout.method_table.flags)).ok()?;
     let md = cache.get(rt, mt_module(rt, mt).ok()?)?;
     let raw = md.type_full_name(mt_token_rid(rt, mt).ok()?).ok()?;
     if flags & MTF_HAS_COMPONENT_SIZE != 0 || flags & MTF_GENERICS_MASK == 0 {
         return Some(raw);
     }
-    let per_inst = space.read_ptr(mt + MT_PER_INST_INFO).ok()?;
+    let per_inst = space.read_ptr(mt.wrapping_add(rt.layout.method_table.per_inst_info)).ok()?;
     let num_dicts = space.read_u16(per_inst.checked_sub(4)?).ok()? as u64;
     let num_args = space.read_u16(per_inst.checked_sub(2)?).ok()?.min(64) as u64;
     let dict = space.read_ptr(per_inst.wrapping_add(8 * num_dicts.checked_sub(1)?)).ok()?;
