@@ -111,7 +111,7 @@ fn sync_table_agrees_with_the_descriptor() {
             let rt = &session.heap.runtime;
             // .NET 8 has no descriptor: nothing to agree with.
             let Some(d) = &rt.descriptor else { return Ok(()) };
-            let var = rt.space.read_ptr(rt.dac_table + 8 * rt.layout.dac.sync_table as u64).unwrap();
+            let var = rt.dac_global(rt.layout.dac.sync_table).unwrap();
             let global = d.global("SyncTableEntries").expect("SyncTableEntries");
             assert!(global == var || global == rt.globals.sync_table, "{name}: SyncTableEntries {global:x}");
             assert_eq!(d.field("SyncTableEntry", "SyncBlock"), Some(0), "{name}");

@@ -22,6 +22,20 @@
 //! fields wrongly on .NET 8, 9 and 10; clrheap names the field that really owns the slot,
 //! as `DeclaringType.FieldName`.
 //!
+//! Then, on .NET 9 and 10, each live thread's thread-static array, which the GC reports
+//! as a root without a handle (`ScanThreadStaticRoots`) and dotnet-dump does not know:
+//! an object held only by a `[ThreadStatic]` field has no root there, and one here. The
+//! thread's array holds one storage object per type; the field is named on the link after
+//! it:
+//!
+//! ```text
+//! Thread statics:
+//!     0000555b6f27f098 (thread statics of thread 1870)
+//!           -> 7ed07280bc00     System.Object[]
+//!           -> 7ed072819788     System.Object[]
+//!           -> 7ed072819770     DocProc.Zoo.ThreadStaticHolder (thread static variable: DocProc.Zoo.ZooRoots.PerThread)
+//! ```
+//!
 //! dotnet-dump's "Caching GC roots, this may take a while." progress lines (and the
 //! blank line after them) go to standard error here.
 //!
@@ -181,7 +195,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            let items = printer.path_items(&path)?;
+            let items = printer.path_items(&path, false)?;
             if text {
                 printer.root(root, out)?;
                 printer.path(&items, out)?;
@@ -198,7 +212,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 break;
             }
             if let Some(path) = finder.path_from(entry.root.object) {
-                let items = printer.path_items(&path)?;
+                let items = printer.path_items(&path, false)?;
                 if text {
                     printer.stack_root(entry, &roots.frames, out)?;
                     printer.path(&items, out)?;
@@ -209,6 +223,23 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 }
                 count += 1;
             }
+        }
+    }
+    // Thread statics last, as the GC reports them after each thread's stack.
+    for root in &roots.thread_statics {
+        if count >= limit {
+            break;
+        }
+        if let Some(path) = finder.path_from(root.object) {
+            let items = printer.path_items(&path, true)?;
+            if text {
+                printer.root(root, out)?;
+                printer.path(&items, out)?;
+                writeln!(out)?;
+            } else {
+                records.push(root_record(root, None, &items));
+            }
+            count += 1;
         }
     }
     match format {
@@ -244,6 +275,8 @@ pub(crate) struct PathItem {
     pub type_name: String,
     pub dependent: bool,
     pub static_field: Option<String>,
+    /// `static_field` is a thread-static field (of the root thread's thread statics).
+    pub thread_static: bool,
 }
 
 /// The first root (in gcroot's order: handles, finalizer queue, stacks) that reaches
@@ -255,14 +288,16 @@ pub(crate) fn first_root_chain(session: &Session, target: u64) -> Result<Option<
     let mut finder = PathFinder::new(&graph, &roots.dependents, target);
     let printer = RootPrinter { session, last: None, last_frame: None };
     let stack = roots.stack.iter().map(|e| &e.root);
-    for root in roots.handles.iter().chain(&roots.finalizer).chain(stack) {
+    for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
         if let Some(path) = finder.path_from(root.object) {
             let kind = match root.kind {
                 RootKind::Handle(kind) => handle_kind_name(kind),
                 RootKind::FinalizerQueue { .. } => "finalizer queue".into(),
                 RootKind::Stack { os_thread_id, .. } => format!("stack of thread {os_thread_id:x}"),
+                RootKind::ThreadStatic { os_thread_id } => format!("thread-static array of thread {os_thread_id:x}"),
             };
-            return Ok(Some((kind, printer.path_items(&path)?)));
+            let thread_static = matches!(root.kind, RootKind::ThreadStatic { .. });
+            return Ok(Some((kind, printer.path_items(&path, thread_static)?)));
         }
     }
     Ok(None)
@@ -279,6 +314,7 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
                 "address": hex(i.address),
                 "type": i.type_name,
                 "static_field": i.static_field,
+                "thread_static": i.thread_static,
                 "dependent": i.dependent,
             })
         })
@@ -298,6 +334,10 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
                 record["frame"] = json!(frame);
                 record["slot"] = json!(slot);
             }
+        }
+        RootKind::ThreadStatic { os_thread_id } => {
+            record["kind"] = json!("thread_static");
+            record["thread"] = json!(os_thread_id);
         }
     }
     record
@@ -325,6 +365,12 @@ impl RootPrinter<'_> {
                     writeln!(out, "Finalizer Queue:")?;
                 }
                 writeln!(out, "    {:016x} (finalizer root)", root.address)?;
+            }
+            RootKind::ThreadStatic { os_thread_id } => {
+                if !matches!(last_kind, Some(RootKind::ThreadStatic { .. })) {
+                    writeln!(out, "Thread statics:")?;
+                }
+                writeln!(out, "    {:016x} (thread statics of thread {os_thread_id:x})", root.address)?;
             }
             // Stack roots are printed by `stack_root`.
             RootKind::Stack { .. } => {}
@@ -358,6 +404,8 @@ impl RootPrinter<'_> {
         for item in items {
             let extra = if item.dependent {
                 "(dependent handle)".to_string()
+            } else if item.thread_static {
+                item.static_field.as_ref().map_or(String::new(), |f| format!("(thread static variable: {f})"))
             } else {
                 item.static_field.as_ref().map_or(String::new(), |f| format!("(static variable: {f})"))
             };
@@ -366,8 +414,9 @@ impl RootPrinter<'_> {
         Ok(())
     }
 
-    /// The links of a chain: each object's type, and how it is reached.
-    fn path_items(&self, path: &[u64]) -> Result<Vec<PathItem>> {
+    /// The links of a chain: each object's type, and how it is reached. `thread_static`:
+    /// the chain starts at a thread's thread-static array (its third link is a field's).
+    fn path_items(&self, path: &[u64], thread_static: bool) -> Result<Vec<PathItem>> {
         let session = self.session;
         let heap = &session.heap;
         let graph = session.graph()?;
@@ -379,7 +428,11 @@ impl RootPrinter<'_> {
         let mut items = Vec::with_capacity(path.len());
         for (i, &obj) in path.iter().enumerate() {
             let dependent = roots.dependents.is_link(prev, obj);
-            let static_field = if !dependent && i == 1 && possible_static {
+            let static_field = if dependent {
+                None
+            } else if thread_static {
+                (i == 2).then(|| self.thread_static_label(first, path[1], obj)).flatten()
+            } else if i == 1 && possible_static {
                 self.static_label(first, obj)
             } else {
                 None
@@ -388,10 +441,34 @@ impl RootPrinter<'_> {
                 Some((_, mt)) => heap.type_name(mt).to_string(),
                 None => "<unknown type>".into(),
             };
-            items.push(PathItem { address: obj, type_name, dependent, static_field });
+            items.push(PathItem { address: obj, type_name, dependent, static_field, thread_static: thread_static && i == 2 });
             prev = obj;
         }
         Ok(items)
+    }
+
+    /// The slots (addresses) of an object's references, in GCDesc order.
+    fn slots_of(&self, object: u64) -> Vec<u64> {
+        let Ok(graph) = self.session.graph() else { return Vec::new() };
+        let Some(id) = graph.id_of(object) else { return Vec::new() };
+        let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
+        let mut slots = Vec::new();
+        desc.for_each_slot(graph.size(id), |off| slots.push(object.wrapping_add(off)));
+        slots
+    }
+
+    /// The thread-static field whose slot in the type's storage `storage` (the entry of a
+    /// thread's thread-static array `array`) holds `obj`.
+    fn thread_static_label(&self, array: u64, storage: u64, obj: u64) -> Option<String> {
+        let heap = &self.session.heap;
+        let space = heap.space();
+        // Entry k of an Object[] is the slot at 16 + 8k.
+        let entry = self.slots_of(array).into_iter().find(|&s| space.read_u64(s).ok() == Some(storage))?;
+        let entry = u32::try_from(entry.checked_sub(array)?.checked_sub(16)? / 8).ok()?;
+        let slot = self.slots_of(storage).into_iter().find(|&s| space.read_u64(s).ok() == Some(obj))?;
+        let offset = u32::try_from(slot.checked_sub(storage)?).ok()?;
+        let f = self.session.statics().thread_field_at(entry, offset)?.clone();
+        Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name))
     }
 
     /// The static field whose slot in the statics array `array` holds `obj`.

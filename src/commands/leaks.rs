@@ -131,7 +131,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                     "root": s.root.as_ref().map(|(kind, path)| json!({
                         "kind": kind,
                         "path": path.iter().map(|p| json!({
-                            "address": hex(p.address), "type": p.type_name, "static_field": p.static_field,
+                            "address": hex(p.address), "type": p.type_name, "static_field": p.static_field, "thread_static": p.thread_static,
                         })).collect::<Vec<_>>(),
                     })),
                 })
@@ -165,9 +165,14 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
         match &s.root {
             Some((kind, path)) => {
-                let field = path.iter().find_map(|p| p.static_field.as_deref());
+                let field = path.iter().find(|p| p.static_field.is_some());
                 match field {
-                    Some(f) => writeln!(out, "   held by the static field {f}, from a {kind}:")?,
+                    Some(p) if p.thread_static => writeln!(
+                        out,
+                        "   held by the thread-static field {}, from a {kind}:",
+                        p.static_field.as_deref().unwrap_or_default()
+                    )?,
+                    Some(p) => writeln!(out, "   held by the static field {}, from a {kind}:", p.static_field.as_deref().unwrap_or_default())?,
                     None => writeln!(out, "   held from a {kind}:")?,
                 }
                 for p in path {

@@ -59,6 +59,8 @@ pub struct RootCache {
     /// Stack roots, thread by thread (managed threads in thread-store order), each thread's
     /// in the order of its stack walk.
     pub stack: Vec<StackRootEntry>,
+    /// Each live thread's thread-static array (9, 10; the GC's root, unknown to dotnet-dump).
+    pub thread_statics: Vec<Root>,
     /// The frame lines of [`StackRootEntry::frame`].
     pub frames: Vec<String>,
     /// Dependent handles, for following and for marking `(dependent handle)` links.
@@ -68,10 +70,10 @@ pub struct RootCache {
 }
 
 impl RootCache {
-    /// Every root: handles, the finalizer queue, stacks.
+    /// Every root: handles, the finalizer queue, stacks, thread statics.
     pub fn all_roots(&self) -> Vec<Root> {
         let stack = self.stack.iter().map(|e| e.root);
-        self.handles.iter().chain(&self.finalizer).copied().chain(stack).collect()
+        self.handles.iter().chain(&self.finalizer).copied().chain(stack).chain(self.thread_statics.iter().copied()).collect()
     }
 }
 
@@ -288,6 +290,10 @@ impl Session {
         let handles = crate::heap::roots::handle_roots(&all_handles, true);
         let finalizer = heap.finalizer_roots()?;
         let (stack, frames) = self.stack_roots(&graph);
+        let (thread_statics, warnings) = heap.thread_static_roots();
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
         let pairs: Vec<(u64, u64)> = all_handles
             .iter()
             .filter(|h| h.kind == crate::heap::HandleKind::Dependent)
@@ -300,6 +306,7 @@ impl Session {
             finalizer,
             stack,
             frames,
+            thread_statics,
             dependents,
             dependent_pairs: pairs,
         })

@@ -1,6 +1,7 @@
-//! GC roots that the runtime keeps outside the heap: the handle table and the
-//! finalizer queue's f-reachable objects. (Stack roots come from threads; they share the
-//! [`Root`] type, see [`RootKind::Stack`].)
+//! GC roots that the runtime keeps outside the heap: the handle table, the finalizer
+//! queue's f-reachable objects, and (9, 10) each thread's thread-static array, which the
+//! GC reports without a handle. (Stack roots come from threads; they share the [`Root`]
+//! type, see [`RootKind::Stack`].)
 //!
 //! **Handle table** (gc-layouts.md §9). `HandleTableMap { buckets, next, max_index }`
 //! holds buckets; a bucket holds one `HandleTable*` per *slot* (one per processor under
@@ -227,6 +228,13 @@ pub enum RootKind {
         register: Option<u8>,
         conservative: bool,
     },
+    /// A thread's thread-static storage: the `Object[]` of its `[ThreadStatic]` fields
+    /// (one entry per type), reported by the GC for each live thread (9, 10). `address`
+    /// is the slot in the thread's `ThreadLocalData`. dotnet-dump and ClrMD do not know
+    /// this root.
+    ThreadStatic {
+        os_thread_id: u32,
+    },
 }
 
 /// A root: something outside the heap that keeps `object` alive.
@@ -387,6 +395,27 @@ impl Heap {
             .collect())
     }
 
+    /// Every object registered for finalization (each heap's whole queue, `[fp[0],
+    /// fp[6])`: the generations' registrations and the f-reachable objects). The GC keeps
+    /// a registered object it finds unreachable, and what it references, for its finalizer.
+    pub fn finalization_registered(&self) -> Result<Vec<u64>> {
+        let space = self.space();
+        let mut out = Vec::new();
+        for heap in &self.heaps {
+            if heap.finalize_queue == 0 {
+                continue;
+            }
+            let first = space.read_ptr(heap.finalize_queue)?;
+            let end = space.read_ptr(heap.finalize_queue.wrapping_add(8 * (FILL_POINTERS as u64 - 1)))?;
+            if end < first || (end - first) / 8 > MAX_QUEUE_ENTRIES {
+                bail!("heap {}'s finalizer queue is damaged ({first:#x}..{end:#x})", heap.index);
+            }
+            let entries = space.read_vec(first, (end - first) as usize)?;
+            out.extend(entries.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).filter(|&o| o != 0));
+        }
+        Ok(out)
+    }
+
     /// The f-reachable objects of every heap's finalizer queue, as roots.
     pub fn finalizer_roots(&self) -> Result<Vec<Root>> {
         let space = self.space();
@@ -424,6 +453,24 @@ impl Heap {
             }
         }
         Ok(roots)
+    }
+}
+
+impl Heap {
+    /// Each live thread's thread-static array, as roots (none on .NET 8, whose thread
+    /// statics are held by strong handles), and the problems met reading them.
+    pub fn thread_static_roots(&self) -> (Vec<Root>, Vec<String>) {
+        let (found, warnings) = crate::runtime::threads::thread_statics_roots(&self.runtime, &self.threads);
+        let roots = found
+            .into_iter()
+            .map(|r| Root {
+                kind: RootKind::ThreadStatic { os_thread_id: r.os_thread_id },
+                address: r.slot,
+                object: r.object,
+                pinned: false,
+            })
+            .collect();
+        (roots, warnings)
     }
 }
 

@@ -29,11 +29,19 @@ pub struct StaticField {
 #[derive(Debug, Clone, Default)]
 pub struct StaticsIndex {
     slots: HashMap<u64, StaticField>,
+    /// (entry of a thread's thread-static array, offset in the type's storage) -> field.
+    thread_slots: HashMap<(u32, u32), StaticField>,
 }
 
 impl StaticsIndex {
     pub fn field_at(&self, slot: u64) -> Option<&StaticField> {
         self.slots.get(&slot)
+    }
+
+    /// The thread-static field stored at `offset` of the storage object found at `entry`
+    /// of a thread's thread-static array.
+    pub fn thread_field_at(&self, entry: u32, offset: u32) -> Option<&StaticField> {
+        self.thread_slots.get(&(entry, offset))
     }
 
     /// Whether any static field lives in `[start, end)` (a statics storage array).
@@ -64,13 +72,14 @@ impl Heap {
         mts.sort_unstable();
         mts.dedup();
         let mut slots = HashMap::new();
+        let mut thread_slots = HashMap::new();
         for mt in mts {
-            self.place_statics(mt, &mut slots);
+            self.place_statics(mt, &mut slots, &mut thread_slots);
         }
-        StaticsIndex { slots }
+        StaticsIndex { slots, thread_slots }
     }
 
-    fn place_statics(&self, mt: u64, slots: &mut HashMap<u64, StaticField>) {
+    fn place_statics(&self, mt: u64, slots: &mut HashMap<u64, StaticField>, thread_slots: &mut HashMap<(u32, u32), StaticField>) {
         let Ok(info) = self.method_table(mt) else { return };
         if info.is_array() {
             return;
@@ -87,7 +96,17 @@ impl Heap {
             },
         };
         let Ok(fields) = self.introduced_fields(mt, inherited) else { return };
+        let mut tls_entry = None;
         for fd in fields {
+            if fd.is_static && fd.is_thread_static && fd.is_gc_static() {
+                let entry = *tls_entry.get_or_insert_with(|| self.thread_statics_entry(mt));
+                if let Some(entry) = entry
+                    && let Some(name) = self.field_name(&fd)
+                {
+                    thread_slots.entry((entry, fd.offset)).or_insert(StaticField { declaring_mt: mt, name });
+                }
+                continue;
+            }
             if !fd.is_static || fd.is_thread_static || fd.is_rva || !fd.is_gc_static() {
                 continue;
             }
@@ -99,5 +118,25 @@ impl Heap {
                 });
             }
         }
+    }
+
+    /// The entry of every thread's thread-static array holding `mt`'s GC thread statics
+    /// (9, 10), when the type has one allocated in the non-collectible array.
+    fn thread_statics_entry(&self, mt: u64) -> Option<u32> {
+        use crate::runtime::layouts::*;
+        let layout = &self.runtime.layout;
+        if !matches!(layout.type_loader.statics, StaticsLayout::DynamicStaticsInfo { .. }) {
+            return None;
+        }
+        layout.thread.local_data?;
+        let space = self.space();
+        let aux = space.read_ptr(mt.wrapping_add(layout.method_table.aux_data)).ok().filter(|&a| a != 0)?;
+        let ts = layout.thread_statics;
+        let info = aux.wrapping_sub(ts.info_size);
+        let raw = space.read_u32(info.wrapping_add(ts.gc_tls_index)).ok()?;
+        if raw == u32::MAX || raw >> TLS_INDEX_TYPE_SHIFT != 0 {
+            return None; // not allocated, or a collectible type's (held by a handle)
+        }
+        (raw & TLS_INDEX_OFFSET_MASK).checked_sub(TLS_INDEX_ARRAY_BASE)
     }
 }

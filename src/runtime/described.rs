@@ -241,6 +241,11 @@ pub static BINDINGS: &[Binding] = &[
     field(10, "EEAllocContext", "GCAllocationContext", |l| Some(&mut l.global_alloc_context_offset)),
     field(9, "GCAllocContext", "Pointer", |l| Some(&mut l.alloc_context.pointer)),
     field(9, "GCAllocContext", "Limit", |l| Some(&mut l.alloc_context.limit)),
+    // Thread statics (9's descriptor has none of these)
+    field(10, "Thread", "ThreadLocalDataPtr", |l| l.thread.local_data.as_mut()),
+    field(10, "ThreadLocalData", "NonCollectibleTlsArrayData", |l| Some(&mut l.thread_statics.non_collectible_array)),
+    size(10, "ThreadStaticsInfo", |l| Some(&mut l.thread_statics.info_size)),
+    field(10, "ThreadStaticsInfo", "GCTlsIndex", |l| Some(&mut l.thread_statics.gc_tls_index)),
     // Objects
     field(9, "String", "m_StringLength", |l| Some(&mut l.object.string_length)),
     field(9, "String", "m_FirstChar", |l| Some(&mut l.object.string_first_char)),

@@ -77,25 +77,31 @@ impl<'a> Exports<'a> {
 
     /// The address of the defined symbol `name`, if exported.
     pub fn find(&self, name: &str) -> Result<Option<u64>> {
+        Ok(self.find_sized(name)?.map(|(addr, _)| addr))
+    }
+
+    /// The address and size (`st_size`) of the defined symbol `name`, if exported.
+    pub fn find_sized(&self, name: &str) -> Result<Option<(u64, u64)>> {
         match self.gnu_hash {
             Some(table) => self.find_gnu(table, name),
             None => self.find_linear(name),
         }
     }
 
-    fn symbol(&self, index: u64, name: &str) -> Result<Option<u64>> {
+    fn symbol(&self, index: u64, name: &str) -> Result<Option<(u64, u64)>> {
         let sym = self.symtab + index * SYM_SIZE;
         let name_off = self.space.read_u32(sym)? as u64;
         let shndx = self.space.read_u16(sym + 6)?;
         let value = self.space.read_u64(sym + 8)?;
+        let size = self.space.read_u64(sym + 16)?;
         if shndx == 0 {
             return Ok(None);
         }
         let got = self.space.read_cstring(self.strtab + name_off, 512)?;
-        Ok((got == name).then_some(self.base + value))
+        Ok((got == name).then_some((self.base.wrapping_add(value), size)))
     }
 
-    fn find_gnu(&self, table: u64, name: &str) -> Result<Option<u64>> {
+    fn find_gnu(&self, table: u64, name: &str) -> Result<Option<(u64, u64)>> {
         let s = self.space;
         let nbuckets = s.read_u32(table)?;
         let symoffset = s.read_u32(table + 4)? as u64;
@@ -123,7 +129,7 @@ impl<'a> Exports<'a> {
         Ok(None)
     }
 
-    fn find_linear(&self, name: &str) -> Result<Option<u64>> {
+    fn find_linear(&self, name: &str) -> Result<Option<(u64, u64)>> {
         let Some(hash) = self.hash else {
             bail!("no symbol hash table");
         };

@@ -38,6 +38,12 @@ pub struct DacTableIndices {
     pub sync_table: usize,
     /// `g_CoreLib` (the CoreLib binder; its first field is CoreLib's `Module*`).
     pub core_lib: usize,
+    /// `gLowestFCall` (8, 9). Globals from here on are taken relative to where the dump
+    /// has it (servicing releases insert globals before it; see
+    /// [`crate::runtime::dac_table`]).
+    pub fcall_range: Option<usize>,
+    /// The first vtable entry, when the dump does not show where its global functions end.
+    pub vptr_start: Option<usize>,
 }
 
 /// Where a MethodTable keeps its TypeDef token.
@@ -195,7 +201,45 @@ pub struct ThreadLayout {
     /// thread, 0 when none).
     pub last_thrown_object: u64,
     pub alloc_context: AllocContextPlace,
+    /// `Thread.m_ThreadLocalDataPtr` (9, 10): the thread's `ThreadLocalData`, whose
+    /// thread-static array the GC reports as a root without a handle. `None` on 8, whose
+    /// thread statics are held by strong handles (gc-zoo-net8's pair: no object the GC
+    /// kept is missed without it).
+    pub local_data: Option<u64>,
 }
+
+/// Thread statics on 9 and 10: each thread's `ThreadLocalData` holds an `Object[]` of its
+/// (non-collectible) thread statics, one entry per type, which the GC reports as a root
+/// without a handle (`ScanThreadStaticRoots` reports that one slot, nothing else of the
+/// structure: in-flight data and collectible types' thread statics are handles). A type's
+/// entry comes from its `ThreadStaticsInfo`, which ends where its `MethodTableAuxiliaryData`
+/// starts.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadStaticsLayout {
+    /// `ThreadLocalData.pNonCollectibleTlsArrayData` (10 descriptor
+    /// `ThreadLocalData.NonCollectibleTlsArrayData`; 9 the same on its dumps).
+    pub non_collectible_array: u64,
+    /// `ThreadLocalData.pThread`, back to the `Thread` (0 once the thread freed its data;
+    /// not in the descriptor: seen on every live thread of the 9 and 10 GC pairs).
+    pub thread: u64,
+    /// `sizeof(ThreadStaticsInfo)` (10 descriptor: 40).
+    pub info_size: u64,
+    /// `ThreadStaticsInfo.GCTlsIndex` (u32; 10 descriptor: +4; on 9's dumps
+    /// `DocProc.Zoo.ZooRoots` holds 2 there, its `PerThread` storage's index in every
+    /// thread's array). Read only for types with thread statics.
+    pub gc_tls_index: u64,
+}
+
+/// On 8 thread statics sit behind strong handles; the values are unused.
+const THREAD_STATICS: ThreadStaticsLayout =
+    ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4 };
+
+/// A `TLSIndex`: the index type in the top 8 bits (0 = an entry of the non-collectible
+/// array), the offset in the low 24; the array's entry is `offset - 2` (offsets count
+/// the array object's two header words: `cNonCollectibleTlsData` is 12 for a 10-entry array).
+pub const TLS_INDEX_OFFSET_MASK: u32 = 0x00ff_ffff;
+pub const TLS_INDEX_TYPE_SHIFT: u32 = 24;
+pub const TLS_INDEX_ARRAY_BASE: u32 = 2;
 
 /// Where a type's static fields live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +398,8 @@ pub struct Layout {
     pub code_map: CodeMapLayout,
     /// The sync block table and sync blocks (`syncblk`).
     pub sync_block: SyncBlockLayout,
+    /// Thread statics (9, 10).
+    pub thread_statics: ThreadStaticsLayout,
 }
 
 /// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
@@ -467,7 +513,8 @@ impl FrameKind {
 /// How a `Frame`'s kind is recognised.
 #[derive(Debug, Clone, Copy)]
 pub enum FrameIdentity {
-    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry at this index (8, 9).
+    /// `Frame+0` is a vtable pointer equal to the `g_dacTable` entry this many entries
+    /// into its vtable part (8, 9).
     Vtable(&'static [(usize, FrameKind)]),
     /// `Frame+0` is a `FrameIdentifier` value (10; descriptor globals `*FrameIdentifier`).
     Identifier([(u64, FrameKind); 18]),
@@ -535,14 +582,16 @@ pub struct StackLayout {
     pub resumable_context_ptr: Option<u64>,
 }
 
-/// `vptr_list.h` order of the Frame classes on 8.0 (VPTR entries of `g_dacTable`).
-/// Anchored on the dump: 126 = DebuggerU2MCatchHandlerFrame (bottom of every secondary
-/// thread), 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for Monitor.Wait's root).
-static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(123);
-/// The same order on 9.0, anchored on 128 = DebuggerU2MCatchHandlerFrame and
-/// 137 = InlinedCallFrame (both seen on zoo-net9). Kinds after InlinedCallFrame are
-/// UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
-static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(125);
+/// `vptr_list.h` order of the Frame classes on 8.0, as offsets from the first vtable entry
+/// of `g_dacTable` (found in the dump: [`crate::runtime::dac_table`]). Anchored on the
+/// dumps: on 8.0.33 (vtables from 97) 126 = DebuggerU2MCatchHandlerFrame (bottom of every
+/// secondary thread) and 130 = HelperMethodFrame_1OBJ (ClrMD's frame name for
+/// Monitor.Wait's root); on 8.0.0 (vtables from 95) the same frames at 124 and 128.
+static NET8_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
+/// The same order on 9.0, anchored on 9.0.22 (vtables from 99): 128 =
+/// DebuggerU2MCatchHandlerFrame and 137 = InlinedCallFrame (both seen on zoo-net9). Kinds
+/// after InlinedCallFrame are UNVERIFIED (9 added SoftwareExceptionFrame somewhere).
+static NET9_FRAMES: [(usize, FrameKind); 25] = vptr_frames(26);
 
 const fn vptr_frames(first: usize) -> [(usize, FrameKind); 25] {
     use FrameKind::*;
@@ -723,6 +772,9 @@ pub static NET8: Layout = Layout {
         free_mt: 54,
         sync_table: 80,
         core_lib: 31,
+        // 8.0.33; 8.0.0 has it at 76 (one global fewer before it).
+        fcall_range: Some(77),
+        vptr_start: Some(97),
     },
     method_table: MethodTableLayout {
         token: TokenField::U16At10,
@@ -757,6 +809,7 @@ pub static NET8: Layout = Layout {
         state: 8,
         last_thrown_object: 464,
         alloc_context: AllocContextPlace::Inline(88),
+        local_data: None,
     },
     alloc_context: ALLOC_CONTEXT,
     // Found on zoo-net8-wks-heap by content: the TypeDef map entry of a type's token is
@@ -827,6 +880,7 @@ pub static NET8: Layout = Layout {
         resumable_context_ptr: None,
     },
     code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 pub static NET9: Layout = Layout {
@@ -844,6 +898,8 @@ pub static NET9: Layout = Layout {
         free_mt: 57,
         sync_table: 82,
         core_lib: 35,
+        fcall_range: Some(79),
+        vptr_start: Some(99),
     },
     method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
@@ -879,6 +935,9 @@ pub static NET9: Layout = Layout {
             context: 0,
             gc_context: 0,
         },
+        // Not in 9's descriptor; found on the gc pairs: the only Thread field pointing at
+        // a ThreadLocalData whose `pThread` (+24) points back, on every live thread.
+        local_data: Some(928),
     },
     alloc_context: ALLOC_CONTEXT,
     // Maps: 9 descriptor (`Module.TypeDefToMethodTableMap` 624, `TypeRefToMethodTableMap`
@@ -948,6 +1007,7 @@ pub static NET9: Layout = Layout {
         resumable_context_ptr: None,
     },
     code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 pub static NET10: Layout = Layout {
@@ -965,6 +1025,8 @@ pub static NET10: Layout = Layout {
         free_mt: 56,
         sync_table: 78,
         core_lib: 34,
+        fcall_range: None,
+        vptr_start: None,
     },
     method_table: METHOD_TABLE,
     ee_class: EEClassLayout {
@@ -1000,6 +1062,8 @@ pub static NET10: Layout = Layout {
             context: 0,
             gc_context: 8,
         },
+        // Descriptor `Thread.ThreadLocalDataPtr`.
+        local_data: Some(568),
     },
     alloc_context: ALLOC_CONTEXT,
     // 10 descriptor: `Module.TypeDefToMethodTableMap` 416, `TypeRefToMethodTableMap` 8,
@@ -1069,6 +1133,7 @@ pub static NET10: Layout = Layout {
         resumable_context_ptr: Some(16),
     },
     code_map: CODE_MAP,
+    thread_statics: THREAD_STATICS,
 };
 
 /// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
@@ -1086,6 +1151,8 @@ pub static NET10_ARM64: Layout = Layout {
         os_id: 336,
         // Descriptor `Thread.LastThrownObject` (40 bytes further too).
         last_thrown_object: 376,
+        // descriptor `Thread.ThreadLocalDataPtr` on 10.0.12 arm64.
+        local_data: Some(608),
         ..NET10.thread
     },
     stack: StackLayout {

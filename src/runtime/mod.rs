@@ -7,6 +7,7 @@
 //! ([`described`]). A runtime it does not know is refused with one line naming what was
 //! found.
 pub mod contract;
+pub mod dac_table;
 pub mod described;
 pub mod modules;
 pub mod precode;
@@ -21,6 +22,7 @@ pub mod version;
 use crate::dump::{AddressSpace, MappedFile};
 use anyhow::{bail, Context, Result};
 use contract::ContractDescriptor;
+use dac_table::DacTableShape;
 use exports::Exports;
 use gc_vars::GcDacVars;
 use layouts::Layout;
@@ -58,6 +60,8 @@ pub struct Runtime {
     pub layout: Layout,
     pub descriptor: Option<ContractDescriptor>,
     pub dac_table: u64,
+    /// Where this dump's `g_dacTable` has its insertion-prone parts.
+    pub dac_shape: DacTableShape,
     pub globals: Globals,
     pub gc: GcDacVars,
     /// What was wrong with the runtime's own description of itself (an unreadable or
@@ -104,9 +108,10 @@ impl Runtime {
         let table = described::table_for_open(table, arch.name());
         let mut warnings = Vec::new();
         let exports = Exports::read(&space, &coreclr)?;
-        let dac_table = exports
-            .find("g_dacTable")?
+        let (dac_table, dac_size) = exports
+            .find_sized("g_dacTable")?
             .context("libcoreclr.so does not export g_dacTable")?;
+        let dac_shape = DacTableShape::read(&space, &coreclr, dac_table, usize::try_from(dac_size / 8).ok().filter(|&n| n > 0));
         let descriptor = match exports.find("DotNetRuntimeContractDescriptor") {
             Ok(Some(addr)) => match ContractDescriptor::read(&space, addr) {
                 Ok(d) => Some(d),
@@ -129,6 +134,7 @@ impl Runtime {
         };
         let layout = described::resolve(&table, descriptor.as_ref(), &mut warnings);
         let dac = |index: usize| -> Result<u64> {
+            let index = dac_shape.global_index(index, layout.dac.fcall_range);
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
                 .with_context(|| format!("cannot read g_dacTable entry {index}"))
@@ -141,7 +147,14 @@ impl Runtime {
         };
         let d = &layout.dac;
         let globals = {
-            let mut g = DescribedGlobals { space: &space, dac_table, descriptor: descriptor.as_ref(), warnings: &mut warnings };
+            let dac_index = |i: usize| dac_shape.global_index(i, layout.dac.fcall_range);
+            let mut g = DescribedGlobals {
+                space: &space,
+                dac_table,
+                dac_index: &dac_index,
+                descriptor: descriptor.as_ref(),
+                warnings: &mut warnings,
+            };
             Globals {
                 free_mt: g.value("FreeObjectMethodTable", d.free_mt)?,
                 string_mt: g.value("StringMethodTable", d.string_mt)?,
@@ -177,10 +190,30 @@ impl Runtime {
             layout,
             descriptor,
             dac_table,
+            dac_shape,
             globals,
             gc,
             warnings,
         })
+    }
+
+    /// The address `g_dacTable` holds for the global the layout places at `index`.
+    pub fn dac_global(&self, index: usize) -> Result<u64> {
+        let at = self.dac_shape.global_index(index, self.layout.dac.fcall_range);
+        self.space
+            .read_ptr(self.dac_table.wrapping_add(8 * at as u64))
+            .with_context(|| format!("cannot read g_dacTable entry {at}"))
+    }
+
+    /// The vtable `g_dacTable` holds `offset` entries into its vtable part (`vptr_list.h`
+    /// order), when the layout has vtable entries.
+    pub fn dac_vtable(&self, offset: usize) -> Option<u64> {
+        let start = self.dac_shape.vptr_start.or(self.layout.dac.vptr_start)?;
+        let at = start.checked_add(offset)?;
+        if at >= self.dac_shape.entries {
+            return None;
+        }
+        self.space.read_ptr(self.dac_table.wrapping_add(8 * at as u64)).ok().filter(|&v| v != 0)
     }
 
     /// A short description of the GC: "workstation", "server (2 heaps)", "DATAS (2 heaps)".
@@ -202,12 +235,15 @@ impl Runtime {
 struct DescribedGlobals<'a> {
     space: &'a AddressSpace,
     dac_table: u64,
+    /// Translates the layout's indices to this table's (`DacTableShape::global_index`).
+    dac_index: &'a dyn Fn(usize) -> usize,
     descriptor: Option<&'a ContractDescriptor>,
     warnings: &'a mut Vec<String>,
 }
 
 impl DescribedGlobals<'_> {
     fn dac_entry(&self, index: usize) -> Result<u64> {
+        let index = (self.dac_index)(index);
         self.space
             .read_ptr(self.dac_table.wrapping_add(8 * index as u64))
             .with_context(|| format!("cannot read g_dacTable entry {index}"))

@@ -29,9 +29,7 @@ pub struct SyncBlockEntry {
 pub fn sync_block_count(rt: &Runtime) -> Result<u32> {
     let l = &rt.layout.sync_block;
     let space = &rt.space;
-    let var = space
-        .read_ptr(rt.dac_table.wrapping_add(8 * l.cache as u64))
-        .context("cannot read g_dacTable's SyncBlockCache entry")?;
+    let var = rt.dac_global(l.cache).context("cannot read g_dacTable's SyncBlockCache entry")?;
     let cache = space.read_ptr(var).context("cannot read SyncBlockCache::s_pSyncBlockCache")?;
     if cache == 0 {
         return Ok(0);

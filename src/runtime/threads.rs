@@ -112,3 +112,54 @@ pub fn read_alloc_context(rt: &Runtime, addr: u64) -> Option<(u64, u64)> {
     let limit = rt.space.read_ptr(addr.wrapping_add(c.limit)).ok()?;
     (ptr != 0 && ptr < limit).then_some((ptr, limit))
 }
+
+/// A thread's thread-static storage as the GC reports it: the slot of its `ThreadLocalData`
+/// that holds the `Object[]` of its (non-collectible) thread statics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadStaticsRoot {
+    pub os_thread_id: u32,
+    /// The `Thread*`.
+    pub thread: u64,
+    /// `&ThreadLocalData.pNonCollectibleTlsArrayData`.
+    pub slot: u64,
+    /// The array.
+    pub object: u64,
+}
+
+/// The thread-static roots of `threads` (9 and 10: `ScanThreadStaticRoots`; none on 8,
+/// whose thread statics sit behind strong handles). A thread whose `ThreadLocalData` does
+/// not point back at it (a dead thread's freed data) has none; one that cannot be read
+/// gives a warning.
+pub fn thread_statics_roots(rt: &Runtime, threads: &[ManagedThread]) -> (Vec<ThreadStaticsRoot>, Vec<String>) {
+    let mut roots = Vec::new();
+    let mut warnings = Vec::new();
+    let Some(local_data) = rt.layout.thread.local_data else {
+        return (roots, warnings);
+    };
+    let space = &*rt.space;
+    let ts = rt.layout.thread_statics;
+    for t in threads {
+        let data = match space.read_ptr(t.address.wrapping_add(local_data)) {
+            Ok(0) => continue,
+            Ok(d) => d,
+            Err(e) => {
+                warnings.push(format!("thread {:x}: cannot read its ThreadLocalData pointer: {e}", t.os_id));
+                continue;
+            }
+        };
+        let back = space.read_ptr(data.wrapping_add(ts.thread));
+        let slot = data.wrapping_add(ts.non_collectible_array);
+        match (back, space.read_ptr(slot)) {
+            (Ok(b), Ok(object)) if b == t.address => {
+                if object != 0 {
+                    roots.push(ThreadStaticsRoot { os_thread_id: t.os_id, thread: t.address, slot, object });
+                }
+            }
+            (Ok(_), Ok(_)) => {} // freed: the data belongs to no thread or to another one
+            (Err(e), _) | (_, Err(e)) => {
+                warnings.push(format!("thread {:x}: cannot read its ThreadLocalData at {data:#x}: {e}", t.os_id))
+            }
+        }
+    }
+    (roots, warnings)
+}

@@ -49,6 +49,32 @@ pub fn lab_dumps(test: &str) -> Vec<(String, PathBuf, PathBuf)> {
     dumps
 }
 
+/// Every `make-dump --gc-after` pair: `NAME.dmp` and `NAME.after.dmp` side by side, in the
+/// lab's dumps and in the directories named in `CLRHEAP_EXTRA_DUMPS` (colon-separated),
+/// as (name, before, after). Pairs need no truth.
+pub fn gc_pairs(test: &str) -> Vec<(String, PathBuf, PathBuf)> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("CLRHEAP_EXTRA_DUMPS")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    match lab_dir() {
+        Some(lab) => dirs.push(lab.join("dumps")),
+        None => eprintln!("{test}: the lab is not unpacked (run ../shared/lab/bin/lab-setup): lab pairs skipped"),
+    }
+    let mut pairs: Vec<_> = dirs
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten())
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let after = e.path();
+            let name = after.file_name()?.to_str()?.strip_suffix(".after.dmp")?.to_string();
+            let before = after.with_file_name(format!("{name}.dmp"));
+            before.is_file().then_some((name, before, after))
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
 /// A command running the clrheap binary under test. `CLRHEAP_TEST_RUNNER` (words
 /// separated by spaces, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) runs it through an
 /// emulator when it was built for another architecture (`.ci/cross-arm64`).

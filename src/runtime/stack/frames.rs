@@ -64,10 +64,8 @@ impl FrameKinds {
         let mut by_id = HashMap::new();
         match rt.layout.stack.frame_identity {
             FrameIdentity::Vtable(table) => {
-                for &(index, kind) in table {
-                    if let Ok(v) = rt.space.read_ptr(rt.dac_table + 8 * index as u64)
-                        && v != 0
-                    {
+                for &(offset, kind) in table {
+                    if let Some(v) = rt.dac_vtable(offset) {
                         by_vtable.insert(v, kind);
                     }
                 }
@@ -230,7 +228,7 @@ pub fn frame_method_desc(rt: &Runtime, frame: &ExplicitFrame) -> Option<u64> {
             if let Some(index) = st.fcall_methods
                 && let Ok(entry) = space.read_ptr(frame.address + st.helper_frame_fcall_entry)
                 && entry != 0
-                && let Ok(table) = space.read_ptr(rt.dac_table + 8 * index as u64)
+                && let Ok(table) = rt.dac_global(index)
             {
                 let mut node = space.read_ptr(table + 8 * (entry % FCALL_HASH_SIZE)).unwrap_or(0);
                 let mut steps = 0;
