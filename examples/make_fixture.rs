@@ -3,7 +3,7 @@
 //! so the fixture answers those commands exactly as the whole dump did, anywhere.
 //!
 //!     cargo run --release --example make_fixture -- IN.dmp OUT.dmp "dumpheap -stat" ...
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::{open_dump, rewrite, DumpOptions, Recording};
 use std::sync::Arc;
 

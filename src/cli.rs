@@ -7,8 +7,8 @@
 //!
 //! Exit status: 0 on success, 1 when the dump cannot be read or a command fails, 2 for
 //! usage errors. A closed output pipe (`| head`) ends the run quietly.
-use crate::commands::output::Format;
-use crate::commands::Session;
+use crate::render::Format;
+use crate::session::Session;
 use crate::dump::DumpOptions;
 use crate::{progress, shell};
 use clap::{CommandFactory, Parser, Subcommand};
@@ -135,10 +135,24 @@ pub fn main() -> i32 {
         }
         Command::Man => {
             let mut out = io::stdout().lock();
-            let written = clap_mangen::Man::new(Cli::command()).render(&mut out);
+            let written = man_page(&mut out);
             finish_output(written.and_then(|()| out.flush()))
         }
     }
+}
+
+/// The manual page: clap's sections for the command line, then the commands `analyze`
+/// answers, from the registry.
+fn man_page(out: &mut dyn Write) -> io::Result<()> {
+    let man = clap_mangen::Man::new(Cli::command());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    crate::registry::help::man_section(out).map_err(io::Error::other)?;
+    man.render_version_section(out)
 }
 
 /// Exit status after writing generated text: a closed pipe is not an error.
@@ -161,14 +175,13 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     let mut session = match Session::open(&args.dump, &options) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("clrheap: {e:#}");
+            // The whole chain: anyhow prints each cause.
+            eprintln!("clrheap: {:#}", anyhow::Error::from(e));
             return 1;
         }
     };
-    for w in &session.heap.runtime.warnings {
-        eprintln!("clrheap: warning: {w}");
-    }
     session.format = args.format;
+    shell::print_warnings(&session);
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)
     } else if io::stdin().is_terminal() {
@@ -185,6 +198,7 @@ fn diff(args: DiffArgs) -> i32 {
     };
     let open = |path: &PathBuf| -> anyhow::Result<_> {
         let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
+        shell::print_warnings(&session);
         crate::commands::diff::type_totals(&session, args.live)
     };
     let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
@@ -216,5 +230,15 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn man_page_lists_the_commands() {
+        let mut out = Vec::new();
+        man_page(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(".SH \"ANALYZE COMMANDS\""));
+        assert!(text.contains("\\fBdumpheap\\fR"));
+        assert!(text.contains(".SH SUBCOMMANDS") || text.contains(".SH COMMANDS"), "{text}");
     }
 }

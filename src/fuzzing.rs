@@ -11,7 +11,7 @@
 //!
 //! Every function here must return, whatever the bytes: a panic, a hang or a huge
 //! allocation is a bug in the layer that read them.
-use crate::commands::Session;
+use crate::session::Session;
 use crate::dump::{AddressSpace, Backing, CoreFile};
 use crate::metadata::{
     ImageLayout, MetadataReader, PeImage, TableId, Token, decode_field_signature,
@@ -140,35 +140,16 @@ fn metadata_reader(md: &MetadataReader) {
     let _ = md.find_typedef("System.Object");
 }
 
-/// The commands run on every damaged dump, in order. `{0}`, `{1}`, ... are the addresses
-/// given to [`run_commands`].
-const COMMANDS: &[&str] = &[
-    "dumpheap -stat",
-    "eeheap -gc",
-    "gchandles",
-    "finalizequeue",
-    "syncblk",
-    "dumpgen gen2",
-    "dumpheap -live -stat",
-    "dumpobj {0}",
-    "dumpobj {1}",
-    "dumparray {2}",
-    "gcroot {0}",
-    "gcroot {1}",
-    "gcroot {3}",
-    "objsize {1}",
-    "dumpheap -strings -stat",
-    "dumpheap -thinlock",
-];
-
-/// The command lines [`run_commands`] runs, with `addrs` filled in (an address beyond
-/// `addrs` is the first heap segment's start, or 0).
+/// The command lines run on every damaged dump: each command's `exercise` lines from the
+/// registry, in the table's order. `{0}`, `{1}`, ... are the addresses given to
+/// [`run_commands`] ([`Fixture::command_addrs`]); an address beyond them is 0.
 pub fn command_lines(addrs: &[u64]) -> Vec<String> {
-    COMMANDS
+    crate::registry::COMMANDS
         .iter()
+        .flat_map(|c| c.exercise.iter())
         .map(|c| {
             let mut line = c.to_string();
-            for i in 0..4 {
+            for i in 0..5 {
                 let a = addrs.get(i).copied().unwrap_or(0);
                 line = line.replace(&format!("{{{i}}}"), &format!("{a:x}"));
             }
@@ -177,7 +158,7 @@ pub fn command_lines(addrs: &[u64]) -> Vec<String> {
         .collect()
 }
 
-/// Runs [`COMMANDS`] on a session, output to a sink; errors are expected and ignored.
+/// Runs [`command_lines`] on a session, output to a sink; errors are expected and ignored.
 pub fn run_commands(session: &Session, addrs: &[u64]) {
     for line in command_lines(addrs) {
         run_one(session, &line);
@@ -234,6 +215,8 @@ pub struct Fixture {
     pub ranges: Vec<(Region, usize, usize)>,
     /// Addresses for `dumpobj`, `gcroot`, ...: objects of the undamaged dump.
     pub addrs: Vec<u64>,
+    /// The MethodTable of the second of [`Fixture::addrs`] (for `dumpvc`), or 0.
+    pub mt: u64,
     /// `(vaddr, captured bytes, file offset)` of each `PT_LOAD` segment.
     segments: Vec<(u64, u64, u64)>,
 }
@@ -324,6 +307,10 @@ impl Fixture {
                 .find(|o| o.mt != free)
                 .map(|o| o.address),
         );
+        let mt = addrs
+            .get(1)
+            .and_then(|&a| objects.iter().find(|o| o.address == a))
+            .map_or(0, |o| o.mt);
         drop(session);
         let segments = segments
             .iter()
@@ -333,8 +320,17 @@ impl Fixture {
             bytes,
             ranges,
             addrs,
+            mt,
             segments,
         })
+    }
+
+    /// The addresses [`command_lines`] fills in: `{0}`..`{3}` the objects of
+    /// [`Fixture::addrs`] (0 for one not found), `{4}` [`Fixture::mt`].
+    pub fn command_addrs(&self) -> Vec<u64> {
+        let mut a: Vec<u64> = (0..4).map(|i| self.addrs.get(i).copied().unwrap_or(0)).collect();
+        a.push(self.mt);
+        a
     }
 
     /// Where the captured byte at `addr` is in the file.
@@ -421,7 +417,7 @@ pub fn mutate(fixture: &Fixture, input: &[u8]) -> Vec<u8> {
 }
 
 /// Opens a session over dump bytes, never reading mapped files from disk.
-pub fn open_session(bytes: Vec<u8>) -> anyhow::Result<Session> {
+pub fn open_session(bytes: Vec<u8>) -> crate::error::Result<Session> {
     let core = CoreFile::parse(Backing::Owned(bytes))?;
     let mut space = AddressSpace::new(core, Vec::new());
     space.disable_module_files();
@@ -431,6 +427,6 @@ pub fn open_session(bytes: Vec<u8>) -> anyhow::Result<Session> {
 /// Damages a copy of the fixture as `input` directs and runs the commands on it.
 pub fn damaged_dump(fixture: &Fixture, input: &[u8]) {
     if let Ok(session) = open_session(mutate(fixture, input)) {
-        run_commands(&session, &fixture.addrs);
+        run_commands(&session, &fixture.command_addrs());
     }
 }

@@ -68,6 +68,8 @@ pub fn is_cancelled(error: &anyhow::Error) -> bool {
             || e.downcast_ref::<io::Error>()
                 .and_then(|io| io.get_ref())
                 .is_some_and(|inner| inner.is::<Cancelled>())
+            || e.downcast_ref::<crate::error::Error>()
+                .is_some_and(|e| e.kind() == crate::error::ErrorKind::Cancelled)
     })
 }
 

@@ -7,30 +7,45 @@
 //! - [`metadata`]: ECMA-335 metadata of managed modules (type and field names).
 //! - [`heap`]: GC heaps, segments/regions, the object walk, MethodTables and type names,
 //!   object references (GCDesc) and roots (handles, finalizer queue).
-//! - [`graph`]: the indexed object graph (dense ids, CSR edges) and liveness.
-//! - [`commands`]: SOS-compatible commands (parse -> query -> render).
+//! - [`graph`]: the indexed object graph (dense ids, CSR edges), roots, liveness,
+//!   dominators.
+//! - [`session`]: one opened dump and what has been computed about it.
+//! - [`args`] and [`render`]: how commands read their words and print (text, JSON, CSV).
+//! - [`commands`]: SOS-compatible commands (parse -> query -> render), one file each.
+//! - [`registry`]: the table of every command, dispatch and `help`.
 //! - [`shell`]: `analyze`'s prompt, `-c` and standard-input modes around the commands.
 //!
-//! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command) and
-//! [`progress`] (progress bars on a terminal).
+//! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command),
+//! [`progress`] (progress bars on a terminal) and [`warnings`] (what library code reports
+//! instead of printing).
 //!
 //! Beside the layers, for live processes and for moving dumps: [`ipc`] (the runtime's
 //! diagnostics channel), [`ps`] and [`collect`] (list .NET processes, have one write a
 //! dump), [`pack`] (a dump with the module pages it needs, to open anywhere).
+pub mod args;
 pub mod commands;
-pub mod interrupt;
-pub mod progress;
-pub mod shell;
 pub mod dump;
-pub mod heap;
+pub mod error;
 pub mod graph;
+pub mod heap;
+pub mod interrupt;
 pub mod metadata;
+pub mod progress;
+pub mod registry;
+pub mod render;
 pub mod runtime;
+pub mod session;
+pub mod shell;
+pub mod warnings;
+
+pub use error::{Error, ErrorKind};
+pub use session::Session;
 
 pub mod cli;
 pub mod collect;
 pub mod ipc;
 pub mod pack;
 pub mod ps;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -38,6 +38,11 @@ pub fn set_quiet(quiet: bool) {
     QUIET.store(quiet, Ordering::SeqCst);
 }
 
+/// Whether `--quiet` was given.
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
 /// Whether bars may be drawn: standard error is a terminal and `--quiet` was not given.
 pub fn enabled() -> bool {
     !QUIET.load(Ordering::Relaxed) && io::stderr().is_terminal()

@@ -14,7 +14,7 @@
 //!   implausible value) falls back to the tables with a warning and reads right.
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::{DumpOptions, open_dump};
 use clrheap::runtime::Runtime;
 use clrheap::runtime::contract::ContractDescriptor;

@@ -1,7 +1,11 @@
 //! Inputs clrheap must refuse with one clear line and exit status 1: a file that is not a
 //! core dump, a truncated dump, a process without .NET, a dump without a heap, a runtime
-//! version clrheap does not know. None may panic.
+//! version clrheap does not know. None may panic. The library's error says which
+//! (`clrheap::ErrorKind`).
 mod common;
+
+use clrheap::dump::DumpOptions;
+use clrheap::{ErrorKind, Session};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -33,6 +37,15 @@ fn refuse(path: &Path, extra: &[&str]) -> String {
     stderr
 }
 
+/// The kind of error `Session::open` fails with.
+fn kind(path: &Path, dump_only: bool) -> ErrorKind {
+    let options = DumpOptions { dump_only, ..Default::default() };
+    match Session::open(path, &options) {
+        Ok(_) => panic!("{} opened", path.display()),
+        Err(e) => e.kind(),
+    }
+}
+
 fn temp_file(bytes: &[u8]) -> tempfile::NamedTempFile {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(&mut f, bytes).unwrap();
@@ -47,6 +60,8 @@ fn not_a_core_dump() {
     assert!(missing.contains("cannot read /nonexistent/clrheap.dmp"), "{missing}");
     let exe = refuse(Path::new(env!("CARGO_BIN_EXE_clrheap")), &[]);
     assert!(exe.contains("not a core dump: an ELF"), "{exe}");
+    assert_eq!(kind(text.path(), false), ErrorKind::NotACore);
+    assert_eq!(kind(Path::new("/nonexistent/clrheap.dmp"), false), ErrorKind::Io);
 }
 
 #[test]
@@ -59,12 +74,14 @@ fn truncated_dump() {
     }
     let cut = temp_file(&bytes[..bytes.len() / 2]);
     assert!(refuse(cut.path(), &[]).contains("the dump is truncated"));
+    assert_eq!(kind(cut.path(), false), ErrorKind::Truncated);
 }
 
 #[test]
 fn process_without_dotnet() {
     let msg = refuse(&fixture("no-runtime-sleep.core.zst"), &[]);
     assert!(msg.contains("no .NET runtime in this dump"), "{msg}");
+    assert_eq!(kind(&fixture("no-runtime-sleep.core.zst"), false), ErrorKind::NoRuntime);
 }
 
 #[test]
@@ -80,12 +97,14 @@ fn unknown_runtime_version() {
     let patched = temp_file(&bytes);
     let msg = refuse(patched.path(), &["--dump-only"]);
     assert!(msg.contains("CoreCLR 7.0.33") && msg.contains("not supported"), "{msg}");
+    assert_eq!(kind(patched.path(), true), ErrorKind::UnknownRuntime);
 }
 
 #[test]
 fn mini_dump_has_no_heap() {
     let msg = refuse(&fixture("seed-net9-wks-mini.dmp.zst"), &[]);
     assert!(msg.contains("holds no GC heap"), "{msg}");
+    assert_eq!(kind(&fixture("seed-net9-wks-mini.dmp.zst"), false), ErrorKind::NoHeap);
 }
 
 #[test]

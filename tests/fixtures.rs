@@ -7,7 +7,7 @@
 //! holds what clrheap prints instead, and `NAME.expected/clrheap/WHY` says why.
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use common::{command_for, compare_sos_text, without_progress};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! JSON and CSV output, parsed back and checked against the text output's numbers.
 mod common;
-use clrheap::commands::output::Format;
-use clrheap::commands::Session;
+use clrheap::render::Format;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -25,7 +25,7 @@
 //! directories of `CLRHEAP_EXTRA_DUMPS`.
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use clrheap::graph::live::mark;
 use clrheap::graph::{ObjectGraph, ObjectId};

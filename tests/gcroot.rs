@@ -15,7 +15,7 @@
 //! are left out of clrheap's text before the comparison.
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use common::*;
 use std::collections::HashSet;

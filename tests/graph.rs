@@ -6,7 +6,7 @@
 //! Set `CLRHEAP_EXTRA_DUMPS=/work/fresh-dumps` to run over more dumps.
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use std::collections::HashMap;
 use std::path::Path;

@@ -5,7 +5,7 @@
 //! facts (`types.tsv`).
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use common::*;
 use std::collections::HashMap;

@@ -4,8 +4,8 @@
 //! each with the static field it hangs from.
 mod common;
 
-use clrheap::commands::output::Format;
-use clrheap::commands::Session;
+use clrheap::render::Format;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use std::path::{Path, PathBuf};
 

@@ -43,6 +43,11 @@ fn module_path_finds_moved_files() {
     let lost = common::analyze(moved_dump.path(), &["dumpheap -stat"]);
     assert_eq!(lost.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&lost.stderr).contains("--module-path"));
+    // The library says which file is missing.
+    let err = clrheap::Session::open(moved_dump.path(), &Default::default()).err().expect("refused");
+    assert_eq!(err.kind(), clrheap::ErrorKind::ModuleFileMissing, "{err:?}");
+    let text = format!("{:#}", anyhow::Error::from(err));
+    assert!(text.contains("/Zoot/") && text.contains("libcoreclr.so"), "{text}");
 
     let runtime_dir = lab.join("dotnet/shared/Microsoft.NETCore.App/8.0.33");
     let app_dir = lab.join("scenarios/net8.0");

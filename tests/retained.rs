@@ -1,6 +1,6 @@
 //! `retained` (clrheap's own): dominators and retained sizes on a real dump.
-use clrheap::commands::output::Format;
-use clrheap::commands::Session;
+use clrheap::render::Format;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use clrheap::graph::dominators::Dominators;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! Damaged dumps: every committed fixture, damaged by seeded pseudo-random mutations aimed
 //! at the structures clrheap reads (the notes, `GcDacVars` and `g_dacTable`, the GC's
 //! heap and segment records, MethodTables, handle slots, the thread store and sync block
-//! table, objects, anywhere; and truncation), then opened and every command of
-//! `clrheap::fuzzing::COMMANDS` run on it.
+//! table, objects, anywhere; and truncation), then opened and every command line of
+//! `clrheap::fuzzing::command_lines` (each registry row's `exercise` lines) run on it.
 //!
 //! Each command must return (an error is fine) within [`LIMIT`], without panicking; an
 //! error must say something. A failure names the fixture and the case, and the case's
@@ -102,7 +102,7 @@ fn run_case(fixture: &'static Fixture, input: Vec<u8>) -> Result<bool, String> {
                     return;
                 }
             };
-            for line in command_lines(&fixture.addrs) {
+            for line in command_lines(&fixture.command_addrs()) {
                 let _ = tx.send(Step::Start(line.clone()));
                 if let Err(e) = session.execute(&line, &mut std::io::sink()) {
                     let _ = tx.send(Step::Error(format!("{e:#}")));

@@ -137,6 +137,19 @@ fn one_shot_commands() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr), "clrheap: nosuch: Unrecognized SOS command 'nosuch'\n");
     assert!(text(&out.stdout).contains("Total 2 objects"));
+
+    // Notices (dotnet-dump's root-caching lines) go to stderr, once; `-q` silences them.
+    // An object that is not there is a warning, which `-q` keeps.
+    let cat = stdout[stat..].lines().nth(1).expect("a Cat").trim().to_string();
+    let gcroot = format!("gcroot {cat}");
+    let out = analyze(&["-c", &gcroot, "-c", &gcroot], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr).matches("Caching GC roots, this may take a while.").count(), 1, "{}", text(&out.stderr));
+    let mut cmd = Command::new(BIN);
+    let out = cmd.args(["-q", "analyze"]).arg(fixture()).args(["-c", &gcroot, "-c", "gcroot 10"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "warning: 10 is not a valid object\n");
+    assert_eq!(text(&out.stdout), text(&analyze(&["-c", &gcroot, "-c", "gcroot 10"], None).stdout));
 }
 
 #[test]
@@ -213,4 +226,6 @@ fn version_completions_and_manual() {
     let page = text(&out.stdout);
     assert!(page.starts_with(".ie") || page.contains(".TH clrheap 1"), "{page}");
     assert!(page.contains(".TH clrheap 1") && page.contains("analyze") && page.contains("completions"));
+    // The commands analyze answers, from the registry.
+    assert!(page.contains(".SH \"ANALYZE COMMANDS\"") && page.contains("\\fBdumpheap\\fR"), "{page}");
 }

@@ -3,7 +3,7 @@
 //! superset property.
 mod common;
 
-use clrheap::commands::Session;
+use clrheap::Session;
 use clrheap::dump::DumpOptions;
 use clrheap::runtime::stack::{all_stack_roots, conservative_stack_roots, StackWalk};
 use common::*;

@@ -101,7 +101,7 @@ fn syncblk_arguments() {
 /// The 9/10 contract descriptors agree with the sync table facts in `layouts.rs`.
 #[test]
 fn sync_table_agrees_with_the_descriptor() {
-    use clrheap::commands::Session;
+    use clrheap::Session;
     use clrheap::dump::DumpOptions;
     let checked = std::sync::atomic::AtomicUsize::new(0);
     let checks = common::Checks::new();

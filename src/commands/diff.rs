@@ -4,9 +4,9 @@
 //! next): for each type, the object count and total size in each dump and the change,
 //! biggest growth first. With `live`, only objects the roots keep alive are counted —
 //! garbage waiting for the next collection is not a leak.
-use super::format::thousands;
-use super::output::{write_csv_records, write_json, Format};
-use super::Session;
+use crate::render::format::thousands;
+use crate::render::output::{write_csv_records, write_json, Format};
+use crate::session::Session;
 use anyhow::Result;
 use comfy_table::{presets, CellAlignment, Table};
 use rayon::prelude::*;
@@ -21,6 +21,7 @@ type TypeTotals = HashMap<String, (u64, u64)>;
 pub fn type_totals(session: &Session, live: bool) -> Result<TypeTotals> {
     let heap = &session.heap;
     let liveness = if live { Some(session.liveness()?) } else { None };
+    let liveness = liveness.as_deref();
     let free = heap.runtime.globals.free_mt;
     let per_mt: Vec<HashMap<u64, (u64, u64)>> = heap
         .segments

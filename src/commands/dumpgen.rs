@@ -6,15 +6,22 @@
 //! whose name contains S, ignoring case. Numbers are plain decimal and MethodTables and
 //! addresses 16 hex digits: dotnet-dump's own format for this command
 //! (`docs/research/sos-formats.md` §3).
-use super::output::{hex, stat_record, write_csv_records, write_json, Format};
-use serde_json::{json, Value};
-use super::format::{parse_address, CommandArgs};
-use super::Session;
+use crate::args::{parse_address, CommandArgs, OptionSpec};
 use crate::heap::{Heap, HeapObject, ObjectGeneration, SegmentKind, SizeCache};
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::render::stats::{render_native_rows, stat_records, StatRow, STAT_COLUMNS};
+use crate::session::Session;
+use crate::warnings::Warnings;
 use anyhow::{bail, Result};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+
+/// dumpgen's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-type", "<substring>", "Only objects whose type name contains this text (case-insensitive)."),
+    OptionSpec::valued("-mt", "<mt>", "Only objects with this MethodTable; lists their addresses."),
+];
 
 /// Parses dumpgen's generation argument: `gen0`, `gen1`, `gen2`, `loh`, `poh` or `foh`, in
 /// any case (unlike `dumpheap -gen`, no `large`/`pinned`/`frozen`, no numbers).
@@ -52,7 +59,7 @@ struct Request {
 }
 
 fn parse_args(args: &[String]) -> Result<Request> {
-    let parsed = CommandArgs::parse(args, &[], &["type", "mt"])?;
+    let parsed = CommandArgs::parse(args, OPTIONS)?;
     let mut words = parsed.positional.iter();
     let Some(gen_text) = words.next() else {
         bail!("Generation argument is missing");
@@ -63,7 +70,7 @@ fn parse_args(args: &[String]) -> Result<Request> {
     let Some(generation) = parse_generation(gen_text) else {
         bail!("{gen_text} is not a supported generation (gen0, gen1, gen2, loh, poh, foh)");
     };
-    let mt = match parsed.value("mt") {
+    let mt = match parsed.value("-mt") {
         None => None,
         Some(text) => match parse_address(text) {
             Some(mt) => Some(mt),
@@ -73,7 +80,7 @@ fn parse_args(args: &[String]) -> Result<Request> {
     Ok(Request {
         generation,
         // dotnet-dump ignores -type when -mt is given.
-        type_filter: parsed.value("type").filter(|_| mt.is_none()).map(str::to_lowercase),
+        type_filter: parsed.value("-type").filter(|_| mt.is_none()).map(str::to_lowercase),
         mt,
     })
 }
@@ -81,7 +88,7 @@ fn parse_args(args: &[String]) -> Result<Request> {
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let request = parse_args(args)?;
     let heap = &session.heap;
-    let objects = generation_objects(heap, &request);
+    let objects = generation_objects(heap, &request, &session.warnings);
     match (request.mt, format) {
         (Some(_), Format::Text) => write_listing(&objects, out),
         (None, Format::Text) => write_statistics(heap, &objects, out),
@@ -90,8 +97,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
 }
 
-/// Per-type (MethodTable, count, total size), first-seen order, stably sorted by size.
-fn statistics(objects: &[HeapObject]) -> Vec<(u64, u64, u64)> {
+/// Per-type rows, first-seen order, stably sorted by size; `name` names each type.
+fn statistics(objects: &[HeapObject], name: impl Fn(u64) -> String) -> Vec<StatRow> {
     let mut order: Vec<u64> = Vec::new();
     let mut stats: HashMap<u64, (u64, u64)> = HashMap::new();
     for o in objects {
@@ -102,24 +109,21 @@ fn statistics(objects: &[HeapObject]) -> Vec<(u64, u64, u64)> {
         entry.0 += 1;
         entry.1 += o.size;
     }
-    let mut rows: Vec<(u64, u64, u64)> = order
+    let mut rows: Vec<StatRow> = order
         .iter()
-        .filter_map(|mt| stats.get(mt).map(|&(count, size)| (*mt, count, size)))
+        .filter_map(|&mt| stats.get(&mt).map(|&(count, size)| StatRow { mt, count, size, name: name(mt) }))
         .collect();
     // Stable: equal sizes keep the order their types were first seen in.
-    rows.sort_by_key(|&(_, _, size)| size);
+    rows.sort_by_key(|r| r.size);
     rows
 }
 
 /// JSON `{"statistics": [{"mt", "count", "total_size", "type"}], "total_objects",
 /// "total_bytes"}`, or those rows as CSV.
 fn write_statistics_records(heap: &Heap, objects: &[HeapObject], format: Format, out: &mut dyn Write) -> Result<()> {
-    let records: Vec<Value> = statistics(objects)
-        .into_iter()
-        .map(|(mt, count, size)| stat_record(mt, count, size, &heap.type_name(mt)))
-        .collect();
+    let records = stat_records(&statistics(objects, |mt| heap.type_name(mt).to_string()));
     if format == Format::Csv {
-        return write_csv_records(out, &["mt", "count", "total_size", "type"], &records);
+        return write_csv_records(out, &STAT_COLUMNS, &records);
     }
     let bytes: u64 = objects.iter().map(|o| o.size).sum();
     write_json(
@@ -145,7 +149,7 @@ fn write_listing_records(heap: &Heap, objects: &[HeapObject], format: Format, ou
 
 /// The objects of the requested generation that pass the filters, in walk order
 /// (segments by start address, objects by address).
-fn generation_objects(heap: &Heap, request: &Request) -> Vec<HeapObject> {
+fn generation_objects(heap: &Heap, request: &Request, warnings: &Warnings) -> Vec<HeapObject> {
     let mut sizes = SizeCache::default();
     // Per MethodTable: does its name pass `-type`?
     let mut type_ok: HashMap<u64, bool> = HashMap::new();
@@ -175,20 +179,17 @@ fn generation_objects(heap: &Heap, request: &Request) -> Vec<HeapObject> {
             objects.push(o);
         });
         if let Some(w) = warning {
-            eprintln!("warning: {w}");
+            warnings.warn(w.to_string());
         }
     }
     objects
 }
 
 fn write_statistics(heap: &Heap, objects: &[HeapObject], out: &mut dyn Write) -> Result<()> {
-    let rows = statistics(objects);
+    let rows = statistics(objects, |mt| heap.try_type_name(mt).map(|n| n.to_string()).unwrap_or_default());
     writeln!(out, "Statistics:")?;
     writeln!(out, "              MT    Count    TotalSize Class Name")?;
-    for (mt, count, size) in rows {
-        let name: Arc<str> = heap.try_type_name(mt).unwrap_or_else(|| "".into());
-        writeln!(out, "{mt:016x} {count:>8} {size:>12} {name}")?;
-    }
+    render_native_rows(&rows, out)?;
     writeln!(out, "Total {} objects", objects.len())?;
     writeln!(out)?;
     Ok(())
@@ -238,9 +239,9 @@ mod tests {
         assert_eq!(error(""), "Generation argument is missing");
         assert_eq!(error("gen9"), "gen9 is not a supported generation (gen0, gen1, gen2, loh, poh, foh)");
         assert_eq!(error("gen0 gen1"), "Unrecognized command or argument 'gen1'.");
-        assert_eq!(error("gen0 -foo"), "Unrecognized command or argument '-foo'.");
+        assert_eq!(error("gen0 -foo"), "Unknown option: -foo (valid options: -type, -mt)");
         assert_eq!(error("gen0 -mt zz"), "Hexadecimal address expected for -mt option");
-        assert_eq!(error("gen0 --type Foo"), "Unrecognized command or argument '--type'.");
+        assert_eq!(error("gen0 --type Foo"), "Unknown option: --type (valid options: -type, -mt)");
     }
 
     #[test]

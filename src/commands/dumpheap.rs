@@ -6,9 +6,12 @@
 //! and rendered as a listing (`Address MT Size`), addresses only (`-short`), statistics
 //! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
 //! (`-thinlock`).
-use super::format::{parse_address, parse_range, thousands};
-use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
-use super::{render_stats, Liveness, Session, StatRow};
+use crate::args::{parse_address, parse_range, CommandArgs, OptionSpec};
+use crate::graph::live::Liveness;
+use crate::render::format::thousands;
+use crate::render::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
+use crate::render::stats::{render_stats, StatRow};
+use crate::session::Session;
 use crate::heap::{HeapObject, ObjectAddr, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
 use crate::progress::Progress;
 use anyhow::{bail, Result};
@@ -47,97 +50,70 @@ enum Display {
     ThinLock,
 }
 
+/// dumpheap's options (dotnet-dump's, plus `-verify`, which it also accepts).
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-stat", "Only the per-type statistics."),
+    OptionSpec::valued("-type", "<substring>", "Only objects whose type name contains this text (case-sensitive)."),
+    OptionSpec::valued("-mt", "<mt>", "Only objects with this MethodTable."),
+    OptionSpec::valued("-min", "<bytes>", "Ignore objects smaller than this many bytes."),
+    OptionSpec::valued("-max", "<bytes>", "Ignore objects larger than this many bytes."),
+    OptionSpec::valued("-gen", "<generation>", "Only objects of this generation: gen0, gen1, gen2, loh, poh, foh."),
+    OptionSpec::valued("-heap", "<n>", "Only objects of this GC heap (server GC)."),
+    OptionSpec::valued("-segment", "<addr>", "Only objects of the segment at this address."),
+    OptionSpec::flag("-strings", "Statistics of string values instead of types."),
+    OptionSpec::flag("-short", "Only the addresses of the objects."),
+    OptionSpec::flag("-thinlock", "Objects holding a thin lock."),
+    OptionSpec::flag("-bycount", "Sort the statistics by object count instead of total size."),
+    OptionSpec::flag("-live", "Only objects reachable from roots."),
+    OptionSpec::flag("-dead", "Only objects not reachable from roots."),
+    OptionSpec::flag("-ignoreGCState", "Accepted for compatibility; no effect."),
+    OptionSpec::flag("-noprogress", "Accepted for compatibility; no effect."),
+    OptionSpec::flag("-verify", "Accepted for compatibility; no effect."),
+];
+
 impl Options {
     pub fn parse(args: &[String]) -> Result<Options> {
-        let mut o = Options::default();
-        let mut positional: Vec<&str> = Vec::new();
-        let mut seen_values: Vec<&str> = Vec::new();
-        let mut i = 0;
-        while i < args.len() {
-            let arg = args[i].as_str();
-            let (name, inline) = super::format::split_option(arg);
-            let flag = |v: Option<&str>| -> Result<bool> {
-                match v {
-                    None => Ok(true),
-                    Some(t) if t.eq_ignore_ascii_case("true") => Ok(true),
-                    Some(t) if t.eq_ignore_ascii_case("false") => Ok(false),
-                    Some(t) => bail!("Cannot parse argument '{t}' for option '{name}' as expected type 'System.Boolean'."),
-                }
-            };
-            let mut value = |i: &mut usize| -> Result<String> {
-                if seen_values.contains(&name) {
-                    bail!("Option '{name}' expects a single argument but 2 were provided.");
-                }
-                seen_values.push(name);
-                if let Some(v) = inline {
-                    return Ok(v.to_string());
-                }
-                *i += 1;
-                match args.get(*i) {
-                    Some(v) => Ok(v.clone()),
-                    None => bail!("Required argument missing for option: '{name}'."),
-                }
-            };
-            match name {
-                "-stat" => o.stat = flag(inline)?,
-                "-bycount" => o.bycount = flag(inline)?,
-                "-strings" => o.strings = flag(inline)?,
-                "-short" => o.short = flag(inline)?,
-                "-thinlock" => o.thinlock = flag(inline)?,
-                "-live" => o.live = flag(inline)?,
-                "-dead" => o.dead = flag(inline)?,
-                "-ignoreGCState" | "-noprogress" | "-verify" => {
-                    flag(inline)?;
-                }
-                "-type" => o.type_filter = Some(value(&mut i)?),
-                "-mt" => {
-                    let v = value(&mut i)?;
-                    o.mt = Some(parse_address(&v).filter(|&m| m != 0).ok_or_else(|| {
-                        anyhow::anyhow!("Invalid MethodTable: {v}")
-                    })?);
-                }
-                "-min" | "-max" => {
-                    let v = value(&mut i)?;
-                    let n: u64 = v.parse().map_err(|_| {
-                        anyhow::anyhow!("Cannot parse argument '{v}' for option '{name}' as expected type 'System.UInt64'.")
-                    })?;
-                    if name == "-min" {
-                        o.min = n
-                    } else {
-                        o.max = n
-                    }
-                }
-                "-gen" => {
-                    let v = value(&mut i)?;
-                    o.generation = Some(parse_generation(&v).ok_or_else(|| {
-                        anyhow::anyhow!("Unknown generation: {v}. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported")
-                    })?);
-                }
-                "-heap" => {
-                    let v = value(&mut i)?;
-                    let n: i32 = v.parse().map_err(|_| {
-                        anyhow::anyhow!("Cannot parse argument '{v}' for option '-heap' as expected type 'System.Int32'.")
-                    })?;
-                    o.heap = usize::try_from(n).ok();
-                }
-                "-segment" => {
-                    let v = value(&mut i)?;
-                    o.segment = Some(
-                        parse_address(&v)
-                            .filter(|&s| s != 0)
-                            .ok_or_else(|| anyhow::anyhow!("Failed to parse segment '{v}'."))?,
-                    );
-                }
-                _ => positional.push(arg),
+        let a = CommandArgs::parse(args, OPTIONS)?;
+        let mut o = Options {
+            stat: a.flag("-stat"),
+            bycount: a.flag("-bycount"),
+            strings: a.flag("-strings"),
+            short: a.flag("-short"),
+            thinlock: a.flag("-thinlock"),
+            live: a.flag("-live"),
+            dead: a.flag("-dead"),
+            type_filter: a.value("-type").map(String::from),
+            ..Options::default()
+        };
+        if let Some(v) = a.value("-mt") {
+            o.mt = Some(parse_address(v).filter(|&m| m != 0).ok_or_else(|| anyhow::anyhow!("Invalid MethodTable: {v}"))?);
+        }
+        for (name, field) in [("-min", &mut o.min), ("-max", &mut o.max)] {
+            if let Some(v) = a.value(name) {
+                *field = v.parse().map_err(|_| {
+                    anyhow::anyhow!("Cannot parse argument '{v}' for option '{name}' as expected type 'System.UInt64'.")
+                })?;
             }
-            i += 1;
+        }
+        if let Some(v) = a.value("-gen") {
+            o.generation = Some(parse_generation(v).ok_or_else(|| {
+                anyhow::anyhow!("Unknown generation: {v}. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported")
+            })?);
+        }
+        if let Some(v) = a.value("-heap") {
+            let n: i32 = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("Cannot parse argument '{v}' for option '-heap' as expected type 'System.Int32'."))?;
+            o.heap = usize::try_from(n).ok();
+        }
+        if let Some(v) = a.value("-segment") {
+            o.segment = Some(parse_address(v).filter(|&s| s != 0).ok_or_else(|| anyhow::anyhow!("Failed to parse segment '{v}'."))?);
         }
         if o.live && o.dead {
             o.live = false;
             o.dead = false;
         }
-        let positional: Vec<String> = positional.iter().map(|p| p.to_string()).collect();
-        o.range = parse_range(&positional, "dumpheap")?.map(|r| (r.start, r.end));
+        o.range = parse_range(&a.positional, "dumpheap")?.map(|r| (r.start, r.end));
         Ok(o)
     }
 
@@ -177,16 +153,13 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     let segments = select_segments(session, &options)?;
     let display = options.display();
+    let liveness = if options.live || options.dead { Some(session.liveness()?) } else { None };
     let filter = Filter {
         range: options.range.unwrap_or((0, u64::MAX)),
         generation: options.generation,
         min: options.min,
         max: options.max,
-        liveness: if options.live || options.dead {
-            Some((session.liveness()?, options.live))
-        } else {
-            None
-        },
+        liveness: liveness.as_deref().map(|l| (l, options.live)),
         type_filter: options.type_filter.as_deref(),
         mt: if display == Display::Strings {
             Some(heap.runtime.globals.string_mt)
@@ -219,7 +192,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         let mut total = Printer::new(display, options.stat, format);
         for (part, warning) in parts {
             if let Some(w) = warning {
-                eprintln!("warning: {w}");
+                session.warnings.warn(w.to_string());
             }
             total.merge(part);
         }
@@ -243,7 +216,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 return Err(e);
             }
             if let Some(w) = warning {
-                eprintln!("warning: {w}");
+                session.warnings.warn(w.to_string());
             }
         }
         printer
@@ -766,8 +739,9 @@ mod tests {
         assert_eq!(err("-mt 0"), "Invalid MethodTable: 0");
         assert_eq!(err("-min 0x10"), "Cannot parse argument '0x10' for option '-min' as expected type 'System.UInt64'.");
         assert_eq!(err("-gen 2"), "Unknown generation: 2. Only gen0, gen1, gen2, loh (large), poh (pinned) and foh (frozen) are supported");
-        assert_eq!(err("-foo"), "Invalid start address: -foo");
-        assert_eq!(err("-bogus 1 2"), "Unknown argument: -bogus");
+        assert!(err("-typ Foo").starts_with("Unknown option: -typ (valid options: -stat, -type, -mt,"), "{}", err("-typ Foo"));
+        assert!(err("-bogus 1 2").starts_with("Unknown option: -bogus"));
+        assert_eq!(err("zz"), "Invalid start address: zz");
         assert_eq!(err("1 2 3"), "Too many arguments to !dumpheap");
         assert_eq!(err("2000 1000"), "Start address must be before end address: '2000' < '1000'");
         assert_eq!(err("-type a -type b"), "Option '-type' expects a single argument but 2 were provided.");

@@ -8,9 +8,10 @@
 //! holds) ADDR, and the segments whose committed memory overlaps `[start, end)`; the
 //! totals are then labelled `Partial`. The loader heaps (`eeheap` without `-gc`, or
 //! `-loader`) are not supported.
-use super::format::{left_cell, memory_size, parse_address, parse_range, pointer, AddressRange, CommandArgs};
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::args::{parse_address, parse_range, AddressRange, CommandArgs, OptionSpec};
+use crate::render::format::{left_cell, memory_size, pointer};
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use serde_json::{json, Value};
 use crate::heap::{GcHeap, Segment, SegmentKind};
 use anyhow::{bail, Result};
@@ -54,11 +55,19 @@ pub struct GcView<'a> {
     pub datas: Option<i32>,
 }
 
+/// eeheap's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-gc", "Only the GC heap."),
+    OptionSpec::flag("-loader", "Only the loader heaps (not read by clrheap yet: refused)."),
+    OptionSpec::valued("-heap", "<n>", "Only this GC heap (server GC)."),
+    OptionSpec::valued("-segment", "<addr>", "Only the segment at this address."),
+];
+
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let parsed = CommandArgs::parse(args, &["gc", "loader"], &["heap", "segment"])?;
+    let parsed = CommandArgs::parse(args, OPTIONS)?;
     let heap = &session.heap;
     let filter = parse_filter(&parsed, heap.heaps.len())?;
-    if !parsed.flag("gc") || parsed.flag("loader") {
+    if !parsed.flag("-gc") || parsed.flag("-loader") {
         bail!("eeheap: only the GC heaps are supported (eeheap -gc); the loader heaps are not");
     }
     let view = GcView {
@@ -141,7 +150,7 @@ fn render_records(view: &GcView, filter: &SegmentFilter, format: Format, out: &m
 
 /// Reads `-heap`, `-segment` and `start [end]`, checked in that order.
 fn parse_filter(args: &CommandArgs, heap_count: usize) -> Result<SegmentFilter> {
-    let heap = match args.value("heap") {
+    let heap = match args.value("-heap") {
         None => None,
         Some(text) => {
             let Ok(index) = text.trim().parse::<i32>() else {
@@ -154,7 +163,7 @@ fn parse_filter(args: &CommandArgs, heap_count: usize) -> Result<SegmentFilter> 
             }
         }
     };
-    let segment = match args.value("segment") {
+    let segment = match args.value("-segment") {
         None => None,
         Some(text) => match parse_address(text) {
             Some(a) => Some(a),

@@ -12,46 +12,45 @@
 //! through the DAC, which on every dump seen reports a single all-zero entry (an empty
 //! list: the DAC answers the first request with zeros), and Linux has no RCWs. clrheap
 //! prints that summary as such.
-use super::format::{parse_address, thousands};
-use super::objsize::{print_objects, write_object_records, ListStyle};
-use super::output::{hex, Format};
-use super::Session;
-use anyhow::{bail, Context, Result};
+use crate::args::{parse_address, CommandArgs, OptionSpec};
+use crate::render::format::thousands;
+use crate::render::objects::{print_objects, write_object_records, ListStyle};
+use crate::render::output::{hex, Format};
+use crate::session::Session;
+use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 use std::io::Write;
+
+/// finalizequeue's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-detail", "Details about SyncBlocks and RuntimeCallableWrappers to clean up."),
+    OptionSpec::flag("-allReady", "Only objects ready for finalization.").or(&["-allready"]),
+    OptionSpec::flag("-short", "Only the addresses."),
+    OptionSpec::valued("-mt", "<mt>", "Only objects with this MethodTable."),
+    OptionSpec::flag("-stat", "Only the statistics.").or(&["-summary"]),
+];
 
 /// `finalizequeue`. JSON: the object records of [`write_object_records`], whose summary
 /// line adds `"heaps": [{"heap", "generations": [{"generation", "count", "begin", "end"}],
 /// "ready_for_finalization": {"count", "begin", "end"}}]` and `"all_ready"`.
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let mut style = ListStyle::default();
-    let mut all_ready = false;
-    let mut mt_filter = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-short" => style.short = true,
-            "-stat" | "-summary" => style.stat = true,
-            "-allReady" | "-allready" => all_ready = true,
-            "-detail" => {}
-            "-mt" => {
-                i += 1;
-                let text = args.get(i).context("Required argument missing for option: '-mt'.")?;
-                mt_filter = Some(
-                    parse_address(text)
-                        .ok_or_else(|| anyhow::anyhow!("Could not parse MethodTable: '{text}'"))?,
-                );
-            }
-            other => bail!("Unrecognized command or argument '{other}'."),
-        }
-        i += 1;
+    let a = CommandArgs::parse(args, OPTIONS)?;
+    if let Some(extra) = a.positional.first() {
+        bail!("Unrecognized command or argument '{extra}'.");
     }
+    let style = ListStyle { short: a.flag("-short"), stat: a.flag("-stat") };
+    let all_ready = a.flag("-allReady");
+    let mt_filter = match a.value("-mt") {
+        Some(text) => Some(parse_address(text).ok_or_else(|| anyhow::anyhow!("Could not parse MethodTable: '{text}'"))?),
+        None => None,
+    };
     if style.short && style.stat {
         bail!("Cannot specify both -short and -stat.");
     }
     let heap = &session.heap;
     let graph = session.graph()?;
     let liveness = if all_ready { Some(session.liveness()?) } else { None };
+    let liveness = liveness.as_deref();
     let queues = heap.finalize_queues()?;
 
     if !style.short && format == Format::Text {
@@ -103,7 +102,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     if format == Format::Text {
-        return print_objects(session, &objects, style, out);
+        return print_objects(heap, &objects, style, out);
     }
     let range = |(begin, end): (u64, u64)| json!({ "count": end.saturating_sub(begin) / 8, "begin": hex(begin), "end": hex(end) });
     let heaps: Vec<Value> = queues
@@ -122,5 +121,5 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let mut summary = Map::new();
     summary.insert("heaps".into(), Value::Array(heaps));
     summary.insert("all_ready".into(), json!(all_ready));
-    write_object_records(session, &objects, style, format, summary, out)
+    write_object_records(heap, &objects, style, format, summary, out)
 }

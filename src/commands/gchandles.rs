@@ -16,8 +16,10 @@
 //!
 //! Handles are listed in handle-table order (table by table, kind by kind). clrheap reads
 //! every handle-table slot: under DATAS it lists handles dotnet-dump does not see.
-use super::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
-use super::Session;
+use crate::args::{option_list, OptionSpec, SosArgs};
+use crate::render::output::{csv_cell, hex, write_csv_row, write_json, Format};
+use crate::render::stats::{render_native_rows, stat_records, write_stat_csv, StatRow};
+use crate::session::Session;
 use crate::heap::{HandleKind, ObjectAddr};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
@@ -62,6 +64,13 @@ const KIND_LABELS: [(&str, HandleKind); 12] = {
     ]
 };
 
+/// gchandles's options (SOS's native parser: case-insensitive).
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-type", "<handletype>", "Only handles of this kind (Strong, Weak, Pinned, Dependent, ...)."),
+    OptionSpec::flag("-stat", "Only the statistics."),
+    OptionSpec::flag("-perdomain", "Accepted for compatibility: .NET Core has one domain."),
+];
+
 /// The columns of a handle record.
 const HANDLE_COLUMNS: [&str; 7] = ["handle", "kind", "object", "mt", "size", "data", "type"];
 
@@ -71,45 +80,32 @@ const HANDLE_COLUMNS: [&str; 7] = ["handle", "kind", "object", "mt", "size", "da
 /// CSV: the handles, or with `-stat` the statistics.
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let text = format == Format::Text;
-    let mut stat = false;
-    let mut filter: Option<HandleKind> = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-stat" => stat = true,
-            "-perdomain" | "/d" => {}
-            "-type" => {
-                i += 1;
-                let Some(t) = args.get(i) else {
-                    if !text {
-                        bail!("Failed to parse command line arguments.");
-                    }
-                    write!(out, "Failed to parse command line arguments.")?;
-                    return Ok(());
-                };
-                let found = (0..=10u8)
-                    .filter_map(HandleKind::from_raw)
-                    .find(|k| kind_name(*k).eq_ignore_ascii_case(t));
-                match found {
-                    Some(k) => filter = Some(k),
-                    None => {
-                        if !text {
-                            bail!("Unknown handle type '{t}'.");
-                        }
-                        write!(out, "Unknown handle type '{t}'.")?;
-                        return Ok(());
-                    }
-                }
+    let parsed = match SosArgs::parse(args, OPTIONS, 0) {
+        Ok(p) => p,
+        Err(message) => {
+            if !text {
+                bail!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS));
             }
-            _ => {
+            write!(out, "{message}Failed to parse command line arguments.")?;
+            return Ok(());
+        }
+    };
+    let stat = parsed.has("-stat");
+    let mut filter: Option<HandleKind> = None;
+    if let Some(t) = parsed.value("-type") {
+        let found = (0..=10u8)
+            .filter_map(HandleKind::from_raw)
+            .find(|k| kind_name(*k).eq_ignore_ascii_case(t));
+        match found {
+            Some(k) => filter = Some(k),
+            None => {
                 if !text {
-                    bail!("Failed to parse command line arguments.");
+                    bail!("Unknown handle type '{t}'.");
                 }
-                write!(out, "Failed to parse command line arguments.")?;
+                write!(out, "Unknown handle type '{t}'.")?;
                 return Ok(());
             }
         }
-        i += 1;
     }
     let heap = &session.heap;
     let handles = heap.handles()?;
@@ -129,7 +125,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             continue;
         }
         *per_kind.entry(h.kind).or_default() += 1;
-        let mt = heap.object_mt(ObjectAddr(h.object)).unwrap_or(0);
+        let mt = heap.method_table_of(ObjectAddr(h.object)).unwrap_or(0);
         let (name, size) = if mt == free_mt {
             ("<free>".to_string(), 0)
         } else {
@@ -181,17 +177,18 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             )?;
         }
     }
-    let mut rows: Vec<(u64, u64, u64)> = per_mt.iter().map(|(&mt, &(c, s))| (mt, c, s)).collect();
-    rows.sort_by(|a, b| a.2.cmp(&b.2).then(b.0.cmp(&a.0)));
+    let mut rows: Vec<StatRow> = per_mt
+        .iter()
+        .map(|(&mt, &(count, size))| StatRow { mt, count, size, name: names[&mt].clone() })
+        .collect();
+    rows.sort_by(|a, b| a.size.cmp(&b.size).then(b.mt.cmp(&a.mt)));
     if !text {
         if format == Format::Csv {
             if stat {
-                let stats: Vec<Value> = rows.iter().map(|&(mt, c, s)| stat_record(mt, c, s, &names[&mt])).collect();
-                write_csv_records(out, &["mt", "count", "total_size", "type"], &stats)?;
+                write_stat_csv(&rows, out)?;
             }
             return Ok(());
         }
-        let stats: Vec<Value> = rows.iter().map(|&(mt, c, s)| stat_record(mt, c, s, &names[&mt])).collect();
         let counts: Vec<Value> = KIND_LABELS
             .iter()
             .filter_map(|&(_, kind)| {
@@ -200,8 +197,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             })
             .collect();
         let mut doc = json!({
-            "statistics": stats,
-            "total_objects": rows.iter().map(|r| r.1).sum::<u64>(),
+            "statistics": stat_records(&rows),
+            "total_objects": rows.iter().map(|r| r.count).sum::<u64>(),
             "handle_counts": counts,
         });
         if !stat {
@@ -214,11 +211,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     writeln!(out, "Statistics:")?;
     writeln!(out, "{:>16} {:>8} {:>12} Class Name", "MT", "Count", "TotalSize")?;
-    let mut total = 0;
-    for (mt, count, size) in rows {
-        total += count;
-        writeln!(out, "{mt:016x} {count:>8} {size:>12} {}", names[&mt])?;
-    }
+    render_native_rows(&rows, out)?;
+    let total: u64 = rows.iter().map(|r| r.count).sum();
     writeln!(out, "Total {total} objects")?;
     if filter.is_none() {
         writeln!(out)?;

@@ -64,14 +64,23 @@
 //! walk fails is scanned conservatively: its roots are printed under a
 //! `(conservative scan)` line with the slot as `rsp+offset` (`Sp+` on arm64; they cannot match
 //! dotnet-dump, and a scan may find stale slots).
-use super::format::parse_address;
-use super::output::{csv_cell, hex, write_csv_row, write_json, Format};
-use super::{Session, StackRootEntry};
-use serde_json::{json, Value};
+use crate::args::{parse_address, CommandArgs, OptionSpec};
 use crate::graph::gcroot::PathFinder;
-use crate::heap::{HandleKind, Root, RootKind};
+use crate::graph::roots::{handle_kind_name, PathDescriber, PathItem, StackRootEntry};
+use crate::heap::{Root, RootKind};
+use crate::render::format::thousands;
+use crate::render::output::{csv_cell, hex, write_csv_row, write_json, Format};
+use crate::session::Session;
+use serde_json::{json, Value};
 use anyhow::{bail, Result};
 use std::io::Write;
+
+/// gcroot's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-nostacks", "Do not use stack roots."),
+    OptionSpec::valued("-limit", "<n>", "Stop after this many roots."),
+    OptionSpec::valued("-gcgen", "<n>", "Only roots a collection of this generation would use."),
+];
 
 /// Parsed `gcroot` arguments.
 #[derive(Debug, Clone, Default)]
@@ -84,67 +93,24 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
-        let mut o = Options::default();
-        let mut i = 0;
-        while i < args.len() {
-            let arg = args[i].as_str();
-            let (name, inline) = super::format::split_option(arg);
-            let int_value = |i: &mut usize| -> Result<i32> {
-                let v = match inline {
-                    Some(v) => v.to_string(),
-                    None => {
-                        *i += 1;
-                        match args.get(*i) {
-                            Some(v) => v.clone(),
-                            None => bail!("Required argument missing for option: '{name}'."),
-                        }
-                    }
-                };
-                v.parse().map_err(|_| {
-                    anyhow::anyhow!("Cannot parse argument '{v}' for option '{name}' as expected type 'System.Int32'.")
+        let a = CommandArgs::parse(args, OPTIONS)?;
+        let int = |name: &str| -> Result<Option<i32>> {
+            a.value(name)
+                .map(|v| {
+                    v.parse().map_err(|_| {
+                        anyhow::anyhow!("Cannot parse argument '{v}' for option '{name}' as expected type 'System.Int32'.")
+                    })
                 })
-            };
-            match name {
-                "-nostacks" => {
-                    o.nostacks = match inline {
-                        None => true,
-                        Some(t) if t.eq_ignore_ascii_case("true") => true,
-                        Some(t) if t.eq_ignore_ascii_case("false") => false,
-                        Some(t) => bail!("Cannot parse argument '{t}' for option '-nostacks' as expected type 'System.Boolean'."),
-                    }
-                }
-                "-limit" => o.limit = Some(int_value(&mut i)?),
-                "-gcgen" => o.gcgen = Some(int_value(&mut i)?),
-                _ => {
-                    if o.target.is_some() {
-                        bail!("Unrecognized command or argument '{arg}'.");
-                    }
-                    o.target = Some(arg.to_string());
-                }
-            }
-            i += 1;
+                .transpose()
+        };
+        let mut words = a.positional.iter();
+        let target = words.next().cloned();
+        if let Some(extra) = words.next() {
+            bail!("Unrecognized command or argument '{extra}'.");
         }
-        Ok(o)
+        Ok(Options { target, nostacks: a.flag("-nostacks"), limit: int("-limit")?, gcgen: int("-gcgen")? })
     }
 }
-
-/// The name dotnet-dump gives a handle kind in a root line.
-fn handle_kind_name(kind: HandleKind) -> String {
-    use HandleKind::*;
-    match kind {
-        WeakShort => "weak short handle".into(),
-        WeakLong => "weak long handle".into(),
-        Strong => "strong handle".into(),
-        Pinned => "pinned handle".into(),
-        RefCounted => "ref counted handle".into(),
-        Dependent => "dependent handle".into(),
-        AsyncPinned => "async pinned handle".into(),
-        SizedRef => "sized ref handle".into(),
-        WeakNativeCom => "weak WinRT handle".into(),
-        other => other.raw().to_string(),
-    }
-}
-
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let o = Options::parse(args)?;
@@ -155,7 +121,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let graph = session.graph()?;
     let roots = session.roots()?;
     if graph.id_of(target).is_none_or(|id| graph.is_free(id)) {
-        eprintln!("Warning: {target:x} is not a valid object");
+        session.warnings.warn(format!("{target:x} is not a valid object"));
     }
     if let Some(condemned) = o.gcgen {
         let heap = &session.heap;
@@ -186,7 +152,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     session.note_root_caching();
     let limit = o.limit.map_or(usize::MAX, |l| l.max(0) as usize);
     let mut finder = PathFinder::new(&graph, &roots.dependents, target);
-    let mut printer = RootPrinter { session, last: None, last_frame: None };
+    let statics = || session.statics();
+    let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics };
+    let mut printer = RootPrinter { last: None, last_frame: None };
     let text = format == Format::Text;
     let mut records = Vec::new();
     let mut count = 0usize;
@@ -195,7 +163,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            let items = printer.path_items(&path, false)?;
+            let items = describe.items(&path, false);
             if text {
                 printer.root(root, out)?;
                 printer.path(&items, out)?;
@@ -212,7 +180,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 break;
             }
             if let Some(path) = finder.path_from(entry.root.object) {
-                let items = printer.path_items(&path, false)?;
+                let items = describe.items(&path, false);
                 if text {
                     printer.stack_root(entry, &roots.frames, out)?;
                     printer.path(&items, out)?;
@@ -231,7 +199,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             break;
         }
         if let Some(path) = finder.path_from(root.object) {
-            let items = printer.path_items(&path, true)?;
+            let items = describe.items(&path, true);
             if text {
                 printer.root(root, out)?;
                 printer.path(&items, out)?;
@@ -243,7 +211,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     match format {
-        Format::Text => writeln!(out, "Found {} unique roots.", super::format::thousands(count as u64))?,
+        Format::Text => writeln!(out, "Found {} unique roots.", thousands(count as u64))?,
         Format::Json => write_json(out, &json!({ "target": hex(target), "roots": records, "unique_roots": count }))?,
         Format::Csv => {
             // One row per link of each chain: root number, its description, the object.
@@ -267,40 +235,6 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     Ok(())
-}
-
-/// One link of a root's chain.
-pub(crate) struct PathItem {
-    pub address: u64,
-    pub type_name: String,
-    pub dependent: bool,
-    pub static_field: Option<String>,
-    /// `static_field` is a thread-static field (of the root thread's thread statics).
-    pub thread_static: bool,
-}
-
-/// The first root (in gcroot's order: handles, finalizer queue, stacks) that reaches
-/// `target`, with its chain, described as gcroot describes it (root kind text, links with
-/// static field names).
-pub(crate) fn first_root_chain(session: &Session, target: u64) -> Result<Option<(String, Vec<PathItem>)>> {
-    let graph = session.graph()?;
-    let roots = session.roots()?;
-    let mut finder = PathFinder::new(&graph, &roots.dependents, target);
-    let printer = RootPrinter { session, last: None, last_frame: None };
-    let stack = roots.stack.iter().map(|e| &e.root);
-    for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
-        if let Some(path) = finder.path_from(root.object) {
-            let kind = match root.kind {
-                RootKind::Handle(kind) => handle_kind_name(kind),
-                RootKind::FinalizerQueue { .. } => "finalizer queue".into(),
-                RootKind::Stack { os_thread_id, .. } => format!("stack of thread {os_thread_id:x}"),
-                RootKind::ThreadStatic { os_thread_id } => format!("thread-static array of thread {os_thread_id:x}"),
-            };
-            let thread_static = matches!(root.kind, RootKind::ThreadStatic { .. });
-            return Ok(Some((kind, printer.path_items(&path, thread_static)?)));
-        }
-    }
-    Ok(None)
 }
 
 /// A root and its chain as a JSON record: `{"kind", "handle_kind"?, "address", "thread"?,
@@ -343,14 +277,13 @@ fn root_record(root: &Root, stack: Option<(Option<String>, &str)>, items: &[Path
     record
 }
 
-struct RootPrinter<'s> {
-    session: &'s Session,
+struct RootPrinter {
     last: Option<Root>,
     /// The frame of the last root printed, when it was a stack root.
     last_frame: Option<usize>,
 }
 
-impl RootPrinter<'_> {
+impl RootPrinter {
     fn root(&mut self, root: &Root, out: &mut dyn Write) -> Result<()> {
         let last_kind = self.last.map(|l| l.kind);
         match root.kind {
@@ -412,82 +345,5 @@ impl RootPrinter<'_> {
             writeln!(out, "          -> {:<16} {} {extra}", format!("{:012x}", item.address), item.type_name)?;
         }
         Ok(())
-    }
-
-    /// The links of a chain: each object's type, and how it is reached. `thread_static`:
-    /// the chain starts at a thread's thread-static array (its third link is a field's).
-    fn path_items(&self, path: &[u64], thread_static: bool) -> Result<Vec<PathItem>> {
-        let session = self.session;
-        let heap = &session.heap;
-        let graph = session.graph()?;
-        let roots = session.roots()?;
-        let type_of = |addr: u64| graph.id_of(addr).map(|id| (id, graph.mt(id)));
-        let first = path.first().copied().unwrap_or(0);
-        let possible_static = type_of(first).is_some_and(|(_, mt)| &*heap.type_name(mt) == "System.Object[]");
-        let mut prev = 0u64;
-        let mut items = Vec::with_capacity(path.len());
-        for (i, &obj) in path.iter().enumerate() {
-            let dependent = roots.dependents.is_link(prev, obj);
-            let static_field = if dependent {
-                None
-            } else if thread_static {
-                (i == 2).then(|| self.thread_static_label(first, path[1], obj)).flatten()
-            } else if i == 1 && possible_static {
-                self.static_label(first, obj)
-            } else {
-                None
-            };
-            let type_name = match type_of(obj) {
-                Some((_, mt)) => heap.type_name(mt).to_string(),
-                None => "<unknown type>".into(),
-            };
-            items.push(PathItem { address: obj, type_name, dependent, static_field, thread_static: thread_static && i == 2 });
-            prev = obj;
-        }
-        Ok(items)
-    }
-
-    /// The slots (addresses) of an object's references, in GCDesc order.
-    fn slots_of(&self, object: u64) -> Vec<u64> {
-        let Ok(graph) = self.session.graph() else { return Vec::new() };
-        let Some(id) = graph.id_of(object) else { return Vec::new() };
-        let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
-        let mut slots = Vec::new();
-        desc.for_each_slot(graph.size(id), |off| slots.push(object.wrapping_add(off)));
-        slots
-    }
-
-    /// The thread-static field whose slot in the type's storage `storage` (the entry of a
-    /// thread's thread-static array `array`) holds `obj`.
-    fn thread_static_label(&self, array: u64, storage: u64, obj: u64) -> Option<String> {
-        let heap = &self.session.heap;
-        let space = heap.space();
-        // Entry k of an Object[] is the slot at 16 + 8k.
-        let entry = self.slots_of(array).into_iter().find(|&s| space.read_u64(s).ok() == Some(storage))?;
-        let entry = u32::try_from(entry.checked_sub(array)?.checked_sub(16)? / 8).ok()?;
-        let slot = self.slots_of(storage).into_iter().find(|&s| space.read_u64(s).ok() == Some(obj))?;
-        let offset = u32::try_from(slot.checked_sub(storage)?).ok()?;
-        let f = self.session.statics().thread_field_at(entry, offset)?.clone();
-        Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name))
-    }
-
-    /// The static field whose slot in the statics array `array` holds `obj`.
-    fn static_label(&self, array: u64, obj: u64) -> Option<String> {
-        let session = self.session;
-        let heap = &session.heap;
-        let graph = session.graph().ok()?;
-        let id = graph.id_of(array)?;
-        let desc = graph.type_of(id).gc_desc.clone()?;
-        let size = graph.size(id);
-        let statics = session.statics();
-        for (slot, value) in heap.reference_slots(array, size, &desc) {
-            if value != obj {
-                continue;
-            }
-            if let Some(f) = statics.field_at(slot) {
-                return Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name));
-            }
-        }
-        None
     }
 }

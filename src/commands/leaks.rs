@@ -12,10 +12,11 @@
 //! 3. a candidate inside another's subtree is kept only if it is the larger share
 //!    (the outer one is then just a wrapper around it); the runtime's statics storage,
 //!    which holds every static field of a module, is not a suspect itself.
-use super::format::thousands;
-use super::gcroot::first_root_chain;
-use super::output::{hex, write_json, Format};
-use super::Session;
+use crate::args::{CommandArgs, OptionSpec};
+use crate::graph::roots::{PathDescriber, PathItem};
+use crate::render::format::thousands;
+use crate::render::output::{hex, write_json, Format};
+use crate::session::Session;
 use crate::graph::dominators::Dominators;
 use crate::graph::ObjectId;
 use anyhow::{bail, Result};
@@ -36,25 +37,21 @@ struct Suspect {
     children: usize,
     /// (type name, count, bytes) of the retained objects, most numerous first.
     contents: Vec<(String, u64, u64)>,
-    root: Option<(String, Vec<super::gcroot::PathItem>)>,
+    root: Option<(String, Vec<PathItem>)>,
 }
 
+/// leaks's options.
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec::valued("-top", "<n>", "How many suspects to report (default 5).")];
+
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let mut top = 5usize;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-top" => {
-                i += 1;
-                top = args
-                    .get(i)
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| anyhow::anyhow!("-top takes a number"))?;
-            }
-            other => bail!("unknown argument {other} (leaks takes -top N)"),
-        }
-        i += 1;
+    let a = CommandArgs::parse(args, OPTIONS)?;
+    if let Some(extra) = a.positional.first() {
+        bail!("leaks takes no argument: {extra}");
     }
+    let top: usize = match a.value("-top") {
+        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("-top takes a number"))?,
+        None => 5,
+    };
     let graph = session.graph()?;
     let dom = session.dominators()?;
     let heap = &session.heap;
@@ -92,6 +89,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
 
     // 3. Describe each.
+    let roots = session.roots()?;
+    let statics_index = || session.statics();
+    let describe = PathDescriber { heap, graph: &graph, roots: &roots, statics: &statics_index };
     let mut suspects = Vec::new();
     for id in kept {
         let mut by_type: HashMap<u64, (u64, u64)> = HashMap::new();
@@ -112,7 +112,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             retained: dom.retained_size(id),
             children: children.of(id).len(),
             contents,
-            root: first_root_chain(session, graph.address(id))?,
+            root: describe.first_root_chain(graph.address(id)),
         });
     }
 

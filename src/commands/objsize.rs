@@ -1,177 +1,42 @@
 //! `objsize <address>` (and `-mt <MT>`): the objects an object transitively keeps alive,
-//! listed and summed as dotnet-dump prints them; and the object listing both `objsize`
-//! and `finalizequeue` share (dotnet-dump's `DumpHeapService.PrintHeap`).
+//! listed and summed as dotnet-dump prints them (the listing is
+//! [`crate::render::objects`], which `finalizequeue` shares).
 //!
 //! The closure is a breadth-first walk from the object: each object's references in
 //! ClrMD's order (the secondaries of its dependent handles, the LoaderAllocator object of
 //! a collectible type, then its GCDesc references),
 //! each object listed once, when it is dequeued. With `-mt`, every object of that type
 //! starts a walk in heap order, sharing one visited set.
-use super::format::{parse_address, thousands};
-use super::output::{hex, stat_record, write_csv_records, write_json, Format};
-use super::{render_stats, Session, StatRow};
+use crate::args::{parse_address, CommandArgs, OptionSpec};
 use crate::graph::ObjectId;
+use crate::render::objects::{print_objects, write_object_records, ListStyle};
+use crate::render::output::{hex, Format};
+use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 
-/// How a list of objects is printed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ListStyle {
-    pub short: bool,
-    pub stat: bool,
-}
-
-/// Prints objects `(address, MethodTable, size)` as dumpheap's listing (header, rows),
-/// then the statistics; with `short` only the addresses. Nothing when there are none.
-pub fn print_objects(
-    session: &Session,
-    objects: &[(u64, u64, u64)],
-    style: ListStyle,
-    out: &mut dyn Write,
-) -> Result<()> {
-    if objects.is_empty() {
-        return Ok(());
-    }
-    if style.short {
-        for (addr, _, _) in objects {
-            writeln!(out, "{addr:012x}")?;
-        }
-        return Ok(());
-    }
-    let heap = &session.heap;
-    let free = heap.runtime.globals.free_mt;
-    if !style.stat {
-        writeln!(out, "{:>16} {:>16} {:>14}", "Address", "MT", "Size")?;
-        for &(addr, mt, size) in objects {
-            writeln!(
-                out,
-                "{:>16} {:>16} {:>14} {}",
-                format!("{addr:012x}"),
-                format!("{mt:012x}"),
-                thousands(size),
-                if mt == free { "Free" } else { "" }
-            )?;
-        }
-        writeln!(out)?;
-    }
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut rows: Vec<StatRow> = Vec::new();
-    for &(_, mt, size) in objects {
-        let i = *index.entry(mt).or_insert_with(|| {
-            rows.push(StatRow {
-                mt,
-                count: 0,
-                size: 0,
-                name: heap.type_name(mt).to_string(),
-            });
-            rows.len() - 1
-        });
-        rows[i].count += 1;
-        rows[i].size += size;
-    }
-    render_stats(rows, false, out)
-}
-
-/// The columns of an object record.
-const OBJECT_COLUMNS: [&str; 5] = ["address", "mt", "size", "type", "free"];
-
-/// [`print_objects`] as records, the way `dumpheap` writes them. JSON: with `short`, lines
-/// `{"address"}`; else lines `{"address", "mt", "size", "type", "free"}` (not with
-/// `stat`), then one summary line: `summary`'s fields, `"statistics": [{"mt", "count",
-/// "total_size", "type"}]` (dotnet-dump's order), `"total_objects"`, `"total_bytes"`.
-/// CSV: the objects, or with `stat` the statistics.
-pub fn write_object_records(
-    session: &Session,
-    objects: &[(u64, u64, u64)],
-    style: ListStyle,
-    format: Format,
-    mut summary: Map<String, Value>,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let heap = &session.heap;
-    if style.short {
-        let records: Vec<Value> = objects.iter().map(|&(addr, _, _)| json!({ "address": hex(addr) })).collect();
-        if format == Format::Csv {
-            return write_csv_records(out, &["address"], &records);
-        }
-        for r in &records {
-            write_json(out, r)?;
-        }
-        return Ok(());
-    }
-    let free = heap.runtime.globals.free_mt;
-    if !style.stat {
-        let records: Vec<Value> = objects
-            .iter()
-            .map(|&(addr, mt, size)| {
-                json!({
-                    "address": hex(addr),
-                    "mt": hex(mt),
-                    "size": size,
-                    "type": &*heap.type_name(mt),
-                    "free": mt == free,
-                })
-            })
-            .collect();
-        if format == Format::Csv {
-            return write_csv_records(out, &OBJECT_COLUMNS, &records);
-        }
-        for r in &records {
-            write_json(out, r)?;
-        }
-    }
-    // Per MethodTable in first-seen order, stably sorted by total size (as render_stats).
-    let mut index: HashMap<u64, usize> = HashMap::new();
-    let mut rows: Vec<(u64, u64, u64)> = Vec::new();
-    for &(_, mt, size) in objects {
-        let i = *index.entry(mt).or_insert_with(|| {
-            rows.push((mt, 0, 0));
-            rows.len() - 1
-        });
-        rows[i].1 += 1;
-        rows[i].2 += size;
-    }
-    rows.sort_by_key(|r| r.2 as i64);
-    let records: Vec<Value> = rows
-        .iter()
-        .map(|&(mt, count, size)| stat_record(mt, count, size, &heap.type_name(mt)))
-        .collect();
-    if format == Format::Csv {
-        return write_csv_records(out, &["mt", "count", "total_size", "type"], &records);
-    }
-    summary.insert("statistics".into(), Value::Array(records));
-    summary.insert("total_objects".into(), json!(objects.len()));
-    summary.insert("total_bytes".into(), json!(objects.iter().map(|o| o.2).sum::<u64>()));
-    write_json(out, &Value::Object(summary))
-}
+/// objsize's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-short", "Only the addresses."),
+    OptionSpec::flag("-strings", "Statistics of string values.").unsupported(),
+    OptionSpec::flag("-stat", "Only the statistics.").or(&["-summary"]),
+    OptionSpec::valued("-mt", "<mt>", "Every object of this MethodTable, and what they keep alive."),
+];
 
 /// `objsize`. JSON: the object records, then the summary with `"object"` (the address
 /// asked for, or null with `-mt`), `"mt"` (the `-mt` asked for, or null) and `"type"`.
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let text = format == Format::Text;
-    let mut style = ListStyle::default();
-    let mut target: Option<String> = None;
-    let mut mt_text: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-short" => style.short = true,
-            "-stat" | "-summary" => style.stat = true,
-            "-strings" => bail!("objsize -strings is not supported by clrheap yet"),
-            "-mt" => {
-                i += 1;
-                match args.get(i) {
-                    Some(v) => mt_text = Some(v.clone()),
-                    None => bail!("Required argument missing for option: '-mt'."),
-                }
-            }
-            other if target.is_none() => target = Some(other.to_string()),
-            other => bail!("Unrecognized command or argument '{other}'."),
-        }
-        i += 1;
+    let a = CommandArgs::parse(args, OPTIONS)?;
+    let style = ListStyle { short: a.flag("-short"), stat: a.flag("-stat") };
+    let mut words = a.positional.iter();
+    let target = words.next().cloned();
+    if let Some(extra) = words.next() {
+        bail!("Unrecognized command or argument '{extra}'.");
     }
+    let mt_text = a.value("-mt").map(String::from);
     let graph = session.graph()?;
     let heap = &session.heap;
     let mut summary = Map::new();
@@ -240,8 +105,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     if text {
-        print_objects(session, &objects, style, out)
+        print_objects(heap, &objects, style, out)
     } else {
-        write_object_records(session, &objects, style, format, summary, out)
+        write_object_records(heap, &objects, style, format, summary, out)
     }
 }

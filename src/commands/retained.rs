@@ -6,9 +6,10 @@
 //!   keeps alive, and the chain of its dominators up to the roots;
 //! - `retained [-top N] [-type S]`: the N objects (default 20) with the largest retained
 //!   sizes, optionally only those whose type name contains S.
-use super::format::{parse_address, split_option, thousands};
-use super::output::{hex, write_csv_records, write_json, Format};
-use super::Session;
+use crate::args::{parse_address, CommandArgs, OptionSpec};
+use crate::render::format::thousands;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use crate::graph::dominators::Dominators;
 use crate::graph::ObjectId;
 use anyhow::{bail, Result};
@@ -19,30 +20,26 @@ use std::io::Write;
 /// Most dominator links printed for one object (chains are short in practice).
 const MAX_CHAIN: usize = 1000;
 
+/// retained's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-top", "<n>", "How many objects to list, biggest retained size first (default 20)."),
+    OptionSpec::valued("-type", "<substring>", "Only objects whose type name contains this."),
+];
+
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    let mut top = 20usize;
-    let mut type_filter: Option<String> = None;
+    let a = CommandArgs::parse(args, OPTIONS)?;
+    let top: usize = match a.value("-top") {
+        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("-top takes a number"))?,
+        None => 20,
+    };
+    let type_filter = a.value("-type").map(String::from);
     let mut target = None;
-    let mut i = 0;
-    while i < args.len() {
-        let (name, inline) = split_option(&args[i]);
-        let value = |i: &mut usize| -> Result<String> {
-            if let Some(v) = inline {
-                return Ok(v.to_string());
-            }
-            *i += 1;
-            args.get(*i).cloned().ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
-        };
-        match name {
-            "-top" => top = value(&mut i)?.parse().map_err(|_| anyhow::anyhow!("-top takes a number"))?,
-            "-type" => type_filter = Some(value(&mut i)?),
-            a if a.starts_with('-') => bail!("unknown option {a} (retained takes -top N, -type S or an address)"),
-            a => match parse_address(a) {
-                Some(addr) => target = Some(addr),
-                None => bail!("not an object address: {a}"),
-            },
+    for word in &a.positional {
+        match parse_address(word) {
+            Some(addr) if target.is_none() => target = Some(addr),
+            Some(_) => bail!("retained takes one address"),
+            None => bail!("not an object address: {word}"),
         }
-        i += 1;
     }
     let graph = session.graph()?;
     let dom = session.dominators()?;

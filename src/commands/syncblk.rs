@@ -16,12 +16,13 @@
 //! "Free" the recycled ones among those listed (all of them unless an index is given).
 //! No CCW/RCW/ComClassFactory lines: Linux runtimes have no COM interop.
 //!
-//! Arguments as SOS parses them: options are case-insensitive (`Unknown option: -x`
-//! otherwise); the index is read as a decimal prefix (`0x2` is 0, that is no index); a
-//! second value is refused (`Incorrect argument: 4`).
-use super::output::{hex, write_csv_records, write_json, Format};
+//! Arguments as SOS parses them ([`SosArgs`]): options are case-insensitive (`Unknown
+//! option: -x` otherwise); the index is read as a decimal prefix (`0x2` is 0, that is no
+//! index); a second value is refused (`Incorrect argument: 4`).
+use crate::args::{option_list, OptionSpec, SosArgs};
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
 use serde_json::json;
-use super::Session;
 use crate::heap::ObjectAddr;
 use crate::runtime::syncblocks::{sync_block, sync_block_count};
 use anyhow::{bail, Result};
@@ -75,26 +76,14 @@ fn decimal_prefix(s: &str) -> u64 {
         .fold(0u64, |n, d| n.saturating_mul(10).saturating_add((d - b'0') as u64))
 }
 
+/// syncblk's options (SOS's native parser: case-insensitive).
+pub const OPTIONS: &[OptionSpec] = &[OptionSpec::flag("-all", "Every SyncBlock, not only those holding a lock.")];
+
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
-        let mut o = Options::default();
-        let mut values = 0;
-        for arg in args {
-            if arg.starts_with('-') {
-                if arg.eq_ignore_ascii_case("-all") {
-                    o.all = true;
-                } else {
-                    bail!("Unknown option: {arg}");
-                }
-            } else {
-                if values >= 1 {
-                    bail!("Incorrect argument: {arg}");
-                }
-                o.index = decimal_prefix(arg);
-                values += 1;
-            }
-        }
-        Ok(o)
+        let parsed = SosArgs::parse(args, OPTIONS, 1)
+            .map_err(|message| anyhow::anyhow!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS)))?;
+        Ok(Options { all: parsed.has("-all"), index: parsed.args.first().map_or(0, |a| decimal_prefix(a)) })
     }
 }
 
@@ -140,7 +129,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                         return Ok(());
                     };
                     line.push_str(&format!("{os_id:x}"));
-                    match rt.debugger_thread_index(os_id) {
+                    match heap.runtime.debugger_thread_index(os_id) {
                         Some(id) => line.push_str(&format!("{id:4} ")),
                         None => line.push_str(" XXX "),
                     }
@@ -221,7 +210,7 @@ fn thread_os_id(session: &Session, thread: u64) -> Option<u32> {
 /// The type name SOS prints for an object (from its MethodTable).
 fn object_type_name(session: &Session, object: u64) -> String {
     let heap = &session.heap;
-    match heap.object_mt(ObjectAddr(object)) {
+    match heap.method_table_of(ObjectAddr(object)) {
         Ok(mt) if mt != 0 => heap.type_name(mt).to_string(),
         _ => "<unknown type>".to_string(),
     }

@@ -104,6 +104,11 @@ impl AddressSpace {
         }
     }
 
+    /// Whether pages the dump left out are read from the mapped files.
+    pub fn reads_module_files(&self) -> bool {
+        !self.files_disabled
+    }
+
     /// Starts recording which pages are read.
     pub fn record_reads(&mut self, what: Recording) {
         self.recorder = Some((what, Mutex::new(BTreeSet::new())));
@@ -196,7 +201,7 @@ impl AddressSpace {
             let cur = addr + done as u64;
             let want = total - done;
             let n = self.read_piece(cur, &mut buf[done..])
-                .ok_or_else(|| absent(cur, want, None))?;
+                .ok_or_else(|| self.why_absent(cur, want))?;
             debug_assert!(n > 0 && n <= want);
             done += n;
         }
@@ -240,6 +245,22 @@ impl AddressSpace {
             self.note(true, addr, n);
         }
         ok.then_some(n)
+    }
+
+    /// The error for `[addr, addr+len)`, which could not be read: the file of its mapping
+    /// is not on this machine, or the memory is simply not in the dump.
+    fn why_absent(&self, addr: u64, len: usize) -> DumpError {
+        let maps = &self.core.files;
+        let mapping = maps
+            .partition_point(|m| m.start <= addr)
+            .checked_sub(1)
+            .filter(|&i| addr < maps[i].end);
+        match mapping {
+            Some(i) if !self.files_disabled && self.module_file(self.mapping_file[i]).is_none() => {
+                DumpError::ModuleFileMissing { addr, len, path: maps[i].path.clone() }
+            }
+            _ => absent(addr, len, None),
+        }
     }
 
     fn module_file(&self, idx: usize) -> Option<&ModuleFile> {

@@ -174,7 +174,7 @@ impl CoreFile {
             .checked_add(phnum * SIZEOF_PHDR)
             .filter(|&end| end <= bytes.len())
             .ok_or_else(|| {
-                DumpError::NotACore(format!(
+                DumpError::Truncated(format!(
                     "the dump is truncated: its program headers end past the file's {} bytes",
                     bytes.len()
                 ))
@@ -211,7 +211,7 @@ impl CoreFile {
             }
         }
         if needed_len > bytes.len() as u64 {
-            return Err(DumpError::NotACore(format!(
+            return Err(DumpError::Truncated(format!(
                 "the dump is truncated: it has {} bytes but its segments need {}; was the copy complete?",
                 bytes.len(),
                 needed_len

@@ -42,6 +42,9 @@ pub enum DumpError {
     },
     #[error("{0}")]
     NotACore(String),
+    /// The file is shorter than its own headers say.
+    #[error("{0}")]
+    Truncated(String),
     #[error("{what}: the dump is damaged ({detail})")]
     Damaged { what: &'static str, detail: String },
     #[error("memory at {addr:#x} ({len} bytes) is not in the dump{}", note_suffix(.note))]
@@ -50,6 +53,12 @@ pub enum DumpError {
         len: usize,
         note: Option<String>,
     },
+    /// Memory the dump left out, in a mapping of a file that is not on this machine.
+    #[error(
+        "memory at {addr:#x} ({len} bytes) is not in the dump, and {path}, which it maps, is not on this machine \
+         (--module-path DIR searches DIR for it)"
+    )]
+    ModuleFileMissing { addr: u64, len: usize, path: String },
 }
 
 fn note_suffix(note: &Option<String>) -> String {

@@ -72,6 +72,7 @@ pub fn open_dump(path: &Path, options: &DumpOptions) -> Result<AddressSpace> {
 fn prefix_not_core(path: &Path, e: DumpError) -> DumpError {
     match e {
         DumpError::NotACore(msg) => DumpError::NotACore(format!("{}: {msg}", path.display())),
+        DumpError::Truncated(msg) => DumpError::Truncated(format!("{}: {msg}", path.display())),
         other => other,
     }
 }

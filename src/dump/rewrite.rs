@@ -1,36 +1,18 @@
 //! Writing a copy of a core dump with extra memory: pages that the original dump left
-//! out and that were read back from mapped files are added as new `PT_LOAD` segments.
-//!
-//! This makes a heap dump self-contained (readable where the runtime's files are not
-//! installed): `clrheap pack` and clrheap's own test fixtures are made this way. The original segments,
+//! out and that were read back from mapped files are added as new `PT_LOAD` segments
+//! ([`write_with_runs`]). This makes a heap dump self-contained (readable where the
+//! runtime's files are not installed): `clrheap pack` does this. The original segments,
 //! notes and bytes are kept unchanged, only moved to make room for the larger program
 //! header table.
+//!
+//! [`write_subset`] writes a small dump out of a big one instead: only the pages a run of
+//! commands read, and the notes. clrheap's test fixtures are made this way
+//! (`examples/make_fixture.rs`).
 use super::elf_core::LoadSegment;
 use super::{AddressSpace, DumpError, Result, PAGE_SIZE};
 use goblin::elf64::header::{Header, SIZEOF_EHDR};
 use goblin::elf64::program_header::{ProgramHeader, PT_LOAD, SIZEOF_PHDR};
 use std::io::Write;
-
-/// Writes the dump behind `space` plus the given pages (page-aligned addresses) to `out`.
-/// Pages already captured are skipped; the others are read through the address space.
-pub fn write_with_pages(space: &AddressSpace, pages: &[u64], out: &mut dyn Write) -> Result<()> {
-    // Runs of consecutive pages not captured in the dump.
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for &page in pages {
-        if space.core_slice(page, PAGE_SIZE as usize).is_some() || captured_overlap(&space.core().segments, page) {
-            continue;
-        }
-        match runs.last_mut() {
-            Some((start, len)) if *start + *len == page => *len += PAGE_SIZE,
-            _ => runs.push((page, PAGE_SIZE)),
-        }
-    }
-    let mut extra = Vec::with_capacity(runs.len());
-    for (start, len) in runs {
-        extra.push((start, space.read_vec(start, len as usize)?));
-    }
-    write_with_runs(space, &extra, out)
-}
 
 /// Writes the dump behind `space` plus the given runs of memory `(address, bytes)` as new
 /// `PT_LOAD` segments. Runs must be page-aligned, in address order and not overlap each

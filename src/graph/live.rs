@@ -6,10 +6,13 @@
 //! not marks from the secondary, until a pass marks nothing new (a fixpoint; at most one
 //! pass per dependent handle).
 //!
-//! The roots come from the session's root cache (handles, the finalizer queue's
-//! f-reachable objects, precise stack roots: see `commands::RootCache`).
+//! The roots come from the root cache (handles, the finalizer queue's f-reachable
+//! objects, precise stack roots: see [`super::roots::RootCache`]); [`Liveness`] answers
+//! "is this address live" for the commands.
+use super::roots::RootCache;
 use super::{ObjectGraph, ObjectId};
 use crate::heap::Root;
+use std::sync::Arc;
 
 /// A set of objects, one bit per object id.
 #[derive(Debug, Clone)]
@@ -101,6 +104,48 @@ fn drain(graph: &ObjectGraph, live: &mut LiveSet, stack: &mut Vec<ObjectId>) {
                 stack.push(r);
             }
         }
+    }
+}
+
+/// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
+/// counts them), the finalizer queue's f-reachable objects, dependent handles, and a
+/// conservative scan of the threads' stacks (which may keep stale objects alive).
+pub struct Liveness {
+    graph: Arc<ObjectGraph>,
+    live: LiveSet,
+}
+
+impl Liveness {
+    /// Marks what the roots keep alive.
+    pub fn compute(graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
+        let live = mark(&graph, &roots.all_roots(), &roots.dependent_pairs);
+        Liveness { graph, live }
+    }
+
+    pub fn is_live(&self, addr: u64) -> bool {
+        self.graph.id_of(addr).is_some_and(|id| self.live.contains(id))
+    }
+
+    /// Like [`Liveness::is_live`], for addresses asked in increasing order: `cursor` keeps
+    /// the id after the last one found, which is usually the next object (a walk visits
+    /// objects in address order, the graph numbers them in address order).
+    pub fn is_live_from(&self, addr: u64, cursor: &mut usize) -> bool {
+        let id = match self.graph.addresses().get(*cursor) {
+            Some(&a) if a == addr => Some(*cursor as ObjectId),
+            _ => self.graph.id_of(addr),
+        };
+        match id {
+            Some(id) => {
+                *cursor = id as usize + 1;
+                self.live.contains(id)
+            }
+            None => false,
+        }
+    }
+
+    /// Number of live objects.
+    pub fn count(&self) -> usize {
+        self.live.len()
     }
 }
 

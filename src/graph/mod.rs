@@ -29,6 +29,7 @@
 pub mod dominators;
 pub mod gcroot;
 pub mod live;
+pub mod roots;
 
 use crate::heap::{GcDesc, Heap, HeapObject, WalkWarning};
 use anyhow::{Result, bail};
@@ -350,10 +351,6 @@ impl ObjectGraph {
         &self.addresses
     }
 
-    /// The object's index into [`ObjectGraph::types`].
-    pub fn type_id(&self, id: ObjectId) -> u32 {
-        self.type_ids[id as usize]
-    }
 
     pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
         &self.types[self.type_ids[id as usize] as usize]

@@ -265,7 +265,7 @@ impl Heap {
     /// primitive's name, `SZARRAY`, blank for a generic instantiation, and for a class
     /// the TypeDef of the same row in the field's module (SOS asks the token as a TypeDef,
     /// whatever table it names).
-    pub fn field_type_name(&self, fd: &FieldDesc, type_mt: Option<u64>) -> Option<String> {
+    pub fn dac_field_type_name(&self, fd: &FieldDesc, type_mt: Option<u64>) -> Option<String> {
         use crate::heap::value::{element_type_full_name, sig_element_type};
         match type_mt {
             Some(t) if fd.element_type == et::VALUETYPE || fd.element_type == et::CLASS => self.dac_type_name(t).ok(),

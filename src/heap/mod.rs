@@ -10,12 +10,18 @@ pub mod array;
 pub mod dac_names;
 pub mod fields;
 pub mod object;
+pub mod memory;
+pub mod managed;
+pub mod threadpool;
+pub mod timers;
+pub mod methods;
 pub mod refs;
 pub mod roots;
 pub mod segments;
 pub mod statics;
 pub mod types;
 pub mod value;
+pub mod verify;
 mod walk;
 
 pub use array::{Array, Element};
@@ -30,8 +36,8 @@ pub use walk::{HeapObject, SizeCache, WalkWarning};
 
 use crate::dump::AddressSpace;
 use crate::runtime::Runtime;
+use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::threads::{ManagedThread, read_alloc_context, read_threads};
-use anyhow::Result;
 
 /// A runtime's GC heap, ready to walk.
 pub struct Heap {
@@ -43,21 +49,15 @@ pub struct Heap {
     pub alloc_contexts: Vec<(u64, u64)>,
     types: types::TypeCache,
     loader: fields::LoaderCache,
+    managed: managed::ManagedCache,
 }
 
 impl Heap {
+    /// Reads the GC's heaps and segments. Fails with [`Error::NoHeap`] when the dump left
+    /// the heap out (a mini or triage dump), or an error naming what is damaged.
     pub fn open(runtime: Runtime) -> Result<Heap> {
-        let no_heap = || {
-            anyhow::anyhow!(
-                "this dump holds no GC heap (a mini or triage dump?): capture a heap or full dump \
-                 (dotnet-dump collect --type Heap, or createdump --withheap)"
-            )
-        };
         // Missing heap bookkeeping means the dump has no heap; anything else is damage.
-        let absent = |e: anyhow::Error| match e.downcast_ref::<crate::dump::DumpError>() {
-            Some(crate::dump::DumpError::Absent { .. }) => no_heap(),
-            _ => e,
-        };
+        let absent = |e: Error| if e.kind() == ErrorKind::Unreadable { Error::NoHeap } else { e };
         let heaps = segments::read_heaps(&runtime).map_err(absent)?;
         let segments = segments::read_segments(&runtime, &heaps).map_err(absent)?;
         let captured = |s: &&Segment| runtime.space.read_u64(s.start).is_ok();
@@ -67,7 +67,7 @@ impl Heap {
                 .filter(|s| s.end > s.start)
                 .any(|s| captured(&s))
         {
-            return Err(no_heap());
+            return Err(Error::NoHeap);
         }
         let threads = read_threads(&runtime)?;
         let mut alloc_contexts = Vec::new();
@@ -97,6 +97,7 @@ impl Heap {
             alloc_contexts,
             types: types::TypeCache::default(),
             loader: fields::LoaderCache::default(),
+            managed: managed::ManagedCache::default(),
         })
     }
 

@@ -157,7 +157,7 @@ impl Heap {
         if !addr.0.is_multiple_of(8) {
             return None;
         }
-        let mt = self.object_mt(addr).ok()?;
+        let mt = self.method_table_of(addr).ok()?;
         if mt == 0 {
             return None;
         }
@@ -171,7 +171,7 @@ impl Heap {
     }
 
     /// The MethodTable pointer of the object at `addr`, flag bits masked, unchecked.
-    pub fn object_mt(&self, addr: ObjectAddr) -> Result<u64> {
+    pub fn method_table_of(&self, addr: ObjectAddr) -> Result<u64> {
         Ok(self.space().read_ptr(addr.0)? & !self.runtime.layout.object.mt_unmask)
     }
 

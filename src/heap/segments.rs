@@ -9,7 +9,7 @@
 //! walk them: by start address, across heaps.
 use crate::runtime::Runtime;
 use crate::runtime::gc_vars::{GcLayout, MAX_HEAPS};
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result, ResultExt};
 use std::collections::HashSet;
 
 // `heap_segment` fields (same on 8, 9, 10, regions and segments; gc-layouts.md §5).
@@ -162,7 +162,7 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
         }]),
         GcLayout::Server { heaps, fields, .. } => {
             if heaps.len() > MAX_HEAPS as usize {
-                bail!("{} heaps is more than any server GC has", heaps.len());
+                return Err(Error::damaged("the server GC's heap list", format!("{} heaps is more than any server GC has", heaps.len())));
             }
             heaps
                 .iter()
@@ -199,10 +199,10 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
             while addr != 0 && seen.insert(addr) {
                 count += 1;
                 if count > MAX_SEGMENTS_PER_LIST {
-                    bail!(
-                        "generation {g} of heap {} has too many segments (a loop?)",
-                        heap.index
-                    );
+                    return Err(Error::damaged(
+                        format!("generation {g} of heap {}", heap.index),
+                        "too many segments (a loop?)",
+                    ));
                 }
                 let field = |off: u64| {
                     space.read_ptr(addr + off).with_context(|| {
@@ -236,9 +236,10 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
                     allocated
                 };
                 if end < start {
-                    bail!(
-                        "the heap segment at {addr:#x} ends ({end:#x}) before it starts ({start:#x}): the dump is damaged"
-                    );
+                    return Err(Error::damaged(
+                        format!("the heap segment at {addr:#x}"),
+                        format!("it ends ({end:#x}) before it starts ({start:#x})"),
+                    ));
                 }
                 segs.push(Segment {
                     heap: heap.index,

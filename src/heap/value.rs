@@ -124,6 +124,12 @@ impl Heap {
         Value::decode(t, u64::from_le_bytes(raw)).ok_or(ValueError::Unsized)
     }
 
+    /// The reference stored at `addr` (a reference field's or element's storage; 0 for
+    /// null).
+    pub fn read_reference(&self, addr: u64) -> anyhow::Result<u64> {
+        Ok(self.space().read_ptr(addr)?)
+    }
+
     /// A static struct field's value: the box in its GC statics `slot`.
     pub fn read_static_struct(&self, slot: u64) -> Value {
         let boxed = self.space().read_ptr(slot).unwrap_or(0);

@@ -39,6 +39,11 @@ impl SizeCache {
         self.types.is_empty()
     }
 
+    /// Whether the walk has met this MethodTable.
+    pub fn knows(&self, mt: u64) -> bool {
+        self.index.contains_key(&mt)
+    }
+
     fn get(&self, mt: u64) -> Option<(u32, MtSize)> {
         let &i = self.index.get(&mt)?;
         Some((i, self.types[i as usize].1))

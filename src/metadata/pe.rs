@@ -98,28 +98,38 @@ pub struct CliHeader {
 #[derive(Clone, Debug)]
 pub struct PeImage {
     layout: ImageLayout,
-    pe32_plus: bool,
     size_of_image: u32,
     size_of_headers: u32,
     sections: Vec<Section>,
     cli: CliHeader,
 }
 
-fn u16_at(b: &[u8], pos: usize) -> u16 {
-    b.get(pos..pos + 2)
-        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+/// The `N` bytes at `pos` of a header, or an error naming it: a header shorter than its
+/// fields is damaged, never read as zeros.
+fn bytes_at<const N: usize>(b: &[u8], pos: usize, what: &'static str) -> Result<[u8; N]> {
+    b.get(pos..pos.saturating_add(N))
+        .and_then(|s| s.try_into().ok())
+        .ok_or(MetadataError::Truncated {
+            what,
+            offset: pos as u64,
+            needed: N as u64,
+            available: b.len().saturating_sub(pos) as u64,
+        })
 }
 
-fn u32_at(b: &[u8], pos: usize) -> u32 {
-    b.get(pos..pos + 4)
-        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+fn u16_at(b: &[u8], pos: usize, what: &'static str) -> Result<u16> {
+    bytes_at(b, pos, what).map(u16::from_le_bytes)
 }
 
-fn dir_at(b: &[u8], pos: usize) -> DataDirectory {
-    DataDirectory {
-        rva: u32_at(b, pos),
-        size: u32_at(b, pos + 4),
-    }
+fn u32_at(b: &[u8], pos: usize, what: &'static str) -> Result<u32> {
+    bytes_at(b, pos, what).map(u32::from_le_bytes)
+}
+
+fn dir_at(b: &[u8], pos: usize, what: &'static str) -> Result<DataDirectory> {
+    Ok(DataDirectory {
+        rva: u32_at(b, pos, what)?,
+        size: u32_at(b, pos + 4, what)?,
+    })
 }
 
 fn bad_pe(msg: impl Into<String>) -> MetadataError {
@@ -134,14 +144,14 @@ impl PeImage {
         if &dos[..2] != b"MZ" {
             return Err(bad_pe("no MZ signature"));
         }
-        let nt = u64::from(u32_at(&dos, 0x3c));
+        let nt = u64::from(u32_at(&dos, 0x3c, "DOS header")?);
         let mut coff = [0u8; 24];
         src.read(nt, &mut coff)?;
         if &coff[..4] != b"PE\0\0" {
             return Err(bad_pe(format!("no PE signature at {nt:#x}")));
         }
-        let nsections = u16_at(&coff, 6);
-        let opt_size = usize::from(u16_at(&coff, 20));
+        let nsections = u16_at(&coff, 6, "COFF header")?;
+        let opt_size = usize::from(u16_at(&coff, 20, "COFF header")?);
         if nsections > MAX_SECTIONS {
             return Err(bad_pe(format!("{nsections} sections")));
         }
@@ -149,39 +159,43 @@ impl PeImage {
         let mut opt = vec![0u8; opt_size];
         let opt_pos = nt + 24;
         src.read(opt_pos, &mut opt)?;
-        let (pe32_plus, dirs_pos) = match u16_at(&opt, 0) {
-            0x10b => (false, 96),
-            0x20b => (true, 112),
+        const OPT: &str = "optional header";
+        // PE32 or PE32+: where the data directories start.
+        let dirs_pos = match u16_at(&opt, 0, OPT)? {
+            0x10b => 96,
+            0x20b => 112,
             m => return Err(bad_pe(format!("unknown optional header magic {m:#x}"))),
         };
-        let ndirs = u32_at(&opt, dirs_pos - 4) as usize;
+        let ndirs = u32_at(&opt, dirs_pos - 4, OPT)? as usize;
         let cli_pos = dirs_pos + 8 * CLI_HEADER_DIRECTORY;
         if ndirs <= CLI_HEADER_DIRECTORY || opt.len() < cli_pos + 8 {
             return Err(MetadataError::NotManaged);
         }
-        let cli_dir = dir_at(&opt, cli_pos);
+        let cli_dir = dir_at(&opt, cli_pos, OPT)?;
         if cli_dir.rva == 0 || cli_dir.size == 0 {
             return Err(MetadataError::NotManaged);
         }
 
         let mut table = vec![0u8; usize::from(nsections) * 40];
         src.read(opt_pos + opt_size as u64, &mut table)?;
+        const SECTION: &str = "section header";
         let sections = table
             .chunks_exact(40)
-            .map(|s| Section {
-                name: s[..8].try_into().unwrap_or_default(),
-                virtual_size: u32_at(s, 8),
-                virtual_address: u32_at(s, 12),
-                raw_size: u32_at(s, 16),
-                raw_offset: u32_at(s, 20),
+            .map(|s| {
+                Ok(Section {
+                    name: bytes_at(s, 0, SECTION)?,
+                    virtual_size: u32_at(s, 8, SECTION)?,
+                    virtual_address: u32_at(s, 12, SECTION)?,
+                    raw_size: u32_at(s, 16, SECTION)?,
+                    raw_offset: u32_at(s, 20, SECTION)?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
 
         let mut image = PeImage {
             layout,
-            pe32_plus,
-            size_of_image: u32_at(&opt, 56),
-            size_of_headers: u32_at(&opt, 60),
+            size_of_image: u32_at(&opt, 56, OPT)?,
+            size_of_headers: u32_at(&opt, 60, OPT)?,
             sections,
             cli: CliHeader {
                 major_runtime_version: 0,
@@ -203,15 +217,17 @@ impl PeImage {
             image.rva_to_offset(cli_dir.rva, len as u32)?,
             &mut cli[..len],
         )?;
+        // `cli` is the whole header, its bytes past `len` (a shorter header) zero.
+        const CLI: &str = "CLI header";
         image.cli = CliHeader {
-            major_runtime_version: u16_at(&cli, 4),
-            minor_runtime_version: u16_at(&cli, 6),
-            metadata: dir_at(&cli, 8),
-            flags: u32_at(&cli, 16),
-            entry_point_token: u32_at(&cli, 20),
-            resources: dir_at(&cli, 24),
-            strong_name_signature: dir_at(&cli, 32),
-            managed_native_header: dir_at(&cli, 64),
+            major_runtime_version: u16_at(&cli, 4, CLI)?,
+            minor_runtime_version: u16_at(&cli, 6, CLI)?,
+            metadata: dir_at(&cli, 8, CLI)?,
+            flags: u32_at(&cli, 16, CLI)?,
+            entry_point_token: u32_at(&cli, 20, CLI)?,
+            resources: dir_at(&cli, 24, CLI)?,
+            strong_name_signature: dir_at(&cli, 32, CLI)?,
+            managed_native_header: dir_at(&cli, 64, CLI)?,
         };
         Ok(image)
     }
@@ -219,11 +235,6 @@ impl PeImage {
     /// The layout this image was parsed with.
     pub fn layout(&self) -> ImageLayout {
         self.layout
-    }
-
-    /// Whether the optional header is PE32+ (64-bit).
-    pub fn is_pe32_plus(&self) -> bool {
-        self.pe32_plus
     }
 
     /// `SizeOfImage` from the optional header.

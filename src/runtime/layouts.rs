@@ -156,6 +156,29 @@ pub struct MethodTableLayout {
     /// On 8, `MethodTable.Module` is the loader module; ClrMD reports the canonical
     /// MethodTable's module for generic instantiations.
     pub module_is_loader_module: bool,
+    /// `NumVirtuals` (u16): the virtual slots, in chunks of 8 behind pointers that follow
+    /// the MethodTable (`vtable`, the MethodTable's size).
+    pub num_virtuals: u64,
+    /// `NumInterfaces` (u16).
+    pub num_interfaces: u64,
+    /// The size of `MethodTable`: where the vtable chunk pointers start.
+    pub vtable: u64,
+    /// Where the non-virtual slots kept in the MethodTable are.
+    pub non_virtual_slots: NonVirtualSlots,
+}
+
+/// Where a MethodTable keeps its non-virtual slots (a MethodDesc flagged
+/// `HasNonVtableSlot` keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonVirtualSlots {
+    /// 8: `MTFlags2` (u16 at +8) bit 0x8 says there are some; they are in the first
+    /// free multipurpose slot (+48, +56, then after the vtable chunk pointers), after the
+    /// ones `PerInstInfo` (0x1) and `DispatchMap` (0x4) take (+56 is the interface map's
+    /// under 0x2); bit 0x4000 says the slot holds the only one, else it points to them.
+    Multipurpose,
+    /// 9, 10: an array growing down from `AuxiliaryData + OffsetToNonVirtualSlots` (i16
+    /// at +2): slot `NumVirtuals + k` at `-(k + 1) * 8`.
+    BeforeAuxData,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -334,6 +357,15 @@ pub struct MethodDescLayout {
     pub chunk_token_range: u64,
     /// Global `MethodDescTokenRemainderBitCount`.
     pub token_remainder_bits: u64,
+    /// `Slot` (u16).
+    pub slot: u64,
+    /// `Flags` (u16): classification (low 3 bits), `HasNonVtableSlot` 0x8, `MethodImpl`
+    /// 0x10, `HasNativeCodeSlot` 0x20.
+    pub flags: u64,
+    /// The size of `MethodDesc` (8 on 8; 16 on 9 and 10, which add `CodeData`): an IL
+    /// MethodDesc's optional slots follow it (non-vtable slot, MethodImpl's two
+    /// pointers, native code slot, in that order).
+    pub size: u64,
 }
 
 /// The code range map (`g_dacTable` entry 0, descriptor global
@@ -708,6 +740,10 @@ const METHOD_TABLE: MethodTableLayout = MethodTableLayout {
     aux_loader_module: 8,
     collectible_flag: 0x0020_0000,
     module_is_loader_module: false,
+    num_virtuals: 12,
+    num_interfaces: 14,
+    vtable: 64,
+    non_virtual_slots: NonVirtualSlots::BeforeAuxData,
 };
 const ALLOC_CONTEXT: AllocContextLayout = AllocContextLayout { pointer: 0, limit: 8 };
 const LOOKUP_MAP: LookupMapLayout = LookupMapLayout {
@@ -732,6 +768,9 @@ const METHOD_DESC: MethodDescLayout = MethodDescLayout {
     chunk_method_table: 0,
     chunk_token_range: 18,
     token_remainder_bits: 12,
+    slot: 4,
+    flags: 6,
+    size: 16,
 };
 const CODE_MAP: CodeMapLayout = CodeMapLayout {
     top_level: 0,
@@ -780,6 +819,7 @@ pub static NET8: Layout = Layout {
         token: TokenField::U16At10,
         collectible_flag: 0x1000_0000,
         module_is_loader_module: true,
+        non_virtual_slots: NonVirtualSlots::Multipurpose,
         ..METHOD_TABLE
     },
     ee_class: EEClassLayout {
@@ -834,7 +874,7 @@ pub static NET8: Layout = Layout {
     // `typedesc.h` of 8 (no lab dump holds such a type: unverified on a dump).
     type_desc: TypeDescLayout { type_and_flags: 0, param_type_arg: 8 },
     object: OBJECT,
-    method_desc: METHOD_DESC,
+    method_desc: MethodDescLayout { size: 8, ..METHOD_DESC },
     global_alloc_context_offset: 0,
     handle_table: HandleTableLayout {
         segment_list: 48,

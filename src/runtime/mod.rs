@@ -9,6 +9,7 @@
 pub mod contract;
 pub mod dac_table;
 pub mod described;
+pub mod methods;
 pub mod modules;
 pub mod precode;
 pub mod stack;
@@ -20,7 +21,7 @@ pub mod layouts;
 pub mod version;
 
 use crate::dump::{AddressSpace, MappedFile};
-use anyhow::{bail, Context, Result};
+use crate::error::{Error, Result, ResultExt};
 use contract::ContractDescriptor;
 use dac_table::DacTableShape;
 use exports::Exports;
@@ -71,46 +72,52 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Finds the runtime in `space`. Fails with [`Error::NoRuntime`] (no CoreCLR, or
+    /// not started), [`Error::UnknownRuntime`] (a version clrheap does not know), or an
+    /// error reading what it needs.
     pub fn discover(space: Arc<AddressSpace>) -> Result<Runtime> {
         let Some(coreclr) = space.find_mapped_file("libcoreclr.so").cloned() else {
             if space.find_mapped_file("libmonosgen-2.0.so").is_some() {
-                bail!("this process ran the Mono runtime; clrheap reads CoreCLR (.NET 8, 9, 10) dumps");
+                return Err(Error::NoRuntime(
+                    "this process ran the Mono runtime; clrheap reads CoreCLR (.NET 8, 9, 10) dumps".into(),
+                ));
             }
-            bail!(
+            return Err(Error::NoRuntime(format!(
                 "no .NET runtime in this dump: libcoreclr.so is not among its {} mapped files \
                  (not a .NET process, or a NativeAOT one, which clrheap does not read)",
                 space.mapped_files().len()
-            );
+            )));
         };
         let Some(version) = version::find_version(&space, &coreclr) else {
+            // Most often the file is not on this machine: say which, and what to do.
             if let Some(missing) = space.missing_file_message(&coreclr) {
-                bail!("{missing}");
+                return Err(Error::ModuleFileMissing { path: coreclr.path.clone(), addr: coreclr.base, message: missing });
             }
-            bail!(
+            return Err(Error::NoRuntime(format!(
                 "found {} but not its version string; the dump may be damaged, or the file at that path is \
                  not the one the process ran (pass --module-path with a folder holding the right one)",
                 coreclr.path
-            );
+            )));
         };
         let arch = space.core().arch;
         let Some(table) = layouts::for_runtime(version.major, arch).filter(|_| version.minor == 0) else {
             if layouts::for_major(version.major).is_some() && version.minor == 0 {
-                bail!(
+                return Err(Error::UnknownRuntime(format!(
                     "CoreCLR {version} for {} is not supported: clrheap reads .NET 8.0, 9.0 and 10.0 on x64, and 10.0 on arm64",
                     arch.name()
-                );
+                )));
             }
-            bail!(
+            return Err(Error::UnknownRuntime(format!(
                 "CoreCLR {version} (file version {}) is not supported: clrheap knows .NET 8.0, 9.0 and 10.0",
                 version.file_version
-            );
+            )));
         };
         let table = described::table_for_open(table, arch.name());
         let mut warnings = Vec::new();
         let exports = Exports::read(&space, &coreclr)?;
         let (dac_table, dac_size) = exports
             .find_sized("g_dacTable")?
-            .context("libcoreclr.so does not export g_dacTable")?;
+            .ok_or_else(|| Error::damaged("libcoreclr.so", "it does not export g_dacTable"))?;
         let dac_shape = DacTableShape::read(&space, &coreclr, dac_table, usize::try_from(dac_size / 8).ok().filter(|&n| n > 0));
         let descriptor = match exports.find("DotNetRuntimeContractDescriptor") {
             Ok(Some(addr)) => match ContractDescriptor::read(&space, addr) {
@@ -137,13 +144,13 @@ impl Runtime {
             let index = dac_shape.global_index(index, layout.dac.fcall_range);
             space
                 .read_ptr(dac_table.wrapping_add(8 * index as u64))
-                .with_context(|| format!("cannot read g_dacTable entry {index}"))
+                .map_err(|e| Error::from(e).context(format!("cannot read g_dacTable entry {index}")))
         };
         let deref = |index: usize| -> Result<u64> {
             let var = dac(index)?;
             space
                 .read_ptr(var)
-                .with_context(|| format!("cannot read the global of g_dacTable entry {index}"))
+                .map_err(|e| Error::from(e).context(format!("cannot read the global of g_dacTable entry {index}")))
         };
         let d = &layout.dac;
         let globals = {
@@ -174,11 +181,13 @@ impl Runtime {
             }
         };
         if globals.free_mt == 0 || globals.string_mt == 0 {
-            bail!("the runtime's type globals are not set: the process had not finished starting up");
+            return Err(Error::NoRuntime(
+                "the runtime's type globals are not set: the process had not finished starting up".into(),
+            ));
         }
         let gc_vars_addr = deref(d.gc_dac_globals)?;
         if gc_vars_addr == 0 {
-            bail!("the GC had not been initialized when this dump was taken");
+            return Err(Error::NoRuntime("the GC had not been initialized when this dump was taken".into()));
         }
         let gc = GcDacVars::read(&space, gc_vars_addr)?;
         let gc_module = space.find_mapped_file("libclrgc.so").cloned();
@@ -214,18 +223,6 @@ impl Runtime {
             return None;
         }
         self.space.read_ptr(self.dac_table.wrapping_add(8 * at as u64)).ok().filter(|&v| v != 0)
-    }
-
-    /// A short description of the GC: "workstation", "server (2 heaps)", "DATAS (2 heaps)".
-    pub fn gc_description(&self) -> String {
-        let kind = if self.gc.is_regions() { "regions" } else { "segments" };
-        match &self.gc.layout {
-            gc_vars::GcLayout::Workstation { .. } => format!("workstation, {kind}"),
-            gc_vars::GcLayout::Server { n_heaps, .. } => {
-                let name = if self.gc.dynamic_adaptation_mode == Some(1) { "DATAS" } else { "server" };
-                format!("{name} ({n_heaps} heaps), {kind}")
-            }
-        }
     }
 }
 

@@ -98,10 +98,10 @@ pub fn load_metadata(rt: &Runtime, module: u64) -> Result<MetadataReader> {
     Ok(MetadataReader::new(bytes)?)
 }
 
-/// A PE image read through the dump's address space.
-struct ImageInSpace<'a> {
-    space: &'a AddressSpace,
-    base: u64,
+/// A PE image read through the dump's address space (laid out as mapped).
+pub struct ImageInSpace<'a> {
+    pub space: &'a AddressSpace,
+    pub base: u64,
 }
 
 impl ImageSource for ImageInSpace<'_> {

@@ -5,7 +5,7 @@
 //! Type names complete one namespace at a time, as paths do: `System.Coll<Tab>` gives
 //! `System.Collections.`, and a name that holds a space (`Dictionary<System.String,
 //! System.Int32>`) is inserted in double quotes.
-use crate::commands::names::{self, COMMANDS};
+use crate::registry::{self, COMMANDS};
 use rustyline::completion::{Completer, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
@@ -48,10 +48,10 @@ impl<'a> ShellHelper<'a> {
         let Some(first) = before.first() else {
             return (start, complete_command(word));
         };
-        let command = names::lookup(first);
+        let command = registry::lookup(first);
         let previous = before.last().copied().unwrap_or("");
         if previous.eq_ignore_ascii_case("-type")
-            && command.is_some_and(|c| c.options.iter().any(|(o, _)| *o == "-type"))
+            && command.is_some_and(|c| c.options.iter().any(|o| o.name == "-type"))
             && command.is_some_and(|c| c.name != "gchandles")
         {
             return (start, complete_type(word, self.types()));
@@ -64,10 +64,10 @@ impl<'a> ShellHelper<'a> {
         {
             let lower = word.to_ascii_lowercase();
             let options = c
-                .options
-                .iter()
-                .filter(|(o, _)| o.to_ascii_lowercase().starts_with(&lower))
-                .map(|(o, _)| pair(o, format!("{o} ")))
+                .shown_options()
+                .flat_map(|o| o.names())
+                .filter(|o| o.to_ascii_lowercase().starts_with(&lower))
+                .map(|o| pair(o, format!("{o} ")))
                 .collect();
             return (start, options);
         }
@@ -96,13 +96,15 @@ fn pair(display: &str, replacement: String) -> Pair {
     }
 }
 
-/// Command names and aliases starting with `word` (case-insensitive, `!` kept).
+/// Names and aliases of the commands clrheap answers starting with `word`
+/// (case-insensitive, `!` kept).
 fn complete_command(word: &str) -> Vec<Pair> {
     let bang = if word.starts_with('!') { "!" } else { "" };
-    let typed = names::normalize(word);
+    let typed = registry::normalize(word);
     let mut out: Vec<Pair> = COMMANDS
         .iter()
-        .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+        .filter(|c| c.implemented())
+        .flat_map(|c| c.names())
         .filter(|n| n.starts_with(&typed))
         .map(|n| pair(n, format!("{bang}{n} ")))
         .collect();

@@ -6,17 +6,21 @@
 //! - [`repl::run`]: the interactive prompt (history, completion, Ctrl-C cancels the
 //!   running command).
 //!
-//! [`run_line`] handles what belongs to the shell — `help`, `exit`, and the hidden test
-//! command `sleep <ms>` — and hands everything else to `Session::execute`.
+//! [`run_line`] handles what belongs to the shell — `exit`, and the hidden test command
+//! `sleep <ms>` — and hands everything else (`help` included) to the registry.
+//!
+//! Warnings and notices the session reports ([`crate::warnings`]) are printed on standard
+//! error as they come ([`print_warnings`]): warnings always, notices unless `--quiet`.
 //!
 //! Exit status: 0 when every command succeeded, 1 when one failed. A closed output pipe
 //! (`| head`) ends the run quietly with the status so far.
 pub mod complete;
-pub mod help;
 pub mod repl;
 pub mod summary;
 
-use crate::commands::{names, split_words, Session};
+use crate::registry::{self, split_words};
+use crate::session::Session;
+use crate::warnings::Level;
 use crate::interrupt;
 use crate::progress::ClearsProgress;
 use anyhow::{bail, Result};
@@ -36,16 +40,23 @@ pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Ne
     let Some((name, args)) = words.split_first() else {
         return Ok(Next::Continue);
     };
-    match names::canonical(name).as_str() {
+    match registry::canonical(name).as_str() {
         "exit" => return Ok(Next::Exit),
-        "help" => match args.first() {
-            None => help::list(out)?,
-            Some(command) => help::command(command, out)?,
-        },
         "sleep" => sleep(args, out)?,
         _ => session.execute(line, out)?,
     }
     Ok(Next::Continue)
+}
+
+/// Prints the session's warnings and notices on standard error as they are reported:
+/// warnings always, notices (dotnet-dump's "Caching GC roots ...") unless `--quiet`.
+pub fn print_warnings(session: &Session) {
+    session.warnings.set_listener(|m| {
+        if m.level == Level::Notice && crate::progress::is_quiet() {
+            return;
+        }
+        eprintln!("{m}");
+    });
 }
 
 /// `sleep <ms>` (hidden, for tests): waits, polling for Ctrl-C as long commands do.
@@ -67,6 +78,8 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<io::Error>()
             .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<crate::error::Error>()
+                .is_some_and(|e| e.kind() == crate::error::ErrorKind::BrokenPipe)
     }) || format!("{e:#}").contains("Broken pipe (os error 32)")
 }
 

@@ -12,7 +12,7 @@
 use super::complete::ShellHelper;
 use super::summary::{self, HeapCensus};
 use super::{is_broken_pipe, run_line, Next};
-use crate::commands::Session;
+use crate::session::Session;
 use crate::interrupt::{self, InterruptibleWriter};
 use crate::progress::{self, ClearsProgress};
 use rustyline::config::{CompletionType, Config};

@@ -1,7 +1,7 @@
 //! The lines the interactive shell prints when it opens a dump: runtime, GC, dump type,
 //! heap size and object count.
-use crate::commands::format::thousands;
-use crate::commands::Session;
+use crate::render::format::thousands;
+use crate::session::Session;
 use crate::dump::AddressSpace;
 use crate::heap::SizeCache;
 use crate::interrupt;

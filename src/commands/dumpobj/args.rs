@@ -1,59 +1,6 @@
-//! SOS's native argument parsing, as `dumpobj`, `dumparray` and `dumpvc` see it.
-//!
-//! `GetCMDOption`: options (case-insensitive, before the arguments) then at most
-//! `max_args` arguments; an address is the debugger's expression evaluation of the word.
-
-/// A parsed command line.
-pub struct Parsed {
-    flags: Vec<(&'static str, Option<String>)>,
-    pub args: Vec<String>,
-}
-
-/// Parses `args` against `options` (name, takes a value). The error is SOS's message,
-/// with its line end.
-pub fn parse_options(args: &[String], options: &[(&'static str, bool)], max_args: usize) -> Result<Parsed, String> {
-    let mut parsed = Parsed { flags: Vec::new(), args: Vec::new() };
-    let mut i = 0;
-    while i < args.len() {
-        let word = &args[i];
-        if !word.starts_with('-') {
-            if parsed.args.len() >= max_args {
-                return Err(format!("Incorrect argument: {}\n", args[i..].join(" ")));
-            }
-            parsed.args.push(word.clone());
-        } else if !parsed.args.is_empty() {
-            return Err(format!("Wrong option: {}\n", args[i..].join(" ")));
-        } else {
-            let Some(&(name, has_value)) = options.iter().find(|(n, _)| n.eq_ignore_ascii_case(word)) else {
-                return Err(format!("Unknown option: {word}\n"));
-            };
-            if parsed.flags.iter().any(|(n, _)| *n == name) {
-                return Err(format!("Invalid option: option specified multiple times: {word}\n"));
-            }
-            let value = if has_value {
-                i += 1;
-                match args.get(i) {
-                    Some(v) => Some(v.clone()),
-                    None => return Err(format!("Missing value for option {word}\n")),
-                }
-            } else {
-                None
-            };
-            parsed.flags.push((name, value));
-        }
-        i += 1;
-    }
-    Ok(parsed)
-}
-
-impl Parsed {
-    pub fn has(&self, name: &str) -> bool {
-        self.flags.iter().any(|(n, _)| *n == name)
-    }
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.flags.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())
-    }
-}
+//! How SOS's native commands read an address or a number argument (the options
+//! themselves are parsed by [`crate::args::SosArgs`]): an address is the debugger's
+//! expression evaluation of the word.
 
 /// The debugger's expression evaluation of an address: hex, optional `0x`; 0 if invalid.
 pub fn expression(text: &str) -> u64 {
@@ -86,33 +33,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn options_parse_like_sos() {
-        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
-        let p = parse_options(&args("-NoFields 1234"), &[("-nofields", false)], 1).unwrap();
-        assert!(p.has("-nofields"));
-        assert_eq!(p.args, vec!["1234"]);
-        assert_eq!(
-            parse_options(&args("-foo 1"), &[("-nofields", false)], 1).err().unwrap(),
-            "Unknown option: -foo\n"
-        );
-        assert_eq!(
-            parse_options(&args("1 -nofields"), &[("-nofields", false)], 1).err().unwrap(),
-            "Wrong option: -nofields\n"
-        );
-        assert_eq!(
-            parse_options(&args("1 2"), &[("-nofields", false)], 1).err().unwrap(),
-            "Incorrect argument: 2\n"
-        );
-        let p = parse_options(&args("-start 5 -length 0x10 7f00"), &[("-start", true), ("-length", true)], 1).unwrap();
-        assert_eq!(p.value("-start").map(size_value), Some(5));
-        assert_eq!(p.value("-length").map(size_value), Some(16));
-    }
-
-    #[test]
     fn addresses_parse_like_sos() {
         assert_eq!(expression("0x7f00"), 0x7f00);
         assert_eq!(expression("zz"), 0);
         assert_eq!(hex_arg("00007f00"), 0x7f00);
         assert_eq!(hex_arg("7f00zz"), 0);
+        assert_eq!(size_value("12"), 12);
+        assert_eq!(size_value("0x10"), 16);
     }
 }

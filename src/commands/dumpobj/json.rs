@@ -5,7 +5,7 @@ use super::record::{
     Details, ElementRow, FieldRow, FieldValue, FieldsFacts, ObjectRecord, ValueClassFacts,
 };
 use super::text::c_float;
-use crate::commands::output::{hex, write_csv_records, write_json, Format};
+use crate::render::output::{hex, write_csv_records, write_json, Format};
 use crate::heap::fields::{FieldListEnd, et};
 use crate::heap::value::element_type_name;
 use crate::heap::{Array, Value, ValueError};

@@ -1,7 +1,8 @@
 //! `dumpobj` (`do`), `dumparray` (`da`) and `dumpvc`: one object, array or value type
 //! with its fields, byte for byte as dotnet-dump's native SOS prints them.
 //!
-//! Each command parses its arguments as SOS does ([`args`]), gathers what it reports from
+//! Each command parses its arguments as SOS does ([`crate::args::SosArgs`] over its
+//! declared options; addresses by [`args`]), gathers what it reports from
 //! the object model into one record ([`record`]), and renders it as SOS's text ([`text`])
 //! or as JSON/CSV ([`json`]).
 //!
@@ -28,34 +29,49 @@ mod json;
 mod record;
 mod text;
 
-use super::Session;
-use super::output::Format;
+use crate::args::{OptionSpec, SosArgs};
 use crate::heap::ObjectAddr;
+use crate::render::output::{hex, Format};
+use crate::session::Session;
 use anyhow::{Result, bail};
-use args::{expression, hex_arg, parse_options, size_value};
+use args::{expression, hex_arg, size_value};
 use serde_json::Value as Json;
 use std::io::Write;
 use text::Sos;
 
-const DUMPOBJ_OPTIONS: [(&str, bool); 3] = [("-nofields", false), ("-refs", false), ("/d", false)];
-const DUMPARRAY_OPTIONS: [(&str, bool); 5] =
-    [("-start", true), ("-length", true), ("-details", false), ("-nofields", false), ("/d", false)];
-const DUMPVC_OPTIONS: [(&str, bool); 1] = [("/d", false)];
+/// dumpobj's options (SOS's native parser: case-insensitive, before the address).
+pub const DUMPOBJ_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-nofields", "Do not print the object's fields."),
+    OptionSpec::flag("-refs", "The objects it references.").unsupported(),
+];
+
+/// dumparray's options.
+pub const DUMPARRAY_OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-start", "<index>", "First element to display."),
+    OptionSpec::valued("-length", "<n>", "Number of elements to display."),
+    OptionSpec::flag("-details", "Print the fields of each element (value types)."),
+    OptionSpec::flag("-nofields", "With -details, do not print the fields of elements."),
+];
+
+/// dumpvc takes no options.
+pub const DUMPVC_OPTIONS: &[OptionSpec] = &[];
+
+/// SOS's option parser (`GetCMDOption`), over a command's declared options.
+fn parse_options(args: &[String], options: &'static [OptionSpec], max_args: usize) -> std::result::Result<SosArgs, String> {
+    SosArgs::parse(args, options, max_args)
+}
 
 /// SOS's message for a bad command line, as an error.
 fn parse_error(message: String) -> anyhow::Error {
     anyhow::anyhow!("{}", message.trim_end())
 }
 
-/// `dumpobj [-nofields] [-refs] <address>`. JSON: the record of [`json::object`]; CSV: one
-/// row per field.
+/// `dumpobj [-nofields] <address>`. JSON: the record of [`json::object`]; CSV: one row per
+/// field.
 pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let heap = &session.heap;
     if format != Format::Text {
-        let parsed = parse_options(args, &DUMPOBJ_OPTIONS, 1).map_err(parse_error)?;
-        if parsed.has("-refs") {
-            bail!("dumpobj -refs is not supported yet");
-        }
+        let parsed = parse_options(args, DUMPOBJ_OPTIONS, 1).map_err(parse_error)?;
         let addr = expression(parsed.args.first().map(String::as_str).unwrap_or(""));
         if addr == 0 {
             bail!("Invalid parameter {}", args.join(" "));
@@ -64,7 +80,7 @@ pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut
         return json::emit(json::object(&record)?, "fields", &json::FIELD_COLUMNS, format, out);
     }
     let mut sos = Sos::new(out);
-    let parsed = match parse_options(args, &DUMPOBJ_OPTIONS, 1) {
+    let parsed = match parse_options(args, DUMPOBJ_OPTIONS, 1) {
         Ok(p) => p,
         Err(msg) => return sos.fail(&msg),
     };
@@ -72,11 +88,7 @@ pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut
     if addr == 0 {
         return sos.fail(&format!("Invalid parameter {}\n", args.join(" ")));
     }
-    text::object(&mut sos, &record::object(heap, addr, !parsed.has("-nofields"))?)?;
-    if parsed.has("-refs") {
-        bail!("dumpobj -refs is not supported yet");
-    }
-    Ok(())
+    text::object(&mut sos, &record::object(heap, addr, !parsed.has("-nofields"))?)
 }
 
 /// `dumpvc <MethodTable> <address>`. JSON: the record of [`json::value_class`]; CSV: one
@@ -85,7 +97,7 @@ pub fn run_dumpvc(session: &Session, args: &[String], format: Format, out: &mut 
     let heap = &session.heap;
     let text = format == Format::Text;
     let mut sos = Sos::new(out);
-    let parsed = match parse_options(args, &DUMPVC_OPTIONS, 2) {
+    let parsed = match parse_options(args, DUMPVC_OPTIONS, 2) {
         Ok(p) => p,
         Err(msg) if text => return sos.fail(&msg),
         Err(msg) => return Err(parse_error(msg)),
@@ -120,7 +132,7 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
             return if text { sos.put(&format!("{}\n", $msg)) } else { bail!("{}", $msg) }
         };
     }
-    let parsed = match parse_options(args, &DUMPARRAY_OPTIONS, 1) {
+    let parsed = match parse_options(args, DUMPARRAY_OPTIONS, 1) {
         Ok(p) => p,
         Err(msg) if text => return sos.fail(&msg),
         Err(msg) => return Err(parse_error(msg)),
@@ -167,9 +179,9 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
         }
     } else {
         let mut r = serde_json::json!({
-            "address": crate::commands::output::hex(addr),
+            "address": hex(addr),
             "type": name,
-            "mt": crate::commands::output::hex(o.mt()),
+            "mt": hex(o.mt()),
             "size": size,
         });
         json::extend(&mut r, json::array(&a));

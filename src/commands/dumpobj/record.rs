@@ -241,7 +241,7 @@ fn fields_facts(
             let offset = if value_class || field.is_thread_static() { field.offset() as u64 } else { field.object_offset() };
             let type_mt = heap.field_type_mt(&field.desc);
             let type_name = heap
-                .field_type_name(&field.desc, type_mt)
+                .dac_field_type_name(&field.desc, type_mt)
                 .unwrap_or_else(|| "<Unloaded Type>".to_string());
             let value = match heap.field_location(&field, data) {
                 FieldLocation::At(a) => FieldValue::Read(heap.read_field_at(&field.desc, a)),
@@ -268,7 +268,7 @@ fn string_at(heap: &Heap, t: u8, v: &Value) -> Option<String> {
         return None;
     }
     let target = ObjectAddr(v.raw());
-    if target.is_null() || heap.object_mt(target).ok()? != heap.runtime.globals.string_mt {
+    if target.is_null() || heap.method_table_of(target).ok()? != heap.runtime.globals.string_mt {
         return None;
     }
     let len = heap.string_length(target).ok()? as u64;

@@ -249,3 +249,45 @@ impl<'a> CodeMap<'a> {
         Ok(None)
     }
 }
+
+/// x64 precodes (.NET 7 and later): code `jmp [rip+disp32]` (FF 25, a FixupPrecode) or
+/// `mov r10, [rip+disp32]` (4C 8B 15, a StubPrecode), the displacement reaching the data
+/// page (one stub page, 16 KiB on 8-10, after the code): `FixupPrecodeData { Target,
+/// MethodDesc, .. }` (the jump's operand is `Target`) or `StubPrecodeData { MethodDesc,
+/// Target, Type }` (the move's operand is `MethodDesc`).
+const FIXUP_PRECODE: [u8; 2] = [0xFF, 0x25];
+const STUB_PRECODE: [u8; 3] = [0x4C, 0x8B, 0x15];
+/// `StubPrecodeData.Type` of a plain StubPrecode (not an NDirect import or another kind).
+const STUB_PRECODE_DATA_TYPE: u8 = 0x4C;
+/// The farthest a precode's data is from its code.
+const MAX_PRECODE_DISTANCE: i32 = 1 << 20;
+
+/// The MethodDesc of the precode at `ip`, if `ip` starts one (the DAC's
+/// `MethodDesc::GetMethodDescFromStubAddr`, speculative): what a delegate to a method not
+/// compiled yet points at. x64 only; None elsewhere.
+pub fn precode_method_desc(rt: &Runtime, ip: u64) -> Option<u64> {
+    if rt.space.core().arch != crate::dump::Architecture::X86_64 {
+        return None;
+    }
+    let space = &rt.space;
+    let code = space.read_array::<7>(ip).ok()?;
+    let operand = |len: u64, at: usize| -> Option<u64> {
+        let disp = i32::from_le_bytes(code[at..at + 4].try_into().ok()?);
+        if !(0..=MAX_PRECODE_DISTANCE).contains(&disp) {
+            return None;
+        }
+        ip.checked_add(len)?.checked_add(disp as u64)
+    };
+    let md = if code[..2] == FIXUP_PRECODE {
+        space.read_ptr(operand(6, 2)?.wrapping_add(8)).ok()?
+    } else if code[..3] == STUB_PRECODE {
+        let data = operand(7, 3)?;
+        if space.read_u8(data.wrapping_add(16)).ok()? != STUB_PRECODE_DATA_TYPE {
+            return None;
+        }
+        space.read_ptr(data).ok()?
+    } else {
+        return None;
+    };
+    (md != 0 && md % 8 == 0).then_some(md)
+}

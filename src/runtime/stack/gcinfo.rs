@@ -101,7 +101,6 @@ const FLAG_GS_COOKIE: u32 = 0x4;
 const FLAG_PSP_SYM: u32 = 0x8;
 const FLAG_GENERICS_CONTEXT_MASK: u32 = 0x30;
 const FLAG_STACK_BASE_REGISTER: u32 = 0x40;
-const FLAG_WANTS_REPORT_ONLY_LEAF: u32 = 0x80;
 const FLAG_EDIT_AND_CONTINUE: u32 = 0x100;
 const FLAG_REVERSE_PINVOKE: u32 = 0x200;
 
@@ -251,11 +250,6 @@ pub struct GcInfo {
 }
 
 impl GcInfo {
-    /// x64 only (the flag means "has tail calls" on arm64).
-    pub fn wants_report_only_leaf(&self) -> bool {
-        self.encoding == Encoding::X64 && self.flags & FLAG_WANTS_REPORT_ONLY_LEAF != 0
-    }
-
     /// Decodes the header and the slot table of x64 GC info.
     pub fn decode(data: &[u8], version: u32) -> Result<GcInfo> {
         Self::decode_for(data, version, &Encoding::X64)
@@ -894,7 +888,6 @@ mod tests {
         let fp10 = GcSlot { location: SlotLocation::Stack { base: SlotBase::FrameRegister, offset: 0x10 }, interior: false, pinned: false };
         assert_eq!(info.live_slots(&data, 0x80).unwrap(), vec![fp10]);
         assert_eq!(info.live_slots(&data, 0x44).unwrap(), vec![], "not a safe point");
-        assert!(!info.wants_report_only_leaf());
         // The same bytes read with x64's bases mean something else.
         assert_ne!(GcInfo::decode(&data, 4).ok().map(|i| i.code_length), Some(0x100));
     }

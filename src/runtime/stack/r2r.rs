@@ -12,6 +12,8 @@ use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 
 use crate::dump::{AddressSpace, Architecture};
+use crate::metadata::{ImageLayout, PeImage};
+use crate::runtime::modules::ImageInSpace;
 
 const RTR_SIGNATURE: u32 = 0x0052_5452;
 const SECTION_RUNTIME_FUNCTIONS: u32 = 102;
@@ -47,19 +49,12 @@ pub struct R2rFunction {
 
 impl ReadyToRunImage {
     pub fn read(space: &AddressSpace, base: u64) -> Result<ReadyToRunImage> {
-        let lfanew = space.read_u32(base + 0x3c)? as u64;
-        let pe = base + lfanew;
-        if space.read_u32(pe)? != 0x4550 {
-            bail!("no PE signature at {pe:#x}");
+        let pe = PeImage::parse(&ImageInSpace { space, base }, ImageLayout::Mapped)?;
+        let native = pe.cli_header().managed_native_header;
+        if native.rva == 0 {
+            bail!("the image at {base:#x} is not ReadyToRun code");
         }
-        let opt = pe + 24;
-        let data_dirs = match space.read_u16(opt)? {
-            0x20b => opt + 112,
-            0x10b => opt + 96,
-            m => bail!("PE optional header magic {m:#x}"),
-        };
-        let cli = base + space.read_u32(data_dirs + 14 * 8)? as u64;
-        let header = base + space.read_u32(cli + 0x40)? as u64;
+        let header = base.wrapping_add(native.rva as u64);
         if space.read_u32(header)? != RTR_SIGNATURE {
             bail!("no ReadyToRun header at {header:#x}");
         }

@@ -89,9 +89,6 @@ impl<'a> StackWalk<'a> {
         self
     }
 
-    pub fn code_map(&self) -> &CodeMap<'a> {
-        &self.code
-    }
 
     /// Walks one thread.
     pub fn thread(&self, thread: &ManagedThread) -> Result<ThreadStack> {

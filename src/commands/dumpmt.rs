@@ -1,0 +1,143 @@
+//! `dumpmt [-md] <mt>`: a MethodTable as dotnet-dump (SOS's native `DumpMT`) prints it.
+//!
+//! ```text
+//! Parent:              00007f0856e347b0
+//! Module:              00007F0857F21A30
+//! Name:                DocProc.Ops.Order
+//! mdToken:             0000000002000027
+//! File:                /root/.cache/clrheap-lab/scenarios/net10.0/scenarios.dll
+//! AssemblyLoadContext: Default ALC - The managed instance of this context doesn't exist yet.
+//! BaseSize:            0x38
+//! Has GC Pointers:     true
+//! Number of Methods:   5
+//! Number of IFaces in IFaceMap: 0
+//! --------------------------------------
+//! MethodDesc Table
+//!            Entry       MethodDesc    JIT Slot             Name
+//! 00007F0857E20000 00007F0856E34710   NONE 0000000000000000 System.Object.Finalize()
+//! ```
+//!
+//! On 8 an `EEClass:` line follows `Parent:`; on 9 and 10 a generic instantiation has a
+//! `Canonical:` line instead (its canonical MethodTable). "Number of Methods" counts the
+//! rows of the method list: the vtable slots, then the type's methods that keep their
+//! own slot. JIT is `JIT` for code from the JIT, `PreJIT` for ReadyToRun code, `NONE`
+//! when the method has no code yet. Unlike dotnet-dump, types emitted at run time are
+//! named (from the module's in-memory metadata).
+use crate::args::{option_list, parse_address, OptionSpec, SosArgs};
+use crate::heap::methods::JitKind;
+use crate::render::output::{hex, write_csv_records, write_json, Format};
+use crate::session::Session;
+use anyhow::{bail, Result};
+use serde_json::json;
+use std::io::Write;
+
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::flag("-md", "Also list the MethodTable's methods (entry point, MethodDesc, JIT state, slot, name)."),
+    OptionSpec::flag("-all", "Also the class details (as dumpclass prints them).").unsupported(),
+];
+
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    let parsed = SosArgs::parse(args, OPTIONS, 1)
+        .map_err(|message| anyhow::anyhow!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS)))?;
+    if parsed.has("-all") {
+        bail!("dumpmt -all is not supported yet");
+    }
+    let Some(text) = parsed.args.first() else {
+        writeln!(out, "Missing MethodTable address")?;
+        return Ok(());
+    };
+    let Some(original) = parse_address(text) else { bail!("invalid MethodTable address: {text}") };
+    let mt = original & !3;
+    let heap = &session.heap;
+    if !heap.is_method_table(mt) {
+        writeln!(out, "{original:016x} is not a MethodTable")?;
+        return Ok(());
+    }
+    if mt == heap.runtime.globals.free_mt {
+        writeln!(out, "Free MethodTable")?;
+        return Ok(());
+    }
+    let info = heap.method_table(mt)?;
+    let name = heap.type_name(mt);
+    let file = heap.module_path(info.module).filter(|p| !p.is_empty()).unwrap_or_else(|| "Unknown Module".into());
+    let interfaces = heap.interface_count(mt)?;
+    let rows = heap.method_rows(mt)?;
+    let canonical = heap.canonical_mt(mt)?;
+    if format != Format::Text {
+        let methods: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                json!({"entry": hex(r.entry), "methodDesc": hex(r.method_desc), "jit": jit_text(r.jit),
+                       "slot": r.slot, "name": r.name})
+            })
+            .collect();
+        let record = json!({
+            "methodTable": hex(mt), "parent": hex(info.parent), "eeClass": hex(info.ee_class),
+            "canonical": hex(canonical), "module": hex(info.module), "name": &*name,
+            "token": hex(info.token as u64), "file": file, "baseSize": info.base_size,
+            "componentSize": info.component_size, "containsPointers": info.contains_pointers(),
+            "methods": rows.len(), "interfaces": interfaces,
+        });
+        return match format {
+            Format::Json => {
+                let mut record = record;
+                if parsed.has("-md") {
+                    record["methodList"] = json!(methods);
+                }
+                write_json(out, &record)
+            }
+            _ if parsed.has("-md") => write_csv_records(out, &["entry", "methodDesc", "jit", "slot", "name"], &methods),
+            _ => write_csv_records(
+                out,
+                &["methodTable", "parent", "eeClass", "canonical", "module", "name", "token", "file", "baseSize",
+                  "componentSize", "containsPointers", "methods", "interfaces"],
+                &[record],
+            ),
+        };
+    }
+    let row = |out: &mut dyn Write, label: &str, value: &str| writeln!(out, "{label:<20} {value}");
+    row(out, "Parent:", &format!("{:016x}", info.parent))?;
+    if heap.runtime.version.major < 9 {
+        row(out, "EEClass:", &format!("{:016X}", info.ee_class))?;
+    } else if canonical != mt {
+        row(out, "Canonical:", &format!("{canonical:016x}"))?;
+    }
+    row(out, "Module:", &format!("{:016X}", info.module))?;
+    row(out, "Name:", &name)?;
+    row(out, "mdToken:", &format!("{:016X}", info.token))?;
+    row(out, "File:", &file)?;
+    row(out, "AssemblyLoadContext:", "Default ALC - The managed instance of this context doesn't exist yet.")?;
+    row(out, "BaseSize:", &format!("{:#x}", info.base_size))?;
+    if info.component_size != 0 {
+        row(out, "ComponentSize:", &format!("{:#x}", info.component_size))?;
+    }
+    row(out, "Has GC Pointers:", if info.contains_pointers() { "true" } else { "false" })?;
+    row(out, "Number of Methods:", &rows.len().to_string())?;
+    writeln!(out, "Number of IFaces in IFaceMap: {interfaces}")?;
+    if parsed.has("-md") {
+        writeln!(out, "--------------------------------------")?;
+        writeln!(out, "MethodDesc Table")?;
+        writeln!(out, "{:>16} {:>16} {:>6} {:<16} Name", "Entry", "MethodDesc", "JIT", "Slot")?;
+        for r in &rows {
+            crate::interrupt::check()?;
+            writeln!(
+                out,
+                "{:016X} {:016X} {:>6} {:016X} {}",
+                r.entry,
+                r.method_desc,
+                jit_text(r.jit),
+                r.slot,
+                r.name.as_deref().unwrap_or("<unknown method>")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn jit_text(kind: JitKind) -> &'static str {
+    match kind {
+        JitKind::None => "NONE",
+        JitKind::Jit => "JIT",
+        JitKind::PreJit => "PreJIT",
+    }
+}

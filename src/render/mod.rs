@@ -1,0 +1,18 @@
+//! The renderer: how commands print, in dotnet-dump's text, JSON or CSV.
+//!
+//! - [`format`]: numbers and cells as dotnet-dump prints them (`1,234`, `0x18 (24)`).
+//! - [`output`]: the output [`Format`], JSON documents and lines, CSV rows and records.
+//! - [`stats`]: per-type statistics tables (SOS's `Statistics:` table and its records).
+//! - [`objects`]: object listings as `dumpheap` prints them (address, MT, size; then
+//!   statistics), shared by every command that lists objects (`objsize`, `finalizequeue`).
+//! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
+//!
+//! Nothing here reads the dump: rows come in as values (type names included, or through
+//! the heap's name cache).
+pub mod format;
+pub mod objects;
+pub mod output;
+pub mod stats;
+pub mod values;
+
+pub use output::Format;

@@ -1,0 +1,238 @@
+//! A MethodTable's slots and the MethodDescs behind them, as `dumpmt -md` lists them.
+//!
+//! Virtual slot `s` (below `NumVirtuals`) is in the chunk of 8 whose pointer is the
+//! `s / 8`-th after the MethodTable; a non-virtual slot is in the MethodTable's
+//! non-virtual slots ([`NonVirtualSlots`]) unless its MethodDesc keeps it itself
+//! (`HasNonVtableSlot`). Which MethodDesc a slot belongs to comes from the MethodDescs
+//! of the type and its parents: each type's MethodDefs through its module's
+//! `MethodDefToDescMap`, each MethodDesc's `Slot`; the most derived type with a
+//! MethodDesc for a slot owns it.
+//!
+//! A MethodDesc's native code is in its native code slot (`HasNativeCodeSlot`, low bit
+//! masked); where that code is (JIT code heap, ReadyToRun image) says how it was made.
+//! Only IL MethodDescs (classification 0) have their optional slots read: the others'
+//! extra fields come first and are not described here (they print without native code).
+use super::layouts::NonVirtualSlots;
+use super::stack::codemap::{CodeKind, CodeMap};
+use super::Runtime;
+use crate::metadata::MetadataReader;
+use anyhow::Result;
+use std::collections::HashMap;
+
+/// Most slots read for one MethodTable (`NumVirtuals` is a u16; a larger count is damage).
+const MAX_SLOTS: usize = 1 << 16;
+/// Deepest parent chain followed.
+const MAX_PARENTS: usize = 256;
+
+const MD_CLASSIFICATION_MASK: u16 = 0x7;
+const MD_HAS_NON_VTABLE_SLOT: u16 = 0x8;
+const MD_METHOD_IMPL: u16 = 0x10;
+const MD_HAS_NATIVE_CODE_SLOT: u16 = 0x20;
+
+/// What a MethodDesc says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodDescInfo {
+    pub address: u64,
+    pub slot: u16,
+    pub flags: u16,
+    /// Its own slot's value (`HasNonVtableSlot`).
+    pub own_slot: Option<u64>,
+    /// Its native code, when it has some and the slot is readable.
+    pub native_code: Option<u64>,
+}
+
+/// One row of a MethodTable's method list.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotEntry {
+    pub slot: u32,
+    pub entry: u64,
+    /// 0 when no MethodDesc was found for the slot.
+    pub method_desc: u64,
+    pub jit: JitKind,
+}
+
+/// How a method's native code was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JitKind {
+    None,
+    Jit,
+    PreJit,
+}
+
+/// Reads a MethodDesc.
+pub fn method_desc(rt: &Runtime, md: u64) -> Result<MethodDescInfo> {
+    let space = &rt.space;
+    let l = &rt.layout.method_desc;
+    let slot = space.read_u16(md.wrapping_add(l.slot))?;
+    let flags = space.read_u16(md.wrapping_add(l.flags))?;
+    let mut info = MethodDescInfo { address: md, slot, flags, own_slot: None, native_code: None };
+    if flags & MD_CLASSIFICATION_MASK != 0 {
+        return Ok(info);
+    }
+    let mut at = md.wrapping_add(l.size);
+    if flags & MD_HAS_NON_VTABLE_SLOT != 0 {
+        info.own_slot = space.read_ptr(at).ok();
+        at = at.wrapping_add(8);
+    }
+    if flags & MD_METHOD_IMPL != 0 {
+        at = at.wrapping_add(16);
+    }
+    if flags & MD_HAS_NATIVE_CODE_SLOT != 0 {
+        info.native_code = space.read_ptr(at).ok().map(|c| c & !1).filter(|&c| c != 0);
+    }
+    Ok(info)
+}
+
+fn method_desc_info(rt: &Runtime, md: u64) -> Option<MethodDescInfo> {
+    method_desc(rt, md).ok()
+}
+
+/// `NumVirtuals` and `NumInterfaces` of a MethodTable.
+pub fn mt_counts(rt: &Runtime, mt: u64) -> Result<(u16, u16)> {
+    let l = &rt.layout.method_table;
+    Ok((rt.space.read_u16(mt.wrapping_add(l.num_virtuals))?, rt.space.read_u16(mt.wrapping_add(l.num_interfaces))?))
+}
+
+/// The address of virtual slot `slot` (< `NumVirtuals`).
+fn virtual_slot_address(rt: &Runtime, mt: u64, slot: u32) -> Result<u64> {
+    let l = &rt.layout.method_table;
+    let chunk = rt.space.read_ptr(mt.wrapping_add(l.vtable).wrapping_add(8 * (slot as u64 / 8)))?;
+    Ok(chunk.wrapping_add(8 * (slot as u64 % 8)))
+}
+
+/// The address of the MethodTable's non-virtual slot `index` (slot `NumVirtuals + index`).
+fn non_virtual_slot_address(rt: &Runtime, mt: u64, num_virtuals: u16, index: u32) -> Result<Option<u64>> {
+    let space = &rt.space;
+    let l = &rt.layout.method_table;
+    match l.non_virtual_slots {
+        NonVirtualSlots::BeforeAuxData => {
+            let aux = space.read_ptr(mt.wrapping_add(l.aux_data))?;
+            if aux == 0 {
+                return Ok(None);
+            }
+            let offset = space.read_u16(aux.wrapping_add(2))? as i16 as i64;
+            Ok(Some(aux.wrapping_add_signed(offset).wrapping_sub(8 * (index as u64 + 1))))
+        }
+        NonVirtualSlots::Multipurpose => {
+            let flags2 = space.read_u16(mt.wrapping_add(l.flags2))?;
+            if flags2 & 0x8 == 0 {
+                return Ok(None);
+            }
+            // The multipurpose places: +48, +56, then after the vtable chunk pointers.
+            let chunks = (num_virtuals as u64).div_ceil(8);
+            let place = |k: u64| if k < 2 { 48 + 8 * k } else { l.vtable + 8 * chunks + 8 * (k - 2) };
+            let mut taken = [false; 8];
+            if flags2 & 0x1 != 0 {
+                taken[0] = true;
+            }
+            if flags2 & 0x2 != 0 {
+                taken[1] = true;
+            }
+            let next_free = |taken: &mut [bool; 8]| {
+                let k = taken.iter().position(|t| !t).unwrap_or(7);
+                taken[k] = true;
+                k as u64
+            };
+            if flags2 & 0x4 != 0 {
+                next_free(&mut taken);
+            }
+            let at = mt.wrapping_add(place(next_free(&mut taken)));
+            if flags2 & 0x4000 != 0 {
+                return Ok((index == 0).then_some(at));
+            }
+            let array = space.read_ptr(at)?;
+            Ok(Some(array.wrapping_add(8 * index as u64)))
+        }
+    }
+}
+
+/// The MethodDescs of the methods a MethodTable's type defines, by slot.
+fn own_method_descs(rt: &Runtime, code: &CodeMap, meta: &MetadataReader, module: u64, token: u32, mt: u64) -> Vec<MethodDescInfo> {
+    let canon = {
+        let v = rt.space.read_ptr(mt.wrapping_add(rt.layout.method_table.ee_class_or_canon)).unwrap_or(0);
+        if v & 1 != 0 { v & !1 } else { mt }
+    };
+    let Ok(rids) = meta.type_methods(token & 0x00ff_ffff) else { return Vec::new() };
+    rids.into_iter()
+        .filter_map(|rid| code.method_def_to_desc(module, rid).ok().flatten())
+        .filter_map(|md| method_desc(rt, md).ok())
+        .filter(|md| {
+            // Only MethodDescs of this type (a MethodDef's desc may belong to the
+            // canonical type of a generic instantiation).
+            super::stack::names::method_desc_token(rt, md.address)
+                .map(|(owner, _)| owner == mt || owner == canon)
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The rows `dumpmt -md` prints for a MethodTable: its vtable slots, then the methods
+/// that keep their own slot, by slot number. `meta_of` gives a module's metadata.
+pub fn method_table_slots(
+    rt: &Runtime,
+    mt: u64,
+    meta_of: &dyn Fn(u64) -> Option<std::sync::Arc<MetadataReader>>,
+    info_of: &dyn Fn(u64) -> Option<(u64, u32, u64)>,
+) -> Result<Vec<SlotEntry>> {
+    let code = CodeMap::new(rt)?;
+    let (num_virtuals, _) = mt_counts(rt, mt)?;
+    // The MethodDescs of the type and its parents, most derived first.
+    let mut by_slot: HashMap<u16, u64> = HashMap::new();
+    let mut own: Vec<MethodDescInfo> = Vec::new();
+    let mut cur = mt;
+    for depth in 0..MAX_PARENTS {
+        if cur == 0 {
+            break;
+        }
+        let Some((module, token, parent)) = info_of(cur) else { break };
+        if let Some(meta) = meta_of(module) {
+            let mds = own_method_descs(rt, &code, &meta, module, token, cur);
+            for md in &mds {
+                by_slot.entry(md.slot).or_insert(md.address);
+            }
+            if depth == 0 {
+                own = mds;
+            }
+        }
+        cur = parent;
+    }
+    let mut rows = Vec::new();
+    for s in 0..(num_virtuals as u32).min(MAX_SLOTS as u32) {
+        let entry = virtual_slot_address(rt, mt, s).and_then(|a| Ok(rt.space.read_ptr(a)?)).unwrap_or(0);
+        let method_desc = by_slot.get(&(s as u16)).copied().unwrap_or(0);
+        let md = (method_desc != 0).then(|| method_desc_info(rt, method_desc)).flatten();
+        rows.push(SlotEntry { slot: s, entry, method_desc, jit: jit_kind(&code, entry, md.as_ref()) });
+    }
+    let mut rest: Vec<&MethodDescInfo> = own.iter().filter(|md| md.slot >= num_virtuals).collect();
+    rest.sort_by_key(|md| md.slot);
+    rest.dedup_by_key(|md| md.slot);
+    for md in rest {
+        let entry = match md.own_slot {
+            Some(e) => e,
+            None => non_virtual_slot_address(rt, mt, num_virtuals, (md.slot - num_virtuals) as u32)
+                .ok()
+                .flatten()
+                .and_then(|a| rt.space.read_ptr(a).ok())
+                .unwrap_or(0),
+        };
+        rows.push(SlotEntry { slot: md.slot as u32, entry, method_desc: md.address, jit: jit_kind(&code, entry, Some(md)) });
+    }
+    Ok(rows)
+}
+
+/// How the code at `entry` or the MethodDesc's native code was made.
+fn jit_kind(code: &CodeMap, entry: u64, md: Option<&MethodDescInfo>) -> JitKind {
+    let kind = |ip: u64| match code.lookup(ip) {
+        Ok(Some(c)) => Some(match c.kind {
+            CodeKind::Jit => JitKind::Jit,
+            CodeKind::ReadyToRun => JitKind::PreJit,
+        }),
+        _ => None,
+    };
+    if entry != 0
+        && let Some(k) = kind(entry)
+    {
+        return k;
+    }
+    md.and_then(|m| m.native_code).and_then(kind).unwrap_or(JitKind::None)
+}

@@ -1,0 +1,144 @@
+//! A session: one opened dump, what has been computed about it so far, and how its
+//! commands print.
+//!
+//! [`Session::open`] reads the dump, finds the runtime and opens its GC heap; the rest is
+//! computed on first use and kept: the object graph, the roots (dotnet-dump's
+//! `RootCacheService`), liveness, the dominator tree and the statics index. Warnings and
+//! notices found along the way go to [`Session::warnings`]. Running a command line is
+//! the registry's job ([`crate::registry`]; `Session::execute` is defined there).
+use crate::dump::{open_dump, AddressSpace, DumpOptions};
+use crate::graph::dominators::Dominators;
+use crate::graph::live::Liveness;
+use crate::graph::roots::RootCache;
+use crate::graph::ObjectGraph;
+use crate::heap::statics::StaticsIndex;
+use crate::heap::Heap;
+use crate::render::Format;
+use crate::runtime::Runtime;
+use crate::error::{Error, Result};
+use crate::warnings::Warnings;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// A result computed once per session; a failure is kept whole and reported again
+/// ([`Error::Shared`]).
+type Cached<T> = OnceLock<std::result::Result<T, Arc<Error>>>;
+
+fn cached<T: Clone>(cell: &Cached<T>, compute: impl FnOnce() -> Result<T>) -> Result<T> {
+    cell.get_or_init(|| compute().map_err(Arc::new)).clone().map_err(Error::Shared)
+}
+
+/// An opened dump, ready for commands.
+pub struct Session {
+    pub heap: Heap,
+    /// The output format of commands that do not ask for one (`--format`).
+    pub format: Format,
+    /// Where warnings and notices go (the shell prints them).
+    pub warnings: Warnings,
+    graph: Cached<Arc<ObjectGraph>>,
+    liveness: Cached<Arc<Liveness>>,
+    dominators: Cached<Arc<Dominators>>,
+    roots: Cached<Arc<RootCache>>,
+    statics: OnceLock<Arc<StaticsIndex>>,
+    roots_announced: AtomicBool,
+}
+
+impl Session {
+    /// Opens the dump at `path`. The error tells apart a file that is no core dump, a
+    /// truncated dump, a process without .NET, a runtime clrheap does not know, a dump
+    /// without a heap ([`crate::error::ErrorKind`]).
+    pub fn open(path: &Path, options: &DumpOptions) -> Result<Session> {
+        Session::from_space(Arc::new(open_dump(path, options)?))
+    }
+
+    /// A session over an address space opened by the caller.
+    pub fn from_space(space: Arc<AddressSpace>) -> Result<Session> {
+        let runtime = Runtime::discover(space)?;
+        let heap = Heap::open(runtime)?;
+        // What the runtime found wrong with its own description of itself.
+        let warnings = Warnings::new();
+        for w in &heap.runtime.warnings {
+            warnings.warn(w.clone());
+        }
+        Ok(Session {
+            heap,
+            format: Format::Text,
+            warnings,
+            graph: OnceLock::new(),
+            liveness: OnceLock::new(),
+            dominators: OnceLock::new(),
+            roots: OnceLock::new(),
+            statics: OnceLock::new(),
+            roots_announced: AtomicBool::new(false),
+        })
+    }
+
+    /// The object graph of the heap (built on first use).
+    pub fn graph(&self) -> Result<Arc<ObjectGraph>> {
+        cached(&self.graph, || Ok(Arc::new(ObjectGraph::build(&self.heap)?)))
+    }
+
+    /// The roots, gathered on first use.
+    pub fn roots(&self) -> Result<Arc<RootCache>> {
+        cached(&self.roots, || {
+            let graph = self.graph()?;
+            Ok(Arc::new(RootCache::gather(&self.heap, &graph, &self.warnings)?))
+        })
+    }
+
+    /// The live set of the heap (built on first use).
+    pub fn liveness(&self) -> Result<Arc<Liveness>> {
+        cached(&self.liveness, || {
+            let graph = self.graph()?;
+            let roots = self.roots()?;
+            Ok(Arc::new(Liveness::compute(graph, &roots)))
+        })
+        .map_err(|e| e.context("cannot compute live objects"))
+    }
+
+    /// The dominator tree and retained sizes (computed on first use).
+    pub fn dominators(&self) -> Result<Arc<Dominators>> {
+        cached(&self.dominators, || {
+            let graph = self.graph()?;
+            let roots = self.roots()?;
+            Ok(Arc::new(roots.dominators(&graph)))
+        })
+        .map_err(|e| e.context("cannot compute retained sizes"))
+    }
+
+    /// Which static field owns which GC statics slot (built on first use, over the
+    /// modules of every type on the heap).
+    pub fn statics(&self) -> Arc<StaticsIndex> {
+        self.statics
+            .get_or_init(|| {
+                let mut modules: Vec<u64> = Vec::new();
+                if let Ok(graph) = self.graph() {
+                    for t in graph.types() {
+                        if let Ok(info) = self.heap.method_table(t.mt) {
+                            modules.push(info.module);
+                        }
+                    }
+                }
+                modules.push(self.heap.runtime.globals.core_lib_module);
+                modules.sort_unstable();
+                modules.dedup();
+                modules.retain(|&m| m != 0);
+                Arc::new(self.heap.statics_index(&modules))
+            })
+            .clone()
+    }
+
+    /// dotnet-dump's root-caching notice, once per session.
+    pub fn note_root_caching(&self) {
+        if !self.roots_announced.swap(true, Ordering::Relaxed) {
+            self.warnings
+                .notice("Caching GC roots, this may take a while.\nSubsequent runs of this command will be faster.\n");
+        }
+    }
+
+    /// The stack pointer of an OS thread, from the dump's notes.
+    pub fn thread_rsp(&self, os_thread_id: u32) -> Option<u64> {
+        crate::graph::roots::thread_rsp(&self.heap, os_thread_id)
+    }
+}
