@@ -194,5 +194,10 @@ fn a_hostile_array_length_is_bounded_by_memory() {
         let text = String::from_utf8_lossy(&out);
         let rows = if command.contains("json") { text.matches("\"index\"").count() } else { text.lines().count() - 6 };
         assert_eq!(rows as u64, a.capacity(), "{command}");
+        let warnings = session.warnings.take();
+        assert!(
+            warnings.iter().any(|w| w.text.contains("says it has 4294967295 elements")),
+            "{command}: no warning in {warnings:?}"
+        );
     }
 }

@@ -195,16 +195,11 @@ pub fn run_dumparray(session: &Session, args: &[String], format: Format, out: &m
         json::emit(r, "elements", &json::ELEMENT_COLUMNS, format, out)?;
     }
     if walk.truncated() {
-        warn_truncated(addr, &a);
+        session.warnings.warn(format!(
+            "array {addr:x} says it has {} elements but its memory holds {}: the rest are not listed",
+            a.length,
+            a.capacity()
+        ));
     }
     Ok(())
-}
-
-/// Says that an array's walk stopped at what its memory holds.
-fn warn_truncated(addr: u64, a: &crate::heap::Array) {
-    eprintln!(
-        "warning: array {addr:x} says it has {} elements but its memory holds {}: the rest are not listed",
-        a.length,
-        a.capacity()
-    );
 }
