@@ -1,10 +1,15 @@
-//! The heap layer: GC heaps and segments, the object walk, MethodTables and type names.
+//! The heap layer: GC heaps and segments, the object walk, MethodTables and type names,
+//! and the object model.
 //!
 //! [`Heap::open`] reads the GC's heaps, segments and allocation contexts once; the walk
 //! ([`Heap::walk_segment`], [`Heap::objects`]) then yields every object in the order SOS
-//! prints them. Nothing here formats output: that is the commands' job.
+//! prints them. One object is asked through the object model ([`object`], [`array`],
+//! [`value`]): [`Heap::object`] gives its type, size, header, fields, array shape,
+//! string contents. Nothing here formats output: that is the commands' job.
+pub mod array;
 pub mod dac_names;
 pub mod fields;
+pub mod object;
 pub mod memory;
 pub mod managed;
 pub mod threadpool;
@@ -15,13 +20,18 @@ pub mod roots;
 pub mod segments;
 pub mod statics;
 pub mod types;
+pub mod value;
 pub mod verify;
 mod walk;
 
+pub use array::{Array, Element};
+pub use fields::{Field, FieldList, FieldListEnd};
+pub use object::{Delegate, ExceptionObject, FieldLocation, Object, ObjectAddr, ObjectHeader, ThinLock, ValueObject};
 pub use refs::GcDesc;
-pub use roots::{Handle, HandleKind, Root, RootKind};
+pub use roots::{FinalizeQueue, Handle, HandleKind, Root, RootKind};
 pub use segments::{GcHeap, Generation, ObjectGeneration, Segment, SegmentKind};
 pub use types::{MethodTableInfo, MtSize};
+pub use value::{Value, ValueError};
 pub use walk::{HeapObject, SizeCache, WalkWarning};
 
 use crate::dump::AddressSpace;

@@ -186,6 +186,20 @@ impl Heap {
         }
     }
 
+    /// The reference slots of the object at `address` of `size` bytes, described by
+    /// `desc`, in GCDesc order, with what each holds: `(slot address, value)`; unreadable
+    /// slots are left out, null ones kept.
+    pub fn reference_slots(&self, address: u64, size: u64, desc: &GcDesc) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        desc.for_each_slot(size, |off| {
+            let slot = address.wrapping_add(off);
+            if let Ok(v) = self.space().read_u64(slot) {
+                out.push((slot, v));
+            }
+        });
+        out
+    }
+
     /// The object's references as ClrMD reports them (GCDesc only), in GCDesc order.
     pub fn references(&self, address: u64, mt: u64, size: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();

@@ -66,6 +66,45 @@ const FREACHABLE_END: usize = 6;
 /// More queue entries than this in one heap is a damaged queue.
 const MAX_QUEUE_ENTRIES: u64 = 1 << 28;
 
+/// Most entries of one heap's finalization queue listed whole (`finalizequeue`).
+const MAX_LISTED_QUEUE_ENTRIES: u64 = 1 << 24;
+
+/// One heap's finalization queue (`CFinalize`): one array of object references split by
+/// 7 fill pointers (gc-layouts.md §8): generation 2's objects in `[fp0, fp1)`, 1's in
+/// `[fp1, fp2)`, 0's in `[fp2, fp3)`, then the f-reachable objects, ready for
+/// finalization, in `[fp4, fp6)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinalizeQueue {
+    /// The heap's index.
+    pub heap: usize,
+    pub fill_pointers: [u64; FILL_POINTERS],
+}
+
+impl FinalizeQueue {
+    /// `[begin, end)` of generation `generation`'s (0, 1, 2) registered objects; empty
+    /// (0, 0) when the fill pointers are out of order.
+    pub fn generation(&self, generation: usize) -> (u64, u64) {
+        let fp = &self.fill_pointers;
+        let (a, b) = match generation {
+            0 => (fp[2], fp[3]),
+            1 => (fp[1], fp[2]),
+            _ => (fp[0], fp[1]),
+        };
+        if a <= b { (a, b) } else { (0, 0) }
+    }
+
+    /// `[begin, end)` of the objects ready for finalization (f-reachable).
+    pub fn ready(&self) -> (u64, u64) {
+        (self.fill_pointers[FREACHABLE_FIRST], self.fill_pointers[FREACHABLE_END])
+    }
+
+    /// Whether the queue slot `slot` holds an object ready for finalization.
+    pub fn is_ready_slot(&self, slot: u64) -> bool {
+        let (a, b) = self.ready();
+        slot >= a && slot < b
+    }
+}
+
 /// A GC handle's type (`HNDTYPE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HandleKind {
@@ -361,6 +400,41 @@ impl Heap {
             seg = space.read_ptr(seg.wrapping_add(layout.segment_next)).ok()?;
         }
         (!segs.is_empty()).then_some(segs)
+    }
+
+    /// Every heap's finalization queue (heaps without one left out). A queue whose fill
+    /// pointers are out of order or span more than 2^24 entries is damage.
+    pub fn finalize_queues(&self) -> Result<Vec<FinalizeQueue>> {
+        let space = self.space();
+        let mut queues = Vec::new();
+        for h in &self.heaps {
+            if h.finalize_queue == 0 {
+                continue;
+            }
+            let mut fp = [0u64; FILL_POINTERS];
+            for (k, p) in fp.iter_mut().enumerate() {
+                *p = space
+                    .read_ptr(h.finalize_queue.wrapping_add(8 * k as u64))
+                    .with_context(|| format!("cannot read heap {}'s finalizer queue", h.index))?;
+            }
+            let (first, end) = (fp[0], fp[FILL_POINTERS - 1]);
+            if end < first || (end - first) / 8 > MAX_LISTED_QUEUE_ENTRIES {
+                bail!("heap {}'s finalizer queue is damaged", h.index);
+            }
+            queues.push(FinalizeQueue { heap: h.index, fill_pointers: fp });
+        }
+        Ok(queues)
+    }
+
+    /// Every entry of a finalization queue, `[fp0, fp6)`: (slot, object).
+    pub fn finalize_queue_entries(&self, queue: &FinalizeQueue) -> Result<Vec<(u64, u64)>> {
+        let (first, end) = (queue.fill_pointers[0], queue.fill_pointers[FILL_POINTERS - 1]);
+        let bytes = self.space().read_vec(first, end.saturating_sub(first) as usize)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .enumerate()
+            .map(|(k, c)| (first.wrapping_add(8 * k as u64), u64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect())
     }
 
     /// Every object registered for finalization (each heap's whole queue, `[fp[0],

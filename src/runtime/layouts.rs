@@ -218,6 +218,11 @@ pub struct ThreadLayout {
     pub link: u64,
     pub managed_id: u64,
     pub os_id: u64,
+    /// `Thread.m_State` (u32 `ThreadState` flags, as `clrthreads` prints them).
+    pub state: u64,
+    /// `Thread.m_LastThrownObjectHandle` (a handle to the last exception thrown on the
+    /// thread, 0 when none).
+    pub last_thrown_object: u64,
     pub alloc_context: AllocContextPlace,
     /// `Thread.m_ThreadLocalDataPtr` (9, 10): the thread's `ThreadLocalData`, whose
     /// thread-static array the GC reports as a root without a handle. `None` on 8, whose
@@ -694,6 +699,32 @@ pub const MTF_HAS_FINALIZER: u32 = 0x0010_0000;
 pub const MTF_CONTAINS_POINTERS: u32 = 0x0100_0000;
 pub const MTF_GENERICS_MASK: u32 = 0x0000_0030;
 
+/// Where an object's fields start: after its MethodTable pointer (FieldDesc offsets of
+/// instance fields count from here; not in the descriptor, the pointer size on 8, 9, 10).
+pub const OBJECT_DATA: u64 = 8;
+
+/// An exception's recorded stack trace (`Exception._stackTrace`, a byte array, or on 9 and
+/// 10 possibly an object array whose first element is it): a 16-byte header whose first
+/// word counts the entries (`size_t` on 8, `u32` then a keep-alive count on 9 and 10:
+/// read as a `u32` on every version), then `StackTraceElement { ip, sp, MethodDesc*,
+/// flags }` entries of 32 bytes (`excep.h`, `clrex.h`).
+pub const STACK_TRACE_HEADER: u64 = 16;
+pub const STACK_TRACE_ELEMENT: u64 = 32;
+
+/// The object header's bits (`syncblk.h`, the same on 8, 9 and 10; a later runtime widens
+/// the thin lock's thread id to 16 bits). With `IS_HASH_OR_SYNCBLKINDEX` clear the header
+/// holds a thin lock: the owner's managed thread id in the low 10 bits, the recursion level
+/// in the next 6. With it set, the low 26 bits are a hash code (`IS_HASHCODE` set) or a
+/// sync block index.
+pub const SBLK_FINALIZER_RUN: u32 = 0x4000_0000;
+pub const SBLK_SPIN_LOCK: u32 = 0x1000_0000;
+pub const SBLK_IS_HASH_OR_SYNCBLKINDEX: u32 = 0x0800_0000;
+pub const SBLK_IS_HASHCODE: u32 = 0x0400_0000;
+pub const SBLK_INDEX_MASK: u32 = 0x03ff_ffff;
+pub const SBLK_THIN_LOCK_THREAD_ID: u32 = 0x3ff;
+pub const SBLK_THIN_LOCK_RECURSION_SHIFT: u32 = 10;
+pub const SBLK_THIN_LOCK_RECURSION: u32 = 0x3f;
+
 /// Values the same on 8, 9 and 10.
 const METHOD_TABLE: MethodTableLayout = MethodTableLayout {
     flags: 0,
@@ -812,6 +843,11 @@ pub static NET8: Layout = Layout {
         link: 232,
         managed_id: 32,
         os_id: 424,
+        // ops-net8-wks-heap: +8 holds each thread's `clrthreads` State (2021220 ...);
+        // +464 the handle to the InvalidOperationException `clrthreads` lists on the
+        // two threads parked in a catch handler (managed ids 15, 16), 0 on the others.
+        state: 8,
+        last_thrown_object: 464,
         alloc_context: AllocContextPlace::Inline(88),
         local_data: None,
     },
@@ -930,6 +966,10 @@ pub static NET9: Layout = Layout {
         link: 112,
         managed_id: 16,
         os_id: 296,
+        // Descriptor `Thread.State`, `Thread.LastThrownObject`; ops-net{9,10}-wks-heap
+        // agree with `clrthreads` (State, Exception).
+        state: 0,
+        last_thrown_object: 336,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
             context: 0,
@@ -1053,6 +1093,10 @@ pub static NET10: Layout = Layout {
         link: 112,
         managed_id: 16,
         os_id: 296,
+        // Descriptor `Thread.State`, `Thread.LastThrownObject`; ops-net{9,10}-wks-heap
+        // agree with `clrthreads` (State, Exception).
+        state: 0,
+        last_thrown_object: 336,
         alloc_context: AllocContextPlace::Indirect {
             pointer: 32,
             context: 0,
@@ -1133,17 +1177,20 @@ pub static NET10: Layout = Layout {
 };
 
 /// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
-/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336, both 40
-/// bytes further than on x64; `m_CacheStackBase`, not in the descriptor, found on
-/// seed-arm64-wks-full the way research §1.1 found x64's: the one field pointing just past
-/// every thread's stack mapping, 40 bytes further too), and the structures of the
-/// architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`, `RangeSection`'s tail). The
-/// rest of the descriptor's types are the same on both (compared type by type). Like every
-/// table, these are defaults: the descriptor's values are taken at open.
+/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336,
+/// `Thread.LastThrownObject` 376, all 40 bytes further than on x64; `m_CacheStackBase`,
+/// not in the descriptor, found on seed-arm64-wks-full the way research §1.1 found x64's:
+/// the one field pointing just past every thread's stack mapping, 40 bytes further too),
+/// and the structures of the architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`,
+/// `RangeSection`'s tail). The rest of the descriptor's types are the same on both
+/// (compared type by type). Like every table, these are defaults: the descriptor's values
+/// are taken at open.
 pub static NET10_ARM64: Layout = Layout {
     thread: ThreadLayout {
         link: 152,
         os_id: 336,
+        // Descriptor `Thread.LastThrownObject` (40 bytes further too).
+        last_thrown_object: 376,
         // descriptor `Thread.ThreadLocalDataPtr` on 10.0.12 arm64.
         local_data: Some(608),
         ..NET10.thread

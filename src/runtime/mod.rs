@@ -11,6 +11,7 @@ pub mod dac_table;
 pub mod described;
 pub mod methods;
 pub mod modules;
+pub mod precode;
 pub mod stack;
 pub mod syncblocks;
 pub mod threads;
