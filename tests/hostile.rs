@@ -805,7 +805,7 @@ fn array_length_ffffffff() {
     eprintln!("array_length_ffffffff: {lines} lines (at most {most}), {} bytes", run.stdout_len);
     assert!(!run.timed_out, "still printing after {:?}", run.elapsed);
     assert!(run.stdout_len < KEEP_OUTPUT as u64 && lines <= most, "{lines} lines");
-    assert!(run.warned("claims 4294967295 elements"), "{}", run.stderr);
+    assert!(run.warned("says it has 4294967295 elements"), "{}", run.stderr);
     assert_eq!(run.code, Some(3));
 }
 
