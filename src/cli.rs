@@ -6,7 +6,9 @@
 //! [`crate::shell`]).
 //!
 //! Exit status: 0 on success, 1 when the dump cannot be read or a command fails, 2 for
-//! usage errors. A closed output pipe (`| head`) ends the run quietly.
+//! usage errors, 3 (`partial`) when the commands succeeded but the dump could not be read
+//! in full (a warning said what was skipped). A closed output pipe (`| head`) ends the
+//! run quietly.
 use crate::render::Format;
 use crate::session::Session;
 use crate::dump::DumpOptions;
@@ -172,9 +174,22 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         module_paths: args.module_paths,
         dump_only: args.dump_only,
     };
-    let mut session = match Session::open(&args.dump, &options) {
+    // The dump's warnings sink exists before the session: what opening skipped is printed
+    // even when opening fails (a refused libcoreclr.so explains a missing runtime).
+    let space = match crate::dump::open_dump(&args.dump, &options) {
+        Ok(space) => std::sync::Arc::new(space),
+        Err(e) => {
+            eprintln!("clrheap: {:#}", anyhow::Error::from(crate::Error::from(e)));
+            return 1;
+        }
+    };
+    let warnings = space.shared_warnings();
+    let mut session = match Session::from_space(space) {
         Ok(s) => s,
         Err(e) => {
+            for m in warnings.take() {
+                eprintln!("{m}");
+            }
             // The whole chain: anyhow prints each cause.
             eprintln!("clrheap: {:#}", anyhow::Error::from(e));
             return 1;
@@ -199,10 +214,11 @@ fn diff(args: DiffArgs) -> i32 {
     let open = |path: &PathBuf| -> anyhow::Result<_> {
         let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
         shell::print_warnings(&session);
-        crate::commands::diff::type_totals(&session, args.live)
+        let totals = crate::commands::diff::type_totals(&session, args.live)?;
+        Ok((totals, session.warnings.count()))
     };
     let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
-    let (before, after) = match (before, after) {
+    let ((before, before_warnings), (after, after_warnings)) = match (before, after) {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("clrheap: {e:#}");
@@ -213,9 +229,14 @@ fn diff(args: DiffArgs) -> i32 {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = crate::commands::diff::render(&before, &after, args.top, args.format, &mut out)
         .and_then(|()| Ok(std::io::Write::flush(&mut out)?));
+    let complete = if before_warnings + after_warnings > 0 {
+        crate::shell::EXIT_PARTIAL
+    } else {
+        0
+    };
     match result {
-        Ok(()) => 0,
-        Err(e) if crate::shell::is_broken_pipe(&e) => 0,
+        Ok(()) => complete,
+        Err(e) if crate::shell::is_broken_pipe(&e) => complete,
         Err(e) => {
             eprintln!("clrheap: {e:#}");
             1

@@ -20,6 +20,8 @@ use crate::metadata::{
 use std::io::Write;
 use std::sync::Arc;
 
+pub mod craft;
+
 /// Most rows read from one table, so that a target's run time stays bounded.
 const MAX_ROWS: u32 = 512;
 
@@ -219,6 +221,16 @@ pub struct Fixture {
     pub mt: u64,
     /// `(vaddr, captured bytes, file offset)` of each `PT_LOAD` segment.
     segments: Vec<(u64, u64, u64)>,
+    /// Addresses of pointer fields worth redirecting ([`craft_dump`]): segment records'
+    /// `next`, `mem` and `allocated`, thread list links and allocation contexts, the
+    /// handle table map's buckets, slots and next map.
+    pub pointers: Vec<u64>,
+    /// Captured pages worth punching out or mapping a file over: heap segments' pages,
+    /// the pages of `addrs`.
+    pub pages: Vec<u64>,
+    /// Values worth writing into those fields: the objects, segment bounds, the fields
+    /// themselves.
+    pub values: Vec<u64>,
 }
 
 impl Fixture {
@@ -262,6 +274,39 @@ impl Fixture {
             );
         }
         add(Region::Handles, rt.gc.handle_table_map, 0x100);
+        // Pointer fields and pages for the structure-aware damage (`craft_dump`).
+        let mut pointers = Vec::new();
+        let mut pages = Vec::new();
+        let mut values = Vec::new();
+        for s in &heap.segments {
+            pointers.extend([s.address + 48, s.address + 32, s.address]);
+            values.extend([s.address, s.start, s.end, s.end.wrapping_add(0x10_0000)]);
+            pages.extend((s.start & !0xfff..s.end).step_by(4096).take(64));
+        }
+        let thread_layout = &rt.layout.thread;
+        pointers.push(rt.globals.thread_store.wrapping_add(thread_layout.first_link));
+        for t in &heap.threads {
+            pointers.push(t.address.wrapping_add(thread_layout.link));
+            if let crate::runtime::layouts::AllocContextPlace::Inline(off) = thread_layout.alloc_context {
+                pointers.extend([t.address + off, t.address + off + 8]);
+            }
+            values.push(t.address);
+        }
+        let map = rt.gc.handle_table_map;
+        let space = heap.space();
+        pointers.extend([map, map + 8]);
+        if let Ok(buckets) = space.read_ptr(map) {
+            pointers.extend((0..10).map(|b| buckets + 8 * b));
+            values.push(buckets);
+            if let Ok(bucket) = space.read_ptr(buckets) {
+                pointers.push(bucket);
+                values.push(bucket);
+                if let Ok(slots) = space.read_ptr(bucket) {
+                    pointers.extend((0..4).map(|i| slots + 8 * i));
+                    values.extend(space.read_ptr(slots));
+                }
+            }
+        }
         if let Ok(handles) = heap.handles() {
             for h in handles.iter().take(4096) {
                 add(Region::Handles, h.address, 8);
@@ -312,6 +357,16 @@ impl Fixture {
             .and_then(|&a| objects.iter().find(|o| o.address == a))
             .map_or(0, |o| o.mt);
         drop(session);
+        pages.extend(addrs.iter().map(|a| a & !0xfff));
+        values.extend(addrs.iter().copied());
+        values.extend(pointers.iter().copied());
+        values.extend((0..4).map(|i| FORGED + 4096 * i));
+        // Only what the dump holds can be written.
+        let held = |a: &u64| segments.iter().any(|s| *a >= s.vaddr && *a - s.vaddr + 8 <= s.filesz);
+        pointers.retain(held);
+        pages.retain(|p| segments.iter().any(|s| *p >= s.vaddr && *p - s.vaddr + 4096 <= s.filesz));
+        pages.sort_unstable();
+        pages.dedup();
         let segments = segments
             .iter()
             .map(|s| (s.vaddr, s.filesz, s.offset))
@@ -322,6 +377,9 @@ impl Fixture {
             addrs,
             mt,
             segments,
+            pointers,
+            pages,
+            values,
         })
     }
 
@@ -428,5 +486,201 @@ pub fn open_session(bytes: Vec<u8>) -> crate::error::Result<Session> {
 pub fn damaged_dump(fixture: &Fixture, input: &[u8]) {
     if let Ok(session) = open_session(mutate(fixture, input)) {
         run_commands(&session, &fixture.command_addrs());
+    }
+}
+
+// ---- Structure-aware damage: crafted dumps ------------------------------------------------
+
+/// Where crafted dumps add memory: no fixture maps anything there.
+const FORGED: u64 = 0x1000_0000_0000;
+
+/// The files a crafted dump's `NT_FILE` may name, made in `$TMPDIR/clrheap-fuzz-sandbox-UID`:
+/// things that are not files, modules that match what [`craft_dump`] plants in the dump,
+/// modules that do not, a data file. `(name, header page planted in the dump)`.
+pub struct Sandbox {
+    pub dir: std::path::PathBuf,
+    pub files: Vec<(std::path::PathBuf, Option<Vec<u8>>)>,
+}
+
+/// The sandbox (made on first use; it lives as long as the process).
+pub fn sandbox() -> &'static Sandbox {
+    static SANDBOX: std::sync::OnceLock<Sandbox> = std::sync::OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        // One directory per user, made again (the same files) by every run.
+        #[cfg(unix)]
+        // SAFETY: getuid cannot fail.
+        let user = unsafe { libc::getuid() };
+        #[cfg(not(unix))]
+        let user = 0;
+        let dir = std::env::temp_dir().join(format!("clrheap-fuzz-sandbox-{user}"));
+        let _ = std::fs::create_dir_all(&dir);
+        let pe = craft::pe_header_page(0x5eed_0001, 0x11);
+        let elf = craft::elf_header_page(&[0x5e; 20], 0x22);
+        let module = |header: &[u8], len: usize| {
+            let mut m = header.to_vec();
+            m.extend((0..len - header.len()).map(|i| (i * 7) as u8));
+            m
+        };
+        let mut files = Vec::new();
+        let mut add = |name: &str, content: Option<Vec<u8>>, planted: Option<Vec<u8>>| {
+            let path = dir.join(name);
+            if let Some(c) = content {
+                let _ = std::fs::write(&path, c);
+            }
+            files.push((path, planted));
+        };
+        add("module.dll", Some(module(&pe, 5 * 4096)), Some(pe.clone()));
+        add("module.so", Some(module(&elf, 5 * 4096)), Some(elf.clone()));
+        add("other-build.dll", Some(module(&craft::pe_header_page(0x5eed_0002, 0x11), 5 * 4096)), Some(pe.clone()));
+        add("other-build.so", Some(module(&craft::elf_header_page(&[0x5f; 20], 0x22), 5 * 4096)), Some(elf));
+        add("short.dll", Some(module(&pe, 4096 + 100)), Some(pe));
+        add("data.txt", Some(b"root:*:20228:0:99999:7:::\n".repeat(400)), None);
+        add("empty", Some(Vec::new()), None);
+        add("missing.so", None, None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let fifo = dir.join("clr-debug-pipe-1-in");
+            if let Ok(c) = std::ffi::CString::new(fifo.as_os_str().as_bytes()) {
+                // SAFETY: a valid NUL-terminated path.
+                unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+            }
+            files.push((fifo, None));
+            let _ = std::fs::create_dir(dir.join("a-directory"));
+            files.push((dir.join("a-directory"), None));
+            for (link, target) in [("environ", "/proc/self/environ"), ("zero", "/dev/zero")] {
+                let _ = std::os::unix::fs::symlink(target, dir.join(link));
+                files.push((dir.join(link), None));
+            }
+            let socket = dir.join("socket");
+            if let Ok(listener) = std::os::unix::net::UnixListener::bind(&socket) {
+                std::mem::forget(listener);
+            }
+            files.push((socket, None));
+        }
+        Sandbox { dir, files }
+    })
+}
+
+/// One byte string read as structural damage to a fixture, in records of 12 bytes
+/// `[op][sel][a: u16][b: u32][c: u32]` (at most 16), applied through [`craft::Core`]:
+///
+/// - 0: `b % 70,000` more `PT_NOTE` headers naming the first note segment (`PN_XNUM`
+///   beyond 65,534);
+/// - 1: an `NT_FILE` entry over `a % 4 + 1` pages from page `b` of [`Fixture::pages`],
+///   naming sandbox file `sel`, page size and offset from `c`; the pages are punched out of
+///   the dump so that reads go to the file, except, for a module, its header page, which is
+///   planted there (so that the file matches the dump);
+/// - 2: punch `a % 8 + 1` pages out at page `b`;
+/// - 3: write a pointer field ([`Fixture::pointers`] `b`): itself, its record, another
+///   field, a value of [`Fixture::values`] `c`, 0, all ones, a small change, unmapped;
+/// - 4: an `NT_FILE` note of `b % 50,000` distinct paths that do not exist;
+/// - 5: write the program headers with `PN_XNUM`;
+/// - 6: write a 32-bit length (`c`) into object `addrs[sel]`;
+/// - 7: add a page of memory at the forged area, page `b % 4`, filled with value `c`.
+pub fn craft_dump(fixture: &Fixture, input: &[u8]) -> Vec<u8> {
+    let mut core = craft::Core::parse(fixture.bytes.clone());
+    let mut xnum = false;
+    let mut forged = [false; 4];
+    let pick = |list: &[u64], i: u32| -> Option<u64> {
+        (!list.is_empty()).then(|| list[i as usize % list.len()])
+    };
+    for rec in input.chunks_exact(12).take(16) {
+        let (op, sel) = (rec[0], rec[1]);
+        let a = u16::from_le_bytes([rec[2], rec[3]]) as u64;
+        let b = u32::from_le_bytes(rec[4..8].try_into().expect("4 bytes"));
+        let c = u32::from_le_bytes(rec[8..12].try_into().expect("4 bytes"));
+        match op % 8 {
+            0 => {
+                if let Some(note) = core.phdrs.iter().find(|p| p.p_type == craft::PT_NOTE).copied() {
+                    core.phdrs.extend(std::iter::repeat_n(note, (b % 70_000) as usize));
+                }
+            }
+            1 => {
+                let Some(page) = pick(&fixture.pages, b) else { continue };
+                let files = &sandbox().files;
+                let (path, planted) = &files[sel as usize % files.len()];
+                let pages = a % 4 + 1;
+                let page_size = [4096, 4096, 4096, 1, 3, 0, 1 << 40, 65536][c as usize % 8];
+                let pgoff = (c >> 8) as u64 % 4;
+                // Reads there go to the file: the dump keeps only a module's planted header.
+                match planted {
+                    Some(header) if core.file_offset(page).is_some() && pgoff == 0 => {
+                        core.write(page, header);
+                        core.punch(page + 4096, (pages - 1) * 4096);
+                    }
+                    _ => core.punch(page, pages * 4096),
+                }
+                core.add_notes(&craft::nt_file(
+                    page_size,
+                    &[(page, page + pages * 4096, pgoff, path.display().to_string())],
+                ));
+            }
+            2 => {
+                if let Some(page) = pick(&fixture.pages, b) {
+                    core.punch(page, (a % 8 + 1) * 4096);
+                }
+            }
+            3 => {
+                let Some(field) = pick(&fixture.pointers, b) else { continue };
+                if core.file_offset(field).is_none() {
+                    continue;
+                }
+                let old = core.read_u64(field);
+                let value = match sel % 8 {
+                    0 => field,
+                    1 => field.wrapping_sub(48),
+                    2 => pick(&fixture.values, c).unwrap_or(0),
+                    3 => 0,
+                    4 => u64::MAX,
+                    5 => old.wrapping_add(c as i32 as i64 as u64),
+                    6 => 0xdead_0000_0000,
+                    _ => pick(&fixture.pointers, c).unwrap_or(0),
+                };
+                core.write_u64(field, value);
+            }
+            4 => {
+                let entries: Vec<(u64, u64, u64, String)> = (0..(b % 50_000) as u64)
+                    .map(|i| {
+                        let at = FORGED + 0x1000_0000 + i * 4096;
+                        (at, at + 4096, 0, format!("/nonexistent/clrheap-fuzz/{i}.so"))
+                    })
+                    .collect();
+                core.add_notes(&craft::nt_file(4096, &entries));
+            }
+            5 => xnum = true,
+            6 => {
+                if let Some(&obj) = fixture.addrs.get(sel as usize % fixture.addrs.len().max(1))
+                    && core.file_offset(obj + 8).is_some()
+                {
+                    core.write(obj + 8, &c.to_le_bytes());
+                }
+            }
+            _ => {
+                let i = (b % 4) as usize;
+                if !forged[i] {
+                    let value = pick(&fixture.values, c).unwrap_or(0);
+                    core.add_memory(FORGED + 4096 * i as u64, &value.to_le_bytes().repeat(512));
+                    forged[i] = true;
+                }
+            }
+        }
+    }
+    core.finish(xnum)
+}
+
+/// Opens a crafted dump ([`craft_dump`]) with module files read, from the sandbox only.
+pub fn open_crafted(fixture: &Fixture, input: &[u8]) -> crate::error::Result<Session> {
+    let core = CoreFile::parse(Backing::Owned(craft_dump(fixture, input)))?;
+    let dir = sandbox().dir.clone();
+    let mut space = AddressSpace::new(core, vec![dir.clone()]);
+    space.restrict_module_files(dir);
+    Session::from_space(Arc::new(space))
+}
+
+/// Crafts a dump from the fixture as `input` directs and runs the commands on it.
+pub fn crafted_dump(fixture: &Fixture, input: &[u8]) {
+    if let Ok(session) = open_crafted(fixture, input) {
+        run_commands(&session, &fixture.addrs);
     }
 }

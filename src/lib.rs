@@ -17,7 +17,7 @@
 //!
 //! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command),
 //! [`progress`] (progress bars on a terminal) and [`warnings`] (what library code reports
-//! instead of printing).
+//! instead of printing: one sink per dump).
 //!
 //! Beside the layers, for live processes and for moving dumps: [`ipc`] (the runtime's
 //! diagnostics channel), [`ps`] and [`collect`] (list .NET processes, have one write a

@@ -94,10 +94,14 @@ pub fn pack(dump: &Path, output: &Path, options: &DumpOptions) -> anyhow::Result
         anyhow::bail!("cannot pack {}: {message}", dump.display());
     }
     for path in &report.missing {
-        eprintln!(
-            "clrheap: warning: {path} is not on this machine: the packed dump lacks the parts of it the dump left out \
-             (pass --module-path with a folder holding it)"
-        );
+        // Not on this machine, or refused as not the file the process mapped.
+        let why = space
+            .mapped_files()
+            .iter()
+            .find(|f| &f.path == path)
+            .and_then(|f| space.missing_file_message(f))
+            .unwrap_or_else(|| format!("{path} is not on this machine"));
+        eprintln!("clrheap: warning: {why}; the packed dump lacks the parts of it the dump left out");
     }
     let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)

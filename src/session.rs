@@ -34,8 +34,9 @@ pub struct Session {
     pub heap: Heap,
     /// The output format of commands that do not ask for one (`--format`).
     pub format: Format,
-    /// Where warnings and notices go (the shell prints them).
-    pub warnings: Warnings,
+    /// Where warnings and notices go (the shell prints them): the address space's sink,
+    /// shared, so what the dump and heap layers report lands here too.
+    pub warnings: Arc<Warnings>,
     graph: Cached<Arc<ObjectGraph>>,
     liveness: Cached<Arc<Liveness>>,
     dominators: Cached<Arc<Dominators>>,
@@ -56,10 +57,10 @@ impl Session {
 
     /// A session over an address space opened by the caller.
     pub fn from_space(space: Arc<AddressSpace>) -> Result<Session> {
+        let warnings = space.shared_warnings();
         let runtime = Runtime::discover(space)?;
         let heap = Heap::open(runtime)?;
         // What the runtime found wrong with its own description of itself.
-        let warnings = Warnings::new();
         for w in &heap.runtime.warnings {
             warnings.warn(w.clone());
         }
@@ -158,28 +159,5 @@ impl Session {
     /// The stack pointer of an OS thread, from the dump's notes.
     pub fn thread_rsp(&self, os_thread_id: u32) -> Option<u64> {
         crate::graph::roots::thread_rsp(&self.heap, os_thread_id)
-    }
-
-    /// The text of the string object at `addr` (at most `max_units` UTF-16 units).
-    pub fn string_value(&self, addr: u64, max_units: usize) -> anyhow::Result<String> {
-        self.heap.string_value(addr, max_units)
-    }
-
-    /// The thin lock held on the object at `addr`: (owning `Thread*` if known, its OS
-    /// thread id or 0, recursion count).
-    pub fn thin_lock(&self, addr: u64) -> Option<(Option<u64>, u32, u32)> {
-        let header_at = addr.checked_sub(self.heap.runtime.layout.object.sync_block_value)?;
-        let header = self.heap.space().read_u32(header_at).ok()?;
-        // BIT_SBLK_IS_HASH_OR_SYNCBLKINDEX set: a hash code or sync block, not a thin lock.
-        if header & 0x0800_0000 != 0 {
-            return None;
-        }
-        let thread_id = header & 0x3ff;
-        if thread_id == 0 {
-            return None;
-        }
-        let recursion = (header >> 10) & 0x3f;
-        let thread = self.heap.threads.iter().find(|t| t.managed_id == thread_id);
-        Some((thread.map(|t| t.address), thread.map_or(0, |t| t.os_id), recursion))
     }
 }

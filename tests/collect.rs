@@ -270,6 +270,19 @@ fn collect_from_a_container() {
         &clrheap(&["analyze", dump.to_str().unwrap(), "--module-path", &proc_root, "-c", "dumpheap -stat"]),
         "analyze --module-path /proc/PID/root",
     );
+    // The same dump, packed from the container's files, answers alone exactly as above.
+    let repacked = dir.path().join("ct.packed.zst");
+    stdout_of(
+        &clrheap(&["pack", dump.to_str().unwrap(), "--module-path", &proc_root, "-o", repacked.to_str().unwrap()]),
+        "pack --module-path /proc/PID/root",
+    );
+    let alone = stdout_of(
+        &clrheap(&["analyze", repacked.to_str().unwrap(), "--dump-only", "-c", "dumpheap -stat"]),
+        "the packed dump alone",
+    );
+    assert_eq!(alone, found);
+    // `collect --pack` in one step: a second dump of the running process (it may have
+    // allocated in between, so only that it opens alone with a whole heap is compared).
     let packed = dir.path().join("ct2.dmp");
     let out = clrheap(&["collect", "-p", &pid, "--type", "heap", "--pack", "-o", packed.to_str().unwrap()]);
     let packed = stdout_of(&out, "collect --pack");
@@ -277,6 +290,5 @@ fn collect_from_a_container() {
         &clrheap(&["analyze", packed.trim_end(), "--dump-only", "-c", "dumpheap -stat"]),
         "the packed dump alone",
     );
-    assert_eq!(alone.lines().last(), found.lines().last());
-    assert_eq!(alone.lines().count(), found.lines().count());
+    assert!(alone.lines().last().is_some_and(|l| l.starts_with("Total ")), "{alone}");
 }

@@ -150,3 +150,54 @@ fn comparison_rules() {
     assert!(is_thread_static_value("        655:00007f605e80b920"));
     assert!(!is_thread_static_value("        00007f605e80b920 Name"));
 }
+
+/// A hostile array length (0xffffffff) is printed as the array says, but `dumparray` lists
+/// only the elements its memory holds (the rest of its segment), in text and JSON.
+#[test]
+fn a_hostile_array_length_is_bounded_by_memory() {
+    use clrheap::fuzzing::{Fixture, open_session};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst");
+    let compressed = std::fs::read(&path).unwrap();
+    let mut decoder = zstd::stream::read::Decoder::new(&compressed[..]).unwrap();
+    decoder.window_log_max(31).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut decoder, &mut bytes).unwrap();
+    let fixture = Fixture::new(bytes.clone()).unwrap();
+    // An array of references the fixture holds whole.
+    let session = open_session(bytes.clone()).unwrap();
+    let (objects, _) = session.heap.objects();
+    let array = objects
+        .iter()
+        .find(|o| {
+            session.heap.object(clrheap::heap::ObjectAddr(o.address)).is_some_and(|x| {
+                x.array().is_ok_and(|a| a.is_sz && a.length >= 2 && a.component_size == 8)
+            }) && fixture.file_offset(o.address + 8).is_some()
+        })
+        .expect("an array")
+        .address;
+    drop(session);
+    let at = fixture.file_offset(array + 8).unwrap();
+    bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let session = open_session(bytes).unwrap();
+    let o = session.heap.object(clrheap::heap::ObjectAddr(array)).unwrap();
+    let a = o.array().unwrap();
+    assert_eq!(a.length, u32::MAX);
+    let segment = session.heap.segment_of(array).unwrap();
+    assert_eq!(a.capacity(), (segment.end - a.data) / 8);
+
+    let mut out = Vec::new();
+    session.execute(&format!("dumpobj {array:x}"), &mut out).unwrap();
+    assert!(String::from_utf8_lossy(&out).contains("Number of elements 4294967295"));
+    for command in [format!("dumparray {array:x}"), format!("dumparray --format json {array:x}")] {
+        let mut out = Vec::new();
+        let _ = session.execute(&command, &mut out);
+        let text = String::from_utf8_lossy(&out);
+        let rows = if command.contains("json") { text.matches("\"index\"").count() } else { text.lines().count() - 6 };
+        assert_eq!(rows as u64, a.capacity(), "{command}");
+        let warnings = session.warnings.take();
+        assert!(
+            warnings.iter().any(|w| w.text.contains("says it has 4294967295 elements")),
+            "{command}: no warning in {warnings:?}"
+        );
+    }
+}

@@ -59,7 +59,14 @@ fn check_packed(lab: &Path, name: &str) {
         .unwrap();
     assert!(out.status.success(), "{name}: pack: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}\n", packed.display()));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    // The lab's scenarios.dll was rebuilt after its older dumps were made: clrheap refuses
+    // it for them (not the file the process mapped), which is the one warning allowed.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let unexpected: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("warning") && !(l.contains("/scenarios.dll was not read: it has PE timestamp")))
+        .collect();
+    assert!(unexpected.is_empty(), "{name}: {stderr}");
 
     let want = text(&analyze(&dump, &[]), &format!("{name}: analyze"));
     // The original needs the files: alone it cannot even find the runtime.

@@ -11,7 +11,8 @@
 //!
 //! `CLRHEAP_ROBUSTNESS_CASES` sets the number of cases per fixture (default 48 in a
 //! release build, 6 in a debug build, where arithmetic overflow panics too).
-use clrheap::fuzzing::{Fixture, REGIONS, command_lines, mutate, open_session};
+use clrheap::Session;
+use clrheap::fuzzing::{Fixture, REGIONS, command_lines, mutate, open_crafted, open_session};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -85,14 +86,26 @@ enum Step {
     Opened,
 }
 
+/// How a case's input becomes a session: byte damage ([`mutate`]) or structural damage
+/// ([`clrheap::fuzzing::craft_dump`], with module files read from the fuzzing sandbox).
+type Opener = fn(&Fixture, &[u8]) -> clrheap::error::Result<Session>;
+
+fn open_damaged(fixture: &Fixture, input: &[u8]) -> clrheap::error::Result<Session> {
+    open_session(mutate(fixture, input))
+}
+
 /// Runs one case: whether the damaged dump still opened, or what went wrong.
 fn run_case(fixture: &'static Fixture, input: Vec<u8>) -> Result<bool, String> {
+    run_case_with(fixture, input, open_damaged)
+}
+
+fn run_case_with(fixture: &'static Fixture, input: Vec<u8>, open: Opener) -> Result<bool, String> {
     let (tx, rx) = mpsc::channel::<Step>();
     let worker = std::thread::Builder::new()
         .name("damaged dump".into())
         .spawn(move || {
             let _ = tx.send(Step::Start("open".into()));
-            let session = match open_session(mutate(fixture, &input)) {
+            let session = match open(fixture, &input) {
                 Ok(s) => {
                     let _ = tx.send(Step::Opened);
                     s
@@ -242,14 +255,50 @@ fn damaged_without_heap() {
     }
 }
 
+/// Structural damage ([`clrheap::fuzzing::craft_dump`]): notes repeated, `NT_FILE`
+/// entries naming the sandbox's FIFO, directory, socket, `/proc` and `/dev` links, modules
+/// that match the dump and modules that do not, pages punched out, segment and thread
+/// lists and handle tables redirected, lengths changed, memory forged. Each case must
+/// return within [`LIMIT`] without a panic.
+#[test]
+fn crafted_zoo_net8_wks() {
+    let fixture: &'static Fixture = Box::leak(Box::new(load("zoo-net8-wks-heap")));
+    let mut failures = Vec::new();
+    let mut rng = Rng(0xc4af7ed);
+    let mut opened = 0;
+    for i in 0..cases() {
+        let records = 1 + rng.next() % 6;
+        let mut input = Vec::new();
+        for _ in 0..records {
+            input.extend_from_slice(&rng.next().to_le_bytes());
+            input.extend_from_slice(&(rng.next() as u32).to_le_bytes());
+        }
+        match run_case_with(fixture, input.clone(), open_crafted) {
+            Ok(o) => opened += o as u32,
+            Err(e) => {
+                let dir = std::env::temp_dir().join("clrheap-robustness");
+                let _ = std::fs::create_dir_all(&dir);
+                let file = dir.join(format!("crafted-case{i}"));
+                let _ = std::fs::write(&file, &input);
+                failures.push(format!("crafted case {i} (input {}): {e}", file.display()));
+                if e.contains("still running") {
+                    break;
+                }
+            }
+        }
+    }
+    eprintln!("crafted: {opened} of {} crafted dumps opened", cases());
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
 /// Every input the fuzz targets found a bug with, replayed: `tests/fuzz-regressions/TARGET/`
-/// (`core_file`, `metadata`, `damaged_dump` of `zoo-net8-wks-heap`).
+/// (`core_file`, `metadata`, `damaged_dump` and `crafted_dump` of `zoo-net8-wks-heap`).
 #[test]
 fn fuzz_regressions() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions");
     let mut fixture: Option<&'static Fixture> = None;
     let mut replayed = 0;
-    for target in ["core_file", "metadata", "damaged_dump"] {
+    for target in ["core_file", "metadata", "damaged_dump", "crafted_dump"] {
         let mut files: Vec<_> = std::fs::read_dir(dir.join(target))
             .into_iter()
             .flatten()
@@ -266,7 +315,8 @@ fn fuzz_regressions() {
                 _ => {
                     let f = *fixture
                         .get_or_insert_with(|| Box::leak(Box::new(load("zoo-net8-wks-heap"))));
-                    if let Err(e) = run_case(f, input) {
+                    let open: Opener = if target == "crafted_dump" { open_crafted } else { open_damaged };
+                    if let Err(e) = run_case_with(f, input, open) {
                         panic!("{}: {e}", file.display());
                     }
                 }

@@ -84,7 +84,7 @@ fn entries(heap: &Heap, addr: u64, mt: u64, each: &mut dyn FnMut(String, String)
         let mut node = if volatile {
             heap.read_struct_object_field(slot, buckets.component_mt, "_node")?
         } else {
-            heap.space().read_ptr(slot)?
+            heap.read_reference(slot)?
         };
         while node != 0 {
             let Some(node_mt) = heap.valid_object_mt(node) else { break };

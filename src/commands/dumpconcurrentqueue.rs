@@ -112,7 +112,7 @@ fn items(heap: &Heap, addr: u64, each: &mut dyn FnMut(String) -> Result<()>) -> 
             ItemKind::Reference => {
                 for i in 0..slots.length {
                     let at = slots.element(i).wrapping_add(item.offset as u64);
-                    let obj = heap.space().read_ptr(at)?;
+                    let obj = heap.read_reference(at)?;
                     if obj == 0 {
                         continue;
                     }

@@ -96,7 +96,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             continue;
         }
         let e = read_exception(rt, addr).ok();
-        let message = e.as_ref().filter(|e| e.message != 0).map(|e| session.string_value(e.message, 1 << 20).unwrap_or_default());
+        let message = e.as_ref().filter(|e| e.message != 0).map(|e| session.heap.string_value(e.message, 1 << 20).unwrap_or_default());
         let frame = e
             .as_ref()
             .and_then(|e| e.stack_trace.as_ref())

@@ -12,7 +12,7 @@ use crate::render::format::thousands;
 use crate::render::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use crate::render::stats::{render_stats, StatRow};
 use crate::session::Session;
-use crate::heap::{HeapObject, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
+use crate::heap::{HeapObject, ObjectAddr, ObjectGeneration, Segment, SegmentKind, SizeCache, WalkWarning};
 use crate::progress::Progress;
 use anyhow::{bail, Result};
 use rayon::prelude::*;
@@ -426,7 +426,8 @@ impl Printer {
         match self.display {
             Display::Short => writeln!(out, "{:012x}", o.address)?,
             Display::ThinLock => {
-                if let Some((thread, os_id, recursion)) = session.thin_lock(o.address) {
+                if let Some(lock) = session.heap.thin_lock(ObjectAddr(o.address)) {
+                    let (thread, os_id, recursion) = (lock.thread, lock.os_thread_id, lock.recursion);
                     if !self.header_written {
                         writeln!(out, "{:>16} {:>16} {:>18} {:>14}", "Object", "Thread", "OSId", "Recursion")?;
                         self.header_written = true;
@@ -473,9 +474,10 @@ impl Printer {
         let heap = &session.heap;
         match self.display {
             Display::ThinLock => {
-                let Some((thread, os_id, recursion)) = session.thin_lock(o.address) else {
+                let Some(lock) = session.heap.thin_lock(ObjectAddr(o.address)) else {
                     return Ok(());
                 };
+                let (thread, os_id, recursion) = (lock.thread, lock.os_thread_id, lock.recursion);
                 let record = json!({
                     "object": hex(o.address),
                     "thread": thread.map(hex),
@@ -520,7 +522,7 @@ impl Printer {
     }
 
     fn add_string(&mut self, session: &Session, o: HeapObject) {
-        let text = session.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
+        let text = session.heap.string_value(o.address, STRING_READ_LIMIT).unwrap_or_default();
         let key = (text, o.size);
         match self.strings.get(&key) {
             Some(&i) => self.string_rows[i].1 += 1,

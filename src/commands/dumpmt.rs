@@ -97,7 +97,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     let row = |out: &mut dyn Write, label: &str, value: &str| writeln!(out, "{label:<20} {value}");
     row(out, "Parent:", &format!("{:016x}", info.parent))?;
-    if heap.runtime.layout.major < 9 {
+    if heap.runtime.version.major < 9 {
         row(out, "EEClass:", &format!("{:016X}", info.ee_class))?;
     } else if canonical != mt {
         row(out, "Canonical:", &format!("{canonical:016x}"))?;

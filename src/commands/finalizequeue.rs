@@ -3,9 +3,10 @@
 //! every finalizable object (the whole queue, `[fp0, fp6)`, heap by heap) as a listing
 //! and statistics.
 //!
-//! Per heap, the `CFinalize` fill pointers split the queue (gc-layouts.md §8):
-//! dotnet-dump prints "generation 0" as `[fp2, fp3)`, "generation 1" as `[fp1, fp2)`,
-//! "generation 2" as `[fp0, fp1)` and "Ready for finalization" as `[fp4, fp6)`.
+//! Per heap, the `CFinalize` fill pointers split the queue (gc-layouts.md §8,
+//! [`crate::heap::FinalizeQueue`]): dotnet-dump prints "generation 0" as `[fp2, fp3)`,
+//! "generation 1" as `[fp1, fp2)`, "generation 2" as `[fp0, fp1)` and "Ready for
+//! finalization" as `[fp4, fp6)`.
 //!
 //! The cleanup summary: dotnet-dump lists the runtime's sync blocks awaiting cleanup
 //! through the DAC, which on every dump seen reports a single all-zero entry (an empty
@@ -16,19 +17,9 @@ use crate::render::format::thousands;
 use crate::render::objects::{print_objects, write_object_records, ListStyle};
 use crate::render::output::{hex, Format};
 use crate::session::Session;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::{json, Map, Value};
 use std::io::Write;
-
-/// More queue entries than this in one heap is a damaged queue.
-const MAX_QUEUE_ENTRIES: u64 = 1 << 24;
-
-/// The queue's ranges, as dotnet-dump prints them: generations 0, 1, 2, then the objects
-/// ready for finalization; each `(begin, end)`, empty when the pointers are out of order.
-fn queue_ranges(fp: &[u64; 7]) -> [(u64, u64); 4] {
-    let range = |a: u64, b: u64| if a <= b { (a, b) } else { (0, 0) };
-    [range(fp[2], fp[3]), range(fp[1], fp[2]), range(fp[0], fp[1]), (fp[4], fp[6])]
-}
 
 /// finalizequeue's options.
 pub const OPTIONS: &[OptionSpec] = &[
@@ -57,27 +48,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         bail!("Cannot specify both -short and -stat.");
     }
     let heap = &session.heap;
-    let space = heap.space();
     let graph = session.graph()?;
     let liveness = if all_ready { Some(session.liveness()?) } else { None };
     let liveness = liveness.as_deref();
-
-    let mut queues = Vec::new();
-    for h in &heap.heaps {
-        if h.finalize_queue == 0 {
-            continue;
-        }
-        let mut fp = [0u64; 7];
-        for (k, p) in fp.iter_mut().enumerate() {
-            *p = space
-                .read_ptr(h.finalize_queue + 8 * k as u64)
-                .with_context(|| format!("cannot read heap {}'s finalizer queue", h.index))?;
-        }
-        if fp[6] < fp[0] || (fp[6] - fp[0]) / 8 > MAX_QUEUE_ENTRIES {
-            bail!("heap {}'s finalizer queue is damaged", h.index);
-        }
-        queues.push((h.index, fp));
-    }
+    let queues = heap.finalize_queues()?;
 
     if !style.short && format == Format::Text {
         writeln!(out, "{:>16} {:>16} {:>16} {:>16}", "SyncBlock", "RCW", "CCW", "ComClassFactory")?;
@@ -88,13 +62,13 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         writeln!(out, "STA Interfaces to be released: 0")?;
         writeln!(out, "----------------------------------")?;
         writeln!(out)?;
-        for (index, fp) in &queues {
-            writeln!(out, "Heap {index}")?;
-            let ranges = queue_ranges(fp);
-            for (g, (a, b)) in ranges[..3].iter().enumerate() {
+        for q in &queues {
+            writeln!(out, "Heap {}", q.heap)?;
+            for g in 0..3 {
+                let (a, b) = q.generation(g);
                 writeln!(out, "generation {g} has {} objects ({a:x}->{b:x})", thousands((b - a) / 8))?;
             }
-            let (a, b) = (fp[4], fp[6]);
+            let (a, b) = q.ready();
             writeln!(
                 out,
                 "Ready for finalization {} objects ({a:x}->{b:x})",
@@ -110,22 +84,19 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
 
     let mut objects = Vec::new();
-    for (_, fp) in &queues {
-        let entries = space.read_vec(fp[0], (fp[6] - fp[0]) as usize)?;
-        for (k, chunk) in entries.chunks_exact(8).enumerate() {
-            let obj = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+    for q in &queues {
+        for (slot, obj) in heap.finalize_queue_entries(q)? {
             let Some(id) = graph.id_of(obj).filter(|&id| !graph.is_free(id)) else {
                 continue;
             };
             if mt_filter.is_some_and(|m| m != graph.mt(id)) {
                 continue;
             }
-            if let Some(live) = liveness {
-                let slot = fp[0] + 8 * k as u64;
-                let f_reachable = slot >= fp[4] && slot < fp[6];
-                if !f_reachable && live.is_live(obj) {
-                    continue;
-                }
+            if let Some(live) = liveness
+                && !q.is_ready_slot(slot)
+                && live.is_live(obj)
+            {
+                continue;
             }
             objects.push((obj, graph.mt(id), graph.size(id)));
         }
@@ -136,18 +107,15 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let range = |(begin, end): (u64, u64)| json!({ "count": end.saturating_sub(begin) / 8, "begin": hex(begin), "end": hex(end) });
     let heaps: Vec<Value> = queues
         .iter()
-        .map(|(index, fp)| {
-            let ranges = queue_ranges(fp);
-            let generations: Vec<Value> = ranges[..3]
-                .iter()
-                .enumerate()
-                .map(|(g, &r)| {
-                    let mut v = range(r);
+        .map(|q| {
+            let generations: Vec<Value> = (0..3)
+                .map(|g| {
+                    let mut v = range(q.generation(g));
                     v["generation"] = json!(g);
                     v
                 })
                 .collect();
-            json!({ "heap": index, "generations": generations, "ready_for_finalization": range(ranges[3]) })
+            json!({ "heap": q.heap, "generations": generations, "ready_for_finalization": range(q.ready()) })
         })
         .collect();
     let mut summary = Map::new();

@@ -20,7 +20,7 @@ use crate::args::{option_list, OptionSpec, SosArgs};
 use crate::render::output::{csv_cell, hex, write_csv_row, write_json, Format};
 use crate::render::stats::{render_native_rows, stat_records, write_stat_csv, StatRow};
 use crate::session::Session;
-use crate::heap::HandleKind;
+use crate::heap::{HandleKind, ObjectAddr};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -108,7 +108,6 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     let heap = &session.heap;
-    let space = heap.space();
     let handles = heap.handles()?;
     let free_mt = heap.runtime.globals.free_mt;
     if !stat && text {
@@ -126,18 +125,12 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             continue;
         }
         *per_kind.entry(h.kind).or_default() += 1;
-        let mt = space.read_ptr(h.object).map(|m| m & !heap.runtime.layout.object.mt_unmask).unwrap_or(0);
+        let mt = heap.method_table_of(ObjectAddr(h.object)).unwrap_or(0);
         let (name, size) = if mt == free_mt {
             ("<free>".to_string(), 0)
         } else {
-            match heap.mt_size(mt).ok().zip(heap.dac_type_name(mt).ok()) {
-                Some((ms, name)) => {
-                    let count = if ms.component_size != 0 {
-                        space.read_u32(h.object.wrapping_add(heap.runtime.layout.object.array_length)).unwrap_or(0)
-                    } else {
-                        0
-                    };
-                    let size = ms.object_size(count);
+            match heap.object_heap_size(ObjectAddr(h.object), mt).ok().zip(heap.dac_type_name(mt).ok()) {
+                Some((size, name)) => {
                     let e = per_mt.entry(mt).or_default();
                     e.0 += 1;
                     e.1 += size;

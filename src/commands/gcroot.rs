@@ -121,7 +121,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let graph = session.graph()?;
     let roots = session.roots()?;
     if graph.id_of(target).is_none_or(|id| graph.is_free(id)) {
-        session.warnings.warn(format!("{target:x} is not a valid object"));
+        session.warnings.caution(format!("{target:x} is not a valid object"));
     }
     if let Some(condemned) = o.gcgen {
         let heap = &session.heap;

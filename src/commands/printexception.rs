@@ -212,5 +212,5 @@ fn string_of(session: &Session, addr: u64) -> Option<String> {
     if addr == 0 {
         return None;
     }
-    Some(session.string_value(addr, 1 << 20).unwrap_or_default())
+    Some(session.heap.string_value(addr, 1 << 20).unwrap_or_default())
 }

@@ -23,6 +23,7 @@ use crate::args::{option_list, OptionSpec, SosArgs};
 use crate::render::output::{hex, write_csv_records, write_json, Format};
 use crate::session::Session;
 use serde_json::json;
+use crate::heap::ObjectAddr;
 use crate::runtime::syncblocks::{sync_block, sync_block_count};
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -128,7 +129,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                         return Ok(());
                     };
                     line.push_str(&format!("{os_id:x}"));
-                    match heap.space().core().threads.iter().position(|t| t.tid == os_id) {
+                    match heap.runtime.debugger_thread_index(os_id) {
                         Some(id) => line.push_str(&format!("{id:4} ")),
                         None => line.push_str(" XXX "),
                     }
@@ -203,19 +204,14 @@ fn run_records(session: &Session, o: &Options, format: Format, out: &mut dyn Wri
 /// The OS id of a `Thread*`: from the thread store, else from the Thread itself.
 fn thread_os_id(session: &Session, thread: u64) -> Option<u32> {
     let heap = &session.heap;
-    if let Some(t) = heap.threads.iter().find(|t| t.address == thread) {
-        return Some(t.os_id);
-    }
-    heap.space().read_u32(thread.checked_add(heap.runtime.layout.thread.os_id)?).ok()
+    heap.runtime.thread_os_id(&heap.threads, thread)
 }
 
 /// The type name SOS prints for an object (from its MethodTable).
 fn object_type_name(session: &Session, object: u64) -> String {
     let heap = &session.heap;
-    match heap.space().read_ptr(object) {
-        Ok(mt) if mt & !heap.runtime.layout.object.mt_unmask != 0 => {
-            heap.type_name(mt & !heap.runtime.layout.object.mt_unmask).to_string()
-        }
+    match heap.method_table_of(ObjectAddr(object)) {
+        Ok(mt) if mt != 0 => heap.type_name(mt).to_string(),
         _ => "<unknown type>".to_string(),
     }
 }

@@ -4,10 +4,18 @@
 //! (their first `p_filesz` bytes) and, where the dump has no bytes, from the file that was
 //! mapped there (`NT_FILE`). Anything else is absent and the read fails naming the first
 //! absent address. Reads may cross segment boundaries.
+//!
+//! A mapped file is read only when it is the file the process mapped, as far as the dump
+//! can tell ([`AddressSpace::check_identity`]): an ELF file's GNU build id (else its first
+//! page) or a PE image's headers must equal what the dump captured at the mapping of the
+//! file's first byte, and every mapping of it must start inside the file. A file that
+//! fails is one warning naming it, and the pages the dump left out of it stay absent.
 use super::elf_core::{CoreFile, LoadSegment};
-use super::module_file::ModuleFile;
+use super::module_file::{ModuleFile, OpenError};
 use super::module_search::{self, ModuleSearch};
 use super::{DumpError, Result};
+use crate::warnings::Warnings;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,11 +43,20 @@ pub struct AddressSpace {
     files: Vec<MappedFile>,
     /// For each `core.files` entry, its index in `files`.
     mapping_file: Vec<usize>,
+    /// Index in `files` by path.
+    file_index: FxHashMap<String, usize>,
+    /// What reading the dump skipped; see [`crate::warnings`].
+    warnings: Arc<Warnings>,
     opened: Vec<OnceLock<Option<Arc<ModuleFile>>>>,
     /// Where to look for a file that is not at its recorded path (`--module-path`).
     search: ModuleSearch,
     /// Set by [`AddressSpace::disable_module_files`] (`--dump-only`).
     files_disabled: bool,
+    /// Why a file was not read, for the files refused (see [`AddressSpace::check_identity`]).
+    refused: Vec<OnceLock<String>>,
+    /// When set, only files whose path (as named) is below this directory are opened: the
+    /// fuzzing harness's sandbox.
+    module_root: Option<PathBuf>,
     /// When set, the pages read are recorded here (used to build small self-contained
     /// test fixtures from dumps): every page, or only those served from mapped files.
     recorder: Option<(Recording, Mutex<BTreeSet<u64>>)>,
@@ -61,12 +78,20 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const MAX_READ: usize = 1 << 30;
 
 impl AddressSpace {
-    pub fn new(core: CoreFile, module_paths: Vec<PathBuf>) -> AddressSpace {
+    /// The address space of `core`; mapped files not at their recorded paths are searched
+    /// for under `module_paths`. What parsing the core skipped is already in
+    /// [`AddressSpace::warnings`].
+    pub fn new(mut core: CoreFile, module_paths: Vec<PathBuf>) -> AddressSpace {
+        let warnings = Arc::new(Warnings::new());
+        for w in std::mem::take(&mut core.warnings) {
+            warnings.warn(w);
+        }
         let mut files: Vec<MappedFile> = Vec::new();
         let mut mapping_file = Vec::with_capacity(core.files.len());
+        let mut file_index: FxHashMap<String, usize> = FxHashMap::default();
         for m in &core.files {
-            let idx = match files.iter().position(|f| f.path == m.path) {
-                Some(i) => {
+            let idx = match file_index.get(&m.path) {
+                Some(&i) => {
                     files[i].base = files[i].base.min(m.start);
                     files[i].end = files[i].end.max(m.end);
                     i
@@ -77,21 +102,27 @@ impl AddressSpace {
                         base: m.start,
                         end: m.end,
                     });
+                    file_index.insert(m.path.clone(), files.len() - 1);
                     files.len() - 1
                 }
             };
             mapping_file.push(idx);
         }
         let opened = files.iter().map(|_| OnceLock::new()).collect();
+        let refused = files.iter().map(|_| OnceLock::new()).collect();
         let names = files.iter().filter_map(|f| Path::new(&f.path).file_name().map(|n| n.to_os_string()));
         let search = ModuleSearch::new(module_paths, names);
         AddressSpace {
             core,
             files,
             mapping_file,
+            file_index,
+            warnings,
             opened,
             search,
             files_disabled: false,
+            refused,
+            module_root: None,
             recorder: None,
         }
     }
@@ -107,6 +138,14 @@ impl AddressSpace {
     /// Whether pages the dump left out are read from the mapped files.
     pub fn reads_module_files(&self) -> bool {
         !self.files_disabled
+    }
+
+    /// Opens no mapped file outside `dir` (by the path as named, before links are followed,
+    /// so that a link in `dir` to `/proc` still meets the module file checks). For the
+    /// fuzzing harness, which points crafted dumps at files it made.
+    #[doc(hidden)]
+    pub fn restrict_module_files(&mut self, dir: PathBuf) {
+        self.module_root = Some(dir);
     }
 
     /// Starts recording which pages are read.
@@ -137,6 +176,16 @@ impl AddressSpace {
 
     pub fn core(&self) -> &CoreFile {
         &self.core
+    }
+
+    /// Where every layer reports what reading this dump skipped (see [`crate::warnings`]).
+    pub fn warnings(&self) -> &Warnings {
+        &self.warnings
+    }
+
+    /// The same sink, to share (the session keeps it).
+    pub fn shared_warnings(&self) -> Arc<Warnings> {
+        self.warnings.clone()
     }
 
     /// Every file mapped into the process, in address order of first mapping.
@@ -190,6 +239,35 @@ impl AddressSpace {
         self.core.data.get(start..end)
     }
 
+    /// How many bytes from `addr` on can be read without a gap: captured by the dump, or
+    /// mapped from a module file that passed the identity check (and so is at least as
+    /// long as its mappings). A bound for scans whose length comes from the dump.
+    pub fn readable_run(&self, addr: u64) -> u64 {
+        let segs = &self.core.segments;
+        let maps = &self.core.files;
+        let mut at = addr;
+        loop {
+            let i = segs.partition_point(|s| s.vaddr <= at);
+            if let Some(s) = i.checked_sub(1).map(|j| &segs[j])
+                && at - s.vaddr < s.filesz
+            {
+                at = s.vaddr.saturating_add(s.filesz);
+                continue;
+            }
+            let i = maps.partition_point(|m| m.start <= at);
+            if let Some(j) = i.checked_sub(1)
+                && at < maps[j].end
+                && self.module_file(self.mapping_file[j]).is_some()
+            {
+                // Stop where the next captured segment begins: it is read from the dump.
+                let next = segs.get(segs.partition_point(|s| s.vaddr <= at)).map_or(u64::MAX, |s| s.vaddr);
+                at = maps[j].end.min(next);
+                continue;
+            }
+            return at - addr;
+        }
+    }
+
     /// Reads `buf.len()` bytes at `addr`.
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<()> {
         let total = buf.len();
@@ -239,7 +317,19 @@ impl AddressSpace {
         let fidx = self.mapping_file[i];
         let file = self.module_file(fidx)?;
         let mapped = &self.files[fidx];
-        let pos = m.file_offset + (addr - m.start);
+        let pos = m.file_offset.saturating_add(addr - m.start);
+        // A mapping may run past the file's end (the check only asks that it start inside
+        // it): what lies beyond is absent.
+        let avail = file.len().saturating_sub(pos);
+        if avail == 0 {
+            self.warnings.warn(format!(
+                "{} has {} bytes, but the process mapped it further, at {addr:#x}: that memory is absent",
+                file.path.display(),
+                file.len()
+            ));
+            return None;
+        }
+        let n = n.min(usize::try_from(avail).unwrap_or(usize::MAX));
         let ok = file.read(pos, addr - mapped.base, mapped.base, &mut buf[..n]);
         if ok {
             self.note(true, addr, n);
@@ -248,7 +338,7 @@ impl AddressSpace {
     }
 
     /// The error for `[addr, addr+len)`, which could not be read: the file of its mapping
-    /// is not on this machine, or the memory is simply not in the dump.
+    /// is not on this machine or was refused, or the memory is simply not in the dump.
     fn why_absent(&self, addr: u64, len: usize) -> DumpError {
         let maps = &self.core.files;
         let mapping = maps
@@ -257,7 +347,10 @@ impl AddressSpace {
             .filter(|&i| addr < maps[i].end);
         match mapping {
             Some(i) if !self.files_disabled && self.module_file(self.mapping_file[i]).is_none() => {
-                DumpError::ModuleFileMissing { addr, len, path: maps[i].path.clone() }
+                match self.refused[self.mapping_file[i]].get() {
+                    Some(why) => absent(addr, len, Some(why.clone())),
+                    None => DumpError::ModuleFileMissing { addr, len, path: maps[i].path.clone() },
+                }
             }
             _ => absent(addr, len, None),
         }
@@ -265,7 +358,7 @@ impl AddressSpace {
 
     fn module_file(&self, idx: usize) -> Option<&ModuleFile> {
         self.opened[idx]
-            .get_or_init(|| self.locate_file(&self.files[idx].path).map(Arc::new))
+            .get_or_init(|| self.locate_file(idx).map(Arc::new))
             .as_deref()
     }
 
@@ -277,20 +370,62 @@ impl AddressSpace {
     /// Where the file of a mapping is on this machine, if anywhere: its recorded path,
     /// else a file of the same name under a `--module-path` directory.
     pub fn local_path(&self, file: &MappedFile) -> Option<PathBuf> {
-        let idx = self.files.iter().position(|f| f.path == file.path)?;
+        let &idx = self.file_index.get(&file.path)?;
         self.module_file(idx).map(|m| m.path.clone())
     }
 
-    fn locate_file(&self, recorded: &str) -> Option<ModuleFile> {
+    /// The file the process mapped as `files[idx]`: at its recorded path, else under a
+    /// `--module-path` directory (by name, or by the recorded path below the directory),
+    /// the first that is a regular file matching the dump. Every file found but refused is
+    /// a warning.
+    fn locate_file(&self, idx: usize) -> Option<ModuleFile> {
+        let recorded = self.files[idx].path.as_str();
         let recorded_path = Path::new(recorded);
-        if let Some(f) = ModuleFile::open(recorded_path) {
-            return Some(f);
+        // Refused candidates, in the order tried: `(path, why)`.
+        let mut refusals: Vec<(PathBuf, String)> = Vec::new();
+        let mut try_one = |candidate: &Path, named_by_dump: bool| -> Option<ModuleFile> {
+            if let Some(root) = &self.module_root
+                && (!candidate.starts_with(root)
+                    || candidate.components().any(|c| c == std::path::Component::ParentDir))
+            {
+                return None;
+            }
+            let why = match ModuleFile::open(candidate, named_by_dump) {
+                Err(OpenError::Missing) => return None,
+                Err(OpenError::Refused(why)) => why,
+                Ok(mut file) => match self.check_identity(idx, &file) {
+                    Ok(()) => {
+                        file.load_relocations();
+                        return Some(file);
+                    }
+                    Err(why) => why,
+                },
+            };
+            refusals.push((candidate.to_path_buf(), why));
+            None
+        };
+        let mut found = try_one(recorded_path, true);
+        if found.is_none() {
+            self.search.candidates(recorded, &mut |candidate| {
+                found = try_one(candidate, false);
+                found.is_some()
+            });
         }
-        let mut found = None;
-        self.search.candidates(recorded, &mut |candidate| {
-            found = ModuleFile::open(candidate).filter(|f| self.matches_dump(recorded, f));
-            found.is_some()
-        });
+        // A search meets files of other versions on its way to the right one: a refusal
+        // matters only when nothing matched.
+        if found.is_none()
+            && let Some((path, why)) = refusals.first()
+        {
+            let others = match refusals.len() {
+                1 => String::new(),
+                n => format!(" ({} other candidates did not match either)", n - 1),
+            };
+            self.warnings.warn(format!(
+                "not reading {}: it {why}; what the dump left out of it stays absent{others}",
+                path.display()
+            ));
+            let _ = self.refused[idx].set(format!("{} was not read: it {why}", path.display()));
+        }
         found
     }
 
@@ -307,6 +442,13 @@ impl AddressSpace {
         if self.local_path(file).is_some() {
             return None;
         }
+        if let Some(why) = self.file_index.get(&file.path).and_then(|&i| self.refused[i].get()) {
+            return Some(format!(
+                "{why}, and the dump holds only part of it: pass --module-path {} with a copy of the file \
+                 the process mapped, or run `clrheap pack` on the machine where the dump was made",
+                module_search::folder_hint(&file.path)
+            ));
+        }
         let searched = if self.search.roots().is_empty() {
             String::new()
         } else {
@@ -321,54 +463,107 @@ impl AddressSpace {
         ))
     }
 
-    /// Whether a file found by name is the one the process mapped: compared by GNU build
-    /// id when the dump holds the mapped ELF header, otherwise by file size covering
-    /// every mapped file offset.
-    fn matches_dump(&self, recorded: &str, file: &ModuleFile) -> bool {
-        let Some(mapped) = self.files.iter().find(|f| f.path == recorded) else {
-            return false;
-        };
-        if let (Some(in_dump), Some(on_disk)) = (self.build_id_in_dump(mapped), file.build_id()) {
-            return in_dump == on_disk;
-        }
-        let furthest = self
+    /// Whether `file` is the file the process mapped as `files[idx]`, as far as the dump
+    /// can tell; `Err` completes "it ..." with why not.
+    ///
+    /// Every mapping of the file must start inside it (to the page), and the dump
+    /// must hold the mapping of its first byte: there an ELF image's GNU build id (else its
+    /// first page) or a PE image's headers (timestamp, sizes, checksum, sections) must be
+    /// the file's. Anything else (a data file, a header the dump left out) is refused:
+    /// clrheap reads modules only.
+    fn check_identity(&self, idx: usize, file: &ModuleFile) -> std::result::Result<(), String> {
+        let page = self.core.file_page_size.max(PAGE_SIZE);
+        let rounded = file.len().div_ceil(page).saturating_mul(page);
+        let mut head_at = None;
+        for (m, _) in self
             .core
             .files
             .iter()
-            .filter(|m| m.path == recorded)
-            .map(|m| m.file_offset + (m.end - m.start))
-            .max()
-            .unwrap_or(0);
-        // The last page of a mapping may run past the end of the file.
-        file.len() + 4096 > furthest.saturating_sub(4096) && file.len() <= furthest
+            .zip(&self.mapping_file)
+            .filter(|(_, f)| **f == idx)
+        {
+            // A mapping may run past the file's end (an emulator maps whole 64 KiB
+            // segments; those bytes stay absent), but it starts inside the file.
+            if m.file_offset >= rounded {
+                return Err(format!(
+                    "has {} bytes, but the process mapped it from byte {}",
+                    file.len(),
+                    m.file_offset
+                ));
+            }
+            if m.file_offset == 0 {
+                head_at = Some(head_at.map_or(m.start, |h: u64| h.min(m.start)));
+            }
+        }
+        let Some(head_at) = head_at else {
+            return Err("cannot be checked: the dump does not map its first page".into());
+        };
+        let Some(captured) = self.core_slice_from(head_at) else {
+            return Err("cannot be checked: the dump does not hold its first page".into());
+        };
+        let head = &captured[..captured.len().min(PAGE_SIZE as usize)];
+        if head.starts_with(b"\x7fELF") {
+            if let Some(in_dump) = self.build_id_in_dump(head_at) {
+                return match file.build_id() {
+                    Some(on_disk) if on_disk == in_dump => Ok(()),
+                    Some(on_disk) => Err(format!(
+                        "has build id {}, the mapped file had {}",
+                        hex(&on_disk),
+                        hex(&in_dump)
+                    )),
+                    None => Err(format!("has no build id, the mapped file had {}", hex(&in_dump))),
+                };
+            }
+            return same_bytes(file, head, "first page");
+        }
+        if head.starts_with(b"MZ") {
+            let Some(headers) = pe_headers_len(head) else {
+                return Err("cannot be checked: the dump holds damaged PE headers for it".into());
+            };
+            if let (Some(dump_stamp), Some(file_stamp)) = (
+                pe_timestamp(head),
+                file.bytes(0, headers).and_then(pe_timestamp),
+            ) && dump_stamp != file_stamp
+            {
+                return Err(format!(
+                    "has PE timestamp {file_stamp:08x}, the mapped file had {dump_stamp:08x}"
+                ));
+            }
+            return same_bytes(file, &head[..headers], "PE headers");
+        }
+        Err("is not an ELF or PE image in the dump; clrheap reads module files only".into())
     }
 
-    /// The GNU build id from an ELF image's notes as captured in the dump.
-    fn build_id_in_dump(&self, file: &MappedFile) -> Option<Vec<u8>> {
-        let head = self.core_slice(file.base, 64)?;
+    /// The GNU build id from the notes of the ELF image whose header the dump captured at
+    /// `head_at`.
+    fn build_id_in_dump(&self, head_at: u64) -> Option<Vec<u8>> {
+        let head = self.core_slice(head_at, 64)?;
         if &head[..4] != b"\x7fELF" {
             return None;
         }
         let phoff = u64::from_le_bytes(head[32..40].try_into().ok()?);
         let phnum = u16::from_le_bytes(head[56..58].try_into().ok()?) as u64;
         for i in 0..phnum.min(64) {
-            let ph = self.core_slice(file.base.checked_add(phoff)?.checked_add(i * 56)?, 56)?;
+            let ph = self.core_slice(head_at.checked_add(phoff)?.checked_add(i * 56)?, 56)?;
             if u32::from_le_bytes(ph[0..4].try_into().ok()?) != 4 {
                 continue;
             }
             let vaddr = u64::from_le_bytes(ph[16..24].try_into().ok()?);
             let size = u64::from_le_bytes(ph[32..40].try_into().ok()?).min(4096) as usize;
-            let notes = self.core_slice(file.base.checked_add(vaddr)?, size)?;
+            let Some(notes) = self.core_slice(head_at.checked_add(vaddr)?, size) else {
+                continue;
+            };
             let mut pos = 0usize;
             while pos + 12 <= notes.len() {
                 let namesz = u32::from_le_bytes(notes[pos..pos + 4].try_into().ok()?) as usize;
                 let descsz = u32::from_le_bytes(notes[pos + 4..pos + 8].try_into().ok()?) as usize;
                 let ntype = u32::from_le_bytes(notes[pos + 8..pos + 12].try_into().ok()?);
-                let desc = pos + 12 + ((namesz + 3) & !3);
-                if ntype == 3 && desc + descsz <= notes.len() {
-                    return Some(notes[desc..desc + descsz].to_vec());
+                let desc = (pos + 12).checked_add(namesz.checked_add(3)? & !3)?;
+                let desc_end = desc.checked_add(descsz)?;
+                if ntype == 3 && desc_end <= notes.len() {
+                    return Some(notes[desc..desc_end].to_vec());
                 }
-                pos = desc + ((descsz + 3) & !3);
+                pos = desc.checked_add(descsz.checked_add(3)? & !3)?;
             }
         }
         None
@@ -444,4 +639,37 @@ impl AddressSpace {
 
 fn absent(addr: u64, len: usize, note: Option<String>) -> DumpError {
     DumpError::Absent { addr, len, note }
+}
+
+/// `Ok` when the file starts with `expected`; `Err` otherwise ("... differ").
+fn same_bytes(file: &ModuleFile, expected: &[u8], what: &str) -> std::result::Result<(), String> {
+    match file.bytes(0, expected.len()) {
+        Some(on_disk) if on_disk == expected => Ok(()),
+        _ => Err(format!("differs from the mapped file: its {what} are not the dump's")),
+    }
+}
+
+/// How many bytes of a PE image's start are headers (`SizeOfHeaders`), within `head`.
+fn pe_headers_len(head: &[u8]) -> Option<usize> {
+    let lfanew = u32::from_le_bytes(head.get(0x3c..0x40)?.try_into().ok()?) as usize;
+    if head.get(lfanew..lfanew.checked_add(4)?)? != b"PE\0\0" {
+        return None;
+    }
+    // COFF header (20 bytes) after the signature, then the optional header, whose
+    // SizeOfHeaders is at +60 in both PE32 and PE32+.
+    let optional = lfanew.checked_add(24)?;
+    let size = u32::from_le_bytes(head.get(optional + 60..optional + 64)?.try_into().ok()?);
+    let size = (size as usize).min(head.len());
+    (size >= optional + 64).then_some(size)
+}
+
+/// A PE image's COFF `TimeDateStamp` (a content hash in deterministic builds).
+fn pe_timestamp(head: &[u8]) -> Option<u32> {
+    let lfanew = u32::from_le_bytes(head.get(0x3c..0x40)?.try_into().ok()?) as usize;
+    let at = lfanew.checked_add(8)?;
+    Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

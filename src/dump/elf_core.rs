@@ -6,6 +6,12 @@
 //! registers in `NT_PRSTATUS`. Segments are kept sorted by address and must not overlap; a segment whose
 //! bytes run past the end of the file means the dump was cut short, which is reported
 //! rather than read as partial data.
+//!
+//! The headers and notes are a claim of whoever made the dump, and parsing them costs no
+//! more than their size: each byte of note data is parsed at most once (a `PT_NOTE` that
+//! overlaps another is skipped), `NT_FILE` entries are bounded by the note's size and need
+//! a page size a kernel or gdb writes, and `PN_XNUM` (65,535 or more program headers, the
+//! count in section header 0) is followed.
 use super::{Backing, DumpError, Result};
 use goblin::elf::header::{EM_AARCH64, EM_X86_64, ET_CORE};
 use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
@@ -16,7 +22,14 @@ const NT_PRSTATUS: u32 = 1;
 const NT_AUXV: u32 = 6;
 const NT_FILE: u32 = 0x4649_4c45;
 /// More program headers or notes than this is not a dump any process could produce.
-const MAX_PHDRS: usize = 1 << 20;
+const MAX_PHDRS: usize = 1 << 22;
+/// `e_phnum` saying "the count is in section header 0's `sh_info`".
+const PN_XNUM: u16 = 0xffff;
+/// Size of an ELF64 section header.
+const SIZEOF_SHDR: usize = 64;
+/// Largest page size of `NT_FILE` offsets: the kernel writes its page size (4 to 64 KiB),
+/// gdb's `gcore` writes 1 (offsets in bytes).
+const MAX_FILE_PAGE_SIZE: u64 = 65536;
 
 /// A `PT_LOAD` segment: `memsz` bytes of the process at `vaddr`, of which the first
 /// `filesz` are in the file at `offset`.
@@ -118,8 +131,12 @@ pub struct CoreFile {
     pub arch: Architecture,
     pub threads: Vec<ThreadRegisters>,
     pub auxv: Vec<(u64, u64)>,
-    /// `(file offset, size)` of each `PT_NOTE` segment.
+    /// `(file offset, size)` of each `PT_NOTE` segment read.
     pub(crate) note_ranges: Vec<(u64, u64)>,
+    /// The page size of `NT_FILE` (its offsets are in pages); 4096 when there is none.
+    pub(crate) file_page_size: u64,
+    /// What parsing skipped (moved into the address space's warnings).
+    pub(crate) warnings: Vec<String>,
 }
 
 fn damaged(what: &'static str, detail: impl Into<String>) -> DumpError {
@@ -166,12 +183,17 @@ impl CoreFile {
                 )))
             }
         };
-        let phnum = header.e_phnum as usize;
+        let phnum = if header.e_phnum == PN_XNUM {
+            extended_phnum(bytes, &header)?
+        } else {
+            header.e_phnum as usize
+        };
         if phnum == 0 || phnum > MAX_PHDRS || header.e_phentsize as usize != SIZEOF_PHDR {
             return Err(damaged("program headers", format!("{phnum} entries")));
         }
-        let ph_end = (header.e_phoff as usize)
-            .checked_add(phnum * SIZEOF_PHDR)
+        let ph_end = usize::try_from(header.e_phoff)
+            .ok()
+            .and_then(|off| off.checked_add(phnum * SIZEOF_PHDR))
             .filter(|&end| end <= bytes.len())
             .ok_or_else(|| {
                 DumpError::Truncated(format!(
@@ -226,6 +248,23 @@ impl CoreFile {
                 ));
             }
         }
+        // Each byte of note data is parsed once: a note segment overlapping one already
+        // taken (65,535 headers can name the same one) is skipped.
+        notes.sort_unstable();
+        let mut warnings = Vec::new();
+        let mut taken: Vec<(u64, u64)> = Vec::new();
+        let mut overlapping = 0usize;
+        for (offset, size) in notes {
+            match taken.last() {
+                Some(&(o, s)) if offset < o + s => overlapping += 1,
+                _ => taken.push((offset, size)),
+            }
+        }
+        if overlapping > 0 {
+            warnings.push(format!(
+                "{overlapping} note segments overlap others; they are skipped (each note is read once)"
+            ));
+        }
         let mut core = CoreFile {
             data,
             segments,
@@ -233,7 +272,9 @@ impl CoreFile {
             arch,
             threads: Vec::new(),
             auxv: Vec::new(),
-            note_ranges: notes,
+            note_ranges: taken,
+            file_page_size: 4096,
+            warnings,
         };
         for i in 0..core.note_ranges.len() {
             let (offset, size) = core.note_ranges[i];
@@ -248,6 +289,7 @@ impl CoreFile {
         let notes = &data[offset..offset + size];
         let mut pos = 0usize;
         let mut files = Vec::new();
+        let mut page_size = None;
         while pos + 12 <= notes.len() {
             let namesz = u32_at(notes, pos) as usize;
             let descsz = u32_at(notes, pos + 4) as usize;
@@ -256,7 +298,11 @@ impl CoreFile {
             let desc_start = name_start.saturating_add(align4(namesz));
             let desc_end = desc_start.saturating_add(descsz);
             if desc_end > notes.len() {
-                return Err(damaged("notes", format!("note at +{pos:#x} runs past its segment")));
+                self.warnings.push(format!(
+                    "the note at file offset {:#x} runs past its segment; the notes after it are not read",
+                    offset + pos
+                ));
+                break;
             }
             let desc = &notes[desc_start..desc_end];
             match ntype {
@@ -277,46 +323,91 @@ impl CoreFile {
                         .map(|c| (u64_at(c, 0), u64_at(c, 8)))
                         .collect();
                 }
-                NT_FILE => files = parse_nt_file(desc)?,
+                NT_FILE => {
+                    let (parsed, size) = parse_nt_file(desc, &mut self.warnings)?;
+                    files.extend(parsed);
+                    page_size = size.or(page_size);
+                }
                 _ => {}
             }
-            pos = desc_start + align4(descsz);
+            pos = desc_start.saturating_add(align4(descsz));
+        }
+        if let Some(size) = page_size {
+            self.file_page_size = size;
         }
         self.files.extend(files);
         Ok(())
     }
 }
 
-fn parse_nt_file(desc: &[u8]) -> Result<Vec<FileMapping>> {
+/// The section header table's first entry holds the program header count when there are
+/// 65,535 or more (`PN_XNUM`): its `sh_info`.
+fn extended_phnum(bytes: &[u8], header: &Header) -> Result<usize> {
+    let at = usize::try_from(header.e_shoff)
+        .ok()
+        .filter(|&at| at != 0 && header.e_shentsize as usize == SIZEOF_SHDR)
+        .and_then(|at| bytes.get(at..at.checked_add(SIZEOF_SHDR)?))
+        .ok_or_else(|| {
+            damaged(
+                "program headers",
+                "65,535 or more, but no section header holds their count".to_string(),
+            )
+        })?;
+    Ok(u32_at(at, 44) as usize)
+}
+
+/// An `NT_FILE` note: its mappings and page size. Every entry must fit in the note and
+/// the page size must be one a kernel (or gdb) writes; an entry whose file offset overflows, that
+/// maps nothing, or that has no name, is skipped with a warning.
+fn parse_nt_file(desc: &[u8], warnings: &mut Vec<String>) -> Result<(Vec<FileMapping>, Option<u64>)> {
     if desc.len() < 16 {
         return Err(damaged("NT_FILE note", "too short"));
     }
-    let count = u64_at(desc, 0) as usize;
+    let count = u64_at(desc, 0);
     let page_size = u64_at(desc, 8);
-    let table_end = count
-        .checked_mul(24)
+    let table_end = usize::try_from(count)
+        .ok()
+        .and_then(|n| n.checked_mul(24))
         .and_then(|n| n.checked_add(16))
         .filter(|&end| end <= desc.len())
-        .ok_or_else(|| damaged("NT_FILE note", format!("{count} entries do not fit")))?;
+        .ok_or_else(|| damaged("NT_FILE note", format!("{count} entries do not fit in its {} bytes", desc.len())))?;
+    if page_size > MAX_FILE_PAGE_SIZE || !page_size.is_power_of_two() {
+        warnings.push(format!(
+            "the NT_FILE note's page size {page_size:#x} is not a page size; which files were mapped where is not known"
+        ));
+        return Ok((Vec::new(), None));
+    }
+    let count = count as usize;
     let mut names = desc[table_end..].split(|&b| b == 0);
     let mut files = Vec::with_capacity(count);
+    let mut skipped = 0usize;
     for i in 0..count {
         let e = 16 + i * 24;
-        let name = names
-            .next()
-            .ok_or_else(|| damaged("NT_FILE note", "fewer names than entries"))?;
+        let Some(name) = names.next() else {
+            warnings.push(format!(
+                "the NT_FILE note has {count} entries but {i} names; the rest are not read"
+            ));
+            break;
+        };
         let (start, end) = (u64_at(desc, e), u64_at(desc, e + 8));
-        if end <= start {
+        let file_offset = u64_at(desc, e + 16).checked_mul(page_size);
+        let Some(file_offset) = file_offset.filter(|_| end > start) else {
+            skipped += 1;
             continue;
-        }
+        };
         files.push(FileMapping {
             start,
             end,
-            file_offset: u64_at(desc, e + 16).saturating_mul(page_size),
+            file_offset,
             path: String::from_utf8_lossy(name).into_owned(),
         });
     }
-    Ok(files)
+    if skipped > 0 {
+        warnings.push(format!(
+            "{skipped} NT_FILE entries map nothing or past any file; they are not read"
+        ));
+    }
+    Ok((files, Some(page_size)))
 }
 
 fn align4(n: usize) -> usize {

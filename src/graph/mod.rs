@@ -251,6 +251,14 @@ impl ObjectGraph {
         }
         graph.offsets = offsets;
         graph.edges = edges;
+        if graph.unresolved > 0 {
+            // None in a real heap: a reference is null or an object's start.
+            heap.warnings().warn(format!(
+                "{} references point at no object; they are left out of the object graph \
+                 (what they keep alive may show as dead)",
+                graph.unresolved
+            ));
+        }
         Ok(graph)
     }
 

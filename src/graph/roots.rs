@@ -149,26 +149,15 @@ fn frame_line(f: &crate::runtime::stack::StackFrame) -> String {
 /// at or before it on its segment. A reference outside the heap is read through once (a
 /// pointer to a heap reference); one that still is not in the heap is no root.
 fn interior_object(heap: &Heap, graph: &ObjectGraph, value: u64) -> Option<u64> {
-    let mut p = value;
-    if heap.segment_of(p).is_none() {
-        let q = heap.space().read_u64(p).ok()?;
-        heap.segment_of(q)?;
-        p = q;
-    }
-    let seg = heap.segment_of(p)?;
+    let (p, segment_start) = heap.heap_address_through(value)?;
     let i = graph.addresses().partition_point(|&a| a <= p).checked_sub(1)?;
     let a = graph.addresses()[i];
-    (a >= seg.start).then_some(a)
+    (a >= segment_start).then_some(a)
 }
 
 /// The stack pointer of an OS thread (`rsp`, `sp` on arm64), from the dump's notes.
 pub fn thread_rsp(heap: &Heap, os_thread_id: u32) -> Option<u64> {
-    heap.space()
-        .core()
-        .threads
-        .iter()
-        .find(|t| t.tid == os_thread_id)
-        .map(|t| t.sp())
+    heap.runtime.thread_stack_pointer(os_thread_id)
 }
 
 /// The stack roots of every managed thread, as ClrMD enumerates them for gcroot: the
@@ -374,25 +363,23 @@ impl PathDescriber<'_> {
         items
     }
 
-    /// The slots (addresses) of an object's references, in GCDesc order.
-    fn slots_of(&self, object: u64) -> Vec<u64> {
+    /// The reference slots of an object and what each holds, in GCDesc order.
+    fn slots_of(&self, object: u64) -> Vec<(u64, u64)> {
         let graph = self.graph;
         let Some(id) = graph.id_of(object) else { return Vec::new() };
         let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
-        let mut slots = Vec::new();
-        desc.for_each_slot(graph.size(id), |off| slots.push(object.wrapping_add(off)));
-        slots
+        self.heap.reference_slots(object, graph.size(id), &desc)
     }
 
     /// The thread-static field whose slot in the type's storage `storage` (the entry of a
     /// thread's thread-static array `array`) holds `obj`.
     fn thread_static_label(&self, array: u64, storage: u64, obj: u64) -> Option<String> {
         let heap = self.heap;
-        let space = heap.space();
-        // Entry k of an Object[] is the slot at 16 + 8k.
-        let entry = self.slots_of(array).into_iter().find(|&s| space.read_u64(s).ok() == Some(storage))?;
-        let entry = u32::try_from(entry.checked_sub(array)?.checked_sub(16)? / 8).ok()?;
-        let slot = self.slots_of(storage).into_iter().find(|&s| space.read_u64(s).ok() == Some(obj))?;
+        let (entry, _) = self.slots_of(array).into_iter().find(|&(_, v)| v == storage)?;
+        // The entry's index in the Object[].
+        let elements = heap.object(crate::heap::ObjectAddr(array))?.array().ok()?;
+        let entry = u32::try_from(entry.checked_sub(elements.data)? / elements.component_size.max(1) as u64).ok()?;
+        let (slot, _) = self.slots_of(storage).into_iter().find(|&(_, v)| v == obj)?;
         let offset = u32::try_from(slot.checked_sub(storage)?).ok()?;
         let f = (self.statics)().thread_field_at(entry, offset)?.clone();
         Some(format!("{}.{}", heap.type_name(f.declaring_mt), f.name))
@@ -400,15 +387,10 @@ impl PathDescriber<'_> {
 
     /// The static field whose slot in the statics array `array` holds `obj`.
     fn static_label(&self, array: u64, obj: u64) -> Option<String> {
-        let (heap, graph) = (self.heap, self.graph);
-        let id = graph.id_of(array)?;
-        let desc = graph.type_of(id).gc_desc.clone()?;
-        let size = graph.size(id);
-        let mut slots = Vec::new();
-        desc.for_each_slot(size, |off| slots.push(array.wrapping_add(off)));
+        let heap = self.heap;
         let statics = (self.statics)();
-        for slot in slots {
-            if heap.space().read_u64(slot).ok() != Some(obj) {
+        for (slot, value) in self.slots_of(array) {
+            if value != obj {
                 continue;
             }
             if let Some(f) = statics.field_at(slot) {

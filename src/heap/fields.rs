@@ -11,7 +11,7 @@
 //! loaded has no MethodTable, and is reported as such.
 use crate::heap::Heap;
 use crate::metadata::{SigType, TableId, Token};
-use crate::runtime::layouts::{StaticsLayout, MTF_GENERICS_MASK, MTF_HAS_COMPONENT_SIZE};
+use crate::runtime::layouts::{StaticsLayout, MTF_GENERICS_MASK, MTF_HAS_COMPONENT_SIZE, OBJECT_DATA};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -54,6 +54,65 @@ impl FieldDesc {
     pub fn is_gc_static(&self) -> bool {
         self.element_type == et::CLASS || self.element_type == et::VALUETYPE
     }
+}
+
+/// A field of a type, as [`Heap::type_fields`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub desc: FieldDesc,
+    /// The class of the parent chain that introduces the field (for a static field, the
+    /// type whose statics hold it).
+    pub class: u64,
+    /// The FieldDef's name (empty when the metadata cannot be read).
+    pub name: String,
+}
+
+impl Field {
+    pub fn is_static(&self) -> bool {
+        self.desc.is_static
+    }
+    /// A thread-static field (one value per thread).
+    pub fn is_thread_static(&self) -> bool {
+        self.desc.is_static && self.desc.is_thread_static
+    }
+    pub fn element_type(&self) -> u8 {
+        self.desc.element_type
+    }
+    /// The FieldDesc's offset: from the first byte of an object's or struct's data
+    /// (instance fields), or from the statics base.
+    pub fn offset(&self) -> u32 {
+        self.desc.offset
+    }
+    /// An instance field's offset from its object's address (past the MethodTable pointer).
+    pub fn object_offset(&self) -> u64 {
+        self.desc.offset as u64 + OBJECT_DATA
+    }
+    pub fn token(&self) -> u32 {
+        self.desc.token()
+    }
+    /// Whether the field's value is stored inline (a primitive or a struct).
+    pub fn is_value_type(&self) -> bool {
+        crate::heap::value::is_value_type(self.desc.element_type)
+    }
+}
+
+/// A type's fields, parents' first, and how the list ended.
+#[derive(Debug)]
+pub struct FieldList {
+    pub fields: Vec<Field>,
+    pub end: FieldListEnd,
+}
+
+/// How a field list ended.
+#[derive(Debug)]
+pub enum FieldListEnd {
+    /// Every field was read.
+    Complete,
+    /// A class's FieldDescs could not be read (SOS: "Unable to display fields"); the
+    /// fields before it are listed.
+    Unreadable,
+    /// The type's parent chain or a class's EEClass could not be read.
+    Failed(anyhow::Error),
 }
 
 /// A class's field counts, from its EEClass.
@@ -172,6 +231,71 @@ impl Heap {
             addr += 16;
         }
         Ok(fields)
+    }
+
+    /// Every field of the type `mt`, parents' first: for each class from `System.Object`
+    /// down, the fields it introduces in FieldDesc order (instance fields, then statics).
+    /// A class whose FieldDescs cannot be read ends the list (the fields before it kept).
+    pub fn type_fields(&self, mt: u64) -> FieldList {
+        let mut fields = Vec::new();
+        let chain = match self.parent_chain(mt) {
+            Ok(c) => c,
+            Err(e) => return FieldList { fields, end: FieldListEnd::Failed(e) },
+        };
+        let mut inherited = 0u32;
+        for class in chain {
+            let counts = match self.class_field_counts(class) {
+                Ok(c) => c,
+                Err(e) => return FieldList { fields, end: FieldListEnd::Failed(e) },
+            };
+            let Ok(introduced) = self.introduced_fields(class, inherited) else {
+                return FieldList { fields, end: FieldListEnd::Unreadable };
+            };
+            inherited = counts.instance.max(inherited);
+            for desc in introduced {
+                let name = self.field_name(&desc).unwrap_or_default();
+                fields.push(Field { desc, class, name });
+            }
+        }
+        FieldList { fields, end: FieldListEnd::Complete }
+    }
+
+    /// The field's type as SOS's field table names it: the loaded type's DAC name
+    /// (`type_mt`, from [`Heap::field_type_mt`]), else what the signature says: a
+    /// primitive's name, `SZARRAY`, blank for a generic instantiation, and for a class
+    /// the TypeDef of the same row in the field's module (SOS asks the token as a TypeDef,
+    /// whatever table it names).
+    pub fn dac_field_type_name(&self, fd: &FieldDesc, type_mt: Option<u64>) -> Option<String> {
+        use crate::heap::value::{element_type_full_name, sig_element_type};
+        match type_mt {
+            Some(t) if fd.element_type == et::VALUETYPE || fd.element_type == et::CLASS => self.dac_type_name(t).ok(),
+            _ => {
+                let sig = self.field_sig(fd);
+                let token_of_type = match &sig {
+                    Some(SigType::Class(t)) | Some(SigType::ValueType(t)) => Some(t.0),
+                    _ => None,
+                };
+                Some(if fd.element_type == et::CLASS && let Some(token) = token_of_type {
+                    let as_typedef = token | 0x0200_0000;
+                    if as_typedef >> 24 == 0x02 {
+                        self.method_table(fd.enclosing_mt)
+                            .ok()
+                            .and_then(|i| self.module_metadata(i.module))
+                            .and_then(|md| md.type_full_name(as_typedef & 0x00ff_ffff).ok())
+                            .unwrap_or_default()
+                    } else {
+                        String::new()
+                    }
+                } else {
+                    let sig_type = if type_mt.is_none() && token_of_type.is_none() {
+                        sig.as_ref().map_or(fd.element_type, sig_element_type)
+                    } else {
+                        fd.element_type
+                    };
+                    element_type_full_name(sig_type)
+                })
+            }
+        }
     }
 
     /// `mt` and its ancestors, `System.Object` first.

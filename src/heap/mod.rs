@@ -1,10 +1,15 @@
-//! The heap layer: GC heaps and segments, the object walk, MethodTables and type names.
+//! The heap layer: GC heaps and segments, the object walk, MethodTables and type names,
+//! and the object model.
 //!
 //! [`Heap::open`] reads the GC's heaps, segments and allocation contexts once; the walk
 //! ([`Heap::walk_segment`], [`Heap::objects`]) then yields every object in the order SOS
-//! prints them. Nothing here formats output: that is the commands' job.
+//! prints them. One object is asked through the object model ([`object`], [`array`],
+//! [`value`]): [`Heap::object`] gives its type, size, header, fields, array shape,
+//! string contents. Nothing here formats output: that is the commands' job.
+pub mod array;
 pub mod dac_names;
 pub mod fields;
+pub mod object;
 pub mod memory;
 pub mod managed;
 pub mod threadpool;
@@ -17,13 +22,18 @@ pub mod segments;
 pub mod stack_objects;
 pub mod statics;
 pub mod types;
+pub mod value;
 pub mod verify;
 mod walk;
 
+pub use array::{Array, Element};
+pub use fields::{Field, FieldList, FieldListEnd};
+pub use object::{Delegate, ExceptionObject, FieldLocation, Object, ObjectAddr, ObjectHeader, ThinLock, ValueObject};
 pub use refs::GcDesc;
-pub use roots::{Handle, HandleKind, Root, RootKind};
+pub use roots::{FinalizeQueue, Handle, HandleKind, Root, RootKind};
 pub use segments::{GcHeap, Generation, ObjectGeneration, Segment, SegmentKind};
 pub use types::{MethodTableInfo, MtSize};
+pub use value::{Value, ValueError};
 pub use walk::{HeapObject, SizeCache, WalkWarning};
 
 use crate::dump::AddressSpace;
@@ -61,7 +71,7 @@ impl Heap {
         {
             return Err(Error::NoHeap);
         }
-        let threads = read_threads(&runtime)?;
+        let threads = read_threads(&runtime);
         let mut alloc_contexts = Vec::new();
         for t in &threads {
             if let Some((ptr, limit)) = t.alloc_context {
@@ -81,6 +91,7 @@ impl Heap {
         }
         alloc_contexts.sort_unstable();
         alloc_contexts.dedup_by_key(|c| c.0);
+        clamp_alloc_contexts(&runtime, &segments, &mut alloc_contexts);
         Ok(Heap {
             runtime,
             heaps,
@@ -102,10 +113,56 @@ impl Heap {
         &self.heaps[segment.heap]
     }
 
+    /// The warnings of this dump (see [`crate::warnings`]).
+    pub fn warnings(&self) -> &crate::warnings::Warnings {
+        self.space().warnings()
+    }
+
+    /// How many elements of `component_size` bytes fit from `data` (an array's first
+    /// element) to the end of the memory the array lies in: its segment's end, and no
+    /// further than memory can be read there without a gap. An array's length field
+    /// larger than this is damage (0xffffffff would be four billion elements to print).
+    pub fn array_capacity(&self, data: u64, component_size: u64) -> u64 {
+        if component_size == 0 {
+            return 0;
+        }
+        let mut end = data.saturating_add(self.space().readable_run(data));
+        if let Some(seg) = self.segment_of(data) {
+            end = end.min(seg.end);
+        }
+        end.saturating_sub(data) / component_size
+    }
+
     /// The segment holding `addr`, if any.
     pub fn segment_of(&self, addr: u64) -> Option<&Segment> {
         self.segments
             .iter()
             .find(|s| addr >= s.start && addr < s.end)
+    }
+}
+
+/// An allocation context is an unparsed window the walk jumps over; one that ends past
+/// its segment's end would hide the rest of the segment. Such a limit is damage: it is
+/// cut to the segment's end, with a warning (the objects between the window's true end
+/// and the segment's end cannot be told apart from the window and are not walked).
+fn clamp_alloc_contexts(runtime: &Runtime, segments: &[Segment], contexts: &mut [(u64, u64)]) {
+    for (ptr, limit) in contexts.iter_mut() {
+        // Segments are sorted by start.
+        let i = segments.partition_point(|s| s.start <= *ptr);
+        let Some(seg) = i
+            .checked_sub(1)
+            .map(|i| &segments[i])
+            .filter(|s| *ptr < s.end)
+        else {
+            continue;
+        };
+        if *limit > seg.end {
+            runtime.space.warnings().warn(format!(
+                "the allocation context {:x}..{:x} ends past its segment's end {:x} (segment {:x}): \
+                 the objects from {:x} to the segment's end are not walked",
+                *ptr, *limit, seg.end, seg.address, *ptr
+            ));
+            *limit = seg.end;
+        }
     }
 }

@@ -103,12 +103,19 @@ impl GcDesc {
     /// Calls `slot` with the offset (from the object's start) of every reference slot of
     /// an object of `size` bytes (its unrounded size), in ClrMD's order. Slots that would
     /// lie outside the object are not reported. At most `size / 8` slots are visited.
-    pub fn for_each_slot(&self, size: u64, mut slot: impl FnMut(u64)) {
+    pub fn for_each_slot(&self, size: u64, slot: impl FnMut(u64)) {
+        self.for_each_slot_below(size, size, slot)
+    }
+
+    /// As [`GcDesc::for_each_slot`], visiting only the slots below offset `limit` (the
+    /// part of the object the dump holds).
+    pub fn for_each_slot_below(&self, size: u64, limit: u64, mut slot: impl FnMut(u64)) {
+        let size_limit = size.min(limit);
         match self {
             GcDesc::Series(series) => {
                 for &(bias, offset) in series {
                     let len = (bias as i128 + size as i128).max(0) as u64;
-                    let end = offset.saturating_add(len).min(size);
+                    let end = offset.saturating_add(len).min(size_limit);
                     let mut at = offset;
                     while at < end {
                         slot(at);
@@ -119,14 +126,14 @@ impl GcDesc {
             GcDesc::ValueArray { start, items } => {
                 // The last pointer-sized word of the object is not part of any element
                 // (the element area ends 8 bytes before `size`, counting the header).
-                let end = size.saturating_sub(8);
+                let end = size.saturating_sub(8).min(size_limit);
                 let mut at = *start;
                 // Each item advances by at least 8 bytes, so this ends within size/8 steps.
                 'elements: while at < end {
                     for &(nptrs, skip) in items {
                         let stop = at + 8 * nptrs as u64;
                         loop {
-                            if at + 8 > size {
+                            if at + 8 > size_limit {
                                 break 'elements;
                             }
                             slot(at);
@@ -167,14 +174,30 @@ impl Heap {
                     }
                 }
             }),
-            None => desc.for_each_slot(size, |off| {
-                if let Ok(v) = space.read_u64(address + off)
+            // Not in one captured slice: read slot by slot, as far as the object can be
+            // read without a gap (a damaged length can make an object of gigabytes).
+            None => desc.for_each_slot_below(size, space.readable_run(address), |off| {
+                if let Ok(v) = space.read_u64(address.wrapping_add(off))
                     && v != 0
                 {
                     out.push(v);
                 }
             }),
         }
+    }
+
+    /// The reference slots of the object at `address` of `size` bytes, described by
+    /// `desc`, in GCDesc order, with what each holds: `(slot address, value)`; unreadable
+    /// slots are left out, null ones kept.
+    pub fn reference_slots(&self, address: u64, size: u64, desc: &GcDesc) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        desc.for_each_slot(size, |off| {
+            let slot = address.wrapping_add(off);
+            if let Ok(v) = self.space().read_u64(slot) {
+                out.push((slot, v));
+            }
+        });
+        out
     }
 
     /// The object's references as ClrMD reports them (GCDesc only), in GCDesc order.

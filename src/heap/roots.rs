@@ -16,6 +16,11 @@
 //! shrinks but handles stay in the tables of inactive heaps (dotnet-dump misses them).
 //! A slot's table is believed only when its segments point back at it.
 //!
+//! Each map, bucket, table and segment is read once: a map chain that loops, buckets or
+//! slots that name one another's tables, would otherwise count the same handles again
+//! (and a small forged map, billions of times). Repeats are skipped with a warning, so
+//! the handles found are at most what the segments read can hold.
+//!
 //! Handles are listed as the DAC lists them: table by table (bucket, then slot), and in
 //! each table type by type in numeric order, then by segment, block and slot.
 //!
@@ -23,6 +28,7 @@
 //! `[fp[4], fp[6])` holds the objects ready for finalization (f-reachable), which are roots.
 use super::Heap;
 use anyhow::{Context, Result, bail};
+use rustc_hash::FxHashSet;
 use std::fmt;
 
 /// `HandleTableMap`: buckets +0, next map +8, `dwMaxIndex` +16; 10 buckets per map.
@@ -59,6 +65,45 @@ const FREACHABLE_FIRST: usize = 4;
 const FREACHABLE_END: usize = 6;
 /// More queue entries than this in one heap is a damaged queue.
 const MAX_QUEUE_ENTRIES: u64 = 1 << 28;
+
+/// Most entries of one heap's finalization queue listed whole (`finalizequeue`).
+const MAX_LISTED_QUEUE_ENTRIES: u64 = 1 << 24;
+
+/// One heap's finalization queue (`CFinalize`): one array of object references split by
+/// 7 fill pointers (gc-layouts.md §8): generation 2's objects in `[fp0, fp1)`, 1's in
+/// `[fp1, fp2)`, 0's in `[fp2, fp3)`, then the f-reachable objects, ready for
+/// finalization, in `[fp4, fp6)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinalizeQueue {
+    /// The heap's index.
+    pub heap: usize,
+    pub fill_pointers: [u64; FILL_POINTERS],
+}
+
+impl FinalizeQueue {
+    /// `[begin, end)` of generation `generation`'s (0, 1, 2) registered objects; empty
+    /// (0, 0) when the fill pointers are out of order.
+    pub fn generation(&self, generation: usize) -> (u64, u64) {
+        let fp = &self.fill_pointers;
+        let (a, b) = match generation {
+            0 => (fp[2], fp[3]),
+            1 => (fp[1], fp[2]),
+            _ => (fp[0], fp[1]),
+        };
+        if a <= b { (a, b) } else { (0, 0) }
+    }
+
+    /// `[begin, end)` of the objects ready for finalization (f-reachable).
+    pub fn ready(&self) -> (u64, u64) {
+        (self.fill_pointers[FREACHABLE_FIRST], self.fill_pointers[FREACHABLE_END])
+    }
+
+    /// Whether the queue slot `slot` holds an object ready for finalization.
+    pub fn is_ready_slot(&self, slot: u64) -> bool {
+        let (a, b) = self.ready();
+        slot >= a && slot < b
+    }
+}
 
 /// A GC handle's type (`HNDTYPE_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -216,34 +261,69 @@ impl Heap {
         let mut tables = Vec::new();
         let mut map = self.runtime.gc.handle_table_map;
         let mut maps = 0;
+        // Everything read once: maps, bucket arrays, buckets, slot arrays, tables, segments.
+        let mut seen: FxHashSet<u64> = FxHashSet::default();
+        let mut segments_seen: FxHashSet<u64> = FxHashSet::default();
+        let repeated = |what: &str, addr: u64| {
+            self.warnings().warn(format!(
+                "the handle table map names the {what} at {addr:#x} more than once; its handles are counted once"
+            ));
+        };
         while map != 0 {
             maps += 1;
             if maps > MAX_MAPS {
                 bail!("the handle table map chain does not end");
             }
+            if !seen.insert(map) {
+                repeated("map", map);
+                break;
+            }
             let buckets = space
-                .read_ptr(map + MAP_BUCKETS)
+                .read_ptr(map.wrapping_add(MAP_BUCKETS))
                 .context("cannot read the handle table map")?;
+            if !seen.insert(buckets) {
+                repeated("bucket array", buckets);
+                map = space.read_ptr(map.wrapping_add(MAP_NEXT)).unwrap_or(0);
+                continue;
+            }
             for b in 0..BUCKETS_PER_MAP {
-                let bucket = match space.read_ptr(buckets + 8 * b) {
+                let bucket = match space.read_ptr(buckets.wrapping_add(8 * b)) {
                     Ok(0) | Err(_) => continue,
                     Ok(p) => p,
                 };
+                if !seen.insert(bucket) {
+                    repeated("bucket", bucket);
+                    continue;
+                }
                 let Ok(slots) = space.read_ptr(bucket) else {
                     continue;
                 };
+                if !seen.insert(slots) {
+                    repeated("slot array", slots);
+                    continue;
+                }
                 for slot in 0..MAX_SLOTS {
-                    let table = match space.read_ptr(slots + 8 * slot) {
+                    let table = match space.read_ptr(slots.wrapping_add(8 * slot)) {
                         Ok(0) | Err(_) => break,
                         Ok(t) => t,
                     };
+                    if !seen.insert(table) {
+                        repeated("handle table", table);
+                        continue;
+                    }
                     match self.table_segments(table) {
-                        Some(segs) => tables.push((slot as u32, segs)),
+                        Some(segs) => {
+                            let fresh: Vec<u64> = segs
+                                .into_iter()
+                                .filter(|&s| segments_seen.insert(s))
+                                .collect();
+                            tables.push((slot as u32, fresh));
+                        }
                         None => break,
                     }
                 }
             }
-            map = space.read_ptr(map + MAP_NEXT).unwrap_or(0);
+            map = space.read_ptr(map.wrapping_add(MAP_NEXT)).unwrap_or(0);
         }
         let mut handles = Vec::new();
         for (slot, segments) in &tables {
@@ -306,19 +386,55 @@ impl Heap {
     fn table_segments(&self, table: u64) -> Option<Vec<u64>> {
         let space = self.space();
         let layout = self.runtime.layout.handle_table;
-        let mut seg = space.read_ptr(table + layout.segment_list).ok()?;
+        let mut seg = space.read_ptr(table.wrapping_add(layout.segment_list)).ok()?;
         let mut segs = Vec::new();
+        let mut seen = FxHashSet::default();
         while seg != 0 {
-            if segs.len() >= MAX_SEGMENTS || seg & 0xffff != 0 || segs.contains(&seg) {
+            if segs.len() >= MAX_SEGMENTS || seg & 0xffff != 0 || !seen.insert(seg) {
                 return None;
             }
-            if space.read_ptr(seg + layout.segment_next + 8).ok()? != table {
+            if space.read_ptr(seg.wrapping_add(layout.segment_next + 8)).ok()? != table {
                 return None;
             }
             segs.push(seg);
-            seg = space.read_ptr(seg + layout.segment_next).ok()?;
+            seg = space.read_ptr(seg.wrapping_add(layout.segment_next)).ok()?;
         }
         (!segs.is_empty()).then_some(segs)
+    }
+
+    /// Every heap's finalization queue (heaps without one left out). A queue whose fill
+    /// pointers are out of order or span more than 2^24 entries is damage.
+    pub fn finalize_queues(&self) -> Result<Vec<FinalizeQueue>> {
+        let space = self.space();
+        let mut queues = Vec::new();
+        for h in &self.heaps {
+            if h.finalize_queue == 0 {
+                continue;
+            }
+            let mut fp = [0u64; FILL_POINTERS];
+            for (k, p) in fp.iter_mut().enumerate() {
+                *p = space
+                    .read_ptr(h.finalize_queue.wrapping_add(8 * k as u64))
+                    .with_context(|| format!("cannot read heap {}'s finalizer queue", h.index))?;
+            }
+            let (first, end) = (fp[0], fp[FILL_POINTERS - 1]);
+            if end < first || (end - first) / 8 > MAX_LISTED_QUEUE_ENTRIES {
+                bail!("heap {}'s finalizer queue is damaged", h.index);
+            }
+            queues.push(FinalizeQueue { heap: h.index, fill_pointers: fp });
+        }
+        Ok(queues)
+    }
+
+    /// Every entry of a finalization queue, `[fp0, fp6)`: (slot, object).
+    pub fn finalize_queue_entries(&self, queue: &FinalizeQueue) -> Result<Vec<(u64, u64)>> {
+        let (first, end) = (queue.fill_pointers[0], queue.fill_pointers[FILL_POINTERS - 1]);
+        let bytes = self.space().read_vec(first, end.saturating_sub(first) as usize)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .enumerate()
+            .map(|(k, c)| (first.wrapping_add(8 * k as u64), u64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect())
     }
 
     /// Every object registered for finalization (each heap's whole queue, `[fp[0],
@@ -353,7 +469,7 @@ impl Heap {
             let mut fp = [0u64; FILL_POINTERS];
             for (i, p) in fp.iter_mut().enumerate() {
                 *p = space
-                    .read_ptr(heap.finalize_queue + 8 * i as u64)
+                    .read_ptr(heap.finalize_queue.wrapping_add(8 * i as u64))
                     .with_context(|| {
                         format!("cannot read heap {}'s finalizer queue", heap.index)
                     })?;

@@ -118,7 +118,7 @@ impl Segment {
     /// The start of the committed memory as SOS reports it.
     pub fn committed_start(&self) -> u64 {
         if self.kind == SegmentKind::Frozen {
-            self.start - 8
+            self.start.saturating_sub(8)
         } else if self.start & 0x1fff == 0x1000 {
             self.start - 0x1000
         } else {
@@ -134,13 +134,13 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
     let read_generations = |table: u64| -> Result<[Generation; GENERATION_COUNT]> {
         let mut gens = [Generation::default(); GENERATION_COUNT];
         for (g, out) in gens.iter_mut().enumerate() {
-            let base = table + g as u64 * rt.gc.generation_size;
-            out.start_segment = space.read_ptr(base + gen_fields.start_segment)?;
+            let base = table.wrapping_add((g as u64).wrapping_mul(rt.gc.generation_size));
+            out.start_segment = space.read_ptr(base.wrapping_add(gen_fields.start_segment))?;
             let context = base.wrapping_add(gen_fields.alloc_context);
             out.alloc_ptr = space.read_ptr(context.wrapping_add(rt.layout.alloc_context.pointer))?;
             out.alloc_limit = space.read_ptr(context.wrapping_add(rt.layout.alloc_context.limit))?;
             if let Some(off) = gen_fields.allocation_start {
-                out.allocation_start = space.read_ptr(base + off)?;
+                out.allocation_start = space.read_ptr(base.wrapping_add(off))?;
             }
         }
         Ok(gens)
@@ -171,9 +171,9 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
                     Ok(GcHeap {
                         index,
                         address: h,
-                        alloc_allocated: space.read_ptr(h + fields.alloc_allocated)?,
-                        ephemeral_segment: space.read_ptr(h + fields.ephemeral_heap_segment)?,
-                        finalize_queue: space.read_ptr(h + fields.finalize_queue)?,
+                        alloc_allocated: space.read_ptr(h.wrapping_add(fields.alloc_allocated))?,
+                        ephemeral_segment: space.read_ptr(h.wrapping_add(fields.ephemeral_heap_segment))?,
+                        finalize_queue: space.read_ptr(h.wrapping_add(fields.finalize_queue))?,
                         generations: read_generations(h + fields.generation_table)?,
                     })
                 })
@@ -191,12 +191,26 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
     let regions = rt.gc.is_regions();
     let mut all = Vec::new();
     for heap in heaps {
+        // A segment already read ends a list: under the segments GC gen0's and gen1's lists
+        // are the tail of gen2's; a segment met twice in one list is a loop, a warning.
         let mut seen = HashSet::new();
         let mut segs = Vec::new();
         for (g, generation) in heap.generations.iter().enumerate() {
             let mut addr = generation.start_segment;
             let mut count = 0usize;
-            while addr != 0 && seen.insert(addr) {
+            let mut in_list = HashSet::new();
+            while addr != 0 {
+                if !in_list.insert(addr) {
+                    space.warnings().warn(format!(
+                        "the segment list of generation {g} of heap {} loops back to the segment at {addr:#x}; \
+                         the list is read up to there",
+                        heap.index
+                    ));
+                    break;
+                }
+                if !seen.insert(addr) {
+                    break;
+                }
                 count += 1;
                 if count > MAX_SEGMENTS_PER_LIST {
                     return Err(Error::damaged(
@@ -205,7 +219,7 @@ pub fn read_segments(rt: &Runtime, heaps: &[GcHeap]) -> Result<Vec<Segment>> {
                     ));
                 }
                 let field = |off: u64| {
-                    space.read_ptr(addr + off).with_context(|| {
+                    space.read_ptr(addr.wrapping_add(off)).with_context(|| {
                         format!(
                             "cannot read the heap segment at {addr:#x} (heap {}, generation {g})",
                             heap.index

@@ -301,19 +301,6 @@ impl Heap {
         }
     }
 
-    /// The characters of the string object at `addr`, at most `max_units` UTF-16 units.
-    pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
-        let o = &self.runtime.layout.object;
-        let len = self.space().read_u32(addr.wrapping_add(o.string_length))? as usize;
-        let n = len.min(max_units);
-        let bytes = self.space().read_vec(addr.wrapping_add(o.string_first_char), n.saturating_mul(2))?;
-        let units: Vec<u16> = bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        Ok(String::from_utf16_lossy(&units))
-    }
-
     /// A TypeDesc TypeHandle (low bit 2 set): its CorElementType and, for a pointer or
     /// byref, the TypeHandle it points to.
     pub fn type_desc(&self, th: u64) -> Result<(u32, Option<u64>)> {

@@ -63,6 +63,10 @@ pub struct Verification {
     pub corruptions: Vec<Corruption>,
 }
 
+/// How far past the readable part of an object its slots are still tried (to name the
+/// first that cannot be read).
+const UNREADABLE_WINDOW: u64 = 1 << 16;
+
 /// How many times one segment's walk resumes after damage.
 const MAX_RESUMES: usize = 4096;
 
@@ -171,12 +175,20 @@ impl<'a> Checker<'a> {
         refs.clear();
         let space = self.heap.space();
         let mut unreadable = None;
-        desc.for_each_slot(size, |off| match space.read_u64(addr.wrapping_add(off)) {
+        // Slots are read as far as the object can be read without a gap, and a little
+        // beyond to name the first slot that cannot be: a damaged length can make an
+        // object of gigabytes, which must not mean billions of failed reads.
+        let readable = space.readable_run(addr);
+        let limit = readable.saturating_add(UNREADABLE_WINDOW);
+        desc.for_each_slot_below(size, limit, |off| match space.read_u64(addr.wrapping_add(off)) {
             Ok(v) => refs.push((off, v)),
             Err(_) => {
                 unreadable.get_or_insert(off);
             }
         });
+        if unreadable.is_none() && limit < size && readable < size {
+            unreadable = Some(readable & !7);
+        }
         if let Some(off) = unreadable {
             return vec![self.corruption(addr, CorruptionKind::CouldNotReadObject, off, size)];
         }
@@ -219,7 +231,8 @@ impl Heap {
             let mut resumes = 0usize;
             loop {
                 let mut found = Vec::new();
-                let stopped = self.walk_segment(&part, &mut sizes, |o| {
+                // The walk's stops are this command's findings, not losses: unreported.
+                let stopped = self.walk_segment_unreported(&part, &mut sizes, |o| {
                     if !in_range(o.address) {
                         return;
                     }

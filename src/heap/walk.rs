@@ -128,6 +128,21 @@ impl Heap {
         &self,
         segment: &Segment,
         sizes: &mut SizeCache,
+        visit: impl FnMut(HeapObject),
+    ) -> Option<WalkWarning> {
+        let warning = self.walk_segment_unreported(segment, sizes, visit);
+        if let Some(w) = &warning {
+            self.warnings().warn(w.to_string());
+        }
+        warning
+    }
+
+    /// As [`Heap::walk_segment`], without reporting the warning to the dump's warnings:
+    /// for a caller for which a damaged object is the answer (`verifyheap`), not a loss.
+    pub fn walk_segment_unreported(
+        &self,
+        segment: &Segment,
+        sizes: &mut SizeCache,
         mut visit: impl FnMut(HeapObject),
     ) -> Option<WalkWarning> {
         if crate::interrupt::cancelled() {
@@ -173,7 +188,8 @@ impl Heap {
                 next += 1;
             }
             if next < contexts.len() && contexts[next].0 == addr {
-                addr = contexts[next].1 + MIN_OBJECT_SIZE;
+                // `Heap::open` cut every limit to its segment's end.
+                addr = contexts[next].1.saturating_add(MIN_OBJECT_SIZE);
                 next += 1;
                 continue;
             }
@@ -220,8 +236,8 @@ impl Heap {
                 0
             };
             let size = size_info.object_size(count);
-            let next = addr + align_object(size);
-            if next > segment.end {
+            let next = addr.checked_add(align_object(size));
+            let Some(next) = next.filter(|&n| n <= segment.end) else {
                 return warn(
                     addr,
                     format!(
@@ -229,7 +245,7 @@ impl Heap {
                         segment.end
                     ),
                 );
-            }
+            };
             visit(HeapObject {
                 address: addr,
                 mt,

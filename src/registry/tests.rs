@@ -105,11 +105,20 @@ fn options_are_declared_once_and_spelled_as_options() {
 /// is matched in a command's source but through those.
 #[test]
 fn commands_parse_only_through_their_option_lists() {
+    // The command files, and those of commands that are a directory (`dumpobj/`).
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            files.push(path);
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
-        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let file = path.strip_prefix(&dir).unwrap().to_string_lossy().to_string();
         for (n, line) in text.lines().enumerate() {
             let code = line.trim_start();
             if code.starts_with("//") {

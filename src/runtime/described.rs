@@ -223,6 +223,8 @@ pub static BINDINGS: &[Binding] = &[
     field(9, "Thread", "LinkNext", |l| Some(&mut l.thread.link)),
     field(9, "Thread", "Id", |l| Some(&mut l.thread.managed_id)),
     field(9, "Thread", "OSId", |l| Some(&mut l.thread.os_id)),
+    field(9, "Thread", "State", |l| Some(&mut l.thread.state)),
+    field(9, "Thread", "LastThrownObject", |l| Some(&mut l.thread.last_thrown_object)),
     field(9, "Thread", "Frame", |l| Some(&mut l.stack.thread_frame)),
     field(9, "Thread", "RuntimeThreadLocals", |l| match &mut l.thread.alloc_context {
         AllocContextPlace::Indirect { pointer, .. } => Some(pointer),

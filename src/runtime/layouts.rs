@@ -767,6 +767,32 @@ pub const MTF_HAS_FINALIZER: u32 = 0x0010_0000;
 pub const MTF_CONTAINS_POINTERS: u32 = 0x0100_0000;
 pub const MTF_GENERICS_MASK: u32 = 0x0000_0030;
 
+/// Where an object's fields start: after its MethodTable pointer (FieldDesc offsets of
+/// instance fields count from here; not in the descriptor, the pointer size on 8, 9, 10).
+pub const OBJECT_DATA: u64 = 8;
+
+/// An exception's recorded stack trace (`Exception._stackTrace`, a byte array, or on 9 and
+/// 10 possibly an object array whose first element is it): a 16-byte header whose first
+/// word counts the entries (`size_t` on 8, `u32` then a keep-alive count on 9 and 10:
+/// read as a `u32` on every version), then `StackTraceElement { ip, sp, MethodDesc*,
+/// flags }` entries of 32 bytes (`excep.h`, `clrex.h`).
+pub const STACK_TRACE_HEADER: u64 = 16;
+pub const STACK_TRACE_ELEMENT: u64 = 32;
+
+/// The object header's bits (`syncblk.h`, the same on 8, 9 and 10; a later runtime widens
+/// the thin lock's thread id to 16 bits). With `IS_HASH_OR_SYNCBLKINDEX` clear the header
+/// holds a thin lock: the owner's managed thread id in the low 10 bits, the recursion level
+/// in the next 6. With it set, the low 26 bits are a hash code (`IS_HASHCODE` set) or a
+/// sync block index.
+pub const SBLK_FINALIZER_RUN: u32 = 0x4000_0000;
+pub const SBLK_SPIN_LOCK: u32 = 0x1000_0000;
+pub const SBLK_IS_HASH_OR_SYNCBLKINDEX: u32 = 0x0800_0000;
+pub const SBLK_IS_HASHCODE: u32 = 0x0400_0000;
+pub const SBLK_INDEX_MASK: u32 = 0x03ff_ffff;
+pub const SBLK_THIN_LOCK_THREAD_ID: u32 = 0x3ff;
+pub const SBLK_THIN_LOCK_RECURSION_SHIFT: u32 = 10;
+pub const SBLK_THIN_LOCK_RECURSION: u32 = 0x3f;
+
 /// Values the same on 8, 9 and 10.
 const METHOD_TABLE: MethodTableLayout = MethodTableLayout {
     flags: 0,
@@ -888,6 +914,9 @@ pub static NET8: Layout = Layout {
         managed_id: 32,
         os_id: 424,
         alloc_context: AllocContextPlace::Inline(88),
+        // ops-net8-wks-heap: +8 holds each thread's `clrthreads` State (2021220 ...);
+        // +464 the handle to the InvalidOperationException `clrthreads` lists on the
+        // two threads parked in a catch handler (managed ids 15, 16), 0 on the others.
         state: 8,
         preemptive_gc_disabled: 12,
         last_thrown_object: 464,
@@ -1033,6 +1062,8 @@ pub static NET9: Layout = Layout {
             context: 0,
             gc_context: 0,
         },
+        // Descriptor `Thread.State`, `Thread.LastThrownObject`; ops-net{9,10}-wks-heap
+        // agree with `clrthreads` (State, Exception).
         state: 0,
         preemptive_gc_disabled: 4,
         last_thrown_object: 336,
@@ -1176,6 +1207,8 @@ pub static NET10: Layout = Layout {
             context: 0,
             gc_context: 8,
         },
+        // Descriptor `Thread.State`, `Thread.LastThrownObject`; ops-net{9,10}-wks-heap
+        // agree with `clrthreads` (State, Exception).
         state: 0,
         preemptive_gc_disabled: 4,
         last_thrown_object: 336,
@@ -1269,17 +1302,19 @@ pub static NET10: Layout = Layout {
 };
 
 /// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved
-/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336, both 40
-/// bytes further than on x64; `m_CacheStackBase`, not in the descriptor, found on
-/// seed-arm64-wks-full the way research §1.1 found x64's: the one field pointing just past
-/// every thread's stack mapping, 40 bytes further too), and the structures of the
-/// architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`, `RangeSection`'s tail). The
-/// rest of the descriptor's types are the same on both (compared type by type). Like every
-/// table, these are defaults: the descriptor's values are taken at open.
+/// (10.0.12 arm64 contract descriptor: `Thread.LinkNext` 152, `Thread.OSId` 336,
+/// `Thread.LastThrownObject` 376, all 40 bytes further than on x64; `m_CacheStackBase`,
+/// not in the descriptor, found on seed-arm64-wks-full the way research §1.1 found x64's:
+/// the one field pointing just past every thread's stack mapping, 40 bytes further too),
+/// and the structures of the architecture's own (`TransitionBlock`, `RUNTIME_FUNCTION`,
+/// `RangeSection`'s tail). The rest of the descriptor's types are the same on both
+/// (compared type by type). Like every table, these are defaults: the descriptor's values
+/// are taken at open.
 pub static NET10_ARM64: Layout = Layout {
     thread: ThreadLayout {
         link: 152,
         os_id: 336,
+        // Descriptor `Thread.LastThrownObject` (40 bytes further too).
         last_thrown_object: 376,
         exception_tracker: Some(392),
         // descriptor `Thread.ThreadLocalDataPtr` on 10.0.12 arm64.

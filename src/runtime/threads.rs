@@ -1,51 +1,134 @@
 //! Managed threads: the `ThreadStore`'s list of `Thread` objects.
 //!
 //! The heap walk needs each thread's allocation context (the unparsed window of gen0 it
-//! allocates into); roots and `clrthreads` need ids. Offsets per version are in
+//! allocates into); roots, locks and `clrthreads` need its ids, state and last exception;
+//! the stack walk its registers, which are in the core file's thread notes, not in the
+//! runtime ([`Runtime::thread_registers`]). Offsets per version are in
 //! [`super::layouts::ThreadLayout`].
 use super::layouts::AllocContextPlace;
 use super::Runtime;
-use anyhow::{bail, Context, Result};
+use crate::dump::ThreadRegisters;
+use anyhow::{Context, Result};
+use std::collections::HashSet;
 
 /// More threads than this means a corrupt list.
 const MAX_THREADS: usize = 1 << 20;
 
-#[derive(Debug, Clone)]
+/// One `Thread` of the runtime's thread store.
+#[derive(Debug, Clone, Default)]
 pub struct ManagedThread {
+    /// The `Thread*`.
     pub address: u64,
     pub managed_id: u32,
     pub os_id: u32,
+    /// `ThreadState` flags (`clrthreads`' State column); `None` when unreadable.
+    pub state: Option<u32>,
     /// `[alloc_ptr, alloc_limit)`, when the thread has a non-empty allocation context.
     pub alloc_context: Option<(u64, u64)>,
+    /// The handle to the last exception thrown on the thread (0 when none or unreadable);
+    /// see [`ManagedThread::last_exception`].
+    pub last_thrown_handle: u64,
 }
 
-/// Reads every thread in the `ThreadStore`, in list order.
-pub fn read_threads(rt: &Runtime) -> Result<Vec<ManagedThread>> {
+impl ManagedThread {
+    /// The last exception thrown on this thread (the object its handle holds), if any.
+    pub fn last_exception(&self, rt: &Runtime) -> Option<u64> {
+        if self.last_thrown_handle == 0 {
+            return None;
+        }
+        rt.space.read_ptr(self.last_thrown_handle).ok().filter(|&o| o != 0)
+    }
+}
+
+impl Runtime {
+    /// The registers of an OS thread, from the core file's notes.
+    pub fn thread_registers(&self, os_id: u32) -> Option<&ThreadRegisters> {
+        self.space.core().threads.iter().find(|t| t.tid == os_id)
+    }
+
+    /// The stack pointer of an OS thread when the dump was taken.
+    pub fn thread_stack_pointer(&self, os_id: u32) -> Option<u64> {
+        self.thread_registers(os_id).map(ThreadRegisters::sp)
+    }
+
+    /// The debugger's number for an OS thread: its position among the dump's threads.
+    pub fn debugger_thread_index(&self, os_id: u32) -> Option<usize> {
+        self.space.core().threads.iter().position(|t| t.tid == os_id)
+    }
+
+    /// The OS id of a `Thread*`: from `threads` (the thread store's list), else read from
+    /// the Thread itself (a thread that has left the list).
+    pub fn thread_os_id(&self, threads: &[ManagedThread], thread: u64) -> Option<u32> {
+        if let Some(t) = threads.iter().find(|t| t.address == thread) {
+            return Some(t.os_id);
+        }
+        self.space.read_u32(thread.checked_add(self.layout.thread.os_id)?).ok()
+    }
+}
+
+/// Reads every thread in the `ThreadStore`, in list order. A damaged list loses the
+/// threads from the damage on, with a warning, never the dump: the list ends at a link
+/// that cannot be read, at a thread whose ids cannot be read, and where it loops.
+pub fn read_threads(rt: &Runtime) -> Vec<ManagedThread> {
     let space = &*rt.space;
     let t = &rt.layout.thread;
-    if rt.globals.thread_store == 0 {
-        return Ok(Vec::new());
-    }
-    let head = rt.globals.thread_store.wrapping_add(t.first_link);
-    let mut link = space.read_ptr(head).context("cannot read the thread list")?;
     let mut threads = Vec::new();
+    if rt.globals.thread_store == 0 {
+        return threads;
+    }
+    let lost = |threads: &[ManagedThread], why: String| {
+        space.warnings().warn(format!(
+            "the thread list is damaged ({why}): {} threads read, any after that are not",
+            threads.len()
+        ));
+    };
+    let head = rt.globals.thread_store.wrapping_add(t.first_link);
+    let mut link = match space.read_ptr(head) {
+        Ok(l) => l,
+        Err(e) => {
+            lost(&threads, format!("cannot read its head: {e}"));
+            return threads;
+        }
+    };
+    let mut seen = HashSet::new();
     while link != 0 && link != head {
         if threads.len() >= MAX_THREADS {
-            bail!("the thread list does not end (a loop?)");
+            lost(&threads, format!("more than {MAX_THREADS} threads"));
+            break;
+        }
+        if !seen.insert(link) {
+            lost(&threads, format!("the link at {link:#x} comes back to a thread already read"));
+            break;
         }
         let thread = link.wrapping_sub(t.link);
         let alloc_context = alloc_context_address(rt, thread).and_then(|a| read_alloc_context(rt, a));
+        let ids = space
+            .read_u32(thread.wrapping_add(t.managed_id))
+            .and_then(|m| Ok((m, space.read_u32(thread.wrapping_add(t.os_id))?)));
+        let (managed_id, os_id) = match ids {
+            Ok(ids) => ids,
+            Err(e) => {
+                lost(&threads, format!("the thread at {thread:#x}: {e}"));
+                break;
+            }
+        };
         threads.push(ManagedThread {
             address: thread,
-            managed_id: space.read_u32(thread.wrapping_add(t.managed_id))?,
-            os_id: space.read_u32(thread.wrapping_add(t.os_id))?,
+            managed_id,
+            os_id,
+            state: space.read_u32(thread.wrapping_add(t.state)).ok(),
             alloc_context,
+            last_thrown_handle: space.read_ptr(thread.wrapping_add(t.last_thrown_object)).unwrap_or(0),
         });
-        link = space
-            .read_ptr(link)
-            .with_context(|| format!("cannot read the thread list link at {link:#x}"))?;
+        link = match space.read_ptr(link) {
+            Ok(l) => l,
+            Err(e) => {
+                lost(&threads, format!("cannot read the link at {link:#x}: {e}"));
+                break;
+            }
+        };
     }
-    Ok(threads)
+    threads
 }
 
 /// Where a thread's `gc_alloc_context` is, when it has one.

@@ -12,8 +12,11 @@
 //! Warnings and notices the session reports ([`crate::warnings`]) are printed on standard
 //! error as they come ([`print_warnings`]): warnings always, notices unless `--quiet`.
 //!
-//! Exit status: 0 when every command succeeded, 1 when one failed. A closed output pipe
-//! (`| head`) ends the run quietly with the status so far.
+//! Exit status: 0 when every command succeeded, 1 when one failed, 3 (`partial`) when
+//! none failed but reading the dump skipped something (see [`crate::warnings`]: a command
+//! that added a warning says on standard error, after its output, that its answer is
+//! incomplete). A closed output pipe (`| head`) ends the run quietly with the status so
+//! far.
 pub mod complete;
 pub mod repl;
 pub mod summary;
@@ -90,6 +93,32 @@ fn buffered_stdout() -> io::BufWriter<ClearsProgress<io::StdoutLock<'static>>> {
     io::BufWriter::new(ClearsProgress::new(io::stdout().lock(), tty))
 }
 
+/// Exit status of a run whose commands all succeeded but whose answers are incomplete.
+pub const EXIT_PARTIAL: i32 = 3;
+
+/// Says on standard error that `line`'s answer is incomplete when it added warnings to
+/// the dump's (the warnings themselves were printed as they came).
+pub fn report_incomplete(session: &Session, line: &str, warnings_before: u64) {
+    let added = session.warnings.count().saturating_sub(warnings_before);
+    if added > 0 {
+        let s = if added == 1 { "" } else { "s" };
+        eprintln!(
+            "clrheap: {}: the answer is incomplete: the dump could not be read in full ({added} warning{s} above)",
+            line.trim()
+        );
+    }
+}
+
+/// The exit status of a run: `status` as the commands left it, or [`EXIT_PARTIAL`] when
+/// they all succeeded but the dump's warnings say something was skipped.
+pub fn final_status(session: &Session, status: i32) -> i32 {
+    if status == 0 && session.warnings.count() > 0 {
+        EXIT_PARTIAL
+    } else {
+        status
+    }
+}
+
 /// Runs a list of command lines in order (the `-c` commands, or lines read from standard
 /// input); a failed command prints `clrheap: COMMAND: MESSAGE` on standard error and the
 /// next one still runs. Returns the exit status.
@@ -105,22 +134,28 @@ fn run_all<I: Iterator<Item = io::Result<String>>>(session: &Session, lines: I) 
                 return 1;
             }
         };
-        match run_line(session, &line, &mut out) {
-            Ok(Next::Continue) => {}
+        let warnings_before = session.warnings.count();
+        let result = run_line(session, &line, &mut out);
+        if let Err(e) = &result
+            && is_broken_pipe(e)
+        {
+            return final_status(session, status);
+        }
+        if let Err(e) = out.flush() {
+            return flush_failed(e, final_status(session, status));
+        }
+        match result {
+            Ok(Next::Continue) => report_incomplete(session, &line, warnings_before),
             Ok(Next::Exit) => break,
-            Err(e) if is_broken_pipe(&e) => return status,
             Err(e) => {
-                if let Err(e) = out.flush() {
-                    return flush_failed(e, status);
-                }
                 eprintln!("clrheap: {}: {e:#}", line.trim());
                 status = 1;
             }
         }
     }
     match out.flush() {
-        Ok(()) => status,
-        Err(e) => flush_failed(e, status),
+        Ok(()) => final_status(session, status),
+        Err(e) => flush_failed(e, final_status(session, status)),
     }
 }
 

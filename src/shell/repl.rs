@@ -114,6 +114,7 @@ fn run_one(session: &Session, line: &str) -> Next {
     let stdout = io::stdout();
     let tty = stdout.is_terminal();
     let mut out = InterruptibleWriter::new(io::BufWriter::new(ClearsProgress::new(stdout.lock(), tty)));
+    let warnings_before = session.warnings.count();
     let result = run_line(session, line, &mut out);
     let next = match &result {
         Ok(next) => *next,
@@ -137,6 +138,7 @@ fn run_one(session: &Session, line: &str) -> Next {
             {
                 eprintln!("ERROR: cannot write output: {e}");
             }
+            super::report_incomplete(session, line, warnings_before);
         }
     }
     progress::output_ended();
