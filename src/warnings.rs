@@ -11,8 +11,8 @@
 //! ([`Warnings::set_listener`]): the shell prints warnings on standard error, and notices
 //! too unless `--quiet`.
 //!
-//! A dump is untrusted input, so a warning is reported once per text however often the
-//! damage is met, and at most [`MAX_KEPT`] distinct warnings are kept; every one is
+//! A dump is untrusted input, so a warning is reported once per text and command
+//! ([`Warnings::begin_command`]) however often the damage is met, and at most [`MAX_KEPT`] distinct warnings are kept; every one is
 //! counted ([`Warnings::count`]): the shell's exit status 3 (`partial`) comes from it.
 use std::collections::HashSet;
 use std::fmt;
@@ -124,12 +124,20 @@ impl Warnings {
         }
     }
 
+    /// Starts a command: a warning reported before is reported again (and counted) when
+    /// this command meets the same damage, so each answer says it is incomplete.
+    pub fn begin_command(&self) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.seen.clear();
+        kept.dropped = false;
+    }
+
     /// The messages kept so far (none once a listener is set), in the order reported.
     pub fn take(&self) -> Vec<Message> {
         std::mem::take(&mut self.kept.lock().unwrap_or_else(|e| e.into_inner()).messages)
     }
 
-    /// How many warnings were reported so far (each text once; notices and cautions not
+    /// How many warnings were reported so far (each text once per command; notices and cautions not
     /// counted).
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)

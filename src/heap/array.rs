@@ -78,7 +78,7 @@ impl Object<'_> {
         let component_size = info.component_size as u32;
         let capacity = match component_size {
             0 => length as u64,
-            c => heap.memory_after(data) / c as u64,
+            c => heap.array_capacity(data, c as u64),
         };
         Ok(Array {
             address: self.address(),
@@ -252,15 +252,6 @@ impl Heap {
             return t;
         }
         et::VALUETYPE
-    }
-
-    /// Bytes of memory from `addr` to the end of what can hold an object there: the end of
-    /// the heap segment holding `addr`, else of the dump's contiguous memory at `addr`.
-    pub fn memory_after(&self, addr: u64) -> u64 {
-        if let Some(seg) = self.segment_of(addr) {
-            return seg.end.saturating_sub(addr);
-        }
-        self.space().core_slice_from(addr).map_or(0, |s| s.len() as u64)
     }
 }
 

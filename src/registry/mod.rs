@@ -175,6 +175,8 @@ pub fn execute(session: &Session, line: &str, format: Format, out: &mut dyn Writ
     let Some(command) = lookup(&typed) else {
         return Err(Error::UnknownCommand(normalize(&typed)));
     };
+    // Each command reports the damage it meets, even where an earlier command met it too.
+    session.warnings.begin_command();
     let done = match command.action {
         Action::Run(run) => {
             let mut args = words;
