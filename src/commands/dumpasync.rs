@@ -51,6 +51,8 @@ pub const OPTIONS: &[OptionSpec] = &[
 const TAB: usize = 2;
 /// Deepest stack rendered (a continuation cycle would otherwise never end).
 const MAX_FRAMES_PER_STACK: usize = 1 << 20;
+/// Deepest level of coalesced stacks (each level is a recursion).
+const MAX_COALESCED_DEPTH: usize = 4096;
 
 /// The options, parsed.
 struct Options {
@@ -198,6 +200,9 @@ impl Renderer<'_> {
 
     fn level(&self, out: &mut dyn Write, objects: &[u64], depth: usize, budget: &mut usize) -> Result<()> {
         crate::interrupt::check()?;
+        if depth > MAX_COALESCED_DEPTH {
+            bail!("the async stacks are more than {MAX_COALESCED_DEPTH} frames deep (a continuation cycle?)");
+        }
         let mut groups: Vec<(String, Vec<u64>)> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for &o in objects {
