@@ -39,18 +39,25 @@ impl Heap {
     /// the status code, in heap order (a request found both ways appears twice), and
     /// the walk's warnings.
     pub fn http_requests(&self) -> Result<(Vec<HttpRequest>, Vec<WalkWarning>)> {
-        let (objects, warnings) = self.objects_clrmd_order();
         let (mut requests, mut responses) = (HashMap::new(), HashMap::new());
-        let mut out = Vec::new();
-        for o in objects {
-            crate::interrupt::check()?;
+        // The messages, in walk order: (address, is a response).
+        let mut messages = Vec::new();
+        let warnings = self.walk_clrmd_order(|o| {
             if self.named(&mut requests, o.mt, "System.Net.Http.HttpRequestMessage") {
-                out.push(self.http_request(o.address, None)?);
+                messages.push((o.address, false));
+            } else if self.named(&mut responses, o.mt, "System.Net.Http.HttpResponseMessage") {
+                messages.push((o.address, true));
             }
-            if self.named(&mut responses, o.mt, "System.Net.Http.HttpResponseMessage") {
+        });
+        let mut out = Vec::new();
+        for (address, is_response) in messages {
+            crate::interrupt::check()?;
+            if !is_response {
+                out.push(self.http_request(address, None)?);
+            } else {
                 let request = self
-                    .any_object_field(o.address, &["_requestMessage", "requestMessage"], "Unable to read HttpResponseMessage")?;
-                out.push(self.http_request(request, Some(o.address))?);
+                    .any_object_field(address, &["_requestMessage", "requestMessage"], "Unable to read HttpResponseMessage")?;
+                out.push(self.http_request(request, Some(address))?);
             }
         }
         Ok((out, warnings))
@@ -111,14 +118,16 @@ impl Heap {
     /// Every ASP.NET Core request in progress (a `DefaultHttpContext` whose features
     /// collection is set), in heap order, and the walk's warnings.
     pub fn incoming_requests(&self) -> Result<(Vec<IncomingRequest>, Vec<WalkWarning>)> {
-        let (objects, warnings) = self.objects_clrmd_order();
-        let mut contexts = HashMap::new();
-        let mut out = Vec::new();
-        for o in objects {
-            crate::interrupt::check()?;
-            if !self.named(&mut contexts, o.mt, "Microsoft.AspNetCore.Http.DefaultHttpContext") {
-                continue;
+        let mut named = HashMap::new();
+        let mut contexts = Vec::new();
+        let warnings = self.walk_clrmd_order(|o| {
+            if self.named(&mut named, o.mt, "Microsoft.AspNetCore.Http.DefaultHttpContext") {
+                contexts.push(o);
             }
+        });
+        let mut out = Vec::new();
+        for o in contexts {
+            crate::interrupt::check()?;
             let Ok(features) = self.field_addr(o.address, "_features") else { continue };
             let Ok(features_mt) = self.instance_field(o.mt, "_features").map(|fd| self.field_type_mt(&fd)) else {
                 continue;

@@ -155,20 +155,19 @@ pub enum Awaiting {
 }
 
 impl Heap {
-    /// Every object of the heap in ClrMD's order (by heap, then by `heap_segment`
-    /// address), with the walk's warnings.
-    pub fn objects_clrmd_order(&self) -> (Vec<HeapObject>, Vec<WalkWarning>) {
+    /// Visits every object of the heap in ClrMD's order (by heap, then by
+    /// `heap_segment` address), without keeping them; returns the walk's warnings.
+    pub fn walk_clrmd_order(&self, mut visit: impl FnMut(HeapObject)) -> Vec<WalkWarning> {
         let mut segments: Vec<_> = self.segments.iter().collect();
         segments.sort_by_key(|s| (s.heap, s.address));
-        let mut objects = Vec::new();
         let mut warnings = Vec::new();
         let mut sizes = crate::heap::SizeCache::default();
         for seg in segments {
-            if let Some(w) = self.walk_segment(seg, &mut sizes, |o| objects.push(o)) {
+            if let Some(w) = self.walk_segment(seg, &mut sizes, &mut visit) {
                 warnings.push(w);
             }
         }
-        (objects, warnings)
+        warnings
     }
 
     /// The tasks and async methods of the heap, chained by continuations (completed
@@ -179,16 +178,19 @@ impl Heap {
             return Ok((None, Vec::new()));
         };
         let sentinel = self.read_static_object(task_mt, "s_taskCompletionSentinel").unwrap_or(0);
-        let (objects, warnings) = self.objects_clrmd_order();
+        // The tasks bigger than 24 bytes, in walk order.
         let mut is_task: HashMap<u64, bool> = HashMap::new();
-        let mut found = AsyncFrames { sentinel, ..Default::default() };
-        for o in objects {
-            crate::interrupt::check()?;
-            if o.size <= 24 {
-                continue;
+        let mut tasks = Vec::new();
+        let warnings = self.walk_clrmd_order(|o| {
+            if o.size > 24 && *is_task.entry(o.mt).or_insert_with(|| self.derives_from(o.mt, task_mt)) {
+                tasks.push(o);
             }
-            let task = *is_task.entry(o.mt).or_insert_with(|| self.derives_from(o.mt, task_mt));
-            if !task || found.index.contains_key(&o.address) {
+        });
+        crate::interrupt::check()?;
+        let mut found = AsyncFrames { sentinel, ..Default::default() };
+        for o in tasks {
+            crate::interrupt::check()?;
+            if found.index.contains_key(&o.address) {
                 continue;
             }
             let Some(flags) = self.task_state_flags(o.address) else { continue };
