@@ -2,7 +2,8 @@
 //! whole outputs: every truth file of the lab's dumps whose command (`sos/COMMANDS.tsv`)
 //! is one of them (`dcd`, `dcq`, `timerinfo`, `threadpool`, `threadpoolqueue`,
 //! `dumpasync ...`, `dumphttp`, `dumprequests`), and `tests/expected/ops-commands/DUMP/`
-//! (dotnet-dump's `dcd`, `dcq`, `timerinfo` and `threadpool` on seed and zoo dumps; the file name is the command, `_`
+//! (dotnet-dump's `dcd`, `dcq`, `timerinfo`, `threadpool` and `dumpasync` on seed and zoo dumps,
+//! `dumpasync`'s filters, `taskstate` and `dumphttp`'s options on ops-net8; the file name is the command, `_`
 //! for spaces; a `.sha256` file holds the SHA-256 of a long output, then its first and
 //! last lines for the reader). Check names are the command's name (`dcd`, `dumpasync`...).
 mod common;

@@ -9,6 +9,7 @@
 pub mod array;
 pub mod dac_names;
 pub mod fields;
+pub mod http;
 pub mod object;
 pub mod memory;
 pub mod managed;
@@ -21,6 +22,7 @@ pub mod roots;
 pub mod segments;
 pub mod stack_objects;
 pub mod statics;
+pub mod tasks;
 pub mod types;
 pub mod value;
 pub mod verify;

@@ -5,6 +5,7 @@ use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
+use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
@@ -164,7 +165,18 @@ pub const COMMANDS: &[Command] = &[
         action: Action::Run(dumpobj::run_dumparray),
     },
     planned("dumpassembly", &[], "<arguments>", "Displays details about an assembly."),
-    planned("dumpasync", &[], "", "Displays information about async \"stacks\" on the garbage-collected heap."),
+    Command {
+        name: "dumpasync",
+        aliases: &[],
+        usage: "[--address <addr>] [--methodtable <mt>] [--type <name>] [--tasks] [--completed] [--fields] [--stats] [--coalesce]",
+        summary: "Displays information about async \"stacks\" on the garbage-collected heap.",
+        options: dumpasync::OPTIONS,
+        details: "Stacks are synthesized by finding all task objects (including async state machine box\n\
+                  objects) on the GC heap and chaining them together based on continuations.",
+        examples: &["dumpasync", "dumpasync --coalesce", "dumpasync --type ReadAsync", "dumpasync --stats --tasks"],
+        exercise: &["dumpasync", "dumpasync --tasks --completed --fields", "dumpasync --coalesce", "dumpasync --stats", "dumpasync --address {0} --fields"],
+        action: Action::Run(dumpasync::run),
+    },
     planned("dumpclass", &[], "<arguments>", "Displays information about a EE class structure at the specified address."),
     Command {
         name: "dumpconcurrentdictionary",
@@ -233,7 +245,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpheap -stat", "dumpheap -live -stat", "dumpheap -strings -stat", "dumpheap -thinlock"],
         action: Action::Run(dumpheap::run),
     },
-    planned("dumphttp", &[], "", "Displays information about HTTP requests."),
+    Command {
+        name: "dumphttp",
+        aliases: &[],
+        usage: "[--stats] [--pending] [--completed] [--uri <text>] [--statuscode <code>]",
+        summary: "Displays information about HTTP requests.",
+        options: dumphttp::OPTIONS,
+        details: "Lists HttpClient's requests on the heap (HttpRequestMessage and HttpResponseMessage):\n\
+                  method, response status code (blank while pending) and URI.",
+        examples: &["dumphttp", "dumphttp --stats", "dumphttp --completed", "dumphttp --statuscode 500 --uri weather"],
+        exercise: &["dumphttp", "dumphttp --stats", "dumphttp --pending"],
+        action: Action::Run(dumphttp::run),
+    },
     planned("dumpil", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that is associated with a managed method."),
     Command {
         name: "dumplog",
@@ -272,7 +295,18 @@ pub const COMMANDS: &[Command] = &[
         action: Action::Run(dumpobj::run_dumpobj),
     },
     planned("dumpobjgcrefs", &[], "<object>", "A helper command to implement !dumpobj -refs"),
-    planned("dumprequests", &[], "", "Displays all currently active incoming HTTP requests."),
+    Command {
+        name: "dumprequests",
+        aliases: &[],
+        usage: "",
+        summary: "Displays all currently active incoming HTTP requests.",
+        options: dumprequests::OPTIONS,
+        details: "Lists ASP.NET Core's requests in progress (DefaultHttpContext): method, scheme, path\n\
+                  and query string.",
+        examples: &["dumprequests"],
+        exercise: &["dumprequests"],
+        action: Action::Run(dumprequests::run),
+    },
     planned("dumpruntimetypes", &[], "", "Finds all System.RuntimeType objects in the GC heap and prints the type name and MethodTable they refer to."),
     planned("dumpsig", &[], "<arguments>", "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>."),
     planned("dumpsigelem", &[], "<arguments>", "Dumps a single element of a signature object."),
@@ -700,7 +734,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["syncblk"],
         action: Action::Run(syncblk::run),
     },
-    planned("taskstate", &["tks"], "<address>", "Displays a Task state in a human readable format."),
+    Command {
+        name: "taskstate",
+        aliases: &["tks"],
+        usage: "[<address>] [-v <value>]",
+        summary: "Displays a Task state in a human readable format.",
+        options: taskstate::OPTIONS,
+        details: "Translates a Task's m_stateFlags field value into human readable format: the state of\n\
+                  the task at a hexadecimal address, or of a decimal -v <state value>.",
+        examples: &["tks 7f3b2c0a1b20", "tks -v 73728"],
+        exercise: &["taskstate {0}", "tks -v 73728", "tks -v 33555456"],
+        action: Action::Run(taskstate::run),
+    },
     Command {
         name: "threadpool",
         aliases: &[],
