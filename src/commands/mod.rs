@@ -4,6 +4,7 @@
 //! option list its parser reads; the registry ([`crate::registry`]) names it and runs it.
 //! Commands depend on the session and the layers below (graph, heap, render, args), never
 //! on each other.
+pub mod analyzeoom;
 pub mod clrmodules;
 pub mod clrstack;
 pub mod clrthreads;
@@ -21,6 +22,7 @@ pub mod eeheap;
 pub mod eeversion;
 pub mod finalizequeue;
 pub mod gchandles;
+pub mod gcheapstat;
 pub mod gcroot;
 pub mod gcwhere;
 pub mod leaks;
@@ -33,6 +35,7 @@ pub mod readmemory;
 pub mod registers;
 pub mod retained;
 pub mod runtimes;
+pub mod sizestats;
 pub mod syncblk;
 pub mod threadpool;
 pub mod threadpoolqueue;

@@ -10,6 +10,7 @@ pub mod array;
 pub mod dac_names;
 pub mod fields;
 pub mod object;
+pub mod oom;
 pub mod memory;
 pub mod managed;
 pub mod threadpool;
@@ -131,6 +132,11 @@ impl Heap {
             end = end.min(seg.end);
         }
         end.saturating_sub(data) / component_size
+    }
+
+    /// Whether `mt` is the GC's free-space MethodTable (a gap between objects).
+    pub fn is_free_mt(&self, mt: u64) -> bool {
+        mt == self.runtime.globals.free_mt
     }
 
     /// The segment holding `addr`, if any.

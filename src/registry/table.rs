@@ -2,14 +2,25 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
+use crate::commands::{analyzeoom, debuggeronly, gcheapstat, gcwhere, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
-    planned("analyzeoom", &[], "", "Displays the info of the last OOM that occurred on an allocation request to the GC heap."),
+    Command {
+        name: "analyzeoom",
+        aliases: &[],
+        usage: "",
+        summary: "Displays the info of the last OOM that occurred on an allocation request to the GC heap.",
+        options: analyzeoom::OPTIONS,
+        details: "Prints, for each GC heap that recorded one, why the GC refused an allocation and\n\
+                  what it failed to reserve or commit (the GC's oom_history).",
+        examples: &["analyzeoom"],
+        exercise: &["analyzeoom"],
+        action: Action::Run(analyzeoom::run),
+    },
     Command {
         name: "assemblies",
         aliases: &["clrmodules"],
@@ -381,7 +392,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["gchandles"],
         action: Action::Run(gchandles::run),
     },
-    planned("gcheapstat", &[], "", "Displays various GC heap stats."),
+    Command {
+        name: "gcheapstat",
+        aliases: &[],
+        usage: "[-unreachable|-inclUnrooted|-iu]",
+        summary: "Displays various GC heap stats.",
+        options: gcheapstat::OPTIONS,
+        details: "Per heap and generation: the bytes allocated, free (with the free share of the\n\
+                  small, large and pinned object heaps) and committed; with -iu also the bytes of\n\
+                  objects no root reaches.",
+        examples: &["gcheapstat", "gcheapstat -iu"],
+        exercise: &["gcheapstat", "gcheapstat -iu"],
+        action: Action::Run(gcheapstat::run),
+    },
     planned("gcinfo", &[], "<arguments>", "Displays JIT GC encoding for a method."),
     Command {
         name: "gcroot",
@@ -665,7 +688,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["setsymbolserver"],
         action: Action::Run(debuggeronly::run_setsymbolserver),
     },
-    planned("sizestats", &[], "", "Size statistics for the GC heap."),
+    Command {
+        name: "sizestats",
+        aliases: &[],
+        usage: "",
+        summary: "Size statistics for the GC heap.",
+        options: sizestats::OPTIONS,
+        details: "Per generation, how many objects (then free blocks) have each size, rounded up to\n\
+                  8 bytes, with the running totals of the smaller sizes.",
+        examples: &["sizestats"],
+        exercise: &["sizestats"],
+        action: Action::Run(sizestats::run),
+    },
     Command {
         name: "sos",
         aliases: &["ext"],
