@@ -170,10 +170,13 @@ fn same_unrooted_bounded(ours: &str, theirs: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `gcheapstat` (and `-iu`), `sizestats`, `analyzeoom`: the lab's truth texts (ops and oom
-/// dumps) and `tests/expected/heap-checks/DUMP/COMMAND.txt` (`_` for spaces: what
-/// `bin/sos DUMP -c COMMAND` printed on the seed/zoo/oom dumps of 8, 9 and 10, workstation,
-/// server, DATAS and segments), whole outputs.
+/// `gcheapstat` (and `-iu`), `sizestats`, `analyzeoom`, `listnearobj`: the lab's truth texts
+/// (ops and oom dumps) and `tests/expected/heap-checks/DUMP/COMMAND.txt` (`_` for spaces:
+/// what `bin/sos DUMP -c COMMAND` printed on the seed/zoo/oom dumps of 8, 9 and 10,
+/// workstation, server, DATAS and segments), or `COMMAND.cmds` (lines of one command: for
+/// `listnearobj`, each segment's first object, an address inside it, its last object, its
+/// committed memory past the objects) with dotnet-dump's output in `COMMAND.out`; whole
+/// outputs.
 #[test]
 fn heap_statistics_match_dotnet_dump() {
     let checks = common::Checks::new();
@@ -202,7 +205,20 @@ fn heap_statistics_match_dotnet_dump() {
             let path = f.path();
             let command = path.file_stem().unwrap().to_string_lossy().replace('_', " ");
             let check = command.replace(' ', "");
+            if path.extension().is_some_and(|x| x == "out") {
+                continue;
+            }
             cases += 1;
+            if path.extension().is_some_and(|x| x == "cmds") {
+                // Several lines of one command; dotnet-dump's output beside, in `.out`.
+                checks.run(&name, &check, || {
+                    let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+                    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+                    let theirs = std::fs::read_to_string(path.with_extension("out")).map_err(|e| e.to_string())?;
+                    same(&run_lines(&dump, &lines)?, &theirs)
+                });
+                continue;
+            }
             checks.run(&name, &check, || {
                 let theirs = common::without_progress(&std::fs::read_to_string(&path).map_err(|e| e.to_string())?);
                 let ours = common::try_command(&dump, &command)?;

@@ -26,6 +26,7 @@ pub mod gcheapstat;
 pub mod gcroot;
 pub mod gcwhere;
 pub mod leaks;
+pub mod listnearobj;
 pub mod ip2md;
 pub mod modules;
 pub mod objsize;

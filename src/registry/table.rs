@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, debuggeronly, gcheapstat, gcwhere, readmemory, sizestats, verifyheap};
+use crate::commands::{analyzeoom, debuggeronly, gcheapstat, gcwhere, listnearobj, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
@@ -519,7 +519,7 @@ pub const COMMANDS: &[Command] = &[
                   code and IL addresses, its native code versions with their optimization tiers,\n\
                   and the address's source line when the module's portable PDB is found.",
         examples: &["ip2md 00007f045264f724"],
-        exercise: &[],
+        exercise: &["ip2md {0}", "ip2md 10"],
         action: Action::Run(ip2md::run),
     },
     Command {
@@ -536,7 +536,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["leaks"],
         action: Action::Run(leaks::run),
     },
-    planned("listnearobj", &["lno"], "<address>", "Displays the object preceding and succeeding the specified address."),
+    Command {
+        name: "listnearobj",
+        aliases: &["lno"],
+        usage: "<address>",
+        summary: "Displays the object preceding and succeeding the specified address.",
+        options: listnearobj::OPTIONS,
+        details: "Prints the objects before, at and after the address on its segment, the allocation\n\
+                  contexts between them, and whether each object ends where the next begins.",
+        examples: &["listnearobj 7f3b2c010428", "lno 7f3b2c010430"],
+        exercise: &["listnearobj {0}", "lno {1}", "lno 10"],
+        action: Action::Run(listnearobj::run),
+    },
     Command {
         name: "loadsymbols",
         aliases: &[],

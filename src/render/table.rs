@@ -181,6 +181,6 @@ mod tests {
         assert_eq!(t.row_text(&["Heap0".into(), 123u64.into(), "SOH:2%".into()]), "Heap0    123        SOH:2%");
         assert_eq!(t.row_text(&["Heap123456".into(), Cell::Empty]), "...23456           ");
         let r = Table::new(&[Column::INTEGER, Column::POINTER]);
-        assert_eq!(r.row_text(&[1234567u64.into(), 0x7fu64.into()]), "     1,234,567 00000000007f");
+        assert_eq!(r.row_text(&[1234567u64.into(), 0x7fu64.into()]), "     1,234,567     00000000007f");
     }
 }
