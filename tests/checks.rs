@@ -175,12 +175,13 @@ fn same_unrooted_bounded(ours: &str, theirs: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `gcheapstat` (and `-iu`), `sizestats`, `analyzeoom`, `listnearobj`: the lab's truth texts
+/// `gcheapstat` (and `-iu`), `sizestats`, `analyzeoom`, `listnearobj`, `pathto`: the lab's truth texts
 /// (ops and oom dumps) and `tests/expected/heap-checks/DUMP/COMMAND.txt` (`_` for spaces:
 /// what `bin/sos DUMP -c COMMAND` printed on the seed/zoo/oom dumps of 8, 9 and 10,
 /// workstation, server, DATAS and segments), or `COMMAND.cmds` (lines of one command: for
 /// `listnearobj`, each segment's first object, an address inside it, its last object, its
-/// committed memory past the objects) with dotnet-dump's output in `COMMAND.out`; whole
+/// committed memory past the objects; for `pathto`, each gcroot truth target from its first
+/// chain's root object and back) with dotnet-dump's output in `COMMAND.out`; whole
 /// outputs.
 #[test]
 fn heap_statistics_match_dotnet_dump() {
@@ -220,7 +221,7 @@ fn heap_statistics_match_dotnet_dump() {
                     let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
                     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
                     let theirs = std::fs::read_to_string(path.with_extension("out")).map_err(|e| e.to_string())?;
-                    same(&run_lines(&dump, &lines)?, &theirs)
+                    same(&run_lines(&dump, &lines)?, &common::without_progress(&theirs))
                 });
                 continue;
             }

@@ -31,6 +31,7 @@ pub mod ip2md;
 pub mod modules;
 pub mod objsize;
 pub mod parallelstacks;
+pub mod pathto;
 pub mod printexception;
 pub mod readmemory;
 pub mod registers;

@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, debuggeronly, gcheapstat, gcwhere, listnearobj, readmemory, sizestats, verifyheap};
+use crate::commands::{analyzeoom, debuggeronly, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
@@ -629,7 +629,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["pstacks", "pstacks -a -r"],
         action: Action::Run(parallelstacks::run),
     },
-    planned("pathto", &[], "<source> <target>", "Displays the GC path from <root> to <target>."),
+    Command {
+        name: "pathto",
+        aliases: &[],
+        usage: "<source> <target>",
+        summary: "Displays the GC path from <root> to <target>.",
+        options: pathto::OPTIONS,
+        details: "Prints one chain of references from the source object to the target, as gcroot\n\
+                  prints a root's chain (the first ClrMD's search finds).",
+        examples: &["pathto 7f3b2c010428 7f3b2c010510"],
+        exercise: &["pathto {0} {1}", "pathto {1} {3}", "pathto 10 {0}"],
+        action: Action::Run(pathto::run),
+    },
     Command {
         name: "printexception",
         aliases: &["pe"],
