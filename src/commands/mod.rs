@@ -17,6 +17,7 @@ pub mod dumpgen;
 pub mod dumpheap;
 pub mod dumpmt;
 pub mod dumpobj;
+pub mod dumpobjgcrefs;
 pub mod dumpstackobjects;
 pub mod eeheap;
 pub mod eeversion;

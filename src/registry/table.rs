@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, debuggeronly, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
+use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
@@ -282,7 +282,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpobj {0}", "dumpobj {1}"],
         action: Action::Run(dumpobj::run_dumpobj),
     },
-    planned("dumpobjgcrefs", &[], "<object>", "A helper command to implement !dumpobj -refs"),
+    Command {
+        name: "dumpobjgcrefs",
+        aliases: &[],
+        usage: "<object>",
+        summary: "A helper command to implement !dumpobj -refs",
+        options: dumpobjgcrefs::OPTIONS,
+        details: "Lists the object's non-null references: the field holding each, its offset, the\n\
+                  object it points to and that object's type.",
+        examples: &["dumpobjgcrefs 7f3b2c010428"],
+        exercise: &["dumpobjgcrefs {0}", "dumpobjgcrefs {2}", "dumpobjgcrefs 10"],
+        action: Action::Run(dumpobjgcrefs::run),
+    },
     planned("dumprequests", &[], "", "Displays all currently active incoming HTTP requests."),
     planned("dumpruntimetypes", &[], "", "Finds all System.RuntimeType objects in the GC heap and prints the type name and MethodTable they refer to."),
     planned("dumpsig", &[], "<arguments>", "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>."),
