@@ -134,6 +134,18 @@ fn verifyheap_finds_injected_damage_as_dotnet_dump_does() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+fn sha256(text: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or("").to_string()
+}
+
 /// Whole texts, identical but where dotnet-dump could not name a type emitted at run time
 /// (`Unknown (MethodTable: ...)`, or a generic over one as `List<T1>`; RESEARCH §1a): there
 /// the line must agree up to the type, and clrheap's name must be a real one.
@@ -200,10 +212,11 @@ fn same_unrooted_bounded(ours: &str, theirs: &str) -> Result<(), String> {
 }
 
 /// `gcheapstat` (and `-iu`), `sizestats`, `analyzeoom`, `listnearobj`, `pathto`,
-/// `dumpobjgcrefs`: the lab's truth texts
+/// `dumpobjgcrefs`, `ephrefs`, `ephtoloh`: the lab's truth texts
 /// (ops and oom dumps) and `tests/expected/heap-checks/DUMP/COMMAND.txt` (`_` for spaces:
 /// what `bin/sos DUMP -c COMMAND` printed on the seed/zoo/oom dumps of 8, 9 and 10,
-/// workstation, server, DATAS and segments), or `COMMAND.cmds` (lines of one command: for
+/// workstation, server, DATAS and segments; `COMMAND.sha256` for a long one: its SHA-256,
+/// then its first and last lines), or `COMMAND.cmds` (lines of one command: for
 /// `listnearobj`, each segment's first object, an address inside it, its last object, its
 /// committed memory past the objects; for `pathto`, each gcroot truth target from its first
 /// chain's root object and back; for `dumpobjgcrefs`, objects of the ClrMD truth's
@@ -248,6 +261,16 @@ fn heap_statistics_match_dotnet_dump() {
                     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
                     let theirs = std::fs::read_to_string(path.with_extension("out")).map_err(|e| e.to_string())?;
                     same_or_emitted(&run_lines(&dump, &lines)?, &common::without_progress(&theirs))
+                });
+                continue;
+            }
+            if path.extension().is_some_and(|x| x == "sha256") {
+                // A long output: its SHA-256, then its first and last lines for the reader.
+                checks.run(&name, &check, || {
+                    let want = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+                    let digest = want.lines().next().unwrap_or("");
+                    let got = sha256(&common::try_command(&dump, &command)?);
+                    if got == digest { Ok(()) } else { Err(format!("{command}: SHA-256 {got}, want {digest}")) }
                 });
                 continue;
             }

@@ -67,9 +67,10 @@ impl Printer<'_> {
     /// Prints one object's row (and its damage); whether it is a valid, undamaged object.
     fn object(&mut self, out: &mut dyn Write, which: &str, near: Near) -> Result<bool> {
         let corruption = self.heap.verify_object(near.address).into_iter().next();
+        // dotnet-dump's type cell for an address with no valid MethodTable.
         let type_name = match near.size {
             Some(_) => self.heap.type_name(near.mt).to_string(),
-            None => String::new(),
+            None => "Unknown".to_string(),
         };
         self.table.write_row(
             out,

@@ -21,6 +21,8 @@ pub mod dumpobjgcrefs;
 pub mod dumpstackobjects;
 pub mod eeheap;
 pub mod eeversion;
+pub mod ephrefs;
+pub mod ephtoloh;
 pub mod finalizequeue;
 pub mod gchandles;
 pub mod gcheapstat;

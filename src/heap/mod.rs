@@ -139,6 +139,12 @@ impl Heap {
         mt == self.runtime.globals.free_mt
     }
 
+    /// The generation of the object at `addr`, from the segment whose objects hold it.
+    pub fn generation_at(&self, addr: u64) -> Option<ObjectGeneration> {
+        let seg = self.segment_of(addr)?;
+        Some(seg.generation_of(addr, self.heap_of(seg)))
+    }
+
     /// The segment holding `addr`, if any.
     pub fn segment_of(&self, addr: u64) -> Option<&Segment> {
         self.segments

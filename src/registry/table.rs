@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
+use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
@@ -367,8 +367,30 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["enummem"],
         action: Action::Run(debuggeronly::run_enummem),
     },
-    planned("ephrefs", &[], "", "Finds older generation objects which reference objects in the ephemeral segment."),
-    planned("ephtoloh", &[], "", "Finds ephemeral objects which reference the large object heap."),
+    Command {
+        name: "ephrefs",
+        aliases: &[],
+        usage: "",
+        summary: "Finds older generation objects which reference objects in the ephemeral segment.",
+        options: ephrefs::OPTIONS,
+        details: "Lists, by pair of generations, the objects of older generations holding references\n\
+                  to younger objects, with how many and how many bytes they reference.",
+        examples: &["ephrefs"],
+        exercise: &["ephrefs"],
+        action: Action::Run(ephrefs::run),
+    },
+    Command {
+        name: "ephtoloh",
+        aliases: &[],
+        usage: "",
+        summary: "Finds ephemeral objects which reference the large object heap.",
+        options: ephtoloh::OPTIONS,
+        details: "Lists the references from gen0 objects to large objects and from large objects to\n\
+                  gen0 and gen1 objects, and a chain through both.",
+        examples: &["ephtoloh"],
+        exercise: &["ephtoloh"],
+        action: Action::Run(ephtoloh::run),
+    },
     Command {
         name: "exit",
         aliases: &["quit", "q"],
