@@ -4,6 +4,7 @@
 //! option list its parser reads; the registry ([`crate::registry`]) names it and runs it.
 //! Commands depend on the session and the layers below (graph, heap, render, args), never
 //! on each other.
+pub mod analyzeoom;
 pub mod clrmodules;
 pub mod clrstack;
 pub mod clrthreads;
@@ -19,23 +20,30 @@ pub mod dumpheap;
 pub mod dumpmt;
 pub mod dumprequests;
 pub mod dumpobj;
+pub mod dumpobjgcrefs;
 pub mod dumpstackobjects;
 pub mod eeheap;
 pub mod eeversion;
+pub mod ephrefs;
+pub mod ephtoloh;
 pub mod finalizequeue;
 pub mod gchandles;
+pub mod gcheapstat;
 pub mod gcroot;
 pub mod gcwhere;
 pub mod leaks;
+pub mod listnearobj;
 pub mod ip2md;
 pub mod modules;
 pub mod objsize;
 pub mod parallelstacks;
+pub mod pathto;
 pub mod printexception;
 pub mod readmemory;
 pub mod registers;
 pub mod retained;
 pub mod runtimes;
+pub mod sizestats;
 pub mod syncblk;
 pub mod taskstate;
 pub mod threadpool;

@@ -1,8 +1,6 @@
 //! `verifyheap` and `verifyobj`: the heap's consistency checks (`heap::verify`), printed
 //! as dotnet-dump prints them.
 use crate::args::{parse_address, parse_range, CommandArgs, OptionSpec};
-use crate::heap::memory::Memory;
-use crate::heap::verify::{Corruption, CorruptionKind};
 use crate::render::format::thousands;
 use crate::render::Format;
 use crate::session::Session;
@@ -17,48 +15,6 @@ pub const OPTIONS: &[OptionSpec] = &[
 
 /// verifyobj has no options.
 pub const VERIFYOBJ_OPTIONS: &[OptionSpec] = &[];
-
-/// A pointer read for a message, or `???` when the dump lacks it.
-fn pointer_text(memory: Memory, addr: u64) -> String {
-    memory.pointer(addr).map_or_else(|| "???".to_string(), |v| format!("{v:x}"))
-}
-
-/// dotnet-dump's description of a corruption.
-fn message(memory: Memory, c: &Corruption) -> String {
-    let obj = c.object;
-    let at = obj.wrapping_add(c.offset);
-    match c.kind {
-        CorruptionKind::ObjectNotOnTheHeap => format!("Tried to validate {obj:x} but its address was not on any segment."),
-        CorruptionKind::ObjectNotPointerAligned => format!("Object {obj:x} is not pointer aligned"),
-        CorruptionKind::ObjectTooLarge => format!(
-            "Object {obj:x} is too large, size={:x}, segmentEnd: {}",
-            c.size,
-            c.segment.map_or_else(|| "???".to_string(), |s| format!("{:x}", s.2))
-        ),
-        CorruptionKind::InvalidMethodTable => {
-            format!("Object {obj:x} has an invalid method table {}", pointer_text(memory, obj))
-        }
-        CorruptionKind::ObjectReferenceNotPointerAligned => {
-            format!("Object {obj:x} has an unaligned member at offset {:x}: is not pointer aligned", c.offset)
-        }
-        CorruptionKind::InvalidObjectReference => format!(
-            "Object {obj:x} has a bad member at offset {:x}: {}",
-            c.offset,
-            pointer_text(memory, at)
-        ),
-        CorruptionKind::FreeObjectReference => format!(
-            "Object {obj:x} contains free object at offset {:x}: {}",
-            c.offset,
-            pointer_text(memory, at)
-        ),
-        CorruptionKind::CouldNotReadObject => format!(
-            "Could not read object {obj:x} at offset {:x}: {}",
-            c.offset,
-            pointer_text(memory, at)
-        ),
-        CorruptionKind::CouldNotReadGCDesc => format!("Could not verify object {obj:x}: could not read GCDesc"),
-    }
-}
 
 /// A left-aligned cell of `width` (longer text is cut to `width - 3` characters and `...`).
 fn left(text: &str, width: usize) -> String {
@@ -110,9 +66,9 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
             let object = format!("{:x}", c.object);
             if server {
                 let h = c.segment.map_or_else(String::new, |s| s.0.to_string());
-                writeln!(out, "{h:<4} {segment:<16} {object:<16} {} {}", left(c.kind.name(), 32), message(memory, c))?;
+                writeln!(out, "{h:<4} {segment:<16} {object:<16} {} {}", left(c.kind.name(), 32), c.message(memory))?;
             } else {
-                writeln!(out, "{segment:<16} {object:<16} {} {}", left(c.kind.name(), 32), message(memory, c))?;
+                writeln!(out, "{segment:<16} {object:<16} {} {}", left(c.kind.name(), 32), c.message(memory))?;
             }
         }
         writeln!(out)?;
@@ -147,7 +103,7 @@ pub fn run_verifyobj(session: &Session, args: &[String], _format: Format, out: &
     }
     writeln!(out, "Offset Issue                            Description")?;
     for c in &found {
-        writeln!(out, "{} {} {}", left(&format!("{:#04x}", c.offset), 6), left(c.kind.name(), 32), message(heap.memory(), c))?;
+        writeln!(out, "{} {} {}", left(&format!("{:#04x}", c.offset), 6), left(c.kind.name(), 32), c.message(heap.memory()))?;
     }
     writeln!(out)?;
     writeln!(out, "{} error{}  detected.", found.len(), if found.len() == 1 { "" } else { "s" })?;

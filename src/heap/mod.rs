@@ -11,6 +11,7 @@ pub mod dac_names;
 pub mod fields;
 pub mod http;
 pub mod object;
+pub mod oom;
 pub mod memory;
 pub mod managed;
 pub mod threadpool;
@@ -133,6 +134,17 @@ impl Heap {
             end = end.min(seg.end);
         }
         end.saturating_sub(data) / component_size
+    }
+
+    /// Whether `mt` is the GC's free-space MethodTable (a gap between objects).
+    pub fn is_free_mt(&self, mt: u64) -> bool {
+        mt == self.runtime.globals.free_mt
+    }
+
+    /// The generation of the object at `addr`, from the segment whose objects hold it.
+    pub fn generation_at(&self, addr: u64) -> Option<ObjectGeneration> {
+        let seg = self.segment_of(addr)?;
+        Some(seg.generation_of(addr, self.heap_of(seg)))
     }
 
     /// The segment holding `addr`, if any.

@@ -151,6 +151,7 @@ pub fn read_heaps(rt: &Runtime) -> Result<Vec<GcHeap>> {
             ephemeral_heap_segment,
             alloc_allocated,
             finalize_queue,
+            ..
         } => Ok(vec![GcHeap {
             index: 0,
             address: 0,

@@ -7,6 +7,7 @@
 //! GCDesc) must hold null or a pointer-aligned address of an object with a readable,
 //! plausible MethodTable inside a segment's allocated range, and not a free object.
 use super::types::align_object;
+use super::memory::Memory;
 use super::{Heap, Segment, SizeCache};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
@@ -53,6 +54,51 @@ pub struct Corruption {
     pub size: u64,
     /// The segment holding the object, and its heap.
     pub segment: Option<(usize, u64, u64)>,
+}
+
+/// A pointer read for a message, or `???` when the dump lacks it.
+fn pointer_text(memory: Memory, addr: u64) -> String {
+    memory.pointer(addr).map_or_else(|| "???".to_string(), |v| format!("{v:x}"))
+}
+
+impl Corruption {
+    /// dotnet-dump's description of the corruption (`verifyheap`, `verifyobj`, `listnearobj`).
+    pub fn message(&self, memory: Memory) -> String {
+        let c = self;
+        let obj = c.object;
+        let at = obj.wrapping_add(c.offset);
+        match c.kind {
+            CorruptionKind::ObjectNotOnTheHeap => format!("Tried to validate {obj:x} but its address was not on any segment."),
+            CorruptionKind::ObjectNotPointerAligned => format!("Object {obj:x} is not pointer aligned"),
+            CorruptionKind::ObjectTooLarge => format!(
+                "Object {obj:x} is too large, size={:x}, segmentEnd: {}",
+                c.size,
+                c.segment.map_or_else(|| "???".to_string(), |s| format!("{:x}", s.2))
+            ),
+            CorruptionKind::InvalidMethodTable => {
+                format!("Object {obj:x} has an invalid method table {}", pointer_text(memory, obj))
+            }
+            CorruptionKind::ObjectReferenceNotPointerAligned => {
+                format!("Object {obj:x} has an unaligned member at offset {:x}: is not pointer aligned", c.offset)
+            }
+            CorruptionKind::InvalidObjectReference => format!(
+                "Object {obj:x} has a bad member at offset {:x}: {}",
+                c.offset,
+                pointer_text(memory, at)
+            ),
+            CorruptionKind::FreeObjectReference => format!(
+                "Object {obj:x} contains free object at offset {:x}: {}",
+                c.offset,
+                pointer_text(memory, at)
+            ),
+            CorruptionKind::CouldNotReadObject => format!(
+                "Could not read object {obj:x} at offset {:x}: {}",
+                c.offset,
+                pointer_text(memory, at)
+            ),
+            CorruptionKind::CouldNotReadGCDesc => format!("Could not verify object {obj:x}: could not read GCDesc"),
+        }
+    }
 }
 
 /// The result of verifying a set of segments.

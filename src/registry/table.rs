@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
+use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
@@ -10,7 +10,18 @@ use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstac
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
-    planned("analyzeoom", &[], "", "Displays the info of the last OOM that occurred on an allocation request to the GC heap."),
+    Command {
+        name: "analyzeoom",
+        aliases: &[],
+        usage: "",
+        summary: "Displays the info of the last OOM that occurred on an allocation request to the GC heap.",
+        options: analyzeoom::OPTIONS,
+        details: "Prints, for each GC heap that recorded one, why the GC refused an allocation and\n\
+                  what it failed to reserve or commit (the GC's oom_history).",
+        examples: &["analyzeoom"],
+        exercise: &["analyzeoom"],
+        action: Action::Run(analyzeoom::run),
+    },
     Command {
         name: "assemblies",
         aliases: &["clrmodules"],
@@ -294,7 +305,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpobj {0}", "dumpobj {1}"],
         action: Action::Run(dumpobj::run_dumpobj),
     },
-    planned("dumpobjgcrefs", &[], "<object>", "A helper command to implement !dumpobj -refs"),
+    Command {
+        name: "dumpobjgcrefs",
+        aliases: &[],
+        usage: "<object>",
+        summary: "A helper command to implement !dumpobj -refs",
+        options: dumpobjgcrefs::OPTIONS,
+        details: "Lists the object's non-null references: the field holding each, its offset, the\n\
+                  object it points to and that object's type.",
+        examples: &["dumpobjgcrefs 7f3b2c010428"],
+        exercise: &["dumpobjgcrefs {0}", "dumpobjgcrefs {2}", "dumpobjgcrefs 10"],
+        action: Action::Run(dumpobjgcrefs::run),
+    },
     Command {
         name: "dumprequests",
         aliases: &[],
@@ -379,8 +401,30 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["enummem"],
         action: Action::Run(debuggeronly::run_enummem),
     },
-    planned("ephrefs", &[], "", "Finds older generation objects which reference objects in the ephemeral segment."),
-    planned("ephtoloh", &[], "", "Finds ephemeral objects which reference the large object heap."),
+    Command {
+        name: "ephrefs",
+        aliases: &[],
+        usage: "",
+        summary: "Finds older generation objects which reference objects in the ephemeral segment.",
+        options: ephrefs::OPTIONS,
+        details: "Lists, by pair of generations, the objects of older generations holding references\n\
+                  to younger objects, with how many and how many bytes they reference.",
+        examples: &["ephrefs"],
+        exercise: &["ephrefs"],
+        action: Action::Run(ephrefs::run),
+    },
+    Command {
+        name: "ephtoloh",
+        aliases: &[],
+        usage: "",
+        summary: "Finds ephemeral objects which reference the large object heap.",
+        options: ephtoloh::OPTIONS,
+        details: "Lists the references from gen0 objects to large objects and from large objects to\n\
+                  gen0 and gen1 objects, and a chain through both.",
+        examples: &["ephtoloh"],
+        exercise: &["ephtoloh"],
+        action: Action::Run(ephtoloh::run),
+    },
     Command {
         name: "exit",
         aliases: &["quit", "q"],
@@ -415,7 +459,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["gchandles"],
         action: Action::Run(gchandles::run),
     },
-    planned("gcheapstat", &[], "", "Displays various GC heap stats."),
+    Command {
+        name: "gcheapstat",
+        aliases: &[],
+        usage: "[-unreachable|-inclUnrooted|-iu]",
+        summary: "Displays various GC heap stats.",
+        options: gcheapstat::OPTIONS,
+        details: "Per heap and generation: the bytes allocated, free (with the free share of the\n\
+                  small, large and pinned object heaps) and committed; with -iu also the bytes of\n\
+                  objects no root reaches.",
+        examples: &["gcheapstat", "gcheapstat -iu"],
+        exercise: &["gcheapstat", "gcheapstat -iu"],
+        action: Action::Run(gcheapstat::run),
+    },
     planned("gcinfo", &[], "<arguments>", "Displays JIT GC encoding for a method."),
     Command {
         name: "gcroot",
@@ -547,7 +603,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["leaks"],
         action: Action::Run(leaks::run),
     },
-    planned("listnearobj", &["lno"], "<address>", "Displays the object preceding and succeeding the specified address."),
+    Command {
+        name: "listnearobj",
+        aliases: &["lno"],
+        usage: "<address>",
+        summary: "Displays the object preceding and succeeding the specified address.",
+        options: listnearobj::OPTIONS,
+        details: "Prints the objects before, at and after the address on its segment, the allocation\n\
+                  contexts between them, and whether each object ends where the next begins.",
+        examples: &["listnearobj 7f3b2c010428", "lno 7f3b2c010430"],
+        exercise: &["listnearobj {0}", "lno {1}", "lno 10"],
+        action: Action::Run(listnearobj::run),
+    },
     Command {
         name: "loadsymbols",
         aliases: &[],
@@ -629,7 +696,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["pstacks", "pstacks -a -r"],
         action: Action::Run(parallelstacks::run),
     },
-    planned("pathto", &[], "<source> <target>", "Displays the GC path from <root> to <target>."),
+    Command {
+        name: "pathto",
+        aliases: &[],
+        usage: "<source> <target>",
+        summary: "Displays the GC path from <root> to <target>.",
+        options: pathto::OPTIONS,
+        details: "Prints one chain of references from the source object to the target, as gcroot\n\
+                  prints a root's chain (the first ClrMD's search finds).",
+        examples: &["pathto 7f3b2c010428 7f3b2c010510"],
+        exercise: &["pathto {0} {1}", "pathto {1} {3}", "pathto 10 {0}"],
+        action: Action::Run(pathto::run),
+    },
     Command {
         name: "printexception",
         aliases: &["pe"],
@@ -699,7 +777,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["setsymbolserver"],
         action: Action::Run(debuggeronly::run_setsymbolserver),
     },
-    planned("sizestats", &[], "", "Size statistics for the GC heap."),
+    Command {
+        name: "sizestats",
+        aliases: &[],
+        usage: "",
+        summary: "Size statistics for the GC heap.",
+        options: sizestats::OPTIONS,
+        details: "Per generation, how many objects (then free blocks) have each size, rounded up to\n\
+                  8 bytes, with the running totals of the smaller sizes.",
+        examples: &["sizestats"],
+        exercise: &["sizestats"],
+        action: Action::Run(sizestats::run),
+    },
     Command {
         name: "sos",
         aliases: &["ext"],

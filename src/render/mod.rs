@@ -5,6 +5,8 @@
 //! - [`stats`]: per-type statistics tables (SOS's `Statistics:` table and its records).
 //! - [`objects`]: object listings as `dumpheap` prints them (address, MT, size; then
 //!   statistics), shared by every command that lists objects (`objsize`, `finalizequeue`).
+//! - [`table`]: the column table of dotnet-dump's managed commands (widths, alignment,
+//!   cut text), for `gcheapstat`, `sizestats`, `listnearobj`.
 //! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
 //!
 //! Nothing here reads the dump: rows come in as values (type names included, or through
@@ -13,6 +15,7 @@ pub mod format;
 pub mod objects;
 pub mod output;
 pub mod stats;
+pub mod table;
 pub mod values;
 
 pub use output::Format;

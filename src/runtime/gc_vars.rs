@@ -14,6 +14,8 @@ use anyhow::{bail, Context, Result};
 const GENERATION_TABLE: u64 = 48;
 const EPHEMERAL_HEAP_SEGMENT: u64 = 80;
 const ALLOC_ALLOCATED: u64 = 120;
+/// Workstation GC: the address of `gc_heap::oom_info` (an `oom_history`).
+const OOM_INFO: u64 = 136;
 const FINALIZE_QUEUE: u64 = 144;
 const N_HEAPS: u64 = 176;
 const G_HEAPS: u64 = 184;
@@ -29,6 +31,7 @@ const GC_HEAP_FIELD_COUNT: usize = 22;
 const HF_ALLOC_ALLOCATED: usize = 0;
 const HF_EPHEMERAL_HEAP_SEGMENT: usize = 1;
 const HF_FINALIZE_QUEUE: usize = 2;
+const HF_OOM_INFO: usize = 3;
 const HF_GENERATION_TABLE: usize = 18;
 const _: () = assert!(HF_GENERATION_TABLE < GC_HEAP_FIELD_COUNT);
 
@@ -51,6 +54,8 @@ pub struct HeapFields {
     pub ephemeral_heap_segment: u64,
     pub finalize_queue: u64,
     pub generation_table: u64,
+    /// Where the heap's `oom_history` is (absent when the GC publishes -1).
+    pub oom_info: Option<u64>,
 }
 
 /// GcDacVars as read from the dump.
@@ -77,6 +82,8 @@ pub enum GcLayout {
         ephemeral_heap_segment: u64,
         alloc_allocated: u64,
         finalize_queue: u64,
+        /// Address of the `oom_history` (0: not published).
+        oom_info: u64,
     },
     Server {
         n_heaps: u32,
@@ -121,6 +128,7 @@ impl GcDacVars {
                 ephemeral_heap_segment: field(HF_EPHEMERAL_HEAP_SEGMENT)?,
                 finalize_queue: field(HF_FINALIZE_QUEUE)?,
                 generation_table: field(HF_GENERATION_TABLE)?,
+                oom_info: field(HF_OOM_INFO).ok(),
             };
             let n_heaps = space.read_i32(slot(N_HEAPS)?)?;
             if n_heaps <= 0 || n_heaps as u32 > MAX_HEAPS {
@@ -142,6 +150,7 @@ impl GcDacVars {
                 ephemeral_heap_segment: slot(EPHEMERAL_HEAP_SEGMENT)?,
                 alloc_allocated: slot(ALLOC_ALLOCATED)?,
                 finalize_queue: slot(FINALIZE_QUEUE)?,
+                oom_info: slot(OOM_INFO)?,
             }
         };
         let dynamic_adaptation_mode = if minor >= 4 {
@@ -167,6 +176,18 @@ impl GcDacVars {
 
     pub fn is_server(&self) -> bool {
         matches!(self.layout, GcLayout::Server { .. })
+    }
+
+    /// Where heap `index`'s `oom_history` is: the workstation GC's variable, or the
+    /// field of the server GC's `gc_heap`.
+    pub fn oom_info_address(&self, index: usize) -> Option<u64> {
+        match &self.layout {
+            GcLayout::Workstation { oom_info, .. } => (*oom_info != 0).then_some(*oom_info),
+            GcLayout::Server { heaps, fields, .. } => {
+                let heap = *heaps.get(index)?;
+                heap.checked_add(fields.oom_info?)
+            }
+        }
     }
 
     /// Whether this GC uses regions (the default) rather than segments (`libclrgc.so`).
