@@ -7,6 +7,7 @@
 pub mod clrmodules;
 pub mod clrstack;
 pub mod clrthreads;
+pub mod crashinfo;
 pub mod debuggeronly;
 pub mod diff;
 pub mod dumpconcurrentdictionary;
@@ -33,6 +34,7 @@ pub mod readmemory;
 pub mod registers;
 pub mod retained;
 pub mod runtimes;
+pub mod sosstatus;
 pub mod syncblk;
 pub mod threadpool;
 pub mod threadpoolqueue;
