@@ -40,14 +40,14 @@ impl AddressSpace {
         let interpreter = self.core().auxv.iter().find(|(k, _)| *k == AT_BASE).map_or(0, |(_, v)| *v);
         // path -> (first offset-0 start, lowest start, highest end), in first-seen order.
         let mut groups: Vec<(String, Option<u64>, u64, u64)> = Vec::new();
+        // path -> index in `groups` (a dump may map tens of thousands of files).
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for m in &self.core().files {
-            let g = match groups.iter_mut().find(|g| g.0 == m.path) {
-                Some(g) => g,
-                None => {
-                    groups.push((m.path.clone(), None, u64::MAX, 0));
-                    groups.last_mut().expect("just pushed")
-                }
-            };
+            let i = *index.entry(m.path.as_str()).or_insert_with(|| {
+                groups.push((m.path.clone(), None, u64::MAX, 0));
+                groups.len() - 1
+            });
+            let g = &mut groups[i];
             if g.1.is_none() && m.file_offset == 0 {
                 g.1 = Some(m.start);
             }
