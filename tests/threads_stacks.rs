@@ -197,13 +197,24 @@ fn crashinfo_without_crash_info_matches_dotnet_dump() {
 fn modules_v_versions_are_in_the_module_files() {
     let Some(lab) = lab_dir() else { return };
     let mut proved = 0;
-    for name in ["ops-net8-wks-heap", "ops-net9-wks-heap", "ops-net10-wks-heap"] {
-        let dump = lab.join("dumps").join(format!("{name}.dmp"));
-        let Ok(theirs) = std::fs::read_to_string(expected_root().join(name).join("modules-v.txt")) else { continue };
+    // The lab's ops dumps (texts in tests/expected/threads) and any dump of
+    // CLRHEAP_EXTRA_DUMPS whose truth has a `modules-v.txt`.
+    let mut dumps: Vec<(String, PathBuf, PathBuf)> = ["ops-net8-wks-heap", "ops-net9-wks-heap", "ops-net10-wks-heap"]
+        .iter()
+        .map(|n| (n.to_string(), lab.join("dumps").join(format!("{n}.dmp")), expected_root().join(n).join("modules-v.txt")))
+        .collect();
+    for (name, dump, truth) in lab_dumps("modules_v_versions_are_in_the_module_files") {
+        if truth.join("sos/modules-v.txt").exists() {
+            dumps.push((name, dump, truth.join("sos/modules-v.txt")));
+        }
+    }
+    for (name, dump, text) in &dumps {
+        let name = name.as_str();
+        let Ok(theirs) = std::fs::read_to_string(text) else { continue };
         if !dump.exists() {
             continue;
         }
-        let ours = run_command(&dump, "modules -v");
+        let ours = run_command(dump, "modules -v");
         let blocks = |t: &str| -> Vec<(String, String)> {
             t.split('\n')
                 .fold(Vec::<(String, String)>::new(), |mut acc, l| {
