@@ -196,6 +196,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         }
     };
     session.format = args.format;
+    session.dump_path = Some(std::path::absolute(&args.dump).unwrap_or_else(|_| args.dump.clone()));
     shell::print_warnings(&session);
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)

@@ -37,6 +37,8 @@ pub struct Session {
     /// Where warnings and notices go (the shell prints them): the address space's sink,
     /// shared, so what the dump and heap layers report lands here too.
     pub warnings: Arc<Warnings>,
+    /// The dump's path, made absolute (`sosstatus` names it), when opened from a file.
+    pub dump_path: Option<std::path::PathBuf>,
     graph: Cached<Arc<ObjectGraph>>,
     liveness: Cached<Arc<Liveness>>,
     dominators: Cached<Arc<Dominators>>,
@@ -52,7 +54,9 @@ impl Session {
     /// truncated dump, a process without .NET, a runtime clrheap does not know, a dump
     /// without a heap ([`crate::error::ErrorKind`]).
     pub fn open(path: &Path, options: &DumpOptions) -> Result<Session> {
-        Session::from_space(Arc::new(open_dump(path, options)?))
+        let mut session = Session::from_space(Arc::new(open_dump(path, options)?))?;
+        session.dump_path = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+        Ok(session)
     }
 
     /// A session over an address space opened by the caller.
@@ -68,6 +72,7 @@ impl Session {
             heap,
             format: Format::Text,
             warnings,
+            dump_path: None,
             graph: OnceLock::new(),
             liveness: OnceLock::new(),
             dominators: OnceLock::new(),

@@ -188,3 +188,76 @@ fn gcroot_stack_lines(truth: &std::path::Path) -> Vec<(u64, u64, String, String,
     }
     out
 }
+
+/// One walker, two views: every precise stack root the walk reports is reported by a
+/// frame `clrstack -all -a` prints (a managed frame by its child SP and IP, a runtime
+/// Frame by its address), and `clrstack -all -a` is dotnet-dump's text where the lab has
+/// it. Run on the lab's ops, zoo and seed dumps (the threads of every kind: blocked,
+/// spinning, in funclets, 40 generic frames deep, in native code behind Frames).
+#[test]
+fn stack_roots_are_the_frames_clrstack_shows() {
+    let Some(lab) = lab_dir() else { return };
+    let expected = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/threads");
+    let checks = common::Checks::new();
+    let mut total = 0usize;
+    for scenario in ["ops", "zoo", "seed"] {
+        for v in ["8", "9", "10"] {
+            let name = format!("{scenario}-net{v}-wks-heap");
+            let dump = lab.join("dumps").join(format!("{name}.dmp"));
+            checks.run(&name, "stack-roots-in-clrstack", || {
+                let session = Session::open(&dump, &DumpOptions::default()).map_err(|e| format!("open: {e:#}"))?;
+                let mut out = Vec::new();
+                session.execute("clrstack -all -a", &mut out).map_err(|e| format!("clrstack -all -a: {e:#}"))?;
+                let text = String::from_utf8(out).map_err(|e| e.to_string())?;
+                let truth = [lab.join("dumps").join(format!("{name}.truth/sos/clrstack-all-a.txt")), expected.join(&name).join("clrstack-all-a.txt")]
+                    .into_iter()
+                    .find(|p| p.exists())
+                    .ok_or("no dotnet-dump text for clrstack -all -a")?;
+                if common::truth_text(&truth)? != text {
+                    return Err("clrstack -all -a differs from dotnet-dump's".into());
+                }
+                // The section of each thread: its frame lines.
+                let mut sections: std::collections::HashMap<u32, Vec<&str>> = std::collections::HashMap::new();
+                let mut current = None;
+                for line in text.lines() {
+                    if let Some(id) = line.strip_prefix("OS Thread Id: 0x") {
+                        current = u32::from_str_radix(id.split_whitespace().next().unwrap_or(""), 16).ok();
+                    } else if let Some(id) = current
+                        && line.len() > 34
+                        && line.as_bytes()[0].is_ascii_hexdigit()
+                    {
+                        sections.entry(id).or_default().push(line);
+                    }
+                }
+                let rt = &session.heap.runtime;
+                let walk = StackWalk::new(rt).map_err(|e| format!("{e:#}"))?;
+                let mut missing = Vec::new();
+                let mut roots = 0;
+                for t in &session.heap.threads {
+                    let Ok(stack) = walk.thread(t) else { continue };
+                    let lines = sections.get(&t.os_id).cloned().unwrap_or_default();
+                    for r in stack.roots {
+                        roots += 1;
+                        let shown = if r.frame_ip != 0 {
+                            let head = format!("{:016X} {:016X} ", r.frame_sp, r.frame_ip);
+                            lines.iter().any(|l| l.starts_with(&head))
+                        } else {
+                            let frame = format!(": {:016x}]", r.frame_sp);
+                            lines.iter().any(|l| l.contains(&frame))
+                        };
+                        if !shown {
+                            missing.push(format!("thread {:x}: root {:x} at {:x?} of frame {:x}/{:x}", t.os_id, r.object, r.slot, r.frame_sp, r.frame_ip));
+                        }
+                    }
+                }
+                total += roots;
+                if roots == 0 {
+                    return Err("no stack roots at all".into());
+                }
+                if missing.is_empty() { Ok(()) } else { Err(format!("{} of {roots} roots in no frame clrstack shows:\n{}", missing.len(), missing.join("\n"))) }
+            });
+        }
+    }
+    eprintln!("stack_roots_are_the_frames_clrstack_shows: {total} roots, each in a frame of clrstack -all -a");
+    checks.finish("stack_roots_are_the_frames_clrstack_shows");
+}

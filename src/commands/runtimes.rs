@@ -64,21 +64,45 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             }),
         );
     }
-    writeln!(out, "#0 .NET Core runtime {} at {base:016X} size {size:08X} index {id}", rt.version.file_version)?;
-    writeln!(out, "    Runtime module path: {}", rt.coreclr.path)?;
+    write_runtime_line(session, out, "")?;
     writeln!(out, "    Libraries:")?;
     writeln!(out, "        Dac libmscordaccore.so LINUX X64 Coreclr {id}")?;
     writeln!(out, "        Dbi libmscordbi.so LINUX X64 Coreclr {id}")?;
     if cdac {
         writeln!(out, "        CDac libmscordaccore_universal.so LINUX X64 None {id}")?;
     }
-    writeln!(out, "    Exports:")?;
-    for (name, addr) in &exports {
-        match addr {
-            Some(a) => writeln!(out, "        {name}: {a:016X}")?,
-            None => writeln!(out, "        {name}: <NO SYMBOL>")?,
+    write_exports(session, out, "    ")?;
+    write_settings(out)
+}
+
+/// The runtime's identity as dotnet-dump prints it: `#0 .NET Core runtime ... index ID`
+/// after `indent`, then its module's path, indented by 4 wherever the first line is.
+pub fn write_runtime_line(session: &Session, out: &mut dyn Write, indent: &str) -> Result<()> {
+    let rt = &session.heap.runtime;
+    let space = session.heap.space();
+    let base = rt.coreclr.base;
+    let size = space.loaded_images().iter().find(|i| i.base == base).map_or(rt.coreclr.end.saturating_sub(base), |i| i.size);
+    let id: String = space.elf_build_id(base).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+    writeln!(out, "{indent}#0 .NET Core runtime {} at {base:016X} size {size:08X} index {id}", rt.version.file_version)?;
+    writeln!(out, "    Runtime module path: {}", rt.coreclr.path)?;
+    Ok(())
+}
+
+/// The runtime module's diagnostic exports, those it lacks as `<NO SYMBOL>`.
+pub fn write_exports(session: &Session, out: &mut dyn Write, indent: &str) -> Result<()> {
+    writeln!(out, "{indent}Exports:")?;
+    for name in EXPORTS {
+        match session.heap.runtime.export(name) {
+            Some(a) => writeln!(out, "{indent}    {name}: {a:016X}")?,
+            None => writeln!(out, "{indent}    {name}: <NO SYMBOL>")?,
         }
     }
+    Ok(())
+}
+
+/// dotnet-dump's settings block: clrheap uses neither the DAC nor the cDAC, and checks no
+/// signature, so every setting is off.
+pub fn write_settings(out: &mut dyn Write) -> Result<()> {
     writeln!(out, "Settings:")?;
     writeln!(out, "-> Use CDAC contract reader: False")?;
     writeln!(out, "-> Force use CDAC contract reader: False")?;

@@ -19,6 +19,9 @@ use goblin::elf64::header::{Header, SIZEOF_EHDR};
 use goblin::elf64::program_header::{ProgramHeader, SIZEOF_PHDR};
 
 const NT_PRSTATUS: u32 = 1;
+const NT_PRPSINFO: u32 = 3;
+/// `struct elf_prpsinfo`'s `pr_pid` (after state, sname, zomb, nice, padding, flag, uid, gid).
+const PRPSINFO_PID: usize = 24;
 const NT_AUXV: u32 = 6;
 const NT_FILE: u32 = 0x4649_4c45;
 /// More program headers or notes than this is not a dump any process could produce.
@@ -131,6 +134,8 @@ pub struct CoreFile {
     pub arch: Architecture,
     pub threads: Vec<ThreadRegisters>,
     pub auxv: Vec<(u64, u64)>,
+    /// The process id of `NT_PRPSINFO`, when the dump has that note.
+    pub pid: Option<u32>,
     /// `(file offset, size)` of each `PT_NOTE` segment read.
     pub(crate) note_ranges: Vec<(u64, u64)>,
     /// The page size of `NT_FILE` (its offsets are in pages); 4096 when there is none.
@@ -272,6 +277,7 @@ impl CoreFile {
             arch,
             threads: Vec::new(),
             auxv: Vec::new(),
+            pid: None,
             note_ranges: taken,
             file_page_size: 4096,
             warnings,
@@ -316,6 +322,9 @@ impl CoreFile {
                         arch: self.arch,
                         regs,
                     });
+                }
+                NT_PRPSINFO if desc.len() >= PRPSINFO_PID + 4 => {
+                    self.pid = Some(u32_at(desc, PRPSINFO_PID));
                 }
                 NT_AUXV => {
                     self.auxv = desc

@@ -22,6 +22,14 @@ const DEBUG_DIRECTORY: usize = 6;
 const MAX_DEBUG_ENTRIES: u32 = 64;
 const MAX_CODEVIEW: u32 = 4096;
 const CLI_HEADER_DIRECTORY: usize = 14;
+/// Data directory of the resources (`.rsrc`).
+const RESOURCE_DIRECTORY: usize = 2;
+/// Resource type of a version resource (`RT_VERSION`).
+const RT_VERSION: u32 = 16;
+/// Largest version resource read.
+const MAX_VERSION_RESOURCE: u32 = 64 << 10;
+/// `VS_FIXEDFILEINFO`'s signature.
+const FIXED_FILE_INFO_SIGNATURE: u32 = 0xfeef_04bd;
 /// Size of the CLI header (`IMAGE_COR20_HEADER`).
 const CLI_HEADER_SIZE: usize = 72;
 
@@ -109,6 +117,10 @@ pub struct PeImage {
     cli: CliHeader,
     /// Data directory 6: the debug directory.
     debug: DataDirectory,
+    /// Data directory 2: the resource directory.
+    resource: DataDirectory,
+    /// The COFF header's `TimeDateStamp`.
+    time_date_stamp: u32,
 }
 
 /// The CodeView entry of an image's debug directory: what identifies its PDB.
@@ -233,6 +245,12 @@ impl PeImage {
             } else {
                 DataDirectory::default()
             },
+            resource: if ndirs > RESOURCE_DIRECTORY {
+                dir_at(&opt, dirs_pos + 8 * RESOURCE_DIRECTORY, "resource directory").unwrap_or_default()
+            } else {
+                DataDirectory::default()
+            },
+            time_date_stamp: u32_at(&coff, 8, "COFF header")?,
         };
         let mut cli = [0u8; CLI_HEADER_SIZE];
         let len = (cli_dir.size as usize).min(CLI_HEADER_SIZE);
@@ -260,36 +278,96 @@ impl PeImage {
 
     /// The image's CodeView debug entry (its PDB's identity), if it has one.
     pub fn codeview<S: ImageSource + ?Sized>(&self, src: &S) -> Option<CodeViewInfo> {
+        self.codeviews(src).into_iter().next()
+    }
+
+    /// Every CodeView debug entry of the image, in directory order (a ReadyToRun image may
+    /// name more than one PDB).
+    pub fn codeviews<S: ImageSource + ?Sized>(&self, src: &S) -> Vec<CodeViewInfo> {
+        const ENTRY: u32 = 28;
+        let count = (self.debug.size / ENTRY).min(MAX_DEBUG_ENTRIES);
+        (0..count).filter_map(|i| self.codeview_entry(src, i)).collect()
+    }
+
+    fn codeview_entry<S: ImageSource + ?Sized>(&self, src: &S, i: u32) -> Option<CodeViewInfo> {
         const ENTRY: u32 = 28;
         const CODEVIEW: u32 = 2;
-        let count = (self.debug.size / ENTRY).min(MAX_DEBUG_ENTRIES);
-        for i in 0..count {
-            let mut e = [0u8; ENTRY as usize];
-            let off = self.rva_to_offset(self.debug.rva.checked_add(i * ENTRY)?, ENTRY).ok()?;
-            src.read(off, &mut e).ok()?;
-            if u32_at(&e, 12, "debug entry").ok()? != CODEVIEW {
-                continue;
-            }
-            let (size, rva) = (u32_at(&e, 16, "debug entry").ok()?.min(MAX_CODEVIEW), u32_at(&e, 20, "debug entry").ok()?);
-            if size < 24 {
-                continue;
-            }
-            let mut cv = vec![0u8; size as usize];
-            src.read(self.rva_to_offset(rva, size).ok()?, &mut cv).ok()?;
-            if &cv[..4] != b"RSDS" {
-                continue;
-            }
-            let path = &cv[24..];
-            let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
-            return Some(CodeViewInfo {
-                guid: cv[4..20].try_into().ok()?,
-                age: u32_at(&cv, 20, "CodeView entry").ok()?,
-                stamp: u32_at(&e, 4, "debug entry").ok()?,
-                path: String::from_utf8_lossy(&path[..end]).into_owned(),
-                portable: u16_at(&e, 10, "debug entry").ok()? == 0x504d,
-            });
+        let mut e = [0u8; ENTRY as usize];
+        let off = self.rva_to_offset(self.debug.rva.checked_add(i * ENTRY)?, ENTRY).ok()?;
+        src.read(off, &mut e).ok()?;
+        if u32_at(&e, 12, "debug entry").ok()? != CODEVIEW {
+            return None;
         }
-        None
+        let (size, rva) = (u32_at(&e, 16, "debug entry").ok()?.min(MAX_CODEVIEW), u32_at(&e, 20, "debug entry").ok()?);
+        if size < 24 {
+            return None;
+        }
+        let mut cv = vec![0u8; size as usize];
+        src.read(self.rva_to_offset(rva, size).ok()?, &mut cv).ok()?;
+        if &cv[..4] != b"RSDS" {
+            return None;
+        }
+        let path = &cv[24..];
+        let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+        Some(CodeViewInfo {
+            guid: cv[4..20].try_into().ok()?,
+            age: u32_at(&cv, 20, "CodeView entry").ok()?,
+            stamp: u32_at(&e, 4, "debug entry").ok()?,
+            path: String::from_utf8_lossy(&path[..end]).into_owned(),
+            portable: u16_at(&e, 10, "debug entry").ok()? == 0x504d,
+        })
+    }
+
+    /// The COFF header's `TimeDateStamp`.
+    pub fn time_date_stamp(&self) -> u32 {
+        self.time_date_stamp
+    }
+
+    /// The file version of the image's version resource (`VS_FIXEDFILEINFO`'s
+    /// `dwFileVersionMS`/`LS` as four numbers), if it has one: the resource directory's
+    /// first `RT_VERSION` entry, its first name and language.
+    pub fn file_version<S: ImageSource + ?Sized>(&self, src: &S) -> Option<[u16; 4]> {
+        if self.resource.rva == 0 || self.resource.size < 16 {
+            return None;
+        }
+        let root = self.resource.rva;
+        // A directory's entries: (id or name, offset) pairs after its 16-byte header.
+        let entries = |dir_rva: u32| -> Option<Vec<(u32, u32)>> {
+            let mut head = [0u8; 16];
+            src.read(self.rva_to_offset(dir_rva, 16).ok()?, &mut head).ok()?;
+            let named = u32::from(u16_at(&head, 12, "resource directory").ok()?);
+            let ids = u32::from(u16_at(&head, 14, "resource directory").ok()?);
+            let count = named.checked_add(ids)?.min(256);
+            let mut raw = vec![0u8; count as usize * 8];
+            src.read(self.rva_to_offset(dir_rva.checked_add(16)?, count * 8).ok()?, &mut raw).ok()?;
+            raw.chunks_exact(8)
+                .map(|e| Some((u32_at(e, 0, "resource entry").ok()?, u32_at(e, 4, "resource entry").ok()?)))
+                .collect()
+        };
+        const SUBDIR: u32 = 0x8000_0000;
+        let (_, types) = entries(root)?.into_iter().find(|&(id, off)| id == RT_VERSION && off & SUBDIR != 0)?;
+        let (_, names) = *entries(root.checked_add(types & !SUBDIR)?)?.first()?;
+        if names & SUBDIR == 0 {
+            return None;
+        }
+        let (_, lang) = *entries(root.checked_add(names & !SUBDIR)?)?.first()?;
+        if lang & SUBDIR != 0 {
+            return None;
+        }
+        let mut data_entry = [0u8; 16];
+        src.read(self.rva_to_offset(root.checked_add(lang)?, 16).ok()?, &mut data_entry).ok()?;
+        let (rva, size) = (u32_at(&data_entry, 0, "resource data").ok()?, u32_at(&data_entry, 4, "resource data").ok()?);
+        let size = size.min(MAX_VERSION_RESOURCE);
+        let mut data = vec![0u8; size as usize];
+        src.read(self.rva_to_offset(rva, size).ok()?, &mut data).ok()?;
+        // VS_VERSIONINFO: length, value length, type, the key "VS_VERSION_INFO" in UTF-16,
+        // padding to 4 bytes, then VS_FIXEDFILEINFO (signature, struct version, file version).
+        let fixed = (6 + 2 * 16 + 3) & !3;
+        if u32_at(&data, fixed, "VS_FIXEDFILEINFO").ok()? != FIXED_FILE_INFO_SIGNATURE {
+            return None;
+        }
+        let (ms, ls) = (u32_at(&data, fixed + 8, "VS_FIXEDFILEINFO").ok()?, u32_at(&data, fixed + 12, "VS_FIXEDFILEINFO").ok()?);
+        Some([(ms >> 16) as u16, ms as u16, (ls >> 16) as u16, ls as u16])
     }
 
     /// The layout this image was parsed with.

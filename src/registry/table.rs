@@ -6,7 +6,7 @@ use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::dumpmt;
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
-use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
+use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -55,7 +55,17 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["clrthreads", "clrthreads -live"],
         action: Action::Run(clrthreads::run),
     },
-    planned("crashinfo", &[], "", "Displays the crash details that created the dump."),
+    Command {
+        name: "crashinfo",
+        aliases: &[],
+        usage: "[-e <scheme>]",
+        summary: "Displays the crash details that created the dump.",
+        options: crashinfo::OPTIONS,
+        details: "The crash reason, thread, message and exception a NativeAOT runtime records for the\ndump of its crash. A CoreCLR process records none (also when it crashed): the answer\nis then dotnet-dump's, \"No crash info to display\".",
+        examples: &["crashinfo"],
+        exercise: &["crashinfo"],
+        action: Action::Run(crashinfo::run),
+    },
     Command {
         name: "d",
         aliases: &["readmemory"],
@@ -662,12 +672,12 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "modules",
         aliases: &["lm"],
-        usage: "",
+        usage: "[-v]",
         summary: "Displays the native modules in the process.",
         options: modules::OPTIONS,
-        details: "Base, size and path of each image the process mapped, by base address.",
-        examples: &["modules"],
-        exercise: &["modules"],
+        details: "Base, size and path of each image the process mapped, by base address. -v: each\nimage's PE layout, index (SizeOfImage, time stamp), version, PDBs, build id.",
+        examples: &["modules", "modules -v"],
+        exercise: &["modules", "modules -v"],
         action: Action::Run(modules::run),
     },
     planned("name2ee", &[], "<arguments>", "Displays the MethodTable structure and EEClass structure for the specified type or method in the specified module."),
@@ -811,7 +821,17 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["sosflush"],
         action: Action::Run(debuggeronly::run_sosflush),
     },
-    planned("sosstatus", &[], "", "Displays internal status."),
+    Command {
+        name: "sosstatus",
+        aliases: &[],
+        usage: "",
+        summary: "Displays internal status.",
+        options: sosstatus::OPTIONS,
+        details: "The dump (OS, architecture, process id, path), its runtime and diagnostic exports,\nthe block createdump adds to its dumps, then what clrheap uses in place of\ndotnet-dump's DAC, symbol store and extensions.",
+        examples: &["sosstatus"],
+        exercise: &["sosstatus"],
+        action: Action::Run(sosstatus::run),
+    },
     Command {
         name: "syncblk",
         aliases: &[],

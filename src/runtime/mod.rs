@@ -20,6 +20,7 @@ pub mod threads;
 pub mod exceptions;
 pub mod exports;
 pub mod gc_vars;
+pub mod images;
 pub mod layouts;
 pub mod version;
 

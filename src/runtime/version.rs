@@ -52,30 +52,38 @@ impl RuntimeVersion {
 /// Scans the module (captured, or read back from its file) for the version string: its
 /// writable data first, where the 8, 9 and 10 builds keep it, then the whole image.
 pub fn find_version(space: &AddressSpace, module: &MappedFile) -> Option<RuntimeVersion> {
-    writable_segments(space, module)
+    writable_segments(space, module.base, module.end)
         .into_iter()
         .chain(std::iter::once((module.base, module.end)))
         .find_map(|(start, end)| scan(space, start, end))
+        .and_then(|text| RuntimeVersion::parse(&text))
 }
 
-/// `[start, end)` of each writable `PT_LOAD` of the ELF image at `module.base`.
-fn writable_segments(space: &AddressSpace, module: &MappedFile) -> Vec<(u64, u64)> {
-    let base = module.base;
-    let (Ok(phoff), Ok(phnum)) = (space.read_u64(base + 32), space.read_u16(base + 56)) else {
+/// The text after `@(#)Version ` in the writable data of the ELF image at `[base, end)`,
+/// where dotnet-dump looks for it (`modules -v`'s second version line): any native module
+/// of a .NET build may carry one (`libclrjit.so`, `libhostfxr.so`, ...), as long as the
+/// linker put it in a writable segment.
+pub fn find_version_text(space: &AddressSpace, base: u64, end: u64) -> Option<String> {
+    writable_segments(space, base, end).into_iter().find_map(|(start, end)| scan(space, start, end))
+}
+
+/// `[start, end)` of each writable `PT_LOAD` of the ELF image at `base`.
+fn writable_segments(space: &AddressSpace, base: u64, module_end: u64) -> Vec<(u64, u64)> {
+    let (Ok(phoff), Ok(phnum)) = (space.read_u64(base.saturating_add(32)), space.read_u16(base.saturating_add(56))) else {
         return Vec::new();
     };
     (0..phnum.min(64) as u64)
         .filter_map(|i| {
-            let ph = base + phoff + i * 56;
-            let (kind, flags) = (space.read_u32(ph).ok()?, space.read_u32(ph + 4).ok()?);
-            let (vaddr, filesz) = (space.read_u64(ph + 16).ok()?, space.read_u64(ph + 32).ok()?);
+            let ph = base.checked_add(phoff)?.checked_add(i * 56)?;
+            let (kind, flags) = (space.read_u32(ph).ok()?, space.read_u32(ph.saturating_add(4)).ok()?);
+            let (vaddr, filesz) = (space.read_u64(ph.saturating_add(16)).ok()?, space.read_u64(ph.saturating_add(32)).ok()?);
             let start = base.checked_add(vaddr)?;
-            (kind == 1 && flags & 2 != 0).then(|| (start, start.saturating_add(filesz).min(module.end)))
+            (kind == 1 && flags & 2 != 0).then(|| (start, start.saturating_add(filesz).min(module_end)))
         })
         .collect()
 }
 
-fn scan(space: &AddressSpace, start: u64, end: u64) -> Option<RuntimeVersion> {
+fn scan(space: &AddressSpace, start: u64, end: u64) -> Option<String> {
     let end = end.min(start.saturating_add(MAX_SCAN));
     let mut addr = start;
     let mut buf = vec![0u8; CHUNK + 256];
@@ -85,7 +93,7 @@ fn scan(space: &AddressSpace, start: u64, end: u64) -> Option<RuntimeVersion> {
             if let Some(pos) = memchr::memmem::find(&buf[..len], MARKER) {
                 let text = &buf[pos + MARKER.len()..len];
                 let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
-                return RuntimeVersion::parse(&String::from_utf8_lossy(&text[..end]));
+                return Some(String::from_utf8_lossy(&text[..end]).into_owned());
             }
             addr = addr.saturating_add(CHUNK as u64);
         } else {

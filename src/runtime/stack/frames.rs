@@ -112,7 +112,9 @@ pub struct FrameContext {
 }
 
 /// The managed context a Frame resumes to, if it holds one.
-pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Result<Option<FrameContext>> {
+/// `thread_context` is the thread's own (its dump note's), for what only unwinding from the
+/// leaf can recover.
+pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame, thread_context: Option<&RegContext>) -> Result<Option<FrameContext>> {
     let space = &rt.space;
     let f = frame.address;
     let st = &rt.layout.stack;
@@ -150,7 +152,10 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
                 return passive(c);
             }
             // Not initialised (the helper never needed it): follow libcoreclr's frame
-            // pointers from the captured rbp to the first return into managed code.
+            // pointers from the captured rbp to the first return into managed code (rip,
+            // rsp, rbp); the runtime unwinds the native frames instead, which also gives
+            // the other callee-saved registers: so does clrheap from the thread's own
+            // context with the frames' CFI, when that lands on the same managed frame.
             let mut rbp = space.read_ptr(ms + MS_CAPTURE + 8 * 5)?;
             for _ in 0..MAX_RBP_CHAIN {
                 if rbp == 0 {
@@ -161,6 +166,14 @@ pub fn frame_context(rt: &Runtime, code: &CodeMap, frame: &ExplicitFrame) -> Res
                     let mut c = RegContext::x64(ra, rbp + 16);
                     c.set(RBP, space.read_ptr(rbp)?);
                     c.locations[RBP] = Some(rbp);
+                    if let Some(leaf) = thread_context.filter(|t| t.sp() <= f)
+                        && let Some(n) = super::native_unwind::unwind_to_managed(space, code, leaf.clone(), false)
+                        && n.ip == c.ip
+                        && n.sp() == c.sp()
+                        && n.get(RBP) == c.get(RBP)
+                    {
+                        return passive(n);
+                    }
                     return passive(c);
                 }
                 let next = space.read_ptr(rbp)?;

@@ -23,6 +23,7 @@ pub mod debuginfo;
 pub mod frames;
 pub mod gcinfo;
 pub mod names;
+pub mod native_unwind;
 pub mod r2r;
 pub mod unwind;
 pub mod unwind_arm64;

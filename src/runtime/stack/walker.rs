@@ -119,6 +119,7 @@ impl<'a> StackWalk<'a> {
             }
         }
         let mut ctx: Option<(RegContext, bool)> = regs.map(|r| (context_of(r), true));
+        let thread_context: Option<RegContext> = ctx.as_ref().map(|(c, _)| c.clone());
         // The context the walk holds at a runtime Frame: the thread's own at first, then
         // the caller's of the last managed frame.
         let mut last_context: Option<RegContext> = ctx.as_ref().map(|(c, _)| c.clone());
@@ -193,7 +194,7 @@ impl<'a> StackWalk<'a> {
                 if f.kind.is_none() {
                     out.warnings.push(format!("unknown Frame kind {:#x} at {:#x}", f.raw, f.address));
                 }
-                match frame_context(self.rt, &self.code, f) {
+                match frame_context(self.rt, &self.code, f, thread_context.as_ref()) {
                     Ok(r) => resumed = r,
                     Err(e) => out.warnings.push(format!("{} at {:#x}: {e:#}", f.name(), f.address)),
                 }
