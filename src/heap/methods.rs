@@ -61,3 +61,69 @@ impl Heap {
             .collect())
     }
 }
+
+impl Heap {
+    /// Whether `md` is a MethodDesc as SOS checks one: 8-byte aligned, its chunk's
+    /// MethodTable a MethodTable, and its token a MethodDef of that type's module.
+    pub fn is_method_desc(&self, md: u64) -> bool {
+        if md == 0 || md % 8 != 0 {
+            return false;
+        }
+        let Ok((mt, rid)) = crate::runtime::stack::names::method_desc_token(&self.runtime, md) else { return false };
+        if !self.is_method_table(mt) {
+            return false;
+        }
+        let Ok(info) = self.method_table(mt) else { return false };
+        match self.module_metadata(info.module) {
+            Some(meta) => rid != 0 && rid <= meta.rows(crate::metadata::TableId::MethodDef),
+            None => rid != 0,
+        }
+    }
+
+    /// What `dumpmd` (and `ip2md`) report about a MethodDesc: its name and the DAC's
+    /// `GetMethodDescData` facts.
+    pub fn method_desc_report(&self, md: u64, code_at_ip: Option<&crate::runtime::stack::codemap::CodeInfo>) -> Result<MethodDescReport> {
+        let data = crate::runtime::code_versions::method_desc_data(&self.runtime, md, code_at_ip)?;
+        let name = crate::runtime::stack::clrstack::SourceLines::new(&self.runtime).method_name(md);
+        Ok(MethodDescReport { name, data })
+    }
+}
+
+/// A MethodDesc as `dumpmd` prints it.
+#[derive(Debug, Clone)]
+pub struct MethodDescReport {
+    /// The DAC's name, `None` when it cannot be made.
+    pub name: Option<String>,
+    pub data: crate::runtime::code_versions::MethodDescData,
+}
+
+impl Heap {
+    /// The modules of the AppDomain's assemblies, in load order (ClrMD's
+    /// `EnumerateModules`).
+    pub fn domain_modules(&self) -> Result<Vec<u64>> {
+        crate::runtime::modules::app_domain_modules(&self.runtime)
+    }
+
+    /// A module's loaded TypeDefs: `(token, MethodTable)` from its
+    /// `TypeDefToMethodTableMap`, in token order (ClrMD's `EnumerateTypeDefToMethodTableMap`
+    /// less its empty entries).
+    pub fn type_def_method_tables(&self, module: u64) -> Vec<(u32, u64)> {
+        let map = module.wrapping_add(self.runtime.layout.type_loader.typedef_map);
+        crate::runtime::modules::lookup_map_entries(&self.runtime, map)
+            .into_iter()
+            .map(|(rid, mt)| (0x0200_0000 | rid, mt))
+            .collect()
+    }
+
+    /// A method's current native code, `None` when it has none.
+    pub fn method_native_code(&self, md: u64) -> Option<u64> {
+        crate::runtime::code_versions::method_desc_data(&self.runtime, md, None).ok()?.native_code
+    }
+}
+
+impl Heap {
+    /// Whether a module was emitted at run time (no image, no file).
+    pub fn module_is_dynamic(&self, module: u64) -> bool {
+        crate::runtime::modules::module_image(&self.runtime, module).is_ok_and(|i| i.base == 0 && i.path.is_empty())
+    }
+}

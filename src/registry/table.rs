@@ -4,7 +4,7 @@
 use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
-use crate::commands::dumpmt;
+use crate::commands::{dumpmd, dumpmt, name2ee};
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
@@ -246,7 +246,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumplog"],
         action: Action::Run(debuggeronly::run_dumplog),
     },
-    planned("dumpmd", &[], "<arguments>", "Displays information about a MethodDesc structure at the specified address."),
+    Command {
+        name: "dumpmd",
+        aliases: &[],
+        usage: "<methoddesc>",
+        summary: "Displays information about a MethodDesc structure at the specified address.",
+        options: dumpmd::OPTIONS,
+        details: "The method's name, class, MethodTable, token and module, whether it has code\n\
+                  and where, its IL address and its native code versions with their tiers.",
+        examples: &["dumpmd 7f0858154898"],
+        exercise: &["dumpmd {4}", "dumpmd {0}"],
+        action: Action::Run(dumpmd::run),
+    },
     planned("dumpmodule", &[], "<arguments>", "Displays information about a EE module structure at the specified address."),
     Command {
         name: "dumpmt",
@@ -496,7 +507,7 @@ pub const COMMANDS: &[Command] = &[
                   code and IL addresses, its native code versions with their optimization tiers,\n\
                   and the address's source line when the module's portable PDB is found.",
         examples: &["ip2md 00007f045264f724"],
-        exercise: &[],
+        exercise: &["ip2md {4}", "ip2md {0}"],
         action: Action::Run(ip2md::run),
     },
     Command {
@@ -569,7 +580,20 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["modules"],
         action: Action::Run(modules::run),
     },
-    planned("name2ee", &[], "<arguments>", "Displays the MethodTable structure and EEClass structure for the specified type or method in the specified module."),
+    Command {
+        name: "name2ee",
+        aliases: &[],
+        usage: "<module|*> <type or type.member>",
+        summary: "Displays the MethodTable structure and EEClass structure for the specified type or method in the specified module.",
+        options: name2ee::OPTIONS,
+        details: "The loaded types of the module (or of every module, with *) whose name contains\n\
+                  the text, ignoring case, with their tokens and MethodTables; or, for\n\
+                  Type.Member, the type's method (MethodDesc, code) or field of that name.\n\
+                  module!name is the same as module name.",
+        examples: &["name2ee *!DocProc.Infrastructure.Cache.DocumentCache", "name2ee scenarios.dll DocProc.Ops.Order..ctor"],
+        exercise: &["name2ee *!System.String", "name2ee * Nothing.Here.At.All"],
+        action: Action::Run(name2ee::run),
+    },
     planned("notreachableinrange", &[], "<start> <end>", "A helper command for !finalizerqueue"),
     Command {
         name: "objsize",

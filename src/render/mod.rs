@@ -5,11 +5,13 @@
 //! - [`stats`]: per-type statistics tables (SOS's `Statistics:` table and its records).
 //! - [`objects`]: object listings as `dumpheap` prints them (address, MT, size; then
 //!   statistics), shared by every command that lists objects (`objsize`, `finalizequeue`).
+//! - [`methods`]: a MethodDesc as `dumpmd` and `ip2md` print it.
 //! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
 //!
 //! Nothing here reads the dump: rows come in as values (type names included, or through
 //! the heap's name cache).
 pub mod format;
+pub mod methods;
 pub mod objects;
 pub mod output;
 pub mod stats;
