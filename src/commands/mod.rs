@@ -8,6 +8,7 @@ pub mod clrmodules;
 pub mod clrstack;
 pub mod clrthreads;
 pub mod debuggeronly;
+pub mod dumpclass;
 pub mod diff;
 pub mod dumpconcurrentdictionary;
 pub mod dumpconcurrentqueue;

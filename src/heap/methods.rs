@@ -127,3 +127,53 @@ impl Heap {
         crate::runtime::modules::module_image(&self.runtime, module).is_ok_and(|i| i.base == 0 && i.path.is_empty())
     }
 }
+
+/// What SOS's `DisplayClassDetails` reports about a type (`dumpclass`, `dumpmt -all`).
+#[derive(Debug, Clone)]
+pub struct ClassDetails {
+    /// The TypeDef's `TypeAttributes` (0 when the metadata cannot be read).
+    pub attributes: u32,
+    /// `NumVirtuals`.
+    pub virtuals: u16,
+    /// The vtable's slots: the virtual ones and the non-virtual slots the MethodTable
+    /// keeps (the EEClass's count of them on 8; 9 and 10 print none).
+    pub vtable_slots: u32,
+    /// Instance fields, inherited ones included.
+    pub instance_fields: u32,
+    /// Static fields introduced by the class (thread statics included).
+    pub static_fields: u32,
+    pub thread_static_fields: u32,
+}
+
+impl Heap {
+    /// Resolves `dumpclass`'s argument: an EEClass on 8 (its MethodTable, which must point
+    /// back to it), a MethodTable on 9 and 10 (which have no EEClass address to give).
+    pub fn class_method_table(&self, addr: u64) -> Option<u64> {
+        if self.runtime.version.major >= 9 {
+            return self.is_method_table(addr).then_some(addr);
+        }
+        let mt = self.space().read_ptr(addr.wrapping_add(self.runtime.layout.ee_class.method_table)).ok()?;
+        (self.is_method_table(mt) && self.method_table(mt).ok()?.ee_class == addr).then_some(mt)
+    }
+
+    /// The class details of a MethodTable.
+    pub fn class_details(&self, mt: u64) -> Result<ClassDetails> {
+        let info = self.method_table(mt)?;
+        let attributes = self
+            .module_metadata(info.module)
+            .and_then(|m| m.typedef(info.token & 0x00ff_ffff).ok().map(|t| t.flags))
+            .unwrap_or(0);
+        let (virtuals, _) = mt_counts(&self.runtime, mt)?;
+        let kept = self.class_non_virtual_slots(mt)?.unwrap_or(0).min(u16::MAX as u32);
+        let counts = self.class_field_counts(mt)?;
+        let thread_static_fields = self.type_fields(mt).fields.iter().filter(|f| f.is_thread_static()).count() as u32;
+        Ok(ClassDetails {
+            attributes,
+            virtuals,
+            vtable_slots: virtuals as u32 + kept,
+            instance_fields: counts.instance,
+            static_fields: counts.statics,
+            thread_static_fields,
+        })
+    }
+}

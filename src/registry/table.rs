@@ -4,7 +4,7 @@
 use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
-use crate::commands::{dumpmd, dumpmt, name2ee};
+use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee};
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
@@ -165,7 +165,19 @@ pub const COMMANDS: &[Command] = &[
     },
     planned("dumpassembly", &[], "<arguments>", "Displays details about an assembly."),
     planned("dumpasync", &[], "", "Displays information about async \"stacks\" on the garbage-collected heap."),
-    planned("dumpclass", &[], "<arguments>", "Displays information about a EE class structure at the specified address."),
+    Command {
+        name: "dumpclass",
+        aliases: &[],
+        usage: "<eeclass>",
+        summary: "Displays information about a EE class structure at the specified address.",
+        options: dumpclass::OPTIONS,
+        details: "The class's name, token, file, parent, module and MethodTable, its attributes,\n\
+                  slot and field counts, and its fields (statics with their values). On .NET 9\n\
+                  and 10, which have no EEClass to show, give the MethodTable.",
+        examples: &["dumpclass 00007f0452869bc0"],
+        exercise: &["dumpclass {4}", "dumpclass {0}"],
+        action: Action::Run(dumpclass::run),
+    },
     Command {
         name: "dumpconcurrentdictionary",
         aliases: &["dcd"],
@@ -262,7 +274,7 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "dumpmt",
         aliases: &[],
-        usage: "[-md] <mt>",
+        usage: "[-md] [-all] <mt>",
         summary: "Displays information about a method table at the specified address.",
         options: dumpmt::OPTIONS,
         details: "Parent, module, name, token, file, sizes and interface count; with -md the\n\

@@ -6,6 +6,7 @@
 //! - [`objects`]: object listings as `dumpheap` prints them (address, MT, size; then
 //!   statistics), shared by every command that lists objects (`objsize`, `finalizequeue`).
 //! - [`methods`]: a MethodDesc as `dumpmd` and `ip2md` print it.
+//! - [`sos`]: SOS's console (one output call at a time) and its field tables.
 //! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
 //!
 //! Nothing here reads the dump: rows come in as values (type names included, or through
@@ -14,6 +15,7 @@ pub mod format;
 pub mod methods;
 pub mod objects;
 pub mod output;
+pub mod sos;
 pub mod stats;
 pub mod values;
 
