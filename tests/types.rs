@@ -24,7 +24,10 @@ use std::path::{Path, PathBuf};
 /// a small number, a misaligned address) and of a CoreLib method; on the zoo dumps, a
 /// type emitted at run time (its `dumpmt -md`, its constructor's `dumpmd`, `name2ee` of a
 /// dynamic module, `<dynamic>`), a collectible one (`name2ee`), a static field found as
-/// `Type.Field`, arrays (`System.String[]`, `System.Int32[,]`).
+/// `Type.Field`, arrays (`System.String[]`, `System.Int32[,]`); `dumpclass` and
+/// `dumpmt -all` of classes with statics of every kind (zoo's `ZooRoots`), of a generic
+/// definition, of `System.String` and `System.Object[]`; `token2ee` of every token kind
+/// it takes (found, not loaded, not found, refused, malformed) in one module and in all.
 const TARGETS: &[(&str, &str)] = &[
     // seed, .NET 8 regions
     ("seed-net8-wks-heap", "name2ee *!DocProc.Infrastructure.Cache.DocumentCache"),
@@ -48,6 +51,15 @@ const TARGETS: &[(&str, &str)] = &[
     ("seed-net8-wks-heap", "name2ee *!Nope"),
     ("seed-net8-wks-heap", "name2ee nope.dll Foo"),
     ("seed-net8-wks-heap", "name2ee"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll 02000023"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll 0x600004d"),
+    ("seed-net8-wks-heap", "token2ee * 06000050"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll 04000055"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll 02000001"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll 01000001"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll 0a000001"),
+    ("seed-net8-wks-heap", "token2ee scenarios.dll zz"),
+    ("seed-net8-wks-heap", "token2ee System.Private.CoreLib 06000001"),
     ("seed-net8-wks-heap", "dumpclass 00007F0E70658A18"),
     ("seed-net8-wks-heap", "dumpclass 00007F0E703E5CC0"),
     ("seed-net8-wks-heap", "dumpclass 00007f0e705caf60"),
@@ -79,6 +91,8 @@ const TARGETS: &[(&str, &str)] = &[
     ("seed-net9-wks-heap", "dumpmd 00007FE94F057810"),
     ("seed-net9-wks-heap", "name2ee scenarios.dll DocProc.Infrastructure.Cache.DocumentCache..ctor"),
     ("seed-net9-wks-heap", "name2ee *!System.Collections.Generic.List"),
+    ("seed-net9-wks-heap", "token2ee * 02000023"),
+    ("seed-net9-wks-heap", "token2ee scenarios 06000050"),
     ("seed-net9-wks-heap", "dumpclass 00007fe94f057860"),
     ("seed-net9-wks-heap", "dumpmt -all 00007fe94f057860"),
     // seed, .NET 10
@@ -91,6 +105,8 @@ const TARGETS: &[(&str, &str)] = &[
     ("seed-net10-wks-heap", "dumpmd 00007F86AE1A22E8"),
     ("seed-net10-wks-heap", "name2ee scenarios.dll DocProc.Infrastructure.Cache.DocumentCache..ctor"),
     ("seed-net10-wks-heap", "name2ee *!System.Collections.Generic.List"),
+    ("seed-net10-wks-heap", "token2ee * 02000023"),
+    ("seed-net10-wks-heap", "token2ee scenarios 06000050"),
     ("seed-net10-wks-heap", "dumpclass 00007f86ae1a2338"),
     ("seed-net10-wks-heap", "dumpmt -all 00007f86ae1a2338"),
     // seed, .NET 10 server GC
@@ -110,6 +126,7 @@ const TARGETS: &[(&str, &str)] = &[
     ("zoo-net8-wks-heap", "name2ee *!Plugin"),
     ("zoo-net8-wks-heap", "name2ee scenarios DocProc.Zoo.Zoo.Run"),
     ("zoo-net8-wks-heap", "name2ee *!DocProc.Zoo.Generic"),
+    ("zoo-net8-wks-heap", "token2ee * 02000002"),
     ("zoo-net8-wks-heap", "dumpclass 00007FA076488C20"),
     ("zoo-net8-wks-heap", "dumpclass 00007FA0765D1208"),
     ("zoo-net8-wks-heap", "dumpclass 00007FA07617BEE8"),
@@ -135,6 +152,8 @@ const TARGETS: &[(&str, &str)] = &[
     ("zoo-net10-wks-heap", "name2ee *!DocProc.Zoo.Emitted"),
     ("zoo-net10-wks-heap", "name2ee *!Plugin"),
     ("zoo-net10-wks-heap", "name2ee scenarios DocProc.Zoo.Zoo.Run"),
+    ("zoo-net10-wks-heap", "token2ee * 02000002"),
+    ("zoo-net10-wks-heap", "token2ee * 04000001"),
     ("zoo-net10-wks-heap", "dumpclass 00007fa55f3828d0"),
     ("zoo-net10-wks-heap", "dumpclass 00007fa55f3a8e70"),
     ("zoo-net10-wks-heap", "dumpmt -all 00007fa55f3828d0"),
@@ -195,6 +214,7 @@ fn lab_type_commands_truth() {
                 Some("dumpmt") if command.starts_with("dumpmt -md ") => "dumpmt",
                 Some("dumpmd") => "dumpmd",
                 Some("dumpclass") => "dumpclass",
+                Some("token2ee") => "token2ee",
                 Some("name2ee") => "name2ee",
                 _ => continue,
             };

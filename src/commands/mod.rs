@@ -42,4 +42,5 @@ pub mod threadpoolqueue;
 pub mod threads;
 pub mod threadstate;
 pub mod timerinfo;
+pub mod token2ee;
 pub mod verifyheap;

@@ -71,15 +71,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let mut unmatched = 0usize;
     for module in heap.domain_modules()? {
         crate::interrupt::check()?;
-        let path = heap.module_path(module).unwrap_or_default();
-        if !wildcard && !module_matches(&path, module_name) {
+        if !wildcard && !heap.module_name_matches(module, module_name) {
             continue;
         }
-        let file = match path.rsplit('/').next() {
-            Some(f) if !f.is_empty() => f.to_string(),
-            _ if heap.module_is_dynamic(module) => "<dynamic>".to_string(),
-            _ => "<unknown>".to_string(),
-        };
+        let file = heap.module_file_name(module);
         let header = |text: &mut String, matches: usize| {
             if matches > 0 {
                 text.push_str("--------------------------------------\n");
@@ -149,20 +144,6 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     Ok(())
 }
 
-/// dotnet-dump's module match: file name, file name without extension, or whole path,
-/// ignoring case.
-fn module_matches(path: &str, name: &str) -> bool {
-    if path.is_empty() {
-        return false;
-    }
-    let file = path.rsplit('/').next().unwrap_or(path);
-    let stem = match file.rfind('.') {
-        Some(dot) if dot > 0 => &file[..dot],
-        _ => file,
-    };
-    [file, stem, path].iter().any(|c| c.to_lowercase() == name.to_lowercase())
-}
-
 fn contains_ignore_case(hay: &str, needle: &str) -> bool {
     hay.to_lowercase().contains(&needle.to_lowercase())
 }
@@ -221,8 +202,5 @@ mod tests {
     fn short_names() {
         assert_eq!(method_short_name("A.B.C..ctor()"), ".ctor");
         assert_eq!(method_short_name("A.B.C.TryGet(System.String, X ByRef)"), "TryGet");
-        assert!(module_matches("/x/y/scenarios.dll", "SCENARIOS"));
-        assert!(module_matches("/x/y/scenarios.dll", "scenarios.dll"));
-        assert!(!module_matches("", "scenarios.dll"));
     }
 }

@@ -177,3 +177,55 @@ impl Heap {
         })
     }
 }
+
+impl Heap {
+    /// A module's file name as dotnet-dump's managed commands print it (`scenarios.dll`;
+    /// `<dynamic>` for a module emitted at run time, `<unknown>` for another without a
+    /// path).
+    pub fn module_file_name(&self, module: u64) -> String {
+        let path = self.module_path(module).unwrap_or_default();
+        match path.rsplit('/').next() {
+            Some(f) if !f.is_empty() => f.to_string(),
+            _ if self.module_is_dynamic(module) => "<dynamic>".to_string(),
+            _ => "<unknown>".to_string(),
+        }
+    }
+
+    /// Whether a module answers to `name` as dotnet-dump's managed commands match one:
+    /// its file name, with or without extension, or its whole path, ignoring case.
+    pub fn module_name_matches(&self, module: u64, name: &str) -> bool {
+        module_path_matches(&self.module_path(module).unwrap_or_default(), name)
+    }
+
+    /// The MethodDef token of a MethodDesc.
+    pub fn method_desc_token(&self, md: u64) -> Option<u32> {
+        crate::runtime::stack::names::method_desc_token(&self.runtime, md).ok().map(|(_, rid)| 0x0600_0000 | rid)
+    }
+}
+
+/// [`Heap::module_name_matches`] on a path.
+pub fn module_path_matches(path: &str, name: &str) -> bool {
+    if path.is_empty() {
+        return false;
+    }
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let stem = match file.rfind('.') {
+        Some(dot) if dot > 0 => &file[..dot],
+        _ => file,
+    };
+    let name = name.to_lowercase();
+    [file, stem, path].iter().any(|c| c.to_lowercase() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn module_names_match_as_dotnet_dump_matches_them() {
+        use super::module_path_matches as m;
+        assert!(m("/x/y/scenarios.dll", "SCENARIOS"));
+        assert!(m("/x/y/scenarios.dll", "scenarios.dll"));
+        assert!(m("/x/y/scenarios.dll", "/x/y/scenarios.dll"));
+        assert!(!m("/x/y/scenarios.dll", "y/scenarios.dll"));
+        assert!(!m("", "scenarios.dll"));
+    }
+}

@@ -4,7 +4,7 @@
 use super::{planned, Action, Command};
 use crate::commands::{debuggeronly, gcwhere, readmemory, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
-use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee};
+use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee, token2ee};
 use crate::commands::{clrmodules, clrstack, clrthreads, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, threads, threadstate};
 
 /// Every command `analyze` knows by name, in alphabetical order.
@@ -792,7 +792,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["timerinfo"],
         action: Action::Run(timerinfo::run),
     },
-    planned("token2ee", &[], "<arguments>", "Displays the MethodTable structure and MethodDesc structure for the specified token and module."),
+    Command {
+        name: "token2ee",
+        aliases: &[],
+        usage: "<module|*> <token>",
+        summary: "Displays the MethodTable structure and MethodDesc structure for the specified token and module.",
+        options: token2ee::OPTIONS,
+        details: "What a TypeDef, TypeRef, MethodDef or FieldDef token of the module (or of every\n\
+                  module, with *) stands for: the type's MethodTable, the method's MethodDesc and\n\
+                  code, the field's name.",
+        examples: &["token2ee scenarios.dll 02000023", "token2ee * 06000050"],
+        exercise: &["token2ee * 02000002", "token2ee * 06000001"],
+        action: Action::Run(token2ee::run),
+    },
     planned("traverseheap", &[], "<filename>", "Writes out heap information to a file in a format understood by the CLR Profiler."),
     Command {
         name: "verifyheap",
