@@ -17,6 +17,9 @@
 //! 00007F0857E20000 00007F0856E34710   NONE 0000000000000000 System.Object.Finalize()
 //! ```
 //!
+//! With `-all`, the method list and then, after `Additional Details`, the class's
+//! details as `dumpclass` prints them.
+//!
 //! On 8 an `EEClass:` line follows `Parent:`; on 9 and 10 a generic instantiation has a
 //! `Canonical:` line instead (its canonical MethodTable). "Number of Methods" counts the
 //! rows of the method list: the vtable slots, then the type's methods that keep their
@@ -24,7 +27,9 @@
 //! when the method has no code yet. Unlike dotnet-dump, types emitted at run time are
 //! named (from the module's in-memory metadata).
 use crate::args::{option_list, parse_address, OptionSpec, SosArgs};
+use crate::heap::field_table::field_table;
 use crate::heap::methods::JitKind;
+use crate::render::sos::{class_details, Sos};
 use crate::render::output::{hex, write_csv_records, write_json, Format};
 use crate::session::Session;
 use anyhow::{bail, Result};
@@ -33,15 +38,14 @@ use std::io::Write;
 
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec::flag("-md", "Also list the MethodTable's methods (entry point, MethodDesc, JIT state, slot, name)."),
-    OptionSpec::flag("-all", "Also the class details (as dumpclass prints them).").unsupported(),
+    OptionSpec::flag("-all", "Also the method list and the class details (as dumpclass prints them)."),
 ];
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let parsed = SosArgs::parse(args, OPTIONS, 1)
         .map_err(|message| anyhow::anyhow!("{} (valid options: {})", message.trim_end(), option_list(OPTIONS)))?;
-    if parsed.has("-all") {
-        bail!("dumpmt -all is not supported yet");
-    }
+    let all = parsed.has("-all");
+    let list_methods = parsed.has("-md") || all;
     let Some(text) = parsed.args.first() else {
         writeln!(out, "Missing MethodTable address")?;
         return Ok(());
@@ -81,12 +85,12 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         return match format {
             Format::Json => {
                 let mut record = record;
-                if parsed.has("-md") {
+                if list_methods {
                     record["methodList"] = json!(methods);
                 }
                 write_json(out, &record)
             }
-            _ if parsed.has("-md") => write_csv_records(out, &["entry", "methodDesc", "jit", "slot", "name"], &methods),
+            _ if list_methods => write_csv_records(out, &["entry", "methodDesc", "jit", "slot", "name"], &methods),
             _ => write_csv_records(
                 out,
                 &["methodTable", "parent", "eeClass", "canonical", "module", "name", "token", "file", "baseSize",
@@ -107,14 +111,17 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     row(out, "mdToken:", &format!("{:016X}", info.token))?;
     row(out, "File:", &file)?;
     row(out, "AssemblyLoadContext:", "Default ALC - The managed instance of this context doesn't exist yet.")?;
-    row(out, "BaseSize:", &format!("{:#x}", info.base_size))?;
+    // The DAC reports a string's base size without its terminator (0x14 where the
+    // MethodTable holds 0x16).
+    let base_size = if mt == heap.runtime.globals.string_mt { info.base_size.saturating_sub(2) } else { info.base_size };
+    row(out, "BaseSize:", &format!("{base_size:#x}"))?;
     if info.component_size != 0 {
         row(out, "ComponentSize:", &format!("{:#x}", info.component_size))?;
     }
     row(out, "Has GC Pointers:", if info.contains_pointers() { "true" } else { "false" })?;
     row(out, "Number of Methods:", &rows.len().to_string())?;
     writeln!(out, "Number of IFaces in IFaceMap: {interfaces}")?;
-    if parsed.has("-md") {
+    if list_methods {
         writeln!(out, "--------------------------------------")?;
         writeln!(out, "MethodDesc Table")?;
         writeln!(out, "{:>16} {:>16} {:>6} {:<16} Name", "Entry", "MethodDesc", "JIT", "Slot")?;
@@ -130,6 +137,14 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 r.name.as_deref().unwrap_or("<unknown method>")
             )?;
         }
+    }
+    if all {
+        writeln!(out, "--------------------------------------")?;
+        writeln!(out, "Additional Details")?;
+        let details = heap.class_details(mt)?;
+        let has_fields = Ok(details.instance_fields + details.static_fields > 0);
+        let fields = field_table(heap, heap.type_fields(mt), None, false, has_fields);
+        class_details(&mut Sos::new(out), &details, &fields, heap.runtime.version.major)?;
     }
     Ok(())
 }

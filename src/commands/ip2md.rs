@@ -24,7 +24,8 @@
 //! [`crate::runtime::code_versions`].
 use crate::args::{option_list, OptionSpec, SosArgs};
 use crate::render::output::{hex, write_json, Format};
-use crate::runtime::code_versions::{method_desc_at_ip, method_desc_data};
+use crate::render::methods::{method_desc_json, method_desc_text};
+use crate::runtime::code_versions::method_desc_at_ip;
 use crate::runtime::stack::clrstack::SourceLines;
 use crate::session::Session;
 use anyhow::{bail, Result};
@@ -46,53 +47,18 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let Some((md, code)) = method_desc_at_ip(rt, ip) else {
         bail!("Failed to request MethodData, not in JIT code range");
     };
-    let data = method_desc_data(rt, md, Some(&code))?;
+    let report = session.heap.method_desc_report(md, Some(&code))?;
     let lines = SourceLines::new(rt);
-    let name = lines.method_name(md);
     let source = lines.line_of_ip(md, ip, false);
     if format != Format::Text {
-        return write_json(
-            out,
-            &json!({
-                "ip": hex(ip),
-                "method_desc": hex(md),
-                "name": name,
-                "ee_class": data.ee_class.map(hex),
-                "method_table": hex(data.method_table),
-                "token": format!("{:08x}", data.token),
-                "module": hex(data.module),
-                "jitted": data.native_code.is_some(),
-                "code": data.native_code.map(hex),
-                "il": hex(data.il_address),
-                "versions": data.versions.iter().rev().map(|v| json!({
-                    "code": hex(v.code),
-                    "tier": v.tier.name(),
-                    "node": hex(v.node),
-                })).collect::<Vec<_>>(),
-                "source_file": source.as_ref().map(|s| s.0.clone()),
-                "line": source.as_ref().map(|s| s.1),
-            }),
-        );
+        let mut record = method_desc_json(&report);
+        record["ip"] = hex(ip);
+        record["source_file"] = json!(source.as_ref().map(|s| s.0.clone()));
+        record["line"] = json!(source.as_ref().map(|s| s.1));
+        return write_json(out, &record);
     }
-    let mut s = String::new();
-    s.push_str(&format!("MethodDesc:   {md:016x}\n"));
-    s.push_str(&format!("Method Name:          {}\n", name.as_deref().unwrap_or("UNKNOWN")));
-    if let Some(c) = data.ee_class {
-        s.push_str(&format!("Class:                {c:016x}\n"));
-    }
-    s.push_str(&format!("MethodTable:          {:016x}\n", data.method_table));
-    s.push_str(&format!("mdToken:              {:016X}\n", data.token));
-    s.push_str(&format!("Module:               {:016x}\n", data.module));
-    s.push_str(&format!("IsJitted:             {}\n", if data.native_code.is_some() { "yes" } else { "no" }));
-    s.push_str(&format!("Current CodeAddr:     {:016x}\n", data.native_code.unwrap_or(u64::MAX)));
-    s.push_str("Version History:\n");
-    s.push_str("  ILCodeVersion:      0000000000000000\n");
-    s.push_str("  ReJIT ID:           0\n");
-    s.push_str(&format!("  IL Addr:            {:016x}\n", data.il_address));
-    for v in data.versions.iter().rev() {
-        s.push_str(&format!("     CodeAddr:           {:016x}  ({})\n", v.code, v.tier.name()));
-        s.push_str(&format!("     NativeCodeVersion:  {:016x}\n", v.node));
-    }
+    let mut s = format!("MethodDesc:   {md:016x}\n");
+    s.push_str(&method_desc_text(&report));
     if let Some((file, line)) = source {
         s.push_str(&format!("Source file:  {file} @ {line}\n"));
     }

@@ -188,6 +188,22 @@ impl Heap {
         })
     }
 
+    /// `EEClass.NumNonVirtualSlots` of the class of `mt` on 8 (entry 10 of its packed
+    /// counts: 2 for seed's `DocumentCache`, whose `.cctor` and `.ctor` sit in the
+    /// MethodTable's non-virtual slots, as `dumpclass`'s "Total Method Slots" says);
+    /// `None` on 9 and 10, whose EEClass keeps no such count.
+    pub fn class_non_virtual_slots(&self, mt: u64) -> Result<Option<u32>> {
+        let ee = self.method_table(mt)?.ee_class;
+        match self.runtime.layout.ee_class.counts {
+            crate::runtime::layouts::EEClassCounts::Packed => {
+                let space = self.space();
+                let packed = ee.wrapping_add(space.read_u8(ee.wrapping_add(50))? as u64);
+                Ok(Some(space.read_u32(packed.wrapping_add(40))?))
+            }
+            crate::runtime::layouts::EEClassCounts::Fixed { .. } => Ok(None),
+        }
+    }
+
     /// Reads the FieldDesc at `addr`.
     pub fn field_desc(&self, addr: u64) -> Result<FieldDesc> {
         let b = self.space().read_array::<16>(addr)?;

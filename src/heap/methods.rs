@@ -61,3 +61,171 @@ impl Heap {
             .collect())
     }
 }
+
+impl Heap {
+    /// Whether `md` is a MethodDesc as SOS checks one: 8-byte aligned, its chunk's
+    /// MethodTable a MethodTable, and its token a MethodDef of that type's module.
+    pub fn is_method_desc(&self, md: u64) -> bool {
+        if md == 0 || md % 8 != 0 {
+            return false;
+        }
+        let Ok((mt, rid)) = crate::runtime::stack::names::method_desc_token(&self.runtime, md) else { return false };
+        if !self.is_method_table(mt) {
+            return false;
+        }
+        let Ok(info) = self.method_table(mt) else { return false };
+        match self.module_metadata(info.module) {
+            Some(meta) => rid != 0 && rid <= meta.rows(crate::metadata::TableId::MethodDef),
+            None => rid != 0,
+        }
+    }
+
+    /// What `dumpmd` (and `ip2md`) report about a MethodDesc: its name and the DAC's
+    /// `GetMethodDescData` facts.
+    pub fn method_desc_report(&self, md: u64, code_at_ip: Option<&crate::runtime::stack::codemap::CodeInfo>) -> Result<MethodDescReport> {
+        let data = crate::runtime::code_versions::method_desc_data(&self.runtime, md, code_at_ip)?;
+        let name = crate::runtime::stack::clrstack::SourceLines::new(&self.runtime).method_name(md);
+        Ok(MethodDescReport { name, data })
+    }
+}
+
+/// A MethodDesc as `dumpmd` prints it.
+#[derive(Debug, Clone)]
+pub struct MethodDescReport {
+    /// The DAC's name, `None` when it cannot be made.
+    pub name: Option<String>,
+    pub data: crate::runtime::code_versions::MethodDescData,
+}
+
+impl Heap {
+    /// The modules of the AppDomain's assemblies, in load order (ClrMD's
+    /// `EnumerateModules`).
+    pub fn domain_modules(&self) -> Result<Vec<u64>> {
+        crate::runtime::modules::app_domain_modules(&self.runtime)
+    }
+
+    /// A module's loaded TypeDefs: `(token, MethodTable)` from its
+    /// `TypeDefToMethodTableMap`, in token order (ClrMD's `EnumerateTypeDefToMethodTableMap`
+    /// less its empty entries).
+    pub fn type_def_method_tables(&self, module: u64) -> Vec<(u32, u64)> {
+        let map = module.wrapping_add(self.runtime.layout.type_loader.typedef_map);
+        crate::runtime::modules::lookup_map_entries(&self.runtime, map)
+            .into_iter()
+            .map(|(rid, mt)| (0x0200_0000 | rid, mt))
+            .collect()
+    }
+
+    /// A method's current native code, `None` when it has none.
+    pub fn method_native_code(&self, md: u64) -> Option<u64> {
+        crate::runtime::code_versions::method_desc_data(&self.runtime, md, None).ok()?.native_code
+    }
+}
+
+impl Heap {
+    /// Whether a module was emitted at run time (no image, no file).
+    pub fn module_is_dynamic(&self, module: u64) -> bool {
+        crate::runtime::modules::module_image(&self.runtime, module).is_ok_and(|i| i.base == 0 && i.path.is_empty())
+    }
+}
+
+/// What SOS's `DisplayClassDetails` reports about a type (`dumpclass`, `dumpmt -all`).
+#[derive(Debug, Clone)]
+pub struct ClassDetails {
+    /// The TypeDef's `TypeAttributes` (0 when the metadata cannot be read).
+    pub attributes: u32,
+    /// `NumVirtuals`.
+    pub virtuals: u16,
+    /// The vtable's slots: the virtual ones and the non-virtual slots the MethodTable
+    /// keeps (the EEClass's count of them on 8; 9 and 10 print none).
+    pub vtable_slots: u32,
+    /// Instance fields, inherited ones included.
+    pub instance_fields: u32,
+    /// Static fields introduced by the class (thread statics included).
+    pub static_fields: u32,
+    pub thread_static_fields: u32,
+}
+
+impl Heap {
+    /// Resolves `dumpclass`'s argument: an EEClass on 8 (its MethodTable, which must point
+    /// back to it), a MethodTable on 9 and 10 (which have no EEClass address to give).
+    pub fn class_method_table(&self, addr: u64) -> Option<u64> {
+        if self.runtime.version.major >= 9 {
+            return self.is_method_table(addr).then_some(addr);
+        }
+        let mt = self.space().read_ptr(addr.wrapping_add(self.runtime.layout.ee_class.method_table)).ok()?;
+        (self.is_method_table(mt) && self.method_table(mt).ok()?.ee_class == addr).then_some(mt)
+    }
+
+    /// The class details of a MethodTable.
+    pub fn class_details(&self, mt: u64) -> Result<ClassDetails> {
+        let info = self.method_table(mt)?;
+        let attributes = self
+            .module_metadata(info.module)
+            .and_then(|m| m.typedef(info.token & 0x00ff_ffff).ok().map(|t| t.flags))
+            .unwrap_or(0);
+        let (virtuals, _) = mt_counts(&self.runtime, mt)?;
+        let kept = self.class_non_virtual_slots(mt)?.unwrap_or(0).min(u16::MAX as u32);
+        let counts = self.class_field_counts(mt)?;
+        let thread_static_fields = self.type_fields(mt).fields.iter().filter(|f| f.is_thread_static()).count() as u32;
+        Ok(ClassDetails {
+            attributes,
+            virtuals,
+            vtable_slots: virtuals as u32 + kept,
+            instance_fields: counts.instance,
+            static_fields: counts.statics,
+            thread_static_fields,
+        })
+    }
+}
+
+impl Heap {
+    /// A module's file name as dotnet-dump's managed commands print it (`scenarios.dll`;
+    /// `<dynamic>` for a module emitted at run time, `<unknown>` for another without a
+    /// path).
+    pub fn module_file_name(&self, module: u64) -> String {
+        let path = self.module_path(module).unwrap_or_default();
+        match path.rsplit('/').next() {
+            Some(f) if !f.is_empty() => f.to_string(),
+            _ if self.module_is_dynamic(module) => "<dynamic>".to_string(),
+            _ => "<unknown>".to_string(),
+        }
+    }
+
+    /// Whether a module answers to `name` as dotnet-dump's managed commands match one:
+    /// its file name, with or without extension, or its whole path, ignoring case.
+    pub fn module_name_matches(&self, module: u64, name: &str) -> bool {
+        module_path_matches(&self.module_path(module).unwrap_or_default(), name)
+    }
+
+    /// The MethodDef token of a MethodDesc.
+    pub fn method_desc_token(&self, md: u64) -> Option<u32> {
+        crate::runtime::stack::names::method_desc_token(&self.runtime, md).ok().map(|(_, rid)| 0x0600_0000 | rid)
+    }
+}
+
+/// [`Heap::module_name_matches`] on a path.
+pub fn module_path_matches(path: &str, name: &str) -> bool {
+    if path.is_empty() {
+        return false;
+    }
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let stem = match file.rfind('.') {
+        Some(dot) if dot > 0 => &file[..dot],
+        _ => file,
+    };
+    let name = name.to_lowercase();
+    [file, stem, path].iter().any(|c| c.to_lowercase() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn module_names_match_as_dotnet_dump_matches_them() {
+        use super::module_path_matches as m;
+        assert!(m("/x/y/scenarios.dll", "SCENARIOS"));
+        assert!(m("/x/y/scenarios.dll", "scenarios.dll"));
+        assert!(m("/x/y/scenarios.dll", "/x/y/scenarios.dll"));
+        assert!(!m("/x/y/scenarios.dll", "y/scenarios.dll"));
+        assert!(!m("", "scenarios.dll"));
+    }
+}

@@ -8,6 +8,7 @@
 //! string contents. Nothing here formats output: that is the commands' job.
 pub mod array;
 pub mod dac_names;
+pub mod field_table;
 pub mod fields;
 pub mod http;
 pub mod object;

@@ -252,9 +252,15 @@ impl Heap {
             return Ok(raw);
         }
         let args = self.generic_args(mt)?;
+        // ClrMD names a generic definition's own parameters by position (`List<T1>`,
+        // `IAdditionOperators<T1, T2, T3>`), whatever the metadata calls them.
         let names = args
             .iter()
-            .map(|&th| self.type_handle_name(th, depth + 1, budget))
+            .enumerate()
+            .map(|(i, &th)| match self.type_var_at(th) {
+                true => Ok(format!("T{}", i + 1)),
+                false => self.type_handle_name(th, depth + 1, budget),
+            })
             .collect::<Result<Vec<_>>>()?;
         let name = with_generic_args(&raw, &names);
         check_name_len(&name)?;
@@ -299,6 +305,11 @@ impl Heap {
             (0x1b, _) => Ok("FNPTR".into()),
             _ => Ok("T".into()),
         }
+    }
+
+    /// Whether a TypeHandle is a generic type parameter (a `VAR` TypeDesc).
+    fn type_var_at(&self, th: u64) -> bool {
+        th & 2 != 0 && self.type_desc(th).is_ok_and(|(et, _)| et == 0x13)
     }
 
     /// A TypeDesc TypeHandle (low bit 2 set): its CorElementType and, for a pointer or

@@ -4,9 +4,9 @@
 use super::{planned, Action, Command};
 use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
-use crate::commands::dumpmt;
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
+use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee, token2ee};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -198,7 +198,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpasync", "dumpasync --tasks --completed --fields", "dumpasync --coalesce", "dumpasync --stats", "dumpasync --address {0} --fields"],
         action: Action::Run(dumpasync::run),
     },
-    planned("dumpclass", &[], "<arguments>", "Displays information about a EE class structure at the specified address."),
+    Command {
+        name: "dumpclass",
+        aliases: &[],
+        usage: "<eeclass>",
+        summary: "Displays information about a EE class structure at the specified address.",
+        options: dumpclass::OPTIONS,
+        details: "The class's name, token, file, parent, module and MethodTable, its attributes,\n\
+                  slot and field counts, and its fields (statics with their values). On .NET 9\n\
+                  and 10, which have no EEClass to show, give the MethodTable.",
+        examples: &["dumpclass 00007f0452869bc0"],
+        exercise: &["dumpclass {4}", "dumpclass {0}"],
+        action: Action::Run(dumpclass::run),
+    },
     Command {
         name: "dumpconcurrentdictionary",
         aliases: &["dcd"],
@@ -290,12 +302,23 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumplog"],
         action: Action::Run(debuggeronly::run_dumplog),
     },
-    planned("dumpmd", &[], "<arguments>", "Displays information about a MethodDesc structure at the specified address."),
+    Command {
+        name: "dumpmd",
+        aliases: &[],
+        usage: "<methoddesc>",
+        summary: "Displays information about a MethodDesc structure at the specified address.",
+        options: dumpmd::OPTIONS,
+        details: "The method's name, class, MethodTable, token and module, whether it has code\n\
+                  and where, its IL address and its native code versions with their tiers.",
+        examples: &["dumpmd 7f0858154898"],
+        exercise: &["dumpmd {4}", "dumpmd {0}"],
+        action: Action::Run(dumpmd::run),
+    },
     planned("dumpmodule", &[], "<arguments>", "Displays information about a EE module structure at the specified address."),
     Command {
         name: "dumpmt",
         aliases: &[],
-        usage: "[-md] <mt>",
+        usage: "[-md] [-all] <mt>",
         summary: "Displays information about a method table at the specified address.",
         options: dumpmt::OPTIONS,
         details: "Parent, module, name, token, file, sizes and interface count; with -md the\n\
@@ -680,7 +703,20 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["modules", "modules -v"],
         action: Action::Run(modules::run),
     },
-    planned("name2ee", &[], "<arguments>", "Displays the MethodTable structure and EEClass structure for the specified type or method in the specified module."),
+    Command {
+        name: "name2ee",
+        aliases: &[],
+        usage: "<module|*> <type or type.member>",
+        summary: "Displays the MethodTable structure and EEClass structure for the specified type or method in the specified module.",
+        options: name2ee::OPTIONS,
+        details: "The loaded types of the module (or of every module, with *) whose name contains\n\
+                  the text, ignoring case, with their tokens and MethodTables; or, for\n\
+                  Type.Member, the type's method (MethodDesc, code) or field of that name.\n\
+                  module!name is the same as module name.",
+        examples: &["name2ee *!DocProc.Infrastructure.Cache.DocumentCache", "name2ee scenarios.dll DocProc.Ops.Order..ctor"],
+        exercise: &["name2ee *!System.String", "name2ee * Nothing.Here.At.All"],
+        action: Action::Run(name2ee::run),
+    },
     planned("notreachableinrange", &[], "<start> <end>", "A helper command for !finalizerqueue"),
     Command {
         name: "objsize",
@@ -910,7 +946,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["timerinfo"],
         action: Action::Run(timerinfo::run),
     },
-    planned("token2ee", &[], "<arguments>", "Displays the MethodTable structure and MethodDesc structure for the specified token and module."),
+    Command {
+        name: "token2ee",
+        aliases: &[],
+        usage: "<module|*> <token>",
+        summary: "Displays the MethodTable structure and MethodDesc structure for the specified token and module.",
+        options: token2ee::OPTIONS,
+        details: "What a TypeDef, TypeRef, MethodDef or FieldDef token of the module (or of every\n\
+                  module, with *) stands for: the type's MethodTable, the method's MethodDesc and\n\
+                  code, the field's name.",
+        examples: &["token2ee scenarios.dll 02000023", "token2ee * 06000050"],
+        exercise: &["token2ee * 02000002", "token2ee * 06000001"],
+        action: Action::Run(token2ee::run),
+    },
     planned("traverseheap", &[], "<filename>", "Writes out heap information to a file in a format understood by the CLR Profiler."),
     Command {
         name: "verifyheap",

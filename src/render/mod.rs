@@ -7,13 +7,17 @@
 //!   statistics), shared by every command that lists objects (`objsize`, `finalizequeue`).
 //! - [`table`]: the column table of dotnet-dump's managed commands (widths, alignment,
 //!   cut text), for `gcheapstat`, `sizestats`, `listnearobj`.
+//! - [`methods`]: a MethodDesc as `dumpmd` and `ip2md` print it.
+//! - [`sos`]: SOS's console (one output call at a time) and its field tables.
 //! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
 //!
 //! Nothing here reads the dump: rows come in as values (type names included, or through
 //! the heap's name cache).
 pub mod format;
+pub mod methods;
 pub mod objects;
 pub mod output;
+pub mod sos;
 pub mod stats;
 pub mod table;
 pub mod values;

@@ -10,8 +10,9 @@
 //!
 //! A MethodDesc's native code is in its native code slot (`HasNativeCodeSlot`, low bit
 //! masked); where that code is (JIT code heap, ReadyToRun image) says how it was made.
-//! Only IL MethodDescs (classification 0) have their optional slots read: the others'
-//! extra fields come first and are not described here (they print without native code).
+//! The optional slots are read for the MethodDescs whose size is known
+//! ([`method_desc_size`]: IL, FCall, EEImpl, Array, instantiated); the others print
+//! without native code.
 use super::layouts::NonVirtualSlots;
 use super::stack::codemap::{CodeKind, CodeMap};
 use super::Runtime;
@@ -66,10 +67,8 @@ pub fn method_desc(rt: &Runtime, md: u64) -> Result<MethodDescInfo> {
     let slot = space.read_u16(md.wrapping_add(l.slot))?;
     let flags = space.read_u16(md.wrapping_add(l.flags))?;
     let mut info = MethodDescInfo { address: md, slot, flags, own_slot: None, native_code: None };
-    if flags & MD_CLASSIFICATION_MASK != 0 {
-        return Ok(info);
-    }
-    let mut at = md.wrapping_add(l.size);
+    let Some(size) = method_desc_size(rt, flags) else { return Ok(info) };
+    let mut at = md.wrapping_add(size);
     if flags & MD_HAS_NON_VTABLE_SLOT != 0 {
         info.own_slot = space.read_ptr(at).ok();
         at = at.wrapping_add(8);
@@ -81,6 +80,22 @@ pub fn method_desc(rt: &Runtime, md: u64) -> Result<MethodDescInfo> {
         info.native_code = space.read_ptr(at).ok().map(|c| c & !1).filter(|&c| c != 0);
     }
     Ok(info)
+}
+
+/// The size of a MethodDesc of the classification in `flags` (its optional slots follow),
+/// for the kinds a type's slots hold: IL (0), FCall (1: a u32 call id, padded), EEImpl
+/// (3, a delegate's `Invoke`) and Array (4, an array's `Get`/`Set`/`Address`/`.ctor`),
+/// the last two a `StoredSigMethodDesc` (signature pointer, length, extended flags);
+/// instantiated methods (5) through their layout. `None` for the others.
+pub fn method_desc_size(rt: &Runtime, flags: u16) -> Option<u64> {
+    let base = rt.layout.method_desc.size;
+    match flags & MD_CLASSIFICATION_MASK {
+        0 => Some(base),
+        1 => Some(base + 8),
+        3 | 4 => Some(base + 16),
+        5 => Some((rt.layout.stack.instantiated_method_desc.2 + 2).next_multiple_of(8)),
+        _ => None,
+    }
 }
 
 fn method_desc_info(rt: &Runtime, md: u64) -> Option<MethodDescInfo> {

@@ -212,6 +212,53 @@ pub fn lookup_map_entry(rt: &Runtime, map: u64, rid: u32) -> Option<u64> {
     None
 }
 
+/// Most entries read from one `LookupMap` (a TypeDef RID is 24 bits).
+const MAX_MAP_ENTRIES: u64 = 1 << 24;
+
+/// Every non-empty entry of a module's `LookupMap` at `map`, as `(rid, value)` in RID
+/// order (flag bits masked off): the map's segments in chain order, entry 0 of the first
+/// (RID 0) left out. Stops, keeping what it read, at an unreadable segment, after 64
+/// segments or [`MAX_MAP_ENTRIES`] entries.
+pub fn lookup_map_entries(rt: &Runtime, map: u64) -> Vec<(u32, u64)> {
+    let space = &*rt.space;
+    let lm = &rt.layout.type_loader.lookup_map;
+    let mut out = Vec::new();
+    let mut map = map;
+    let mut base: u64 = 0;
+    for _ in 0..64 {
+        if map == 0 {
+            break;
+        }
+        let (Ok(table), Ok(count), Ok(mask)) = (
+            space.read_ptr(map.wrapping_add(lm.table)),
+            space.read_u32(map.wrapping_add(lm.count)),
+            space.read_ptr(map.wrapping_add(lm.supported_flags_mask)),
+        ) else {
+            break;
+        };
+        let count = (count as u64).min(MAX_MAP_ENTRIES.saturating_sub(base));
+        if count > 0 && table != 0 {
+            let Ok(bytes) = space.read_vec(table, (count * 8) as usize) else { break };
+            for (i, chunk) in bytes.chunks_exact(8).enumerate() {
+                let rid = base + i as u64;
+                let value = u64::from_le_bytes(chunk.try_into().unwrap_or_default()) & !mask;
+                if rid != 0 && value != 0 {
+                    out.push((rid as u32, value));
+                }
+            }
+        }
+        base = base.saturating_add(count);
+        if base >= MAX_MAP_ENTRIES {
+            break;
+        }
+        map = match space.read_ptr(map.wrapping_add(lm.next)) {
+            Ok(next) => next,
+            Err(_) => break,
+        };
+    }
+    out
+}
+
 /// The local variable signature of MethodDef `rid` of a module: from its IL header (a fat
 /// header's `LocalVarSigTok`) to the StandAloneSig's blob. `None` when the method has no
 /// IL or no locals.

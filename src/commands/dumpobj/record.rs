@@ -2,13 +2,12 @@
 //! the text ([`super::text`]) and the machine-readable forms ([`super::json`]) render the
 //! same records. A record keeps the places where SOS would stop with a message (an
 //! invalid object, unreadable fields) so that each renderer can stop there its own way.
-use crate::heap::fields::{FieldListEnd, StaticLocation, et};
+use crate::heap::fields::et;
 use crate::heap::value::is_value_type;
-use crate::heap::{Array, Element, Field, FieldLocation, Heap, ObjectAddr, ThinLock, Value, ValueError, ValueObject};
+use crate::heap::{Array, Element, Heap, ObjectAddr, ThinLock, Value, ValueError, ValueObject};
 use anyhow::Result;
+pub use crate::heap::field_table::{FieldRow, FieldValue, FieldsFacts, MAX_STRING};
 
-/// Longest string SOS prints (`<String is invalid or too large to print>` beyond).
-pub const MAX_STRING: u64 = 0x20_0000;
 /// Elements of a byte or char array `dumpobj` shows as `Content:`.
 const CONTENT_ELEMENTS: u64 = 128;
 
@@ -61,44 +60,6 @@ pub struct StringFacts {
     pub length: Option<u32>,
     /// The whole text, when readable and at most [`MAX_STRING`] units.
     pub text: Option<String>,
-}
-
-/// A type's fields with their values.
-pub struct FieldsFacts {
-    /// Whether the class has fields of its own or inherited instance fields (SOS prints
-    /// `None` otherwise); an error when its EEClass cannot be read.
-    pub has_fields: Result<bool>,
-    pub rows: Vec<FieldRow>,
-    pub end: FieldListEnd,
-}
-
-/// One row of the field table.
-pub struct FieldRow {
-    pub field: Field,
-    /// The field type's MethodTable, when the process loaded it.
-    pub type_mt: Option<u64>,
-    /// The field type as SOS names it (`<Unloaded Type>` when it cannot).
-    pub type_name: String,
-    /// The offset SOS shows: from the object's address for fields of objects (statics
-    /// too), the FieldDesc's own for thread statics and fields of structs.
-    pub offset: u64,
-    pub value: FieldValue,
-    /// The text of the string a reference field points to.
-    pub string: Option<String>,
-}
-
-/// A field's value, or why there is none.
-pub enum FieldValue {
-    Read(Result<Value, ValueError>),
-    /// An instance field without an instance (`dumpvc` on address 0).
-    NoInstance,
-    ThreadStatic,
-    /// A static field of a type whose statics are not allocated.
-    NotAllocated,
-    /// .NET 8 "dynamic" statics, which SOS does not show.
-    Dynamic,
-    /// A static field whose module keeps no statics block.
-    Unavailable,
 }
 
 /// A struct's facts (`dumpvc`).
@@ -177,7 +138,7 @@ pub fn object(heap: &Heap, addr: u64, fields: bool) -> Result<ObjectRecord> {
     });
     let fields = fields.then(|| {
         let has_fields = heap.class_field_counts(mt).map(|c| c.instance + c.statics > 0);
-        fields_facts(heap, o.fields(), Some(o.data()), false, has_fields)
+        crate::heap::field_table::field_table(heap, o.fields(), Some(o.data()), false, has_fields)
     });
     Ok(ObjectRecord::Object(Box::new(ObjectFacts {
         address: addr,
@@ -210,7 +171,7 @@ pub fn value_class(heap: &Heap, mt: u64, addr: u64, fields: bool) -> Result<Valu
     let v = ValueObject::new(heap, mt, addr);
     let fields = fields.then(|| {
         let has_fields = heap.class_field_counts(mt).map(|c| c.instance + c.statics > 0);
-        fields_facts(heap, v.fields(), (addr != 0).then_some(addr), true, has_fields)
+        crate::heap::field_table::field_table(heap, v.fields(), (addr != 0).then_some(addr), true, has_fields)
     });
     Ok(ValueClassFacts {
         address: addr,
@@ -225,63 +186,10 @@ pub fn value_class(heap: &Heap, mt: u64, addr: u64, fields: bool) -> Result<Valu
     })
 }
 
-/// The rows of a field table: every field of the list, read from an instance whose data
-/// starts at `data`.
-fn fields_facts(
-    heap: &Heap,
-    list: crate::heap::FieldList,
-    data: Option<u64>,
-    value_class: bool,
-    has_fields: Result<bool>,
-) -> FieldsFacts {
-    let rows = list
-        .fields
-        .into_iter()
-        .map(|field| {
-            let offset = if value_class || field.is_thread_static() { field.offset() as u64 } else { field.object_offset() };
-            let type_mt = heap.field_type_mt(&field.desc);
-            let type_name = heap
-                .dac_field_type_name(&field.desc, type_mt)
-                .unwrap_or_else(|| "<Unloaded Type>".to_string());
-            let value = match heap.field_location(&field, data) {
-                FieldLocation::At(a) => FieldValue::Read(heap.read_field_at(&field.desc, a)),
-                FieldLocation::NoInstance => FieldValue::NoInstance,
-                FieldLocation::ThreadStatic => FieldValue::ThreadStatic,
-                FieldLocation::Static(StaticLocation::NotAllocated) => FieldValue::NotAllocated,
-                FieldLocation::Static(StaticLocation::Dynamic) => FieldValue::Dynamic,
-                FieldLocation::Static(StaticLocation::Unavailable | StaticLocation::At(_)) => FieldValue::Unavailable,
-            };
-            let string = match &value {
-                FieldValue::Read(Ok(v)) => string_at(heap, field.element_type(), v),
-                _ => None,
-            };
-            FieldRow { field, type_mt, type_name, offset, value, string }
-        })
-        .collect();
-    FieldsFacts { has_fields, rows, end: list.end }
-}
-
-/// The text of the string a value of element type `t` refers to, if it is a reference
-/// to a string of at most [`MAX_STRING`] units.
-fn string_at(heap: &Heap, t: u8, v: &Value) -> Option<String> {
-    if !matches!(t, et::CLASS | et::STRING | et::OBJECT) {
-        return None;
-    }
-    let target = ObjectAddr(v.raw());
-    if target.is_null() || heap.method_table_of(target).ok()? != heap.runtime.globals.string_mt {
-        return None;
-    }
-    let len = heap.string_length(target).ok()? as u64;
-    if len > MAX_STRING {
-        return None;
-    }
-    heap.string_value(target.get(), len as usize).ok()
-}
-
 /// One element of an array, with its details when `details` (fields when `fields`).
 pub fn element_row(heap: &Heap, array: &Array, element: Element, details: bool, fields: bool) -> ElementRow {
     let value = heap.read_value(array.element_type, element.address);
-    let string = value.as_ref().ok().and_then(|v| string_at(heap, array.element_type, v));
+    let string = value.as_ref().ok().and_then(|v| crate::heap::field_table::string_at(heap, array.element_type, v));
     let details = details
         .then(|| {
             if is_value_type(array.element_type) {
