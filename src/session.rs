@@ -111,7 +111,7 @@ impl Session {
         cached(&self.liveness, || {
             let graph = self.graph()?;
             let roots = self.roots()?;
-            Ok(Arc::new(Liveness::compute(graph, &roots)))
+            Ok(Arc::new(Liveness::compute(&self.heap, graph, &roots)))
         })
         .map_err(|e| e.context("cannot compute live objects"))
     }
@@ -121,7 +121,8 @@ impl Session {
         cached(&self.dominators, || {
             let graph = self.graph()?;
             let roots = self.roots()?;
-            Ok(Arc::new(roots.dominators(&graph)))
+            let edges = graph.edges(&self.heap)?;
+            Ok(Arc::new(roots.dominators(&graph, edges)))
         })
         .map_err(|e| e.context("cannot compute retained sizes"))
     }

@@ -11,7 +11,7 @@
 //! Immediate dominators are computed with the Lengauer–Tarjan algorithm (the simple
 //! version, with path compression: O(E log V)), iteratively so that no recursion depth
 //! depends on the heap. Memory: about 40 bytes per object plus 4 per edge.
-use super::{ObjectGraph, ObjectId};
+use super::{Edges, ObjectGraph, ObjectId};
 use std::collections::HashMap;
 
 const NONE: u32 = u32::MAX;
@@ -33,7 +33,7 @@ impl Dominators {
 
     /// Computes the dominator tree from `roots` (object ids) over the graph's edges and
     /// the dependent edges `(primary, secondary)`.
-    pub fn compute(graph: &ObjectGraph, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Dominators {
+    pub fn compute(graph: &ObjectGraph, edges: &Edges, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Dominators {
         let n = graph.len() + 1; // node 0 is the virtual root; object i is node i + 1
         let mut extra: HashMap<u32, Vec<u32>> = HashMap::new();
         for &(p, s) in dependents {
@@ -47,7 +47,7 @@ impl Dominators {
             if v == 0 {
                 out.extend_from_slice(&root_nodes);
             } else {
-                out.extend(graph.references(v - 1).iter().map(|&w| w + 1));
+                out.extend(edges.references(v - 1).iter().map(|&w| w + 1));
                 if let Some(more) = extra.get(&v) {
                     out.extend_from_slice(more);
                 }
@@ -269,7 +269,7 @@ mod tests {
     fn chain_and_diamond() {
         // 0 -> 1 -> {2, 3} -> 4; 5 unreachable.
         let g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
-        let d = Dominators::compute(&g, &[0], &[]);
+        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0], &[]);
         assert_eq!(d.immediate_dominator(0), Some(Dominators::ROOT));
         assert_eq!(d.immediate_dominator(1), Some(0));
         assert_eq!(d.immediate_dominator(2), Some(1));
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn children_lists() {
         let g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
-        let d = Dominators::compute(&g, &[0], &[]);
+        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0], &[]);
         let c = d.children();
         assert_eq!(c.of(Dominators::ROOT), &[0]);
         let mut kids = c.of(1).to_vec();
@@ -302,7 +302,7 @@ mod tests {
     fn two_roots_share_an_object() {
         // Roots 0 and 1 both reach 2: only the virtual root dominates 2.
         let g = graph(&[&[2], &[2], &[]]);
-        let d = Dominators::compute(&g, &[0, 1], &[]);
+        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0, 1], &[]);
         assert_eq!(d.immediate_dominator(2), Some(Dominators::ROOT));
         assert_eq!(d.retained_size(0), 10);
         assert_eq!(d.retained_size(2), 30);
@@ -312,7 +312,7 @@ mod tests {
     fn cycles_and_dependent_edges() {
         // 0 -> 1 -> 2 -> 1 (a cycle); dependent handle 2 => 3.
         let g = graph(&[&[1], &[2], &[1], &[]]);
-        let d = Dominators::compute(&g, &[0], &[(2, 3)]);
+        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0], &[(2, 3)]);
         assert_eq!(d.immediate_dominator(1), Some(0));
         assert_eq!(d.immediate_dominator(2), Some(1));
         assert_eq!(d.immediate_dominator(3), Some(2));
@@ -340,7 +340,7 @@ mod tests {
         let refs: Vec<&[ObjectId]> = edges.iter().map(|e| e.as_slice()).collect();
         let g = graph(&refs);
         let roots = [0, 1];
-        let d = Dominators::compute(&g, &roots, &[]);
+        let d = Dominators::compute(&g, g.built_edges().unwrap(), &roots, &[]);
         let reach = |skip: Option<usize>| {
             let mut seen = vec![false; n];
             let mut stack: Vec<usize> = roots.iter().map(|&r| r as usize).filter(|&r| Some(r) != skip).collect();
