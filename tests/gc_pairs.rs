@@ -131,7 +131,7 @@ fn verdict(before: &Session, after: &Session) -> Verdict {
         }
     }
 
-    let reverse = bg.reverse();
+    let reverse = bedges.reverse();
     for id in (0..bg.len() as ObjectId).filter(|&id| counted(id)) {
         let survived = in_after(id).is_some();
         if is_live(id) {

@@ -1,31 +1,33 @@
-//! The indexed object graph: every heap object as a dense id, its type, size and
-//! outgoing references, in flat arrays.
+//! The indexed object graph: every heap object as a dense id, its type and size, in flat
+//! arrays; its outgoing references read from the dump or, once asked for, from edge arrays.
 //!
 //! **Model.** Objects are numbered `0..n` in address order, so an id is found from an
 //! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]; a direct
 //! table from 4 KB pages to their first object narrows the search to one page), and
 //! everything else per object is a parallel array indexed by id: a type index (`u32`
 //! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
-//! with the rare object of 4 GB or more in a side table). Outgoing edges are stored in
-//! compressed sparse row form: the references of object `i` are
-//! `edges[offsets[i] .. offsets[i + 1]]`, `u32` ids. Per object that is 20 bytes
-//! (address 8, type 4, size 4, offset 4) and 4 bytes per edge, with no allocation per
-//! object: 100 M objects and 500 M edges take about 4 GB. Reverse edges
-//! ([`ObjectGraph::reverse`]) are built on demand in the same form.
+//! with the rare object of 4 GB or more in a side table): 16 bytes an object. The build
+//! walks the heap twice in parallel — once to count each segment's objects and collect
+//! their MethodTables, once to fill each segment's slice of arrays allocated at their
+//! final size — so no per-segment copy doubles the memory.
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
 //! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
 //! types, by the type's LoaderAllocator object, which the GC keeps alive with them.
 //! A reference that is not the start of a walked object (heap damage, or memory the
-//! walk could not parse) is dropped and counted in [`ObjectGraph::unresolved`].
+//! walk could not parse) is dropped, counted and warned about once.
 //! Dependent handles are not edges: they depend on liveness, see [`live`].
 //!
-//! **Building** walks the segments in parallel (rayon), interns MethodTables, decodes
-//! each type's GCDesc once, then resolves references in parallel chunks of objects.
+//! Most questions need no edge list: liveness, a root path, what an object keeps alive
+//! read each object's references from the dump when they reach it
+//! ([`RefSource::Dump`], [`ObjectGraph::references_into`]). The dominator tree needs
+//! every edge several times; [`ObjectGraph::edges`] builds them once, in compressed
+//! sparse row form (`u32` ids, 4 bytes an edge, in blocks as the parallel build makes
+//! them), and from then on every reader uses them ([`ObjectGraph::ref_source`]).
+//! Reverse edges ([`Edges::reverse`]) are built on demand in the same form.
 //!
 //! Layers: this module reads the heap through [`crate::heap`] and knows nothing of
-//! commands; commands (`dumpheap -live`, later `gcroot`, retained sizes, dump diffs)
-//! build on it.
+//! commands; commands (`dumpheap -live`, `gcroot`, retained sizes, dump diffs) build on it.
 pub mod dominators;
 pub mod gcroot;
 pub mod live;
@@ -78,75 +80,96 @@ pub enum RefSource<'a> {
     Dump(&'a Heap),
 }
 
-/// Outgoing edges of every object in compressed sparse row form: the references of
-/// object `i` are `targets[offsets[i] .. offsets[i + 1]]`.
+/// Outgoing edges of every object in compressed sparse row form, one block per
+/// [`CHUNK`] objects (as the parallel build makes them, so they are never copied): the
+/// references of the `j`-th object of a block are `targets[ends[j - 1] .. ends[j]]`.
 pub struct Edges {
-    offsets: Vec<u32>,
-    targets: Vec<ObjectId>,
+    blocks: Vec<EdgeBlock>,
+    count: usize,
     unresolved: u64,
 }
 
+struct EdgeBlock {
+    ends: Vec<u32>,
+    targets: Vec<ObjectId>,
+}
+
 impl Edges {
-    /// Reads every object's references from the dump, in parallel chunks of objects.
+    /// Reads every object's references from the dump, in parallel blocks of objects.
     fn build(graph: &ObjectGraph, heap: &Heap) -> Result<Edges> {
         let n = graph.len();
         let progress = Progress::new("reading the heap's references", n as u64);
-        let chunks: Vec<(Vec<u32>, Vec<ObjectId>, u64)> = (0..n.div_ceil(CHUNK))
+        let built: Vec<(EdgeBlock, u64)> = (0..n.div_ceil(CHUNK))
             .into_par_iter()
             .map(|c| {
                 let range = c * CHUNK..((c + 1) * CHUNK).min(n);
-                let mut counts = Vec::with_capacity(range.len());
+                let mut ends = Vec::with_capacity(range.len());
                 let mut targets = Vec::new();
                 let mut scratch = Vec::new();
                 let mut unresolved = 0;
                 for i in range.clone() {
-                    let before = targets.len();
                     unresolved += graph.references_into(RefSource::Dump(heap), i as ObjectId, &mut targets, &mut scratch);
-                    counts.push((targets.len() - before) as u32);
+                    ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
                 }
                 progress.inc(range.len() as u64);
                 targets.shrink_to_fit();
-                (counts, targets, unresolved)
+                (EdgeBlock { ends, targets }, unresolved)
             })
             .collect();
         drop(progress);
-        let edge_count: usize = chunks.iter().map(|(_, e, _)| e.len()).sum();
-        if edge_count > u32::MAX as usize {
-            bail!("{edge_count} references: more than the object graph can hold (2^32)");
+        let count: usize = built.iter().map(|(b, _)| b.targets.len()).sum();
+        if count > u32::MAX as usize {
+            bail!("{count} references: more than the object graph can hold (2^32)");
         }
-        let mut offsets = Vec::with_capacity(n + 1);
-        let mut targets = Vec::with_capacity(edge_count);
-        let mut unresolved = 0;
-        offsets.push(0u32);
-        for (counts, chunk_targets, u) in chunks {
-            for c in counts {
-                let last = *offsets.last().unwrap_or(&0);
-                offsets.push(last + c);
-            }
-            targets.extend_from_slice(&chunk_targets);
-            unresolved += u;
-        }
+        let unresolved = built.iter().map(|b| b.1).sum();
         if unresolved > 0 {
             warn_unresolved(heap, unresolved);
         }
-        Ok(Edges { offsets, targets, unresolved })
+        Ok(Edges { blocks: built.into_iter().map(|b| b.0).collect(), count, unresolved })
+    }
+
+    /// Edges from per-object lists (tests).
+    #[cfg(test)]
+    fn from_lists(refs: &[&[ObjectId]]) -> Edges {
+        let blocks = refs
+            .chunks(CHUNK)
+            .map(|lists| {
+                let mut b = EdgeBlock { ends: Vec::new(), targets: Vec::new() };
+                for r in lists {
+                    b.targets.extend_from_slice(r);
+                    b.ends.push(b.targets.len() as u32);
+                }
+                b
+            })
+            .collect();
+        Edges { blocks, count: refs.iter().map(|r| r.len()).sum(), unresolved: 0 }
     }
 
     /// The objects `id` references (GCDesc order, then its LoaderAllocator).
+    #[inline]
     pub fn references(&self, id: ObjectId) -> &[ObjectId] {
         let i = id as usize;
-        match (self.offsets.get(i), self.offsets.get(i + 1)) {
-            (Some(&a), Some(&b)) => &self.targets[a as usize..b as usize],
-            _ => &[],
+        let Some(block) = self.blocks.get(i / CHUNK) else {
+            return &[];
+        };
+        let j = i % CHUNK;
+        let start = match j.checked_sub(1) {
+            Some(k) => block.ends.get(k).copied().unwrap_or(0),
+            None => 0,
+        };
+        match block.ends.get(j) {
+            Some(&end) => block.targets.get(start as usize..end as usize).unwrap_or(&[]),
+            None => &[],
         }
     }
 
+    /// Number of edges.
     pub fn len(&self) -> usize {
-        self.targets.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
+        self.count == 0
     }
 
     /// References that pointed at no object start and were left out of the graph.
@@ -154,19 +177,25 @@ impl Edges {
         self.unresolved
     }
 
+    fn objects(&self) -> usize {
+        self.blocks.iter().map(|b| b.ends.len()).sum()
+    }
+
     /// Builds the incoming edges of every object.
     pub fn reverse(&self) -> ReverseEdges {
-        let n = self.offsets.len().saturating_sub(1);
+        let n = self.objects();
         let mut counts = vec![0u32; n + 1];
-        for &t in &self.targets {
-            counts[t as usize + 1] += 1;
+        for b in &self.blocks {
+            for &t in &b.targets {
+                counts[t as usize + 1] += 1;
+            }
         }
         for i in 1..=n {
             counts[i] += counts[i - 1];
         }
         let offsets = counts.clone();
         let mut next = counts;
-        let mut sources = vec![0 as ObjectId; self.targets.len()];
+        let mut sources = vec![0 as ObjectId; self.count];
         for src in 0..n {
             for &t in self.references(src as ObjectId) {
                 let slot = &mut next[t as usize];
@@ -562,12 +591,6 @@ impl ObjectGraph {
 impl ObjectGraph {
     /// A graph from objects `(address, size)` (sorted) and edges as id lists; one type.
     pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
-        let mut offsets = vec![0u32];
-        let mut edges = Vec::new();
-        for r in refs {
-            edges.extend_from_slice(r);
-            offsets.push(edges.len() as u32);
-        }
         let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
         ObjectGraph {
             pages: PageIndex::build(&addresses),
@@ -581,7 +604,7 @@ impl ObjectGraph {
                 loader_allocator: None,
                 is_free: false,
             }],
-            edges: OnceLock::from(Edges { offsets, targets: edges, unresolved: 0 }),
+            edges: OnceLock::from(Edges::from_lists(refs)),
             warnings: Vec::new(),
         }
     }
