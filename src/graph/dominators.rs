@@ -36,30 +36,14 @@ impl Dominators {
 
     /// Computes the dominator tree from `roots` (object ids) over the graph's edges and
     /// the dependent edges `(primary, secondary)`.
-    pub fn compute(graph: &ObjectGraph, edges: &Edges, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Dominators {
+    /// The edges are taken over: renumbered in place, and freed before the main pass.
+    pub fn compute(graph: &ObjectGraph, mut edges: Edges, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Dominators {
         let n = graph.len() + 1; // node 0 is the virtual root; object i is node i + 1
         let mut extra: Vec<(u32, u32)> = dependents.iter().map(|&(p, s)| (p + 1, s + 1)).collect();
         extra.sort_by_key(|e| e.0); // stable: a primary's secondaries keep their order
         let mut root_nodes: Vec<u32> = roots.iter().map(|&r| r + 1).collect();
         root_nodes.sort_unstable();
         root_nodes.dedup();
-        let extra_of = |v: u32| {
-            let from = extra.partition_point(|e| e.0 < v);
-            let to = extra.partition_point(|e| e.0 <= v);
-            &extra[from..to]
-        };
-        // The successors of node `v`: its references (or the roots, for the virtual root),
-        // then its dependent secondaries.
-        let successor = |v: u32, k: usize| -> Option<u32> {
-            if v == 0 {
-                return root_nodes.get(k).copied();
-            }
-            let own = edges.references(v - 1);
-            match own.get(k) {
-                Some(&w) => Some(w + 1),
-                None => extra_of(v).get(k - own.len()).map(|e| e.1),
-            }
-        };
         let progress = Progress::new("computing dominators", 4);
 
         // 1. Depth-first preorder from the virtual root (iterative: a stack of nodes
@@ -69,6 +53,23 @@ impl Dominators {
         let mut vertex: Vec<u32> = Vec::new();
         let mut parent: Vec<u32> = Vec::new();
         {
+            let extra_of = |v: u32| {
+                let from = extra.partition_point(|e| e.0 < v);
+                let to = extra.partition_point(|e| e.0 <= v);
+                &extra[from..to]
+            };
+            // The successors of node `v`: its references (or the roots, for the virtual
+            // root), then its dependent secondaries.
+            let successor = |v: u32, k: usize| -> Option<u32> {
+                if v == 0 {
+                    return root_nodes.get(k).copied();
+                }
+                let own = edges.references(v - 1);
+                match own.get(k) {
+                    Some(&w) => Some(w + 1),
+                    None => extra_of(v).get(k - own.len()).map(|e| e.1),
+                }
+            };
             let mut stack: Vec<(u32, u32)> = vec![(0, 0)];
             pre[0] = 0;
             vertex.push(0);
@@ -93,33 +94,55 @@ impl Dominators {
         let reached = vertex.len();
         progress.inc(1);
 
-        // 2. Predecessors of every reached node, as preorder numbers, in CSR form.
-        let for_each_successor = |v: u32, f: &mut dyn FnMut(u32)| {
-            let mut k = 0;
-            while let Some(w) = successor(v, k) {
-                f(w);
-                k += 1;
+        // 2. Everything in preorder numbers from here on: the edges renumbered in place
+        //    (a reached object's targets are reached), the roots and dependent edges
+        //    likewise; then `pre` is freed.
+        edges.renumber(|t| pre.get(t as usize + 1).copied().unwrap_or(NONE));
+        let root_numbers: Vec<u32> = root_nodes.iter().map(|&r| pre[r as usize]).collect();
+        let mut extra: Vec<(u32, u32)> = extra
+            .iter()
+            .filter(|e| pre[e.0 as usize] != NONE)
+            .map(|&(p, s)| (pre[p as usize], pre[s as usize]))
+            .collect();
+        extra.sort_by_key(|e| e.0);
+        drop(pre);
+        // The successors of number `i`, as numbers.
+        let for_each_successor = |i: usize, f: &mut dyn FnMut(u32)| {
+            if i == 0 {
+                root_numbers.iter().for_each(|&w| f(w));
+                return;
             }
+            edges.references(vertex[i] - 1).iter().for_each(|&w| f(w));
+            let from = extra.partition_point(|e| (e.0 as usize) < i);
+            extra[from..].iter().take_while(|e| e.0 as usize == i).for_each(|e| f(e.1));
         };
+
+        // Predecessors of every reached node, in CSR form: counted, summed to the end
+        // of each node's run, then filled backwards (each run's start is left behind).
         let mut pred_start = vec![0u32; reached + 1];
-        for &v in &vertex {
-            for_each_successor(v, &mut |w| pred_start[pre[w as usize] as usize + 1] += 1);
+        for i in 0..reached {
+            for_each_successor(i, &mut |w| {
+                if let Some(c) = pred_start.get_mut(w as usize + 1) {
+                    *c += 1;
+                }
+            });
         }
         for i in 0..reached {
             pred_start[i + 1] += pred_start[i];
         }
         let mut preds = vec![0u32; pred_start[reached] as usize];
-        {
-            let mut fill = pred_start.clone();
-            for (i, &v) in vertex.iter().enumerate() {
-                for_each_successor(v, &mut |w| {
-                    let slot = &mut fill[pre[w as usize] as usize];
+        for i in 0..reached {
+            for_each_successor(i, &mut |w| {
+                if let Some(slot) = pred_start.get_mut(w as usize + 1) {
+                    *slot -= 1;
                     preds[*slot as usize] = i as u32;
-                    *slot += 1;
-                });
-            }
+                }
+            });
         }
-        drop(pre);
+        // Run w now starts at pred_start[w + 1]: shift down by one.
+        pred_start.remove(0);
+        pred_start.push(preds.len() as u32);
+        drop(edges);
         progress.inc(1);
 
         // 3. Semidominators (Semi-NCA: in reverse preorder, a node's semidominator is
@@ -159,23 +182,22 @@ impl Dominators {
         }
         drop(semi);
 
-        // 4. Retained sizes: children before their dominators (reverse preorder).
-        let mut retained_pre = vec![0u64; reached];
-        for i in (1..reached).rev() {
-            retained_pre[i] += graph.size(vertex[i] - 1);
-            let d = idom[i] as usize;
-            retained_pre[d] += retained_pre[i];
-        }
+        // 4. Immediate dominators and retained sizes per object: children before their
+        //    dominators (reverse preorder).
         let objects = n - 1;
         let mut out_idom = vec![NONE; objects];
         let mut retained = vec![0u64; objects];
-        for i in 1..reached {
+        for i in (1..reached).rev() {
             let o = (vertex[i] - 1) as usize;
-            out_idom[o] = match idom[i] {
-                0 => Self::ROOT,
-                d => vertex[d as usize] - 1,
-            };
-            retained[o] = retained_pre[i];
+            retained[o] += graph.size(o as ObjectId);
+            match idom[i] {
+                0 => out_idom[o] = Self::ROOT,
+                d => {
+                    let od = (vertex[d as usize] - 1) as usize;
+                    out_idom[o] = od as u32;
+                    retained[od] += retained[o];
+                }
+            }
         }
         progress.inc(1);
         Dominators { idom: out_idom, retained, reachable: reached - 1 }
@@ -288,8 +310,9 @@ mod tests {
     #[test]
     fn chain_and_diamond() {
         // 0 -> 1 -> {2, 3} -> 4; 5 unreachable.
-        let g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
-        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0], &[]);
+        let mut g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
+        let e = g.take_edges();
+        let d = Dominators::compute(&g, e, &[0], &[]);
         assert_eq!(d.immediate_dominator(0), Some(Dominators::ROOT));
         assert_eq!(d.immediate_dominator(1), Some(0));
         assert_eq!(d.immediate_dominator(2), Some(1));
@@ -304,8 +327,9 @@ mod tests {
 
     #[test]
     fn children_lists() {
-        let g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
-        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0], &[]);
+        let mut g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
+        let e = g.take_edges();
+        let d = Dominators::compute(&g, e, &[0], &[]);
         let c = d.children();
         assert_eq!(c.of(Dominators::ROOT), &[0]);
         let mut kids = c.of(1).to_vec();
@@ -321,8 +345,9 @@ mod tests {
     #[test]
     fn two_roots_share_an_object() {
         // Roots 0 and 1 both reach 2: only the virtual root dominates 2.
-        let g = graph(&[&[2], &[2], &[]]);
-        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0, 1], &[]);
+        let mut g = graph(&[&[2], &[2], &[]]);
+        let e = g.take_edges();
+        let d = Dominators::compute(&g, e, &[0, 1], &[]);
         assert_eq!(d.immediate_dominator(2), Some(Dominators::ROOT));
         assert_eq!(d.retained_size(0), 10);
         assert_eq!(d.retained_size(2), 30);
@@ -331,8 +356,9 @@ mod tests {
     #[test]
     fn cycles_and_dependent_edges() {
         // 0 -> 1 -> 2 -> 1 (a cycle); dependent handle 2 => 3.
-        let g = graph(&[&[1], &[2], &[1], &[]]);
-        let d = Dominators::compute(&g, g.built_edges().unwrap(), &[0], &[(2, 3)]);
+        let mut g = graph(&[&[1], &[2], &[1], &[]]);
+        let e = g.take_edges();
+        let d = Dominators::compute(&g, e, &[0], &[(2, 3)]);
         assert_eq!(d.immediate_dominator(1), Some(0));
         assert_eq!(d.immediate_dominator(2), Some(1));
         assert_eq!(d.immediate_dominator(3), Some(2));
@@ -358,9 +384,10 @@ mod tests {
             .map(|_| (0..1 + next() % 3).map(|_| (next() % n as u64) as ObjectId).collect())
             .collect();
         let refs: Vec<&[ObjectId]> = edges.iter().map(|e| e.as_slice()).collect();
-        let g = graph(&refs);
+        let mut g = graph(&refs);
         let roots = [0, 1];
-        let d = Dominators::compute(&g, g.built_edges().unwrap(), &roots, &[]);
+        let e = g.take_edges();
+        let d = Dominators::compute(&g, e, &roots, &[]);
         let reach = |skip: Option<usize>| {
             let mut seen = vec![false; n];
             let mut stack: Vec<usize> = roots.iter().map(|&r| r as usize).filter(|&r| Some(r) != skip).collect();

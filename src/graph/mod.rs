@@ -96,7 +96,7 @@ struct EdgeBlock {
 
 impl Edges {
     /// Reads every object's references from the dump, in parallel blocks of objects.
-    fn build(graph: &ObjectGraph, heap: &Heap) -> Result<Edges> {
+    pub fn build(graph: &ObjectGraph, heap: &Heap) -> Result<Edges> {
         let n = graph.len();
         let progress = Progress::new("reading the heap's references", n as u64);
         let built: Vec<(EdgeBlock, u64)> = (0..n.div_ceil(CHUNK))
@@ -128,9 +128,18 @@ impl Edges {
         Ok(Edges { blocks: built.into_iter().map(|b| b.0).collect(), count, unresolved })
     }
 
+    /// Replaces every target id `t` by `f(t)` (the dominator tree renumbers them).
+    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32) {
+        for b in &mut self.blocks {
+            for t in &mut b.targets {
+                *t = f(*t);
+            }
+        }
+    }
+
     /// Edges from per-object lists (tests).
     #[cfg(test)]
-    fn from_lists(refs: &[&[ObjectId]]) -> Edges {
+    pub(crate) fn from_lists(refs: &[&[ObjectId]]) -> Edges {
         let blocks = refs
             .chunks(CHUNK)
             .map(|lists| {
@@ -589,6 +598,11 @@ impl ObjectGraph {
 
 #[cfg(test)]
 impl ObjectGraph {
+    /// The edges `from_parts` built, taken out of the graph.
+    pub(crate) fn take_edges(&mut self) -> Edges {
+        self.edges.take().expect("from_parts builds the edges")
+    }
+
     /// A graph from objects `(address, size)` (sorted) and edges as id lists; one type.
     pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
         let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
