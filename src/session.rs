@@ -45,6 +45,9 @@ pub struct Session {
     roots: Cached<Arc<RootCache>>,
     statics: OnceLock<Arc<StaticsIndex>>,
     roots_announced: AtomicBool,
+    /// Root searches run so far (`gcroot`): the first reads references from the dump,
+    /// later ones build the edges once and search them.
+    root_searches: AtomicUsize,
     /// The current thread (`setthread`): an index into the dump's threads.
     current_thread: AtomicUsize,
 }
@@ -79,6 +82,7 @@ impl Session {
             roots: OnceLock::new(),
             statics: OnceLock::new(),
             roots_announced: AtomicBool::new(false),
+            root_searches: AtomicUsize::new(0),
             current_thread: AtomicUsize::new(0),
         })
     }
@@ -116,7 +120,7 @@ impl Session {
         cached(&self.liveness, || {
             let graph = self.graph()?;
             let roots = self.roots()?;
-            Ok(Arc::new(Liveness::compute(graph, &roots)))
+            Ok(Arc::new(Liveness::compute(&self.heap, graph, &roots)))
         })
         .map_err(|e| e.context("cannot compute live objects"))
     }
@@ -126,7 +130,9 @@ impl Session {
         cached(&self.dominators, || {
             let graph = self.graph()?;
             let roots = self.roots()?;
-            Ok(Arc::new(roots.dominators(&graph)))
+            // Edges only for this computation: renumbered and freed inside it.
+            let edges = crate::graph::Edges::build(&graph, &self.heap)?;
+            Ok(Arc::new(roots.dominators(&graph, edges)))
         })
         .map_err(|e| e.context("cannot compute retained sizes"))
     }
@@ -151,6 +157,12 @@ impl Session {
                 Arc::new(self.heap.statics_index(&modules))
             })
             .clone()
+    }
+
+    /// Counts a root search; true when one ran before in this session (a session that
+    /// searches again is worth the edge arrays: see [`crate::graph::ObjectGraph::edges`]).
+    pub fn repeated_root_search(&self) -> bool {
+        self.root_searches.fetch_add(1, Ordering::Relaxed) > 0
     }
 
     /// dotnet-dump's root-caching notice, once per session.

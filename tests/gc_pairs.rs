@@ -70,6 +70,7 @@ fn open(path: &std::path::Path) -> Session {
 
 fn verdict(before: &Session, after: &Session) -> Verdict {
     let bg = before.graph().expect("graph of BEFORE");
+    let bedges = bg.edges(&before.heap).expect("edges of BEFORE");
     let ag = after.graph().expect("graph of AFTER");
     let heap = &before.heap;
     let live = before.liveness().expect("liveness");
@@ -109,7 +110,7 @@ fn verdict(before: &Session, after: &Session) -> Verdict {
     loop {
         while let Some(id) = queue.pop_front() {
             let from = origin[&id];
-            for &r in bg.references(id) {
+            for &r in bedges.references(id) {
                 if !is_live(r) && !origin.contains_key(&r) {
                     origin.insert(r, from);
                     queue.push_back(r);
@@ -130,7 +131,7 @@ fn verdict(before: &Session, after: &Session) -> Verdict {
         }
     }
 
-    let reverse = bg.reverse();
+    let reverse = bedges.reverse();
     for id in (0..bg.len() as ObjectId).filter(|&id| counted(id)) {
         let survived = in_after(id).is_some();
         if is_live(id) {
@@ -157,7 +158,7 @@ fn verdict(before: &Session, after: &Session) -> Verdict {
         .into_iter()
         .filter(|r| !matches!(r.kind, RootKind::ThreadStatic { .. }))
         .collect();
-    let live_without = mark(&bg, &without, &roots.dependent_pairs);
+    let (live_without, _) = mark(&bg, clrheap::graph::RefSource::Edges(bedges), &without, &roots.dependent_pairs);
     for id in (0..bg.len() as ObjectId).filter(|&id| counted(id) && is_live(id) && !live_without.contains(id)) {
         v.thread_static_only += 1;
         if in_after(id).is_some() {

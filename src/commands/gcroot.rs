@@ -151,7 +151,12 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     session.note_root_caching();
     let limit = o.limit.map_or(usize::MAX, |l| l.max(0) as usize);
-    let mut finder = PathFinder::new(&graph, &roots.dependents, target);
+    // The first search of a session reads references from the dump (no edge list);
+    // a session that searches again builds the edges once and searches them.
+    if session.repeated_root_search() {
+        graph.edges(&session.heap)?;
+    }
+    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), &roots.dependents, target);
     let statics = || session.statics();
     let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics };
     let mut printer = RootPrinter { last: None, last_frame: None };

@@ -82,6 +82,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let mut seen = vec![false; graph.len()];
     let mut queue = VecDeque::new();
     let mut objects = Vec::new();
+    let source = graph.ref_source(heap);
+    let (mut own, mut scratch) = (Vec::new(), Vec::new());
     for start in starts {
         if std::mem::replace(&mut seen[start as usize], true) {
             continue;
@@ -91,9 +93,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             objects.push((graph.address(id), graph.mt(id), graph.size(id)));
             let ty = graph.type_of(id);
             let la = ty.loader_allocator.and_then(|a| graph.id_of(a));
-            let mut own = graph.references(id);
+            own.clear();
+            graph.references_into(source, id, &mut own, &mut scratch);
             if la.is_some() && own.last().copied() == la {
-                own = &own[..own.len() - 1];
+                own.pop();
             }
             // ClrMD's order: dependent secondaries, the LoaderAllocator of a collectible
             // type, then the GCDesc references.

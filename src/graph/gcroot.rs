@@ -29,7 +29,7 @@
 //!
 //! Everything runs on the [`ObjectGraph`]'s CSR edges with a bitset for `seen`: one
 //! search costs at most one pass over the reachable graph and allocates nothing per object.
-use super::{ObjectGraph, ObjectId};
+use super::{ObjectGraph, ObjectId, RefSource};
 use rustc_hash::FxHashMap;
 
 /// Bytes in one block of pending references.
@@ -176,6 +176,8 @@ struct Link {
 /// Finds root paths to one target, keeping ClrMD's state across roots.
 pub struct PathFinder<'g> {
     graph: &'g ObjectGraph,
+    source: RefSource<'g>,
+    scratch: Vec<u64>,
     dependents: &'g DependentEdges,
     target: u64,
     seen: BitSet,
@@ -185,9 +187,11 @@ pub struct PathFinder<'g> {
 }
 
 impl<'g> PathFinder<'g> {
-    pub fn new(graph: &'g ObjectGraph, dependents: &'g DependentEdges, target: u64) -> PathFinder<'g> {
+    pub fn new(graph: &'g ObjectGraph, source: RefSource<'g>, dependents: &'g DependentEdges, target: u64) -> PathFinder<'g> {
         PathFinder {
             graph,
+            source,
+            scratch: Vec::new(),
             dependents,
             target,
             seen: BitSet::new(graph.len()),
@@ -260,15 +264,16 @@ impl<'g> PathFinder<'g> {
     fn load_refs(&mut self, id: ObjectId) {
         self.refs.clear();
         self.refs.extend(self.dependents.secondaries(id));
-        let mut own = self.graph.references(id);
+        let before = self.refs.len();
+        self.graph.references_into(self.source, id, &mut self.refs, &mut self.scratch);
         let ty = self.graph.type_of(id);
         if let Some(la) = ty.loader_allocator
             && let Some(la_id) = self.graph.id_of(la)
-            && own.last() == Some(&la_id)
+            && self.refs.len() > before
+            && self.refs.last() == Some(&la_id)
         {
-            own = &own[..own.len() - 1];
+            self.refs.pop();
         }
-        self.refs.extend_from_slice(own);
     }
 
     /// Expands `curr`: the target itself, or one of its references already known to
@@ -389,7 +394,7 @@ mod tests {
         // 0 -> 1 -> 2 (target); 3 -> 1.
         let g = graph(4, &[&[1], &[2], &[], &[1]]);
         let deps = DependentEdges::default();
-        let mut f = PathFinder::new(&g, &deps, addr(2));
+        let mut f = PathFinder::new(&g, RefSource::Edges(g.built_edges().unwrap()), &deps, addr(2));
         assert_eq!(f.path_from(addr(0)), Some(vec![addr(0), addr(1), addr(2)]));
         assert_eq!(f.path_from(addr(3)), Some(vec![addr(3), addr(1), addr(2)]));
         assert_eq!(f.path_from(addr(2)), Some(vec![addr(2)]));
@@ -401,7 +406,7 @@ mod tests {
         // nothing is found and the second search stops at 1 (already seen).
         let g = graph(5, &[&[1], &[2], &[], &[1], &[]]);
         let deps = DependentEdges::default();
-        let mut f = PathFinder::new(&g, &deps, addr(4));
+        let mut f = PathFinder::new(&g, RefSource::Edges(g.built_edges().unwrap()), &deps, addr(4));
         assert_eq!(f.path_from(addr(0)), None);
         assert_eq!(f.path_from(addr(3)), None);
     }
@@ -413,7 +418,7 @@ mod tests {
         // and 5 lead to the target 6: the chain goes through 5.
         let g = graph(7, &[&[1, 2, 3, 4, 5], &[6], &[], &[], &[], &[6], &[]]);
         let deps = DependentEdges::default();
-        let mut f = PathFinder::new(&g, &deps, addr(6));
+        let mut f = PathFinder::new(&g, RefSource::Edges(g.built_edges().unwrap()), &deps, addr(6));
         assert_eq!(f.path_from(addr(0)), Some(vec![addr(0), addr(5), addr(6)]));
     }
 
@@ -425,7 +430,7 @@ mod tests {
         assert_eq!(deps.secondaries(0).collect::<Vec<_>>(), vec![2]);
         assert!(deps.is_link(addr(0), addr(2)));
         // Object 0's type has no GCDesc in this graph: the dependent handle is not followed.
-        let mut f = PathFinder::new(&g, &deps, addr(2));
+        let mut f = PathFinder::new(&g, RefSource::Edges(g.built_edges().unwrap()), &deps, addr(2));
         assert_eq!(f.path_from(addr(0)), None);
     }
 }

@@ -10,9 +10,12 @@
 //! objects, precise stack roots: see [`super::roots::RootCache`]); [`Liveness`] answers
 //! "is this address live" for the commands.
 use super::roots::RootCache;
-use super::{ObjectGraph, ObjectId};
-use crate::heap::Root;
+use super::{ObjectGraph, ObjectId, RefSource};
+use crate::heap::{Heap, Root};
+use crate::progress::Progress;
+use rayon::prelude::*;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A set of objects, one bit per object id.
 #[derive(Debug, Clone)]
@@ -37,22 +40,6 @@ impl LiveSet {
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    /// Adds `id`; returns whether it was new.
-    #[inline]
-    fn insert(&mut self, id: ObjectId) -> bool {
-        let i = id as usize;
-        let Some(w) = self.bits.get_mut(i / 64) else {
-            return false;
-        };
-        let bit = 1 << (i % 64);
-        if *w & bit != 0 {
-            return false;
-        }
-        *w |= bit;
-        self.count += 1;
-        true
-    }
-
     /// Number of objects in the set.
     pub fn len(&self) -> usize {
         self.count
@@ -63,48 +50,91 @@ impl LiveSet {
     }
 }
 
+/// Pops an object takes from its task's stack before the rest goes back to the shared
+/// frontier: long chains stay on one thread, wide fans spread over all of them.
+const TASK_BUDGET: usize = 1 << 15;
+/// Frontier objects one task starts from.
+const TASK_SEEDS: usize = 256;
+
 /// Marks every object reachable from `roots` (addresses of objects; those that are not
 /// object starts, and free objects, are ignored) and from the secondaries of
-/// `dependents` (primary, secondary addresses) whose primary is reachable.
-pub fn mark(graph: &ObjectGraph, roots: &[Root], dependents: &[(u64, u64)]) -> LiveSet {
-    let mut live = LiveSet::new(graph.len());
-    let mut stack: Vec<ObjectId> = Vec::new();
+/// `dependents` (primary, secondary addresses) whose primary is reachable, reading
+/// references from `source`. Returns the set and the number of references met that
+/// pointed at no object start.
+///
+/// Marking runs in parallel: a frontier of objects is split into tasks, each marks
+/// depth first (an atomic bit per object: whoever sets it expands it) for a bounded
+/// number of objects and hands back what it has not expanded as the next frontier.
+pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependents: &[(u64, u64)]) -> (LiveSet, u64) {
+    let bits: Vec<AtomicU64> = (0..graph.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+    let set = |id: ObjectId| -> bool {
+        let i = id as usize;
+        match bits.get(i / 64) {
+            Some(w) => {
+                let bit = 1u64 << (i % 64);
+                w.fetch_or(bit, Ordering::Relaxed) & bit == 0
+            }
+            None => false,
+        }
+    };
+    let is_set = |id: ObjectId| -> bool {
+        let i = id as usize;
+        bits.get(i / 64).is_some_and(|w| w.load(Ordering::Relaxed) & (1u64 << (i % 64)) != 0)
+    };
+    let unresolved = AtomicU64::new(0);
+    let progress = Progress::new("marking live objects", graph.len() as u64);
+    let mut frontier: Vec<ObjectId> = Vec::new();
     for r in roots {
         if let Some(id) = graph.id_of(r.object)
             && !graph.is_free(id)
-            && live.insert(id)
+            && set(id)
         {
-            stack.push(id);
+            frontier.push(id);
         }
     }
-    drain(graph, &mut live, &mut stack);
     let deps: Vec<(ObjectId, ObjectId)> = dependents
         .iter()
         .filter_map(|&(p, s)| Some((graph.id_of(p)?, graph.id_of(s)?)))
         .collect();
-    for _ in 0..=deps.len() {
-        for &(p, s) in &deps {
-            if live.contains(p) && live.insert(s) {
-                stack.push(s);
-            }
+    // Each object enters a frontier once (when its bit is set), so every round of
+    // `drain` shrinks what is left; dependent passes are at most one per handle.
+    let drain = |frontier: &mut Vec<ObjectId>| {
+        while !frontier.is_empty() {
+            *frontier = frontier
+                .par_chunks(TASK_SEEDS)
+                .flat_map_iter(|seeds| {
+                    let mut stack = seeds.to_vec();
+                    let mut out = Vec::new();
+                    let mut scratch = Vec::new();
+                    let mut lost = 0;
+                    let mut done = 0;
+                    while done < TASK_BUDGET
+                        && let Some(id) = stack.pop()
+                    {
+                        out.clear();
+                        lost += graph.references_into(source, id, &mut out, &mut scratch);
+                        stack.extend(out.iter().copied().filter(|&r| set(r)));
+                        done += 1;
+                    }
+                    unresolved.fetch_add(lost, Ordering::Relaxed);
+                    progress.inc(done as u64);
+                    stack
+                })
+                .collect();
         }
-        if stack.is_empty() {
+    };
+    drain(&mut frontier);
+    for _ in 0..=deps.len() {
+        frontier.extend(deps.iter().filter(|&&(p, s)| is_set(p) && set(s)).map(|&(_, s)| s));
+        if frontier.is_empty() {
             break;
         }
-        drain(graph, &mut live, &mut stack);
+        drain(&mut frontier);
     }
-    live
-}
-
-fn drain(graph: &ObjectGraph, live: &mut LiveSet, stack: &mut Vec<ObjectId>) {
-    // Each object is pushed at most once (when it enters the set), so this ends.
-    while let Some(id) = stack.pop() {
-        for &r in graph.references(id) {
-            if live.insert(r) {
-                stack.push(r);
-            }
-        }
-    }
+    drop(progress);
+    let bits: Vec<u64> = bits.into_iter().map(AtomicU64::into_inner).collect();
+    let count = bits.iter().map(|w| w.count_ones() as usize).sum();
+    (LiveSet { bits, count }, unresolved.into_inner())
 }
 
 /// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
@@ -117,8 +147,12 @@ pub struct Liveness {
 
 impl Liveness {
     /// Marks what the roots keep alive.
-    pub fn compute(graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
-        let live = mark(&graph, &roots.all_roots(), &roots.dependent_pairs);
+    pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
+        let (live, unresolved) = mark(&graph, graph.ref_source(heap), &roots.all_roots(), &roots.dependent_pairs);
+        // Built edges have reported theirs already.
+        if unresolved > 0 && graph.built_edges().is_none() {
+            super::warn_unresolved(heap, unresolved);
+        }
         Liveness { graph, live }
     }
 
@@ -185,7 +219,8 @@ mod tests {
             (0x118, 0x130),
             (0x178, 0x190),
         ];
-        let live = mark(&g, &[root(0x100), root(0x999)], &deps);
+        let src = RefSource::Edges(g.built_edges().unwrap());
+        let (live, _) = mark(&g, src, &[root(0x100), root(0x999)], &deps);
         let ids: Vec<u32> = (0..7).filter(|&i| live.contains(i)).collect();
         assert_eq!(ids, vec![0, 1, 2, 3, 4]);
         assert_eq!(live.len(), 5);
@@ -194,7 +229,7 @@ mod tests {
     #[test]
     fn roots_that_are_not_object_starts_are_ignored() {
         let g = ObjectGraph::from_parts(&[(0x100, 24), (0x118, 24)], &[&[], &[]]);
-        let live = mark(&g, &[root(0x108)], &[]);
+        let (live, _) = mark(&g, RefSource::Edges(g.built_edges().unwrap()), &[root(0x108)], &[]);
         assert!(live.is_empty());
     }
 }

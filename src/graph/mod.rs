@@ -1,40 +1,45 @@
-//! The indexed object graph: every heap object as a dense id, its type, size and
-//! outgoing references, in flat arrays.
+//! The indexed object graph: every heap object as a dense id, its type and size, in flat
+//! arrays; its outgoing references read from the dump or, once asked for, from edge arrays.
 //!
 //! **Model.** Objects are numbered `0..n` in address order, so an id is found from an
 //! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]; a direct
 //! table from 4 KB pages to their first object narrows the search to one page), and
 //! everything else per object is a parallel array indexed by id: a type index (`u32`
 //! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
-//! with the rare object of 4 GB or more in a side table). Outgoing edges are stored in
-//! compressed sparse row form: the references of object `i` are
-//! `edges[offsets[i] .. offsets[i + 1]]`, `u32` ids. Per object that is 20 bytes
-//! (address 8, type 4, size 4, offset 4) and 4 bytes per edge, with no allocation per
-//! object: 100 M objects and 500 M edges take about 4 GB. Reverse edges
-//! ([`ObjectGraph::reverse`]) are built on demand in the same form.
+//! with the rare object of 4 GB or more in a side table): 16 bytes an object. The build
+//! walks the heap twice in parallel — once to count each segment's objects and collect
+//! their MethodTables, once to fill each segment's slice of arrays allocated at their
+//! final size — so no per-segment copy doubles the memory.
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
 //! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
 //! types, by the type's LoaderAllocator object, which the GC keeps alive with them.
 //! A reference that is not the start of a walked object (heap damage, or memory the
-//! walk could not parse) is dropped and counted in [`ObjectGraph::unresolved`].
+//! walk could not parse) is dropped, counted and warned about once.
 //! Dependent handles are not edges: they depend on liveness, see [`live`].
 //!
-//! **Building** walks the segments in parallel (rayon), interns MethodTables, decodes
-//! each type's GCDesc once, then resolves references in parallel chunks of objects.
+//! Most questions need no edge list: liveness, a root path, what an object keeps alive
+//! read each object's references from the dump when they reach it
+//! ([`RefSource::Dump`], [`ObjectGraph::references_into`]). The dominator tree needs
+//! every edge several times; [`ObjectGraph::edges`] builds them once, in compressed
+//! sparse row form (`u32` ids, 4 bytes an edge, in blocks as the parallel build makes
+//! them), and from then on every reader uses them ([`ObjectGraph::ref_source`]).
+//! Reverse edges ([`Edges::reverse`]) are built on demand in the same form.
 //!
 //! Layers: this module reads the heap through [`crate::heap`] and knows nothing of
-//! commands; commands (`dumpheap -live`, later `gcroot`, retained sizes, dump diffs)
-//! build on it.
+//! commands; commands (`dumpheap -live`, `gcroot`, retained sizes, dump diffs) build on it.
 pub mod dominators;
 pub mod gcroot;
 pub mod live;
 pub mod roots;
 
-use crate::heap::{GcDesc, Heap, HeapObject, WalkWarning};
+use crate::heap::{GcDesc, Heap, WalkWarning};
+use crate::progress::Progress;
 use anyhow::{Result, bail};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// A dense object number: objects in address order.
 pub type ObjectId = u32;
@@ -62,10 +67,162 @@ pub struct ObjectGraph {
     sizes: Vec<u32>,
     large_sizes: HashMap<ObjectId, u64>,
     types: Vec<TypeEntry>,
-    offsets: Vec<u32>,
-    edges: Vec<ObjectId>,
-    unresolved: u64,
+    /// Outgoing edges, built on first use ([`ObjectGraph::edges`]).
+    edges: OnceLock<Edges>,
     warnings: Vec<WalkWarning>,
+}
+
+/// Where the references of an object are read: the graph's edge arrays, or the dump
+/// itself (each object's GCDesc over its memory), which needs no edge list at all.
+#[derive(Clone, Copy)]
+pub enum RefSource<'a> {
+    Edges(&'a Edges),
+    Dump(&'a Heap),
+}
+
+/// Outgoing edges of every object in compressed sparse row form, one block per
+/// [`CHUNK`] objects (as the parallel build makes them, so they are never copied): the
+/// references of the `j`-th object of a block are `targets[ends[j - 1] .. ends[j]]`.
+pub struct Edges {
+    blocks: Vec<EdgeBlock>,
+    count: usize,
+    unresolved: u64,
+}
+
+struct EdgeBlock {
+    ends: Vec<u32>,
+    targets: Vec<ObjectId>,
+}
+
+impl Edges {
+    /// Reads every object's references from the dump, in parallel blocks of objects.
+    pub fn build(graph: &ObjectGraph, heap: &Heap) -> Result<Edges> {
+        let n = graph.len();
+        let progress = Progress::new("reading the heap's references", n as u64);
+        let built: Vec<(EdgeBlock, u64)> = (0..n.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+                let mut ends = Vec::with_capacity(range.len());
+                let mut targets = Vec::new();
+                let mut scratch = Vec::new();
+                let mut unresolved = 0;
+                for i in range.clone() {
+                    unresolved += graph.references_into(RefSource::Dump(heap), i as ObjectId, &mut targets, &mut scratch);
+                    ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
+                }
+                progress.inc(range.len() as u64);
+                targets.shrink_to_fit();
+                (EdgeBlock { ends, targets }, unresolved)
+            })
+            .collect();
+        drop(progress);
+        let count: usize = built.iter().map(|(b, _)| b.targets.len()).sum();
+        if count > u32::MAX as usize {
+            bail!("{count} references: more than the object graph can hold (2^32)");
+        }
+        let unresolved = built.iter().map(|b| b.1).sum();
+        if unresolved > 0 {
+            warn_unresolved(heap, unresolved);
+        }
+        Ok(Edges { blocks: built.into_iter().map(|b| b.0).collect(), count, unresolved })
+    }
+
+    /// Replaces every target id `t` by `f(t)` (the dominator tree renumbers them).
+    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32) {
+        for b in &mut self.blocks {
+            for t in &mut b.targets {
+                *t = f(*t);
+            }
+        }
+    }
+
+    /// Edges from per-object lists (tests).
+    #[cfg(test)]
+    pub(crate) fn from_lists(refs: &[&[ObjectId]]) -> Edges {
+        let blocks = refs
+            .chunks(CHUNK)
+            .map(|lists| {
+                let mut b = EdgeBlock { ends: Vec::new(), targets: Vec::new() };
+                for r in lists {
+                    b.targets.extend_from_slice(r);
+                    b.ends.push(b.targets.len() as u32);
+                }
+                b
+            })
+            .collect();
+        Edges { blocks, count: refs.iter().map(|r| r.len()).sum(), unresolved: 0 }
+    }
+
+    /// The objects `id` references (GCDesc order, then its LoaderAllocator).
+    #[inline]
+    pub fn references(&self, id: ObjectId) -> &[ObjectId] {
+        let i = id as usize;
+        let Some(block) = self.blocks.get(i / CHUNK) else {
+            return &[];
+        };
+        let j = i % CHUNK;
+        let start = match j.checked_sub(1) {
+            Some(k) => block.ends.get(k).copied().unwrap_or(0),
+            None => 0,
+        };
+        match block.ends.get(j) {
+            Some(&end) => block.targets.get(start as usize..end as usize).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// Number of edges.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// References that pointed at no object start and were left out of the graph.
+    pub fn unresolved(&self) -> u64 {
+        self.unresolved
+    }
+
+    fn objects(&self) -> usize {
+        self.blocks.iter().map(|b| b.ends.len()).sum()
+    }
+
+    /// Builds the incoming edges of every object.
+    pub fn reverse(&self) -> ReverseEdges {
+        let n = self.objects();
+        let mut counts = vec![0u32; n + 1];
+        for b in &self.blocks {
+            for &t in &b.targets {
+                counts[t as usize + 1] += 1;
+            }
+        }
+        for i in 1..=n {
+            counts[i] += counts[i - 1];
+        }
+        let offsets = counts.clone();
+        let mut next = counts;
+        let mut sources = vec![0 as ObjectId; self.count];
+        for src in 0..n {
+            for &t in self.references(src as ObjectId) {
+                let slot = &mut next[t as usize];
+                sources[*slot as usize] = src as ObjectId;
+                *slot += 1;
+            }
+        }
+        ReverseEdges { offsets, sources }
+    }
+}
+
+/// The warning about references that lead nowhere (none in a real heap: a reference is
+/// null or an object's start).
+pub(crate) fn warn_unresolved(heap: &Heap, count: u64) {
+    heap.warnings().warn(format!(
+        "{count} references point at no object; they are left out of the object graph \
+         (what they keep alive may show as dead)"
+    ));
 }
 
 /// Incoming edges: `sources[offsets[i] .. offsets[i + 1]]` reference object `i`.
@@ -149,31 +306,44 @@ impl PageIndex {
 }
 
 impl ObjectGraph {
-    /// Walks the heap and builds the graph.
+    /// Walks the heap and numbers its objects (no edges yet: see [`ObjectGraph::edges`]).
     pub fn build(heap: &Heap) -> Result<ObjectGraph> {
-        // 1. Walk every segment (in parallel); segments are sorted by start address.
-        let walked: Vec<(Vec<HeapObject>, Option<WalkWarning>)> = heap
+        let progress = Progress::new("indexing the heap's objects", 2 * heap.segments.len() as u64);
+        // 1. Count every segment's objects and collect their MethodTables (in parallel),
+        //    so that the arrays below are allocated once, at their final size, and filled
+        //    in place: no per-segment copy doubles the memory.
+        let counted: Vec<(usize, Vec<u64>)> = heap
             .segments
             .par_iter()
             .map_init(crate::heap::SizeCache::default, |sizes, seg| {
-                let mut objs = Vec::new();
-                let w = heap.walk_segment(seg, sizes, |o| objs.push(o));
-                (objs, w)
+                let mut count = 0usize;
+                let mut seen: rustc_hash::FxHashSet<u64> = Default::default();
+                let mut last = u64::MAX;
+                heap.walk_segment_unreported(seg, sizes, |o| {
+                    count += 1;
+                    if o.mt != last {
+                        last = o.mt;
+                        seen.insert(o.mt);
+                    }
+                });
+                let mut mts: Vec<u64> = seen.into_iter().collect();
+                mts.sort_unstable();
+                progress.inc(1);
+                (count, mts)
             })
             .collect();
-        let total: usize = walked.iter().map(|(o, _)| o.len()).sum();
+        let total: usize = counted.iter().map(|c| c.0).sum();
         if total > u32::MAX as usize {
             bail!("{total} objects: more than the object graph can number (2^32)");
         }
-        let warnings = walked.iter().filter_map(|(_, w)| w.clone()).collect();
 
         // 2. Intern MethodTables and read each type's GCDesc once.
-        let mut type_index: HashMap<u64, u32> = HashMap::new();
+        let mut type_index: FxHashMap<u64, u32> = FxHashMap::default();
         let mut mts = Vec::new();
-        for (objs, _) in &walked {
-            for o in objs {
-                type_index.entry(o.mt).or_insert_with(|| {
-                    mts.push(o.mt);
+        for (_, seg_mts) in &counted {
+            for &mt in seg_mts {
+                type_index.entry(mt).or_insert_with(|| {
+                    mts.push(mt);
                     (mts.len() - 1) as u32
                 });
             }
@@ -193,113 +363,159 @@ impl ObjectGraph {
             })
             .collect();
 
-        // 3. Flatten into per-object arrays, in address order.
-        let mut addresses = Vec::with_capacity(total);
-        let mut type_ids = Vec::with_capacity(total);
-        let mut sizes = Vec::with_capacity(total);
-        let mut large_sizes = HashMap::new();
-        for (objs, _) in walked {
-            for o in objs {
-                let id = addresses.len() as ObjectId;
-                addresses.push(o.address);
-                type_ids.push(type_index[&o.mt]);
-                let small = u32::try_from(o.size).unwrap_or(u32::MAX);
-                if small == u32::MAX {
-                    large_sizes.insert(id, o.size);
-                }
-                sizes.push(small);
+        // 3. Walk again, each segment filling its own slice of the arrays.
+        let mut addresses = vec![0u64; total];
+        let mut type_ids = vec![0u32; total];
+        let mut sizes = vec![0u32; total];
+        let mut parts = Vec::with_capacity(counted.len());
+        {
+            let (mut a, mut t, mut z) = (&mut addresses[..], &mut type_ids[..], &mut sizes[..]);
+            let mut base = 0usize;
+            for (count, _) in &counted {
+                let (a1, a2) = std::mem::take(&mut a).split_at_mut(*count);
+                let (t1, t2) = std::mem::take(&mut t).split_at_mut(*count);
+                let (z1, z2) = std::mem::take(&mut z).split_at_mut(*count);
+                parts.push((base, a1, t1, z1));
+                (a, t, z) = (a2, t2, z2);
+                base += count;
             }
+        }
+        type Filled = (Option<WalkWarning>, Vec<(ObjectId, u64)>, bool);
+        let filled: Vec<Filled> = heap
+            .segments
+            .par_iter()
+            .zip(parts.into_par_iter())
+            .map_init(crate::heap::SizeCache::default, |sizes_cache, (seg, (base, a, t, z))| {
+                let mut i = 0usize;
+                let mut large = Vec::new();
+                let mut same = true;
+                let mut last = (u64::MAX, 0u32);
+                let warning = heap.walk_segment(seg, sizes_cache, |o| {
+                    if i >= a.len() {
+                        same = false;
+                        return;
+                    }
+                    let ty = if o.mt == last.0 {
+                        last.1
+                    } else {
+                        match type_index.get(&o.mt) {
+                            Some(&ty) => {
+                                last = (o.mt, ty);
+                                ty
+                            }
+                            None => {
+                                same = false;
+                                return;
+                            }
+                        }
+                    };
+                    let small = u32::try_from(o.size).unwrap_or(u32::MAX);
+                    if small == u32::MAX {
+                        large.push(((base + i) as ObjectId, o.size));
+                    }
+                    a[i] = o.address;
+                    t[i] = ty;
+                    z[i] = small;
+                    i += 1;
+                });
+                progress.inc(1);
+                (warning, large, same && i == a.len())
+            })
+            .collect();
+        drop(progress);
+        if filled.iter().any(|f| !f.2) {
+            if crate::interrupt::cancelled() {
+                bail!("interrupted");
+            }
+            bail!("the heap's walk did not repeat itself: the object index cannot be built");
+        }
+        let mut warnings = Vec::new();
+        let mut large_sizes = HashMap::new();
+        for (w, large, _) in filled {
+            warnings.extend(w);
+            large_sizes.extend(large);
         }
         if !addresses.windows(2).all(|w| w[0] < w[1]) {
             bail!(
                 "the heap's segments overlap: objects are not in strictly increasing address order"
             );
         }
-        let mut graph = ObjectGraph {
+        Ok(ObjectGraph {
             pages: PageIndex::build(&addresses),
             addresses,
             type_ids,
             sizes,
             large_sizes,
             types,
-            offsets: Vec::new(),
-            edges: Vec::new(),
-            unresolved: 0,
+            edges: OnceLock::new(),
             warnings,
-        };
-
-        // 4. Resolve references in parallel chunks, then stitch the chunks together.
-        let n = graph.addresses.len();
-        let chunks: Vec<(Vec<u32>, Vec<ObjectId>, u64)> = (0..n.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| graph.resolve_chunk(heap, c * CHUNK..((c + 1) * CHUNK).min(n)))
-            .collect();
-        let edge_count: usize = chunks.iter().map(|(_, e, _)| e.len()).sum();
-        if edge_count > u32::MAX as usize {
-            bail!("{edge_count} references: more than the object graph can hold (2^32)");
-        }
-        let mut offsets = Vec::with_capacity(n + 1);
-        let mut edges = Vec::with_capacity(edge_count);
-        offsets.push(0u32);
-        for (counts, chunk_edges, unresolved) in chunks {
-            for c in counts {
-                let last = *offsets.last().unwrap_or(&0);
-                offsets.push(last + c);
-            }
-            edges.extend_from_slice(&chunk_edges);
-            graph.unresolved += unresolved;
-        }
-        graph.offsets = offsets;
-        graph.edges = edges;
-        if graph.unresolved > 0 {
-            // None in a real heap: a reference is null or an object's start.
-            heap.warnings().warn(format!(
-                "{} references point at no object; they are left out of the object graph \
-                 (what they keep alive may show as dead)",
-                graph.unresolved
-            ));
-        }
-        Ok(graph)
+        })
     }
 
-    /// The outgoing edges of objects `range`: per-object counts, the edges, and the
-    /// number of references that were not object starts.
-    fn resolve_chunk(
+    /// The outgoing edges of every object as CSR arrays, built on first use (in parallel
+    /// chunks of objects, then stitched together).
+    pub fn edges(&self, heap: &Heap) -> Result<&Edges> {
+        if let Some(e) = self.edges.get() {
+            return Ok(e);
+        }
+        let built = Edges::build(self, heap)?;
+        Ok(self.edges.get_or_init(|| built))
+    }
+
+    /// The edges, when [`ObjectGraph::edges`] has built them.
+    pub fn built_edges(&self) -> Option<&Edges> {
+        self.edges.get()
+    }
+
+    /// Where references are read from: the edge arrays once built, else the dump.
+    pub fn ref_source<'a>(&'a self, heap: &'a Heap) -> RefSource<'a> {
+        match self.edges.get() {
+            Some(e) => RefSource::Edges(e),
+            None => RefSource::Dump(heap),
+        }
+    }
+
+    /// Appends to `out` the objects `id` references (GCDesc order, then its
+    /// LoaderAllocator), read from `source`; returns how many references pointed at no
+    /// object start (left out). `scratch` is reused between calls.
+    #[inline]
+    pub fn references_into(
         &self,
-        heap: &Heap,
-        range: std::ops::Range<usize>,
-    ) -> (Vec<u32>, Vec<ObjectId>, u64) {
-        let mut counts = Vec::with_capacity(range.len());
-        let mut edges = Vec::new();
-        let mut unresolved = 0;
-        let mut scratch = Vec::new();
-        for i in range {
-            let ty = &self.types[self.type_ids[i] as usize];
-            let before = edges.len();
-            if let Some(desc) = &ty.gc_desc {
-                scratch.clear();
-                heap.references_with(
-                    self.addresses[i],
-                    self.size(i as ObjectId),
-                    desc,
-                    &mut scratch,
-                );
-                for &r in &scratch {
-                    match self.id_of(r) {
-                        Some(id) => edges.push(id),
-                        None => unresolved += 1,
-                    }
-                }
+        source: RefSource<'_>,
+        id: ObjectId,
+        out: &mut Vec<ObjectId>,
+        scratch: &mut Vec<u64>,
+    ) -> u64 {
+        let heap = match source {
+            RefSource::Edges(e) => {
+                out.extend_from_slice(e.references(id));
+                return 0;
             }
-            if let Some(la) = ty.loader_allocator {
-                match self.id_of(la) {
-                    Some(id) => edges.push(id),
+            RefSource::Dump(heap) => heap,
+        };
+        let i = id as usize;
+        let Some(&t) = self.type_ids.get(i) else {
+            return 0;
+        };
+        let ty = &self.types[t as usize];
+        let mut unresolved = 0;
+        if let Some(desc) = &ty.gc_desc {
+            scratch.clear();
+            heap.references_with(self.addresses[i], self.size(id), desc, scratch);
+            for &r in scratch.iter() {
+                match self.id_of(r) {
+                    Some(id) => out.push(id),
                     None => unresolved += 1,
                 }
             }
-            counts.push((edges.len() - before) as u32);
         }
-        (counts, edges, unresolved)
+        if let Some(la) = ty.loader_allocator {
+            match self.id_of(la) {
+                Some(id) => out.push(id),
+                None => unresolved += 1,
+            }
+        }
+        unresolved
     }
 
     pub fn len(&self) -> usize {
@@ -308,15 +524,6 @@ impl ObjectGraph {
 
     pub fn is_empty(&self) -> bool {
         self.addresses.is_empty()
-    }
-
-    pub fn edge_count(&self) -> usize {
-        self.edges.len()
-    }
-
-    /// References that pointed at no object start and were left out of the graph.
-    pub fn unresolved(&self) -> u64 {
-        self.unresolved
     }
 
     /// Segments whose walk stopped early (their remaining objects are not in the graph).
@@ -387,50 +594,17 @@ impl ObjectGraph {
     pub fn is_free(&self, id: ObjectId) -> bool {
         self.type_of(id).is_free
     }
-
-    /// The objects `id` references (GCDesc order, then its LoaderAllocator).
-    pub fn references(&self, id: ObjectId) -> &[ObjectId] {
-        let i = id as usize;
-        match (self.offsets.get(i), self.offsets.get(i + 1)) {
-            (Some(&a), Some(&b)) => &self.edges[a as usize..b as usize],
-            _ => &[],
-        }
-    }
-
-    /// Builds the incoming edges of every object.
-    pub fn reverse(&self) -> ReverseEdges {
-        let n = self.len();
-        let mut counts = vec![0u32; n + 1];
-        for &t in &self.edges {
-            counts[t as usize + 1] += 1;
-        }
-        for i in 1..=n {
-            counts[i] += counts[i - 1];
-        }
-        let offsets = counts.clone();
-        let mut next = counts;
-        let mut sources = vec![0 as ObjectId; self.edges.len()];
-        for src in 0..n {
-            for &t in self.references(src as ObjectId) {
-                let slot = &mut next[t as usize];
-                sources[*slot as usize] = src as ObjectId;
-                *slot += 1;
-            }
-        }
-        ReverseEdges { offsets, sources }
-    }
 }
 
 #[cfg(test)]
 impl ObjectGraph {
+    /// The edges `from_parts` built, taken out of the graph.
+    pub(crate) fn take_edges(&mut self) -> Edges {
+        self.edges.take().expect("from_parts builds the edges")
+    }
+
     /// A graph from objects `(address, size)` (sorted) and edges as id lists; one type.
     pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
-        let mut offsets = vec![0u32];
-        let mut edges = Vec::new();
-        for r in refs {
-            edges.extend_from_slice(r);
-            offsets.push(edges.len() as u32);
-        }
         let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
         ObjectGraph {
             pages: PageIndex::build(&addresses),
@@ -444,9 +618,7 @@ impl ObjectGraph {
                 loader_allocator: None,
                 is_free: false,
             }],
-            offsets,
-            edges,
-            unresolved: 0,
+            edges: OnceLock::from(Edges::from_lists(refs)),
             warnings: Vec::new(),
         }
     }
@@ -487,10 +659,11 @@ mod tests {
     #[test]
     fn edges_and_reverse_edges() {
         let g = sample();
+        let g = g.built_edges().expect("edges");
         assert_eq!(g.references(0), &[1]);
         assert_eq!(g.references(2), &[] as &[ObjectId]);
         assert_eq!(g.references(99), &[] as &[ObjectId]);
-        assert_eq!(g.edge_count(), 3);
+        assert_eq!(g.len(), 3);
         let r = g.reverse();
         assert_eq!(r.referrers(2), &[1, 3]);
         assert_eq!(r.referrers(1), &[0]);

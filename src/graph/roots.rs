@@ -82,7 +82,7 @@ impl RootCache {
     }
 
     /// The dominator tree of the graph from these roots (dependent handles as edges).
-    pub fn dominators(&self, graph: &ObjectGraph) -> Dominators {
+    pub fn dominators(&self, graph: &ObjectGraph, edges: super::Edges) -> Dominators {
         let ids = |a: u64| graph.id_of(a).filter(|&id| !graph.is_free(id));
         let root_ids: Vec<_> = self.all_roots().iter().filter_map(|r| ids(r.object)).collect();
         let dependents: Vec<_> = self
@@ -90,7 +90,7 @@ impl RootCache {
             .iter()
             .filter_map(|&(p, s)| Some((ids(p)?, ids(s)?)))
             .collect();
-        Dominators::compute(graph, &root_ids, &dependents)
+        Dominators::compute(graph, edges, &root_ids, &dependents)
     }
 }
 
@@ -316,7 +316,7 @@ impl PathDescriber<'_> {
     /// (root kind text, links with static field names).
     pub fn first_root_chain(&self, target: u64) -> Option<(String, Vec<PathItem>)> {
         let (graph, roots) = (self.graph, self.roots);
-        let mut finder = PathFinder::new(graph, &roots.dependents, target);
+        let mut finder = PathFinder::new(graph, graph.ref_source(self.heap), &roots.dependents, target);
         let stack = roots.stack.iter().map(|e| &e.root);
         for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
             if let Some(path) = finder.path_from(root.object) {
