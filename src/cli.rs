@@ -43,10 +43,12 @@ pub enum Command {
     /// standard input when it is not a terminal, or opens an interactive prompt (history,
     /// tab completion, `help`; Ctrl-C cancels the running command; `exit` or Ctrl-D leave).
     Analyze(AnalyzeArgs),
-    /// Compare two dumps of one application: per type, how many objects and bytes each
-    /// holds and what changed, biggest growth first.
+    /// Compare dumps of one application. Two: per type, how many objects and bytes each
+    /// holds and what changed, biggest growth first. Three or more: the owners (as `leaks`
+    /// names them) and types that grow at every step, the application's types first.
     ///
-    /// For example: clrheap diff before.dmp after.dmp --live --top 20
+    /// For example: clrheap diff before.dmp after.dmp --live --top 20;
+    /// clrheap diff monday.dmp tuesday.dmp wednesday.dmp
     Diff(DiffArgs),
     /// List the .NET processes this user can see, as `dotnet-dump ps` does.
     ///
@@ -99,6 +101,10 @@ pub struct DiffArgs {
     pub before: PathBuf,
     /// The later dump.
     pub after: PathBuf,
+    /// Later dumps still: with three dumps or more, the owners and types that grow at
+    /// every step, ranked (live objects only).
+    #[arg(value_name = "LATER")]
+    pub later: Vec<PathBuf>,
     /// Count only live objects (reachable from the roots), not garbage.
     #[arg(long)]
     pub live: bool,
@@ -211,6 +217,9 @@ fn diff(args: DiffArgs) -> i32 {
         module_paths: args.module_paths.clone(),
         ..Default::default()
     };
+    if !args.later.is_empty() {
+        return diff_growth(args, &options);
+    }
     let open = |path: &PathBuf| -> anyhow::Result<_> {
         let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
         shell::print_warnings(&session);
@@ -261,5 +270,42 @@ mod tests {
         assert!(text.contains(".SH \"ANALYZE COMMANDS\""));
         assert!(text.contains("\\fBdumpheap\\fR"));
         assert!(text.contains(".SH SUBCOMMANDS") || text.contains(".SH COMMANDS"), "{text}");
+    }
+}
+
+/// `diff A B C...`: one growth snapshot per dump (in turn: each holds a graph), then the
+/// ranking.
+fn diff_growth(args: DiffArgs, options: &DumpOptions) -> i32 {
+    let paths: Vec<PathBuf> = [args.before.clone(), args.after.clone()].into_iter().chain(args.later.iter().cloned()).collect();
+    let mut snaps = Vec::new();
+    let mut warnings = 0;
+    for path in &paths {
+        let snap = Session::open(path, options).map_err(|e| e.context(path.display().to_string())).and_then(|session| {
+            shell::print_warnings(&session);
+            let s = crate::analysis::growth::snapshot(&session)?;
+            warnings += session.warnings.count();
+            Ok(s)
+        });
+        match snap {
+            Ok(s) => snaps.push(s),
+            Err(e) => {
+                eprintln!("clrheap: {}: {e:#}", path.display());
+                return 1;
+            }
+        }
+    }
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = crate::commands::diff::render_growth(&names, &snaps, args.top, args.format, &mut out)
+        .and_then(|()| Ok(std::io::Write::flush(&mut out)?));
+    let complete = if warnings > 0 { crate::shell::EXIT_PARTIAL } else { 0 };
+    match result {
+        Ok(()) => complete,
+        Err(e) if crate::shell::is_broken_pipe(&e) => complete,
+        Err(e) => {
+            eprintln!("clrheap: {e:#}");
+            1
+        }
     }
 }

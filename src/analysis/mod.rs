@@ -15,6 +15,7 @@
 //!   collections) and [`strings`] for duplicate strings; [`find_all`] runs them and
 //!   merges the findings that name the same owner, so a cause is reported once.
 pub mod collections;
+pub mod growth;
 pub mod names;
 pub mod owner;
 pub mod patterns;
