@@ -13,7 +13,7 @@ use crate::render::Format;
 use crate::session::Session;
 use crate::dump::DumpOptions;
 use crate::{progress, shell};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -50,6 +50,12 @@ pub enum Command {
     /// For example: clrheap diff before.dmp after.dmp --live --top 20;
     /// clrheap diff monday.dmp tuesday.dmp wednesday.dmp
     Diff(DiffArgs),
+    /// Write one self-contained HTML report (no network): summary, leak suspects with
+    /// owners and chains, a treemap of retained size, top types; with several dumps of
+    /// one process (oldest first), their growth.
+    ///
+    /// For example: clrheap report app.dmp -o report.html
+    Report(ReportArgs),
     /// List the .NET processes this user can see, as `dotnet-dump ps` does.
     ///
     /// For example: clrheap ps --verbose
@@ -119,6 +125,19 @@ pub struct DiffArgs {
     pub format: Format,
 }
 
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The dumps, oldest first; the last is shown in full.
+    #[arg(required = true)]
+    pub dumps: Vec<PathBuf>,
+    /// Where to write the page.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// Directories to search for module files (as for analyze).
+    #[arg(long = "module-path", value_name = "DIR")]
+    pub module_paths: Vec<PathBuf>,
+}
+
 /// Runs the program and returns its exit status.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
@@ -133,6 +152,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Diff(args) => diff(args),
+        Command::Report(args) => report(args),
         Command::Ps(args) => crate::ps::run(&args),
         Command::Collect(args) => crate::collect::run(&args),
         Command::Pack(args) => crate::pack::run(&args),
@@ -305,6 +325,44 @@ fn diff_growth(args: DiffArgs, options: &DumpOptions) -> i32 {
         Err(e) if crate::shell::is_broken_pipe(&e) => complete,
         Err(e) => {
             eprintln!("clrheap: {e:#}");
+            1
+        }
+    }
+}
+
+fn report(args: ReportArgs) -> i32 {
+    let options = DumpOptions { module_paths: args.module_paths.clone(), ..Default::default() };
+    let mut sessions = Vec::new();
+    for path in &args.dumps {
+        match Session::open(path, &options) {
+            Ok(s) => {
+                shell::print_warnings(&s);
+                sessions.push((path.display().to_string(), s));
+            }
+            Err(e) => {
+                eprintln!("clrheap: {}: {e:#}", path.display());
+                return 1;
+            }
+        }
+    }
+    let refs: Vec<(String, &Session)> = sessions.iter().map(|(n, s)| (n.clone(), s)).collect();
+    let result = std::fs::File::create(&args.output)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| {
+            let mut out = std::io::BufWriter::new(f);
+            crate::commands::report::write_html(&refs, &mut out)?;
+            Ok(std::io::Write::flush(&mut out)?)
+        });
+    for (_, s) in &sessions {
+        shell::print_warnings(s);
+    }
+    match result {
+        Ok(()) => {
+            eprintln!("clrheap: wrote {}", args.output.display());
+            if sessions.iter().any(|(_, s)| s.warnings.count() > 0) { crate::shell::EXIT_PARTIAL } else { 0 }
+        }
+        Err(e) => {
+            eprintln!("clrheap: {}: {e:#}", args.output.display());
             1
         }
     }

@@ -19,6 +19,7 @@ pub mod growth;
 pub mod names;
 pub mod owner;
 pub mod patterns;
+pub mod report;
 pub mod strings;
 
 use crate::graph::dominators::Dominators;

@@ -31,6 +31,7 @@ pub mod parallelstacks;
 pub mod printexception;
 pub mod readmemory;
 pub mod registers;
+pub mod report;
 pub mod retained;
 pub mod runtimes;
 pub mod syncblk;
