@@ -84,7 +84,7 @@ pub fn snapshot(session: &Session) -> Result<Snapshot> {
                 cur = dom.immediate_dominator(d);
             }
         }
-        t.inside = inside.into_iter().filter(|&(_, n)| n * 2 > ids.len() as u64).map(|(t, _)| t).next();
+        t.inside = inside.into_iter().filter(|&(_, n)| n.saturating_mul(2) > ids.len() as u64).map(|(t, _)| t).next();
     }
     let mut owners = HashMap::new();
     for f in find_all(&ctx) {

@@ -25,7 +25,7 @@ const MIN_TIMERS: usize = 10;
 const MIN_WASTE: u64 = 10_000;
 
 fn share_threshold(ctx: &Context) -> u64 {
-    (ctx.live_bytes * MIN_SHARE / 1000).max(1)
+    (ctx.live_bytes.saturating_mul(MIN_SHARE) / 1000).max(1)
 }
 
 fn with_owner(ctx: &Context, mut f: Finding, owners: &[Owner]) -> Finding {
@@ -84,7 +84,7 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
             } else {
                 return false;
             };
-            dom.retained_size(inner) * 10 >= dom.retained_size(outer) * 9
+            dom.retained_size(inner).saturating_mul(10) >= dom.retained_size(outer).saturating_mul(9)
         });
         if !covered {
             kept.push(c);
@@ -424,13 +424,14 @@ pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
             .or_default();
         if c.count == 0 {
             e.0 += 1;
-            e.2 += size;
-        } else if c.capacity >= 16 && c.count * 4 < c.capacity {
+            e.2 = e.2.saturating_add(size);
+        } else if c.capacity >= 16 && c.count.saturating_mul(4) < c.capacity {
             e.1 += 1;
-            e.2 += size * (c.capacity - c.count) / c.capacity;
+            let unused = size as u128 * (c.capacity - c.count) as u128 / c.capacity as u128;
+            e.2 = e.2.saturating_add(u64::try_from(unused).unwrap_or(u64::MAX));
         }
     }
-    let total: u64 = by_type.values().map(|v| v.2).sum();
+    let total: u64 = by_type.values().fold(0u64, |a, v| a.saturating_add(v.2));
     if total < MIN_WASTE {
         return Vec::new();
     }

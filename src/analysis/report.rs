@@ -37,7 +37,7 @@ fn tree(ctx: &Context, children: &crate::graph::dominators::DominatorChildren, i
     let mut rest = (0u64, 0u64);
     for (i, (name, (value, count, members))) in groups.into_iter().enumerate() {
         if i >= TREE_WIDTH || value < min {
-            rest.0 += value;
+            rest.0 = rest.0.saturating_add(value);
             rest.1 += count;
             continue;
         }
@@ -47,7 +47,7 @@ fn tree(ctx: &Context, children: &crate::graph::dominators::DominatorChildren, i
             let kids = tree(ctx, children, &below, depth - 1, min);
             if !kids.is_empty() {
                 // What the objects themselves take, beside what they hold.
-                let own: u64 = members.iter().map(|&m| ctx.graph.size(m)).sum();
+                let own: u64 = members.iter().fold(0u64, |a, &m| a.saturating_add(ctx.graph.size(m)));
                 let mut kids = kids;
                 kids.push(json!({ "name": format!("({} itself)", name), "value": own, "count": count }));
                 node["children"] = Value::Array(kids);
@@ -65,7 +65,7 @@ fn tree(ctx: &Context, children: &crate::graph::dominators::DominatorChildren, i
 pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     let ctx = Context::new(session)?;
     let children = ctx.dom.children();
-    let min = ctx.live_bytes * TREE_MIN / 10_000;
+    let min = ctx.live_bytes.saturating_mul(TREE_MIN) / 10_000;
     let treemap = tree(&ctx, &children, children.of(Dominators::ROOT), TREE_DEPTH, min);
     let statics_index = || session.statics();
     let describer = PathDescriber { heap: &session.heap, graph: &ctx.graph, roots: &ctx.roots, statics: &statics_index };

@@ -43,7 +43,7 @@ pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
             continue;
         };
         let n = (len as usize).min(MAX_UNITS);
-        let Ok(mut bytes) = space.read_vec(addr.wrapping_add(first_char), n * 2) else {
+        let Ok(mut bytes) = space.read_vec(addr.wrapping_add(first_char), n.saturating_mul(2)) else {
             continue;
         };
         // The length is part of the key (texts cut at MAX_UNITS stay apart by it).
@@ -87,8 +87,8 @@ pub fn quote(text: &str) -> String {
 /// The duplicate-strings finding: when the copies waste [`MIN_SHARE`] of the live heap.
 pub fn duplicate_strings_finding(ctx: &Context) -> Option<Finding> {
     let dups = duplicates(ctx, true);
-    let wasted: u64 = dups.iter().map(|d| d.wasted).sum();
-    if wasted < ctx.live_bytes * MIN_SHARE / 1000 || dups.is_empty() {
+    let wasted: u64 = dups.iter().fold(0u64, |a, d| a.saturating_add(d.wasted));
+    if wasted < ctx.live_bytes.saturating_mul(MIN_SHARE) / 1000 || dups.is_empty() {
         return None;
     }
     let copies: u64 = dups.iter().map(|d| d.count - 1).sum();

@@ -71,7 +71,7 @@ pub fn to_json(d: &Described, live_bytes: u64) -> Value {
         "also_held_by": f.also_held_by,
         "summary": f.summary,
         "bytes": f.bytes,
-        "share_per_mille": f.bytes * 1000 / live_bytes.max(1),
+        "share_per_mille": f.bytes.saturating_mul(1000) / live_bytes.max(1),
         "address": d.address.map(hex),
         "type": d.type_name,
         "retained_size": d.retained,
