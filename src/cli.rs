@@ -13,7 +13,7 @@ use crate::render::Format;
 use crate::session::Session;
 use crate::dump::DumpOptions;
 use crate::{progress, shell};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use clap_complete::Shell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -43,11 +43,19 @@ pub enum Command {
     /// standard input when it is not a terminal, or opens an interactive prompt (history,
     /// tab completion, `help`; Ctrl-C cancels the running command; `exit` or Ctrl-D leave).
     Analyze(AnalyzeArgs),
-    /// Compare two dumps of one application: per type, how many objects and bytes each
-    /// holds and what changed, biggest growth first.
+    /// Compare dumps of one application. Two: per type, how many objects and bytes each
+    /// holds and what changed, biggest growth first. Three or more: the owners (as `leaks`
+    /// names them) and types that grow at every step, the application's types first.
     ///
-    /// For example: clrheap diff before.dmp after.dmp --live --top 20
+    /// For example: clrheap diff before.dmp after.dmp --live --top 20;
+    /// clrheap diff monday.dmp tuesday.dmp wednesday.dmp
     Diff(DiffArgs),
+    /// Write one self-contained HTML report (no network): summary, leak suspects with
+    /// owners and chains, a treemap of retained size, top types; with several dumps of
+    /// one process (oldest first), their growth.
+    ///
+    /// For example: clrheap report app.dmp -o report.html
+    Report(ReportArgs),
     /// List the .NET processes this user can see, as `dotnet-dump ps` does.
     ///
     /// For example: clrheap ps --verbose
@@ -99,6 +107,10 @@ pub struct DiffArgs {
     pub before: PathBuf,
     /// The later dump.
     pub after: PathBuf,
+    /// Later dumps still: with three dumps or more, the owners and types that grow at
+    /// every step, ranked (live objects only).
+    #[arg(value_name = "LATER")]
+    pub later: Vec<PathBuf>,
     /// Count only live objects (reachable from the roots), not garbage.
     #[arg(long)]
     pub live: bool,
@@ -111,6 +123,19 @@ pub struct DiffArgs {
     /// Output format: a table, JSON or CSV.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The dumps, oldest first; the last is shown in full.
+    #[arg(required = true)]
+    pub dumps: Vec<PathBuf>,
+    /// Where to write the page.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// Directories to search for module files (as for analyze).
+    #[arg(long = "module-path", value_name = "DIR")]
+    pub module_paths: Vec<PathBuf>,
 }
 
 /// Runs the program and returns its exit status.
@@ -127,6 +152,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Diff(args) => diff(args),
+        Command::Report(args) => report(args),
         Command::Ps(args) => crate::ps::run(&args),
         Command::Collect(args) => crate::collect::run(&args),
         Command::Pack(args) => crate::pack::run(&args),
@@ -212,6 +238,9 @@ fn diff(args: DiffArgs) -> i32 {
         module_paths: args.module_paths.clone(),
         ..Default::default()
     };
+    if !args.later.is_empty() {
+        return diff_growth(args, &options);
+    }
     let open = |path: &PathBuf| -> anyhow::Result<_> {
         let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
         shell::print_warnings(&session);
@@ -262,5 +291,80 @@ mod tests {
         assert!(text.contains(".SH \"ANALYZE COMMANDS\""));
         assert!(text.contains("\\fBdumpheap\\fR"));
         assert!(text.contains(".SH SUBCOMMANDS") || text.contains(".SH COMMANDS"), "{text}");
+    }
+}
+
+/// `diff A B C...`: one growth snapshot per dump (in turn: each holds a graph), then the
+/// ranking.
+fn diff_growth(args: DiffArgs, options: &DumpOptions) -> i32 {
+    let paths: Vec<PathBuf> = [args.before.clone(), args.after.clone()].into_iter().chain(args.later.iter().cloned()).collect();
+    let mut snaps = Vec::new();
+    let mut warnings = 0;
+    for path in &paths {
+        let snap = Session::open(path, options).map_err(|e| e.context(path.display().to_string())).and_then(|session| {
+            shell::print_warnings(&session);
+            let s = crate::analysis::growth::snapshot(&session)?;
+            warnings += session.warnings.count();
+            Ok(s)
+        });
+        match snap {
+            Ok(s) => snaps.push(s),
+            Err(e) => {
+                eprintln!("clrheap: {}: {e:#}", path.display());
+                return 1;
+            }
+        }
+    }
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = crate::commands::diff::render_growth(&names, &snaps, args.top, args.format, &mut out)
+        .and_then(|()| Ok(std::io::Write::flush(&mut out)?));
+    let complete = if warnings > 0 { crate::shell::EXIT_PARTIAL } else { 0 };
+    match result {
+        Ok(()) => complete,
+        Err(e) if crate::shell::is_broken_pipe(&e) => complete,
+        Err(e) => {
+            eprintln!("clrheap: {e:#}");
+            1
+        }
+    }
+}
+
+fn report(args: ReportArgs) -> i32 {
+    let options = DumpOptions { module_paths: args.module_paths.clone(), ..Default::default() };
+    let mut sessions = Vec::new();
+    for path in &args.dumps {
+        match Session::open(path, &options) {
+            Ok(s) => {
+                shell::print_warnings(&s);
+                sessions.push((path.display().to_string(), s));
+            }
+            Err(e) => {
+                eprintln!("clrheap: {}: {e:#}", path.display());
+                return 1;
+            }
+        }
+    }
+    let refs: Vec<(String, &Session)> = sessions.iter().map(|(n, s)| (n.clone(), s)).collect();
+    let result = std::fs::File::create(&args.output)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| {
+            let mut out = std::io::BufWriter::new(f);
+            crate::commands::report::write_html(&refs, &mut out)?;
+            Ok(std::io::Write::flush(&mut out)?)
+        });
+    for (_, s) in &sessions {
+        shell::print_warnings(s);
+    }
+    match result {
+        Ok(()) => {
+            eprintln!("clrheap: wrote {}", args.output.display());
+            if sessions.iter().any(|(_, s)| s.warnings.count() > 0) { crate::shell::EXIT_PARTIAL } else { 0 }
+        }
+        Err(e) => {
+            eprintln!("clrheap: {}: {e:#}", args.output.display());
+            1
+        }
     }
 }

@@ -9,6 +9,8 @@
 //!   object references (GCDesc) and roots (handles, finalizer queue).
 //! - [`graph`]: the indexed object graph (dense ids, CSR edges), roots, liveness,
 //!   dominators.
+//! - [`analysis`]: leak analyses over the graph and the session's caches: the owner of a
+//!   suspect in the user's terms, leak and waste patterns (for `leaks` and `report`).
 //! - [`session`]: one opened dump and what has been computed about it.
 //! - [`args`] and [`render`]: how commands read their words and print (text, JSON, CSV).
 //! - [`commands`]: SOS-compatible commands (parse -> query -> render), one file each.
@@ -26,6 +28,7 @@ pub mod args;
 pub mod commands;
 pub mod dump;
 pub mod error;
+pub mod analysis;
 pub mod graph;
 pub mod heap;
 pub mod interrupt;

@@ -68,3 +68,37 @@ fn a_dump_against_itself_changes_nothing() {
     assert_eq!(json["types"].as_array().unwrap().len(), 0);
     assert_eq!(json["bytes_before"], json["bytes_after"]);
 }
+
+/// `diff A B C`: three dumps of the seed service at 1,000, 2,000 and 3,000 requests (and
+/// 4,000, 8,000, 12,000 documents; `make-dump --runtime 10 --type heap seed --docs 4N
+/// --requests N`, cut down to what `leaks` reads): the cache's entries and the leaking
+/// middleware rank first, and the owners are the ones `leaks` names.
+#[test]
+fn diff_over_three_dumps_ranks_the_leaking_types_first() {
+    let dumps: Vec<PathBuf> = [1000, 2000, 3000]
+        .iter()
+        .map(|n| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/leaks/seed-net10-r{n}.dmp.zst")))
+        .collect();
+    let out = common::clrheap().arg("diff").args(&dumps).args(["--format", "json", "--top", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let types = json["types"].as_array().unwrap();
+    assert_eq!(types[0]["type"], "DocProc.Infrastructure.Cache.DocumentCacheEntry");
+    assert_eq!(types[0]["counts"], serde_json::json!([4000, 8000, 12000]));
+    assert_eq!(types[1]["type"], "DocProc.Api.Middleware.RequestTracingMiddleware");
+    assert_eq!(types[1]["counts"], serde_json::json!([1000, 2000, 3000]));
+    // Every type listed grows at every step.
+    for t in types {
+        let c: Vec<u64> = t["counts"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        assert!(c.windows(2).all(|w| w[1] > w[0]), "{t}");
+    }
+    let owners = json["owners"].as_array().unwrap();
+    assert_eq!(owners[0]["owner_key"], "DocProc.Infrastructure.Cache.DocumentCache._entries");
+    assert_eq!(owners[0]["owner"], "DocumentCache._entries (static, ConcurrentDictionary<String, DocumentCacheEntry>, 12,000 entries)");
+    assert_eq!(owners[1]["owner"], "DocumentEventBus.DocumentProcessed (event, EventHandler<DocumentProcessedEvent>)");
+
+    let text = common::clrheap().arg("diff").args(&dumps).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("  1. DocumentCache._entries (static, ConcurrentDictionary<String, DocumentCacheEntry>, 12,000 entries): "), "{text}");
+    assert!(text.contains("|   4,000 -> 8,000 -> 12,000 |"), "{text}");
+}

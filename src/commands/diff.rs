@@ -149,3 +149,91 @@ pub fn render(before: &TypeTotals, after: &TypeTotals, top: usize, format: Forma
         }
     }
 }
+
+/// `diff A B C...` (three dumps or more): the owners and types that grow at every step,
+/// ranked (see [`crate::analysis::growth`]); `top` types (0: all).
+pub fn render_growth(
+    names: &[String],
+    snaps: &[crate::analysis::growth::Snapshot],
+    top: usize,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use crate::analysis::names::short_type_name;
+    let (mut types, owners) = crate::analysis::growth::compare(snaps);
+    if top > 0 {
+        types.truncate(top);
+    }
+    let steps = |v: &[u64]| v.iter().map(|&x| thousands(x)).collect::<Vec<_>>().join(" -> ");
+    match format {
+        Format::Json => write_json(
+            out,
+            &json!({
+                "dumps": names,
+                "live_bytes": snaps.iter().map(|s| s.live_bytes).collect::<Vec<_>>(),
+                "live_objects": snaps.iter().map(|s| s.live_objects).collect::<Vec<_>>(),
+                "owners": owners,
+                "types": types,
+            }),
+        ),
+        Format::Csv => {
+            let records: Vec<Value> = types
+                .iter()
+                .map(|t| {
+                    json!({
+                        "type": t.name,
+                        "counts": t.counts.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
+                        "count_growth": t.count_growth,
+                        "size_growth": t.size_growth,
+                        "retained_growth": t.retained_growth,
+                        "application": t.application,
+                        "inside": t.inside,
+                    })
+                })
+                .collect();
+            write_csv_records(out, &["type", "counts", "count_growth", "size_growth", "retained_growth", "application", "inside"], &records)
+        }
+        Format::Text => {
+            writeln!(out, "Live heap: {} bytes", steps(&snaps.iter().map(|s| s.live_bytes).collect::<Vec<_>>()))?;
+            writeln!(out)?;
+            if owners.is_empty() {
+                writeln!(out, "No owner grows at every step.")?;
+            } else {
+                writeln!(out, "Owners growing at every step (as `leaks` names them), biggest growth first:")?;
+                for (i, o) in owners.iter().enumerate() {
+                    writeln!(out, "{:>3}. {}: {}", i + 1, o.owner, o.summary)?;
+                    writeln!(out, "     bytes: {} (+{})", steps(&o.bytes), thousands(o.growth))?;
+                }
+            }
+            writeln!(out)?;
+            if types.is_empty() {
+                writeln!(out, "No type grows at every step.")?;
+                return Ok(());
+            }
+            writeln!(out, "Types growing at every step: the application's first (where a fix goes), then those inside them, then the framework's:")?;
+            let mut table = Table::new();
+            table.load_style(presets::ASCII_MARKDOWN);
+            table.set_header(vec!["Count", "Growth", "Bytes", "Keeps alive", "Type"]);
+            for t in &types {
+                let name = match &t.inside {
+                    Some(i) => format!("{} (inside {})", t.name, short_type_name(i)),
+                    None => t.name.clone(),
+                };
+                table.add_row(vec![
+                    steps(&t.counts),
+                    format!("+{}", thousands(t.count_growth)),
+                    format!("+{}", thousands(t.size_growth)),
+                    if t.application { format!("+{}", thousands(t.retained_growth)) } else { String::new() },
+                    name,
+                ]);
+            }
+            for c in 0..4 {
+                if let Some(col) = table.column_mut(c) {
+                    col.set_cell_alignment(CellAlignment::Right);
+                }
+            }
+            writeln!(out, "{table}")?;
+            Ok(())
+        }
+    }
+}

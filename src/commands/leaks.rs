@@ -1,47 +1,106 @@
 //! `leaks`: clrheap's own leak report for one dump.
 //!
-//! A leak is memory something keeps alive that nobody will use again; in a heap it shows
-//! as an *accumulation point*: one object (usually a collection's storage) that alone keeps
-//! alive many objects and a large share of the heap. From the dominator tree:
-//!
-//! 1. candidates are objects that immediately dominate at least [`MIN_CHILDREN`] objects
-//!    and retain at least [`MIN_SHARE`] of the live heap;
-//! 2. each is reported with its retained size, what it retains (object counts by type,
-//!    biggest first), and how it is rooted — gcroot's first chain, naming the static field
-//!    it hangs from — since "who holds it" is the question that ends the hunt;
-//! 3. a candidate inside another's subtree is kept only if it is the larger share
-//!    (the outer one is then just a wrapper around it); the runtime's statics storage,
-//!    which holds every static field of a module, is not a suspect itself.
+//! The analyses are in [`crate::analysis`]; this command renders them. First one line per
+//! cause — its owner in the user's terms, the pattern, what it costs — leaks (what the
+//! heap keeps and will keep) before waste (bytes spent for nothing), each biggest first;
+//! then each cause's evidence: what it holds by type, its other holders, and how it is
+//! rooted (the full chain with `-chain`; always in JSON).
+use crate::analysis::{self, Context, Finding};
 use crate::args::{CommandArgs, OptionSpec};
 use crate::graph::roots::{PathDescriber, PathItem};
 use crate::render::format::thousands;
-use crate::render::output::{hex, write_json, Format};
+use crate::render::output::{Format, hex, write_json};
 use crate::session::Session;
-use crate::graph::dominators::Dominators;
-use crate::graph::ObjectId;
-use anyhow::{bail, Result};
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
 use std::io::Write;
 
-/// An accumulation point holds at least this many objects directly.
-const MIN_CHILDREN: usize = 100;
-/// ... and retains at least this share of the live heap (parts per thousand).
-const MIN_SHARE: u64 = 10;
-/// Types listed per suspect.
+/// Types listed per cause.
 const TYPES_SHOWN: usize = 8;
 
-struct Suspect {
-    id: ObjectId,
-    retained: u64,
-    children: usize,
-    /// (type name, count, bytes) of the retained objects, most numerous first.
-    contents: Vec<(String, u64, u64)>,
-    root: Option<(String, Vec<PathItem>)>,
+/// leaks's options.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec::valued("-top", "<n>", "How many causes to report (default 10)."),
+    OptionSpec::flag("-chain", "Print each cause's full root chain."),
+];
+
+/// A finding with its root chain, ready to render.
+pub struct Described {
+    pub finding: Finding,
+    pub address: Option<u64>,
+    pub type_name: Option<String>,
+    pub retained: Option<u64>,
+    pub root: Option<(String, Vec<PathItem>)>,
 }
 
-/// leaks's options.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec::valued("-top", "<n>", "How many suspects to report (default 5).")];
+/// The findings of `session`'s dump, `top` of them, with their root chains.
+pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Described>)> {
+    let ctx = Context::new(session)?;
+    let mut findings = analysis::find_all(&ctx);
+    findings.truncate(top);
+    let statics_index = || session.statics();
+    let describer = PathDescriber {
+        heap: &session.heap,
+        graph: &ctx.graph,
+        roots: &ctx.roots,
+        statics: &statics_index,
+    };
+    let described = findings
+        .into_iter()
+        .map(|f| {
+            let id = f.object;
+            Described {
+                address: id.map(|i| ctx.graph.address(i)),
+                type_name: id.map(|i| ctx.type_name(i).to_string()),
+                retained: id.map(|i| ctx.dom.retained_size(i)),
+                root: id.and_then(|i| describer.first_root_chain(ctx.graph.address(i))),
+                finding: f,
+            }
+        })
+        .collect();
+    Ok((ctx, described))
+}
+
+/// One finding as JSON.
+pub fn to_json(d: &Described, live_bytes: u64) -> Value {
+    let f = &d.finding;
+    json!({
+        "patterns": f.patterns,
+        "owner": f.owner,
+        "owner_key": f.owner_key,
+        "also_held_by": f.also_held_by,
+        "summary": f.summary,
+        "bytes": f.bytes,
+        "share_per_mille": f.bytes.saturating_mul(1000) / live_bytes.max(1),
+        "address": d.address.map(hex),
+        "type": d.type_name,
+        "retained_size": d.retained,
+        "objects_held_directly": f.objects_held_directly,
+        "contents": f.contents,
+        "details": f.details,
+        "root": d.root.as_ref().map(|(kind, path)| json!({
+            "kind": kind,
+            "path": path.iter().map(|p| json!({
+                "address": hex(p.address), "type": p.type_name, "static_field": p.static_field, "thread_static": p.thread_static,
+            })).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+/// The one line of a cause: owner, what happens, cost.
+pub fn headline(f: &Finding, live_bytes: u64) -> String {
+    let verb = if f.is_waste() { "wastes" } else { "keeps" };
+    let share = f.bytes as f64 * 100.0 / live_bytes.max(1) as f64;
+    let who = match &f.owner {
+        Some(o) => format!("{o}: "),
+        None => format!("{}: ", f.patterns.first().map_or("", |p| p.label())),
+    };
+    format!(
+        "{who}{}; {verb} {} bytes ({share:.1}%)",
+        f.summary,
+        thousands(f.bytes)
+    )
+}
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
     let a = CommandArgs::parse(args, OPTIONS)?;
@@ -49,155 +108,127 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         bail!("leaks takes no argument: {extra}");
     }
     let top: usize = match a.value("-top") {
-        Some(v) => v.parse().map_err(|_| anyhow::anyhow!("-top takes a number"))?,
-        None => 5,
+        Some(v) => v
+            .parse()
+            .map_err(|_| anyhow::anyhow!("-top takes a number"))?,
+        None => 10,
     };
-    let graph = session.graph()?;
-    let dom = session.dominators()?;
-    let heap = &session.heap;
-    let children = dom.children();
-    let live_bytes: u64 = children.of(Dominators::ROOT).iter().map(|&id| dom.retained_size(id)).sum();
-    let threshold = (live_bytes * MIN_SHARE / 1000).max(1);
-
-    // 1. Candidates, biggest first. The runtime's statics storage (arrays holding every
-    //    static field of a module) holds everything static: not itself a suspect.
-    let statics = session.statics();
-    let is_statics_storage = |id: ObjectId| {
-        let a = graph.address(id);
-        statics.any_slot_in(a, a + graph.size(id))
-    };
-    let mut candidates: Vec<ObjectId> = (0..graph.len() as ObjectId)
-        .filter(|&id| dom.retained_size(id) >= threshold && children.of(id).len() >= MIN_CHILDREN)
-        .filter(|&id| !is_statics_storage(id))
-        .collect();
-    candidates.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
-
-    // 2. Drop a candidate whose dominator chain holds a kept one that retains nearly as
-    //    much: that one is the same accumulation seen from further up or down.
-    let mut kept: Vec<ObjectId> = Vec::new();
-    for &c in &candidates {
-        let covered = kept.iter().any(|&k| {
-            let (outer, inner) = if dominates(&dom, k, c) { (k, c) } else if dominates(&dom, c, k) { (c, k) } else { return false };
-            dom.retained_size(inner) * 10 >= dom.retained_size(outer) * 9
-        });
-        if !covered {
-            kept.push(c);
-        }
-        if kept.len() >= top {
-            break;
-        }
-    }
-
-    // 3. Describe each.
-    let roots = session.roots()?;
-    let statics_index = || session.statics();
-    let describe = PathDescriber { heap, graph: &graph, roots: &roots, statics: &statics_index };
-    let mut suspects = Vec::new();
-    for id in kept {
-        let mut by_type: HashMap<u64, (u64, u64)> = HashMap::new();
-        children.subtree(id, |x| {
-            if x != id {
-                let e = by_type.entry(graph.mt(x)).or_default();
-                e.0 += 1;
-                e.1 += graph.size(x);
-            }
-        });
-        let mut contents: Vec<(String, u64, u64)> = by_type
-            .into_iter()
-            .map(|(mt, (n, b))| (heap.type_name(mt).to_string(), n, b))
-            .collect();
-        contents.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
-        suspects.push(Suspect {
-            id,
-            retained: dom.retained_size(id),
-            children: children.of(id).len(),
-            contents,
-            root: describe.first_root_chain(graph.address(id)),
-        });
-    }
-
-    let name = |id: ObjectId| heap.type_name(graph.mt(id)).to_string();
+    let chain = a.flag("-chain");
+    let (ctx, described) = describe(session, top)?;
+    let live_bytes = ctx.live_bytes;
+    let live_objects = ctx.dom.reachable();
     if format != Format::Text {
-        let records: Vec<Value> = suspects
-            .iter()
-            .map(|s| {
-                json!({
-                    "address": hex(graph.address(s.id)),
-                    "type": name(s.id),
-                    "retained_size": s.retained,
-                    "share_per_mille": s.retained * 1000 / live_bytes.max(1),
-                    "objects_held_directly": s.children,
-                    "contents": s.contents.iter().map(|(t, n, b)| json!({"type": t, "count": n, "size": b})).collect::<Vec<_>>(),
-                    "root": s.root.as_ref().map(|(kind, path)| json!({
-                        "kind": kind,
-                        "path": path.iter().map(|p| json!({
-                            "address": hex(p.address), "type": p.type_name, "static_field": p.static_field, "thread_static": p.thread_static,
-                        })).collect::<Vec<_>>(),
-                    })),
-                })
-            })
-            .collect();
-        return write_json(out, &json!({ "live_bytes": live_bytes, "suspects": records }));
+        let (waste, leaks): (Vec<&Described>, Vec<&Described>) =
+            described.iter().partition(|d| d.finding.is_waste());
+        return write_json(
+            out,
+            &json!({
+                "live_bytes": live_bytes,
+                "live_objects": live_objects,
+                "suspects": leaks.iter().map(|d| to_json(d, live_bytes)).collect::<Vec<_>>(),
+                "waste": waste.iter().map(|d| to_json(d, live_bytes)).collect::<Vec<_>>(),
+            }),
+        );
     }
-    writeln!(out, "Live heap: {} bytes in {} objects.", thousands(live_bytes), thousands(dom.reachable() as u64))?;
-    if suspects.is_empty() {
-        writeln!(out, "No single object keeps a large share of the heap alive: no leak suspect.")?;
+    writeln!(
+        out,
+        "Live heap: {} bytes in {} objects.",
+        thousands(live_bytes),
+        thousands(live_objects as u64)
+    )?;
+    if described.is_empty() {
+        writeln!(out, "No leak suspect and no waste found.")?;
         return Ok(());
     }
-    for (n, s) in suspects.iter().enumerate() {
+    let mut section = None;
+    for (n, d) in described.iter().enumerate() {
+        let waste = d.finding.is_waste();
+        if section != Some(waste) {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "{}",
+                if waste {
+                    "Waste:"
+                } else {
+                    "Leak suspects, biggest first:"
+                }
+            )?;
+            section = Some(waste);
+        }
+        writeln!(out, "{:>3}. {}", n + 1, headline(&d.finding, live_bytes))?;
+    }
+    for (n, d) in described.iter().enumerate() {
+        let f = &d.finding;
         writeln!(out)?;
         writeln!(
             out,
-            "#{} {:x} {}",
+            "#{} {}",
             n + 1,
-            graph.address(s.id),
-            name(s.id)
+            f.owner
+                .as_deref()
+                .unwrap_or(f.patterns.first().map_or("", |p| p.label()))
         )?;
         writeln!(
             out,
-            "   keeps alive {} bytes ({:.1}% of the live heap), {} objects directly:",
-            thousands(s.retained),
-            s.retained as f64 * 100.0 / live_bytes.max(1) as f64,
-            thousands(s.children as u64)
+            "   found as: {}",
+            f.patterns
+                .iter()
+                .map(|p| p.label())
+                .collect::<Vec<_>>()
+                .join(", ")
         )?;
-        for (t, count, bytes) in s.contents.iter().take(TYPES_SHOWN) {
-            writeln!(out, "   {:>12} x {t} ({} bytes)", thousands(*count), thousands(*bytes))?;
+        for h in &f.also_held_by {
+            writeln!(out, "   also held by {h}")?;
         }
-        match &s.root {
-            Some((kind, path)) => {
-                let field = path.iter().find(|p| p.static_field.is_some());
-                match field {
-                    Some(p) if p.thread_static => writeln!(
-                        out,
-                        "   held by the thread-static field {}, from a {kind}:",
-                        p.static_field.as_deref().unwrap_or_default()
-                    )?,
-                    Some(p) => writeln!(out, "   held by the static field {}, from a {kind}:", p.static_field.as_deref().unwrap_or_default())?,
-                    None => writeln!(out, "   held from a {kind}:")?,
-                }
+        if let (Some(addr), Some(t)) = (d.address, &d.type_name) {
+            match (f.objects_held_directly, d.retained) {
+                (Some(held), Some(r)) => writeln!(
+                    out,
+                    "   {addr:x} {t} keeps alive {} bytes, {} objects directly",
+                    thousands(r),
+                    thousands(held as u64)
+                )?,
+                _ => writeln!(out, "   {addr:x} {t}")?,
+            }
+        }
+        for c in f.contents.iter().take(TYPES_SHOWN) {
+            writeln!(
+                out,
+                "   {:>12} x {} ({} bytes)",
+                thousands(c.count),
+                c.type_name,
+                thousands(c.size)
+            )?;
+        }
+        if f.contents.len() > TYPES_SHOWN {
+            writeln!(
+                out,
+                "   ({} more types; --format json lists them)",
+                f.contents.len() - TYPES_SHOWN
+            )?;
+        }
+        for line in &f.details {
+            writeln!(out, "   {line}")?;
+        }
+        if let Some((kind, path)) = &d.root {
+            let field = path
+                .iter()
+                .find(|p| p.static_field.is_some())
+                .and_then(|p| p.static_field.as_deref());
+            let from = match field {
+                Some(s) => format!("rooted through the static field {s}, from a {kind}"),
+                None => format!("rooted from a {kind}"),
+            };
+            if chain {
+                writeln!(out, "   {from}:")?;
                 for p in path {
                     writeln!(out, "      -> {:x} {}", p.address, p.type_name)?;
                 }
+            } else {
+                writeln!(out, "   {from} ({} links; -chain prints them)", path.len())?;
             }
-            None => writeln!(out, "   (no root chain found)")?,
         }
     }
     Ok(())
-}
-
-/// Whether `a` dominates `b` (walks `b`'s dominator chain).
-fn dominates(dom: &Dominators, a: ObjectId, b: ObjectId) -> bool {
-    let mut cur = dom.immediate_dominator(b);
-    let mut steps = 0;
-    while let Some(d) = cur {
-        if d == a {
-            return true;
-        }
-        if d == Dominators::ROOT || steps > 100_000 {
-            return false;
-        }
-        cur = dom.immediate_dominator(d);
-        steps += 1;
-    }
-    false
 }

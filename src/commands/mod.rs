@@ -45,6 +45,7 @@ pub mod pathto;
 pub mod printexception;
 pub mod readmemory;
 pub mod registers;
+pub mod report;
 pub mod retained;
 pub mod runtimes;
 pub mod sizestats;

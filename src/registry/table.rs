@@ -625,15 +625,20 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "leaks",
         aliases: &[],
-        usage: "[-top <n>]",
-        summary: "clrheap's own: leak suspects, the objects that alone keep much of the heap alive.",
+        usage: "[-top <n>] [-chain]",
+        summary: "clrheap's own: leak suspects and waste, each named by its owner and pattern.",
         options: leaks::OPTIONS,
-        details: "Finds accumulation points in the dominator tree: objects that directly hold\n\
-                  many objects and retain a large share of the live heap (usually a collection's\n\
-                  storage). Each is reported with its retained size, what it holds by type, and\n\
-                  how it is rooted, naming the static field it hangs from.",
-        examples: &["leaks", "leaks -top 10"],
-        exercise: &["leaks"],
+        details: "One line per cause first: its owner (the nearest object or static field holding it\n\
+                  through a named field, e.g. `DocumentCache._entries (static, ConcurrentDictionary<\n\
+                  String, DocumentCacheEntry>, 20,000 entries)`), what happens, and what it costs.\n\
+                  Patterns: accumulation points (the dominator tree), event subscriptions (long\n\
+                  invocation lists, with the subscriptions' other holders), unbounded collections\n\
+                  held by statics or singletons, timers never disposed, the f-reachable queue behind\n\
+                  a blocked finalizer; waste: duplicate strings, empty collections. A cause found by\n\
+                  several patterns is reported once. Then each cause's evidence; -chain adds its\n\
+                  root chain (always in --format json).",
+        examples: &["leaks", "leaks -top 3 -chain", "leaks --format json"],
+        exercise: &["leaks", "leaks -chain"],
         action: Action::Run(leaks::run),
     },
     Command {

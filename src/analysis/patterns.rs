@@ -1,0 +1,462 @@
+//! One finder per pattern. Each returns [`Finding`]s with an owner (see [`super::owner`])
+//! and a cost in bytes; [`super::find_all`] merges those naming the same owner.
+use super::collections::{self, describe_types};
+use super::names::short_type_name;
+use super::owner::{self, Owner};
+use super::{Context, Finding, Pattern};
+use crate::graph::ObjectId;
+use crate::graph::dominators::Dominators;
+use crate::render::format::thousands;
+use std::collections::HashMap;
+
+/// An accumulation point holds at least this many objects directly (dominator tree) ...
+const MIN_CHILDREN: usize = 100;
+/// ... and retains at least this share of the live heap (parts per thousand).
+const MIN_SHARE: u64 = 10;
+/// Most accumulation points reported.
+const MAX_ACCUMULATIONS: usize = 10;
+/// An invocation list this long is a leak suspect.
+const MIN_SUBSCRIBERS: u64 = 64;
+/// A collection with this many entries, held by a static or a singleton, is a suspect.
+const MIN_ENTRIES: u64 = 1_000;
+/// This many timers with one callback still queued are a suspect.
+const MIN_TIMERS: usize = 10;
+/// Empty collections are reported when they waste at least this many bytes together.
+const MIN_WASTE: u64 = 10_000;
+
+fn share_threshold(ctx: &Context) -> u64 {
+    (ctx.live_bytes.saturating_mul(MIN_SHARE) / 1000).max(1)
+}
+
+fn with_owner(ctx: &Context, mut f: Finding, owners: &[Owner]) -> Finding {
+    if let Some(o) = owners.first() {
+        f.owner = Some(o.describe(ctx));
+        f.owner_key = Some(o.key(ctx));
+    }
+    for o in owners.iter().skip(1) {
+        let d = o.describe(ctx);
+        if f.owner.as_ref() != Some(&d) && !f.also_held_by.contains(&d) {
+            f.also_held_by.push(d);
+        }
+    }
+    f
+}
+
+fn finding(pattern: Pattern, summary: String, bytes: u64, object: Option<ObjectId>) -> Finding {
+    Finding {
+        patterns: vec![pattern],
+        owner: None,
+        owner_key: None,
+        also_held_by: Vec::new(),
+        summary,
+        bytes,
+        object,
+        objects_held_directly: None,
+        contents: Vec::new(),
+        details: Vec::new(),
+        related_keys: Vec::new(),
+    }
+}
+
+/// Objects that alone keep many objects and a large share of the heap alive (dominator
+/// tree): candidates hold [`MIN_CHILDREN`] objects directly and retain [`MIN_SHARE`]; one
+/// inside another's subtree is kept only if it is the larger share. The runtime's statics
+/// storage, which holds every static field of a module, is not a suspect itself.
+pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
+    let (graph, dom) = (&ctx.graph, &ctx.dom);
+    let children = dom.children();
+    let threshold = share_threshold(ctx);
+    let mut candidates: Vec<ObjectId> = (0..graph.len() as ObjectId)
+        .filter(|&id| dom.retained_size(id) >= threshold && children.of(id).len() >= MIN_CHILDREN)
+        .filter(|&id| {
+            let a = graph.address(id);
+            !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id)))
+        })
+        .collect();
+    candidates.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
+    let mut kept: Vec<ObjectId> = Vec::new();
+    for &c in &candidates {
+        let covered = kept.iter().any(|&k| {
+            let (outer, inner) = if dominates(dom, k, c) {
+                (k, c)
+            } else if dominates(dom, c, k) {
+                (c, k)
+            } else {
+                return false;
+            };
+            dom.retained_size(inner).saturating_mul(10) >= dom.retained_size(outer).saturating_mul(9)
+        });
+        if !covered {
+            kept.push(c);
+        }
+        if kept.len() >= MAX_ACCUMULATIONS {
+            break;
+        }
+    }
+    kept.into_iter()
+        .map(|id| {
+            let mut inside = Vec::new();
+            children.subtree(id, |x| {
+                if x != id {
+                    inside.push(x);
+                }
+            });
+            let held = children.of(id).len();
+            let top = ctx.contents(inside);
+            let what = top
+                .iter()
+                .max_by_key(|c| c.count)
+                .map(|c| short_type_name(&c.type_name))
+                .unwrap_or_default();
+            let mut f = finding(
+                Pattern::Accumulation,
+                format!(
+                    "{} holds {} objects directly (most: {what})",
+                    short_type_name(&ctx.type_name(id)),
+                    thousands(held as u64)
+                ),
+                dom.retained_size(id),
+                Some(id),
+            );
+            f.objects_held_directly = Some(held);
+            f.contents = top;
+            with_owner(ctx, f, &owner::owners(ctx, id))
+        })
+        .collect()
+}
+
+/// Whether `a` dominates `b` (walks `b`'s dominator chain).
+fn dominates(dom: &Dominators, a: ObjectId, b: ObjectId) -> bool {
+    let mut cur = dom.immediate_dominator(b);
+    let mut steps = 0;
+    while let Some(d) = cur {
+        if d == a {
+            return true;
+        }
+        if d == Dominators::ROOT || steps > 100_000 {
+            return false;
+        }
+        cur = dom.immediate_dominator(d);
+        steps += 1;
+    }
+    false
+}
+
+/// Multicast delegates with long invocation lists (events subscribed to and never
+/// unsubscribed from), grouped by their owner (the publisher's type and event field) and
+/// by the subscribers' type. The cost is what the subscriptions keep alive together; the
+/// subscriptions' other holders are named (a leak held from two places).
+pub fn event_subscriptions(ctx: &Context) -> Vec<Finding> {
+    let graph = &ctx.graph;
+    struct Group {
+        owner: Vec<Owner>,
+        delegates: Vec<ObjectId>,
+        members: Vec<ObjectId>,
+        targets: Vec<ObjectId>,
+        target_types: HashMap<String, u64>,
+        other_holders: Vec<ObjectId>,
+    }
+    let mut groups: Vec<(String, Group)> = Vec::new();
+    for id in 0..graph.len() as ObjectId {
+        if !ctx.facts(id).delegate || !ctx.live(id) {
+            continue;
+        }
+        let count = ctx.int_field(id, "_invocationCount").unwrap_or(0);
+        let Some(list) = ctx.ref_field(id, "_invocationList") else {
+            continue;
+        };
+        if count < MIN_SUBSCRIBERS as i64 || !ctx.facts(list).array {
+            continue;
+        }
+        let members: Vec<ObjectId> = graph
+            .references(list)
+            .iter()
+            .copied()
+            .take(count as usize)
+            .collect();
+        let owners = owner::direct_holders(ctx, id);
+        let key = owners
+            .first()
+            .map(|o| o.key(ctx))
+            .unwrap_or_else(|| format!("{:x}", graph.address(id)));
+        let i = match groups.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                groups.push((
+                    key,
+                    Group {
+                        owner: owners,
+                        delegates: Vec::new(),
+                        members: Vec::new(),
+                        targets: Vec::new(),
+                        target_types: HashMap::new(),
+                        other_holders: Vec::new(),
+                    },
+                ));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[i].1;
+        g.delegates.push(id);
+        g.members.push(list);
+        for &m in &members {
+            g.members.push(m);
+            if let Some(t) = ctx.ref_field(m, "_target").filter(|&t| t != m) {
+                g.targets.push(t);
+                *g.target_types
+                    .entry(short_type_name(&ctx.type_name(t)))
+                    .or_default() += 1;
+            }
+            // Held from elsewhere too? (sampled: the first subscribers tell)
+            if g.other_holders.len() < 4 && g.members.len() < 64 {
+                for r in ctx.referrers(m) {
+                    if r != list && !ctx.facts(r).delegate && !g.other_holders.contains(&r) {
+                        g.other_holders.push(r);
+                    }
+                }
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(_, g)| {
+            let mut all = g.members.clone();
+            all.extend(&g.targets);
+            let bytes = ctx.retained_of_set(&all);
+            let mut types: Vec<(String, u64)> = g.target_types.into_iter().collect();
+            types.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let subscribers: u64 = types.iter().map(|t| t.1).sum();
+            let who = match types.first() {
+                Some((t, n)) if *n == subscribers => format!("{} {t}", thousands(*n)),
+                Some((t, n)) => format!(
+                    "{} subscribers ({} {t}, ...)",
+                    thousands(subscribers),
+                    thousands(*n)
+                ),
+                None => format!(
+                    "{} static handlers",
+                    thousands(g.members.len().saturating_sub(g.delegates.len()) as u64)
+                ),
+            };
+            let mut f = finding(
+                Pattern::EventSubscriptions,
+                format!("{who} subscribed and never unsubscribed"),
+                bytes,
+                g.delegates.first().copied(),
+            );
+            f.contents = ctx.contents(g.targets.iter().copied());
+            for (t, n) in types.iter().take(5) {
+                f.details
+                    .push(format!("{} x {t} subscribed", thousands(*n)));
+            }
+            let mut f = with_owner(ctx, f, &g.owner);
+            for h in g.other_holders {
+                for o in owner::owners(ctx, h).into_iter().take(1) {
+                    let via = if ctx.facts(h).array {
+                        // An array: say whose (the list or set it is the storage of).
+                        ctx.referrers(h)
+                            .find(|&r| ctx.facts(r).collection.is_some())
+                            .unwrap_or(h)
+                    } else {
+                        h
+                    };
+                    f.related_keys.push(o.key(ctx));
+                    let mut d = o.describe(ctx);
+                    if via != o.value {
+                        let c = collections::read(ctx, via)
+                            .map(|c| format!(", {} entries", thousands(c.count)))
+                            .unwrap_or_default();
+                        d = format!("{d} through {}{c}", short_type_name(&ctx.type_name(via)));
+                    }
+                    if !f.also_held_by.contains(&d) {
+                        f.also_held_by.push(d);
+                    }
+                }
+            }
+            f
+        })
+        .collect()
+}
+
+/// Collections with many entries ([`MIN_ENTRIES`]) held by a static field or by a
+/// singleton (an object whose type has one live instance): their count, key and value
+/// types, and retained size.
+pub fn unbounded_collections(ctx: &Context) -> Vec<Finding> {
+    let graph = &ctx.graph;
+    let mut out = Vec::new();
+    for id in 0..graph.len() as ObjectId {
+        if ctx.facts(id).collection.is_none() || !ctx.live(id) {
+            continue;
+        }
+        let Some(c) = collections::read(ctx, id) else {
+            continue;
+        };
+        if c.count < MIN_ENTRIES {
+            continue;
+        }
+        let owners = owner::owners(ctx, id);
+        let long_lived = owners.iter().any(|o| match o.holder {
+            owner::Holder::Static(_) => true,
+            owner::Holder::Object(h) => ctx.facts(h).live_count == 1,
+        });
+        if !long_lived {
+            continue;
+        }
+        let (name, args) = describe_types(&ctx.type_name(id));
+        let types = match args.as_slice() {
+            [k, v] => format!("{k} keys, {v} values"),
+            [e] => format!("{e} items"),
+            _ => "entries".to_string(),
+        };
+        let retained = ctx.dom.retained_size(id);
+        let mut f = finding(
+            Pattern::UnboundedCollection,
+            format!(
+                "{name} grown to {} entries ({types}), never emptied",
+                thousands(c.count)
+            ),
+            retained,
+            Some(id),
+        );
+        f.details.push(format!(
+            "{} entries in room for {}",
+            thousands(c.count),
+            thousands(c.capacity)
+        ));
+        out.push(with_owner(ctx, f, &owners));
+    }
+    out
+}
+
+/// Timers still queued, grouped by callback: [`MIN_TIMERS`] or more with the same
+/// callback were most likely created per operation and never disposed.
+pub fn undisposed_timers(ctx: &Context) -> Vec<Finding> {
+    let Ok((timers, _)) = ctx.heap.timers() else {
+        return Vec::new();
+    };
+    let mut groups: HashMap<String, Vec<ObjectId>> = HashMap::new();
+    for t in timers.iter().filter(|t| !t.canceled) {
+        let cb = match &t.callback {
+            crate::heap::timers::Callback::Method { type_name, method } => {
+                format!("{}.{method}", short_type_name(type_name))
+            }
+            crate::heap::timers::Callback::Other(o) => short_type_name(o),
+            _ => "an unnamed callback".into(),
+        };
+        if let Some(id) = ctx.graph.id_of(t.address) {
+            groups.entry(cb).or_default().push(id);
+        }
+    }
+    let mut out = Vec::new();
+    for (cb, ids) in groups {
+        if ids.len() < MIN_TIMERS {
+            continue;
+        }
+        let bytes = ctx.retained_of_set(&ids);
+        let mut f = finding(
+            Pattern::UndisposedTimers,
+            format!(
+                "{} timers calling {cb} still queued (never disposed)",
+                thousands(ids.len() as u64)
+            ),
+            bytes,
+            ids.first().copied(),
+        );
+        f.contents = ctx.contents(ids.iter().copied());
+        out.push(f);
+    }
+    out
+}
+
+/// Objects in the f-reachable queue: their finalizer is due and has not run. At a
+/// snapshot the queue is normally empty or short; a long one means the finalizer thread
+/// is blocked (or too slow), and everything those objects hold waits with them.
+pub fn finalizer_queue(ctx: &Context) -> Vec<Finding> {
+    let ids: Vec<ObjectId> = ctx
+        .roots
+        .finalizer
+        .iter()
+        .filter_map(|r| ctx.graph.id_of(r.object))
+        .collect();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let bytes = ctx.retained_of_set(&ids);
+    let contents = ctx.contents(ids.iter().copied());
+    let top = contents
+        .first()
+        .map(|c| format!(" (most: {})", short_type_name(&c.type_name)))
+        .unwrap_or_default();
+    let mut f = finding(
+        Pattern::FinalizerQueue,
+        format!(
+            "{} objects wait for a finalizer thread that is not running them{top}",
+            thousands(ids.len() as u64)
+        ),
+        bytes,
+        ids.first().copied(),
+    );
+    f.owner = Some("the f-reachable queue (finalizer thread blocked?)".into());
+    f.owner_key = Some("<f-reachable queue>".into());
+    f.contents = contents;
+    vec![f]
+}
+
+/// Collections whose storage is allocated but empty, or less than a quarter used, grouped
+/// by collection type: the bytes of unused storage are wasted.
+pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
+    let graph = &ctx.graph;
+    let mut by_type: HashMap<String, (u64, u64, u64)> = HashMap::new(); // empty, mostly empty, bytes
+    for id in 0..graph.len() as ObjectId {
+        if ctx.facts(id).collection.is_none() || !ctx.live(id) {
+            continue;
+        }
+        let Some(c) = collections::read(ctx, id) else {
+            continue;
+        };
+        let Some(storage) = c.storage else { continue };
+        if c.capacity == 0 {
+            continue;
+        }
+        let size = graph.size(storage);
+        let e = by_type
+            .entry(short_type_name(&ctx.type_name(id)))
+            .or_default();
+        if c.count == 0 {
+            e.0 += 1;
+            e.2 = e.2.saturating_add(size);
+        } else if c.capacity >= 16 && c.count.saturating_mul(4) < c.capacity {
+            e.1 += 1;
+            let unused = size as u128 * (c.capacity - c.count) as u128 / c.capacity as u128;
+            e.2 = e.2.saturating_add(u64::try_from(unused).unwrap_or(u64::MAX));
+        }
+    }
+    let total: u64 = by_type.values().fold(0u64, |a, v| a.saturating_add(v.2));
+    if total < MIN_WASTE {
+        return Vec::new();
+    }
+    let mut rows: Vec<(String, (u64, u64, u64))> =
+        by_type.into_iter().filter(|r| r.1.2 > 0).collect();
+    rows.sort_by(|a, b| b.1.2.cmp(&a.1.2).then(a.0.cmp(&b.0)));
+    let empty: u64 = rows.iter().map(|r| r.1.0).sum();
+    let sparse: u64 = rows.iter().map(|r| r.1.1).sum();
+    let mut f = finding(
+        Pattern::EmptyCollections,
+        format!(
+            "{} empty and {} mostly-empty collections waste their storage",
+            thousands(empty),
+            thousands(sparse)
+        ),
+        total,
+        None,
+    );
+    for (t, (e, s, b)) in rows.iter().take(10) {
+        f.details.push(format!(
+            "{} bytes in {} empty and {} mostly-empty {t}",
+            thousands(*b),
+            thousands(*e),
+            thousands(*s)
+        ));
+    }
+    vec![f]
+}

@@ -1,0 +1,124 @@
+//! Duplicate strings: the same text in many live `System.String` objects. Each text's
+//! copies beyond the first waste their size. Texts are compared by their UTF-16 code
+//! units, exactly (not after a lossy conversion).
+use super::{Context, Finding, Pattern};
+use crate::graph::ObjectId;
+use crate::render::format::thousands;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Longest text compared (longer strings are compared by their first this-many units and
+/// length; the key says so). Strings this long are rarely duplicated by the thousand.
+const MAX_UNITS: usize = 1 << 20;
+/// Characters of a text shown.
+const SHOWN: usize = 60;
+/// Duplicates are a finding when they waste at least this share of the live heap (parts
+/// per thousand).
+const MIN_SHARE: u64 = 5;
+
+/// One text found more than once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    pub text: String,
+    pub count: u64,
+    /// Size of one copy.
+    pub size: u64,
+    /// Bytes of the copies beyond the first.
+    pub wasted: u64,
+}
+
+/// Every duplicated text among live strings (`live` false: all strings on the heap),
+/// most bytes wasted first.
+pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
+    let graph = &ctx.graph;
+    let space = ctx.heap.space();
+    let first_char = ctx.heap.runtime.layout.object.string_first_char;
+    let mut groups: HashMap<Vec<u8>, (u64, u64, ObjectId)> = HashMap::new();
+    for id in 0..graph.len() as ObjectId {
+        if !ctx.facts(id).string || (live && !ctx.live(id)) {
+            continue;
+        }
+        let addr = graph.address(id);
+        let Ok(len) = ctx.heap.string_length(crate::heap::ObjectAddr(addr)) else {
+            continue;
+        };
+        let n = (len as usize).min(MAX_UNITS);
+        let Ok(mut bytes) = space.read_vec(addr.wrapping_add(first_char), n.saturating_mul(2)) else {
+            continue;
+        };
+        // The length is part of the key (texts cut at MAX_UNITS stay apart by it).
+        bytes.extend_from_slice(&len.to_le_bytes());
+        let e = groups.entry(bytes).or_insert((0, graph.size(id), id));
+        e.0 += 1;
+    }
+    let mut out: Vec<Duplicate> = groups
+        .into_iter()
+        .filter(|(_, (count, _, _))| *count > 1)
+        .map(|(key, (count, size, _))| {
+            let units: Vec<u16> = key[..key.len() - 4]
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            Duplicate {
+                text: String::from_utf16_lossy(&units),
+                count,
+                size,
+                wasted: size.saturating_mul(count - 1),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.text.cmp(&b.text)));
+    out
+}
+
+/// `"text"`, cut to [`SHOWN`] characters, control characters escaped.
+pub fn quote(text: &str) -> String {
+    let mut s: String = text
+        .chars()
+        .take(SHOWN)
+        .flat_map(|c| c.escape_debug())
+        .collect();
+    if text.chars().count() > SHOWN {
+        s.push_str("...");
+    }
+    format!("\"{s}\"")
+}
+
+/// The duplicate-strings finding: when the copies waste [`MIN_SHARE`] of the live heap.
+pub fn duplicate_strings_finding(ctx: &Context) -> Option<Finding> {
+    let dups = duplicates(ctx, true);
+    let wasted: u64 = dups.iter().fold(0u64, |a, d| a.saturating_add(d.wasted));
+    if wasted < ctx.live_bytes.saturating_mul(MIN_SHARE) / 1000 || dups.is_empty() {
+        return None;
+    }
+    let copies: u64 = dups.iter().map(|d| d.count - 1).sum();
+    let top = &dups[0];
+    let mut f = Finding {
+        patterns: vec![Pattern::DuplicateStrings],
+        owner: None,
+        owner_key: None,
+        also_held_by: Vec::new(),
+        summary: format!(
+            "{} texts repeated, {} copies too many (most: {} x {})",
+            thousands(dups.len() as u64),
+            thousands(copies),
+            quote(&top.text),
+            thousands(top.count)
+        ),
+        bytes: wasted,
+        object: None,
+        objects_held_directly: None,
+        contents: Vec::new(),
+        details: Vec::new(),
+        related_keys: Vec::new(),
+    };
+    for d in dups.iter().take(10) {
+        f.details.push(format!(
+            "{} x {} ({} bytes wasted)",
+            thousands(d.count),
+            quote(&d.text),
+            thousands(d.wasted)
+        ));
+    }
+    Some(f)
+}
