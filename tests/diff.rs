@@ -68,3 +68,39 @@ fn a_dump_against_itself_changes_nothing() {
     assert_eq!(json["types"].as_array().unwrap().len(), 0);
     assert_eq!(json["bytes_before"], json["bytes_after"]);
 }
+
+#[test]
+fn unrelated_dumps_are_warned_about() {
+    // A .NET 9 seed against a .NET 8 zoo: the table still prints, with one warning first.
+    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst");
+    let out = common::clrheap()
+        .arg("diff")
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .arg(&zoo)
+        .args(["--top", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("warning: ") && stderr.contains("do not look like two dumps of one application"), "{stderr}");
+    assert!(stderr.contains("different runtimes: .NET 9.0.") && stderr.contains(" and .NET 8.0.33"), "{stderr}");
+    // Two dumps of one process: no warning.
+    let out = common::clrheap()
+        .arg("diff")
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .arg(fixture("seed-net9-large.dmp.zst"))
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_missing_dump_is_named_once() {
+    let out = common::clrheap().args(["diff", "/nonexistent/a.dmp"]).arg(fixture("seed-net9-small.dmp.zst")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "clrheap: cannot read /nonexistent/a.dmp: No such file or directory (os error 2)\n"
+    );
+}

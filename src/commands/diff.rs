@@ -52,6 +52,46 @@ pub fn type_totals(session: &Session, live: bool) -> Result<TypeTotals> {
     Ok(totals)
 }
 
+/// What says which application and runtime a dump is of: the runtime's version, and the
+/// names of the managed assemblies mapped from outside the runtime's own folder (the
+/// application's).
+pub struct Identity {
+    runtime: String,
+    app: std::collections::BTreeSet<String>,
+}
+
+impl Identity {
+    pub fn of(session: &Session) -> Identity {
+        let runtime = &session.heap.runtime;
+        let files = &runtime.space.core().files;
+        let folder = |p: &str| p.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+        let runtime_dir = files
+            .iter()
+            .find(|f| f.path.ends_with("/libcoreclr.so"))
+            .map(|f| folder(&f.path));
+        let app = files
+            .iter()
+            .filter(|f| f.path.ends_with(".dll") && runtime_dir.as_deref() != Some(folder(&f.path).as_str()))
+            .filter_map(|f| f.path.rsplit('/').next().map(str::to_string))
+            .collect();
+        Identity { runtime: runtime.version.to_string(), app }
+    }
+
+    /// Why two dumps look unrelated (different runtimes, no application assembly in
+    /// common), or None.
+    pub fn unrelated(&self, other: &Identity) -> Option<String> {
+        let mut why = Vec::new();
+        if !self.app.is_empty() && !other.app.is_empty() && self.app.is_disjoint(&other.app) {
+            let names = |a: &std::collections::BTreeSet<String>| a.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            why.push(format!("different applications: {} and {}", names(&self.app), names(&other.app)));
+        }
+        if self.runtime != other.runtime {
+            why.push(format!("different runtimes: .NET {} and .NET {}", self.runtime, other.runtime));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+}
+
 /// One type's change.
 struct Row {
     name: String,
