@@ -111,7 +111,8 @@ pub struct AnalyzeArgs {
     #[arg(long = "dump-only")]
     pub dump_only: bool,
     /// Output format of every command: dotnet-dump's text, JSON (one document per
-    /// command; JSON Lines for object listings) or CSV. A command's own `--format` wins.
+    /// command; JSON Lines for object listings) or CSV (one table per run: one command;
+    /// a command without a table form is refused). A command's own `--format` wins.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -280,6 +281,10 @@ fn finish_output(result: io::Result<()>) -> i32 {
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
+    if args.format == Format::Csv && args.commands.len() > 1 {
+        eprintln!("clrheap: {}", shell::ONE_CSV_TABLE);
+        return 2;
+    }
     let options = DumpOptions {
         module_paths: args.module_paths,
         dump_only: args.dump_only,

@@ -8,7 +8,7 @@ use crate::render::format::thousands;
 use crate::render::output::{write_csv_records, write_json, Format};
 use crate::session::Session;
 use anyhow::Result;
-use comfy_table::{presets, CellAlignment, Table};
+use crate::render::columns::write_columns;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -159,24 +159,19 @@ pub fn render(before: &TypeTotals, after: &TypeTotals, top: usize, format: Forma
         ),
         Format::Text => {
             let signed = |v: i64| if v > 0 { format!("+{}", thousands(v as u64)) } else if v < 0 { format!("-{}", thousands(v.unsigned_abs())) } else { "0".into() };
-            let mut table = Table::new();
-            table.load_style(presets::ASCII_MARKDOWN);
-            table.set_header(vec!["Count", "Change", "Size", "Change", "Type"]);
-            for r in &rows {
-                table.add_row(vec![
-                    thousands(r.after.0),
-                    signed(r.count_change()),
-                    thousands(r.after.1),
-                    signed(r.size_change()),
-                    r.name.clone(),
-                ]);
-            }
-            for c in 0..4 {
-                if let Some(col) = table.column_mut(c) {
-                    col.set_cell_alignment(CellAlignment::Right);
-                }
-            }
-            writeln!(out, "{table}")?;
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        thousands(r.after.0),
+                        signed(r.count_change()),
+                        thousands(r.after.1),
+                        signed(r.size_change()),
+                        r.name.clone(),
+                    ]
+                })
+                .collect();
+            write_columns(out, &["Count", "Change", "Size", "Change", "Type"], &cells)?;
             writeln!(
                 out,
                 "Total: {} objects ({}), {} bytes ({})",

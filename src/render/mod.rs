@@ -5,10 +5,13 @@
 //! - [`stats`]: per-type statistics tables (SOS's `Statistics:` table and its records).
 //! - [`objects`]: object listings as `dumpheap` prints them (address, MT, size; then
 //!   statistics), shared by every command that lists objects (`objsize`, `finalizequeue`).
+//! - [`columns`]: clrheap's own tables (`retained`, `diff`) as dotnet-dump lays tables
+//!   out: right-aligned columns, the type name last and unpadded.
 //! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
 //!
 //! Nothing here reads the dump: rows come in as values (type names included, or through
 //! the heap's name cache).
+pub mod columns;
 pub mod format;
 pub mod objects;
 pub mod output;

@@ -163,6 +163,14 @@ fn run_counted<I: Iterator<Item = io::Result<String>>>(session: &Session, lines:
         };
         if !line.trim().is_empty() && !is_comment(&line) {
             commands += 1;
+            // One CSV stream holds one table: a second command's header and rows would
+            // mix with the first's.
+            if commands > 1 && session.format == crate::render::Format::Csv && !is_exit(&line) {
+                let _ = out.flush();
+                eprintln!("clrheap: {}: {ONE_CSV_TABLE}", line.trim());
+                status = 1;
+                continue;
+            }
         }
         let warnings_before = session.warnings.count();
         let result = run_line(session, &line, &mut out);
@@ -216,6 +224,14 @@ pub fn run_script(session: &Session) -> i32 {
         return 2;
     }
     status
+}
+
+/// Why a second command is refused under `--format csv`.
+pub const ONE_CSV_TABLE: &str =
+    "--format csv writes one table per run: run one command per clrheap analyze, or use --format json (one document per command)";
+
+fn is_exit(line: &str) -> bool {
+    split_words(line).ok().and_then(|w| w.first().map(|n| registry::canonical(n) == "exit")).unwrap_or(false)
 }
 
 /// What `analyze` says when standard input held no command.
