@@ -340,7 +340,9 @@ fn diff(args: DiffArgs) -> i32 {
         let identity = crate::commands::diff::Identity::of(&session);
         Ok((totals, session.warnings.count(), identity))
     };
-    let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
+    let (before, after) = progress::while_working("diff: reading both dumps", || {
+        rayon::join(|| open(&args.before), || open(&args.after))
+    });
     let ((before, before_warnings, before_id), (after, after_warnings, after_id)) = match (before, after) {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => {

@@ -129,6 +129,7 @@ fn mini_dump_has_no_heap() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn dump_without_a_heap() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("dump_without_a_heap: skipped: no lab");

@@ -65,6 +65,13 @@ fn interactive_session() {
     s.exp_string("Total 2 objects, 64 bytes").expect("filtered statistics");
     s.exp_string("> ").unwrap();
 
+    // A command that takes a while shows a spinner on the terminal (stderr), then its
+    // output; off a terminal nothing of it appears (the -c tests check stderr is empty).
+    s.send_line("sleep 1500").unwrap();
+    s.exp_string("sleep: working").expect("a spinner for slow work");
+    s.exp_string("slept 1500 ms").expect("the command's output");
+    s.exp_string("> ").unwrap();
+
     // Ctrl-C cancels the running command, not the shell.
     s.send_line("sleep 60000").unwrap();
     s.exp_string("sleep 60000").unwrap();

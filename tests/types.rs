@@ -34,6 +34,7 @@ fn compare(ours: &str, want: &str) -> Result<(), String> {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn lab_dumpmt_truth() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("lab_dumpmt_truth") {
@@ -63,6 +64,7 @@ fn lab_dumpmt_truth() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn targeted_method_tables_match_dotnet_dump() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("targeted_method_tables_match_dotnet_dump: the lab is not unpacked: skipped");

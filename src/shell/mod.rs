@@ -52,10 +52,14 @@ pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Ne
     let Some((name, args)) = words.split_first() else {
         return Ok(Next::Continue);
     };
-    match registry::canonical(name).as_str() {
+    let command = registry::canonical(name);
+    // A command that draws no bar of its own gets a spinner when it takes a while (on a
+    // terminal only: see `progress`).
+    let label = format!("{command}: working");
+    match command.as_str() {
         "exit" => return Ok(Next::Exit),
-        "sleep" => sleep(args, out)?,
-        _ => session.execute(line, out)?,
+        "sleep" => crate::progress::while_working(&label, || sleep(args, out))?,
+        _ => crate::progress::while_working(&label, || session.execute(line, out))?,
     }
     Ok(Next::Continue)
 }
