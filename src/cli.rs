@@ -25,7 +25,8 @@ use std::path::PathBuf;
     about = "Analyze .NET heap dumps: dumpheap, eeheap and more, without the DAC.",
     long_about = "clrheap reads Linux core dumps of .NET 8, 9 and 10 processes and answers \
 dotnet-dump's heap commands (dumpheap -stat, dumpheap -type, eeheap -gc, ...) with the same \
-text, without Microsoft's DAC, a symbol server or a .NET install."
+text, without Microsoft's DAC, a symbol server or a .NET install.",
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     /// Draw no progress bars (they appear only on a terminal, for long work).
@@ -35,6 +36,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The examples `--help` ends with (and the man page's EXAMPLES).
+const EXAMPLES: &str = "Examples:
+  clrheap ps                                      the .NET processes on this machine
+  clrheap collect -p 1234 --type heap -o app.dmp  have process 1234 write a heap dump
+  clrheap analyze app.dmp                         open a prompt on the dump ('help' lists commands)
+  clrheap analyze app.dmp -c \"dumpheap -stat\"     run one command and exit
+  clrheap analyze app.dmp < commands.txt          run a script of commands (# starts a comment)
+  clrheap diff before.dmp after.dmp --live        what grew between two dumps
+  clrheap pack app.dmp                            one file that opens on any machine
+
+Exit status: 0 success; 1 the dump cannot be read or a command failed; 2 usage error;
+3 the commands succeeded but part of the dump could not be read (warnings say what).";
+
+/// `analyze --help`'s examples.
+const ANALYZE_EXAMPLES: &str = "Examples:
+  clrheap analyze app.dmp
+  clrheap analyze app.dmp -c \"dumpheap -stat\" -c \"dumpheap -type MyApp.Order -min 1000\"
+  printf 'dumpheap -stat\\neeheap -gc\\n' | clrheap analyze app.dmp
+  clrheap analyze app.dmp.packed.zst --format json -c \"dumpheap -stat\"
+  clrheap analyze app.dmp --module-path /opt/dotnet -c \"eeheap -gc\"";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Open a dump and run commands on it, as `dotnet-dump analyze` does.
@@ -42,6 +64,7 @@ pub enum Command {
     /// With -c, runs those commands and exits. Without, runs the command lines read from
     /// standard input when it is not a terminal, or opens an interactive prompt (history,
     /// tab completion, `help`; Ctrl-C cancels the running command; `exit` or Ctrl-D leave).
+    #[command(after_help = ANALYZE_EXAMPLES)]
     Analyze(AnalyzeArgs),
     /// Compare dumps of one application. Two: per type, how many objects and bytes each
     /// holds and what changed, biggest growth first. Three or more: the owners (as `leaks`
@@ -96,7 +119,8 @@ pub struct AnalyzeArgs {
     #[arg(long = "dump-only")]
     pub dump_only: bool,
     /// Output format of every command: dotnet-dump's text, JSON (one document per
-    /// command; JSON Lines for object listings) or CSV. A command's own `--format` wins.
+    /// command; JSON Lines for object listings) or CSV (one table per run: one command;
+    /// a command without a table form is refused). A command's own `--format` wins.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -178,10 +202,97 @@ fn man_page(out: &mut dyn Write) -> io::Result<()> {
     man.render_synopsis_section(out)?;
     man.render_description_section(out)?;
     man.render_options_section(out)?;
-    man.render_subcommands_section(out)?;
+    commands_section(out)?;
     crate::registry::help::man_section(out).map_err(io::Error::other)?;
+    out.write_all(MAN_TAIL.as_bytes())?;
     man.render_version_section(out)
 }
+
+/// Escapes text for roff: backslashes, dashes, and a leading `.` or `'`.
+fn roff(text: &str) -> String {
+    let t = text.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with(['.', '\'']) { format!("\\&{t}") } else { t }
+}
+
+/// The man page's COMMANDS: each of clrheap's commands (there is one page, so no
+/// `clrheap-analyze(1)` to refer to), with its usage, description and options.
+fn commands_section(out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, ".SH COMMANDS")?;
+    let mut cli = Cli::command();
+    cli.build();
+    for sub in cli.get_subcommands_mut() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let usage = sub.render_usage().to_string();
+        let usage = usage.trim_start_matches("Usage: ");
+        writeln!(out, ".TP")?;
+        writeln!(out, "\\fB{}\\fR", roff(usage))?;
+        let about = sub.get_long_about().or(sub.get_about()).map(|a| a.to_string()).unwrap_or_default();
+        for (i, paragraph) in about.split("\n\n").enumerate() {
+            if i > 0 {
+                writeln!(out, ".IP")?;
+            }
+            writeln!(out, "{}", roff(&paragraph.replace('\n', " ")))?;
+        }
+        for arg in sub.get_arguments() {
+            if arg.is_hide_set() || arg.get_id() == "help" || arg.get_id() == "quiet" {
+                continue;
+            }
+            let name = match (arg.get_short(), arg.get_long()) {
+                (Some(s), Some(l)) => format!("-{s}, --{l}"),
+                (Some(s), None) => format!("-{s}"),
+                (None, Some(l)) => format!("--{l}"),
+                (None, None) => format!("<{}>", arg.get_id().as_str().to_uppercase()),
+            };
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            writeln!(out, ".br")?;
+            writeln!(out, "\\fB{}\\fR: {}", roff(&name), roff(&help))?;
+        }
+    }
+    Ok(())
+}
+
+/// The man page's sections after the analyze commands: exit status, environment, files,
+/// examples.
+const MAN_TAIL: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Every command succeeded, on a dump read in full.
+.TP
+\fB1\fR
+The dump cannot be read, or a command failed (an unknown command, an object not found, bad arguments to a command).
+.TP
+\fB2\fR
+A usage error of clrheap itself (a missing dump path, an unknown option), or no command given on standard input.
+.TP
+\fB3\fR
+Partial: every command succeeded, but something in the dump was skipped; each such thing is a \fBwarning:\fR line on standard error.
+.SH ENVIRONMENT
+.TP
+\fBCLRHEAP_MODULE_PATH\fR
+Directories (colon-separated) searched for module files, as \fB\-\-module\-path\fR.
+.TP
+\fBXDG_STATE_HOME\fR
+Where the prompt keeps its history (\fBclrheap/history\fR; default \fB~/.local/state\fR).
+.TP
+\fBTMPDIR\fR
+Where \fBps\fR and \fBcollect\fR look for the runtimes' diagnostics sockets (default \fB/tmp\fR).
+.SH FILES
+.TP
+\fB~/.local/state/clrheap/history\fR
+The prompt's command history.
+.SH EXAMPLES
+.nf
+clrheap ps
+clrheap collect \-p 1234 \-\-type heap \-o app.dmp
+clrheap analyze app.dmp
+clrheap analyze app.dmp \-c "dumpheap \-stat" \-c "eeheap \-gc"
+clrheap analyze app.dmp < commands.txt
+clrheap diff before.dmp after.dmp \-\-live \-\-top 20
+clrheap pack app.dmp
+.fi
+"#;
 
 /// Exit status after writing generated text: a closed pipe is not an error.
 fn finish_output(result: io::Result<()>) -> i32 {
@@ -196,6 +307,10 @@ fn finish_output(result: io::Result<()>) -> i32 {
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
+    if args.format == Format::Csv && args.commands.len() > 1 {
+        eprintln!("clrheap: {}", shell::ONE_CSV_TABLE);
+        return 2;
+    }
     let options = DumpOptions {
         module_paths: args.module_paths,
         dump_only: args.dump_only,
@@ -205,7 +320,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     let space = match crate::dump::open_dump(&args.dump, &options) {
         Ok(space) => std::sync::Arc::new(space),
         Err(e) => {
-            eprintln!("clrheap: {:#}", anyhow::Error::from(crate::Error::from(e)));
+            eprintln!("clrheap: {}", naming_file(&args.dump, &anyhow::Error::from(crate::Error::from(e))));
             return 1;
         }
     };
@@ -217,7 +332,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
                 eprintln!("{m}");
             }
             // The whole chain: anyhow prints each cause.
-            eprintln!("clrheap: {:#}", anyhow::Error::from(e));
+            eprintln!("clrheap: {}", naming_file(&args.dump, &anyhow::Error::from(e)));
             return 1;
         }
     };
@@ -233,6 +348,13 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     }
 }
 
+/// An error about a dump, as one line that names the file (once).
+fn naming_file(path: &std::path::Path, e: &anyhow::Error) -> String {
+    let message = format!("{e:#}");
+    let name = path.display().to_string();
+    if message.contains(&name) { message } else { format!("{name}: {message}") }
+}
+
 fn diff(args: DiffArgs) -> i32 {
     let options = DumpOptions {
         module_paths: args.module_paths.clone(),
@@ -241,20 +363,30 @@ fn diff(args: DiffArgs) -> i32 {
     if !args.later.is_empty() {
         return diff_growth(args, &options);
     }
-    let open = |path: &PathBuf| -> anyhow::Result<_> {
-        let session = Session::open(path, &options).map_err(|e| e.context(path.display().to_string()))?;
+    let open = |path: &PathBuf| -> Result<_, String> {
+        let session = Session::open(path, &options).map_err(|e| naming_file(path, &e.into()))?;
         shell::print_warnings(&session);
-        let totals = crate::commands::diff::type_totals(&session, args.live)?;
-        Ok((totals, session.warnings.count()))
+        let totals = crate::commands::diff::type_totals(&session, args.live).map_err(|e| naming_file(path, &e))?;
+        let identity = crate::commands::diff::Identity::of(&session);
+        Ok((totals, session.warnings.count(), identity))
     };
-    let (before, after) = rayon::join(|| open(&args.before), || open(&args.after));
-    let ((before, before_warnings), (after, after_warnings)) = match (before, after) {
+    let (before, after) = progress::while_working("diff: reading both dumps", || {
+        rayon::join(|| open(&args.before), || open(&args.after))
+    });
+    let ((before, before_warnings, before_id), (after, after_warnings, after_id)) = match (before, after) {
         (Ok(b), Ok(a)) => (b, a),
         (Err(e), _) | (_, Err(e)) => {
-            eprintln!("clrheap: {e:#}");
+            eprintln!("clrheap: {e}");
             return 1;
         }
     };
+    if let Some(why) = before_id.unrelated(&after_id) {
+        eprintln!(
+            "warning: {} and {} do not look like two dumps of one application ({why}): types are matched by name, so the changes below may mean little",
+            args.before.display(),
+            args.after.display()
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = crate::commands::diff::render(&before, &after, args.top, args.format, &mut out)
@@ -290,7 +422,14 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains(".SH \"ANALYZE COMMANDS\""));
         assert!(text.contains("\\fBdumpheap\\fR"));
-        assert!(text.contains(".SH SUBCOMMANDS") || text.contains(".SH COMMANDS"), "{text}");
+        assert!(text.contains(".SH COMMANDS"), "{text}");
+        // One page: no references to per-command pages that do not exist.
+        assert!(!text.contains("clrheap\\-analyze(1)") && !text.contains("(1)\n"), "{text}");
+        // Each command with its usage and options; exit statuses; examples.
+        assert!(text.contains("\\fBclrheap analyze [OPTIONS] <DUMP>\\fR"), "{text}");
+        assert!(text.contains("\\fB\\-\\-module\\-path\\fR"), "{text}");
+        assert!(text.contains(".SH \"EXIT STATUS\"") && text.contains("\\fB3\\fR\nPartial"), "{text}");
+        assert!(text.contains(".SH EXAMPLES"), "{text}");
     }
 }
 

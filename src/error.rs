@@ -114,6 +114,19 @@ impl fmt::Display for Other {
 
 impl std::error::Error for Other {}
 
+/// A command's failure whose message is already in its output (SOS prints some failures
+/// on its console, and dotnet-dump shows nothing more): see [`Error::shown_in_output`].
+#[derive(Debug)]
+pub struct ShownInOutput(pub String);
+
+impl fmt::Display for ShownInOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ShownInOutput {}
+
 /// A result of the library's surface.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -135,6 +148,17 @@ impl Error {
             Error::Context { source, .. } => source.kind(),
             Error::Shared(e) => e.kind(),
             Error::Other(o) => o.kind,
+        }
+    }
+
+    /// Whether the command already wrote this failure's message to its output, as SOS
+    /// does (`Invalid parameter zz`): a shell that shows the output does not print it twice.
+    pub fn shown_in_output(&self) -> bool {
+        match self {
+            Error::Context { source, .. } => source.shown_in_output(),
+            Error::Shared(e) => e.shown_in_output(),
+            Error::Other(o) => o.error.chain().any(|c| c.is::<ShownInOutput>()),
+            _ => false,
         }
     }
 

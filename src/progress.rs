@@ -20,7 +20,7 @@
 //! before its first byte, and no bar is drawn after output began until [`output_ended`].
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,9 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 static OUTPUT_STARTED: AtomicBool = AtomicBool::new(false);
 /// The bar on screen, if any.
 static VISIBLE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+/// How many bars exist (drawn or waiting for [`DELAY`]): [`while_working`]'s spinner
+/// steps aside for a bar of the work inside it.
+static BARS: AtomicUsize = AtomicUsize::new(0);
 
 /// Silences every progress bar (the global `--quiet`).
 pub fn set_quiet(quiet: bool) {
@@ -104,6 +107,7 @@ impl Progress {
             bar.set_style(style);
         }
         bar.set_message(label.to_string());
+        BARS.fetch_add(1, Ordering::SeqCst);
         Progress {
             bar: Some(bar),
             start: Instant::now(),
@@ -125,6 +129,25 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(pos);
             self.maybe_show(bar);
+        }
+    }
+
+    /// Redraws (a spinner turns), showing the bar once the work has taken [`DELAY`].
+    fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            bar.tick();
+            self.maybe_show(bar);
+        }
+    }
+
+    /// Clears the bar for good (another one took its place).
+    fn retire(&self) {
+        if let Some(bar) = &self.bar {
+            if self.shown.load(Ordering::Relaxed) {
+                bar.finish_and_clear();
+            }
+            self.shown.store(true, Ordering::Relaxed);
+            bar.set_draw_target(ProgressDrawTarget::hidden());
         }
     }
 
@@ -151,6 +174,7 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         if let Some(bar) = self.bar.take() {
+            BARS.fetch_sub(1, Ordering::SeqCst);
             if self.shown.load(Ordering::Relaxed)
                 && let Ok(mut visible) = VISIBLE.lock()
             {
@@ -159,6 +183,52 @@ impl Drop for Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Runs `work`, which draws no bar of its own (building the object graph, retained
+/// sizes, a command as a whole), under a spinner saying `label` and the time spent. The
+/// spinner shows as bars do (a terminal, not `--quiet`, after [`DELAY`], before output),
+/// and steps aside for good when a bar of the work inside appears. Ctrl-C during work
+/// that cannot stop midway says so on the spinner until the work ends.
+pub fn while_working<T>(label: &str, work: impl FnOnce() -> T) -> T {
+    if !enabled() {
+        return work();
+    }
+    let bars_before = BARS.load(Ordering::SeqCst);
+    let spinner = Progress::spinner(label);
+    if let Some(bar) = &spinner.bar
+        && let Ok(style) = ProgressStyle::with_template("{msg} {spinner} ({elapsed})")
+    {
+        bar.set_style(style);
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let ticker = scope.spawn(|| {
+            let mut cancelling = false;
+            loop {
+                // Woken early when the work ends: quick commands wait for nothing.
+                std::thread::park_timeout(Duration::from_millis(100));
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                if BARS.load(Ordering::SeqCst) > bars_before + 1 {
+                    spinner.retire();
+                    continue;
+                }
+                if !cancelling && crate::interrupt::cancelled() {
+                    cancelling = true;
+                    if let Some(bar) = &spinner.bar {
+                        bar.set_message(format!("cancelling ({label} must end first)"));
+                    }
+                }
+                spinner.tick();
+            }
+        });
+        let result = work();
+        done.store(true, Ordering::SeqCst);
+        ticker.thread().unpark();
+        result
+    })
 }
 
 /// A writer that clears the progress bar before its first byte reaches the terminal.
@@ -203,5 +273,7 @@ mod tests {
         let p = Progress::new("work", 10);
         assert!(p.bar.is_none());
         set_quiet(false);
+        // Off a terminal the work simply runs.
+        assert_eq!(while_working("adding", || 2 + 2), 4);
     }
 }

@@ -39,6 +39,7 @@ fn run_lines(dump: &Path, lines: &[&str]) -> Result<String, String> {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn verifyheap_matches_dotnet_dump_on_lab_dumps() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("verifyheap_matches_dotnet_dump_on_lab_dumps") {
@@ -59,6 +60,7 @@ fn verifyheap_matches_dotnet_dump_on_lab_dumps() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn checks_and_memory_commands_match_dotnet_dump() {
     let Some(lab) = common::lab_dir() else { return };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/checks");
@@ -107,6 +109,7 @@ fn damage(from: &Path, to: &Path, patches: &[(u64, u64)]) {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn verifyheap_finds_injected_damage_as_dotnet_dump_does() {
     let Some(lab) = common::lab_dir() else { return };
     let clean = lab.join("dumps/oom-net10-wks-heap.dmp");

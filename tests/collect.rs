@@ -111,6 +111,7 @@ fn dotnet_dump(lab: &Path, dump: &Path, command: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn ps_and_collect_on_live_processes() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("ps_and_collect_on_live_processes: skipped: the lab is not unpacked");
@@ -208,6 +209,7 @@ fn collect_says_why_not() {
 /// at a path that is an empty folder from here): `ps` finds it through /proc/PID/root,
 /// `collect` moves its dump out, and `--pack` reads its files through /proc/PID/root.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn collect_from_a_container() {
     let Some(lab) = common::lab_dir() else {
         return;

@@ -102,3 +102,52 @@ fn diff_over_three_dumps_ranks_the_leaking_types_first() {
     assert!(text.contains("  1. DocumentCache._entries (static, ConcurrentDictionary<String, DocumentCacheEntry>, 12,000 entries): "), "{text}");
     assert!(text.contains("|   4,000 -> 8,000 -> 12,000 |"), "{text}");
 }
+
+#[test]
+fn unrelated_dumps_are_warned_about() {
+    // A .NET 9 seed against a .NET 8 zoo: the table still prints, with one warning first.
+    let zoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/zoo-net8-wks-heap.dmp.zst");
+    let out = common::clrheap()
+        .arg("diff")
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .arg(&zoo)
+        .args(["--top", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("warning: ") && stderr.contains("do not look like two dumps of one application"), "{stderr}");
+    assert!(stderr.contains("different runtimes: .NET 9.0.") && stderr.contains(" and .NET 8.0.33"), "{stderr}");
+    // Two dumps of one process: no warning.
+    let out = common::clrheap()
+        .arg("diff")
+        .arg(fixture("seed-net9-small.dmp.zst"))
+        .arg(fixture("seed-net9-large.dmp.zst"))
+        .output()
+        .unwrap();
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_missing_dump_is_named_once() {
+    let out = common::clrheap().args(["diff", "/nonexistent/a.dmp"]).arg(fixture("seed-net9-small.dmp.zst")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "clrheap: cannot read /nonexistent/a.dmp: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn long_type_names_do_not_pad_every_row() {
+    // As dotnet-dump prints tables: numbers right-aligned, the type name last and
+    // unpadded, so one long generic name does not widen every row past the terminal.
+    let text = diff(&["--top", "0"]);
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with("Total")).collect();
+    assert!(rows[0].trim_start().starts_with("Count") && rows[0].ends_with(" Type"), "{text}");
+    assert!(rows.iter().all(|l| !l.ends_with(' ') && !l.contains('|')), "{text}");
+    let longest = rows.iter().map(|l| l.len()).max().unwrap();
+    let short = rows.iter().find(|l| l.ends_with(" System.String")).expect("System.String changed");
+    assert!(short.len() + 40 < longest, "short rows stay short:\n{text}");
+}

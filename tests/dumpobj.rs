@@ -47,6 +47,7 @@ fn is_thread_static_value(line: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn lab_dumpobj_truth() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("lab_dumpobj_truth") {
@@ -84,6 +85,7 @@ fn lab_dumpobj_truth() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn targeted_objects_match_dotnet_dump() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("targeted_objects_match_dotnet_dump: the lab is not unpacked: skipped");
@@ -117,6 +119,7 @@ fn targeted_objects_match_dotnet_dump() {
 
 /// Garbage and edge addresses never panic, and name the problem as SOS does.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn bad_addresses_are_refused() {
     let Some(lab) = common::lab_dir() else { return };
     let dump = lab.join("dumps/zoo-net8-wks-heap.dmp");

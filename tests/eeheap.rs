@@ -17,6 +17,7 @@ fn first_difference(ours: &str, theirs: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn eeheap_gc_matches_dotnet_dump_on_lab_dumps() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("eeheap_gc_matches_dotnet_dump_on_lab_dumps") {

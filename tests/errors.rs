@@ -65,6 +65,22 @@ fn not_a_core_dump() {
 }
 
 #[test]
+fn not_a_file() {
+    // A device, a directory, a pipe: said in words, naming the path, not the system's
+    // "No such device (os error 19)".
+    let dir = tempfile::tempdir().unwrap();
+    for (path, what) in [("/dev/null", "a device"), (dir.path().to_str().unwrap(), "a directory")] {
+        let msg = refuse(Path::new(path), &[]);
+        assert_eq!(msg, format!("clrheap: {path}: not a core dump: {what}\n"));
+        assert_eq!(kind(Path::new(path), false), ErrorKind::NotACore);
+    }
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let msg = refuse(&fifo, &[]);
+    assert!(msg.contains("not a core dump: a pipe: save the dump to a file first"), "{msg}");
+}
+
+#[test]
 fn truncated_dump() {
     let bytes = decompressed("zoo-net8-wks-heap.dmp.zst");
     for len in [10, 100, 5000, bytes.len() / 2] {
@@ -81,6 +97,9 @@ fn truncated_dump() {
 fn process_without_dotnet() {
     let msg = refuse(&fixture("no-runtime-sleep.core.zst"), &[]);
     assert!(msg.contains("no .NET runtime in this dump"), "{msg}");
+    // The message names the file (several dumps may be opened one after the other).
+    let name = fixture("no-runtime-sleep.core.zst").display().to_string();
+    assert!(msg.starts_with(&format!("clrheap: {name}: ")), "{msg}");
     assert_eq!(kind(&fixture("no-runtime-sleep.core.zst"), false), ErrorKind::NoRuntime);
 }
 
@@ -104,10 +123,13 @@ fn unknown_runtime_version() {
 fn mini_dump_has_no_heap() {
     let msg = refuse(&fixture("seed-net9-wks-mini.dmp.zst"), &[]);
     assert!(msg.contains("holds no GC heap"), "{msg}");
+    let name = fixture("seed-net9-wks-mini.dmp.zst").display().to_string();
+    assert!(msg.starts_with(&format!("clrheap: {name}: ")), "{msg}");
     assert_eq!(kind(&fixture("seed-net9-wks-mini.dmp.zst"), false), ErrorKind::NoHeap);
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn dump_without_a_heap() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("dump_without_a_heap: skipped: no lab");

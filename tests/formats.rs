@@ -528,7 +528,66 @@ fn binary_global_format_option() {
     let dogs = docs[0]["statistics"].as_array().unwrap().iter().find(|r| r["type"] == "DocProc.Zoo.Dog").unwrap();
     assert_eq!(dogs["count"].as_u64(), Some(209));
     assert!(docs[1]["total_committed_size"].as_u64().unwrap() > 0);
-    let csv = run_bin("csv");
+    // CSV is one table per run: two commands would mix two headers in one stream.
+    let out = common::clrheap()
+        .arg("analyze")
+        .arg(&path)
+        .args(["--format", "csv", "-c", "dumpheap -stat -type Zoo.Dog", "-c", "eeheap -gc"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--format csv writes one table per run"));
+    let out = common::clrheap()
+        .arg("analyze")
+        .arg(&path)
+        .args(["--format", "csv", "-c", "dumpheap -stat -type Zoo.Dog"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
     assert!(csv.starts_with("mt,count,total_size,type\n"));
     assert!(csv.contains(",209,6688,DocProc.Zoo.Dog\n"));
+    // In a script, the second command is refused and the first table stands alone.
+    let mut child = common::clrheap()
+        .arg("analyze")
+        .arg(&path)
+        .args(["--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"dumpheap -stat -type Zoo.Dog\neeheap -gc\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), csv);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("clrheap: eeheap -gc: --format csv writes one table per run"));
+}
+
+#[test]
+fn csv_is_a_table_or_refused() {
+    // Commands whose answer is a report (leaks, eeversion) or text only (gcwhere,
+    // verifyheap) have no CSV form: refused in one line, nothing on the output.
+    let s = session();
+    let cat = first_of(&s, "DocProc.Zoo.Cat");
+    for line in ["leaks".to_string(), "eeversion".to_string(), format!("gcwhere {cat:x}"), "verifyheap".to_string()] {
+        let mut out = Vec::new();
+        let e = s.execute_as(&line, Format::Csv, &mut out).expect_err(&line);
+        let name = line.split(' ').next().unwrap();
+        assert_eq!(format!("{e:#}"), format!("{name} has no CSV form: use --format json or text"), "{line}");
+        assert!(out.is_empty(), "{line}: {}", String::from_utf8_lossy(&out));
+    }
+    // Every command's exercise line with --format csv: a header row first, or refused.
+    for line in clrheap::fuzzing::command_lines(&[cat, cat, cat, cat, cat]) {
+        let mut out = Vec::new();
+        match s.execute_as(&line, Format::Csv, &mut out) {
+            Ok(()) => {
+                let text = String::from_utf8_lossy(&out);
+                let first = text.lines().next().unwrap_or("");
+                assert!(!first.starts_with('{') && !first.starts_with('['), "{line}: JSON under --format csv: {first}");
+            }
+            Err(e) => assert!(out.is_empty() || !format!("{e:#}").contains("no CSV form"), "{line}"),
+        }
+    }
 }

@@ -201,6 +201,7 @@ const EVENT_SOURCE_LIST: &str =
     "System.Collections.Generic.List<System.WeakReference<System.Diagnostics.Tracing.EventSource>>";
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn the_gc_agrees_with_clrheaps_liveness() {
     let pairs = common::gc_pairs("the_gc_agrees_with_clrheaps_liveness");
     let checks = common::Checks::new();
@@ -288,6 +289,7 @@ fn the_gc_agrees_with_clrheaps_liveness() {
 /// The thread-static layout agrees with the .NET 10 contract descriptor, and on every lab
 /// dump of 9 and 10 each live thread's `ThreadLocalData` points back at its thread.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn thread_statics_layout_agrees_with_the_descriptor() {
     let checks = common::Checks::new();
     for (name, dump, _) in common::lab_dumps("thread_statics_layout_agrees_with_the_descriptor") {

@@ -207,6 +207,7 @@ fn over_dumps(test: &str, check_name: &str, check: impl Fn(&str, &Path, &Path, &
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn gcroot_matches_dotnet_dump() {
     over_dumps("gcroot_matches_dotnet_dump", "gcroot", |name, _, truth, session| {
         let mut failures = Vec::new();
@@ -276,6 +277,7 @@ fn gcroot_stack_roots_match_dotnet_dump() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn objsize_matches_dotnet_dump() {
     over_dumps("objsize_matches_dotnet_dump", "objsize", |name, _, truth, session| {
         let mut failures = Vec::new();
@@ -294,6 +296,7 @@ fn objsize_matches_dotnet_dump() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn finalizequeue_matches_dotnet_dump() {
     over_dumps("finalizequeue_matches_dotnet_dump", "finalizequeue", |name, _, truth, session| {
         let want = match truth_text(&truth.join("sos/finalizequeue.txt")) {
@@ -313,6 +316,7 @@ fn finalizequeue_matches_dotnet_dump() {
 /// as clrheap finds); under DATAS, where it misses some, clrheap's rows must be a
 /// superset of its rows.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn gchandles_matches_dotnet_dump() {
     over_dumps("gchandles_matches_dotnet_dump", "gchandles", |name, _, truth, session| {
         let mut failures = Vec::new();
@@ -355,6 +359,7 @@ fn gchandles_matches_dotnet_dump() {
 /// dump: the slot `DocumentCache`'s statics base gives for `_entries` lies in the statics
 /// array the chain starts with and holds the dictionary the chain passes through.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn seed_leaks_end_to_end() {
     use clrheap::heap::fields::StaticLocation;
     let runtimes = std::sync::Mutex::new(HashSet::new());
@@ -446,6 +451,7 @@ fn seed_leaks_end_to_end() {
 /// The root-caching notice goes to standard error, once per run; standard output
 /// starts with the roots.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn progress_goes_to_stderr() {
     let Some((_, dump, truth)) = lab_dumps("progress_goes_to_stderr").into_iter().find(|(n, _, _)| n.starts_with("zoo-net10-wks")) else {
         return;
@@ -470,6 +476,7 @@ fn progress_goes_to_stderr() {
 /// none: `tests/gc_pairs.rs` shows the GC keeps it). On 8 the thread statics sit behind
 /// strong handles: no such section.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn thread_static_holders_are_rooted_by_their_threads() {
     let checks = Checks::new();
     for (name, dump, _) in lab_dumps("thread_static_holders_are_rooted_by_their_threads") {

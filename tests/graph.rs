@@ -32,6 +32,7 @@ fn read_refs(truth: &Path) -> Option<HashMap<u64, Vec<u64>>> {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn references_match_refs_tsv() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("references_match_refs_tsv") {
@@ -79,6 +80,7 @@ fn references_match_refs_tsv() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn handles_match_handles_tsv() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("handles_match_handles_tsv") {
@@ -148,6 +150,7 @@ fn handles_match_handles_tsv() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn finalizer_roots_match_roots_tsv() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("finalizer_roots_match_roots_tsv") {
@@ -202,6 +205,7 @@ fn run(session: &Session, command: &str) -> String {
 /// the handle tables of active heaps (DATAS), it finds fewer live objects and the
 /// per-type check does not apply. Prints, per dump, how far the two are apart.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn live_and_dead_stat_against_dotnet_dump() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("live_and_dead_stat_against_dotnet_dump") {
@@ -280,6 +284,7 @@ fn live_and_dead_stat_against_dotnet_dump() {
 /// followed for collectible types by the LoaderAllocator object, which is the target of
 /// the `WeakLong` handle to `System.Reflection.LoaderAllocator`.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn graph_edges_are_refs_plus_loader_allocator() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("graph_edges_are_refs_plus_loader_allocator") {
@@ -353,6 +358,7 @@ fn graph_edges_are_refs_plus_loader_allocator() {
 /// dump: the differences between the two tools are those errors and nothing else. (8.0.0 is
 /// held to this as 8.0.33 is.)
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn live_and_dead_stat_are_dotnet_dumps_but_for_its_known_errors() {
     use clrheap::graph::ObjectId;
     use clrheap::heap::RootKind;

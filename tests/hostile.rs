@@ -349,6 +349,7 @@ fn nt_file_page_size_checked() {
 /// for 8.0.33, same length): that file is refused with a warning naming it, and the answer
 /// is marked partial; before, the live set silently changed (2,447 -> 2,443 objects).
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn lab_corelib_of_another_runtime() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("lab_corelib_of_another_runtime: skipped: no lab");
@@ -747,6 +748,7 @@ fn object_past_the_address_space() {
 /// identity check, except the lab's `scenarios.dll`, which was rebuilt after the older
 /// dumps were made (and is refused for exactly those).
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn lab_module_files_match() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("lab_module_files_match: skipped: no lab");

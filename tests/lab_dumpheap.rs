@@ -11,6 +11,7 @@ use common::*;
 use std::collections::HashMap;
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn dumpheap_texts_match_dotnet_dump() {
     let checks = Checks::new();
     for (name, dump, truth) in lab_dumps("dumpheap_texts_match_dotnet_dump") {
@@ -50,6 +51,7 @@ fn dumpheap_texts_match_dotnet_dump() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn walk_matches_clrmd_objects_and_types() {
     let checks = Checks::new();
     for (name, dump, truth) in lab_dumps("walk_matches_clrmd_objects_and_types") {

@@ -24,6 +24,7 @@ fn rename_paths(bytes: &mut [u8], from: &[u8], to: &[u8]) -> usize {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn module_path_finds_moved_files() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("module_path_finds_moved_files: skipped: no lab");
@@ -75,6 +76,7 @@ fn missing_message(runtime_file: &str, version: &str, searched: &str) -> String 
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn missing_runtime_says_what_to_pass_and_any_parent_folder_works() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("missing_runtime_says_what_to_pass_and_any_parent_folder_works: skipped: no lab");
@@ -130,6 +132,7 @@ fn missing_runtime_says_what_to_pass_and_any_parent_folder_works() {
 /// root in CI): the message names the recorded path, and a folder above a copy of the
 /// runtime (here the real one, mounted elsewhere) is enough.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn hidden_runtime_folder() {
     let Some(lab) = common::lab_dir() else {
         return;

@@ -28,6 +28,7 @@ fn hex(s: &str) -> u64 {
 /// (the DAC's size, but at least 24 as ClrMD reports it), and every array's shape fits
 /// its memory.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn objects_have_clrmd_sizes_and_arrays_fit() {
     for name in ["zoo-net8-wks-heap", "zoo-net9-wks-heap", "zoo-net10-wks-heap", "seed-net10-svr-heap"] {
         let Some(dump) = lab_dump(name) else { continue };
@@ -82,6 +83,7 @@ fn clrthreads_rows(text: &str) -> Vec<(u32, u64, u32, Option<(u64, u64)>, Option
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn threads_match_clrthreads() {
     let mut checked = 0;
     for name in ["ops-net8-wks-heap", "ops-net9-wks-heap", "ops-net10-wks-heap"] {
@@ -112,6 +114,7 @@ fn threads_match_clrthreads() {
 /// `printexception` on zoo's ZooException: its message, inner exception, HResult and
 /// recorded frame (SP and IP as dotnet-dump printed them).
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn exceptions_read_as_printexception() {
     let cases = [
         ("zoo-net8-wks-heap", 0x7f605e80be40u64, 0x7f605e80bd70u64, (0x7FFF8CBBD440u64, 0x7FA076243AF8u64)),
@@ -141,6 +144,7 @@ fn exceptions_read_as_printexception() {
 /// `dumpdelegate` on zoo-net8's delegates: the target and the MethodDesc called (through
 /// a FixupPrecode, a static method's shuffle thunk, and JIT-compiled code).
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn delegates_read_as_dumpdelegate() {
     let Some(dump) = lab_dump("zoo-net8-wks-heap") else { return };
     let heap = open(&dump);
@@ -161,6 +165,7 @@ fn delegates_read_as_dumpdelegate() {
 
 /// Strings, boxed values and headers on zoo-net8.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn strings_boxes_and_headers() {
     let Some(dump) = lab_dump("zoo-net8-wks-heap") else { return };
     let heap = open(&dump);

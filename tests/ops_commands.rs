@@ -53,6 +53,7 @@ fn sha256(text: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn ops_commands_match_dotnet_dump() {
     let checks = Checks::new();
     for (name, dump, truth) in common::lab_dumps("ops_commands") {
@@ -79,6 +80,7 @@ fn ops_commands_match_dotnet_dump() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn seed_and_zoo_match_dotnet_dump() {
     let Some(lab) = common::lab_dir() else { return };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/ops-commands");

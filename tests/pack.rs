@@ -91,6 +91,7 @@ fn check_packed(lab: &Path, name: &str) {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn packed_heap_dumps_open_without_the_runtime() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("packed_heap_dumps_open_without_the_runtime: skipped: the lab is not unpacked");
@@ -125,6 +126,7 @@ fn every_lab_heap_dump_packs() {
 /// A dump whose runtime is not on this machine cannot be packed: one line says what to
 /// pass; with `--module-path` naming a folder above the runtime it packs.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn packing_needs_the_runtime_file() {
     let Some(lab) = common::lab_dir() else {
         return;

@@ -79,4 +79,15 @@ fn the_cache_dominates_its_entries() {
     let text = String::from_utf8(text).unwrap();
     assert!(text.contains("Retained size:"), "{text}");
     assert!(text.contains(&format!("{:x}", graph.address(dictionary))), "{text}");
+
+    // The table: numbers right-aligned, the type last and unpadded (a long generic name
+    // widens only its own row).
+    let mut text = Vec::new();
+    s.execute("retained -top 20", &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows[0].trim_start().starts_with("Address") && rows[0].ends_with(" Retained Type"), "{text}");
+    assert!(rows.iter().all(|l| !l.ends_with(' ') && !l.contains('|')), "{text}");
+    let widths: Vec<usize> = rows.iter().map(|l| l.len()).collect();
+    assert!(widths.iter().min() < widths.iter().max(), "rows end with their own names:\n{text}");
 }

@@ -65,6 +65,13 @@ fn interactive_session() {
     s.exp_string("Total 2 objects, 64 bytes").expect("filtered statistics");
     s.exp_string("> ").unwrap();
 
+    // A command that takes a while shows a spinner on the terminal (stderr), then its
+    // output; off a terminal nothing of it appears (the -c tests check stderr is empty).
+    s.send_line("sleep 1500").unwrap();
+    s.exp_string("sleep: working").expect("a spinner for slow work");
+    s.exp_string("slept 1500 ms").expect("the command's output");
+    s.exp_string("> ").unwrap();
+
     // Ctrl-C cancels the running command, not the shell.
     s.send_line("sleep 60000").unwrap();
     s.exp_string("sleep 60000").unwrap();
@@ -86,6 +93,15 @@ fn interactive_session() {
     s.exp_string("dumpheap - Displays a list of all managed objects.").unwrap();
     s.exp_string("  > dumpheap -stat").expect("an example");
     s.exp_string("> ").unwrap();
+    // A failure SOS prints in its output (`Invalid parameter`) is not repeated as ERROR.
+    s.send_line("dumpobj zz").unwrap();
+    s.exp_string("Invalid parameter zz").unwrap();
+    let after = s.exp_string("> ").unwrap();
+    assert!(!after.contains("ERROR"), "printed once: {after:?}");
+    // A comment line does nothing.
+    s.send_line("# a comment").unwrap();
+    let after = s.exp_string("> ").unwrap();
+    assert!(!after.contains("ERROR"), "comment: {after:?}");
     s.send_line("!DUMPHEAP -stat -type DocProc.Zoo.Dog").unwrap();
     s.exp_string("209     6,688 DocProc.Zoo.Dog").unwrap();
     s.exp_string("> ").unwrap();
@@ -172,6 +188,47 @@ fn commands_on_standard_input() {
 }
 
 #[test]
+fn scripts_comments_and_empty_input() {
+    // `# comment` lines (indented too) are skipped in a script; commands around them run.
+    let script = "# what the seed holds\ndumpheap -stat -type DocProc.Zoo.Cat\n   # indented\n\nexit # not reached\n";
+    let out = analyze(&[], Some(script));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Total 2 objects"), "{}", text(&out.stdout));
+
+    // No command at all on standard input (`</dev/null`, a script of comments): one line
+    // saying how to give commands, and the usage status, not a silent success.
+    for input in ["", "\n# only a comment\n"] {
+        let out = analyze(&[], Some(input));
+        assert_eq!(out.status.code(), Some(2), "{input:?}");
+        assert!(out.stdout.is_empty());
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("clrheap: no command to run") && stderr.contains("-c \"dumpheap -stat\""), "{stderr}");
+    }
+
+    // A failure SOS prints in its output goes to standard output as dotnet-dump prints
+    // it; standard error (not the terminal here) still says which command failed, once.
+    let out = analyze(&["-c", "dumpobj zz"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "Invalid parameter zz\n\n");
+    assert_eq!(text(&out.stderr), "clrheap: dumpobj zz: Invalid parameter zz\n");
+}
+
+#[test]
+fn help_has_examples_and_exit_statuses() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    assert!(help.contains("Examples:\n  clrheap ps"), "{help}");
+    assert!(help.contains("clrheap analyze app.dmp -c \"dumpheap -stat\""), "{help}");
+    assert!(help.contains("Exit status: 0 success"), "{help}");
+    let out = Command::new(BIN).args(["analyze", "--help"]).output().unwrap();
+    let help = text(&out.stdout);
+    assert!(help.contains("Examples:\n  clrheap analyze app.dmp\n"), "{help}");
+}
+
+#[test]
 fn usage_errors_exit_2_and_bad_dumps_exit_1() {
     for args in [&["analyze"][..], &["analyze", "x.dmp", "--bogus"], &["completions", "tcsh"], &[]] {
         let out = Command::new(BIN).args(args).output().unwrap();
@@ -228,4 +285,9 @@ fn version_completions_and_manual() {
     assert!(page.contains(".TH clrheap 1") && page.contains("analyze") && page.contains("completions"));
     // The commands analyze answers, from the registry.
     assert!(page.contains(".SH \"ANALYZE COMMANDS\"") && page.contains("\\fBdumpheap\\fR"), "{page}");
+    // One page: it names no others (`clrheap-analyze(1)` does not exist); it has each
+    // command's usage, the exit statuses and examples.
+    assert!(!page.contains("(1)"), "{page}");
+    assert!(page.contains("\\fBclrheap collect [OPTIONS]"), "{page}");
+    assert!(page.contains(".SH \"EXIT STATUS\"") && page.contains(".SH EXAMPLES"), "{page}");
 }

@@ -16,6 +16,7 @@ fn hex(s: &str) -> u64 {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn stack_roots_match_clrmd() {
     let checks = common::Checks::new();
     for (name, dump, truth) in lab_dumps("stack_roots_match_clrmd") {

@@ -36,6 +36,7 @@ fn check(dump: &Path, command: &str, want: &str, failures: &mut Vec<String>) {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn syncblk_matches_dotnet_dump() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("syncblk_matches_dotnet_dump: the lab is not unpacked: skipped");
@@ -76,6 +77,7 @@ fn syncblk_matches_dotnet_dump_on_fresh_dumps() {
 
 /// Arguments as SOS reads them; nothing panics.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn syncblk_arguments() {
     let Some(lab) = common::lab_dir() else { return };
     let dump = lab.join("dumps/zoo-net10-wks-heap.dmp");
@@ -100,6 +102,7 @@ fn syncblk_arguments() {
 
 /// The 9/10 contract descriptors agree with the sync table facts in `layouts.rs`.
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn sync_table_agrees_with_the_descriptor() {
     use clrheap::Session;
     use clrheap::dump::DumpOptions;

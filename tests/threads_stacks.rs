@@ -110,6 +110,7 @@ fn compare(dump: &Path, file: &Path, commands: &[String]) -> Result<(), String> 
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn threads_and_stacks_match_dotnet_dump() {
     let checks = Checks::new();
     let Some(lab) = lab_dir() else {

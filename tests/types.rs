@@ -200,6 +200,7 @@ fn check_of(command: &str) -> &str {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn lab_type_commands_truth() {
     let checks = common::Checks::new();
     for (name, dump, truth) in common::lab_dumps("lab_type_commands_truth") {
@@ -235,6 +236,7 @@ fn lab_type_commands_truth() {
 }
 
 #[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn targets_match_dotnet_dump() {
     let Some(lab) = common::lab_dir() else {
         eprintln!("targets_match_dotnet_dump: the lab is not unpacked: skipped");

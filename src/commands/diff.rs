@@ -8,7 +8,7 @@ use crate::render::format::thousands;
 use crate::render::output::{write_csv_records, write_json, Format};
 use crate::session::Session;
 use anyhow::Result;
-use comfy_table::{presets, CellAlignment, Table};
+use crate::render::columns::write_columns;
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -50,6 +50,46 @@ pub fn type_totals(session: &Session, live: bool) -> Result<TypeTotals> {
         }
     }
     Ok(totals)
+}
+
+/// What says which application and runtime a dump is of: the runtime's version, and the
+/// names of the managed assemblies mapped from outside the runtime's own folder (the
+/// application's).
+pub struct Identity {
+    runtime: String,
+    app: std::collections::BTreeSet<String>,
+}
+
+impl Identity {
+    pub fn of(session: &Session) -> Identity {
+        let runtime = &session.heap.runtime;
+        let files = &runtime.space.core().files;
+        let folder = |p: &str| p.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
+        let runtime_dir = files
+            .iter()
+            .find(|f| f.path.ends_with("/libcoreclr.so"))
+            .map(|f| folder(&f.path));
+        let app = files
+            .iter()
+            .filter(|f| f.path.ends_with(".dll") && runtime_dir.as_deref() != Some(folder(&f.path).as_str()))
+            .filter_map(|f| f.path.rsplit('/').next().map(str::to_string))
+            .collect();
+        Identity { runtime: runtime.version.to_string(), app }
+    }
+
+    /// Why two dumps look unrelated (different runtimes, no application assembly in
+    /// common), or None.
+    pub fn unrelated(&self, other: &Identity) -> Option<String> {
+        let mut why = Vec::new();
+        if !self.app.is_empty() && !other.app.is_empty() && self.app.is_disjoint(&other.app) {
+            let names = |a: &std::collections::BTreeSet<String>| a.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            why.push(format!("different applications: {} and {}", names(&self.app), names(&other.app)));
+        }
+        if self.runtime != other.runtime {
+            why.push(format!("different runtimes: .NET {} and .NET {}", self.runtime, other.runtime));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
 }
 
 /// One type's change.
@@ -119,24 +159,19 @@ pub fn render(before: &TypeTotals, after: &TypeTotals, top: usize, format: Forma
         ),
         Format::Text => {
             let signed = |v: i64| if v > 0 { format!("+{}", thousands(v as u64)) } else if v < 0 { format!("-{}", thousands(v.unsigned_abs())) } else { "0".into() };
-            let mut table = Table::new();
-            table.load_style(presets::ASCII_MARKDOWN);
-            table.set_header(vec!["Count", "Change", "Size", "Change", "Type"]);
-            for r in &rows {
-                table.add_row(vec![
-                    thousands(r.after.0),
-                    signed(r.count_change()),
-                    thousands(r.after.1),
-                    signed(r.size_change()),
-                    r.name.clone(),
-                ]);
-            }
-            for c in 0..4 {
-                if let Some(col) = table.column_mut(c) {
-                    col.set_cell_alignment(CellAlignment::Right);
-                }
-            }
-            writeln!(out, "{table}")?;
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        thousands(r.after.0),
+                        signed(r.count_change()),
+                        thousands(r.after.1),
+                        signed(r.size_change()),
+                        r.name.clone(),
+                    ]
+                })
+                .collect();
+            write_columns(out, &["Count", "Change", "Size", "Change", "Type"], &cells)?;
             writeln!(
                 out,
                 "Total: {} objects ({}), {} bytes ({})",

@@ -13,7 +13,7 @@ use crate::session::Session;
 use crate::graph::dominators::Dominators;
 use crate::graph::ObjectId;
 use anyhow::{bail, Result};
-use comfy_table::{presets, CellAlignment, Table};
+use crate::render::columns::write_columns;
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -105,25 +105,18 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
 }
 
-/// Objects as a table: address, size, retained size, type.
+/// Objects as a table: address, size, retained size, type (last, unpadded).
 fn write_table(rows: &[Value], out: &mut dyn Write) -> Result<()> {
-    let mut table = Table::new();
-    table.load_style(presets::ASCII_MARKDOWN);
-    table.set_header(vec!["Address", "Size", "Retained", "Type"]);
-    for r in rows {
-        let addr = r["address"].as_str().unwrap_or_default().trim_start_matches("0x").to_string();
-        table.add_row(vec![
-            addr,
-            thousands(r["size"].as_u64().unwrap_or(0)),
-            thousands(r["retained_size"].as_u64().unwrap_or(0)),
-            r["type"].as_str().unwrap_or_default().to_string(),
-        ]);
-    }
-    for c in [1, 2] {
-        if let Some(col) = table.column_mut(c) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    writeln!(out, "{table}")?;
-    Ok(())
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r["address"].as_str().unwrap_or_default().trim_start_matches("0x").to_string(),
+                thousands(r["size"].as_u64().unwrap_or(0)),
+                thousands(r["retained_size"].as_u64().unwrap_or(0)),
+                r["type"].as_str().unwrap_or_default().to_string(),
+            ]
+        })
+        .collect();
+    write_columns(out, &["Address", "Size", "Retained", "Type"], &cells)
 }

@@ -51,6 +51,7 @@ fn io_err(path: &Path, source: std::io::Error) -> DumpError {
 
 /// Opens the dump at `path` (plain or zstd-compressed) and returns its address space.
 pub fn open_dump(path: &Path, options: &DumpOptions) -> Result<AddressSpace> {
+    not_a_regular_file(path)?;
     let mut file = File::open(path).map_err(|e| io_err(path, e))?;
     let mut magic = [0u8; 4];
     let n = read_prefix(&mut file, &mut magic).map_err(|e| io_err(path, e))?;
@@ -70,6 +71,38 @@ pub fn open_dump(path: &Path, options: &DumpOptions) -> Result<AddressSpace> {
         space.disable_module_files();
     }
     Ok(space)
+}
+
+/// A dump is a file: a directory, a device (`/dev/null`) or a pipe (`<(zstdcat x)`) cannot
+/// be mapped, and says so by name rather than by the system's error (asked before opening:
+/// opening a pipe waits for a writer).
+fn not_a_regular_file(path: &Path) -> Result<()> {
+    let kind = std::fs::metadata(path).map_err(|e| io_err(path, e))?.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        special_file(kind)
+    };
+    Err(DumpError::NotACore(format!("{}: not a core dump: {what}", path.display())))
+}
+
+#[cfg(unix)]
+fn special_file(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_fifo() || kind.is_socket() {
+        "a pipe: save the dump to a file first"
+    } else {
+        "not a regular file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file(_kind: std::fs::FileType) -> &'static str {
+    "not a regular file"
 }
 
 fn prefix_not_core(path: &Path, e: DumpError) -> DumpError {

@@ -182,7 +182,13 @@ pub fn execute(session: &Session, line: &str, format: Format, out: &mut dyn Writ
             let mut args = words;
             let format = take_format_option(&mut args)?.unwrap_or(format);
             refuse_unsupported(&args, command.options)?;
-            run(session, &args, format, out)
+            if format == Format::Csv {
+                // Only a table passes as CSV: a command without a CSV form is refused.
+                let mut csv = crate::render::output::CsvOnly::new(out, command.name);
+                run(session, &args, format, &mut csv).and_then(|()| Ok(csv.finish()?))
+            } else {
+                run(session, &args, format, out)
+            }
         }
         Action::Shell if command.name == "help" => match words.first() {
             None => help::list(out),

@@ -105,6 +105,75 @@ pub fn write_csv_records(out: &mut dyn Write, columns: &[&str], records: &[Value
     Ok(())
 }
 
+/// The output of a command run with `--format csv`, checked to be CSV: its first line
+/// must be a header row (comma-separated column names). A command that has no CSV form
+/// (it prints a JSON report, or only text) is refused with [`NoCsv`] before anything it
+/// wrote reaches the output. The first line is held until it is complete; the rest
+/// passes through. Call [`CsvOnly::finish`] when the command is done.
+pub struct CsvOnly<'a> {
+    out: &'a mut dyn Write,
+    command: &'static str,
+    /// The first line, until it is complete and checked.
+    pending: Option<Vec<u8>>,
+}
+
+/// A command asked for CSV has none.
+#[derive(Debug)]
+pub struct NoCsv(pub &'static str);
+
+impl std::fmt::Display for NoCsv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} has no CSV form: use --format json or text", self.0)
+    }
+}
+
+impl std::error::Error for NoCsv {}
+
+impl<'a> CsvOnly<'a> {
+    pub fn new(out: &'a mut dyn Write, command: &'static str) -> CsvOnly<'a> {
+        CsvOnly { out, command, pending: Some(Vec::new()) }
+    }
+
+    /// Checks and writes what is still held (a first line without its newline).
+    pub fn finish(mut self) -> std::io::Result<()> {
+        if let Some(held) = self.pending.take()
+            && !held.is_empty()
+        {
+            self.check(&held)?;
+            self.out.write_all(&held)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self, line: &[u8]) -> std::io::Result<()> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let header = !line.is_empty()
+            && line
+                .split(|&b| b == b',')
+                .all(|name| !name.is_empty() && name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_'));
+        if header { Ok(()) } else { Err(std::io::Error::other(NoCsv(self.command))) }
+    }
+}
+
+impl Write for CsvOnly<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let Some(held) = &mut self.pending else {
+            return self.out.write(buf);
+        };
+        held.extend_from_slice(buf);
+        if let Some(end) = held.iter().position(|&b| b == b'\n') {
+            let held = self.pending.take().unwrap_or_default();
+            self.check(&held[..end])?;
+            self.out.write_all(&held)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// A per-type statistics record.
 pub fn stat_record(mt: u64, count: u64, size: u64, name: &str) -> Value {
     json!({ "mt": hex(mt), "count": count, "total_size": size, "type": name })
@@ -119,6 +188,24 @@ mod tests {
         let mut out = Vec::new();
         write_csv_row(&mut out, &["a", "b,c", "say \"hi\""]).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "a,\"b,c\",\"say \"\"hi\"\"\"\n");
+    }
+
+    #[test]
+    fn csv_only_lets_tables_through_and_refuses_the_rest() {
+        let mut out = Vec::new();
+        let mut csv = CsvOnly::new(&mut out, "x");
+        csv.write_all(b"mt,count,total_").unwrap();
+        csv.write_all(b"size,type\n0x1,2,3,A\n").unwrap();
+        csv.finish().unwrap();
+        assert_eq!(out, b"mt,count,total_size,type\n0x1,2,3,A\n");
+        for refused in [&b"{\"suspects\":[]}\n"[..], b"Address  Heap\n", b"   0 timers"] {
+            let mut out = Vec::new();
+            let mut csv = CsvOnly::new(&mut out, "leaks");
+            let written = csv.write_all(refused).and_then(|()| csv.finish());
+            let e = written.expect_err("refused");
+            assert_eq!(e.to_string(), "leaks has no CSV form: use --format json or text");
+            assert!(out.is_empty(), "nothing written");
+        }
     }
 
     #[test]

@@ -37,16 +37,29 @@ pub enum Next {
     Exit,
 }
 
-/// Runs one command line: shell commands here, the rest through `Session::execute`.
+/// Whether a line is a comment (`# ...`, after any blanks): command scripts may hold them.
+pub fn is_comment(line: &str) -> bool {
+    line.trim_start().starts_with('#')
+}
+
+/// Runs one command line: shell commands here, the rest through `Session::execute`. A
+/// comment line (`# ...`) does nothing.
 pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Next> {
+    if is_comment(line) {
+        return Ok(Next::Continue);
+    }
     let words = split_words(line)?;
     let Some((name, args)) = words.split_first() else {
         return Ok(Next::Continue);
     };
-    match registry::canonical(name).as_str() {
+    let command = registry::canonical(name);
+    // A command that draws no bar of its own gets a spinner when it takes a while (on a
+    // terminal only: see `progress`).
+    let label = format!("{command}: working");
+    match command.as_str() {
         "exit" => return Ok(Next::Exit),
-        "sleep" => sleep(args, out)?,
-        _ => session.execute(line, out)?,
+        "sleep" => crate::progress::while_working(&label, || sleep(args, out))?,
+        _ => crate::progress::while_working(&label, || session.execute(line, out))?,
     }
     Ok(Next::Continue)
 }
@@ -86,6 +99,15 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     }) || format!("{e:#}").contains("Broken pipe (os error 32)")
 }
 
+/// Whether the failure's message is already in the command's output (SOS's `Invalid
+/// parameter zz`, see [`crate::error::ShownInOutput`]).
+pub fn shown_in_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<crate::error::ShownInOutput>()
+            || c.downcast_ref::<crate::error::Error>().is_some_and(|e| e.shown_in_output())
+    })
+}
+
 /// Standard output for the non-interactive modes: buffered, and clearing the progress
 /// bar before output reaches a terminal.
 fn buffered_stdout() -> io::BufWriter<ClearsProgress<io::StdoutLock<'static>>> {
@@ -123,40 +145,63 @@ pub fn final_status(session: &Session, status: i32) -> i32 {
 /// input); a failed command prints `clrheap: COMMAND: MESSAGE` on standard error and the
 /// next one still runs. Returns the exit status.
 fn run_all<I: Iterator<Item = io::Result<String>>>(session: &Session, lines: I) -> i32 {
+    run_counted(session, lines).0
+}
+
+/// [`run_all`], and how many commands (lines neither blank nor comments) it read.
+fn run_counted<I: Iterator<Item = io::Result<String>>>(session: &Session, lines: I) -> (i32, usize) {
     let mut out = buffered_stdout();
+    // A failure SOS prints in its output is not repeated on standard error when both go
+    // to the terminal.
+    let output_on_terminal = io::stdout().is_terminal() && io::stderr().is_terminal();
     let mut status = 0;
+    let mut commands = 0;
     for line in lines {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
                 let _ = out.flush();
                 eprintln!("clrheap: cannot read standard input: {e}");
-                return 1;
+                return (1, commands);
             }
         };
+        if !line.trim().is_empty() && !is_comment(&line) {
+            commands += 1;
+            // One CSV stream holds one table: a second command's header and rows would
+            // mix with the first's.
+            if commands > 1 && session.format == crate::render::Format::Csv && !is_exit(&line) {
+                let _ = out.flush();
+                eprintln!("clrheap: {}: {ONE_CSV_TABLE}", line.trim());
+                status = 1;
+                continue;
+            }
+        }
         let warnings_before = session.warnings.count();
         let result = run_line(session, &line, &mut out);
         if let Err(e) = &result
             && is_broken_pipe(e)
         {
-            return final_status(session, status);
+            return (final_status(session, status), commands);
         }
         if let Err(e) = out.flush() {
-            return flush_failed(e, final_status(session, status));
+            return (flush_failed(e, final_status(session, status)), commands);
         }
         match result {
             Ok(Next::Continue) => report_incomplete(session, &line, warnings_before),
             Ok(Next::Exit) => break,
             Err(e) => {
-                eprintln!("clrheap: {}: {e:#}", line.trim());
+                if !(output_on_terminal && shown_in_output(&e)) {
+                    eprintln!("clrheap: {}: {e:#}", line.trim());
+                }
                 status = 1;
             }
         }
     }
-    match out.flush() {
+    let status = match out.flush() {
         Ok(()) => final_status(session, status),
         Err(e) => flush_failed(e, final_status(session, status)),
-    }
+    };
+    (status, commands)
 }
 
 fn flush_failed(e: io::Error, status: i32) -> i32 {
@@ -172,8 +217,27 @@ pub fn run_commands(session: &Session, commands: &[String]) -> i32 {
     run_all(session, commands.iter().map(|c| Ok(c.clone())))
 }
 
-/// Runs the command lines read from standard input, in order, until its end or `exit`.
-/// Returns the exit status.
+/// Runs the command lines read from standard input, in order, until its end or `exit`;
+/// blank lines and comments (`# ...`) are skipped. Returns the exit status: when standard
+/// input held no command at all (`clrheap analyze app.dmp </dev/null`), it says so and
+/// how to give commands, and exits 2 (a usage error: nothing was asked).
 pub fn run_script(session: &Session) -> i32 {
-    run_all(session, io::stdin().lock().lines())
+    let (status, commands) = run_counted(session, io::stdin().lock().lines());
+    if commands == 0 && status != 1 {
+        eprintln!("{NO_COMMANDS}");
+        return 2;
+    }
+    status
 }
+
+/// Why a second command is refused under `--format csv`.
+pub const ONE_CSV_TABLE: &str =
+    "--format csv writes one table per run: run one command per clrheap analyze, or use --format json (one document per command)";
+
+fn is_exit(line: &str) -> bool {
+    split_words(line).ok().and_then(|w| w.first().map(|n| registry::canonical(n) == "exit")).unwrap_or(false)
+}
+
+/// What `analyze` says when standard input held no command.
+pub const NO_COMMANDS: &str = "clrheap: no command to run: standard input held none. Give commands with \
+-c \"dumpheap -stat\", as lines on standard input, or run on a terminal for the prompt";

@@ -130,7 +130,10 @@ fn run_one(session: &Session, line: &str) -> Next {
         Err(e) if is_broken_pipe(&e) => {}
         Err(e) => {
             let _ = out.flush();
-            eprintln!("ERROR: {e:#}");
+            // SOS's own failure messages (`Invalid parameter zz`) are in the output already.
+            if !super::shown_in_output(&e) {
+                eprintln!("ERROR: {e:#}");
+            }
         }
         Ok(_) => {
             if let Err(e) = out.flush()
