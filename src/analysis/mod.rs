@@ -67,13 +67,19 @@ pub struct TypeFacts {
 }
 
 impl<'s> Context<'s> {
+    /// The graph's references (built by [`Context::new`]).
+    pub fn edges(&self) -> &crate::graph::Edges {
+        self.graph.built_edges().expect("Context::new builds the edges")
+    }
+
     pub fn new(session: &'s Session) -> Result<Context<'s>> {
         let graph = session.graph()?;
         let dom = session.dominators()?;
         let roots = session.roots()?;
         let statics = session.statics();
         let heap = &session.heap;
-        let reverse = graph.reverse();
+        // The analyses follow references both ways: the edge list, built once per session.
+        let reverse = graph.edges(&session.heap)?.reverse();
         let mut type_index: HashMap<u64, usize> = HashMap::new();
         for (i, t) in graph.types().iter().enumerate() {
             type_index.insert(t.mt, i);

@@ -168,7 +168,8 @@ pub fn event_subscriptions(ctx: &Context) -> Vec<Finding> {
         if count < MIN_SUBSCRIBERS as i64 || !ctx.facts(list).array {
             continue;
         }
-        let members: Vec<ObjectId> = graph
+        let members: Vec<ObjectId> = ctx
+            .edges()
             .references(list)
             .iter()
             .copied()

@@ -9,6 +9,7 @@ use crate::render::output::{write_csv_records, write_json, Format};
 use crate::session::Session;
 use anyhow::Result;
 use crate::render::columns::write_columns;
+use comfy_table::{presets, CellAlignment, Table};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;

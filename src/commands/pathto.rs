@@ -32,7 +32,7 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
     let graph = session.graph()?;
     let roots = session.roots()?;
     session.note_root_caching();
-    let mut finder = PathFinder::new(&graph, &roots.dependents, target);
+    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), &roots.dependents, target);
     let Some(path) = finder.path_from(source) else {
         writeln!(out, "Could not find a path from {source:x} to {target:x}")?;
         return Ok(());
