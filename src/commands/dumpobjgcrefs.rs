@@ -70,7 +70,10 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
         return Ok(());
     };
     let mut refs: Vec<(u64, u64)> = Vec::new();
-    if let (Ok(Some(desc)), Ok(size)) = (heap.gc_desc(object.mt()), object.size()) {
+    // As ClrMD, no references for an object of an absurd size (a damaged length).
+    if let (Ok(Some(desc)), Ok(size)) = (heap.gc_desc(object.mt()), object.size())
+        && size <= i32::MAX as u64
+    {
         refs = heap
             .reference_slots(address, size, &desc)
             .into_iter()
@@ -83,11 +86,14 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
         return Ok(());
     }
     writeln!(out, "GC Refs:")?;
+    // An array's elements are no field's.
+    let is_array = object.array().is_ok();
     let rows: Vec<(Option<String>, String, u64, String)> = refs
         .iter()
         .map(|&(offset, value)| {
             let type_name = heap.object_type_name(value).map_or_else(|| "ERROR".to_string(), |n| n.to_string());
-            (field_name(heap, object.mt(), offset), format!("0x{offset:02x}"), value, type_name)
+            let name = if is_array { None } else { field_name(heap, object.mt(), offset) };
+            (name, format!("0x{offset:02x}"), value, type_name)
         })
         .collect();
     let name_width = rows.iter().map(|r| r.0.as_deref().map_or(0, |n| n.chars().count())).max().unwrap_or(0);

@@ -188,10 +188,11 @@ impl Heap {
 
     /// The reference slots of the object at `address` of `size` bytes, described by
     /// `desc`, in GCDesc order, with what each holds: `(slot address, value)`; unreadable
-    /// slots are left out, null ones kept.
+    /// slots are left out, null ones kept. Only the memory readable without a gap from
+    /// `address` is visited (a damaged length can make an object of gigabytes).
     pub fn reference_slots(&self, address: u64, size: u64, desc: &GcDesc) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
-        desc.for_each_slot(size, |off| {
+        desc.for_each_slot_below(size, self.space().readable_run(address), |off| {
             let slot = address.wrapping_add(off);
             if let Ok(v) = self.space().read_u64(slot) {
                 out.push((slot, v));
