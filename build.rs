@@ -1,17 +1,18 @@
 //! Tells the tests whether the lab is unpacked (`$CLRHEAP_LAB`, default
 //! `~/.cache/clrheap-lab`, holding `dumps/`). Without it the lab tests are compiled as
 //! ignored (`cfg(no_lab)`), so `cargo test` lists them as `ignored, the lab is not
-//! unpacked` instead of passing without checking anything. `CLRHEAP_REQUIRE_LAB=1`
-//! never ignores them: they run and fail on a missing lab.
+//! unpacked` instead of passing without checking anything. `CLRHEAP_REQUIRE_LAB=1` is
+//! read by the tests, not here (switching it must not rebuild the crate): a test binary
+//! built without the lab then fails (`tests/common`).
 //!
-//! The check runs again when those variables change, and when the lab's `dumps/`
+//! The check runs again when `CLRHEAP_LAB` or `HOME` change, and when the lab's `dumps/`
 //! changes or goes away; a lab unpacked after the tests were built is noticed on the
 //! next build after `touch build.rs` (or run the ignored tests: `cargo test -- --ignored`).
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    for var in ["CLRHEAP_LAB", "CLRHEAP_REQUIRE_LAB", "HOME"] {
+    for var in ["CLRHEAP_LAB", "HOME"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
     println!("cargo::rustc-check-cfg=cfg(no_lab)");
@@ -21,7 +22,6 @@ fn main() {
     let dumps = lab.map(|l| l.join("dumps"));
     match dumps {
         Some(d) if d.is_dir() => println!("cargo::rerun-if-changed={}", d.display()),
-        _ if std::env::var("CLRHEAP_REQUIRE_LAB").as_deref() == Ok("1") => {}
         _ => println!("cargo::rustc-cfg=no_lab"),
     }
 }

@@ -348,11 +348,15 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     }
 }
 
-/// An error about a dump, as one line that names the file (once).
+/// An error about a dump, as one line that names the dump file (once). A missing module
+/// file is named by its own message, which says what to pass: the dump is not repeated.
 fn naming_file(path: &std::path::Path, e: &anyhow::Error) -> String {
     let message = format!("{e:#}");
     let name = path.display().to_string();
-    if message.contains(&name) { message } else { format!("{name}: {message}") }
+    let about_a_module = e
+        .chain()
+        .any(|c| c.downcast_ref::<crate::Error>().is_some_and(|e| e.kind() == crate::error::ErrorKind::ModuleFileMissing));
+    if about_a_module || message.contains(&name) { message } else { format!("{name}: {message}") }
 }
 
 fn diff(args: DiffArgs) -> i32 {

@@ -213,6 +213,15 @@ fn scripts_comments_and_empty_input() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "Invalid parameter zz\n\n");
     assert_eq!(text(&out.stderr), "clrheap: dumpobj zz: Invalid parameter zz\n");
+
+    // A command's failure is one line, the command named once (not `eeheap: eeheap:`).
+    let out = analyze(&["-c", "eeheap -gc -heap 99", "-c", "dumpheap -typ Foo"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(lines[0], "clrheap: eeheap -gc -heap 99: No GC heap with index of 99");
+    assert!(lines[1].starts_with("clrheap: dumpheap -typ Foo: Unknown option: -typ (valid options: -stat, -type,"), "{stderr}");
 }
 
 #[test]

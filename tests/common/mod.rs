@@ -19,6 +19,19 @@ pub fn lab_dir() -> Option<PathBuf> {
     None
 }
 
+/// `CLRHEAP_REQUIRE_LAB=1` (CI) with a test binary built without the lab (`build.rs` set
+/// `cfg(no_lab)`, so its lab tests are ignored): a failure, in every test binary that
+/// uses this module, rather than lab tests listed as ignored.
+#[test]
+fn lab_present_when_required() {
+    if cfg!(no_lab) && std::env::var("CLRHEAP_REQUIRE_LAB").as_deref() == Ok("1") {
+        panic!(
+            "the lab is required (CLRHEAP_REQUIRE_LAB=1) but these tests were built without it: \
+             unpack it in $CLRHEAP_LAB (default ~/.cache/clrheap-lab), then touch build.rs"
+        );
+    }
+}
+
 /// Every lab dump that has a truth directory: (name, dump path, truth dir).
 /// Directories named in `CLRHEAP_EXTRA_DUMPS` (colon-separated) are searched too, so the
 /// same tests run over freshly made dumps.
