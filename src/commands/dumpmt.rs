@@ -62,7 +62,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         return Ok(());
     }
     let info = heap.method_table(mt)?;
-    let name = heap.type_name(mt);
+    // The DAC's name, as SOS prints it (`List`1[[System.String, System.Private.CoreLib]]`).
+    let name: std::sync::Arc<str> = heap.dac_type_name(mt).map(Into::into).unwrap_or_else(|_| heap.type_name(mt));
     let file = heap.module_path(info.module).filter(|p| !p.is_empty()).unwrap_or_else(|| "Unknown Module".into());
     let interfaces = heap.interface_count(mt)?;
     let rows = heap.method_rows(mt)?;
