@@ -17,7 +17,7 @@ use crate::runtime::gc_vars::GcLayout;
 use anyhow::Result;
 use serde_json::json;
 use std::io::Write;
-use crate::args::{CommandArgs, OptionSpec};
+use crate::args::OptionSpec;
 
 /// eeversion's options.
 pub const OPTIONS: &[OptionSpec] = &[];
@@ -26,8 +26,9 @@ pub const OPTIONS: &[OptionSpec] = &[];
 pub const SOS_VERSION: &str = "10.0.15.501 @Commit: ad724c4b85e7ae775e42f393c6e95a7557a57954";
 
 pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    // SOS ignores what follows `eeversion`; an option, which it has none of, is refused here.
-    CommandArgs::parse(args, OPTIONS)?;
+    // dotnet-dump ignores words after `eeversion`; an option word is refused here, so a
+    // mistyped command is not silently taken for another.
+    crate::args::CommandArgs::parse(args, OPTIONS)?;
     let rt = &session.heap.runtime;
     let v = &rt.version;
     let heaps = match &rt.gc.layout {

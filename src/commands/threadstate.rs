@@ -7,7 +7,7 @@ use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::json;
 use std::io::Write;
-use crate::args::{CommandArgs, OptionSpec};
+use crate::args::OptionSpec;
 
 /// threadstate's options.
 pub const OPTIONS: &[OptionSpec] = &[];
@@ -54,8 +54,9 @@ pub fn state_names(state: u64) -> Vec<&'static str> {
 }
 
 pub fn run(_session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
-    // SOS reads the whole line as the state; an option, which it has none of, is refused here.
-    CommandArgs::parse(args, OPTIONS)?;
+    if let Some(word) = args.iter().find(|a| a.starts_with('-')) {
+        bail!("Unknown option: {word}");
+    }
     let text = args.join(" ");
     let word = text.trim();
     let digits = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")).unwrap_or(word);
