@@ -32,7 +32,6 @@ use crate::session::Session;
 use anyhow::Result;
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What every analysis reads: the session's graph, roots, dominators, plus incoming
@@ -47,8 +46,9 @@ pub struct Context<'s> {
     pub session: &'s Session,
     /// Per type index: its facts.
     types: Vec<TypeFacts>,
-    type_index: HashMap<u64, usize>,
-    fields: RefCell<HashMap<u64, Arc<Vec<Field>>>>,
+    type_index: rustc_hash::FxHashMap<u64, usize>,
+    fields: RefCell<rustc_hash::FxHashMap<u64, Arc<Vec<Field>>>>,
+    collections: std::cell::OnceCell<Vec<(ObjectId, collections::Collection)>>,
     /// Bytes of the live heap.
     pub live_bytes: u64,
 }
@@ -80,7 +80,7 @@ impl<'s> Context<'s> {
         let heap = &session.heap;
         // The analyses follow references both ways: the edge list, built once per session.
         let reverse = graph.edges(&session.heap)?.reverse();
-        let mut type_index: HashMap<u64, usize> = HashMap::new();
+        let mut type_index: rustc_hash::FxHashMap<u64, usize> = Default::default();
         for (i, t) in graph.types().iter().enumerate() {
             type_index.insert(t.mt, i);
         }
@@ -128,6 +128,7 @@ impl<'s> Context<'s> {
             types,
             type_index,
             fields: RefCell::default(),
+            collections: Default::default(),
             live_bytes,
         })
     }
@@ -169,10 +170,18 @@ impl<'s> Context<'s> {
             })
             .clone();
         let f = fields.iter().find(|f| f.name == name)?;
-        self.heap
-            .object(ObjectAddr(self.graph.address(id)))?
-            .read_field(f)
-            .ok()
+        // The object was walked: its fields are at their offsets from its address.
+        self.heap.read_field_at(&f.desc, self.graph.address(id).wrapping_add(f.object_offset())).ok()
+    }
+
+    /// Every live collection the analyses recognise, read once.
+    pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
+        self.collections.get_or_init(|| {
+            (0..self.graph.len() as ObjectId)
+                .filter(|&id| self.facts(id).collection.is_some() && self.live(id))
+                .filter_map(|id| Some((id, collections::read(self, id)?)))
+                .collect()
+        })
     }
 
     /// A reference field's object.
@@ -193,8 +202,10 @@ impl<'s> Context<'s> {
 
     /// An array's element count.
     pub fn array_length(&self, id: ObjectId) -> Option<u64> {
-        let o = self.heap.object(ObjectAddr(self.graph.address(id)))?;
-        o.array().ok().map(|a| a.length as u64)
+        if !self.facts(id).array {
+            return None;
+        }
+        self.heap.component_count(ObjectAddr(self.graph.address(id))).ok().map(u64::from)
     }
 
     /// Live objects referencing `id`.
@@ -237,28 +248,20 @@ impl<'s> Context<'s> {
 
     /// Counts and bytes per type of `ids`, most bytes first.
     pub fn contents(&self, ids: impl IntoIterator<Item = ObjectId>) -> Vec<Contents> {
-        let mut by: HashMap<Arc<str>, (u64, u64)> = HashMap::new();
+        let mut by: rustc_hash::FxHashMap<u64, (u64, u64)> = Default::default();
         for id in ids {
-            let e = by.entry(self.type_name(id)).or_default();
+            let e = by.entry(self.graph.mt(id)).or_default();
             e.0 += 1;
             e.1 = e.1.saturating_add(self.graph.size(id));
         }
         let mut v: Vec<Contents> = by
             .into_iter()
-            .map(|(t, (count, size))| Contents {
-                type_name: t.to_string(),
-                count,
-                size,
-            })
+            .map(|(mt, (count, size))| Contents { type_name: self.heap.type_name(mt).to_string(), count, size })
             .collect();
-        v.sort_by(|a, b| {
-            b.size
-                .cmp(&a.size)
-                .then(b.count.cmp(&a.count))
-                .then(a.type_name.cmp(&b.type_name))
-        });
+        v.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.type_name.cmp(&b.type_name)));
         v
     }
+
 }
 
 /// Objects of one type in a finding.

@@ -283,15 +283,9 @@ pub fn event_subscriptions(ctx: &Context) -> Vec<Finding> {
 /// singleton (an object whose type has one live instance): their count, key and value
 /// types, and retained size.
 pub fn unbounded_collections(ctx: &Context) -> Vec<Finding> {
-    let graph = &ctx.graph;
     let mut out = Vec::new();
-    for id in 0..graph.len() as ObjectId {
-        if ctx.facts(id).collection.is_none() || !ctx.live(id) {
-            continue;
-        }
-        let Some(c) = collections::read(ctx, id) else {
-            continue;
-        };
+    for (id, c) in ctx.live_collections() {
+        let (id, c) = (*id, c.clone());
         if c.count < MIN_ENTRIES {
             continue;
         }
@@ -408,13 +402,8 @@ pub fn finalizer_queue(ctx: &Context) -> Vec<Finding> {
 pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
     let graph = &ctx.graph;
     let mut by_type: HashMap<String, (u64, u64, u64)> = HashMap::new(); // empty, mostly empty, bytes
-    for id in 0..graph.len() as ObjectId {
-        if ctx.facts(id).collection.is_none() || !ctx.live(id) {
-            continue;
-        }
-        let Some(c) = collections::read(ctx, id) else {
-            continue;
-        };
+    for (id, c) in ctx.live_collections() {
+        let (id, c) = (*id, c.clone());
         let Some(storage) = c.storage else { continue };
         if c.capacity == 0 {
             continue;

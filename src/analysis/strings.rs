@@ -5,7 +5,6 @@ use super::{Context, Finding, Pattern};
 use crate::graph::ObjectId;
 use crate::render::format::thousands;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Longest text compared (longer strings are compared by their first this-many units and
 /// length; the key says so). Strings this long are rarely duplicated by the thousand.
@@ -33,7 +32,7 @@ pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let graph = &ctx.graph;
     let space = ctx.heap.space();
     let first_char = ctx.heap.runtime.layout.object.string_first_char;
-    let mut groups: HashMap<Vec<u8>, (u64, u64, ObjectId)> = HashMap::new();
+    let mut groups: rustc_hash::FxHashMap<Vec<u8>, (u64, u64, ObjectId)> = Default::default();
     for id in 0..graph.len() as ObjectId {
         if !ctx.facts(id).string || (live && !ctx.live(id)) {
             continue;
