@@ -25,7 +25,10 @@ pub const OPTIONS: &[OptionSpec] = &[];
 /// The SOS clrheap's texts follow (the `SOS Version:` line of dotnet-dump 10.0.750501).
 pub const SOS_VERSION: &str = "10.0.15.501 @Commit: ad724c4b85e7ae775e42f393c6e95a7557a57954";
 
-pub fn run(session: &Session, _args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    // dotnet-dump ignores words after `eeversion`; an option word is refused here, so a
+    // mistyped command is not silently taken for another.
+    crate::args::CommandArgs::parse(args, OPTIONS)?;
     let rt = &session.heap.runtime;
     let v = &rt.version;
     let heaps = match &rt.gc.layout {

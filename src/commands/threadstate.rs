@@ -54,6 +54,9 @@ pub fn state_names(state: u64) -> Vec<&'static str> {
 }
 
 pub fn run(_session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
+    if let Some(word) = args.iter().find(|a| a.starts_with('-')) {
+        bail!("Unknown option: {word}");
+    }
     let text = args.join(" ");
     let word = text.trim();
     let digits = word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")).unwrap_or(word);

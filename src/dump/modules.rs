@@ -39,15 +39,15 @@ impl AddressSpace {
     pub fn loaded_images(&self) -> Vec<LoadedImage> {
         let interpreter = self.core().auxv.iter().find(|(k, _)| *k == AT_BASE).map_or(0, |(_, v)| *v);
         // path -> (first offset-0 start, lowest start, highest end), in first-seen order.
+        // (A hostile NT_FILE may name hundreds of thousands of paths: one lookup each.)
         let mut groups: Vec<(String, Option<u64>, u64, u64)> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for m in &self.core().files {
-            let g = match groups.iter_mut().find(|g| g.0 == m.path) {
-                Some(g) => g,
-                None => {
-                    groups.push((m.path.clone(), None, u64::MAX, 0));
-                    groups.last_mut().expect("just pushed")
-                }
-            };
+            let at = *index.entry(m.path.as_str()).or_insert_with(|| {
+                groups.push((m.path.clone(), None, u64::MAX, 0));
+                groups.len() - 1
+            });
+            let g = &mut groups[at];
             if g.1.is_none() && m.file_offset == 0 {
                 g.1 = Some(m.start);
             }
@@ -90,7 +90,7 @@ impl AddressSpace {
         if self.read_u16(base).ok()? != 0x5a4d {
             return None;
         }
-        let pe = base.checked_add(self.read_u32(base + 0x3c).ok()? as u64)?;
+        let pe = base.checked_add(self.read_u32(base.wrapping_add(0x3c)).ok()? as u64)?;
         if self.read_u32(pe).ok()? != 0x4550 {
             return None;
         }
@@ -104,15 +104,15 @@ impl AddressSpace {
         if !self.is_elf(base) {
             return None;
         }
-        let phoff = self.read_u64(base + 32).ok()?;
-        let phnum = (self.read_u16(base + 56).ok()? as u64).min(MAX_PHDRS);
+        let phoff = self.read_u64(base.wrapping_add(32)).ok()?;
+        let phnum = (self.read_u16(base.wrapping_add(56)).ok()? as u64).min(MAX_PHDRS);
         for i in 0..phnum {
             let ph = base.checked_add(phoff)?.checked_add(i * 56)?;
             if self.read_u32(ph).ok()? != PT_NOTE {
                 continue;
             }
-            let vaddr = self.read_u64(ph + 16).ok()?;
-            let size = self.read_u64(ph + 32).ok()?.min(MAX_NOTES);
+            let vaddr = self.read_u64(ph.wrapping_add(16)).ok()?;
+            let size = self.read_u64(ph.wrapping_add(32)).ok()?.min(MAX_NOTES);
             let notes = self.read_vec(base.checked_add(vaddr)?, size as usize).ok()?;
             let mut p = 0usize;
             while p + 12 <= notes.len() {

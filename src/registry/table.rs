@@ -530,7 +530,7 @@ pub const COMMANDS: &[Command] = &[
                   code and IL addresses, its native code versions with their optimization tiers,\n\
                   and the address's source line when the module's portable PDB is found.",
         examples: &["ip2md 00007f045264f724"],
-        exercise: &[],
+        exercise: &["ip2md {4}", "ip2md {0}"],
         action: Action::Run(ip2md::run),
     },
     Command {

@@ -39,7 +39,7 @@ impl<'a> SourceLines<'a> {
     /// The decoded debug info of a frame's code (JIT-compiled code's starts with a flag
     /// byte, ReadyToRun code's does not).
     pub fn code_debug_info(&self, code: &super::codemap::CodeInfo) -> Option<Arc<DebugInfo>> {
-        let addr = code.debug_info?;
+        let addr = self.code.as_ref()?.debug_info_address(code)?;
         if code.kind == super::codemap::CodeKind::Jit {
             return self.debug_info(addr);
         }

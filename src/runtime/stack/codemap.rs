@@ -49,8 +49,11 @@ pub struct CodeInfo {
     pub method_desc: Option<u64>,
     /// ReadyToRun: the method's module and MethodDef row (naming without a MethodDesc).
     pub module_method: Option<(u64, u32)>,
-    /// The method's debug info (JIT: `RealCodeHeader.phdrDebugInfo`), when known.
+    /// The method's debug info (JIT: `RealCodeHeader.phdrDebugInfo`), when known; for
+    /// ReadyToRun code see [`CodeMap::debug_info_address`].
     pub debug_info: Option<u64>,
+    /// ReadyToRun: the runtime function index of the method's entry.
+    pub r2r_entry: Option<u32>,
 }
 
 /// Finds code; caches ReadyToRun images. Shared by the threads of one walk.
@@ -158,6 +161,7 @@ impl<'a> CodeMap<'a> {
             method_desc: Some(space.read_ptr(header.wrapping_add(l.code_header_method_desc))?).filter(|&m| m != 0),
             module_method: None,
             debug_info: Some(space.read_ptr(header.wrapping_add(REAL_CODE_HEADER_DEBUG_INFO))?).filter(|&d| d != 0),
+            r2r_entry: None,
         }))
     }
 
@@ -198,7 +202,18 @@ impl<'a> CodeMap<'a> {
         Ok(None)
     }
 
-    fn lookup_r2r(&self, ip: u64, base: u64, module: u64) -> Result<Option<CodeInfo>> {
+    /// Where a method's debug info is: JIT code's from its code header, ReadyToRun code's
+    /// from its image's DebugInfo section (read on first use).
+    pub fn debug_info_address(&self, code: &CodeInfo) -> Option<u64> {
+        if code.debug_info.is_some() {
+            return code.debug_info;
+        }
+        let entry = code.r2r_entry?;
+        self.r2r_image(code.image_base).ok()?.debug_info_address(&self.rt.space, entry)
+    }
+
+    /// The ReadyToRun image at `base`, read once.
+    fn r2r_image(&self, base: u64) -> Result<Arc<ReadyToRunImage>> {
         let image = {
             let mut cache = self.r2r.lock().map_err(|_| anyhow::anyhow!("ReadyToRun cache poisoned"))?;
             cache
@@ -206,7 +221,11 @@ impl<'a> CodeMap<'a> {
                 .or_insert_with(|| ReadyToRunImage::read(&self.rt.space, base).ok().map(Arc::new))
                 .clone()
         };
-        let image = image.with_context(|| format!("cannot read the ReadyToRun image at {base:#x}"))?;
+        image.with_context(|| format!("cannot read the ReadyToRun image at {base:#x}"))
+    }
+
+    fn lookup_r2r(&self, ip: u64, base: u64, module: u64) -> Result<Option<CodeInfo>> {
+        let image = self.r2r_image(base)?;
         let Some(f) = image.lookup(ip) else { return Ok(None) };
         // The method's GC info follows the entry function's unwind info.
         let entry_unwind_size = super::unwind::unwind_info_size(&*self.rt.space, self.arch.arch, f.entry_unwind)?;
@@ -224,7 +243,8 @@ impl<'a> CodeMap<'a> {
             gc_info_version: image.gc_info_version(),
             method_desc,
             module_method: f.method_rid.map(|rid| (module, rid)),
-            debug_info: image.debug_info_address(f.entry_index),
+            debug_info: None,
+            r2r_entry: Some(f.entry_index),
         }))
     }
 

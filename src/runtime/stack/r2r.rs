@@ -10,6 +10,7 @@
 //! the method's first RuntimeFunction index; inverted, it names the method of a frame.
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::dump::{AddressSpace, Architecture};
 use crate::metadata::{ImageLayout, PeImage};
@@ -34,8 +35,11 @@ pub struct ReadyToRunImage {
     pub entry_methods: HashMap<u32, u32>,
     /// The entry indices, sorted (to find the method owning a funclet or cold part).
     pub entries_sorted: Vec<u32>,
-    /// The DebugInfo section: its RVA and bytes (a NativeArray by entry function index).
-    pub debug_info: Option<(u32, Vec<u8>)>,
+    /// The DebugInfo section's RVA and size (a NativeArray by entry function index).
+    debug_info_section: Option<(u32, u32)>,
+    /// Its bytes, read the first time a frame's source line is asked for: the stack walk
+    /// for roots never needs them, and they are often only in the module file.
+    debug_info: OnceLock<Option<Vec<u8>>>,
 }
 
 /// A function found in a ReadyToRun image.
@@ -112,11 +116,17 @@ impl ReadyToRunImage {
         }
         let mut entries_sorted: Vec<u32> = entry_methods.keys().copied().collect();
         entries_sorted.sort_unstable();
-        let debug_info = match sections.get(&SECTION_DEBUG_INFO) {
-            Some(&(rva, _)) => read_section(SECTION_DEBUG_INFO).ok().flatten().map(|d| (rva, d)),
-            None => None,
-        };
-        Ok(ReadyToRunImage { base, major, minor, functions, entry_methods, entries_sorted, debug_info })
+        let debug_info_section = sections.get(&SECTION_DEBUG_INFO).copied().filter(|&(_, size)| size <= MAX_SECTION_BYTES);
+        Ok(ReadyToRunImage {
+            base,
+            major,
+            minor,
+            functions,
+            entry_methods,
+            entries_sorted,
+            debug_info_section,
+            debug_info: OnceLock::new(),
+        })
     }
 
     /// GcInfo version of this image's code: 4 from ReadyToRun 11 on (.NET 10), else 3.
@@ -158,13 +168,17 @@ impl ReadyToRunImage {
     /// The address of the debug info of the method whose entry is runtime function
     /// `entry`: the DebugInfo array's element holds a NativeFormat number, the distance
     /// back to a shared blob, or 0 when the blob follows it.
-    pub fn debug_info_address(&self, entry: u32) -> Option<u64> {
-        let (rva, data) = self.debug_info.as_ref()?;
+    pub fn debug_info_address(&self, space: &AddressSpace, entry: u32) -> Option<u64> {
+        let (rva, size) = self.debug_info_section?;
+        let data = self
+            .debug_info
+            .get_or_init(|| space.read_vec(self.base.wrapping_add(rva as u64), size as usize).ok())
+            .as_ref()?;
         let array = NativeArray::new(data, 0).ok()?;
         let at = array.get(entry).ok().flatten()?;
         let (look_back, next) = decode_unsigned(data, at)?;
         let pos = if look_back != 0 { at.checked_sub(look_back as usize)? } else { next };
-        Some(self.base.wrapping_add(*rva as u64).wrapping_add(pos as u64))
+        Some(self.base.wrapping_add(rva as u64).wrapping_add(pos as u64))
     }
 }
 
