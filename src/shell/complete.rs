@@ -197,8 +197,8 @@ mod tests {
 
     #[test]
     fn command_names() {
-        assert_eq!(replacements("dumph"), ["dumpheap "]);
-        assert_eq!(replacements("!DumpH"), ["!dumpheap "]);
+        assert_eq!(replacements("dumphe"), ["dumpheap "]);
+        assert_eq!(replacements("!DumpHe"), ["!dumpheap "]);
         assert!(replacements("dump").contains(&"dumpobj ".to_string()));
         assert_eq!(replacements("help dumpg"), ["dumpgen "]);
         assert_eq!(helper().candidates("help dumpg").0, 5);
