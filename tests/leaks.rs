@@ -77,6 +77,11 @@ fn leaks_names_the_seed_owners_first() {
         );
         // No chain before the causes; the chain with -chain.
         assert!(!text.contains("->"), "{name}:\n{text}");
+        // The evidence says what its rows are: every object kept alive, by type (the
+        // 20,000 entries among them), of which only some hang from it directly.
+        let kept = text.lines().find(|l| l.contains("+VolatileNode[] keeps alive ")).expect("the cache's evidence");
+        assert!(kept.contains(" objects (") && kept.ends_with(" of them held directly), by type:"), "{name}: {kept}");
+        assert!(text.contains(" 20,000 x DocProc.Domain.DocumentMetadata"), "{name}:\n{text}");
         let chained = run(&s, "leaks -chain", Format::Text);
         assert!(chained.contains("rooted through the static field DocProc.Infrastructure.Cache.DocumentCache._entries, from a strong handle:"), "{chained}");
         assert!(chained.contains("-> "), "{chained}");

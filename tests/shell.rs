@@ -19,7 +19,7 @@ fn fixture() -> PathBuf {
 /// `clrheap analyze FIXTURE` in a pseudo-terminal, with its history in `state`.
 fn spawn_repl(state: &Path) -> PtySession {
     let mut cmd = Command::new(BIN);
-    cmd.arg("analyze").arg(fixture()).env("XDG_STATE_HOME", state).env("TERM", "xterm");
+    cmd.arg("analyze").arg("--dump-only").arg(fixture()).env("XDG_STATE_HOME", state).env("TERM", "xterm");
     let mut session = spawn_command(cmd, Some(30_000)).expect("spawn clrheap in a pty");
     session.exp_string(".NET 8.0.33").expect("summary: runtime");
     session.exp_string("heap dump").expect("summary: dump kind");
@@ -50,7 +50,7 @@ fn interactive_session() {
     let mut s = spawn_repl(state.path());
 
     // Tab completes a command name; the completed command runs.
-    type_keys(&mut s, "dumph");
+    type_keys(&mut s, "dumphe");
     type_keys(&mut s, "\t");
     s.exp_string("dumpheap ").expect("command name completed");
     s.send_line("-stat").unwrap();
@@ -123,7 +123,7 @@ fn interactive_session() {
 
 fn analyze(args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.arg("analyze").arg(fixture()).args(args);
+    cmd.arg("analyze").arg("--dump-only").arg(fixture()).args(args);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut input = child.stdin.take().unwrap();
@@ -162,7 +162,7 @@ fn one_shot_commands() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr).matches("Caching GC roots, this may take a while.").count(), 1, "{}", text(&out.stderr));
     let mut cmd = Command::new(BIN);
-    let out = cmd.args(["-q", "analyze"]).arg(fixture()).args(["-c", &gcroot, "-c", "gcroot 10"]).output().unwrap();
+    let out = cmd.args(["-q", "analyze", "--dump-only"]).arg(fixture()).args(["-c", &gcroot, "-c", "gcroot 10"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "warning: 10 is not a valid object\n");
     assert_eq!(text(&out.stdout), text(&analyze(&["-c", &gcroot, "-c", "gcroot 10"], None).stdout));

@@ -183,12 +183,18 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
         if let (Some(addr), Some(t)) = (d.address, &d.type_name) {
             match (f.objects_held_directly, d.retained) {
-                (Some(held), Some(r)) => writeln!(
-                    out,
-                    "   {addr:x} {t} keeps alive {} bytes, {} objects directly",
-                    thousands(r),
-                    thousands(held as u64)
-                )?,
+                (Some(held), Some(r)) => {
+                    // The rows below are everything it keeps alive, by type; `held` of
+                    // those objects hang from it directly (the rest from them).
+                    let total: u64 = f.contents.iter().map(|c| c.count).sum();
+                    writeln!(
+                        out,
+                        "   {addr:x} {t} keeps alive {} bytes in {} objects ({} of them held directly), by type:",
+                        thousands(r),
+                        thousands(total),
+                        thousands(held as u64)
+                    )?
+                }
                 _ => writeln!(out, "   {addr:x} {t}")?,
             }
         }

@@ -81,6 +81,30 @@ impl AddressSpace {
         images
     }
 
+    /// The ELF image whose mappings hold `addr`, found from `NT_FILE` alone: only that
+    /// image's first page is read (where [`AddressSpace::loaded_images`] reads every
+    /// image's, and with it every module file a heap dump left out).
+    pub fn elf_image_at(&self, addr: u64) -> Option<LoadedImage> {
+        let files = &self.core().files;
+        let path = &files.iter().find(|m| m.start <= addr && addr < m.end)?.path;
+        if path.starts_with("/dev") {
+            return None;
+        }
+        let (mut zero, mut lowest, mut end) = (None, u64::MAX, 0u64);
+        for m in files.iter().filter(|m| &m.path == path) {
+            if zero.is_none() && m.file_offset == 0 {
+                zero = Some(m.start);
+            }
+            lowest = lowest.min(m.start);
+            end = end.max(m.end);
+        }
+        let base = zero.unwrap_or(lowest);
+        if !self.is_elf(base) {
+            return None;
+        }
+        Some(LoadedImage { path: path.replace(" (deleted)", ""), base, size: end.saturating_sub(base), kind: ImageKind::Elf })
+    }
+
     fn is_elf(&self, base: u64) -> bool {
         self.read_array::<4>(base).is_ok_and(|m| &m == b"\x7fELF")
     }

@@ -40,7 +40,8 @@ impl<'a> Sos<'a> {
     pub fn fail(&mut self, message: &str) -> Result<()> {
         self.put(message)?;
         self.put("\n")?;
-        bail!("{}", message.lines().last().unwrap_or(message).trim_end())
+        let last = message.lines().last().unwrap_or(message).trim_end();
+        Err(crate::error::ShownInOutput(last.to_string()).into())
     }
 }
 

@@ -12,7 +12,7 @@
 //! answer rather than a guess.
 use super::codemap::CodeMap;
 use super::unwind::{RegContext, RBP};
-use crate::dump::{AddressSpace, ImageKind};
+use crate::dump::AddressSpace;
 use gimli::{BaseAddresses, CfaRule, EhFrame, EhFrameHdr, LittleEndian, Pointer, RegisterRule, UnwindContext, UnwindSection};
 
 const PT_LOAD: u32 = 1;
@@ -154,12 +154,11 @@ fn step(space: &AddressSpace, cfi: &ImageCfi, c: &RegContext, caller: bool) -> O
 /// is in managed code: that frame's context, with the callee-saved registers the native
 /// frames restored and where they saved them. `None` when the CFI runs out first.
 pub fn unwind_to_managed(space: &AddressSpace, code: &CodeMap, start: RegContext, at_call: bool) -> Option<RegContext> {
-    let images = space.loaded_images();
     let mut cache: Vec<(u64, Option<ImageCfi>)> = Vec::new();
     let mut c = start;
     let mut caller = at_call;
     for _ in 0..MAX_FRAMES {
-        let image = images.iter().find(|i| i.kind == ImageKind::Elf && i.base <= c.ip && c.ip - i.base < i.size)?;
+        let image = space.elf_image_at(c.ip)?;
         if !cache.iter().any(|(b, _)| *b == image.base) {
             cache.push((image.base, image_cfi(space, image.base)));
         }
