@@ -89,7 +89,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let rt = &heap.runtime;
     let walk = StackWalk::new(rt)?;
     let lines = SourceLines::new(rt);
-    let os_threads = &heap.space().core().threads;
+    let os_threads = heap.runtime.os_threads();
     let threads: Vec<(&ManagedThread, Option<usize>)> = if o.all_threads {
         heap.threads.iter().filter(|t| t.os_id != 0).map(|t| (t, None)).collect()
     } else {

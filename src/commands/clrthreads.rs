@@ -39,7 +39,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let rt = &heap.runtime;
     let counts = thread_store_counts(rt)?;
     let domain = app_domain(rt);
-    let os_threads = &heap.space().core().threads;
+    let os_threads = heap.runtime.os_threads();
     let mut rows = Vec::new();
     for t in &heap.threads {
         let d = thread_details(rt, t)?;

@@ -15,7 +15,6 @@
 //! ```
 use crate::args::{CommandArgs, OptionSpec};
 use crate::render::output::{write_json, Format};
-use crate::runtime::images::crash_info;
 use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::Value;
@@ -42,7 +41,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     // The module search (-e) looks for NativeAOT's DotNetRuntimeDebugHeader export, which
     // a CoreCLR process has in no module: it finds nothing more than the record does.
-    let Some(info) = crash_info(session.heap.space()) else {
+    let Some(info) = session.heap.runtime.crash_info() else {
         bail!("No crash info to display");
     };
     if format != Format::Text {
@@ -78,7 +77,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     writeln!(out, "RuntimeVersion:     {}", text(j, "runtime_version"))?;
     writeln!(out, "Message:            {}", text(j, "message"))?;
     let exception = j.get("exception").filter(|e| e.is_object());
-    let images = session.heap.space().loaded_images();
+    let images = session.heap.runtime.loaded_images();
     let print = |out: &mut dyn Write, e: &Value, indent: &str| -> Result<()> { print_exception(out, e, indent, &images, 0) };
     writeln!(out)?;
     writeln!(out, "** Current Exception **")?;

@@ -17,7 +17,7 @@ use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::io::Write;
 use crate::args::{CommandArgs, OptionSpec};
-use crate::runtime::images::{image_details, pdb_info_text};
+use crate::runtime::images::pdb_info_text;
 
 /// .NET's `bool` text.
 fn title(b: bool) -> &'static str {
@@ -35,8 +35,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     if let Some(a) = p.positional.first() {
         bail!("Unrecognized command or argument '{a}'");
     }
-    let space = session.heap.space();
-    let images = space.loaded_images();
+    let rt = &session.heap.runtime;
+    let images = rt.loaded_images();
     let total: u64 = images.iter().map(|i| i.size).sum();
     if format != Format::Text {
         let records: Vec<Value> = images
@@ -61,7 +61,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             writeln!(out, "{:016X} {:08X} {}", i.base, i.size, i.path)?;
             continue;
         }
-        let d = image_details(space, i);
+        let d = rt.image_details(i);
         let none = || "<none>".to_string();
         writeln!(out, "{index} {}", i.path)?;
         writeln!(out, "    Address:         {:016X}", i.base)?;

@@ -185,7 +185,7 @@ fn stack_trace_lines(session: &Session, lines: &SourceLines, e: &ExceptionObject
     for (i, el) in e.stack_trace.iter().flatten().enumerate() {
         // A hardware exception's IPs were not moved back into the call: SOS adds 1.
         let ip = if asynchronous { el.ip.wrapping_add(1) } else { el.ip };
-        if el.method_desc == 0 || session.heap.space().read_u16(el.method_desc).is_err() {
+        if !session.heap.method_desc_readable(el.method_desc) {
             continue;
         }
         let mut line = format!("    {:016X} {ip:016X} ", el.sp);

@@ -39,10 +39,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         bail!("Unrecognized command or argument '{a}'");
     }
     let rt = &session.heap.runtime;
-    let space = session.heap.space();
     let base = rt.coreclr.base;
-    let size = space.loaded_images().iter().find(|i| i.base == base).map_or(rt.coreclr.end - base, |i| i.size);
-    let id: String = space.elf_build_id(base).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+    let image = rt.runtime_image();
+    let (size, id) = (image.size, image.build_id);
     let exports: Vec<(&str, Option<u64>)> = EXPORTS.iter().map(|&n| (n, rt.export(n))).collect();
     let cdac = rt.descriptor.is_some();
     if format != Format::Text {
@@ -79,10 +78,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
 /// after `indent`, then its module's path, indented by 4 wherever the first line is.
 pub fn write_runtime_line(session: &Session, out: &mut dyn Write, indent: &str) -> Result<()> {
     let rt = &session.heap.runtime;
-    let space = session.heap.space();
     let base = rt.coreclr.base;
-    let size = space.loaded_images().iter().find(|i| i.base == base).map_or(rt.coreclr.end.saturating_sub(base), |i| i.size);
-    let id: String = space.elf_build_id(base).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+    let image = rt.runtime_image();
+    let (size, id) = (image.size, image.build_id);
     writeln!(out, "{indent}#0 .NET Core runtime {} at {base:016X} size {size:08X} index {id}", rt.version.file_version)?;
     writeln!(out, "    Runtime module path: {}", rt.coreclr.path)?;
     Ok(())

@@ -29,7 +29,6 @@ use crate::args::{CommandArgs, OptionSpec};
 use crate::commands::runtimes::{write_exports, write_runtime_line, write_settings};
 use crate::dump::Architecture;
 use crate::render::output::{hex, write_json, Format};
-use crate::runtime::images::special_diag_info;
 use crate::session::Session;
 use anyhow::{bail, Result};
 use serde_json::json;
@@ -43,15 +42,14 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     if let Some(a) = p.positional.first() {
         bail!("Unrecognized command or argument '{a}'");
     }
-    let space = session.heap.space();
-    let core = space.core();
-    let pid = core.pid.or_else(|| core.threads.first().map(|t| t.tid)).unwrap_or(0);
-    let arch = match core.arch {
+    let rt = &session.heap.runtime;
+    let pid = rt.process_id();
+    let arch = match rt.architecture() {
         Architecture::X86_64 => "X64",
         Architecture::Arm64 => "Arm64",
     };
     let path = session.dump_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let diag = special_diag_info(space);
+    let diag = rt.special_diag_info();
     if format != Format::Text {
         return write_json(
             out,

@@ -39,7 +39,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         [w] => Some(parse_number(w).ok_or_else(|| anyhow::anyhow!("Cannot parse argument '{w}' for command 'threads'"))?),
         [_, w, ..] => bail!("Unrecognized command or argument '{w}'"),
     };
-    let threads = &session.heap.space().core().threads;
+    let threads = session.heap.runtime.os_threads();
     if let Some(v) = value {
         let index = if by_tid {
             match threads.iter().position(|t| t.tid as u64 == v) {

@@ -63,6 +63,13 @@ impl Heap {
 }
 
 impl Heap {
+    /// Whether the MethodDesc a stack trace element names can be read at all: SOS's
+    /// `FormatGeneratedException` leaves out a frame whose MethodDesc it cannot read (a
+    /// weaker test than [`Heap::is_method_desc`], which would drop more frames).
+    pub fn method_desc_readable(&self, md: u64) -> bool {
+        md != 0 && self.space().read_u16(md).is_ok()
+    }
+
     /// Whether `md` is a MethodDesc as SOS checks one: 8-byte aligned, its chunk's
     /// MethodTable a MethodTable, and its token a MethodDef of that type's module.
     pub fn is_method_desc(&self, md: u64) -> bool {

@@ -200,3 +200,64 @@ mod tests {
         assert_eq!(pdb_info_text(&pdb), "96cf3ce0-43ab-5fec-40ac-b05628848327 1 (portable) a.pdb");
     }
 }
+
+/// The runtime module (`libcoreclr.so`) as dotnet-dump's `runtimes` and `sosstatus` show
+/// it: its image size and GNU build id.
+#[derive(Debug, Clone)]
+pub struct RuntimeImage {
+    /// The size of its image as `modules` reports it, else its mapped extent.
+    pub size: u64,
+    /// Its GNU build id in lower-case hex (empty when the dump does not hold it).
+    pub build_id: String,
+}
+
+impl super::Runtime {
+    /// The runtime module's image size and build id.
+    pub fn runtime_image(&self) -> RuntimeImage {
+        let base = self.coreclr.base;
+        let size = self
+            .space
+            .loaded_images()
+            .iter()
+            .find(|i| i.base == base)
+            .map_or(self.coreclr.end.saturating_sub(base), |i| i.size);
+        let build_id = self.space.elf_build_id(base).unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+        RuntimeImage { size, build_id }
+    }
+
+    /// createdump's diagnostic block, if the dump holds it.
+    pub fn special_diag_info(&self) -> Option<SpecialDiagInfo> {
+        special_diag_info(&self.space)
+    }
+
+    /// The dumped process's id: the core's `NT_PRPSINFO`, else its first thread's id.
+    pub fn process_id(&self) -> u32 {
+        let core = self.space.core();
+        core.pid.or_else(|| core.threads.first().map(|t| t.tid)).unwrap_or(0)
+    }
+
+    /// The process's loaded images, as dotnet-dump's `modules` lists them.
+    pub fn loaded_images(&self) -> Vec<LoadedImage> {
+        self.space.loaded_images()
+    }
+
+    /// What `modules -v` shows of one image.
+    pub fn image_details(&self, image: &LoadedImage) -> ImageDetails {
+        image_details(&self.space, image)
+    }
+
+    /// The crash information createdump recorded, if any.
+    pub fn crash_info(&self) -> Option<CrashInfo> {
+        crash_info(&self.space)
+    }
+
+    /// The dump's OS threads (their ids and registers), in the core's order.
+    pub fn os_threads(&self) -> &[crate::dump::ThreadRegisters] {
+        &self.space.core().threads
+    }
+
+    /// The dumped process's architecture.
+    pub fn architecture(&self) -> crate::dump::Architecture {
+        self.space.core().arch
+    }
+}
