@@ -223,23 +223,6 @@ impl<'a> DacNamer<'a> {
         }
         let inner = |t: &SigType| self.sig_type(meta, t, class_inst, method_inst, depth + 1);
         match ty {
-            SigType::Void => "Void".into(),
-            SigType::Boolean => "Boolean".into(),
-            SigType::Char => "Char".into(),
-            SigType::I1 => "SByte".into(),
-            SigType::U1 => "Byte".into(),
-            SigType::I2 => "Int16".into(),
-            SigType::U2 => "UInt16".into(),
-            SigType::I4 => "Int32".into(),
-            SigType::U4 => "UInt32".into(),
-            SigType::I8 => "Int64".into(),
-            SigType::U8 => "UInt64".into(),
-            SigType::R4 => "Single".into(),
-            SigType::R8 => "Double".into(),
-            SigType::I => "IntPtr".into(),
-            SigType::U => "UIntPtr".into(),
-            SigType::String => "System.String".into(),
-            SigType::Object => "System.Object".into(),
             SigType::TypedByRef => "TypedReference".into(),
             SigType::Class(t) | SigType::ValueType(t) => own_name(meta, *t),
             SigType::SzArray(e) => format!("{}[]", inner(e)),
@@ -259,6 +242,8 @@ impl<'a> DacNamer<'a> {
             SigType::Ptr(e) => format!("{}*", inner(e)),
             SigType::ByRef(e) => format!("{} ByRef", inner(e)),
             SigType::FnPtr => "FNPTR".into(),
+            // Everything else is a primitive.
+            other => super::names::primitive_name(other).unwrap_or("?").into(),
         }
     }
 

@@ -165,6 +165,31 @@ fn owner_typedef(meta: &MetadataReader, rid: u32) -> Option<u32> {
     })
 }
 
+/// The name the DAC gives a primitive type (`Int32`, `System.String`) in a signature,
+/// shared by both signature formats (they differ on `TypedReference`, and past this).
+pub fn primitive_name(ty: &SigType) -> Option<&'static str> {
+    Some(match ty {
+        SigType::Void => "Void",
+        SigType::Boolean => "Boolean",
+        SigType::Char => "Char",
+        SigType::I1 => "SByte",
+        SigType::U1 => "Byte",
+        SigType::I2 => "Int16",
+        SigType::U2 => "UInt16",
+        SigType::I4 => "Int32",
+        SigType::U4 => "UInt32",
+        SigType::I8 => "Int64",
+        SigType::U8 => "UInt64",
+        SigType::R4 => "Single",
+        SigType::R8 => "Double",
+        SigType::I => "IntPtr",
+        SigType::U => "UIntPtr",
+        SigType::String => "System.String",
+        SigType::Object => "System.Object",
+        _ => return None,
+    })
+}
+
 /// A parameter type as the DAC prints it in a method signature.
 pub fn param_name(meta: &MetadataReader, ty: &SigType, depth: usize) -> String {
     if depth > MAX_DEPTH {
@@ -172,23 +197,6 @@ pub fn param_name(meta: &MetadataReader, ty: &SigType, depth: usize) -> String {
     }
     let inner = |t: &SigType| param_name(meta, t, depth + 1);
     match ty {
-        SigType::Void => "Void".into(),
-        SigType::Boolean => "Boolean".into(),
-        SigType::Char => "Char".into(),
-        SigType::I1 => "SByte".into(),
-        SigType::U1 => "Byte".into(),
-        SigType::I2 => "Int16".into(),
-        SigType::U2 => "UInt16".into(),
-        SigType::I4 => "Int32".into(),
-        SigType::U4 => "UInt32".into(),
-        SigType::I8 => "Int64".into(),
-        SigType::U8 => "UInt64".into(),
-        SigType::R4 => "Single".into(),
-        SigType::R8 => "Double".into(),
-        SigType::I => "IntPtr".into(),
-        SigType::U => "UIntPtr".into(),
-        SigType::String => "System.String".into(),
-        SigType::Object => "System.Object".into(),
         SigType::TypedByRef => "System.TypedReference".into(),
         SigType::Class(t) | SigType::ValueType(t) => token_name(meta, *t),
         SigType::SzArray(e) => format!("{}[]", inner(e)),
@@ -202,6 +210,8 @@ pub fn param_name(meta: &MetadataReader, ty: &SigType, depth: usize) -> String {
         SigType::Ptr(e) => format!("{}*", inner(e)),
         SigType::ByRef(e) => format!("{} ByRef", inner(e)),
         SigType::FnPtr => "FNPTR".into(),
+        // Everything else is a primitive.
+        other => primitive_name(other).unwrap_or("?").into(),
     }
 }
 
