@@ -460,25 +460,7 @@ impl Heap {
 
     /// Entry `rid` of a module's `LookupMap` (0 / None when absent).
     fn lookup_map(&self, map: u64, rid: u32) -> Option<u64> {
-        let space = self.space();
-        let lm = &self.runtime.layout.type_loader.lookup_map;
-        let mut map = map;
-        let mut index = rid as u64;
-        for _ in 0..64 {
-            if map == 0 {
-                return None;
-            }
-            let table = space.read_ptr(map.wrapping_add(lm.table)).ok()?;
-            let count = space.read_u32(map.wrapping_add(lm.count)).ok()? as u64;
-            if index < count {
-                let mask = space.read_ptr(map.wrapping_add(lm.supported_flags_mask)).ok()?;
-                let value = space.read_ptr(table.wrapping_add(8 * index)).ok()? & !mask;
-                return (value != 0).then_some(value);
-            }
-            index -= count;
-            map = space.read_ptr(map.wrapping_add(lm.next)).ok()?;
-        }
-        None
+        crate::runtime::modules::lookup_map_entry(&self.runtime, map, rid)
     }
 
     /// The MethodTables a module's TypeDef map holds (types of the module it loaded).
