@@ -1,19 +1,35 @@
-//! `eeheap -gc [-heap N] [-segment ADDR] [start [end]]`: the GC heaps and their segments.
+//! `eeheap [-gc] [-loader] [-heap N] [-segment ADDR] [start [end]]`: the native memory
+//! the runtime holds, as dotnet-dump prints it.
 //!
-//! Prints, as dotnet-dump does (`docs/research/sos-formats.md` §2): the `DATAS = ` line, the
-//! heap count, then per heap (server GC: `Heap i (gc_heap address)`; segments GC: where
-//! generations 0-2 start) the small object heap by generation, the NonGC (frozen), large
-//! and pinned object heaps, each as a segment table, and the allocated/committed totals.
-//! The filters keep the segments of heap N, the segment at (or whose committed memory
-//! holds) ADDR, and the segments whose committed memory overlaps `[start, end)`; the
-//! totals are then labelled `Partial`. The loader heaps (`eeheap` without `-gc`, or
-//! `-loader`) are not supported.
+//! The loader part (`-loader`, or no `-gc`): each domain (the System Domain, then `Domain
+//! N`) with its address printed again as its `LoaderAllocator` (ClrMD's value), then its
+//! loader heaps grouped by kind (`runtime::native_heaps`), each block as
+//! `start(reserved:captured)`; a block's uncaptured part counts as wasted unless it is
+//! its heap's current block. A block seen under an earlier domain is not repeated, so the
+//! `AppDomain`, which shares the System Domain's loader allocator, shows `No unique
+//! loader heaps found.` Then the JIT manager's code heaps, sorted by kind and address.
+//! dotnet-dump's module sections (thunk heaps and collectible modules' loader
+//! allocators) never print on Linux: thunk heaps exist only for images with VTable fixups
+//! (C++/CLI, Windows), and its test for a module's loader allocator compares it with the
+//! domains' addresses, which no loader allocator equals.
+//!
+//! The GC part (`-gc`, or no `-loader`; `docs/research/sos-formats.md` §2): the `DATAS = `
+//! line, the heap count, then per heap (server GC: `Heap i (gc_heap address)`; segments
+//! GC: where generations 0-2 start) the small object heap by generation, the NonGC
+//! (frozen), large and pinned object heaps, each as a segment table, and the
+//! allocated/committed totals. The filters keep the segments of heap N, the segment at (or
+//! whose committed memory holds) ADDR, and the segments whose committed memory overlaps
+//! `[start, end)`; loader blocks are kept by the range only (their first or last byte in
+//! it). Any filter makes the totals `Partial`. Without `-gc` and `-loader`, the sum of the
+//! loader, JIT and committed GC sizes closes the text.
 use crate::args::{parse_address, parse_range, AddressRange, CommandArgs, OptionSpec};
 use crate::render::format::{left_cell, memory_size, pointer};
 use crate::render::output::{hex, write_csv_records, write_json, Format};
 use crate::session::Session;
 use serde_json::{json, Value};
 use crate::heap::{GcHeap, Segment, SegmentKind};
+use crate::runtime::native_heaps::{NativeHeapBlock, NativeHeapKind, NativeHeaps};
+use std::collections::HashSet;
 use anyhow::{bail, Result};
 use std::io::Write;
 
@@ -58,7 +74,7 @@ pub struct GcView<'a> {
 /// eeheap's options.
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec::flag("-gc", "Only the GC heap."),
-    OptionSpec::flag("-loader", "Only the loader heaps (not read by clrheap yet: refused)."),
+    OptionSpec::flag("-loader", "Only the loader heaps and the JIT's code heaps."),
     OptionSpec::valued("-heap", "<n>", "Only this GC heap (server GC)."),
     OptionSpec::valued("-segment", "<addr>", "Only the segment at this address."),
 ];
@@ -67,9 +83,8 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let parsed = CommandArgs::parse(args, OPTIONS)?;
     let heap = &session.heap;
     let filter = parse_filter(&parsed, heap.heaps.len())?;
-    if !parsed.flag("-gc") || parsed.flag("-loader") {
-        bail!("eeheap: only the GC heaps are supported (eeheap -gc); the loader heaps are not");
-    }
+    let (only_gc, only_loader) = (parsed.flag("-gc"), parsed.flag("-loader"));
+    let (show_loader, show_gc) = (only_loader || !only_gc, only_gc || !only_loader);
     let view = GcView {
         heaps: &heap.heaps,
         segments: &heap.segments,
@@ -77,10 +92,215 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         regions: heap.runtime.gc.is_regions(),
         datas: heap.runtime.gc.dynamic_adaptation_mode,
     };
-    match format {
-        Format::Text => render(&view, &filter, out),
-        _ => render_records(&view, &filter, format, out),
+    let native = if show_loader { heap.runtime.native_heaps() } else { NativeHeaps::default() };
+    for w in &native.warnings {
+        session.warnings.warn(w.clone());
     }
+    match format {
+        Format::Text => {
+            let mut total = 0u64;
+            if show_loader {
+                total = total.saturating_add(render_loader(&native, &filter, out)?);
+            }
+            if show_gc {
+                total = total.saturating_add(render(&view, &filter, out)?);
+            }
+            if show_loader && show_gc {
+                let prefix = if filter.is_active() { "Partial" } else { "Total" };
+                let size = if total == 0 { "0".to_string() } else { memory_size(total) };
+                writeln!(out)?;
+                writeln!(out, "{prefix} bytes consumed by CLR: {size}")?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        _ if show_gc && !show_loader => render_records(&view, &filter, format, out),
+        Format::Csv if !show_gc => {
+            let rows: Vec<Value> = loader_records(&native, &filter);
+            write_csv_records(out, &["owner", "owner_address", "kind", "start", "size", "captured", "wasted"], &rows)
+        }
+        Format::Csv => bail!("eeheap has no CSV form for the loader and GC heaps together: use -gc or -loader"),
+        _ => {
+            let mut gc = Vec::new();
+            if show_gc {
+                render_records(&view, &filter, Format::Json, &mut gc)?;
+            }
+            let gc: Value = if show_gc { serde_json::from_slice(&gc)? } else { Value::Null };
+            write_json(out, &json!({ "loader": loader_records(&native, &filter), "gc": gc }))
+        }
+    }
+}
+
+/// The loader blocks a filter keeps: those with their first or last byte in the range.
+fn block_included(filter: &SegmentFilter, b: &NativeHeapBlock) -> bool {
+    let Some(r) = filter.range else { return true };
+    let contains = |a: u64| r.start <= a && a < r.end;
+    contains(b.start) || (b.size > 0 && contains(b.start.saturating_add(b.size - 1)))
+}
+
+/// One JSON/CSV record per loader or code heap block.
+fn loader_records(native: &NativeHeaps, filter: &SegmentFilter) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut add = |owner: &str, address: u64, blocks: &[NativeHeapBlock]| {
+        for b in blocks.iter().filter(|b| block_included(filter, b)) {
+            let (captured, wasted) = block_sizes(b);
+            rows.push(json!({
+                "owner": owner,
+                "owner_address": hex(address),
+                "kind": b.kind.name(),
+                "start": hex(b.start),
+                "size": b.size,
+                "captured": captured,
+                "wasted": wasted,
+            }));
+        }
+    };
+    if let Some(d) = &native.system_domain {
+        add("System Domain", d.address, &d.blocks);
+    }
+    for (i, d) in native.app_domains.iter().enumerate() {
+        add(&format!("Domain {}", i + 1), d.address, &d.blocks);
+    }
+    for m in &native.jit_managers {
+        add("JIT Manager", m.address, &m.blocks);
+    }
+    rows
+}
+
+/// A block's captured and wasted bytes, as dotnet-dump counts them (nothing for a block
+/// of no size).
+fn block_sizes(b: &NativeHeapBlock) -> (u64, u64) {
+    if b.size == 0 {
+        return (0, 0);
+    }
+    let wasted = if b.captured < b.size && !b.current { b.size - b.captured } else { 0 };
+    (b.captured, wasted)
+}
+
+/// Appends `start(size:captured)` (just `start` for a block of no size).
+fn block_text(text: &mut String, b: &NativeHeapBlock) {
+    text.push_str(&pointer(b.start));
+    if b.size > 0 {
+        text.push_str(&format!("({:x}:{:x})", b.size, b.captured));
+    }
+}
+
+fn size_text(size: u64, wasted: u64) -> String {
+    let mut t = format!("Size: {} bytes total", memory_size(size));
+    if wasted > 0 {
+        t.push_str(&format!(", {} bytes wasted", memory_size(wasted)));
+    }
+    t
+}
+
+/// The place ClrMD's `eeheap` gives a loader heap kind (the order of the old SOS).
+fn sort_order(kind: NativeHeapKind) -> usize {
+    use NativeHeapKind::*;
+    match kind {
+        LowFrequencyHeap => 0,
+        HighFrequencyHeap => 1,
+        StubHeap => 2,
+        ExecutableHeap => 3,
+        FixupPrecodeHeap => 4,
+        NewStubPrecodeHeap => 5,
+        IndirectionCellHeap => 6,
+        LookupHeap => 7,
+        ResolveHeap => 8,
+        DispatchHeap => 9,
+        CacheEntryHeap => 10,
+        VtableHeap => 11,
+        other => 100 + other as usize,
+    }
+}
+
+/// A row of the loader part: the label left-aligned in 21 columns, then the text.
+fn loader_row(out: &mut dyn Write, label: &str, text: &str) -> std::io::Result<()> {
+    writeln!(out, "{} {text}", left_cell(label, 21))
+}
+
+fn divider(out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{}", "-".repeat(40))
+}
+
+/// Writes the loader and JIT parts; returns their total captured size.
+pub fn render_loader(native: &NativeHeaps, filter: &SegmentFilter, out: &mut dyn Write) -> Result<u64> {
+    let total_label = if filter.is_active() { "Partial size:" } else { "Total size:" };
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut total = 0u64;
+    writeln!(out, "Loader Heap:")?;
+    divider(out)?;
+    let domains = native
+        .system_domain
+        .iter()
+        .map(|d| ("System Domain:".to_string(), d))
+        .chain(native.app_domains.iter().enumerate().map(|(i, d)| (format!("Domain {}:", i + 1), d)));
+    for (name, domain) in domains {
+        loader_row(out, &name, &pointer(domain.address))?;
+        // ClrMD gives a domain's own address as its LoaderAllocator.
+        loader_row(out, "LoaderAllocator:", &pointer(domain.address))?;
+        if !seen.insert(domain.address) {
+            continue;
+        }
+        let mut groups: Vec<(NativeHeapKind, Vec<&NativeHeapBlock>)> = Vec::new();
+        for b in domain.blocks.iter().filter(|b| block_included(filter, b)) {
+            if !seen.insert(b.start) {
+                continue;
+            }
+            match groups.iter_mut().find(|(k, _)| *k == b.kind) {
+                Some((_, g)) => g.push(b),
+                None => groups.push((b.kind, vec![b])),
+            }
+        }
+        groups.sort_by_key(|(k, _)| sort_order(*k));
+        let (mut size, mut wasted) = (0u64, 0u64);
+        for (kind, blocks) in &groups {
+            let mut text = String::new();
+            let (mut heap_size, mut heap_wasted) = (0u64, 0u64);
+            for b in blocks {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                block_text(&mut text, b);
+                let (s, w) = block_sizes(b);
+                heap_size = heap_size.saturating_add(s);
+                heap_wasted = heap_wasted.saturating_add(w);
+            }
+            text.push(' ');
+            text.push_str(&size_text(heap_size, heap_wasted));
+            text.push('.');
+            loader_row(out, &format!("{}:", kind.name()), &text)?;
+            size = size.saturating_add(heap_size);
+            wasted = wasted.saturating_add(heap_wasted);
+        }
+        if size > 0 {
+            loader_row(out, total_label, &format!("{}.", size_text(size, wasted)))?;
+        } else {
+            writeln!(out, "No unique loader heaps found.")?;
+        }
+        divider(out)?;
+        total = total.saturating_add(size);
+    }
+    for manager in &native.jit_managers {
+        loader_row(out, "JIT Manager:", &pointer(manager.address))?;
+        let mut blocks: Vec<&NativeHeapBlock> = manager.blocks.iter().filter(|b| block_included(filter, b)).collect();
+        blocks.sort_by_key(|b| (b.kind, b.start));
+        let (mut size, mut wasted) = (0u64, 0u64);
+        for b in blocks {
+            let mut text = String::new();
+            block_text(&mut text, b);
+            let (s, w) = block_sizes(b);
+            text.push(' ');
+            text.push_str(&size_text(s, w));
+            text.push('.');
+            loader_row(out, &format!("{}:", b.kind.name()), &text)?;
+            size = size.saturating_add(s);
+            wasted = wasted.saturating_add(w);
+        }
+        loader_row(out, total_label, &format!("{}.", size_text(size, wasted)))?;
+        divider(out)?;
+        total = total.saturating_add(size);
+    }
+    Ok(total)
 }
 
 /// The segment kind as machine-readable output names it.
@@ -182,8 +402,9 @@ fn sizes(seg: &Segment) -> (u64, u64) {
     )
 }
 
-/// Writes eeheap -gc's text for `view`, keeping the segments `filter` lets through.
-pub fn render(view: &GcView, filter: &SegmentFilter, out: &mut dyn Write) -> Result<()> {
+/// Writes eeheap -gc's text for `view`, keeping the segments `filter` lets through;
+/// returns the committed size it totals.
+pub fn render(view: &GcView, filter: &SegmentFilter, out: &mut dyn Write) -> Result<u64> {
     // Both size columns are as wide as the longest committed size of the whole GC.
     let width = view
         .segments
@@ -321,7 +542,7 @@ pub fn render(view: &GcView, filter: &SegmentFilter, out: &mut dyn Write) -> Res
     let prefix = if partial { "Partial " } else { "" };
     writeln!(out, "{prefix}GC Allocated Heap Size:    Size: {} bytes.", memory_size(total_allocated))?;
     writeln!(out, "{prefix}GC Committed Heap Size:    Size: {} bytes.", memory_size(total_committed))?;
-    Ok(())
+    Ok(total_committed)
 }
 
 #[cfg(test)]

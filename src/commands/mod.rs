@@ -16,6 +16,7 @@ pub mod dumpasync;
 pub mod dumpconcurrentdictionary;
 pub mod dumpconcurrentqueue;
 pub mod dumpexceptions;
+pub mod dumpgcdata;
 pub mod dumphttp;
 pub mod dumpgen;
 pub mod dumpheap;

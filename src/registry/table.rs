@@ -6,7 +6,7 @@ use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
-use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee, token2ee};
+use crate::commands::{dumpclass, dumpgcdata, dumpmd, dumpmt, name2ee, token2ee};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -246,7 +246,20 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpexceptions", "dumpexceptions -live"],
         action: Action::Run(dumpexceptions::run),
     },
-    planned("dumpgcdata", &[], "<arguments>", "Displays information about the GC data."),
+    Command {
+        name: "dumpgcdata",
+        aliases: &[],
+        usage: "",
+        summary: "Displays information about the GC data.",
+        options: dumpgcdata::OPTIONS,
+        details: "The GC's own statistics: how many GCs used each global mechanism (workstation\n\
+                  GC), and per heap the interesting data points, why GCs compacted, how the\n\
+                  ephemeral segment expanded and which mechanisms were enabled. The segments\n\
+                  GC (libclrgc.so) records none of them.",
+        examples: &["dumpgcdata"],
+        exercise: &["dumpgcdata"],
+        action: Action::Run(dumpgcdata::run),
+    },
     Command {
         name: "dumpgen",
         aliases: &["dg"],

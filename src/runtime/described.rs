@@ -336,6 +336,11 @@ pub static BINDINGS: &[Binding] = &[
     // arm64's RUNTIME_FUNCTION has no end.
     arch_field(10, "x64", "RuntimeFunction", "EndAddress", |l| Some(&mut l.code_map.runtime_function_end)),
     field(10, "RuntimeFunction", "UnwindData", |l| Some(&mut l.code_map.runtime_function_unwind)),
+    // The global LoaderAllocator and its loader heaps (`eeheap -loader`).
+    field(10, "SystemDomain", "GlobalLoaderAllocator", |l| Some(&mut l.native_heaps.global_allocator)),
+    field(10, "LoaderAllocator", "LowFrequencyHeap", |l| Some(&mut l.native_heaps.low_frequency_heap)),
+    field(10, "LoaderAllocator", "HighFrequencyHeap", |l| Some(&mut l.native_heaps.high_frequency_heap)),
+    field(10, "LoaderAllocator", "StubHeap", |l| Some(&mut l.native_heaps.stub_heap)),
     global(10, "StubCodeBlockLast", |l| Some(&mut l.code_map.stub_code_block_last), |v| v < 0x100),
 ];
 

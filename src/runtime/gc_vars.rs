@@ -11,6 +11,8 @@
 use crate::dump::AddressSpace;
 use anyhow::{bail, Context, Result};
 
+/// `gc_global_mechanisms` (size_t[6]; workstation regions GC only).
+const GC_GLOBAL_MECHANISMS: u64 = 40;
 const GENERATION_TABLE: u64 = 48;
 const EPHEMERAL_HEAP_SEGMENT: u64 = 80;
 const ALLOC_ALLOCATED: u64 = 120;
@@ -19,6 +21,11 @@ const OOM_INFO: u64 = 136;
 const FINALIZE_QUEUE: u64 = 144;
 const N_HEAPS: u64 = 176;
 const G_HEAPS: u64 = 184;
+/// The workstation GC's `GC_CONFIG_DRIVEN` statistics (`dumpgcdata`): arrays of size_t.
+const INTERESTING_DATA_PER_HEAP: u64 = 200;
+const COMPACT_REASONS_PER_HEAP: u64 = 208;
+const EXPAND_MECHANISMS_PER_HEAP: u64 = 216;
+const INTERESTING_MECHANISM_BITS_PER_HEAP: u64 = 224;
 const HANDLE_TABLE_MAP: u64 = 232;
 const GC_HEAP_FIELD_OFFSETS: u64 = 240;
 const GENERATION_FIELD_OFFSETS: u64 = 248;
@@ -32,6 +39,10 @@ const HF_ALLOC_ALLOCATED: usize = 0;
 const HF_EPHEMERAL_HEAP_SEGMENT: usize = 1;
 const HF_FINALIZE_QUEUE: usize = 2;
 const HF_OOM_INFO: usize = 3;
+const HF_INTERESTING_DATA: usize = 4;
+const HF_COMPACT_REASONS: usize = 5;
+const HF_EXPAND_MECHANISMS: usize = 6;
+const HF_MECHANISM_BITS: usize = 7;
 const HF_GENERATION_TABLE: usize = 18;
 const _: () = assert!(HF_GENERATION_TABLE < GC_HEAP_FIELD_COUNT);
 
@@ -56,6 +67,20 @@ pub struct HeapFields {
     pub generation_table: u64,
     /// Where the heap's `oom_history` is (absent when the GC publishes -1).
     pub oom_info: Option<u64>,
+    /// Where the heap's `GC_CONFIG_DRIVEN` statistics are.
+    pub statistics: Option<GcStatistics>,
+}
+
+/// Where one heap's `GC_CONFIG_DRIVEN` statistics are (`dumpgcdata`): the arrays
+/// `interesting_data_per_heap`, `compact_reasons_per_heap`, `expand_mechanisms_per_heap`
+/// and `interesting_mechanism_bits_per_heap`, of size_t. Addresses for the workstation
+/// GC, offsets into its `gc_heap` for the server GC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcStatistics {
+    pub data_points: u64,
+    pub compact_reasons: u64,
+    pub expand_mechanisms: u64,
+    pub mechanism_bits: u64,
 }
 
 /// GcDacVars as read from the dump.
@@ -72,6 +97,9 @@ pub struct GcDacVars {
     pub handle_table_map: u64,
     /// `dynamic_adaptation_mode` when published (10+, server regions GC): 1 = DATAS.
     pub dynamic_adaptation_mode: Option<i32>,
+    /// The address of `gc_global_mechanisms` (0: not published; only the workstation
+    /// regions GC does).
+    pub global_mechanisms: u64,
 }
 
 /// Workstation GC globals, or the server GC's heap array.
@@ -84,6 +112,8 @@ pub enum GcLayout {
         finalize_queue: u64,
         /// Address of the `oom_history` (0: not published).
         oom_info: u64,
+        /// The statistics arrays, when all four are published.
+        statistics: Option<GcStatistics>,
     },
     Server {
         n_heaps: u32,
@@ -129,6 +159,14 @@ impl GcDacVars {
                 finalize_queue: field(HF_FINALIZE_QUEUE)?,
                 generation_table: field(HF_GENERATION_TABLE)?,
                 oom_info: field(HF_OOM_INFO).ok(),
+                statistics: (|| {
+                    Some(GcStatistics {
+                        data_points: field(HF_INTERESTING_DATA).ok()?,
+                        compact_reasons: field(HF_COMPACT_REASONS).ok()?,
+                        expand_mechanisms: field(HF_EXPAND_MECHANISMS).ok()?,
+                        mechanism_bits: field(HF_MECHANISM_BITS).ok()?,
+                    })
+                })(),
             };
             let n_heaps = space.read_i32(slot(N_HEAPS)?)?;
             if n_heaps <= 0 || n_heaps as u32 > MAX_HEAPS {
@@ -151,6 +189,16 @@ impl GcDacVars {
                 alloc_allocated: slot(ALLOC_ALLOCATED)?,
                 finalize_queue: slot(FINALIZE_QUEUE)?,
                 oom_info: slot(OOM_INFO)?,
+                statistics: (|| {
+                    let s = GcStatistics {
+                        data_points: slot(INTERESTING_DATA_PER_HEAP).ok()?,
+                        compact_reasons: slot(COMPACT_REASONS_PER_HEAP).ok()?,
+                        expand_mechanisms: slot(EXPAND_MECHANISMS_PER_HEAP).ok()?,
+                        mechanism_bits: slot(INTERESTING_MECHANISM_BITS_PER_HEAP).ok()?,
+                    };
+                    (s.data_points != 0 && s.compact_reasons != 0 && s.expand_mechanisms != 0 && s.mechanism_bits != 0)
+                        .then_some(s)
+                })(),
             }
         };
         let dynamic_adaptation_mode = if minor >= 4 {
@@ -171,7 +219,26 @@ impl GcDacVars {
             layout,
             handle_table_map: slot(HANDLE_TABLE_MAP)?,
             dynamic_adaptation_mode,
+            global_mechanisms: slot(GC_GLOBAL_MECHANISMS).unwrap_or(0),
         })
+    }
+
+    /// Where heap `index`'s `GC_CONFIG_DRIVEN` statistics arrays are (absolute
+    /// addresses), when the GC publishes them.
+    pub fn statistics_address(&self, index: usize) -> Option<GcStatistics> {
+        match &self.layout {
+            GcLayout::Workstation { statistics, .. } => (index == 0).then_some(*statistics).flatten(),
+            GcLayout::Server { heaps, fields, .. } => {
+                let heap = *heaps.get(index)?;
+                let s = fields.statistics?;
+                Some(GcStatistics {
+                    data_points: heap.checked_add(s.data_points)?,
+                    compact_reasons: heap.checked_add(s.compact_reasons)?,
+                    expand_mechanisms: heap.checked_add(s.expand_mechanisms)?,
+                    mechanism_bits: heap.checked_add(s.mechanism_bits)?,
+                })
+            }
+        }
     }
 
     pub fn is_server(&self) -> bool {

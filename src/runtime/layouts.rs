@@ -494,6 +494,67 @@ pub struct Layout {
     pub exception: ExceptionLayout,
     /// Thread statics (9, 10).
     pub thread_statics: ThreadStaticsLayout,
+    /// The loader's and the JIT's native heaps (`eeheap -loader`).
+    pub native_heaps: NativeHeapsLayout,
+}
+
+/// Where the runtime's native heaps are (`eeheap -loader`): the loader heaps of the
+/// global `LoaderAllocator` (every domain's on .NET 8+) and the JIT's code heaps. Read
+/// off ops-net{8,9,10}-wks-heap: each heap's block list gives, block for block, the
+/// addresses and sizes dotnet-dump prints (`eeheap.txt` of their truth), and the
+/// `g_dacTable` entries hold the domains' and the JIT manager's addresses it prints.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeHeapsLayout {
+    /// `g_dacTable` index of `SystemDomain::m_pSystemDomain` (-> the `SystemDomain`, a
+    /// static object in libcoreclr; 10: descriptor global `SystemDomain`).
+    pub system_domain: usize,
+    /// `g_dacTable` index of `ExecutionManager::m_pEEJitManager` (-> `EEJitManager*`).
+    pub jit_manager: usize,
+    /// `SystemDomain.m_GlobalAllocator`, the `LoaderAllocator` held inline (10:
+    /// descriptor `SystemDomain.GlobalLoaderAllocator`; 8, 9: the offset whose object
+    /// handle field, at `collectible.object_handle`, is null and whose heaps are the truth's).
+    pub global_allocator: u64,
+    /// `LoaderAllocator`'s `LoaderHeap*` fields (10: descriptor `LoaderAllocator.*Heap`
+    /// for the first three).
+    pub low_frequency_heap: u64,
+    pub high_frequency_heap: u64,
+    pub stub_heap: u64,
+    /// `m_pStaticsHeap` (9, 10; dotnet-dump names it `Unknown`).
+    pub statics_heap: Option<u64>,
+    pub executable_heap: u64,
+    pub fixup_precode_heap: u64,
+    pub new_stub_precode_heap: u64,
+    /// `LoaderAllocator.m_pVirtualCallStubManager`, and in it `indcell_heap` and
+    /// `cache_entry_heap`.
+    pub stub_manager: u64,
+    pub indcell_heap: u64,
+    pub cache_entry_heap: u64,
+    /// Where `LoaderCodeHeap`'s and `HostCodeHeap`'s vtables are in `g_dacTable`'s vtable
+    /// part (`vptr_list.h` order): a code heap is told by its vtable, as the DAC does.
+    pub loader_code_heap_vtable: usize,
+    pub host_code_heap_vtable: usize,
+}
+
+/// Parts of the native heaps' structures that are the same on 8, 9 and 10 (x64 and arm64).
+pub mod native_heap {
+    /// `LoaderHeap.m_pFirstBlock` (after the vtable); an `ExplicitControlLoaderHeap` (a
+    /// `LoaderCodeHeap`'s) has no vtable, and its first block is at +0.
+    pub const LOADER_HEAP_FIRST_BLOCK: u64 = 8;
+    pub const EXPLICIT_HEAP_FIRST_BLOCK: u64 = 0;
+    /// `LoaderHeapBlock { pNext, pVirtualAddress, dwVirtualSize }`.
+    pub const BLOCK_NEXT: u64 = 0;
+    pub const BLOCK_ADDRESS: u64 = 8;
+    pub const BLOCK_SIZE: u64 = 16;
+    /// `EEJitManager.m_pCodeHeap` (-> `HeapList`).
+    pub const JIT_MANAGER_CODE_HEAPS: u64 = 16;
+    /// `HeapList { hpNext @0, pHeap @8 }` (10: descriptor `CodeHeapListNode.Next`).
+    pub const HEAP_LIST_NEXT: u64 = 0;
+    pub const HEAP_LIST_HEAP: u64 = 8;
+    /// `LoaderCodeHeap.m_LoaderHeap` (an `ExplicitControlLoaderHeap`, after the vtable).
+    pub const LOADER_CODE_HEAP_LOADER_HEAP: u64 = 8;
+    /// `HostCodeHeap.m_pBaseAddr` and `m_pLastAvailableCommittedAddr`.
+    pub const HOST_CODE_HEAP_BASE: u64 = 24;
+    pub const HOST_CODE_HEAP_COMMITTED_END: u64 = 32;
 }
 
 /// `g_pSyncTable` holds `SyncTableEntry { SyncBlock* +0, Object* +8 }` (16 bytes; 9/10
@@ -1010,6 +1071,23 @@ pub static NET8: Layout = Layout {
     },
     code_map: CODE_MAP,
     thread_statics: THREAD_STATICS,
+    native_heaps: NativeHeapsLayout {
+        system_domain: 22,
+        jit_manager: 4,
+        global_allocator: 2560,
+        low_frequency_heap: 912,
+        high_frequency_heap: 920,
+        stub_heap: 928,
+        statics_heap: None,
+        executable_heap: 944,
+        fixup_precode_heap: 960,
+        new_stub_precode_heap: 968,
+        stub_manager: 2088,
+        indcell_heap: 488,
+        cache_entry_heap: 496,
+        loader_code_heap_vtable: 56,
+        host_code_heap_vtable: 57,
+    },
 };
 
 pub static NET9: Layout = Layout {
@@ -1155,6 +1233,23 @@ pub static NET9: Layout = Layout {
     },
     code_map: CODE_MAP,
     thread_statics: THREAD_STATICS,
+    native_heaps: NativeHeapsLayout {
+        system_domain: 22,
+        jit_manager: 4,
+        global_allocator: 1840,
+        low_frequency_heap: 1056,
+        high_frequency_heap: 1064,
+        stub_heap: 1080,
+        statics_heap: Some(1072),
+        executable_heap: 1096,
+        fixup_precode_heap: 1112,
+        new_stub_precode_heap: 1120,
+        stub_manager: 2408,
+        indcell_heap: 488,
+        cache_entry_heap: 496,
+        loader_code_heap_vtable: 55,
+        host_code_heap_vtable: 56,
+    },
 };
 
 pub static NET10: Layout = Layout {
@@ -1299,6 +1394,23 @@ pub static NET10: Layout = Layout {
     },
     code_map: CODE_MAP,
     thread_statics: THREAD_STATICS,
+    native_heaps: NativeHeapsLayout {
+        system_domain: 21,
+        jit_manager: 4,
+        global_allocator: 16,
+        low_frequency_heap: 688,
+        high_frequency_heap: 696,
+        stub_heap: 712,
+        statics_heap: Some(704),
+        executable_heap: 720,
+        fixup_precode_heap: 736,
+        new_stub_precode_heap: 744,
+        stub_manager: 1808,
+        indcell_heap: 408,
+        cache_entry_heap: 416,
+        loader_code_heap_vtable: 29,
+        host_code_heap_vtable: 30,
+    },
 };
 
 /// .NET 10 on linux-arm64: `NET10` with what sits after architecture-sized members moved

@@ -12,6 +12,7 @@ pub mod described;
 pub mod code_versions;
 pub mod methods;
 pub mod modules;
+pub mod native_heaps;
 pub mod precode;
 pub mod stack;
 pub mod symbols;
