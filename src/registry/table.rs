@@ -415,13 +415,16 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "eeheap",
         aliases: &[],
-        usage: "-gc [-heap <n>] [-segment <addr>] [<start> [<end>]]",
+        usage: "[-gc] [-loader] [-heap <n>] [-segment <addr>] [<start> [<end>]]",
         summary: "Displays information about native memory that CLR has allocated.",
         options: eeheap::OPTIONS,
-        details: "For the GC heap: each heap's generations and segments with their sizes, and\n\
-                  the total. The loader heaps are not read yet.",
-        examples: &["eeheap -gc"],
-        exercise: &["eeheap -gc"],
+        details: "The loader heaps of each domain's loader allocator (blocks as\n\
+                  start(reserved:in the dump), grouped by kind), the JIT's code heaps, then the\n\
+                  GC heap: each heap's generations and segments with their sizes, and the total\n\
+                  native memory. -loader or -gc prints one part; -heap and -segment filter the\n\
+                  GC part, <start> [<end>] both.",
+        examples: &["eeheap", "eeheap -loader", "eeheap -gc"],
+        exercise: &["eeheap", "eeheap -loader", "eeheap -gc"],
         action: Action::Run(eeheap::run),
     },
     Command {
