@@ -200,8 +200,8 @@ mod tests {
         assert_eq!(replacements("dumphe"), ["dumpheap "]);
         assert_eq!(replacements("!DumpHe"), ["!dumpheap "]);
         assert!(replacements("dump").contains(&"dumpobj ".to_string()));
-        assert_eq!(replacements("help dumpg"), ["dumpgen "]);
-        assert_eq!(helper().candidates("help dumpg").0, 5);
+        assert_eq!(replacements("help dumpge"), ["dumpgen "]);
+        assert_eq!(helper().candidates("help dumpge").0, 5);
     }
 
     #[test]
