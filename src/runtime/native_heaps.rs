@@ -205,12 +205,9 @@ impl Runtime {
     /// How many bytes of whole pages, from `start`, the dump holds before its first gap,
     /// counted a page at a time until `size` is reached (dotnet-dump's reading).
     fn captured_pages(&self, start: u64, size: u64) -> u64 {
-        let run = self.space.readable_run(start);
-        let mut n = 0u64;
-        while n < size && n.saturating_add(PAGE) <= run {
-            n += PAGE;
-        }
-        n
+        // Pages are counted while fewer than `size` bytes are and the next page is held.
+        let pages = size.div_ceil(PAGE).min(self.space.readable_run(start) / PAGE);
+        pages.saturating_mul(PAGE)
     }
 
     /// The JIT manager's code heaps, in its list's order.
@@ -223,8 +220,8 @@ impl Runtime {
         let mut seen = HashSet::new();
         let mut node = read(manager.wrapping_add(nh::JIT_MANAGER_CODE_HEAPS)).unwrap_or(0);
         while node != 0 && seen.insert(node) {
-            if seen.len() > MAX_BLOCKS {
-                warnings.push(format!("the JIT manager's code heap list is longer than {MAX_BLOCKS}: the rest left out"));
+            if seen.len() > MAX_BLOCKS || out.len() > MAX_BLOCKS {
+                warnings.push(format!("the JIT manager has more than {MAX_BLOCKS} code heaps or blocks: the rest left out"));
                 break;
             }
             let Some(heap) = read(node.wrapping_add(nh::HEAP_LIST_HEAP)) else {
