@@ -19,6 +19,7 @@ pub mod dumpexceptions;
 pub mod dumphttp;
 pub mod dumpgen;
 pub mod dumpheap;
+pub mod dumpil;
 pub mod dumpmd;
 pub mod dumpmt;
 pub mod dumprequests;

@@ -6,6 +6,7 @@ pub use crate::runtime::methods::JitKind;
 use crate::runtime::modules::module_image;
 use crate::runtime::stack::names::{method_desc_name, MetadataCache};
 use anyhow::Result;
+use std::sync::Arc;
 
 /// One row of `dumpmt -md`.
 #[derive(Debug, Clone)]
@@ -234,5 +235,46 @@ mod tests {
         assert!(m("/x/y/scenarios.dll", "/x/y/scenarios.dll"));
         assert!(!m("/x/y/scenarios.dll", "y/scenarios.dll"));
         assert!(!m("", "scenarios.dll"));
+    }
+}
+
+/// A method's IL as `dumpil` finds it.
+#[derive(Debug, Clone)]
+pub enum MethodIl {
+    /// The MethodDesc has no MethodDef token (an IL stub).
+    NoToken,
+    /// The method has no IL address (abstract, runtime-implemented, an internal call; or
+    /// a module whose IL clrheap does not locate).
+    NoAddress,
+    /// There is an IL address, but no method body can be read there.
+    Unreadable { address: u64, module: u64 },
+    /// The body, and the metadata of its module to name its tokens.
+    Body {
+        module: u64,
+        il: crate::runtime::code_versions::IlBody,
+        metadata: Option<Arc<crate::metadata::MetadataReader>>,
+    },
+}
+
+impl Heap {
+    /// The IL of a MethodDesc (one [`Heap::is_method_desc`] accepts).
+    pub fn method_il(&self, md: u64) -> Result<MethodIl> {
+        let (_, rid) = crate::runtime::stack::names::method_desc_token(&self.runtime, md)?;
+        if rid == 0 {
+            return Ok(MethodIl::NoToken);
+        }
+        let data = crate::runtime::code_versions::method_desc_data(&self.runtime, md, None)?;
+        if data.il_address == 0 {
+            return Ok(MethodIl::NoAddress);
+        }
+        Ok(match crate::runtime::code_versions::read_il_body(&self.runtime, data.il_address) {
+            Some(il) => MethodIl::Body { module: data.module, il, metadata: self.module_metadata(data.module) },
+            None => MethodIl::Unreadable { address: data.il_address, module: data.module },
+        })
+    }
+
+    /// A method body at an address given by the user (`dumpil -i`).
+    pub fn il_at(&self, address: u64) -> Option<crate::runtime::code_versions::IlBody> {
+        crate::runtime::code_versions::read_il_body(&self.runtime, address)
     }
 }

@@ -6,7 +6,7 @@ use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
-use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee, token2ee};
+use crate::commands::{dumpclass, dumpil, dumpmd, dumpmt, name2ee, token2ee};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -290,7 +290,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumphttp", "dumphttp --stats", "dumphttp --pending"],
         action: Action::Run(dumphttp::run),
     },
-    planned("dumpil", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that is associated with a managed method."),
+    Command {
+        name: "dumpil",
+        aliases: &[],
+        usage: "[-i] <methoddesc>",
+        summary: "Displays the Microsoft intermediate language (MSIL) that is associated with a managed method.",
+        options: dumpil::OPTIONS,
+        details: "The method's IL address, then its instructions one a line with their IL offsets,\n\
+                  tokens named from the module's metadata, and its exception clauses as nested\n\
+                  .try/.catch/.finally blocks. With -i the address is the IL itself.",
+        examples: &["dumpil 7f04527893c0", "dumpil -i 7f04d0f8d93a"],
+        exercise: &["dumpil {4}", "dumpil {0}", "dumpil -i {0}", "dumpil 1234"],
+        action: Action::Run(dumpil::run),
+    },
     Command {
         name: "dumplog",
         aliases: &[],

@@ -287,3 +287,38 @@ fn ee_class(rt: &Runtime, mt: u64) -> Option<u64> {
     let c = space.read_ptr(canon.wrapping_add(off)).ok()?;
     (c & 1 == 0).then_some(c)
 }
+
+/// Bytes SOS reads at an IL address to find the size of the body (`GetILSize`).
+const IL_HEADER_READ: usize = 1024;
+/// Largest method body read (a fat header's code size is a `u32`; the dump's bodies are
+/// far smaller).
+const MAX_IL_BODY: usize = 16 << 20;
+
+/// A method body read from the dump: its bytes (header, code, sections) and its parse.
+#[derive(Debug, Clone)]
+pub struct IlBody {
+    pub address: u64,
+    pub bytes: Vec<u8>,
+    pub body: crate::metadata::il::MethodBody,
+}
+
+/// Reads the method body at `address`: its header first (as much of
+/// [`IL_HEADER_READ`] bytes as the dump holds), then the whole body as the header sizes
+/// it. `None` when not even the header can be read or parsed.
+pub fn read_il_body(rt: &Runtime, address: u64) -> Option<IlBody> {
+    let space = &rt.space;
+    let run = space.readable_run(address).min(IL_HEADER_READ as u64) as usize;
+    if run == 0 {
+        return None;
+    }
+    let head = space.read_vec(address, run).ok()?;
+    let body = crate::metadata::il::MethodBody::parse(&head).ok()?;
+    let size = body.total_size.min(MAX_IL_BODY);
+    let bytes = if size <= head.len() {
+        head[..size].to_vec()
+    } else {
+        let have = (space.readable_run(address).min(size as u64)) as usize;
+        space.read_vec(address, have).ok()?
+    };
+    Some(IlBody { address, bytes, body })
+}
