@@ -27,6 +27,7 @@ pub mod dumpobj;
 pub mod dumpobjgcrefs;
 pub mod dumpstackobjects;
 pub mod eeheap;
+pub mod ehinfo;
 pub mod eeversion;
 pub mod ephrefs;
 pub mod ephtoloh;

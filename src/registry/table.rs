@@ -6,7 +6,7 @@ use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
-use crate::commands::{dumpclass, dumpil, dumpmd, dumpmt, name2ee, token2ee};
+use crate::commands::{dumpclass, dumpil, dumpmd, dumpmt, ehinfo, name2ee, token2ee};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -434,7 +434,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["eeversion"],
         action: Action::Run(eeversion::run),
     },
-    planned("ehinfo", &[], "<arguments>", "Displays the exception handling blocks in a JIT-ed method."),
+    Command {
+        name: "ehinfo",
+        aliases: &[],
+        usage: "<methoddesc|code address>",
+        summary: "Displays the exception handling blocks in a JIT-ed method.",
+        options: ehinfo::OPTIONS,
+        details: "The method (as dumpmd shows it), then each exception clause of its current native\n\
+                  code: kind, catch type, protected range and handler (and filter), as addresses\n\
+                  and as offsets from the code's start. JIT and ReadyToRun code.",
+        examples: &["ehinfo 7f04527893c0", "ehinfo 7f0452633ed5"],
+        exercise: &["ehinfo {4}", "ehinfo {0}", "ehinfo 1234", "ehinfo"],
+        action: Action::Run(ehinfo::run),
+    },
     Command {
         name: "enummem",
         aliases: &[],

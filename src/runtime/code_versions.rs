@@ -36,6 +36,9 @@ const NODE_NATIVE_CODE: u64 = 0;
 const NODE_IL_VERSION: u64 = 16;
 const NODE_NEXT: u64 = 24;
 const NODE_OPT_TIER: u64 = 36;
+/// `NativeCodeVersionNode.Flags` and its `IsActiveChild` bit (9 and 10).
+const NODE_FLAGS: u64 = 52;
+const NODE_ACTIVE_CHILD: u32 = 0x1;
 /// Most version nodes followed for one method.
 const MAX_NODES: usize = 64;
 /// `MethodImplAttributes.NoOptimization`, `AggressiveOptimization`.
@@ -175,19 +178,24 @@ pub fn method_desc_data(rt: &Runtime, md: u64, code_at_ip: Option<&CodeInfo>) ->
         }
     };
     let mut versions = vec![NativeCodeVersion { code: default_code, node: 0, tier: tier_of(default_code, None) }];
+    // The active version: the node marked as the active child, else the default one.
+    let mut active_code = default_code;
     for node in version_nodes(rt, md) {
         let code = space.read_ptr(node.wrapping_add(NODE_NATIVE_CODE)).unwrap_or(0);
         if space.read_ptr(node.wrapping_add(NODE_IL_VERSION)).unwrap_or(0) != 0 {
             continue;
         }
         let tier = space.read_u32(node.wrapping_add(NODE_OPT_TIER)).unwrap_or(u32::MAX);
+        if space.read_u32(node.wrapping_add(NODE_FLAGS)).unwrap_or(0) & NODE_ACTIVE_CHILD != 0 && code != 0 {
+            active_code = code;
+        }
         versions.push(NativeCodeVersion { code, node, tier: tier_of(code, Some(tier)) });
     }
     // The requested version: the one whose code holds the IP (none when no version's
     // code is that code), else the active one.
     let native_code = match code_at_ip {
         Some(c) => versions.iter().find(|v| v.code != 0 && v.code == c.method_start).map(|v| v.code),
-        None => Some(default_code).filter(|&c| c != 0),
+        None => Some(active_code).filter(|&c| c != 0),
     };
     let il_address = method
         .as_ref()
