@@ -67,7 +67,10 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
             sos.put(&format!("ilAddr is {address:016X} pImport is {module:016X}\n"))?;
             sos.put("error decoding IL\n")
         }
-        MethodIl::Body { module, il, metadata } => {
+        MethodIl::Body { module, dynamic, il, metadata } => {
+            if dynamic {
+                sos.put("Found profiler modified IL\n")?;
+            }
             sos.put(&format!("ilAddr is {:016X} pImport is {module:016X}\n", il.address))?;
             sos.put(&format!("ilAddr = {:016X}\n", il.address))?;
             sos.put(&il_listing(metadata.as_deref(), &il.bytes, &il.body))

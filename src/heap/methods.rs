@@ -251,6 +251,8 @@ pub enum MethodIl {
     /// The body, and the metadata of its module to name its tokens.
     Body {
         module: u64,
+        /// The IL is the module's dynamic IL (SOS: "Found profiler modified IL").
+        dynamic: bool,
         il: crate::runtime::code_versions::IlBody,
         metadata: Option<Arc<crate::metadata::MetadataReader>>,
     },
@@ -268,7 +270,7 @@ impl Heap {
             return Ok(MethodIl::NoAddress);
         }
         Ok(match crate::runtime::code_versions::read_il_body(&self.runtime, data.il_address) {
-            Some(il) => MethodIl::Body { module: data.module, il, metadata: self.module_metadata(data.module) },
+            Some(il) => MethodIl::Body { module: data.module, dynamic: data.il_is_dynamic, il, metadata: self.module_metadata(data.module) },
             None => MethodIl::Unreadable { address: data.il_address, module: data.module },
         })
     }

@@ -119,6 +119,9 @@ pub struct MethodDescData {
     pub native_code: Option<u64>,
     /// The method's IL (its header), 0 when it has none.
     pub il_address: u64,
+    /// Whether that IL is the module's dynamic IL (a module emitted at run time keeps its
+    /// methods' IL there; SOS reports it as "profiler modified IL").
+    pub il_is_dynamic: bool,
     /// The native code versions, default version first.
     pub versions: Vec<NativeCodeVersion>,
 }
@@ -197,11 +200,15 @@ pub fn method_desc_data(rt: &Runtime, md: u64, code_at_ip: Option<&CodeInfo>) ->
         Some(c) => versions.iter().find(|v| v.code != 0 && v.code == c.method_start).map(|v| v.code),
         None => Some(active_code).filter(|&c| c != 0),
     };
-    let il_address = method
-        .as_ref()
-        .filter(|m| m.rva != 0 && matches!(info.flags & 7, MC_IL | MC_INSTANTIATED))
-        .and_then(|m| il_address(rt, module, m.rva))
-        .unwrap_or(0);
+    let dynamic_il = dynamic_il(rt, module, 0x0600_0000 | rid);
+    let il_address = match dynamic_il {
+        Some(a) => a,
+        None => method
+            .as_ref()
+            .filter(|m| m.rva != 0 && matches!(info.flags & 7, MC_IL | MC_INSTANTIATED))
+            .and_then(|m| il_address(rt, module, m.rva))
+            .unwrap_or(0),
+    };
     let ee_class = ee_class(rt, mt);
     Ok(MethodDescData {
         method_desc: md,
@@ -211,6 +218,7 @@ pub fn method_desc_data(rt: &Runtime, md: u64, code_at_ip: Option<&CodeInfo>) ->
         module,
         native_code,
         il_address,
+        il_is_dynamic: dynamic_il.is_some(),
         versions,
     })
 }
@@ -265,6 +273,29 @@ fn version_nodes(rt: &Runtime, md: u64) -> Vec<u64> {
         node = space.read_ptr(node.wrapping_add(NODE_NEXT)).unwrap_or(0);
     }
     out
+}
+
+/// Most entries of a dynamic IL table read.
+const MAX_DYNAMIC_IL_ENTRIES: u64 = 1 << 16;
+
+/// The IL a module keeps for a method in its dynamic IL table (see
+/// [`crate::runtime::layouts::ModuleLayout::dynamic_il_table`]): the entry holding the
+/// token, found by scanning the table (its hash is the runtime's business).
+pub fn dynamic_il(rt: &Runtime, module: u64, token: u32) -> Option<u64> {
+    let space = &rt.space;
+    let table = space.read_ptr(module.wrapping_add(rt.layout.module.dynamic_il_table)).ok()?;
+    if table == 0 {
+        return None;
+    }
+    let entries = space.read_ptr(table).ok()?;
+    let size = (space.read_u32(table.wrapping_add(8)).ok()? as u64).min(MAX_DYNAMIC_IL_ENTRIES);
+    if entries == 0 {
+        return None;
+    }
+    (0..size).find_map(|i| {
+        let e = entries.wrapping_add(i * 16);
+        (space.read_u32(e).ok()? == token).then(|| space.read_ptr(e.wrapping_add(8)).ok()).flatten().filter(|&a| a != 0)
+    })
 }
 
 /// Where a method's IL is in the dump: its module's image base and the RVA as laid out.
