@@ -6,6 +6,7 @@ pub use crate::runtime::methods::JitKind;
 use crate::runtime::modules::module_image;
 use crate::runtime::stack::names::{method_desc_name, MetadataCache};
 use anyhow::Result;
+use std::sync::Arc;
 
 /// One row of `dumpmt -md`.
 #[derive(Debug, Clone)]
@@ -234,5 +235,143 @@ mod tests {
         assert!(m("/x/y/scenarios.dll", "/x/y/scenarios.dll"));
         assert!(!m("/x/y/scenarios.dll", "y/scenarios.dll"));
         assert!(!m("", "scenarios.dll"));
+    }
+}
+
+/// A method's IL as `dumpil` finds it.
+#[derive(Debug, Clone)]
+pub enum MethodIl {
+    /// The MethodDesc has no MethodDef token (an IL stub).
+    NoToken,
+    /// The method has no IL address (abstract, runtime-implemented, an internal call; or
+    /// a module whose IL clrheap does not locate).
+    NoAddress,
+    /// There is an IL address, but no method body can be read there.
+    Unreadable { address: u64, module: u64 },
+    /// The body, and the metadata of its module to name its tokens.
+    Body {
+        module: u64,
+        /// The IL is the module's dynamic IL (SOS: "Found profiler modified IL").
+        dynamic: bool,
+        il: crate::runtime::code_versions::IlBody,
+        metadata: Option<Arc<crate::metadata::MetadataReader>>,
+    },
+}
+
+impl Heap {
+    /// The IL of a MethodDesc (one [`Heap::is_method_desc`] accepts).
+    pub fn method_il(&self, md: u64) -> Result<MethodIl> {
+        let (_, rid) = crate::runtime::stack::names::method_desc_token(&self.runtime, md)?;
+        if rid == 0 {
+            return Ok(MethodIl::NoToken);
+        }
+        let data = crate::runtime::code_versions::method_desc_data(&self.runtime, md, None)?;
+        if data.il_address == 0 {
+            return Ok(MethodIl::NoAddress);
+        }
+        Ok(match crate::runtime::code_versions::read_il_body(&self.runtime, data.il_address) {
+            Some(il) => MethodIl::Body { module: data.module, dynamic: data.il_is_dynamic, il, metadata: self.module_metadata(data.module) },
+            None => MethodIl::Unreadable { address: data.il_address, module: data.module },
+        })
+    }
+
+    /// A method body at an address given by the user (`dumpil -i`).
+    pub fn il_at(&self, address: u64) -> Option<crate::runtime::code_versions::IlBody> {
+        crate::runtime::code_versions::read_il_body(&self.runtime, address)
+    }
+}
+
+/// The kind of an exception clause, as SOS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EhKind {
+    Typed,
+    Filter,
+    Finally,
+    Fault,
+}
+
+/// `COR_ILEXCEPTION_CLAUSE_*` flags of native code's clauses.
+const EH_FILTER: u32 = 0x1;
+const EH_FINALLY: u32 = 0x2;
+const EH_FAULT: u32 = 0x4;
+const EH_DUPLICATED: u32 = 0x8;
+
+/// One exception clause of a method's native code, offsets from the code's start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EhClauseReport {
+    pub kind: EhKind,
+    pub try_start: u32,
+    pub try_end: u32,
+    pub handler_start: u32,
+    pub handler_end: u32,
+    /// The filter's offset (a filter clause).
+    pub filter: u32,
+    /// A clause the JIT copied for a funclet.
+    pub duplicate: bool,
+    /// A typed clause's catch type, named as SOS names it (`None` for other kinds).
+    pub catch_type: Option<String>,
+}
+
+/// What `ehinfo` finds for a MethodDesc.
+#[derive(Debug, Clone)]
+pub enum EhInfo {
+    /// The method has no native code.
+    NoCode,
+    /// Its code is in no code heap or image clrheap reads.
+    NoCodeHeader,
+    /// The code's start and its clauses.
+    Clauses { code: u64, clauses: Vec<EhClauseReport> },
+}
+
+impl Heap {
+    /// The MethodDesc of the managed code holding `ip`.
+    pub fn method_desc_at_ip(&self, ip: u64) -> Option<u64> {
+        crate::runtime::code_versions::method_desc_at_ip(&self.runtime, ip).map(|(md, _)| md)
+    }
+
+    /// The exception clauses of a method's current native code (SOS's `TraverseEHInfo`).
+    pub fn method_eh_info(&self, md: u64) -> Result<EhInfo> {
+        let Some(code) = self.method_native_code(md) else { return Ok(EhInfo::NoCode) };
+        let map = crate::runtime::stack::codemap::CodeMap::new(&self.runtime)?;
+        let Some(info) = map.lookup(code).ok().flatten() else { return Ok(EhInfo::NoCodeHeader) };
+        let raw = map.eh_clauses(&info)?;
+        let module = self.method_module(md);
+        let meta = module.and_then(|m| self.module_metadata(m));
+        let clauses = raw
+            .iter()
+            .map(|c| {
+                let flags = c[0];
+                let kind = if flags & EH_FAULT != 0 {
+                    EhKind::Fault
+                } else if flags & EH_FINALLY != 0 {
+                    EhKind::Finally
+                } else if flags & EH_FILTER != 0 {
+                    EhKind::Filter
+                } else {
+                    EhKind::Typed
+                };
+                let catch_type = (kind == EhKind::Typed).then(|| match &meta {
+                    Some(m) => crate::metadata::ildasm::catch_type_name(m, c[5]),
+                    None => format!("token_0x{:08X}", c[5]),
+                });
+                EhClauseReport {
+                    kind,
+                    try_start: c[1],
+                    try_end: c[2],
+                    handler_start: c[3],
+                    handler_end: c[4],
+                    filter: if kind == EhKind::Filter { c[5] } else { 0 },
+                    duplicate: flags & EH_DUPLICATED != 0,
+                    catch_type,
+                }
+            })
+            .collect();
+        Ok(EhInfo::Clauses { code: info.method_start, clauses })
+    }
+
+    /// The module of a MethodDesc's type.
+    pub fn method_module(&self, md: u64) -> Option<u64> {
+        let (mt, _) = crate::runtime::stack::names::method_desc_token(&self.runtime, md).ok()?;
+        self.method_table(mt).ok().map(|i| i.module)
     }
 }

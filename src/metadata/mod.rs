@@ -14,6 +14,8 @@
 //! Every input byte is untrusted: all reads are bounds-checked, recursion is depth-limited
 //! and no allocation is sized by input beyond what the input itself holds. Failures are
 //! reported as [`MetadataError`].
+pub mod il;
+pub mod ildasm;
 pub mod pdb;
 pub mod pe;
 mod reader;

@@ -571,6 +571,67 @@ impl MetadataReader {
             .collect()
     }
 
+    /// The TypeDef that declares Field `rid` (0 when none does).
+    pub fn field_owner(&self, rid: u32) -> u32 {
+        self.member_owner(rid, 4, TableId::FieldPtr)
+    }
+
+    /// The TypeDef that declares MethodDef `rid` (0 when none does).
+    pub fn method_owner(&self, rid: u32) -> u32 {
+        self.member_owner(rid, 5, TableId::MethodPtr)
+    }
+
+    /// The last TypeDef whose member list (column `col`) starts at or before the member's
+    /// position (its row, or its index in the pointer table when there is one), by
+    /// binary search: the lists are in increasing order.
+    fn member_owner(&self, rid: u32, col: usize, ptr: TableId) -> u32 {
+        let position = if self.rows(ptr) > 0 {
+            match (1..=self.rows(ptr)).find(|&i| self.cell(ptr, i, 0).ok() == Some(rid)) {
+                Some(i) => i,
+                None => return 0,
+            }
+        } else {
+            rid
+        };
+        let (mut lo, mut hi) = (1u32, self.typedef_count());
+        let mut found = 0;
+        while lo <= hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.cell(TableId::TypeDef, mid, col) {
+                Ok(start) if start <= position => {
+                    found = mid;
+                    lo = mid + 1;
+                }
+                Ok(_) => hi = mid - 1,
+                Err(_) => return found,
+            }
+        }
+        // Types with empty member lists share the next one's start: the last of a run of
+        // equal starts is the one whose list holds the member.
+        found
+    }
+
+    /// The bytes of the `#Blob` heap from the start of the signature in column `col` of
+    /// row `rid` of `table` to the heap's end: what a reader that runs past a signature
+    /// reads next.
+    pub fn blob_cell_and_rest(&self, table: TableId, rid: u32, col: usize) -> Result<&[u8]> {
+        let index = self.cell(table, rid, col)?;
+        let heap = &self.data[self.blobs.clone()];
+        let mut pos = index as usize;
+        let bad = MetadataError::BadHeapIndex { heap: "#Blob", index };
+        read_compressed_u32(heap, &mut pos).ok_or(bad.clone())?;
+        heap.get(pos..).ok_or(bad)
+    }
+
+    /// A `#US` entry as UTF-16 code units (the trailing flag byte dropped).
+    pub fn user_string_units(&self, index: u32) -> Result<Vec<u16>> {
+        if index == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = self.length_prefixed(self.user_strings.clone(), "#US", index)?;
+        Ok(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect())
+    }
+
     // ---- Names --------------------------------------------------------------------------
 
     /// The enclosing TypeDef of TypeDef `rid`, if it is nested.

@@ -2,11 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh, gcheapstat, gcwhere, listnearobj, pathto, readmemory, sizestats, verifyheap};
-use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
-use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
-use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
-use crate::commands::{dumpclass, dumpgcdata, dumpmd, dumpmt, name2ee, token2ee};
+use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, verifyheap};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -303,7 +299,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumphttp", "dumphttp --stats", "dumphttp --pending"],
         action: Action::Run(dumphttp::run),
     },
-    planned("dumpil", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that is associated with a managed method."),
+    Command {
+        name: "dumpil",
+        aliases: &[],
+        usage: "[-i] <methoddesc>",
+        summary: "Displays the Microsoft intermediate language (MSIL) that is associated with a managed method.",
+        options: dumpil::OPTIONS,
+        details: "The method's IL address, then its instructions one a line with their IL offsets,\n\
+                  tokens named from the module's metadata, and its exception clauses as nested\n\
+                  .try/.catch/.finally blocks. With -i the address is the IL itself.",
+        examples: &["dumpil 7f04527893c0", "dumpil -i 7f04d0f8d93a"],
+        exercise: &["dumpil {4}", "dumpil {0}", "dumpil -i {0}", "dumpil 1234"],
+        action: Action::Run(dumpil::run),
+    },
     Command {
         name: "dumplog",
         aliases: &[],
@@ -438,7 +446,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["eeversion"],
         action: Action::Run(eeversion::run),
     },
-    planned("ehinfo", &[], "<arguments>", "Displays the exception handling blocks in a JIT-ed method."),
+    Command {
+        name: "ehinfo",
+        aliases: &[],
+        usage: "<methoddesc|code address>",
+        summary: "Displays the exception handling blocks in a JIT-ed method.",
+        options: ehinfo::OPTIONS,
+        details: "The method (as dumpmd shows it), then each exception clause of its current native\n\
+                  code: kind, catch type, protected range and handler (and filter), as addresses\n\
+                  and as offsets from the code's start. JIT and ReadyToRun code.",
+        examples: &["ehinfo 7f04527893c0", "ehinfo 7f0452633ed5"],
+        exercise: &["ehinfo {4}", "ehinfo {0}", "ehinfo 1234", "ehinfo"],
+        action: Action::Run(ehinfo::run),
+    },
     Command {
         name: "enummem",
         aliases: &[],

@@ -40,7 +40,7 @@ pub fn method_desc_text(r: &MethodDescReport) -> String {
     s.push_str(&format!("  IL Addr:            {:016x}\n", d.il_address));
     for v in d.versions.iter().rev() {
         s.push_str(&format!("     CodeAddr:           {:016x}  ({})\n", v.code, v.tier.name()));
-        s.push_str(&format!("     NativeCodeVersion:  {:016x}\n", v.node));
+        s.push_str(&format!("     NativeCodeVersion:  {:016X}\n", v.node));
     }
     s
 }

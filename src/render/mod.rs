@@ -17,6 +17,7 @@
 //! the heap's name cache).
 pub mod columns;
 pub mod format;
+pub mod il;
 pub mod methods;
 pub mod objects;
 pub mod output;

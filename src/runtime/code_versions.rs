@@ -36,6 +36,9 @@ const NODE_NATIVE_CODE: u64 = 0;
 const NODE_IL_VERSION: u64 = 16;
 const NODE_NEXT: u64 = 24;
 const NODE_OPT_TIER: u64 = 36;
+/// `NativeCodeVersionNode.Flags` and its `IsActiveChild` bit (9 and 10).
+const NODE_FLAGS: u64 = 52;
+const NODE_ACTIVE_CHILD: u32 = 0x1;
 /// Most version nodes followed for one method.
 const MAX_NODES: usize = 64;
 /// `MethodImplAttributes.NoOptimization`, `AggressiveOptimization`.
@@ -116,6 +119,9 @@ pub struct MethodDescData {
     pub native_code: Option<u64>,
     /// The method's IL (its header), 0 when it has none.
     pub il_address: u64,
+    /// Whether that IL is the module's dynamic IL (a module emitted at run time keeps its
+    /// methods' IL there; SOS reports it as "profiler modified IL").
+    pub il_is_dynamic: bool,
     /// The native code versions, default version first.
     pub versions: Vec<NativeCodeVersion>,
 }
@@ -175,25 +181,34 @@ pub fn method_desc_data(rt: &Runtime, md: u64, code_at_ip: Option<&CodeInfo>) ->
         }
     };
     let mut versions = vec![NativeCodeVersion { code: default_code, node: 0, tier: tier_of(default_code, None) }];
+    // The active version: the node marked as the active child, else the default one.
+    let mut active_code = default_code;
     for node in version_nodes(rt, md) {
         let code = space.read_ptr(node.wrapping_add(NODE_NATIVE_CODE)).unwrap_or(0);
         if space.read_ptr(node.wrapping_add(NODE_IL_VERSION)).unwrap_or(0) != 0 {
             continue;
         }
         let tier = space.read_u32(node.wrapping_add(NODE_OPT_TIER)).unwrap_or(u32::MAX);
+        if space.read_u32(node.wrapping_add(NODE_FLAGS)).unwrap_or(0) & NODE_ACTIVE_CHILD != 0 && code != 0 {
+            active_code = code;
+        }
         versions.push(NativeCodeVersion { code, node, tier: tier_of(code, Some(tier)) });
     }
     // The requested version: the one whose code holds the IP (none when no version's
     // code is that code), else the active one.
     let native_code = match code_at_ip {
         Some(c) => versions.iter().find(|v| v.code != 0 && v.code == c.method_start).map(|v| v.code),
-        None => Some(default_code).filter(|&c| c != 0),
+        None => Some(active_code).filter(|&c| c != 0),
     };
-    let il_address = method
-        .as_ref()
-        .filter(|m| m.rva != 0 && matches!(info.flags & 7, MC_IL | MC_INSTANTIATED))
-        .and_then(|m| il_address(rt, module, m.rva))
-        .unwrap_or(0);
+    let dynamic_il = dynamic_il(rt, module, 0x0600_0000 | rid);
+    let il_address = match dynamic_il {
+        Some(a) => a,
+        None => method
+            .as_ref()
+            .filter(|m| m.rva != 0 && matches!(info.flags & 7, MC_IL | MC_INSTANTIATED))
+            .and_then(|m| il_address(rt, module, m.rva))
+            .unwrap_or(0),
+    };
     let ee_class = ee_class(rt, mt);
     Ok(MethodDescData {
         method_desc: md,
@@ -203,6 +218,7 @@ pub fn method_desc_data(rt: &Runtime, md: u64, code_at_ip: Option<&CodeInfo>) ->
         module,
         native_code,
         il_address,
+        il_is_dynamic: dynamic_il.is_some(),
         versions,
     })
 }
@@ -259,6 +275,29 @@ fn version_nodes(rt: &Runtime, md: u64) -> Vec<u64> {
     out
 }
 
+/// Most entries of a dynamic IL table read.
+const MAX_DYNAMIC_IL_ENTRIES: u64 = 1 << 16;
+
+/// The IL a module keeps for a method in its dynamic IL table (see
+/// [`crate::runtime::layouts::ModuleLayout::dynamic_il_table`]): the entry holding the
+/// token, found by scanning the table (its hash is the runtime's business).
+pub fn dynamic_il(rt: &Runtime, module: u64, token: u32) -> Option<u64> {
+    let space = &rt.space;
+    let table = space.read_ptr(module.wrapping_add(rt.layout.module.dynamic_il_table)).ok()?;
+    if table == 0 {
+        return None;
+    }
+    let entries = space.read_ptr(table).ok()?;
+    let size = (space.read_u32(table.wrapping_add(8)).ok()? as u64).min(MAX_DYNAMIC_IL_ENTRIES);
+    if entries == 0 {
+        return None;
+    }
+    (0..size).find_map(|i| {
+        let e = entries.wrapping_add(i * 16);
+        (space.read_u32(e).ok()? == token).then(|| space.read_ptr(e.wrapping_add(8)).ok()).flatten().filter(|&a| a != 0)
+    })
+}
+
 /// Where a method's IL is in the dump: its module's image base and the RVA as laid out.
 fn il_address(rt: &Runtime, module: u64, rva: u32) -> Option<u64> {
     let image = module_image(rt, module).ok()?;
@@ -286,4 +325,39 @@ fn ee_class(rt: &Runtime, mt: u64) -> Option<u64> {
     let canon = v & !1;
     let c = space.read_ptr(canon.wrapping_add(off)).ok()?;
     (c & 1 == 0).then_some(c)
+}
+
+/// Bytes SOS reads at an IL address to find the size of the body (`GetILSize`).
+const IL_HEADER_READ: usize = 1024;
+/// Largest method body read (a fat header's code size is a `u32`; the dump's bodies are
+/// far smaller).
+const MAX_IL_BODY: usize = 16 << 20;
+
+/// A method body read from the dump: its bytes (header, code, sections) and its parse.
+#[derive(Debug, Clone)]
+pub struct IlBody {
+    pub address: u64,
+    pub bytes: Vec<u8>,
+    pub body: crate::metadata::il::MethodBody,
+}
+
+/// Reads the method body at `address`: its header first (as much of
+/// [`IL_HEADER_READ`] bytes as the dump holds), then the whole body as the header sizes
+/// it. `None` when not even the header can be read or parsed.
+pub fn read_il_body(rt: &Runtime, address: u64) -> Option<IlBody> {
+    let space = &rt.space;
+    let run = space.readable_run(address).min(IL_HEADER_READ as u64) as usize;
+    if run == 0 {
+        return None;
+    }
+    let head = space.read_vec(address, run).ok()?;
+    let body = crate::metadata::il::MethodBody::parse(&head).ok()?;
+    let size = body.total_size.min(MAX_IL_BODY);
+    let bytes = if size <= head.len() {
+        head[..size].to_vec()
+    } else {
+        let have = (space.readable_run(address).min(size as u64)) as usize;
+        space.read_vec(address, have).ok()?
+    };
+    Some(IlBody { address, bytes, body })
 }

@@ -212,6 +212,12 @@ pub struct ModuleLayout {
     /// `PEImageLayout.Flags` (u32; bit 0: mapped by the OS loader).
     pub image_flags: u64,
     pub dynamic_metadata: DynamicMetadata,
+    /// `Module.m_debuggerSpecificData.m_pDynamicILBlobTable`: an `SHash` of
+    /// `{MethodDef token, IL address}` (16-byte entries; header `{table, u32 size}`) where
+    /// a module emitted at run time keeps its methods' IL (the DAC's "profiler modified
+    /// IL"). Not in the descriptors: found on zoo-net8/9/10 as the pointer whose table
+    /// holds the IL address dotnet-dump prints for `DocProc.Zoo.Emitted.Proxy..ctor`.
+    pub dynamic_il_table: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -968,6 +974,7 @@ pub static NET8: Layout = Layout {
         image_size: 16,
         image_flags: 20,
         dynamic_metadata: DynamicMetadata::SBuffer { module_field: 1688 },
+        dynamic_il_table: 1312,
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -1129,6 +1136,7 @@ pub static NET9: Layout = Layout {
         image_size: 16,
         image_flags: 20,
         dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 1120, size: 0, data: 4 },
+        dynamic_il_table: 1072,
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -1291,6 +1299,7 @@ pub static NET10: Layout = Layout {
         image_size: 16,
         image_flags: 20,
         dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 840, size: 0, data: 4 },
+        dynamic_il_table: 792,
     },
     thread: ThreadLayout {
         first_link: 88,

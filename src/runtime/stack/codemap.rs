@@ -22,6 +22,11 @@ use std::sync::{Arc, Mutex};
 const SECTION_FLAG_CODE_HEAP: u32 = 2;
 /// `RealCodeHeader.phdrDebugInfo` (the first field on 8, 9, 10; not in the descriptors).
 const REAL_CODE_HEADER_DEBUG_INFO: u64 = 0;
+/// `RealCodeHeader.phdrJitEHInfo`: the `EE_ILEXCEPTION` (clause count in the `size_t`
+/// before it, 32-byte `EE_ILEXCEPTION_CLAUSE`s from +8).
+const REAL_CODE_HEADER_EH_INFO: u64 = 8;
+const JIT_EH_CLAUSES: u64 = 8;
+const JIT_EH_CLAUSE_SIZE: u64 = 32;
 /// Longest fragment list and nibble-map scan followed.
 const MAX_FRAGMENTS: usize = 4096;
 const MAX_NIBBLE_WORDS: u64 = 1 << 18;
@@ -210,6 +215,43 @@ impl<'a> CodeMap<'a> {
         }
         let entry = code.r2r_entry?;
         self.r2r_image(code.image_base).ok()?.debug_info_address(&self.rt.space, entry)
+    }
+
+    /// The exception clauses of a method's code (`{flags, try start, try end, handler
+    /// start, handler end, class token or filter offset}`, offsets from the method's
+    /// start): JIT code's from its code header, ReadyToRun code's from its image's
+    /// ExceptionInfo section.
+    pub fn eh_clauses(&self, code: &CodeInfo) -> Result<Vec<[u32; 6]>> {
+        let space = &self.rt.space;
+        match code.kind {
+            CodeKind::ReadyToRun => {
+                let image = self.r2r_image(code.image_base)?;
+                let rva = u32::try_from(code.method_start.wrapping_sub(code.image_base)).context("method outside its image")?;
+                image.eh_clauses(space, rva)
+            }
+            CodeKind::Jit => {
+                let header = space.read_ptr(code.method_start.wrapping_sub(8))?;
+                let eh = space.read_ptr(header.wrapping_add(REAL_CODE_HEADER_EH_INFO))?;
+                if eh == 0 {
+                    return Ok(Vec::new());
+                }
+                let count = space.read_u64(eh.wrapping_sub(8))?;
+                if count > super::r2r::MAX_EH_CLAUSES as u64 {
+                    bail!("EH info at {eh:#x} claims {count} clauses");
+                }
+                let mut out = Vec::with_capacity(count as usize);
+                for i in 0..count {
+                    let at = eh.wrapping_add(JIT_EH_CLAUSES).wrapping_add(i * JIT_EH_CLAUSE_SIZE);
+                    let mut c = [0u32; 6];
+                    for (k, v) in c.iter_mut().take(5).enumerate() {
+                        *v = space.read_u32(at.wrapping_add(4 * k as u64))?;
+                    }
+                    c[5] = space.read_u32(at.wrapping_add(24))?;
+                    out.push(c);
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// The ReadyToRun image at `base`, read once.

@@ -20,6 +20,11 @@ const RTR_SIGNATURE: u32 = 0x0052_5452;
 const SECTION_RUNTIME_FUNCTIONS: u32 = 102;
 const SECTION_METHODDEF_ENTRY_POINTS: u32 = 103;
 const SECTION_DEBUG_INFO: u32 = 105;
+const SECTION_EXCEPTION_INFO: u32 = 104;
+/// `READYTORUN_EXCEPTION_CLAUSE`: six u32s.
+const R2R_EH_CLAUSE_SIZE: u32 = 24;
+/// Most clauses read for one method.
+pub const MAX_EH_CLAUSES: u32 = 4096;
 /// More sections or runtime functions than this is not a real image.
 const MAX_SECTIONS: u32 = 256;
 const MAX_SECTION_BYTES: u32 = 256 << 20;
@@ -40,6 +45,9 @@ pub struct ReadyToRunImage {
     /// Its bytes, read the first time a frame's source line is asked for: the stack walk
     /// for roots never needs them, and they are often only in the module file.
     debug_info: OnceLock<Option<Vec<u8>>>,
+    /// The ExceptionInfo section's RVA and size: `{method RVA, clauses RVA}` pairs sorted
+    /// by method, a sentinel last.
+    exception_info_section: Option<(u32, u32)>,
 }
 
 /// A function found in a ReadyToRun image.
@@ -126,6 +134,7 @@ impl ReadyToRunImage {
             entries_sorted,
             debug_info_section,
             debug_info: OnceLock::new(),
+            exception_info_section: sections.get(&SECTION_EXCEPTION_INFO).copied().filter(|&(_, size)| size <= MAX_SECTION_BYTES),
         })
     }
 
@@ -179,6 +188,48 @@ impl ReadyToRunImage {
         let (look_back, next) = decode_unsigned(data, at)?;
         let pos = if look_back != 0 { at.checked_sub(look_back as usize)? } else { next };
         Some(self.base.wrapping_add(rva as u64).wrapping_add(pos as u64))
+    }
+}
+
+impl ReadyToRunImage {
+    /// The exception clauses of the method whose code starts at `method_rva`
+    /// (`{flags, try start, try end, handler start, handler end, class token or filter}`,
+    /// offsets from the method's start), found by binary search of the ExceptionInfo
+    /// lookup table; empty when the method has none.
+    pub fn eh_clauses(&self, space: &AddressSpace, method_rva: u32) -> Result<Vec<[u32; 6]>> {
+        let Some((rva, size)) = self.exception_info_section else { return Ok(Vec::new()) };
+        let entries = size / 8;
+        let entry = |i: u32| -> Result<(u32, u32)> {
+            let at = self.base.wrapping_add(rva as u64).wrapping_add(i as u64 * 8);
+            Ok((space.read_u32(at)?, space.read_u32(at.wrapping_add(4))?))
+        };
+        // The last entry is a sentinel: search the ones before it.
+        let (mut lo, mut hi) = (0u32, entries.saturating_sub(1));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (m, _) = entry(mid)?;
+            if m < method_rva {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo + 1 >= entries || entry(lo)?.0 != method_rva {
+            return Ok(Vec::new());
+        }
+        let (_, start) = entry(lo)?;
+        let (_, end) = entry(lo + 1)?;
+        let count = (end.saturating_sub(start) / R2R_EH_CLAUSE_SIZE).min(MAX_EH_CLAUSES);
+        let mut out = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            let at = self.base.wrapping_add(start as u64).wrapping_add((i * R2R_EH_CLAUSE_SIZE) as u64);
+            let mut c = [0u32; 6];
+            for (k, v) in c.iter_mut().enumerate() {
+                *v = space.read_u32(at.wrapping_add(4 * k as u64))?;
+            }
+            out.push(c);
+        }
+        Ok(out)
     }
 }
 
