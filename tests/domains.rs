@@ -34,7 +34,9 @@ use std::path::{Path, PathBuf};
 /// System.Collections (generic definitions among its TypeRefs' types) on the seed dumps
 /// and two zoo dumps; `findappdomain` and `dumpalc` (8 and 9) of an application object,
 /// on the zoo dumps also of an emitted type's and of a collectible type's object;
-/// `dumpdomain` of each domain's address on one dump of each version; on seed-net8 every
+/// `dumpdomain` of each domain's address on one dump of each version; `dumpmt -md` of the
+/// collectible type on zoo 8, 9, 10 (its `LoaderAllocator:` and `AssemblyLoadContext:`
+/// lines, which come from the same binder walk as `dumpalc`); on seed-net8 every
 /// refusal (no argument, an address that is no module, assembly, domain or object).
 const TARGETS: &[(&str, &str)] = &[
     ("seed-net8-wks-heap", "dumpdomain"),
@@ -186,6 +188,10 @@ const TARGETS: &[(&str, &str)] = &[
     ("oom-net10-wks-heap", "dumpmodule -mt 00007f3b85131a30"),
     ("oom-net10-wks-heap", "dumpmodule 00007f3b84044000"),
     ("oom-net10-wks-heap", "dumpassembly 0000556dcf473d20"),
+    // A collectible type's MethodTable: its LoaderAllocator and AssemblyLoadContext lines.
+    ("zoo-net8-wks-heap", "dumpmt -md 7fa0766fcff8"),
+    ("zoo-net9-wks-heap", "dumpmt -md 7f1089adcda0"),
+    ("zoo-net10-wks-heap", "dumpmt -md 7fa55f56cc40"),
     ("seed-net8-wks-heap", "dumpmodule"),
     ("seed-net8-wks-heap", "dumpmodule 1234"),
     ("seed-net8-wks-heap", "dumpassembly"),
@@ -254,9 +260,13 @@ fn open(path: &Path) -> Result<Session, String> {
     Session::open(path, &DumpOptions::default()).map_err(|e| format!("{e:#}"))
 }
 
-/// The check name of a command (`dumpmodule -mt X` -> `dumpmodule`).
+/// The check name of a command (`dumpmodule -mt X` -> `dumpmodule`; `dumpmt`'s context
+/// lines are `dumpmt-alc`, apart from `tests/types.rs`'s `dumpmt` targets).
 fn check_of(command: &str) -> &str {
-    command.split(' ').next().unwrap_or(command)
+    match command.split(' ').next().unwrap_or(command) {
+        "dumpmt" => "dumpmt-alc",
+        check => check,
+    }
 }
 
 #[test]
