@@ -363,6 +363,69 @@ fn dumpalc_on_net10_is_the_contexts_dumpobj() {
     checks.finish("dumpalc_on_net10_is_the_contexts_dumpobj");
 }
 
+/// Every module of every lab dump (arm64 too, where dotnet-dump cannot run) against
+/// ClrMD's `modules.tsv` (read through the runtime's DAC): `dumpdomain` lists exactly its
+/// modules, in its order; `dumpmodule` of each shows its image base, its metadata's address
+/// and size, `IsFileLayout` for a flat image, `Reflection` for a dynamic module, and its
+/// file.
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn modules_match_clrmd() {
+    let checks = common::Checks::new();
+    for (name, dump, truth) in common::lab_dumps("modules_match_clrmd") {
+        // The oom dump's truth has dotnet-dump's texts only.
+        let tsv = truth.join("modules.tsv");
+        if !tsv.exists() {
+            continue;
+        }
+        let rows = common::read_tsv(&tsv);
+        checks.run(&name, "dumpmodule-clrmd", || {
+            let session = open(&dump)?;
+            let domains = output(&session, "dumpdomain")?;
+            let listed: Vec<u64> = domains
+                .lines()
+                .filter_map(|l| l.strip_prefix("  ")?.split_whitespace().next())
+                .filter_map(|w| u64::from_str_radix(w, 16).ok())
+                .collect();
+            let mut want_list = Vec::new();
+            for row in &rows {
+                let [address, base, _size, layout, md_address, md_length, dynamic, _assembly, file] = &row[..] else {
+                    return Err(format!("modules.tsv row {row:?}"));
+                };
+                let module = u64::from_str_radix(address, 16).map_err(|e| e.to_string())?;
+                want_list.push(module);
+                let text = output(&session, &format!("dumpmodule {module:x}"))?;
+                let field = |label: &str| text.lines().find_map(|l| l.strip_prefix(label)).map(str::trim).unwrap_or("").to_string();
+                let dynamic = dynamic == "True";
+                let base = u64::from_str_radix(base, 16).map_err(|e| e.to_string())?;
+                let mut want = vec![
+                    ("Name:", if file.is_empty() { "Unknown Module".to_string() } else { file.clone() }),
+                    ("BaseAddress:", format!("{base:016X}")),
+                ];
+                if base != 0 {
+                    let md = u64::from_str_radix(md_address, 16).map_err(|e| e.to_string())?;
+                    want.push(("MetaData start address:", format!("{md:016X} ({md_length} bytes)")));
+                }
+                for (label, value) in want {
+                    if field(label) != value {
+                        return Err(format!("dumpmodule {module:x}: {label} {:?}, ClrMD {value:?}", field(label)));
+                    }
+                }
+                let attributes = field("Attributes:");
+                let flat = base != 0 && layout == "Flat";
+                if attributes.contains("Reflection") != dynamic || attributes.contains("IsFileLayout") != flat {
+                    return Err(format!("dumpmodule {module:x}: attributes {attributes:?}, ClrMD {layout}, dynamic {dynamic}"));
+                }
+            }
+            if listed != want_list {
+                return Err(format!("dumpdomain lists {listed:x?}, ClrMD {want_list:x?}"));
+            }
+            Ok(())
+        });
+    }
+    checks.finish("modules_match_clrmd");
+}
+
 /// Every expected file belongs to a target (none left over from a removed one).
 #[test]
 fn expected_files_are_targets() {
