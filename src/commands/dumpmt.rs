@@ -17,6 +17,9 @@
 //! 00007F0857E20000 00007F0856E34710   NONE 0000000000000000 System.Object.Finalize()
 //! ```
 //!
+//! `AssemblyLoadContext:` is the managed context of the binder that loaded the type's
+//! module (`dumpalc`), and a collectible type has a `LoaderAllocator:` line before it.
+//!
 //! With `-all`, the method list and then, after `Additional Details`, the class's
 //! details as `dumpclass` prints them.
 //!
@@ -111,7 +114,15 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     row(out, "Name:", &name)?;
     row(out, "mdToken:", &format!("{:016X}", info.token))?;
     row(out, "File:", &file)?;
-    row(out, "AssemblyLoadContext:", "Default ALC - The managed instance of this context doesn't exist yet.")?;
+    // A collectible type's managed LoaderAllocator, then the managed context its module's
+    // binder has (the default context's text while it has none).
+    if let Ok(Some(allocator)) = heap.loader_allocator_object(mt) {
+        row(out, "LoaderAllocator:", &format!("{allocator:016X}"))?;
+    }
+    match crate::runtime::domains::assembly_load_context(&heap.runtime, info.module) {
+        Ok(alc) if alc != 0 => row(out, "AssemblyLoadContext:", &format!("{alc:016X}"))?,
+        _ => row(out, "AssemblyLoadContext:", "Default ALC - The managed instance of this context doesn't exist yet.")?,
+    }
     // The DAC reports a string's base size without its terminator (0x14 where the
     // MethodTable holds 0x16).
     let base_size = if mt == heap.runtime.globals.string_mt { info.base_size.saturating_sub(2) } else { info.base_size };

@@ -5,6 +5,11 @@
 //! Commands depend on the session and the layers below (graph, heap, render, args), never
 //! on each other.
 pub mod analyzeoom;
+pub mod findappdomain;
+pub mod dumpmodule;
+pub mod dumpdomain;
+pub mod dumpassembly;
+pub mod dumpalc;
 pub mod clrmodules;
 pub mod clrstack;
 pub mod clrthreads;

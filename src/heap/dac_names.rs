@@ -74,7 +74,11 @@ impl Heap {
             out.push_str(&md.type_full_name(info.token & 0x00ff_ffff)?);
             if is_generic_instantiation(info.flags) {
                 let args = self.generic_args(th)?;
-                if !args.is_empty() {
+                // The generic definition itself (every argument one of its own type
+                // parameters, `VAR` TypeDescs) is named without arguments: ``List`1``.
+                let definition = !args.is_empty()
+                    && args.iter().all(|&a| a & 2 != 0 && self.type_desc(a).is_ok_and(|(e, _)| e == 0x13));
+                if !args.is_empty() && !definition {
                     out.push('[');
                     for (i, a) in args.iter().enumerate() {
                         if i > 0 {

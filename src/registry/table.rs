@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, verifyheap};
+use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, verifyheap};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -169,7 +169,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["du {0}"],
         action: Action::Run(readmemory::run_du),
     },
-    planned("dumpalc", &[], "<arguments>", "Displays details about a collectible AssemblyLoadContext into which the specified object is loaded."),
+    Command {
+        name: "dumpalc",
+        aliases: &[],
+        usage: "<object>",
+        summary: "Displays details about a collectible AssemblyLoadContext into which the specified object is loaded.",
+        options: dumpalc::OPTIONS,
+        details: "The managed AssemblyLoadContext of the binder that loaded the object's type's\n\
+                  assembly, as dumpobj prints it; two lines when the context has no managed\n\
+                  instance yet.",
+        examples: &["dumpalc 7f605e81bb78"],
+        exercise: &["dumpalc {0}", "dumpalc {3}", "dumpalc 10"],
+        action: Action::Run(dumpalc::run),
+    },
     Command {
         name: "dumparray",
         aliases: &[],
@@ -181,7 +193,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumparray {2}"],
         action: Action::Run(dumpobj::run_dumparray),
     },
-    planned("dumpassembly", &[], "<arguments>", "Displays details about an assembly."),
+    Command {
+        name: "dumpassembly",
+        aliases: &[],
+        usage: "<assembly>",
+        summary: "Displays details about an assembly.",
+        options: dumpassembly::OPTIONS,
+        details: "Its domain, its file (Unknown for an assembly emitted at run time) and its module;\n\
+                  dumpdomain lists the assemblies.",
+        examples: &["dumpassembly 0000559277dc24b0"],
+        exercise: &["dumpassembly {4}", "dumpassembly 0"],
+        action: Action::Run(dumpassembly::run),
+    },
     Command {
         name: "dumpasync",
         aliases: &[],
@@ -230,7 +253,18 @@ pub const COMMANDS: &[Command] = &[
         action: Action::Run(dumpconcurrentqueue::run),
     },
     planned("dumpdelegate", &[], "<arguments>", "Displays information about a delegate."),
-    planned("dumpdomain", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that's associated with a managed method."),
+    Command {
+        name: "dumpdomain",
+        aliases: &[],
+        usage: "[<domain>]",
+        summary: "Displays information about the all assemblies within all the AppDomains or the specified one.",
+        options: dumpdomain::OPTIONS,
+        details: "The System Domain and the AppDomain: their loader heaps, stage and name, and every\n\
+                  assembly in load order with its module ((Dynamic) for one emitted at run time).",
+        examples: &["dumpdomain", "dumpdomain 0000559277d5e390"],
+        exercise: &["dumpdomain", "dumpdomain {4}"],
+        action: Action::Run(dumpdomain::run),
+    },
     Command {
         name: "dumpexceptions",
         aliases: &[],
@@ -335,7 +369,19 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpmd {4}", "dumpmd {0}"],
         action: Action::Run(dumpmd::run),
     },
-    planned("dumpmodule", &[], "<arguments>", "Displays information about a EE module structure at the specified address."),
+    Command {
+        name: "dumpmodule",
+        aliases: &[],
+        usage: "[-mt] <module>",
+        summary: "Displays information about a EE module structure at the specified address.",
+        options: dumpmodule::OPTIONS,
+        details: "The module's file, attributes, assembly, image base, loader heap, lookup-map tables\n\
+                  and metadata; with -mt the loaded types it defines and the types its references\n\
+                  resolved to. dumpdomain and dumpmt give module addresses.",
+        examples: &["dumpmodule 00007f0857f21a30", "dumpmodule -mt 00007f0857f21a30"],
+        exercise: &["dumpmodule {4}", "dumpmodule -mt {4}", "dumpmodule"],
+        action: Action::Run(dumpmodule::run),
+    },
     Command {
         name: "dumpmt",
         aliases: &[],
@@ -516,7 +562,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["finalizequeue"],
         action: Action::Run(finalizequeue::run),
     },
-    planned("findappdomain", &[], "<arguments>", "Attempts to resolve the AppDomain of a GC object."),
+    Command {
+        name: "findappdomain",
+        aliases: &[],
+        usage: "<object>",
+        summary: "Attempts to resolve the AppDomain of a GC object.",
+        options: findappdomain::OPTIONS,
+        details: "The AppDomain's address, name and id (every object of a .NET Core process is the\n\
+                  one AppDomain's).",
+        examples: &["findappdomain 7f605e81bb78"],
+        exercise: &["findappdomain {0}", "findappdomain 10"],
+        action: Action::Run(findappdomain::run),
+    },
     Command {
         name: "gchandles",
         aliases: &[],

@@ -219,3 +219,12 @@ pub fn class_details(
     }
     Ok(())
 }
+
+/// SOS's `AssemblyInfo` (`dumpassembly`, and each assembly of `dumpdomain`): the
+/// assembly's module and its file.
+pub fn assembly_modules(text: &mut String, assembly: &crate::runtime::domains::Assembly) {
+    text.push_str("  Module\n");
+    if assembly.module != 0 {
+        text.push_str(&format!("  {:016x}    {}\n", assembly.module, assembly.module_file));
+    }
+}

@@ -244,6 +244,18 @@ pub static BINDINGS: &[Binding] = &[
     field(9, "ThreadStore", "ThreadCount", |l| Some(&mut l.thread.store_counts.0)),
     field(9, "ThreadStore", "UnstartedCount", |l| Some(&mut l.thread.store_counts.1)),
     field(10, "AppDomain", "DomainAssemblyList", |l| Some(&mut l.assemblies.list)),
+    // Domains, assemblies, modules, load contexts (dumpdomain, dumpmodule, dumpalc)
+    field(9, "Module", "Assembly", |l| Some(&mut l.domains.module_assembly)),
+    field(9, "Module", "FieldDefToDescMap", |l| Some(&mut l.domains.field_def_map)),
+    field(9, "Module", "MemberRefToDescMap", |l| Some(&mut l.domains.member_ref_map)),
+    field(9, "Module", "ManifestModuleReferencesMap", |l| Some(&mut l.domains.module_ref_map)),
+    field(10, "SystemDomain", "GlobalLoaderAllocator", |l| Some(&mut l.domains.global_loader_allocator)),
+    field(10, "LoaderAllocator", "LowFrequencyHeap", |l| Some(&mut l.domains.low_frequency_heap)),
+    field(10, "LoaderAllocator", "HighFrequencyHeap", |l| Some(&mut l.domains.high_frequency_heap)),
+    field(10, "LoaderAllocator", "StubHeap", |l| Some(&mut l.domains.stub_heap)),
+    field(10, "AppDomain", "FriendlyName", |l| Some(&mut l.domains.friendly_name)),
+    field(10, "PEAssembly", "AssemblyBinder", |l| Some(&mut l.domains.binder)),
+    field(10, "AssemblyBinder", "AssemblyLoadContext", |l| Some(&mut l.domains.binder_alc)),
     field(10, "Assembly", "Module", |l| match &mut l.assemblies.entry {
         AssemblyEntry::AssemblyModuleAt(off) => Some(off),
         AssemblyEntry::ModuleAt(_) => None,

@@ -40,6 +40,9 @@ pub struct DacTableIndices {
     pub core_lib: usize,
     /// `AppDomain::m_pTheAppDomain` (-> `AppDomain*`; vm-layouts.md §1).
     pub app_domain: usize,
+    /// `SystemDomain::m_pSystemDomain` (-> `SystemDomain*`): the entry after `app_domain`
+    /// on 8, 9 and 10 (the ops dumps' `dumpdomain` "System Domain").
+    pub system_domain: usize,
     /// `g_pSuspensionThread` (-> `Thread*`, the thread suspending the runtime for a GC).
     pub gc_thread: usize,
     /// `gLowestFCall` (8, 9). Globals from here on are taken relative to where the dump
@@ -357,6 +360,44 @@ pub struct AssemblyListLayout {
     pub entry: AssemblyEntry,
 }
 
+/// Domains, assemblies, modules and load contexts as `dumpdomain`, `dumpassembly`,
+/// `dumpmodule` and `dumpalc` show them. Read off the ops dumps of 8.0.33, 9.0.22 and
+/// 10.0.12 (each value the one field holding what dotnet-dump prints there: the heaps'
+/// addresses, "clrhost", each assembly's module, the maps' tables) and checked on the seed
+/// and zoo dumps of 8.0.0 and the other GC modes; on 9 and 10 the descriptor's values are
+/// taken where it has them.
+#[derive(Debug, Clone, Copy)]
+pub struct DomainLayout {
+    /// `SystemDomain.m_GlobalAllocator` (embedded; 10 descriptor
+    /// `SystemDomain.GlobalLoaderAllocator`): the loader allocator every domain uses.
+    pub global_loader_allocator: u64,
+    /// `LoaderAllocator.m_pLowFrequencyHeap`, `m_pHighFrequencyHeap`, `m_pStubHeap`.
+    pub low_frequency_heap: u64,
+    pub high_frequency_heap: u64,
+    pub stub_heap: u64,
+    /// `AppDomain.m_friendlyName` (-> UTF-16, NUL-terminated).
+    pub friendly_name: u64,
+    /// `AppDomain.m_Stage` (u32); 10 has none (the DAC reports "open").
+    pub stage: Option<u64>,
+    /// `Module.m_pAssembly`.
+    pub module_assembly: u64,
+    /// The module's `LookupMap`s whose tables `dumpmodule` prints (the TypeDef and TypeRef
+    /// maps are [`TypeLoaderLayout`]'s, the MethodDef map [`StackLayout`]'s).
+    pub field_def_map: u64,
+    pub member_ref_map: u64,
+    pub module_ref_map: u64,
+    /// `PEAssembly.m_pHostAssembly` (8, 9: the binder's assembly, whose binder is at
+    /// `host_binder`); `None` on 10, where `PEAssembly.m_pAssemblyBinder` is at `binder`.
+    pub host_assembly: Option<u64>,
+    pub host_binder: u64,
+    /// `PEAssembly.m_pFallbackBinder` (8, 9: the binder of an assembly with no host
+    /// assembly, one emitted at run time) or `m_pAssemblyBinder` (10).
+    pub binder: u64,
+    /// `AssemblyBinder.m_ptrManagedAssemblyLoadContext`: a handle to the managed
+    /// `AssemblyLoadContext`, 0 while it has none.
+    pub binder_alc: u64,
+}
+
 /// TypeDescs: the TypeHandles with bit 1 set (pointers, byrefs, generic variables,
 /// function pointers).
 #[derive(Debug, Clone, Copy)]
@@ -502,6 +543,8 @@ pub struct Layout {
     pub thread_statics: ThreadStaticsLayout,
     /// The loader's and the JIT's native heaps (`eeheap -loader`).
     pub native_heaps: NativeHeapsLayout,
+    /// Domains, assemblies, modules, load contexts (`dumpdomain`, `dumpmodule`, `dumpalc`).
+    pub domains: DomainLayout,
 }
 
 /// Where the runtime's native heaps are (`eeheap -loader`): the loader heaps of the
@@ -947,6 +990,7 @@ pub static NET8: Layout = Layout {
         sync_table: 80,
         core_lib: 31,
         app_domain: 21,
+        system_domain: 22,
         gc_thread: 18,
         // 8.0.33; 8.0.0 has it at 76 (one global fewer before it).
         fcall_range: Some(77),
@@ -1095,6 +1139,22 @@ pub static NET8: Layout = Layout {
         loader_code_heap_vtable: 56,
         host_code_heap_vtable: 57,
     },
+    domains: DomainLayout {
+        global_loader_allocator: 0xa00,
+        low_frequency_heap: 912,
+        high_frequency_heap: 920,
+        stub_heap: 928,
+        friendly_name: 2928,
+        stage: Some(3128),
+        module_assembly: 296,
+        field_def_map: 816,
+        member_ref_map: 72,
+        module_ref_map: 40,
+        host_assembly: Some(0x38),
+        host_binder: 0x20,
+        binder: 0x40,
+        binder_alc: 224,
+    },
 };
 
 pub static NET9: Layout = Layout {
@@ -1113,6 +1173,7 @@ pub static NET9: Layout = Layout {
         sync_table: 82,
         core_lib: 35,
         app_domain: 21,
+        system_domain: 22,
         gc_thread: 18,
         fcall_range: Some(79),
         vptr_start: Some(99),
@@ -1258,6 +1319,22 @@ pub static NET9: Layout = Layout {
         loader_code_heap_vtable: 55,
         host_code_heap_vtable: 56,
     },
+    domains: DomainLayout {
+        global_loader_allocator: 0x730,
+        low_frequency_heap: 1056,
+        high_frequency_heap: 1064,
+        stub_heap: 1080,
+        friendly_name: 2208,
+        stage: Some(2408),
+        module_assembly: 312,
+        field_def_map: 720,
+        member_ref_map: 72,
+        module_ref_map: 40,
+        host_assembly: Some(0x38),
+        host_binder: 0x20,
+        binder: 0x40,
+        binder_alc: 224,
+    },
 };
 
 pub static NET10: Layout = Layout {
@@ -1276,6 +1353,7 @@ pub static NET10: Layout = Layout {
         sync_table: 78,
         core_lib: 34,
         app_domain: 20,
+        system_domain: 21,
         gc_thread: 17,
         fcall_range: None,
         vptr_start: None,
@@ -1419,6 +1497,22 @@ pub static NET10: Layout = Layout {
         cache_entry_heap: 416,
         loader_code_heap_vtable: 29,
         host_code_heap_vtable: 30,
+    },
+    domains: DomainLayout {
+        global_loader_allocator: 16,
+        low_frequency_heap: 688,
+        high_frequency_heap: 696,
+        stub_heap: 712,
+        friendly_name: 1080,
+        stage: None,
+        module_assembly: 248,
+        field_def_map: 512,
+        member_ref_map: 72,
+        module_ref_map: 40,
+        host_assembly: None,
+        host_binder: 0,
+        binder: 64,
+        binder_alc: 224,
     },
 };
 

@@ -9,6 +9,7 @@
 pub mod contract;
 pub mod dac_table;
 pub mod described;
+pub mod domains;
 pub mod code_versions;
 pub mod methods;
 pub mod modules;

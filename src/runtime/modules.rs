@@ -139,10 +139,9 @@ const MAX_ASSEMBLIES: u32 = 1 << 16;
 /// Most blocks of that list followed.
 const MAX_LIST_BLOCKS: usize = 1 << 12;
 
-/// The modules of the AppDomain's assemblies, in load order (the order `clrmodules` and
-/// ClrMD list them).
-pub fn app_domain_modules(rt: &Runtime) -> Result<Vec<u64>> {
-    use super::layouts::AssemblyEntry;
+/// The AppDomain's `DomainAssembly` entries, in load order (the list `clrmodules`,
+/// `dumpdomain` and ClrMD walk), empty ones left out.
+pub fn domain_assemblies(rt: &Runtime) -> Result<Vec<u64>> {
     let space = &*rt.space;
     let domain = super::threads::app_domain(rt);
     if domain == 0 {
@@ -172,15 +171,26 @@ pub fn app_domain_modules(rt: &Runtime) -> Result<Vec<u64>> {
         }
         block = next;
     }
-    let mut modules = Vec::with_capacity(entries.len());
-    for e in entries {
-        if e == 0 {
-            continue;
-        }
-        let module = match l.entry {
-            AssemblyEntry::ModuleAt(off) => space.read_ptr(e.wrapping_add(off))?,
-            AssemblyEntry::AssemblyModuleAt(off) => space.read_ptr(space.read_ptr(e)?.wrapping_add(off))?,
-        };
+    entries.retain(|&e| e != 0);
+    Ok(entries)
+}
+
+/// The module of a `DomainAssembly` entry of the AppDomain's list.
+pub fn domain_assembly_module(rt: &Runtime, entry: u64) -> Result<u64> {
+    use super::layouts::AssemblyEntry;
+    let space = &*rt.space;
+    Ok(match rt.layout.assemblies.entry {
+        AssemblyEntry::ModuleAt(off) => space.read_ptr(entry.wrapping_add(off))?,
+        AssemblyEntry::AssemblyModuleAt(off) => space.read_ptr(space.read_ptr(entry)?.wrapping_add(off))?,
+    })
+}
+
+/// The modules of the AppDomain's assemblies, in load order (the order `clrmodules` and
+/// ClrMD list them).
+pub fn app_domain_modules(rt: &Runtime) -> Result<Vec<u64>> {
+    let mut modules = Vec::new();
+    for e in domain_assemblies(rt)? {
+        let module = domain_assembly_module(rt, e)?;
         if module != 0 {
             modules.push(module);
         }

@@ -91,6 +91,12 @@ pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut
     text::object(&mut sos, &record::object(heap, addr, !parsed.has("-nofields"))?)
 }
 
+/// SOS's `PrintObj` of `addr` (what `dumpobj <addr>` prints), for the commands that end
+/// by showing an object (`dumpalc`); a failure is shown in the output, as dumpobj's.
+pub(crate) fn print_object(heap: &crate::heap::Heap, addr: u64, out: &mut dyn Write) -> Result<()> {
+    text::object(&mut Sos::new(out), &record::object(heap, addr, true)?)
+}
+
 /// `dumpvc <MethodTable> <address>`. JSON: the record of [`json::value_class`]; CSV: one
 /// row per field.
 pub fn run_dumpvc(session: &Session, args: &[String], format: Format, out: &mut dyn Write) -> Result<()> {
