@@ -30,8 +30,7 @@ use crate::args::{option_list, OptionSpec, SosArgs};
 use crate::args::parse_address;
 use crate::render::output::{hex, write_json, Format};
 use crate::render::sos::{assembly_modules, Sos};
-use crate::runtime::domains::{self, Domain, DomainKind, APP_DOMAIN_ID};
-use crate::runtime::Runtime;
+use crate::runtime::domains::{self, Assembly, Domain, DomainKind, APP_DOMAIN_ID};
 use crate::session::Session;
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -61,9 +60,12 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             list
         }
     };
+    // The AppDomain's assemblies (the System Domain has none).
+    let assemblies = if list.iter().any(|d| d.kind == DomainKind::App) { domains::assemblies(rt)? } else { Vec::new() };
+    let of = |d: &Domain| if d.kind == DomainKind::App { &assemblies[..] } else { &[][..] };
     if format != Format::Text {
-        let records: Result<Vec<Value>> = list.iter().map(|d| domain_json(rt, d)).collect();
-        return write_json(out, &json!({ "domains": records? }));
+        let records: Vec<Value> = list.iter().map(|d| domain_json(d, of(d))).collect();
+        return write_json(out, &json!({ "domains": records }));
     }
     let mut text = String::new();
     for d in &list {
@@ -73,56 +75,51 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             DomainKind::System => text.push_str(&format!("System Domain:      {:016x}\n", d.address)),
             DomainKind::App => text.push_str(&format!("Domain {APP_DOMAIN_ID}:           {:016x}\n", d.address)),
         }
-        domain_text(rt, d, &mut text)?;
+        domain_text(d, of(d), &mut text)?;
     }
     out.write_all(text.as_bytes())?;
     Ok(())
 }
 
 /// SOS's `DomainInfo`: the heaps, stage and name, then each assembly.
-fn domain_text(rt: &Runtime, d: &Domain, text: &mut String) -> Result<()> {
+fn domain_text(d: &Domain, assemblies: &[Assembly], text: &mut String) -> Result<()> {
     text.push_str(&format!("LowFrequencyHeap:   {:016X}\n", d.low_frequency_heap));
     text.push_str(&format!("HighFrequencyHeap:  {:016X}\n", d.high_frequency_heap));
     text.push_str(&format!("StubHeap:           {:016X}\n", d.stub_heap));
     text.push_str(&format!("Stage:              {}\n", d.stage));
     text.push_str(&format!("Name:               {}\n", if d.name.is_empty() { "None" } else { &d.name }));
-    if d.assemblies.is_empty() {
+    if assemblies.is_empty() {
         return Ok(());
     }
-    for (i, &a) in d.assemblies.iter().enumerate() {
+    for (i, assembly) in assemblies.iter().enumerate() {
         crate::interrupt::check()?;
         if i != 0 {
             text.push('\n');
         }
-        text.push_str(&format!("Assembly:           {a:016x}"));
-        let Some(assembly) = domains::find_assembly(rt, a)? else {
-            text.push('\n');
-            continue;
-        };
+        text.push_str(&format!("Assembly:           {:016x}", assembly.address));
         if assembly.dynamic {
             text.push_str(" (Dynamic)");
         }
         text.push_str(&format!(" [{}]\n", assembly.path));
-        assembly_modules(text, &assembly);
+        assembly_modules(text, assembly);
     }
     text.push('\n');
     Ok(())
 }
 
-fn domain_json(rt: &Runtime, d: &Domain) -> Result<Value> {
-    let mut assemblies = Vec::new();
-    for &a in &d.assemblies {
-        if let Some(assembly) = domains::find_assembly(rt, a)? {
-            assemblies.push(json!({"assembly": hex(assembly.address), "dynamic": assembly.dynamic,
-                "name": (!assembly.dynamic).then_some(&assembly.path), "module": hex(assembly.module),
-                "moduleFile": assembly.module_file}));
-        }
-    }
-    Ok(json!({
+fn domain_json(d: &Domain, assemblies: &[Assembly]) -> Value {
+    let assemblies: Vec<Value> = assemblies
+        .iter()
+        .map(|a| {
+            json!({"assembly": hex(a.address), "dynamic": a.dynamic, "name": (!a.dynamic).then_some(&a.path),
+                   "module": hex(a.module), "moduleFile": a.module_file})
+        })
+        .collect();
+    json!({
         "domain": hex(d.address),
         "kind": match d.kind { DomainKind::System => "system", DomainKind::App => "app" },
         "id": (d.kind == DomainKind::App).then_some(APP_DOMAIN_ID),
         "lowFrequencyHeap": hex(d.low_frequency_heap), "highFrequencyHeap": hex(d.high_frequency_heap),
         "stubHeap": hex(d.stub_heap), "stage": d.stage, "name": d.name, "assemblies": assemblies,
-    }))
+    })
 }

@@ -58,8 +58,6 @@ pub struct Domain {
     pub stage: &'static str,
     /// The friendly name (empty for the System Domain).
     pub name: String,
-    /// Its assemblies (`Assembly*`), in load order (none for the System Domain).
-    pub assemblies: Vec<u64>,
 }
 
 /// An assembly.
@@ -147,7 +145,6 @@ pub fn domain(rt: &Runtime, address: u64) -> Result<Option<Domain>> {
         stub_heap: heap(l.stub_heap)?,
         stage: "OPEN",
         name: String::new(),
-        assemblies: Vec::new(),
     };
     if kind == DomainKind::App {
         if let Some(off) = l.stage {
@@ -158,14 +155,21 @@ pub fn domain(rt: &Runtime, address: u64) -> Result<Option<Domain>> {
         if name != 0 {
             domain.name = read_utf16z(space, name, MAX_NAME)?;
         }
-        for entry in domain_assemblies(rt)? {
-            let assembly = space.read_ptr(entry)?;
-            if assembly != 0 {
-                domain.assemblies.push(assembly);
-            }
-        }
     }
     Ok(Some(domain))
+}
+
+/// The AppDomain's assemblies, in load order (the System Domain has none).
+pub fn assemblies(rt: &Runtime) -> Result<Vec<Assembly>> {
+    let space = &*rt.space;
+    let mut out = Vec::new();
+    for entry in domain_assemblies(rt)? {
+        let assembly = space.read_ptr(entry)?;
+        if assembly != 0 {
+            out.push(assembly_of(rt, assembly, domain_assembly_module(rt, entry)?)?);
+        }
+    }
+    Ok(out)
 }
 
 /// The assembly at `address`, if it is one of the AppDomain's.
