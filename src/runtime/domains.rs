@@ -135,14 +135,15 @@ pub fn domain(rt: &Runtime, address: u64) -> Result<Option<Domain>> {
     if system == 0 {
         bail!("the runtime has no System Domain");
     }
-    let allocator = system.wrapping_add(l.global_loader_allocator);
+    let heaps = &rt.layout.native_heaps;
+    let allocator = system.wrapping_add(heaps.global_allocator);
     let heap = |off: u64| space.read_ptr(allocator.wrapping_add(off));
     let mut domain = Domain {
         address,
         kind,
-        low_frequency_heap: heap(l.low_frequency_heap)?,
-        high_frequency_heap: heap(l.high_frequency_heap)?,
-        stub_heap: heap(l.stub_heap)?,
+        low_frequency_heap: heap(heaps.low_frequency_heap)?,
+        high_frequency_heap: heap(heaps.high_frequency_heap)?,
+        stub_heap: heap(heaps.stub_heap)?,
         stage: "OPEN",
         name: String::new(),
     };

@@ -368,13 +368,7 @@ pub struct AssemblyListLayout {
 /// taken where it has them.
 #[derive(Debug, Clone, Copy)]
 pub struct DomainLayout {
-    /// `SystemDomain.m_GlobalAllocator` (embedded; 10 descriptor
-    /// `SystemDomain.GlobalLoaderAllocator`): the loader allocator every domain uses.
-    pub global_loader_allocator: u64,
-    /// `LoaderAllocator.m_pLowFrequencyHeap`, `m_pHighFrequencyHeap`, `m_pStubHeap`.
-    pub low_frequency_heap: u64,
-    pub high_frequency_heap: u64,
-    pub stub_heap: u64,
+    // The loader allocator every domain uses and its heaps: `NativeHeapsLayout`.
     /// `AppDomain.m_friendlyName` (-> UTF-16, NUL-terminated).
     pub friendly_name: u64,
     /// `AppDomain.m_Stage` (u32); 10 has none (the DAC reports "open").
@@ -554,9 +548,7 @@ pub struct Layout {
 /// `g_dacTable` entries hold the domains' and the JIT manager's addresses it prints.
 #[derive(Debug, Clone, Copy)]
 pub struct NativeHeapsLayout {
-    /// `g_dacTable` index of `SystemDomain::m_pSystemDomain` (-> the `SystemDomain`, a
-    /// static object in libcoreclr; 10: descriptor global `SystemDomain`).
-    pub system_domain: usize,
+    // The SystemDomain itself: `DacLayout::system_domain`.
     /// `g_dacTable` index of `ExecutionManager::m_pEEJitManager` (-> `EEJitManager*`).
     pub jit_manager: usize,
     /// `SystemDomain.m_GlobalAllocator`, the `LoaderAllocator` held inline (10:
@@ -1123,7 +1115,6 @@ pub static NET8: Layout = Layout {
     code_map: CODE_MAP,
     thread_statics: THREAD_STATICS,
     native_heaps: NativeHeapsLayout {
-        system_domain: 22,
         jit_manager: 4,
         global_allocator: 2560,
         low_frequency_heap: 912,
@@ -1140,10 +1131,6 @@ pub static NET8: Layout = Layout {
         host_code_heap_vtable: 57,
     },
     domains: DomainLayout {
-        global_loader_allocator: 0xa00,
-        low_frequency_heap: 912,
-        high_frequency_heap: 920,
-        stub_heap: 928,
         friendly_name: 2928,
         stage: Some(3128),
         module_assembly: 296,
@@ -1303,7 +1290,6 @@ pub static NET9: Layout = Layout {
     code_map: CODE_MAP,
     thread_statics: THREAD_STATICS,
     native_heaps: NativeHeapsLayout {
-        system_domain: 22,
         jit_manager: 4,
         global_allocator: 1840,
         low_frequency_heap: 1056,
@@ -1320,10 +1306,6 @@ pub static NET9: Layout = Layout {
         host_code_heap_vtable: 56,
     },
     domains: DomainLayout {
-        global_loader_allocator: 0x730,
-        low_frequency_heap: 1056,
-        high_frequency_heap: 1064,
-        stub_heap: 1080,
         friendly_name: 2208,
         stage: Some(2408),
         module_assembly: 312,
@@ -1482,7 +1464,6 @@ pub static NET10: Layout = Layout {
     code_map: CODE_MAP,
     thread_statics: THREAD_STATICS,
     native_heaps: NativeHeapsLayout {
-        system_domain: 21,
         jit_manager: 4,
         global_allocator: 16,
         low_frequency_heap: 688,
@@ -1499,10 +1480,6 @@ pub static NET10: Layout = Layout {
         host_code_heap_vtable: 30,
     },
     domains: DomainLayout {
-        global_loader_allocator: 16,
-        low_frequency_heap: 688,
-        high_frequency_heap: 696,
-        stub_heap: 712,
         friendly_name: 1080,
         stage: None,
         module_assembly: 248,

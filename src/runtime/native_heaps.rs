@@ -119,7 +119,7 @@ impl Runtime {
         let mut out = NativeHeaps::default();
         let l = &self.layout.native_heaps;
         let global = |index: usize| self.dac_global(index).and_then(|var| Ok(self.space.read_ptr(var)?)).ok();
-        let system_domain = global(l.system_domain).filter(|&a| a != 0);
+        let system_domain = global(self.layout.dac.system_domain).filter(|&a| a != 0);
         // Every domain's loader allocator is the global one, inline in the SystemDomain.
         let allocator = system_domain.and_then(|sd| sd.checked_add(l.global_allocator));
         let blocks = match allocator {
