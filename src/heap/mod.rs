@@ -10,6 +10,7 @@ pub mod array;
 pub mod dac_names;
 pub mod field_table;
 pub mod fields;
+pub mod gc_refs;
 pub mod http;
 pub mod object;
 pub mod oom;
