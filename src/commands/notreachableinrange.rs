@@ -5,7 +5,9 @@
 //! What dotnet-dump does, kept here: `start` is rounded down to a pointer; each pointer
 //! read that is not a valid object gets a `Warning: X is not a valid object` line (null
 //! included) and, being unreachable, a row with the address only, counted in the
-//! statistics under the word at that address (`<unknown_type_MT>`, 0 bytes); a pointer
+//! statistics under the word at that address (`<unknown_type_MT>`, 0 bytes) (a null
+//! pointer counts as reachable where dotnet-dump's live set happens to hold 0: see
+//! `is_null_live`); a pointer
 //! that cannot be read ends the command with an error after the rows printed so far.
 //! `-nofinalizer` judges reachability without the finalizer queue's roots.
 use crate::args::{parse_address, CommandArgs, OptionSpec};
@@ -58,6 +60,33 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
         Ok(liveness.as_ref().is_some_and(|l| l.is_live(addr)))
     };
 
+    // Null: dotnet-dump's live set holds 0 when a dependent handle with no secondary has a
+    // primary its own roots reach (handles, the finalizer queue unless -nofinalizer,
+    // stacks; not the thread-static arrays it does not know): it then counts null
+    // pointers as reachable. Decided once, when the first null is met.
+    let mut null_live: Option<bool> = None;
+    let mut is_null_live = || -> Result<bool> {
+        if let Some(v) = null_live {
+            return Ok(v);
+        }
+        let roots = session.roots()?;
+        let primaries: Vec<u64> = roots.dependent_pairs.iter().filter(|d| d.1 == 0).map(|d| d.0).collect();
+        let v = !primaries.is_empty() && {
+            let finalizer: &[crate::heap::Root] = if a.flag("-nofinalizer") { &[] } else { &roots.finalizer };
+            let sos_roots: Vec<crate::heap::Root> = roots
+                .handles
+                .iter()
+                .chain(finalizer)
+                .copied()
+                .chain(roots.stack.iter().map(|e| e.root))
+                .collect();
+            let sos = Liveness::compute_from(heap, session.graph()?, &sos_roots, &roots.dependent_pairs);
+            primaries.iter().any(|&p| sos.is_live(p))
+        };
+        null_live = Some(v);
+        Ok(v)
+    };
+
     let mut header = false;
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut rows: Vec<StatRow> = Vec::new();
@@ -75,7 +104,8 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
         if object.is_none() {
             writeln!(out, "Warning: {value:x} is not a valid object")?;
         }
-        if !live(value, &mut liveness)? {
+        let reachable = if value == 0 { is_null_live()? } else { live(value, &mut liveness)? };
+        if !reachable {
             // (MethodTable for the statistics, size, type name; None for an invalid object)
             let (mt, size, name) = match &object {
                 Some(o) => (o.mt(), Some(o.size().unwrap_or(0)), None),

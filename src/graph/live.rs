@@ -167,7 +167,12 @@ impl Liveness {
             .chain(roots.stack.iter().map(|e| e.root))
             .chain(roots.thread_statics.iter().copied())
             .collect();
-        let (live, unresolved) = mark(&graph, graph.ref_source(heap), &without, &roots.dependent_pairs);
+        Liveness::compute_from(heap, graph, &without, &roots.dependent_pairs)
+    }
+
+    /// What `roots` keep alive, following `dependents` (primary, secondary).
+    pub fn compute_from(heap: &Heap, graph: Arc<ObjectGraph>, roots: &[Root], dependents: &[(u64, u64)]) -> Liveness {
+        let (live, unresolved) = mark(&graph, graph.ref_source(heap), roots, dependents);
         if unresolved > 0 && graph.built_edges().is_none() {
             super::warn_unresolved(heap, unresolved);
         }
