@@ -979,14 +979,14 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         name: "traverseheap",
-        aliases: &["TraverseHeap"],
+        aliases: &[],
         usage: "[-xml] <filename>",
         summary: "Writes out heap information to a file in a format understood by the CLR Profiler.",
         options: traverseheap::OPTIONS,
         details: "Writes every type, root and object with its references to the file, in the CLR\n\
                   Profiler's text format, or with -xml as <gcheap> with <types>, <roots> and <objects>.",
         examples: &["traverseheap heap.log", "traverseheap -xml heap.xml"],
-        exercise: &[],
+        exercise: &["traverseheap /dev/null", "traverseheap -xml /dev/null"],
         action: Action::Run(traverseheap::run),
     },
     Command {
