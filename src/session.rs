@@ -50,6 +50,9 @@ pub struct Session {
     root_searches: AtomicUsize,
     /// The current thread (`setthread`): an index into the dump's threads.
     current_thread: AtomicUsize,
+    /// What a command keeps from one line to the next, by key (the memory commands'
+    /// cursor and format, as dotnet-dump's `d` remembers them).
+    command_state: std::sync::Mutex<std::collections::HashMap<&'static str, Box<dyn std::any::Any + Send>>>,
 }
 
 impl Session {
@@ -84,7 +87,19 @@ impl Session {
             roots_announced: AtomicBool::new(false),
             root_searches: AtomicUsize::new(0),
             current_thread: AtomicUsize::new(0),
+            command_state: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// Runs `f` on the state kept under `key` between command lines (its `Default` the
+    /// first time). The session knows nothing of what the state means.
+    pub fn with_command_state<T: Default + Send + 'static, R>(&self, key: &'static str, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut map = self.command_state.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(key).or_insert_with(|| Box::new(T::default()));
+        if !entry.is::<T>() {
+            *entry = Box::new(T::default());
+        }
+        f(entry.downcast_mut::<T>().expect("the state's type was just checked"))
     }
 
     /// The index of the current thread among the dump's threads (`setthread`).

@@ -121,11 +121,11 @@ fn unknown_options_name_the_valid_ones() {
     let session = session();
     let message = run(session, "dumpheap -typ Foo").expect("refused");
     assert!(message.starts_with("Unknown option: -typ (valid options: -stat, -type, -mt,"), "{message}");
-    let message = run(session, "dumpobj -refs 1234").expect("refused");
-    assert_eq!(message, "option -refs is not supported by clrheap yet");
+    let message = run(session, "dumpstackobjects -verify").expect("refused");
+    assert_eq!(message, "option -verify is not supported by clrheap yet");
     let mut out = Vec::new();
-    assert!(session.execute("dumpobj -REFS 1234", &mut out).is_err());
-    assert!(out.is_empty(), "dumpobj -refs printed {:?}", String::from_utf8_lossy(&out));
+    assert!(session.execute("dumpstackobjects -VERIFY", &mut out).is_err());
+    assert!(out.is_empty(), "dumpstackobjects -verify printed {:?}", String::from_utf8_lossy(&out));
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! The memory commands: `d` (`readmemory`), `db`, `dw`, `dd`, `dq`, `dp`, `dc`, `du`,
 //! `da`. Rows of 1-, 2-, 4- or 8-byte values with their address, optionally followed by
 //! the bytes or UTF-16 units as text; `da`/`du` print a zero-terminated string. Memory the
-//! dump lacks prints as `?`. Each variant is `d` with other defaults, as in dotnet-dump
-//! (where a plain `d` also remembers the previous variant's options and where it stopped;
-//! clrheap's commands do not keep state between lines, so `d` always starts from its own
-//! defaults and needs an address).
+//! dump lacks prints as `?`. Each variant is `d` with other defaults, as in dotnet-dump,
+//! and as there the format and the address where the last dump stopped are kept for the
+//! session ([`Session::with_command_state`]): `d` reuses the last format (count, length,
+//! width, text columns; a variant's own options stay), and a line without an address, or
+//! with `0`, goes on where the last stopped.
 use crate::args::{parse_address, CommandArgs, OptionSpec};
 use crate::heap::memory::Memory;
 use crate::render::Format;
@@ -86,23 +87,69 @@ fn read_char(memory: Memory, addr: u64, unicode: bool) -> Option<u16> {
     if unicode { memory.u16(addr) } else { memory.byte(addr).map(u16::from) }
 }
 
-fn dump(session: &Session, args: &[String], d: Defaults, out: &mut dyn Write) -> Result<()> {
+/// What dotnet-dump's memory commands keep from one line to the next (static properties
+/// there): the format, which each named variant resets to its defaults and `d` reuses,
+/// and where the last dump stopped, where a line without an address (or with `0`) goes on.
+#[derive(Clone, Copy)]
+struct State {
+    count: i64,
+    length: i64,
+    width: i64,
+    ascii: bool,
+    unicode: bool,
+    ascii_string: bool,
+    unicode_string: bool,
+    last: u64,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State { count: 32, length: 0, width: 0, ascii: false, unicode: false, ascii_string: false, unicode_string: false, last: 0 }
+    }
+}
+
+fn dump(session: &Session, args: &[String], d: Option<Defaults>, out: &mut dyn Write) -> Result<()> {
+    session.with_command_state("memory", |state: &mut State| dump_with(session, args, d, state, out))
+}
+
+fn dump_with(session: &Session, args: &[String], d: Option<Defaults>, state: &mut State, out: &mut dyn Write) -> Result<()> {
     let parsed = CommandArgs::parse(args, OPTIONS)?;
     let memory = session.heap.memory();
-    let Some(text) = parsed.positional.first() else {
-        bail!("an address is required (clrheap does not remember the previous memory command's address)");
-    };
-    let Some(mut address) = parse_address(text).or_else(|| text.trim_start_matches('0').is_empty().then_some(0)) else {
-        bail!("Invalid address: {text}");
-    };
-    let mut length = number(&parsed, "--length", d.length)?;
+    if let Some(d) = d {
+        state.count = d.count;
+        state.length = d.length;
+        state.width = d.width;
+        state.ascii = d.ascii;
+        state.unicode = d.unicode;
+        state.ascii_string = d.ascii_string;
+        state.unicode_string = d.unicode_string;
+    }
+    state.count = number(&parsed, "--count", state.count)?;
+    state.length = number(&parsed, "--length", state.length)?;
+    state.width = number(&parsed, "--width", state.width)?;
+    state.ascii = flag(&parsed, args, "--ascii", state.ascii);
+    state.unicode = flag(&parsed, args, "--unicode", state.unicode);
+    state.ascii_string = flag(&parsed, args, "--ascii-string", state.ascii_string);
+    state.unicode_string = flag(&parsed, args, "--unicode-string", state.unicode_string);
+    let prefix = parsed.flag("--hex-prefix");
+    let show_address = flag(&parsed, args, "--show-address", true);
+    // No address, or 0 (which dotnet-dump does not take for one): where the last stopped.
+    if let Some(text) = parsed.positional.first() {
+        match parse_address(text) {
+            Some(a) => state.last = a,
+            None if text.strip_prefix("0x").unwrap_or(text).trim_start_matches('0').is_empty() => {}
+            None => bail!("Invalid address: {text}"),
+        }
+    }
+    let mut address = state.last;
+    let mut length = state.length;
     if length < 0 {
         length = memory.pointer_size() as i64;
     }
     if !matches!(length, 1 | 2 | 4 | 8) {
         length = 4;
     }
-    let mut count = number(&parsed, "--count", d.count)?;
+    state.length = length;
     if let Some(t) = parsed.value("--end") {
         let Some(end) = parse_address(t) else {
             bail!("Invalid address: {t}");
@@ -110,15 +157,12 @@ fn dump(session: &Session, args: &[String], d: Defaults, out: &mut dyn Write) ->
         if end <= address {
             bail!("Cannot dump a negative range");
         }
-        count = i64::try_from((end - address) as i32).unwrap_or(0) / length;
+        state.count = i64::try_from((end - address) as i32).unwrap_or(0) / length;
     }
-    let (ascii, unicode) = (flag(&parsed, args, "--ascii", d.ascii), flag(&parsed, args, "--unicode", d.unicode));
-    let ascii_string = flag(&parsed, args, "--ascii-string", d.ascii_string);
-    let unicode_string = flag(&parsed, args, "--unicode-string", d.unicode_string);
-    let prefix = parsed.flag("--hex-prefix");
-    let show_address = flag(&parsed, args, "--show-address", true);
+    let (ascii, unicode) = (state.ascii, state.unicode);
 
-    if ascii_string || unicode_string {
+    if state.ascii_string || state.unicode_string {
+        let unicode_string = state.unicode_string;
         let mut s = String::new();
         let step = if unicode_string { 2 } else { 1 };
         for _ in 0..MAX_STRING {
@@ -132,12 +176,14 @@ fn dump(session: &Session, args: &[String], d: Defaults, out: &mut dyn Write) ->
                 break;
             }
         }
+        state.last = address;
         writeln!(out, "Text: '{s}'")?;
         return Ok(());
     }
-    let count = if count > 0 { count } else { 32 };
-    let width = number(&parsed, "--width", d.width)?;
-    let width = if width > 0 { width } else { 32 / length };
+    let count = if state.count > 0 { state.count } else { 32 };
+    state.count = count;
+    let width = if state.width > 0 { state.width } else { 32 / length };
+    state.width = width;
     let mut remaining = count.saturating_mul(length);
     let mut row = String::new();
     let mut buf = [0u8; 8];
@@ -186,35 +232,36 @@ fn dump(session: &Session, args: &[String], d: Defaults, out: &mut dyn Write) ->
         }
         address = address.wrapping_add((width * length) as u64);
         remaining -= width * length;
+        state.last = address;
         writeln!(out, "{row}")?;
     }
     Ok(())
 }
 
 pub fn run_d(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(0, 32, 0, 0), out)
+    dump(session, args, None, out)
 }
 pub fn run_db(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(1, 128, 1, 16), out)
+    dump(session, args, Some(defaults(1, 128, 1, 16)), out)
 }
 pub fn run_dc(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(2, 64, 2, 8), out)
+    dump(session, args, Some(defaults(2, 64, 2, 8)), out)
 }
 pub fn run_da(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(4, 128, 1, 0), out)
+    dump(session, args, Some(defaults(4, 128, 1, 0)), out)
 }
 pub fn run_du(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(8, 128, 2, 0), out)
+    dump(session, args, Some(defaults(8, 128, 2, 0)), out)
 }
 pub fn run_dw(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(0, 128, 2, 0), out)
+    dump(session, args, Some(defaults(0, 128, 2, 0)), out)
 }
 pub fn run_dd(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(0, 64, 4, 0), out)
+    dump(session, args, Some(defaults(0, 64, 4, 0)), out)
 }
 pub fn run_dp(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(0, 32, -1, 0), out)
+    dump(session, args, Some(defaults(0, 32, -1, 0)), out)
 }
 pub fn run_dq(session: &Session, args: &[String], _f: Format, out: &mut dyn Write) -> Result<()> {
-    dump(session, args, defaults(0, 32, 8, 0), out)
+    dump(session, args, Some(defaults(0, 32, 8, 0)), out)
 }

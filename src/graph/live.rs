@@ -156,6 +156,29 @@ impl Liveness {
         Liveness { graph, live }
     }
 
+    /// What the roots other than the finalizer queue keep alive (handles, stacks, thread
+    /// statics, dependent handles): dotnet-dump's `notreachableinrange -nofinalizer`,
+    /// which tells objects only the finalizer queue holds from the rest.
+    pub fn compute_without_finalizer(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
+        let without: Vec<Root> = roots
+            .handles
+            .iter()
+            .copied()
+            .chain(roots.stack.iter().map(|e| e.root))
+            .chain(roots.thread_statics.iter().copied())
+            .collect();
+        Liveness::compute_from(heap, graph, &without, &roots.dependent_pairs)
+    }
+
+    /// What `roots` keep alive, following `dependents` (primary, secondary).
+    pub fn compute_from(heap: &Heap, graph: Arc<ObjectGraph>, roots: &[Root], dependents: &[(u64, u64)]) -> Liveness {
+        let (live, unresolved) = mark(&graph, graph.ref_source(heap), roots, dependents);
+        if unresolved > 0 && graph.built_edges().is_none() {
+            super::warn_unresolved(heap, unresolved);
+        }
+        Liveness { graph, live }
+    }
+
     pub fn is_live(&self, addr: u64) -> bool {
         self.graph.id_of(addr).is_some_and(|id| self.live.contains(id))
     }

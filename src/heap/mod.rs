@@ -11,6 +11,7 @@ pub mod dac_names;
 pub mod field_table;
 pub mod fields;
 pub mod gc_data;
+pub mod gc_refs;
 pub mod http;
 pub mod object;
 pub mod oom;

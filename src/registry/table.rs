@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, verifyheap};
+use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, notreachableinrange, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, traverseheap, verifyheap};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -397,12 +397,12 @@ pub const COMMANDS: &[Command] = &[
     Command {
         name: "dumpobj",
         aliases: &["do"],
-        usage: "[-nofields] <objaddr>",
+        usage: "[-nofields] [-refs] <objaddr>",
         summary: "Displays info about an object at the specified address.",
         options: dumpobj::DUMPOBJ_OPTIONS,
         details: "Prints the object's type, MethodTable, EEClass, size and fields.",
-        examples: &["dumpobj 7f3b2c010428", "do -nofields 7f3b2c010428"],
-        exercise: &["dumpobj {0}", "dumpobj {1}"],
+        examples: &["dumpobj 7f3b2c010428", "do -nofields 7f3b2c010428", "dumpobj -refs 7f3b2c010428"],
+        exercise: &["dumpobj {0}", "dumpobj {1}", "dumpobj -refs {2}"],
         action: Action::Run(dumpobj::run_dumpobj),
     },
     Command {
@@ -815,7 +815,20 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["name2ee *!System.String", "name2ee * Nothing.Here.At.All"],
         action: Action::Run(name2ee::run),
     },
-    planned("notreachableinrange", &[], "<start> <end>", "A helper command for !finalizerqueue"),
+    Command {
+        name: "notreachableinrange",
+        aliases: &[],
+        usage: "[-short] [-nofinalizer] <start> <end>",
+        summary: "A helper command for !finalizerqueue",
+        options: notreachableinrange::OPTIONS,
+        details: "Reads the pointers stored in [start, end) (a finalizer queue's range, as finalizequeue\n\
+                  prints it) and lists, as dumpheap does, the objects no root keeps alive; a pointer\n\
+                  that is no object is warned about and listed. -nofinalizer: alive without the\n\
+                  finalizer queue's roots. -short: the addresses only.",
+        examples: &["notreachableinrange 559277d63cc0 559277d63f88", "notreachableinrange -nofinalizer -short 559277d63cc0 559277d63f88"],
+        exercise: &["notreachableinrange {0} {1}", "notreachableinrange -short -nofinalizer {0} {1}", "notreachableinrange 10 20"],
+        action: Action::Run(notreachableinrange::run),
+    },
     Command {
         name: "objsize",
         aliases: &[],
@@ -1057,7 +1070,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["token2ee * 02000002", "token2ee * 06000001"],
         action: Action::Run(token2ee::run),
     },
-    planned("traverseheap", &[], "<filename>", "Writes out heap information to a file in a format understood by the CLR Profiler."),
+    Command {
+        name: "traverseheap",
+        aliases: &[],
+        usage: "[-xml] <filename>",
+        summary: "Writes out heap information to a file in a format understood by the CLR Profiler.",
+        options: traverseheap::OPTIONS,
+        details: "Writes every type, root and object with its references to the file, in the CLR\n\
+                  Profiler's text format, or with -xml as <gcheap> with <types>, <roots> and <objects>.",
+        examples: &["traverseheap heap.log", "traverseheap -xml heap.xml"],
+        exercise: &["traverseheap /dev/null", "traverseheap -xml /dev/null"],
+        action: Action::Run(traverseheap::run),
+    },
     Command {
         name: "verifyheap",
         aliases: &[],

@@ -11,6 +11,7 @@
 //! - [`sos`]: SOS's console (one output call at a time) and its field tables.
 //! - [`columns`]: clrheap's own tables (`retained`, `diff`) as dotnet-dump lays tables
 //!   out: right-aligned columns, the type name last and unpadded.
+//! - [`gc_refs`]: an object's references as `dumpobjgcrefs` (and `dumpobj -refs`) prints them.
 //! - [`values`]: field values as ClrMD-based commands print them (`True`, `0x44`).
 //!
 //! Nothing here reads the dump: rows come in as values (type names included, or through
@@ -18,6 +19,7 @@
 pub mod columns;
 pub mod format;
 pub mod il;
+pub mod gc_refs;
 pub mod methods;
 pub mod objects;
 pub mod output;

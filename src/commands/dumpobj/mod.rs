@@ -31,6 +31,7 @@ mod text;
 
 use crate::args::{OptionSpec, SosArgs};
 use crate::heap::ObjectAddr;
+use crate::render::gc_refs::write_gc_refs;
 use crate::render::output::{hex, Format};
 use crate::session::Session;
 use anyhow::{Result, bail};
@@ -42,7 +43,7 @@ use text::Sos;
 /// dumpobj's options (SOS's native parser: case-insensitive, before the address).
 pub const DUMPOBJ_OPTIONS: &[OptionSpec] = &[
     OptionSpec::flag("-nofields", "Do not print the object's fields."),
-    OptionSpec::flag("-refs", "The objects it references.").unsupported(),
+    OptionSpec::flag("-refs", "Then the objects it references (dumpobjgcrefs)."),
 ];
 
 /// dumparray's options.
@@ -88,7 +89,16 @@ pub fn run_dumpobj(session: &Session, args: &[String], format: Format, out: &mut
     if addr == 0 {
         return sos.fail(&format!("Invalid parameter {}\n", args.join(" ")));
     }
-    text::object(&mut sos, &record::object(heap, addr, !parsed.has("-nofields"))?)
+    let facts = record::object(heap, addr, !parsed.has("-nofields"))?;
+    text::object(&mut sos, &facts)?;
+    drop(sos);
+    // SOS then runs its managed helper `dumpobjgcrefs` (dotnet-dump cannot: its host gives
+    // native SOS no way back to managed commands, and it ends with "Unrecognized SOS
+    // command 'DumpObj'"; tests/checks.rs, `dumpobj_refs_is_dumpobj_then_dumpobjgcrefs`).
+    if parsed.has("-refs") && !matches!(facts, record::ObjectRecord::Invalid) {
+        write_gc_refs(heap.gc_refs(addr).as_deref(), out)?;
+    }
+    Ok(())
 }
 
 /// SOS's `PrintObj` of `addr` (what `dumpobj <addr>` prints), for the commands that end
