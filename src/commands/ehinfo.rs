@@ -37,8 +37,10 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
     let heap = &session.heap;
     let mut sos = Sos::new(out);
     let Some(addr) = p.args.first().map(|t| parse_address(t).unwrap_or(0)) else {
-        // No address: SOS refuses the arguments and prints nothing of its own.
-        return sos.fail("");
+        // No address: SOS refuses the arguments and prints nothing of its own (the empty
+        // line is dotnet-dump's, after a failed command).
+        sos.put("\n")?;
+        return Err(crate::error::ShownInOutput("ehinfo needs a MethodDesc or a code address".to_string()).into());
     };
     let md = if heap.is_method_desc(addr) { addr } else { heap.method_desc_at_ip(addr).unwrap_or(0) };
     if md == 0 || !heap.is_method_desc(md) {

@@ -340,3 +340,48 @@ pub fn decode_at(code: &[u8], offset: u32) -> Option<Instruction> {
     });
     Some(Instruction { offset, name, operand, next: p as u32, cut })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_body() {
+        // ldarg.0; ret
+        let bytes = [(2 << 2) | TINY_FORMAT, 0x02, 0x2a];
+        let b = MethodBody::parse(&bytes).unwrap();
+        assert_eq!((b.header_size, b.code_size, b.total_size), (1, 2, 3));
+        assert_eq!(decode_at(b.code(&bytes), 0).unwrap().name, "ldarg.0");
+        assert_eq!(decode_at(b.code(&bytes), 1).unwrap().name, "ret");
+        assert!(decode_at(b.code(&bytes), 2).is_none());
+    }
+
+    #[test]
+    fn fat_body_with_small_eh_section() {
+        // Fat header (3 dwords, MoreSects), code: nop; leave.s -2 (backwards); ret; pad;
+        // then a small EH section with one catch clause.
+        let mut bytes = vec![0x1b, 0x30, 8, 0, 4, 0, 0, 0, 0, 0, 0, 0];
+        bytes.extend([0x00, 0xde, 0xfe, 0x2a]);
+        bytes.extend([SECT_EH_TABLE, 16, 0, 0]);
+        bytes.extend([0, 0, 0, 0, 1, 1, 0, 2, 0x01, 0, 0, 0x01]);
+        let b = MethodBody::parse(&bytes).unwrap();
+        assert_eq!((b.header_size, b.code_size, b.total_size), (12, 4, 32));
+        assert_eq!(
+            b.clauses,
+            vec![EhClause { flags: 0, try_offset: 0, try_length: 1, handler_offset: 1, handler_length: 2, class_token_or_filter: 0x0100_0001 }]
+        );
+        let leave = decode_at(b.code(&bytes), 1).unwrap();
+        assert_eq!((leave.name, leave.operand.clone(), leave.next), ("leave.s", OperandValue::ShortBranch(0xfe, 3), 3));
+    }
+
+    #[test]
+    fn cut_operands_and_switch_counts_are_bounded() {
+        // ldc.i4 with two of its four bytes; a switch claiming 2^31 cases.
+        let i = decode_at(&[0x20, 1, 2], 0).unwrap();
+        assert!(i.cut);
+        let s = decode_at(&[0x45, 0, 0, 0, 0x80, 1, 2], 0).unwrap();
+        assert!(s.cut);
+        assert_eq!(decode_at(&[0xfe, 0x01], 0).unwrap().name, "ceq");
+        assert_eq!(decode_at(&[0xfe, 0x7f], 0).unwrap().name, "illegal");
+    }
+}
