@@ -79,7 +79,8 @@ impl<'s> Context<'s> {
         let statics = session.statics();
         let heap = &session.heap;
         // The analyses follow references both ways: the edge list, built once per session.
-        let reverse = graph.edges(&session.heap)?.reverse();
+        session.edges()?;
+        let reverse = session.reverse_edges()?;
         let mut type_index: rustc_hash::FxHashMap<u64, usize> = Default::default();
         for (i, t) in graph.types().iter().enumerate() {
             type_index.insert(t.mt, i);
