@@ -154,6 +154,11 @@ impl IndexDir {
         if disabled() {
             return None;
         }
+        IndexDir::in_cache(&cache_root()?, path, warnings)
+    }
+
+    /// The index of the dump at `path` under the cache directory `root` (tests).
+    pub fn in_cache(root: &Path, path: &Path, warnings: Arc<Warnings>) -> Option<IndexDir> {
         let absolute = std::fs::canonicalize(path).ok()?;
         let dump = match DumpIdentity::of(&absolute) {
             Ok(d) => d,
@@ -164,7 +169,7 @@ impl IndexDir {
             .map(|n| n.to_string_lossy().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' }).take(64).collect())
             .unwrap_or_default();
         let key = xxh3_64(absolute.as_os_str().as_encoded_bytes());
-        let dir = cache_root()?.join(format!("{name}-{key:016x}"));
+        let dir = root.join(format!("{name}-{key:016x}"));
         Some(IndexDir { dir, dump, warnings })
     }
 
@@ -329,7 +334,7 @@ impl Header {
         if u32_at(16) != BYTE_ORDER {
             bail!("was written on a machine of another byte order");
         }
-        if u64_at(104) != xxh3_64(&h[..104]) {
+        if u64_at(104) != xxh3_64(&h[..104]) || h[112..HEADER].iter().any(|&b| b != 0) {
             bail!("is damaged (its header's checksum does not match)");
         }
         if u32_at(8) != VERSION {
