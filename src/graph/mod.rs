@@ -596,6 +596,12 @@ impl ObjectGraph {
         &self.types[self.type_ids[id as usize] as usize]
     }
 
+    /// The object's type as an index into [`ObjectGraph::types`].
+    #[inline]
+    pub fn type_index(&self, id: ObjectId) -> usize {
+        self.type_ids.get(id as usize).map_or(0, |&t| t as usize)
+    }
+
     pub fn mt(&self, id: ObjectId) -> u64 {
         self.type_of(id).mt
     }
