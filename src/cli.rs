@@ -32,6 +32,10 @@ pub struct Cli {
     /// Draw no progress bars (they appear only on a terminal, for long work).
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
+    /// Neither read nor write the index on disk (also: CLRHEAP_NO_INDEX=1). See the
+    /// README's "The index on disk".
+    #[arg(long = "no-index", global = true)]
+    pub no_index: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -173,6 +177,7 @@ pub fn main() -> i32 {
         }
     };
     progress::set_quiet(cli.quiet);
+    crate::graph::index::set_disabled(cli.no_index);
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Diff(args) => diff(args),
@@ -236,7 +241,7 @@ fn commands_section(out: &mut dyn Write) -> io::Result<()> {
             writeln!(out, "{}", roff(&paragraph.replace('\n', " ")))?;
         }
         for arg in sub.get_arguments() {
-            if arg.is_hide_set() || arg.get_id() == "help" || arg.get_id() == "quiet" {
+            if arg.is_hide_set() || arg.get_id() == "help" || arg.get_id() == "quiet" || arg.get_id() == "no_index" {
                 continue;
             }
             let name = match (arg.get_short(), arg.get_long()) {
@@ -338,6 +343,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     };
     session.format = args.format;
     session.dump_path = Some(std::path::absolute(&args.dump).unwrap_or_else(|_| args.dump.clone()));
+    session.use_index(&args.dump);
     shell::print_warnings(&session);
     if !args.commands.is_empty() {
         shell::run_commands(&session, &args.commands)
@@ -359,6 +365,13 @@ fn naming_file(path: &std::path::Path, e: &anyhow::Error) -> String {
     if about_a_module || message.contains(&name) { message } else { format!("{name}: {message}") }
 }
 
+/// Opens a dump for a command line run: with its index on disk, unless turned off.
+fn open_session(path: &std::path::Path, options: &DumpOptions) -> crate::error::Result<Session> {
+    let mut session = Session::open(path, options)?;
+    session.use_index(path);
+    Ok(session)
+}
+
 fn diff(args: DiffArgs) -> i32 {
     let options = DumpOptions {
         module_paths: args.module_paths.clone(),
@@ -368,7 +381,7 @@ fn diff(args: DiffArgs) -> i32 {
         return diff_growth(args, &options);
     }
     let open = |path: &PathBuf| -> Result<_, String> {
-        let session = Session::open(path, &options).map_err(|e| naming_file(path, &e.into()))?;
+        let session = open_session(path, &options).map_err(|e| naming_file(path, &e.into()))?;
         shell::print_warnings(&session);
         let totals = crate::commands::diff::type_totals(&session, args.live).map_err(|e| naming_file(path, &e))?;
         let identity = crate::commands::diff::Identity::of(&session);
@@ -444,7 +457,7 @@ fn diff_growth(args: DiffArgs, options: &DumpOptions) -> i32 {
     let mut snaps = Vec::new();
     let mut warnings = 0;
     for path in &paths {
-        let snap = Session::open(path, options).map_err(|e| e.context(path.display().to_string())).and_then(|session| {
+        let snap = open_session(path, options).map_err(|e| e.context(path.display().to_string())).and_then(|session| {
             shell::print_warnings(&session);
             let s = crate::analysis::growth::snapshot(&session)?;
             warnings += session.warnings.count();
@@ -478,7 +491,7 @@ fn report(args: ReportArgs) -> i32 {
     let options = DumpOptions { module_paths: args.module_paths.clone(), ..Default::default() };
     let mut sessions = Vec::new();
     for path in &args.dumps {
-        match Session::open(path, &options) {
+        match open_session(path, &options) {
             Ok(s) => {
                 shell::print_warnings(&s);
                 sessions.push((path.display().to_string(), s));

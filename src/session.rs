@@ -10,7 +10,8 @@ use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::graph::dominators::Dominators;
 use crate::graph::live::Liveness;
 use crate::graph::roots::RootCache;
-use crate::graph::ObjectGraph;
+use crate::graph::index::{IndexDir, Part};
+use crate::graph::{Edges, ObjectGraph, ReverseEdges};
 use crate::heap::statics::StaticsIndex;
 use crate::heap::Heap;
 use crate::render::Format;
@@ -44,6 +45,12 @@ pub struct Session {
     dominators: Cached<Arc<Dominators>>,
     roots: Cached<Arc<RootCache>>,
     statics: OnceLock<Arc<StaticsIndex>>,
+    /// The dump's index on disk ([`crate::graph::index`]), when turned on
+    /// ([`Session::use_index`]).
+    index: Option<IndexDir>,
+    /// The content hash of the index's object table in use (what the other parts are
+    /// made over), once the graph came from the index or was written to it.
+    index_parent: OnceLock<u64>,
     roots_announced: AtomicBool,
     /// Root searches run so far (`gcroot`): the first reads references from the dump,
     /// later ones build the edges once and search them.
@@ -84,6 +91,8 @@ impl Session {
             dominators: OnceLock::new(),
             roots: OnceLock::new(),
             statics: OnceLock::new(),
+            index: None,
+            index_parent: OnceLock::new(),
             roots_announced: AtomicBool::new(false),
             root_searches: AtomicUsize::new(0),
             current_thread: AtomicUsize::new(0),
@@ -117,9 +126,107 @@ impl Session {
         self.heap.space().core().threads.get(self.current_thread())
     }
 
-    /// The object graph of the heap (built on first use).
+    /// Keeps what the graph layer computes about the dump at `path` in its index on disk,
+    /// and answers from the index what it already holds (unless `--no-index` or
+    /// `CLRHEAP_NO_INDEX` turned it off, or no cache directory is known).
+    pub fn use_index(&mut self, path: &Path) {
+        self.index = IndexDir::for_dump(path, self.warnings.clone());
+    }
+
+    /// The index directory in use, if any.
+    pub fn index_dir(&self) -> Option<&Path> {
+        self.index.as_ref().map(|d| d.path())
+    }
+
+    /// The index and the object table its parts are made over, when both are in use.
+    fn index_with_parent(&self) -> Option<(&IndexDir, u64)> {
+        Some((self.index.as_ref()?, *self.index_parent.get()?))
+    }
+
+    /// The object graph of the heap (built on first use, or read from the index).
     pub fn graph(&self) -> Result<Arc<ObjectGraph>> {
-        cached(&self.graph, || Ok(Arc::new(ObjectGraph::build(&self.heap)?)))
+        cached(&self.graph, || {
+            let Some(dir) = &self.index else {
+                return Ok(Arc::new(ObjectGraph::build(&self.heap)?));
+            };
+            if let Some(file) = dir.open(Part::Objects, 0) {
+                match ObjectGraph::from_index(&file, &self.heap) {
+                    Ok(g) => {
+                        let _ = self.index_parent.set(file.content_hash());
+                        return Ok(Arc::new(g));
+                    }
+                    Err(e) => dir.rejected(Part::Objects, &e),
+                }
+            }
+            let mut graph = ObjectGraph::build(&self.heap)?;
+            // Written, then read back mapped: the arrays become page cache.
+            if graph.len() >= crate::graph::index::min_objects()
+                && let Some(file) = graph.save(dir)
+                && graph.use_mapped(&file).is_ok()
+            {
+                let _ = self.index_parent.set(file.content_hash());
+            }
+            Ok(Arc::new(graph))
+        })
+    }
+
+    /// Gives the graph its edge arrays (built once, or read from the index).
+    pub fn edges(&self) -> Result<()> {
+        let graph = self.graph()?;
+        if graph.built_edges().is_some() {
+            return Ok(());
+        }
+        let Some((dir, parent)) = self.index_with_parent() else {
+            graph.edges(&self.heap)?;
+            return Ok(());
+        };
+        if let Some(file) = dir.open(Part::Edges, parent) {
+            match Edges::from_index(&file, graph.len()) {
+                Ok(e) => {
+                    if e.unresolved() > 0 {
+                        crate::graph::warn_unresolved(&self.heap, e.unresolved());
+                    }
+                    graph.set_edges(e);
+                    return Ok(());
+                }
+                Err(e) => dir.rejected(Part::Edges, &e),
+            }
+        }
+        let built = Edges::build(&graph, &self.heap)?;
+        let edges = built
+            .save(dir, parent, graph.len() as u64)
+            .and_then(|file| Edges::from_index(&file, graph.len()).ok())
+            .unwrap_or(built);
+        graph.set_edges(edges);
+        Ok(())
+    }
+
+    /// Whether the index holds the graph's edges (a root search then uses them at once).
+    pub fn indexed_edges(&self) -> bool {
+        self.index_with_parent().is_some_and(|(dir, _)| dir.has(Part::Edges))
+    }
+
+    /// Every object's incoming references (from the index when it holds them).
+    pub fn reverse_edges(&self) -> Result<ReverseEdges> {
+        let graph = self.graph()?;
+        let index = self.index_with_parent();
+        if let Some((dir, parent)) = index
+            && let Some(file) = dir.open(Part::Reverse, parent)
+        {
+            match ReverseEdges::from_index(&file, graph.len()) {
+                Ok(r) => return Ok(r),
+                Err(e) => dir.rejected(Part::Reverse, &e),
+            }
+        }
+        self.edges()?;
+        let reverse = graph.built_edges().expect("edges were just built").reverse();
+        Ok(match index {
+            Some((dir, parent)) => reverse
+                .save(dir, parent, graph.len() as u64)
+                .and_then(|file| ReverseEdges::from_index(&file, graph.len()).ok())
+                .unwrap_or(reverse),
+            None => reverse,
+        })
     }
 
     /// The roots, gathered on first use.
@@ -134,8 +241,23 @@ impl Session {
     pub fn liveness(&self) -> Result<Arc<Liveness>> {
         cached(&self.liveness, || {
             let graph = self.graph()?;
+            // Gathered even when the index holds the answer: what they could not read is
+            // reported the same way in every session.
             let roots = self.roots()?;
-            Ok(Arc::new(Liveness::compute(&self.heap, graph, &roots)))
+            let index = self.index_with_parent();
+            if let Some((dir, parent)) = index
+                && let Some(file) = dir.open(Part::Live, parent)
+            {
+                match Liveness::from_index(&file, &self.heap, graph.clone()) {
+                    Ok(l) => return Ok(Arc::new(l)),
+                    Err(e) => dir.rejected(Part::Live, &e),
+                }
+            }
+            let live = Liveness::compute(&self.heap, graph, &roots);
+            if let Some((dir, parent)) = index {
+                live.save(dir, parent);
+            }
+            Ok(Arc::new(live))
         })
         .map_err(|e| e.context("cannot compute live objects"))
     }
@@ -145,9 +267,29 @@ impl Session {
         cached(&self.dominators, || {
             let graph = self.graph()?;
             let roots = self.roots()?;
-            // Edges only for this computation: renumbered and freed inside it.
-            let edges = crate::graph::Edges::build(&graph, &self.heap)?;
-            Ok(Arc::new(roots.dominators(&graph, edges)))
+            let index = self.index_with_parent();
+            if let Some((dir, parent)) = index
+                && let Some(file) = dir.open(Part::Dominators, parent)
+            {
+                match Dominators::from_index(&file, graph.len()) {
+                    Ok(d) => return Ok(Arc::new(d)),
+                    Err(e) => dir.rejected(Part::Dominators, &e),
+                }
+            }
+            let Some((dir, parent)) = index else {
+                // Edges only for this computation: renumbered and freed inside it.
+                let edges = Edges::build(&graph, &self.heap)?;
+                return Ok(Arc::new(roots.dominators(&graph, edges)));
+            };
+            // With an index the edges are kept (mapped): the computation renumbers a copy.
+            self.edges()?;
+            let edges = graph.built_edges().expect("edges were just built").share();
+            let dom = roots.dominators(&graph, edges);
+            Ok(Arc::new(
+                dom.save(dir, parent)
+                    .and_then(|file| Dominators::from_index(&file, graph.len()).ok())
+                    .unwrap_or(dom),
+            ))
         })
         .map_err(|e| e.context("cannot compute retained sizes"))
     }

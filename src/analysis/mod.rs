@@ -46,7 +46,6 @@ pub struct Context<'s> {
     pub session: &'s Session,
     /// Per type index: its facts.
     types: Vec<TypeFacts>,
-    type_index: rustc_hash::FxHashMap<u64, usize>,
     fields: RefCell<rustc_hash::FxHashMap<u64, Arc<Vec<Field>>>>,
     collections: std::cell::OnceCell<Vec<(ObjectId, collections::Collection)>>,
     /// Bytes of the live heap.
@@ -79,11 +78,8 @@ impl<'s> Context<'s> {
         let statics = session.statics();
         let heap = &session.heap;
         // The analyses follow references both ways: the edge list, built once per session.
-        let reverse = graph.edges(&session.heap)?.reverse();
-        let mut type_index: rustc_hash::FxHashMap<u64, usize> = Default::default();
-        for (i, t) in graph.types().iter().enumerate() {
-            type_index.insert(t.mt, i);
-        }
+        session.edges()?;
+        let reverse = session.reverse_edges()?;
         let mut types: Vec<TypeFacts> = graph
             .types()
             .iter()
@@ -112,8 +108,8 @@ impl<'s> Context<'s> {
         for id in 0..graph.len() as ObjectId {
             if dom.immediate_dominator(id).is_some() {
                 live_bytes = live_bytes.saturating_add(graph.size(id));
-                if let Some(&i) = type_index.get(&graph.mt(id)) {
-                    types[i].live_count += 1;
+                if let Some(t) = types.get_mut(graph.type_index(id)) {
+                    t.live_count += 1;
                 }
             }
         }
@@ -126,7 +122,6 @@ impl<'s> Context<'s> {
             statics,
             session,
             types,
-            type_index,
             fields: RefCell::default(),
             collections: Default::default(),
             live_bytes,
@@ -135,12 +130,8 @@ impl<'s> Context<'s> {
 
     /// The facts of `id`'s type.
     pub fn facts(&self, id: ObjectId) -> &TypeFacts {
-        let i = self
-            .type_index
-            .get(&self.graph.mt(id))
-            .copied()
-            .unwrap_or(0);
-        &self.types[i]
+        // `types` is in the graph's type order.
+        self.types.get(self.graph.type_index(id)).unwrap_or(&self.types[0])
     }
 
     pub fn live(&self, id: ObjectId) -> bool {

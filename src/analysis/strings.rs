@@ -32,38 +32,43 @@ pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let graph = &ctx.graph;
     let space = ctx.heap.space();
     let first_char = ctx.heap.runtime.layout.object.string_first_char;
-    let mut groups: rustc_hash::FxHashMap<Vec<u8>, (u64, u64, ObjectId)> = Default::default();
+    // Texts are grouped by a 128-bit hash of their units and length (no allocation per
+    // string); a group's text is read again from its first string.
+    let mut groups: rustc_hash::FxHashMap<u128, (u64, u64, ObjectId)> = Default::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let read_units = |id: ObjectId, buf: &mut Vec<u8>| -> Option<u32> {
+        let addr = graph.address(id);
+        let len = ctx.heap.string_length(crate::heap::ObjectAddr(addr)).ok()?;
+        let n = (len as usize).min(MAX_UNITS).saturating_mul(2);
+        buf.clear();
+        buf.resize(n, 0);
+        space.read(addr.wrapping_add(first_char), buf).ok()?;
+        Some(len)
+    };
     for id in 0..graph.len() as ObjectId {
         if !ctx.facts(id).string || (live && !ctx.live(id)) {
             continue;
         }
-        let addr = graph.address(id);
-        let Ok(len) = ctx.heap.string_length(crate::heap::ObjectAddr(addr)) else {
-            continue;
-        };
-        let n = (len as usize).min(MAX_UNITS);
-        let Ok(mut bytes) = space.read_vec(addr.wrapping_add(first_char), n.saturating_mul(2)) else {
+        let Some(len) = read_units(id, &mut buf) else {
             continue;
         };
         // The length is part of the key (texts cut at MAX_UNITS stay apart by it).
-        bytes.extend_from_slice(&len.to_le_bytes());
-        let e = groups.entry(bytes).or_insert((0, graph.size(id), id));
+        buf.extend_from_slice(&len.to_le_bytes());
+        let e = groups.entry(xxhash_rust::xxh3::xxh3_128(&buf)).or_insert((0, graph.size(id), id));
         e.0 += 1;
     }
     let mut out: Vec<Duplicate> = groups
-        .into_iter()
-        .filter(|(_, (count, _, _))| *count > 1)
-        .map(|(key, (count, size, _))| {
-            let units: Vec<u16> = key[..key.len() - 4]
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            Duplicate {
+        .into_values()
+        .filter(|&(count, _, _)| count > 1)
+        .filter_map(|(count, size, id)| {
+            read_units(id, &mut buf)?;
+            let units: Vec<u16> = buf.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            Some(Duplicate {
                 text: String::from_utf16_lossy(&units),
                 count,
                 size,
                 wasted: size.saturating_mul(count - 1),
-            }
+            })
         })
         .collect();
     out.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.text.cmp(&b.text)));

@@ -153,8 +153,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let limit = o.limit.map_or(usize::MAX, |l| l.max(0) as usize);
     // The first search of a session reads references from the dump (no edge list);
     // a session that searches again builds the edges once and searches them.
-    if session.repeated_root_search() {
-        graph.edges(&session.heap)?;
+    // With the index holding the edges, every search uses them.
+    if session.repeated_root_search() || session.indexed_edges() {
+        session.edges()?;
     }
     let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), &roots.dependents, target);
     let statics = || session.statics();

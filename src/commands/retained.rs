@@ -95,8 +95,13 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         let mut wanted = std::collections::HashMap::new();
         ids.retain(|&id| *wanted.entry(graph.mt(id)).or_insert_with(|| heap.type_name(graph.mt(id)).contains(t.as_str())));
     }
-    ids.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
-    ids.truncate(top);
+    // Biggest first, ties in address order: the `top` first chosen without sorting all.
+    let order = |a: &ObjectId, b: &ObjectId| dom.retained_size(*b).cmp(&dom.retained_size(*a)).then(a.cmp(b));
+    if top < ids.len() {
+        ids.select_nth_unstable_by(top, order);
+        ids.truncate(top);
+    }
+    ids.sort_by(order);
     let rows: Vec<Value> = ids.iter().map(|&id| describe(id)).collect();
     match format {
         Format::Text => write_table(&rows, out),

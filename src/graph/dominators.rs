@@ -14,7 +14,10 @@
 //! recursion depth depends on the heap, on preorder numbers in flat `u32` arrays: at the
 //! peak about 24 bytes per reachable object plus 4 per edge, then 12 bytes per object kept
 //! (immediate dominator, retained size).
+use super::index::{bytes, write_or_note, IndexDir, IndexFile, Part};
+use super::store::Store;
 use super::{Edges, ObjectGraph, ObjectId};
+use rayon::prelude::*;
 use crate::progress::Progress;
 
 const NONE: u32 = u32::MAX;
@@ -23,9 +26,9 @@ const NONE: u32 = u32::MAX;
 pub struct Dominators {
     /// Per object id: its immediate dominator's id, or [`Dominators::ROOT`] for objects
     /// only the roots dominate, or `NONE` (u32::MAX) when unreachable.
-    idom: Vec<u32>,
+    idom: Store<u32>,
     /// Per object id: retained size in bytes (0 when unreachable).
-    retained: Vec<u64>,
+    retained: Store<u64>,
     /// Objects reachable from the roots.
     reachable: usize,
 }
@@ -200,7 +203,25 @@ impl Dominators {
             }
         }
         progress.inc(1);
-        Dominators { idom: out_idom, retained, reachable: reached - 1 }
+        Dominators { idom: out_idom.into(), retained: retained.into(), reachable: reached - 1 }
+    }
+
+    /// Writes the tree and retained sizes (over the object table whose content hash is
+    /// `parent`).
+    pub fn save(&self, dir: &IndexDir, parent: u64) -> Option<IndexFile> {
+        let n = self.idom.len() as u64;
+        write_or_note(dir, Part::Dominators, parent, n, [self.reachable as u64, 0, 0, 0], &[bytes([&self.idom[..]]), bytes([&self.retained[..]])])
+    }
+
+    /// The tree of a file over `objects` objects.
+    pub fn from_index(file: &IndexFile, objects: usize) -> anyhow::Result<Dominators> {
+        let idom: Store<u32> = file.section(0, Some(objects))?;
+        let retained: Store<u64> = file.section(1, Some(objects))?;
+        if !idom.par_chunks(1 << 16).all(|c| c.iter().all(|&d| (d as usize) < objects || d >= Self::ROOT)) {
+            anyhow::bail!("a dominator is out of range");
+        }
+        let [reachable, _, _, _] = file.extra();
+        Ok(Dominators { idom, retained, reachable: reachable.min(objects as u64) as usize })
     }
 
     /// The immediate dominator of an object: another object's id, [`Dominators::ROOT`],
@@ -225,7 +246,7 @@ impl Dominators {
         // Slot n holds the children of the virtual root.
         let parent_slot = |d: u32| if d == Self::ROOT { n } else { d as usize };
         let mut start = vec![0u32; n + 2];
-        for &d in &self.idom {
+        for &d in self.idom.iter() {
             if d != NONE {
                 start[parent_slot(d) + 1] += 1;
             }

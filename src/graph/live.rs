@@ -10,6 +10,8 @@
 //! objects, precise stack roots: see [`super::roots::RootCache`]); [`Liveness`] answers
 //! "is this address live" for the commands.
 use super::roots::RootCache;
+use super::index::{bytes, write_or_note, IndexDir, IndexFile, Part};
+use super::store::Store;
 use super::{ObjectGraph, ObjectId, RefSource};
 use crate::heap::{Heap, Root};
 use crate::progress::Progress;
@@ -18,16 +20,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A set of objects, one bit per object id.
-#[derive(Debug, Clone)]
 pub struct LiveSet {
-    bits: Vec<u64>,
+    bits: Store<u64>,
     count: usize,
 }
 
 impl LiveSet {
     pub fn new(objects: usize) -> LiveSet {
         LiveSet {
-            bits: vec![0; objects.div_ceil(64)],
+            bits: vec![0; objects.div_ceil(64)].into(),
             count: 0,
         }
     }
@@ -134,7 +135,7 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
     drop(progress);
     let bits: Vec<u64> = bits.into_iter().map(AtomicU64::into_inner).collect();
     let count = bits.iter().map(|w| w.count_ones() as usize).sum();
-    (LiveSet { bits, count }, unresolved.into_inner())
+    (LiveSet { bits: bits.into(), count }, unresolved.into_inner())
 }
 
 /// Objects kept alive by the roots: handles (every handle table slot, as dotnet-dump
@@ -143,9 +144,28 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
 pub struct Liveness {
     graph: Arc<ObjectGraph>,
     live: LiveSet,
+    /// References met while marking that pointed at no object start.
+    unresolved: u64,
 }
 
 impl Liveness {
+    /// Writes the live set (over the object table whose content hash is `parent`).
+    pub fn save(&self, dir: &IndexDir, parent: u64) -> Option<IndexFile> {
+        let n = self.graph.len() as u64;
+        write_or_note(dir, Part::Live, parent, n, [self.live.count as u64, self.unresolved, 0, 0], &[bytes([&self.live.bits[..]])])
+    }
+
+    /// The live set of a file over `graph`'s objects; the warning about references that
+    /// lead nowhere is given again, as marking gave it.
+    pub fn from_index(file: &IndexFile, heap: &Heap, graph: Arc<ObjectGraph>) -> anyhow::Result<Liveness> {
+        let bits: Store<u64> = file.section(0, Some(graph.len().div_ceil(64)))?;
+        let [count, unresolved, _, _] = file.extra();
+        if unresolved > 0 && graph.built_edges().is_none() {
+            super::warn_unresolved(heap, unresolved);
+        }
+        Ok(Liveness { graph, live: LiveSet { bits, count: count as usize }, unresolved })
+    }
+
     /// Marks what the roots keep alive.
     pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
         let (live, unresolved) = mark(&graph, graph.ref_source(heap), &roots.all_roots(), &roots.dependent_pairs);
@@ -153,7 +173,7 @@ impl Liveness {
         if unresolved > 0 && graph.built_edges().is_none() {
             super::warn_unresolved(heap, unresolved);
         }
-        Liveness { graph, live }
+        Liveness { graph, live, unresolved }
     }
 
     /// What the roots other than the finalizer queue keep alive (handles, stacks, thread

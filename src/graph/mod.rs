@@ -30,8 +30,12 @@
 //! commands; commands (`dumpheap -live`, `gcroot`, retained sizes, dump diffs) build on it.
 pub mod dominators;
 pub mod gcroot;
+pub mod index;
 pub mod live;
 pub mod roots;
+pub mod store;
+
+use store::Store;
 
 use crate::heap::{GcDesc, Heap, WalkWarning};
 use crate::progress::Progress;
@@ -60,11 +64,11 @@ pub struct TypeEntry {
 
 /// The object graph of one heap.
 pub struct ObjectGraph {
-    addresses: Vec<u64>,
+    addresses: Store<u64>,
     /// Address lookup: narrows a search to the few objects starting in one 4 KB page.
     pages: PageIndex,
-    type_ids: Vec<u32>,
-    sizes: Vec<u32>,
+    type_ids: Store<u32>,
+    sizes: Store<u32>,
     large_sizes: HashMap<ObjectId, u64>,
     types: Vec<TypeEntry>,
     /// Outgoing edges, built on first use ([`ObjectGraph::edges`]).
@@ -90,8 +94,8 @@ pub struct Edges {
 }
 
 struct EdgeBlock {
-    ends: Vec<u32>,
-    targets: Vec<ObjectId>,
+    ends: Store<u32>,
+    targets: Store<ObjectId>,
 }
 
 impl Edges {
@@ -113,7 +117,7 @@ impl Edges {
                 }
                 progress.inc(range.len() as u64);
                 targets.shrink_to_fit();
-                (EdgeBlock { ends, targets }, unresolved)
+                (EdgeBlock { ends: ends.into(), targets: targets.into() }, unresolved)
             })
             .collect();
         drop(progress);
@@ -128,10 +132,19 @@ impl Edges {
         Ok(Edges { blocks: built.into_iter().map(|b| b.0).collect(), count, unresolved })
     }
 
+    /// A second handle on the same edges (mapped arrays are shared, owned ones copied).
+    pub fn share(&self) -> Edges {
+        Edges {
+            blocks: self.blocks.iter().map(|b| EdgeBlock { ends: b.ends.share(), targets: b.targets.share() }).collect(),
+            count: self.count,
+            unresolved: self.unresolved,
+        }
+    }
+
     /// Replaces every target id `t` by `f(t)` (the dominator tree renumbers them).
     pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32) {
         for b in &mut self.blocks {
-            for t in &mut b.targets {
+            for t in b.targets.make_mut() {
                 *t = f(*t);
             }
         }
@@ -143,12 +156,12 @@ impl Edges {
         let blocks = refs
             .chunks(CHUNK)
             .map(|lists| {
-                let mut b = EdgeBlock { ends: Vec::new(), targets: Vec::new() };
+                let (mut ends, mut targets) = (Vec::new(), Vec::new());
                 for r in lists {
-                    b.targets.extend_from_slice(r);
-                    b.ends.push(b.targets.len() as u32);
+                    targets.extend_from_slice(r);
+                    ends.push(targets.len() as u32);
                 }
-                b
+                EdgeBlock { ends: ends.into(), targets: targets.into() }
             })
             .collect();
         Edges { blocks, count: refs.iter().map(|r| r.len()).sum(), unresolved: 0 }
@@ -195,8 +208,10 @@ impl Edges {
         let n = self.objects();
         let mut counts = vec![0u32; n + 1];
         for b in &self.blocks {
-            for &t in &b.targets {
-                counts[t as usize + 1] += 1;
+            for &t in b.targets.iter() {
+                if let Some(c) = counts.get_mut(t as usize + 1) {
+                    *c += 1;
+                }
             }
         }
         for i in 1..=n {
@@ -207,12 +222,15 @@ impl Edges {
         let mut sources = vec![0 as ObjectId; self.count];
         for src in 0..n {
             for &t in self.references(src as ObjectId) {
-                let slot = &mut next[t as usize];
-                sources[*slot as usize] = src as ObjectId;
-                *slot += 1;
+                if let Some(slot) = next.get_mut(t as usize) {
+                    if let Some(s) = sources.get_mut(*slot as usize) {
+                        *s = src as ObjectId;
+                    }
+                    *slot += 1;
+                }
             }
         }
-        ReverseEdges { offsets, sources }
+        ReverseEdges { offsets: offsets.into(), sources: sources.into() }
     }
 }
 
@@ -227,8 +245,8 @@ pub(crate) fn warn_unresolved(heap: &Heap, count: u64) {
 
 /// Incoming edges: `sources[offsets[i] .. offsets[i + 1]]` reference object `i`.
 pub struct ReverseEdges {
-    offsets: Vec<u32>,
-    sources: Vec<ObjectId>,
+    offsets: Store<u32>,
+    sources: Store<ObjectId>,
 }
 
 impl ReverseEdges {
@@ -236,7 +254,7 @@ impl ReverseEdges {
     pub fn referrers(&self, id: ObjectId) -> &[ObjectId] {
         let i = id as usize;
         match (self.offsets.get(i), self.offsets.get(i + 1)) {
-            (Some(&a), Some(&b)) => &self.sources[a as usize..b as usize],
+            (Some(&a), Some(&b)) => self.sources.get(a as usize..b as usize).unwrap_or(&[]),
             _ => &[],
         }
     }
@@ -251,7 +269,7 @@ struct PageIndex {
     spans: Vec<(u64, usize)>,
     /// Per page of every span, the first object id at or after the page start; one more
     /// entry at the end of each span.
-    first: Vec<ObjectId>,
+    first: Store<ObjectId>,
 }
 
 const PAGE_SHIFT: u32 = 12;
@@ -260,7 +278,8 @@ const SPAN_GAP_PAGES: u64 = 1024;
 
 impl PageIndex {
     fn build(addresses: &[u64]) -> PageIndex {
-        let mut index = PageIndex::default();
+        let mut first: Vec<ObjectId> = Vec::new();
+        let mut spans = Vec::new();
         let mut last_page: Option<u64> = None;
         for (i, &a) in addresses.iter().enumerate() {
             let page = a >> PAGE_SHIFT;
@@ -268,26 +287,26 @@ impl PageIndex {
                 Some(last) if page - last <= SPAN_GAP_PAGES => {
                     // Pages after `last` up to this one begin with object `i`.
                     for _ in last..page {
-                        index.first.push(i as ObjectId);
+                        first.push(i as ObjectId);
                     }
                 }
                 Some(_) => {
                     // Close the span (the entry after its last page), open a new one.
-                    index.first.push(i as ObjectId);
-                    index.spans.push((page, index.first.len()));
-                    index.first.push(i as ObjectId);
+                    first.push(i as ObjectId);
+                    spans.push((page, first.len()));
+                    first.push(i as ObjectId);
                 }
                 None => {
-                    index.spans.push((page, 0));
-                    index.first.push(i as ObjectId);
+                    spans.push((page, 0));
+                    first.push(i as ObjectId);
                 }
             }
             last_page = Some(page);
         }
         if last_page.is_some() {
-            index.first.push(addresses.len() as ObjectId);
+            first.push(addresses.len() as ObjectId);
         }
-        index
+        PageIndex { spans, first: first.into() }
     }
 
     /// The ids of the objects that start in the page of `address`.
@@ -295,14 +314,27 @@ impl PageIndex {
     fn candidates(&self, address: u64) -> Option<std::ops::Range<usize>> {
         let page = address >> PAGE_SHIFT;
         let s = self.spans.partition_point(|&(start, _)| start <= page).checked_sub(1)?;
-        let (start, base) = self.spans[s];
-        let entry = base + (page - start) as usize;
+        let (start, base) = *self.spans.get(s)?;
+        let entry = base.checked_add(usize::try_from(page - start).ok()?)?;
         let end = self.spans.get(s + 1).map_or(self.first.len(), |&(_, b)| b);
-        if entry + 1 >= end {
+        if entry.checked_add(1)? >= end {
             return None;
         }
-        Some(self.first[entry] as usize..self.first[entry + 1] as usize)
+        Some(*self.first.get(entry)? as usize..*self.first.get(entry + 1)? as usize)
     }
+}
+
+/// The entries of MethodTables `mts` (GCDesc and LoaderAllocator read once each).
+fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
+    let free_mt = heap.runtime.globals.free_mt;
+    mts.par_iter()
+        .map(|&mt| TypeEntry {
+            mt,
+            gc_desc: if mt == free_mt { None } else { heap.gc_desc(mt).ok().flatten() },
+            loader_allocator: heap.loader_allocator_object(mt).ok().flatten(),
+            is_free: mt == free_mt,
+        })
+        .collect()
 }
 
 impl ObjectGraph {
@@ -348,20 +380,7 @@ impl ObjectGraph {
                 });
             }
         }
-        let free_mt = heap.runtime.globals.free_mt;
-        let types: Vec<TypeEntry> = mts
-            .par_iter()
-            .map(|&mt| TypeEntry {
-                mt,
-                gc_desc: if mt == free_mt {
-                    None
-                } else {
-                    heap.gc_desc(mt).ok().flatten()
-                },
-                loader_allocator: heap.loader_allocator_object(mt).ok().flatten(),
-                is_free: mt == free_mt,
-            })
-            .collect();
+        let types = type_entries(heap, &mts);
 
         // 3. Walk again, each segment filling its own slice of the arrays.
         let mut addresses = vec![0u64; total];
@@ -442,9 +461,9 @@ impl ObjectGraph {
         }
         Ok(ObjectGraph {
             pages: PageIndex::build(&addresses),
-            addresses,
-            type_ids,
-            sizes,
+            addresses: addresses.into(),
+            type_ids: type_ids.into(),
+            sizes: sizes.into(),
             large_sizes,
             types,
             edges: OnceLock::new(),
@@ -460,6 +479,11 @@ impl ObjectGraph {
         }
         let built = Edges::build(self, heap)?;
         Ok(self.edges.get_or_init(|| built))
+    }
+
+    /// Gives the graph its edges (read from the index); no-op when it has them.
+    pub fn set_edges(&self, edges: Edges) {
+        let _ = self.edges.set(edges);
     }
 
     /// The edges, when [`ObjectGraph::edges`] has built them.
@@ -541,7 +565,8 @@ impl ObjectGraph {
         }
         let range = self.pages.candidates(address)?;
         let lo = range.start;
-        self.addresses[range]
+        self.addresses
+            .get(range)?
             .binary_search(&address)
             .ok()
             .map(|i| (lo + i) as ObjectId)
@@ -569,6 +594,12 @@ impl ObjectGraph {
 
     pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
         &self.types[self.type_ids[id as usize] as usize]
+    }
+
+    /// The object's type as an index into [`ObjectGraph::types`].
+    #[inline]
+    pub fn type_index(&self, id: ObjectId) -> usize {
+        self.type_ids.get(id as usize).map_or(0, |&t| t as usize)
     }
 
     pub fn mt(&self, id: ObjectId) -> u64 {
@@ -608,9 +639,9 @@ impl ObjectGraph {
         let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
         ObjectGraph {
             pages: PageIndex::build(&addresses),
-            addresses,
-            type_ids: vec![0; objects.len()],
-            sizes: objects.iter().map(|o| o.1).collect(),
+            addresses: addresses.into(),
+            type_ids: vec![0; objects.len()].into(),
+            sizes: objects.iter().map(|o| o.1).collect::<Vec<_>>().into(),
             large_sizes: HashMap::new(),
             types: vec![TypeEntry {
                 mt: 0x1000,

@@ -1,0 +1,111 @@
+//! A flat array that lives either in memory or in a memory-mapped index file
+//! ([`super::index`]): the graph's per-object arrays read the same either way, and a
+//! mapped one costs page cache (which the kernel can drop and read again), not private
+//! memory.
+use memmap2::Mmap;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Element types an index file holds: plain integers, any bit pattern valid, stored in
+/// the machine's byte order (the file's header says which).
+pub trait Plain: Copy + Send + Sync + 'static + sealed::Sealed {}
+impl Plain for u8 {}
+impl Plain for u32 {}
+impl Plain for u64 {}
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for u8 {}
+    impl Sealed for u32 {}
+    impl Sealed for u64 {}
+}
+
+/// An array of `T`, owned or mapped.
+pub enum Store<T: Plain> {
+    Owned(Vec<T>),
+    /// `len` elements at byte `offset` of `map`; [`Store::mapped`] checked that they lie
+    /// inside it and are aligned.
+    Mapped { map: Arc<Mmap>, offset: usize, len: usize, _t: PhantomData<T> },
+}
+
+impl<T: Plain> Store<T> {
+    /// `len` elements at byte `offset` of `map`, or `None` when they do not fit in it or
+    /// are not aligned for `T`.
+    pub fn mapped(map: &Arc<Mmap>, offset: usize, len: usize) -> Option<Store<T>> {
+        let bytes = len.checked_mul(size_of::<T>())?;
+        let end = offset.checked_add(bytes)?;
+        if end > map.len() || (map.as_ptr() as usize).checked_add(offset)? % align_of::<T>() != 0 {
+            return None;
+        }
+        Some(Store::Mapped { map: map.clone(), offset, len, _t: PhantomData })
+    }
+
+    /// The elements, mutable: a mapped array is copied into memory first.
+    pub fn make_mut(&mut self) -> &mut [T] {
+        if let Store::Mapped { .. } = self {
+            *self = Store::Owned(self.to_vec());
+        }
+        match self {
+            Store::Owned(v) => v,
+            Store::Mapped { .. } => unreachable!("made owned above"),
+        }
+    }
+
+    /// A second handle on the same elements (a mapped array is not copied).
+    pub fn share(&self) -> Store<T> {
+        match self {
+            Store::Owned(v) => Store::Owned(v.clone()),
+            Store::Mapped { map, offset, len, .. } => Store::Mapped { map: map.clone(), offset: *offset, len: *len, _t: PhantomData },
+        }
+    }
+
+    /// Elements `range` of a mapped array, as a mapped array sharing the mapping (`None`
+    /// for an owned array or a range outside this one).
+    pub fn sub(&self, range: std::ops::Range<usize>) -> Option<Store<T>> {
+        match self {
+            Store::Mapped { map, offset, len, .. } if range.start <= range.end && range.end <= *len => {
+                Store::mapped(map, offset.checked_add(range.start.checked_mul(size_of::<T>())?)?, range.end - range.start)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_mapped(&self) -> bool {
+        matches!(self, Store::Mapped { .. })
+    }
+}
+
+impl<T: Plain> Default for Store<T> {
+    fn default() -> Self {
+        Store::Owned(Vec::new())
+    }
+}
+
+impl<T: Plain> From<Vec<T>> for Store<T> {
+    fn from(v: Vec<T>) -> Self {
+        Store::Owned(v)
+    }
+}
+
+impl<T: Plain> Deref for Store<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Store::Owned(v) => v,
+            // SAFETY: `mapped` checked bounds and alignment; every bit pattern is a valid
+            // `T` (Plain); the mapping lives as long as `map`, and index files are never
+            // written in place (a new one is renamed over the old), so the bytes do not
+            // change under the slice.
+            Store::Mapped { map, offset, len, .. } => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().add(*offset) as *const T, *len)
+            },
+        }
+    }
+}
+
+/// The bytes of a plain array, as written to an index file.
+pub fn bytes_of<T: Plain>(s: &[T]) -> &[u8] {
+    // SAFETY: plain integers have no padding; u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(s.as_ptr() as *const u8, std::mem::size_of_val(s)) }
+}
