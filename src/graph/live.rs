@@ -168,12 +168,7 @@ impl Liveness {
 
     /// Marks what the roots keep alive.
     pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
-        let (live, unresolved) = mark(&graph, graph.ref_source(heap), &roots.all_roots(), &roots.dependent_pairs);
-        // Built edges have reported theirs already.
-        if unresolved > 0 && graph.built_edges().is_none() {
-            super::warn_unresolved(heap, unresolved);
-        }
-        Liveness { graph, live, unresolved }
+        Liveness::compute_from(heap, graph, &roots.all_roots(), &roots.dependent_pairs)
     }
 
     /// What the roots other than the finalizer queue keep alive (handles, stacks, thread
@@ -193,10 +188,11 @@ impl Liveness {
     /// What `roots` keep alive, following `dependents` (primary, secondary).
     pub fn compute_from(heap: &Heap, graph: Arc<ObjectGraph>, roots: &[Root], dependents: &[(u64, u64)]) -> Liveness {
         let (live, unresolved) = mark(&graph, graph.ref_source(heap), roots, dependents);
+        // Built edges have reported theirs already.
         if unresolved > 0 && graph.built_edges().is_none() {
             super::warn_unresolved(heap, unresolved);
         }
-        Liveness { graph, live }
+        Liveness { graph, live, unresolved }
     }
 
     pub fn is_live(&self, addr: u64) -> bool {
