@@ -22,11 +22,21 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A result computed once per session; a failure is kept whole and reported again
-/// ([`Error::Shared`]).
+/// ([`Error::Shared`]), except a cancellation (Ctrl-C): that is not an answer, and the
+/// next command computes again.
 type Cached<T> = OnceLock<std::result::Result<T, Arc<Error>>>;
 
 fn cached<T: Clone>(cell: &Cached<T>, compute: impl FnOnce() -> Result<T>) -> Result<T> {
-    cell.get_or_init(|| compute().map_err(Arc::new)).clone().map_err(Error::Shared)
+    if let Some(kept) = cell.get() {
+        return kept.clone().map_err(Error::Shared);
+    }
+    match compute() {
+        Err(e) if e.kind() == crate::error::ErrorKind::Cancelled => Err(e),
+        computed => {
+            // Another thread may have filled the cell meanwhile: its answer is kept.
+            cell.get_or_init(|| computed.map_err(Arc::new)).clone().map_err(Error::Shared)
+        }
+    }
 }
 
 /// An opened dump, ready for commands.
@@ -120,7 +130,7 @@ impl Session {
         cached(&self.liveness, || {
             let graph = self.graph()?;
             let roots = self.roots()?;
-            Ok(Arc::new(Liveness::compute(&self.heap, graph, &roots)))
+            Ok(Arc::new(Liveness::compute(&self.heap, graph, &roots)?))
         })
         .map_err(|e| e.context("cannot compute live objects"))
     }
@@ -132,7 +142,7 @@ impl Session {
             let roots = self.roots()?;
             // Edges only for this computation: renumbered and freed inside it.
             let edges = crate::graph::Edges::build(&graph, &self.heap)?;
-            Ok(Arc::new(roots.dominators(&graph, edges)))
+            Ok(Arc::new(roots.dominators(&graph, edges)?))
         })
         .map_err(|e| e.context("cannot compute retained sizes"))
     }

@@ -65,6 +65,8 @@ const TASK_SEEDS: usize = 256;
 /// Marking runs in parallel: a frontier of objects is split into tasks, each marks
 /// depth first (an atomic bit per object: whoever sets it expands it) for a bounded
 /// number of objects and hands back what it has not expanded as the next frontier.
+/// Once Ctrl-C was pressed ([`crate::interrupt::cancelled`]) it stops at the next task and
+/// returns an incomplete set: callers that may be cancelled check the flag after.
 pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependents: &[(u64, u64)]) -> (LiveSet, u64) {
     let bits: Vec<AtomicU64> = (0..graph.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
     let set = |id: ObjectId| -> bool {
@@ -100,6 +102,10 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
     // `drain` shrinks what is left; dependent passes are at most one per handle.
     let drain = |frontier: &mut Vec<ObjectId>| {
         while !frontier.is_empty() {
+            if crate::interrupt::cancelled() {
+                frontier.clear();
+                return;
+            }
             *frontier = frontier
                 .par_chunks(TASK_SEEDS)
                 .flat_map_iter(|seeds| {
@@ -108,6 +114,9 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
                     let mut scratch = Vec::new();
                     let mut lost = 0;
                     let mut done = 0;
+                    if crate::interrupt::cancelled() {
+                        return Vec::new();
+                    }
                     while done < TASK_BUDGET
                         && let Some(id) = stack.pop()
                     {
@@ -125,6 +134,9 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
     };
     drain(&mut frontier);
     for _ in 0..=deps.len() {
+        if crate::interrupt::cancelled() {
+            break;
+        }
         frontier.extend(deps.iter().filter(|&&(p, s)| is_set(p) && set(s)).map(|&(_, s)| s));
         if frontier.is_empty() {
             break;
@@ -146,14 +158,17 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    /// Marks what the roots keep alive.
-    pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
+    /// Marks what the roots keep alive. Ctrl-C ([`crate::interrupt`]) ends it with
+    /// [`Cancelled`](crate::interrupt::Cancelled) within a batch of objects.
+    pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Result<Liveness, crate::interrupt::Cancelled> {
         let (live, unresolved) = mark(&graph, graph.ref_source(heap), &roots.all_roots(), &roots.dependent_pairs);
+        // A cancelled marking stopped early: its set is not the live set.
+        crate::interrupt::check()?;
         // Built edges have reported theirs already.
         if unresolved > 0 && graph.built_edges().is_none() {
             super::warn_unresolved(heap, unresolved);
         }
-        Liveness { graph, live }
+        Ok(Liveness { graph, live })
     }
 
     pub fn is_live(&self, addr: u64) -> bool {
