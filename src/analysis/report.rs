@@ -81,7 +81,7 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     let treemap = tree(&ctx, &children, children.of(Dominators::ROOT), TREE_DEPTH, TREE_CHAIN, min);
     let statics_index = || session.statics();
     let describer = PathDescriber { heap: &session.heap, graph: &ctx.graph, roots: &ctx.roots, statics: &statics_index };
-    let findings: Vec<Value> = find_all(&ctx)
+    let findings: Vec<Value> = find_all(&ctx)?
         .into_iter()
         .map(|f| {
             let chain = f.object.and_then(|id| describer.first_root_chain(ctx.graph.address(id)));
@@ -101,6 +101,9 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     let mut by_type: HashMap<std::sync::Arc<str>, (u64, u64)> = HashMap::new();
     let mut objects = 0u64;
     for id in 0..ctx.graph.len() as ObjectId {
+        if super::stop(id) {
+            break;
+        }
         if ctx.graph.is_free(id) {
             continue;
         }
@@ -113,6 +116,7 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     }
     let mut types: Vec<_> = by_type.into_iter().collect();
     types.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
+    crate::interrupt::check()?;
     let types: Vec<Value> = types.iter().take(TOP_TYPES).map(|(t, (c, s))| json!({"type": &**t, "count": c, "size": s})).collect();
     let rt = &session.heap.runtime;
     Ok(json!({

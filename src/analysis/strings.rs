@@ -34,6 +34,9 @@ pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let first_char = ctx.heap.runtime.layout.object.string_first_char;
     let mut groups: rustc_hash::FxHashMap<Vec<u8>, (u64, u64, ObjectId)> = Default::default();
     for id in 0..graph.len() as ObjectId {
+        if super::stop(id) {
+            break;
+        }
         if !ctx.facts(id).string || (live && !ctx.live(id)) {
             continue;
         }
