@@ -251,6 +251,13 @@ impl From<anyhow::Error> for Error {
     }
 }
 
+impl From<crate::interrupt::Cancelled> for Error {
+    /// Ctrl-C ended the work.
+    fn from(e: crate::interrupt::Cancelled) -> Error {
+        Error::from(anyhow::Error::from(e))
+    }
+}
+
 impl From<std::io::Error> for Error {
     /// A failed write of a command's output.
     fn from(e: std::io::Error) -> Error {

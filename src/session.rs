@@ -23,11 +23,21 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A result computed once per session; a failure is kept whole and reported again
-/// ([`Error::Shared`]).
+/// ([`Error::Shared`]), except a cancellation (Ctrl-C): that is not an answer, and the
+/// next command computes again.
 type Cached<T> = OnceLock<std::result::Result<T, Arc<Error>>>;
 
 fn cached<T: Clone>(cell: &Cached<T>, compute: impl FnOnce() -> Result<T>) -> Result<T> {
-    cell.get_or_init(|| compute().map_err(Arc::new)).clone().map_err(Error::Shared)
+    if let Some(kept) = cell.get() {
+        return kept.clone().map_err(Error::Shared);
+    }
+    match compute() {
+        Err(e) if e.kind() == crate::error::ErrorKind::Cancelled => Err(e),
+        computed => {
+            // Another thread may have filled the cell meanwhile: its answer is kept.
+            cell.get_or_init(|| computed.map_err(Arc::new)).clone().map_err(Error::Shared)
+        }
+    }
 }
 
 /// An opened dump, ready for commands.
@@ -253,7 +263,7 @@ impl Session {
                     Err(e) => dir.rejected(Part::Live, &e),
                 }
             }
-            let live = Liveness::compute(&self.heap, graph, &roots);
+            let live = Liveness::compute(&self.heap, graph, &roots)?;
             if let Some((dir, parent)) = index {
                 live.save(dir, parent);
             }
@@ -279,12 +289,12 @@ impl Session {
             let Some((dir, parent)) = index else {
                 // Edges only for this computation: renumbered and freed inside it.
                 let edges = Edges::build(&graph, &self.heap)?;
-                return Ok(Arc::new(roots.dominators(&graph, edges)));
+                return Ok(Arc::new(roots.dominators(&graph, edges)?));
             };
             // With an index the edges are kept (mapped): the computation renumbers a copy.
             self.edges()?;
             let edges = graph.built_edges().expect("edges were just built").share();
-            let dom = roots.dominators(&graph, edges);
+            let dom = roots.dominators(&graph, edges)?;
             Ok(Arc::new(
                 dom.save(dir, parent)
                     .and_then(|file| Dominators::from_index(&file, graph.len()).ok())

@@ -70,12 +70,74 @@ fn report_opens_in_a_browser_with_no_error_and_no_request() {
     assert!(dom[growing..].find("DocumentCacheEntry").unwrap() < dom[growing..].find("RequestTracingMiddleware").unwrap());
     assert!(dom.contains("<polyline"), "growth charts");
 
+    // Click to zoom, through the page's own handlers: a copy of the page with a script
+    // that clicks the biggest zoomable cell, then the first crumb, and notes what it saw.
+    let clicked = dir.join("seed-growth-zoom.html");
+    std::fs::write(&clicked, html.replacen("</body>", ZOOM_PROBE, 1)).unwrap();
+    let (dom, log) = headless(browser, &["--dump-dom"], &clicked);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console: {console:#?}");
+    assert!(dom.contains("data-zoom-ok=\"1\""), "the zoom probe did not run:\n{}", &dom[..dom.len().min(3000)]);
+    let attr = |name: &str| -> String {
+        let start = dom.find(&format!("data-{name}=\"")).unwrap_or_else(|| panic!("data-{name}")) + name.len() + 7;
+        let end = start + dom[start..].find('"').unwrap();
+        dom[start..end].replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
+    };
+    let (before, into, after) = (attr("crumbs-before"), attr("crumbs-zoomed"), attr("crumbs-out"));
+    let cell = attr("zoom-cell");
+    // The biggest group under the statics is the cache; clicking it zooms into its
+    // dominator subtree, stepping through the levels one group fills (the dictionary's
+    // tables, bucket array, nodes: each a crumb) to where it splits by type.
+    assert!(cell.starts_with("ConcurrentDictionary<String, DocumentCacheEntry>"), "clicked {cell:?}");
+    let crumbs_before: Vec<&str> = before.split('\u{203a}').map(str::trim).collect();
+    let crumbs_into: Vec<&str> = into.split('\u{203a}').map(str::trim).collect();
+    assert!(crumbs_into.len() > crumbs_before.len(), "{before:?} -> {into:?}");
+    assert_eq!(crumbs_into[..crumbs_before.len()], crumbs_before[..], "the path kept");
+    assert!(crumbs_into[crumbs_before.len()].starts_with("ConcurrentDictionary<String, DocumentCacheEntry> ("), "{into:?}");
+    let zoomed = attr("cell-names-zoomed");
+    assert!(zoomed.split('|').any(|n| n == "DocProc.Infrastructure.Cache.DocumentCacheEntry"), "{zoomed}");
+    let cells: usize = attr("cells-zoomed").parse().unwrap();
+    assert!(cells >= 2, "{cells} cells in the zoomed view: {zoomed}");
+    assert_ne!(attr("cell-names-before"), zoomed);
+    assert_eq!(attr("cells-inside"), "1", "cells within the treemap's box: {}", dom.find("data-outside").map(|i| &dom[i..i + 300]).unwrap_or(""));
+    // The first crumb leads back to the whole heap.
+    assert_eq!(after.matches('\u{203a}').count(), 0, "{after:?}");
+    assert!(after.starts_with("live heap"), "{after:?}");
+
     let shot = dir.join("report.png");
     let _ = std::fs::remove_file(&shot);
     headless(browser, &["--window-size=1280,1400", &format!("--screenshot={}", shot.display())], &page);
     let png = std::fs::read(&shot).expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot");
 }
+
+/// Appended to the page in the zoom check: clicks as a user would, records what it saw.
+const ZOOM_PROBE: &str = r#"<script>
+(function () {
+  var b = document.body.dataset, tm = document.getElementById("treemap"), crumbs = document.getElementById("crumbs");
+  function names() { return Array.prototype.map.call(tm.querySelectorAll(".cell"), function (c) { return c.title.split("\n")[0]; }).join("|"); }
+  b.crumbsBefore = crumbs.textContent;
+  b.cellNamesBefore = names();
+  var cell = tm.querySelector(".cell.zoom");
+  if (!cell) return;
+  b.zoomCell = cell.textContent || cell.title.split("\n")[0];
+  cell.click();
+  b.crumbsZoomed = crumbs.textContent;
+  b.cellNamesZoomed = names();
+  var cells = tm.querySelectorAll(".cell"), box = tm.getBoundingClientRect(), inside = true;
+  b.cellsZoomed = cells.length;
+  Array.prototype.forEach.call(cells, function (c) {
+    var r = c.getBoundingClientRect();
+    if (r.left < box.left - 1 || r.top < box.top - 1 || r.right > box.right + 1 || r.bottom > box.bottom + 1) { inside = false; b.outside = [c.title.split("\n")[0], r.left, r.top, r.right, r.bottom, box.left, box.top, box.right, box.bottom].join(" "); }
+  });
+  b.cellsInside = inside ? "1" : "0";
+  var first = crumbs.querySelector("a");
+  if (first) first.click();
+  b.crumbsOut = crumbs.textContent;
+  b.zoomOk = "1";
+})();
+</script>
+</body>"#;
 
 #[test]
 fn report_of_one_dump_has_no_growth_section() {

@@ -57,6 +57,9 @@ pub fn snapshot(session: &Session) -> Result<Snapshot> {
     let mut types: HashMap<String, TypeSnap> = HashMap::new();
     let mut app: HashMap<String, Vec<ObjectId>> = HashMap::new();
     for id in 0..graph.len() as ObjectId {
+        if super::stop(id) {
+            break;
+        }
         if !ctx.live(id) || graph.is_free(id) {
             continue;
         }
@@ -87,7 +90,7 @@ pub fn snapshot(session: &Session) -> Result<Snapshot> {
         t.inside = inside.into_iter().filter(|&(_, n)| n.saturating_mul(2) > ids.len() as u64).map(|(t, _)| t).next();
     }
     let mut owners = HashMap::new();
-    for f in find_all(&ctx) {
+    for f in find_all(&ctx)? {
         if let (Some(key), Some(owner)) = (f.owner_key.clone(), f.owner.clone()) {
             owners.entry(key).or_insert(OwnerSnap { owner, summary: f.summary, bytes: f.bytes });
         }

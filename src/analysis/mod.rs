@@ -80,6 +80,7 @@ impl<'s> Context<'s> {
         // The analyses follow references both ways: the edge list, built once per session.
         session.edges()?;
         let reverse = session.reverse_edges()?;
+        crate::interrupt::check()?;
         let mut types: Vec<TypeFacts> = graph
             .types()
             .iter()
@@ -106,6 +107,9 @@ impl<'s> Context<'s> {
             .collect();
         let mut live_bytes = 0u64;
         for id in 0..graph.len() as ObjectId {
+            if stop(id) {
+                break;
+            }
             if dom.immediate_dominator(id).is_some() {
                 live_bytes = live_bytes.saturating_add(graph.size(id));
                 if let Some(t) = types.get_mut(graph.type_index(id)) {
@@ -113,6 +117,7 @@ impl<'s> Context<'s> {
                 }
             }
         }
+        crate::interrupt::check()?;
         Ok(Context {
             heap,
             graph,
@@ -169,6 +174,7 @@ impl<'s> Context<'s> {
     pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
         self.collections.get_or_init(|| {
             (0..self.graph.len() as ObjectId)
+                .take_while(|&id| !stop(id))
                 .filter(|&id| self.facts(id).collection.is_some() && self.live(id))
                 .filter_map(|id| Some((id, collections::read(self, id)?)))
                 .collect()
@@ -341,16 +347,35 @@ impl Finding {
 
 /// Every pattern's findings, merged by owner (a cause found by two patterns is reported
 /// once, under the first found), leaks first then waste, each biggest first.
-pub fn find_all(ctx: &Context) -> Vec<Finding> {
+///
+/// Ctrl-C ([`crate::interrupt`]): the patterns' loops over the objects stop at [`stop`]
+/// (their answer then incomplete), and this fails with `Cancelled` after each pattern.
+pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
+    let check = || crate::interrupt::check().map_err(anyhow::Error::from);
     let mut all = Vec::new();
     all.extend(patterns::accumulation_points(ctx));
+    check()?;
     all.extend(patterns::event_subscriptions(ctx));
+    check()?;
     all.extend(patterns::unbounded_collections(ctx));
+    check()?;
     all.extend(patterns::undisposed_timers(ctx));
+    check()?;
     all.extend(patterns::finalizer_queue(ctx));
+    check()?;
     all.extend(strings::duplicate_strings_finding(ctx));
+    check()?;
     all.extend(patterns::empty_collections(ctx));
-    merge(all)
+    check()?;
+    Ok(merge(all))
+}
+
+/// Whether a loop over the objects, at object `id`, should stop: Ctrl-C was pressed
+/// (asked every 4,096 objects). The caller's answer is then incomplete; [`find_all`] and
+/// the commands check [`crate::interrupt`] after, and fail.
+#[inline]
+pub fn stop(id: ObjectId) -> bool {
+    id & 0xfff == 0 && crate::interrupt::cancelled()
 }
 
 /// Merges findings with the same owner: patterns united, the biggest cost kept, the

@@ -67,6 +67,7 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
     let children = dom.children();
     let threshold = share_threshold(ctx);
     let mut candidates: Vec<ObjectId> = (0..graph.len() as ObjectId)
+        .take_while(|&id| !super::stop(id))
         .filter(|&id| dom.retained_size(id) >= threshold && children.of(id).len() >= MIN_CHILDREN)
         .filter(|&id| {
             let a = graph.address(id);
@@ -158,6 +159,9 @@ pub fn event_subscriptions(ctx: &Context) -> Vec<Finding> {
     }
     let mut groups: Vec<(String, Group)> = Vec::new();
     for id in 0..graph.len() as ObjectId {
+        if super::stop(id) {
+            break;
+        }
         if !ctx.facts(id).delegate || !ctx.live(id) {
             continue;
         }

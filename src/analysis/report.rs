@@ -14,6 +14,10 @@ use std::collections::HashMap;
 
 /// Levels of the treemap below the roots.
 const TREE_DEPTH: usize = 6;
+/// Levels beyond [`TREE_DEPTH`] given to chains: a level whose objects all dominate
+/// objects of one type (a dictionary's tables, their bucket array, its nodes) does not
+/// count, so the treemap reaches where the chain splits.
+const TREE_CHAIN: usize = 12;
 /// Groups per treemap node (the rest are summed as one).
 const TREE_WIDTH: usize = 24;
 /// Groups smaller than this share of the live heap (parts per ten thousand) are not split.
@@ -23,7 +27,7 @@ const TOP_TYPES: usize = 40;
 
 /// The dominator tree below `ids` (objects of one type, or the roots' children), grouped
 /// by type at every level: `{name, value (retained bytes), count, children}`.
-fn tree(ctx: &Context, children: &crate::graph::dominators::DominatorChildren, ids: &[ObjectId], depth: usize, min: u64) -> Vec<Value> {
+fn tree(ctx: &Context, children: &crate::graph::dominators::DominatorChildren, ids: &[ObjectId], depth: usize, chain: usize, min: u64) -> Vec<Value> {
     let mut groups: HashMap<std::sync::Arc<str>, (u64, u64, Vec<ObjectId>)> = HashMap::new();
     for &id in ids {
         let e = groups.entry(ctx.type_name(id)).or_default();
@@ -44,7 +48,15 @@ fn tree(ctx: &Context, children: &crate::graph::dominators::DominatorChildren, i
         let mut node = json!({ "name": &*name, "value": value, "count": count });
         if depth > 0 {
             let below: Vec<ObjectId> = members.iter().flat_map(|&m| children.of(m).iter().copied()).collect();
-            let kids = tree(ctx, children, &below, depth - 1, min);
+            let one_type = below.split_first().is_some_and(|(first, rest)| {
+                let t = ctx.type_name(*first);
+                rest.iter().all(|&o| ctx.type_name(o) == t)
+            });
+            let kids = if one_type && chain > 0 {
+                tree(ctx, children, &below, depth, chain - 1, min)
+            } else {
+                tree(ctx, children, &below, depth - 1, chain, min)
+            };
             if !kids.is_empty() {
                 // What the objects themselves take, beside what they hold.
                 let own: u64 = members.iter().fold(0u64, |a, &m| a.saturating_add(ctx.graph.size(m)));
@@ -66,10 +78,10 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     let ctx = Context::new(session)?;
     let children = ctx.dom.children();
     let min = ctx.live_bytes.saturating_mul(TREE_MIN) / 10_000;
-    let treemap = tree(&ctx, &children, children.of(Dominators::ROOT), TREE_DEPTH, min);
+    let treemap = tree(&ctx, &children, children.of(Dominators::ROOT), TREE_DEPTH, TREE_CHAIN, min);
     let statics_index = || session.statics();
     let describer = PathDescriber { heap: &session.heap, graph: &ctx.graph, roots: &ctx.roots, statics: &statics_index };
-    let findings: Vec<Value> = find_all(&ctx)
+    let findings: Vec<Value> = find_all(&ctx)?
         .into_iter()
         .map(|f| {
             let chain = f.object.and_then(|id| describer.first_root_chain(ctx.graph.address(id)));
@@ -89,6 +101,9 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     let mut by_type: HashMap<std::sync::Arc<str>, (u64, u64)> = HashMap::new();
     let mut objects = 0u64;
     for id in 0..ctx.graph.len() as ObjectId {
+        if super::stop(id) {
+            break;
+        }
         if ctx.graph.is_free(id) {
             continue;
         }
@@ -101,6 +116,7 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     }
     let mut types: Vec<_> = by_type.into_iter().collect();
     types.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
+    crate::interrupt::check()?;
     let types: Vec<Value> = types.iter().take(TOP_TYPES).map(|(t, (c, s))| json!({"type": &**t, "count": c, "size": s})).collect();
     let rt = &session.heap.runtime;
     Ok(json!({

@@ -46,6 +46,9 @@ pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
         Some(len)
     };
     for id in 0..graph.len() as ObjectId {
+        if super::stop(id) {
+            break;
+        }
         if !ctx.facts(id).string || (live && !ctx.live(id)) {
             continue;
         }

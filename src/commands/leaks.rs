@@ -36,7 +36,7 @@ pub struct Described {
 /// The findings of `session`'s dump, `top` of them, with their root chains.
 pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Described>)> {
     let ctx = Context::new(session)?;
-    let mut findings = analysis::find_all(&ctx);
+    let mut findings = analysis::find_all(&ctx)?;
     findings.truncate(top);
     let statics_index = || session.statics();
     let describer = PathDescriber {

@@ -52,7 +52,7 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
             *liveness = Some(if a.flag("-nofinalizer") {
                 let graph = session.graph()?;
                 let roots = session.roots()?;
-                std::sync::Arc::new(Liveness::compute_without_finalizer(heap, graph, &roots))
+                std::sync::Arc::new(Liveness::compute_without_finalizer(heap, graph, &roots)?)
             } else {
                 session.liveness()?
             });
@@ -80,7 +80,7 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
                 .copied()
                 .chain(roots.stack.iter().map(|e| e.root))
                 .collect();
-            let sos = Liveness::compute_from(heap, session.graph()?, &sos_roots, &roots.dependent_pairs);
+            let sos = Liveness::compute_from(heap, session.graph()?, &sos_roots, &roots.dependent_pairs)?;
             primaries.iter().any(|&p| sos.is_live(p))
         };
         null_live = Some(v);

@@ -66,6 +66,8 @@ const TASK_SEEDS: usize = 256;
 /// Marking runs in parallel: a frontier of objects is split into tasks, each marks
 /// depth first (an atomic bit per object: whoever sets it expands it) for a bounded
 /// number of objects and hands back what it has not expanded as the next frontier.
+/// Once Ctrl-C was pressed ([`crate::interrupt::cancelled`]) it stops at the next task and
+/// returns an incomplete set: callers that may be cancelled check the flag after.
 pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependents: &[(u64, u64)]) -> (LiveSet, u64) {
     let bits: Vec<AtomicU64> = (0..graph.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
     let set = |id: ObjectId| -> bool {
@@ -101,6 +103,10 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
     // `drain` shrinks what is left; dependent passes are at most one per handle.
     let drain = |frontier: &mut Vec<ObjectId>| {
         while !frontier.is_empty() {
+            if crate::interrupt::cancelled() {
+                frontier.clear();
+                return;
+            }
             *frontier = frontier
                 .par_chunks(TASK_SEEDS)
                 .flat_map_iter(|seeds| {
@@ -109,6 +115,9 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
                     let mut scratch = Vec::new();
                     let mut lost = 0;
                     let mut done = 0;
+                    if crate::interrupt::cancelled() {
+                        return Vec::new();
+                    }
                     while done < TASK_BUDGET
                         && let Some(id) = stack.pop()
                     {
@@ -126,6 +135,9 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
     };
     drain(&mut frontier);
     for _ in 0..=deps.len() {
+        if crate::interrupt::cancelled() {
+            break;
+        }
         frontier.extend(deps.iter().filter(|&&(p, s)| is_set(p) && set(s)).map(|&(_, s)| s));
         if frontier.is_empty() {
             break;
@@ -167,14 +179,16 @@ impl Liveness {
     }
 
     /// Marks what the roots keep alive.
-    pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
+    /// Ctrl-C ([`crate::interrupt`]) ends it with
+    /// [`Cancelled`](crate::interrupt::Cancelled) within a batch of objects.
+    pub fn compute(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Result<Liveness, crate::interrupt::Cancelled> {
         Liveness::compute_from(heap, graph, &roots.all_roots(), &roots.dependent_pairs)
     }
 
     /// What the roots other than the finalizer queue keep alive (handles, stacks, thread
     /// statics, dependent handles): dotnet-dump's `notreachableinrange -nofinalizer`,
     /// which tells objects only the finalizer queue holds from the rest.
-    pub fn compute_without_finalizer(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Liveness {
+    pub fn compute_without_finalizer(heap: &Heap, graph: Arc<ObjectGraph>, roots: &RootCache) -> Result<Liveness, crate::interrupt::Cancelled> {
         let without: Vec<Root> = roots
             .handles
             .iter()
@@ -186,13 +200,20 @@ impl Liveness {
     }
 
     /// What `roots` keep alive, following `dependents` (primary, secondary).
-    pub fn compute_from(heap: &Heap, graph: Arc<ObjectGraph>, roots: &[Root], dependents: &[(u64, u64)]) -> Liveness {
+    pub fn compute_from(
+        heap: &Heap,
+        graph: Arc<ObjectGraph>,
+        roots: &[Root],
+        dependents: &[(u64, u64)],
+    ) -> Result<Liveness, crate::interrupt::Cancelled> {
         let (live, unresolved) = mark(&graph, graph.ref_source(heap), roots, dependents);
+        // A cancelled marking stopped early: its set is not the live set.
+        crate::interrupt::check()?;
         // Built edges have reported theirs already.
         if unresolved > 0 && graph.built_edges().is_none() {
             super::warn_unresolved(heap, unresolved);
         }
-        Liveness { graph, live, unresolved }
+        Ok(Liveness { graph, live, unresolved })
     }
 
     pub fn is_live(&self, addr: u64) -> bool {

@@ -100,6 +100,7 @@ struct EdgeBlock {
 
 impl Edges {
     /// Reads every object's references from the dump, in parallel blocks of objects.
+    /// Ctrl-C ([`crate::interrupt`]) ends it within a block.
     pub fn build(graph: &ObjectGraph, heap: &Heap) -> Result<Edges> {
         let n = graph.len();
         let progress = Progress::new("reading the heap's references", n as u64);
@@ -111,6 +112,9 @@ impl Edges {
                 let mut targets = Vec::new();
                 let mut scratch = Vec::new();
                 let mut unresolved = 0;
+                if crate::interrupt::cancelled() {
+                    return (EdgeBlock { ends: ends.into(), targets: targets.into() }, 0);
+                }
                 for i in range.clone() {
                     unresolved += graph.references_into(RefSource::Dump(heap), i as ObjectId, &mut targets, &mut scratch);
                     ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
@@ -121,6 +125,8 @@ impl Edges {
             })
             .collect();
         drop(progress);
+        // Blocks skipped once Ctrl-C was pressed are empty: the whole is thrown away.
+        crate::interrupt::check()?;
         let count: usize = built.iter().map(|(b, _)| b.targets.len()).sum();
         if count > u32::MAX as usize {
             bail!("{count} references: more than the object graph can hold (2^32)");
@@ -142,12 +148,15 @@ impl Edges {
     }
 
     /// Replaces every target id `t` by `f(t)` (the dominator tree renumbers them).
-    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32) {
+    /// Ctrl-C ([`crate::interrupt`]) stops it between blocks, the edges half renumbered.
+    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32) -> Result<(), crate::interrupt::Cancelled> {
         for b in &mut self.blocks {
+            crate::interrupt::check()?;
             for t in b.targets.make_mut() {
                 *t = f(*t);
             }
         }
+        Ok(())
     }
 
     /// Edges from per-object lists (tests).
@@ -364,6 +373,8 @@ impl ObjectGraph {
                 (count, mts)
             })
             .collect();
+        // The walks stop at Ctrl-C: what they counted is not the heap.
+        crate::interrupt::check()?;
         let total: usize = counted.iter().map(|c| c.0).sum();
         if total > u32::MAX as usize {
             bail!("{total} objects: more than the object graph can number (2^32)");
@@ -442,10 +453,8 @@ impl ObjectGraph {
             })
             .collect();
         drop(progress);
+        crate::interrupt::check()?;
         if filled.iter().any(|f| !f.2) {
-            if crate::interrupt::cancelled() {
-                bail!("interrupted");
-            }
             bail!("the heap's walk did not repeat itself: the object index cannot be built");
         }
         let mut warnings = Vec::new();

@@ -81,8 +81,9 @@ impl RootCache {
             .collect()
     }
 
-    /// The dominator tree of the graph from these roots (dependent handles as edges).
-    pub fn dominators(&self, graph: &ObjectGraph, edges: super::Edges) -> Dominators {
+    /// The dominator tree of the graph from these roots (dependent handles as edges);
+    /// `Err` when Ctrl-C ended it ([`Dominators::compute`]).
+    pub fn dominators(&self, graph: &ObjectGraph, edges: super::Edges) -> Result<Dominators, crate::interrupt::Cancelled> {
         let ids = |a: u64| graph.id_of(a).filter(|&id| !graph.is_free(id));
         let root_ids: Vec<_> = self.all_roots().iter().filter_map(|r| ids(r.object)).collect();
         let dependents: Vec<_> = self
