@@ -6,7 +6,7 @@ use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
-use crate::commands::{dumpclass, dumpmd, dumpmt, name2ee, token2ee};
+use crate::commands::{dumpclass, dumpdelegate, dumpmd, dumpmt, dumpruntimetypes, name2ee, token2ee};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -233,7 +233,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dcq {0}", "dcq {1}"],
         action: Action::Run(dumpconcurrentqueue::run),
     },
-    planned("dumpdelegate", &[], "<arguments>", "Displays information about a delegate."),
+    Command {
+        name: "dumpdelegate",
+        aliases: &[],
+        usage: "<delegate>",
+        summary: "Displays information about a delegate.",
+        options: dumpdelegate::OPTIONS,
+        details: "The object the delegate calls its method on, the method's MethodDesc and name;\n\
+                  for a multicast delegate, each delegate of its invocation list (last first).",
+        examples: &["dumpdelegate 7ec43e048f70"],
+        exercise: &["dumpdelegate {0}", "dumpdelegate {1}", "dumpdelegate"],
+        action: Action::Run(dumpdelegate::run),
+    },
     planned("dumpdomain", &[], "<arguments>", "Displays the Microsoft intermediate language (MSIL) that's associated with a managed method."),
     Command {
         name: "dumpexceptions",
@@ -362,7 +373,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumprequests"],
         action: Action::Run(dumprequests::run),
     },
-    planned("dumpruntimetypes", &[], "", "Finds all System.RuntimeType objects in the GC heap and prints the type name and MethodTable they refer to."),
+    Command {
+        name: "dumpruntimetypes",
+        aliases: &[],
+        usage: "",
+        summary: "Finds all System.RuntimeType objects in the GC heap and prints the type name and MethodTable they refer to.",
+        options: dumpruntimetypes::OPTIONS,
+        details: "Each System.RuntimeType object on the heap: its address, its type's AppDomain, the\n\
+                  TypeHandle it stands for and that type's name.",
+        examples: &["dumpruntimetypes"],
+        exercise: &["dumpruntimetypes"],
+        action: Action::Run(dumpruntimetypes::run),
+    },
     planned("dumpsig", &[], "<arguments>", "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>."),
     planned("dumpsigelem", &[], "<arguments>", "Dumps a single element of a signature object."),
     Command {
