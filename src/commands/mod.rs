@@ -26,6 +26,7 @@ pub mod dumprequests;
 pub mod dumpobj;
 pub mod dumpobjgcrefs;
 pub mod dumpruntimetypes;
+pub mod dumpsig;
 pub mod dumpstackobjects;
 pub mod eeheap;
 pub mod eeversion;

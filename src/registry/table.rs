@@ -6,7 +6,7 @@ use crate::commands::{analyzeoom, debuggeronly, dumpobjgcrefs, ephrefs, ephtoloh
 use crate::commands::{dumpconcurrentdictionary, dumpconcurrentqueue, dumpgen, dumpheap, dumpobj, eeheap, finalizequeue, gchandles, gcroot, leaks, objsize, retained, syncblk, threadpool, threadpoolqueue, timerinfo};
 use crate::commands::{dumpasync, dumphttp, dumprequests, taskstate};
 use crate::commands::{clrmodules, clrstack, clrthreads, crashinfo, dumpexceptions, dumpstackobjects, eeversion, ip2md, modules, parallelstacks, printexception, registers, runtimes, sosstatus, threads, threadstate};
-use crate::commands::{dumpclass, dumpdelegate, dumpmd, dumpmt, dumpruntimetypes, name2ee, token2ee};
+use crate::commands::{dumpclass, dumpdelegate, dumpmd, dumpmt, dumpruntimetypes, dumpsig, name2ee, token2ee};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -385,8 +385,30 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumpruntimetypes"],
         action: Action::Run(dumpruntimetypes::run),
     },
-    planned("dumpsig", &[], "<arguments>", "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>."),
-    planned("dumpsigelem", &[], "<arguments>", "Dumps a single element of a signature object."),
+    Command {
+        name: "dumpsig",
+        aliases: &[],
+        usage: "<sigaddr> [<moduleaddr>]",
+        summary: "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>.",
+        options: dumpsig::OPTIONS,
+        details: "The signature blob at <sigaddr> (a method's, a field's or a method's locals) in\n\
+                  ildasm's raw words, its types named from the module's metadata.",
+        examples: &["dumpsig 7f04d0f947bd 7f04526bcec8"],
+        exercise: &["dumpsig {0} {4}", "dumpsig {0}", "dumpsig"],
+        action: Action::Run(dumpsig::run),
+    },
+    Command {
+        name: "dumpsigelem",
+        aliases: &[],
+        usage: "<sigaddr> [<moduleaddr>]",
+        summary: "Dumps a single element of a signature object.",
+        options: dumpsig::OPTIONS,
+        details: "One element type of a signature blob at <sigaddr>, its types named from the\n\
+                  module's metadata.",
+        examples: &["dumpsigelem 7f04d0f947bb 7f04526bcec8"],
+        exercise: &["dumpsigelem {0} {4}", "dumpsigelem {0}", "dumpsigelem"],
+        action: Action::Run(dumpsig::run_elem),
+    },
     Command {
         name: "dumpstackobjects",
         aliases: &["dso"],
