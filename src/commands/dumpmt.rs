@@ -111,7 +111,11 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     row(out, "Name:", &name)?;
     row(out, "mdToken:", &format!("{:016X}", info.token))?;
     row(out, "File:", &file)?;
-    row(out, "AssemblyLoadContext:", "Default ALC - The managed instance of this context doesn't exist yet.")?;
+    match heap.load_context(info.module) {
+        Some(0) => row(out, "AssemblyLoadContext:", "Default ALC - The managed instance of this context doesn't exist yet.")?,
+        Some(alc) => row(out, "AssemblyLoadContext:", &format!("{alc:016X}"))?,
+        None => {}
+    }
     // The DAC reports a string's base size without its terminator (0x14 where the
     // MethodTable holds 0x16).
     let base_size = if mt == heap.runtime.globals.string_mt { info.base_size.saturating_sub(2) } else { info.base_size };

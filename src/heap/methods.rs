@@ -131,6 +131,12 @@ impl Heap {
 }
 
 impl Heap {
+    /// The managed AssemblyLoadContext of a module's binder: `Some(0)` when it has none
+    /// yet (SOS: `Default ALC - ...`), `None` when it cannot be read (SOS prints no line).
+    pub fn load_context(&self, module: u64) -> Option<u64> {
+        crate::runtime::modules::module_load_context(&self.runtime, module)
+    }
+
     /// Whether the MethodDesc a stack trace element names can be read at all: SOS's
     /// `FormatGeneratedException` leaves out a frame whose MethodDesc it cannot read (a
     /// weaker test than [`Heap::is_method_desc`], which would drop more frames).

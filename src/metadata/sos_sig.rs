@@ -498,7 +498,7 @@ mod tests {
     #[test]
     fn spells_as_sos() {
         assert_eq!(method(&[0x20, 0x01, 0x01, 0x08]), SigText::Done("[DEFAULT] [hasThis] Void (I4)".into()));
-        assert_eq!(method(&[0x20, 0x01, 0x01, 0x12, 0x14]), SigText::Done("[DEFAULT] [hasThis] Void (Class System.Type)".into()));
+        assert_eq!(method(&[0x20, 0x01, 0x01, 0x12, 0x15]), SigText::Done("[DEFAULT] [hasThis] Void (Class System.Type)".into()));
         assert_eq!(method(&[0x07, 0x02, 0x08, 0x0e]), SigText::Done("[LOCALSIG] I4,String)".into()));
         assert_eq!(method(&[0x06, 0x1d, 0x05]), SigText::Done("[FIELD] SZArray U1 ".into()));
         assert_eq!(method(&[0x10, 0x01, 0x01, 0x01, 0x1e, 0x00]), SigText::Done("[DEFAULT] [generic:1] Void (!!0)".into()));

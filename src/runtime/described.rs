@@ -214,6 +214,8 @@ pub static BINDINGS: &[Binding] = &[
     field(10, "EETypeHashTable", "VolatileEntryValue", |l| Some(&mut l.type_loader.hash_entry_value)),
     field(10, "EETypeHashTable", "VolatileEntryNextEntry", |l| Some(&mut l.type_loader.hash_entry_next)),
     field(10, "PEAssembly", "PEImage", |l| Some(&mut l.module.pe_image)),
+    field(10, "PEAssembly", "AssemblyBinder", |l| Some(&mut l.module.binder.own_binder)),
+    field(10, "AssemblyBinder", "AssemblyLoadContext", |l| Some(&mut l.module.binder.managed_alc)),
     field(10, "PEImage", "LoadedImageLayout", |l| Some(&mut l.module.loaded_layout)),
     field(10, "PEImageLayout", "Base", |l| Some(&mut l.module.image_base)),
     field(10, "PEImageLayout", "Size", |l| Some(&mut l.module.image_size)),

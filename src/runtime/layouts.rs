@@ -212,7 +212,27 @@ pub struct ModuleLayout {
     /// `PEImageLayout.Flags` (u32; bit 0: mapped by the OS loader).
     pub image_flags: u64,
     pub dynamic_metadata: DynamicMetadata,
+    /// How a module's AssemblyLoadContext is found (`dumpmt`'s `AssemblyLoadContext:`).
+    pub binder: BinderLayout,
 }
+
+/// `PEAssembly -> m_pHostAssembly` (a `BINDER_SPACE::Assembly`) `-> m_pBinder`, or,
+/// without a host assembly (a module emitted at run time), `PEAssembly`'s own binder
+/// pointer (8/9 `m_pFallbackBinder`, 10 descriptor `PEAssembly.AssemblyBinder`); then
+/// `AssemblyBinder.m_ptrManagedAssemblyLoadContext`, a handle to the managed
+/// AssemblyLoadContext (0 until one exists). Found on zoo-net8/9/10 (whose default context
+/// has its managed instance: the handle's object is the `DefaultAssemblyLoadContext`
+/// that `gchandles` lists) and the same on 8.0.0; 10's descriptor agrees (64, 224).
+#[derive(Debug, Clone, Copy)]
+pub struct BinderLayout {
+    pub host_assembly: u64,
+    pub host_binder: u64,
+    pub own_binder: u64,
+    pub managed_alc: u64,
+}
+
+/// The same on 8, 9 and 10.
+pub const BINDER: BinderLayout = BinderLayout { host_assembly: 56, host_binder: 32, own_binder: 64, managed_alc: 224 };
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThreadLayout {
@@ -907,6 +927,7 @@ pub static NET8: Layout = Layout {
         image_size: 16,
         image_flags: 20,
         dynamic_metadata: DynamicMetadata::SBuffer { module_field: 1688 },
+        binder: BINDER,
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -1051,6 +1072,7 @@ pub static NET9: Layout = Layout {
         image_size: 16,
         image_flags: 20,
         dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 1120, size: 0, data: 4 },
+        binder: BINDER,
     },
     thread: ThreadLayout {
         first_link: 160,
@@ -1196,6 +1218,7 @@ pub static NET10: Layout = Layout {
         image_size: 16,
         image_flags: 20,
         dynamic_metadata: DynamicMetadata::SizePrefixed { module_field: 840, size: 0, data: 4 },
+        binder: BINDER,
     },
     thread: ThreadLayout {
         first_link: 88,

@@ -25,6 +25,29 @@ pub struct ModuleImage {
     pub path: String,
 }
 
+/// The managed AssemblyLoadContext of a module's binder (see
+/// [`crate::runtime::layouts::BinderLayout`]): `Some(0)` when the binder has none yet,
+/// `None` when the chain cannot be read.
+pub fn module_load_context(rt: &Runtime, module: u64) -> Option<u64> {
+    let space = &*rt.space;
+    let b = &rt.layout.module.binder;
+    let pe_assembly = space.read_ptr(module.wrapping_add(rt.layout.module.pe_assembly)).ok().filter(|&p| p != 0)?;
+    let host = space.read_ptr(pe_assembly.wrapping_add(b.host_assembly)).ok()?;
+    let binder = if host != 0 {
+        space.read_ptr(host.wrapping_add(b.host_binder)).ok()?
+    } else {
+        space.read_ptr(pe_assembly.wrapping_add(b.own_binder)).ok()?
+    };
+    if binder == 0 {
+        return None;
+    }
+    let handle = space.read_ptr(binder.wrapping_add(b.managed_alc)).ok()?;
+    if handle == 0 {
+        return Some(0);
+    }
+    space.read_ptr(handle).ok()
+}
+
 /// Reads a module's image location and path.
 pub fn module_image(rt: &Runtime, module: u64) -> Result<ModuleImage> {
     let space = &*rt.space;
