@@ -214,3 +214,17 @@ fn strings_boxes_and_headers() {
         assert!(heap.object(ObjectAddr(a)).is_none(), "{a:x}");
     }
 }
+
+/// On arm64 a delegate's code is a FixupPrecode (`ldr x11; br x11; dmb; ldr x12`): its
+/// MethodDesc is found as on x64 (zoo-arm64's CancellationTokenSource callback, the same
+/// delegate x64's zoo has).
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn arm64_delegates_name_their_method() {
+    let Some(dump) = lab_dump("zoo-arm64-wks-full") else { return };
+    let heap = open(&dump);
+    let d = heap.object(ObjectAddr(0x556ac21000)).unwrap().delegate().expect("a delegate");
+    let md = heap.delegate_method(&d).expect("its MethodDesc");
+    assert_eq!(md, 0x5504f10fe0);
+    assert_eq!(heap.method_desc_name(md).as_deref(), Some("System.Threading.ManualResetEventSlim.CancellationTokenCallback(System.Object)"));
+}

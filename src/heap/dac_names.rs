@@ -71,7 +71,7 @@ impl Heap {
             let md = self
                 .module_metadata(info.module)
                 .with_context(|| format!("no metadata for module {:#x}", info.module))?;
-            out.push_str(&md.type_full_name(info.token & 0x00ff_ffff)?);
+            out.push_str(&crate::heap::types::typedef_name(&md, info.token & 0x00ff_ffff)?);
             if is_generic_instantiation(info.flags) {
                 let args = self.generic_args(th)?;
                 // The generic definition itself (every argument one of its own type

@@ -50,7 +50,7 @@ impl Heap {
         let slots = method_table_slots(&self.runtime, mt, &meta_of, &info_of)?;
         let cache = MetadataCache::default();
         let namer = |m: u64| self.try_type_name(m).map(|n| n.to_string());
-        Ok(slots
+        let mut rows: Vec<MethodRow> = slots
             .into_iter()
             .map(|s| MethodRow {
                 slot: s.slot,
@@ -59,7 +59,75 @@ impl Heap {
                 jit: s.jit,
                 name: (s.method_desc != 0).then(|| method_desc_name(&self.runtime, &cache, &namer, s.method_desc)).flatten(),
             })
-            .collect())
+            .collect();
+        if self.method_table(mt)?.is_array() {
+            let canonical = self.canonical_mt(mt).unwrap_or(mt);
+            let array_slots = crate::runtime::methods::array_method_slots(&self.runtime, mt, canonical);
+            let first = array_slots.first().map_or(0, |s| s.slot);
+            for s in array_slots {
+                let name = self.array_method_name(canonical, s.slot.saturating_sub(first));
+                rows.push(MethodRow { slot: s.slot, entry: s.entry, method_desc: s.method_desc, jit: s.jit, name });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The name the DAC gives the runtime-provided method `index` of array type `owner`
+    /// (the MethodTable its MethodDescs belong to): `Get(Int32, ...)`, `Set(Int32, ...,
+    /// T)`, `Address(Int32, ...)`, then the constructors (a multi-dimensional array's take
+    /// its lengths, then lower bounds and lengths; a jagged array's one length more each).
+    fn array_method_name(&self, owner: u64, index: u32) -> Option<String> {
+        use crate::runtime::layouts::MTF_IS_SZARRAY;
+        let info = self.method_table(owner).ok()?;
+        let sz = info.flags & MTF_IS_SZARRAY != 0;
+        let rank = if sz { 1 } else { (info.base_size.saturating_sub(24) / 8).max(1) as usize };
+        let element = self.space().read_ptr(owner.wrapping_add(self.runtime.layout.method_table.per_inst_info)).ok()?;
+        let element_name = self.param_type_name(element, 0)?;
+        let ints = |n: usize| vec!["Int32".to_string(); n];
+        let (method, params) = match index {
+            0 => ("Get", ints(rank)),
+            1 => ("Set", {
+                let mut p = ints(rank);
+                p.push(element_name);
+                p
+            }),
+            2 => ("Address", ints(rank)),
+            k => (".ctor", if sz { ints(k as usize - 2) } else if k == 3 { ints(rank) } else { ints(2 * rank) }),
+        };
+        let owner_name = self.dac_type_name(owner).ok()?;
+        Some(format!("{owner_name}.{method}({})", params.join(", ")))
+    }
+
+    /// A TypeHandle named as the DAC names a parameter's type in a method's name
+    /// (`Int32`, `System.String`, `Byte[]`, a nested type by its own name, generic
+    /// arguments in `<>` without spaces: `Entry<Int64,System.String>`).
+    fn param_type_name(&self, th: u64, depth: usize) -> Option<String> {
+        use crate::heap::fields::et;
+        use crate::runtime::layouts::MTF_IS_SZARRAY;
+        if depth > 16 || th & 2 != 0 {
+            return None;
+        }
+        let info = self.method_table(th).ok()?;
+        if info.is_array() {
+            let element = self.space().read_ptr(th.wrapping_add(self.runtime.layout.method_table.per_inst_info)).ok()?;
+            let rank = if info.flags & MTF_IS_SZARRAY != 0 { 1 } else { (info.base_size.saturating_sub(24) / 8).max(1) as usize };
+            return Some(format!("{}[{}]", self.param_type_name(element, depth + 1)?, ",".repeat(rank - 1)));
+        }
+        match self.array_element_type(th) {
+            et::CLASS | et::VALUETYPE => {
+                let meta = self.module_metadata(info.module)?;
+                // A nested type by its own name (the TypeDef's name without its encloser).
+                let t = meta.typedef(info.token & 0x00ff_ffff).ok()?;
+                let name = if t.namespace.is_empty() { t.name.to_string() } else { format!("{}.{}", t.namespace, t.name) };
+                if !crate::heap::fields::is_generic_instantiation(info.flags) {
+                    return Some(name);
+                }
+                let args = self.generic_args(th).ok()?;
+                let args: Option<Vec<String>> = args.iter().map(|&a| self.param_type_name(a, depth + 1)).collect();
+                Some(format!("{name}<{}>", args?.join(",")))
+            }
+            t => Some(crate::heap::value::element_type_name(t).to_string()),
+        }
     }
 }
 

@@ -450,28 +450,41 @@ impl<'h> Object<'h> {
         }
     }
 
+    /// Whether the object's type derives from `System.Delegate` (what SOS asks before it
+    /// reads an object as a delegate).
+    pub fn is_delegate(&self) -> bool {
+        let Some(delegate) = self.heap.core_type("System.Delegate") else { return false };
+        self.heap.parent_chain(self.mt).is_ok_and(|chain| chain.contains(&delegate))
+    }
+
     /// This object as a delegate (`None` if it has no delegate fields).
     pub fn delegate(&self) -> Option<Delegate> {
         let ptr = |name: &str| self.field_value(name).map(Value::raw);
         let method_ptr = ptr("_methodPtr")?;
         let method_ptr_aux = ptr("_methodPtrAux").unwrap_or(0);
         let target = self.reference_field("_target").unwrap_or(ObjectAddr::NULL);
+        let list_field = self.reference_field("_invocationList").unwrap_or(ObjectAddr::NULL);
+        // `_invocationCount` is an IntPtr; SOS reads its low 32 bits as an int.
+        let invocation_count = ptr("_invocationCount").unwrap_or(0) as u32 as i32;
         let mut invocation_list = Vec::new();
-        if let Some(list) = self.reference_field("_invocationList")
-            && let Some(list) = self.heap.object(list)
+        let mut is_multicast = false;
+        if let Some(list) = self.heap.object(list_field)
             && let Ok(array) = list.array()
+            && i64::from(invocation_count) <= i64::from(array.length)
         {
-            let count = ptr("_invocationCount").unwrap_or(0).min(MAX_INVOCATION_LIST as u64);
+            is_multicast = true;
+            let count = (invocation_count.max(0) as u64).min(MAX_INVOCATION_LIST as u64);
             for i in 0..count.min(array.capacity()) {
                 if let Some(a) = array.element_address(i)
                     && let Ok(v) = self.heap.read_value(array.element_type, a)
                     && let Some(d) = v.reference()
+                    && self.heap.object(ObjectAddr(d)).is_some()
                 {
                     invocation_list.push(ObjectAddr(d));
                 }
             }
         }
-        Some(Delegate { target, method_ptr, method_ptr_aux, invocation_list })
+        Some(Delegate { target, method_ptr, method_ptr_aux, list_field, invocation_count, is_multicast, invocation_list })
     }
 
     /// This object as an exception (`None` if it has no `_message` field).
@@ -525,7 +538,16 @@ pub struct Delegate {
     pub method_ptr: u64,
     /// `_methodPtrAux`: the method's code for a static method or an open delegate.
     pub method_ptr_aux: u64,
-    /// A multicast delegate's delegates, in invocation order (empty for a single one).
+    /// `_invocationList` as it is: null for a single delegate; an `Object[]` of delegates
+    /// for a multicast one (other objects for wrapper delegates).
+    pub list_field: ObjectAddr,
+    /// `_invocationCount` (its low 32 bits, signed, as SOS reads it).
+    pub invocation_count: i32,
+    /// Whether `_invocationList` is an array holding at least `_invocationCount`
+    /// elements: a multicast delegate as SOS takes it.
+    pub is_multicast: bool,
+    /// A multicast delegate's delegates, in invocation order (the first
+    /// `_invocationCount` elements that are valid objects; empty for a single one).
     pub invocation_list: Vec<ObjectAddr>,
 }
 
@@ -549,11 +571,10 @@ impl Heap {
     }
 
     /// The MethodDesc a delegate calls: through `_methodPtrAux` when set (a static method,
-    /// or an open delegate, called through a shuffle thunk in `_methodPtr`), else
-    /// `_methodPtr`.
+    /// or an open delegate, called through a shuffle thunk in `_methodPtr`), else (or
+    /// when that code is no method's) `_methodPtr`, as SOS looks.
     pub fn delegate_method(&self, d: &Delegate) -> Option<u64> {
-        let ptr = if d.method_ptr_aux != 0 { d.method_ptr_aux } else { d.method_ptr };
-        self.method_desc_of_code(ptr)
+        [d.method_ptr_aux, d.method_ptr].into_iter().filter(|&p| p != 0).find_map(|p| self.method_desc_of_code(p))
     }
 }
 

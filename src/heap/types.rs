@@ -247,7 +247,7 @@ impl Heap {
             .module_metadata(info.module)
             .with_context(|| format!("no metadata for module {:#x}", info.module))?;
         let rid = info.token & 0x00ff_ffff;
-        let raw = md.type_full_name(rid)?;
+        let raw = typedef_name(&md, rid)?;
         if !info.is_generic() {
             return Ok(raw);
         }
@@ -336,4 +336,14 @@ impl Heap {
             .or_insert_with(|| load_metadata(&self.runtime, module).ok().map(Arc::new))
             .clone()
     }
+}
+
+/// The name of TypeDef `rid` of a module's metadata. RID 0 (the nil TypeDef) is the class
+/// the runtime makes to hold dynamic methods (LCG), which both the DAC and ClrMD call
+/// `(dynamicClass)`.
+pub(crate) fn typedef_name(md: &MetadataReader, rid: u32) -> Result<String> {
+    if rid == 0 {
+        return Ok("(dynamicClass)".to_string());
+    }
+    Ok(md.type_full_name(rid)?)
 }

@@ -20,6 +20,7 @@ pub mod pdb;
 pub mod pe;
 mod reader;
 pub mod signature;
+pub mod sos_sig;
 pub mod tables;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
 use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, notreachableinrange, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, traverseheap, verifyheap};
+use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdelegate, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpruntimetypes, dumpsig, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, notreachableinrange, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, traverseheap, verifyheap};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -252,7 +252,18 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dcq {0}", "dcq {1}"],
         action: Action::Run(dumpconcurrentqueue::run),
     },
-    planned("dumpdelegate", &[], "<arguments>", "Displays information about a delegate."),
+    Command {
+        name: "dumpdelegate",
+        aliases: &[],
+        usage: "<delegate>",
+        summary: "Displays information about a delegate.",
+        options: dumpdelegate::OPTIONS,
+        details: "The object the delegate calls its method on, the method's MethodDesc and name;\n\
+                  for a multicast delegate, each delegate of its invocation list (last first).",
+        examples: &["dumpdelegate 7ec43e048f70"],
+        exercise: &["dumpdelegate {0}", "dumpdelegate {1}", "dumpdelegate"],
+        action: Action::Run(dumpdelegate::run),
+    },
     Command {
         name: "dumpdomain",
         aliases: &[],
@@ -429,9 +440,42 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["dumprequests"],
         action: Action::Run(dumprequests::run),
     },
-    planned("dumpruntimetypes", &[], "", "Finds all System.RuntimeType objects in the GC heap and prints the type name and MethodTable they refer to."),
-    planned("dumpsig", &[], "<arguments>", "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>."),
-    planned("dumpsigelem", &[], "<arguments>", "Dumps a single element of a signature object."),
+    Command {
+        name: "dumpruntimetypes",
+        aliases: &[],
+        usage: "",
+        summary: "Finds all System.RuntimeType objects in the GC heap and prints the type name and MethodTable they refer to.",
+        options: dumpruntimetypes::OPTIONS,
+        details: "Each System.RuntimeType object on the heap: its address, its type's AppDomain, the\n\
+                  TypeHandle it stands for and that type's name.",
+        examples: &["dumpruntimetypes"],
+        exercise: &["dumpruntimetypes"],
+        action: Action::Run(dumpruntimetypes::run),
+    },
+    Command {
+        name: "dumpsig",
+        aliases: &[],
+        usage: "<sigaddr> [<moduleaddr>]",
+        summary: "Dumps the signature of a method or field specified by <sigaddr> <moduleaddr>.",
+        options: dumpsig::OPTIONS,
+        details: "The signature blob at <sigaddr> (a method's, a field's or a method's locals) in\n\
+                  ildasm's raw words, its types named from the module's metadata.",
+        examples: &["dumpsig 7f04d0f947bd 7f04526bcec8"],
+        exercise: &["dumpsig {0} {4}", "dumpsig {0}", "dumpsig"],
+        action: Action::Run(dumpsig::run),
+    },
+    Command {
+        name: "dumpsigelem",
+        aliases: &[],
+        usage: "<sigaddr> [<moduleaddr>]",
+        summary: "Dumps a single element of a signature object.",
+        options: dumpsig::OPTIONS,
+        details: "One element type of a signature blob at <sigaddr>, its types named from the\n\
+                  module's metadata.",
+        examples: &["dumpsigelem 7f04d0f947bb 7f04526bcec8"],
+        exercise: &["dumpsigelem {0} {4}", "dumpsigelem {0}", "dumpsigelem"],
+        action: Action::Run(dumpsig::run_elem),
+    },
     Command {
         name: "dumpstackobjects",
         aliases: &["dso"],

@@ -235,6 +235,37 @@ pub fn method_table_slots(
     Ok(rows)
 }
 
+/// Most runtime-provided methods an array type has (Get, Set, Address and its
+/// constructors: two for a multi-dimensional array, one per nesting level for a jagged one).
+const MAX_ARRAY_METHODS: u32 = 16;
+
+/// An array type's methods the runtime provides (its non-virtual slots: `Get`, `Set`,
+/// `Address`, then the constructors), in slot order: each slot whose code (a precode)
+/// stands for a MethodDesc of `canonical` (the type's canonical MethodTable, whose
+/// MethodDescs the instantiations over reference types share) with that slot number.
+/// The list ends at the first slot that is not one.
+pub fn array_method_slots(rt: &Runtime, mt: u64, canonical: u64) -> Vec<SlotEntry> {
+    let Ok((num_virtuals, _)) = mt_counts(rt, mt) else { return Vec::new() };
+    let mut rows = Vec::new();
+    for index in 0..MAX_ARRAY_METHODS {
+        // An instantiation over reference types keeps these slots on its canonical
+        // MethodTable (as the runtime's GetRestoredSlot looks).
+        let slot = num_virtuals as u32 + index;
+        let row_of = |m: u64| -> Option<(u64, u64)> {
+            let entry = non_virtual_slot_address(rt, m, num_virtuals, index).ok().flatten().and_then(|a| rt.space.read_ptr(a).ok())?;
+            let md = crate::runtime::precode::precode_method_desc(&rt.space, entry)?;
+            let info = method_desc_info(rt, md)?;
+            let owner = crate::runtime::stack::names::method_desc_token(rt, md).map(|(o, _)| o).unwrap_or(0);
+            (info.slot as u32 == slot && (owner == canonical || owner == mt)).then_some((entry, md))
+        };
+        let Some((entry, md)) = row_of(mt).or_else(|| if canonical != mt { row_of(canonical) } else { None }) else {
+            break;
+        };
+        rows.push(SlotEntry { slot, entry, method_desc: md, jit: JitKind::None });
+    }
+    rows
+}
+
 /// How the code at `entry` or the MethodDesc's native code was made.
 fn jit_kind(code: &CodeMap, entry: u64, md: Option<&MethodDescInfo>) -> JitKind {
     let kind = |ip: u64| match code.lookup(ip) {
