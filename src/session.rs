@@ -305,7 +305,7 @@ impl Session {
     }
 
     /// Which static field owns which GC statics slot (built on first use, over the
-    /// modules of every type on the heap).
+    /// modules of every type on the heap and the AppDomain's modules).
     pub fn statics(&self) -> Arc<StaticsIndex> {
         self.statics
             .get_or_init(|| {
@@ -318,6 +318,11 @@ impl Session {
                     }
                 }
                 modules.push(self.heap.runtime.globals.core_lib_module);
+                // And every module of the domain: a static class has no instance on the
+                // heap, and its module may have none either (an emitted module).
+                if let Ok(domain) = self.heap.domain_modules() {
+                    modules.extend(domain);
+                }
                 modules.sort_unstable();
                 modules.dedup();
                 modules.retain(|&m| m != 0);

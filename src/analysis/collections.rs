@@ -15,6 +15,11 @@ pub enum Kind {
     ConcurrentDictionary,
     Hashtable,
     ArrayList,
+    ConcurrentQueue,
+    ConcurrentBag,
+    SortedDictionary,
+    SortedSet,
+    LinkedList,
 }
 
 impl Kind {
@@ -31,10 +36,31 @@ impl Kind {
             "System.Collections.Concurrent.ConcurrentDictionary" => Kind::ConcurrentDictionary,
             "System.Collections.Hashtable" => Kind::Hashtable,
             "System.Collections.ArrayList" => Kind::ArrayList,
+            "System.Collections.Concurrent.ConcurrentQueue" => Kind::ConcurrentQueue,
+            "System.Collections.Concurrent.ConcurrentBag" => Kind::ConcurrentBag,
+            "System.Collections.Generic.SortedDictionary" => Kind::SortedDictionary,
+            "System.Collections.Generic.SortedSet" => Kind::SortedSet,
+            "System.Collections.Generic.LinkedList" => Kind::LinkedList,
             _ => return None,
         })
     }
+
+    /// Whether its entries live in one array (its storage), so that room left in that
+    /// array is room wasted. The others chain segments, per-thread queues or nodes.
+    pub fn single_array(self) -> bool {
+        !matches!(
+            self,
+            Kind::ConcurrentQueue
+                | Kind::ConcurrentBag
+                | Kind::SortedDictionary
+                | Kind::SortedSet
+                | Kind::LinkedList
+        )
+    }
 }
+
+/// Most segments or per-thread queues followed in one collection.
+const MAX_CHAIN: usize = 1 << 16;
 
 /// One collection's state.
 #[derive(Debug, Clone)]
@@ -42,9 +68,11 @@ pub struct Collection {
     pub kind: Kind,
     /// Entries in use.
     pub count: u64,
-    /// Room for entries (its storage array's length).
+    /// Room for entries: its storage array's length; for a concurrent queue or bag, the
+    /// length of all its segments' or queues' arrays; for a tree or linked list, its count.
     pub capacity: u64,
-    /// The storage array (entries or buckets).
+    /// The storage: the array of entries or buckets; a concurrent queue's first segment's
+    /// slots, a bag's first per-thread queue's array; a tree's root, a linked list's head.
     pub storage: Option<ObjectId>,
 }
 
@@ -89,10 +117,95 @@ pub fn read(ctx: &Context, id: ObjectId) -> Option<Collection> {
             }
             (nonneg(count), ctx.ref_field(tables, "_buckets"))
         }
+        Kind::ConcurrentQueue => return concurrent_queue(ctx, id),
+        Kind::ConcurrentBag => return concurrent_bag(ctx, id),
+        Kind::SortedDictionary | Kind::SortedSet | Kind::LinkedList => {
+            // A SortedDictionary keeps its pairs in a TreeSet (a SortedSet).
+            let (set, root) = match kind {
+                Kind::SortedDictionary => (ctx.ref_field(id, "_set")?, "root"),
+                Kind::SortedSet => (id, "root"),
+                _ => (id, "head"),
+            };
+            let count = nonneg(ctx.int_field(set, "count")?);
+            return Some(Collection {
+                kind,
+                count,
+                capacity: count,
+                storage: ctx.ref_field(set, root),
+            });
+        }
     };
     let capacity = storage.and_then(|s| ctx.array_length(s)).unwrap_or(0);
     Some(Collection {
         kind,
+        count,
+        capacity,
+        storage,
+    })
+}
+
+/// A ConcurrentQueue: a chain of segments (`_head` .. `_nextSegment`), each a ring of
+/// `_slots` between the `Head` and `Tail` positions of its `_headAndTail`. A segment frozen
+/// for enqueues has its tail moved on by twice its length, which the mask takes off again.
+fn concurrent_queue(ctx: &Context, id: ObjectId) -> Option<Collection> {
+    let mut segment = ctx.ref_field(id, "_head");
+    let storage = segment.and_then(|s| ctx.ref_field(s, "_slots"));
+    let (mut count, mut capacity) = (0u64, 0u64);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(s) = segment {
+        if !seen.insert(s) || seen.len() > MAX_CHAIN {
+            break;
+        }
+        let len = ctx.array_length(ctx.ref_field(s, "_slots")?)?;
+        let head = ctx.struct_int_field(s, "_headAndTail", "Head")?;
+        let tail = ctx.struct_int_field(s, "_headAndTail", "Tail")?;
+        capacity = capacity.saturating_add(len);
+        // The slots' count is a power of two: positions wrap modulo it.
+        if len > 0 && len.is_power_of_two() {
+            let freeze = (len as i64).saturating_mul(2);
+            if head != tail && head != tail.wrapping_sub(freeze) {
+                let mask = len as i64 - 1;
+                let (h, t) = ((head & mask) as u64, (tail & mask) as u64);
+                let n = if h < t { t - h } else { len - h + t };
+                count = count.saturating_add(n);
+            }
+        }
+        segment = ctx.ref_field(s, "_nextSegment");
+    }
+    Some(Collection {
+        kind: Kind::ConcurrentQueue,
+        count,
+        capacity,
+        storage,
+    })
+}
+
+/// A ConcurrentBag: one work-stealing queue per thread that added to it, chained from
+/// `_workStealingQueues` by `_nextQueue`, each holding the items of its `_array` between
+/// `_headIndex` and `_tailIndex`.
+fn concurrent_bag(ctx: &Context, id: ObjectId) -> Option<Collection> {
+    let mut queue = ctx.ref_field(id, "_workStealingQueues");
+    let storage = queue.and_then(|q| ctx.ref_field(q, "_array"));
+    let (mut count, mut capacity) = (0u64, 0u64);
+    let mut seen = std::collections::HashSet::new();
+    while let Some(q) = queue {
+        if !seen.insert(q) || seen.len() > MAX_CHAIN {
+            break;
+        }
+        let head = ctx.int_field(q, "_headIndex")?;
+        let tail = ctx.int_field(q, "_tailIndex")?;
+        let len = ctx
+            .ref_field(q, "_array")
+            .and_then(|a| ctx.array_length(a))
+            .unwrap_or(0);
+        capacity = capacity.saturating_add(len);
+        // Never more than its array holds.
+        let n = u64::try_from(tail.saturating_sub(head)).unwrap_or(0).min(len);
+        count = count.saturating_add(n);
+        queue = ctx.ref_field(q, "_nextQueue");
+    }
+    Some(Collection {
+        kind: Kind::ConcurrentBag,
         count,
         capacity,
         storage,

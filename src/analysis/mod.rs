@@ -181,6 +181,28 @@ impl<'s> Context<'s> {
         })
     }
 
+    /// Integer field `inner` of the struct stored inline in field `name` of object `id`
+    /// (a ConcurrentQueue segment's `_headAndTail.Head`).
+    pub fn struct_int_field(&self, id: ObjectId, name: &str, inner: &str) -> Option<i64> {
+        let Value::Struct(data) = self.field(id, name)? else {
+            return None;
+        };
+        let f = self
+            .heap
+            .type_fields(self.graph.mt(id))
+            .fields
+            .into_iter()
+            .find(|f| !f.is_static() && f.name == name)?;
+        let mt = self.heap.field_type_mt(&f.desc)?;
+        Some(match crate::heap::ValueObject::new(self.heap, mt, data).field_value(inner)? {
+            Value::I4(v) => v as i64,
+            Value::U4(v) => v as i64,
+            Value::I8(v) => v,
+            Value::U8(v) | Value::NativeInt(v) => v as i64,
+            _ => return None,
+        })
+    }
+
     /// A reference field's object.
     pub fn ref_field(&self, id: ObjectId, name: &str) -> Option<ObjectId> {
         self.graph.id_of(self.field(id, name)?.reference()?)
@@ -357,9 +379,10 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     check()?;
     all.extend(patterns::event_subscriptions(ctx));
     check()?;
-    all.extend(patterns::unbounded_collections(ctx));
-    check()?;
+    // Timers before collections: a list of timers is better said as timers never disposed.
     all.extend(patterns::undisposed_timers(ctx));
+    check()?;
+    all.extend(patterns::unbounded_collections(ctx));
     check()?;
     all.extend(patterns::finalizer_queue(ctx));
     check()?;

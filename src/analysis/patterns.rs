@@ -340,7 +340,9 @@ pub fn undisposed_timers(ctx: &Context) -> Vec<Finding> {
                 format!("{}.{method}", short_type_name(type_name))
             }
             crate::heap::timers::Callback::Other(o) => short_type_name(o),
-            _ => "an unnamed callback".into(),
+            // `timerinfo` reads `_methodPtr` only, as SOS does; a static method's
+            // delegate calls it through `_methodPtrAux`.
+            _ => delegate_callback(ctx, t.address).unwrap_or_else(|| "an unnamed callback".into()),
         };
         if let Some(id) = ctx.graph.id_of(t.address) {
             groups.entry(cb).or_default().push(id);
@@ -362,9 +364,36 @@ pub fn undisposed_timers(ctx: &Context) -> Vec<Finding> {
             ids.first().copied(),
         );
         f.contents = ctx.contents(ids.iter().copied());
-        out.push(f);
+        // Whoever keeps the timers (a list of them in a static field, say) owns them.
+        // The runtime's timer queue links every queued timer: the owner is found from the
+        // user's Timer (Timer -> TimerHolder -> TimerQueueTimer) when there is one.
+        let owners = ids
+            .first()
+            .map(|&id| owner::owners(ctx, user_timer(ctx, id).unwrap_or(id)))
+            .unwrap_or_default();
+        out.push(with_owner(ctx, f, &owners));
     }
+    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.summary.cmp(&b.summary)));
     out
+}
+
+/// The `System.Threading.Timer` whose `TimerHolder` holds the queued timer `id`.
+fn user_timer(ctx: &Context, id: ObjectId) -> Option<ObjectId> {
+    let of_type = |x: ObjectId, t: &str| &*ctx.type_name(x) == t;
+    let holder = ctx.referrers(id).find(|&r| of_type(r, "System.Threading.TimerHolder"))?;
+    ctx.referrers(holder).find(|&r| of_type(r, "System.Threading.Timer"))
+}
+
+/// `Type.Method` of a timer's callback delegate, found through the delegate's fields.
+fn delegate_callback(ctx: &Context, timer: u64) -> Option<String> {
+    let heap = ctx.heap;
+    let t = heap.object(crate::heap::ObjectAddr(timer))?;
+    let cb = t.reference_field("_timerCallback")?;
+    let d = heap.object(cb)?.delegate()?;
+    let name = heap.method_desc_name(heap.delegate_method(&d)?)?;
+    let name = name.split('(').next().unwrap_or(&name);
+    let (ty, method) = name.rsplit_once('.')?;
+    Some(format!("{}.{method}", short_type_name(ty)))
 }
 
 /// Objects in the f-reachable queue: their finalizer is due and has not run. At a
@@ -409,7 +438,7 @@ pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
     for (id, c) in ctx.live_collections() {
         let (id, c) = (*id, c.clone());
         let Some(storage) = c.storage else { continue };
-        if c.capacity == 0 {
+        if c.capacity == 0 || !c.kind.single_array() {
             continue;
         }
         let size = graph.size(storage);
