@@ -279,3 +279,104 @@ fn duplicate_strings_are_counted_exactly() {
         );
     }
 }
+
+/// The collections `leaks` reads beyond dictionaries and lists, and timers never disposed:
+/// one static field of LeakLab.Holders per collection, each with a count of its own, made by
+/// scripts/lab/collections-leak.py under make-py-dump (pythonnet hosting .NET 10.0.12; a
+/// class emitted with Reflection.Emit). The script's arithmetic gives every count:
+/// Queue 2,100 enqueued - 100 dequeued; Stack 2,100 pushed; HashSet 2,300 added - 100
+/// removed; ConcurrentQueue 2,400 - 100 (the dequeues empty its first two segments, 32 and
+/// 64 slots, and 4 of the third); ConcurrentBag 2,400 added; SortedDictionary 2,500 keys;
+/// LinkedList 2,600 added; 1,000 timers due in an hour, never disposed, in a List<Timer>.
+#[test]
+fn collections_and_timers_are_reported_with_owner_and_count() {
+    let s = open(&fixture("leaks/collections-net10.dmp.zst"));
+    let text = run(&s, "leaks -top 20", Format::Text);
+    let expected = [
+        "Holders.Queue (static, Queue<String>, 2,000 entries): Queue<String> grown to 2,000 entries (String items), never emptied; keeps ",
+        "Holders.Stack (static, Stack<Int32>, 2,100 entries): Stack<Int32> grown to 2,100 entries (Int32 items), never emptied; keeps ",
+        "Holders.Set (static, HashSet<String>, 2,200 entries): HashSet<String> grown to 2,200 entries (String items), never emptied; keeps ",
+        "Holders.ConcurrentQueue (static, ConcurrentQueue<Int32>, 2,300 entries): ConcurrentQueue<Int32> grown to 2,300 entries (Int32 items), never emptied; keeps ",
+        "Holders.Bag (static, ConcurrentBag<String>, 2,400 entries): ConcurrentBag<String> grown to 2,400 entries (String items), never emptied; keeps ",
+        "Holders.Sorted (static, SortedDictionary<Int32, String>, 2,500 entries): SortedDictionary<Int32, String> grown to 2,500 entries (Int32 keys, String values), never emptied; keeps ",
+        "Holders.Linked (static, LinkedList<String>, 2,600 entries): LinkedList<String> grown to 2,600 entries (String items), never emptied; keeps ",
+        "Holders.Timers (static, List<Timer>, 1,000 entries): 1,000 timers calling GC.KeepAlive still queued (never disposed); keeps ",
+    ];
+    let rows: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start().split_once(". ").map(|(_, r)| r))
+        .collect();
+    for e in expected {
+        assert_eq!(
+            rows.iter().filter(|r| r.starts_with(e)).count(),
+            1,
+            "no one row {e:?} in:\n{text}"
+        );
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&s, "leaks -top 20", Format::Json)).unwrap();
+    let suspects = json["suspects"].as_array().unwrap();
+    let by_key = |key: &str| {
+        let found: Vec<&serde_json::Value> = suspects.iter().filter(|f| f["owner_key"] == key).collect();
+        assert_eq!(found.len(), 1, "{key}: {json:#}");
+        found[0]
+    };
+    for (field, ty, count) in [
+        ("Queue", "System.Collections.Generic.Queue<System.String>", 2_000),
+        ("Stack", "System.Collections.Generic.Stack<System.Int32>", 2_100),
+        ("Set", "System.Collections.Generic.HashSet<System.String>", 2_200),
+        ("ConcurrentQueue", "System.Collections.Concurrent.ConcurrentQueue<System.Int32>", 2_300),
+        ("Bag", "System.Collections.Concurrent.ConcurrentBag<System.String>", 2_400),
+        ("Sorted", "System.Collections.Generic.SortedDictionary<System.Int32, System.String>", 2_500),
+        ("Linked", "System.Collections.Generic.LinkedList<System.String>", 2_600),
+    ] {
+        let f = by_key(&format!("LeakLab.Holders.{field}"));
+        assert_eq!(f["patterns"][0], "unbounded_collection", "{field}: {f:#}");
+        let entries = format!("{} entries", thousands(count));
+        assert!(f["owner"].as_str().unwrap().ends_with(&format!("{entries})")), "{field}: {f:#}");
+        assert!(f["summary"].as_str().unwrap().contains(&format!("grown to {entries} ")), "{field}: {f:#}");
+        // The root chain goes through the static field to the collection.
+        let path = f["root"]["path"].as_array().unwrap();
+        let i = path
+            .iter()
+            .position(|p| p["static_field"] == format!("LeakLab.Holders.{field}"))
+            .unwrap_or_else(|| panic!("{field}: {f:#}"));
+        assert_eq!(path[i]["type"], ty, "{field}: {f:#}");
+    }
+    // The timers: their own pattern first, the list holding them (and its array, an
+    // accumulation point) merged into it.
+    let timers = by_key("LeakLab.Holders.Timers");
+    let mut patterns: Vec<&str> =
+        timers["patterns"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(patterns[0], "undisposed_timers", "{timers:#}");
+    patterns.sort();
+    assert_eq!(patterns, ["accumulation", "unbounded_collection", "undisposed_timers"], "{timers:#}");
+    let queued: u64 = timers["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == "System.Threading.Timer")
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(queued, 1_000, "{timers:#}");
+    assert!(
+        timers["summary"].as_str().unwrap().starts_with("1,000 timers calling GC.KeepAlive still queued"),
+        "{timers:#}"
+    );
+    // `timerinfo` agrees: 1,000 timers queued, all due in an hour.
+    let info = run(&s, "timerinfo", Format::Text);
+    assert!(info.contains("   1000 timers"), "{info}");
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
