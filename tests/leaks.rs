@@ -380,3 +380,25 @@ fn thousands(n: u64) -> String {
     }
     out
 }
+
+/// The lab's ops scenario (scenarios-src/Ops.cs) enqueues 5,000 ints in the static
+/// `OpsRoots.Numbers` (a ConcurrentQueue<int>) and dequeues 100: 4,900 on 8, 9 and 10.
+#[test]
+fn the_ops_concurrent_queue_is_counted() {
+    let Some(lab) = common::lab_dir() else {
+        eprintln!("leaks: no lab: the ops dumps are skipped");
+        return;
+    };
+    for n in ["ops-net8-wks-heap", "ops-net9-wks-heap", "ops-net10-wks-heap"] {
+        let p = lab.join("dumps").join(format!("{n}.dmp"));
+        if !p.exists() {
+            eprintln!("leaks: no lab dump {n}: skipped");
+            continue;
+        }
+        let text = run(&open(&p), "leaks", Format::Text);
+        assert!(
+            text.contains(". OpsRoots.Numbers (static, ConcurrentQueue<Int32>, 4,900 entries): ConcurrentQueue<Int32> grown to 4,900 entries (Int32 items), never emptied; keeps "),
+            "{n}:\n{text}"
+        );
+    }
+}
