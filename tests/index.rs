@@ -204,6 +204,13 @@ fn leaks_answers_from_its_indexed_findings_like_a_session_that_computes() {
     let got = run(&dump, cache.path(), true, "leaks -top 3");
     assert_eq!(got.0, off.0);
     assert!(!got.1.contains("index"), "{:?}", got.1);
+    // Findings made with the files the dump maps are not those of a --dump-only session.
+    let dump = common::lab_dumps("index").into_iter().find(|(n, _, _)| n == "seed-net10-wks-heap").map(|(_, d, _)| d);
+    if let Some(dump) = dump {
+        let off = run_with(&dump, cache.path(), false, "leaks", &["--dump-only"]);
+        run(&dump, cache.path(), true, "leaks");
+        assert_eq!(run_with(&dump, cache.path(), true, "leaks", &["--dump-only"]).0, off.0, "--dump-only after a session with files");
+    }
 }
 
 /// A changed dump makes its index stale: noticed, rebuilt.
