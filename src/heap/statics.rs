@@ -147,12 +147,16 @@ impl Heap {
     /// what SOS lists under "Thread static values". 9 and 10, GC thread statics: each
     /// thread's non-collectible thread-static array holds, at the type's `GCTlsIndex`
     /// entry, the type's storage, the field's slot at its FieldDesc offset from there.
-    /// Other thread statics (non-GC ones, .NET 8's `ThreadLocalModule`s) are not read:
-    /// none listed.
+    /// 8: each thread's `ThreadLocalModule` of the type's module holds the module's GC
+    /// thread-static block, the field at its FieldDesc offset there. Non-GC thread statics,
+    /// and on 8 those of generic instantiations ("dynamic"), are not read: none listed.
     pub fn thread_static_values(&self, field: &crate::heap::Field) -> Vec<(u32, Result<crate::heap::Value, crate::heap::ValueError>)> {
         let fd = &field.desc;
         if !field.is_thread_static() || !fd.is_gc_static() {
             return Vec::new();
+        }
+        if self.runtime.layout.thread_statics.local_block.is_some() {
+            return self.net8_thread_static_values(field);
         }
         let Some(entry) = self.thread_statics_entry(field.class) else { return Vec::new() };
         let (roots, warnings) = crate::runtime::threads::thread_statics_roots(&self.runtime, &self.threads);
@@ -180,5 +184,27 @@ impl Heap {
             out.push((root.os_thread_id, self.read_field_at(fd, storage.wrapping_add(u64::from(fd.offset)))));
         }
         out
+    }
+
+    /// [`Heap::thread_static_values`] on .NET 8.
+    fn net8_thread_static_values(&self, field: &crate::heap::Field) -> Vec<(u32, Result<crate::heap::Value, crate::heap::ValueError>)> {
+        use crate::runtime::layouts::MTF_HAS_COMPONENT_SIZE;
+        let Ok(info) = self.method_table(field.class) else { return Vec::new() };
+        // enum_flag_StaticsMask: generic instantiations' statics are "dynamic" (as in
+        // `Heap::static_location`).
+        if info.flags & MTF_HAS_COMPONENT_SIZE == 0 && info.flags & 0x6 != 0 {
+            return Vec::new();
+        }
+        let (blocks, warnings) = crate::runtime::threads::module_thread_gc_statics(&self.runtime, &self.threads, info.module);
+        for w in warnings {
+            self.warnings().warn(w);
+        }
+        let fd = &field.desc;
+        let end = u64::from(fd.offset).saturating_add(8);
+        blocks
+            .into_iter()
+            .filter(|&(_, _, length)| length.saturating_mul(8) >= end)
+            .map(|(os_id, data, _)| (os_id, self.read_field_at(fd, data.wrapping_add(u64::from(fd.offset)))))
+            .collect()
     }
 }
