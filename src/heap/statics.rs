@@ -195,7 +195,9 @@ impl Heap {
         if info.flags & MTF_HAS_COMPONENT_SIZE == 0 && info.flags & 0x6 != 0 {
             return Vec::new();
         }
-        let (blocks, warnings) = crate::runtime::threads::module_thread_gc_statics(&self.runtime, &self.threads, info.module);
+        let Some(class_index) = (info.token & 0x00ff_ffff).checked_sub(1) else { return Vec::new() };
+        let (blocks, warnings) =
+            crate::runtime::threads::module_thread_gc_statics(&self.runtime, &self.threads, info.module, class_index);
         for w in warnings {
             self.warnings().warn(w);
         }

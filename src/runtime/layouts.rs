@@ -288,6 +288,7 @@ pub struct ThreadStaticsLayout {
 /// (index 1) at entry 1, its `ThreadLocalModule`'s handle at +0x10 leading to an
 /// `Object[1]` holding the value dotnet-dump prints; the modules' indexes (0, 1, 2, ... in
 /// `dumpdomain`'s order) sit just after `Module.m_ModuleID`.
+/// Initialized on the thread means bit 0 of the class's flags byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThreadLocalBlockLayout {
     /// `Thread.m_ThreadLocalBlock.m_pTLMTable`.
@@ -296,6 +297,12 @@ pub struct ThreadLocalBlockLayout {
     pub table_size: u64,
     /// `ThreadLocalModule.m_pGCStatics` (a strong handle to an `Object[]`).
     pub gc_statics_handle: u64,
+    /// `ThreadLocalModule.m_pDataBlob`: a flags byte per class of the module, at the
+    /// class's index (its TypeDef's RID - 1); bit 0 set once the class's thread statics
+    /// are initialized on the thread (ops-net8-wks-heap: dotnet-dump lists
+    /// `CultureInfo.s_currentThreadCulture` on the threads whose byte is 5, not on those
+    /// whose byte is 0 though their `ThreadLocalModule` has its GC block).
+    pub class_flags: u64,
     /// `Module.m_ModuleIndex`.
     pub module_index: u64,
 }
@@ -304,7 +311,7 @@ pub struct ThreadLocalBlockLayout {
 const THREAD_STATICS: ThreadStaticsLayout =
     ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4, local_block: None };
 const NET8_THREAD_STATICS: ThreadStaticsLayout = ThreadStaticsLayout {
-    local_block: Some(ThreadLocalBlockLayout { table: 0x438, table_size: 0x440, gc_statics_handle: 0x10, module_index: 1232 }),
+    local_block: Some(ThreadLocalBlockLayout { table: 0x438, table_size: 0x440, gc_statics_handle: 0x10, class_flags: 0x18, module_index: 1232 }),
     ..THREAD_STATICS
 };
 

@@ -362,11 +362,17 @@ pub fn sos_registers(t: &crate::dump::ThreadRegisters) -> Vec<(&'static str, u8,
 const MAX_TLM_TABLE: u64 = 1 << 16;
 
 /// .NET 8: the GC thread-static block of module `module` on each of `threads` that
-/// allocated one, as `(OS thread id, the block: the data of the module's thread-static
+/// initialized the thread statics of the module's class `class_index` (its TypeDef's RID
+/// - 1), as `(OS thread id, the block: the data of the module's thread-static
 /// Object[], its length)`, in `threads`' order (empty on 9 and 10). A thread without a
 /// `ThreadLocalModule` for the module has none; one whose table cannot be read gives a
 /// warning.
-pub fn module_thread_gc_statics(rt: &Runtime, threads: &[ManagedThread], module: u64) -> (Vec<(u32, u64, u64)>, Vec<String>) {
+pub fn module_thread_gc_statics(
+    rt: &Runtime,
+    threads: &[ManagedThread],
+    module: u64,
+    class_index: u32,
+) -> (Vec<(u32, u64, u64)>, Vec<String>) {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     let Some(tlb) = rt.layout.thread_statics.local_block else {
@@ -390,6 +396,10 @@ pub fn module_thread_gc_statics(rt: &Runtime, threads: &[ManagedThread], module:
             }
             let tlm = space.read_ptr(table.wrapping_add(index.wrapping_mul(8))).map_err(|e| e.to_string())?;
             if tlm == 0 {
+                return Ok(None);
+            }
+            let flags = space.read_u8(tlm.wrapping_add(tlb.class_flags).wrapping_add(u64::from(class_index))).map_err(|e| e.to_string())?;
+            if flags & 1 == 0 {
                 return Ok(None);
             }
             let handle = space.read_ptr(tlm.wrapping_add(tlb.gc_statics_handle)).map_err(|e| e.to_string())?;
