@@ -153,6 +153,41 @@ impl Session {
         Some((self.index.as_ref()?, *self.index_parent.get()?))
     }
 
+    /// The bytes the index keeps for `part` under `key` (a hash of what they depend on
+    /// besides the dump, such as a command's options), made over the object table in use
+    /// (call [`Session::graph`] first). `None` without an index, when the file is
+    /// missing, was made under another key, or cannot be trusted (reported; the caller
+    /// computes again and [`Session::save_indexed_bytes`]).
+    pub fn indexed_bytes(&self, part: Part, key: u64) -> Option<Vec<u8>> {
+        let (dir, parent) = self.index_with_parent()?;
+        let file = dir.open(part, parent)?;
+        if file.extra()[0] != key {
+            return None;
+        }
+        match file.section::<u8>(0, None) {
+            Ok(bytes) => Some(bytes.to_vec()),
+            Err(e) => {
+                dir.rejected(part, &e);
+                None
+            }
+        }
+    }
+
+    /// Keeps `bytes` in the index as `part` under `key` (see [`Session::indexed_bytes`]).
+    pub fn save_indexed_bytes(&self, part: Part, key: u64, bytes: &[u8]) {
+        if let (Some((dir, parent)), Some(Ok(graph))) = (self.index_with_parent(), self.graph.get()) {
+            crate::graph::index::write_or_note(dir, part, parent, graph.len() as u64, [key, 0, 0, 0], &[vec![bytes]]);
+        }
+    }
+
+    /// Reports bytes of `part` that passed the checks but did not hold together (they are
+    /// computed again).
+    pub fn reject_indexed(&self, part: Part, e: &anyhow::Error) {
+        if let Some(dir) = &self.index {
+            dir.rejected(part, e);
+        }
+    }
+
     /// The object graph of the heap (built on first use, or read from the index).
     pub fn graph(&self) -> Result<Arc<ObjectGraph>> {
         cached(&self.graph, || {

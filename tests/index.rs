@@ -17,6 +17,11 @@ use std::sync::Arc;
 /// `clrheap [--no-index] analyze DUMP --dump-only -c CMD` with `cache` as XDG_CACHE_HOME;
 /// (stdout, stderr, exit code).
 fn run(dump: &Path, cache: &Path, index: bool, command: &str) -> (String, String, i32) {
+    run_with(dump, cache, index, command, &[])
+}
+
+/// [`run`] with `extra` arguments of `analyze` (such as `--format json`).
+fn run_with(dump: &Path, cache: &Path, index: bool, command: &str, extra: &[&str]) -> (String, String, i32) {
     let mut cmd = common::clrheap();
     cmd.env("XDG_CACHE_HOME", cache).env("CLRHEAP_INDEX_MIN_OBJECTS", "0").env_remove("CLRHEAP_NO_INDEX");
     if !index {
@@ -27,6 +32,7 @@ fn run(dump: &Path, cache: &Path, index: bool, command: &str) -> (String, String
     if dump.to_string_lossy().ends_with(".zst") {
         cmd.arg("--dump-only");
     }
+    cmd.args(extra);
     cmd.arg("-c").arg(command);
     let out = cmd.output().expect("run clrheap");
     (
@@ -75,7 +81,7 @@ fn check_same_answers(dump: &Path) {
         }
     }
     let dir = index_dir(cache.path());
-    for part in ["objects", "live", "edges", "reverse", "dominators"] {
+    for part in ["objects", "live", "edges", "reverse", "dominators", "findings"] {
         assert!(dir.join(format!("{part}.idx")).is_file(), "{}: no {part}.idx", dump.display());
     }
     // leaks wrote the edges: a first gcroot of a session now searches them.
@@ -111,6 +117,7 @@ fn reader_of(part: &str) -> &'static str {
     match part {
         "objects" | "live" => "dumpheap -live -stat",
         "dominators" => "retained -top 10",
+        // edges, reverse (read by leaks once its findings are not in the index), findings
         _ => "leaks",
     }
 }
@@ -129,8 +136,13 @@ fn a_damaged_index_is_rebuilt_never_trusted() {
     run(&dump, cache.path(), true, "leaks");
     run(&dump, cache.path(), true, "dumpheap -live -stat");
     let dir = index_dir(cache.path());
-    for part in ["objects", "live", "edges", "reverse", "dominators"] {
+    let findings = dir.join("findings.idx");
+    for part in ["objects", "live", "edges", "reverse", "dominators", "findings"] {
         let path = dir.join(format!("{part}.idx"));
+        if part == "findings" {
+            // Removed while the other parts were damaged: written again.
+            run(&dump, cache.path(), true, "leaks");
+        }
         let pristine = std::fs::read(&path).unwrap();
         let len = pristine.len();
         let command = reader_of(part);
@@ -139,13 +151,18 @@ fn a_damaged_index_is_rebuilt_never_trusted() {
         for cut in [0, 7, 64, 128, 150, len / 2, len - 1] {
             damages.push((format!("cut at {cut}"), pristine[..cut].to_vec()));
         }
-        for at in [0, 9, 12, 17, 21, 25, 33, 41, 49, 57, 65, 73, 105, 120, 128, 136, 200, len / 3, len / 2, len - 1] {
+        for at in [0, 9, 12, 17, 21, 25, 33, 41, 49, 57, 65, 73, 105, 120, 128, 136, 200, len / 3, len / 2, len - 1].into_iter().filter(|&a| a < len) {
             let mut b = pristine.clone();
             b[at] ^= 0x10;
             damages.push((format!("bit flipped at {at}"), b));
         }
         for (what, bytes) in damages {
             std::fs::write(&path, &bytes).unwrap();
+            // leaks answers from its findings when the index holds them: without them it
+            // reads the edges and the incoming edges.
+            if part != "findings" {
+                let _ = std::fs::remove_file(&findings);
+            }
             let got = run(&dump, cache.path(), true, command);
             assert_eq!(got.0, expected.0, "{part}.idx {what}: `{command}` answers differently");
             assert_eq!(got.2, expected.2, "{part}.idx {what}: exit status");
@@ -156,6 +173,43 @@ fn a_damaged_index_is_rebuilt_never_trusted() {
             assert!(!again.1.contains("rebuilding"), "{part}.idx {what}: rebuilt file not trusted: {:?}", again.1);
             std::fs::write(&path, &pristine).unwrap();
         }
+    }
+}
+
+/// `leaks`'s findings are kept in the index, per `-top`: text and JSON, with and
+/// without `-chain`, are the same without the index, in the session that writes the
+/// findings and in one that reads them; another `-top` computes (and keeps) its own.
+#[test]
+fn leaks_answers_from_its_indexed_findings_like_a_session_that_computes() {
+    let dump = fixture("seed-net10-wks-heap.dmp.zst");
+    let cache = tempfile::tempdir().unwrap();
+    for command in ["leaks", "leaks -chain", "leaks -top 2", "leaks -top 2 -chain", "leaks"] {
+        for format in ["text", "json"] {
+            let c = format!("{command} (--format {format})");
+            let extra = ["--format", format];
+            let off = run_with(&dump, cache.path(), false, command, &extra);
+            assert_eq!(off.2, 0, "`{c}`: {}", off.1);
+            assert!(off.0.len() > 100, "`{c}`: {}", off.0);
+            for session in ["first", "second"] {
+                let got = run_with(&dump, cache.path(), true, command, &extra);
+                assert_eq!(got.0, off.0, "`{c}` in the {session} session differs from --no-index");
+                assert_eq!(got.1, off.1, "`{c}` in the {session} session: standard error differs");
+            }
+        }
+    }
+    let findings = index_dir(cache.path()).join("findings.idx");
+    assert!(findings.is_file(), "no findings.idx");
+    // The file holds the last -top asked; a different -top is computed again, silently.
+    let off = run(&dump, cache.path(), false, "leaks -top 3");
+    let got = run(&dump, cache.path(), true, "leaks -top 3");
+    assert_eq!(got.0, off.0);
+    assert!(!got.1.contains("index"), "{:?}", got.1);
+    // Findings made with the files the dump maps are not those of a --dump-only session.
+    let dump = common::lab_dumps("index").into_iter().find(|(n, _, _)| n == "seed-net10-wks-heap").map(|(_, d, _)| d);
+    if let Some(dump) = dump {
+        let off = run_with(&dump, cache.path(), false, "leaks", &["--dump-only"]);
+        run(&dump, cache.path(), true, "leaks");
+        assert_eq!(run_with(&dump, cache.path(), true, "leaks", &["--dump-only"]).0, off.0, "--dump-only after a session with files");
     }
 }
 

@@ -157,6 +157,21 @@ const TARGETS: &[(&str, &str)] = &[
     ("zoo-net10-wks-heap", "dumpclass 00007fa55f3828d0"),
     ("zoo-net10-wks-heap", "dumpclass 00007fa55f3a8e70"),
     ("zoo-net10-wks-heap", "dumpmt -all 00007fa55f3828d0"),
+    // Thread statics' per-thread values: `ZooRoots.PerThread` (two threads) and CoreLib's
+    // `CultureInfo.s_currentThreadCulture` (8: each thread's ThreadLocalModule; on
+    // ops-net8 three threads have CoreLib's but did not initialize CultureInfo's and are
+    // not listed; 9, 10: each thread's thread-static array).
+    ("zoo-net8-wks-heap", "dumpmt -all 00007fa0763fb410"),
+    ("zoo-net9-wks-heap", "dumpmt -all 00007f1089837df8"),
+    ("zoo-net8-wks-heap", "dumpmt -all 00007fa076618cd0"),
+    ("zoo-net8.0.0-wks-heap", "dumpmt -all 00007fe7cfc9b2e8"),
+    ("zoo-net10-wks-heap", "dumpmt -all 00007fa55f511430"),
+    ("seed-net8-wks-heap", "dumpmt -all 00007f0e70953c30"),
+    ("seed-net9-wks-heap", "dumpmt -all 00007fe94f341800"),
+    ("seed-net10-wks-heap", "dumpmt -all 00007f86ae3a4fa0"),
+    ("ops-net8-wks-heap", "dumpmt -all 00007f0453493558"),
+    ("ops-net9-wks-heap", "dumpmt -all 00007f3af646c688"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f0858ce5658"),
     // dumpmt -md of arrays (the runtime's Get, Set, Address and constructors: rank 1 and
     // jagged, of primitives, structs and generic structs, nested types).
     ("seed-net8-wks-heap", "dumpmt -md 7f0e7084d088"),

@@ -30,7 +30,7 @@ use crate::heap::statics::StaticsIndex;
 use crate::heap::{Heap, ObjectAddr, Value};
 use crate::session::Session;
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -284,7 +284,7 @@ impl<'s> Context<'s> {
 }
 
 /// Objects of one type in a finding.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Contents {
     #[serde(rename = "type")]
     pub type_name: String,
@@ -293,7 +293,7 @@ pub struct Contents {
 }
 
 /// The kinds of finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
     /// One object alone keeps many objects and a large share of the heap alive.
@@ -332,7 +332,7 @@ impl Pattern {
 }
 
 /// One reported cause: a leak or a waste, with its owner, cost and evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     /// The patterns that found it (several when merged), the first the main one.
     pub patterns: Vec<Pattern>,

@@ -12,6 +12,7 @@ use crate::render::format::thousands;
 use crate::render::output::{Format, hex, write_json};
 use crate::session::Session;
 use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Write;
 
@@ -25,6 +26,7 @@ pub const OPTIONS: &[OptionSpec] = &[
 ];
 
 /// A finding with its root chain, ready to render.
+#[derive(Serialize, Deserialize)]
 pub struct Described {
     pub finding: Finding,
     pub address: Option<u64>,
@@ -59,6 +61,50 @@ pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Descr
         })
         .collect();
     Ok((ctx, described))
+}
+
+/// What `leaks` renders: the live heap's size and the findings described.
+#[derive(Serialize, Deserialize)]
+pub struct Report {
+    pub live_bytes: u64,
+    pub live_objects: usize,
+    pub described: Vec<Described>,
+}
+
+/// The findings of `session`'s dump, `top` of them: from the index when it holds them
+/// for the same `top` over the same object table, else computed (and kept in the index).
+/// The graph and the roots are read in every case: what they could not read is reported
+/// the same way in every session.
+pub fn report(session: &Session, top: usize) -> Result<Report> {
+    use crate::graph::index::Part;
+    session.graph()?;
+    session.roots()?;
+    // What changes the findings besides the dump: `-top`, and which files outside the
+    // dump are read for what it lacks (`--dump-only`, `--module-path`, CLRHEAP_MODULE_PATH),
+    // since names come from their metadata.
+    let space = session.heap.space();
+    let key = xxhash_rust::xxh3::xxh3_64(
+        format!(
+            "top={top}\0files={}\0paths={:?}\0env={:?}",
+            space.reads_module_files(),
+            space.module_search_paths(),
+            std::env::var_os("CLRHEAP_MODULE_PATH")
+        )
+        .as_bytes(),
+    );
+    if let Some(bytes) = session.indexed_bytes(Part::Findings, key) {
+        match serde_json::from_slice::<Report>(&bytes) {
+            Ok(r) => return Ok(r),
+            Err(e) => session.reject_indexed(Part::Findings, &anyhow::Error::from(e)),
+        }
+    }
+    let (ctx, described) = describe(session, top)?;
+    let report = Report { live_bytes: ctx.live_bytes, live_objects: ctx.dom.reachable(), described };
+    drop(ctx);
+    if let Ok(bytes) = serde_json::to_vec(&report) {
+        session.save_indexed_bytes(Part::Findings, key, &bytes);
+    }
+    Ok(report)
 }
 
 /// One finding as JSON.
@@ -114,9 +160,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         None => 10,
     };
     let chain = a.flag("-chain");
-    let (ctx, described) = describe(session, top)?;
-    let live_bytes = ctx.live_bytes;
-    let live_objects = ctx.dom.reachable();
+    let Report { live_bytes, live_objects, described } = report(session, top)?;
     if format != Format::Text {
         let (waste, leaks): (Vec<&Described>, Vec<&Described>) =
             described.iter().partition(|d| d.finding.is_waste());

@@ -84,6 +84,9 @@ pub enum Part {
     Edges = 3,
     Reverse = 4,
     Dominators = 5,
+    /// The leak analyses' findings (`leaks`), serialized, keyed by the options that
+    /// change them.
+    Findings = 6,
 }
 
 impl Part {
@@ -94,6 +97,7 @@ impl Part {
             Part::Edges => "edges.idx",
             Part::Reverse => "reverse.idx",
             Part::Dominators => "dominators.idx",
+            Part::Findings => "findings.idx",
         }
     }
 
@@ -104,6 +108,7 @@ impl Part {
             Part::Edges => "references",
             Part::Reverse => "incoming references",
             Part::Dominators => "dominator tree",
+            Part::Findings => "leak findings",
         }
     }
 }

@@ -292,7 +292,7 @@ pub fn handle_kind_name(kind: HandleKind) -> String {
 }
 
 /// One link of a root's chain.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PathItem {
     pub address: u64,
     pub type_name: String,

@@ -37,7 +37,8 @@ pub enum FieldValue {
     Read(Result<Value, ValueError>),
     /// An instance field without an instance (`dumpvc` on address 0).
     NoInstance,
-    ThreadStatic,
+    /// A thread-static field: `(OS thread id, value)` on each thread holding one.
+    ThreadStatic(Vec<(u32, Result<Value, ValueError>)>),
     /// A static field of a type whose statics are not allocated.
     NotAllocated,
     /// .NET 8 "dynamic" statics, which SOS does not show.
@@ -67,7 +68,7 @@ pub fn field_table(
             let value = match heap.field_location(&field, data) {
                 FieldLocation::At(a) => FieldValue::Read(heap.read_field_at(&field.desc, a)),
                 FieldLocation::NoInstance => FieldValue::NoInstance,
-                FieldLocation::ThreadStatic => FieldValue::ThreadStatic,
+                FieldLocation::ThreadStatic => FieldValue::ThreadStatic(heap.thread_static_values(&field)),
                 FieldLocation::Static(StaticLocation::NotAllocated) => FieldValue::NotAllocated,
                 FieldLocation::Static(StaticLocation::Dynamic) => FieldValue::Dynamic,
                 FieldLocation::Static(StaticLocation::Unavailable | StaticLocation::At(_)) => FieldValue::Unavailable,

@@ -235,10 +235,15 @@ impl Heap {
     /// The class details of a MethodTable.
     pub fn class_details(&self, mt: u64) -> Result<ClassDetails> {
         let info = self.method_table(mt)?;
-        let attributes = self
-            .module_metadata(info.module)
-            .and_then(|m| m.typedef(info.token & 0x00ff_ffff).ok().map(|t| t.flags))
-            .unwrap_or(0);
+        // An array's class has no TypeDef: the runtime gives it public, serializable and
+        // sealed (0x2101, as dotnet-dump prints for `System.Object[]` on zoo-net8).
+        let attributes = if info.is_array() {
+            0x2101
+        } else {
+            self.module_metadata(info.module)
+                .and_then(|m| m.typedef(info.token & 0x00ff_ffff).ok().map(|t| t.flags))
+                .unwrap_or(0)
+        };
         let (virtuals, _) = mt_counts(&self.runtime, mt)?;
         let kept = self.class_non_virtual_slots(mt)?.unwrap_or(0).min(u16::MAX as u32);
         let counts = self.class_field_counts(mt)?;

@@ -140,3 +140,73 @@ impl Heap {
         (raw & TLS_INDEX_OFFSET_MASK).checked_sub(TLS_INDEX_ARRAY_BASE)
     }
 }
+
+impl Heap {
+    /// The values of the thread-static field `field` on every thread that allocated its
+    /// type's thread statics, in the thread store's order, as `(OS thread id, value)`:
+    /// what SOS lists under "Thread static values". 9 and 10, GC thread statics: each
+    /// thread's non-collectible thread-static array holds, at the type's `GCTlsIndex`
+    /// entry, the type's storage, the field's slot at its FieldDesc offset from there.
+    /// 8: each thread's `ThreadLocalModule` of the type's module holds the module's GC
+    /// thread-static block, the field at its FieldDesc offset there. Non-GC thread statics,
+    /// and on 8 those of generic instantiations ("dynamic"), are not read: none listed.
+    pub fn thread_static_values(&self, field: &crate::heap::Field) -> Vec<(u32, Result<crate::heap::Value, crate::heap::ValueError>)> {
+        let fd = &field.desc;
+        if !field.is_thread_static() || !fd.is_gc_static() {
+            return Vec::new();
+        }
+        if self.runtime.layout.thread_statics.local_block.is_some() {
+            return self.net8_thread_static_values(field);
+        }
+        let Some(entry) = self.thread_statics_entry(field.class) else { return Vec::new() };
+        let (roots, warnings) = crate::runtime::threads::thread_statics_roots(&self.runtime, &self.threads);
+        for w in warnings {
+            self.warnings().warn(w);
+        }
+        let mut out = Vec::new();
+        for root in roots {
+            let Ok(array) = self.array(root.object) else {
+                self.warnings().warn(format!("thread {:x}: its thread-static storage {:x} is no array", root.os_thread_id, root.object));
+                continue;
+            };
+            if u64::from(entry) >= array.length {
+                continue; // the thread has not allocated the type's thread statics
+            }
+            let at = array.data.wrapping_add(u64::from(entry).wrapping_mul(array.component_size.max(8)));
+            let storage = match self.space().read_ptr(at) {
+                Ok(0) => continue,
+                Ok(s) => s,
+                Err(e) => {
+                    self.warnings().warn(format!("thread {:x}: cannot read its thread statics at {at:x}: {e}", root.os_thread_id));
+                    continue;
+                }
+            };
+            out.push((root.os_thread_id, self.read_field_at(fd, storage.wrapping_add(u64::from(fd.offset)))));
+        }
+        out
+    }
+
+    /// [`Heap::thread_static_values`] on .NET 8.
+    fn net8_thread_static_values(&self, field: &crate::heap::Field) -> Vec<(u32, Result<crate::heap::Value, crate::heap::ValueError>)> {
+        use crate::runtime::layouts::MTF_HAS_COMPONENT_SIZE;
+        let Ok(info) = self.method_table(field.class) else { return Vec::new() };
+        // enum_flag_StaticsMask: generic instantiations' statics are "dynamic" (as in
+        // `Heap::static_location`).
+        if info.flags & MTF_HAS_COMPONENT_SIZE == 0 && info.flags & 0x6 != 0 {
+            return Vec::new();
+        }
+        let Some(class_index) = (info.token & 0x00ff_ffff).checked_sub(1) else { return Vec::new() };
+        let (blocks, warnings) =
+            crate::runtime::threads::module_thread_gc_statics(&self.runtime, &self.threads, info.module, class_index);
+        for w in warnings {
+            self.warnings().warn(w);
+        }
+        let fd = &field.desc;
+        let end = u64::from(fd.offset).saturating_add(8);
+        blocks
+            .into_iter()
+            .filter(|&(_, _, length)| length.saturating_mul(8) >= end)
+            .map(|(os_id, data, _)| (os_id, self.read_field_at(fd, data.wrapping_add(u64::from(fd.offset)))))
+            .collect()
+    }
+}

@@ -72,10 +72,13 @@ fn field(sos: &mut Sos, row: &FieldRow) -> Result<()> {
     sos.put(&format!("{:>20} ", format_type_name(&row.type_name, 20)))?;
     sos.put(&format!("{:>4} ", if row.field.is_value_type() { "Yes" } else { "No" }))?;
     let name = &row.field.name;
-    if row.field.is_thread_static() {
+    if let FieldValue::ThreadStatic(values) = &row.value {
         sos.put(&format!("{:>8} ", "TLstatic"))?;
         sos.put(&format!(" {name}\n"))?;
         sos.put("    Thread static values (Thread:Value)\n")?;
+        for (os_id, v) in values {
+            sos.put(&format!("        {os_id:x}:{}\n", data_member(fd.element_type, v).trim_start()))?;
+        }
         return sos.put("\n");
     }
     sos.put(&format!("{:>8} ", if fd.is_static { "static" } else { "instance" }))?;
@@ -93,7 +96,7 @@ fn field(sos: &mut Sos, row: &FieldRow) -> Result<()> {
             sos.put(" <no information>\n")
         }
         FieldValue::Unavailable => sos.put(" <no information>\n"),
-        FieldValue::ThreadStatic => unreachable!("handled above"),
+        FieldValue::ThreadStatic(_) => unreachable!("handled above"),
     }
 }
 

@@ -276,11 +276,44 @@ pub struct ThreadStaticsLayout {
     /// `DocProc.Zoo.ZooRoots` holds 2 there, its `PerThread` storage's index in every
     /// thread's array). Read only for types with thread statics.
     pub gc_tls_index: u64,
+    /// .NET 8's per-thread, per-module thread statics (`None` on 9 and 10).
+    pub local_block: Option<ThreadLocalBlockLayout>,
 }
 
-/// On 8 thread statics sit behind strong handles; the values are unused.
+/// .NET 8: a `Thread`'s `ThreadLocalBlock` holds a table of `ThreadLocalModule*`, one
+/// entry (8 bytes) per module index; a `ThreadLocalModule` holds a strong handle to the
+/// `Object[]` whose data is the module's GC thread-static block (a field's value at its
+/// FieldDesc offset there). Read off zoo-net8-wks-heap: both threads dotnet-dump lists for
+/// `ZooRoots.PerThread` have the table at `Thread+0x438` (size 0x10 next), the zoo module
+/// (index 1) at entry 1, its `ThreadLocalModule`'s handle at +0x10 leading to an
+/// `Object[1]` holding the value dotnet-dump prints; the modules' indexes (0, 1, 2, ... in
+/// `dumpdomain`'s order) sit just after `Module.m_ModuleID`.
+/// Initialized on the thread means bit 0 of the class's flags byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadLocalBlockLayout {
+    /// `Thread.m_ThreadLocalBlock.m_pTLMTable`.
+    pub table: u64,
+    /// `Thread.m_ThreadLocalBlock.m_TLMTableSize` (entries).
+    pub table_size: u64,
+    /// `ThreadLocalModule.m_pGCStatics` (a strong handle to an `Object[]`).
+    pub gc_statics_handle: u64,
+    /// `ThreadLocalModule.m_pDataBlob`: a flags byte per class of the module, at the
+    /// class's index (its TypeDef's RID - 1); bit 0 set once the class's thread statics
+    /// are initialized on the thread (ops-net8-wks-heap: dotnet-dump lists
+    /// `CultureInfo.s_currentThreadCulture` on the threads whose byte is 5, not on those
+    /// whose byte is 0 though their `ThreadLocalModule` has its GC block).
+    pub class_flags: u64,
+    /// `Module.m_ModuleIndex`.
+    pub module_index: u64,
+}
+
+/// On 8 thread statics sit behind strong handles; the 9/10 values are unused there.
 const THREAD_STATICS: ThreadStaticsLayout =
-    ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4 };
+    ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4, local_block: None };
+const NET8_THREAD_STATICS: ThreadStaticsLayout = ThreadStaticsLayout {
+    local_block: Some(ThreadLocalBlockLayout { table: 0x438, table_size: 0x440, gc_statics_handle: 0x10, class_flags: 0x18, module_index: 1232 }),
+    ..THREAD_STATICS
+};
 
 /// A `TLSIndex`: the index type in the top 8 bits (0 = an entry of the non-collectible
 /// array), the offset in the low 24; the array's entry is `offset - 2` (offsets count
@@ -1113,7 +1146,7 @@ pub static NET8: Layout = Layout {
         resumable_context_ptr: None,
     },
     code_map: CODE_MAP,
-    thread_statics: THREAD_STATICS,
+    thread_statics: NET8_THREAD_STATICS,
     native_heaps: NativeHeapsLayout {
         jit_manager: 4,
         global_allocator: 2560,

@@ -357,3 +357,67 @@ pub fn sos_registers(t: &crate::dump::ThreadRegisters) -> Vec<(&'static str, u8,
     ]
 }
 
+
+/// Most entries of a .NET 8 thread's `ThreadLocalModule` table read (one per module index).
+const MAX_TLM_TABLE: u64 = 1 << 16;
+
+/// .NET 8: the GC thread-static block of module `module` on each of `threads` that
+/// initialized the thread statics of the module's class `class_index` (its TypeDef's RID
+/// - 1), as `(OS thread id, the block: the data of the module's thread-static
+/// Object[], its length)`, in `threads`' order (empty on 9 and 10). A thread without a
+/// `ThreadLocalModule` for the module has none; one whose table cannot be read gives a
+/// warning.
+pub fn module_thread_gc_statics(
+    rt: &Runtime,
+    threads: &[ManagedThread],
+    module: u64,
+    class_index: u32,
+) -> (Vec<(u32, u64, u64)>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let Some(tlb) = rt.layout.thread_statics.local_block else {
+        return (out, warnings);
+    };
+    let space = &*rt.space;
+    let index = match space.read_ptr(module.wrapping_add(tlb.module_index)) {
+        Ok(i) => i,
+        Err(e) => {
+            warnings.push(format!("module {module:x}: cannot read its module index: {e}"));
+            return (out, warnings);
+        }
+    };
+    let o = &rt.layout.object;
+    for t in threads {
+        let read = || -> Result<Option<(u64, u64)>, String> {
+            let table = space.read_ptr(t.address.wrapping_add(tlb.table)).map_err(|e| e.to_string())?;
+            let size = space.read_ptr(t.address.wrapping_add(tlb.table_size)).map_err(|e| e.to_string())?;
+            if table == 0 || index >= size.min(MAX_TLM_TABLE) {
+                return Ok(None);
+            }
+            let tlm = space.read_ptr(table.wrapping_add(index.wrapping_mul(8))).map_err(|e| e.to_string())?;
+            if tlm == 0 {
+                return Ok(None);
+            }
+            let flags = space.read_u8(tlm.wrapping_add(tlb.class_flags).wrapping_add(u64::from(class_index))).map_err(|e| e.to_string())?;
+            if flags & 1 == 0 {
+                return Ok(None);
+            }
+            let handle = space.read_ptr(tlm.wrapping_add(tlb.gc_statics_handle)).map_err(|e| e.to_string())?;
+            if handle == 0 {
+                return Ok(None);
+            }
+            let array = space.read_ptr(handle).map_err(|e| e.to_string())?;
+            if array == 0 {
+                return Ok(None);
+            }
+            let length = u64::from(space.read_u32(array.wrapping_add(o.array_length)).map_err(|e| e.to_string())?);
+            Ok(Some((array.wrapping_add(o.array_data), length)))
+        };
+        match read() {
+            Ok(Some((data, length))) => out.push((t.os_id, data, length)),
+            Ok(None) => {}
+            Err(e) => warnings.push(format!("thread {:x}: cannot read its thread statics of module {module:x}: {e}", t.os_id)),
+        }
+    }
+    (out, warnings)
+}
