@@ -153,6 +153,22 @@ impl Session {
         Some((self.index.as_ref()?, *self.index_parent.get()?))
     }
 
+    /// A key for [`Session::indexed_bytes`]: `options` (a command's, as text) and which
+    /// files outside the dump are read for what it lacks (`--dump-only`, `--module-path`,
+    /// CLRHEAP_MODULE_PATH), since names come from their metadata.
+    pub fn index_key(&self, options: &str) -> u64 {
+        let space = self.heap.space();
+        xxhash_rust::xxh3::xxh3_64(
+            format!(
+                "{options}\0files={}\0paths={:?}\0env={:?}",
+                space.reads_module_files(),
+                space.module_search_paths(),
+                std::env::var_os("CLRHEAP_MODULE_PATH")
+            )
+            .as_bytes(),
+        )
+    }
+
     /// The bytes the index keeps for `part` under `key` (a hash of what they depend on
     /// besides the dump, such as a command's options), made over the object table in use
     /// (call [`Session::graph`] first). `None` without an index, when the file is

@@ -79,19 +79,8 @@ pub fn report(session: &Session, top: usize) -> Result<Report> {
     use crate::graph::index::Part;
     session.graph()?;
     session.roots()?;
-    // What changes the findings besides the dump: `-top`, and which files outside the
-    // dump are read for what it lacks (`--dump-only`, `--module-path`, CLRHEAP_MODULE_PATH),
-    // since names come from their metadata.
-    let space = session.heap.space();
-    let key = xxhash_rust::xxh3::xxh3_64(
-        format!(
-            "top={top}\0files={}\0paths={:?}\0env={:?}",
-            space.reads_module_files(),
-            space.module_search_paths(),
-            std::env::var_os("CLRHEAP_MODULE_PATH")
-        )
-        .as_bytes(),
-    );
+    // What changes the findings besides the dump: `-top`, and the files read beside it.
+    let key = session.index_key(&format!("top={top}"));
     if let Some(bytes) = session.indexed_bytes(Part::Findings, key) {
         match serde_json::from_slice::<Report>(&bytes) {
             Ok(r) => return Ok(r),
