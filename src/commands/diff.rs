@@ -64,16 +64,12 @@ pub struct Identity {
 impl Identity {
     pub fn of(session: &Session) -> Identity {
         let runtime = &session.heap.runtime;
-        let files = &runtime.space.core().files;
         let folder = |p: &str| p.rsplit_once('/').map(|(dir, _)| dir.to_string()).unwrap_or_default();
-        let runtime_dir = files
-            .iter()
-            .find(|f| f.path.ends_with("/libcoreclr.so"))
-            .map(|f| folder(&f.path));
-        let app = files
-            .iter()
-            .filter(|f| f.path.ends_with(".dll") && runtime_dir.as_deref() != Some(folder(&f.path).as_str()))
-            .filter_map(|f| f.path.rsplit('/').next().map(str::to_string))
+        let runtime_dir = runtime.mapped_file_paths().find(|p| p.ends_with("/libcoreclr.so")).map(folder);
+        let app = runtime
+            .mapped_file_paths()
+            .filter(|p| p.ends_with(".dll") && runtime_dir.as_deref() != Some(folder(p).as_str()))
+            .filter_map(|p| p.rsplit('/').next().map(str::to_string))
             .collect();
         Identity { runtime: runtime.version.to_string(), app }
     }

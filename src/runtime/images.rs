@@ -241,6 +241,11 @@ impl super::Runtime {
         self.space.loaded_images()
     }
 
+    /// The paths of the files the dump records as mapped (NT_FILE), in its order.
+    pub fn mapped_file_paths(&self) -> impl Iterator<Item = &str> {
+        self.space.core().files.iter().map(|f| f.path.as_str())
+    }
+
     /// What `modules -v` shows of one image.
     pub fn image_details(&self, image: &LoadedImage) -> ImageDetails {
         image_details(&self.space, image)
