@@ -430,17 +430,12 @@ fn modules_match_clrmd() {
 #[test]
 fn expected_files_are_targets() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/domains");
-    let wanted: std::collections::BTreeSet<PathBuf> = TARGETS
+    let wanted: Vec<PathBuf> = TARGETS
         .iter()
         .map(|(d, c)| expected_file(d, c))
         .chain(DUMPALC_NET10.iter().map(|(d, o)| expected_file(d, &format!("dumpalc {o}"))))
         .collect();
-    assert_eq!(wanted.len(), TARGETS.len() + DUMPALC_NET10.len(), "two targets share an expected file");
-    for dir in std::fs::read_dir(&root).unwrap().flatten() {
-        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            assert!(wanted.contains(&file.path()), "{} is no target's", file.path().display());
-        }
-    }
+    common::expected_files_are_only(&root, &wanted);
 }
 
 /// Writes the expected text of every target that has none, from the real dotnet-dump
@@ -449,29 +444,10 @@ fn expected_files_are_targets() {
 #[test]
 #[ignore]
 fn capture_expected_texts() {
-    let lab = common::lab_dir().expect("the lab");
-    let sos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lab/bin/sos");
-    let sos = if sos.exists() { sos } else { PathBuf::from("/work/shared/lab/bin/sos") };
-    let alc: Vec<(&str, String)> = DUMPALC_NET10.iter().map(|(d, o)| (*d, format!("dumpalc {o}"))).collect();
+    // SOS's crash on .NET 10's `dumpalc` still leaves its text (see common::capture_sos_texts).
+    let alc = DUMPALC_NET10.iter().map(|(d, o)| (*d, format!("dumpalc {o}")));
     let all = TARGETS.iter().map(|(d, c)| (*d, c.to_string())).chain(alc);
-    for (dump, command) in all {
-        let file = expected_file(dump, &command);
-        if file.exists() {
-            continue;
-        }
-        let out = std::process::Command::new(&sos)
-            .arg(lab.join("dumps").join(format!("{dump}.dmp")))
-            .arg("-c")
-            .arg(&command)
-            .output()
-            .expect("run sos");
-        // A command SOS fails (`Fail to fill Module`) makes sos exit non-zero, and so does
-        // its crash on .NET 10's `dumpalc`: the text is what it printed all the same.
-        assert!(!out.stdout.is_empty(), "sos {dump} -c {command}: {}", String::from_utf8_lossy(&out.stderr));
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, &out.stdout).unwrap();
-        eprintln!("wrote {}", file.display());
-    }
+    common::capture_sos_texts(all.map(|(d, c)| (d.to_string(), c.clone(), expected_file(d, &c))));
 }
 
 #[test]

@@ -439,13 +439,8 @@ fn targets_match_dotnet_dump() {
 #[test]
 fn expected_files_are_targets() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/types");
-    let wanted: std::collections::BTreeSet<PathBuf> = TARGETS.iter().map(|(d, c)| expected_file(d, c)).collect();
-    assert_eq!(wanted.len(), TARGETS.len(), "two targets share an expected file");
-    for dir in std::fs::read_dir(&root).unwrap().flatten() {
-        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            assert!(wanted.contains(&file.path()), "{} is no target's", file.path().display());
-        }
-    }
+    let wanted: Vec<PathBuf> = TARGETS.iter().map(|(d, c)| expected_file(d, c)).collect();
+    common::expected_files_are_only(&root, &wanted);
 }
 
 /// Writes the expected text of every target that has none, from the real dotnet-dump
@@ -454,27 +449,7 @@ fn expected_files_are_targets() {
 #[test]
 #[ignore]
 fn capture_expected_texts() {
-    let lab = common::lab_dir().expect("the lab");
-    let sos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lab/bin/sos");
-    let sos = if sos.exists() { sos } else { PathBuf::from("/work/shared/lab/bin/sos") };
-    for (dump, command) in TARGETS {
-        let file = expected_file(dump, command);
-        if file.exists() {
-            continue;
-        }
-        let out = std::process::Command::new(&sos)
-            .arg(lab.join("dumps").join(format!("{dump}.dmp")))
-            .arg("-c")
-            .arg(command)
-            .output()
-            .expect("run sos");
-        // A command SOS fails (`Invalid EEClass address`) makes sos exit non-zero: its
-        // text is what it printed all the same.
-        assert!(!out.stdout.is_empty(), "sos {dump} -c {command}: {}", String::from_utf8_lossy(&out.stderr));
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, &out.stdout).unwrap();
-        eprintln!("wrote {}", file.display());
-    }
+    common::capture_sos_texts(TARGETS.iter().map(|(d, c)| (d.to_string(), c.to_string(), expected_file(d, c))));
 }
 
 #[test]

@@ -379,3 +379,40 @@ pub fn sos_failed(truth: &Path, command: &str) -> bool {
     std::fs::read_to_string(truth.join("sos/FAILED.txt"))
         .is_ok_and(|t| t.lines().any(|l| l.starts_with(command)))
 }
+
+/// Asserts that `wanted` names distinct files and that every file one level below `root`
+/// (`root/<dump>/<file>`) is one of them: no expected text is left over from a removed target.
+pub fn expected_files_are_only(root: &Path, wanted: &[PathBuf]) {
+    let set: std::collections::BTreeSet<&PathBuf> = wanted.iter().collect();
+    assert_eq!(set.len(), wanted.len(), "two targets share an expected file");
+    for dir in std::fs::read_dir(root).unwrap().flatten() {
+        for file in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            assert!(set.contains(&file.path()), "{} is no target's", file.path().display());
+        }
+    }
+}
+
+/// Writes, for each `(dump, command, file)` whose file does not exist yet, what the real
+/// dotnet-dump (`lab/bin/sos`) prints for the command on the lab dump. A command SOS fails
+/// makes sos exit non-zero (and so does a crash after some output): its text is what it
+/// printed all the same, so only an empty output is refused.
+pub fn capture_sos_texts(targets: impl IntoIterator<Item = (String, String, PathBuf)>) {
+    let lab = lab_dir().expect("the lab");
+    let sos = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lab/bin/sos");
+    let sos = if sos.exists() { sos } else { PathBuf::from("/work/shared/lab/bin/sos") };
+    for (dump, command, file) in targets {
+        if file.exists() {
+            continue;
+        }
+        let out = Command::new(&sos)
+            .arg(lab.join("dumps").join(format!("{dump}.dmp")))
+            .arg("-c")
+            .arg(&command)
+            .output()
+            .expect("run sos");
+        assert!(!out.stdout.is_empty(), "sos {dump} -c {command}: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, &out.stdout).unwrap();
+        eprintln!("wrote {}", file.display());
+    }
+}
