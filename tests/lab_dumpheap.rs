@@ -119,3 +119,33 @@ fn walk_matches_clrmd_objects_and_types() {
     }
     checks.finish("walk_matches_clrmd_objects_and_types");
 }
+
+/// `dumpheap -stat` with a filter counts in its own loop (one array per segment, in
+/// parallel); a listing with the same filter prints the same statistics through the
+/// object-by-object printer. The two must agree row for row, first-seen order included
+/// (it breaks ties between rows of equal size), on every lab dump.
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn filtered_statistics_equal_the_listings() {
+    let checks = Checks::new();
+    for (name, dump, _truth) in lab_dumps("filtered_statistics_equal_the_listings") {
+        checks.run(&name, "dumpheap-stat-filtered", || {
+            for filter in ["-min 100", "-max 40", "-type String", "-gen gen2", "-gen gen0", "-gen loh", "-live", "-type Generic -min 32 -max 500"] {
+                let listing = try_command(&dump, &format!("dumpheap {filter}"))?;
+                let stat = try_command(&dump, &format!("dumpheap -stat {filter}"))?;
+                let tail = match listing.find("Statistics:") {
+                    Some(at) => &listing[at..],
+                    None => "",
+                };
+                if tail != stat {
+                    return Err(format!("dumpheap {filter}: -stat differs from the listing's statistics"));
+                }
+                if filter == "-min 100" && stat.is_empty() {
+                    return Err("dumpheap -stat -min 100 printed nothing".into());
+                }
+            }
+            Ok(())
+        });
+    }
+    checks.finish("filtered_statistics_equal_the_listings");
+}

@@ -175,6 +175,11 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         let parts: Vec<(Printer, Option<WalkWarning>)> = segments
             .par_iter()
             .map(|seg| {
+                if display == Display::Normal {
+                    let part = stat_segment(session, seg, &filter, format);
+                    progress.inc(1);
+                    return part;
+                }
                 let mut printer = Printer::new(display, options.stat, format);
                 let mut sizes = SizeCache::default();
                 let mut state = FilterState::default();
@@ -224,6 +229,63 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     printer.finish(session, &options, out)
 }
 
+/// `dumpheap -stat` over one segment: what [`Printer::object`] gathers for statistics
+/// (the count, per-type rows in first-seen order, fragmented blocks), counted per walk
+/// type index in a plain array rather than through the printer for every object: the
+/// statistics of a big heap are this loop.
+fn stat_segment(session: &Session, seg: &Segment, filter: &Filter, format: Format) -> (Printer, Option<WalkWarning>) {
+    let heap = &session.heap;
+    let free_mt = heap.runtime.globals.free_mt;
+    let unfiltered = filter.is_everything();
+    let mut sizes = SizeCache::default();
+    let mut state = FilterState::default();
+    // (count, total size) per walk type index.
+    let mut counts: Vec<(u64, u64)> = Vec::new();
+    // Walk type indices in the order their first object passed.
+    let mut order: Vec<u32> = Vec::new();
+    let mut seen = 0usize;
+    let mut last_free: Option<HeapObject> = None;
+    let mut fragments = Vec::new();
+    let check_fragments = seg.kind != SegmentKind::Large;
+    let warning = heap.walk_segment(seg, &mut sizes, |o| {
+        if !unfiltered && !filter.accepts(session, seg, &o, &mut state) {
+            return;
+        }
+        seen += 1;
+        let is_free = o.mt == free_mt;
+        if let Some(free) = last_free.take()
+            && !is_free
+            && check_fragments
+            && free.address + free.size == o.address
+        {
+            fragments.push((free, o));
+        }
+        if is_free && o.size >= FRAGMENT_MIN {
+            last_free = Some(o);
+        }
+        let ti = o.type_index as usize;
+        if ti >= counts.len() {
+            counts.resize(ti + 1, (0, 0));
+        }
+        let c = &mut counts[ti];
+        if c.0 == 0 {
+            // A filter may pass a type's objects only after the walk met it first.
+            order.push(o.type_index);
+        }
+        c.0 += 1;
+        c.1 += o.size;
+    });
+    let mut printer = Printer::new(Display::Normal, true, format);
+    printer.seen = seen;
+    printer.fragments = fragments;
+    for ti in order {
+        if let (Some(&(count, size)), Some(mt)) = (counts.get(ti as usize), sizes.mt(ti)) {
+            printer.stats.add_many(mt, count, size);
+        }
+    }
+    (printer, warning)
+}
+
 /// What a filter remembers along one walk.
 #[derive(Default)]
 struct FilterState {
@@ -246,6 +308,17 @@ struct Filter<'a> {
 }
 
 impl Filter<'_> {
+    /// Whether every object passes (no filter was given).
+    fn is_everything(&self) -> bool {
+        self.range == (0, u64::MAX)
+            && self.generation.is_none()
+            && self.min == 0
+            && self.max == 0
+            && self.liveness.is_none()
+            && self.type_filter.is_none()
+            && self.mt.is_none()
+    }
+
     /// Whether `o` (in `seg`) passes; `types` caches the type-name test per MethodTable.
     fn accepts(&self, session: &Session, seg: &Segment, o: &HeapObject, state: &mut FilterState) -> bool {
         let heap = &session.heap;

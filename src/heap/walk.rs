@@ -18,10 +18,30 @@ const MAX_BASE_SIZE: u32 = 0x1000_0000;
 /// The MethodTables seen so far in a walk (shared across the segments one caller walks),
 /// numbered in first-seen order: a walk's [`HeapObject::type_index`] indexes them, so a
 /// caller can count per type in a plain `Vec` instead of hashing every object's MT.
-#[derive(Default)]
 pub struct SizeCache {
     index: FxHashMap<u64, u32>,
     types: Vec<(u64, MtSize)>,
+    /// A direct-mapped cache in front of `index`: (MethodTable, type index + 1) by a few
+    /// bits of the address. Neighbouring objects cycle through a handful of types, so most
+    /// lookups end here instead of probing the hash table (a fifth of a walk's time).
+    recent: [(u64, u32); RECENT_SLOTS],
+}
+
+const RECENT_SLOTS: usize = 64;
+
+impl Default for SizeCache {
+    fn default() -> SizeCache {
+        SizeCache {
+            index: FxHashMap::default(),
+            types: Vec::new(),
+            recent: [(0, 0); RECENT_SLOTS],
+        }
+    }
+}
+
+#[inline]
+fn recent_slot(mt: u64) -> usize {
+    ((mt >> 3) ^ (mt >> 9)) as usize % RECENT_SLOTS
 }
 
 impl SizeCache {
@@ -44,8 +64,17 @@ impl SizeCache {
         self.index.contains_key(&mt)
     }
 
-    fn get(&self, mt: u64) -> Option<(u32, MtSize)> {
-        let &i = self.index.get(&mt)?;
+    #[inline]
+    fn get(&mut self, mt: u64) -> Option<(u32, MtSize)> {
+        let slot = recent_slot(mt);
+        let (cached, plus_one) = self.recent[slot];
+        let i = if cached == mt && plus_one != 0 {
+            plus_one - 1
+        } else {
+            let i = *self.index.get(&mt)?;
+            self.recent[slot] = (mt, i + 1);
+            i
+        };
         Some((i, self.types[i as usize].1))
     }
 
@@ -53,6 +82,7 @@ impl SizeCache {
         let i = self.types.len() as u32;
         self.index.insert(mt, i);
         self.types.push((mt, size));
+        self.recent[recent_slot(mt)] = (mt, i + 1);
         i
     }
 }
