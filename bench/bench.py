@@ -9,16 +9,23 @@ default; GC mode `wks`, or `svr`...) under $CLRHEAP_BENCH_DIR (default /tmp/clrh
 Each clrheap figure is a whole process (`clrheap analyze DUMP -c ...`): wall-clock seconds,
 the median of N runs (3 by default) after the page cache is warm, and the peak *private*
 memory (RssAnon, sampled every 5 ms from /proc/PID/status: the mapped dump is page cache,
-not a cost of the tool). A warm `gcroot` is the difference between one process running
-`gcroot` three times and one running it twice (the second builds the edge arrays). ClrMD's figures are its own timings (`oracle bench`:
-open, heap walk, roots, mark); dotnet-dump's are whole runs of `sos DUMP -c CMD`, once.
+not a cost of the tool), in three settings: a *first session* (the index cache is emptied
+before every run, so each run computes the graph and writes the index, as a user's first
+command on a dump does), a *second session* (the index a first session wrote is read), and
+`--no-index`. The cache is a temporary XDG_CACHE_HOME, removed at the end. A warm `gcroot`
+is the difference between one process running `gcroot` three times and one running it
+twice (the second builds the edge arrays), in first sessions. ClrMD's figures are its own
+timings (`oracle bench`: open, heap walk, roots, mark); dotnet-dump's are whole runs of
+`sos DUMP -c CMD`, once.
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -75,10 +82,20 @@ def run_once(cmd):
     return wall, peak / 1024, status
 
 
-def measure(cmd, runs):
-    """Median wall seconds and the largest peak RssAnon (MB) over `runs` runs."""
+def clear_index():
+    """Empties the index cache (a first session follows)."""
+    cache = os.environ.get("XDG_CACHE_HOME")
+    if cache:
+        shutil.rmtree(os.path.join(cache, "clrheap"), ignore_errors=True)
+
+
+def measure(cmd, runs, before=None):
+    """Median wall seconds and the largest peak RssAnon (MB) over `runs` runs; `before`
+    is called before each run."""
     walls, peaks = [], []
     for _ in range(runs):
+        if before:
+            before()
         wall, peak, status = run_once(cmd)
         if status != 0:
             print(f"  note: exit status {status}: {' '.join(cmd)}", file=sys.stderr)
@@ -104,7 +121,19 @@ def main():
     ap.add_argument("--no-sos", action="store_true", help="skip the real dotnet-dump (slow)")
     ap.add_argument("--no-clrmd", action="store_true", help="skip ClrMD's timings")
     ap.add_argument("--only", help="comma-separated clrheap rows to run (stat,live,gcroot,warm,leaks,retained,diff)")
+    ap.add_argument("--clrheap", help="the clrheap binary (default: build this checkout's)")
     a = ap.parse_args()
+    exe = a.clrheap or CLRHEAP
+    cache = tempfile.mkdtemp(prefix="clrheap-bench-index-")
+    os.environ["XDG_CACHE_HOME"] = cache
+    os.environ.pop("CLRHEAP_NO_INDEX", None)
+    try:
+        run(a, exe)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def run(a, exe):
 
     dump = a.dump
     if not dump:
@@ -114,14 +143,15 @@ def main():
             os.makedirs(d, exist_ok=True)
             subprocess.run([os.path.join(LAB, "make-dump"), "--runtime", "10", "--gc", a.gc, "--type", "heap",
                             "-o", dump, "big", "--mb", str(a.mb)], check=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if not a.clrheap:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
     size = os.path.getsize(dump)
     cat = measure(["cat", dump], a.runs)  # also warms the page cache
-    target = subprocess.run([CLRHEAP, "analyze", dump, "-c", "dumpheap -type Customer -short"],
+    target = subprocess.run([exe, "--no-index", "analyze", dump, "-c", "dumpheap -type Customer -short"],
                             capture_output=True, text=True).stdout.split()
     target = target[0] if target else "0"
-    ch = lambda *cmds: [CLRHEAP, "analyze", dump] + [x for c in cmds for x in ("-c", c)]
+    ch = lambda *cmds: [exe, "analyze", dump] + [x for c in cmds for x in ("-c", c)]
     rows = [
         ("stat", "dumpheap -stat", ch("dumpheap -stat")),
         ("live", "dumpheap -live -stat", ch("dumpheap -live -stat")),
@@ -129,7 +159,7 @@ def main():
         ("warm", "gcroot (warm: a third one in the process)", None),
         ("leaks", "leaks", ch("leaks")),
         ("retained", "retained -top 10", ch("retained -top 10")),
-        ("diff", "diff --live (the dump against itself)", [CLRHEAP, "diff", "--live", dump, dump]),
+        ("diff", "diff --live (the dump against itself)", [exe, "diff", "--live", dump, dump]),
     ]
     only = set(a.only.split(",")) if a.only else None
     results = {}
@@ -139,11 +169,15 @@ def main():
         print(f"  clrheap {label} ...", file=sys.stderr)
         if key == "warm":
             # The second gcroot of a session builds the edges; the third is the warm one.
-            twice = measure(ch(*[f"gcroot {target}"] * 2), a.runs)
-            thrice = measure(ch(*[f"gcroot {target}"] * 3), a.runs)
-            results[key] = (max(thrice[0] - twice[0], 0.0), None)
+            twice = measure(ch(*[f"gcroot {target}"] * 2), a.runs, clear_index)
+            thrice = measure(ch(*[f"gcroot {target}"] * 3), a.runs, clear_index)
+            results[key] = ((max(thrice[0] - twice[0], 0.0), None), None, None)
         else:
-            results[key] = measure(cmd, a.runs)
+            first = measure(cmd, a.runs, clear_index)
+            # The last first session left its index: the next runs are second sessions.
+            second = measure(cmd, a.runs)
+            no_index = measure(cmd[:1] + ["--no-index"] + cmd[1:], a.runs)
+            results[key] = (first, second, no_index)
 
     clrmd = {}
     if not a.no_clrmd:
@@ -172,16 +206,16 @@ def main():
           f"; {os.cpu_count()} cores; median of {a.runs} runs; memory = peak RssAnon")
     print(f"target of gcroot: {target}")
     print()
-    print("| operation | clrheap time | clrheap memory | ClrMD (in-process) | dotnet-dump (whole run) |")
-    print("|---|---|---|---|---|")
-    print(f"| `cat` of the dump | {fmt_s(cat[0])} | {fmt_mb(cat[1])} | | |")
+    both = lambda r: "-" if r is None else fmt_s(r[0]) + ("" if r[1] is None else ", " + fmt_mb(r[1]))
+    print("| operation | clrheap, first session | second session | `--no-index` | ClrMD (in-process) | dotnet-dump (whole run) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| `cat` of the dump | {both(cat)} | | | | |")
     for key, label, _ in rows:
         if key not in results:
             continue
-        t, m = results[key]
-        s = sos.get(key)
-        print(f"| {label} | {fmt_s(t)} | {fmt_mb(m)} | {fmt_s(clrmd_s.get(key))} | "
-              f"{fmt_s(s[0]) + ', ' + fmt_mb(s[1]) if s else '-'} |")
+        first, second, no_index = results[key]
+        print(f"| {label} | {both(first)} | {both(second)} | {both(no_index)} | {fmt_s(clrmd_s.get(key))} | "
+              f"{both(sos.get(key))} |")
     if clrmd.get("peak_working_set_mb"):
         print(f"\nClrMD peak working set (its own figure, mapped pages included): "
               f"{clrmd['peak_working_set_mb']:,.0f} MB")

@@ -10,7 +10,8 @@
 //! `CLRHEAP_FUZZ_FIXTURE=NAME cargo fuzz run damaged_dump CASE_FILE` replays it.
 //!
 //! `CLRHEAP_ROBUSTNESS_CASES` sets the number of cases per fixture (default 48 in a
-//! release build, 6 in a debug build, where arithmetic overflow panics too).
+//! release build, 6 in a debug build, where arithmetic overflow panics too);
+//! `CLRHEAP_ROBUSTNESS_SEED=N` draws another series of cases (a longer campaign by hand).
 use clrheap::Session;
 use clrheap::fuzzing::{Fixture, REGIONS, command_lines, mutate, open_crafted, open_session};
 use std::path::Path;
@@ -151,7 +152,17 @@ fn run_case_with(fixture: &'static Fixture, input: Vec<u8>, open: Opener) -> Res
     Ok(opened)
 }
 
+/// The series of cases: the fixture's own seed, moved by `CLRHEAP_ROBUSTNESS_SEED`.
+fn series(seed: u64) -> u64 {
+    let extra: u64 = std::env::var("CLRHEAP_ROBUSTNESS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    seed ^ extra.wrapping_mul(0xd6e8_feb8_6659_fd93)
+}
+
 fn damaged(name: &str, seed: u64) {
+    let seed = series(seed);
     let fixture: &'static Fixture = Box::leak(Box::new(load(name)));
     let mut failures = Vec::new();
     let mut opened = 0;
