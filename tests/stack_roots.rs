@@ -51,7 +51,10 @@ fn stack_roots_match_clrmd() {
                 }
             };
             for r in stack.roots {
-                let slot = r.slot.unwrap_or(0);
+                // A root held in a register: ClrMD gives it no address (the DAC reports the
+                // register, not where a callee saved it); clrheap keeps the save slot.
+                let in_register = r.register.is_some() && r.offset.is_none();
+                let slot = if in_register { 0 } else { r.slot.unwrap_or(0) };
                 let object = if r.interior { holder(r.object) } else { r.object };
                 ours.insert((slot, object, r.os_thread_id));
                 ours_seq.push((slot, object, r.os_thread_id));

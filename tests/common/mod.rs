@@ -52,6 +52,7 @@ pub fn lab_dumps(test: &str) -> Vec<(String, PathBuf, PathBuf)> {
         .filter_map(|p| {
             let name = p.file_stem()?.to_str()?.to_string();
             let truth = p.with_file_name(format!("{name}.truth"));
+            let truth = with_kept_truth(&name, &truth);
             truth.is_dir().then_some((name, p, truth))
         })
         .collect();
@@ -60,6 +61,80 @@ pub fn lab_dumps(test: &str) -> Vec<(String, PathBuf, PathBuf)> {
         assert!(!dumps.is_empty(), "the lab has no dumps with truth");
     }
     dumps
+}
+
+/// Truth files the lab's truth directory lacks, kept in the repository
+/// (`tests/truth/NAME/`, zstd-compressed, see its README): the lab's `oracle truth` made
+/// none for the `ops` and `oom` dumps, where it was run without targets or crashed, and
+/// made them here. When the repository keeps some for `name`, the truth directory the
+/// tests see is a merge made once per test process under the cargo target's temporary
+/// directory: the lab's files (its `sos/` texts win over kept ones of the same name;
+/// `COMMANDS.tsv` and `FAILED.txt` are the union of both lists), plus the kept ones.
+fn with_kept_truth(name: &str, lab_truth: &Path) -> PathBuf {
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/truth").join(name);
+    if !kept.is_dir() || !lab_truth.is_dir() {
+        return lab_truth.to_path_buf();
+    }
+    static MERGED: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut merged = MERGED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, dir)) = merged.iter().find(|(n, _)| n == name) {
+        return dir.clone();
+    }
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("truth-{}", std::process::id()));
+    let dir = root.join(format!("{name}.truth"));
+    merge_truth(lab_truth, &kept, &dir).unwrap_or_else(|e| panic!("merging the kept truth of {name}: {e}"));
+    merged.push((name.to_string(), dir.clone()));
+    dir
+}
+
+fn merge_truth(lab: &Path, kept: &Path, out: &Path) -> std::io::Result<()> {
+    use std::collections::BTreeSet;
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out)?;
+    for sub in ["", "sos"] {
+        let (lab_dir, kept_dir, out_dir) = (lab.join(sub), kept.join(sub), out.join(sub));
+        std::fs::create_dir_all(&out_dir)?;
+        let mut lists: Vec<(String, BTreeSet<String>)> = Vec::new();
+        let mut add_list = |file: &str, text: &str| {
+            let at = match lists.iter().position(|(f, _)| f == file) {
+                Some(i) => i,
+                None => {
+                    lists.push((file.to_string(), BTreeSet::new()));
+                    lists.len() - 1
+                }
+            };
+            lists[at].1.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_string));
+        };
+        for entry in std::fs::read_dir(&lab_dir).into_iter().flatten() {
+            let entry = entry?;
+            let file = entry.file_name().to_string_lossy().to_string();
+            if entry.path().is_dir() {
+                continue;
+            }
+            if file == "COMMANDS.tsv" || file == "FAILED.txt" {
+                add_list(&file, &std::fs::read_to_string(entry.path())?);
+            } else {
+                std::os::unix::fs::symlink(entry.path(), out_dir.join(&file))?;
+            }
+        }
+        for entry in std::fs::read_dir(&kept_dir).into_iter().flatten() {
+            let entry = entry?;
+            let Some(file) = entry.file_name().to_str().and_then(|f| f.strip_suffix(".zst")).map(str::to_string) else {
+                continue;
+            };
+            let bytes = zstd::decode_all(std::fs::File::open(entry.path())?)?;
+            if file == "COMMANDS.tsv" || file == "FAILED.txt" {
+                add_list(&file, &String::from_utf8_lossy(&bytes));
+            } else if !out_dir.join(&file).exists() {
+                std::fs::write(out_dir.join(&file), bytes)?;
+            }
+        }
+        for (file, lines) in lists {
+            let text: String = lines.into_iter().map(|l| l + "\n").collect();
+            std::fs::write(out_dir.join(file), text)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every `make-dump --gc-after` pair: `NAME.dmp` and `NAME.after.dmp` side by side, in the

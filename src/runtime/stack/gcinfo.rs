@@ -359,6 +359,16 @@ impl GcInfo {
     /// and JIT frames match at `offset - 1`, 10 frames at `offset`; with the other rule
     /// zoo-net9 loses a root of `GC.RunFinalizers`).
     pub fn live_slots(&self, data: &[u8], offset: u32) -> Result<Vec<GcSlot>> {
+        self.frame_live_slots(data, offset, true)
+    }
+
+    /// As [`GcInfo::live_slots`], for a frame that is `active` (stopped at `offset`) or a
+    /// caller (resuming at `offset`, its call's return address). In a caller, fully
+    /// interruptible code is read one byte before the return address on version 3, inside
+    /// the call instruction, as the 8/9 runtime reads it (a register the call's return ends,
+    /// `-rbx` at the return address, is still live across the call).
+    pub fn frame_live_slots(&self, data: &[u8], offset: u32, active: bool) -> Result<Vec<GcSlot>> {
+        let interruptible_offset = if !active && self.version < 4 { offset.saturating_sub(1) } else { offset };
         let mut live: Vec<GcSlot> = Vec::new();
         let tracked = self.num_tracked as usize;
         if tracked > 0 {
@@ -400,7 +410,7 @@ impl GcInfo {
                 live.extend(self.slots[..tracked].iter().zip(&take).filter(|(_, t)| **t).map(|(s, _)| *s));
             } else if !self.interruptible_ranges.is_empty() {
                 r.skip(num_sp * tracked)?;
-                self.interruptible_live(&mut r, offset >> self.encoding.code_shift, &mut live)?;
+                self.interruptible_live(&mut r, interruptible_offset >> self.encoding.code_shift, &mut live)?;
             }
         }
         live.extend_from_slice(&self.slots[tracked..]);
@@ -850,6 +860,14 @@ mod tests {
         assert_eq!(live_offsets(0x10 + 70), vec![-16]);
         // Outside the ranges: nothing tracked.
         assert_eq!(live_offsets(0x75), Vec::<i32>::new());
+        // slot0 becomes live at pseudo 40 (0x38), as a call's result does at its return
+        // address. A caller resuming at 0x38 returns from a call whose last byte is 0x37:
+        // version 3 reads it there (not live yet), version 4 at the return address; a
+        // frame stopped at 0x38 reads 0x38 on both.
+        let at = |info: &GcInfo, active| info.frame_live_slots(&data, 0x38, active).unwrap().len();
+        assert_eq!((at(&info, true), at(&info, false)), (1, 1), "v4");
+        let v3 = GcInfo { version: 3, ..info.clone() };
+        assert_eq!((at(&v3, true), at(&v3, false)), (1, 0), "v3: a caller reads inside its call");
     }
 
     /// arm64: lengths and offsets count instructions, fp (29) is the slim header's base

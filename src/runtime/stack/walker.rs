@@ -352,7 +352,7 @@ impl<'a> StackWalk<'a> {
             out.warnings.push(format!("frame at {:#x}: outside its method", c.ip));
             return;
         };
-        let live = match gc.info.live_slots(&gc.bytes, offset) {
+        let live = match gc.info.frame_live_slots(&gc.bytes, offset, active) {
             Ok(l) => l,
             Err(e) => {
                 out.warnings.push(format!("GC info of the frame at {:#x}: {e:#}", c.ip));
