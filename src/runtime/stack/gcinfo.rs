@@ -911,6 +911,74 @@ mod tests {
         }
     }
 
+    /// SOS's dumper: the untracked slots first (in reverse slot order), then at each
+    /// safe point the live set's changes, deaths before births, each set in reverse slot
+    /// order; version 3 numbers a safe point one past its recorded offset.
+    #[test]
+    fn dump_steps_in_the_dumpers_order() {
+        for version in [3, 4] {
+            let mut w = slim(version, 0x40, &[0x10, 0x20]);
+            w.write(1, 1);
+            w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+            w.write(1, 1);
+            w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
+            w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
+            w.var_unsigned(0, REGISTER_ENCBASE);
+            w.write(0, 2);
+            w.write(2, 2);
+            w.var_signed(-2, STACK_SLOT_ENCBASE);
+            w.write(0, 2);
+            w.write(2, 2);
+            w.var_unsigned(1, STACK_SLOT_DELTA_ENCBASE);
+            w.write(2, 2);
+            w.var_signed(-3, STACK_SLOT_ENCBASE);
+            w.write(1, 2);
+            w.write(0, 1);
+            w.write(0b110, 3); // 0x10: rbp-16, rbp-8
+            w.write(0b011, 3); // 0x20: rax, rbp-16
+            let data = w.finish();
+            let info = GcInfo::decode(&data, version).unwrap();
+            let (steps, outcome) = info.dump_steps(&data);
+            assert_eq!(outcome, DumpOutcome::Complete);
+            let sp = |o| if version < 4 { o + 1 } else { o };
+            let s = |offset, slot: usize, live| DumpStep::Slot { offset, slot: info.slots[slot], live };
+            assert_eq!(
+                steps,
+                vec![
+                    s(UNTRACKED_OFFSET, 3, true),
+                    DumpStep::SafePoint { offset: sp(0x10) },
+                    s(0x10, 2, true),
+                    s(0x10, 1, true),
+                    s(0x11, 2, false),
+                    s(0x11, 1, false),
+                    DumpStep::SafePoint { offset: sp(0x20) },
+                    s(0x20, 1, true),
+                    s(0x20, 0, true),
+                    s(0x21, 1, false),
+                    s(0x21, 0, false),
+                ]
+            );
+        }
+    }
+
+    /// A register slot naming the frame register ends the dump, as SOS's does.
+    #[test]
+    fn dump_of_the_frame_register_ends() {
+        let mut w = slim(4, 0x20, &[0x10]);
+        w.write(1, 1);
+        w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+        w.write(0, 1);
+        w.var_unsigned(5, REGISTER_ENCBASE); // rbp, the slim header's frame register
+        w.write(0, 2);
+        w.write(0, 1);
+        w.write(1, 1);
+        let data = w.finish();
+        let info = GcInfo::decode(&data, 4).unwrap();
+        let (steps, outcome) = info.dump_steps(&data);
+        assert_eq!(outcome, DumpOutcome::ReportedFramePointer);
+        assert_eq!(steps, vec![DumpStep::SafePoint { offset: 0x10 }]);
+    }
+
     #[test]
     fn indirect_rle_live_states() {
         let mut w = slim(4, 0x100, &[0x80]);
@@ -1070,6 +1138,9 @@ mod tests {
                 if let Ok(info) = GcInfo::decode_for(&data, version, enc) {
                     for off in [0, 1, 7, 100, info.code_length] {
                         let _ = info.live_slots(&data, off);
+                    }
+                    if info.code_length < 4096 {
+                        let _ = info.dump_steps(&data);
                     }
                 }
             }
