@@ -1125,6 +1125,83 @@ mod tests {
         assert_ne!(GcInfo::decode(&data, 4).ok().map(|i| i.code_length), Some(0x100));
     }
 
+    /// Every single-bit change of a fat header (GS cookie, generics context, ranges, safe
+    /// points, registers, stack slots, chunk lifetimes) is decoded and dumped without a
+    /// panic (run in debug builds too: no unchecked arithmetic on what the bits say).
+    #[test]
+    fn flipped_bits_do_not_panic() {
+        let mut w = BitWriter::default();
+        w.write(1, 1);
+        w.write((FLAG_GS_COOKIE | 0x20 | FLAG_STACK_BASE_REGISTER | FLAG_PSP_SYM) as u64, 10);
+        w.write(0, 4); // return kind
+        w.var_unsigned(0x90, CODE_LENGTH_ENCBASE);
+        w.var_unsigned(3, NORM_PROLOG_SIZE_ENCBASE);
+        w.var_unsigned(2, NORM_EPILOG_SIZE_ENCBASE);
+        w.var_signed(-2, GS_COOKIE_STACK_SLOT_ENCBASE);
+        w.var_signed(0, PSP_SYM_STACK_SLOT_ENCBASE);
+        w.var_signed(-3, GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE);
+        w.var_unsigned(0, STACK_BASE_REGISTER_ENCBASE);
+        w.var_unsigned(1, SIZE_OF_STACK_AREA_ENCBASE);
+        w.var_unsigned(1, NUM_SAFE_POINTS_ENCBASE);
+        w.var_unsigned(1, NUM_INTERRUPTIBLE_RANGES_ENCBASE);
+        w.write(0x08, 8);
+        w.var_unsigned(0x10, INTERRUPTIBLE_RANGE_DELTA1_ENCBASE);
+        w.var_unsigned(0x50, INTERRUPTIBLE_RANGE_DELTA2_ENCBASE);
+        w.write(1, 1);
+        w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+        w.write(1, 1);
+        w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
+        w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
+        w.var_unsigned(3, REGISTER_ENCBASE);
+        w.write(1, 2);
+        w.write(1, 2);
+        w.var_signed(4, STACK_SLOT_ENCBASE);
+        w.write(0, 2);
+        w.write(0, 2);
+        w.var_signed(2, STACK_SLOT_ENCBASE);
+        w.write(2, 2);
+        w.write(2, 2);
+        w.var_signed(-4, STACK_SLOT_ENCBASE);
+        w.write(3, 2);
+        w.write(0, 1); // plain live states
+        w.write(0b101, 3);
+        w.var_unsigned(4, POINTER_SIZE_ENCBASE);
+        w.write(1, 4);
+        w.write(0, 4);
+        w.align();
+        w.write(0, 1);
+        w.write(0b111, 3);
+        w.write(0b010, 3);
+        for t in [5u64, 17, 40] {
+            w.write(1, 1);
+            w.write(t, 6);
+        }
+        w.write(0, 1);
+        w.write(0, 1);
+        w.write(1, 1);
+        w.write(9, 6);
+        w.write(0, 1);
+        let data = w.finish();
+        let info = GcInfo::decode(&data, 3).unwrap();
+        assert_eq!(info.gs_cookie, Some((-16, 4, 0x8e)));
+        assert_eq!(info.generics_context, Some(-24));
+        assert_eq!(info.psp_sym, Some(0));
+        assert_eq!(info.prolog_size, 4);
+        assert_eq!(info.dump_steps(&data).1, DumpOutcome::Complete);
+        for bit in 0..(data.len() - 8) * 8 {
+            let mut damaged = data.clone();
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            for (version, enc) in [(3, &Encoding::X64), (4, &Encoding::X64), (4, &Encoding::ARM64)] {
+                if let Ok(info) = GcInfo::decode_for(&damaged, version, enc) {
+                    if info.code_length < 4096 {
+                        let _ = info.dump_steps(&damaged);
+                    }
+                    let _ = info.live_slots(&damaged, 0x20);
+                }
+            }
+        }
+    }
+
     #[test]
     fn garbage_does_not_panic() {
         let mut seed = 0x1234_5678u64;
