@@ -34,11 +34,9 @@ use crate::session::Session;
 use anyhow::Result;
 use std::io::Write;
 
-/// gcinfo's options.
-pub const OPTIONS: &[OptionSpec] = &[OptionSpec::flag(
-    "-legacy",
-    "Decode the GC info in SOS rather than through the runtime (the same text here).",
-)];
+/// gcinfo's options (none: the `-legacy` of later SOS versions is not in the dotnet-dump
+/// this is compared with, which refuses it).
+pub const OPTIONS: &[OptionSpec] = &[];
 
 /// An address as SOS's `%p` writes it.
 fn pointer(a: u64) -> String {
