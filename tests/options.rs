@@ -144,7 +144,9 @@ fn unimplemented_commands_say_so_under_every_name() {
             }
         }
     }
-    assert!(planned > 0, "{planned}");
+    // Every dotnet-dump command has a real row since gcinfo: the loop checks the rows still
+    // to come, if a later dotnet-dump adds any.
+    let _ = planned;
     let err = session.execute("nosuch", &mut Vec::new()).unwrap_err();
     assert_eq!(err.to_string(), "Unrecognized SOS command 'nosuch'");
     assert_eq!(err.kind(), clrheap::ErrorKind::UnknownCommand);

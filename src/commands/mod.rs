@@ -37,6 +37,7 @@ pub mod dumpsig;
 pub mod dumpstackobjects;
 pub mod eeheap;
 pub mod ehinfo;
+pub mod gcinfo;
 pub mod eeversion;
 pub mod ephrefs;
 pub mod ephtoloh;

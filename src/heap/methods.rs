@@ -7,6 +7,8 @@ use crate::runtime::modules::module_image;
 use crate::runtime::stack::names::{method_desc_name, MetadataCache};
 use anyhow::Result;
 use std::sync::Arc;
+pub use crate::runtime::stack::codemap::CodeKind;
+use crate::runtime::stack::gcinfo::{Encoding, GcInfo};
 
 /// One row of `dumpmt -md`.
 #[derive(Debug, Clone)]
@@ -446,5 +448,64 @@ impl Heap {
     pub fn method_module(&self, md: u64) -> Option<u64> {
         let (mt, _) = crate::runtime::stack::names::method_desc_token(&self.runtime, md).ok()?;
         self.method_table(mt).ok().map(|i| i.module)
+    }
+}
+
+/// What `gcinfo` finds for a MethodDesc or a code address.
+#[derive(Debug)]
+pub enum GcInfoReport {
+    /// Neither a MethodDesc nor managed code.
+    NotMethodDesc,
+    /// The method has no native code.
+    NoCode,
+    /// Its code (at `entry`) is in no code heap or image clrheap reads.
+    NoCodeHeader { entry: u64 },
+    /// The code's start, how it was made, where its GC info is and what it says (or why
+    /// it could not be read).
+    Found { entry: u64, kind: CodeKind, address: u64, info: std::result::Result<GcInfoBytes, String> },
+}
+
+/// A method's decoded GC info and the bytes it was decoded from.
+#[derive(Debug)]
+pub struct GcInfoBytes {
+    pub info: GcInfo,
+    pub bytes: Vec<u8>,
+}
+
+/// Most GC info bytes read for one method.
+const MAX_GC_INFO_BYTES: usize = 64 << 10;
+
+impl Heap {
+    /// The GC info of the code holding `addr` when it is a code address, else of the
+    /// MethodDesc `addr`'s current code (SOS's `gcinfo`).
+    pub fn method_gc_info(&self, addr: u64) -> Result<GcInfoReport> {
+        let md = if self.is_method_desc(addr) { addr } else { self.method_desc_at_ip(addr).unwrap_or(0) };
+        if md == 0 || !self.is_method_desc(md) {
+            return Ok(GcInfoReport::NotMethodDesc);
+        }
+        let Some(native) = self.method_native_code(md) else { return Ok(GcInfoReport::NoCode) };
+        let map = crate::runtime::stack::codemap::CodeMap::new(&self.runtime)?;
+        let code = match map.lookup(addr).ok().flatten() {
+            Some(c) => Some(c),
+            None => map.lookup(native).ok().flatten(),
+        };
+        let Some(code) = code else { return Ok(GcInfoReport::NoCodeHeader { entry: native }) };
+        let arch = self.runtime.space.core().arch;
+        let info = self.read_gc_info(code.gc_info).and_then(|bytes| {
+            GcInfo::decode_for(&bytes, code.gc_info_version, Encoding::of(arch))
+                .map(|info| GcInfoBytes { info, bytes })
+                .map_err(|e| e.to_string())
+        });
+        Ok(GcInfoReport::Found { entry: code.method_start, kind: code.kind, address: code.gc_info, info })
+    }
+
+    /// The bytes at `addr`, as many as are there up to the cap (GC info says its own length
+    /// only once decoded).
+    fn read_gc_info(&self, addr: u64) -> std::result::Result<Vec<u8>, String> {
+        let len = (self.runtime.space.readable_run(addr) as usize).min(MAX_GC_INFO_BYTES);
+        if len == 0 {
+            return Err(format!("GC info at {addr:x} is not in the dump"));
+        }
+        self.runtime.space.read_vec(addr, len).map_err(|e| e.to_string())
     }
 }

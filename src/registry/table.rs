@@ -1,8 +1,8 @@
 //! The rows of the command registry: every dotnet-dump 10 command (names and aliases as
 //! its `help` lists them), and clrheap's own (`leaks`, `retained`), in alphabetical
 //! order. A `planned(...)` row is a dotnet-dump command clrheap does not answer yet.
-use super::{planned, Action, Command};
-use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdelegate, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpruntimetypes, dumpsig, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, notreachableinrange, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, traverseheap, verifyheap};
+use super::{Action, Command};
+use crate::commands::{analyzeoom, clrmodules, clrstack, clrthreads, crashinfo, debuggeronly, dumpalc, dumpassembly, dumpasync, dumpclass, dumpconcurrentdictionary, dumpconcurrentqueue, dumpdelegate, dumpdomain, dumpexceptions, dumpgcdata, dumpgen, dumpheap, dumphttp, dumpil, dumpmd, dumpmodule, dumpmt, dumpobj, dumpobjgcrefs, dumprequests, dumpruntimetypes, dumpsig, dumpstackobjects, eeheap, eeversion, ehinfo, ephrefs, ephtoloh, finalizequeue, findappdomain, gchandles, gcinfo, gcheapstat, gcroot, gcwhere, ip2md, leaks, listnearobj, modules, name2ee, notreachableinrange, objsize, parallelstacks, pathto, printexception, readmemory, registers, retained, runtimes, sizestats, sosstatus, syncblk, taskstate, threadpool, threadpoolqueue, threads, threadstate, timerinfo, token2ee, traverseheap, verifyheap};
 
 /// Every command `analyze` knows by name, in alphabetical order.
 pub const COMMANDS: &[Command] = &[
@@ -642,7 +642,21 @@ pub const COMMANDS: &[Command] = &[
         exercise: &["gcheapstat", "gcheapstat -iu"],
         action: Action::Run(gcheapstat::run),
     },
-    planned("gcinfo", &[], "<arguments>", "Displays JIT GC encoding for a method."),
+    Command {
+        name: "gcinfo",
+        aliases: &[],
+        usage: "<methoddesc|code address>",
+        summary: "Displays JIT GC encoding for a method.",
+        options: gcinfo::OPTIONS,
+        details: "Where the method's code starts and who made it, its GC info's header (prolog size,\n\
+                  GS cookie, PSPSym, generics context, frame pointer, parameter area, code size),\n\
+                  then the slots live throughout and, offset by offset, where the code is fully\n\
+                  interruptible, each call's safe point and every slot's birth and death. JIT and\n\
+                  ReadyToRun code.",
+        examples: &["gcinfo 7f04527893c0", "gcinfo 7f0452633ed5"],
+        exercise: &["gcinfo {4}", "gcinfo {0}", "gcinfo 1234", "gcinfo"],
+        action: Action::Run(gcinfo::run),
+    },
     Command {
         name: "gcroot",
         aliases: &[],

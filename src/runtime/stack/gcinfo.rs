@@ -35,6 +35,10 @@ pub struct Encoding {
     pub max_register: u64,
     /// arm64: an edit-and-continue method also records its fixed frame size.
     pub enc_fixed_frame: bool,
+    /// The stack pointer's register number (4 rsp; 31 sp).
+    pub sp_register: u8,
+    /// arm64: SOS's dumper names a caller-SP-relative slot relative to `sp`.
+    pub dumper_caller_sp_as_sp: bool,
 }
 
 impl Encoding {
@@ -46,6 +50,8 @@ impl Encoding {
         num_safe_points_encbase: NUM_SAFE_POINTS_ENCBASE,
         max_register: 15,
         enc_fixed_frame: false,
+        sp_register: 4,
+        dumper_caller_sp_as_sp: false,
     };
     pub const ARM64: Encoding = Encoding {
         code_shift: 2,
@@ -55,6 +61,8 @@ impl Encoding {
         num_safe_points_encbase: 3,
         max_register: 30,
         enc_fixed_frame: true,
+        sp_register: 31,
+        dumper_caller_sp_as_sp: true,
     };
 
     pub fn of(arch: Architecture) -> &'static Encoding {
@@ -69,7 +77,6 @@ impl Encoding {
 const CODE_LENGTH_ENCBASE: u32 = 8;
 const NORM_PROLOG_SIZE_ENCBASE: u32 = 5;
 const NORM_EPILOG_SIZE_ENCBASE: u32 = 3;
-const SECURITY_OBJECT_STACK_SLOT_ENCBASE: u32 = 6;
 const GS_COOKIE_STACK_SLOT_ENCBASE: u32 = 6;
 const PSP_SYM_STACK_SLOT_ENCBASE: u32 = 6;
 const GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE: u32 = 6;
@@ -95,11 +102,16 @@ const LIVESTATE_RLE_SKIP_ENCBASE: u32 = 4;
 const CHUNK_LOG2: u32 = 6;
 const CHUNK_SIZE: u32 = 1 << CHUNK_LOG2;
 
-// Header flags (fat header).
-const FLAG_SECURITY_OBJECT: u32 = 0x2;
+// Header flags (fat header). 0x2 once marked a security object; no runtime of 8+ writes it.
+pub const FLAG_VARARG: u32 = 0x1;
 const FLAG_GS_COOKIE: u32 = 0x4;
 const FLAG_PSP_SYM: u32 = 0x8;
-const FLAG_GENERICS_CONTEXT_MASK: u32 = 0x30;
+pub const FLAG_GENERICS_CONTEXT_MASK: u32 = 0x30;
+/// The generics context is a MethodTable (0x10), a MethodDesc (0x20) or `this` (0x30).
+pub const FLAG_GENERICS_CONTEXT_MT: u32 = 0x10;
+pub const FLAG_GENERICS_CONTEXT_MD: u32 = 0x20;
+/// x64: the method wants only its leaf frame reported; arm64: it has tail calls.
+pub const FLAG_REPORT_ONLY_LEAF_OR_TAILCALLS: u32 = 0x80;
 const FLAG_STACK_BASE_REGISTER: u32 = 0x40;
 const FLAG_EDIT_AND_CONTINUE: u32 = 0x100;
 const FLAG_REVERSE_PINVOKE: u32 = 0x200;
@@ -245,6 +257,18 @@ pub struct GcInfo {
     pub interruptible_ranges: Vec<(u32, u32)>,
     pub slots: Vec<GcSlot>,
     pub num_tracked: u32,
+    /// The prolog's size in bytes, when the header records it (a GS cookie or a generics
+    /// context), else 0.
+    pub prolog_size: u32,
+    /// The GS cookie: its caller-SP-relative offset and the `[start, end)` code range where
+    /// it is valid.
+    pub gs_cookie: Option<(i32, u32, u32)>,
+    /// Version 3: the PSPSym's offset (x64: from the initial SP; arm64: from the caller's SP).
+    pub psp_sym: Option<i32>,
+    /// The generics context's caller-SP-relative offset (what it is: [`GcInfo::flags`]).
+    pub generics_context: Option<i32>,
+    /// Version 3: the return kind (`RT_Scalar` 0, `RT_Object` 1, ...).
+    pub return_kind: Option<u32>,
     /// Bit position of the live-state data (just after the slot table).
     live_state_pos: usize,
 }
@@ -264,31 +288,40 @@ impl GcInfo {
         } else {
             r.read(10)? as u32
         };
-        if version < 4 {
-            r.read(if slim { 2 } else { 4 })?; // return kind
-        }
+        let return_kind = if version < 4 { r.read(if slim { 2 } else { 4 })? as u32 } else { 0 };
         let norm_code_length = u32::try_from(r.var_unsigned(CODE_LENGTH_ENCBASE)?)?;
         let code_length = norm_code_length
             .checked_mul(1 << enc.code_shift)
             .ok_or_else(|| anyhow::anyhow!("GC info: code length {norm_code_length} overflows"))?;
+        let return_kind = (version < 4).then_some(return_kind);
+        // Code offsets as the runtime denormalizes them (u32 arithmetic, wrapping like the
+        // runtime's on corrupt data).
+        let denorm = |n: u64| (n as u32).wrapping_shl(enc.code_shift);
+        // Stack slots are stored in 8-byte units.
+        let slot = |n: i64| (n as i32).wrapping_shl(3);
+        let mut prolog_size = 0;
+        let mut gs_cookie = None;
         if flags & FLAG_GS_COOKIE != 0 {
-            r.var_unsigned(NORM_PROLOG_SIZE_ENCBASE)?;
-            r.var_unsigned(NORM_EPILOG_SIZE_ENCBASE)?;
-        } else if flags & (FLAG_SECURITY_OBJECT | FLAG_GENERICS_CONTEXT_MASK) != 0 {
-            r.var_unsigned(NORM_PROLOG_SIZE_ENCBASE)?;
+            let prolog = r.var_unsigned(NORM_PROLOG_SIZE_ENCBASE)?.wrapping_add(1);
+            let epilog = r.var_unsigned(NORM_EPILOG_SIZE_ENCBASE)?;
+            prolog_size = denorm(prolog);
+            gs_cookie = Some((0, prolog_size, denorm((norm_code_length as u64).wrapping_sub(epilog))));
+        } else if flags & FLAG_GENERICS_CONTEXT_MASK != 0 {
+            prolog_size = denorm(r.var_unsigned(NORM_PROLOG_SIZE_ENCBASE)?.wrapping_add(1));
         }
-        if flags & FLAG_SECURITY_OBJECT != 0 {
-            r.var_signed(SECURITY_OBJECT_STACK_SLOT_ENCBASE)?;
+        if let Some(cookie) = gs_cookie.as_mut() {
+            cookie.0 = slot(r.var_signed(GS_COOKIE_STACK_SLOT_ENCBASE)?);
         }
-        if flags & FLAG_GS_COOKIE != 0 {
-            r.var_signed(GS_COOKIE_STACK_SLOT_ENCBASE)?;
-        }
-        if version < 4 && flags & FLAG_PSP_SYM != 0 {
-            r.var_signed(PSP_SYM_STACK_SLOT_ENCBASE)?;
-        }
-        if flags & FLAG_GENERICS_CONTEXT_MASK != 0 {
-            r.var_signed(GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE)?;
-        }
+        let psp_sym = if version < 4 && flags & FLAG_PSP_SYM != 0 {
+            Some(slot(r.var_signed(PSP_SYM_STACK_SLOT_ENCBASE)?))
+        } else {
+            None
+        };
+        let generics_context = if flags & FLAG_GENERICS_CONTEXT_MASK != 0 {
+            Some(slot(r.var_signed(GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE)?))
+        } else {
+            None
+        };
         let stack_base_register = if flags & FLAG_STACK_BASE_REGISTER != 0 {
             let norm = if slim { 0 } else { r.var_unsigned(enc.stack_base_register_encbase)? };
             Some(((norm ^ enc.stack_base_register_xor) & 0xff) as u8)
@@ -327,7 +360,7 @@ impl GcInfo {
         let mut last_stop = 0u32;
         for _ in 0..num_ranges {
             let start = last_stop.saturating_add(r.var_unsigned(INTERRUPTIBLE_RANGE_DELTA1_ENCBASE)? as u32);
-            let stop = start.saturating_add(r.var_unsigned(INTERRUPTIBLE_RANGE_DELTA2_ENCBASE)? as u32 + 1);
+            let stop = start.saturating_add((r.var_unsigned(INTERRUPTIBLE_RANGE_DELTA2_ENCBASE)? as u32).saturating_add(1));
             interruptible_ranges.push((start, stop));
             last_stop = stop;
         }
@@ -344,6 +377,11 @@ impl GcInfo {
             interruptible_ranges,
             slots,
             num_tracked,
+            prolog_size,
+            gs_cookie,
+            psp_sym,
+            generics_context,
+            return_kind,
             live_state_pos: r.pos(),
         })
     }
@@ -368,58 +406,80 @@ impl GcInfo {
     /// the call instruction, as the 8/9 runtime reads it (a register the call's return ends,
     /// `-rbx` at the return address, is still live across the call).
     pub fn frame_live_slots(&self, data: &[u8], offset: u32, active: bool) -> Result<Vec<GcSlot>> {
+        let recorded = if self.version >= 4 { Some(offset) } else { offset.checked_sub(1) };
+        let safe_point = recorded.and_then(|o| self.safe_point_index(o));
         let interruptible_offset = if !active && self.version < 4 { offset.saturating_sub(1) } else { offset };
-        let mut live: Vec<GcSlot> = Vec::new();
+        let mut live: Vec<GcSlot> =
+            self.tracked_live(data, safe_point, interruptible_offset >> self.encoding.code_shift)?.into_iter().map(|i| self.slots[i]).collect();
+        live.extend_from_slice(&self.slots[self.num_tracked as usize..]);
+        Ok(live)
+    }
+
+    /// The safe point recorded at code offset `offset` (in bytes, as recorded: version 3
+    /// records a call's return address minus one), if any.
+    pub fn safe_point_index(&self, offset: u32) -> Option<usize> {
+        self.safe_points.binary_search(&(offset >> self.encoding.code_shift)).ok()
+    }
+
+    /// Whether code offset `offset` (in bytes) is inside a fully interruptible range.
+    pub fn is_interruptible(&self, offset: u32) -> bool {
+        let denorm = |n: u32| n.wrapping_shl(self.encoding.code_shift);
+        self.interruptible_ranges.iter().any(|&(start, stop)| offset >= denorm(start) && offset < denorm(stop))
+    }
+
+    /// The indices (into [`GcInfo::slots`]) of the tracked slots live, in slot order: at
+    /// safe point `safe_point` from its recorded live state, otherwise at normalized code
+    /// offset `norm_offset` from the fully interruptible ranges' lifetimes (none outside
+    /// them).
+    pub fn tracked_live(&self, data: &[u8], safe_point: Option<usize>, norm_offset: u32) -> Result<Vec<usize>> {
+        let mut live = Vec::new();
         let tracked = self.num_tracked as usize;
-        if tracked > 0 {
-            let mut r = BitReader::new(data);
-            r.set_pos(self.live_state_pos);
-            let recorded = if self.version >= 4 { Some(offset) } else { offset.checked_sub(1) };
-            let safe_point = recorded
-                .map(|o| o >> self.encoding.code_shift)
-                .and_then(|o| self.safe_points.binary_search(&o).ok());
-            let num_sp = self.safe_points.len();
-            let mut bits_per_offset = 0u32;
-            if num_sp > 0 && r.bit()? {
-                bits_per_offset = r.var_unsigned(POINTER_SIZE_ENCBASE)? as u32 + 1;
-                if bits_per_offset > 32 {
-                    bail!("GC info: {bits_per_offset}-bit live state offsets");
-                }
+        if tracked == 0 {
+            return Ok(live);
+        }
+        let mut r = BitReader::new(data);
+        r.set_pos(self.live_state_pos);
+        let num_sp = self.safe_points.len();
+        let mut bits_per_offset = 0u32;
+        if num_sp > 0 && r.bit()? {
+            let bits = r.var_unsigned(POINTER_SIZE_ENCBASE)?.saturating_add(1);
+            if bits > 32 {
+                bail!("GC info: {bits}-bit live state offsets");
             }
-            if let Some(index) = safe_point {
-                let mut take = vec![false; tracked];
-                if bits_per_offset > 0 {
-                    let table = r.pos();
-                    r.skip(index * bits_per_offset as usize)?;
-                    let state_offset = r.read(bits_per_offset)? as usize;
-                    let states = (table + num_sp * bits_per_offset as usize + 7) & !7;
-                    r.set_pos(states + state_offset);
-                    if r.bit()? {
-                        rle_vector(&mut r, tracked, |i| take[i] = true)?;
-                    } else {
-                        for t in take.iter_mut() {
-                            *t = r.bit()?;
-                        }
-                    }
+            bits_per_offset = bits as u32;
+        }
+        if let Some(index) = safe_point {
+            let mut take = vec![false; tracked];
+            if bits_per_offset > 0 {
+                let table = r.pos();
+                r.skip(index * bits_per_offset as usize)?;
+                let state_offset = r.read(bits_per_offset)? as usize;
+                let states = (table + num_sp * bits_per_offset as usize + 7) & !7;
+                r.set_pos(states.saturating_add(state_offset));
+                if r.bit()? {
+                    rle_vector(&mut r, tracked, |i| take[i] = true)?;
                 } else {
-                    r.skip(index * tracked)?;
                     for t in take.iter_mut() {
                         *t = r.bit()?;
                     }
                 }
-                live.extend(self.slots[..tracked].iter().zip(&take).filter(|(_, t)| **t).map(|(s, _)| *s));
-            } else if !self.interruptible_ranges.is_empty() {
-                r.skip(num_sp * tracked)?;
-                self.interruptible_live(&mut r, interruptible_offset >> self.encoding.code_shift, &mut live)?;
+            } else {
+                r.skip(index * tracked)?;
+                for t in take.iter_mut() {
+                    *t = r.bit()?;
+                }
             }
+            live.extend(take.iter().enumerate().filter(|(_, t)| **t).map(|(i, _)| i));
+        } else if !self.interruptible_ranges.is_empty() {
+            r.skip(num_sp * tracked)?;
+            self.interruptible_live(&mut r, norm_offset, &mut live)?;
         }
-        live.extend_from_slice(&self.slots[tracked..]);
         Ok(live)
     }
 
     /// Fully interruptible code: the state at `offset` (normalized) from the chunk's final
     /// state and its transitions.
-    fn interruptible_live(&self, r: &mut BitReader, offset: u32, live: &mut Vec<GcSlot>) -> Result<()> {
+    fn interruptible_live(&self, r: &mut BitReader, offset: u32, live: &mut Vec<usize>) -> Result<()> {
         let tracked = self.num_tracked as usize;
         // Offset within the concatenated interruptible ranges.
         let mut total = 0u32;
@@ -490,10 +550,115 @@ impl GcInfo {
                 }
             }
             if is_live {
-                live.push(self.slots[slot]);
+                live.push(slot);
             }
         }
         Ok(())
+    }
+}
+
+/// What SOS's GC info dump reports offset by offset (its `GcInfoDumper`), in its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpStep {
+    /// From `offset` on, the code is (or stops being) fully interruptible.
+    Interruptible { offset: u32, interruptible: bool },
+    /// A call's safe point, numbered as SOS numbers it (version 3: the recorded offset + 1).
+    SafePoint { offset: u32 },
+    /// A slot becomes live (or dead) at `offset`; [`UNTRACKED_OFFSET`] for the untracked
+    /// slots, reported once before everything else.
+    Slot { offset: u32, slot: GcSlot, live: bool },
+}
+
+/// The offset the untracked slots are reported at.
+pub const UNTRACKED_OFFSET: u32 = u32::MAX - 1;
+
+/// How a dump ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpOutcome {
+    Complete,
+    /// A register slot names the stack pointer or the frame register.
+    ReportedFramePointer,
+    /// A slot is relative to a frame register the method does not have.
+    InvalidPointer,
+    /// The bit stream could not be read to the end.
+    DecoderFailed,
+}
+
+/// Longest code a dump walks offset by offset.
+const MAX_DUMP_CODE_LENGTH: u32 = 1 << 20;
+
+impl GcInfo {
+    /// Every state change of the method's GC info as SOS's dumper finds it: the untracked
+    /// slots, then for each code offset from 0 to the code length (included) the change of
+    /// interruptibility, the safe point, and the slots that died and were born since the
+    /// previous offset. At each offset the live slots are those the runtime would report
+    /// there for a frame that resumes (a safe point: the call's live state) or was
+    /// interrupted (an interruptible range's lifetimes; nothing elsewhere); SOS lists a set
+    /// in reverse slot order, the deaths before the births.
+    pub fn dump_steps(&self, data: &[u8]) -> (Vec<DumpStep>, DumpOutcome) {
+        let mut steps = Vec::new();
+        let tracked = self.num_tracked as usize;
+        let untracked: Vec<GcSlot> = self.slots[tracked..].iter().rev().copied().collect();
+        if let Err(outcome) = self.report_differences(UNTRACKED_OFFSET, &[], &untracked, &mut steps) {
+            return (steps, outcome);
+        }
+        if self.code_length > MAX_DUMP_CODE_LENGTH {
+            return (steps, DumpOutcome::DecoderFailed);
+        }
+        let mut last: Vec<GcSlot> = Vec::new();
+        let mut was_interruptible = false;
+        for offset in 0..=self.code_length {
+            let interruptible = self.is_interruptible(offset);
+            if interruptible != was_interruptible {
+                steps.push(DumpStep::Interruptible { offset, interruptible });
+                was_interruptible = interruptible;
+            }
+            // The dumper asks about the return address, which version 3 records minus one.
+            let safe_point = self.safe_point_index(offset);
+            if safe_point.is_some() {
+                let numbered = if self.version < 4 { offset.wrapping_add(1) } else { offset };
+                steps.push(DumpStep::SafePoint { offset: numbered });
+            }
+            // Outside the ranges and off a safe point nothing is reported (an aborted frame).
+            let live = match self.tracked_live(data, safe_point, offset >> self.encoding.code_shift) {
+                Ok(live) => live,
+                Err(_) => return (steps, DumpOutcome::DecoderFailed),
+            };
+            let now: Vec<GcSlot> = live.iter().rev().map(|&i| self.slots[i]).collect();
+            if let Err(outcome) = self.report_differences(offset, &last, &now, &mut steps) {
+                return (steps, outcome);
+            }
+            last = now;
+        }
+        (steps, DumpOutcome::Complete)
+    }
+
+    /// The slots of `old` not in `now` (dead), then those of `now` not in `old` (born).
+    fn report_differences(&self, offset: u32, old: &[GcSlot], now: &[GcSlot], steps: &mut Vec<DumpStep>) -> Result<(), DumpOutcome> {
+        for (set, other, live) in [(old, now, false), (now, old, true)] {
+            for slot in set.iter().filter(|s| !other.contains(s)) {
+                let slot = self.as_dumper_sees(*slot)?;
+                steps.push(DumpStep::Slot { offset, slot, live });
+            }
+        }
+        Ok(())
+    }
+
+    /// A slot as SOS's dumper names it (it finds registers and bases back from addresses).
+    fn as_dumper_sees(&self, slot: GcSlot) -> Result<GcSlot, DumpOutcome> {
+        let location = match slot.location {
+            SlotLocation::Register(r) if r == self.encoding.sp_register || Some(r) == self.stack_base_register => {
+                return Err(DumpOutcome::ReportedFramePointer);
+            }
+            SlotLocation::Stack { base: SlotBase::FrameRegister, .. } if self.stack_base_register.is_none() => {
+                return Err(DumpOutcome::InvalidPointer);
+            }
+            SlotLocation::Stack { base: SlotBase::CallerSp, offset } if self.encoding.dumper_caller_sp_as_sp => {
+                SlotLocation::Stack { base: SlotBase::Sp, offset }
+            }
+            l => l,
+        };
+        Ok(GcSlot { location, ..slot })
     }
 }
 
@@ -756,6 +921,74 @@ mod tests {
         }
     }
 
+    /// SOS's dumper: the untracked slots first (in reverse slot order), then at each
+    /// safe point the live set's changes, deaths before births, each set in reverse slot
+    /// order; version 3 numbers a safe point one past its recorded offset.
+    #[test]
+    fn dump_steps_in_the_dumpers_order() {
+        for version in [3, 4] {
+            let mut w = slim(version, 0x40, &[0x10, 0x20]);
+            w.write(1, 1);
+            w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+            w.write(1, 1);
+            w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
+            w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
+            w.var_unsigned(0, REGISTER_ENCBASE);
+            w.write(0, 2);
+            w.write(2, 2);
+            w.var_signed(-2, STACK_SLOT_ENCBASE);
+            w.write(0, 2);
+            w.write(2, 2);
+            w.var_unsigned(1, STACK_SLOT_DELTA_ENCBASE);
+            w.write(2, 2);
+            w.var_signed(-3, STACK_SLOT_ENCBASE);
+            w.write(1, 2);
+            w.write(0, 1);
+            w.write(0b110, 3); // 0x10: rbp-16, rbp-8
+            w.write(0b011, 3); // 0x20: rax, rbp-16
+            let data = w.finish();
+            let info = GcInfo::decode(&data, version).unwrap();
+            let (steps, outcome) = info.dump_steps(&data);
+            assert_eq!(outcome, DumpOutcome::Complete);
+            let sp = |o| if version < 4 { o + 1 } else { o };
+            let s = |offset, slot: usize, live| DumpStep::Slot { offset, slot: info.slots[slot], live };
+            assert_eq!(
+                steps,
+                vec![
+                    s(UNTRACKED_OFFSET, 3, true),
+                    DumpStep::SafePoint { offset: sp(0x10) },
+                    s(0x10, 2, true),
+                    s(0x10, 1, true),
+                    s(0x11, 2, false),
+                    s(0x11, 1, false),
+                    DumpStep::SafePoint { offset: sp(0x20) },
+                    s(0x20, 1, true),
+                    s(0x20, 0, true),
+                    s(0x21, 1, false),
+                    s(0x21, 0, false),
+                ]
+            );
+        }
+    }
+
+    /// A register slot naming the frame register ends the dump, as SOS's does.
+    #[test]
+    fn dump_of_the_frame_register_ends() {
+        let mut w = slim(4, 0x20, &[0x10]);
+        w.write(1, 1);
+        w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+        w.write(0, 1);
+        w.var_unsigned(5, REGISTER_ENCBASE); // rbp, the slim header's frame register
+        w.write(0, 2);
+        w.write(0, 1);
+        w.write(1, 1);
+        let data = w.finish();
+        let info = GcInfo::decode(&data, 4).unwrap();
+        let (steps, outcome) = info.dump_steps(&data);
+        assert_eq!(outcome, DumpOutcome::ReportedFramePointer);
+        assert_eq!(steps, vec![DumpStep::SafePoint { offset: 0x10 }]);
+    }
+
     #[test]
     fn indirect_rle_live_states() {
         let mut w = slim(4, 0x100, &[0x80]);
@@ -910,6 +1143,83 @@ mod tests {
         assert_ne!(GcInfo::decode(&data, 4).ok().map(|i| i.code_length), Some(0x100));
     }
 
+    /// Every single-bit change of a fat header (GS cookie, generics context, ranges, safe
+    /// points, registers, stack slots, chunk lifetimes) is decoded and dumped without a
+    /// panic (run in debug builds too: no unchecked arithmetic on what the bits say).
+    #[test]
+    fn flipped_bits_do_not_panic() {
+        let mut w = BitWriter::default();
+        w.write(1, 1);
+        w.write((FLAG_GS_COOKIE | 0x20 | FLAG_STACK_BASE_REGISTER | FLAG_PSP_SYM) as u64, 10);
+        w.write(0, 4); // return kind
+        w.var_unsigned(0x90, CODE_LENGTH_ENCBASE);
+        w.var_unsigned(3, NORM_PROLOG_SIZE_ENCBASE);
+        w.var_unsigned(2, NORM_EPILOG_SIZE_ENCBASE);
+        w.var_signed(-2, GS_COOKIE_STACK_SLOT_ENCBASE);
+        w.var_signed(0, PSP_SYM_STACK_SLOT_ENCBASE);
+        w.var_signed(-3, GENERICS_INST_CONTEXT_STACK_SLOT_ENCBASE);
+        w.var_unsigned(0, STACK_BASE_REGISTER_ENCBASE);
+        w.var_unsigned(1, SIZE_OF_STACK_AREA_ENCBASE);
+        w.var_unsigned(1, NUM_SAFE_POINTS_ENCBASE);
+        w.var_unsigned(1, NUM_INTERRUPTIBLE_RANGES_ENCBASE);
+        w.write(0x08, 8);
+        w.var_unsigned(0x10, INTERRUPTIBLE_RANGE_DELTA1_ENCBASE);
+        w.var_unsigned(0x50, INTERRUPTIBLE_RANGE_DELTA2_ENCBASE);
+        w.write(1, 1);
+        w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+        w.write(1, 1);
+        w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
+        w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
+        w.var_unsigned(3, REGISTER_ENCBASE);
+        w.write(1, 2);
+        w.write(1, 2);
+        w.var_signed(4, STACK_SLOT_ENCBASE);
+        w.write(0, 2);
+        w.write(0, 2);
+        w.var_signed(2, STACK_SLOT_ENCBASE);
+        w.write(2, 2);
+        w.write(2, 2);
+        w.var_signed(-4, STACK_SLOT_ENCBASE);
+        w.write(3, 2);
+        w.write(0, 1); // plain live states
+        w.write(0b101, 3);
+        w.var_unsigned(4, POINTER_SIZE_ENCBASE);
+        w.write(1, 4);
+        w.write(0, 4);
+        w.align();
+        w.write(0, 1);
+        w.write(0b111, 3);
+        w.write(0b010, 3);
+        for t in [5u64, 17, 40] {
+            w.write(1, 1);
+            w.write(t, 6);
+        }
+        w.write(0, 1);
+        w.write(0, 1);
+        w.write(1, 1);
+        w.write(9, 6);
+        w.write(0, 1);
+        let data = w.finish();
+        let info = GcInfo::decode(&data, 3).unwrap();
+        assert_eq!(info.gs_cookie, Some((-16, 4, 0x8e)));
+        assert_eq!(info.generics_context, Some(-24));
+        assert_eq!(info.psp_sym, Some(0));
+        assert_eq!(info.prolog_size, 4);
+        assert_eq!(info.dump_steps(&data).1, DumpOutcome::Complete);
+        for bit in 0..(data.len() - 8) * 8 {
+            let mut damaged = data.clone();
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            for (version, enc) in [(3, &Encoding::X64), (4, &Encoding::X64), (4, &Encoding::ARM64)] {
+                if let Ok(info) = GcInfo::decode_for(&damaged, version, enc) {
+                    if info.code_length < 4096 {
+                        let _ = info.dump_steps(&damaged);
+                    }
+                    let _ = info.live_slots(&damaged, 0x20);
+                }
+            }
+        }
+    }
+
     #[test]
     fn garbage_does_not_panic() {
         let mut seed = 0x1234_5678u64;
@@ -923,6 +1233,9 @@ mod tests {
                 if let Ok(info) = GcInfo::decode_for(&data, version, enc) {
                     for off in [0, 1, 7, 100, info.code_length] {
                         let _ = info.live_slots(&data, off);
+                    }
+                    if info.code_length < 4096 {
+                        let _ = info.dump_steps(&data);
                     }
                 }
             }
