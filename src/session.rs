@@ -331,8 +331,8 @@ impl Session {
     /// already, or the index holds it, that is [`Session::liveness`] (read from the
     /// index, or marked over the table and written there); otherwise the live set is
     /// marked by address ([`crate::graph::marks`]): no object table (16 bytes an object,
-    /// two heap walks) is built, and nothing is written to the index (marking this way
-    /// costs about what reading the table back would).
+    /// two heap walks) is built, and the index keeps the bitmaps (`marks.idx`, about 2
+    /// bits per 8 heap bytes) for the next session.
     pub fn live_view(&self) -> Result<LiveView> {
         if let Some(Ok(l)) = self.liveness.get() {
             return Ok(LiveView::Table(l.clone()));
@@ -343,6 +343,27 @@ impl Session {
         let indexed = self.index.as_ref().is_some_and(|d| d.has(Part::Objects));
         if self.graph.get().is_some() || indexed {
             return Ok(LiveView::Table(self.liveness()?));
+        }
+        // A live set by address kept in the index: no walk, no marking.
+        if let Some(dir) = &self.index
+            && let Some(file) = dir.open(Part::Marks, 0)
+        {
+            match ObjectBits::from_index(&file, &self.heap) {
+                Ok((bits, marks, unresolved)) => {
+                    return cached(&self.marks, || {
+                        // Gathered as when marking: what they could not read is reported
+                        // the same way in every session.
+                        cached(&self.roots, || Ok(Arc::new(RootCache::gather(&self.heap, &bits, &self.warnings)?)))?;
+                        if unresolved > 0 {
+                            crate::graph::warn_unresolved(&self.heap, unresolved);
+                        }
+                        Ok(Arc::new(marks))
+                    })
+                    .map(LiveView::Marks)
+                    .map_err(|e| e.context("cannot compute live objects"));
+                }
+                Err(e) => dir.rejected(Part::Marks, &e),
+            }
         }
         let bits = match ObjectBits::build(&self.heap) {
             Ok(Some(bits)) => bits,
@@ -358,6 +379,11 @@ impl Session {
             crate::interrupt::check()?;
             if unresolved > 0 {
                 crate::graph::warn_unresolved(&self.heap, unresolved);
+            }
+            if let Some(dir) = &self.index
+                && bits.len() >= crate::graph::index::min_objects()
+            {
+                bits.save(dir, &marks, unresolved);
             }
             Ok(Arc::new(marks))
         })

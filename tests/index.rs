@@ -80,12 +80,13 @@ fn check_same_answers(dump: &Path) {
             assert!(!got.1.contains("index"), "{}: `{c}` in {what}: unexpected notice: {}", dump.display(), got.1);
         }
     }
-    // The first `dumpheap -live` needed no object table and wrote nothing; now that the
-    // table is indexed, `-live` marks over it and writes the live set.
+    // The first `dumpheap -live` needed no object table and wrote its live set by address
+    // (marks.idx); now that the table is indexed, `-live` marks over it and writes the
+    // live set (live.idx).
     let live = run(dump, cache.path(), true, COMMANDS[0]);
     assert_eq!(live.0, run(dump, cache.path(), false, COMMANDS[0]).0, "{}: -live over the indexed table", dump.display());
     let dir = index_dir(cache.path());
-    for part in ["objects", "live", "edges", "reverse", "dominators", "findings"] {
+    for part in ["marks", "objects", "live", "edges", "reverse", "dominators", "findings"] {
         assert!(dir.join(format!("{part}.idx")).is_file(), "{}: no {part}.idx", dump.display());
     }
     // leaks wrote the edges: a first gcroot of a session now searches them.
@@ -214,6 +215,44 @@ fn leaks_answers_from_its_indexed_findings_like_a_session_that_computes() {
         let off = run_with(&dump, cache.path(), false, "leaks", &["--dump-only"]);
         run(&dump, cache.path(), true, "leaks");
         assert_eq!(run_with(&dump, cache.path(), true, "leaks", &["--dump-only"]).0, off.0, "--dump-only after a session with files");
+    }
+}
+
+/// The live set by address (`marks.idx`, written by a first `dumpheap -live` that needed
+/// no object table), damaged: the answer stays the same, a notice says it is rebuilt, and
+/// the rebuilt file is trusted again.
+#[test]
+fn a_damaged_live_set_by_address_is_rebuilt_never_trusted() {
+    let dump = fixture("seed-net10-wks-heap.dmp.zst");
+    let cache = tempfile::tempdir().unwrap();
+    let command = "dumpheap -live -stat";
+    let want = run(&dump, cache.path(), false, command);
+    let first = run(&dump, cache.path(), true, command);
+    assert_eq!(first.0, want.0);
+    let path = index_dir(cache.path()).join("marks.idx");
+    let pristine = std::fs::read(&path).unwrap();
+    let len = pristine.len();
+    let second = run(&dump, cache.path(), true, command);
+    assert_eq!((&second.0, second.2), (&want.0, want.2), "read from marks.idx");
+    assert!(!second.1.contains("index"), "unexpected notice: {:?}", second.1);
+    let mut damages: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in [0, 7, 64, 128, 150, len / 2, len - 1] {
+        damages.push((format!("cut at {cut}"), pristine[..cut].to_vec()));
+    }
+    for at in [0, 9, 12, 17, 21, 25, 33, 41, 49, 57, 65, 73, 105, 120, 128, 136, 200, len / 3, len / 2, len - 1].into_iter().filter(|&a| a < len) {
+        let mut b = pristine.clone();
+        b[at] ^= 0x10;
+        damages.push((format!("bit flipped at {at}"), b));
+    }
+    for (what, bytes) in damages {
+        std::fs::write(&path, &bytes).unwrap();
+        let got = run(&dump, cache.path(), true, command);
+        assert_eq!(got.0, want.0, "marks.idx {what}: answers differently");
+        assert_eq!(got.2, want.2, "marks.idx {what}: exit status");
+        assert!(got.1.contains("rebuilding"), "marks.idx {what}: no notice: {:?}", got.1);
+        let again = run(&dump, cache.path(), true, command);
+        assert_eq!(again.0, want.0);
+        assert!(!again.1.contains("rebuilding"), "marks.idx {what}: rebuilt file not trusted: {:?}", again.1);
     }
 }
 

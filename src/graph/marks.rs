@@ -16,7 +16,9 @@
 //! of heap sit side by side (one cache line answers "is it an object" and "was it
 //! marked"), a direct table finds a reference's segment, and each task expands objects
 //! through a small queue whose entries' memory is prefetched when they enter it.
+use super::index::{bytes, write_or_note, IndexFile, IndexDir, Part};
 use super::roots::ObjectStarts;
+use super::store::Store;
 use super::TypeEntry;
 use crate::heap::{Heap, MtSize, Root, SizeCache, WalkWarning};
 use crate::progress::Progress;
@@ -429,6 +431,71 @@ impl<'h> ObjectBits<'h> {
         let count = bits.iter().map(|w| w.count_ones() as usize).sum();
         let spans = self.spans.iter().map(|s| MarkSpan { start: s.start, limit: s.limit, offset: s.offset, len: s.len }).collect();
         (LiveMarks { spans, bits, count }, unresolved.into_inner())
+    }
+}
+
+impl<'h> ObjectBits<'h> {
+    /// Writes the object starts and the marks (as they are after [`ObjectBits::mark`]):
+    /// `extra` is the live count and the references that led nowhere.
+    pub fn save(&self, dir: &IndexDir, live: &LiveMarks, unresolved: u64) -> Option<IndexFile> {
+        let spans: Vec<u64> = self.spans.iter().flat_map(|s| [s.start, s.limit, s.offset as u64, s.len as u64]).collect();
+        let words: Vec<u64> = self.words.iter().map(|x| x.load(Ordering::Relaxed)).collect();
+        write_or_note(dir, Part::Marks, 0, self.count as u64, [live.count as u64, unresolved, 0, 0], &[bytes([&spans[..]]), bytes([&words[..]])])
+    }
+
+    /// The object starts and marks of a file written by [`ObjectBits::save`], checked
+    /// (spans in order, within the bitmaps, counts matching the bits); no MethodTable
+    /// facts: enough to answer the roots ([`ObjectStarts`]) and to give the live set.
+    /// Returns them with the live set and the count of references that led nowhere.
+    pub fn from_index(file: &IndexFile, heap: &'h Heap) -> Result<(ObjectBits<'h>, LiveMarks, u64)> {
+        let raw: Store<u64> = file.section(0, None)?;
+        let words: Store<u64> = file.section(1, None)?;
+        if raw.len() % 4 != 0 || words.len() % 2 != 0 {
+            bail!("its spans or bitmaps are cut short");
+        }
+        let n = words.len() / 2;
+        let mut spans = Vec::with_capacity(raw.len() / 4);
+        let mut previous_limit = 0u64;
+        for c in raw.chunks_exact(4) {
+            let (start, limit, offset, len) = (c[0], c[1], c[2], c[3]);
+            let end = offset.checked_add(len).filter(|&e| e <= n as u64);
+            if start % GRAIN != 0
+                || start < previous_limit
+                || len == 0
+                || end.is_none()
+                || Some(limit) != len.checked_mul(WORD_BYTES).and_then(|b| start.checked_add(b))
+            {
+                bail!("a span of its bitmaps does not hold together");
+            }
+            previous_limit = limit;
+            let Some(seg) = heap.segments.iter().find(|s| s.start == start) else {
+                bail!("a span of its bitmaps is no segment of the heap");
+            };
+            let bytes = usize::try_from(seg.end - seg.start).ok().and_then(|len| heap.space().core_slice(seg.start, len));
+            spans.push(Span { start, limit, offset: offset as usize, len: len as usize, bytes });
+        }
+        let [live_count, unresolved, _, _] = file.extra();
+        let objects: u64 = words.iter().step_by(2).map(|w| w.count_ones() as u64).sum();
+        let marks: Vec<u64> = words.iter().skip(1).step_by(2).copied().collect();
+        let live: u64 = marks.iter().map(|w| w.count_ones() as u64).sum();
+        if objects != file.objects() || live != live_count || marks.iter().zip(words.iter().step_by(2)).any(|(m, s)| m & !s != 0) {
+            bail!("its bit counts do not match");
+        }
+        let layout = &heap.runtime.layout.object;
+        let mark_spans = spans.iter().map(|s| MarkSpan { start: s.start, limit: s.limit, offset: s.offset, len: s.len }).collect();
+        let bits = ObjectBits {
+            heap,
+            table: None,
+            spans,
+            words: words.iter().map(|&w| AtomicU64::new(w)).collect(),
+            index: FxHashMap::default(),
+            facts: Vec::new(),
+            count: objects as usize,
+            mt_mask: !layout.mt_unmask,
+            length_offset: layout.array_length,
+            free_mt: heap.runtime.globals.free_mt,
+        };
+        Ok((bits, LiveMarks { spans: mark_spans, bits: marks, count: live as usize }, unresolved))
     }
 }
 
