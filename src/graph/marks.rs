@@ -171,7 +171,7 @@ impl<'h> ObjectBits<'h> {
                 let mut table = Vec::with_capacity(chunks as usize);
                 let mut i = 0usize;
                 for c in 0..chunks {
-                    let end = base + ((c + 1) << CHUNK_SHIFT);
+                    let end = base.saturating_add((c + 1) << CHUNK_SHIFT);
                     while i + 1 < spans.len() && spans[i + 1].start < end {
                         i += 1;
                     }
