@@ -8,7 +8,8 @@
 //! the registry's job ([`crate::registry`]; `Session::execute` is defined there).
 use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::graph::dominators::Dominators;
-use crate::graph::live::Liveness;
+use crate::graph::live::{LiveView, Liveness};
+use crate::graph::marks::{LiveMarks, ObjectBits};
 use crate::graph::roots::RootCache;
 use crate::graph::index::{IndexDir, Part};
 use crate::graph::{Edges, ObjectGraph, ReverseEdges};
@@ -52,6 +53,8 @@ pub struct Session {
     pub dump_path: Option<std::path::PathBuf>,
     graph: Cached<Arc<ObjectGraph>>,
     liveness: Cached<Arc<Liveness>>,
+    /// The live set by address, when no object table was needed ([`Session::live_view`]).
+    marks: Cached<Arc<LiveMarks>>,
     dominators: Cached<Arc<Dominators>>,
     roots: Cached<Arc<RootCache>>,
     statics: OnceLock<Arc<StaticsIndex>>,
@@ -98,6 +101,7 @@ impl Session {
             dump_path: None,
             graph: OnceLock::new(),
             liveness: OnceLock::new(),
+            marks: OnceLock::new(),
             dominators: OnceLock::new(),
             roots: OnceLock::new(),
             statics: OnceLock::new(),
@@ -294,7 +298,7 @@ impl Session {
     pub fn roots(&self) -> Result<Arc<RootCache>> {
         cached(&self.roots, || {
             let graph = self.graph()?;
-            Ok(Arc::new(RootCache::gather(&self.heap, &graph, &self.warnings)?))
+            Ok(Arc::new(RootCache::gather(&self.heap, &*graph, &self.warnings)?))
         })
     }
 
@@ -320,6 +324,70 @@ impl Session {
             }
             Ok(Arc::new(live))
         })
+        .map_err(|e| e.context("cannot compute live objects"))
+    }
+
+    /// The live set as a heap walk asks about it. When the session has the object table
+    /// already, or the index holds it, that is [`Session::liveness`] (read from the
+    /// index, or marked over the table and written there); otherwise the live set is
+    /// marked by address ([`crate::graph::marks`]): no object table (16 bytes an object,
+    /// two heap walks) is built, and the index keeps the bitmaps (`marks.idx`, about 2
+    /// bits per 8 heap bytes) for the next session.
+    pub fn live_view(&self) -> Result<LiveView> {
+        if let Some(Ok(l)) = self.liveness.get() {
+            return Ok(LiveView::Table(l.clone()));
+        }
+        if let Some(Ok(m)) = self.marks.get() {
+            return Ok(LiveView::Marks(m.clone()));
+        }
+        let indexed = self.index.as_ref().is_some_and(|d| d.has(Part::Objects));
+        if self.graph.get().is_some() || indexed {
+            return Ok(LiveView::Table(self.liveness()?));
+        }
+        // A live set by address kept in the index: no walk, no marking.
+        if let Some(dir) = &self.index
+            && let Some(file) = dir.open(Part::Marks, 0)
+        {
+            match ObjectBits::from_index(&file, &self.heap) {
+                Ok((bits, marks, unresolved)) => {
+                    return cached(&self.marks, || {
+                        // Gathered as when marking: what they could not read is reported
+                        // the same way in every session.
+                        cached(&self.roots, || Ok(Arc::new(RootCache::gather(&self.heap, &bits, &self.warnings)?)))?;
+                        if unresolved > 0 {
+                            crate::graph::warn_unresolved(&self.heap, unresolved);
+                        }
+                        Ok(Arc::new(marks))
+                    })
+                    .map(LiveView::Marks)
+                    .map_err(|e| e.context("cannot compute live objects"));
+                }
+                Err(e) => dir.rejected(Part::Marks, &e),
+            }
+        }
+        let bits = match ObjectBits::build(&self.heap) {
+            Ok(Some(bits)) => bits,
+            Ok(None) => return Ok(LiveView::Table(self.liveness()?)),
+            Err(e) => return Err(Error::from(e).context("cannot compute live objects")),
+        };
+        cached(&self.marks, || {
+            let roots = cached(&self.roots, || {
+                Ok(Arc::new(RootCache::gather(&self.heap, &bits, &self.warnings)?))
+            })?;
+            let (marks, unresolved) = bits.mark(&roots.all_roots(), &roots.dependent_pairs);
+            // A cancelled marking stopped early: its set is not the live set.
+            crate::interrupt::check()?;
+            if unresolved > 0 {
+                crate::graph::warn_unresolved(&self.heap, unresolved);
+            }
+            if let Some(dir) = &self.index
+                && bits.len() >= crate::graph::index::min_objects()
+            {
+                bits.save(dir, &marks, unresolved);
+            }
+            Ok(Arc::new(marks))
+        })
+        .map(LiveView::Marks)
         .map_err(|e| e.context("cannot compute live objects"))
     }
 

@@ -458,3 +458,38 @@ fn live_and_dead_stat_are_dotnet_dumps_but_for_its_known_errors() {
     }
     checks.finish("live_and_dead_stat_are_dotnet_dumps_but_for_its_known_errors");
 }
+
+/// `dumpheap -live` in a fresh session marks by address, without the object table
+/// (`graph::marks`); once the session has the table it marks over the table
+/// (`graph::live`). The two live sets are the same object for object (the full listings
+/// of `-live` and `-dead` are compared, with the warnings), on every lab dump.
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn live_set_by_address_is_the_object_tables() {
+    let checks = common::Checks::new();
+    for (name, dump, _) in common::lab_dumps("live_set_by_address_is_the_object_tables") {
+        checks.run(&name, "live-by-address", || {
+            let by_address = open(&dump);
+            let marks = (run(&by_address, "dumpheap -live -short"), run(&by_address, "dumpheap -dead -short"));
+            let by_table = open(&dump);
+            by_table.liveness().map_err(|e| format!("{e:#}"))?;
+            let table = (run(&by_table, "dumpheap -live -short"), run(&by_table, "dumpheap -dead -short"));
+            if marks.0 != table.0 {
+                return Err("-live listings differ".into());
+            }
+            if marks.1 != table.1 {
+                return Err("-dead listings differ".into());
+            }
+            let warned = |s: &Session| {
+                let mut w: Vec<String> = s.warnings.take().into_iter().map(|m| m.text).collect();
+                w.sort();
+                w
+            };
+            let (a, b) = (warned(&by_address), warned(&by_table));
+            if a != b {
+                return Err(format!("warnings differ: {a:?} vs {b:?}"));
+            }
+            Ok(())
+        });
+    }
+}

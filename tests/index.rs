@@ -80,8 +80,13 @@ fn check_same_answers(dump: &Path) {
             assert!(!got.1.contains("index"), "{}: `{c}` in {what}: unexpected notice: {}", dump.display(), got.1);
         }
     }
+    // The first `dumpheap -live` needed no object table and wrote its live set by address
+    // (marks.idx); now that the table is indexed, `-live` marks over it and writes the
+    // live set (live.idx).
+    let live = run(dump, cache.path(), true, COMMANDS[0]);
+    assert_eq!(live.0, run(dump, cache.path(), false, COMMANDS[0]).0, "{}: -live over the indexed table", dump.display());
     let dir = index_dir(cache.path());
-    for part in ["objects", "live", "edges", "reverse", "dominators", "findings"] {
+    for part in ["marks", "objects", "live", "edges", "reverse", "dominators", "findings"] {
         assert!(dir.join(format!("{part}.idx")).is_file(), "{}: no {part}.idx", dump.display());
     }
     // leaks wrote the edges: a first gcroot of a session now searches them.
@@ -213,6 +218,44 @@ fn leaks_answers_from_its_indexed_findings_like_a_session_that_computes() {
     }
 }
 
+/// The live set by address (`marks.idx`, written by a first `dumpheap -live` that needed
+/// no object table), damaged: the answer stays the same, a notice says it is rebuilt, and
+/// the rebuilt file is trusted again.
+#[test]
+fn a_damaged_live_set_by_address_is_rebuilt_never_trusted() {
+    let dump = fixture("seed-net10-wks-heap.dmp.zst");
+    let cache = tempfile::tempdir().unwrap();
+    let command = "dumpheap -live -stat";
+    let want = run(&dump, cache.path(), false, command);
+    let first = run(&dump, cache.path(), true, command);
+    assert_eq!(first.0, want.0);
+    let path = index_dir(cache.path()).join("marks.idx");
+    let pristine = std::fs::read(&path).unwrap();
+    let len = pristine.len();
+    let second = run(&dump, cache.path(), true, command);
+    assert_eq!((&second.0, second.2), (&want.0, want.2), "read from marks.idx");
+    assert!(!second.1.contains("index"), "unexpected notice: {:?}", second.1);
+    let mut damages: Vec<(String, Vec<u8>)> = Vec::new();
+    for cut in [0, 7, 64, 128, 150, len / 2, len - 1] {
+        damages.push((format!("cut at {cut}"), pristine[..cut].to_vec()));
+    }
+    for at in [0, 9, 12, 17, 21, 25, 33, 41, 49, 57, 65, 73, 105, 120, 128, 136, 200, len / 3, len / 2, len - 1].into_iter().filter(|&a| a < len) {
+        let mut b = pristine.clone();
+        b[at] ^= 0x10;
+        damages.push((format!("bit flipped at {at}"), b));
+    }
+    for (what, bytes) in damages {
+        std::fs::write(&path, &bytes).unwrap();
+        let got = run(&dump, cache.path(), true, command);
+        assert_eq!(got.0, want.0, "marks.idx {what}: answers differently");
+        assert_eq!(got.2, want.2, "marks.idx {what}: exit status");
+        assert!(got.1.contains("rebuilding"), "marks.idx {what}: no notice: {:?}", got.1);
+        let again = run(&dump, cache.path(), true, command);
+        assert_eq!(again.0, want.0);
+        assert!(!again.1.contains("rebuilding"), "marks.idx {what}: rebuilt file not trusted: {:?}", again.1);
+    }
+}
+
 /// A changed dump makes its index stale: noticed, rebuilt.
 #[test]
 fn an_index_of_another_dump_is_stale() {
@@ -221,7 +264,8 @@ fn an_index_of_another_dump_is_stale() {
     let dump = dump_dir.path().join("seed.dmp.zst");
     std::fs::copy(fixture("seed-net10-wks-heap.dmp.zst"), &dump).unwrap();
     let want = run(&dump, cache.path(), false, "dumpheap -live -stat");
-    run(&dump, cache.path(), true, "dumpheap -live -stat");
+    // `leaks` writes the object table (a first `-live` needs none and writes nothing).
+    run(&dump, cache.path(), true, "leaks");
     // The same path, another dump.
     std::fs::copy(fixture("zoo-net8-wks-heap.dmp.zst"), &dump).unwrap();
     let want_zoo = run(&dump, cache.path(), false, "dumpheap -live -stat");
@@ -251,7 +295,7 @@ fn the_index_can_be_turned_off() {
 fn no_byte_flip_is_trusted_or_panics() {
     let dump = fixture("seed-net10-wks-heap.dmp.zst");
     let cache = tempfile::tempdir().unwrap();
-    run(&dump, cache.path(), true, "dumpheap -live -stat");
+    run(&dump, cache.path(), true, "leaks");
     let session = clrheap::Session::open(&dump, &clrheap::dump::DumpOptions { dump_only: true, ..Default::default() }).unwrap();
     let root = cache.path().join("clrheap/index");
     let dir = IndexDir::in_cache(&root, &dump, Arc::new(Warnings::new())).expect("index dir");

@@ -7,7 +7,7 @@
 //! per MethodTable (`-stat`, `-bycount`), per string value (`-strings`) or thin locks
 //! (`-thinlock`).
 use crate::args::{parse_address, parse_range, CommandArgs, OptionSpec};
-use crate::graph::live::Liveness;
+use crate::graph::live::LiveView;
 use crate::render::format::thousands;
 use crate::render::output::{csv_cell, hex, stat_record, write_csv_records, write_csv_row, write_json, Format};
 use crate::render::stats::{render_stats, StatRow};
@@ -153,13 +153,13 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     let segments = select_segments(session, &options)?;
     let display = options.display();
-    let liveness = if options.live || options.dead { Some(session.liveness()?) } else { None };
+    let liveness = if options.live || options.dead { Some(session.live_view()?) } else { None };
     let filter = Filter {
         range: options.range.unwrap_or((0, u64::MAX)),
         generation: options.generation,
         min: options.min,
         max: options.max,
-        liveness: liveness.as_deref().map(|l| (l, options.live)),
+        liveness: liveness.as_ref().map(|l| (l, options.live)),
         type_filter: options.type_filter.as_deref(),
         mt: if display == Display::Strings {
             Some(heap.runtime.globals.string_mt)
@@ -291,7 +291,7 @@ fn stat_segment(session: &Session, seg: &Segment, filter: &Filter, format: Forma
 struct FilterState {
     /// Per MethodTable: does its name pass `-type`?
     types: FxHashMap<u64, bool>,
-    /// Where the liveness lookup continues (see [`Liveness::is_live_from`]).
+    /// Where the liveness lookup continues (see [`LiveView::is_live_from`]).
     live_cursor: usize,
 }
 
@@ -302,7 +302,7 @@ struct Filter<'a> {
     min: u64,
     max: u64,
     /// The live set, and whether live (true) or dead (false) objects are wanted.
-    liveness: Option<(&'a Liveness, bool)>,
+    liveness: Option<(&'a LiveView, bool)>,
     type_filter: Option<&'a str>,
     mt: Option<u64>,
 }

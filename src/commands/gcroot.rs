@@ -157,7 +157,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     if session.repeated_root_search() || session.indexed_edges() {
         session.edges()?;
     }
-    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), &roots.dependents, target);
+    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), roots.dependents(&graph), target);
     let statics = || session.statics();
     let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics };
     let mut printer = RootPrinter { last: None, last_frame: None };

@@ -100,7 +100,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             }
             // ClrMD's order: dependent secondaries, the LoaderAllocator of a collectible
             // type, then the GCDesc references.
-            for child in roots.dependents.secondaries(id).chain(la).chain(own.iter().copied()) {
+            for child in roots.dependents(&graph).secondaries(id).chain(la).chain(own.iter().copied()) {
                 if !std::mem::replace(&mut seen[child as usize], true) {
                     queue.push_back(child);
                 }

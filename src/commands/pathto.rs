@@ -32,7 +32,7 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
     let graph = session.graph()?;
     let roots = session.roots()?;
     session.note_root_caching();
-    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), &roots.dependents, target);
+    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), roots.dependents(&graph), target);
     let Some(path) = finder.path_from(source) else {
         writeln!(out, "Could not find a path from {source:x} to {target:x}")?;
         return Ok(());
@@ -40,7 +40,7 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
     let mut previous = 0u64;
     for &address in &path {
         let type_name = heap.object_type_name(address).map(|n| n.to_string()).unwrap_or_default();
-        let extra = if roots.dependents.is_link(previous, address) { "(dependent handle)" } else { "" };
+        let extra = if roots.dependents(&graph).is_link(previous, address) { "(dependent handle)" } else { "" };
         writeln!(out, "          -> {:<16} {type_name} {extra}", format!("{address:012x}"))?;
         previous = address;
     }

@@ -87,6 +87,9 @@ pub enum Part {
     /// The leak analyses' findings (`leaks`), serialized, keyed by the options that
     /// change them.
     Findings = 6,
+    /// The live set by address (`dumpheap -live` without the object table): the bitmaps
+    /// of [`super::marks`], tied to the dump only.
+    Marks = 7,
 }
 
 impl Part {
@@ -98,6 +101,7 @@ impl Part {
             Part::Reverse => "reverse.idx",
             Part::Dominators => "dominators.idx",
             Part::Findings => "findings.idx",
+            Part::Marks => "marks.idx",
         }
     }
 
@@ -109,6 +113,7 @@ impl Part {
             Part::Reverse => "incoming references",
             Part::Dominators => "dominator tree",
             Part::Findings => "leak findings",
+            Part::Marks => "live set by address",
         }
     }
 }

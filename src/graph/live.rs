@@ -53,9 +53,9 @@ impl LiveSet {
 
 /// Pops an object takes from its task's stack before the rest goes back to the shared
 /// frontier: long chains stay on one thread, wide fans spread over all of them.
-const TASK_BUDGET: usize = 1 << 15;
+pub(crate) const TASK_BUDGET: usize = 1 << 15;
 /// Frontier objects one task starts from.
-const TASK_SEEDS: usize = 256;
+pub(crate) const TASK_SEEDS: usize = 256;
 
 /// Marks every object reachable from `roots` (addresses of objects; those that are not
 /// object starts, and free objects, are ignored) and from the secondaries of
@@ -240,6 +240,35 @@ impl Liveness {
     /// Number of live objects.
     pub fn count(&self) -> usize {
         self.live.len()
+    }
+}
+
+/// The live set as a command that walks the heap asks about it: over the object table
+/// ([`Liveness`]), or by address ([`super::marks::LiveMarks`], when nothing else needed
+/// the table).
+#[derive(Clone)]
+pub enum LiveView {
+    Table(Arc<Liveness>),
+    Marks(Arc<super::marks::LiveMarks>),
+}
+
+impl LiveView {
+    /// Whether the object at `addr` is live, for addresses asked in increasing order
+    /// (`cursor` is the view's own, starting at 0).
+    #[inline]
+    pub fn is_live_from(&self, addr: u64, cursor: &mut usize) -> bool {
+        match self {
+            LiveView::Table(l) => l.is_live_from(addr, cursor),
+            LiveView::Marks(m) => m.is_live_from(addr, cursor),
+        }
+    }
+
+    /// Number of live objects.
+    pub fn count(&self) -> usize {
+        match self {
+            LiveView::Table(l) => l.count(),
+            LiveView::Marks(m) => m.count(),
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub mod dominators;
 pub mod gcroot;
 pub mod index;
 pub mod live;
+pub mod marks;
 pub mod roots;
 pub mod store;
 
@@ -334,7 +335,7 @@ impl PageIndex {
 }
 
 /// The entries of MethodTables `mts` (GCDesc and LoaderAllocator read once each).
-fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
+pub(crate) fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
     let free_mt = heap.runtime.globals.free_mt;
     mts.par_iter()
         .map(|&mt| TypeEntry {

@@ -33,20 +33,23 @@ pub struct RootCache {
     pub thread_statics: Vec<Root>,
     /// The frame lines of [`StackRootEntry::frame`].
     pub frames: Vec<String>,
-    /// Dependent handles, for following and for marking `(dependent handle)` links.
-    pub dependents: DependentEdges,
+    /// Dependent handles as object ids, for following and for marking `(dependent
+    /// handle)` links: made on first use over the graph ([`RootCache::dependents`]), since
+    /// roots gathered for `dumpheap -live` need no object table.
+    dependents: std::sync::OnceLock<DependentEdges>,
     /// The same as `(primary, secondary)` addresses.
     pub dependent_pairs: Vec<(u64, u64)>,
 }
 
 impl RootCache {
-    /// Gathers the roots of `heap` (the graph resolves stack references); what cannot be
-    /// read (a thread's stack, say) is reported to `warnings` and left out.
-    pub fn gather(heap: &Heap, graph: &ObjectGraph, warnings: &Warnings) -> Result<RootCache> {
+    /// Gathers the roots of `heap` (`objects` resolves stack references: the object
+    /// graph, or the object-start bitmap of [`super::marks`]); what cannot be read (a
+    /// thread's stack, say) is reported to `warnings` and left out.
+    pub fn gather(heap: &Heap, objects: &dyn ObjectStarts, warnings: &Warnings) -> Result<RootCache> {
         let all_handles = heap.handles()?;
         let handles = crate::heap::roots::handle_roots(&all_handles, true);
         let finalizer = heap.finalizer_roots()?;
-        let (stack, frames) = stack_roots(heap, graph, warnings);
+        let (stack, frames) = stack_roots(heap, objects, warnings);
         let (thread_statics, skipped) = heap.thread_static_roots();
         for w in skipped {
             warnings.warn(w);
@@ -56,7 +59,6 @@ impl RootCache {
             .filter(|h| h.kind == crate::heap::HandleKind::Dependent)
             .map(|h| (h.object, h.extra))
             .collect();
-        let dependents = DependentEdges::new(graph, &pairs);
         Ok(RootCache {
             all_handles,
             handles,
@@ -64,9 +66,15 @@ impl RootCache {
             stack,
             frames,
             thread_statics,
-            dependents,
+            dependents: std::sync::OnceLock::new(),
             dependent_pairs: pairs,
         })
+    }
+
+    /// The dependent handles as ids of `graph` (the graph of the session these roots
+    /// were gathered in), made on first use.
+    pub fn dependents(&self, graph: &ObjectGraph) -> &DependentEdges {
+        self.dependents.get_or_init(|| DependentEdges::new(graph, &self.dependent_pairs))
     }
 
     /// Every root: handles, the finalizer queue, stacks, thread statics.
@@ -149,11 +157,29 @@ fn frame_line(f: &crate::runtime::stack::StackFrame) -> String {
 /// The object ClrMD attributes an interior stack reference to: the last object starting
 /// at or before it on its segment. A reference outside the heap is read through once (a
 /// pointer to a heap reference); one that still is not in the heap is no root.
-fn interior_object(heap: &Heap, graph: &ObjectGraph, value: u64) -> Option<u64> {
+fn interior_object(heap: &Heap, objects: &dyn ObjectStarts, value: u64) -> Option<u64> {
     let (p, segment_start) = heap.heap_address_through(value)?;
-    let i = graph.addresses().partition_point(|&a| a <= p).checked_sub(1)?;
-    let a = graph.addresses()[i];
-    (a >= segment_start).then_some(a)
+    objects.last_start_at_or_above(p, segment_start)
+}
+
+/// What the roots need to know of the heap's objects: where objects start.
+pub trait ObjectStarts: Sync {
+    /// Whether an object other than free space starts at `address`.
+    fn is_object(&self, address: u64) -> bool;
+    /// The last object start at or before `p`, if it is at or above `floor`.
+    fn last_start_at_or_above(&self, p: u64, floor: u64) -> Option<u64>;
+}
+
+impl ObjectStarts for ObjectGraph {
+    fn is_object(&self, address: u64) -> bool {
+        self.id_of(address).is_some_and(|id| !self.is_free(id))
+    }
+
+    fn last_start_at_or_above(&self, p: u64, floor: u64) -> Option<u64> {
+        let i = self.addresses().partition_point(|&a| a <= p).checked_sub(1)?;
+        let a = self.addresses()[i];
+        (a >= floor).then_some(a)
+    }
 }
 
 /// The stack pointer of an OS thread (`rsp`, `sp` on arm64), from the dump's notes.
@@ -164,7 +190,7 @@ pub fn thread_rsp(heap: &Heap, os_thread_id: u32) -> Option<u64> {
 /// The stack roots of every managed thread, as ClrMD enumerates them for gcroot: the
 /// precise walk's roots in walk order, each under the line of its frame; a thread
 /// whose walk fails gets the conservative scan's roots under `(conservative scan)`.
-fn stack_roots(heap: &Heap, graph: &ObjectGraph, warnings: &Warnings) -> (Vec<StackRootEntry>, Vec<String>) {
+fn stack_roots(heap: &Heap, objects: &dyn ObjectStarts, warnings: &Warnings) -> (Vec<StackRootEntry>, Vec<String>) {
     let rt = &heap.runtime;
     let mut entries = Vec::new();
     let mut frames: Vec<String> = Vec::new();
@@ -176,7 +202,7 @@ fn stack_roots(heap: &Heap, graph: &ObjectGraph, warnings: &Warnings) -> (Vec<St
             None
         }
     };
-    let is_object = |v: u64| graph.id_of(v).is_some_and(|id| !graph.is_free(id));
+    let is_object = |v: u64| objects.is_object(v);
     for thread in &heap.threads {
         let walked = match &walk {
             Some(w) => w.thread(thread),
@@ -235,7 +261,7 @@ fn stack_roots(heap: &Heap, graph: &ObjectGraph, warnings: &Warnings) -> (Vec<St
                 }
             };
             let object = if r.interior {
-                match interior_object(heap, graph, r.object) {
+                match interior_object(heap, objects, r.object) {
                     Some(o) => o,
                     None => continue,
                 }
@@ -317,7 +343,7 @@ impl PathDescriber<'_> {
     /// (root kind text, links with static field names).
     pub fn first_root_chain(&self, target: u64) -> Option<(String, Vec<PathItem>)> {
         let (graph, roots) = (self.graph, self.roots);
-        let mut finder = PathFinder::new(graph, graph.ref_source(self.heap), &roots.dependents, target);
+        let mut finder = PathFinder::new(graph, graph.ref_source(self.heap), roots.dependents(graph), target);
         let stack = roots.stack.iter().map(|e| &e.root);
         for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
             if let Some(path) = finder.path_from(root.object) {
@@ -344,7 +370,7 @@ impl PathDescriber<'_> {
         let mut prev = 0u64;
         let mut items = Vec::with_capacity(path.len());
         for (i, &obj) in path.iter().enumerate() {
-            let dependent = roots.dependents.is_link(prev, obj);
+            let dependent = roots.dependents(graph).is_link(prev, obj);
             let static_field = if dependent {
                 None
             } else if thread_static {
