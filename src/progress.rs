@@ -277,3 +277,4 @@ mod tests {
         assert_eq!(while_working("adding", || 2 + 2), 4);
     }
 }
+

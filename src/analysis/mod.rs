@@ -31,8 +31,8 @@ use crate::heap::{Heap, ObjectAddr, Value};
 use crate::session::Session;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
-use std::sync::Arc;
+use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// What every analysis reads: the session's graph, roots, dominators, plus incoming
 /// edges and per-type facts computed here once.
@@ -46,8 +46,10 @@ pub struct Context<'s> {
     pub session: &'s Session,
     /// Per type index: its facts.
     types: Vec<TypeFacts>,
-    fields: RefCell<rustc_hash::FxHashMap<u64, Arc<Vec<Field>>>>,
-    collections: std::cell::OnceCell<Vec<(ObjectId, collections::Collection)>>,
+    /// Per type index: its instance fields, read on first use (shared by the threads of
+    /// the analyses that run in parallel).
+    fields: Vec<OnceLock<Arc<Vec<Field>>>>,
+    collections: OnceLock<Vec<(ObjectId, collections::Collection)>>,
     /// Bytes of the live heap.
     pub live_bytes: u64,
 }
@@ -126,8 +128,8 @@ impl<'s> Context<'s> {
             reverse,
             statics,
             session,
+            fields: (0..types.len()).map(|_| OnceLock::new()).collect(),
             types,
-            fields: RefCell::default(),
             collections: Default::default(),
             live_bytes,
         })
@@ -150,21 +152,24 @@ impl<'s> Context<'s> {
     /// The instance field `name` of object `id` (cached per type).
     pub fn field(&self, id: ObjectId, name: &str) -> Option<Value> {
         let mt = self.graph.mt(id);
-        let fields = self
-            .fields
-            .borrow_mut()
-            .entry(mt)
-            .or_insert_with(|| {
-                Arc::new(
-                    self.heap
-                        .type_fields(mt)
-                        .fields
-                        .into_iter()
-                        .filter(|f| !f.is_static())
-                        .collect(),
-                )
-            })
-            .clone();
+        let read = || -> Arc<Vec<Field>> {
+            Arc::new(
+                self.heap
+                    .type_fields(mt)
+                    .fields
+                    .into_iter()
+                    .filter(|f| !f.is_static())
+                    .collect(),
+            )
+        };
+        let uncached;
+        let fields: &[Field] = match self.fields.get(self.graph.type_index(id)) {
+            Some(cell) => cell.get_or_init(read),
+            None => {
+                uncached = read();
+                &uncached
+            }
+        };
         let f = fields.iter().find(|f| f.name == name)?;
         // The object was walked: its fields are at their offsets from its address.
         self.heap.read_field_at(&f.desc, self.graph.address(id).wrapping_add(f.object_offset())).ok()
@@ -172,12 +177,14 @@ impl<'s> Context<'s> {
 
     /// Every live collection the analyses recognise, read once.
     pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
+        // Read on both cores, in id order.
         self.collections.get_or_init(|| {
-            (0..self.graph.len() as ObjectId)
-                .take_while(|&id| !stop(id))
-                .filter(|&id| self.facts(id).collection.is_some() && self.live(id))
-                .filter_map(|id| Some((id, collections::read(self, id)?)))
-                .collect()
+            par_ids(self.graph.len(), |id| {
+                if self.facts(id).collection.is_none() || !self.live(id) {
+                    return None;
+                }
+                Some((id, collections::read(self, id)?))
+            })
         })
     }
 
@@ -374,20 +381,31 @@ impl Finding {
 /// (their answer then incomplete), and this fails with `Cancelled` after each pattern.
 pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     let check = || crate::interrupt::check().map_err(anyhow::Error::from);
-    let mut all = Vec::new();
-    all.extend(patterns::accumulation_points(ctx));
+    // Duplicate strings (a pass over every string) on one side, the other patterns on
+    // the other; the findings in the same order as one after the other.
+    let (strings, (mut all, check_rest)) = rayon::join(
+        || strings::duplicate_strings_finding(ctx),
+        || {
+            let mut all = Vec::new();
+            let r = (|| -> Result<()> {
+                all.extend(patterns::accumulation_points(ctx));
+                check()?;
+                all.extend(patterns::event_subscriptions(ctx));
+                check()?;
+                // Timers before collections: a list of timers is better said as timers never disposed.
+                all.extend(patterns::undisposed_timers(ctx));
+                check()?;
+                all.extend(patterns::unbounded_collections(ctx));
+                check()?;
+                all.extend(patterns::finalizer_queue(ctx));
+                check()
+            })();
+            (all, r)
+        },
+    );
+    check_rest?;
     check()?;
-    all.extend(patterns::event_subscriptions(ctx));
-    check()?;
-    // Timers before collections: a list of timers is better said as timers never disposed.
-    all.extend(patterns::undisposed_timers(ctx));
-    check()?;
-    all.extend(patterns::unbounded_collections(ctx));
-    check()?;
-    all.extend(patterns::finalizer_queue(ctx));
-    check()?;
-    all.extend(strings::duplicate_strings_finding(ctx));
-    check()?;
+    all.extend(strings);
     all.extend(patterns::empty_collections(ctx));
     check()?;
     Ok(merge(all))
@@ -399,6 +417,24 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
 #[inline]
 pub fn stop(id: ObjectId) -> bool {
     id & 0xfff == 0 && crate::interrupt::cancelled()
+}
+
+/// `f` of every object id below `n` that gives something, in id order, computed on every
+/// core in blocks of 4,096 ids; after Ctrl-C ([`crate::interrupt`]) the blocks not started
+/// give nothing (the answer is then incomplete, as with [`stop`]).
+pub fn par_ids<T: Send>(n: usize, f: impl Fn(ObjectId) -> Option<T> + Sync) -> Vec<T> {
+    const BLOCK: usize = 4096;
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let ids = if crate::interrupt::cancelled() {
+                0..0
+            } else {
+                b * BLOCK..((b + 1) * BLOCK).min(n)
+            };
+            ids.filter_map(|id| f(id as ObjectId))
+        })
+        .collect()
 }
 
 /// Merges findings with the same owner: patterns united, the biggest cost kept, the

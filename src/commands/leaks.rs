@@ -59,7 +59,7 @@ pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Descr
                 finding: f,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
     Ok((ctx, described))
 }
 
