@@ -107,17 +107,38 @@ impl<'s> Context<'s> {
                 }
             })
             .collect();
-        let mut live_bytes = 0u64;
-        for id in 0..graph.len() as ObjectId {
-            if stop(id) {
-                break;
-            }
-            if dom.immediate_dominator(id).is_some() {
-                live_bytes = live_bytes.saturating_add(graph.size(id));
-                if let Some(t) = types.get_mut(graph.type_index(id)) {
-                    t.live_count += 1;
-                }
-            }
+        // Live bytes and live instances per type, counted on every core.
+        const BLOCK: usize = 1 << 16;
+        let n = graph.len();
+        let (live_bytes, live_counts) = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .fold(
+                || (0u64, vec![0u64; types.len()]),
+                |(mut bytes, mut counts), b| {
+                    if crate::interrupt::cancelled() {
+                        return (bytes, counts);
+                    }
+                    for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                        let id = id as ObjectId;
+                        if dom.immediate_dominator(id).is_some() {
+                            bytes = bytes.saturating_add(graph.size(id));
+                            if let Some(c) = counts.get_mut(graph.type_index(id)) {
+                                *c += 1;
+                            }
+                        }
+                    }
+                    (bytes, counts)
+                },
+            )
+            .reduce(
+                || (0u64, vec![0u64; types.len()]),
+                |(a, mut x), (b, y)| {
+                    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+                    (a.saturating_add(b), x)
+                },
+            );
+        for (t, c) in types.iter_mut().zip(live_counts) {
+            t.live_count = c;
         }
         crate::interrupt::check()?;
         Ok(Context {

@@ -66,14 +66,13 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
     let (graph, dom) = (&ctx.graph, &ctx.dom);
     let children = dom.children();
     let threshold = share_threshold(ctx);
-    let mut candidates: Vec<ObjectId> = (0..graph.len() as ObjectId)
-        .take_while(|&id| !super::stop(id))
-        .filter(|&id| dom.retained_size(id) >= threshold && children.of(id).len() >= MIN_CHILDREN)
-        .filter(|&id| {
-            let a = graph.address(id);
-            !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id)))
-        })
-        .collect();
+    let mut candidates: Vec<ObjectId> = super::par_ids(graph.len(), |id| {
+        let a = graph.address(id);
+        (dom.retained_size(id) >= threshold
+            && children.of(id).len() >= MIN_CHILDREN
+            && !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id))))
+        .then_some(id)
+    });
     candidates.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
     let mut kept: Vec<ObjectId> = Vec::new();
     for &c in &candidates {
