@@ -277,4 +277,3 @@ mod tests {
         assert_eq!(while_working("adding", || 2 + 2), 4);
     }
 }
-

@@ -61,7 +61,7 @@ pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Descr
                 finding: f,
             }
         })
-        .collect::<Vec<_>>();
+        .collect();
     Ok((ctx, described))
 }
 
