@@ -31,8 +31,8 @@ use crate::heap::{Heap, ObjectAddr, Value};
 use crate::session::Session;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
-use std::sync::Arc;
+use rayon::prelude::*;
+use std::sync::{Arc, OnceLock};
 
 /// What every analysis reads: the session's graph, roots, dominators, plus incoming
 /// edges and per-type facts computed here once.
@@ -46,8 +46,10 @@ pub struct Context<'s> {
     pub session: &'s Session,
     /// Per type index: its facts.
     types: Vec<TypeFacts>,
-    fields: RefCell<rustc_hash::FxHashMap<u64, Arc<Vec<Field>>>>,
-    collections: std::cell::OnceCell<Vec<(ObjectId, collections::Collection)>>,
+    /// Per type index: its instance fields, read on first use (shared by the threads of
+    /// the analyses that run in parallel).
+    fields: Vec<OnceLock<Arc<Vec<Field>>>>,
+    collections: OnceLock<Vec<(ObjectId, collections::Collection)>>,
     /// Bytes of the live heap.
     pub live_bytes: u64,
 }
@@ -105,17 +107,38 @@ impl<'s> Context<'s> {
                 }
             })
             .collect();
-        let mut live_bytes = 0u64;
-        for id in 0..graph.len() as ObjectId {
-            if stop(id) {
-                break;
-            }
-            if dom.immediate_dominator(id).is_some() {
-                live_bytes = live_bytes.saturating_add(graph.size(id));
-                if let Some(t) = types.get_mut(graph.type_index(id)) {
-                    t.live_count += 1;
-                }
-            }
+        // Live bytes and live instances per type, counted on every core.
+        const BLOCK: usize = 1 << 16;
+        let n = graph.len();
+        let (live_bytes, live_counts) = (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .fold(
+                || (0u64, vec![0u64; types.len()]),
+                |(mut bytes, mut counts), b| {
+                    if crate::interrupt::cancelled() {
+                        return (bytes, counts);
+                    }
+                    for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                        let id = id as ObjectId;
+                        if dom.immediate_dominator(id).is_some() {
+                            bytes = bytes.saturating_add(graph.size(id));
+                            if let Some(c) = counts.get_mut(graph.type_index(id)) {
+                                *c += 1;
+                            }
+                        }
+                    }
+                    (bytes, counts)
+                },
+            )
+            .reduce(
+                || (0u64, vec![0u64; types.len()]),
+                |(a, mut x), (b, y)| {
+                    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+                    (a.saturating_add(b), x)
+                },
+            );
+        for (t, c) in types.iter_mut().zip(live_counts) {
+            t.live_count = c;
         }
         crate::interrupt::check()?;
         Ok(Context {
@@ -126,8 +149,8 @@ impl<'s> Context<'s> {
             reverse,
             statics,
             session,
+            fields: (0..types.len()).map(|_| OnceLock::new()).collect(),
             types,
-            fields: RefCell::default(),
             collections: Default::default(),
             live_bytes,
         })
@@ -150,21 +173,24 @@ impl<'s> Context<'s> {
     /// The instance field `name` of object `id` (cached per type).
     pub fn field(&self, id: ObjectId, name: &str) -> Option<Value> {
         let mt = self.graph.mt(id);
-        let fields = self
-            .fields
-            .borrow_mut()
-            .entry(mt)
-            .or_insert_with(|| {
-                Arc::new(
-                    self.heap
-                        .type_fields(mt)
-                        .fields
-                        .into_iter()
-                        .filter(|f| !f.is_static())
-                        .collect(),
-                )
-            })
-            .clone();
+        let read = || -> Arc<Vec<Field>> {
+            Arc::new(
+                self.heap
+                    .type_fields(mt)
+                    .fields
+                    .into_iter()
+                    .filter(|f| !f.is_static())
+                    .collect(),
+            )
+        };
+        let uncached;
+        let fields: &[Field] = match self.fields.get(self.graph.type_index(id)) {
+            Some(cell) => cell.get_or_init(read),
+            None => {
+                uncached = read();
+                &uncached
+            }
+        };
         let f = fields.iter().find(|f| f.name == name)?;
         // The object was walked: its fields are at their offsets from its address.
         self.heap.read_field_at(&f.desc, self.graph.address(id).wrapping_add(f.object_offset())).ok()
@@ -172,12 +198,14 @@ impl<'s> Context<'s> {
 
     /// Every live collection the analyses recognise, read once.
     pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
+        // Read on both cores, in id order.
         self.collections.get_or_init(|| {
-            (0..self.graph.len() as ObjectId)
-                .take_while(|&id| !stop(id))
-                .filter(|&id| self.facts(id).collection.is_some() && self.live(id))
-                .filter_map(|id| Some((id, collections::read(self, id)?)))
-                .collect()
+            par_ids(self.graph.len(), |id| {
+                if self.facts(id).collection.is_none() || !self.live(id) {
+                    return None;
+                }
+                Some((id, collections::read(self, id)?))
+            })
         })
     }
 
@@ -374,20 +402,31 @@ impl Finding {
 /// (their answer then incomplete), and this fails with `Cancelled` after each pattern.
 pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     let check = || crate::interrupt::check().map_err(anyhow::Error::from);
-    let mut all = Vec::new();
-    all.extend(patterns::accumulation_points(ctx));
+    // Duplicate strings (a pass over every string) on one side, the other patterns on
+    // the other; the findings in the same order as one after the other.
+    let (strings, (mut all, check_rest)) = rayon::join(
+        || strings::duplicate_strings_finding(ctx),
+        || {
+            let mut all = Vec::new();
+            let r = (|| -> Result<()> {
+                all.extend(patterns::accumulation_points(ctx));
+                check()?;
+                all.extend(patterns::event_subscriptions(ctx));
+                check()?;
+                // Timers before collections: a list of timers is better said as timers never disposed.
+                all.extend(patterns::undisposed_timers(ctx));
+                check()?;
+                all.extend(patterns::unbounded_collections(ctx));
+                check()?;
+                all.extend(patterns::finalizer_queue(ctx));
+                check()
+            })();
+            (all, r)
+        },
+    );
+    check_rest?;
     check()?;
-    all.extend(patterns::event_subscriptions(ctx));
-    check()?;
-    // Timers before collections: a list of timers is better said as timers never disposed.
-    all.extend(patterns::undisposed_timers(ctx));
-    check()?;
-    all.extend(patterns::unbounded_collections(ctx));
-    check()?;
-    all.extend(patterns::finalizer_queue(ctx));
-    check()?;
-    all.extend(strings::duplicate_strings_finding(ctx));
-    check()?;
+    all.extend(strings);
     all.extend(patterns::empty_collections(ctx));
     check()?;
     Ok(merge(all))
@@ -399,6 +438,24 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
 #[inline]
 pub fn stop(id: ObjectId) -> bool {
     id & 0xfff == 0 && crate::interrupt::cancelled()
+}
+
+/// `f` of every object id below `n` that gives something, in id order, computed on every
+/// core in blocks of 4,096 ids; after Ctrl-C ([`crate::interrupt`]) the blocks not started
+/// give nothing (the answer is then incomplete, as with [`stop`]).
+pub fn par_ids<T: Send>(n: usize, f: impl Fn(ObjectId) -> Option<T> + Sync) -> Vec<T> {
+    const BLOCK: usize = 4096;
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let ids = if crate::interrupt::cancelled() {
+                0..0
+            } else {
+                b * BLOCK..((b + 1) * BLOCK).min(n)
+            };
+            ids.filter_map(|id| f(id as ObjectId))
+        })
+        .collect()
 }
 
 /// Merges findings with the same owner: patterns united, the biggest cost kept, the

@@ -66,14 +66,13 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
     let (graph, dom) = (&ctx.graph, &ctx.dom);
     let children = dom.children();
     let threshold = share_threshold(ctx);
-    let mut candidates: Vec<ObjectId> = (0..graph.len() as ObjectId)
-        .take_while(|&id| !super::stop(id))
-        .filter(|&id| dom.retained_size(id) >= threshold && children.of(id).len() >= MIN_CHILDREN)
-        .filter(|&id| {
-            let a = graph.address(id);
-            !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id)))
-        })
-        .collect();
+    let mut candidates: Vec<ObjectId> = super::par_ids(graph.len(), |id| {
+        let a = graph.address(id);
+        (dom.retained_size(id) >= threshold
+            && children.of(id).len() >= MIN_CHILDREN
+            && !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id))))
+        .then_some(id)
+    });
     candidates.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
     let mut kept: Vec<ObjectId> = Vec::new();
     for &c in &candidates {
@@ -434,17 +433,15 @@ pub fn finalizer_queue(ctx: &Context) -> Vec<Finding> {
 /// by collection type: the bytes of unused storage are wasted.
 pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
     let graph = &ctx.graph;
-    let mut by_type: HashMap<String, (u64, u64, u64)> = HashMap::new(); // empty, mostly empty, bytes
+    // Counted per type index first, then per name (each type named once).
+    let mut by_index: rustc_hash::FxHashMap<usize, (u64, u64, u64)> = Default::default(); // empty, mostly empty, bytes
     for (id, c) in ctx.live_collections() {
-        let (id, c) = (*id, c.clone());
         let Some(storage) = c.storage else { continue };
         if c.capacity == 0 || !c.kind.single_array() {
             continue;
         }
         let size = graph.size(storage);
-        let e = by_type
-            .entry(short_type_name(&ctx.type_name(id)))
-            .or_default();
+        let e = by_index.entry(graph.type_index(*id)).or_default();
         if c.count == 0 {
             e.0 += 1;
             e.2 = e.2.saturating_add(size);
@@ -453,6 +450,14 @@ pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
             let unused = size as u128 * (c.capacity - c.count) as u128 / c.capacity as u128;
             e.2 = e.2.saturating_add(u64::try_from(unused).unwrap_or(u64::MAX));
         }
+    }
+    let mut by_type: HashMap<String, (u64, u64, u64)> = HashMap::new();
+    for (index, (empty, sparse, bytes)) in by_index {
+        let name = &ctx.types.get(index).unwrap_or(&ctx.types[0]).name;
+        let e = by_type.entry(short_type_name(name)).or_default();
+        e.0 += empty;
+        e.1 += sparse;
+        e.2 = e.2.saturating_add(bytes);
     }
     let total: u64 = by_type.values().fold(0u64, |a, v| a.saturating_add(v.2));
     if total < MIN_WASTE {

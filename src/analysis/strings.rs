@@ -4,6 +4,7 @@
 use super::{Context, Finding, Pattern};
 use crate::graph::ObjectId;
 use crate::render::format::thousands;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// Longest text compared (longer strings are compared by their first this-many units and
@@ -28,54 +29,60 @@ pub struct Duplicate {
 
 /// Every duplicated text among live strings (`live` false: all strings on the heap),
 /// most bytes wasted first.
+///
+/// Texts are told apart by a 128-bit hash of their units, seeded with their length (texts
+/// cut at [`MAX_UNITS`] stay apart by it), read in place from the dump on every core; the
+/// (hash, id) pairs are sorted, and each run of one hash is a text, its first string the
+/// one whose size and text are reported.
 pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let graph = &ctx.graph;
-    let space = ctx.heap.space();
-    let first_char = ctx.heap.runtime.layout.object.string_first_char;
-    // Texts are grouped by a 128-bit hash of their units and length (no allocation per
-    // string); a group's text is read again from its first string.
-    let mut groups: rustc_hash::FxHashMap<u128, (u64, u64, ObjectId)> = Default::default();
-    let mut buf: Vec<u8> = Vec::new();
-    let read_units = |id: ObjectId, buf: &mut Vec<u8>| -> Option<u32> {
-        let addr = graph.address(id);
-        let len = ctx.heap.string_length(crate::heap::ObjectAddr(addr)).ok()?;
-        let n = (len as usize).min(MAX_UNITS).saturating_mul(2);
-        buf.clear();
-        buf.resize(n, 0);
-        space.read(addr.wrapping_add(first_char), buf).ok()?;
-        Some(len)
-    };
-    for id in 0..graph.len() as ObjectId {
-        if super::stop(id) {
-            break;
-        }
+    let heap = ctx.heap;
+    let mut keys: Vec<(u64, u64, ObjectId)> = super::par_ids(graph.len(), |id| {
         if !ctx.facts(id).string || (live && !ctx.live(id)) {
-            continue;
+            return None;
         }
-        let Some(len) = read_units(id, &mut buf) else {
-            continue;
-        };
-        // The length is part of the key (texts cut at MAX_UNITS stay apart by it).
-        buf.extend_from_slice(&len.to_le_bytes());
-        let e = groups.entry(xxhash_rust::xxh3::xxh3_128(&buf)).or_insert((0, graph.size(id), id));
-        e.0 += 1;
+        let (len, units) = heap.string_units(graph.address(id), MAX_UNITS).ok()?;
+        let h = xxhash_rust::xxh3::xxh3_128_with_seed(&units, u64::from(len));
+        Some(((h >> 64) as u64, h as u64, id))
+    });
+    if crate::interrupt::cancelled() {
+        return Vec::new();
     }
-    let mut out: Vec<Duplicate> = groups
-        .into_values()
-        .filter(|&(count, _, _)| count > 1)
-        .filter_map(|(count, size, id)| {
-            read_units(id, &mut buf)?;
-            let units: Vec<u16> = buf.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-            Some(Duplicate {
-                text: String::from_utf16_lossy(&units),
-                count,
-                size,
-                wasted: size.saturating_mul(count - 1),
-            })
+    keys.par_sort_unstable();
+    // (count, first id) of each text found more than once.
+    let mut groups: Vec<(u64, ObjectId)> = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let (hi, lo, first) = keys[i];
+        let mut j = i + 1;
+        while j < keys.len() && keys[j].0 == hi && keys[j].1 == lo {
+            j += 1;
+        }
+        if j - i > 1 {
+            groups.push(((j - i) as u64, first));
+        }
+        i = j;
+    }
+    drop(keys);
+    let mut out: Vec<(Duplicate, ObjectId)> = groups
+        .into_par_iter()
+        .filter_map(|(count, id)| {
+            let (_, bytes) = heap.string_units(graph.address(id), MAX_UNITS).ok()?;
+            let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let size = graph.size(id);
+            Some((
+                Duplicate {
+                    text: String::from_utf16_lossy(&units),
+                    count,
+                    size,
+                    wasted: size.saturating_mul(count - 1),
+                },
+                id,
+            ))
         })
         .collect();
-    out.sort_by(|a, b| b.wasted.cmp(&a.wasted).then(a.text.cmp(&b.text)));
-    out
+    out.par_sort_unstable_by(|(a, x), (b, y)| b.wasted.cmp(&a.wasted).then(a.text.cmp(&b.text)).then(x.cmp(y)));
+    out.into_iter().map(|(d, _)| d).collect()
 }
 
 /// `"text"`, cut to [`SHOWN`] characters, control characters escaped.

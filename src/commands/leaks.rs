@@ -12,6 +12,7 @@ use crate::render::format::thousands;
 use crate::render::output::{Format, hex, write_json};
 use crate::session::Session;
 use anyhow::{Result, bail};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -40,16 +41,17 @@ pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Descr
     let ctx = Context::new(session)?;
     let mut findings = analysis::find_all(&ctx)?;
     findings.truncate(top);
+    // Each finding's root chain is a search of its own: on every core.
     let statics_index = || session.statics();
-    let describer = PathDescriber {
-        heap: &session.heap,
-        graph: &ctx.graph,
-        roots: &ctx.roots,
-        statics: &statics_index,
-    };
     let described = findings
-        .into_iter()
+        .into_par_iter()
         .map(|f| {
+            let describer = PathDescriber {
+                heap: &session.heap,
+                graph: &ctx.graph,
+                roots: &ctx.roots,
+                statics: &statics_index,
+            };
             let id = f.object;
             Described {
                 address: id.map(|i| ctx.graph.address(i)),

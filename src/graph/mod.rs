@@ -150,14 +150,15 @@ impl Edges {
 
     /// Replaces every target id `t` by `f(t)` (the dominator tree renumbers them).
     /// Ctrl-C ([`crate::interrupt`]) stops it between blocks, the edges half renumbered.
-    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32) -> Result<(), crate::interrupt::Cancelled> {
-        for b in &mut self.blocks {
+    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32 + Sync) -> Result<(), crate::interrupt::Cancelled> {
+        // Blocks on every core.
+        self.blocks.par_iter_mut().try_for_each(|b| {
             crate::interrupt::check()?;
             for t in b.targets.make_mut() {
                 *t = f(*t);
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Edges from per-object lists (tests).
@@ -213,33 +214,72 @@ impl Edges {
         self.blocks.iter().map(|b| b.ends.len()).sum()
     }
 
-    /// Builds the incoming edges of every object.
+    /// Builds the incoming edges of every object, on every core: each task owns a range
+    /// of targets (its counts and its run of sources) and reads every edge.
     pub fn reverse(&self) -> ReverseEdges {
         let n = self.objects();
+        let parts = rayon::current_num_threads().clamp(1, 64);
+        let bounds: Vec<usize> = (0..=parts).map(|p| n * p / parts).collect();
+        fn ranges<'a>(v: &'a mut [u32], bounds: &[usize]) -> Vec<(usize, &'a mut [u32])> {
+            let mut out = Vec::with_capacity(bounds.len());
+            let mut rest = v;
+            for w in bounds.windows(2) {
+                let (a, b) = rest.split_at_mut(w[1] - w[0]);
+                out.push((w[0], a));
+                rest = b;
+            }
+            out
+        }
+        // counts[t + 1]: the references to t.
         let mut counts = vec![0u32; n + 1];
-        for b in &self.blocks {
-            for &t in b.targets.iter() {
-                if let Some(c) = counts.get_mut(t as usize + 1) {
-                    *c += 1;
+        ranges(&mut counts[1..], &bounds).into_par_iter().for_each(|(lo, c)| {
+            let hi = lo + c.len();
+            for b in &self.blocks {
+                for &t in b.targets.iter() {
+                    let t = t as usize;
+                    if t >= lo && t < hi {
+                        c[t - lo] += 1;
+                    }
                 }
             }
-        }
+        });
         for i in 1..=n {
             counts[i] += counts[i - 1];
         }
         let offsets = counts.clone();
         let mut next = counts;
         let mut sources = vec![0 as ObjectId; self.count];
-        for src in 0..n {
-            for &t in self.references(src as ObjectId) {
-                if let Some(slot) = next.get_mut(t as usize) {
-                    if let Some(s) = sources.get_mut(*slot as usize) {
-                        *s = src as ObjectId;
-                    }
-                    *slot += 1;
-                }
+        // Each range's sources are one run of `sources`.
+        let mut runs = Vec::with_capacity(parts);
+        {
+            let mut rest = &mut sources[..];
+            let mut at = 0usize;
+            for p in 0..parts {
+                let end = (offsets[bounds[p + 1]] as usize).clamp(at, at + rest.len());
+                let (a, b) = rest.split_at_mut(end - at);
+                runs.push((at, a));
+                rest = b;
+                at = end;
             }
         }
+        ranges(&mut next[..n], &bounds)
+            .into_par_iter()
+            .zip(runs)
+            .for_each(|((lo, next), (base, run))| {
+                let hi = lo + next.len();
+                for src in 0..n {
+                    for &t in self.references(src as ObjectId) {
+                        let t = t as usize;
+                        if t >= lo && t < hi {
+                            let slot = &mut next[t - lo];
+                            if let Some(s) = (*slot as usize).checked_sub(base).and_then(|k| run.get_mut(k)) {
+                                *s = src as ObjectId;
+                            }
+                            *slot = slot.saturating_add(1);
+                        }
+                    }
+                }
+            });
         ReverseEdges { offsets: offsets.into(), sources: sources.into() }
     }
 }

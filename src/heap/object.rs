@@ -228,6 +228,23 @@ impl Heap {
         Ok(self.space().read_u32(addr.0.wrapping_add(self.runtime.layout.object.string_length))?)
     }
 
+    /// The length of the string object at `addr` and its first `max_units` UTF-16 units
+    /// as little-endian bytes: borrowed from the dump when it holds them in one piece
+    /// (no copy), else read.
+    pub fn string_units(&self, addr: u64, max_units: usize) -> Result<(u32, std::borrow::Cow<'_, [u8]>)> {
+        let len = self.string_length(ObjectAddr(addr))?;
+        let n = (len as usize).min(max_units).saturating_mul(2);
+        let first = addr.wrapping_add(self.runtime.layout.object.string_first_char);
+        Ok(match self.space().core_slice(first, n) {
+            Some(units) => (len, std::borrow::Cow::Borrowed(units)),
+            None => {
+                let mut v = vec![0u8; n];
+                self.space().read(first, &mut v)?;
+                (len, std::borrow::Cow::Owned(v))
+            }
+        })
+    }
+
     /// The characters of the string object at `addr`, at most `max_units` UTF-16 units
     /// (unpaired surrogates become U+FFFD).
     pub fn string_value(&self, addr: u64, max_units: usize) -> Result<String> {
