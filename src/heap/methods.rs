@@ -50,6 +50,14 @@ impl Heap {
         let slots = method_table_slots(&self.runtime, mt, &meta_of, &info_of)?;
         let cache = MetadataCache::default();
         let namer = |m: u64| self.try_type_name(m).map(|n| n.to_string());
+        // As the DAC names methods (`GetMethodDescName`, as dumpmd prints them: a generic
+        // owner `List`1[[System.__Canon, System.Private.CoreLib]]`, a nested parameter
+        // type by its own name), else from the heap's type names.
+        let name_of = |md: u64| {
+            // A namer (and its budget) per name.
+            let dac = crate::runtime::stack::dac_names::DacNamer::new(&self.runtime, &cache);
+            dac.method_desc_name(md).or_else(|| method_desc_name(&self.runtime, &cache, &namer, md))
+        };
         let mut rows: Vec<MethodRow> = slots
             .into_iter()
             .map(|s| MethodRow {
@@ -57,7 +65,7 @@ impl Heap {
                 entry: s.entry,
                 method_desc: s.method_desc,
                 jit: s.jit,
-                name: (s.method_desc != 0).then(|| method_desc_name(&self.runtime, &cache, &namer, s.method_desc)).flatten(),
+                name: (s.method_desc != 0).then(|| name_of(s.method_desc)).flatten(),
             })
             .collect();
         if self.method_table(mt)?.is_array() {
