@@ -369,6 +369,20 @@ const TARGETS: &[(&str, &str)] = &[
     ("zoo-net10-wks-heap", "name2ee *!Inner"),
     ("zoo-net10-wks-heap", "name2ee System.Private.CoreLib.dll System.Collections.Generic.List`1..ctor"),
     ("zoo-net10-wks-heap", "dumpmt -md 7fa55f55e010"),
+    // Non-GC thread statics on 9 and 10 (issue 17): `ProcessorIdCache.t_currentProcessorIdCache`
+    // (an int in the main thread's in-flight entry: the array's is still empty),
+    // `Thread+DirectOnThreadLocalData.pNativeThread` (a `DirectOnThreadLocalData` index: in
+    // the `ThreadLocalData` itself, every thread), `Lock+ThreadId.t_threadId` (array
+    // entries), `EventSource`'s byte (no thread has it); dumpclass's uppercase token.
+    ("ops-net10-wks-heap", "dumpmt -all 00007f08585dadb8"),
+    ("ops-net10-wks-heap", "dumpclass 00007f08585dadb8"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f0857e68500"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f08585c5ed8"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f0857f07d40"),
+    ("ops-net9-wks-heap", "dumpmt -all 00007f3af5ee10b0"),
+    ("ops-net9-wks-heap", "dumpclass 00007f3af5ee10b0"),
+    ("ops-net9-wks-heap", "dumpmt -all 00007f3af5d4c1b8"),
+    ("zoo-net10-wks-heap", "dumpmt -all 00007fa55f078500"),
 ];
 
 /// The expected file of a command.
