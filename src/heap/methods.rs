@@ -43,6 +43,26 @@ impl Heap {
         module_image(&self.runtime, module).ok().map(|i| i.path)
     }
 
+    /// The methods of `module` with IL in its dynamic IL table (what SOS calls profiler
+    /// modified IL), in MethodDef order: each one's MethodDesc (from the module's
+    /// MethodDef map; a method without one is left out, as it has no code to show) and
+    /// its DAC name.
+    pub fn profiler_modified_methods(&self, module: u64) -> Vec<(u64, Option<String>)> {
+        let Some(meta) = self.module_metadata(module) else { return Vec::new() };
+        let Ok(code) = crate::runtime::stack::codemap::CodeMap::new(&self.runtime) else { return Vec::new() };
+        let mut out = Vec::new();
+        for rid in 1..=meta.rows(crate::metadata::TableId::MethodDef) {
+            if crate::runtime::code_versions::dynamic_il(&self.runtime, module, 0x0600_0000 | rid).is_none() {
+                continue;
+            }
+            if let Ok(Some(md)) = code.method_def_to_desc(module, rid) {
+                let name = self.method_desc_report(md, None).ok().and_then(|r| r.name);
+                out.push((md, name));
+            }
+        }
+        out
+    }
+
     /// The methods `dumpmt -md` lists for a MethodTable.
     pub fn method_rows(&self, mt: u64) -> Result<Vec<MethodRow>> {
         let meta_of = |module: u64| self.module_metadata(module);
