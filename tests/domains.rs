@@ -201,6 +201,17 @@ const TARGETS: &[(&str, &str)] = &[
     ("seed-net8-wks-heap", "findappdomain 7ece5a00a4f9"),
     ("seed-net8-wks-heap", "dumpalc"),
     ("seed-net8-wks-heap", "dumpalc 7ece5a00a4f9"),
+    // `-prof`: the methods with IL in the module's dynamic IL table (an emitted module's
+    // own: the zoo's `Proxy..ctor`, the collectible `Plugin`'s methods), none elsewhere;
+    // with `-mt` too.
+    ("zoo-net8-wks-heap", "dumpmodule -prof 00007fa0766a3ac0"),
+    ("zoo-net8-wks-heap", "dumpmodule -prof 00007fa0766fc060"),
+    ("zoo-net8-wks-heap", "dumpmodule -prof 00007fa0762ccec8"),
+    ("zoo-net9-wks-heap", "dumpmodule -prof 00007f1089a8f5d0"),
+    ("zoo-net9-wks-heap", "dumpmodule -mt -prof 00007f1089adc010"),
+    ("zoo-net10-wks-heap", "dumpmodule -prof 00007fa55f51e670"),
+    ("zoo-net10-wks-heap", "dumpmodule -prof 00007fa55f56c010"),
+    ("ops-net10-wks-heap", "dumpmodule -prof 00007f0857f21a30"),
 ];
 
 /// `dumpalc` on .NET 10 where the context has a managed instance (dotnet-dump crashes

@@ -323,6 +323,66 @@ const TARGETS: &[(&str, &str)] = &[
     ("zoo-net10-wks-heap", "dumpruntimetypes"),
     ("zoo-net10-svr-heap", "dumpruntimetypes"),
     ("zoo-net8-segments-heap", "dumpruntimetypes"),
+    // Generic instantiations (issue 17): `dumpmt -md` of types sharing their canonical
+    // type's code (`List<String>`, `Dictionary<String, Object>`: the methods are the
+    // `__Canon` instantiation's, "Number of Methods" the EEClass's count, the non-virtual
+    // entries the canonical MethodTable's; on 9 and 10 listed in the EEClass's chunk
+    // order, `.cctor` last) and of one with its own code (`List<Char>`); a generic method
+    // of a generic type (`ConvertAll<TOutput>`, named as its definition, `!!0` kept) in
+    // `dumpmd`; a method moved from ReadyToRun code to the JIT's (`JIT`, from its active
+    // code version); a nested parameter type by its own name (`ReadWriteParameters`);
+    // `name2ee` of a generic type's methods (nested generic definitions named as ClrMD
+    // names them, ``Outer`1+Leaf``, `Outer<T1>+Inner<T1>`; on 9 and 10 a slot without an
+    // entry point has no method for it); a MethodTable instantiated over an emitted type
+    // (dotnet-dump's `<error>` name); an address that is no MethodTable.
+    ("seed-net8-wks-heap", "dumpmt -md 7f0e704cbd50"),
+    ("seed-net8-wks-heap", "dumpmt -md 7f0e70493598"),
+    ("seed-net8-wks-heap", "dumpmt -md 7f0e704c3ce0"),
+    ("seed-net8-wks-heap", "dumpmd 00007F0E704C9070"),
+    ("seed-net8-wks-heap", "dumpmd 00007F0E704C8E80"),
+    ("seed-net9-wks-heap", "dumpmt -md 7fe94eeb9a68"),
+    ("seed-net9-wks-heap", "dumpmt -md 7fe94ee063c8"),
+    ("seed-net9-wks-heap", "dumpmt -md 7fe94eea52a8"),
+    ("seed-net9-wks-heap", "dumpmd 00007FE94EEB19C8"),
+    ("seed-net9-wks-heap", "dumpmd 00007FE94EE05A38"),
+    ("seed-net10-wks-heap", "dumpmt -md 7f86adf54250"),
+    ("seed-net10-wks-heap", "dumpmt -md 7f86ade9a910"),
+    ("seed-net10-wks-heap", "dumpmt -md 7f86adf3a0c0"),
+    ("seed-net10-wks-heap", "dumpmd 00007F86ADF461A8"),
+    ("seed-net10-wks-heap", "dumpmd 00007F86ADE99F80"),
+    ("ops-net8-wks-heap", "dumpmt -md 7f0453a64a40"),
+    ("ops-net9-wks-heap", "dumpmt -md 7f3af5d427c8"),
+    ("ops-net9-wks-heap", "dumpmt -md 7f3af6aa5af0"),
+    ("ops-net10-wks-heap", "dumpmt -md 7f085829bc50"),
+    ("ops-net10-wks-heap", "dumpmt -md 7f0859326d70"),
+    ("zoo-net8-wks-heap", "name2ee scenarios DocProc.Zoo.Outer`1..ctor"),
+    ("zoo-net8-wks-heap", "name2ee *!Inner"),
+    ("zoo-net8-wks-heap", "name2ee System.Private.CoreLib.dll System.Collections.Generic.List`1..ctor"),
+    ("zoo-net8-wks-heap", "dumpmt -md 7fa0766dc938"),
+    ("zoo-net8-wks-heap", "dumpmt -md 7fa0766fd340"),
+    ("zoo-net9-wks-heap", "name2ee scenarios DocProc.Zoo.Outer`1..ctor"),
+    ("zoo-net9-wks-heap", "name2ee *!Inner"),
+    ("zoo-net9-wks-heap", "name2ee System.Private.CoreLib.dll System.Collections.Generic.List`1..ctor"),
+    ("zoo-net9-wks-heap", "dumpmt -md 00007f1089838690"),
+    ("zoo-net9-wks-heap", "dumpmt -md 00007f10898386a0"),
+    ("zoo-net10-wks-heap", "name2ee scenarios DocProc.Zoo.Outer`1..ctor"),
+    ("zoo-net10-wks-heap", "name2ee *!Inner"),
+    ("zoo-net10-wks-heap", "name2ee System.Private.CoreLib.dll System.Collections.Generic.List`1..ctor"),
+    ("zoo-net10-wks-heap", "dumpmt -md 7fa55f55e010"),
+    // Non-GC thread statics on 9 and 10 (issue 17): `ProcessorIdCache.t_currentProcessorIdCache`
+    // (an int in the main thread's in-flight entry: the array's is still empty),
+    // `Thread+DirectOnThreadLocalData.pNativeThread` (a `DirectOnThreadLocalData` index: in
+    // the `ThreadLocalData` itself, every thread), `Lock+ThreadId.t_threadId` (array
+    // entries), `EventSource`'s byte (no thread has it); dumpclass's uppercase token.
+    ("ops-net10-wks-heap", "dumpmt -all 00007f08585dadb8"),
+    ("ops-net10-wks-heap", "dumpclass 00007f08585dadb8"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f0857e68500"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f08585c5ed8"),
+    ("ops-net10-wks-heap", "dumpmt -all 00007f0857f07d40"),
+    ("ops-net9-wks-heap", "dumpmt -all 00007f3af5ee10b0"),
+    ("ops-net9-wks-heap", "dumpclass 00007f3af5ee10b0"),
+    ("ops-net9-wks-heap", "dumpmt -all 00007f3af5d4c1b8"),
+    ("zoo-net10-wks-heap", "dumpmt -all 00007fa55f078500"),
 ];
 
 /// The expected file of a command.
@@ -338,14 +398,16 @@ fn expected_file(dump: &str, command: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/types").join(dump).join(format!("{name}.txt"))
 }
 
-/// Equal, but for `<Unloaded Type>` where clrheap prints a name, and a generic
+/// Equal, but for `<Unloaded Type>` (and dumpmt's `Name: <error>` for a generic
+/// instantiation over an emitted type) where clrheap prints a name, and a generic
 /// instantiation over a type emitted at run time, which dotnet-dump's managed commands
 /// name as the generic definition (`List<T1>`; see [`emitted_instantiations_are_no_definitions`]).
 fn compare(ours: &str, want: &str) -> Result<(), String> {
     let a: Vec<&str> = ours.lines().collect();
     let b: Vec<&str> = want.lines().collect();
     for (n, (x, y)) in a.iter().zip(b.iter()).enumerate() {
-        let ok = match (y.find("<Unloaded Type>"), y.strip_suffix("<T1>")) {
+        let unnamed = y.find("<Unloaded Type>").or_else(|| y.starts_with("Name:").then(|| y.find("<error>")).flatten());
+        let ok = match (unnamed, y.strip_suffix("<T1>")) {
             (Some(at), _) => x.len() > at && x[..at] == y[..at] && !x[at..].starts_with('<'),
             (None, Some(head)) => x == y || (x.starts_with(head) && x[head.len()..].starts_with("<DocProc.Zoo.") && x.ends_with('>')),
             (None, None) => x == y,
@@ -493,5 +555,19 @@ fn emitted_instantiations_are_no_definitions() {
         assert_eq!(&*heap.type_name(args[0]), element, "{dump} {mt:x}");
         assert_eq!(heap.method_table(args[0]).expect("a MethodTable").token >> 24, 0x02, "a TypeDef's MethodTable");
         assert_eq!(&*heap.type_name(mt), format!("System.Collections.Generic.List<{element}>"));
+    }
+    // The MethodTables whose `dumpmt` dotnet-dump names `<error>` are those instantiations.
+    for (dump, mt, element) in [
+        ("zoo-net8-wks-heap", 0x7fa0766dc938u64, "DocProc.Zoo.Emitted.Proxy"),
+        ("zoo-net8-wks-heap", 0x7fa0766fd340, "DocProc.Zoo.Collectible.Plugin"),
+        ("zoo-net10-wks-heap", 0x7fa55f55e010, "DocProc.Zoo.Emitted.Proxy"),
+    ] {
+        let path = lab.join("dumps").join(format!("{dump}.dmp"));
+        let space = open_dump(&path, &DumpOptions::default()).expect("open the dump");
+        let heap = Heap::open(Runtime::discover(std::sync::Arc::new(space)).expect("a runtime")).expect("a heap");
+        let args = heap.generic_args(mt).expect("its instantiation");
+        assert_eq!(args.len(), 1, "{dump} {mt:x}");
+        assert_eq!(&*heap.type_name(args[0]), element, "{dump} {mt:x}");
+        assert_eq!(heap.method_table(args[0]).expect("a MethodTable").token >> 24, 0x02, "a TypeDef's MethodTable");
     }
 }

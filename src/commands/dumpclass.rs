@@ -73,7 +73,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     let mut sos = Sos::new(out);
     sos.put(&format!("Class Name:      {name}\n"))?;
-    sos.put(&format!("mdToken:         {:016x}\n", info.token))?;
+    sos.put(&format!("mdToken:         {:016X}\n", info.token))?;
     sos.put(&format!("File:            {file}\n"))?;
     if major < 9 {
         sos.put(&format!("Parent Class:    {parent_class:016x}\n"))?;

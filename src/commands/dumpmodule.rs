@@ -34,7 +34,7 @@ use std::io::Write;
 
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec::flag("-mt", "Also list the types the module defines and the types it references, loaded ones."),
-    OptionSpec::flag("-prof", "The methods whose IL a profiler modified.").unsupported(),
+    OptionSpec::flag("-prof", "Also list the methods whose IL was replaced (a profiler's, or an emitted module's own IL)."),
 ];
 
 /// A TypeDef token of row `rid`.
@@ -113,6 +113,19 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         text.push_str(rule);
         for (mt, token, name) in referenced {
             text.push_str(&format!("{mt:016x} 0x{token:08x} {name}\n"));
+        }
+    }
+    if p.has("-prof") {
+        // The methods with IL in the module's dynamic IL table (SOS's "profiler modified
+        // IL"; an emitted module keeps all its methods' IL there).
+        let methods = session.heap.profiler_modified_methods(module.address);
+        if methods.is_empty() {
+            text.push_str("\nThis module has no methods with profiler modified IL.\n");
+        } else {
+            text.push_str("\nMethods in this module with profiler modified IL:\n");
+            for (md, name) in methods {
+                text.push_str(&format!("MethodDesc: {md:016x} Name: {} (IL Modified)\n", name.as_deref().unwrap_or("UNKNOWN")));
+            }
         }
     }
     out.write_all(text.as_bytes())?;

@@ -57,7 +57,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let mt = original & !3;
     let heap = &session.heap;
     if !heap.is_method_table(mt) {
-        writeln!(out, "{original:016x} is not a MethodTable")?;
+        writeln!(out, "{original:016X} is not a MethodTable\n")?;
         return Ok(());
     }
     if mt == heap.runtime.globals.free_mt {

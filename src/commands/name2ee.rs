@@ -23,7 +23,8 @@
 //! type matches when its name *contains* the text, ignoring case (`DocumentCache` finds
 //! `DocumentCacheEntry` too); otherwise, split at the last `.` (`..ctor` kept whole), a
 //! type whose name contains the first part is searched for a method (its method table's
-//! slots), then an instance field, then a static field named exactly like the second.
+//! slots that have an entry point), then an instance field, then a static field named
+//! exactly like the second.
 //! `/` in the text stands for `+`. Unlike dotnet-dump, types emitted at run time are named.
 use crate::args::{CommandArgs, OptionSpec};
 use crate::render::output::{write_json, Format};
@@ -183,7 +184,9 @@ fn match_type(session: &Session, mt: u64, type_name: &str, name: &str) -> Option
     if let Ok(rows) = heap.method_rows(mt) {
         for row in rows {
             let Some(signature) = row.name else { continue };
-            if row.method_desc != 0 && method_short_name(&signature) == member {
+            // ClrMD finds a slot's MethodDesc from its entry point: a slot without one
+            // (9 and 10 fill slots when a method is first called) has no method for it.
+            if row.method_desc != 0 && row.entry != 0 && method_short_name(&signature) == member {
                 return Some(Match::Method { md: row.method_desc, signature });
             }
         }

@@ -173,6 +173,7 @@ impl Heap {
             crate::runtime::layouts::EEClassCounts::Fixed {
                 num_instance_fields,
                 num_static_fields,
+                ..
             } => (
                 space.read_u16(ee.wrapping_add(num_instance_fields))? as u32,
                 space.read_u16(ee.wrapping_add(num_static_fields))? as u32,

@@ -45,6 +45,26 @@ impl Heap {
         module_image(&self.runtime, module).ok().map(|i| i.path)
     }
 
+    /// The methods of `module` with IL in its dynamic IL table (what SOS calls profiler
+    /// modified IL), in MethodDef order: each one's MethodDesc (from the module's
+    /// MethodDef map; a method without one is left out, as it has no code to show) and
+    /// its DAC name.
+    pub fn profiler_modified_methods(&self, module: u64) -> Vec<(u64, Option<String>)> {
+        let Some(meta) = self.module_metadata(module) else { return Vec::new() };
+        let Ok(code) = crate::runtime::stack::codemap::CodeMap::new(&self.runtime) else { return Vec::new() };
+        let mut out = Vec::new();
+        for rid in 1..=meta.rows(crate::metadata::TableId::MethodDef) {
+            if crate::runtime::code_versions::dynamic_il(&self.runtime, module, 0x0600_0000 | rid).is_none() {
+                continue;
+            }
+            if let Ok(Some(md)) = code.method_def_to_desc(module, rid) {
+                let name = self.method_desc_report(md, None).ok().and_then(|r| r.name);
+                out.push((md, name));
+            }
+        }
+        out
+    }
+
     /// The methods `dumpmt -md` lists for a MethodTable.
     pub fn method_rows(&self, mt: u64) -> Result<Vec<MethodRow>> {
         let meta_of = |module: u64| self.module_metadata(module);
@@ -52,6 +72,14 @@ impl Heap {
         let slots = method_table_slots(&self.runtime, mt, &meta_of, &info_of)?;
         let cache = MetadataCache::default();
         let namer = |m: u64| self.try_type_name(m).map(|n| n.to_string());
+        // As the DAC names methods (`GetMethodDescName`, as dumpmd prints them: a generic
+        // owner `List`1[[System.__Canon, System.Private.CoreLib]]`, a nested parameter
+        // type by its own name), else from the heap's type names.
+        let name_of = |md: u64| {
+            // A namer (and its budget) per name.
+            let dac = crate::runtime::stack::dac_names::DacNamer::new(&self.runtime, &cache);
+            dac.method_desc_name(md).or_else(|| method_desc_name(&self.runtime, &cache, &namer, md))
+        };
         let mut rows: Vec<MethodRow> = slots
             .into_iter()
             .map(|s| MethodRow {
@@ -59,7 +87,7 @@ impl Heap {
                 entry: s.entry,
                 method_desc: s.method_desc,
                 jit: s.jit,
-                name: (s.method_desc != 0).then(|| method_desc_name(&self.runtime, &cache, &namer, s.method_desc)).flatten(),
+                name: (s.method_desc != 0).then(|| name_of(s.method_desc)).flatten(),
             })
             .collect();
         if self.method_table(mt)?.is_array() {

@@ -148,15 +148,22 @@ impl Heap {
     /// thread's non-collectible thread-static array holds, at the type's `GCTlsIndex`
     /// entry, the type's storage, the field's slot at its FieldDesc offset from there.
     /// 8: each thread's `ThreadLocalModule` of the type's module holds the module's GC
-    /// thread-static block, the field at its FieldDesc offset there. Non-GC thread statics,
-    /// and on 8 those of generic instantiations ("dynamic"), are not read: none listed.
+    /// thread-static block, the field at its FieldDesc offset there. Non-GC thread statics
+    /// on 9 and 10: [`Heap::non_gc_thread_static_values`]. On 8 non-GC thread statics and
+    /// those of generic instantiations ("dynamic") are not read: none listed.
     pub fn thread_static_values(&self, field: &crate::heap::Field) -> Vec<(u32, Result<crate::heap::Value, crate::heap::ValueError>)> {
         let fd = &field.desc;
-        if !field.is_thread_static() || !fd.is_gc_static() {
+        if !field.is_thread_static() {
             return Vec::new();
         }
         if self.runtime.layout.thread_statics.local_block.is_some() {
+            if !fd.is_gc_static() {
+                return Vec::new();
+            }
             return self.net8_thread_static_values(field);
+        }
+        if !fd.is_gc_static() {
+            return self.non_gc_thread_static_values(field);
         }
         let Some(entry) = self.thread_statics_entry(field.class) else { return Vec::new() };
         let (roots, warnings) = crate::runtime::threads::thread_statics_roots(&self.runtime, &self.threads);
@@ -182,6 +189,37 @@ impl Heap {
                 }
             };
             out.push((root.os_thread_id, self.read_field_at(fd, storage.wrapping_add(u64::from(fd.offset)))));
+        }
+        out
+    }
+
+    /// Non-GC (primitive) thread statics on 9 and 10: every thread whose storage for the
+    /// type's `NonGCTlsIndex` exists (its array entry, or its in-flight entry while the
+    /// class constructor runs), the field at its FieldDesc offset from that storage.
+    fn non_gc_thread_static_values(&self, field: &crate::heap::Field) -> Vec<(u32, Result<crate::heap::Value, crate::heap::ValueError>)> {
+        use crate::runtime::layouts::StaticsLayout;
+        let layout = &self.runtime.layout;
+        if !matches!(layout.type_loader.statics, StaticsLayout::DynamicStaticsInfo { .. }) {
+            return Vec::new();
+        }
+        let space = self.space();
+        let ts = layout.thread_statics;
+        let Some(aux) = space.read_ptr(field.class.wrapping_add(layout.method_table.aux_data)).ok().filter(|&a| a != 0) else {
+            return Vec::new();
+        };
+        let info = aux.wrapping_sub(ts.info_size);
+        let Ok(raw) = space.read_u32(info.wrapping_add(ts.non_gc_tls_index)) else { return Vec::new() };
+        if raw == u32::MAX {
+            return Vec::new(); // never allocated: no thread has them
+        }
+        let fd = &field.desc;
+        let mut out = Vec::new();
+        for t in self.threads.iter() {
+            match crate::runtime::threads::thread_static_base(&self.runtime, t.address, raw) {
+                Ok(Some(base)) => out.push((t.os_id, self.read_field_at(fd, base.wrapping_add(u64::from(fd.offset))))),
+                Ok(None) => {}
+                Err(e) => self.warnings().warn(format!("thread {:x}: cannot read its thread statics: {e}", t.os_id)),
+            }
         }
         out
     }

@@ -252,8 +252,15 @@ impl Heap {
             return Ok(raw);
         }
         let args = self.generic_args(mt)?;
-        // ClrMD names a generic definition's own parameters by position (`List<T1>`,
-        // `IAdditionOperators<T1, T2, T3>`), whatever the metadata calls them.
+        // ClrMD names a generic definition's own parameters by position within each
+        // nesting level (`List<T1>`, `IAdditionOperators<T1, T2, T3>`,
+        // `Outer<T1>+Inner<T1>`), whatever the metadata calls them; a nested type without
+        // an arity of its own keeps the metadata's name (``Outer`1+Leaf``).
+        if !args.is_empty() && args.iter().all(|&th| self.type_var_at(th)) {
+            let name = crate::metadata::generic_definition_name(&raw);
+            check_name_len(&name)?;
+            return Ok(name);
+        }
         let names = args
             .iter()
             .enumerate()

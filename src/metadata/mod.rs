@@ -34,7 +34,7 @@ pub use pe::{CliHeader, CodeViewInfo, DataDirectory, ImageLayout, ImageSource, P
 pub use reader::{
     AssemblyInfo, AssemblyRefInfo, FieldInfo, MemberRefInfo, MetadataReader, MethodInfo,
     TypeDefInfo, TypeRefInfo, field_flags, primitive_name, strip_generic_arity, type_flags,
-    with_generic_args,
+    generic_definition_name, with_generic_args,
 };
 pub use signature::{
     SigType, decode_field_signature, decode_local_signature, decode_method_params, decode_type,

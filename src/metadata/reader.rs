@@ -813,6 +813,27 @@ fn split_arity(name: &str) -> (&str, usize) {
     }
 }
 
+/// A generic definition's name as ClrMD spells it (the DAC names it without arguments):
+/// each segment's arity becomes its own parameters counted from 1
+/// (``Outer`1+Inner`1`` gives `Outer<T1>+Inner<T1>`), when the last segment has an
+/// arity; otherwise the name is kept as it is (``Outer`1+Leaf``).
+pub fn generic_definition_name(full_name: &str) -> String {
+    if full_name.rsplit('+').next().is_none_or(|last| split_arity(last).1 == 0) {
+        return full_name.to_string();
+    }
+    let segments: Vec<String> = full_name
+        .split('+')
+        .map(|seg| match split_arity(seg) {
+            (base, arity) if arity > 0 && arity <= 64 => {
+                let params: Vec<String> = (1..=arity).map(|i| format!("T{i}")).collect();
+                format!("{base}<{}>", params.join(", "))
+            }
+            _ => seg.to_string(),
+        })
+        .collect();
+    segments.join("+")
+}
+
 /// Fills generic arguments into a full name with arity suffixes, segment by segment:
 /// ``A.Dictionary`2+Entry`` with `[K, V]` gives `A.Dictionary<K, V>+Entry`. Arguments left
 /// over (arity suffixes missing) go to the last segment.

@@ -183,6 +183,11 @@ pub static BINDINGS: &[Binding] = &[
         EEClassCounts::Fixed { num_static_fields, .. } => Some(num_static_fields),
         EEClassCounts::Packed => None,
     }),
+    field(9, "EEClass", "NumMethods", |l| match &mut l.ee_class.counts {
+        EEClassCounts::Fixed { num_methods, .. } => Some(num_methods),
+        EEClassCounts::Packed => None,
+    }),
+    field(10, "EEClass", "MethodDescChunk", |l| Some(&mut l.ee_class.chunks)),
     field(9, "ArrayClass", "Rank", |l| Some(&mut l.ee_class.array_rank)),
     // TypeDesc
     field(9, "TypeDesc", "TypeAndFlags", |l| Some(&mut l.type_desc.type_and_flags)),
@@ -263,6 +268,14 @@ pub static BINDINGS: &[Binding] = &[
     field(10, "ThreadLocalData", "NonCollectibleTlsArrayData", |l| Some(&mut l.thread_statics.non_collectible_array)),
     size(10, "ThreadStaticsInfo", |l| Some(&mut l.thread_statics.info_size)),
     field(10, "ThreadStaticsInfo", "GCTlsIndex", |l| Some(&mut l.thread_statics.gc_tls_index)),
+    field(10, "ThreadStaticsInfo", "NonGCTlsIndex", |l| Some(&mut l.thread_statics.non_gc_tls_index)),
+    field(10, "ThreadLocalData", "NonCollectibleTlsDataCount", |l| Some(&mut l.thread_statics.non_collectible_count)),
+    field(10, "ThreadLocalData", "CollectibleTlsDataCount", |l| Some(&mut l.thread_statics.collectible_count)),
+    field(10, "ThreadLocalData", "CollectibleTlsArrayData", |l| Some(&mut l.thread_statics.collectible_array)),
+    field(10, "ThreadLocalData", "InFlightData", |l| Some(&mut l.thread_statics.in_flight)),
+    field(10, "InFlightTLSData", "Next", |l| Some(&mut l.thread_statics.in_flight_next)),
+    field(10, "InFlightTLSData", "TlsIndex", |l| Some(&mut l.thread_statics.in_flight_index)),
+    field(10, "InFlightTLSData", "TLSData", |l| Some(&mut l.thread_statics.in_flight_data)),
     // Objects
     field(9, "Exception", "_message", |l| Some(&mut l.exception.message)),
     field(9, "Exception", "_innerException", |l| Some(&mut l.exception.inner_exception)),
@@ -283,6 +296,9 @@ pub static BINDINGS: &[Binding] = &[
     field(9, "MethodDesc", "ChunkIndex", |l| Some(&mut l.method_desc.chunk_index)),
     size(9, "MethodDescChunk", |l| Some(&mut l.method_desc.chunk_size)),
     field(9, "MethodDescChunk", "MethodTable", |l| Some(&mut l.method_desc.chunk_method_table)),
+    field(9, "MethodDescChunk", "Next", |l| Some(&mut l.method_desc.chunk_next)),
+    field(9, "MethodDescChunk", "Size", |l| Some(&mut l.method_desc.chunk_units)),
+    field(9, "MethodDescChunk", "Count", |l| Some(&mut l.method_desc.chunk_count)),
     field(9, "MethodDescChunk", "FlagsAndTokenRange", |l| Some(&mut l.method_desc.chunk_token_range)),
     global(9, "MethodDescAlignment", |l| Some(&mut l.method_desc.alignment), |v| v.is_power_of_two() && v <= 64),
     global(9, "MethodDescTokenRemainderBitCount", |l| Some(&mut l.method_desc.token_remainder_bits), |v| {

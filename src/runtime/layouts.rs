@@ -68,8 +68,9 @@ pub enum EEClassCounts {
     /// u32s at `EEClass + u8(EEClass + 50)` in the order instance fields, methods,
     /// static fields (.NET 8's "packed fields").
     Packed,
-    /// u16 fields at fixed offsets (.NET 9 and 10).
-    Fixed { num_instance_fields: u64, num_static_fields: u64 },
+    /// u16 fields at fixed offsets (.NET 9 and 10). `NumMethods` counts the class's
+    /// method slots, inherited ones included (what `dumpmt` calls "Number of Methods").
+    Fixed { num_instance_fields: u64, num_methods: u64, num_static_fields: u64 },
 }
 
 /// How a thread's allocation context is reached.
@@ -193,6 +194,9 @@ pub struct EEClassLayout {
     /// `EEClass.MethodTable` (the canonical MethodTable).
     pub method_table: u64,
     pub field_desc_list: u64,
+    /// `EEClass.Chunks`: the first of the class's MethodDescChunks (the MethodDescs of
+    /// the methods it introduces, shared by the instantiations of its canonical type).
+    pub chunks: u64,
     pub counts: EEClassCounts,
     /// u8 rank of an `ArrayClass`.
     pub array_rank: u64,
@@ -276,6 +280,26 @@ pub struct ThreadStaticsLayout {
     /// `DocProc.Zoo.ZooRoots` holds 2 there, its `PerThread` storage's index in every
     /// thread's array). Read only for types with thread statics.
     pub gc_tls_index: u64,
+    /// `ThreadStaticsInfo.NonGCTlsIndex` (u32; 10 descriptor: +0): the entry of a type's
+    /// non-GC thread statics (an `sbyte[]` whose data holds them: a field's value at its
+    /// FieldDesc offset from the array, as the GC ones from theirs). On ops-net9/10
+    /// `ProcessorIdCache` has 4 there (non-collectible array entry 2).
+    pub non_gc_tls_index: u64,
+    /// `ThreadLocalData.cNonCollectibleTlsData` (i32: the valid index offsets of the
+    /// non-collectible array, counting its two header words), `cCollectibleTlsData`,
+    /// `pCollectibleTlsArrayData` (handles), `pInFlightData` (10 descriptor:
+    /// `NonCollectibleTlsDataCount` 0, `CollectibleTlsDataCount` 4,
+    /// `CollectibleTlsArrayData` 16, `InFlightData` 32; the same on 9's dumps).
+    pub non_collectible_count: u64,
+    pub collectible_count: u64,
+    pub collectible_array: u64,
+    pub in_flight: u64,
+    /// `InFlightTLSData`: `Next`, `TlsIndex` (u32), `TLSData` (a handle to the storage of
+    /// a type whose class constructor had not finished when the thread first touched its
+    /// thread statics: ops-net9/10's main thread holds `ProcessorIdCache`'s there).
+    pub in_flight_next: u64,
+    pub in_flight_index: u64,
+    pub in_flight_data: u64,
     /// .NET 8's per-thread, per-module thread statics (`None` on 9 and 10).
     pub local_block: Option<ThreadLocalBlockLayout>,
 }
@@ -309,7 +333,21 @@ pub struct ThreadLocalBlockLayout {
 
 /// On 8 thread statics sit behind strong handles; the 9/10 values are unused there.
 const THREAD_STATICS: ThreadStaticsLayout =
-    ThreadStaticsLayout { non_collectible_array: 8, thread: 24, info_size: 40, gc_tls_index: 4, local_block: None };
+    ThreadStaticsLayout {
+        non_collectible_array: 8,
+        thread: 24,
+        info_size: 40,
+        gc_tls_index: 4,
+        non_gc_tls_index: 0,
+        non_collectible_count: 0,
+        collectible_count: 4,
+        collectible_array: 16,
+        in_flight: 32,
+        in_flight_next: 0,
+        in_flight_index: 8,
+        in_flight_data: 16,
+        local_block: None,
+    };
 const NET8_THREAD_STATICS: ThreadStaticsLayout = ThreadStaticsLayout {
     local_block: Some(ThreadLocalBlockLayout { table: 0x438, table_size: 0x440, gc_statics_handle: 0x10, class_flags: 0x18, module_index: 1232 }),
     ..THREAD_STATICS
@@ -468,6 +506,12 @@ pub struct MethodDescLayout {
     /// The size of `MethodDescChunk`.
     pub chunk_size: u64,
     pub chunk_method_table: u64,
+    /// `MethodDescChunk.Next` (the class's next chunk), `Size` (u8: the chunk's bytes
+    /// after its header, in `alignment` units, minus one) and `Count` (u8: its
+    /// MethodDescs, minus one).
+    pub chunk_next: u64,
+    pub chunk_units: u64,
+    pub chunk_count: u64,
     pub chunk_token_range: u64,
     /// Global `MethodDescTokenRemainderBitCount`.
     pub token_remainder_bits: u64,
@@ -969,6 +1013,9 @@ const METHOD_DESC: MethodDescLayout = MethodDescLayout {
     alignment: 8,
     chunk_size: 24,
     chunk_method_table: 0,
+    chunk_next: 8,
+    chunk_units: 16,
+    chunk_count: 17,
     chunk_token_range: 18,
     token_remainder_bits: 12,
     slot: 4,
@@ -1031,6 +1078,7 @@ pub static NET8: Layout = Layout {
     ee_class: EEClassLayout {
         method_table: 16,
         field_desc_list: 24,
+        chunks: 32,
         counts: EEClassCounts::Packed,
         array_rank: 56,
     },
@@ -1202,8 +1250,10 @@ pub static NET9: Layout = Layout {
     ee_class: EEClassLayout {
         method_table: 16,
         field_desc_list: 24,
+        chunks: 32,
         counts: EEClassCounts::Fixed {
             num_instance_fields: 50,
+            num_methods: 52,
             num_static_fields: 54,
         },
         array_rank: 72,
@@ -1377,8 +1427,10 @@ pub static NET10: Layout = Layout {
     ee_class: EEClassLayout {
         method_table: 16,
         field_desc_list: 24,
+        chunks: 32,
         counts: EEClassCounts::Fixed {
             num_instance_fields: 50,
+            num_methods: 52,
             num_static_fields: 54,
         },
         array_rank: 72,

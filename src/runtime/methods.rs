@@ -24,6 +24,9 @@ use std::collections::HashMap;
 const MAX_SLOTS: usize = 1 << 16;
 /// Deepest parent chain followed.
 const MAX_PARENTS: usize = 256;
+/// Most MethodDescChunks followed for one class (a chunk holds at most 256 MethodDescs;
+/// `NumMethods` is a u16).
+const MAX_CHUNKS: usize = 1 << 12;
 
 const MD_CLASSIFICATION_MASK: u16 = 0x7;
 const MD_HAS_NON_VTABLE_SLOT: u16 = 0x8;
@@ -161,6 +164,95 @@ fn non_virtual_slot_address(rt: &Runtime, mt: u64, num_virtuals: u16, index: u32
     }
 }
 
+/// `EEClass.NumMethods` of the class of `mt`: its method slots, inherited ones included.
+pub fn class_num_methods(rt: &Runtime, mt: u64) -> Result<u32> {
+    use super::layouts::EEClassCounts;
+    let space = &rt.space;
+    let ee = ee_class_of(rt, mt)?;
+    Ok(match rt.layout.ee_class.counts {
+        EEClassCounts::Packed => {
+            let packed = ee.wrapping_add(space.read_u8(ee.wrapping_add(50))? as u64);
+            space.read_u32(packed.wrapping_add(4))?
+        }
+        EEClassCounts::Fixed { num_methods, .. } => space.read_u16(ee.wrapping_add(num_methods))? as u32,
+    })
+}
+
+/// The canonical MethodTable of `mt` (itself unless `EEClassOrCanonMT` has its low bit set).
+fn canonical_of(rt: &Runtime, mt: u64) -> Result<u64> {
+    let v = rt.space.read_ptr(mt.wrapping_add(rt.layout.method_table.ee_class_or_canon))?;
+    Ok(if v & 1 != 0 { v & !1 } else { mt })
+}
+
+/// The EEClass of `mt` (through its canonical MethodTable).
+fn ee_class_of(rt: &Runtime, mt: u64) -> Result<u64> {
+    let canonical = canonical_of(rt, mt)?;
+    let ee = rt.space.read_ptr(canonical.wrapping_add(rt.layout.method_table.ee_class_or_canon))?;
+    anyhow::ensure!(ee & 1 == 0 && ee != 0, "MethodTable {mt:x} has no EEClass");
+    Ok(ee)
+}
+
+/// Whether `mt` is an instantiation of a generic type (not an array).
+fn is_generic_instantiation(rt: &Runtime, mt: u64) -> bool {
+    use super::layouts::{MTF_GENERICS_MASK, MTF_HAS_COMPONENT_SIZE};
+    rt.space
+        .read_u32(mt.wrapping_add(rt.layout.method_table.flags))
+        .is_ok_and(|f| f & MTF_HAS_COMPONENT_SIZE == 0 && f & MTF_GENERICS_MASK != 0)
+}
+
+/// The size of a MethodDesc with its optional slots, when its kind's size is known.
+fn method_desc_full_size(rt: &Runtime, flags: u16) -> Option<u64> {
+    let mut size = method_desc_size(rt, flags)?;
+    if flags & MD_HAS_NON_VTABLE_SLOT != 0 {
+        size += 8;
+    }
+    if flags & MD_METHOD_IMPL != 0 {
+        size += 16;
+    }
+    if flags & MD_HAS_NATIVE_CODE_SLOT != 0 {
+        size += 8;
+    }
+    Some(size)
+}
+
+/// The MethodDescs the class of `mt` introduces, from its EEClass's MethodDescChunks (as
+/// the runtime's introduced-method iterator walks them): for a generic instantiation,
+/// those of its canonical MethodTable, which every instantiation sharing its code uses.
+/// A MethodDesc is where its `ChunkIndex` says (counted in `alignment` units from the
+/// chunk's header); one of a kind whose size is not known is stepped over unit by unit
+/// to the next that is. Chunks of another MethodTable end the walk.
+pub fn class_method_descs(rt: &Runtime, mt: u64) -> Result<Vec<MethodDescInfo>> {
+    let space = &rt.space;
+    let l = &rt.layout.method_desc;
+    let canonical = canonical_of(rt, mt)?;
+    let ee = ee_class_of(rt, mt)?;
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut chunk = space.read_ptr(ee.wrapping_add(rt.layout.ee_class.chunks))?;
+    while chunk != 0 && seen.insert(chunk) && seen.len() <= MAX_CHUNKS {
+        if space.read_ptr(chunk.wrapping_add(l.chunk_method_table))? != canonical {
+            break;
+        }
+        let units = space.read_u8(chunk.wrapping_add(l.chunk_units))? as u64 + 1;
+        let count = space.read_u8(chunk.wrapping_add(l.chunk_count))? as usize + 1;
+        let first = chunk.wrapping_add(l.chunk_size);
+        let (mut at, mut found) = (0u64, 0usize);
+        while at < units && found < count {
+            let md = first.wrapping_add(at * l.alignment);
+            if space.read_u8(md.wrapping_add(l.chunk_index)).ok() != Some(at as u8) {
+                at += 1;
+                continue;
+            }
+            let info = method_desc(rt, md)?;
+            found += 1;
+            at += method_desc_full_size(rt, info.flags).map_or(1, |s| s.div_ceil(l.alignment).max(1));
+            out.push(info);
+        }
+        chunk = space.read_ptr(chunk.wrapping_add(l.chunk_next))?;
+    }
+    Ok(out)
+}
+
 /// The MethodDescs of the methods a MethodTable's type defines, by slot.
 fn own_method_descs(rt: &Runtime, code: &CodeMap, meta: &MetadataReader, module: u64, token: u32, mt: u64) -> Vec<MethodDescInfo> {
     let canon = {
@@ -191,23 +283,31 @@ pub fn method_table_slots(
 ) -> Result<Vec<SlotEntry>> {
     let code = CodeMap::new(rt)?;
     let (num_virtuals, _) = mt_counts(rt, mt)?;
-    // The MethodDescs of the type and its parents, most derived first.
+    // The MethodDescs of the type and its parents, most derived first (a parent's only
+    // for its virtual slots). A generic instantiation's are its canonical type's, from its
+    // EEClass (the module's MethodDef map holds the open type's).
     let mut by_slot: HashMap<u16, u64> = HashMap::new();
     let mut own: Vec<MethodDescInfo> = Vec::new();
+    let generic = is_generic_instantiation(rt, mt);
     let mut cur = mt;
     for depth in 0..MAX_PARENTS {
         if cur == 0 {
             break;
         }
         let Some((module, token, parent)) = info_of(cur) else { break };
-        if let Some(meta) = meta_of(module) {
-            let mds = own_method_descs(rt, &code, &meta, module, token, cur);
-            for md in &mds {
-                by_slot.entry(md.slot).or_insert(md.address);
-            }
-            if depth == 0 {
-                own = mds;
-            }
+        let mds = if is_generic_instantiation(rt, cur) {
+            class_method_descs(rt, cur).unwrap_or_default()
+        } else if let Some(meta) = meta_of(module) {
+            own_method_descs(rt, &code, &meta, module, token, cur)
+        } else {
+            Vec::new()
+        };
+        let virtuals = if depth == 0 { u16::MAX } else { mt_counts(rt, cur).map_or(0, |c| c.0) };
+        for md in mds.iter().filter(|md| md.slot < virtuals) {
+            by_slot.entry(md.slot).or_insert(md.address);
+        }
+        if depth == 0 {
+            own = mds;
         }
         cur = parent;
     }
@@ -216,21 +316,34 @@ pub fn method_table_slots(
         let entry = virtual_slot_address(rt, mt, s).and_then(|a| Ok(rt.space.read_ptr(a)?)).unwrap_or(0);
         let method_desc = by_slot.get(&(s as u16)).copied().unwrap_or(0);
         let md = (method_desc != 0).then(|| method_desc_info(rt, method_desc)).flatten();
-        rows.push(SlotEntry { slot: s, entry, method_desc, jit: jit_kind(&code, entry, md.as_ref()) });
+        rows.push(SlotEntry { slot: s, entry, method_desc, jit: jit_kind(rt, &code, entry, md.as_ref()) });
     }
     let mut rest: Vec<&MethodDescInfo> = own.iter().filter(|md| md.slot >= num_virtuals).collect();
-    rest.sort_by_key(|md| md.slot);
-    rest.dedup_by_key(|md| md.slot);
+    // An instantiation that shares its canonical type's code has no non-virtual slots of
+    // its own: a method's entry is its canonical MethodTable's slot. The 9 and 10 DACs
+    // list such a type's non-virtual methods as its EEClass's chunks hold them (where a
+    // `.cctor` comes last), not by slot.
+    let slots_of = if generic { canonical_of(rt, mt).unwrap_or(mt) } else { mt };
+    if slots_of == mt || rt.version.major < 9 {
+        rest.sort_by_key(|md| md.slot);
+    }
+    let mut seen_slots = std::collections::HashSet::new();
+    rest.retain(|md| seen_slots.insert(md.slot));
+    if generic {
+        // The class's slots only (`NumMethods`).
+        let total = class_num_methods(rt, mt).unwrap_or(u32::MAX);
+        rest.retain(|md| (md.slot as u32) < total);
+    }
     for md in rest {
         let entry = match md.own_slot {
             Some(e) => e,
-            None => non_virtual_slot_address(rt, mt, num_virtuals, (md.slot - num_virtuals) as u32)
+            None => non_virtual_slot_address(rt, slots_of, num_virtuals, (md.slot - num_virtuals) as u32)
                 .ok()
                 .flatten()
                 .and_then(|a| rt.space.read_ptr(a).ok())
                 .unwrap_or(0),
         };
-        rows.push(SlotEntry { slot: md.slot as u32, entry, method_desc: md.address, jit: jit_kind(&code, entry, Some(md)) });
+        rows.push(SlotEntry { slot: md.slot as u32, entry, method_desc: md.address, jit: jit_kind(rt, &code, entry, Some(md)) });
     }
     Ok(rows)
 }
@@ -266,8 +379,10 @@ pub fn array_method_slots(rt: &Runtime, mt: u64, canonical: u64) -> Vec<SlotEntr
     rows
 }
 
-/// How the code at `entry` or the MethodDesc's native code was made.
-fn jit_kind(code: &CodeMap, entry: u64, md: Option<&MethodDescInfo>) -> JitKind {
+/// How the code at `entry` was made, else the MethodDesc's current code (its active code
+/// version, as the DAC's `NativeCodeAddr`: a method that went from ReadyToRun code to
+/// the JIT's tier 1 is `JIT`), else its native code slot's.
+fn jit_kind(rt: &Runtime, code: &CodeMap, entry: u64, md: Option<&MethodDescInfo>) -> JitKind {
     let kind = |ip: u64| match code.lookup(ip) {
         Ok(Some(c)) => Some(match c.kind {
             CodeKind::Jit => JitKind::Jit,
@@ -280,5 +395,7 @@ fn jit_kind(code: &CodeMap, entry: u64, md: Option<&MethodDescInfo>) -> JitKind 
     {
         return k;
     }
-    md.and_then(|m| m.native_code).and_then(kind).unwrap_or(JitKind::None)
+    let Some(md) = md else { return JitKind::None };
+    let current = super::code_versions::method_desc_data(rt, md.address, None).ok().and_then(|d| d.native_code);
+    current.or(md.native_code).and_then(kind).unwrap_or(JitKind::None)
 }

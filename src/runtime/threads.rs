@@ -318,6 +318,70 @@ pub fn thread_statics_roots(rt: &Runtime, threads: &[ManagedThread]) -> (Vec<Thr
     (roots, warnings)
 }
 
+/// Most in-flight thread-static entries followed on one thread.
+const MAX_IN_FLIGHT: usize = 4096;
+
+/// Where a type's thread statics of one kind (its `TLSIndex`, raw) start on a thread (9
+/// and 10, as the runtime's `GetThreadLocalStaticBaseNoCreate` finds them): the index's
+/// entry of the thread's non-collectible array (offset - 2), of its collectible array (a
+/// handle), or the `ThreadLocalData` itself plus the offset (`DirectOnThreadLocalData`);
+/// when that is empty, the thread's in-flight entry for the index (a handle). `None` when
+/// the thread has none (or its `ThreadLocalData` no longer points back at it).
+pub fn thread_static_base(rt: &Runtime, thread: u64, raw_index: u32) -> Result<Option<u64>> {
+    use super::layouts::{TLS_INDEX_ARRAY_BASE, TLS_INDEX_OFFSET_MASK, TLS_INDEX_TYPE_SHIFT};
+    let Some(local_data) = rt.layout.thread.local_data else { return Ok(None) };
+    if raw_index == u32::MAX {
+        return Ok(None);
+    }
+    let space = &*rt.space;
+    let ts = rt.layout.thread_statics;
+    let data = space.read_ptr(thread.wrapping_add(local_data))?;
+    if data == 0 || space.read_ptr(data.wrapping_add(ts.thread))? != thread {
+        return Ok(None);
+    }
+    let offset = raw_index & TLS_INDEX_OFFSET_MASK;
+    let handle_target = |handle: u64| -> Result<u64> { if handle == 0 { Ok(0) } else { Ok(space.read_ptr(handle)?) } };
+    let base = match raw_index >> TLS_INDEX_TYPE_SHIFT {
+        0 => {
+            let count = space.read_u32(data.wrapping_add(ts.non_collectible_count))?;
+            let array = space.read_ptr(data.wrapping_add(ts.non_collectible_array))?;
+            match offset.checked_sub(TLS_INDEX_ARRAY_BASE) {
+                Some(entry) if offset < count && array != 0 => {
+                    space.read_ptr(array.wrapping_add(rt.layout.object.array_data).wrapping_add(8 * u64::from(entry)))?
+                }
+                _ => 0,
+            }
+        }
+        1 => {
+            let count = space.read_u32(data.wrapping_add(ts.collectible_count))?;
+            let array = space.read_ptr(data.wrapping_add(ts.collectible_array))?;
+            if offset < count && array != 0 {
+                handle_target(space.read_ptr(array.wrapping_add(8 * u64::from(offset)))?)?
+            } else {
+                0
+            }
+        }
+        2 => return Ok(Some(data.wrapping_add(u64::from(offset)))),
+        kind => anyhow::bail!("thread {thread:x}: thread-static index {raw_index:#x} of unknown kind {kind}"),
+    };
+    if base != 0 {
+        return Ok(Some(base));
+    }
+    let mut node = space.read_ptr(data.wrapping_add(ts.in_flight))?;
+    let mut seen = std::collections::HashSet::new();
+    while node != 0 && seen.insert(node) {
+        if seen.len() > MAX_IN_FLIGHT {
+            anyhow::bail!("thread {thread:x}: more than {MAX_IN_FLIGHT} in-flight thread-static entries");
+        }
+        if space.read_u32(node.wrapping_add(ts.in_flight_index))? == raw_index {
+            let target = handle_target(space.read_ptr(node.wrapping_add(ts.in_flight_data))?)?;
+            return Ok((target != 0).then_some(target));
+        }
+        node = space.read_ptr(node.wrapping_add(ts.in_flight_next))?;
+    }
+    Ok(None)
+}
+
 /// `(name, size in bytes, value)` of each x64 register as dotnet-dump sees a thread's
 /// context: through ClrMD's copy of the `NT_PRSTATUS` note into a Windows `CONTEXT`, in
 /// that structure's order (segment registers, `eflags`, general registers, `rip`). That

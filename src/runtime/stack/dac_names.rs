@@ -37,6 +37,8 @@ const MD_CLASSIFICATION_MASK: u16 = 7;
 const MC_INSTANTIATED: u16 = 5;
 const IMD_KIND_MASK: u16 = 7;
 const IMD_GENERIC_METHOD_DEFINITION: u16 = 0;
+/// The element type of a method's type variable (`!!n`).
+const ELEMENT_TYPE_MVAR: u32 = 0x1e;
 
 /// Names types and methods the DAC's way, with a budget per name.
 pub struct DacNamer<'a> {
@@ -265,7 +267,12 @@ impl<'a> DacNamer<'a> {
         if inst == 0 {
             return Vec::new();
         }
-        (0..n).map_while(|i| space.read_ptr(inst.wrapping_add(8 * i)).ok()).collect()
+        let args: Vec<u64> = (0..n).map_while(|i| space.read_ptr(inst.wrapping_add(8 * i)).ok()).collect();
+        // A generic method of a generic type's canonical MethodTable is instantiated over
+        // its own type variables (`ConvertAll<TOutput>`: one `MVAR` TypeDesc): the DAC
+        // names it as the definition, `!!0` left in its parameters.
+        let own_variables = args.iter().all(|&th| th & 2 != 0 && space.read_u32(th & !3).is_ok_and(|t| t & 0xff == ELEMENT_TYPE_MVAR));
+        if own_variables { Vec::new() } else { args }
     }
 
     /// `Owner.Method[[inst]](params)` for a MethodDesc.
