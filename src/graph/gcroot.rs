@@ -37,7 +37,8 @@ const BLOCK_BYTES: usize = 32;
 /// References one block can hold at most (5-byte pointers, null parent: 1 + 5 + 5 * 5).
 const BLOCK_REFS: usize = 5;
 
-/// The bytes a pointer takes in a block.
+/// The bytes a pointer takes in a block (what [`SizeClasses`] gives by id).
+#[cfg(test)]
 fn stored_size(ptr: u64) -> usize {
     let p = ptr & !3;
     if p == 0 {
@@ -62,11 +63,39 @@ struct Block {
     used: u8,
 }
 
+/// The bytes each object's address takes in a block ([`stored_size`]), from the object's
+/// id: ids are in address order, so two thresholds give the size class without reading
+/// the address (a cache miss per reference on a big heap).
+struct SizeClasses {
+    /// First id whose address is at least 2^40, and at least 2^48.
+    id40: usize,
+    id48: usize,
+}
+
+impl SizeClasses {
+    fn new(graph: &ObjectGraph) -> SizeClasses {
+        let addresses = graph.addresses();
+        SizeClasses {
+            id40: addresses.partition_point(|&a| a & !3 < 1 << 40),
+            id48: addresses.partition_point(|&a| a & !3 < 1 << 48),
+        }
+    }
+
+    fn size(&self, id: ObjectId) -> usize {
+        let id = id as usize;
+        if id < self.id40 {
+            5
+        } else if id < self.id48 {
+            6
+        } else {
+            8
+        }
+    }
+}
+
 impl Block {
-    fn new(graph: &ObjectGraph, object: ObjectId, parent: Option<ObjectId>) -> Block {
-        let used = 1
-            + stored_size(graph.address(object))
-            + parent.map_or(0, |p| stored_size(graph.address(p)));
+    fn new(classes: &SizeClasses, object: ObjectId, parent: Option<ObjectId>) -> Block {
+        let used = 1 + classes.size(object) + parent.map_or(0, |p| classes.size(p));
         Block {
             object,
             parent,
@@ -78,8 +107,8 @@ impl Block {
     }
 
     /// Adds a reference; false when the block is full.
-    fn store(&mut self, graph: &ObjectGraph, r: ObjectId) -> bool {
-        let size = stored_size(graph.address(r));
+    fn store(&mut self, classes: &SizeClasses, r: ObjectId) -> bool {
+        let size = classes.size(r);
         if self.used as usize + size > BLOCK_BYTES || self.len as usize >= BLOCK_REFS {
             return false;
         }
@@ -122,6 +151,9 @@ impl BitSet {
             }
             _ => false,
         }
+    }
+    fn contains(&self, id: ObjectId) -> bool {
+        self.0.get(id as usize / 64).is_some_and(|w| w & (1u64 << (id % 64)) != 0)
     }
     fn remove(&mut self, id: ObjectId) {
         if let Some(word) = self.0.get_mut(id as usize / 64) {
@@ -182,6 +214,12 @@ pub struct PathFinder<'g> {
     target: u64,
     seen: BitSet,
     found: FxHashMap<u64, u32>,
+    /// The ids of `found`'s objects: most references are not in it, and a bit says so
+    /// without hashing (or reading) their address.
+    found_ids: BitSet,
+    /// The target's id, when it is an object of the graph.
+    target_id: Option<ObjectId>,
+    classes: SizeClasses,
     links: Vec<Link>,
     refs: Vec<ObjectId>,
 }
@@ -196,6 +234,9 @@ impl<'g> PathFinder<'g> {
             target,
             seen: BitSet::new(graph.len()),
             found: FxHashMap::default(),
+            found_ids: BitSet::new(graph.len()),
+            target_id: graph.id_of(target),
+            classes: SizeClasses::new(graph),
             links: Vec::new(),
             refs: Vec::new(),
         }
@@ -231,6 +272,9 @@ impl<'g> PathFinder<'g> {
         if start == self.target {
             let l = self.new_link(start, None);
             self.found.insert(start, l);
+            if let Some(id) = self.graph.id_of(start) {
+                self.found_ids.insert(id);
+            }
             return Some(l);
         }
         let id = self.graph.id_of(start)?;
@@ -279,10 +323,13 @@ impl<'g> PathFinder<'g> {
     /// Expands `curr`: the target itself, or one of its references already known to
     /// lead to the target, gives a link; otherwise its unseen references are queued.
     fn walk(&mut self, stack: &mut Vec<Block>, parent: Option<ObjectId>, curr: ObjectId) -> Option<u32> {
-        let curr_addr = self.graph.address(curr);
-        if curr_addr == self.target {
+        // Compared by id: an object's address is read only when a chain needs it (reading
+        // it for every object expanded was a fifth of a search's time).
+        if Some(curr) == self.target_id {
+            let curr_addr = self.target;
             let l = self.new_link(curr_addr, None);
             self.found.insert(curr_addr, l);
+            self.found_ids.insert(curr);
             return Some(l);
         }
         if !self.contains_pointers(curr) {
@@ -293,21 +340,24 @@ impl<'g> PathFinder<'g> {
         let mut block: Option<Block> = None;
         let mut result = None;
         for &r in &refs {
-            let r_addr = self.graph.address(r);
-            if let Some(&next) = self.found.get(&r_addr) {
+            if self.found_ids.contains(r)
+                && let Some(&next) = self.found.get(&self.graph.address(r))
+            {
+                let curr_addr = self.graph.address(curr);
                 let l = self.new_link(curr_addr, Some(next));
                 self.found.insert(curr_addr, l);
+                self.found_ids.insert(curr);
                 result = Some(l);
                 break;
             }
             if !self.seen.insert(r) {
                 continue;
             }
-            let b = block.get_or_insert_with(|| Block::new(self.graph, curr, parent));
-            if !b.store(self.graph, r) {
+            let b = block.get_or_insert_with(|| Block::new(&self.classes, curr, parent));
+            if !b.store(&self.classes, r) {
                 stack.push(*b);
-                let mut fresh = Block::new(self.graph, curr, parent);
-                fresh.store(self.graph, r);
+                let mut fresh = Block::new(&self.classes, curr, parent);
+                fresh.store(&self.classes, r);
                 block = Some(fresh);
             }
         }
@@ -348,6 +398,7 @@ impl<'g> PathFinder<'g> {
             None => {
                 let n = self.new_link(addr, Some(curr));
                 self.found.insert(addr, n);
+                self.found_ids.insert(obj);
                 n
             }
         };
