@@ -16,8 +16,10 @@
 //! prints the table clrheap prints ([`UNKNOWN_JIT`]; those MethodDescs start with a byte a
 //! precode's type can have, 0x05, 0x90 or 0xff, which the DAC seems to take for a stub).
 //! The seven on ops-net10 are `System.Net.WebHeaderCollection` methods dotnet-dump calls
-//! "not a MethodDesc" (its `dumpmt -md` and `dumpmd` too); clrheap reads them and their
-//! ReadyToRun code.
+//! "not a MethodDesc" (its `dumpmt -md`, `dumpmd`, `token2ee` too); clrheap reads them and
+//! their ReadyToRun code, and [`web_header_collection_method_descs_are_method_descs`]
+//! proves from the dump that they are MethodDescs (vtable slot, MethodDef map and the
+//! code's ReadyToRun entry all lead to them).
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -200,4 +202,74 @@ fn expected_files_are_targets() {
 #[ignore]
 fn capture_expected_texts() {
     common::capture_sos_texts(TARGETS.iter().map(|(d, c)| (d.to_string(), c.to_string(), expected_file(d, c))));
+}
+
+/// The seven MethodDescs of `System.Net.WebHeaderCollection` (MethodTable 7f08592421b8 on
+/// ops-net10) that dotnet-dump's `dumpmt -md` lists at these vtable slots and then calls
+/// "not a MethodDesc" (its `dumpmd`, `gcinfo` and `name2ee` find nothing either), as
+/// (MethodDesc, slot) from that text.
+const WEB_HEADER_METHODS: &[(&str, u32)] = &[
+    ("00007F0859242078", 0x07),
+    ("00007F0859241F60", 0x0F),
+    ("00007F0859241DB8", 0x11),
+    ("00007F0859241EE8", 0x14),
+    ("00007F0859241F18", 0x15),
+    ("00007F0859242060", 0x18),
+    ("00007F0859241CF8", 0x1C),
+];
+
+/// They are MethodDescs: each address is reached three independent ways through the
+/// runtime's own tables. The MethodTable's vtable slot holds it (dotnet-dump's own listing,
+/// and clrheap's); the module's MethodDef map gives it for its token (`token2ee`); and the
+/// ReadyToRun image's method entry for its code maps the code back to it (`ip2md` of the
+/// code clrheap's `dumpmd` names). What clrheap reads from the MethodDesc itself (token,
+/// name, code) agrees with all three.
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn web_header_collection_method_descs_are_method_descs() {
+    let Some(lab) = common::lab_dir() else {
+        eprintln!("web_header_collection_method_descs_are_method_descs: the lab is not unpacked: skipped");
+        return;
+    };
+    let checks = common::Checks::new();
+    let dump = lab.join("dumps/ops-net10-wks-heap.dmp");
+    checks.run("ops-net10-wks-heap", "gcinfo-webheadercollection", || {
+        let table = common::try_command(&dump, "dumpmt -md 7f08592421b8")?;
+        if !table.contains("Name:                System.Net.WebHeaderCollection\n") {
+            return Err("7f08592421b8 is not WebHeaderCollection's MethodTable".into());
+        }
+        for &(md, slot) in WEB_HEADER_METHODS {
+            let field = |text: &str, key: &str| -> Option<String> {
+                text.lines().find_map(|l| l.strip_prefix(key)).map(|v| v.trim().to_string())
+            };
+            // The vtable: clrheap's listing has the MethodDesc at dotnet-dump's slot.
+            if !table.lines().any(|l| l.split_whitespace().nth(1) == Some(md) && l.split_whitespace().nth(3) == Some(&format!("{slot:016X}")[..])) {
+                return Err(format!("dumpmt -md lists no {md} at slot {slot:x}"));
+            }
+            let dumpmd = common::try_command(&dump, &format!("dumpmd {md}"))?;
+            let name = field(&dumpmd, "Method Name:").ok_or(format!("dumpmd {md}: no name"))?;
+            let token = field(&dumpmd, "mdToken:").ok_or(format!("dumpmd {md}: no token"))?;
+            let code = field(&dumpmd, "Current CodeAddr:").ok_or(format!("dumpmd {md}: no code"))?;
+            if !token.starts_with("00000000060") {
+                return Err(format!("{md}: token {token} is not a MethodDef"));
+            }
+            // The R2R method entry of the code: back to the same MethodDesc.
+            let ip2md = common::try_command(&dump, &format!("ip2md {code}"))?;
+            if field(&ip2md, "MethodDesc:").map(|m| format!("{:0>16}", m.to_uppercase())) != Some(md.to_string()) {
+                return Err(format!("ip2md {code} does not name {md}: {ip2md}"));
+            }
+            // The module's MethodDef map: token2ee of the token gives it (dotnet-dump's
+            // token2ee answers `<invalid module token>`).
+            let short = token.trim_start_matches('0');
+            let mapped = common::try_command(&dump, &format!("token2ee System.Net.WebHeaderCollection.dll 0x{short}"))?;
+            if field(&mapped, "MethodDesc:").map(|m| format!("{:0>16}", m.to_uppercase())) != Some(md.to_string()) {
+                return Err(format!("token2ee of {token} does not give {md}: {mapped}"));
+            }
+            if field(&mapped, "Name:") != Some(name.clone()) {
+                return Err(format!("token2ee of {token} names another method than {name}: {mapped}"));
+            }
+        }
+        Ok(())
+    });
+    checks.finish("web_header_collection_method_descs_are_method_descs");
 }
