@@ -26,7 +26,6 @@ use crate::args::parse_address;
 use crate::render::output::{hex, write_json, Format};
 use crate::render::sos::Sos;
 use crate::runtime::domains::{find_module, Module};
-use crate::runtime::modules::lookup_map_entries;
 use crate::session::Session;
 use anyhow::Result;
 use serde_json::json;
@@ -143,11 +142,9 @@ type Rows = Vec<(u64, u32, String)>;
 
 fn type_rows(session: &Session, module: &Module) -> (Rows, Rows) {
     let heap = &session.heap;
-    let rt = &heap.runtime;
-    let lm = &rt.layout.type_loader;
     let name = |mt: u64| heap.dac_type_name(mt).unwrap_or_else(|_| heap.type_name(mt).to_string());
-    let rows = |map: u64| -> Rows {
-        lookup_map_entries(rt, module.address.wrapping_add(map))
+    let rows = |entries: Vec<(u32, u64)>| -> Rows {
+        entries
             .into_iter()
             .map(|(rid, th)| {
                 // A TypeRef may resolve to a TypeDesc (low bits set): its MethodTable is
@@ -157,5 +154,6 @@ fn type_rows(session: &Session, module: &Module) -> (Rows, Rows) {
             })
             .collect()
     };
-    (rows(lm.typedef_map), rows(lm.typeref_map))
+    let (defined, referenced) = module.type_map_entries(&heap.runtime);
+    (rows(defined), rows(referenced))
 }

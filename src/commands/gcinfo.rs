@@ -54,7 +54,6 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
         return Err(crate::error::ShownInOutput("gcinfo needs a MethodDesc or a code address".to_string()).into());
     };
     let addr = parse_address(arg).unwrap_or(0);
-    let arm64 = session.heap.space().core().arch == crate::dump::Architecture::Arm64;
     let text = match session.heap.method_gc_info(addr)? {
         GcInfoReport::NotMethodDesc => format!("{} is not a valid MethodDesc\n", pointer(addr)),
         GcInfoReport::NoCode => "No GC info available\n".to_string(),
@@ -70,6 +69,8 @@ pub fn run(session: &Session, args: &[String], _format: Format, out: &mut dyn Wr
             s.push_str(&format!("GC info {}\nPointer table:\n", pointer(address)));
             match info {
                 Ok(g) => {
+                    // Registers are named for the target the GC info was encoded for.
+                    let arm64 = g.info.encoding.arch == crate::dump::Architecture::Arm64;
                     s.push_str(&header_text(&g.info, arm64));
                     s.push_str(&table_text(&g.info, &g.bytes, arm64));
                 }

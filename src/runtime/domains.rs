@@ -103,6 +103,17 @@ pub struct Module {
     pub metadata: Option<(u64, u64)>,
 }
 
+impl Module {
+    /// The `(row, TypeHandle)` entries of the module's TypeDef map (the types it defines
+    /// that are loaded) and of its TypeRef map (the types its references resolved to), in
+    /// map order.
+    pub fn type_map_entries(&self, rt: &Runtime) -> (Vec<(u32, u64)>, Vec<(u32, u64)>) {
+        let maps = &rt.layout.type_loader;
+        let entries = |offset: u64| crate::runtime::modules::lookup_map_entries(rt, self.address.wrapping_add(offset));
+        (entries(maps.typedef_map), entries(maps.typeref_map))
+    }
+}
+
 fn layout(rt: &Runtime) -> &DomainLayout {
     &rt.layout.domains
 }

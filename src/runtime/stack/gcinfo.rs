@@ -24,6 +24,8 @@ use anyhow::{bail, Result};
 /// `AMD64GcInfoEncoding` / `ARM64GcInfoEncoding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Encoding {
+    /// The target this encoding is for.
+    pub arch: Architecture,
     /// Code offsets and lengths are stored `>> code_shift` (0 x64, 2 arm64).
     pub code_shift: u32,
     /// The stack base register is stored `^ this` (5 = rbp on x64, 29 = fp on arm64).
@@ -43,6 +45,7 @@ pub struct Encoding {
 
 impl Encoding {
     pub const X64: Encoding = Encoding {
+        arch: Architecture::X86_64,
         code_shift: 0,
         stack_base_register_xor: 5,
         stack_base_register_encbase: STACK_BASE_REGISTER_ENCBASE,
@@ -54,6 +57,7 @@ impl Encoding {
         dumper_caller_sp_as_sp: false,
     };
     pub const ARM64: Encoding = Encoding {
+        arch: Architecture::Arm64,
         code_shift: 2,
         stack_base_register_xor: 29,
         stack_base_register_encbase: 2,
