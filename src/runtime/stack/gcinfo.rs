@@ -875,27 +875,33 @@ mod tests {
         w
     }
 
+    /// [`slim`] with safe points 0x10 and 0x20 and its slot table: 1 register (rax,
+    /// plain), 2 tracked stack slots rbp-16 and rbp-8, 1 untracked interior rbp-24 (counts
+    /// first, then the entries); the live states follow.
+    fn slim_three_slots(version: u32) -> BitWriter {
+        let mut w = slim(version, 0x40, &[0x10, 0x20]);
+        w.write(1, 1);
+        w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
+        w.write(1, 1);
+        w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
+        w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
+        w.var_unsigned(0, REGISTER_ENCBASE);
+        w.write(0, 2);
+        w.write(2, 2);
+        w.var_signed(-2, STACK_SLOT_ENCBASE);
+        w.write(0, 2);
+        w.write(2, 2);
+        w.var_unsigned(1, STACK_SLOT_DELTA_ENCBASE);
+        w.write(2, 2);
+        w.var_signed(-3, STACK_SLOT_ENCBASE);
+        w.write(1, 2); // interior
+        w
+    }
+
     #[test]
     fn slim_header_slot_table_and_safe_point_state() {
         for version in [3, 4] {
-            let mut w = slim(version, 0x40, &[0x10, 0x20]);
-            // 1 register (rax, plain), 2 tracked stack slots rbp-16, rbp-8, 1 untracked rbp-24.
-            // Counts first, then the entries.
-            w.write(1, 1);
-            w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
-            w.write(1, 1);
-            w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
-            w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
-            w.var_unsigned(0, REGISTER_ENCBASE);
-            w.write(0, 2);
-            w.write(2, 2);
-            w.var_signed(-2, STACK_SLOT_ENCBASE);
-            w.write(0, 2);
-            w.write(2, 2);
-            w.var_unsigned(1, STACK_SLOT_DELTA_ENCBASE);
-            w.write(2, 2);
-            w.var_signed(-3, STACK_SLOT_ENCBASE);
-            w.write(1, 2); // interior
+            let mut w = slim_three_slots(version);
             // Live states: plain bit vectors, 3 tracked slots per safe point.
             w.write(0, 1);
             w.write(0b010, 3); // safe point 0x10: rbp-16 live
@@ -931,22 +937,7 @@ mod tests {
     #[test]
     fn dump_steps_in_the_dumpers_order() {
         for version in [3, 4] {
-            let mut w = slim(version, 0x40, &[0x10, 0x20]);
-            w.write(1, 1);
-            w.var_unsigned(1, NUM_REGISTERS_ENCBASE);
-            w.write(1, 1);
-            w.var_unsigned(2, NUM_STACK_SLOTS_ENCBASE);
-            w.var_unsigned(1, NUM_UNTRACKED_SLOTS_ENCBASE);
-            w.var_unsigned(0, REGISTER_ENCBASE);
-            w.write(0, 2);
-            w.write(2, 2);
-            w.var_signed(-2, STACK_SLOT_ENCBASE);
-            w.write(0, 2);
-            w.write(2, 2);
-            w.var_unsigned(1, STACK_SLOT_DELTA_ENCBASE);
-            w.write(2, 2);
-            w.var_signed(-3, STACK_SLOT_ENCBASE);
-            w.write(1, 2);
+            let mut w = slim_three_slots(version);
             w.write(0, 1);
             w.write(0b110, 3); // 0x10: rbp-16, rbp-8
             w.write(0b011, 3); // 0x20: rax, rbp-16
