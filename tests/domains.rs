@@ -223,15 +223,7 @@ const DUMPALC_NET10: &[(&str, &str)] = &[
 
 /// The expected file of a command.
 fn expected_file(dump: &str, command: &str) -> PathBuf {
-    let mut name = String::new();
-    for c in command.chars() {
-        match c {
-            ' ' => name.push('_'),
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' => name.push(c),
-            _ => name.push_str(&format!("%{:02X}", c as u32)),
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/domains").join(dump).join(format!("{name}.txt"))
+    common::expected_path("domains", dump, command)
 }
 
 /// Equal, but for `<Unloaded Type>` where clrheap prints a name.

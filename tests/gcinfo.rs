@@ -97,15 +97,7 @@ const UNKNOWN_JIT: &[(&str, &str, &str)] = &[("zoo-net8-wks-heap", "00007FA07617
 
 /// The expected file of a command.
 fn expected_file(dump: &str, command: &str) -> PathBuf {
-    let mut name = String::new();
-    for c in command.chars() {
-        match c {
-            ' ' => name.push('_'),
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' => name.push(c),
-            _ => name.push_str(&format!("%{:02X}", c as u32)),
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/gcinfo").join(dump).join(format!("{name}.txt"))
+    common::expected_path("gcinfo", dump, command)
 }
 
 /// Equal, or where they first differ.
@@ -125,37 +117,16 @@ fn compare(ours: &str, want: &str) -> Result<(), String> {
 #[test]
 #[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn gcinfo_targets_match_dotnet_dump() {
-    let Some(lab) = common::lab_dir() else {
-        eprintln!("gcinfo_targets_match_dotnet_dump: the lab is not unpacked: skipped");
-        return;
-    };
-    let checks = common::Checks::new();
-    let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for (dump, command) in TARGETS {
+    let targets = TARGETS.iter().filter(|(dump, command)| {
         let unknown_jit = UNKNOWN_JIT.iter().any(|(d, md, _)| d == dump && *command == format!("gcinfo {md}"));
-        if command.starts_with("gcinfo") && !unknown_jit {
-            groups.entry(dump).or_default().push(command);
-        }
-    }
-    for (dump, commands) in groups {
-        let path = lab.join("dumps").join(format!("{dump}.dmp"));
-        checks.run(dump, "gcinfo-targets", || {
-            if !path.exists() {
-                return Err(format!("{} is missing", path.display()));
-            }
-            let mut failures = Vec::new();
-            for command in &commands {
-                let want = common::truth_text(&expected_file(dump, command))?;
-                // A command SOS fails fails here too: its text is compared all the same.
-                let ours = String::from_utf8(common::analyze(&path, &[command]).stdout).map_err(|e| e.to_string())?;
-                if let Err(e) = compare(&ours, &want) {
-                    failures.push(format!("{command}: {e}"));
-                }
-            }
-            if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
-        });
-    }
-    checks.finish("gcinfo_targets_match_dotnet_dump");
+        command.starts_with("gcinfo") && !unknown_jit
+    });
+    common::check_targets(
+        "gcinfo_targets_match_dotnet_dump",
+        targets.map(|&(dump, command)| (dump, "gcinfo-targets", command)),
+        expected_file,
+        compare,
+    );
 }
 
 /// [`UNKNOWN_JIT`]: dotnet-dump's `gcinfo <MethodDesc>` stops where clrheap prints the

@@ -89,15 +89,7 @@ const TARGETS: &[(&str, &str)] = &[
 
 /// The expected file of a command.
 fn expected_file(dump: &str, command: &str) -> PathBuf {
-    let mut name = String::new();
-    for c in command.chars() {
-        match c {
-            ' ' => name.push('_'),
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' => name.push(c),
-            _ => name.push_str(&format!("%{:02X}", c as u32)),
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/il").join(dump).join(format!("{name}.txt"))
+    common::expected_path("il", dump, command)
 }
 
 /// `pImport is <pointer>` with the pointer left out.
@@ -164,34 +156,14 @@ fn lab_dumpil_truth() {
 #[test]
 #[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn il_targets_match_dotnet_dump() {
-    let Some(lab) = common::lab_dir() else {
-        eprintln!("il_targets_match_dotnet_dump: the lab is not unpacked: skipped");
-        return;
-    };
-    let checks = common::Checks::new();
-    let mut groups: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
-    for (dump, command) in TARGETS {
-        groups.entry((dump, check_of(command))).or_default().push(command);
-    }
-    for ((dump, check), commands) in groups {
-        let path = lab.join("dumps").join(format!("{dump}.dmp"));
-        checks.run(dump, &format!("{check}-targets"), || {
-            if !path.exists() {
-                return Err(format!("{} is missing", path.display()));
-            }
-            let mut failures = Vec::new();
-            for command in &commands {
-                let want = common::truth_text(&expected_file(dump, command))?;
-                // A command SOS fails fails here too: its text is compared all the same.
-                let ours = String::from_utf8(common::analyze(&path, &[command]).stdout).map_err(|e| e.to_string())?;
-                if let Err(e) = compare(&ours, &want) {
-                    failures.push(format!("{command}: {e}"));
-                }
-            }
-            if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
-        });
-    }
-    checks.finish("il_targets_match_dotnet_dump");
+    let targets: Vec<(&str, String, &str)> =
+        TARGETS.iter().map(|&(dump, command)| (dump, format!("{}-targets", check_of(command)), command)).collect();
+    common::check_targets(
+        "il_targets_match_dotnet_dump",
+        targets.iter().map(|(d, c, cmd)| (*d, c.as_str(), *cmd)),
+        expected_file,
+        compare,
+    );
 }
 
 /// Every expected file belongs to a target (none left over from a removed one).

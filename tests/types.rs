@@ -387,15 +387,7 @@ const TARGETS: &[(&str, &str)] = &[
 
 /// The expected file of a command.
 fn expected_file(dump: &str, command: &str) -> PathBuf {
-    let mut name = String::new();
-    for c in command.chars() {
-        match c {
-            ' ' => name.push('_'),
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' => name.push(c),
-            _ => name.push_str(&format!("%{:02X}", c as u32)),
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/types").join(dump).join(format!("{name}.txt"))
+    common::expected_path("types", dump, command)
 }
 
 /// Equal, but for `<Unloaded Type>` (and dumpmt's `Name: <error>` for a generic
@@ -469,32 +461,16 @@ fn lab_type_commands_truth() {
 #[test]
 #[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn targets_match_dotnet_dump() {
-    let Some(lab) = common::lab_dir() else {
-        eprintln!("targets_match_dotnet_dump: the lab is not unpacked: skipped");
-        return;
-    };
-    let checks = common::Checks::new();
-    let mut groups: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
-    for (dump, command) in TARGETS {
-        groups.entry((dump, check_of(command))).or_default().push(command);
-    }
-    for ((dump, check), commands) in groups {
-        let path = lab.join("dumps").join(format!("{dump}.dmp"));
-        checks.run(dump, &format!("{check}-targets"), || {
-            if !path.exists() {
-                return Err(format!("{} is missing", path.display()));
-            }
-            for command in &commands {
-                let want = common::truth_text(&expected_file(dump, command))?;
-                // A command SOS fails (`Invalid EEClass address`) fails here too: its
-                // text is compared all the same.
-                let ours = String::from_utf8(common::analyze(&path, &[command]).stdout).map_err(|e| e.to_string())?;
-                compare(&ours, &want).map_err(|e| format!("{command}: {e}"))?;
-            }
-            Ok(())
-        });
-    }
-    checks.finish("targets_match_dotnet_dump");
+    // A command SOS fails (`Invalid EEClass address`) fails here too: its text is compared
+    // all the same.
+    let targets: Vec<(&str, String, &str)> =
+        TARGETS.iter().map(|&(dump, command)| (dump, format!("{}-targets", check_of(command)), command)).collect();
+    common::check_targets(
+        "targets_match_dotnet_dump",
+        targets.iter().map(|(d, c, cmd)| (*d, c.as_str(), *cmd)),
+        expected_file,
+        compare,
+    );
 }
 
 /// Every expected file belongs to a target (none left over from a removed one).

@@ -303,6 +303,60 @@ pub fn command_for(file: &str) -> Option<String> {
     })
 }
 
+/// The expected text of `command` on lab dump `dump`, under `tests/expected/SUBDIR/DUMP/`:
+/// the command with spaces as `_` and any character but letters, digits, `.` and `-` as
+/// `%XX`, then `.txt`.
+pub fn expected_path(subdir: &str, dump: &str, command: &str) -> PathBuf {
+    let mut name = String::new();
+    for c in command.chars() {
+        match c {
+            ' ' => name.push('_'),
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '.' | '-' => name.push(c),
+            _ => name.push_str(&format!("%{:02X}", c as u32)),
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected").join(subdir).join(dump).join(format!("{name}.txt"))
+}
+
+/// Runs each `(dump, check, command)` target on its lab dump (one process per command)
+/// and compares the output, whatever the exit status (a command SOS fails fails in clrheap
+/// too, and its text is compared all the same), with the expected text `expected` gives,
+/// by `compare`. One check per dump and check name, reporting every target that differs.
+pub fn check_targets<'a>(
+    test: &str,
+    targets: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    expected: impl Fn(&str, &str) -> PathBuf,
+    compare: impl Fn(&str, &str) -> Result<(), String>,
+) {
+    let Some(lab) = lab_dir() else {
+        eprintln!("{test}: the lab is not unpacked: skipped");
+        return;
+    };
+    let checks = Checks::new();
+    let mut groups: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+    for (dump, check, command) in targets {
+        groups.entry((dump, check)).or_default().push(command);
+    }
+    for ((dump, check), commands) in groups {
+        let path = lab.join("dumps").join(format!("{dump}.dmp"));
+        checks.run(dump, check, || {
+            if !path.exists() {
+                return Err(format!("{} is missing", path.display()));
+            }
+            let mut failures = Vec::new();
+            for command in &commands {
+                let want = truth_text(&expected(dump, command))?;
+                let ours = String::from_utf8(analyze(&path, &[command]).stdout).map_err(|e| e.to_string())?;
+                if let Err(e) = compare(&ours, &want) {
+                    failures.push(format!("{command}: {e}"));
+                }
+            }
+            if failures.is_empty() { Ok(()) } else { Err(failures.join("\n")) }
+        });
+    }
+    checks.finish(test);
+}
+
 /// One row of `tests/known-gaps.tsv`: a check that is known to fail on some lab dumps,
 /// and the issue that will make it pass.
 #[derive(Debug, Clone)]
