@@ -57,6 +57,8 @@ pub struct Session {
     marks: Cached<Arc<LiveMarks>>,
     dominators: Cached<Arc<Dominators>>,
     roots: Cached<Arc<RootCache>>,
+    /// Incoming edges kept for root searches ([`Session::search_reverse_edges`]).
+    search_reverse: Cached<Arc<ReverseEdges>>,
     statics: OnceLock<Arc<StaticsIndex>>,
     /// The dump's index on disk ([`crate::graph::index`]), when turned on
     /// ([`Session::use_index`]).
@@ -104,6 +106,7 @@ impl Session {
             marks: OnceLock::new(),
             dominators: OnceLock::new(),
             roots: OnceLock::new(),
+            search_reverse: OnceLock::new(),
             statics: OnceLock::new(),
             index: None,
             index_parent: OnceLock::new(),
@@ -292,6 +295,13 @@ impl Session {
                 .unwrap_or(reverse),
             None => reverse,
         })
+    }
+
+    /// Every object's incoming references, kept for the session's root searches (a
+    /// search touches only what can reach its target: [`crate::graph::gcroot::PathFinder::pruned`]).
+    /// Other users take [`Session::reverse_edges`], which keeps nothing.
+    pub fn search_reverse_edges(&self) -> Result<Arc<ReverseEdges>> {
+        cached(&self.search_reverse, || Ok(Arc::new(self.reverse_edges()?)))
     }
 
     /// The roots, gathered on first use.

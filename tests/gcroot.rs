@@ -534,3 +534,72 @@ fn thread_static_holders_are_rooted_by_their_threads() {
     }
     checks.finish("thread_static_holders_are_rooted_by_their_threads");
 }
+
+/// The pruned root search (`PathFinder::pruned`: with the graph's incoming edges it
+/// touches only what can reach the target, and puts off exploring the rest) gives the
+/// full search's answer for every root, in gcroot's root order, on every lab dump, for
+/// a spread of targets: objects roots hold, the most referenced ones, dependent
+/// handles' secondaries, an even sample of the whole heap (live and dead). The test
+/// also checks that both ways a pruned search can meet its limit happen somewhere in
+/// the lab (explorations done late, and starting over without pruning), so the paths
+/// that keep it exact are exercised.
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn pruned_root_search_matches_the_full_search() {
+    use clrheap::graph::gcroot::PathFinder;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let (materialized, started_over, compared) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    over_dumps("pruned_root_search_matches_the_full_search", "gcroot-pruned", |name, _, _, session| {
+        let graph = session.graph().expect("graph");
+        session.edges().expect("edges");
+        let reverse = session.reverse_edges().expect("reverse edges");
+        let roots = session.roots().expect("roots");
+        let starts: Vec<u64> = roots
+            .handles
+            .iter()
+            .chain(&roots.finalizer)
+            .chain(roots.stack.iter().map(|e| &e.root))
+            .chain(&roots.thread_statics)
+            .map(|r| r.object)
+            .collect();
+        let n = graph.len();
+        let mut targets: Vec<u64> = Vec::new();
+        let mut distinct: Vec<u64> = starts.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        targets.extend(distinct.iter().take(40));
+        let mut by_referrers: Vec<u32> = (0..n as u32).collect();
+        by_referrers.sort_by_key(|&i| std::cmp::Reverse(reverse.referrers(i).len()));
+        targets.extend(by_referrers.iter().take(30).map(|&i| graph.address(i)));
+        targets.extend(roots.dependent_pairs.iter().take(20).map(|p| p.1));
+        let step = (n / 150).max(1);
+        targets.extend((0..n).step_by(step).map(|i| graph.address(i as u32)));
+        let mut failures = Vec::new();
+        for &target in &targets {
+            let deps = roots.dependents(&graph);
+            let mut full = PathFinder::new(&graph, graph.ref_source(&session.heap), deps, target);
+            let mut pruned = PathFinder::new(&graph, graph.ref_source(&session.heap), deps, target).pruned(&reverse);
+            for &s in &starts {
+                let (want, got) = (full.path_from(s), pruned.path_from(s));
+                if want != got {
+                    failures.push(format!("{name}: target {target:x}, root object {s:x}: full {want:x?}, pruned {got:x?}"));
+                    break;
+                }
+            }
+            let (m, over) = pruned.pruning_stats();
+            materialized.fetch_add(m, Relaxed);
+            started_over.fetch_add(over as usize, Relaxed);
+            compared.fetch_add(1, Relaxed);
+            if failures.len() > 5 {
+                break;
+            }
+        }
+        failures
+    });
+    let (m, o, c) = (materialized.load(Relaxed), started_over.load(Relaxed), compared.load(Relaxed));
+    eprintln!("pruned search: {c} targets compared, explorations done late {m} times, {o} searches started over");
+    if c > 0 {
+        assert!(m > 0, "no pruned search did its put-off explorations: that path is untested");
+        assert!(o > 0, "no pruned search started over: that path is untested");
+    }
+}

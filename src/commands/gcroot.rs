@@ -154,10 +154,18 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     // The first search of a session reads references from the dump (no edge list);
     // a session that searches again builds the edges once and searches them.
     // With the index holding the edges, every search uses them.
-    if session.repeated_root_search() || session.indexed_edges() {
+    // With the edges, the incoming edges too: the search then touches only what can
+    // reach the target.
+    let reverse = if session.repeated_root_search() || session.indexed_edges() {
         session.edges()?;
-    }
+        Some(session.search_reverse_edges()?)
+    } else {
+        None
+    };
     let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), roots.dependents(&graph), target);
+    if let Some(reverse) = &reverse {
+        finder = finder.pruned(reverse);
+    }
     let statics = || session.statics();
     let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics };
     let mut printer = RootPrinter { last: None, last_frame: None };

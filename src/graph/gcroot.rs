@@ -29,7 +29,7 @@
 //!
 //! Everything runs on the [`ObjectGraph`]'s CSR edges with a bitset for `seen`: one
 //! search costs at most one pass over the reachable graph and allocates nothing per object.
-use super::{ObjectGraph, ObjectId, RefSource};
+use super::{ObjectGraph, ObjectId, RefSource, ReverseEdges};
 use rustc_hash::FxHashMap;
 
 /// Bytes in one block of pending references.
@@ -166,6 +166,8 @@ impl BitSet {
 #[derive(Debug, Clone, Default)]
 pub struct DependentEdges {
     pairs: Vec<(ObjectId, ObjectId)>,
+    /// The same pairs as (secondary, primary), sorted: who makes an object reachable.
+    by_secondary: Vec<(ObjectId, ObjectId)>,
     addresses: Vec<(u64, u64)>,
 }
 
@@ -178,9 +180,20 @@ impl DependentEdges {
             .filter_map(|&(p, s)| Some((graph.id_of(p)?, graph.id_of(s)?)))
             .collect();
         pairs.sort_by_key(|p| p.0);
+        let mut by_secondary: Vec<(ObjectId, ObjectId)> = pairs.iter().map(|&(p, s)| (s, p)).collect();
+        by_secondary.sort_unstable();
         let mut addresses = handles.to_vec();
         addresses.sort_unstable();
-        DependentEdges { pairs, addresses }
+        DependentEdges { pairs, by_secondary, addresses }
+    }
+
+    /// The primaries of the dependent handles whose secondary is `id`.
+    pub fn primaries(&self, id: ObjectId) -> impl Iterator<Item = ObjectId> + '_ {
+        let start = self.by_secondary.partition_point(|p| p.0 < id);
+        self.by_secondary[start..]
+            .iter()
+            .take_while(move |p| p.0 == id)
+            .map(|p| p.1)
     }
 
     /// The secondaries of the dependent handles whose primary is `id`.
@@ -222,6 +235,33 @@ pub struct PathFinder<'g> {
     classes: SizeClasses,
     links: Vec<Link>,
     refs: Vec<ObjectId>,
+    /// With the graph's incoming edges known: what lets the search skip objects that
+    /// cannot reach the target ([`PathFinder::pruned`]).
+    pruning: Option<Pruning>,
+    /// A pruned search met a question only the full search can answer: it starts over.
+    fall_back: bool,
+    /// Times a pruned search did the explorations it had put off, and whether it started
+    /// over ([`PathFinder::pruning_stats`]).
+    materialized: usize,
+    started_over: bool,
+}
+
+/// The state a pruned search keeps (see [`PathFinder::pruned`]).
+struct Pruning {
+    /// The objects from which the target can be reached, over the graph's edges and the
+    /// dependent handles (a superset of ClrMD's references: the LoaderAllocator links and
+    /// handles of objects without pointers count too, which only makes it larger).
+    ancestors: BitSet,
+    /// Objects outside `ancestors` whose exploration the search put off: roots searched
+    /// from and references taken from a block. Exploring them only sets `seen` bits of
+    /// other such objects, which matter only when an ancestor later queues its references.
+    deferred: Vec<ObjectId>,
+    /// A chain was found (and the unexplored references released) while explorations
+    /// were put off: `seen` can no longer be rebuilt, and the next question that needs
+    /// it is answered by the full search.
+    tainted: bool,
+    /// Every object searched from, to replay them in the full search.
+    starts: Vec<u64>,
 }
 
 impl<'g> PathFinder<'g> {
@@ -239,13 +279,123 @@ impl<'g> PathFinder<'g> {
             classes: SizeClasses::new(graph),
             links: Vec::new(),
             refs: Vec::new(),
+            pruning: None,
+            fall_back: false,
+            materialized: 0,
+            started_over: false,
+        }
+    }
+
+    /// Searches only among the objects that can reach the target (found from `reverse`,
+    /// the graph's incoming edges), giving the same chains as the full search.
+    ///
+    /// An object that cannot reach the target (outside the ancestors) never leads to a
+    /// link; exploring it only marks other such objects `seen`, and those marks matter
+    /// for one thing: which of an ancestor's references are queued, which decides how
+    /// they are packed into blocks and so the order in which its ancestor references are
+    /// tried. So explorations outside the ancestors are put off, and done ("materialized",
+    /// in the order they happened) only when an ancestor with a reference to try queues
+    /// references whose `seen` bit they may set. That is exact as long as no chain was
+    /// found in between (finding one releases queued references, which an exploration
+    /// done late would have skipped): past that point such a question makes the finder
+    /// replay every search so far without pruning. On a big heap a search from the
+    /// roots explores most of it; here it touches the ancestors and their references.
+    pub fn pruned(mut self, reverse: &ReverseEdges) -> PathFinder<'g> {
+        let mut ancestors = BitSet::new(self.graph.len());
+        if let Some(t) = self.target_id {
+            ancestors.insert(t);
+            let mut work = vec![t];
+            while let Some(x) = work.pop() {
+                for &p in reverse.referrers(x) {
+                    if ancestors.insert(p) {
+                        work.push(p);
+                    }
+                }
+                for p in self.dependents.primaries(x) {
+                    if ancestors.insert(p) {
+                        work.push(p);
+                    }
+                }
+            }
+        }
+        self.pruning = Some(Pruning { ancestors, deferred: Vec::new(), tainted: false, starts: Vec::new() });
+        self
+    }
+
+    /// For tests: how often a pruned search did the explorations it put off, and whether
+    /// it had to start over without pruning.
+    pub fn pruning_stats(&self) -> (usize, bool) {
+        (self.materialized, self.pruning.is_none() && self.started_over)
+    }
+
+    /// Whether `id` can be skipped: a pruned search knows it cannot reach the target.
+    fn skippable(&self, id: ObjectId) -> bool {
+        self.pruning.as_ref().is_some_and(|p| !p.ancestors.contains(id))
+    }
+
+    /// Before queued references are released: an exploration put off past this point
+    /// can no longer be done exactly.
+    fn before_release(&mut self) {
+        if let Some(p) = &mut self.pruning
+            && !p.deferred.is_empty()
+        {
+            p.tainted = true;
+        }
+    }
+
+    /// Does the explorations put off so far, in order: each marks what it reaches
+    /// `seen`, as the full search would have.
+    fn materialize(&mut self) {
+        let Some(p) = &mut self.pruning else { return };
+        let deferred = std::mem::take(&mut p.deferred);
+        self.materialized += 1;
+        let mut work: Vec<ObjectId> = Vec::new();
+        for x in deferred {
+            work.push(x);
+            while let Some(y) = work.pop() {
+                if !self.contains_pointers(y) {
+                    continue;
+                }
+                self.load_refs(y);
+                for &r in &self.refs {
+                    if self.seen.insert(r) {
+                        work.push(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts over without pruning, replaying the searches done so far (their chains
+    /// were exact; only the state is rebuilt).
+    fn start_over(&mut self) {
+        let Some(p) = self.pruning.take() else { return };
+        self.started_over = true;
+        let n = self.graph.len();
+        self.seen = BitSet::new(n);
+        self.found.clear();
+        self.found_ids = BitSet::new(n);
+        self.links.clear();
+        self.fall_back = false;
+        if let Some((_, earlier)) = p.starts.split_last() {
+            for &s in earlier {
+                let _ = self.find(s);
+            }
         }
     }
 
     /// The chain from the object `start` (a root's object) to the target, as addresses
     /// (`start` first, the target last), or `None` when this search finds none.
     pub fn path_from(&mut self, start: u64) -> Option<Vec<u64>> {
-        let link = self.find(start)?;
+        if let Some(p) = &mut self.pruning {
+            p.starts.push(start);
+        }
+        let mut link = self.find(start);
+        if self.fall_back {
+            self.start_over();
+            link = self.find(start);
+        }
+        let link = link?;
         let mut path = Vec::new();
         let mut cur = Some(link);
         // Chains are acyclic by construction, but stay bounded on any input.
@@ -281,16 +431,32 @@ impl<'g> PathFinder<'g> {
         if !self.contains_pointers(id) {
             return None;
         }
+        if self.skippable(id) {
+            if let Some(p) = &mut self.pruning {
+                p.deferred.push(id);
+            }
+            return None;
+        }
         let mut stack: Vec<Block> = Vec::new();
         if let Some(l) = self.walk(&mut stack, None, id) {
+            self.before_release();
             self.drain(&mut stack);
             return Some(l);
         }
         while let Some(top) = stack.len().checked_sub(1) {
+            if self.fall_back {
+                return None;
+            }
             let Some(child) = stack[top].take() else {
                 stack.pop();
                 continue;
             };
+            if self.skippable(child) {
+                if let Some(p) = &mut self.pruning {
+                    p.deferred.push(child);
+                }
+                continue;
+            }
             let parent = stack[top].object;
             if let Some(l) = self.walk(&mut stack, Some(parent), child) {
                 return Some(self.cleanup(&mut stack, l, top));
@@ -336,6 +502,14 @@ impl<'g> PathFinder<'g> {
             return None;
         }
         self.load_refs(curr);
+        if self.pruning.is_some() && self.needs_exact_marks() {
+            if self.pruning.as_ref().is_some_and(|p| p.tainted) {
+                self.fall_back = true;
+                return None;
+            }
+            self.materialize();
+            self.load_refs(curr);
+        }
         let refs = std::mem::take(&mut self.refs);
         let mut block: Option<Block> = None;
         let mut result = None;
@@ -370,7 +544,33 @@ impl<'g> PathFinder<'g> {
 
     /// Rebuilds the chain after `link` was found below the block at `curr`, releasing
     /// what the search queued but did not explore.
+    /// Whether the references just loaded (`self.refs`) are queued in an order that
+    /// depends on explorations put off: an ancestor still to try, beside a reference whose
+    /// `seen` bit one of them may have set. Not when a reference already leads to the
+    /// target (the search ends there, whatever was queued).
+    fn needs_exact_marks(&self) -> bool {
+        let Some(p) = &self.pruning else { return false };
+        if p.deferred.is_empty() {
+            return false;
+        }
+        let (mut ancestor, mut other) = (false, false);
+        for &r in &self.refs {
+            if self.found_ids.contains(r) {
+                return false;
+            }
+            if !self.seen.contains(r) {
+                if p.ancestors.contains(r) {
+                    ancestor = true;
+                } else {
+                    other = true;
+                }
+            }
+        }
+        ancestor && other
+    }
+
     fn cleanup(&mut self, stack: &mut Vec<Block>, link: u32, curr: usize) -> u32 {
+        self.before_release();
         let mut obj = stack[curr].object;
         let mut parent = stack[curr].parent_read();
         let mut link = self.add_link(link, obj);
