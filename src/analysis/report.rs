@@ -80,7 +80,7 @@ pub fn dump_data(session: &Session, name: &str) -> Result<Value> {
     let min = ctx.live_bytes.saturating_mul(TREE_MIN) / 10_000;
     let treemap = tree(&ctx, &children, children.of(Dominators::ROOT), TREE_DEPTH, TREE_CHAIN, min);
     let statics_index = || session.statics();
-    let describer = PathDescriber { heap: &session.heap, graph: &ctx.graph, roots: &ctx.roots, statics: &statics_index };
+    let describer = PathDescriber { heap: &session.heap, graph: &ctx.graph, roots: &ctx.roots, statics: &statics_index, reverse: Some(&ctx.reverse) };
     let findings: Vec<Value> = find_all(&ctx)?
         .into_iter()
         .map(|f| {

@@ -167,7 +167,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         finder = finder.pruned(reverse);
     }
     let statics = || session.statics();
-    let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics };
+    let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics, reverse: None };
     let mut printer = RootPrinter { last: None, last_frame: None };
     let text = format == Format::Text;
     let mut records = Vec::new();

@@ -51,6 +51,7 @@ pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Descr
                 graph: &ctx.graph,
                 roots: &ctx.roots,
                 statics: &statics_index,
+                reverse: Some(&ctx.reverse),
             };
             let id = f.object;
             Described {

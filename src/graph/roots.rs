@@ -9,7 +9,7 @@
 //! dominator tree ([`RootCache::dominators`]) start from them.
 use super::dominators::Dominators;
 use super::gcroot::{DependentEdges, PathFinder};
-use super::ObjectGraph;
+use super::{ObjectGraph, ReverseEdges};
 use crate::heap::statics::StaticsIndex;
 use crate::heap::{Handle, HandleKind, Heap, Root, RootKind};
 use crate::runtime::stack::StackFrameKind;
@@ -335,6 +335,9 @@ pub struct PathDescriber<'a> {
     pub roots: &'a RootCache,
     /// The statics index, built on first use (only a chain through a statics array asks).
     pub statics: &'a (dyn Fn() -> Arc<StaticsIndex> + 'a),
+    /// The graph's incoming edges, when the caller has them: root searches are then
+    /// pruned ([`PathFinder::pruned`]), with the same answers.
+    pub reverse: Option<&'a ReverseEdges>,
 }
 
 impl PathDescriber<'_> {
@@ -344,6 +347,9 @@ impl PathDescriber<'_> {
     pub fn first_root_chain(&self, target: u64) -> Option<(String, Vec<PathItem>)> {
         let (graph, roots) = (self.graph, self.roots);
         let mut finder = PathFinder::new(graph, graph.ref_source(self.heap), roots.dependents(graph), target);
+        if let Some(reverse) = self.reverse {
+            finder = finder.pruned(reverse);
+        }
         let stack = roots.stack.iter().map(|e| &e.root);
         for root in roots.handles.iter().chain(&roots.finalizer).chain(stack).chain(&roots.thread_statics) {
             if let Some(path) = finder.path_from(root.object) {
