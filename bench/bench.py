@@ -13,8 +13,8 @@ not a cost of the tool), in three settings: a *first session* (the index cache i
 before every run, so each run computes the graph and writes the index, as a user's first
 command on a dump does), a *second session* (the index a first session wrote is read), and
 `--no-index`. The cache is a temporary XDG_CACHE_HOME, removed at the end. A warm `gcroot`
-is the difference between one process running `gcroot` three times and one running it
-twice (the second builds the edge arrays), in first sessions. ClrMD's figures are its own
+is the third of three in one process (the second builds the edge arrays), in a first
+session, as the process itself times it (`analyze --timings`). ClrMD's figures are its own
 timings (`oracle bench`: open, heap walk, roots, mark); dotnet-dump's are whole runs of
 `sos DUMP -c CMD`, once.
 """
@@ -168,10 +168,18 @@ def run(a, exe):
             continue
         print(f"  clrheap {label} ...", file=sys.stderr)
         if key == "warm":
-            # The second gcroot of a session builds the edges; the third is the warm one.
-            twice = measure(ch(*[f"gcroot {target}"] * 2), a.runs, clear_index)
-            thrice = measure(ch(*[f"gcroot {target}"] * 3), a.runs, clear_index)
-            results[key] = ((max(thrice[0] - twice[0], 0.0), None), None, None)
+            # The second gcroot of a session builds the edges; the third is the warm one,
+            # timed inside the process (`--timings`).
+            warm = []
+            for _ in range(a.runs):
+                clear_index()
+                cmd = [exe, "analyze", "--timings", dump] + [x for _ in range(3) for x in ("-c", f"gcroot {target}")]
+                err = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
+                times = [float(l.rsplit(": ", 1)[1].split()[0]) for l in err.splitlines()
+                         if l.startswith("clrheap: gcroot ") and l.endswith(" ms")]
+                if len(times) == 3:
+                    warm.append(times[2] / 1000)
+            results[key] = ((statistics.median(warm) if warm else None, None), None, None)
         else:
             first = measure(cmd, a.runs, clear_index)
             # The last first session left its index: the next runs are second sessions.

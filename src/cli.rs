@@ -127,6 +127,10 @@ pub struct AnalyzeArgs {
     /// a command without a table form is refused). A command's own `--format` wins.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// After each command, print on standard error how long it took (wall clock, inside
+    /// the session: what a command costs once the dump is open and earlier commands ran).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -342,6 +346,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         }
     };
     session.format = args.format;
+    shell::set_timings(args.timings);
     session.dump_path = Some(std::path::absolute(&args.dump).unwrap_or_else(|_| args.dump.clone()));
     session.use_index(&args.dump);
     shell::print_warnings(&session);

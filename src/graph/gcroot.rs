@@ -304,16 +304,26 @@ impl<'g> PathFinder<'g> {
         let mut ancestors = BitSet::new(self.graph.len());
         if let Some(t) = self.target_id {
             ancestors.insert(t);
-            let mut work = vec![t];
-            while let Some(x) = work.pop() {
+            // Breadth first through a queue, so the objects to visit next are known and
+            // their referrer lists are fetched ahead (two misses an object otherwise).
+            let mut queue = vec![t];
+            let mut i = 0;
+            while let Some(&x) = queue.get(i) {
+                if let Some(&ahead) = queue.get(i + 16) {
+                    reverse.prefetch_offsets(ahead);
+                }
+                if let Some(&ahead) = queue.get(i + 8) {
+                    reverse.prefetch_referrers(ahead);
+                }
+                i += 1;
                 for &p in reverse.referrers(x) {
                     if ancestors.insert(p) {
-                        work.push(p);
+                        queue.push(p);
                     }
                 }
                 for p in self.dependents.primaries(x) {
                     if ancestors.insert(p) {
-                        work.push(p);
+                        queue.push(p);
                     }
                 }
             }
@@ -326,6 +336,19 @@ impl<'g> PathFinder<'g> {
     /// it had to start over without pruning.
     pub fn pruning_stats(&self) -> (usize, bool) {
         (self.materialized, self.pruning.is_none() && self.started_over)
+    }
+
+    /// Starts loading what the next objects to be taken will need (a pruned search
+    /// expands many ancestors in a row that queue nothing, like the elements of a big
+    /// array: the next ones are the queued blocks' next references).
+    fn prefetch_upcoming(&self, stack: &[Block]) {
+        let mut upcoming = stack.iter().rev().flat_map(|b| b.refs[b.next as usize..b.len as usize].iter());
+        if let Some(&near) = upcoming.next() {
+            self.graph.prefetch_references(near);
+        }
+        if let Some(&far) = upcoming.nth(1) {
+            self.graph.prefetch(far);
+        }
     }
 
     /// Whether `id` can be skipped: a pruned search knows it cannot reach the target.
@@ -451,6 +474,9 @@ impl<'g> PathFinder<'g> {
                 stack.pop();
                 continue;
             };
+            if self.pruning.is_some() {
+                self.prefetch_upcoming(&stack);
+            }
             if self.skippable(child) {
                 if let Some(p) = &mut self.pruning {
                     p.deferred.push(child);
@@ -502,6 +528,14 @@ impl<'g> PathFinder<'g> {
             return None;
         }
         self.load_refs(curr);
+        if self.nothing_to_try() {
+            // Its references only get explored (none is an ancestor still to try, none
+            // leads to the target): put off like that exploration, as one.
+            if let Some(p) = &mut self.pruning {
+                p.deferred.push(curr);
+            }
+            return None;
+        }
         if self.pruning.is_some() && self.needs_exact_marks() {
             if self.pruning.as_ref().is_some_and(|p| p.tainted) {
                 self.fall_back = true;
@@ -544,6 +578,19 @@ impl<'g> PathFinder<'g> {
 
     /// Rebuilds the chain after `link` was found below the block at `curr`, releasing
     /// what the search queued but did not explore.
+    /// In a pruned search, whether the references just loaded (`self.refs`) hold no
+    /// ancestor still to try and nothing known to lead to the target: expanding their
+    /// object then only queues what cannot reach the target, and all of it is explored
+    /// before the search goes on (nothing found meanwhile can release it), which is the
+    /// same as putting off exploring the object itself.
+    fn nothing_to_try(&self) -> bool {
+        let Some(p) = &self.pruning else { return false };
+        !self
+            .refs
+            .iter()
+            .any(|&r| self.found_ids.contains(r) || (p.ancestors.contains(r) && !self.seen.contains(r)))
+    }
+
     /// Whether the references just loaded (`self.refs`) are queued in an order that
     /// depends on explorations put off: an ancestor still to try, beside a reference whose
     /// `seen` bit one of them may have set. Not when a reference already leads to the

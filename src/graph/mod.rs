@@ -196,6 +196,26 @@ impl Edges {
         }
     }
 
+    /// Starts loading where `id`'s references begin and end.
+    #[inline]
+    pub fn prefetch_bounds(&self, id: ObjectId) {
+        let i = id as usize;
+        if let Some(e) = self.blocks.get(i / CHUNK).and_then(|b| b.ends.get(i % CHUNK)) {
+            prefetch(e);
+        }
+    }
+
+    /// Starts loading `id`'s references themselves (reads where they begin).
+    #[inline]
+    pub fn prefetch_references(&self, id: ObjectId) {
+        let i = id as usize;
+        let Some(block) = self.blocks.get(i / CHUNK) else { return };
+        let start = (i % CHUNK).checked_sub(1).and_then(|k| block.ends.get(k)).copied().unwrap_or(0);
+        if let Some(t) = block.targets.get(start as usize) {
+            prefetch(t);
+        }
+    }
+
     /// Number of edges.
     pub fn len(&self) -> usize {
         self.count
@@ -299,7 +319,37 @@ pub struct ReverseEdges {
     sources: Store<ObjectId>,
 }
 
+/// Asks the CPU to start loading the cache line holding `value` (a hint: it reads
+/// nothing and cannot fault; nothing on other architectures).
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint for any address; `value` is a valid reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(value as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 impl ReverseEdges {
+    /// Starts loading where `id`'s referrers begin and end (for a walk that knows its
+    /// next objects ahead: [`ReverseEdges::prefetch_referrers`] a few steps later).
+    #[inline]
+    pub fn prefetch_offsets(&self, id: ObjectId) {
+        if let Some(o) = self.offsets.get(id as usize) {
+            prefetch(o);
+        }
+    }
+
+    /// Starts loading `id`'s referrers themselves (reads its offsets).
+    #[inline]
+    pub fn prefetch_referrers(&self, id: ObjectId) {
+        if let Some(s) = self.offsets.get(id as usize).and_then(|&a| self.sources.get(a as usize)) {
+            prefetch(s);
+        }
+    }
+
     /// The objects that reference `id`, in id order.
     pub fn referrers(&self, id: ObjectId) -> &[ObjectId] {
         let i = id as usize;
@@ -641,6 +691,27 @@ impl ObjectGraph {
         &self.addresses
     }
 
+
+    /// Starts loading `id`'s type index and, with edges built, where its references
+    /// are (for a walk that knows its next objects: [`ObjectGraph::prefetch_references`]
+    /// a step later).
+    #[inline]
+    pub fn prefetch(&self, id: ObjectId) {
+        if let Some(t) = self.type_ids.get(id as usize) {
+            prefetch(t);
+        }
+        if let Some(e) = self.edges.get() {
+            e.prefetch_bounds(id);
+        }
+    }
+
+    /// Starts loading `id`'s references (edges built) and its type's entry.
+    #[inline]
+    pub fn prefetch_references(&self, id: ObjectId) {
+        if let Some(e) = self.edges.get() {
+            e.prefetch_references(id);
+        }
+    }
 
     pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
         &self.types[self.type_ids[id as usize] as usize]

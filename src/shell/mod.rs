@@ -144,6 +144,14 @@ pub fn final_status(session: &Session, status: i32) -> i32 {
 /// Runs a list of command lines in order (the `-c` commands, or lines read from standard
 /// input); a failed command prints `clrheap: COMMAND: MESSAGE` on standard error and the
 /// next one still runs. Returns the exit status.
+/// `analyze --timings`: each command's wall time on standard error.
+static TIMINGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns `--timings` on or off for the commands run from here on.
+pub fn set_timings(on: bool) {
+    TIMINGS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn run_all<I: Iterator<Item = io::Result<String>>>(session: &Session, lines: I) -> i32 {
     run_counted(session, lines).0
 }
@@ -177,7 +185,12 @@ fn run_counted<I: Iterator<Item = io::Result<String>>>(session: &Session, lines:
             }
         }
         let warnings_before = session.warnings.count();
+        let started = Instant::now();
         let result = run_line(session, &line, &mut out);
+        if TIMINGS.load(std::sync::atomic::Ordering::Relaxed) && !line.trim().is_empty() && !is_comment(&line) {
+            let _ = out.flush();
+            eprintln!("clrheap: {}: {:.1} ms", line.trim(), started.elapsed().as_secs_f64() * 1000.0);
+        }
         if let Err(e) = &result
             && is_broken_pipe(e)
         {
