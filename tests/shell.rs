@@ -169,6 +169,23 @@ fn one_shot_commands() {
 }
 
 #[test]
+fn timings_go_to_stderr_one_line_per_command() {
+    let plain = analyze(&["-c", "dumpheap -stat -type Cat", "-c", "eeversion"], None);
+    let timed = analyze(&["--timings", "-c", "dumpheap -stat -type Cat", "-c", "eeversion"], None);
+    assert_eq!(timed.status.code(), Some(0), "{}", text(&timed.stderr));
+    assert_eq!(timed.stdout, plain.stdout, "--timings changes no output");
+    let lines: Vec<String> = text(&timed.stderr).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (line, command) in lines.iter().zip(["dumpheap -stat -type Cat", "eeversion"]) {
+        let ms = line
+            .strip_prefix(&format!("clrheap: {command}: "))
+            .and_then(|rest| rest.strip_suffix(" ms"))
+            .unwrap_or_else(|| panic!("{line:?}"));
+        assert!(ms.parse::<f64>().is_ok_and(|v| v >= 0.0), "{line:?}");
+    }
+}
+
+#[test]
 fn commands_on_standard_input() {
     let out = analyze(&[], Some("dumpheap -stat -type DocProc.Zoo.Cat\n\nDumpHeap -stat -type DocProc.Zoo.Dog\n"));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
