@@ -395,3 +395,4 @@ impl RootPrinter {
     }
 }
 
+

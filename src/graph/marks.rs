@@ -683,6 +683,7 @@ impl SearchObjects for SearchBits<'_, '_> {
     fn prefetch(&self, address: u64, slot: BitSlot) {
         self.bits.prefetch(slot.span as usize, address);
     }
+
 }
 
 impl ObjectTypes for ObjectBits<'_> {
