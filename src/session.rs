@@ -10,7 +10,7 @@ use crate::dump::{open_dump, AddressSpace, DumpOptions};
 use crate::graph::dominators::Dominators;
 use crate::graph::live::{LiveView, Liveness};
 use crate::graph::marks::{LiveMarks, ObjectBits};
-use crate::graph::roots::RootCache;
+use crate::graph::roots::{ObjectStarts, RootCache};
 use crate::graph::index::{IndexDir, Part};
 use crate::graph::{Edges, ObjectGraph, ReverseEdges};
 use crate::heap::statics::StaticsIndex;
@@ -312,6 +312,23 @@ impl Session {
         })
     }
 
+    /// The roots, gathered on first use with `objects` telling where objects start (for
+    /// a caller without the object table: the object-start bitmap).
+    pub fn roots_over(&self, objects: &dyn ObjectStarts) -> Result<Arc<RootCache>> {
+        cached(&self.roots, || Ok(Arc::new(RootCache::gather(&self.heap, objects, &self.warnings)?)))
+    }
+
+    /// Whether the session has the object table (built, or read from the index).
+    pub fn has_object_table(&self) -> bool {
+        matches!(self.graph.get(), Some(Ok(_)))
+    }
+
+    /// Whether the index holds the object table and its edges (a graph question then
+    /// starts from them at no cost).
+    pub fn index_holds_edges(&self) -> bool {
+        self.index.as_ref().is_some_and(|d| d.has(Part::Objects) && d.has(Part::Edges))
+    }
+
     /// The live set of the heap (built on first use).
     pub fn liveness(&self) -> Result<Arc<Liveness>> {
         cached(&self.liveness, || {
@@ -436,14 +453,18 @@ impl Session {
     /// Which static field owns which GC statics slot (built on first use, over the
     /// modules of every type on the heap and the AppDomain's modules).
     pub fn statics(&self) -> Arc<StaticsIndex> {
+        self.statics_over(|| self.graph().map(|g| g.types().iter().map(|t| t.mt).collect()).unwrap_or_default())
+    }
+
+    /// [`Session::statics`], the heap's MethodTables given by `mts` (called only when
+    /// the index is built): for a caller without the object table.
+    pub fn statics_over(&self, mts: impl FnOnce() -> Vec<u64>) -> Arc<StaticsIndex> {
         self.statics
             .get_or_init(|| {
                 let mut modules: Vec<u64> = Vec::new();
-                if let Ok(graph) = self.graph() {
-                    for t in graph.types() {
-                        if let Ok(info) = self.heap.method_table(t.mt) {
-                            modules.push(info.module);
-                        }
+                for mt in mts() {
+                    if let Ok(info) = self.heap.method_table(mt) {
+                        modules.push(info.module);
                     }
                 }
                 modules.push(self.heap.runtime.globals.core_lib_module);
@@ -458,6 +479,11 @@ impl Session {
                 Arc::new(self.heap.statics_index(&modules))
             })
             .clone()
+    }
+
+    /// Whether a root search ran before in this session (without counting one).
+    pub fn searched_roots_before(&self) -> bool {
+        self.root_searches.load(Ordering::Relaxed) > 0
     }
 
     /// Counts a root search; true when one ran before in this session (a session that

@@ -603,3 +603,61 @@ fn pruned_root_search_matches_the_full_search() {
         assert!(o > 0, "no pruned search started over: that path is untested");
     }
 }
+
+/// The search by address of a session's first `gcroot` (no object table,
+/// `clrheap::graph::gcroot_cold`) against the search over the object table, on every
+/// dump: for targets spread over the whole heap (live and dead objects, free space, an
+/// address inside an object) and the truth's, the same path from every root, root after
+/// root (the state kept across roots included), described the same way.
+#[test]
+fn address_search_matches_table_search() {
+    use clrheap::graph::gcroot::PathFinder;
+    use clrheap::graph::gcroot_cold::AddressPathFinder;
+    use clrheap::graph::marks::ObjectBits;
+    use clrheap::graph::roots::ChainDescriber;
+    let compared = std::sync::atomic::AtomicUsize::new(0);
+    over_dumps("address_search_matches_table_search", "gcroot-address", |name, _, truth, session| {
+        let heap = &session.heap;
+        let Some(bits) = ObjectBits::build_for_search(heap).expect("object bits") else {
+            return Vec::new();
+        };
+        let graph = session.graph().expect("graph");
+        let roots = session.roots().expect("roots");
+        let all = roots.all_roots();
+        let addresses = graph.addresses();
+        let mut targets: Vec<u64> = (0..32).filter_map(|i| addresses.get(i * addresses.len() / 32).copied()).collect();
+        targets.extend(all.iter().take(8).map(|r| r.object));
+        targets.extend(truth_files(truth, "gcroot-").iter().filter_map(|(a, _)| u64::from_str_radix(a, 16).ok()));
+        if let Some(&a) = addresses.get(addresses.len() / 2) {
+            targets.push(a + 8);
+        }
+        let statics = || session.statics();
+        let mut failures = Vec::new();
+        for &target in &targets {
+            let mut table = PathFinder::new(&graph, graph.ref_source(heap), roots.dependents(&graph), target);
+            let mut cold = AddressPathFinder::new(bits.search(), &roots.dependent_pairs, target);
+            for (i, root) in all.iter().enumerate() {
+                let want = table.path_from(root.object);
+                let got = cold.path_from(root.object);
+                if got != want {
+                    failures.push(format!("{name}: target {target:x}, root {i} ({:x}): {got:x?} instead of {want:x?}", root.object));
+                    break;
+                }
+                if let Some(path) = got {
+                    let thread_static = matches!(root.kind, clrheap::heap::RootKind::ThreadStatic { .. });
+                    let by_table = ChainDescriber { heap, objects: &*graph, roots: &roots, statics: &statics }.items(&path, thread_static);
+                    let by_bits = ChainDescriber { heap, objects: &bits, roots: &roots, statics: &statics }.items(&path, thread_static);
+                    if format!("{by_table:?}") != format!("{by_bits:?}") {
+                        failures.push(format!("{name}: target {target:x}: the chain is described as {by_bits:?} instead of {by_table:?}"));
+                        break;
+                    }
+                    compared.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        failures
+    });
+    if lab_dir().is_some() {
+        assert!(compared.into_inner() >= 100, "too few paths compared");
+    }
+}

@@ -66,7 +66,9 @@
 //! dotnet-dump, and a scan may find stale slots).
 use crate::args::{parse_address, CommandArgs, OptionSpec};
 use crate::graph::gcroot::PathFinder;
-use crate::graph::roots::{handle_kind_name, PathDescriber, PathItem, StackRootEntry};
+use crate::graph::gcroot_cold::AddressPathFinder;
+use crate::graph::marks::{ObjectBits, SearchBits};
+use crate::graph::roots::{handle_kind_name, ChainDescriber, ObjectStarts, ObjectTypes, PathItem, StackRootEntry};
 use crate::heap::{Root, RootKind};
 use crate::render::format::thousands;
 use crate::render::output::{csv_cell, hex, write_csv_row, write_json, Format};
@@ -118,9 +120,23 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let Some(target) = parse_address(&text) else {
         bail!("Could not parse target object address: {text}");
     };
-    let graph = session.graph()?;
-    let roots = session.roots()?;
-    if graph.id_of(target).is_none_or(|id| graph.is_free(id)) {
+    // A first search without the object table searches by address
+    // ([`crate::graph::gcroot_cold`]): building the table costs more than the search.
+    let bits = if session.has_object_table() || session.searched_roots_before() || session.index_holds_edges() {
+        None
+    } else {
+        ObjectBits::build_for_search(&session.heap)?
+    };
+    let (graph, roots) = match &bits {
+        Some(bits) => (None, session.roots_over(bits)?),
+        None => (Some(session.graph()?), session.roots()?),
+    };
+    let valid = match (&graph, &bits) {
+        (Some(graph), _) => graph.is_object(target),
+        (None, Some(bits)) => bits.is_object(target),
+        (None, None) => false,
+    };
+    if !valid {
         session.warnings.caution(format!("{target:x} is not a valid object"));
     }
     if let Some(condemned) = o.gcgen {
@@ -155,19 +171,28 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     // a session that searches again builds the edges once and searches them.
     // With the index holding the edges, every search uses them.
     // With the edges, the incoming edges too: the search then touches only what can
-    // reach the target.
-    let reverse = if session.repeated_root_search() || session.indexed_edges() {
+    // reach the target (`PathFinder::pruned`).
+    let mut reverse = None;
+    if (session.repeated_root_search() || session.indexed_edges()) && graph.is_some() {
         session.edges()?;
-        Some(session.search_reverse_edges()?)
-    } else {
-        None
-    };
-    let mut finder = PathFinder::new(&graph, graph.ref_source(&session.heap), roots.dependents(&graph), target);
-    if let Some(reverse) = &reverse {
-        finder = finder.pruned(reverse);
+        reverse = Some(session.search_reverse_edges()?);
     }
-    let statics = || session.statics();
-    let describe = PathDescriber { heap: &session.heap, graph: &graph, roots: &roots, statics: &statics, reverse: None };
+    let (mut finder, objects): (Finder, &dyn ObjectTypes) = match (&graph, &bits) {
+        (Some(graph), _) => {
+            let mut finder = PathFinder::new(graph, graph.ref_source(&session.heap), roots.dependents(graph), target);
+            if let Some(reverse) = &reverse {
+                finder = finder.pruned(reverse);
+            }
+            (Finder::Table(finder), &**graph)
+        }
+        (None, Some(bits)) => (Finder::Address(AddressPathFinder::new(bits.search(), &roots.dependent_pairs, target)), bits),
+        (None, None) => bail!("no object table and no object bitmap"),
+    };
+    let statics = || match &bits {
+        Some(bits) => session.statics_over(|| bits.mts()),
+        None => session.statics(),
+    };
+    let describe = ChainDescriber { heap: &session.heap, objects, roots: &roots, statics: &statics };
     let mut printer = RootPrinter { last: None, last_frame: None };
     let text = format == Format::Text;
     let mut records = Vec::new();
@@ -249,6 +274,21 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     Ok(())
+}
+
+/// The search for root paths: over the object table, or by address without it.
+enum Finder<'a> {
+    Table(PathFinder<'a>),
+    Address(AddressPathFinder<SearchBits<'a, 'a>>),
+}
+
+impl Finder<'_> {
+    fn path_from(&mut self, start: u64) -> Option<Vec<u64>> {
+        match self {
+            Finder::Table(f) => f.path_from(start),
+            Finder::Address(f) => f.path_from(start),
+        }
+    }
 }
 
 /// A root and its chain as a JSON record: `{"kind", "handle_kind"?, "address", "thread"?,
@@ -361,3 +401,5 @@ impl RootPrinter {
         Ok(())
     }
 }
+
+

@@ -17,14 +17,15 @@
 //! marked"), a direct table finds a reference's segment, and each task expands objects
 //! through a small queue whose entries' memory is prefetched when they enter it.
 use super::index::{bytes, write_or_note, IndexFile, IndexDir, Part};
-use super::roots::ObjectStarts;
+use super::gcroot_cold::SearchObjects;
+use super::roots::{ObjectStarts, ObjectTypes};
 use super::store::Store;
 use super::TypeEntry;
-use crate::heap::{Heap, MtSize, Root, SizeCache, WalkWarning};
+use crate::heap::{GcDesc, Heap, MtSize, Root, SizeCache, WalkWarning};
 use crate::progress::Progress;
 use anyhow::{Result, bail};
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -71,6 +72,8 @@ pub struct ObjectBits<'h> {
     table: Option<SpanTable>,
     /// Per bitmap word: the object starts (even index), the marks (odd index).
     words: Vec<AtomicU64>,
+    /// Per start word (when built for a search): the objects whose type holds references.
+    pointers: Vec<u64>,
     index: FxHashMap<u64, u32>,
     facts: Vec<Facts>,
     count: usize,
@@ -84,24 +87,41 @@ impl<'h> ObjectBits<'h> {
     /// when the heap's shape does not suit a bitmap (a segment starting off the 8-byte
     /// grain): the caller uses the object table instead.
     pub fn build(heap: &'h Heap) -> Result<Option<ObjectBits<'h>>> {
+        Self::build_with(heap, false)
+    }
+
+    /// [`ObjectBits::build`], with a third bitmap of the objects whose type holds
+    /// references (those a root search expands): the search then reads no memory of
+    /// an object it only meets (a string, a boxed number).
+    pub fn build_for_search(heap: &'h Heap) -> Result<Option<ObjectBits<'h>>> {
+        Self::build_with(heap, true)
+    }
+
+    fn build_with(heap: &'h Heap, with_pointers: bool) -> Result<Option<ObjectBits<'h>>> {
         if heap.segments.iter().any(|s| s.start % GRAIN != 0) {
             return Ok(None);
         }
         let progress = Progress::new("finding the heap's objects", heap.segments.len() as u64);
         struct Walked {
             words: Vec<u64>,
+            pointers: Vec<u64>,
             mts: Vec<u64>,
             first: u64,
             last: u64,
             count: usize,
         }
+        // Per thread: whether a MethodTable's objects hold references (its GCDesc, as
+        // the facts below read it), asked once per type.
+        let init = || (SizeCache::default(), FxHashMap::<u64, bool>::default());
         let walked: Vec<Walked> = heap
             .segments
             .par_iter()
-            .map_init(SizeCache::default, |sizes, seg| {
+            .map_init(init, |(sizes, holds), seg| {
                 let mut words: Vec<u64> = Vec::new();
-                let mut seen: FxHashSet<u64> = Default::default();
+                let mut pointers: Vec<u64> = Vec::new();
+                let mut seen: FxHashMap<u64, bool> = Default::default();
                 let mut last_mt = u64::MAX;
+                let mut last_holds = false;
                 let (mut first, mut last, mut count) = (0, 0, 0usize);
                 // The walk only moves forward, within the segment, over memory the dump
                 // holds: the bitmap grows no further than the dump.
@@ -114,7 +134,15 @@ impl<'h> ObjectBits<'h> {
                     words[w] |= 1 << (bit % 64);
                     if o.mt != last_mt {
                         last_mt = o.mt;
-                        seen.insert(o.mt);
+                        last_holds = *seen.entry(o.mt).or_insert_with(|| {
+                            with_pointers && *holds.entry(o.mt).or_insert_with(|| heap.gc_desc(o.mt).ok().flatten().is_some())
+                        });
+                    }
+                    if last_holds {
+                        if w >= pointers.len() {
+                            pointers.resize(w + 1, 0);
+                        }
+                        pointers[w] |= 1 << (bit % 64);
                     }
                     if count == 0 {
                         first = o.address;
@@ -123,7 +151,7 @@ impl<'h> ObjectBits<'h> {
                     count += 1;
                 });
                 progress.inc(1);
-                Walked { words, mts: seen.into_iter().collect(), first, last, count }
+                Walked { words, pointers, mts: seen.into_keys().collect(), first, last, count }
             })
             .collect();
         drop(progress);
@@ -146,6 +174,7 @@ impl<'h> ObjectBits<'h> {
         let mut words: Vec<AtomicU64> = Vec::with_capacity(2 * total);
         let mut mts: Vec<u64> = Vec::new();
         let mut index: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut pointers: Vec<u64> = Vec::with_capacity(if with_pointers { total } else { 0 });
         for (seg, w) in heap.segments.iter().zip(walked) {
             for &mt in &w.mts {
                 index.entry(mt).or_insert_with(|| {
@@ -162,6 +191,10 @@ impl<'h> ObjectBits<'h> {
             for &x in &w.words {
                 words.push(AtomicU64::new(x));
                 words.push(AtomicU64::new(0));
+            }
+            if with_pointers {
+                pointers.extend_from_slice(&w.pointers);
+                pointers.resize(words.len() / 2, 0);
             }
         }
         let table = spans.first().zip(spans.last()).and_then(|(first, last)| {
@@ -195,6 +228,7 @@ impl<'h> ObjectBits<'h> {
             spans,
             table,
             words,
+            pointers,
             index,
             facts,
             count,
@@ -299,47 +333,85 @@ impl<'h> ObjectBits<'h> {
     /// then its LoaderAllocator) to `visit`, as read from the dump (null ones left out).
     #[inline]
     fn references(&self, span: usize, address: u64, scratch: &mut Vec<u64>, mut visit: impl FnMut(u64)) {
-        let heap = self.heap;
         let Some(mt) = self.mt_at(span, address) else {
             return;
         };
         let Some(facts) = self.index.get(&mt).and_then(|&i| self.facts.get(i as usize)) else {
             return;
         };
-        if let Some(desc) = &facts.entry.gc_desc {
-            let bytes = self.bytes_at(span, address);
-            let count = if facts.size.component_size != 0 {
-                let at = self.length_offset as usize;
-                match bytes.and_then(|b| b.get(at..at + 4)) {
-                    Some(c) => u32::from_le_bytes(c.try_into().expect("4 bytes")),
-                    None => heap.space().read_u32(address.wrapping_add(self.length_offset)).unwrap_or(0),
-                }
-            } else {
-                0
-            };
-            let size = facts.size.object_size(count);
-            match bytes.and_then(|b| b.get(..usize::try_from(size).ok()?)) {
-                Some(object) => desc.for_each_slot(size, |off| {
-                    let o = off as usize;
-                    if let Some(x) = object.get(o..o + 8) {
-                        let r = u64::from_le_bytes(x.try_into().expect("8 bytes"));
-                        if r != 0 {
-                            visit(r);
-                        }
-                    }
-                }),
-                None => {
-                    scratch.clear();
-                    heap.references_with(address, size, desc, scratch);
-                    for &r in scratch.iter() {
-                        visit(r);
-                    }
-                }
-            }
-        }
+        self.gc_references(span, address, facts, scratch, &mut visit);
         if let Some(la) = facts.entry.loader_allocator {
             visit(la);
         }
+    }
+
+    /// The size of the object at `address` (span `span`) of type `facts`, as the walk
+    /// computed it.
+    #[inline]
+    fn size_at(&self, span: usize, address: u64, facts: &Facts) -> u64 {
+        let count = if facts.size.component_size != 0 {
+            let at = self.length_offset as usize;
+            match self.bytes_at(span, address).and_then(|b| b.get(at..at + 4)) {
+                Some(c) => u32::from_le_bytes(c.try_into().expect("4 bytes")),
+                None => self.heap.space().read_u32(address.wrapping_add(self.length_offset)).unwrap_or(0),
+            }
+        } else {
+            0
+        };
+        facts.size.object_size(count)
+    }
+
+    /// Passes the GCDesc references of the object at `address` (span `span`, type
+    /// `facts`) to `visit`, in GCDesc order, as read from the dump (null ones left out).
+    #[inline]
+    fn gc_references(&self, span: usize, address: u64, facts: &Facts, scratch: &mut Vec<u64>, mut visit: impl FnMut(u64)) {
+        let Some(desc) = &facts.entry.gc_desc else {
+            return;
+        };
+        let size = self.size_at(span, address, facts);
+        match self.bytes_at(span, address).and_then(|b| b.get(..usize::try_from(size).ok()?)) {
+            Some(object) => desc.for_each_slot(size, |off| {
+                let o = off as usize;
+                if let Some(x) = object.get(o..o + 8) {
+                    let r = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+                    if r != 0 {
+                        visit(r);
+                    }
+                }
+            }),
+            None => {
+                scratch.clear();
+                self.heap.references_with(address, size, desc, scratch);
+                for &r in scratch.iter() {
+                    visit(r);
+                }
+            }
+        }
+    }
+
+    /// The facts of the object at `address` (span `span`)'s MethodTable.
+    #[inline]
+    fn facts_at(&self, span: usize, address: u64) -> Option<&Facts> {
+        let mt = self.mt_at(span, address)?;
+        self.index.get(&mt).and_then(|&i| self.facts.get(i as usize))
+    }
+
+    /// The MethodTables of the heap's objects (each once).
+    pub fn mts(&self) -> Vec<u64> {
+        self.facts.iter().map(|f| f.entry.mt).collect()
+    }
+
+    /// The object starts as [`super::gcroot_cold::AddressPathFinder`] searches them,
+    /// `seen` kept in the mark bits (cleared here): a root search by address, on one
+    /// thread. Bits made by [`ObjectBits::build`] (those read from the index know no
+    /// MethodTable: every object would look like one without references).
+    pub fn search(&self) -> SearchBits<'_, 'h> {
+        for (i, w) in self.words.iter().enumerate() {
+            if i % 2 == 1 {
+                w.store(0, Ordering::Relaxed);
+            }
+        }
+        SearchBits { bits: self, recent: [(0, 0); RECENT], scratch: Vec::new(), hint: std::cell::Cell::new(0) }
     }
 
     /// Marks every object reachable from `roots` (addresses; those that are not object
@@ -488,6 +560,7 @@ impl<'h> ObjectBits<'h> {
             table: None,
             spans,
             words: words.iter().map(|&w| AtomicU64::new(w)).collect(),
+            pointers: Vec::new(),
             index: FxHashMap::default(),
             facts: Vec::new(),
             count: objects as usize,
@@ -496,6 +569,134 @@ impl<'h> ObjectBits<'h> {
             free_mt: heap.runtime.globals.free_mt,
         };
         Ok((bits, LiveMarks { spans: mark_spans, bits: marks, count: live as usize }, unresolved))
+    }
+}
+
+/// MethodTables remembered by [`SearchBits`] in front of the hash table.
+const RECENT: usize = 64;
+
+/// An object start located in [`ObjectBits`]: its span, the index of its bitmap word,
+/// its bit.
+#[derive(Debug, Clone, Copy)]
+pub struct BitSlot {
+    span: u32,
+    word: usize,
+    bit: u64,
+}
+
+/// [`ObjectBits`] as the root search by address sees them ([`ObjectBits::search`]).
+pub struct SearchBits<'b, 'h> {
+    bits: &'b ObjectBits<'h>,
+    /// A direct-mapped cache of MethodTable -> facts index + 1 (neighbouring objects
+    /// share a few types).
+    recent: [(u64, u32); RECENT],
+    scratch: Vec<u64>,
+    /// The span of the last address located: most references stay in their span.
+    hint: std::cell::Cell<usize>,
+}
+
+impl SearchObjects for SearchBits<'_, '_> {
+    type Slot = BitSlot;
+
+    #[inline]
+    fn resolve(&self, address: u64) -> Option<BitSlot> {
+        if address % GRAIN != 0 {
+            return None;
+        }
+        let slot = self.locate(address)?;
+        let start = self.bits.words.get(2 * slot.word)?.load(Ordering::Relaxed);
+        (start & slot.bit != 0).then_some(slot)
+    }
+
+    #[inline]
+    fn locate(&self, address: u64) -> Option<BitSlot> {
+        let bits = self.bits;
+        let hint = self.hint.get();
+        let span = match bits.spans.get(hint) {
+            Some(s) if address >= s.start && address < s.limit => hint,
+            _ => {
+                let i = bits.span_of(address)?;
+                self.hint.set(i);
+                i
+            }
+        };
+        let s = bits.spans.get(span)?;
+        let bit = (address - s.start) / GRAIN;
+        let w = (bit / 64) as usize;
+        (w < s.len).then(|| BitSlot { span: span as u32, word: s.offset + w, bit: 1 << (bit % 64) })
+    }
+
+    // One thread searches: a plain load and store, no atomic read-modify-write.
+    #[inline]
+    fn insert_seen(&mut self, slot: BitSlot) -> bool {
+        let Some(w) = self.bits.words.get(2 * slot.word + 1) else {
+            return false;
+        };
+        let v = w.load(Ordering::Relaxed);
+        if v & slot.bit != 0 {
+            return false;
+        }
+        w.store(v | slot.bit, Ordering::Relaxed);
+        true
+    }
+
+    #[inline]
+    fn remove_seen(&mut self, slot: BitSlot) {
+        if let Some(w) = self.bits.words.get(2 * slot.word + 1) {
+            w.store(w.load(Ordering::Relaxed) & !slot.bit, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn expand(&mut self, address: u64, slot: BitSlot, out: &mut Vec<u64>) -> bool {
+        let bits = self.bits;
+        // An object whose type holds no references is not read at all.
+        if !bits.pointers.is_empty() && bits.pointers.get(slot.word).is_none_or(|p| p & slot.bit == 0) {
+            return false;
+        }
+        let span = slot.span as usize;
+        let Some(mt) = bits.mt_at(span, address) else {
+            return false;
+        };
+        let r = ((mt >> 3) ^ (mt >> 9)) as usize % RECENT;
+        let i = match self.recent[r] {
+            (m, plus_one) if m == mt && plus_one != 0 => plus_one - 1,
+            _ => {
+                let Some(&i) = bits.index.get(&mt) else {
+                    return false;
+                };
+                self.recent[r] = (mt, i + 1);
+                i
+            }
+        };
+        let Some(facts) = bits.facts.get(i as usize) else {
+            return false;
+        };
+        if facts.entry.gc_desc.is_none() {
+            return false;
+        }
+        bits.gc_references(span, address, facts, &mut self.scratch, |r| out.push(r));
+        true
+    }
+
+    #[inline]
+    fn prefetch(&self, address: u64, slot: BitSlot) {
+        self.bits.prefetch(slot.span as usize, address);
+    }
+
+}
+
+impl ObjectTypes for ObjectBits<'_> {
+    fn mt_at(&self, address: u64) -> Option<u64> {
+        let (span, _, _) = self.start(address)?;
+        ObjectBits::mt_at(self, span, address)
+    }
+
+    fn layout_at(&self, address: u64) -> Option<(u64, GcDesc)> {
+        let (span, _, _) = self.start(address)?;
+        let facts = self.facts_at(span, address)?;
+        let desc = facts.entry.gc_desc.clone()?;
+        Some((self.size_at(span, address, facts), desc))
     }
 }
 

@@ -30,6 +30,7 @@
 //! commands; commands (`dumpheap -live`, `gcroot`, retained sizes, dump diffs) build on it.
 pub mod dominators;
 pub mod gcroot;
+pub mod gcroot_cold;
 pub mod index;
 pub mod live;
 pub mod marks;

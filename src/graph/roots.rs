@@ -11,7 +11,7 @@ use super::dominators::Dominators;
 use super::gcroot::{DependentEdges, PathFinder};
 use super::{ObjectGraph, ReverseEdges};
 use crate::heap::statics::StaticsIndex;
-use crate::heap::{Handle, HandleKind, Heap, Root, RootKind};
+use crate::heap::{GcDesc, Handle, HandleKind, Heap, Root, RootKind};
 use crate::runtime::stack::StackFrameKind;
 use crate::warnings::Warnings;
 use anyhow::Result;
@@ -39,6 +39,8 @@ pub struct RootCache {
     dependents: std::sync::OnceLock<DependentEdges>,
     /// The same as `(primary, secondary)` addresses.
     pub dependent_pairs: Vec<(u64, u64)>,
+    /// `dependent_pairs` sorted, made on first use ([`RootCache::is_dependent_link`]).
+    sorted_pairs: std::sync::OnceLock<Vec<(u64, u64)>>,
 }
 
 impl RootCache {
@@ -68,6 +70,7 @@ impl RootCache {
             thread_statics,
             dependents: std::sync::OnceLock::new(),
             dependent_pairs: pairs,
+            sorted_pairs: std::sync::OnceLock::new(),
         })
     }
 
@@ -75,6 +78,17 @@ impl RootCache {
     /// were gathered in), made on first use.
     pub fn dependents(&self, graph: &ObjectGraph) -> &DependentEdges {
         self.dependents.get_or_init(|| DependentEdges::new(graph, &self.dependent_pairs))
+    }
+
+    /// Whether a dependent handle has primary `from` and secondary `to` (addresses):
+    /// a chain's link made by a dependent handle.
+    pub fn is_dependent_link(&self, from: u64, to: u64) -> bool {
+        let sorted = self.sorted_pairs.get_or_init(|| {
+            let mut pairs = self.dependent_pairs.clone();
+            pairs.sort_unstable();
+            pairs
+        });
+        sorted.binary_search(&(from, to)).is_ok()
     }
 
     /// Every root: handles, the finalizer queue, stacks, thread statics.
@@ -369,14 +383,54 @@ impl PathDescriber<'_> {
     /// The links of a chain: each object's type, and how it is reached. `thread_static`:
     /// the chain starts at a thread's thread-static array (its third link is a field's).
     pub fn items(&self, path: &[u64], thread_static: bool) -> Vec<PathItem> {
-        let (heap, graph, roots) = (self.heap, self.graph, self.roots);
-        let type_of = |addr: u64| graph.id_of(addr).map(|id| (id, graph.mt(id)));
+        let chains = ChainDescriber { heap: self.heap, objects: self.graph, roots: self.roots, statics: self.statics };
+        chains.items(path, thread_static)
+    }
+}
+
+/// What describing a chain needs to know of its objects (the object table, or the
+/// object-start bitmap of [`super::marks`]).
+pub trait ObjectTypes {
+    /// The MethodTable of the object starting at `address` (free space included).
+    fn mt_at(&self, address: u64) -> Option<u64>;
+    /// The size and GCDesc of the object starting at `address`, when its type holds
+    /// references.
+    fn layout_at(&self, address: u64) -> Option<(u64, GcDesc)>;
+}
+
+impl ObjectTypes for ObjectGraph {
+    fn mt_at(&self, address: u64) -> Option<u64> {
+        self.id_of(address).map(|id| self.mt(id))
+    }
+
+    fn layout_at(&self, address: u64) -> Option<(u64, GcDesc)> {
+        let id = self.id_of(address)?;
+        let desc = self.type_of(id).gc_desc.clone()?;
+        Some((self.size(id), desc))
+    }
+}
+
+/// Describes chains of objects from a root as `gcroot` prints them, over the object
+/// table or without it.
+pub struct ChainDescriber<'a> {
+    pub heap: &'a Heap,
+    pub objects: &'a dyn ObjectTypes,
+    pub roots: &'a RootCache,
+    /// The statics index, built on first use (only a chain through a statics array asks).
+    pub statics: &'a (dyn Fn() -> Arc<StaticsIndex> + 'a),
+}
+
+impl ChainDescriber<'_> {
+    /// The links of a chain: each object's type, and how it is reached. `thread_static`:
+    /// the chain starts at a thread's thread-static array (its third link is a field's).
+    pub fn items(&self, path: &[u64], thread_static: bool) -> Vec<PathItem> {
+        let (heap, objects, roots) = (self.heap, self.objects, self.roots);
         let first = path.first().copied().unwrap_or(0);
-        let possible_static = type_of(first).is_some_and(|(_, mt)| &*heap.type_name(mt) == "System.Object[]");
+        let possible_static = objects.mt_at(first).is_some_and(|mt| &*heap.type_name(mt) == "System.Object[]");
         let mut prev = 0u64;
         let mut items = Vec::with_capacity(path.len());
         for (i, &obj) in path.iter().enumerate() {
-            let dependent = roots.dependents(graph).is_link(prev, obj);
+            let dependent = roots.is_dependent_link(prev, obj);
             let static_field = if dependent {
                 None
             } else if thread_static {
@@ -386,8 +440,8 @@ impl PathDescriber<'_> {
             } else {
                 None
             };
-            let type_name = match type_of(obj) {
-                Some((_, mt)) => heap.type_name(mt).to_string(),
+            let type_name = match objects.mt_at(obj) {
+                Some(mt) => heap.type_name(mt).to_string(),
                 None => "<unknown type>".into(),
             };
             items.push(PathItem { address: obj, type_name, dependent, static_field, thread_static: thread_static && i == 2 });
@@ -398,10 +452,8 @@ impl PathDescriber<'_> {
 
     /// The reference slots of an object and what each holds, in GCDesc order.
     fn slots_of(&self, object: u64) -> Vec<(u64, u64)> {
-        let graph = self.graph;
-        let Some(id) = graph.id_of(object) else { return Vec::new() };
-        let Some(desc) = graph.type_of(id).gc_desc.clone() else { return Vec::new() };
-        self.heap.reference_slots(object, graph.size(id), &desc)
+        let Some((size, desc)) = self.objects.layout_at(object) else { return Vec::new() };
+        self.heap.reference_slots(object, size, &desc)
     }
 
     /// The thread-static field whose slot in the type's storage `storage` (the entry of a
