@@ -1,10 +1,11 @@
 //! The indexed object graph: every heap object as a dense id, its type and size, in flat
 //! arrays; its outgoing references read from the dump or, once asked for, from edge arrays.
 //!
-//! **Model.** Objects are numbered `0..n` in address order, so an id is found from an
-//! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]; a direct
-//! table from 4 KB pages to their first object narrows the search to one page), and
-//! everything else per object is a parallel array indexed by id: a type index (`u32`
+//! **Model.** Objects are numbered `0..n` in address order, so the id of an address is
+//! the number of objects below it: [`ObjectGraph::id_of`] reads it from a bitmap of object
+//! starts whose 64-byte lines each begin with the count of the objects before them
+//! ([`starts`]: one cache miss a lookup; 64 bytes per 3.5 KB of heap), and everything
+//! else per object is a parallel array indexed by id: its address, a type index (`u32`
 //! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
 //! with the rare object of 4 GB or more in a side table): 16 bytes an object. The build
 //! walks the heap twice in parallel — once to count each segment's objects and collect
@@ -34,11 +35,13 @@ pub mod index;
 pub mod live;
 pub mod marks;
 pub mod roots;
+pub mod starts;
 pub mod store;
 
+use starts::StartIndex;
 use store::Store;
 
-use crate::heap::{GcDesc, Heap, WalkWarning};
+use crate::heap::{GcDesc, Heap, RefWindow, WalkWarning};
 use crate::progress::Progress;
 use anyhow::{Result, bail};
 use rayon::prelude::*;
@@ -51,6 +54,8 @@ pub type ObjectId = u32;
 
 /// Objects per parallel work item when resolving references.
 const CHUNK: usize = 1 << 14;
+/// How many address lookups ahead [`Edges::build`] asks for the line of the next.
+const LOOKUP_AHEAD: usize = 16;
 
 /// One distinct MethodTable of the heap.
 #[derive(Debug, Clone)]
@@ -66,8 +71,8 @@ pub struct TypeEntry {
 /// The object graph of one heap.
 pub struct ObjectGraph {
     addresses: Store<u64>,
-    /// Address lookup: narrows a search to the few objects starting in one 4 KB page.
-    pages: PageIndex,
+    /// Address lookup: a bitmap of object starts with counts ([`starts`]).
+    starts: StartIndex,
     type_ids: Store<u32>,
     sizes: Store<u32>,
     large_sizes: HashMap<ObjectId, u64>,
@@ -111,17 +116,39 @@ impl Edges {
                 let range = c * CHUNK..((c + 1) * CHUNK).min(n);
                 let mut ends = Vec::with_capacity(range.len());
                 let mut targets = Vec::new();
-                let mut scratch = Vec::new();
                 let mut unresolved = 0;
                 if crate::interrupt::cancelled() {
                     return (EdgeBlock { ends: ends.into(), targets: targets.into() }, 0);
                 }
+                // The block's references as addresses first (its objects' memory read in
+                // address order), then their ids, the line of each lookup asked for a
+                // few lookups ahead: the lookups' cache misses overlap.
+                let mut raw = Vec::new();
+                let mut raw_ends = Vec::with_capacity(range.len());
+                let mut window = RefWindow::default();
                 for i in range.clone() {
-                    unresolved += graph.references_into(RefSource::Dump(heap), i as ObjectId, &mut targets, &mut scratch);
+                    graph.raw_references(heap, &mut window, i as ObjectId, &mut raw);
+                    raw_ends.push(raw.len());
+                }
+                targets.reserve_exact(raw.len());
+                for &r in raw.iter().take(LOOKUP_AHEAD) {
+                    graph.starts.prefetch(r);
+                }
+                let mut at = 0usize;
+                for &end in &raw_ends {
+                    while at < end {
+                        if let Some(&r) = raw.get(at + LOOKUP_AHEAD) {
+                            graph.starts.prefetch(r);
+                        }
+                        match raw.get(at).and_then(|&r| graph.id_of(r)) {
+                            Some(id) => targets.push(id),
+                            None => unresolved += 1,
+                        }
+                        at += 1;
+                    }
                     ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
                 }
                 progress.inc(range.len() as u64);
-                targets.shrink_to_fit();
                 (EdgeBlock { ends: ends.into(), targets: targets.into() }, unresolved)
             })
             .collect();
@@ -310,70 +337,6 @@ impl ReverseEdges {
     }
 }
 
-/// See [`ObjectGraph::pages`]: address spans that hold objects, each with a direct table
-/// from its 4 KB pages to the first object starting at or after the page.
-#[derive(Default)]
-struct PageIndex {
-    /// `(first page, index of that page's entry in `first`)`, sorted; a span ends where
-    /// the next begins (its last entry is the first id of the next span).
-    spans: Vec<(u64, usize)>,
-    /// Per page of every span, the first object id at or after the page start; one more
-    /// entry at the end of each span.
-    first: Store<ObjectId>,
-}
-
-const PAGE_SHIFT: u32 = 12;
-/// Pages without objects shorter than this stay inside a span (a 4 MB region is 1,024).
-const SPAN_GAP_PAGES: u64 = 1024;
-
-impl PageIndex {
-    fn build(addresses: &[u64]) -> PageIndex {
-        let mut first: Vec<ObjectId> = Vec::new();
-        let mut spans = Vec::new();
-        let mut last_page: Option<u64> = None;
-        for (i, &a) in addresses.iter().enumerate() {
-            let page = a >> PAGE_SHIFT;
-            match last_page {
-                Some(last) if page - last <= SPAN_GAP_PAGES => {
-                    // Pages after `last` up to this one begin with object `i`.
-                    for _ in last..page {
-                        first.push(i as ObjectId);
-                    }
-                }
-                Some(_) => {
-                    // Close the span (the entry after its last page), open a new one.
-                    first.push(i as ObjectId);
-                    spans.push((page, first.len()));
-                    first.push(i as ObjectId);
-                }
-                None => {
-                    spans.push((page, 0));
-                    first.push(i as ObjectId);
-                }
-            }
-            last_page = Some(page);
-        }
-        if last_page.is_some() {
-            first.push(addresses.len() as ObjectId);
-        }
-        PageIndex { spans, first: first.into() }
-    }
-
-    /// The ids of the objects that start in the page of `address`.
-    #[inline]
-    fn candidates(&self, address: u64) -> Option<std::ops::Range<usize>> {
-        let page = address >> PAGE_SHIFT;
-        let s = self.spans.partition_point(|&(start, _)| start <= page).checked_sub(1)?;
-        let (start, base) = *self.spans.get(s)?;
-        let entry = base.checked_add(usize::try_from(page - start).ok()?)?;
-        let end = self.spans.get(s + 1).map_or(self.first.len(), |&(_, b)| b);
-        if entry.checked_add(1)? >= end {
-            return None;
-        }
-        Some(*self.first.get(entry)? as usize..*self.first.get(entry + 1)? as usize)
-    }
-}
-
 /// The entries of MethodTables `mts` (GCDesc and LoaderAllocator read once each).
 pub(crate) fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
     let free_mt = heap.runtime.globals.free_mt;
@@ -510,7 +473,7 @@ impl ObjectGraph {
             );
         }
         Ok(ObjectGraph {
-            pages: PageIndex::build(&addresses),
+            starts: StartIndex::build(&addresses),
             addresses: addresses.into(),
             type_ids: type_ids.into(),
             sizes: sizes.into(),
@@ -567,29 +530,35 @@ impl ObjectGraph {
             }
             RefSource::Dump(heap) => heap,
         };
-        let i = id as usize;
-        let Some(&t) = self.type_ids.get(i) else {
-            return 0;
-        };
-        let ty = &self.types[t as usize];
+        scratch.clear();
+        self.raw_references(heap, &mut RefWindow::default(), id, scratch);
         let mut unresolved = 0;
-        if let Some(desc) = &ty.gc_desc {
-            scratch.clear();
-            heap.references_with(self.addresses[i], self.size(id), desc, scratch);
-            for &r in scratch.iter() {
-                match self.id_of(r) {
-                    Some(id) => out.push(id),
-                    None => unresolved += 1,
-                }
-            }
-        }
-        if let Some(la) = ty.loader_allocator {
-            match self.id_of(la) {
+        for &r in scratch.iter() {
+            match self.id_of(r) {
                 Some(id) => out.push(id),
                 None => unresolved += 1,
             }
         }
         unresolved
+    }
+
+    /// Appends to `out` the addresses `id` references (GCDesc order, then its
+    /// LoaderAllocator), as read from the dump; `window` as [`Heap::references_near`].
+    #[inline]
+    fn raw_references<'h>(&self, heap: &'h Heap, window: &mut RefWindow<'h>, id: ObjectId, out: &mut Vec<u64>) {
+        let i = id as usize;
+        let (Some(&t), Some(&address)) = (self.type_ids.get(i), self.addresses.get(i)) else {
+            return;
+        };
+        let Some(ty) = self.types.get(t as usize) else {
+            return;
+        };
+        if let Some(desc) = &ty.gc_desc {
+            heap.references_near(window, address, self.size(id), desc, out);
+        }
+        if let Some(la) = ty.loader_allocator {
+            out.push(la);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -608,18 +577,7 @@ impl ObjectGraph {
     /// The id of the object starting exactly at `address`.
     #[inline]
     pub fn id_of(&self, address: u64) -> Option<ObjectId> {
-        let first = *self.addresses.first()?;
-        let last = *self.addresses.last()?;
-        if address < first || address > last || address & 7 != 0 {
-            return None;
-        }
-        let range = self.pages.candidates(address)?;
-        let lo = range.start;
-        self.addresses
-            .get(range)?
-            .binary_search(&address)
-            .ok()
-            .map(|i| (lo + i) as ObjectId)
+        self.starts.id_of(address).filter(|&id| (id as usize) < self.addresses.len())
     }
 
     /// The id of the object whose memory contains `address` (an interior pointer).
@@ -688,7 +646,7 @@ impl ObjectGraph {
     pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
         let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
         ObjectGraph {
-            pages: PageIndex::build(&addresses),
+            starts: StartIndex::build(&addresses),
             addresses: addresses.into(),
             type_ids: vec![0; objects.len()].into(),
             sizes: objects.iter().map(|o| o.1).collect::<Vec<_>>().into(),
