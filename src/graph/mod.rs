@@ -54,8 +54,6 @@ pub type ObjectId = u32;
 
 /// Objects per parallel work item when resolving references.
 const CHUNK: usize = 1 << 14;
-/// How many address lookups ahead [`Edges::build`] asks for the line of the next.
-const LOOKUP_AHEAD: usize = 16;
 
 /// One distinct MethodTable of the heap.
 #[derive(Debug, Clone)]
@@ -130,23 +128,27 @@ impl Edges {
                     graph.raw_references(heap, &mut window, i as ObjectId, &mut raw);
                     raw_ends.push(raw.len());
                 }
+                // Ids in place of the addresses (u32::MAX for none), then each object's
+                // resolved ones moved down over the unresolved.
                 targets.reserve_exact(raw.len());
-                for &r in raw.iter().take(LOOKUP_AHEAD) {
-                    graph.starts.prefetch(r);
-                }
-                let mut at = 0usize;
+                graph.starts.resolve(&raw, |id| targets.push(id.filter(|&id| (id as usize) < n).unwrap_or(u32::MAX)));
+                let (mut read, mut kept) = (0usize, 0usize);
                 for &end in &raw_ends {
-                    while at < end {
-                        if let Some(&r) = raw.get(at + LOOKUP_AHEAD) {
-                            graph.starts.prefetch(r);
+                    while read < end.min(targets.len()) {
+                        let t = targets[read];
+                        if t == u32::MAX {
+                            unresolved += 1;
+                        } else {
+                            targets[kept] = t;
+                            kept += 1;
                         }
-                        match raw.get(at).and_then(|&r| graph.id_of(r)) {
-                            Some(id) => targets.push(id),
-                            None => unresolved += 1,
-                        }
-                        at += 1;
+                        read += 1;
                     }
-                    ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
+                    ends.push(u32::try_from(kept).unwrap_or(u32::MAX));
+                }
+                targets.truncate(kept);
+                if unresolved > 0 {
+                    targets.shrink_to_fit();
                 }
                 progress.inc(range.len() as u64);
                 (EdgeBlock { ends: ends.into(), targets: targets.into() }, unresolved)

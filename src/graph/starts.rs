@@ -29,6 +29,8 @@ const SPAN_GAP: u64 = 1 << 20;
 const CHUNK_SHIFT: u32 = 22;
 /// The most entries the chunk table may have (4 TB of address space).
 const MAX_CHUNKS: u64 = 1 << 20;
+/// How many lookups ahead [`StartIndex::resolve`] asks for a line.
+const AHEAD: usize = 16;
 
 /// A stretch of address space with objects: bits for `[start, end)`, lines from `line`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,33 +94,73 @@ impl StartIndex {
         }
         close(&mut open, &mut spans);
 
-        // 2. Lines: each line's count is the id of the first object at or after it.
+        // 2. Lines: each line's count is the id of the first object at or after it. In
+        //    parallel pieces of ids, each cut where a new line begins, so that every
+        //    piece fills lines of its own; in one piece when an address off the grain
+        //    (never in a real heap) would leave a line's objects uncounted by its piece.
         let mut words = vec![0u64; lines * LINE_WORDS + LINE_WORDS - 1];
         let pad = (words.as_ptr() as usize / 8).wrapping_neg() % LINE_WORDS;
-        let mut s = 0usize;
-        let mut next_line = 0usize;
-        for (id, &a) in addresses.iter().enumerate() {
-            if a % GRAIN != 0 {
-                continue;
+        let all = &mut words[pad..pad + lines * LINE_WORDS];
+        let n = addresses.len();
+        let aligned = addresses.iter().all(|a| a % GRAIN == 0);
+        let line_of = |id: usize| -> usize {
+            let a = addresses[id];
+            let s = spans.partition_point(|s| s.start <= a).saturating_sub(1);
+            spans.get(s).map_or(0, |s| s.line + ((a - s.start) / GRAIN / LINE_BITS) as usize)
+        };
+        let pieces = if aligned && n >= 1 << 16 { rayon::current_num_threads() * 8 } else { 1 };
+        // Piece k: ids cuts[k]..cuts[k + 1], lines firsts[k]..firsts[k + 1].
+        let mut cuts = vec![0usize];
+        for k in 1..pieces {
+            let mut c = (n * k / pieces).max(cuts[cuts.len() - 1] + 1);
+            while c < n && line_of(c) == line_of(c - 1) {
+                c += 1;
             }
-            while spans.get(s).is_some_and(|sp| a >= sp.end) {
-                s += 1;
+            if c < n {
+                cuts.push(c);
             }
-            let Some(sp) = spans.get(s) else { break };
-            let bit = (a - sp.start) / GRAIN;
-            let line = sp.line + (bit / LINE_BITS) as usize;
-            // Lines up to this one without objects count the objects before them.
-            while next_line <= line {
-                words[pad + next_line * LINE_WORDS] = id as u64;
+        }
+        cuts.push(n);
+        let mut firsts: Vec<usize> = cuts[..cuts.len() - 1].iter().map(|&c| if c == 0 { 0 } else { line_of(c) }).collect();
+        firsts.push(lines);
+        let mut work = Vec::with_capacity(cuts.len() - 1);
+        let mut rest = all;
+        for k in 0..cuts.len() - 1 {
+            let (mine, more) = std::mem::take(&mut rest).split_at_mut((firsts[k + 1] - firsts[k]) * LINE_WORDS);
+            work.push((cuts[k]..cuts[k + 1], firsts[k], mine));
+            rest = more;
+        }
+        use rayon::prelude::*;
+        work.into_par_iter().for_each(|(ids, first_line, words)| {
+            let start = addresses.get(ids.start).copied().unwrap_or(0);
+            let mut s = spans.partition_point(|s| s.start <= start).saturating_sub(1);
+            let mut next_line = 0usize;
+            for id in ids.clone() {
+                let a = addresses[id];
+                if a % GRAIN != 0 {
+                    continue;
+                }
+                while spans.get(s).is_some_and(|sp| a >= sp.end) {
+                    s += 1;
+                }
+                let Some(sp) = spans.get(s) else { break };
+                let bit = (a - sp.start) / GRAIN;
+                let Some(line) = (sp.line + (bit / LINE_BITS) as usize).checked_sub(first_line) else { continue };
+                // Lines up to this one without objects count the objects before them.
+                while next_line <= line && next_line * LINE_WORDS < words.len() {
+                    words[next_line * LINE_WORDS] = id as u64;
+                    next_line += 1;
+                }
+                let within = (bit % LINE_BITS) as usize;
+                if let Some(w) = words.get_mut(line * LINE_WORDS + 1 + within / 64) {
+                    *w |= 1 << (within % 64);
+                }
+            }
+            while next_line * LINE_WORDS < words.len() {
+                words[next_line * LINE_WORDS] = ids.end as u64;
                 next_line += 1;
             }
-            let within = (bit % LINE_BITS) as usize;
-            words[pad + line * LINE_WORDS + 1 + within / 64] |= 1 << (within % 64);
-        }
-        while next_line < lines {
-            words[pad + next_line * LINE_WORDS] = addresses.len() as u64;
-            next_line += 1;
-        }
+        });
         let table = chunk_table(&spans);
         StartIndex { spans, table, words: words.into(), pad }
     }
@@ -126,7 +168,8 @@ impl StartIndex {
     /// The id of the object starting at `address`, when one does.
     #[inline]
     pub(crate) fn id_of(&self, address: u64) -> Option<ObjectId> {
-        let (line, within) = self.line_of(address)?;
+        let (at, within) = self.line_of(address)?;
+        let line: &[u64; LINE_WORDS] = self.words.get(at..at.checked_add(LINE_WORDS)?)?.try_into().ok()?;
         let (w, b) = (1 + within / 64, within % 64);
         if line[w] >> b & 1 == 0 {
             return None;
@@ -134,29 +177,75 @@ impl StartIndex {
         ObjectId::try_from(rank(line, w, b)).ok()
     }
 
-    /// Asks the processor for the line of `address` (a lookup soon after finds it there).
-    #[inline]
-    pub(crate) fn prefetch(&self, address: u64) {
+    /// The ids of `addresses` (`None` where no object starts), in order, to `found`.
+    /// Each lookup's line is asked for [`AHEAD`] lookups before it is read, so that the
+    /// cache misses of a batch overlap.
+    pub(crate) fn resolve(&self, addresses: &[u64], mut found: impl FnMut(Option<ObjectId>)) {
         #[cfg(target_arch = "x86_64")]
-        if let Some((line, _)) = self.line_of(address) {
-            // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-            unsafe { std::arch::x86_64::_mm_prefetch(line.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0) };
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the processor has the instruction.
+            return unsafe { self.resolve_popcnt(addresses, &mut found) };
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = address;
+        self.resolve_with(addresses, &mut found)
     }
 
-    /// The line holding the bit of `address`, and the bit's index among its bitmap bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    fn resolve_popcnt(&self, addresses: &[u64], found: &mut impl FnMut(Option<ObjectId>)) {
+        self.resolve_with(addresses, found)
+    }
+
+    #[inline(always)]
+    fn resolve_with(&self, addresses: &[u64], found: &mut impl FnMut(Option<ObjectId>)) {
+        // Positions of the next lookups: line word index << 9 | bit, or NONE.
+        const NONE: usize = usize::MAX;
+        let locate = |a: u64| match self.line_of(a) {
+            Some((at, within)) => {
+                #[cfg(target_arch = "x86_64")]
+                if let Some(w) = self.words.get(at) {
+                    // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
+                    unsafe { std::arch::x86_64::_mm_prefetch(w as *const u64 as *const i8, std::arch::x86_64::_MM_HINT_T0) };
+                }
+                at.checked_mul(512).map_or(NONE, |p| p | within)
+            }
+            None => NONE,
+        };
+        let mut ring = [NONE; AHEAD];
+        for (slot, &a) in ring.iter_mut().zip(addresses) {
+            *slot = locate(a);
+        }
+        for i in 0..addresses.len() {
+            let slot = &mut ring[i % AHEAD];
+            let pos = *slot;
+            if let Some(&a) = addresses.get(i + AHEAD) {
+                *slot = locate(a);
+            }
+            found(if pos == NONE { None } else { self.id_at(pos / 512, pos % 512) });
+        }
+    }
+
+    /// The id of the object of bit `within` of the line at word `at`, when it is set.
+    #[inline(always)]
+    fn id_at(&self, at: usize, within: usize) -> Option<ObjectId> {
+        let line: &[u64; LINE_WORDS] = self.words.get(at..at.checked_add(LINE_WORDS)?)?.try_into().ok()?;
+        let (w, b) = (1 + within / 64, within % 64);
+        if line.get(w)? >> b & 1 == 0 {
+            return None;
+        }
+        ObjectId::try_from(rank_portable(line, w, b)).ok()
+    }
+
+    /// The word index of the line holding the bit of `address`, and the bit's index
+    /// among the line's bitmap bits.
     #[inline]
-    fn line_of(&self, address: u64) -> Option<(&[u64; LINE_WORDS], usize)> {
+    fn line_of(&self, address: u64) -> Option<(usize, usize)> {
         if address % GRAIN != 0 {
             return None;
         }
         let s = self.span_of(address)?;
         let bit = (address - s.start) / GRAIN;
         let at = s.line.checked_add((bit / LINE_BITS) as usize)?.checked_mul(LINE_WORDS)?.checked_add(self.pad)?;
-        let line = self.words.get(at..at.checked_add(LINE_WORDS)?)?.try_into().ok()?;
-        Some((line, (bit % LINE_BITS) as usize))
+        Some((at, (bit % LINE_BITS) as usize))
     }
 
     /// The span holding `address`.
@@ -296,7 +385,7 @@ mod tests {
                 assert_eq!(idx.id_of(a), None);
             }
             if let Some(n) = a.checked_add(8) {
-                assert_eq!(idx.id_of(n).is_some(), n % GRAIN == 0 && addresses.contains(&n));
+                assert_eq!(idx.id_of(n).is_some(), n % GRAIN == 0 && addresses.binary_search(&n).is_ok());
             }
             assert_eq!(idx.id_of(a | 1), None);
         }
@@ -319,6 +408,11 @@ mod tests {
         assert_eq!(idx.id_of(0x10), None);
         assert_eq!(idx.id_of(u64::MAX - 7), None);
         assert_eq!(idx.id_of(0x7f00_0000_0010), None);
+        let mut ids = Vec::new();
+        let probes: Vec<u64> = a.iter().flat_map(|&x| [x, x + 8, x | 1]).collect();
+        idx.resolve(&probes, |id| ids.push(id));
+        let one_by_one: Vec<Option<u32>> = probes.iter().map(|&p| idx.id_of(p)).collect();
+        assert_eq!(ids, one_by_one);
         // Written and read back.
         let (spans, words) = idx.parts();
         let back = StartIndex::from_parts(&spans, words.to_vec().into(), a.len() as u64).unwrap();
@@ -327,6 +421,18 @@ mod tests {
         }
         assert!(StartIndex::from_parts(&spans, words.to_vec().into(), a.len() as u64 - 1).is_err());
         assert!(StartIndex::from_parts(&spans[3..], words.to_vec().into(), a.len() as u64).is_err());
+    }
+
+    #[test]
+    fn built_in_parallel_pieces() {
+        // Enough objects for pieces; sizes varied so lines hold 0 to 448 objects.
+        let mut a = Vec::new();
+        let mut at = 0x7f00_0000_0000u64;
+        for i in 0..300_000u64 {
+            a.push(at);
+            at += 8 * (1 + (i * 7919) % 13) + if i % 50_000 == 0 { 3 << 20 } else { 0 };
+        }
+        check(&a);
     }
 
     #[test]
