@@ -355,6 +355,173 @@ pub(crate) fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
 impl ObjectGraph {
     /// Walks the heap and numbers its objects (no edges yet: see [`ObjectGraph::edges`]).
     pub fn build(heap: &Heap) -> Result<ObjectGraph> {
+        match Self::build_in_one_walk(heap)? {
+            Some(graph) => Ok(graph),
+            None => Self::build_in_two_walks(heap),
+        }
+    }
+
+    /// The object table in one parallel walk: each segment's objects go to scratch memory
+    /// of its own, mapped anonymously for the most objects the segment can hold (pages
+    /// the walk does not reach cost nothing), then are copied to arrays of the final
+    /// size, each segment's scratch given back as soon as it is copied, so the peak stays
+    /// near the table's own size. `None` when the scratch cannot be mapped (a damaged
+    /// segment length): [`ObjectGraph::build_in_two_walks`] needs no scratch.
+    fn build_in_one_walk(heap: &Heap) -> Result<Option<ObjectGraph>> {
+        /// Scratch bytes per object: address, walk type index, size.
+        const PER_OBJECT: usize = 16;
+        struct Walked {
+            scratch: memmap2::MmapMut,
+            count: usize,
+            /// MethodTables by the walk's type index.
+            mts: Vec<u64>,
+            large: Vec<(usize, u64)>,
+            warning: Option<WalkWarning>,
+            complete: bool,
+        }
+        // Objects are at least 16 bytes apart (aligned sizes of 12 bytes or more), in
+        // memory the dump holds (a walk that finds more falls back to two walks).
+        let captured = heap.space().captured_bytes();
+        let mut caps = Vec::with_capacity(heap.segments.len());
+        for seg in &heap.segments {
+            let cap = usize::try_from(seg.end.saturating_sub(seg.start).min(captured) / 16).ok().and_then(|c| c.checked_add(1));
+            match cap.filter(|c| c.checked_mul(PER_OBJECT).is_some()) {
+                Some(c) => caps.push(c),
+                None => return Ok(None),
+            }
+        }
+        let progress = Progress::new("indexing the heap's objects", heap.segments.len() as u64);
+        let walked: Vec<Option<Walked>> = heap
+            .segments
+            .par_iter()
+            .zip(caps.par_iter())
+            .map_init(crate::heap::SizeCache::default, |sizes, (seg, &cap)| {
+                let mut scratch = memmap2::MmapMut::map_anon(cap * PER_OBJECT).ok()?;
+                let (a, rest) = scratch.split_at_mut(cap * 8);
+                let (t, z) = rest.split_at_mut(cap * 4);
+                // SAFETY: the mapping is page-aligned, so aligned for u64 and u32, and
+                // every bit pattern is a valid integer; the lengths are the byte counts
+                // divided by the element sizes.
+                let (a, t, z) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(a.as_mut_ptr() as *mut u64, cap),
+                        std::slice::from_raw_parts_mut(t.as_mut_ptr() as *mut u32, cap),
+                        std::slice::from_raw_parts_mut(z.as_mut_ptr() as *mut u32, cap),
+                    )
+                };
+                let mut i = 0usize;
+                let mut large = Vec::new();
+                let mut complete = true;
+                let warning = heap.walk_segment(seg, sizes, |o| {
+                    if i >= cap {
+                        complete = false;
+                        return;
+                    }
+                    let small = u32::try_from(o.size).unwrap_or(u32::MAX);
+                    if small == u32::MAX {
+                        large.push((i, o.size));
+                    }
+                    a[i] = o.address;
+                    t[i] = o.type_index;
+                    z[i] = small;
+                    i += 1;
+                });
+                let mts = (0..sizes.len() as u32).map(|k| sizes.mt(k).unwrap_or(0)).collect();
+                progress.inc(1);
+                Some(Walked { scratch, count: i, mts, large, warning, complete })
+            })
+            .collect();
+        drop(progress);
+        crate::interrupt::check()?;
+        let Some(walked) = walked.into_iter().collect::<Option<Vec<Walked>>>() else {
+            return Ok(None);
+        };
+        if walked.iter().any(|w| !w.complete) {
+            return Ok(None);
+        }
+        let total: usize = walked.iter().map(|w| w.count).sum();
+        if total > u32::MAX as usize {
+            bail!("{total} objects: more than the object graph can number (2^32)");
+        }
+        // Types in segment order, each segment's walk numbers turned into graph numbers.
+        let mut type_index: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut mts = Vec::new();
+        let mut warnings = Vec::new();
+        let mut large_sizes = HashMap::new();
+        let mut base = 0usize;
+        let mut jobs = Vec::with_capacity(walked.len());
+        for w in walked {
+            // The walk numbers every type it met, in other segments too: keep those used here.
+            let mut used = vec![false; w.mts.len()];
+            {
+                // SAFETY: as above; `count <= cap` elements were written.
+                let cap = w.scratch.len() / PER_OBJECT;
+                let t = unsafe { std::slice::from_raw_parts(w.scratch.as_ptr().add(cap * 8) as *const u32, w.count) };
+                let mut last = u32::MAX;
+                for &k in t {
+                    if k != last {
+                        last = k;
+                        if let Some(u) = used.get_mut(k as usize) {
+                            *u = true;
+                        }
+                    }
+                }
+            }
+            // Numbered as the two walks number them: a segment's types by MethodTable.
+            let mut here: Vec<(u64, usize)> = w.mts.iter().zip(&used).enumerate().filter(|(_, (_, u))| **u).map(|(k, (&mt, _))| (mt, k)).collect();
+            here.sort_unstable();
+            let mut global = vec![u32::MAX; w.mts.len()];
+            for (mt, k) in here {
+                global[k] = *type_index.entry(mt).or_insert_with(|| {
+                    mts.push(mt);
+                    (mts.len() - 1) as u32
+                });
+            }
+            warnings.extend(w.warning);
+            large_sizes.extend(w.large.iter().map(|&(i, size)| ((base + i) as ObjectId, size)));
+            jobs.push((w.scratch, w.count, global));
+            base += w.count;
+        }
+        let types = type_entries(heap, &mts);
+        let mut addresses = vec![0u64; total];
+        let mut type_ids = vec![0u32; total];
+        let mut sizes = vec![0u32; total];
+        let mut parts = Vec::with_capacity(jobs.len());
+        {
+            let (mut a, mut t, mut z) = (&mut addresses[..], &mut type_ids[..], &mut sizes[..]);
+            for (scratch, count, global) in jobs {
+                let (a1, a2) = std::mem::take(&mut a).split_at_mut(count);
+                let (t1, t2) = std::mem::take(&mut t).split_at_mut(count);
+                let (z1, z2) = std::mem::take(&mut z).split_at_mut(count);
+                parts.push((scratch, global, a1, t1, z1));
+                (a, t, z) = (a2, t2, z2);
+            }
+        }
+        parts.into_par_iter().for_each(|(scratch, global, a, t, z)| {
+            let cap = scratch.len() / PER_OBJECT;
+            let count = a.len();
+            // SAFETY: as above; `count <= cap` elements were written by the walk.
+            let (sa, st, sz) = unsafe {
+                let p = scratch.as_ptr();
+                (
+                    std::slice::from_raw_parts(p as *const u64, count),
+                    std::slice::from_raw_parts(p.add(cap * 8) as *const u32, count),
+                    std::slice::from_raw_parts(p.add(cap * 12) as *const u32, count),
+                )
+            };
+            a.copy_from_slice(sa);
+            z.copy_from_slice(sz);
+            for (to, &k) in t.iter_mut().zip(st) {
+                *to = global.get(k as usize).copied().unwrap_or(0);
+            }
+            // The scratch is unmapped here, as soon as it is copied.
+            drop(scratch);
+        });
+        Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings).map(Some)
+    }
+
+    /// The object table in two parallel walks (see [`ObjectGraph::build_in_one_walk`]).
+    fn build_in_two_walks(heap: &Heap) -> Result<ObjectGraph> {
         let progress = Progress::new("indexing the heap's objects", 2 * heap.segments.len() as u64);
         // 1. Count every segment's objects and collect their MethodTables (in parallel),
         //    so that the arrays below are allocated once, at their final size, and filled
@@ -469,6 +636,17 @@ impl ObjectGraph {
             warnings.extend(w);
             large_sizes.extend(large);
         }
+        Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings)
+    }
+
+    fn from_table(
+        addresses: Vec<u64>,
+        type_ids: Vec<u32>,
+        sizes: Vec<u32>,
+        large_sizes: HashMap<ObjectId, u64>,
+        types: Vec<TypeEntry>,
+        warnings: Vec<WalkWarning>,
+    ) -> Result<ObjectGraph> {
         if !addresses.windows(2).all(|w| w[0] < w[1]) {
             bail!(
                 "the heap's segments overlap: objects are not in strictly increasing address order"
