@@ -8,9 +8,11 @@
 //! else per object is a parallel array indexed by id: its address, a type index (`u32`
 //! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
 //! with the rare object of 4 GB or more in a side table): 16 bytes an object. The build
-//! walks the heap twice in parallel — once to count each segment's objects and collect
-//! their MethodTables, once to fill each segment's slice of arrays allocated at their
-//! final size — so no per-segment copy doubles the memory.
+//! walks the heap once in parallel, each segment into anonymous scratch memory sized for
+//! the most objects it can hold (untouched pages cost nothing), then copies the segments
+//! into arrays of the final size, unmapping each scratch once copied, so the peak stays
+//! near the table's size; when no scratch can be mapped it walks twice (count, then fill
+//! in place).
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
 //! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
@@ -520,8 +522,10 @@ impl ObjectGraph {
         Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings).map(Some)
     }
 
-    /// The object table in two parallel walks (see [`ObjectGraph::build_in_one_walk`]).
-    fn build_in_two_walks(heap: &Heap) -> Result<ObjectGraph> {
+    /// The object table in two parallel walks (see [`ObjectGraph::build_in_one_walk`]);
+    /// public so that tests can compare both ways.
+    #[doc(hidden)]
+    pub fn build_in_two_walks(heap: &Heap) -> Result<ObjectGraph> {
         let progress = Progress::new("indexing the heap's objects", 2 * heap.segments.len() as u64);
         // 1. Count every segment's objects and collect their MethodTables (in parallel),
         //    so that the arrays below are allocated once, at their final size, and filled

@@ -106,7 +106,7 @@ impl StartIndex {
         let line_of = |id: usize| -> usize {
             let a = addresses[id];
             let s = spans.partition_point(|s| s.start <= a).saturating_sub(1);
-            spans.get(s).map_or(0, |s| s.line + ((a - s.start) / GRAIN / LINE_BITS) as usize)
+            spans.get(s).and_then(|s| Some(s.line + (a.checked_sub(s.start)? / GRAIN / LINE_BITS) as usize)).unwrap_or(0)
         };
         let pieces = if aligned && n >= 1 << 16 { rayon::current_num_threads() * 8 } else { 1 };
         // Piece k: ids cuts[k]..cuts[k + 1], lines firsts[k]..firsts[k + 1].
@@ -126,7 +126,8 @@ impl StartIndex {
         let mut work = Vec::with_capacity(cuts.len() - 1);
         let mut rest = all;
         for k in 0..cuts.len() - 1 {
-            let (mine, more) = std::mem::take(&mut rest).split_at_mut((firsts[k + 1] - firsts[k]) * LINE_WORDS);
+            let len = firsts[k + 1].saturating_sub(firsts[k]).saturating_mul(LINE_WORDS).min(rest.len());
+            let (mine, more) = std::mem::take(&mut rest).split_at_mut(len);
             work.push((cuts[k]..cuts[k + 1], firsts[k], mine));
             rest = more;
         }
@@ -144,7 +145,7 @@ impl StartIndex {
                     s += 1;
                 }
                 let Some(sp) = spans.get(s) else { break };
-                let bit = (a - sp.start) / GRAIN;
+                let Some(bit) = a.checked_sub(sp.start).map(|d| d / GRAIN) else { continue };
                 let Some(line) = (sp.line + (bit / LINE_BITS) as usize).checked_sub(first_line) else { continue };
                 // Lines up to this one without objects count the objects before them.
                 while next_line <= line && next_line * LINE_WORDS < words.len() {
