@@ -493,3 +493,33 @@ fn live_set_by_address_is_the_object_tables() {
         });
     }
 }
+
+/// The object table from one walk (the usual way) is the one from two walks (the fallback
+/// when no scratch can be mapped): same objects, types, sizes and address lookups.
+#[test]
+#[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
+fn one_walk_table_is_the_two_walks_table() {
+    use clrheap::graph::ObjectGraph;
+    let checks = common::Checks::new();
+    for (name, dump, _truth) in common::lab_dumps("one_walk_table_is_the_two_walks_table") {
+        checks.run(&name, "graph-table", || {
+            let session = open(&dump);
+            let one = ObjectGraph::build(&session.heap).map_err(|e| format!("{e:#}"))?;
+            let two = ObjectGraph::build_in_two_walks(&session.heap).map_err(|e| format!("{e:#}"))?;
+            if one.addresses() != two.addresses() {
+                return Err("the addresses differ".into());
+            }
+            for id in 0..one.len() as u32 {
+                let a = one.address(id);
+                if one.mt(id) != two.mt(id) || one.type_index(id as u32) != two.type_index(id) || one.size(id) != two.size(id) {
+                    return Err(format!("object {a:x} differs"));
+                }
+                if one.id_of(a) != Some(id) || one.id_of(a + 8) != two.id_of(a + 8) || one.id_of(a + 1).is_some() {
+                    return Err(format!("the lookup of {a:x} differs"));
+                }
+            }
+            Ok(())
+        });
+    }
+    checks.finish("one_walk_table_is_the_two_walks_table");
+}

@@ -43,7 +43,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 const MAGIC: &[u8; 8] = b"CLRHIDX\0";
 /// Bumped whenever what a file holds or means changes: older files are then rebuilt.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const BYTE_ORDER: u32 = 0x0102_0304;
 const HEADER: usize = 128;
 const MAX_SECTIONS: usize = 16;
@@ -457,7 +457,7 @@ pub fn bytes<'a, T: Plain>(parts: impl IntoIterator<Item = &'a [T]>) -> Vec<&'a 
 }
 
 // The graph's own parts: the object table, edges and reverse edges.
-use super::{EdgeBlock, Edges, ObjectGraph, PageIndex, ReverseEdges, CHUNK as EDGE_CHUNK};
+use super::{EdgeBlock, Edges, ObjectGraph, ReverseEdges, StartIndex, CHUNK as EDGE_CHUNK};
 use crate::heap::Heap;
 
 impl ObjectGraph {
@@ -468,7 +468,7 @@ impl ObjectGraph {
         let mut pairs: Vec<(u64, u64)> = self.large_sizes.iter().map(|(&id, &size)| (id as u64, size)).collect();
         pairs.sort_unstable();
         let large: Vec<u64> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
-        let spans: Vec<u64> = self.pages.spans.iter().flat_map(|&(p, b)| [p, b as u64]).collect();
+        let (spans, lines) = self.starts.parts();
         let text = self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\0");
         let n = self.len() as u64;
         write_or_note(
@@ -484,7 +484,7 @@ impl ObjectGraph {
                 bytes([&self.sizes[..]]),
                 bytes([&large[..]]),
                 bytes([&spans[..]]),
-                bytes([&self.pages.first[..]]),
+                bytes([lines]),
                 bytes([text.as_bytes()]),
             ],
         )
@@ -504,19 +504,19 @@ impl ObjectGraph {
         let sizes: Store<u32> = file.section(3, Some(n))?;
         let large: Store<u64> = file.section(4, None)?;
         let spans: Store<u64> = file.section(5, None)?;
-        let first: Store<u32> = file.section(6, None)?;
+        let lines: Store<u64> = file.section(6, None)?;
         let text: Store<u8> = file.section(7, None)?;
         if !all_below(&type_ids, types.len() as u64) {
             bail!("a type number is out of range");
         }
         let large_sizes = large.chunks_exact(2).map(|p| (p[0] as u32, p[1])).collect();
-        let spans = spans.chunks_exact(2).map(|p| (p[0], p[1] as usize)).collect();
+        let starts = StartIndex::from_parts(&spans, lines, n as u64)?;
         for w in std::str::from_utf8(&text).unwrap_or("").split('\0').filter(|w| !w.is_empty()) {
             heap.warnings().warn(w.to_string());
         }
         Ok(ObjectGraph {
             addresses,
-            pages: PageIndex { spans, first },
+            starts,
             type_ids,
             sizes,
             large_sizes,
@@ -532,8 +532,11 @@ impl ObjectGraph {
         let addresses = file.section(1, Some(n))?;
         let type_ids = file.section(2, Some(n))?;
         let sizes = file.section(3, Some(n))?;
-        let first = file.section(6, Some(self.pages.first.len()))?;
-        (self.addresses, self.type_ids, self.sizes, self.pages.first) = (addresses, type_ids, sizes, first);
+        let lines = file.section(6, None)?;
+        if !self.starts.use_mapped(lines) {
+            bail!("its object starts are not the graph's");
+        }
+        (self.addresses, self.type_ids, self.sizes) = (addresses, type_ids, sizes);
         Ok(())
     }
 

@@ -1,15 +1,18 @@
 //! The indexed object graph: every heap object as a dense id, its type and size, in flat
 //! arrays; its outgoing references read from the dump or, once asked for, from edge arrays.
 //!
-//! **Model.** Objects are numbered `0..n` in address order, so an id is found from an
-//! address by binary search over one sorted `Vec<u64>` ([`ObjectGraph::id_of`]; a direct
-//! table from 4 KB pages to their first object narrows the search to one page), and
-//! everything else per object is a parallel array indexed by id: a type index (`u32`
+//! **Model.** Objects are numbered `0..n` in address order, so the id of an address is
+//! the number of objects below it: [`ObjectGraph::id_of`] reads it from a bitmap of object
+//! starts whose 64-byte lines each begin with the count of the objects before them
+//! ([`starts`]: one cache miss a lookup; 64 bytes per 3.5 KB of heap), and everything
+//! else per object is a parallel array indexed by id: its address, a type index (`u32`
 //! into [`ObjectGraph::types`], one entry per distinct MethodTable) and a size (`u32`,
 //! with the rare object of 4 GB or more in a side table): 16 bytes an object. The build
-//! walks the heap twice in parallel — once to count each segment's objects and collect
-//! their MethodTables, once to fill each segment's slice of arrays allocated at their
-//! final size — so no per-segment copy doubles the memory.
+//! walks the heap once in parallel, each segment into anonymous scratch memory sized for
+//! the most objects it can hold (untouched pages cost nothing), then copies the segments
+//! into arrays of the final size, unmapping each scratch once copied, so the peak stays
+//! near the table's size; when no scratch can be mapped it walks twice (count, then fill
+//! in place).
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
 //! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
@@ -35,11 +38,13 @@ pub mod index;
 pub mod live;
 pub mod marks;
 pub mod roots;
+pub mod starts;
 pub mod store;
 
+use starts::StartIndex;
 use store::Store;
 
-use crate::heap::{GcDesc, Heap, WalkWarning};
+use crate::heap::{GcDesc, Heap, RefWindow, WalkWarning};
 use crate::progress::Progress;
 use anyhow::{Result, bail};
 use rayon::prelude::*;
@@ -67,8 +72,8 @@ pub struct TypeEntry {
 /// The object graph of one heap.
 pub struct ObjectGraph {
     addresses: Store<u64>,
-    /// Address lookup: narrows a search to the few objects starting in one 4 KB page.
-    pages: PageIndex,
+    /// Address lookup: a bitmap of object starts with counts ([`starts`]).
+    starts: StartIndex,
     type_ids: Store<u32>,
     sizes: Store<u32>,
     large_sizes: HashMap<ObjectId, u64>,
@@ -112,17 +117,43 @@ impl Edges {
                 let range = c * CHUNK..((c + 1) * CHUNK).min(n);
                 let mut ends = Vec::with_capacity(range.len());
                 let mut targets = Vec::new();
-                let mut scratch = Vec::new();
                 let mut unresolved = 0;
                 if crate::interrupt::cancelled() {
                     return (EdgeBlock { ends: ends.into(), targets: targets.into() }, 0);
                 }
+                // The block's references as addresses first (its objects' memory read in
+                // address order), then their ids, the line of each lookup asked for a
+                // few lookups ahead: the lookups' cache misses overlap.
+                let mut raw = Vec::new();
+                let mut raw_ends = Vec::with_capacity(range.len());
+                let mut window = RefWindow::default();
                 for i in range.clone() {
-                    unresolved += graph.references_into(RefSource::Dump(heap), i as ObjectId, &mut targets, &mut scratch);
-                    ends.push(u32::try_from(targets.len()).unwrap_or(u32::MAX));
+                    graph.raw_references(heap, &mut window, i as ObjectId, &mut raw);
+                    raw_ends.push(raw.len());
+                }
+                // Ids in place of the addresses (u32::MAX for none), then each object's
+                // resolved ones moved down over the unresolved.
+                targets.reserve_exact(raw.len());
+                graph.starts.resolve(&raw, |id| targets.push(id.filter(|&id| (id as usize) < n).unwrap_or(u32::MAX)));
+                let (mut read, mut kept) = (0usize, 0usize);
+                for &end in &raw_ends {
+                    while read < end.min(targets.len()) {
+                        let t = targets[read];
+                        if t == u32::MAX {
+                            unresolved += 1;
+                        } else {
+                            targets[kept] = t;
+                            kept += 1;
+                        }
+                        read += 1;
+                    }
+                    ends.push(u32::try_from(kept).unwrap_or(u32::MAX));
+                }
+                targets.truncate(kept);
+                if unresolved > 0 {
+                    targets.shrink_to_fit();
                 }
                 progress.inc(range.len() as u64);
-                targets.shrink_to_fit();
                 (EdgeBlock { ends: ends.into(), targets: targets.into() }, unresolved)
             })
             .collect();
@@ -361,70 +392,6 @@ impl ReverseEdges {
     }
 }
 
-/// See [`ObjectGraph::pages`]: address spans that hold objects, each with a direct table
-/// from its 4 KB pages to the first object starting at or after the page.
-#[derive(Default)]
-struct PageIndex {
-    /// `(first page, index of that page's entry in `first`)`, sorted; a span ends where
-    /// the next begins (its last entry is the first id of the next span).
-    spans: Vec<(u64, usize)>,
-    /// Per page of every span, the first object id at or after the page start; one more
-    /// entry at the end of each span.
-    first: Store<ObjectId>,
-}
-
-const PAGE_SHIFT: u32 = 12;
-/// Pages without objects shorter than this stay inside a span (a 4 MB region is 1,024).
-const SPAN_GAP_PAGES: u64 = 1024;
-
-impl PageIndex {
-    fn build(addresses: &[u64]) -> PageIndex {
-        let mut first: Vec<ObjectId> = Vec::new();
-        let mut spans = Vec::new();
-        let mut last_page: Option<u64> = None;
-        for (i, &a) in addresses.iter().enumerate() {
-            let page = a >> PAGE_SHIFT;
-            match last_page {
-                Some(last) if page - last <= SPAN_GAP_PAGES => {
-                    // Pages after `last` up to this one begin with object `i`.
-                    for _ in last..page {
-                        first.push(i as ObjectId);
-                    }
-                }
-                Some(_) => {
-                    // Close the span (the entry after its last page), open a new one.
-                    first.push(i as ObjectId);
-                    spans.push((page, first.len()));
-                    first.push(i as ObjectId);
-                }
-                None => {
-                    spans.push((page, 0));
-                    first.push(i as ObjectId);
-                }
-            }
-            last_page = Some(page);
-        }
-        if last_page.is_some() {
-            first.push(addresses.len() as ObjectId);
-        }
-        PageIndex { spans, first: first.into() }
-    }
-
-    /// The ids of the objects that start in the page of `address`.
-    #[inline]
-    fn candidates(&self, address: u64) -> Option<std::ops::Range<usize>> {
-        let page = address >> PAGE_SHIFT;
-        let s = self.spans.partition_point(|&(start, _)| start <= page).checked_sub(1)?;
-        let (start, base) = *self.spans.get(s)?;
-        let entry = base.checked_add(usize::try_from(page - start).ok()?)?;
-        let end = self.spans.get(s + 1).map_or(self.first.len(), |&(_, b)| b);
-        if entry.checked_add(1)? >= end {
-            return None;
-        }
-        Some(*self.first.get(entry)? as usize..*self.first.get(entry + 1)? as usize)
-    }
-}
-
 /// The entries of MethodTables `mts` (GCDesc and LoaderAllocator read once each).
 pub(crate) fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
     let free_mt = heap.runtime.globals.free_mt;
@@ -441,6 +408,175 @@ pub(crate) fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
 impl ObjectGraph {
     /// Walks the heap and numbers its objects (no edges yet: see [`ObjectGraph::edges`]).
     pub fn build(heap: &Heap) -> Result<ObjectGraph> {
+        match Self::build_in_one_walk(heap)? {
+            Some(graph) => Ok(graph),
+            None => Self::build_in_two_walks(heap),
+        }
+    }
+
+    /// The object table in one parallel walk: each segment's objects go to scratch memory
+    /// of its own, mapped anonymously for the most objects the segment can hold (pages
+    /// the walk does not reach cost nothing), then are copied to arrays of the final
+    /// size, each segment's scratch given back as soon as it is copied, so the peak stays
+    /// near the table's own size. `None` when the scratch cannot be mapped (a damaged
+    /// segment length): [`ObjectGraph::build_in_two_walks`] needs no scratch.
+    fn build_in_one_walk(heap: &Heap) -> Result<Option<ObjectGraph>> {
+        /// Scratch bytes per object: address, walk type index, size.
+        const PER_OBJECT: usize = 16;
+        struct Walked {
+            scratch: memmap2::MmapMut,
+            count: usize,
+            /// MethodTables by the walk's type index.
+            mts: Vec<u64>,
+            large: Vec<(usize, u64)>,
+            warning: Option<WalkWarning>,
+            complete: bool,
+        }
+        // Objects are at least 16 bytes apart (aligned sizes of 12 bytes or more), in
+        // memory the dump holds (a walk that finds more falls back to two walks).
+        let captured = heap.space().captured_bytes();
+        let mut caps = Vec::with_capacity(heap.segments.len());
+        for seg in &heap.segments {
+            let cap = usize::try_from(seg.end.saturating_sub(seg.start).min(captured) / 16).ok().and_then(|c| c.checked_add(1));
+            match cap.filter(|c| c.checked_mul(PER_OBJECT).is_some()) {
+                Some(c) => caps.push(c),
+                None => return Ok(None),
+            }
+        }
+        let progress = Progress::new("indexing the heap's objects", heap.segments.len() as u64);
+        let walked: Vec<Option<Walked>> = heap
+            .segments
+            .par_iter()
+            .zip(caps.par_iter())
+            .map_init(crate::heap::SizeCache::default, |sizes, (seg, &cap)| {
+                let mut scratch = memmap2::MmapMut::map_anon(cap * PER_OBJECT).ok()?;
+                let (a, rest) = scratch.split_at_mut(cap * 8);
+                let (t, z) = rest.split_at_mut(cap * 4);
+                // SAFETY: the mapping is page-aligned, so aligned for u64 and u32, and
+                // every bit pattern is a valid integer; the lengths are the byte counts
+                // divided by the element sizes.
+                let (a, t, z) = unsafe {
+                    (
+                        std::slice::from_raw_parts_mut(a.as_mut_ptr() as *mut u64, cap),
+                        std::slice::from_raw_parts_mut(t.as_mut_ptr() as *mut u32, cap),
+                        std::slice::from_raw_parts_mut(z.as_mut_ptr() as *mut u32, cap),
+                    )
+                };
+                let mut i = 0usize;
+                let mut large = Vec::new();
+                let mut complete = true;
+                let warning = heap.walk_segment(seg, sizes, |o| {
+                    if i >= cap {
+                        complete = false;
+                        return;
+                    }
+                    let small = u32::try_from(o.size).unwrap_or(u32::MAX);
+                    if small == u32::MAX {
+                        large.push((i, o.size));
+                    }
+                    a[i] = o.address;
+                    t[i] = o.type_index;
+                    z[i] = small;
+                    i += 1;
+                });
+                let mts = (0..sizes.len() as u32).map(|k| sizes.mt(k).unwrap_or(0)).collect();
+                progress.inc(1);
+                Some(Walked { scratch, count: i, mts, large, warning, complete })
+            })
+            .collect();
+        drop(progress);
+        crate::interrupt::check()?;
+        let Some(walked) = walked.into_iter().collect::<Option<Vec<Walked>>>() else {
+            return Ok(None);
+        };
+        if walked.iter().any(|w| !w.complete) {
+            return Ok(None);
+        }
+        let total: usize = walked.iter().map(|w| w.count).sum();
+        if total > u32::MAX as usize {
+            bail!("{total} objects: more than the object graph can number (2^32)");
+        }
+        // Types in segment order, each segment's walk numbers turned into graph numbers.
+        let mut type_index: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut mts = Vec::new();
+        let mut warnings = Vec::new();
+        let mut large_sizes = HashMap::new();
+        let mut base = 0usize;
+        let mut jobs = Vec::with_capacity(walked.len());
+        for w in walked {
+            // The walk numbers every type it met, in other segments too: keep those used here.
+            let mut used = vec![false; w.mts.len()];
+            {
+                // SAFETY: as above; `count <= cap` elements were written.
+                let cap = w.scratch.len() / PER_OBJECT;
+                let t = unsafe { std::slice::from_raw_parts(w.scratch.as_ptr().add(cap * 8) as *const u32, w.count) };
+                let mut last = u32::MAX;
+                for &k in t {
+                    if k != last {
+                        last = k;
+                        if let Some(u) = used.get_mut(k as usize) {
+                            *u = true;
+                        }
+                    }
+                }
+            }
+            // Numbered as the two walks number them: a segment's types by MethodTable.
+            let mut here: Vec<(u64, usize)> = w.mts.iter().zip(&used).enumerate().filter(|(_, (_, u))| **u).map(|(k, (&mt, _))| (mt, k)).collect();
+            here.sort_unstable();
+            let mut global = vec![u32::MAX; w.mts.len()];
+            for (mt, k) in here {
+                global[k] = *type_index.entry(mt).or_insert_with(|| {
+                    mts.push(mt);
+                    (mts.len() - 1) as u32
+                });
+            }
+            warnings.extend(w.warning);
+            large_sizes.extend(w.large.iter().map(|&(i, size)| ((base + i) as ObjectId, size)));
+            jobs.push((w.scratch, w.count, global));
+            base += w.count;
+        }
+        let types = type_entries(heap, &mts);
+        let mut addresses = vec![0u64; total];
+        let mut type_ids = vec![0u32; total];
+        let mut sizes = vec![0u32; total];
+        let mut parts = Vec::with_capacity(jobs.len());
+        {
+            let (mut a, mut t, mut z) = (&mut addresses[..], &mut type_ids[..], &mut sizes[..]);
+            for (scratch, count, global) in jobs {
+                let (a1, a2) = std::mem::take(&mut a).split_at_mut(count);
+                let (t1, t2) = std::mem::take(&mut t).split_at_mut(count);
+                let (z1, z2) = std::mem::take(&mut z).split_at_mut(count);
+                parts.push((scratch, global, a1, t1, z1));
+                (a, t, z) = (a2, t2, z2);
+            }
+        }
+        parts.into_par_iter().for_each(|(scratch, global, a, t, z)| {
+            let cap = scratch.len() / PER_OBJECT;
+            let count = a.len();
+            // SAFETY: as above; `count <= cap` elements were written by the walk.
+            let (sa, st, sz) = unsafe {
+                let p = scratch.as_ptr();
+                (
+                    std::slice::from_raw_parts(p as *const u64, count),
+                    std::slice::from_raw_parts(p.add(cap * 8) as *const u32, count),
+                    std::slice::from_raw_parts(p.add(cap * 12) as *const u32, count),
+                )
+            };
+            a.copy_from_slice(sa);
+            z.copy_from_slice(sz);
+            for (to, &k) in t.iter_mut().zip(st) {
+                *to = global.get(k as usize).copied().unwrap_or(0);
+            }
+            // The scratch is unmapped here, as soon as it is copied.
+            drop(scratch);
+        });
+        Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings).map(Some)
+    }
+
+    /// The object table in two parallel walks (see [`ObjectGraph::build_in_one_walk`]);
+    /// public so that tests can compare both ways.
+    #[doc(hidden)]
+    pub fn build_in_two_walks(heap: &Heap) -> Result<ObjectGraph> {
         let progress = Progress::new("indexing the heap's objects", 2 * heap.segments.len() as u64);
         // 1. Count every segment's objects and collect their MethodTables (in parallel),
         //    so that the arrays below are allocated once, at their final size, and filled
@@ -555,13 +691,24 @@ impl ObjectGraph {
             warnings.extend(w);
             large_sizes.extend(large);
         }
+        Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings)
+    }
+
+    fn from_table(
+        addresses: Vec<u64>,
+        type_ids: Vec<u32>,
+        sizes: Vec<u32>,
+        large_sizes: HashMap<ObjectId, u64>,
+        types: Vec<TypeEntry>,
+        warnings: Vec<WalkWarning>,
+    ) -> Result<ObjectGraph> {
         if !addresses.windows(2).all(|w| w[0] < w[1]) {
             bail!(
                 "the heap's segments overlap: objects are not in strictly increasing address order"
             );
         }
         Ok(ObjectGraph {
-            pages: PageIndex::build(&addresses),
+            starts: StartIndex::build(&addresses),
             addresses: addresses.into(),
             type_ids: type_ids.into(),
             sizes: sizes.into(),
@@ -618,29 +765,35 @@ impl ObjectGraph {
             }
             RefSource::Dump(heap) => heap,
         };
-        let i = id as usize;
-        let Some(&t) = self.type_ids.get(i) else {
-            return 0;
-        };
-        let ty = &self.types[t as usize];
+        scratch.clear();
+        self.raw_references(heap, &mut RefWindow::default(), id, scratch);
         let mut unresolved = 0;
-        if let Some(desc) = &ty.gc_desc {
-            scratch.clear();
-            heap.references_with(self.addresses[i], self.size(id), desc, scratch);
-            for &r in scratch.iter() {
-                match self.id_of(r) {
-                    Some(id) => out.push(id),
-                    None => unresolved += 1,
-                }
-            }
-        }
-        if let Some(la) = ty.loader_allocator {
-            match self.id_of(la) {
+        for &r in scratch.iter() {
+            match self.id_of(r) {
                 Some(id) => out.push(id),
                 None => unresolved += 1,
             }
         }
         unresolved
+    }
+
+    /// Appends to `out` the addresses `id` references (GCDesc order, then its
+    /// LoaderAllocator), as read from the dump; `window` as [`Heap::references_near`].
+    #[inline]
+    fn raw_references<'h>(&self, heap: &'h Heap, window: &mut RefWindow<'h>, id: ObjectId, out: &mut Vec<u64>) {
+        let i = id as usize;
+        let (Some(&t), Some(&address)) = (self.type_ids.get(i), self.addresses.get(i)) else {
+            return;
+        };
+        let Some(ty) = self.types.get(t as usize) else {
+            return;
+        };
+        if let Some(desc) = &ty.gc_desc {
+            heap.references_near(window, address, self.size(id), desc, out);
+        }
+        if let Some(la) = ty.loader_allocator {
+            out.push(la);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -659,18 +812,7 @@ impl ObjectGraph {
     /// The id of the object starting exactly at `address`.
     #[inline]
     pub fn id_of(&self, address: u64) -> Option<ObjectId> {
-        let first = *self.addresses.first()?;
-        let last = *self.addresses.last()?;
-        if address < first || address > last || address & 7 != 0 {
-            return None;
-        }
-        let range = self.pages.candidates(address)?;
-        let lo = range.start;
-        self.addresses
-            .get(range)?
-            .binary_search(&address)
-            .ok()
-            .map(|i| (lo + i) as ObjectId)
+        self.starts.id_of(address).filter(|&id| (id as usize) < self.addresses.len())
     }
 
     /// The id of the object whose memory contains `address` (an interior pointer).
@@ -760,7 +902,7 @@ impl ObjectGraph {
     pub(crate) fn from_parts(objects: &[(u64, u32)], refs: &[&[ObjectId]]) -> ObjectGraph {
         let addresses: Vec<u64> = objects.iter().map(|o| o.0).collect();
         ObjectGraph {
-            pages: PageIndex::build(&addresses),
+            starts: StartIndex::build(&addresses),
             addresses: addresses.into(),
             type_ids: vec![0; objects.len()].into(),
             sizes: objects.iter().map(|o| o.1).collect::<Vec<_>>().into(),

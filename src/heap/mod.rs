@@ -35,7 +35,7 @@ mod walk;
 pub use array::{Array, Element};
 pub use fields::{Field, FieldList, FieldListEnd};
 pub use object::{Delegate, ExceptionObject, FieldLocation, Object, ObjectAddr, ObjectHeader, ThinLock, ValueObject};
-pub use refs::GcDesc;
+pub use refs::{GcDesc, RefWindow};
 pub use roots::{FinalizeQueue, Handle, HandleKind, Root, RootKind};
 pub use segments::{GcHeap, Generation, ObjectGeneration, Segment, SegmentKind};
 pub use types::{MethodTableInfo, MtSize};

@@ -150,6 +150,36 @@ impl GcDesc {
     }
 }
 
+/// Appends the non-null references in `bytes`, the memory of an object of `size` bytes.
+#[inline]
+fn slots_in(bytes: &[u8], size: u64, desc: &GcDesc, out: &mut Vec<u64>) {
+    desc.for_each_slot(size, |off| {
+        let o = off as usize;
+        if let Some(w) = bytes.get(o..o + 8) {
+            let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            if v != 0 {
+                out.push(v);
+            }
+        }
+    })
+}
+
+/// The captured memory around the last object read by [`Heap::references_near`].
+#[derive(Default, Clone, Copy)]
+pub struct RefWindow<'h> {
+    base: u64,
+    bytes: &'h [u8],
+}
+
+impl<'h> RefWindow<'h> {
+    /// The `size` bytes at `address`, when the window holds them all.
+    #[inline]
+    fn get(&self, address: u64, size: u64) -> Option<&'h [u8]> {
+        let from = usize::try_from(address.checked_sub(self.base)?).ok()?;
+        self.bytes.get(from..from.checked_add(usize::try_from(size).ok()?)?)
+    }
+}
+
 impl Heap {
     /// The GCDesc of a MethodTable, or `None` when its objects hold no references.
     pub fn gc_desc(&self, mt: u64) -> Result<Option<GcDesc>> {
@@ -165,15 +195,7 @@ impl Heap {
     pub fn references_with(&self, address: u64, size: u64, desc: &GcDesc, out: &mut Vec<u64>) {
         let space = self.space();
         match space.core_slice(address, size as usize) {
-            Some(bytes) => desc.for_each_slot(size, |off| {
-                let o = off as usize;
-                if let Some(w) = bytes.get(o..o + 8) {
-                    let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-                    if v != 0 {
-                        out.push(v);
-                    }
-                }
-            }),
+            Some(bytes) => slots_in(bytes, size, desc, out),
             // Not in one captured slice: read slot by slot, as far as the object can be
             // read without a gap (a damaged length can make an object of gigabytes).
             None => desc.for_each_slot_below(size, space.readable_run(address), |off| {
@@ -184,6 +206,23 @@ impl Heap {
                 }
             }),
         }
+    }
+
+    /// As [`Heap::references_with`], for objects read in address order: `window` keeps
+    /// the captured memory (one segment of the core file) of the last one, so that the
+    /// next is usually found in it without looking the segments up again.
+    #[inline]
+    pub fn references_near<'h>(&'h self, window: &mut RefWindow<'h>, address: u64, size: u64, desc: &GcDesc, out: &mut Vec<u64>) {
+        if let Some(bytes) = window.get(address, size) {
+            return slots_in(bytes, size, desc, out);
+        }
+        if let Some(bytes) = self.space().core_slice_from(address) {
+            *window = RefWindow { base: address, bytes };
+            if let Some(object) = window.get(address, size) {
+                return slots_in(object, size, desc, out);
+            }
+        }
+        self.references_with(address, size, desc, out)
     }
 
     /// The reference slots of the object at `address` of `size` bytes, described by
