@@ -75,13 +75,23 @@ impl<'s> Context<'s> {
 
     pub fn new(session: &'s Session) -> Result<Context<'s>> {
         let graph = session.graph()?;
-        let dom = session.dominators()?;
         let roots = session.roots()?;
         let statics = session.statics();
         let heap = &session.heap;
         // The analyses follow references both ways: the edge list, built once per session.
-        session.edges()?;
-        let reverse = session.reverse_edges()?;
+        // With an index, the dominator tree is computed from those edges too, on one core
+        // (its main pass is sequential), while the incoming edges are built on the other,
+        // straight into the index's file (no private memory added to the tree's peak).
+        // Without one, the tree builds and frees its own edges first, then the rest.
+        let (dom, reverse) = if session.index_dir().is_some() {
+            session.edges()?;
+            let (dom, reverse) = rayon::join(|| session.dominators(), || session.reverse_edges());
+            (dom?, reverse?)
+        } else {
+            let dom = session.dominators()?;
+            session.edges()?;
+            (dom, session.reverse_edges()?)
+        };
         crate::interrupt::check()?;
         let mut types: Vec<TypeFacts> = graph
             .types()
