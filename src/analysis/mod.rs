@@ -209,12 +209,23 @@ impl<'s> Context<'s> {
     /// Every live collection the analyses recognise, read once.
     pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
         // Read on both cores, in id order.
+        // Each block's collections first (the object table), then read, each asked for
+        // some collections ahead (see `strings::duplicates`).
+        const AHEAD: usize = 8;
         self.collections.get_or_init(|| {
-            par_ids(self.graph.len(), |id| {
-                if self.facts(id).collection.is_none() || !self.live(id) {
-                    return None;
+            par_blocks(self.graph.len(), |ids, out| {
+                let found: Vec<ObjectId> = ids.filter(|&id| self.facts(id).collection.is_some() && self.live(id)).collect();
+                for &id in found.iter().take(AHEAD) {
+                    self.heap.space().prefetch(self.graph.address(id));
                 }
-                Some((id, collections::read(self, id)?))
+                for (k, &id) in found.iter().enumerate() {
+                    if let Some(&next) = found.get(k + AHEAD) {
+                        self.heap.space().prefetch(self.graph.address(next));
+                    }
+                    if let Some(c) = collections::read(self, id) {
+                        out.push((id, c));
+                    }
+                }
             })
         })
     }
@@ -464,6 +475,24 @@ pub fn par_ids<T: Send>(n: usize, f: impl Fn(ObjectId) -> Option<T> + Sync) -> V
                 b * BLOCK..((b + 1) * BLOCK).min(n)
             };
             ids.filter_map(|id| f(id as ObjectId))
+        })
+        .collect()
+}
+
+/// What `f` gives for each block of 4,096 object ids below `n` (it pushes its answers
+/// onto the vector it is given), in id order, computed on every core; after Ctrl-C the
+/// blocks not started give nothing (as with [`par_ids`]). For scans that look at a
+/// block's objects together (to prefetch them).
+pub fn par_blocks<T: Send>(n: usize, f: impl Fn(std::ops::Range<ObjectId>, &mut Vec<T>) + Sync) -> Vec<T> {
+    const BLOCK: usize = 4096;
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let mut out = Vec::new();
+            if !crate::interrupt::cancelled() {
+                f((b * BLOCK) as ObjectId..((b + 1) * BLOCK).min(n) as ObjectId, &mut out);
+            }
+            out
         })
         .collect()
 }
