@@ -263,6 +263,8 @@ impl Session {
             .and_then(|file| Edges::from_index(&file, graph.len()).ok())
             .unwrap_or(built);
         graph.set_edges(edges);
+        // The built blocks were dropped for their mapped copies.
+        crate::graph::store::release_freed_memory();
         Ok(())
     }
 

@@ -190,6 +190,8 @@ impl Dominators {
         pred_start.remove(0);
         pred_start.push(preds.len() as u32);
         drop(edges);
+        // The renumbered blocks: mid-sized allocations the C allocator would keep.
+        super::store::release_freed_memory();
         progress.inc(1);
 
         // 3. Semidominators (Semi-NCA: in reverse preorder, a node's semidominator is
