@@ -266,6 +266,8 @@ impl Session {
             .and_then(|file| Edges::from_index(&file, graph.len()).ok())
             .unwrap_or(built);
         graph.set_edges(edges);
+        // The built blocks were dropped for their mapped copies.
+        crate::graph::store::release_freed_memory();
         Ok(())
     }
 
@@ -287,14 +289,14 @@ impl Session {
             }
         }
         self.edges()?;
-        let reverse = graph.built_edges().expect("edges were just built").reverse();
-        Ok(match index {
-            Some((dir, parent)) => reverse
-                .save(dir, parent, graph.len() as u64)
-                .and_then(|file| ReverseEdges::from_index(&file, graph.len()).ok())
-                .unwrap_or(reverse),
-            None => reverse,
-        })
+        let edges = graph.built_edges().expect("edges were just built");
+        // With an index, built straight into its file.
+        if let Some((dir, parent)) = index
+            && let Some(reverse) = ReverseEdges::build_in_index(edges, dir, parent, graph.len())
+        {
+            return Ok(reverse);
+        }
+        Ok(edges.reverse())
     }
 
     /// Every object's incoming references, kept for the session's root searches (a
@@ -440,12 +442,8 @@ impl Session {
             // With an index the edges are kept (mapped): the computation renumbers a copy.
             self.edges()?;
             let edges = graph.built_edges().expect("edges were just built").share();
-            let dom = roots.dominators(&graph, edges)?;
-            Ok(Arc::new(
-                dom.save(dir, parent)
-                    .and_then(|file| Dominators::from_index(&file, graph.len()).ok())
-                    .unwrap_or(dom),
-            ))
+            let dom = roots.dominators_in(&graph, edges, Some((dir, parent)))?;
+            Ok(Arc::new(dom))
         })
         .map_err(|e| e.context("cannot compute retained sizes"))
     }

@@ -75,13 +75,23 @@ impl<'s> Context<'s> {
 
     pub fn new(session: &'s Session) -> Result<Context<'s>> {
         let graph = session.graph()?;
-        let dom = session.dominators()?;
         let roots = session.roots()?;
         let statics = session.statics();
         let heap = &session.heap;
         // The analyses follow references both ways: the edge list, built once per session.
-        session.edges()?;
-        let reverse = session.reverse_edges()?;
+        // With an index, the dominator tree is computed from those edges too, on one core
+        // (its main pass is sequential), while the incoming edges are built on the other,
+        // straight into the index's file (no private memory added to the tree's peak).
+        // Without one, the tree builds and frees its own edges first, then the rest.
+        let (dom, reverse) = if session.index_dir().is_some() {
+            session.edges()?;
+            let (dom, reverse) = rayon::join(|| session.dominators(), || session.reverse_edges());
+            (dom?, reverse?)
+        } else {
+            let dom = session.dominators()?;
+            session.edges()?;
+            (dom, session.reverse_edges()?)
+        };
         crate::interrupt::check()?;
         let mut types: Vec<TypeFacts> = graph
             .types()
@@ -199,12 +209,23 @@ impl<'s> Context<'s> {
     /// Every live collection the analyses recognise, read once.
     pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
         // Read on both cores, in id order.
+        // Each block's collections first (the object table), then read, each asked for
+        // some collections ahead (see `strings::duplicates`).
+        const AHEAD: usize = 8;
         self.collections.get_or_init(|| {
-            par_ids(self.graph.len(), |id| {
-                if self.facts(id).collection.is_none() || !self.live(id) {
-                    return None;
+            par_blocks(self.graph.len(), |ids, out| {
+                let found: Vec<ObjectId> = ids.filter(|&id| self.facts(id).collection.is_some() && self.live(id)).collect();
+                for &id in found.iter().take(AHEAD) {
+                    self.heap.space().prefetch(self.graph.address(id));
                 }
-                Some((id, collections::read(self, id)?))
+                for (k, &id) in found.iter().enumerate() {
+                    if let Some(&next) = found.get(k + AHEAD) {
+                        self.heap.space().prefetch(self.graph.address(next));
+                    }
+                    if let Some(c) = collections::read(self, id) {
+                        out.push((id, c));
+                    }
+                }
             })
         })
     }
@@ -454,6 +475,24 @@ pub fn par_ids<T: Send>(n: usize, f: impl Fn(ObjectId) -> Option<T> + Sync) -> V
                 b * BLOCK..((b + 1) * BLOCK).min(n)
             };
             ids.filter_map(|id| f(id as ObjectId))
+        })
+        .collect()
+}
+
+/// What `f` gives for each block of 4,096 object ids below `n` (it pushes its answers
+/// onto the vector it is given), in id order, computed on every core; after Ctrl-C the
+/// blocks not started give nothing (as with [`par_ids`]). For scans that look at a
+/// block's objects together (to prefetch them).
+pub fn par_blocks<T: Send>(n: usize, f: impl Fn(std::ops::Range<ObjectId>, &mut Vec<T>) + Sync) -> Vec<T> {
+    const BLOCK: usize = 4096;
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let mut out = Vec::new();
+            if !crate::interrupt::cancelled() {
+                f((b * BLOCK) as ObjectId..((b + 1) * BLOCK).min(n) as ObjectId, &mut out);
+            }
+            out
         })
         .collect()
 }

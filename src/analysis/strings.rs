@@ -37,13 +37,23 @@ pub struct Duplicate {
 pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let graph = &ctx.graph;
     let heap = ctx.heap;
-    let mut keys: Vec<(u64, u64, ObjectId)> = super::par_ids(graph.len(), |id| {
-        if !ctx.facts(id).string || (live && !ctx.live(id)) {
-            return None;
+    // Each block's strings first (ids only: the object table), then their texts, each
+    // string's start asked for some strings ahead of the one hashed: the scan waits on
+    // memory, not on work, and the loads then overlap.
+    const AHEAD: usize = 16;
+    let mut keys: Vec<(u64, u64, ObjectId)> = super::par_blocks(graph.len(), |ids, out| {
+        let strings: Vec<ObjectId> = ids.filter(|&id| ctx.facts(id).string && (!live || ctx.live(id))).collect();
+        for &id in strings.iter().take(AHEAD) {
+            heap.space().prefetch(graph.address(id));
         }
-        let (len, units) = heap.string_units(graph.address(id), MAX_UNITS).ok()?;
-        let h = xxhash_rust::xxh3::xxh3_128_with_seed(&units, u64::from(len));
-        Some(((h >> 64) as u64, h as u64, id))
+        for (k, &id) in strings.iter().enumerate() {
+            if let Some(&next) = strings.get(k + AHEAD) {
+                heap.space().prefetch(graph.address(next));
+            }
+            let Ok((len, units)) = heap.string_units(graph.address(id), MAX_UNITS) else { continue };
+            let h = xxhash_rust::xxh3::xxh3_128_with_seed(&units, u64::from(len));
+            out.push(((h >> 64) as u64, h as u64, id));
+        }
     });
     if crate::interrupt::cancelled() {
         return Vec::new();

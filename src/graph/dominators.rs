@@ -14,7 +14,7 @@
 //! recursion depth depends on the heap, on preorder numbers in flat `u32` arrays: at the
 //! peak about 24 bytes per reachable object plus 4 per edge, then 12 bytes per object kept
 //! (immediate dominator, retained size).
-use super::index::{bytes, write_or_note, IndexDir, IndexFile, Part};
+use super::index::{plain_mut, write_in_place_or_note, IndexDir, IndexFile, Part};
 use super::store::Store;
 use super::{Edges, ObjectGraph, ObjectId};
 use rayon::prelude::*;
@@ -65,7 +65,21 @@ impl Dominators {
     /// The edges are taken over: renumbered in place, and freed before the main pass.
     /// Every loop over the objects polls Ctrl-C ([`crate::interrupt`]) once per
     /// [`POLL`] steps and ends with [`Cancelled`] (a few milliseconds on a 1 GB heap).
-    pub fn compute(graph: &ObjectGraph, mut edges: Edges, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Result<Dominators, Cancelled> {
+    pub fn compute(graph: &ObjectGraph, edges: Edges, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Result<Dominators, Cancelled> {
+        Self::compute_in(graph, edges, roots, dependents, None)
+    }
+
+    /// [`Dominators::compute`], its two per-object arrays written straight into the
+    /// index's file when `index` (the directory and the object table's content hash) is
+    /// given: they are page cache from the start, never a private copy. In memory when
+    /// the file cannot be written.
+    pub fn compute_in(
+        graph: &ObjectGraph,
+        mut edges: Edges,
+        roots: &[ObjectId],
+        dependents: &[(ObjectId, ObjectId)],
+        index: Option<(&IndexDir, u64)>,
+    ) -> Result<Dominators, Cancelled> {
         let n = graph.len() + 1; // node 0 is the virtual root; object i is node i + 1
         let mut extra: Vec<(u32, u32)> = dependents.iter().map(|&(p, s)| (p + 1, s + 1)).collect();
         extra.sort_by_key(|e| e.0); // stable: a primary's secondaries keep their order
@@ -176,6 +190,8 @@ impl Dominators {
         pred_start.remove(0);
         pred_start.push(preds.len() as u32);
         drop(edges);
+        // The renumbered blocks: mid-sized allocations the C allocator would keep.
+        super::store::release_freed_memory();
         progress.inc(1);
 
         // 3. Semidominators (Semi-NCA: in reverse preorder, a node's semidominator is
@@ -221,32 +237,47 @@ impl Dominators {
         drop(semi);
 
         // 4. Immediate dominators and retained sizes per object: children before their
-        //    dominators (reverse preorder).
+        //    dominators (reverse preorder). `retained` starts at zero.
         let objects = n - 1;
-        let mut out_idom = vec![NONE; objects];
-        let mut retained = vec![0u64; objects];
-        for i in (1..reached).rev() {
-            poll(i)?;
-            let o = (vertex[i] - 1) as usize;
-            retained[o] += graph.size(o as ObjectId);
-            match idom[i] {
-                0 => out_idom[o] = Self::ROOT,
-                d => {
-                    let od = (vertex[d as usize] - 1) as usize;
-                    out_idom[o] = od as u32;
-                    retained[od] += retained[o];
+        let finish = |out_idom: &mut [u32], retained: &mut [u64]| -> Result<(), Cancelled> {
+            out_idom.fill(NONE);
+            for i in (1..reached).rev() {
+                poll(i)?;
+                let o = (vertex[i] - 1) as usize;
+                retained[o] += graph.size(o as ObjectId);
+                match idom[i] {
+                    0 => out_idom[o] = Self::ROOT,
+                    d => {
+                        let od = (vertex[d as usize] - 1) as usize;
+                        out_idom[o] = od as u32;
+                        retained[od] += retained[o];
+                    }
                 }
             }
+            Ok(())
+        };
+        let reachable = reached - 1;
+        if let Some((dir, parent)) = index {
+            let file = write_in_place_or_note(dir, Part::Dominators, parent, objects as u64, &[4 * objects, 8 * objects], |s| {
+                let [a, b] = s else { anyhow::bail!("two sections") };
+                let (Some(a), Some(b)) = (plain_mut::<u32>(a), plain_mut::<u64>(b)) else { anyhow::bail!("sections not aligned") };
+                finish(a, b)?;
+                Ok([reachable as u64, 0, 0, 0])
+            });
+            crate::interrupt::check()?;
+            // Made here: no need to check them again.
+            if let Some(file) = file
+                && let (Ok(idom), Ok(retained)) = (file.section(0, Some(objects)), file.section(1, Some(objects)))
+            {
+                progress.inc(1);
+                return Ok(Dominators { idom, retained, reachable });
+            }
         }
+        let mut out_idom = vec![NONE; objects];
+        let mut retained = vec![0u64; objects];
+        finish(&mut out_idom, &mut retained)?;
         progress.inc(1);
-        Ok(Dominators { idom: out_idom.into(), retained: retained.into(), reachable: reached - 1 })
-    }
-
-    /// Writes the tree and retained sizes (over the object table whose content hash is
-    /// `parent`).
-    pub fn save(&self, dir: &IndexDir, parent: u64) -> Option<IndexFile> {
-        let n = self.idom.len() as u64;
-        write_or_note(dir, Part::Dominators, parent, n, [self.reachable as u64, 0, 0, 0], &[bytes([&self.idom[..]]), bytes([&self.retained[..]])])
+        Ok(Dominators { idom: out_idom.into(), retained: retained.into(), reachable })
     }
 
     /// The tree of a file over `objects` objects.
@@ -420,6 +451,27 @@ mod tests {
         assert_eq!(d.immediate_dominator(2), Some(1));
         assert_eq!(d.immediate_dominator(3), Some(2));
         assert_eq!(d.retained_size(1), 20 + 30 + 40);
+    }
+
+    #[test]
+    fn written_in_the_index_as_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("x.dmp");
+        std::fs::write(&dump, b"dump").unwrap();
+        let index = IndexDir::in_cache(dir.path(), &dump, std::sync::Arc::new(crate::warnings::Warnings::new())).unwrap();
+        let mut g = graph(&[&[1], &[2, 3], &[4], &[4], &[], &[]]);
+        let e = g.take_edges();
+        let mem = Dominators::compute(&g, e.share(), &[0], &[]).unwrap();
+        let file = Dominators::compute_in(&g, e, &[0], &[], Some((&index, 7))).unwrap();
+        assert!(file.idom.is_mapped());
+        assert_eq!(&file.idom[..], &mem.idom[..]);
+        assert_eq!(&file.retained[..], &mem.retained[..]);
+        assert_eq!(file.reachable(), mem.reachable());
+        // And read back as a later session reads it.
+        let again = Dominators::from_index(&index.open(Part::Dominators, 7).unwrap(), 6).unwrap();
+        assert_eq!(&again.idom[..], &mem.idom[..]);
+        assert_eq!(&again.retained[..], &mem.retained[..]);
+        assert_eq!(again.reachable(), mem.reachable());
     }
 
     #[test]

@@ -286,6 +286,86 @@ impl IndexDir {
     }
 }
 
+impl IndexDir {
+    /// Writes the file of `part` in place: its sections (`lens`, in bytes) are
+    /// laid out in a new file mapped writable, `fill` writes them (starting from zeros)
+    /// and returns the header's part-specific numbers; then the content hash and header
+    /// are written and the file renamed into place, as [`IndexDir::write`] does. What is
+    /// computed this way lives in page cache from the start: no private copy, no second
+    /// write.
+    pub fn write_in_place(
+        &self,
+        part: Part,
+        parent: u64,
+        objects: u64,
+        lens: &[usize],
+        fill: impl FnOnce(&mut [&mut [u8]]) -> Result<[u64; 4]>,
+    ) -> Result<IndexFile> {
+        if lens.len() > MAX_SECTIONS {
+            bail!("too many sections");
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", part.file_name()))
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("cannot write in {}", self.dir.display()))?;
+        let mut table = Vec::with_capacity(lens.len());
+        let mut at = align(HEADER + 16 * lens.len());
+        for &len in lens {
+            table.push((at as u64, len as u64));
+            at = align(at.checked_add(len).context("section size")?);
+        }
+        tmp.as_file().set_len(at as u64)?;
+        // SAFETY: a new private temporary file, mapped once; nobody else writes it.
+        let mut map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
+        for (i, &(o, l)) in table.iter().enumerate() {
+            map[HEADER + 16 * i..HEADER + 16 * i + 8].copy_from_slice(&o.to_ne_bytes());
+            map[HEADER + 16 * i + 8..HEADER + 16 * i + 16].copy_from_slice(&l.to_ne_bytes());
+        }
+        let extra = {
+            let mut sections: Vec<&mut [u8]> = Vec::with_capacity(table.len());
+            let mut rest: &mut [u8] = &mut map[..];
+            let mut pos = 0usize;
+            for &(o, l) in &table {
+                let (_, tail) = std::mem::take(&mut rest).split_at_mut(o as usize - pos);
+                let (section, tail) = tail.split_at_mut(l as usize);
+                sections.push(section);
+                rest = tail;
+                pos = (o + l) as usize;
+            }
+            fill(&mut sections)?
+        };
+        let content_hash = content_hash(&map[HEADER..]);
+        let header = Header { part: part as u32, sections: lens.len() as u32, dump: self.dump, objects, parent, content_hash, extra };
+        map[..HEADER].copy_from_slice(&header.encode());
+        let map = Arc::new(map.make_read_only()?);
+        let path = self.dir.join(part.file_name());
+        tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
+    }
+}
+
+/// [`IndexDir::write_in_place`], reporting a failure as a notice (`None`: the caller
+/// computes in memory instead).
+pub fn write_in_place_or_note(
+    dir: &IndexDir,
+    part: Part,
+    parent: u64,
+    objects: u64,
+    lens: &[usize],
+    fill: impl FnOnce(&mut [&mut [u8]]) -> Result<[u64; 4]>,
+) -> Option<IndexFile> {
+    match dir.write_in_place(part, parent, objects, lens, fill) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            if e.downcast_ref::<crate::interrupt::Cancelled>().is_none() {
+                dir.warnings.notice(format!("The index's {} could not be written: {e:#}.\n", part.what()));
+            }
+            None
+        }
+    }
+}
+
 fn align(x: usize) -> usize {
     x.div_ceil(ALIGN) * ALIGN
 }
@@ -451,6 +531,16 @@ pub fn write_or_note(dir: &IndexDir, part: Part, parent: u64, objects: u64, extr
     }
 }
 
+/// A section being written in place ([`IndexDir::write_in_place`]) as an array of `T`
+/// (`None` when it is not aligned for `T` or not a whole number of them).
+pub fn plain_mut<T: Plain>(bytes: &mut [u8]) -> Option<&mut [T]> {
+    if (bytes.as_ptr() as usize) % align_of::<T>() != 0 || bytes.len() % size_of::<T>() != 0 {
+        return None;
+    }
+    // SAFETY: aligned, a whole number of `T`, and any bit pattern is a valid `T` (Plain).
+    Some(unsafe { std::slice::from_raw_parts_mut(bytes.as_mut_ptr() as *mut T, bytes.len() / size_of::<T>()) })
+}
+
 /// The bytes of plain arrays, one section.
 pub fn bytes<'a, T: Plain>(parts: impl IntoIterator<Item = &'a [T]>) -> Vec<&'a [u8]> {
     parts.into_iter().map(bytes_of).collect()
@@ -592,9 +682,19 @@ impl Edges {
 }
 
 impl ReverseEdges {
-    /// Writes the incoming edges.
-    pub fn save(&self, dir: &IndexDir, parent: u64, objects: u64) -> Option<IndexFile> {
-        write_or_note(dir, Part::Reverse, parent, objects, [0; 4], &[bytes([&self.offsets[..]]), bytes([&self.sources[..]])])
+    /// The incoming edges of `edges`, built straight into the index's file (no copy in
+    /// memory), then read from it; `None` when the file cannot be written.
+    pub fn build_in_index(edges: &Edges, dir: &IndexDir, parent: u64, objects: usize) -> Option<ReverseEdges> {
+        let file = super::index::write_in_place_or_note(dir, Part::Reverse, parent, objects as u64, &[4 * (objects + 1), 4 * edges.len()], |s| {
+            let [offsets, sources] = s else { bail!("two sections") };
+            let (Some(offsets), Some(sources)) = (plain_mut::<u32>(offsets), plain_mut::<u32>(sources)) else { bail!("sections not aligned") };
+            edges.reverse_into(offsets, sources);
+            Ok([0; 4])
+        })?;
+        // Made here from edges already checked: no need to check them again.
+        let offsets = file.section(0, Some(objects + 1)).ok()?;
+        let sources = file.section(1, Some(edges.len())).ok()?;
+        Some(ReverseEdges { offsets, sources })
     }
 
     /// The incoming edges of a file over `objects` objects.

@@ -266,10 +266,26 @@ impl Edges {
         self.blocks.iter().map(|b| b.ends.len()).sum()
     }
 
-    /// Builds the incoming edges of every object, on every core: each task owns a range
-    /// of targets (its counts and its run of sources) and reads every edge.
+    /// Builds the incoming edges of every object, on every core (see
+    /// [`Edges::reverse_into`]).
     pub fn reverse(&self) -> ReverseEdges {
+        let mut offsets = vec![0u32; self.objects() + 1];
+        let mut sources = vec![0 as ObjectId; self.count];
+        self.reverse_into(&mut offsets, &mut sources);
+        ReverseEdges { offsets: offsets.into(), sources: sources.into() }
+    }
+
+    /// Fills `offsets` (one more than the objects, all zero on entry) and `sources` (as
+    /// many as the edges) with the incoming edges: `sources[offsets[i] .. offsets[i + 1]]`
+    /// reference object `i`, in ascending order. On every core: each task owns a range of
+    /// targets (its counts and its run of sources) and reads every edge. No array beyond
+    /// the two: each run is filled from its end, backwards, its count counting down to
+    /// its start (so the arrays may be an index file's, written in place).
+    pub fn reverse_into(&self, offsets: &mut [u32], sources: &mut [ObjectId]) {
         let n = self.objects();
+        if offsets.len() != n + 1 {
+            return;
+        }
         let parts = rayon::current_num_threads().clamp(1, 64);
         let bounds: Vec<usize> = (0..=parts).map(|p| n * p / parts).collect();
         fn ranges<'a>(v: &'a mut [u32], bounds: &[usize]) -> Vec<(usize, &'a mut [u32])> {
@@ -282,25 +298,22 @@ impl Edges {
             }
             out
         }
-        // counts[t + 1]: the references to t.
-        let mut counts = vec![0u32; n + 1];
-        ranges(&mut counts[1..], &bounds).into_par_iter().for_each(|(lo, c)| {
+        // offsets[t + 1]: the references to t ...
+        ranges(&mut offsets[1..], &bounds).into_par_iter().for_each(|(lo, c)| {
             let hi = lo + c.len();
             for b in &self.blocks {
                 for &t in b.targets.iter() {
                     let t = t as usize;
                     if t >= lo && t < hi {
-                        c[t - lo] += 1;
+                        c[t - lo] = c[t - lo].saturating_add(1);
                     }
                 }
             }
         });
+        // ... summed: the end of t's run (and offsets[t] its start).
         for i in 1..=n {
-            counts[i] += counts[i - 1];
+            offsets[i] = offsets[i].saturating_add(offsets[i - 1]);
         }
-        let offsets = counts.clone();
-        let mut next = counts;
-        let mut sources = vec![0 as ObjectId; self.count];
         // Each range's sources are one run of `sources`.
         let mut runs = Vec::with_capacity(parts);
         {
@@ -314,25 +327,30 @@ impl Edges {
                 at = end;
             }
         }
-        ranges(&mut next[..n], &bounds)
+        // Sources from the last down: each reference to t counts t's end down by one and
+        // takes that slot, so the run ends up in ascending order and offsets[t + 1] at
+        // t's start.
+        ranges(&mut offsets[1..], &bounds)
             .into_par_iter()
             .zip(runs)
-            .for_each(|((lo, next), (base, run))| {
-                let hi = lo + next.len();
-                for src in 0..n {
-                    for &t in self.references(src as ObjectId) {
+            .for_each(|((lo, ends), (base, run))| {
+                let hi = lo + ends.len();
+                for src in (0..n).rev() {
+                    for &t in self.references(src as ObjectId).iter().rev() {
                         let t = t as usize;
                         if t >= lo && t < hi {
-                            let slot = &mut next[t - lo];
+                            let slot = &mut ends[t - lo];
+                            *slot = slot.saturating_sub(1);
                             if let Some(s) = (*slot as usize).checked_sub(base).and_then(|k| run.get_mut(k)) {
                                 *s = src as ObjectId;
                             }
-                            *slot = slot.saturating_add(1);
                         }
                     }
                 }
             });
-        ReverseEdges { offsets: offsets.into(), sources: sources.into() }
+        // offsets[t + 1] is t's start: moved down one, the last the total.
+        offsets.copy_within(1..=n, 0);
+        offsets[n] = sources.len().min(u32::MAX as usize) as u32;
     }
 }
 
@@ -949,6 +967,30 @@ mod tests {
         assert_eq!(g.id_containing(0x18f), Some(4));
         assert_eq!(g.id_containing(0x190), None);
         assert_eq!(g.id_containing(0xff), None);
+    }
+
+    #[test]
+    fn reverse_edges_in_order_with_repeats() {
+        // Pseudo-random lists with repeated targets: each run ascending, as a direct count says.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let n = 300;
+        let lists: Vec<Vec<ObjectId>> = (0..n).map(|_| (0..next() % 5).map(|_| (next() % n) as ObjectId).collect()).collect();
+        let refs: Vec<&[ObjectId]> = lists.iter().map(|l| l.as_slice()).collect();
+        let r = Edges::from_lists(&refs).reverse();
+        for t in 0..n as ObjectId {
+            let expected: Vec<ObjectId> = lists
+                .iter()
+                .enumerate()
+                .flat_map(|(s, l)| l.iter().filter(|&&x| x == t).map(move |_| s as ObjectId))
+                .collect();
+            assert_eq!(r.referrers(t), &expected[..], "object {t}");
+        }
     }
 
     #[test]

@@ -106,6 +106,12 @@ impl RootCache {
     /// The dominator tree of the graph from these roots (dependent handles as edges);
     /// `Err` when Ctrl-C ended it ([`Dominators::compute`]).
     pub fn dominators(&self, graph: &ObjectGraph, edges: super::Edges) -> Result<Dominators, crate::interrupt::Cancelled> {
+        self.dominators_in(graph, edges, None)
+    }
+
+    /// [`RootCache::dominators`], written straight into the index when `index` is given
+    /// ([`Dominators::compute_in`]).
+    pub fn dominators_in(&self, graph: &ObjectGraph, edges: super::Edges, index: Option<(&super::index::IndexDir, u64)>) -> Result<Dominators, crate::interrupt::Cancelled> {
         let ids = |a: u64| graph.id_of(a).filter(|&id| !graph.is_free(id));
         let root_ids: Vec<_> = self.all_roots().iter().filter_map(|r| ids(r.object)).collect();
         let dependents: Vec<_> = self
@@ -113,7 +119,7 @@ impl RootCache {
             .iter()
             .filter_map(|&(p, s)| Some((ids(p)?, ids(s)?)))
             .collect();
-        Dominators::compute(graph, edges, &root_ids, &dependents)
+        Dominators::compute_in(graph, edges, &root_ids, &dependents, index)
     }
 }
 

@@ -109,3 +109,17 @@ pub fn bytes_of<T: Plain>(s: &[T]) -> &[u8] {
     // SAFETY: plain integers have no padding; u8 has alignment 1.
     unsafe { std::slice::from_raw_parts(s.as_ptr() as *const u8, std::mem::size_of_val(s)) }
 }
+
+/// Gives the memory freed so far back to the system. The C allocator keeps freed blocks
+/// for reuse, and the graph's many mid-sized blocks (an edge block's arrays, a few dozen
+/// KiB each, allocated by every worker thread) stay counted as the process's private
+/// memory after their contents moved to a mapped index file or were dropped: hundreds of
+/// MB on a 4 GB heap, at the moment the dominator tree needs the most. Called after such
+/// a release; costs a walk of the allocator's free lists.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of glibc's arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
