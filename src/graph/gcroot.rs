@@ -237,7 +237,7 @@ pub struct PathFinder<'g> {
     refs: Vec<ObjectId>,
     /// With the graph's incoming edges known: what lets the search skip objects that
     /// cannot reach the target ([`PathFinder::pruned`]).
-    pruning: Option<Pruning>,
+    pruning: Option<Pruning<'g>>,
     /// A pruned search met a question only the full search can answer: it starts over.
     fall_back: bool,
     /// Times a pruned search did the explorations it had put off, and whether it started
@@ -247,7 +247,12 @@ pub struct PathFinder<'g> {
 }
 
 /// The state a pruned search keeps (see [`PathFinder::pruned`]).
-struct Pruning {
+struct Pruning<'g> {
+    /// The graph's incoming edges (what [`PathFinder::exact_already`] asks).
+    reverse: &'g ReverseEdges,
+    /// Ancestors whose expansion was put off whole ([`PathFinder::nothing_to_try`]): their
+    /// references' `seen` bits are among those the put-off explorations set.
+    put_off_whole: BitSet,
     /// The objects from which the target can be reached, over the graph's edges and the
     /// dependent handles (a superset of ClrMD's references: the LoaderAllocator links and
     /// handles of objects without pointers count too, which only makes it larger).
@@ -300,7 +305,7 @@ impl<'g> PathFinder<'g> {
     /// done late would have skipped): past that point such a question makes the finder
     /// replay every search so far without pruning. On a big heap a search from the
     /// roots explores most of it; here it touches the ancestors and their references.
-    pub fn pruned(mut self, reverse: &ReverseEdges) -> PathFinder<'g> {
+    pub fn pruned(mut self, reverse: &'g ReverseEdges) -> PathFinder<'g> {
         let mut ancestors = BitSet::new(self.graph.len());
         if let Some(t) = self.target_id {
             ancestors.insert(t);
@@ -328,7 +333,8 @@ impl<'g> PathFinder<'g> {
                 }
             }
         }
-        self.pruning = Some(Pruning { ancestors, deferred: Vec::new(), tainted: false, starts: Vec::new() });
+        let put_off_whole = BitSet::new(self.graph.len());
+        self.pruning = Some(Pruning { reverse, put_off_whole, ancestors, deferred: Vec::new(), tainted: false, starts: Vec::new() });
         self
     }
 
@@ -533,6 +539,7 @@ impl<'g> PathFinder<'g> {
             // leads to the target): put off like that exploration, as one.
             if let Some(p) = &mut self.pruning {
                 p.deferred.push(curr);
+                p.put_off_whole.insert(curr);
             }
             return None;
         }
@@ -608,12 +615,25 @@ impl<'g> PathFinder<'g> {
             if !self.seen.contains(r) {
                 if p.ancestors.contains(r) {
                     ancestor = true;
-                } else {
+                } else if !other && !self.exact_already(p, r) {
                     other = true;
                 }
             }
         }
         ancestor && other
+    }
+
+    /// Whether no put-off exploration can have set `r`'s `seen` bit: every object that
+    /// references it is an ancestor whose expansion was not put off (its references'
+    /// marks are the search's own). An object only its owner references (a string, a
+    /// list of a Customer) is then known unseen without doing the explorations.
+    fn exact_already(&self, p: &Pruning<'g>, r: ObjectId) -> bool {
+        /// More referrers than this: not worth asking.
+        const MAX_REFERRERS: usize = 16;
+        let referrers = p.reverse.referrers(r);
+        referrers.len() <= MAX_REFERRERS
+            && referrers.iter().all(|&q| p.ancestors.contains(q) && !p.put_off_whole.contains(q))
+            && self.dependents.primaries(r).all(|q| p.ancestors.contains(q) && !p.put_off_whole.contains(q))
     }
 
     fn cleanup(&mut self, stack: &mut Vec<Block>, link: u32, curr: usize) -> u32 {
@@ -718,6 +738,74 @@ mod tests {
         let deps = DependentEdges::default();
         let mut f = PathFinder::new(&g, RefSource::Edges(g.built_edges().unwrap()), &deps, addr(6));
         assert_eq!(f.path_from(addr(0)), Some(vec![addr(0), addr(5), addr(6)]));
+    }
+
+    #[test]
+    fn a_pruned_search_does_the_explorations_an_ancestor_put_off_before_packing_a_shared_reference() {
+        // R = 0 -> [Q, A2]; Q = 1 -> [r, A2]; A2 = 2 -> [r, n1, n2, Y1, Y2]; Y1, Y2 -> T = 8.
+        // The full search expands Q before A2: Q queues r (seen), so A2 packs n1 n2 Y1 | Y2
+        // and tries Y2 first. The pruned one puts Q off whole (nothing to try there); r,
+        // referenced by Q too, must count as seen when A2 packs, or Y1 would come first.
+        let g = graph(9, &[&[1, 2], &[3, 2], &[3, 4, 5, 6, 7], &[], &[], &[], &[8], &[8], &[]]);
+        let deps = DependentEdges::default();
+        let edges = g.built_edges().unwrap();
+        let reverse = edges.reverse();
+        let mut full = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(8));
+        let mut pruned = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(8)).pruned(&reverse);
+        let want = Some(vec![addr(0), addr(2), addr(7), addr(8)]);
+        assert_eq!(full.path_from(addr(0)), want);
+        assert_eq!(pruned.path_from(addr(0)), want);
+        assert_eq!(pruned.pruning_stats(), (1, false), "the put-off exploration was done, no start over");
+    }
+
+    #[test]
+    fn pruned_and_full_searches_agree_on_random_graphs() {
+        // Small graphs with many shared references (so block packing and put-off
+        // explorations matter), dependent handles, objects without pointers and repeated
+        // roots: every target, every root in order, the same chain both ways.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut below = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n.max(1)
+        };
+        let (mut compared, mut materialized, mut started_over) = (0usize, 0usize, 0usize);
+        for _ in 0..400 {
+            let n = 3 + below(30) as usize;
+            let lists: Vec<Vec<ObjectId>> = (0..n)
+                .map(|_| {
+                    let k = if below(4) == 0 { below(10) } else { below(4) };
+                    (0..k).map(|_| below(n as u64) as ObjectId).collect()
+                })
+                .collect();
+            let slices: Vec<&[ObjectId]> = lists.iter().map(|l| l.as_slice()).collect();
+            let mut g = graph(n, &slices);
+            // Some objects without pointers (never expanded, whatever their edges).
+            let mut leaf = g.types[0].clone();
+            leaf.mt ^= 0x1000;
+            leaf.gc_desc = None;
+            g.types.push(leaf);
+            let type_ids: Vec<u32> = (0..n).map(|_| u32::from(below(6) == 0)).collect();
+            g.type_ids = type_ids.into();
+            let pairs: Vec<(u64, u64)> = (0..below(3)).map(|_| (addr(below(n as u64)), addr(below(n as u64)))).collect();
+            let deps = DependentEdges::new(&g, &pairs);
+            let edges = g.built_edges().unwrap();
+            let reverse = edges.reverse();
+            let roots: Vec<u64> = (0..1 + below(10)).map(|_| addr(below(n as u64))).collect();
+            for t in 0..n as u64 {
+                let mut full = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t));
+                let mut pruned = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned(&reverse);
+                for &r in &roots {
+                    assert_eq!(pruned.path_from(r), full.path_from(r), "graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
+                    compared += 1;
+                }
+                let (m, over) = pruned.pruning_stats();
+                materialized += m;
+                started_over += usize::from(over);
+            }
+        }
+        assert!(compared > 10_000 && materialized > 0 && started_over > 0, "{compared} {materialized} {started_over}");
     }
 
     #[test]
