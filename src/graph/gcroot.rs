@@ -607,20 +607,29 @@ impl<'g> PathFinder<'g> {
         if p.deferred.is_empty() {
             return false;
         }
-        let (mut ancestor, mut other) = (false, false);
+        let mut ancestor = false;
         for &r in &self.refs {
             if self.found_ids.contains(r) {
                 return false;
             }
-            if !self.seen.contains(r) {
-                if p.ancestors.contains(r) {
-                    ancestor = true;
-                } else if !other && !self.exact_already(p, r) {
-                    other = true;
+            ancestor |= p.ancestors.contains(r) && !self.seen.contains(r);
+        }
+        if !ancestor {
+            return false;
+        }
+        // Asking each reference's referrers costs more than doing a few put-off
+        // explorations: past this many, they are done.
+        const MAX_ASKED: usize = 8;
+        let mut asked = 0;
+        for &r in &self.refs {
+            if !self.seen.contains(r) && !p.ancestors.contains(r) {
+                asked += 1;
+                if asked > MAX_ASKED || !self.exact_already(p, r) {
+                    return true;
                 }
             }
         }
-        ancestor && other
+        false
     }
 
     /// Whether no put-off exploration can have set `r`'s `seen` bit: every object that
