@@ -37,29 +37,32 @@ const BLOCK_BYTES: usize = 32;
 /// References one block can hold at most (5-byte pointers, null parent: 1 + 5 + 5 * 5).
 const BLOCK_REFS: usize = 5;
 
-/// The bytes a pointer takes in a block (what [`SizeClasses`] gives by id).
-#[cfg(test)]
-fn stored_size(ptr: u64) -> usize {
+/// The bytes a pointer takes in a block: 5 below 2^40, 6 below 2^48, else 8; a null
+/// pointer none (the low two bits are flags to ClrMD and do not count). By id, the same
+/// is [`SizeClasses`].
+#[inline]
+pub(crate) fn stored_size(ptr: u64) -> usize {
     let p = ptr & !3;
     if p == 0 {
         0
-    } else if p & 0xff_ffff_ffff == p {
+    } else if p < 1 << 40 {
         5
-    } else if p & 0xffff_ffff_ffff == p {
+    } else if p < 1 << 48 {
         6
     } else {
         8
     }
 }
 
-/// One block of pending references of `object`.
+/// One block of pending references of `object`: object ids in [`PathFinder`], addresses
+/// in the search by address ([`super::gcroot_cold`]), packed by the same rule.
 #[derive(Debug, Clone, Copy)]
-struct Block {
-    object: ObjectId,
-    parent: Option<ObjectId>,
-    refs: [ObjectId; BLOCK_REFS],
-    len: u8,
-    next: u8,
+pub(super) struct Block<T> {
+    pub(super) object: T,
+    pub(super) parent: Option<T>,
+    pub(super) refs: [T; BLOCK_REFS],
+    pub(super) len: u8,
+    pub(super) next: u8,
     used: u8,
 }
 
@@ -93,22 +96,22 @@ impl SizeClasses {
     }
 }
 
-impl Block {
-    fn new(classes: &SizeClasses, object: ObjectId, parent: Option<ObjectId>) -> Block {
-        let used = 1 + classes.size(object) + parent.map_or(0, |p| classes.size(p));
+impl<T: Copy + Default> Block<T> {
+    /// An empty block; `size` gives the bytes a pointer takes ([`stored_size`]).
+    pub(super) fn new(object: T, parent: Option<T>, size: impl Fn(T) -> usize) -> Block<T> {
+        let used = 1 + size(object) + parent.map_or(0, &size);
         Block {
             object,
             parent,
-            refs: [0; BLOCK_REFS],
+            refs: [T::default(); BLOCK_REFS],
             len: 0,
             next: 0,
             used: used as u8,
         }
     }
 
-    /// Adds a reference; false when the block is full.
-    fn store(&mut self, classes: &SizeClasses, r: ObjectId) -> bool {
-        let size = classes.size(r);
+    /// Adds a reference taking `size` bytes; false when the block is full.
+    pub(super) fn store(&mut self, r: T, size: usize) -> bool {
         if self.used as usize + size > BLOCK_BYTES || self.len as usize >= BLOCK_REFS {
             return false;
         }
@@ -118,7 +121,7 @@ impl Block {
         true
     }
 
-    fn take(&mut self) -> Option<ObjectId> {
+    pub(super) fn take(&mut self) -> Option<T> {
         if self.next < self.len {
             self.next += 1;
             Some(self.refs[self.next as usize - 1])
@@ -128,7 +131,7 @@ impl Block {
     }
 
     /// The parent as ClrMD reads it back: with no parent stored, the first reference.
-    fn parent_read(&self) -> Option<ObjectId> {
+    pub(super) fn parent_read(&self) -> Option<T> {
         self.parent
             .or_else(|| (self.len > 0).then_some(self.refs[0]))
     }
@@ -213,9 +216,9 @@ impl DependentEdges {
 
 /// A link of a chain: an object and the next link towards the target.
 #[derive(Debug, Clone, Copy)]
-struct Link {
-    object: u64,
-    next: Option<u32>,
+pub(super) struct Link {
+    pub(super) object: u64,
+    pub(super) next: Option<u32>,
 }
 
 /// Finds root paths to one target, keeping ClrMD's state across roots.
@@ -347,7 +350,7 @@ impl<'g> PathFinder<'g> {
     /// Starts loading what the next objects to be taken will need (a pruned search
     /// expands many ancestors in a row that queue nothing, like the elements of a big
     /// array: the next ones are the queued blocks' next references).
-    fn prefetch_upcoming(&self, stack: &[Block]) {
+    fn prefetch_upcoming(&self, stack: &[Block<ObjectId>]) {
         let mut upcoming = stack.iter().rev().flat_map(|b| b.refs[b.next as usize..b.len as usize].iter());
         if let Some(&near) = upcoming.next() {
             self.graph.prefetch_references(near);
@@ -466,7 +469,7 @@ impl<'g> PathFinder<'g> {
             }
             return None;
         }
-        let mut stack: Vec<Block> = Vec::new();
+        let mut stack: Vec<Block<ObjectId>> = Vec::new();
         if let Some(l) = self.walk(&mut stack, None, id) {
             self.before_release();
             self.drain(&mut stack);
@@ -520,7 +523,7 @@ impl<'g> PathFinder<'g> {
 
     /// Expands `curr`: the target itself, or one of its references already known to
     /// lead to the target, gives a link; otherwise its unseen references are queued.
-    fn walk(&mut self, stack: &mut Vec<Block>, parent: Option<ObjectId>, curr: ObjectId) -> Option<u32> {
+    fn walk(&mut self, stack: &mut Vec<Block<ObjectId>>, parent: Option<ObjectId>, curr: ObjectId) -> Option<u32> {
         // Compared by id: an object's address is read only when a chain needs it (reading
         // it for every object expanded was a fifth of a search's time).
         if Some(curr) == self.target_id {
@@ -552,7 +555,7 @@ impl<'g> PathFinder<'g> {
             self.load_refs(curr);
         }
         let refs = std::mem::take(&mut self.refs);
-        let mut block: Option<Block> = None;
+        let mut block: Option<Block<ObjectId>> = None;
         let mut result = None;
         for &r in &refs {
             if self.found_ids.contains(r)
@@ -568,11 +571,12 @@ impl<'g> PathFinder<'g> {
             if !self.seen.insert(r) {
                 continue;
             }
-            let b = block.get_or_insert_with(|| Block::new(&self.classes, curr, parent));
-            if !b.store(&self.classes, r) {
+            let size = |id| self.classes.size(id);
+            let b = block.get_or_insert_with(|| Block::new(curr, parent, size));
+            if !b.store(r, size(r)) {
                 stack.push(*b);
-                let mut fresh = Block::new(&self.classes, curr, parent);
-                fresh.store(&self.classes, r);
+                let mut fresh = Block::new(curr, parent, size);
+                fresh.store(r, size(r));
                 block = Some(fresh);
             }
         }
@@ -645,7 +649,7 @@ impl<'g> PathFinder<'g> {
             && self.dependents.primaries(r).all(|q| p.ancestors.contains(q) && !p.put_off_whole.contains(q))
     }
 
-    fn cleanup(&mut self, stack: &mut Vec<Block>, link: u32, curr: usize) -> u32 {
+    fn cleanup(&mut self, stack: &mut Vec<Block<ObjectId>>, link: u32, curr: usize) -> u32 {
         self.before_release();
         let mut obj = stack[curr].object;
         let mut parent = stack[curr].parent_read();
@@ -683,7 +687,7 @@ impl<'g> PathFinder<'g> {
     }
 
     /// Takes the unexplored references of every queued block back out of `seen`.
-    fn drain(&mut self, stack: &mut Vec<Block>) {
+    fn drain(&mut self, stack: &mut Vec<Block<ObjectId>>) {
         for b in stack.iter_mut() {
             while let Some(child) = b.take() {
                 self.seen.remove(child);
@@ -700,9 +704,12 @@ mod tests {
     #[test]
     fn pointer_sizes_follow_magnitude() {
         assert_eq!(stored_size(0), 0);
+        assert_eq!(stored_size(3), 0);
         assert_eq!(stored_size(0x10_0000), 5);
         assert_eq!(stored_size(0xff_ffff_fff8), 5);
+        assert_eq!(stored_size(0x100_0000_0000), 6);
         assert_eq!(stored_size(0x7f99_8540_0fe8), 6);
+        assert_eq!(stored_size(0x1_0000_0000_0000), 8);
         assert_eq!(stored_size(0xffff_8000_0000_0000), 8);
     }
 

@@ -20,30 +20,11 @@
 //!
 //! The search is generic over [`SearchObjects`] so that its tests can run it on small
 //! made-up heaps next to the table's search and compare every path.
+use super::gcroot::{stored_size, Block, Link};
 use rustc_hash::FxHashMap;
 
-/// Bytes in one block of pending references.
-const BLOCK_BYTES: usize = 32;
-/// References one block can hold at most (5-byte pointers, null parent: 1 + 5 + 5 * 5).
-const BLOCK_REFS: usize = 5;
 /// Bits of the filter in front of `found` (8 KB: stays in the first-level cache).
 const FILTER_BITS: u64 = 1 << 16;
-
-/// The bytes a pointer takes in a block: 5 below 2^40, 6 below 2^48, else 8; a null
-/// pointer none (the low two bits are flags to ClrMD and do not count).
-#[inline]
-pub(crate) fn stored_size(ptr: u64) -> usize {
-    let p = ptr & !3;
-    if p == 0 {
-        0
-    } else if p < 1 << 40 {
-        5
-    } else if p < 1 << 48 {
-        6
-    } else {
-        8
-    }
-}
 
 /// What the search asks of the heap's objects. `Slot` locates an object start in the
 /// implementation's bitmaps.
@@ -64,57 +45,6 @@ pub trait SearchObjects {
     fn expand(&mut self, address: u64, slot: Self::Slot, out: &mut Vec<u64>) -> bool;
     /// Asks for the object's first bytes ahead of its expansion (a hint).
     fn prefetch(&self, _address: u64, _slot: Self::Slot) {}
-}
-
-/// One block of pending references of `object`.
-#[derive(Debug, Clone, Copy)]
-struct Block {
-    object: u64,
-    parent: Option<u64>,
-    refs: [u64; BLOCK_REFS],
-    len: u8,
-    next: u8,
-    used: u8,
-}
-
-impl Block {
-    fn new(object: u64, parent: Option<u64>) -> Block {
-        let used = 1 + stored_size(object) + parent.map_or(0, stored_size);
-        Block { object, parent, refs: [0; BLOCK_REFS], len: 0, next: 0, used: used as u8 }
-    }
-
-    /// Adds a reference; false when the block is full.
-    fn store(&mut self, r: u64) -> bool {
-        let size = stored_size(r);
-        if self.used as usize + size > BLOCK_BYTES || self.len as usize >= BLOCK_REFS {
-            return false;
-        }
-        self.refs[self.len as usize] = r;
-        self.len += 1;
-        self.used += size as u8;
-        true
-    }
-
-    fn take(&mut self) -> Option<u64> {
-        if self.next < self.len {
-            self.next += 1;
-            Some(self.refs[self.next as usize - 1])
-        } else {
-            None
-        }
-    }
-
-    /// The parent as ClrMD reads it back: with no parent stored, the first reference.
-    fn parent_read(&self) -> Option<u64> {
-        self.parent.or_else(|| (self.len > 0).then_some(self.refs[0]))
-    }
-}
-
-/// A link of a chain: an object and the next link towards the target.
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    object: u64,
-    next: Option<u32>,
 }
 
 /// Finds root paths to one target by address, keeping ClrMD's state across roots (the
@@ -215,7 +145,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
             return Some(l);
         }
         let slot = self.objects.resolve(start)?;
-        let mut stack: Vec<Block> = Vec::new();
+        let mut stack: Vec<Block<u64>> = Vec::new();
         // An object without references queues nothing: the loop below ends at once.
         if let Some(l) = self.walk(&mut stack, None, start, slot) {
             self.drain(&mut stack);
@@ -246,7 +176,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
 
     /// Expands `curr`: the target itself, or one of its references already known to
     /// lead to the target, gives a link; otherwise its unseen references are queued.
-    fn walk(&mut self, stack: &mut Vec<Block>, parent: Option<u64>, curr: u64, slot: O::Slot) -> Option<u32> {
+    fn walk(&mut self, stack: &mut Vec<Block<u64>>, parent: Option<u64>, curr: u64, slot: O::Slot) -> Option<u32> {
         if curr == self.target {
             let l = self.new_link(curr, None);
             self.add_found(curr, l);
@@ -261,7 +191,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
             self.refs = refs;
             return None;
         }
-        let mut block: Option<Block> = None;
+        let mut block: Option<Block<u64>> = None;
         let mut result = None;
         for &r in &refs {
             let Some(rs) = self.objects.resolve(r) else {
@@ -279,11 +209,11 @@ impl<O: SearchObjects> AddressPathFinder<O> {
             // Its memory is asked for now, when queued: an object is expanded some time
             // after (measured: 10% less time than asking when its block comes up).
             self.objects.prefetch(r, rs);
-            let b = block.get_or_insert_with(|| Block::new(curr, parent));
-            if !b.store(r) {
+            let b = block.get_or_insert_with(|| Block::new(curr, parent, stored_size));
+            if !b.store(r, stored_size(r)) {
                 stack.push(*b);
-                let mut fresh = Block::new(curr, parent);
-                fresh.store(r);
+                let mut fresh = Block::new(curr, parent, stored_size);
+                fresh.store(r, stored_size(r));
                 block = Some(fresh);
             }
         }
@@ -296,7 +226,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
 
     /// Rebuilds the chain after `link` was found below the block at `curr`, releasing
     /// what the search queued but did not explore.
-    fn cleanup(&mut self, stack: &mut Vec<Block>, link: u32, curr: usize) -> u32 {
+    fn cleanup(&mut self, stack: &mut Vec<Block<u64>>, link: u32, curr: usize) -> u32 {
         let mut obj = stack[curr].object;
         let mut parent = stack[curr].parent_read();
         let mut link = self.add_link(link, obj);
@@ -331,7 +261,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
     }
 
     /// Takes the unexplored references of every queued block back out of `seen`.
-    fn drain(&mut self, stack: &mut Vec<Block>) {
+    fn drain(&mut self, stack: &mut Vec<Block<u64>>) {
         for i in 0..stack.len() {
             while let Some(child) = stack[i].take() {
                 self.remove_seen(child);
@@ -392,17 +322,6 @@ mod tests {
         fn below(&mut self, n: u64) -> u64 {
             self.next() % n.max(1)
         }
-    }
-
-    #[test]
-    fn sizes_follow_magnitude() {
-        assert_eq!(stored_size(0), 0);
-        assert_eq!(stored_size(3), 0);
-        assert_eq!(stored_size(0x10_0000), 5);
-        assert_eq!(stored_size(0xff_ffff_fff8), 5);
-        assert_eq!(stored_size(0x100_0000_0000), 6);
-        assert_eq!(stored_size(0x7f99_8540_0fe8), 6);
-        assert_eq!(stored_size(0x1_0000_0000_0000), 8);
     }
 
     /// Random heaps (addresses in all three size classes, objects without references,
