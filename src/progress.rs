@@ -71,6 +71,15 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     start: Instant,
     shown: AtomicBool,
+    /// The label, kept when `CLRHEAP_PHASES` asks for each step's time ([`phases`]).
+    phase: Option<String>,
+}
+
+/// Whether `CLRHEAP_PHASES` is set: each step with progress then prints its label and
+/// wall time on standard error when it ends (for profiling; never drawn as a bar).
+pub fn phases() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("CLRHEAP_PHASES").is_some_and(|v| !v.is_empty()))
 }
 
 impl Progress {
@@ -90,12 +99,16 @@ impl Progress {
             bar: None,
             start: Instant::now(),
             shown: AtomicBool::new(false),
+            phase: None,
         }
     }
 
     fn create(label: &str, total: Option<u64>) -> Progress {
+        let phase = phases().then(|| label.to_string());
         if !enabled() {
-            return Progress::hidden();
+            let mut hidden = Progress::hidden();
+            hidden.phase = phase;
+            return hidden;
         }
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
         let style = match total {
@@ -112,6 +125,7 @@ impl Progress {
             bar: Some(bar),
             start: Instant::now(),
             shown: AtomicBool::new(false),
+            phase,
         }
     }
 
@@ -173,6 +187,9 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
+        if let Some(label) = self.phase.take() {
+            eprintln!("phase: {label}: {} ms", self.start.elapsed().as_millis());
+        }
         if let Some(bar) = self.bar.take() {
             BARS.fetch_sub(1, Ordering::SeqCst);
             if self.shown.load(Ordering::Relaxed)
@@ -192,6 +209,12 @@ impl Drop for Progress {
 /// that cannot stop midway says so on the spinner until the work ends.
 pub fn while_working<T>(label: &str, work: impl FnOnce() -> T) -> T {
     if !enabled() {
+        if phases() {
+            let start = Instant::now();
+            let t = work();
+            eprintln!("phase: {label}: {} ms", start.elapsed().as_millis());
+            return t;
+        }
         return work();
     }
     let bars_before = BARS.load(Ordering::SeqCst);
