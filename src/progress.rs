@@ -300,3 +300,37 @@ mod tests {
         assert_eq!(while_working("adding", || 2 + 2), 4);
     }
 }
+
+/// The calling thread's CPU time (user and system), for [`PhaseTimer`].
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given and nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
+/// A step without progress of its own (part of a command) timed for `CLRHEAP_PHASES`:
+/// when it is dropped, prints its label, wall time and the thread's CPU time on standard
+/// error. Does nothing (reads no clock) when [`phases`] is off.
+pub struct PhaseTimer {
+    started: Option<(&'static str, Instant, Duration)>,
+}
+
+impl PhaseTimer {
+    pub fn start(label: &'static str) -> PhaseTimer {
+        PhaseTimer { started: phases().then(|| (label, Instant::now(), thread_cpu())) }
+    }
+}
+
+impl Drop for PhaseTimer {
+    fn drop(&mut self) {
+        if let Some((label, wall, cpu)) = self.started.take() {
+            let cpu = thread_cpu().saturating_sub(cpu);
+            eprintln!("phase: {label}: {:.1} ms (thread cpu {:.1} ms)", wall.elapsed().as_secs_f64() * 1e3, cpu.as_secs_f64() * 1e3);
+        }
+    }
+}
+

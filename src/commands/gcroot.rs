@@ -65,7 +65,7 @@
 //! `(conservative scan)` line with the slot as `rsp+offset` (`Sp+` on arm64; they cannot match
 //! dotnet-dump, and a scan may find stale slots).
 use crate::args::{parse_address, CommandArgs, OptionSpec};
-use crate::graph::gcroot::PathFinder;
+use crate::graph::gcroot::{Ancestors, PathFinder};
 use crate::graph::gcroot_cold::AddressPathFinder;
 use crate::graph::marks::{ObjectBits, SearchBits};
 use crate::graph::roots::{handle_kind_name, ChainDescriber, ObjectStarts, ObjectTypes, PathItem, StackRootEntry};
@@ -181,7 +181,17 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         (Some(graph), _) => {
             let mut finder = PathFinder::new(graph, graph.ref_source(&session.heap), roots.dependents(graph), target);
             if let Some(reverse) = &reverse {
-                finder = finder.pruned(reverse);
+                let _t = crate::progress::PhaseTimer::start("gcroot: the target's ancestors");
+                // The last target's ancestors are kept: a search repeated on the same
+                // object does not find them again.
+                let kept = session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0.clone()).filter(|a| a.target() == target);
+                finder = match kept {
+                    Some(a) => finder.pruned_with(reverse, a),
+                    None => finder.pruned(reverse),
+                };
+                if let Some(a) = finder.ancestors() {
+                    session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0 = Some(a));
+                }
             }
             (Finder::Table(finder), &**graph)
         }
@@ -197,6 +207,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     let text = format == Format::Text;
     let mut records = Vec::new();
     let mut count = 0usize;
+    let search_timer = crate::progress::PhaseTimer::start("gcroot: searching the roots");
     for root in roots.handles.iter().chain(&roots.finalizer) {
         if count >= limit {
             break;
@@ -249,6 +260,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             count += 1;
         }
     }
+    drop(search_timer);
     match format {
         Format::Text => writeln!(out, "Found {} unique roots.", thousands(count as u64))?,
         Format::Json => write_json(out, &json!({ "target": hex(target), "roots": records, "unique_roots": count }))?,
@@ -275,6 +287,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     Ok(())
 }
+
+/// The ancestors of the last target a pruned search ran for ([`Ancestors`]).
+#[derive(Default)]
+struct KeptAncestors(Option<std::sync::Arc<Ancestors>>);
 
 /// The search for root paths: over the object table, or by address without it.
 enum Finder<'a> {

@@ -612,6 +612,7 @@ impl ObjectGraph {
             large_sizes,
             types,
             edges: std::sync::OnceLock::new(),
+            pointer_bits: std::sync::OnceLock::new(),
             warnings: Vec::new(),
         })
     }

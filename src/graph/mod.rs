@@ -80,6 +80,9 @@ pub struct ObjectGraph {
     types: Vec<TypeEntry>,
     /// Outgoing edges, built on first use ([`ObjectGraph::edges`]).
     edges: OnceLock<Edges>,
+    /// A bit per object whose type holds references, made on first use
+    /// ([`ObjectGraph::holds_pointers`]).
+    pointer_bits: OnceLock<Vec<u64>>,
     warnings: Vec<WalkWarning>,
 }
 
@@ -733,6 +736,7 @@ impl ObjectGraph {
             large_sizes,
             types,
             edges: OnceLock::new(),
+            pointer_bits: OnceLock::new(),
             warnings,
         })
     }
@@ -874,6 +878,37 @@ impl ObjectGraph {
         }
     }
 
+    /// The bits of [`ObjectGraph::holds_pointers`], made on first use (a pass over the
+    /// type ids, in parallel): a root search asks it of every object it expands, and a
+    /// bit per object stays in cache where a type id per object does not.
+    pub fn pointer_bits(&self) -> &[u64] {
+        self.pointer_bits.get_or_init(|| {
+            let holds: Vec<bool> = self.types.iter().map(|t| t.gc_desc.is_some()).collect();
+            self.type_ids
+                .par_chunks(64)
+                .map(|ids| {
+                    ids.iter().enumerate().fold(0u64, |w, (i, &t)| {
+                        w | (u64::from(holds.get(t as usize).copied().unwrap_or(false)) << i)
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Whether the object's type holds references (it has a GCDesc).
+    #[inline]
+    pub fn holds_pointers(&self, id: ObjectId) -> bool {
+        self.pointer_bits().get(id as usize / 64).is_some_and(|w| w & (1 << (id % 64)) != 0)
+    }
+
+    /// Starts loading where `id`'s references begin and end (edges built).
+    #[inline]
+    pub fn prefetch_bounds(&self, id: ObjectId) {
+        if let Some(e) = self.edges.get() {
+            e.prefetch_bounds(id);
+        }
+    }
+
     pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
         &self.types[self.type_ids[id as usize] as usize]
     }
@@ -932,6 +967,7 @@ impl ObjectGraph {
                 is_free: false,
             }],
             edges: OnceLock::from(Edges::from_lists(refs)),
+            pointer_bits: OnceLock::new(),
             warnings: Vec::new(),
         }
     }
