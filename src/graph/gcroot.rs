@@ -1013,6 +1013,39 @@ mod tests {
     }
 
     #[test]
+    fn ancestors_know_each_ones_only_ancestor_reference() {
+        // 0 -> [1, 2]; 1 -> [3]; 2 -> [3, 4]; 5 -> [2] through a dependent handle only;
+        // target 3. Ancestors: 0, 1, 2, 3, 5; 4 is none.
+        let g = graph(6, &[&[1, 2], &[3], &[3, 4], &[], &[], &[]]);
+        let deps = DependentEdges::new(&g, &[(addr(5), addr(2))]);
+        let edges = g.built_edges().unwrap();
+        let reverse = edges.reverse();
+        let a = Ancestors::find(&g, RefSource::Edges(edges), &reverse, &deps, addr(3));
+        assert_eq!((a.target(), a.len()), (addr(3), 5));
+        let c = a.children.as_ref().expect("the edges are built");
+        assert_eq!(c.only(&a.set, 0), None, "two ancestor references");
+        assert_eq!(c.only(&a.set, 1), Some(Some(3)));
+        assert_eq!(c.only(&a.set, 2), Some(Some(3)), "4 is no ancestor");
+        assert_eq!(c.only(&a.set, 3), Some(None));
+        assert_eq!(c.only(&a.set, 4), None, "no ancestor");
+        assert_eq!(c.only(&a.set, 5), Some(Some(2)), "through its dependent handle");
+        // Ranks past a group of 8 words: ancestors spread over 1,200 objects.
+        let n = 1200;
+        let lists: Vec<Vec<ObjectId>> = (0..n).map(|i| if i % 7 == 0 && i + 7 < n { vec![i as ObjectId + 7, 1] } else { vec![] }).collect();
+        let slices: Vec<&[ObjectId]> = lists.iter().map(|l| l.as_slice()).collect();
+        let g = graph(n, &slices);
+        let edges = g.built_edges().unwrap();
+        let reverse = edges.reverse();
+        let last = ((n - 1) / 7 * 7) as u64;
+        let a = Ancestors::find(&g, RefSource::Edges(edges), &reverse, &DependentEdges::default(), addr(last));
+        let c = a.children.as_ref().expect("the edges are built");
+        for i in (0..n as ObjectId).step_by(7) {
+            let want = if u64::from(i) == last { Some(None) } else { Some(Some(i + 7)) };
+            assert_eq!(c.only(&a.set, i), want, "object {i}");
+        }
+    }
+
+    #[test]
     fn pruned_and_full_searches_agree_on_random_graphs() {
         // Small graphs with many shared references (so block packing and put-off
         // explorations matter), dependent handles, objects without pointers and repeated
@@ -1050,8 +1083,14 @@ mod tests {
             for t in 0..n as u64 {
                 let mut full = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t));
                 let mut pruned = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned(&reverse);
+                // A second search for the target with the ancestors the first one found
+                // (as a session keeps them), whose searches must not change them.
+                let kept = pruned.ancestors().expect("a pruned search has ancestors");
+                let mut again = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned_with(&reverse, kept);
                 for &r in &roots {
-                    assert_eq!(pruned.path_from(r), full.path_from(r), "graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
+                    let want = full.path_from(r);
+                    assert_eq!(pruned.path_from(r), want, "graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
+                    assert_eq!(again.path_from(r), want, "kept ancestors: graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
                     compared += 1;
                 }
                 let (m, over) = pruned.pruning_stats();
