@@ -420,7 +420,7 @@ fn compress(v: u32, last: u32, forest: &mut [(u32, u32)], path: &mut Vec<u32>) {
 /// buffer as large as the pairs.
 fn sort_by_target(pairs: &mut Vec<u64>, limit: usize) -> Result<(), Cancelled> {
     let bits = usize::BITS - limit.max(2).saturating_sub(1).leading_zeros();
-    let passes = bits.div_ceil(11).max(1);
+    let passes = bits.div_ceil(12).max(1);
     let width = bits.div_ceil(passes);
     let buckets = 1usize << width;
     let mut other = vec![0u64; pairs.len()];
