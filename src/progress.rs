@@ -82,6 +82,46 @@ pub fn phases() -> bool {
     *ON.get_or_init(|| std::env::var_os("CLRHEAP_PHASES").is_some_and(|v| !v.is_empty()))
 }
 
+/// The parts of a step done on one thread: with `CLRHEAP_PHASES` set ([`phases`]),
+/// [`PartClock::part`] prints each part's wall time and the thread's CPU time (the
+/// steadier figure under load). A profiling aid; nothing is measured otherwise.
+pub struct PartClock {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl PartClock {
+    pub fn start() -> PartClock {
+        PartClock { wall: Instant::now(), cpu: if phases() { thread_cpu_time() } else { Duration::ZERO } }
+    }
+
+    /// Prints the part since the last one (or the start) and starts the next.
+    pub fn part(&mut self, label: &str) {
+        if phases() {
+            let cpu = thread_cpu_time();
+            eprintln!(
+                "phase:   {label}: {} ms ({} ms CPU)",
+                self.wall.elapsed().as_millis(),
+                cpu.saturating_sub(self.cpu).as_millis()
+            );
+            *self = PartClock { wall: Instant::now(), cpu };
+        }
+    }
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes one timespec through a valid pointer.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) } == 0 {
+            return Duration::new(t.tv_sec.max(0) as u64, t.tv_nsec.clamp(0, 999_999_999) as u32);
+        }
+    }
+    Duration::ZERO
+}
+
 impl Progress {
     /// A bar for `total` units of work (bytes, segments, objects...).
     pub fn new(label: &str, total: u64) -> Progress {

@@ -435,11 +435,11 @@ impl Session {
                 }
             }
             let Some((dir, parent)) = index else {
-                // Edges only for this computation: renumbered and freed inside it.
+                // Edges only for this computation: read once and freed inside it.
                 let edges = Edges::build(&graph, &self.heap)?;
                 return Ok(Arc::new(roots.dominators(&graph, edges)?));
             };
-            // With an index the edges are kept (mapped): the computation renumbers a copy.
+            // With an index the edges are kept (mapped): the computation reads them in place.
             self.edges()?;
             let edges = graph.built_edges().expect("edges were just built").share();
             let dom = roots.dominators_in(&graph, edges, Some((dir, parent)))?;

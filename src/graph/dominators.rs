@@ -11,9 +11,13 @@
 //! Immediate dominators are computed with Semi-NCA (semidominators as Lengauer–Tarjan
 //! finds them, with path compression, then each immediate dominator as the nearest
 //! ancestor of its parent at or above its semidominator), iteratively so that no
-//! recursion depth depends on the heap, on preorder numbers in flat `u32` arrays: at the
-//! peak about 24 bytes per reachable object plus 4 per edge, then 12 bytes per object kept
-//! (immediate dominator, retained size).
+//! recursion depth depends on the heap, on preorder numbers in flat `u32` arrays. The
+//! edges are read once, by the depth-first search: a node's predecessors are its parent
+//! and the other edges into it, which the search keeps as it meets them (in a heap most
+//! objects have one referrer, so these are a fraction of the edges) and a radix sort
+//! groups by target; no predecessor lists are built. At the peak about 20 bytes per
+//! reachable object plus 8 per such other edge (16 while they are sorted), then 12 bytes
+//! per object kept (immediate dominator, retained size).
 use super::index::{plain_mut, write_in_place_or_note, IndexDir, IndexFile, Part};
 use super::store::Store;
 use super::{Edges, ObjectGraph, ObjectId};
@@ -62,7 +66,7 @@ impl Dominators {
 
     /// Computes the dominator tree from `roots` (object ids) over the graph's edges and
     /// the dependent edges `(primary, secondary)`.
-    /// The edges are taken over: renumbered in place, and freed before the main pass.
+    /// The edges are taken over: read by the depth-first search, then dropped.
     /// Every loop over the objects polls Ctrl-C ([`crate::interrupt`]) once per
     /// [`POLL`] steps and ends with [`Cancelled`] (a few milliseconds on a 1 GB heap).
     pub fn compute(graph: &ObjectGraph, edges: Edges, roots: &[ObjectId], dependents: &[(ObjectId, ObjectId)]) -> Result<Dominators, Cancelled> {
@@ -75,7 +79,7 @@ impl Dominators {
     /// the file cannot be written.
     pub fn compute_in(
         graph: &ObjectGraph,
-        mut edges: Edges,
+        edges: Edges,
         roots: &[ObjectId],
         dependents: &[(ObjectId, ObjectId)],
         index: Option<(&IndexDir, u64)>,
@@ -87,140 +91,147 @@ impl Dominators {
         root_nodes.sort_unstable();
         root_nodes.dedup();
         let progress = Progress::new("computing dominators", 4);
+        let mut clock = crate::progress::PartClock::start();
 
-        // 1. Depth-first preorder from the virtual root (iterative: a stack of nodes
-        //    with the index of their next successor). `pre` maps a node to its number,
-        //    `vertex` a number to its node, `parent` a number to its parent's number.
+        // 1. Depth-first preorder from the virtual root (iterative: a stack of the nodes
+        //    being explored, each with its number and the index of its next successor).
+        //    `pre` maps a node to its number, `vertex` a number to its node, `parent` a
+        //    number to its parent's number. Every other edge between reached nodes (one
+        //    whose target was numbered already) is kept in `others` as
+        //    `(target << 32) | source`, in numbers: with the tree edges those are all the
+        //    predecessors the semidominators need, so the edges are read once, here, and
+        //    no predecessor lists are built (in a heap most objects have one referrer:
+        //    few other edges).
         let mut pre = vec![NONE; n];
-        let mut vertex: Vec<u32> = Vec::new();
-        let mut parent: Vec<u32> = Vec::new();
+        let mut vertex: Vec<u32> = Vec::with_capacity(n);
+        let mut parent: Vec<u32> = Vec::with_capacity(n);
+        let mut others: Vec<u64> = Vec::new();
         {
             let extra_of = |v: u32| {
                 let from = extra.partition_point(|e| e.0 < v);
                 let to = extra.partition_point(|e| e.0 <= v);
                 &extra[from..to]
             };
-            // The successors of node `v`: its references (or the roots, for the virtual
-            // root), then its dependent secondaries.
-            let successor = |v: u32, k: usize| -> Option<u32> {
-                if v == 0 {
-                    return root_nodes.get(k).copied();
-                }
-                let own = edges.references(v - 1);
-                match own.get(k) {
-                    Some(&w) => Some(w + 1),
-                    None => extra_of(v).get(k - own.len()).map(|e| e.1),
+            // Numbers node `w`, reached from number `from`: true when it was new. An edge
+            // to a node numbered already goes to `others` (a self-loop is no predecessor
+            // worth keeping).
+            let mut visit = |w: u32, from: u32, pre: &mut [u32], vertex: &mut Vec<u32>, parent: &mut Vec<u32>| -> bool {
+                let Some(slot) = pre.get_mut(w as usize) else { return false };
+                if *slot == NONE {
+                    *slot = vertex.len() as u32;
+                    vertex.push(w);
+                    parent.push(from);
+                    true
+                } else {
+                    if *slot != from {
+                        others.push(((*slot as u64) << 32) | from as u64);
+                    }
+                    false
                 }
             };
-            let mut stack: Vec<(u32, u32)> = vec![(0, 0)];
+            // (node, its number, index of its next successor): its references (or the
+            // roots, for the virtual root), then its dependent secondaries.
+            let mut stack: Vec<(u32, u32, u32)> = Vec::new();
             pre[0] = 0;
             vertex.push(0);
             parent.push(NONE);
-            let mut steps = 0usize;
-            while let Some(top) = stack.last_mut() {
-                steps = steps.wrapping_add(1);
-                poll(steps)?;
-                let (v, k) = *top;
-                top.1 += 1;
-                match successor(v, k as usize) {
-                    None => {
-                        stack.pop();
+            let (mut v, mut num, mut k) = (0u32, 0u32, 0u32);
+            let mut poller = Poller::default();
+            loop {
+                poller.step()?;
+                let (own, shift) = if v == 0 { (&root_nodes[..], 0) } else { (edges.references(v - 1), 1) };
+                let mut next = None;
+                while let Some(&t) = own.get(k as usize) {
+                    k += 1;
+                    let w = t.wrapping_add(shift);
+                    if visit(w, num, &mut pre, &mut vertex, &mut parent) {
+                        next = Some(w);
+                        break;
                     }
-                    Some(w) if pre[w as usize] == NONE => {
-                        pre[w as usize] = vertex.len() as u32;
-                        parent.push(pre[v as usize]);
-                        vertex.push(w);
-                        stack.push((w, 0));
+                }
+                if next.is_none() && v != 0 && !extra.is_empty() {
+                    let secondaries = extra_of(v);
+                    while let Some(&(_, w)) = (k as usize).checked_sub(own.len()).and_then(|j| secondaries.get(j)) {
+                        k += 1;
+                        if visit(w, num, &mut pre, &mut vertex, &mut parent) {
+                            next = Some(w);
+                            break;
+                        }
                     }
-                    Some(_) => {}
+                }
+                match next {
+                    Some(w) => {
+                        stack.push((v, num, k));
+                        (v, num, k) = (w, vertex.len() as u32 - 1, 0);
+                    }
+                    None => match stack.pop() {
+                        Some(top) => (v, num, k) = top,
+                        None => break,
+                    },
                 }
             }
         }
         let reached = vertex.len();
+        // Only `vertex` leads back to objects from here on; `pre`'s memory holds the
+        // semidominators (touched already: no page faults).
+        let mut semi = pre;
+        semi.truncate(reached);
+        drop(edges);
+        super::store::release_freed_memory();
+        clock.part(&format!("dominators: depth-first search ({} reached, {} other edges)", reached - 1, others.len()));
         progress.inc(1);
 
-        // 2. Everything in preorder numbers from here on: the edges renumbered in place
-        //    (a reached object's targets are reached), the roots and dependent edges
-        //    likewise; then `pre` is freed.
-        edges.renumber(|t| pre.get(t as usize + 1).copied().unwrap_or(NONE))?;
-        let root_numbers: Vec<u32> = root_nodes.iter().map(|&r| pre[r as usize]).collect();
-        let mut extra: Vec<(u32, u32)> = extra
-            .iter()
-            .filter(|e| pre[e.0 as usize] != NONE)
-            .map(|&(p, s)| (pre[p as usize], pre[s as usize]))
-            .collect();
-        extra.sort_by_key(|e| e.0);
-        drop(pre);
-        // The successors of number `i`, as numbers.
-        let for_each_successor = |i: usize, f: &mut dyn FnMut(u32)| {
-            if i == 0 {
-                root_numbers.iter().for_each(|&w| f(w));
-                return;
-            }
-            edges.references(vertex[i] - 1).iter().for_each(|&w| f(w));
-            let from = extra.partition_point(|e| (e.0 as usize) < i);
-            extra[from..].iter().take_while(|e| e.0 as usize == i).for_each(|e| f(e.1));
-        };
-
-        // Predecessors of every reached node, in CSR form: counted, summed to the end
-        // of each node's run, then filled backwards (each run's start is left behind).
-        let mut pred_start = vec![0u32; reached + 1];
-        for i in 0..reached {
-            poll(i)?;
-            for_each_successor(i, &mut |w| {
-                if let Some(c) = pred_start.get_mut(w as usize + 1) {
-                    *c += 1;
-                }
-            });
-        }
-        for i in 0..reached {
-            pred_start[i + 1] += pred_start[i];
-        }
-        let mut preds = vec![0u32; pred_start[reached] as usize];
-        for i in 0..reached {
-            poll(i)?;
-            for_each_successor(i, &mut |w| {
-                if let Some(slot) = pred_start.get_mut(w as usize + 1) {
-                    *slot -= 1;
-                    preds[*slot as usize] = i as u32;
-                }
-            });
-        }
-        // Run w now starts at pred_start[w + 1]: shift down by one.
-        pred_start.remove(0);
-        pred_start.push(preds.len() as u32);
-        drop(edges);
-        // The renumbered blocks: mid-sized allocations the C allocator would keep.
-        super::store::release_freed_memory();
+        // 2. The other edges grouped by target (a radix sort on the target's bits).
+        sort_by_target(&mut others, reached)?;
+        clock.part("dominators: other edges sorted");
         progress.inc(1);
 
         // 3. Semidominators (Semi-NCA: in reverse preorder, a node's semidominator is
         //    the least of its predecessors' numbers and of the labels on the compressed
         //    paths above its later-numbered predecessors), then immediate dominators as
         //    the nearest common ancestor rule gives them, in preorder. All on preorder
-        //    numbers, in shared arrays.
-        let mut semi: Vec<u32> = (0..reached as u32).collect();
-        let mut label: Vec<u32> = semi.clone();
-        let mut ancestor: Vec<u32> = parent.clone();
+        //    numbers, in shared arrays. A node's predecessors are its parent (numbered
+        //    below it: a candidate as it is) and its run of `others`, walked from the end
+        //    (targets descending, as `i` goes). `forest[i]` is (ancestor, label):
+        //    compression reads both. Nearly every other edge comes from a later number
+        //    (a compression, from a node far away): the nodes a few edges ahead are asked
+        //    for early, and their ancestors a few edges later.
+        let mut forest: Vec<(u32, u32)> = parent.iter().enumerate().map(|(i, &p)| (p, i as u32)).collect();
         let mut path: Vec<u32> = Vec::new();
         let mut poller = Poller::default();
+        let mut rest = others.len();
+        const AHEAD: usize = 16;
         for i in (1..reached).rev() {
             poller.step()?;
-            let mut s = semi[i];
-            for &v in &preds[pred_start[i] as usize..pred_start[i + 1] as usize] {
+            let mut s = parent[i];
+            while let Some(&e) = rest.checked_sub(1).and_then(|r| others.get(r)) {
+                if (e >> 32) as usize != i {
+                    break;
+                }
+                rest -= 1;
                 poller.step()?;
+                if let Some(&f) = rest.checked_sub(AHEAD).and_then(|r| others.get(r)) {
+                    prefetch(forest.get(f as u32 as usize));
+                }
+                if let Some(&f) = rest.checked_sub(AHEAD / 2).and_then(|r| others.get(r))
+                    && let Some(&(a, _)) = forest.get(f as u32 as usize)
+                {
+                    prefetch(forest.get(a as usize));
+                }
+                let v = e as u32;
                 let u = if v as usize > i {
-                    compress(v, i as u32, &mut ancestor, &mut label, &mut path);
-                    label[v as usize]
+                    compress(v, i as u32, &mut forest, &mut path);
+                    forest[v as usize].1
                 } else {
                     v
                 };
                 s = s.min(u);
             }
             semi[i] = s;
-            label[i] = s;
+            forest[i].1 = s;
         }
-        drop((label, ancestor, preds, pred_start, path));
+        drop((forest, others, path));
+        clock.part("dominators: semidominators");
         progress.inc(1);
         // idom[i] starts as the parent and climbs (over final idoms of earlier numbers)
         // until it is at or above the semidominator.
@@ -235,14 +246,28 @@ impl Dominators {
             idom[i] = d;
         }
         drop(semi);
+        clock.part("dominators: immediate dominators");
 
         // 4. Immediate dominators and retained sizes per object: children before their
-        //    dominators (reverse preorder). `retained` starts at zero.
+        //    dominators (reverse preorder). `retained` starts at zero. The objects a few
+        //    numbers ahead are asked for early (their size, slots, dominator's node), and
+        //    their dominators' slots a few numbers later.
         let objects = n - 1;
         let finish = |out_idom: &mut [u32], retained: &mut [u64]| -> Result<(), Cancelled> {
             out_idom.fill(NONE);
+            const AHEAD: usize = 16;
             for i in (1..reached).rev() {
                 poll(i)?;
+                if let Some(j) = i.checked_sub(AHEAD) {
+                    let o = vertex[j].wrapping_sub(1);
+                    graph.prefetch_size(o);
+                    prefetch(retained.get(o as usize));
+                    prefetch(out_idom.get(o as usize));
+                    prefetch(vertex.get(idom[j] as usize));
+                }
+                if let Some(&d) = i.checked_sub(AHEAD / 2).and_then(|j| vertex.get(idom[j] as usize)) {
+                    prefetch(retained.get(d.wrapping_sub(1) as usize));
+                }
                 let o = (vertex[i] - 1) as usize;
                 retained[o] += graph.size(o as ObjectId);
                 match idom[i] {
@@ -269,6 +294,7 @@ impl Dominators {
             if let Some(file) = file
                 && let (Ok(idom), Ok(retained)) = (file.section(0, Some(objects)), file.section(1, Some(objects)))
             {
+                clock.part("dominators: retained sizes, written in the index");
                 progress.inc(1);
                 return Ok(Dominators { idom, retained, reachable });
             }
@@ -276,6 +302,7 @@ impl Dominators {
         let mut out_idom = vec![NONE; objects];
         let mut retained = vec![0u64; objects];
         finish(&mut out_idom, &mut retained)?;
+        clock.part("dominators: retained sizes");
         progress.inc(1);
         Ok(Dominators { idom: out_idom.into(), retained: retained.into(), reachable })
     }
@@ -361,28 +388,72 @@ impl DominatorChildren {
     }
 }
 
-/// Semi-NCA's path compression: nodes numbered above `last` are linked into the forest;
-/// makes `label[v]` the least label on the path from `v` up to (not including) its first
-/// ancestor numbered `last` or below, and points the path's nodes at that ancestor's
-/// child. Iterative: no recursion depth depends on the heap.
-fn compress(v: u32, last: u32, ancestor: &mut [u32], label: &mut [u32], path: &mut Vec<u32>) {
+/// Semi-NCA's path compression over `forest[x] = (ancestor, label)`: nodes numbered
+/// above `last` are linked into the forest; makes `v`'s label the least label on the path
+/// from `v` up to (not including) its first ancestor numbered `last` or below, and points
+/// the path's nodes at that ancestor's child. Iterative: no recursion depth depends on
+/// the heap.
+fn compress(v: u32, last: u32, forest: &mut [(u32, u32)], path: &mut Vec<u32>) {
     path.clear();
     let mut x = v;
-    while ancestor[x as usize] > last {
+    while forest[x as usize].0 > last {
         path.push(x);
-        x = ancestor[x as usize];
+        x = forest[x as usize].0;
     }
     // `x` is the last linked node; its label is final for this path. From the top down,
     // each node takes the least label above it and points past the compressed part.
     while let Some(y) = path.pop() {
-        let a = ancestor[y as usize];
+        let a = forest[y as usize].0;
         if a > last {
-            let (la, ly) = (label[a as usize], label[y as usize]);
-            if la < ly {
-                label[y as usize] = la;
+            let (aa, la) = forest[a as usize];
+            let node = &mut forest[y as usize];
+            if la < node.1 {
+                node.1 = la;
             }
-            ancestor[y as usize] = ancestor[a as usize];
+            node.0 = aa;
         }
+    }
+}
+
+/// Sorts `(target << 32) | source` pairs by target (`target < limit`; sources in any
+/// order): a least-significant-digit radix sort over the target's bits only, with one
+/// buffer as large as the pairs.
+fn sort_by_target(pairs: &mut Vec<u64>, limit: usize) -> Result<(), Cancelled> {
+    let bits = usize::BITS - limit.max(2).saturating_sub(1).leading_zeros();
+    let passes = bits.div_ceil(12).max(1);
+    let width = bits.div_ceil(passes);
+    let buckets = 1usize << width;
+    let mut other = vec![0u64; pairs.len()];
+    let mut count = vec![0usize; buckets];
+    for p in 0..passes {
+        crate::interrupt::check()?;
+        let shift = 32 + p * width;
+        let digit = |e: u64| ((e >> shift) as usize) & (buckets - 1);
+        count.fill(0);
+        for &e in pairs.iter() {
+            count[digit(e)] += 1;
+        }
+        let mut at = 0;
+        for c in count.iter_mut() {
+            let here = *c;
+            *c = at;
+            at += here;
+        }
+        for &e in pairs.iter() {
+            let d = digit(e);
+            other[count[d]] = e;
+            count[d] += 1;
+        }
+        std::mem::swap(pairs, &mut other);
+    }
+    Ok(())
+}
+
+/// Asks the CPU to start loading `value`'s cache line (a hint; nothing for `None`).
+#[inline(always)]
+fn prefetch<T>(value: Option<&T>) {
+    if let Some(v) = value {
+        super::prefetch(v);
     }
 }
 
@@ -477,26 +548,75 @@ mod tests {
     #[test]
     fn matches_a_brute_force_definition() {
         for round in 0..25u64 {
-            check_against_brute_force(0x2545_f491_4f6c_dd1d ^ (round * 0x9e37_79b9_7f4a_7c15), 20 + 4 * round as usize);
+            let n = 20 + 4 * round as usize;
+            let reached = check_against_brute_force(0x2545_f491_4f6c_dd1d ^ (round * 0x9e37_79b9_7f4a_7c15), n, 3, 0);
+            assert!(reached > n / 4, "the test graph is mostly reachable");
         }
     }
 
-    /// A pseudo-random graph: d dominates o iff o is unreachable once d is removed.
-    fn check_against_brute_force(mut seed: u64, n: usize) {
+    /// Denser graphs (many nodes with several predecessors: long compressed paths), with
+    /// self-loops, repeated edges, several roots and dependent edges: every kind of
+    /// predecessor the depth-first search keeps.
+    #[test]
+    fn matches_a_brute_force_definition_on_dense_graphs() {
+        let (mut objects, mut reached) = (0, 0);
+        for round in 0..120u64 {
+            let seed = 0x9e37_79b9_7f4a_7c15 ^ (round.wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1);
+            let n = 8 + (round as usize % 60);
+            reached += check_against_brute_force(seed, n, 1 + round % 6, round as usize % 5);
+            objects += n;
+        }
+        assert!(reached > objects / 2, "the test graphs are mostly reachable: {reached} of {objects}");
+    }
+
+    #[test]
+    fn other_edges_sorted_by_target() {
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for limit in [1usize, 2, 3, 1000, 5000, 1 << 20, (1 << 23) + 7] {
+            let mut pairs: Vec<u64> = (0..3000)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    ((seed % limit as u64) << 32) | (seed >> 40)
+                })
+                .collect();
+            let mut expected = pairs.clone();
+            expected.sort_by_key(|e| e >> 32);
+            sort_by_target(&mut pairs, limit).unwrap();
+            assert!(pairs.windows(2).all(|w| w[0] >> 32 <= w[1] >> 32), "limit {limit}");
+            let (mut a, mut b) = (pairs.clone(), expected);
+            a.sort_unstable();
+            b.sort_unstable();
+            assert_eq!(a, b, "the same pairs, limit {limit}");
+        }
+    }
+
+    /// A pseudo-random graph of `n` objects, each with up to `degree` references, and
+    /// `dependents` dependent edges: d dominates o iff o is unreachable once d is removed.
+    /// Returns the number of reachable objects (the tests check their graphs are not
+    /// trivial).
+    fn check_against_brute_force(mut seed: u64, n: usize, degree: u64, dependents: usize) -> usize {
         let mut next = || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
         };
-        let edges: Vec<Vec<ObjectId>> = (0..n)
-            .map(|_| (0..1 + next() % 3).map(|_| (next() % n as u64) as ObjectId).collect())
+        let mut edges: Vec<Vec<ObjectId>> = (0..n)
+            .map(|_| (0..1 + next() % degree).map(|_| (next() % n as u64) as ObjectId).collect())
             .collect();
+        let pairs: Vec<(ObjectId, ObjectId)> =
+            (0..dependents).map(|_| ((next() % n as u64) as ObjectId, (next() % n as u64) as ObjectId)).collect();
         let refs: Vec<&[ObjectId]> = edges.iter().map(|e| e.as_slice()).collect();
         let mut g = graph(&refs);
-        let roots = [0, 1];
+        let roots = [0, 1, (n / 2) as ObjectId, 1];
         let e = g.take_edges();
-        let d = Dominators::compute(&g, e, &roots, &[]).unwrap();
+        let d = Dominators::compute(&g, e, &roots, &pairs).unwrap();
+        // The brute force follows dependent edges as references.
+        for &(p, s) in &pairs {
+            edges[p as usize].push(s);
+        }
         let reach = |skip: Option<usize>| {
             let mut seen = vec![false; n];
             let mut stack: Vec<usize> = roots.iter().map(|&r| r as usize).filter(|&r| Some(r) != skip).collect();
@@ -514,7 +634,6 @@ mod tests {
             seen
         };
         let all = reach(None);
-        assert!(all.iter().filter(|&&r| r).count() > n / 4, "the test graph is mostly reachable");
         for o in 0..n {
             if !all[o] {
                 assert_eq!(d.immediate_dominator(o as ObjectId), None);
@@ -533,5 +652,6 @@ mod tests {
             let expected_size: u64 = (0..n).filter(|&x| all[x] && !without[x]).map(|x| 10 * (x as u64 + 1)).sum();
             assert_eq!(d.retained_size(o as ObjectId), expected_size, "object {o}");
         }
+        all.iter().filter(|&&r| r).count()
     }
 }

@@ -183,19 +183,6 @@ impl Edges {
         }
     }
 
-    /// Replaces every target id `t` by `f(t)` (the dominator tree renumbers them).
-    /// Ctrl-C ([`crate::interrupt`]) stops it between blocks, the edges half renumbered.
-    pub fn renumber(&mut self, f: impl Fn(ObjectId) -> u32 + Sync) -> Result<(), crate::interrupt::Cancelled> {
-        // Blocks on every core.
-        self.blocks.par_iter_mut().try_for_each(|b| {
-            crate::interrupt::check()?;
-            for t in b.targets.make_mut() {
-                *t = f(*t);
-            }
-            Ok(())
-        })
-    }
-
     /// Edges from per-object lists (tests).
     #[cfg(test)]
     pub(crate) fn from_lists(refs: &[&[ObjectId]]) -> Edges {
@@ -375,7 +362,7 @@ pub struct ReverseEdges {
 /// Asks the CPU to start loading the cache line holding `value` (a hint: it reads
 /// nothing and cannot fault; nothing on other architectures).
 #[inline(always)]
-fn prefetch<T>(value: &T) {
+pub(crate) fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint for any address; `value` is a valid reference anyway.
     unsafe {
@@ -909,6 +896,14 @@ impl ObjectGraph {
         }
     }
 
+    /// Starts loading where `id`'s size is.
+    #[inline]
+    pub fn prefetch_size(&self, id: ObjectId) {
+        if let Some(s) = self.sizes.get(id as usize) {
+            prefetch(s);
+        }
+    }
+
     pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
         &self.types[self.type_ids[id as usize] as usize]
     }
@@ -924,6 +919,7 @@ impl ObjectGraph {
     }
 
     /// The object's size as SOS reports it.
+    #[inline]
     pub fn size(&self, id: ObjectId) -> u64 {
         match self.sizes[id as usize] {
             u32::MAX => self
