@@ -12,8 +12,14 @@
 use super::collections::{Collection, Layout};
 use super::{Objects, patterns};
 use crate::graph::ObjectId;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// A lock's guard, also when a thread panicked holding it (what it guards stays whole:
+/// each is set or taken in one step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A string's key: the 128-bit hash of its text (high, low half) and its id.
 pub type Key = (u64, u64, ObjectId);
@@ -77,9 +83,12 @@ pub struct Scan<'a, 's> {
     blocks: usize,
     next_block: AtomicUsize,
     blocks_done: AtomicUsize,
-    done: Vec<OnceLock<Block>>,
+    done: Vec<Mutex<Option<Block>>>,
     next_bucket: AtomicUsize,
-    buckets: Vec<OnceLock<Vec<Key>>>,
+    buckets_done: AtomicUsize,
+    buckets: Vec<Mutex<Option<Vec<Key>>>>,
+    /// The findings put together by the thread that sorted the last bucket.
+    result: Mutex<Option<Scanned>>,
 }
 
 impl<'a, 's> Scan<'a, 's> {
@@ -102,14 +111,17 @@ impl<'a, 's> Scan<'a, 's> {
             blocks,
             next_block: AtomicUsize::new(0),
             blocks_done: AtomicUsize::new(0),
-            done: (0..blocks).map(|_| OnceLock::new()).collect(),
+            done: (0..blocks).map(|_| Mutex::new(None)).collect(),
             next_bucket: AtomicUsize::new(0),
-            buckets: (0..BUCKETS).map(|_| OnceLock::new()).collect(),
+            buckets_done: AtomicUsize::new(0),
+            buckets: (0..BUCKETS).map(|_| Mutex::new(None)).collect(),
+            result: Mutex::new(None),
         }
     }
 
     /// Scans blocks until none is left unclaimed; then, when every block is done, sorts
-    /// buckets until none is left. Sequential: a thread busy with other work (the
+    /// buckets until none is left; the thread that sorts the last one puts the findings
+    /// together (the blocks' keys freed). Sequential: a thread busy with other work (the
     /// dominator tree) is never held up by the pass, only the threads that call this.
     pub fn help(&self) {
         loop {
@@ -117,7 +129,8 @@ impl<'a, 's> Scan<'a, 's> {
             if b >= self.blocks {
                 break;
             }
-            let _ = self.done[b].set(self.block(b));
+            let block = self.block(b);
+            *lock(&self.done[b]) = Some(block);
             self.blocks_done.fetch_add(1, Ordering::AcqRel);
         }
         // Another thread still scans a block: it sorts the buckets when it is done.
@@ -129,26 +142,43 @@ impl<'a, 's> Scan<'a, 's> {
             if k >= BUCKETS {
                 break;
             }
-            let _ = self.buckets[k].set(self.bucket(k));
+            let keys = self.bucket(k);
+            *lock(&self.buckets[k]) = Some(keys);
+            if self.buckets_done.fetch_add(1, Ordering::AcqRel) + 1 == BUCKETS {
+                let scanned = self.put_together();
+                *lock(&self.result) = Some(scanned);
+            }
         }
     }
 
-    /// The findings, in order (the parts no thread did are done here).
+    /// The findings, in order (what no thread did is done here).
     pub fn finish(self) -> Scanned {
+        if let Some(scanned) = lock(&self.result).take() {
+            return scanned;
+        }
         for (b, d) in self.done.iter().enumerate() {
-            if d.get().is_none() {
-                let _ = d.set(self.block(b));
+            let mut d = lock(d);
+            if d.is_none() {
+                *d = Some(self.block(b));
             }
         }
+        for (k, keys) in self.buckets.iter().enumerate() {
+            let mut keys = lock(keys);
+            if keys.is_none() {
+                *keys = Some(self.bucket(k));
+            }
+        }
+        self.put_together()
+    }
+
+    /// Every bucket's keys and every block's lists, in order; the blocks emptied.
+    fn put_together(&self) -> Scanned {
         let mut out = Scanned::default();
-        for k in 0..BUCKETS {
-            match self.buckets[k].get() {
-                Some(keys) => out.strings.extend_from_slice(keys),
-                None => out.strings.extend(self.bucket(k)),
-            }
+        for keys in &self.buckets {
+            out.strings.extend(lock(keys).take().unwrap_or_default());
         }
-        for d in self.done {
-            let block = d.into_inner().unwrap_or_default();
+        for d in &self.done {
+            let block = lock(d).take().unwrap_or_default();
             out.large.extend(block.large);
             out.unused.extend(block.unused);
             out.delegates.extend(block.delegates);
@@ -247,7 +277,7 @@ impl<'a, 's> Scan<'a, 's> {
     fn bucket(&self, k: usize) -> Vec<Key> {
         let mut keys: Vec<Key> = Vec::new();
         for d in &self.done {
-            if let Some(block) = d.get()
+            if let Some(block) = lock(d).as_ref()
                 && let (Some(&from), Some(&to)) = (block.bounds.get(k), block.bounds.get(k + 1))
             {
                 keys.extend_from_slice(&block.keys[from as usize..to as usize]);

@@ -46,29 +46,33 @@ pub fn text_hash(objects: &Objects, id: ObjectId) -> Option<(u64, u64)> {
 pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let graph = &ctx.graph;
     let heap = ctx.heap;
-    let keys: Vec<Key> = if live {
-        ctx.scanned.strings.par_iter().copied().filter(|k| ctx.live(k.2)).collect()
-    } else {
-        ctx.scanned.strings.clone()
-    };
     if crate::interrupt::cancelled() {
         return Vec::new();
     }
-    // (count, first id) of each text found more than once.
+    // (count, first id) of each text found more than once among the strings kept: a run
+    // of one hash, in id order.
+    let keys: &[Key] = &ctx.scanned.strings;
     let mut groups: Vec<(u64, ObjectId)> = Vec::new();
     let mut i = 0;
     while i < keys.len() {
-        let (hi, lo, first) = keys[i];
-        let mut j = i + 1;
+        let (hi, lo, _) = keys[i];
+        let (mut count, mut first) = (0u64, None);
+        let mut j = i;
         while j < keys.len() && keys[j].0 == hi && keys[j].1 == lo {
+            let id = keys[j].2;
+            if !live || ctx.live(id) {
+                count += 1;
+                first.get_or_insert(id);
+            }
             j += 1;
         }
-        if j - i > 1 {
-            groups.push(((j - i) as u64, first));
+        if count > 1
+            && let Some(first) = first
+        {
+            groups.push((count, first));
         }
         i = j;
     }
-    drop(keys);
     let mut out: Vec<(Duplicate, ObjectId)> = groups
         .into_par_iter()
         .filter_map(|(count, id)| {
