@@ -246,12 +246,12 @@ impl<'s> Context<'s> {
             let (dom, reverse) = rayon::join(
                 || {
                     let dom = session.dominators();
-                    timed("leaks: scan after the tree", help_all);
+                    timed("analysis: scan after the tree", help_all);
                     dom
                 },
                 || {
                     let reverse = session.reverse_edges();
-                    timed("leaks: scan beside the tree", || scan.help());
+                    timed("analysis: scan beside the tree", || scan.help());
                     reverse
                 },
             );
@@ -269,8 +269,8 @@ impl<'s> Context<'s> {
             session.edges()?;
             (dom, session.reverse_edges()?)
         };
-        timed("leaks: scan left", help_all);
-        let scanned = timed("leaks: scan finish", || scan.finish());
+        help_all();
+        let scanned = scan.finish();
         crate::interrupt::check()?;
         // Live bytes and live instances per type, counted on every core, and the live
         // objects' bits (what [`Context::live`] asks: a small bitmap, not the tree).
@@ -278,34 +278,36 @@ impl<'s> Context<'s> {
         let n = graph.len();
         let types = objects.types.len();
         let mut live = vec![0u64; n.div_ceil(64)];
-        let (live_bytes, live_counts) = timed("leaks: live counts", || live
-            .par_chunks_mut(BLOCK / 64)
-            .enumerate()
-            .fold(
-                || (0u64, vec![0u64; types]),
-                |(mut bytes, mut counts), (b, words)| {
-                    if crate::interrupt::cancelled() {
-                        return (bytes, counts);
-                    }
-                    for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
-                        if dom.immediate_dominator(id as ObjectId).is_some() {
-                            words[(id % BLOCK) / 64] |= 1 << (id % 64);
-                            bytes = bytes.saturating_add(graph.size(id as ObjectId));
-                            if let Some(c) = counts.get_mut(graph.type_index(id as ObjectId)) {
-                                *c += 1;
+        let (live_bytes, live_counts) = timed("analysis: live counts", || {
+            live
+                .par_chunks_mut(BLOCK / 64)
+                .enumerate()
+                .fold(
+                    || (0u64, vec![0u64; types]),
+                    |(mut bytes, mut counts), (b, words)| {
+                        if crate::interrupt::cancelled() {
+                            return (bytes, counts);
+                        }
+                        for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                            if dom.immediate_dominator(id as ObjectId).is_some() {
+                                words[(id % BLOCK) / 64] |= 1 << (id % 64);
+                                bytes = bytes.saturating_add(graph.size(id as ObjectId));
+                                if let Some(c) = counts.get_mut(graph.type_index(id as ObjectId)) {
+                                    *c += 1;
+                                }
                             }
                         }
-                    }
-                    (bytes, counts)
-                },
-            )
-            .reduce(
-                || (0u64, vec![0u64; types]),
-                |(a, mut x), (b, y)| {
-                    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
-                    (a.saturating_add(b), x)
-                },
-            ));
+                        (bytes, counts)
+                    },
+                )
+                .reduce(
+                    || (0u64, vec![0u64; types]),
+                    |(a, mut x), (b, y)| {
+                        x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+                        (a.saturating_add(b), x)
+                    },
+                )
+        });
         for (t, c) in objects.types.iter_mut().zip(live_counts) {
             t.live_count = c;
         }
@@ -463,20 +465,20 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     // Duplicate strings (a pass over every string) on one side, the other patterns on
     // the other; the findings in the same order as one after the other.
     let (strings, (mut all, check_rest)) = rayon::join(
-        || timed("leaks: duplicate strings", || strings::duplicate_strings_finding(ctx)),
+        || timed("analysis: duplicate strings", || strings::duplicate_strings_finding(ctx)),
         || {
             let mut all = Vec::new();
             let r = (|| -> Result<()> {
-                all.extend(timed("leaks: accumulation_points", || patterns::accumulation_points(ctx)));
+                all.extend(timed("analysis: accumulation_points", || patterns::accumulation_points(ctx)));
                 check()?;
-                all.extend(timed("leaks: event_subscriptions", || patterns::event_subscriptions(ctx)));
+                all.extend(timed("analysis: event_subscriptions", || patterns::event_subscriptions(ctx)));
                 check()?;
                 // Timers before collections: a list of timers is better said as timers never disposed.
-                all.extend(timed("leaks: undisposed_timers", || patterns::undisposed_timers(ctx)));
+                all.extend(timed("analysis: undisposed_timers", || patterns::undisposed_timers(ctx)));
                 check()?;
-                all.extend(timed("leaks: unbounded_collections", || patterns::unbounded_collections(ctx)));
+                all.extend(timed("analysis: unbounded_collections", || patterns::unbounded_collections(ctx)));
                 check()?;
-                all.extend(timed("leaks: finalizer_queue", || patterns::finalizer_queue(ctx)));
+                all.extend(timed("analysis: finalizer_queue", || patterns::finalizer_queue(ctx)));
                 check()
             })();
             (all, r)
@@ -485,13 +487,14 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     check_rest?;
     check()?;
     all.extend(strings);
-    all.extend(timed("leaks: empty_collections", || patterns::empty_collections(ctx)));
+    all.extend(timed("analysis: empty_collections", || patterns::empty_collections(ctx)));
     check()?;
     Ok(merge(all))
 }
 
 /// Runs `work`; with `CLRHEAP_PHASES` set ([`crate::progress::phases`]), prints its wall
-/// time on standard error as the steps with progress do (for profiling the analyses).
+/// time on standard error as the steps with progress do, and the CPU time the whole
+/// process spent meanwhile (every thread's: for profiling the analyses).
 pub fn timed<T>(label: &str, work: impl FnOnce() -> T) -> T {
     if !crate::progress::phases() {
         return work();
