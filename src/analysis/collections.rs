@@ -1,8 +1,9 @@
 //! Collections as their users see them: how many entries, how much room, what types.
 //! Recognised by name (the framework's own types), read through their fields.
-use super::Context;
+use super::Objects;
 use super::names::{generic_arguments, generic_definition, short_type_name};
 use crate::graph::ObjectId;
+use crate::heap::fields::Field;
 
 /// The collections recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +77,58 @@ pub struct Collection {
     pub storage: Option<ObjectId>,
 }
 
+/// Where a collection whose entries live in one array keeps its count and that array,
+/// its fields found once per type (by name, as [`read`] finds them): a scan over
+/// millions of collections reads each one's fields at their offsets.
+pub struct Layout {
+    kind: Kind,
+    count: Option<Field>,
+    free: Option<Field>,
+    storage: Option<Field>,
+}
+
+impl Layout {
+    /// The layout of the type at `index` (`None`: not a collection read this way).
+    pub fn of(objects: &Objects, index: usize) -> Option<Layout> {
+        let kind = objects.type_facts(index).collection?;
+        let (count, free, storage) = match kind {
+            Kind::Dictionary | Kind::HashSet => ("_count", Some("_freeCount"), "_entries"),
+            Kind::List | Kind::ArrayList => ("_size", None, "_items"),
+            Kind::Queue | Kind::Stack => ("_size", None, "_array"),
+            Kind::Hashtable => ("_count", None, "_buckets"),
+            _ => return None,
+        };
+        Some(Layout {
+            kind,
+            count: objects.instance_field(index, count),
+            free: free.and_then(|f| objects.instance_field(index, f)),
+            storage: objects.instance_field(index, storage),
+        })
+    }
+
+    /// The address of `id`'s storage array (to prefetch it).
+    pub fn storage_address(&self, objects: &Objects, id: ObjectId) -> Option<u64> {
+        objects.field_value(id, self.storage.as_ref()?)?.reference()
+    }
+
+    /// [`read`] of `id`, an object of this layout's type.
+    pub fn read(&self, objects: &Objects, id: ObjectId) -> Option<Collection> {
+        let nonneg = |v: i64| u64::try_from(v).unwrap_or(0);
+        let int = |f: &Option<Field>| super::int_value(objects.field_value(id, f.as_ref()?)?);
+        // Without a free count (not a dictionary or set), none subtracted.
+        let count = int(&self.count)?.saturating_sub(int(&self.free).unwrap_or(0));
+        let storage = self.storage_address(objects, id).and_then(|a| objects.graph.id_of(a));
+        Some(Collection {
+            kind: self.kind,
+            count: nonneg(count),
+            capacity: storage.and_then(|s| objects.array_length(s)).unwrap_or(0),
+            storage,
+        })
+    }
+}
+
 /// Reads collection `id` (`None` when it is not one, or its fields cannot be read).
-pub fn read(ctx: &Context, id: ObjectId) -> Option<Collection> {
+pub fn read(ctx: &Objects, id: ObjectId) -> Option<Collection> {
     let kind = ctx.facts(id).collection?;
     let nonneg = |v: i64| u64::try_from(v).unwrap_or(0);
     let (count, storage) = match kind {
@@ -147,7 +198,7 @@ pub fn read(ctx: &Context, id: ObjectId) -> Option<Collection> {
 /// A ConcurrentQueue: a chain of segments (`_head` .. `_nextSegment`), each a ring of
 /// `_slots` between the `Head` and `Tail` positions of its `_headAndTail`. A segment frozen
 /// for enqueues has its tail moved on by twice its length, which the mask takes off again.
-fn concurrent_queue(ctx: &Context, id: ObjectId) -> Option<Collection> {
+fn concurrent_queue(ctx: &Objects, id: ObjectId) -> Option<Collection> {
     let mut segment = ctx.ref_field(id, "_head");
     let storage = segment.and_then(|s| ctx.ref_field(s, "_slots"));
     let (mut count, mut capacity) = (0u64, 0u64);
@@ -183,7 +234,7 @@ fn concurrent_queue(ctx: &Context, id: ObjectId) -> Option<Collection> {
 /// A ConcurrentBag: one work-stealing queue per thread that added to it, chained from
 /// `_workStealingQueues` by `_nextQueue`, each holding the items of its `_array` between
 /// `_headIndex` and `_tailIndex`.
-fn concurrent_bag(ctx: &Context, id: ObjectId) -> Option<Collection> {
+fn concurrent_bag(ctx: &Objects, id: ObjectId) -> Option<Collection> {
     let mut queue = ctx.ref_field(id, "_workStealingQueues");
     let storage = queue.and_then(|q| ctx.ref_field(q, "_array"));
     let (mut count, mut capacity) = (0u64, 0u64);

@@ -20,6 +20,7 @@ pub mod names;
 pub mod owner;
 pub mod patterns;
 pub mod report;
+pub mod scan;
 pub mod strings;
 
 use crate::graph::dominators::Dominators;
@@ -34,24 +35,41 @@ use serde::{Deserialize, Serialize};
 use rayon::prelude::*;
 use std::sync::{Arc, OnceLock};
 
-/// What every analysis reads: the session's graph, roots, dominators, plus incoming
-/// edges and per-type facts computed here once.
-pub struct Context<'s> {
+/// What every analysis reads of the objects themselves: the heap, the object table, and
+/// per-type facts and fields computed here once. Needs no liveness and no dominators:
+/// [`scan`] reads through it while the dominator tree is being computed.
+pub struct Objects<'s> {
     pub heap: &'s Heap,
     pub graph: Arc<ObjectGraph>,
-    pub dom: Arc<Dominators>,
-    pub roots: Arc<RootCache>,
-    pub reverse: ReverseEdges,
-    pub statics: Arc<StaticsIndex>,
-    pub session: &'s Session,
     /// Per type index: its facts.
     types: Vec<TypeFacts>,
     /// Per type index: its instance fields, read on first use (shared by the threads of
     /// the analyses that run in parallel).
     fields: Vec<OnceLock<Arc<Vec<Field>>>>,
-    collections: OnceLock<Vec<(ObjectId, collections::Collection)>>,
+}
+
+/// What every analysis reads: the objects ([`Objects`], reached through `Deref`), the
+/// session's roots and dominators, incoming edges, and what [`scan`] found.
+pub struct Context<'s> {
+    objects: Objects<'s>,
+    pub dom: Arc<Dominators>,
+    pub roots: Arc<RootCache>,
+    pub reverse: ReverseEdges,
+    pub statics: Arc<StaticsIndex>,
+    pub session: &'s Session,
+    /// Strings, collections and delegates found by [`scan`], dead ones included.
+    scanned: scan::Scanned,
+    /// Per object id, a bit: live (reachable from the roots).
+    live: Vec<u64>,
     /// Bytes of the live heap.
     pub live_bytes: u64,
+}
+
+impl<'s> std::ops::Deref for Context<'s> {
+    type Target = Objects<'s>;
+    fn deref(&self) -> &Objects<'s> {
+        &self.objects
+    }
 }
 
 /// What the analyses need to know of a type.
@@ -67,33 +85,10 @@ pub struct TypeFacts {
     pub live_count: u64,
 }
 
-impl<'s> Context<'s> {
-    /// The graph's references (built by [`Context::new`]).
-    pub fn edges(&self) -> &crate::graph::Edges {
-        self.graph.built_edges().expect("Context::new builds the edges")
-    }
-
-    pub fn new(session: &'s Session) -> Result<Context<'s>> {
-        let graph = session.graph()?;
-        let roots = session.roots()?;
-        let statics = session.statics();
-        let heap = &session.heap;
-        // The analyses follow references both ways: the edge list, built once per session.
-        // With an index, the dominator tree is computed from those edges too, on one core
-        // (its main pass is sequential), while the incoming edges are built on the other,
-        // straight into the index's file (no private memory added to the tree's peak).
-        // Without one, the tree builds and frees its own edges first, then the rest.
-        let (dom, reverse) = if session.index_dir().is_some() {
-            session.edges()?;
-            let (dom, reverse) = rayon::join(|| session.dominators(), || session.reverse_edges());
-            (dom?, reverse?)
-        } else {
-            let dom = session.dominators()?;
-            session.edges()?;
-            (dom, session.reverse_edges()?)
-        };
-        crate::interrupt::check()?;
-        let mut types: Vec<TypeFacts> = graph
+impl<'s> Objects<'s> {
+    /// The objects of `heap`'s `graph`, each type's facts read (live counts 0).
+    pub fn new(heap: &'s Heap, graph: Arc<ObjectGraph>) -> Objects<'s> {
+        let types: Vec<TypeFacts> = graph
             .types()
             .iter()
             .map(|t| {
@@ -117,117 +112,52 @@ impl<'s> Context<'s> {
                 }
             })
             .collect();
-        // Live bytes and live instances per type, counted on every core.
-        const BLOCK: usize = 1 << 16;
-        let n = graph.len();
-        let (live_bytes, live_counts) = (0..n.div_ceil(BLOCK))
-            .into_par_iter()
-            .fold(
-                || (0u64, vec![0u64; types.len()]),
-                |(mut bytes, mut counts), b| {
-                    if crate::interrupt::cancelled() {
-                        return (bytes, counts);
-                    }
-                    for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
-                        let id = id as ObjectId;
-                        if dom.immediate_dominator(id).is_some() {
-                            bytes = bytes.saturating_add(graph.size(id));
-                            if let Some(c) = counts.get_mut(graph.type_index(id)) {
-                                *c += 1;
-                            }
-                        }
-                    }
-                    (bytes, counts)
-                },
-            )
-            .reduce(
-                || (0u64, vec![0u64; types.len()]),
-                |(a, mut x), (b, y)| {
-                    x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
-                    (a.saturating_add(b), x)
-                },
-            );
-        for (t, c) in types.iter_mut().zip(live_counts) {
-            t.live_count = c;
-        }
-        crate::interrupt::check()?;
-        Ok(Context {
-            heap,
-            graph,
-            dom,
-            roots,
-            reverse,
-            statics,
-            session,
-            fields: (0..types.len()).map(|_| OnceLock::new()).collect(),
-            types,
-            collections: Default::default(),
-            live_bytes,
-        })
+        Objects { heap, graph, fields: (0..types.len()).map(|_| OnceLock::new()).collect(), types }
     }
 
     /// The facts of `id`'s type.
     pub fn facts(&self, id: ObjectId) -> &TypeFacts {
-        // `types` is in the graph's type order.
-        self.types.get(self.graph.type_index(id)).unwrap_or(&self.types[0])
+        self.type_facts(self.graph.type_index(id))
     }
 
-    pub fn live(&self, id: ObjectId) -> bool {
-        self.dom.immediate_dominator(id).is_some()
+    /// The facts of the type at `index` in the graph's type order.
+    pub fn type_facts(&self, index: usize) -> &TypeFacts {
+        self.types.get(index).unwrap_or(&self.types[0])
     }
 
     pub fn type_name(&self, id: ObjectId) -> Arc<str> {
         self.facts(id).name.clone()
     }
 
-    /// The instance field `name` of object `id` (cached per type).
-    pub fn field(&self, id: ObjectId, name: &str) -> Option<Value> {
-        let mt = self.graph.mt(id);
+    /// The instance fields of the type at `index` in the graph's type order (read once
+    /// per type).
+    pub fn instance_fields(&self, index: usize) -> Arc<Vec<Field>> {
         let read = || -> Arc<Vec<Field>> {
-            Arc::new(
-                self.heap
-                    .type_fields(mt)
-                    .fields
-                    .into_iter()
-                    .filter(|f| !f.is_static())
-                    .collect(),
-            )
+            let Some(t) = self.graph.types().get(index) else { return Arc::default() };
+            Arc::new(self.heap.type_fields(t.mt).fields.into_iter().filter(|f| !f.is_static()).collect())
         };
-        let uncached;
-        let fields: &[Field] = match self.fields.get(self.graph.type_index(id)) {
-            Some(cell) => cell.get_or_init(read),
-            None => {
-                uncached = read();
-                &uncached
-            }
-        };
-        let f = fields.iter().find(|f| f.name == name)?;
-        // The object was walked: its fields are at their offsets from its address.
-        self.heap.read_field_at(&f.desc, self.graph.address(id).wrapping_add(f.object_offset())).ok()
+        match self.fields.get(index) {
+            Some(cell) => cell.get_or_init(read).clone(),
+            None => read(),
+        }
     }
 
-    /// Every live collection the analyses recognise, read once.
-    pub fn live_collections(&self) -> &[(ObjectId, collections::Collection)] {
-        // Read on both cores, in id order.
-        // Each block's collections first (the object table), then read, each asked for
-        // some collections ahead (see `strings::duplicates`).
-        const AHEAD: usize = 8;
-        self.collections.get_or_init(|| {
-            par_blocks(self.graph.len(), |ids, out| {
-                let found: Vec<ObjectId> = ids.filter(|&id| self.facts(id).collection.is_some() && self.live(id)).collect();
-                for &id in found.iter().take(AHEAD) {
-                    self.heap.space().prefetch(self.graph.address(id));
-                }
-                for (k, &id) in found.iter().enumerate() {
-                    if let Some(&next) = found.get(k + AHEAD) {
-                        self.heap.space().prefetch(self.graph.address(next));
-                    }
-                    if let Some(c) = collections::read(self, id) {
-                        out.push((id, c));
-                    }
-                }
-            })
-        })
+    /// The instance field `name` of the type at `index`.
+    pub fn instance_field(&self, index: usize, name: &str) -> Option<Field> {
+        self.instance_fields(index).iter().find(|f| f.name == name).cloned()
+    }
+
+    /// The instance field `name` of object `id` (cached per type).
+    pub fn field(&self, id: ObjectId, name: &str) -> Option<Value> {
+        let fields = self.instance_fields(self.graph.type_index(id));
+        let f = fields.iter().find(|f| f.name == name)?;
+        self.field_value(id, f)
+    }
+
+    /// Instance field `f` (one of its type's) of object `id`.
+    pub fn field_value(&self, id: ObjectId, f: &Field) -> Option<Value> {
+        // The object was walked: its fields are at their offsets from its address.
+        self.heap.read_field_at(&f.desc, self.graph.address(id).wrapping_add(f.object_offset())).ok()
     }
 
     /// Integer field `inner` of the struct stored inline in field `name` of object `id`
@@ -259,13 +189,7 @@ impl<'s> Context<'s> {
 
     /// An integer field (I4, U4, I8, native int).
     pub fn int_field(&self, id: ObjectId, name: &str) -> Option<i64> {
-        Some(match self.field(id, name)? {
-            Value::I4(v) => v as i64,
-            Value::U4(v) => v as i64,
-            Value::I8(v) => v,
-            Value::U8(v) | Value::NativeInt(v) => v as i64,
-            _ => return None,
-        })
+        int_value(self.field(id, name)?)
     }
 
     /// An array's element count.
@@ -274,6 +198,127 @@ impl<'s> Context<'s> {
             return None;
         }
         self.heap.component_count(ObjectAddr(self.graph.address(id))).ok().map(u64::from)
+    }
+
+    /// Counts and bytes per type of `ids`, most bytes first.
+    pub fn contents(&self, ids: impl IntoIterator<Item = ObjectId>) -> Vec<Contents> {
+        let mut by: rustc_hash::FxHashMap<u64, (u64, u64)> = Default::default();
+        for id in ids {
+            let e = by.entry(self.graph.mt(id)).or_default();
+            e.0 += 1;
+            e.1 = e.1.saturating_add(self.graph.size(id));
+        }
+        let mut v: Vec<Contents> = by
+            .into_iter()
+            .map(|(mt, (count, size))| Contents { type_name: self.heap.type_name(mt).to_string(), count, size })
+            .collect();
+        v.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.type_name.cmp(&b.type_name)));
+        v
+    }
+}
+
+impl<'s> Context<'s> {
+    /// The graph's references (built by [`Context::new`]).
+    pub fn edges(&self) -> &crate::graph::Edges {
+        self.graph.built_edges().expect("Context::new builds the edges")
+    }
+
+    pub fn new(session: &'s Session) -> Result<Context<'s>> {
+        let graph = session.graph()?;
+        let roots = session.roots()?;
+        let statics = session.statics();
+        let mut objects = Objects::new(&session.heap, graph.clone());
+        // Strings, collections and delegates need the object table only: they are read
+        // while the dominator tree is computed, on whichever core is free ([`scan`]):
+        // the incoming edges' side scans once they are built, the tree's side once it
+        // is done; what is left after both is scanned on every core.
+        let scan = scan::Scan::new(&objects);
+        let help_all = || {
+            (0..rayon::current_num_threads()).into_par_iter().for_each(|_| scan.help());
+        };
+        // The analyses follow references both ways: the edge list, built once per session.
+        // With an index, the dominator tree is computed from those edges too, on one core
+        // (its main pass is sequential), while the incoming edges are built on the other,
+        // straight into the index's file (no private memory added to the tree's peak).
+        // Without one, the tree builds and frees its own edges first, then the rest.
+        let (dom, reverse) = if session.index_dir().is_some() {
+            session.edges()?;
+            let (dom, reverse) = rayon::join(
+                || {
+                    let dom = session.dominators();
+                    timed("analysis: scan after the tree", help_all);
+                    dom
+                },
+                || {
+                    let reverse = session.reverse_edges();
+                    timed("analysis: scan beside the tree", || scan.help());
+                    reverse
+                },
+            );
+            (dom?, reverse?)
+        } else {
+            let (dom, ()) = rayon::join(
+                || {
+                    let dom = session.dominators();
+                    help_all();
+                    dom
+                },
+                || scan.help(),
+            );
+            let dom = dom?;
+            session.edges()?;
+            (dom, session.reverse_edges()?)
+        };
+        help_all();
+        let scanned = scan.finish();
+        crate::interrupt::check()?;
+        // Live bytes and live instances per type, counted on every core, and the live
+        // objects' bits (what [`Context::live`] asks: a small bitmap, not the tree).
+        const BLOCK: usize = 1 << 16;
+        let n = graph.len();
+        let types = objects.types.len();
+        let mut live = vec![0u64; n.div_ceil(64)];
+        let (live_bytes, live_counts) = timed("analysis: live counts", || {
+            live
+                .par_chunks_mut(BLOCK / 64)
+                .enumerate()
+                .fold(
+                    || (0u64, vec![0u64; types]),
+                    |(mut bytes, mut counts), (b, words)| {
+                        if crate::interrupt::cancelled() {
+                            return (bytes, counts);
+                        }
+                        for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                            if dom.immediate_dominator(id as ObjectId).is_some() {
+                                words[(id % BLOCK) / 64] |= 1 << (id % 64);
+                                bytes = bytes.saturating_add(graph.size(id as ObjectId));
+                                if let Some(c) = counts.get_mut(graph.type_index(id as ObjectId)) {
+                                    *c += 1;
+                                }
+                            }
+                        }
+                        (bytes, counts)
+                    },
+                )
+                .reduce(
+                    || (0u64, vec![0u64; types]),
+                    |(a, mut x), (b, y)| {
+                        x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
+                        (a.saturating_add(b), x)
+                    },
+                )
+        });
+        for (t, c) in objects.types.iter_mut().zip(live_counts) {
+            t.live_count = c;
+        }
+        crate::interrupt::check()?;
+        Ok(Context { objects, dom, roots, reverse, statics, session, scanned, live, live_bytes })
+    }
+
+    /// Whether `id` is reachable from the roots (has an immediate dominator).
+    #[inline]
+    pub fn live(&self, id: ObjectId) -> bool {
+        self.live.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 != 0)
     }
 
     /// Live objects referencing `id`.
@@ -313,23 +358,17 @@ impl<'s> Context<'s> {
         }
         total
     }
+}
 
-    /// Counts and bytes per type of `ids`, most bytes first.
-    pub fn contents(&self, ids: impl IntoIterator<Item = ObjectId>) -> Vec<Contents> {
-        let mut by: rustc_hash::FxHashMap<u64, (u64, u64)> = Default::default();
-        for id in ids {
-            let e = by.entry(self.graph.mt(id)).or_default();
-            e.0 += 1;
-            e.1 = e.1.saturating_add(self.graph.size(id));
-        }
-        let mut v: Vec<Contents> = by
-            .into_iter()
-            .map(|(mt, (count, size))| Contents { type_name: self.heap.type_name(mt).to_string(), count, size })
-            .collect();
-        v.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.type_name.cmp(&b.type_name)));
-        v
-    }
-
+/// An integer value (I4, U4, I8, native int) as an i64.
+pub fn int_value(v: Value) -> Option<i64> {
+    Some(match v {
+        Value::I4(v) => v as i64,
+        Value::U4(v) => v as i64,
+        Value::I8(v) => v,
+        Value::U8(v) | Value::NativeInt(v) => v as i64,
+        _ => return None,
+    })
 }
 
 /// Objects of one type in a finding.
@@ -426,20 +465,20 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     // Duplicate strings (a pass over every string) on one side, the other patterns on
     // the other; the findings in the same order as one after the other.
     let (strings, (mut all, check_rest)) = rayon::join(
-        || strings::duplicate_strings_finding(ctx),
+        || timed("analysis: duplicate strings", || strings::duplicate_strings_finding(ctx)),
         || {
             let mut all = Vec::new();
             let r = (|| -> Result<()> {
-                all.extend(patterns::accumulation_points(ctx));
+                all.extend(timed("analysis: accumulation_points", || patterns::accumulation_points(ctx)));
                 check()?;
-                all.extend(patterns::event_subscriptions(ctx));
+                all.extend(timed("analysis: event_subscriptions", || patterns::event_subscriptions(ctx)));
                 check()?;
                 // Timers before collections: a list of timers is better said as timers never disposed.
-                all.extend(patterns::undisposed_timers(ctx));
+                all.extend(timed("analysis: undisposed_timers", || patterns::undisposed_timers(ctx)));
                 check()?;
-                all.extend(patterns::unbounded_collections(ctx));
+                all.extend(timed("analysis: unbounded_collections", || patterns::unbounded_collections(ctx)));
                 check()?;
-                all.extend(patterns::finalizer_queue(ctx));
+                all.extend(timed("analysis: finalizer_queue", || patterns::finalizer_queue(ctx)));
                 check()
             })();
             (all, r)
@@ -448,9 +487,29 @@ pub fn find_all(ctx: &Context) -> Result<Vec<Finding>> {
     check_rest?;
     check()?;
     all.extend(strings);
-    all.extend(patterns::empty_collections(ctx));
+    all.extend(timed("analysis: empty_collections", || patterns::empty_collections(ctx)));
     check()?;
     Ok(merge(all))
+}
+
+/// Runs `work`; with `CLRHEAP_PHASES` set ([`crate::progress::phases`]), prints its wall
+/// time on standard error as the steps with progress do, and the CPU time the whole
+/// process spent meanwhile (every thread's: for profiling the analyses).
+pub fn timed<T>(label: &str, work: impl FnOnce() -> T) -> T {
+    if !crate::progress::phases() {
+        return work();
+    }
+    let cpu = || {
+        // SAFETY: getrusage fills the struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+        let ms = |t: libc::timeval| t.tv_sec as i64 * 1000 + t.tv_usec as i64 / 1000;
+        ms(u.ru_utime) + ms(u.ru_stime)
+    };
+    let (start, cpu_start) = (std::time::Instant::now(), cpu());
+    let t = work();
+    eprintln!("phase: {label}: {} ms (cpu {} ms)", start.elapsed().as_millis(), cpu() - cpu_start);
+    t
 }
 
 /// Whether a loop over the objects, at object `id`, should stop: Ctrl-C was pressed

@@ -3,8 +3,8 @@
 use super::collections::{self, describe_types};
 use super::names::short_type_name;
 use super::owner::{self, Owner};
-use super::{Context, Finding, Pattern};
-use crate::graph::ObjectId;
+use super::{Context, Finding, Objects, Pattern};
+use crate::graph::{ObjectGraph, ObjectId};
 use crate::graph::dominators::Dominators;
 use crate::render::format::thousands;
 use std::collections::HashMap;
@@ -23,6 +23,35 @@ const MIN_ENTRIES: u64 = 1_000;
 const MIN_TIMERS: usize = 10;
 /// Empty collections are reported when they waste at least this many bytes together.
 const MIN_WASTE: u64 = 10_000;
+
+/// Whether collection `c` has entries enough to be an unbounded collection.
+pub fn many_entries(c: &collections::Collection) -> bool {
+    c.count >= MIN_ENTRIES
+}
+
+/// Whether collection `c`'s storage is allocated but empty (true), or less than a
+/// quarter used (false), with the bytes of it not used; `None` when it is neither, or
+/// its entries are not in one array.
+pub fn unused_storage(graph: &ObjectGraph, c: &collections::Collection) -> Option<(bool, u64)> {
+    let storage = c.storage?;
+    if c.capacity == 0 || !c.kind.single_array() {
+        return None;
+    }
+    let size = graph.size(storage);
+    if c.count == 0 {
+        Some((true, size))
+    } else if c.capacity >= 16 && c.count.saturating_mul(4) < c.capacity {
+        let unused = size as u128 * (c.capacity - c.count) as u128 / c.capacity as u128;
+        Some((false, u64::try_from(unused).unwrap_or(u64::MAX)))
+    } else {
+        None
+    }
+}
+
+/// Whether delegate `id`'s invocation list is long enough to be looked at.
+pub fn long_invocation_list(objects: &Objects, id: ObjectId) -> bool {
+    objects.int_field(id, "_invocationCount").unwrap_or(0) >= MIN_SUBSCRIBERS as i64
+}
 
 fn share_threshold(ctx: &Context) -> u64 {
     (ctx.live_bytes.saturating_mul(MIN_SHARE) / 1000).max(1)
@@ -64,15 +93,20 @@ fn finding(pattern: Pattern, summary: String, bytes: u64, object: Option<ObjectI
 /// storage, which holds every static field of a module, is not a suspect itself.
 pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
     let (graph, dom) = (&ctx.graph, &ctx.dom);
-    let children = dom.children();
     let threshold = share_threshold(ctx);
-    let mut candidates: Vec<ObjectId> = super::par_ids(graph.len(), |id| {
-        let a = graph.address(id);
-        (dom.retained_size(id) >= threshold
-            && children.of(id).len() >= MIN_CHILDREN
-            && !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id))))
-        .then_some(id)
-    });
+    // The objects retaining the share (few), then how many objects each holds directly:
+    // the tree's child lists are built only for the points kept.
+    let big: Vec<ObjectId> = super::par_ids(graph.len(), |id| (dom.retained_size(id) >= threshold).then_some(id));
+    let held = children_counts(ctx, &big);
+    let mut candidates: Vec<ObjectId> = big
+        .iter()
+        .zip(held)
+        .filter(|&(&id, held)| {
+            let a = graph.address(id);
+            held as usize >= MIN_CHILDREN && !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id)))
+        })
+        .map(|(&id, _)| id)
+        .collect();
     candidates.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
     let mut kept: Vec<ObjectId> = Vec::new();
     for &c in &candidates {
@@ -93,6 +127,10 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
             break;
         }
     }
+    if kept.is_empty() {
+        return Vec::new();
+    }
+    let children = dom.children();
     kept.into_iter()
         .map(|id| {
             let mut inside = Vec::new();
@@ -123,6 +161,33 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
             with_owner(ctx, f, &owner::owners(ctx, id))
         })
         .collect()
+}
+
+/// How many objects each of `parents` (ids in increasing order) immediately dominates:
+/// one pass over the dominator tree, on every core.
+fn children_counts(ctx: &Context, parents: &[ObjectId]) -> Vec<u32> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    if parents.is_empty() {
+        return Vec::new();
+    }
+    let n = ctx.graph.len();
+    let mut is_parent = vec![0u64; n.div_ceil(64)];
+    for &p in parents {
+        if let Some(w) = is_parent.get_mut(p as usize / 64) {
+            *w |= 1 << (p % 64);
+        }
+    }
+    let counts: Vec<AtomicU32> = parents.iter().map(|_| AtomicU32::new(0)).collect();
+    super::par_ids(n, |id| {
+        if let Some(d) = ctx.dom.immediate_dominator(id)
+            && is_parent.get(d as usize / 64).is_some_and(|w| w >> (d % 64) & 1 != 0)
+            && let Ok(i) = parents.binary_search(&d)
+        {
+            counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        None::<()>
+    });
+    counts.into_iter().map(AtomicU32::into_inner).collect()
 }
 
 /// Whether `a` dominates `b` (walks `b`'s dominator chain).
@@ -157,11 +222,12 @@ pub fn event_subscriptions(ctx: &Context) -> Vec<Finding> {
         other_holders: Vec<ObjectId>,
     }
     let mut groups: Vec<(String, Group)> = Vec::new();
-    for id in 0..graph.len() as ObjectId {
-        if super::stop(id) {
+    // The delegates with long invocation lists, found by the scan.
+    for &id in &ctx.scanned.delegates {
+        if crate::interrupt::cancelled() {
             break;
         }
-        if !ctx.facts(id).delegate || !ctx.live(id) {
+        if !ctx.live(id) {
             continue;
         }
         let count = ctx.int_field(id, "_invocationCount").unwrap_or(0);
@@ -287,9 +353,10 @@ pub fn event_subscriptions(ctx: &Context) -> Vec<Finding> {
 /// types, and retained size.
 pub fn unbounded_collections(ctx: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
-    for (id, c) in ctx.live_collections() {
+    // The collections with many entries, found by the scan.
+    for (id, c) in &ctx.scanned.large {
         let (id, c) = (*id, c.clone());
-        if c.count < MIN_ENTRIES {
+        if !ctx.live(id) {
             continue;
         }
         let owners = owner::owners(ctx, id);
@@ -435,21 +502,18 @@ pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
     let graph = &ctx.graph;
     // Counted per type index first, then per name (each type named once).
     let mut by_index: rustc_hash::FxHashMap<usize, (u64, u64, u64)> = Default::default(); // empty, mostly empty, bytes
-    for (id, c) in ctx.live_collections() {
-        let Some(storage) = c.storage else { continue };
-        if c.capacity == 0 || !c.kind.single_array() {
+    // The collections with storage unused, found by the scan.
+    for u in &ctx.scanned.unused {
+        if !ctx.live(u.id) {
             continue;
         }
-        let size = graph.size(storage);
-        let e = by_index.entry(graph.type_index(*id)).or_default();
-        if c.count == 0 {
+        let e = by_index.entry(graph.type_index(u.id)).or_default();
+        if u.empty {
             e.0 += 1;
-            e.2 = e.2.saturating_add(size);
-        } else if c.capacity >= 16 && c.count.saturating_mul(4) < c.capacity {
+        } else {
             e.1 += 1;
-            let unused = size as u128 * (c.capacity - c.count) as u128 / c.capacity as u128;
-            e.2 = e.2.saturating_add(u64::try_from(unused).unwrap_or(u64::MAX));
         }
+        e.2 = e.2.saturating_add(u.bytes);
     }
     let mut by_type: HashMap<String, (u64, u64, u64)> = HashMap::new();
     for (index, (empty, sparse, bytes)) in by_index {

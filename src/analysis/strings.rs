@@ -1,7 +1,8 @@
 //! Duplicate strings: the same text in many live `System.String` objects. Each text's
 //! copies beyond the first waste their size. Texts are compared by their UTF-16 code
 //! units, exactly (not after a lossy conversion).
-use super::{Context, Finding, Pattern};
+use super::scan::Key;
+use super::{Context, Finding, Objects, Pattern};
 use crate::graph::ObjectId;
 use crate::render::format::thousands;
 use rayon::prelude::*;
@@ -27,53 +28,51 @@ pub struct Duplicate {
     pub wasted: u64,
 }
 
+/// The 128-bit hash of string `id`'s units, seeded with its length (texts cut at
+/// [`MAX_UNITS`] stay apart by it), read in place from the dump (high, low half).
+pub fn text_hash(objects: &Objects, id: ObjectId) -> Option<(u64, u64)> {
+    let (len, units) = objects.heap.string_units(objects.graph.address(id), MAX_UNITS).ok()?;
+    let h = xxhash_rust::xxh3::xxh3_128_with_seed(&units, u64::from(len));
+    Some(((h >> 64) as u64, h as u64))
+}
+
 /// Every duplicated text among live strings (`live` false: all strings on the heap),
 /// most bytes wasted first.
 ///
-/// Texts are told apart by a 128-bit hash of their units, seeded with their length (texts
-/// cut at [`MAX_UNITS`] stay apart by it), read in place from the dump on every core; the
-/// (hash, id) pairs are sorted, and each run of one hash is a text, its first string the
-/// one whose size and text are reported.
+/// Texts are told apart by [`text_hash`]: the keys (hash, id) of the strings whose hash
+/// another string shares, sorted, come from the context's scan ([`super::scan`]), dead
+/// strings included; each run of one hash among the strings kept is a text, its first
+/// string the one whose size and text are reported.
 pub fn duplicates(ctx: &Context, live: bool) -> Vec<Duplicate> {
     let graph = &ctx.graph;
     let heap = ctx.heap;
-    // Each block's strings first (ids only: the object table), then their texts, each
-    // string's start asked for some strings ahead of the one hashed: the scan waits on
-    // memory, not on work, and the loads then overlap.
-    const AHEAD: usize = 16;
-    let mut keys: Vec<(u64, u64, ObjectId)> = super::par_blocks(graph.len(), |ids, out| {
-        let strings: Vec<ObjectId> = ids.filter(|&id| ctx.facts(id).string && (!live || ctx.live(id))).collect();
-        for &id in strings.iter().take(AHEAD) {
-            heap.space().prefetch(graph.address(id));
-        }
-        for (k, &id) in strings.iter().enumerate() {
-            if let Some(&next) = strings.get(k + AHEAD) {
-                heap.space().prefetch(graph.address(next));
-            }
-            let Ok((len, units)) = heap.string_units(graph.address(id), MAX_UNITS) else { continue };
-            let h = xxhash_rust::xxh3::xxh3_128_with_seed(&units, u64::from(len));
-            out.push(((h >> 64) as u64, h as u64, id));
-        }
-    });
     if crate::interrupt::cancelled() {
         return Vec::new();
     }
-    keys.par_sort_unstable();
-    // (count, first id) of each text found more than once.
+    // (count, first id) of each text found more than once among the strings kept: a run
+    // of one hash, in id order.
+    let keys: &[Key] = &ctx.scanned.strings;
     let mut groups: Vec<(u64, ObjectId)> = Vec::new();
     let mut i = 0;
     while i < keys.len() {
-        let (hi, lo, first) = keys[i];
-        let mut j = i + 1;
+        let (hi, lo, _) = keys[i];
+        let (mut count, mut first) = (0u64, None);
+        let mut j = i;
         while j < keys.len() && keys[j].0 == hi && keys[j].1 == lo {
+            let id = keys[j].2;
+            if !live || ctx.live(id) {
+                count += 1;
+                first.get_or_insert(id);
+            }
             j += 1;
         }
-        if j - i > 1 {
-            groups.push(((j - i) as u64, first));
+        if count > 1
+            && let Some(first) = first
+        {
+            groups.push((count, first));
         }
         i = j;
     }
-    drop(keys);
     let mut out: Vec<(Duplicate, ObjectId)> = groups
         .into_par_iter()
         .filter_map(|(count, id)| {

@@ -38,12 +38,12 @@ pub struct Described {
 
 /// The findings of `session`'s dump, `top` of them, with their root chains.
 pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Described>)> {
-    let ctx = Context::new(session)?;
-    let mut findings = analysis::find_all(&ctx)?;
+    let ctx = analysis::timed("leaks: context", || Context::new(session))?;
+    let mut findings = analysis::timed("leaks: find_all", || analysis::find_all(&ctx))?;
     findings.truncate(top);
     // Each finding's root chain is a search of its own: on every core.
     let statics_index = || session.statics();
-    let described = findings
+    let described = analysis::timed("leaks: root chains", || findings
         .into_par_iter()
         .map(|f| {
             let describer = PathDescriber {
@@ -62,7 +62,7 @@ pub fn describe(session: &Session, top: usize) -> Result<(Context<'_>, Vec<Descr
                 finding: f,
             }
         })
-        .collect();
+        .collect());
     Ok((ctx, described))
 }
 

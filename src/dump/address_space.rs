@@ -205,9 +205,32 @@ impl AddressSpace {
         self.core.segments.iter().map(|s| s.filesz).sum()
     }
 
+    /// How many segments start at or below `addr` (the segments are sorted by address):
+    /// `partition_point`, answered first from the thread's last answer when it still
+    /// holds (scans read address after address in one segment).
+    #[inline]
+    fn segments_below(&self, addr: u64) -> usize {
+        thread_local! {
+            static LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        let segs = &self.core.segments;
+        let hint = LAST.with(|l| l.get());
+        // The one index where the segments below start at or below `addr` and the next
+        // starts above it (a hint from another dump fails this or is as right).
+        if hint <= segs.len()
+            && hint.checked_sub(1).is_none_or(|j| segs[j].vaddr <= addr)
+            && segs.get(hint).is_none_or(|s| s.vaddr > addr)
+        {
+            return hint;
+        }
+        let i = segs.partition_point(|s| s.vaddr <= addr);
+        LAST.with(|l| l.set(i));
+        i
+    }
+
     fn segment_at(&self, addr: u64) -> Option<&LoadSegment> {
         let segs = &self.core.segments;
-        let i = segs.partition_point(|s| s.vaddr <= addr);
+        let i = self.segments_below(addr);
         let s = segs.get(i.checked_sub(1)?)?;
         (addr - s.vaddr < s.memsz).then_some(s)
     }
@@ -311,7 +334,7 @@ impl AddressSpace {
     /// Reads as much as one source (a segment or a mapped file) holds at `addr`.
     fn read_piece(&self, addr: u64, buf: &mut [u8]) -> Option<usize> {
         let segs = &self.core.segments;
-        let i = segs.partition_point(|s| s.vaddr <= addr);
+        let i = self.segments_below(addr);
         if let Some(s) = i.checked_sub(1).and_then(|j| segs.get(j)) {
             let rel = addr - s.vaddr;
             if rel < s.filesz {
