@@ -51,10 +51,12 @@ const ALIGN: usize = 64;
 const CHUNK: usize = 8 << 20;
 /// The size of each `write` of an index file. The kernel gives a file's page cache folios
 /// as large as the writes that fill them (ext4 since Linux 6.16): writes of megabytes
-/// take 2 MiB blocks of free memory, which a virtual machine's host may have taken back
-/// (free page reporting) and must fault in again. Measured on the benchmark's machine,
-/// writing the 1 GB dump's 314 MB object table took 0.37-0.74 s of system time in 8 MiB
-/// writes and 0.09-0.11 s in 256 KiB writes (1 MiB ones were sometimes as slow as 8 MiB).
+/// take blocks of up to 2 MiB of free memory, which a virtual machine's host may have
+/// taken back (free page reporting) and must fault in again. On the benchmark's machine,
+/// the 1 GB dump's object table and edges (480 MB) took 0.1-0.95 s of system time (median
+/// ~0.4 s) in 8 MiB writes and 0.15 s (once 0.3 s) in 256 KiB ones over 7 paired
+/// first-session `leaks` runs; 1 MiB and 2 MiB writes were sometimes as slow as 8 MiB
+/// ones, 64 KiB ones a little slower than 256 KiB.
 const WRITE_PIECE: usize = 256 << 10;
 /// Bytes of the dump's start hashed into its identity.
 const DUMP_HEAD: u64 = 1 << 20;
