@@ -330,7 +330,6 @@ impl IndexDir {
         reserve(tmp.as_file(), at as u64)?;
         // SAFETY: a new private temporary file, mapped once; nobody else writes it.
         let mut map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
-        populate_for_writing(&map);
         for (i, &(o, l)) in table.iter().enumerate() {
             map[HEADER + 16 * i..HEADER + 16 * i + 8].copy_from_slice(&o.to_ne_bytes());
             map[HEADER + 16 * i + 8..HEADER + 16 * i + 16].copy_from_slice(&l.to_ne_bytes());
@@ -397,21 +396,6 @@ fn reserve(file: &File, len: u64) -> std::io::Result<()> {
         }
     }
     file.set_len(len)
-}
-
-/// Maps every page of a writable mapping of a new file at once, writable (one call per
-/// 8 MiB, in parallel), instead of one page fault per page, or two where a page is read
-/// before it is written.
-fn populate_for_writing(map: &memmap2::MmapMut) {
-    #[cfg(target_os = "linux")]
-    {
-        let chunks = map.len().div_ceil(CHUNK);
-        (0..chunks).into_par_iter().for_each(|i| {
-            let len = CHUNK.min(map.len() - i * CHUNK);
-            // Advice only: where the kernel lacks it, pages fault in as they are written.
-            let _ = map.advise_range(memmap2::Advice::PopulateWrite, i * CHUNK, len);
-        });
-    }
 }
 
 fn align(x: usize) -> usize {
