@@ -71,12 +71,49 @@ pub struct Progress {
     bar: Option<ProgressBar>,
     start: Instant,
     shown: AtomicBool,
-    /// The label, kept when `CLRHEAP_PHASES` asks for each step's time ([`phases`]).
-    phase: Option<String>,
+    /// The label and the process's CPU use at the start, kept when `CLRHEAP_PHASES`
+    /// asks for each step's time ([`phases`]).
+    phase: Option<(String, Usage)>,
 }
 
-/// Whether `CLRHEAP_PHASES` is set: each step with progress then prints its label and
-/// wall time on standard error when it ends (for profiling; never drawn as a bar).
+/// The whole process's CPU time (all threads) and minor page faults so far.
+#[derive(Clone, Copy, Default)]
+pub struct Usage {
+    user_ms: u64,
+    sys_ms: u64,
+    faults: u64,
+}
+
+impl Usage {
+    pub fn now() -> Usage {
+        #[cfg(unix)]
+        {
+            // SAFETY: getrusage fills the struct it is given.
+            let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+            if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) } == 0 {
+                let ms = |t: libc::timeval| (t.tv_sec as u64).saturating_mul(1000).saturating_add(t.tv_usec as u64 / 1000);
+                return Usage { user_ms: ms(r.ru_utime), sys_ms: ms(r.ru_stime), faults: r.ru_minflt as u64 };
+            }
+        }
+        Usage::default()
+    }
+
+    /// What was used since `start`, as printed after a phase's wall time.
+    pub fn since(start: Usage) -> String {
+        let now = Usage::now();
+        format!(
+            "user {} ms, sys {} ms, {} page faults",
+            now.user_ms.saturating_sub(start.user_ms),
+            now.sys_ms.saturating_sub(start.sys_ms),
+            now.faults.saturating_sub(start.faults)
+        )
+    }
+}
+
+/// Whether `CLRHEAP_PHASES` is set: each step with progress then prints its label, wall
+/// time and the process's CPU time and page faults meanwhile (all threads: steps that
+/// overlap count each other's) on standard error when it ends (for profiling; never
+/// drawn as a bar).
 pub fn phases() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("CLRHEAP_PHASES").is_some_and(|v| !v.is_empty()))
@@ -144,7 +181,7 @@ impl Progress {
     }
 
     fn create(label: &str, total: Option<u64>) -> Progress {
-        let phase = phases().then(|| label.to_string());
+        let phase = phases().then(|| (label.to_string(), Usage::now()));
         if !enabled() {
             let mut hidden = Progress::hidden();
             hidden.phase = phase;
@@ -227,8 +264,8 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(label) = self.phase.take() {
-            eprintln!("phase: {label}: {} ms", self.start.elapsed().as_millis());
+        if let Some((label, usage)) = self.phase.take() {
+            eprintln!("phase: {label}: {} ms ({})", self.start.elapsed().as_millis(), Usage::since(usage));
         }
         if let Some(bar) = self.bar.take() {
             BARS.fetch_sub(1, Ordering::SeqCst);
