@@ -20,6 +20,7 @@ use super::index::{bytes, write_or_note, IndexFile, IndexDir, Part};
 use super::gcroot_cold::SearchObjects;
 use super::roots::{ObjectStarts, ObjectTypes};
 use super::store::Store;
+use super::starts::ChunkTable;
 use super::TypeEntry;
 use crate::heap::{GcDesc, Heap, MtSize, Root, SizeCache, WalkWarning};
 use crate::progress::Progress;
@@ -33,10 +34,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const GRAIN: u64 = 8;
 /// Heap bytes per bitmap word.
 const WORD_BYTES: u64 = GRAIN * 64;
-/// The direct segment table's granularity (a region is 4 MB or a multiple).
-const CHUNK_SHIFT: u32 = 22;
-/// The most entries the direct segment table may have (4 TB of address space).
-const MAX_CHUNKS: u64 = 1 << 20;
 /// Objects whose memory is being prefetched ahead of their expansion, per task.
 const AHEAD: usize = 12;
 
@@ -53,12 +50,6 @@ struct Span<'h> {
     bytes: Option<&'h [u8]>,
 }
 
-/// From 4 MB chunks of address space to the last span starting before the chunk's end.
-struct SpanTable {
-    base: u64,
-    last: Vec<u32>,
-}
-
 /// What marking needs of a MethodTable.
 struct Facts {
     entry: TypeEntry,
@@ -69,7 +60,7 @@ struct Facts {
 pub struct ObjectBits<'h> {
     heap: &'h Heap,
     spans: Vec<Span<'h>>,
-    table: Option<SpanTable>,
+    table: Option<ChunkTable>,
     /// Per bitmap word: the object starts (even index), the marks (odd index).
     words: Vec<AtomicU64>,
     /// Per start word (when built for a search): the objects whose type holds references.
@@ -197,22 +188,7 @@ impl<'h> ObjectBits<'h> {
                 pointers.resize(words.len() / 2, 0);
             }
         }
-        let table = spans.first().zip(spans.last()).and_then(|(first, last)| {
-            let base = first.start >> CHUNK_SHIFT << CHUNK_SHIFT;
-            let chunks = ((last.limit - 1 - base) >> CHUNK_SHIFT) + 1;
-            (chunks <= MAX_CHUNKS).then(|| {
-                let mut table = Vec::with_capacity(chunks as usize);
-                let mut i = 0usize;
-                for c in 0..chunks {
-                    let end = base.saturating_add((c + 1) << CHUNK_SHIFT);
-                    while i + 1 < spans.len() && spans[i + 1].start < end {
-                        i += 1;
-                    }
-                    table.push(i as u32);
-                }
-                SpanTable { base, last: table }
-            })
-        });
+        let table = ChunkTable::new(&spans, |s| s.start, |s| s.limit);
         let entries = super::type_entries(heap, &mts);
         let facts = entries
             .into_iter()
@@ -250,18 +226,7 @@ impl<'h> ObjectBits<'h> {
     /// The index of the span holding `address`.
     #[inline]
     fn span_of(&self, address: u64) -> Option<usize> {
-        let i = match &self.table {
-            Some(t) => {
-                let c = usize::try_from(address.checked_sub(t.base)? >> CHUNK_SHIFT).ok()?;
-                let i = *t.last.get(c).or(t.last.last())? as usize;
-                match self.spans.get(i) {
-                    Some(s) if s.start <= address => i,
-                    // Several spans begin in this chunk: search.
-                    _ => self.spans.partition_point(|s| s.start <= address).checked_sub(1)?,
-                }
-            }
-            None => self.spans.partition_point(|s| s.start <= address).checked_sub(1)?,
-        };
+        let i = ChunkTable::last_starting_by(self.table.as_ref(), &self.spans, |s| s.start, address)?;
         (address < self.spans.get(i)?.limit).then_some(i)
     }
 

@@ -46,10 +46,55 @@ impl Span {
     }
 }
 
-/// From 4 MB chunks of address space to the last span starting before the chunk's end.
-struct ChunkTable {
+/// From 4 MB chunks of address space to the last span starting before the chunk's end:
+/// the span holding an address in one step, a search only in a chunk where several spans
+/// begin. Used here and by [`super::marks`] (spans of other kinds: their starts and ends
+/// are asked through closures).
+pub(crate) struct ChunkTable {
     base: u64,
     last: Vec<u32>,
+}
+
+impl ChunkTable {
+    /// The table of `spans` (sorted by start, each ending after it starts), unless they
+    /// cover too wide a range ([`MAX_CHUNKS`]).
+    pub(crate) fn new<S>(spans: &[S], start: impl Fn(&S) -> u64, end: impl Fn(&S) -> u64) -> Option<ChunkTable> {
+        let (first, last) = (spans.first()?, spans.last()?);
+        let base = start(first) >> CHUNK_SHIFT << CHUNK_SHIFT;
+        let chunks = (end(last).checked_sub(1)?.checked_sub(base)? >> CHUNK_SHIFT) + 1;
+        if chunks > MAX_CHUNKS {
+            return None;
+        }
+        let mut table = Vec::with_capacity(chunks as usize);
+        let mut i = 0usize;
+        for c in 0..chunks {
+            let chunk_end = base.saturating_add((c + 1) << CHUNK_SHIFT);
+            while i + 1 < spans.len() && start(&spans[i + 1]) < chunk_end {
+                i += 1;
+            }
+            table.push(i as u32);
+        }
+        Some(ChunkTable { base, last: table })
+    }
+
+    /// The index of the last of `spans` starting at or below `address` (the caller checks
+    /// that the span reaches it): from `table` when there is one, else by a search.
+    #[inline]
+    pub(crate) fn last_starting_by<S>(table: Option<&ChunkTable>, spans: &[S], start: impl Fn(&S) -> u64, address: u64) -> Option<usize> {
+        let search = || spans.partition_point(|s| start(s) <= address).checked_sub(1);
+        match table {
+            Some(t) => {
+                let c = usize::try_from(address.checked_sub(t.base)? >> CHUNK_SHIFT).ok()?;
+                let i = *t.last.get(c)? as usize;
+                match spans.get(i) {
+                    Some(s) if start(s) <= address => Some(i),
+                    // Several spans begin in this chunk.
+                    _ => search(),
+                }
+            }
+            None => search(),
+        }
+    }
 }
 
 /// The object starts of a graph, answering address -> id.
@@ -252,19 +297,7 @@ impl StartIndex {
     /// The span holding `address`.
     #[inline]
     fn span_of(&self, address: u64) -> Option<&Span> {
-        let search = || self.spans.partition_point(|s| s.start <= address).checked_sub(1);
-        let i = match &self.table {
-            Some(t) => {
-                let c = usize::try_from(address.checked_sub(t.base)? >> CHUNK_SHIFT).ok()?;
-                let i = *t.last.get(c)? as usize;
-                match self.spans.get(i) {
-                    Some(s) if s.start <= address => i,
-                    // Several spans begin in this chunk.
-                    _ => search()?,
-                }
-            }
-            None => search()?,
-        };
+        let i = ChunkTable::last_starting_by(self.table.as_ref(), &self.spans, |s| s.start, address)?;
         self.spans.get(i).filter(|s| address < s.end)
     }
 
@@ -355,22 +388,7 @@ fn rank_portable(line: &[u64; LINE_WORDS], w: usize, b: usize) -> u64 {
 
 /// The chunk table of `spans` (sorted), unless they cover too wide a range.
 fn chunk_table(spans: &[Span]) -> Option<ChunkTable> {
-    let (first, last) = (spans.first()?, spans.last()?);
-    let base = first.start >> CHUNK_SHIFT << CHUNK_SHIFT;
-    let chunks = ((last.end - 1 - base) >> CHUNK_SHIFT) + 1;
-    if chunks > MAX_CHUNKS {
-        return None;
-    }
-    let mut table = Vec::with_capacity(chunks as usize);
-    let mut i = 0usize;
-    for c in 0..chunks {
-        let end = base.saturating_add((c + 1) << CHUNK_SHIFT);
-        while i + 1 < spans.len() && spans[i + 1].start < end {
-            i += 1;
-        }
-        table.push(i as u32);
-    }
-    Some(ChunkTable { base, last: table })
+    ChunkTable::new(spans, |s| s.start, |s| s.end)
 }
 
 #[cfg(test)]
