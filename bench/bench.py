@@ -14,7 +14,8 @@ before every run, so each run computes the graph and writes the index, as a user
 command on a dump does), a *second session* (the index a first session wrote is read), and
 `--no-index`. The cache is a temporary XDG_CACHE_HOME, removed at the end. A warm `gcroot`
 is the third of three in one process (the second builds the edge arrays), in a first
-session, as the process itself times it (`analyze --timings`). ClrMD's figures are its own
+session, as the process itself times it (`analyze --timings`): of the same target (the
+session keeps the last target's ancestors) and of a new one after two of another object. ClrMD's figures are its own
 timings (`oracle bench`: open, heap walk, roots, mark); dotnet-dump's are whole runs of
 `sos DUMP -c CMD`, once.
 """
@@ -120,7 +121,7 @@ def main():
     ap.add_argument("--gc", default="wks")
     ap.add_argument("--no-sos", action="store_true", help="skip the real dotnet-dump (slow)")
     ap.add_argument("--no-clrmd", action="store_true", help="skip ClrMD's timings")
-    ap.add_argument("--only", help="comma-separated clrheap rows to run (stat,live,gcroot,warm,leaks,retained,diff)")
+    ap.add_argument("--only", help="comma-separated clrheap rows to run (stat,live,gcroot,warm,warmnew,leaks,retained,diff)")
     ap.add_argument("--clrheap", help="the clrheap binary (default: build this checkout's)")
     a = ap.parse_args()
     exe = a.clrheap or CLRHEAP
@@ -150,6 +151,9 @@ def run(a, exe):
     cat = measure(["cat", dump], a.runs)  # also warms the page cache
     target = subprocess.run([exe, "--no-index", "analyze", dump, "-c", "dumpheap -type Customer -short"],
                             capture_output=True, text=True).stdout.split()
+    # A second object for the warm search of a new target (the session keeps the last
+    # target's ancestors, so a repeated target is cheaper than a new one).
+    other = target[1] if len(target) > 1 else "0"
     target = target[0] if target else "0"
     ch = lambda *cmds: [exe, "analyze", dump] + [x for c in cmds for x in ("-c", c)]
     rows = [
@@ -157,6 +161,7 @@ def run(a, exe):
         ("live", "dumpheap -live -stat", ch("dumpheap -live -stat")),
         ("gcroot", f"gcroot (cold, one process)", ch(f"gcroot {target}")),
         ("warm", "gcroot (warm: a third one in the process)", None),
+        ("warmnew", "gcroot (warm, a new target: after two of another object)", None),
         ("leaks", "leaks", ch("leaks")),
         ("retained", "retained -top 10", ch("retained -top 10")),
         ("diff", "diff --live (the dump against itself)", [exe, "diff", "--live", dump, dump]),
@@ -167,13 +172,16 @@ def run(a, exe):
         if only and key not in only:
             continue
         print(f"  clrheap {label} ...", file=sys.stderr)
-        if key == "warm":
+        if key in ("warm", "warmnew"):
             # The second gcroot of a session builds the edges; the third is the warm one,
-            # timed inside the process (`--timings`).
+            # timed inside the process (`--timings`): of the same target, or (warmnew) of
+            # the target after two of another object.
             warm = []
+            first_two = target if key == "warm" else other
             for _ in range(a.runs):
                 clear_index()
-                cmd = [exe, "analyze", "--timings", dump] + [x for _ in range(3) for x in ("-c", f"gcroot {target}")]
+                cmd = [exe, "analyze", "--timings", dump] + [
+                    x for t in (first_two, first_two, target) for x in ("-c", f"gcroot {t}")]
                 err = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr
                 times = [float(l.rsplit(": ", 1)[1].split()[0]) for l in err.splitlines()
                          if l.startswith("clrheap: gcroot ") and l.endswith(" ms")]
