@@ -403,9 +403,42 @@ impl DependentEdges {
 
 /// A link of a chain: an object and the next link towards the target.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Link {
-    pub(super) object: u64,
-    pub(super) next: Option<u32>,
+struct Link {
+    object: u64,
+    next: Option<u32>,
+}
+
+/// The links of the chains a search found (shared by the search over the table and the
+/// search by address): each names an object and the next link towards the target.
+#[derive(Default)]
+pub(super) struct Links(Vec<Link>);
+
+impl Links {
+    /// Adds a link from `object` to link `next` (`None`: `object` is the target).
+    pub(super) fn push(&mut self, object: u64, next: Option<u32>) -> u32 {
+        self.0.push(Link { object, next });
+        (self.0.len() - 1) as u32
+    }
+
+    /// The objects of the chain from link `first` to the target.
+    pub(super) fn chain(&self, first: u32) -> Vec<u64> {
+        let mut path = Vec::new();
+        let mut cur = Some(first);
+        // Chains are acyclic by construction, but stay bounded on any input.
+        while let Some(i) = cur {
+            if path.len() > self.0.len() {
+                break;
+            }
+            let l = self.0[i as usize];
+            path.push(l.object);
+            cur = l.next;
+        }
+        path
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// Finds root paths to one target, keeping ClrMD's state across roots.
@@ -426,7 +459,7 @@ pub struct PathFinder<'g> {
     /// Whether some type of the graph has a LoaderAllocator (whose edge ClrMD does not
     /// follow): without any, an object's edges are its references as stored.
     loader_allocators: bool,
-    links: Vec<Link>,
+    links: Links,
     refs: Vec<ObjectId>,
     /// With the graph's incoming edges known: what lets the search skip objects that
     /// cannot reach the target ([`PathFinder::pruned`]).
@@ -477,7 +510,7 @@ impl<'g> PathFinder<'g> {
             target_id: graph.id_of(target),
             classes: SizeClasses::new(graph),
             loader_allocators: graph.types.iter().any(|t| t.loader_allocator.is_some()),
-            links: Vec::new(),
+            links: Links::default(),
             refs: Vec::new(),
             pruning: None,
             fall_back: false,
@@ -615,24 +648,7 @@ impl<'g> PathFinder<'g> {
             self.start_over();
             link = self.find(start);
         }
-        let link = link?;
-        let mut path = Vec::new();
-        let mut cur = Some(link);
-        // Chains are acyclic by construction, but stay bounded on any input.
-        while let Some(i) = cur {
-            if path.len() > self.links.len() {
-                break;
-            }
-            let l = self.links[i as usize];
-            path.push(l.object);
-            cur = l.next;
-        }
-        Some(path)
-    }
-
-    fn new_link(&mut self, object: u64, next: Option<u32>) -> u32 {
-        self.links.push(Link { object, next });
-        (self.links.len() - 1) as u32
+        Some(self.links.chain(link?))
     }
 
     fn find(&mut self, start: u64) -> Option<u32> {
@@ -640,7 +656,7 @@ impl<'g> PathFinder<'g> {
             return Some(l);
         }
         if start == self.target {
-            let l = self.new_link(start, None);
+            let l = self.links.push(start, None);
             self.found.insert(start, l);
             if let Some(id) = self.graph.id_of(start) {
                 self.mark_found(id);
@@ -739,7 +755,7 @@ impl<'g> PathFinder<'g> {
         // it for every object expanded was a fifth of a search's time).
         if Some(curr) == self.target_id {
             let curr_addr = self.target;
-            let l = self.new_link(curr_addr, None);
+            let l = self.links.push(curr_addr, None);
             self.found.insert(curr_addr, l);
             self.mark_found(curr);
             return Some(l);
@@ -797,7 +813,7 @@ impl<'g> PathFinder<'g> {
                 && let Some(&next) = self.found.get(&self.graph.address(r))
             {
                 let curr_addr = self.graph.address(curr);
-                let l = self.new_link(curr_addr, Some(next));
+                let l = self.links.push(curr_addr, Some(next));
                 self.found.insert(curr_addr, l);
                 self.mark_found(curr);
                 result = Some(l);
@@ -914,7 +930,7 @@ impl<'g> PathFinder<'g> {
         let next = match self.found.get(&addr) {
             Some(&n) => n,
             None => {
-                let n = self.new_link(addr, Some(curr));
+                let n = self.links.push(addr, Some(curr));
                 self.found.insert(addr, n);
                 self.mark_found(obj);
                 n

@@ -20,7 +20,7 @@
 //!
 //! The search is generic over [`SearchObjects`] so that its tests can run it on small
 //! made-up heaps next to the table's search and compare every path.
-use super::gcroot::{stored_size, Block, Link};
+use super::gcroot::{stored_size, Block, Links};
 use rustc_hash::FxHashMap;
 
 /// Bits of the filter in front of `found` (8 KB: stays in the first-level cache).
@@ -59,7 +59,7 @@ pub struct AddressPathFinder<O: SearchObjects> {
     /// A bit per hash of the addresses in `found`: most references are not there, and
     /// the bit says so without a hash-table probe.
     filter: Vec<u64>,
-    links: Vec<Link>,
+    links: Links,
     refs: Vec<u64>,
 }
 
@@ -86,7 +86,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
             target,
             found: FxHashMap::default(),
             filter: vec![0; (FILTER_BITS / 64) as usize],
-            links: Vec::new(),
+            links: Links::default(),
             refs: Vec::new(),
         }
     }
@@ -95,23 +95,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
     /// (`start` first, the target last), or `None` when this search finds none.
     pub fn path_from(&mut self, start: u64) -> Option<Vec<u64>> {
         let link = self.find(start)?;
-        let mut path = Vec::new();
-        let mut cur = Some(link);
-        // Chains are acyclic by construction, but stay bounded on any input.
-        while let Some(i) = cur {
-            if path.len() > self.links.len() {
-                break;
-            }
-            let l = self.links[i as usize];
-            path.push(l.object);
-            cur = l.next;
-        }
-        Some(path)
-    }
-
-    fn new_link(&mut self, object: u64, next: Option<u32>) -> u32 {
-        self.links.push(Link { object, next });
-        (self.links.len() - 1) as u32
+        Some(self.links.chain(link))
     }
 
     fn add_found(&mut self, object: u64, link: u32) {
@@ -140,7 +124,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
             return Some(l);
         }
         if start == self.target {
-            let l = self.new_link(start, None);
+            let l = self.links.push(start, None);
             self.add_found(start, l);
             return Some(l);
         }
@@ -178,7 +162,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
     /// lead to the target, gives a link; otherwise its unseen references are queued.
     fn walk(&mut self, stack: &mut Vec<Block<u64>>, parent: Option<u64>, curr: u64, slot: O::Slot) -> Option<u32> {
         if curr == self.target {
-            let l = self.new_link(curr, None);
+            let l = self.links.push(curr, None);
             self.add_found(curr, l);
             return Some(l);
         }
@@ -198,7 +182,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
                 continue;
             };
             if let Some(next) = self.found(r) {
-                let l = self.new_link(curr, Some(next));
+                let l = self.links.push(curr, Some(next));
                 self.add_found(curr, l);
                 result = Some(l);
                 break;
@@ -251,7 +235,7 @@ impl<O: SearchObjects> AddressPathFinder<O> {
         let next = match self.found.get(&obj) {
             Some(&n) => n,
             None => {
-                let n = self.new_link(obj, Some(curr));
+                let n = self.links.push(obj, Some(curr));
                 self.add_found(obj, n);
                 n
             }
