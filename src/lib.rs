@@ -19,7 +19,8 @@
 //!
 //! Shared by every layer: [`interrupt`] (Ctrl-C cancels the running command),
 //! [`progress`] (progress bars on a terminal) and [`warnings`] (what library code reports
-//! instead of printing: one sink per dump).
+//! instead of printing: one sink per dump), and [`recycle`] (the binary's allocator, which
+//! hands the pages of a freed large array to the next one).
 //!
 //! Beside the layers, for live processes and for moving dumps: [`ipc`] (the runtime's
 //! diagnostics channel), [`ps`] and [`collect`] (list .NET processes, have one write a
@@ -34,6 +35,7 @@ pub mod heap;
 pub mod interrupt;
 pub mod metadata;
 pub mod progress;
+pub mod recycle;
 pub mod registry;
 pub mod render;
 pub mod runtime;

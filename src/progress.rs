@@ -82,6 +82,9 @@ pub struct Usage {
     user_ms: u64,
     sys_ms: u64,
     faults: u64,
+    /// Bytes of large blocks served from recycled pages and from fresh ones
+    /// ([`crate::recycle::stats`]).
+    recycled: (u64, u64),
 }
 
 impl Usage {
@@ -92,7 +95,7 @@ impl Usage {
             let mut r: libc::rusage = unsafe { std::mem::zeroed() };
             if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) } == 0 {
                 let ms = |t: libc::timeval| (t.tv_sec as u64).saturating_mul(1000).saturating_add(t.tv_usec as u64 / 1000);
-                return Usage { user_ms: ms(r.ru_utime), sys_ms: ms(r.ru_stime), faults: r.ru_minflt as u64 };
+                return Usage { user_ms: ms(r.ru_utime), sys_ms: ms(r.ru_stime), faults: r.ru_minflt as u64, recycled: crate::recycle::stats() };
             }
         }
         Usage::default()
@@ -101,11 +104,14 @@ impl Usage {
     /// What was used since `start`, as printed after a phase's wall time.
     pub fn since(start: Usage) -> String {
         let now = Usage::now();
+        let mb = |now: u64, then: u64| now.saturating_sub(then) >> 20;
         format!(
-            "user {} ms, sys {} ms, {} page faults",
+            "user {} ms, sys {} ms, {} page faults, large blocks {} MB recycled + {} MB fresh",
             now.user_ms.saturating_sub(start.user_ms),
             now.sys_ms.saturating_sub(start.sys_ms),
-            now.faults.saturating_sub(start.faults)
+            now.faults.saturating_sub(start.faults),
+            mb(now.recycled.0, start.recycled.0),
+            mb(now.recycled.1, start.recycled.1)
         )
     }
 }

@@ -10,8 +10,9 @@
 //! with the rare object of 4 GB or more in a side table): 16 bytes an object. The build
 //! walks the heap once in parallel, each segment into anonymous scratch memory sized for
 //! the most objects it can hold (untouched pages cost nothing), then copies the segments
-//! into arrays of the final size, unmapping each scratch once copied, so the peak stays
-//! near the table's size; when no scratch can be mapped it walks twice (count, then fill
+//! into arrays of the final size, freeing each scratch once copied (the binary's allocator
+//! moves its pages under the arrays' next parts: [`crate::recycle`]), so the peak stays
+//! near the table's size; when no scratch can be had it walks twice (count, then fill
 //! in place).
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
@@ -84,6 +85,43 @@ pub struct ObjectGraph {
     /// ([`ObjectGraph::holds_pointers`]).
     pointer_bits: OnceLock<Vec<u64>>,
     warnings: Vec<WalkWarning>,
+}
+
+/// Scratch memory for the object walk: `len` bytes, page-aligned, from the global
+/// allocator (not mapped by itself: the binary's allocator hands its pages on once freed,
+/// see [`crate::recycle`]); pages never written cost nothing.
+struct Scratch {
+    ptr: std::ptr::NonNull<u8>,
+    layout: std::alloc::Layout,
+}
+
+// SAFETY: plain memory owned by the value; the walk writes it from one thread at a time.
+unsafe impl Send for Scratch {}
+unsafe impl Sync for Scratch {}
+
+impl Scratch {
+    /// `None` when the block cannot be had (a damaged segment's length).
+    fn new(len: usize) -> Option<Scratch> {
+        let layout = std::alloc::Layout::from_size_align(len.max(1), 4096).ok()?;
+        // SAFETY: a non-zero size.
+        let ptr = std::ptr::NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+        Some(Scratch { ptr, layout })
+    }
+
+    fn ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn len(&self) -> usize {
+        self.layout.size()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) }
+    }
 }
 
 /// Where the references of an object are read: the graph's edge arrays, or the dump
@@ -423,16 +461,16 @@ impl ObjectGraph {
     }
 
     /// The object table in one parallel walk: each segment's objects go to scratch memory
-    /// of its own, mapped anonymously for the most objects the segment can hold (pages
+    /// of its own, a block for the most objects the segment can hold (pages
     /// the walk does not reach cost nothing), then are copied to arrays of the final
     /// size, each segment's scratch given back as soon as it is copied, so the peak stays
-    /// near the table's own size. `None` when the scratch cannot be mapped (a damaged
+    /// near the table's own size. `None` when the scratch cannot be had (a damaged
     /// segment length): [`ObjectGraph::build_in_two_walks`] needs no scratch.
     fn build_in_one_walk(heap: &Heap) -> Result<Option<ObjectGraph>> {
         /// Scratch bytes per object: address, walk type index, size.
         const PER_OBJECT: usize = 16;
         struct Walked {
-            scratch: memmap2::MmapMut,
+            scratch: Scratch,
             count: usize,
             /// MethodTables by the walk's type index.
             mts: Vec<u64>,
@@ -457,17 +495,16 @@ impl ObjectGraph {
             .par_iter()
             .zip(caps.par_iter())
             .map_init(crate::heap::SizeCache::default, |sizes, (seg, &cap)| {
-                let mut scratch = memmap2::MmapMut::map_anon(cap * PER_OBJECT).ok()?;
-                let (a, rest) = scratch.split_at_mut(cap * 8);
-                let (t, z) = rest.split_at_mut(cap * 4);
-                // SAFETY: the mapping is page-aligned, so aligned for u64 and u32, and
-                // every bit pattern is a valid integer; the lengths are the byte counts
-                // divided by the element sizes.
+                let scratch = Scratch::new(cap * PER_OBJECT)?;
+                // SAFETY: the block is page-aligned, so aligned for u64 and u32, and holds
+                // `cap * 16` bytes: three disjoint arrays of `cap` elements. They are only
+                // written before being read (every bit pattern is a valid integer).
                 let (a, t, z) = unsafe {
+                    let p = scratch.ptr();
                     (
-                        std::slice::from_raw_parts_mut(a.as_mut_ptr() as *mut u64, cap),
-                        std::slice::from_raw_parts_mut(t.as_mut_ptr() as *mut u32, cap),
-                        std::slice::from_raw_parts_mut(z.as_mut_ptr() as *mut u32, cap),
+                        std::slice::from_raw_parts_mut(p as *mut u64, cap),
+                        std::slice::from_raw_parts_mut(p.add(cap * 8) as *mut u32, cap),
+                        std::slice::from_raw_parts_mut(p.add(cap * 12) as *mut u32, cap),
                     )
                 };
                 let mut i = 0usize;
@@ -517,7 +554,7 @@ impl ObjectGraph {
             {
                 // SAFETY: as above; `count <= cap` elements were written.
                 let cap = w.scratch.len() / PER_OBJECT;
-                let t = unsafe { std::slice::from_raw_parts(w.scratch.as_ptr().add(cap * 8) as *const u32, w.count) };
+                let t = unsafe { std::slice::from_raw_parts(w.scratch.ptr().add(cap * 8) as *const u32, w.count) };
                 let mut last = u32::MAX;
                 for &k in t {
                     if k != last {
@@ -561,9 +598,19 @@ impl ObjectGraph {
         parts.into_par_iter().for_each(|(scratch, global, a, t, z)| {
             let cap = scratch.len() / PER_OBJECT;
             let count = a.len();
+            // The arrays were allocated while every scratch was still held: their pages
+            // about to be written are swapped for those of the scratch already copied
+            // (page tables moved, no page fault) when the allocator kept them.
+            // SAFETY: integers (any bit pattern is one), each slice within one array,
+            // overwritten whole below.
+            unsafe {
+                crate::recycle::reuse_pages(&mut *a);
+                crate::recycle::reuse_pages(&mut *t);
+                crate::recycle::reuse_pages(&mut *z);
+            }
             // SAFETY: as above; `count <= cap` elements were written by the walk.
             let (sa, st, sz) = unsafe {
-                let p = scratch.as_ptr();
+                let p = scratch.ptr() as *const u8;
                 (
                     std::slice::from_raw_parts(p as *const u64, count),
                     std::slice::from_raw_parts(p.add(cap * 8) as *const u32, count),
@@ -575,7 +622,7 @@ impl ObjectGraph {
             for (to, &k) in t.iter_mut().zip(st) {
                 *to = global.get(k as usize).copied().unwrap_or(0);
             }
-            // The scratch is unmapped here, as soon as it is copied.
+            // The scratch is freed here, as soon as it is copied.
             drop(scratch);
         });
         Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings).map(Some)

@@ -56,11 +56,15 @@ pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Ne
     // A command that draws no bar of its own gets a spinner when it takes a while (on a
     // terminal only: see `progress`).
     let label = format!("{command}: working");
-    match command.as_str() {
+    let done = match command.as_str() {
         "exit" => return Ok(Next::Exit),
-        "sleep" => crate::progress::while_working(&label, || sleep(args, out))?,
-        _ => crate::progress::while_working(&label, || session.execute(line, out))?,
-    }
+        "sleep" => crate::progress::while_working(&label, || sleep(args, out)),
+        _ => crate::progress::while_working(&label, || session.execute(line, out)).map_err(anyhow::Error::from),
+    };
+    // The pages the command's large arrays freed go back to the system: a session between
+    // commands holds only what it keeps.
+    crate::recycle::release();
+    done?;
     Ok(Next::Continue)
 }
 
