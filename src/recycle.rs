@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 pub const MIN: usize = 64 << 10;
 
 /// Most pieces kept at once (a freed piece beyond it is unmapped).
-const PIECES: usize = 2048;
+const PIECES: usize = 4096;
 
 /// The global allocator of the `clrheap` binary (see the module's comment).
 pub struct Recycler;
@@ -150,11 +150,36 @@ impl Pool {
         self.pieces[i] = self.pieces[self.len];
     }
 
-    /// Keeps a resident range (unmapped when the pool is full).
-    fn keep(&mut self, addr: usize, n: usize) {
+    /// Keeps a resident range, joined to the kept pieces it touches (unmapped when the
+    /// pool is full). A joined piece may span several kernel mappings: moving it whole
+    /// needs Linux 6.17 or later, and [`Pool::fill`] moves it in halves otherwise.
+    fn keep(&mut self, mut addr: usize, mut n: usize) {
         if n == 0 {
             return;
         }
+        let mut i = 0;
+        while i < self.len {
+            let (a, len) = self.pieces[i];
+            if a + len == addr {
+                (addr, n) = (a, len + n);
+                self.remove(i);
+            } else if addr + n == a {
+                n += len;
+                self.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        if self.len < PIECES {
+            self.pieces[self.len] = (addr, n);
+            self.len += 1;
+        } else {
+            unmap(addr, n);
+        }
+    }
+
+    /// Keeps a range as a piece of its own (not joined to its neighbours).
+    fn keep_apart(&mut self, addr: usize, n: usize) {
         if self.len < PIECES {
             self.pieces[self.len] = (addr, n);
             self.len += 1;
@@ -176,12 +201,20 @@ impl Pool {
             let moved = unsafe {
                 libc::mremap(addr as *mut libc::c_void, take, take, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, (dst + at) as *mut libc::c_void)
             };
+            if moved == libc::MAP_FAILED {
+                // Spanning kernel mappings (before Linux 6.17): kept as two halves, tried
+                // again; a single page the kernel will not move is given back.
+                let half = (len / 2) & !(page() - 1);
+                if half == 0 {
+                    unmap(addr, len);
+                } else {
+                    self.keep_apart(addr, half);
+                    self.keep_apart(addr + half, len - half);
+                }
+                continue;
+            }
             if len > take {
                 self.keep(addr + take, len - take);
-            }
-            if moved == libc::MAP_FAILED {
-                unmap(addr, take);
-                continue;
             }
             filled(at, take);
             at += take;
