@@ -115,7 +115,9 @@ pub fn bytes_of<T: Plain>(s: &[T]) -> &[u8] {
 /// KiB each, allocated by every worker thread) stay counted as the process's private
 /// memory after their contents moved to a mapped index file or were dropped: hundreds of
 /// MB on a 4 GB heap, at the moment the dominator tree needs the most. Called after such
-/// a release; costs a walk of the allocator's free lists.
+/// a release; costs a walk of the allocator's free lists. (In the `clrheap` binary,
+/// blocks of 64 KiB or more are [`crate::recycle`]'s, which keeps their pages for the
+/// next large block until the command ends; this trims only the C allocator's.)
 pub fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory of glibc's arenas to the system.
