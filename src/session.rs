@@ -227,11 +227,10 @@ impl Session {
                 }
             }
             let mut graph = ObjectGraph::build(&self.heap)?;
-            // Written, then read back mapped: the arrays become page cache (unless the
-            // file was written past it: the arrays are then kept).
+            // Written, then read back mapped: the arrays become page cache.
             if graph.len() >= crate::graph::index::min_objects()
                 && let Some(file) = graph.save(dir)
-                && (!file.in_page_cache() || graph.use_mapped(&file).is_ok())
+                && graph.use_mapped(&file).is_ok()
             {
                 let _ = self.index_parent.set(file.content_hash());
             }
@@ -264,7 +263,6 @@ impl Session {
         let built = Edges::build(&graph, &self.heap)?;
         let edges = built
             .save(dir, parent, graph.len() as u64)
-            .filter(|file| file.in_page_cache())
             .and_then(|file| Edges::from_index(&file, graph.len()).ok())
             .unwrap_or(built);
         graph.set_edges(edges);

@@ -34,7 +34,7 @@ use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -232,11 +232,7 @@ impl IndexDir {
     }
 
     /// Writes the file of `part` (atomically: a temporary file renamed into place) and
-    /// opens it. `sections` are lists of byte slices, each list one section. When the
-    /// part is written past the page cache ([`direct_parts`]), the file goes to the disk
-    /// with `O_DIRECT` from the slices themselves (through a small aligned buffer) and the
-    /// file returned is not in the page cache ([`IndexFile::in_page_cache`]): its caller
-    /// keeps reading its own arrays.
+    /// opens it. `sections` are lists of byte slices, each list one section.
     pub fn write(&self, part: Part, parent: u64, objects: u64, extra: [u64; 4], sections: &[Vec<&[u8]>]) -> Result<IndexFile> {
         if sections.len() > MAX_SECTIONS {
             bail!("too many sections");
@@ -255,44 +251,35 @@ impl IndexDir {
             at = align(at + len);
         }
         let total_len = at;
-        let mut head = Vec::with_capacity(16 * table.len());
-        for &(o, l) in &table {
-            head.extend_from_slice(&o.to_ne_bytes());
-            head.extend_from_slice(&l.to_ne_bytes());
-        }
-        let mut pieces = vec![(HEADER, &head[..])];
-        for (s, &(o, _)) in sections.iter().zip(&table) {
-            let mut pos = o as usize;
-            for p in s {
-                pieces.push((pos, *p));
-                pos += p.len();
-            }
-        }
-        let layout = FileLayout::new(pieces, total_len);
         let progress = Progress::new("writing the index", total_len as u64);
-        let direct = direct_parts().contains(&part) && write_direct(tmp.path(), tmp.as_file(), &layout, &progress)?;
-        if !direct {
-            let file = tmp.as_file();
-            file.set_len(0)?;
-            let (mut at, mut failed) = (0u64, None);
-            layout.visit(0, total_len, |bytes| {
-                for piece in bytes.chunks(WRITE_PIECE) {
-                    if failed.is_none()
-                        && let Err(e) = file.write_all_at(piece, at)
-                    {
-                        failed = Some(e);
-                    }
-                    at += piece.len() as u64;
-                }
-                progress.inc(bytes.len() as u64);
-            });
-            if let Some(e) = failed {
-                return Err(e.into());
+        {
+            // No larger than the pieces: BufWriter passes larger writes through whole.
+            let mut w = std::io::BufWriter::with_capacity(WRITE_PIECE, tmp.as_file());
+            w.write_all(&[0u8; HEADER])?;
+            for &(o, l) in &table {
+                w.write_all(&o.to_ne_bytes())?;
+                w.write_all(&l.to_ne_bytes())?;
             }
-            file.set_len(total_len as u64)?;
+            let mut pos = HEADER + 16 * sections.len();
+            for (s, &(o, _)) in sections.iter().zip(&table) {
+                w.write_all(&vec![0u8; o as usize - pos])?;
+                pos = o as usize;
+                for part in s {
+                    for piece in part.chunks(CHUNK) {
+                        for small in piece.chunks(WRITE_PIECE) {
+                            w.write_all(small)?;
+                        }
+                        progress.inc(piece.len() as u64);
+                    }
+                    pos += part.len();
+                }
+            }
+            w.write_all(&vec![0u8; total_len - pos])?;
+            w.flush()?;
         }
         drop(progress);
-        let content_hash = layout.content_hash();
+        let map = Arc::new(unsafe { Mmap::map(tmp.as_file())? });
+        let content_hash = content_hash(&map[HEADER..]);
         let header = Header {
             part: part as u32,
             sections: sections.len() as u32,
@@ -303,166 +290,11 @@ impl IndexDir {
             extra,
         };
         tmp.as_file().write_all_at(&header.encode(), 0)?;
-        let map = Arc::new(unsafe { Mmap::map(tmp.as_file())? });
         let path = self.dir.join(part.file_name());
         let file = tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
         drop(file);
         // The mapping shows the header just written (same file, shared mapping).
-        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect(), in_page_cache: !direct })
-    }
-}
-
-/// The parts written past the page cache (`O_DIRECT`); `CLRHEAP_INDEX_DIRECT` (a comma
-/// list of file names without `.idx`, `none`, `all`) overrides.
-pub fn direct_parts() -> Vec<Part> {
-    const ALL: [Part; 7] = [Part::Objects, Part::Live, Part::Edges, Part::Reverse, Part::Dominators, Part::Findings, Part::Marks];
-    match std::env::var("CLRHEAP_INDEX_DIRECT") {
-        Ok(v) if v == "all" => ALL.to_vec(),
-        Ok(v) => ALL.into_iter().filter(|p| v.split(',').any(|n| n.trim() == p.file_name().trim_end_matches(".idx"))).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// A file's bytes as pieces of memory at their offsets (in order, not overlapping),
-/// zeros between them, `len` bytes in all.
-struct FileLayout<'a> {
-    pieces: Vec<(usize, &'a [u8])>,
-    len: usize,
-}
-
-static ZEROS: [u8; 1 << 16] = [0; 1 << 16];
-
-impl<'a> FileLayout<'a> {
-    fn new(mut pieces: Vec<(usize, &'a [u8])>, len: usize) -> FileLayout<'a> {
-        pieces.retain(|(_, p)| !p.is_empty());
-        debug_assert!(pieces.windows(2).all(|w| w[0].0 + w[0].1.len() <= w[1].0));
-        debug_assert!(pieces.last().is_none_or(|&(o, p)| o + p.len() <= len));
-        FileLayout { pieces, len }
-    }
-
-    /// Hands bytes `start..end` to `f`, in order, as slices of the pieces and of zeros.
-    fn visit(&self, start: usize, end: usize, mut f: impl FnMut(&[u8])) {
-        let mut i = self.pieces.partition_point(|&(o, p)| o + p.len() <= start);
-        let mut at = start;
-        while at < end {
-            let gap_end = match self.pieces.get(i) {
-                Some(&(o, p)) if o <= at => {
-                    let stop = (end - o).min(p.len());
-                    f(&p[at - o..stop]);
-                    at = o + stop;
-                    i += 1;
-                    continue;
-                }
-                Some(&(o, _)) => o.min(end),
-                None => end,
-            };
-            while at < gap_end {
-                let n = (gap_end - at).min(ZEROS.len());
-                f(&ZEROS[..n]);
-                at += n;
-            }
-        }
-    }
-
-    /// Copies bytes `at..at + out.len()` into `out`.
-    fn fill(&self, at: usize, out: &mut [u8]) {
-        let mut pos = 0;
-        self.visit(at, at + out.len(), |b| {
-            out[pos..pos + b.len()].copy_from_slice(b);
-            pos += b.len();
-        });
-    }
-
-    /// The content hash of the file these bytes make ([`content_hash`] of all but the
-    /// header), from memory, chunks in parallel.
-    fn content_hash(&self) -> u64 {
-        let body = self.len.saturating_sub(HEADER);
-        let hashes: Vec<u64> = (0..body.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|k| {
-                let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-                self.visit(HEADER + k * CHUNK, (HEADER + (k + 1) * CHUNK).min(self.len), |b| h.update(b));
-                h.digest()
-            })
-            .collect();
-        xxh3_64(bytes_of(&hashes))
-    }
-}
-
-/// The size of each `O_DIRECT` write, and of the aligned buffer it is made from.
-const DIRECT_PIECE: usize = 4 << 20;
-/// What `O_DIRECT` needs aligned: buffer address, file offset and length.
-const DIRECT_ALIGN: usize = 4096;
-
-/// Writes `layout` to the file at `path` (open as `file`) with `O_DIRECT`, past the page
-/// cache. `Ok(false)` when the file system refuses `O_DIRECT` (tmpfs before Linux 6.6, some
-/// network file systems): nothing useful was written, the caller writes through the
-/// page cache instead.
-fn write_direct(path: &Path, file: &File, layout: &FileLayout, progress: &Progress) -> std::io::Result<bool> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let refused = |e: &std::io::Error| e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::EOPNOTSUPP);
-        let direct = match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path) {
-            Ok(f) => f,
-            Err(e) if refused(&e) => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        let mut buf = AlignedBuf::new(DIRECT_PIECE.min(layout.len.next_multiple_of(DIRECT_ALIGN)).max(DIRECT_ALIGN))?;
-        let mut at = 0;
-        while at < layout.len {
-            let n = (layout.len - at).min(buf.len());
-            let padded = n.next_multiple_of(DIRECT_ALIGN);
-            let out = buf.as_mut();
-            layout.fill(at, &mut out[..n]);
-            out[n..padded].fill(0);
-            match direct.write_all_at(&out[..padded], at as u64) {
-                Ok(()) => {}
-                Err(e) if at == 0 && refused(&e) => return Ok(false),
-                Err(e) => return Err(e),
-            }
-            at += n;
-            progress.inc(n as u64);
-        }
-        // The last write was padded to the alignment.
-        file.set_len(layout.len as u64)?;
-        Ok(true)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (path, file, layout, progress);
-        Ok(false)
-    }
-}
-
-/// A zeroed buffer aligned for `O_DIRECT`.
-struct AlignedBuf {
-    ptr: std::ptr::NonNull<u8>,
-    len: usize,
-}
-
-impl AlignedBuf {
-    fn new(len: usize) -> std::io::Result<AlignedBuf> {
-        let layout = std::alloc::Layout::from_size_align(len, DIRECT_ALIGN).map_err(|_| std::io::ErrorKind::InvalidInput)?;
-        // SAFETY: a non-zero size (at least DIRECT_ALIGN).
-        let ptr = std::ptr::NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or(std::io::ErrorKind::OutOfMemory)?;
-        Ok(AlignedBuf { ptr, len })
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn as_mut(&mut self) -> &mut [u8] {
-        // SAFETY: `len` bytes allocated by `new`, owned by this buffer.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for AlignedBuf {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), std::alloc::Layout::from_size_align_unchecked(self.len, DIRECT_ALIGN)) }
+        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
     }
 }
 
@@ -521,7 +353,7 @@ impl IndexDir {
         let map = Arc::new(map.make_read_only()?);
         let path = self.dir.join(part.file_name());
         tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect(), in_page_cache: true })
+        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
     }
 }
 
@@ -648,7 +480,6 @@ pub struct IndexFile {
     map: Arc<Mmap>,
     header: Header,
     table: Vec<(usize, usize)>,
-    in_page_cache: bool,
 }
 
 impl IndexFile {
@@ -683,14 +514,7 @@ impl IndexFile {
         if content_hash(&map[HEADER..]) != header.content_hash {
             bail!("is damaged (its checksum does not match)");
         }
-        Ok(IndexFile { map, header, table, in_page_cache: true })
-    }
-
-    /// Whether its bytes were just in the page cache (read or written through it); a file
-    /// written past it ([`direct_parts`]) would be read from the disk, so the session that
-    /// wrote it keeps its own arrays.
-    pub fn in_page_cache(&self) -> bool {
-        self.in_page_cache
+        Ok(IndexFile { map, header, table })
     }
 
     /// The file's content hash (the parent of the files made over this object table).
