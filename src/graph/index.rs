@@ -237,6 +237,9 @@ impl IndexDir {
         if sections.len() > MAX_SECTIONS {
             bail!("too many sections");
         }
+        if std::env::var_os("CLRHEAP_EXP_MAPWRITE").is_some() {
+            return self.write_mapped(part, parent, objects, extra, sections);
+        }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.", part.file_name()))
@@ -299,6 +302,34 @@ impl IndexDir {
 }
 
 impl IndexDir {
+    /// [`IndexDir::write`] through a writable mapping of the new file, the pieces copied
+    /// in parallel (page faults on every core, where `write` calls take the file's lock
+    /// one at a time).
+    fn write_mapped(&self, part: Part, parent: u64, objects: u64, extra: [u64; 4], sections: &[Vec<&[u8]>]) -> Result<IndexFile> {
+        const COPY: usize = 1 << 20;
+        let lens: Vec<usize> = sections.iter().map(|s| s.iter().map(|p| p.len()).sum()).collect();
+        let total: u64 = lens.iter().map(|&l| l as u64).sum();
+        self.write_in_place(part, parent, objects, &lens, |out| {
+            let progress = Progress::new("writing the index", total);
+            let mut jobs: Vec<(&mut [u8], &[u8])> = Vec::new();
+            for (dst, pieces) in out.iter_mut().zip(sections) {
+                let mut rest: &mut [u8] = dst;
+                for p in pieces {
+                    for c in p.chunks(COPY) {
+                        let (d, tail) = std::mem::take(&mut rest).split_at_mut(c.len());
+                        jobs.push((d, c));
+                        rest = tail;
+                    }
+                }
+            }
+            jobs.into_par_iter().for_each(|(d, c)| {
+                d.copy_from_slice(c);
+                progress.inc(c.len() as u64);
+            });
+            Ok(extra)
+        })
+    }
+
     /// Writes the file of `part` in place: its sections (`lens`, in bytes) are
     /// laid out in a new file mapped writable, `fill` writes them (starting from zeros)
     /// and returns the header's part-specific numbers; then the content hash and header
@@ -316,6 +347,27 @@ impl IndexDir {
         if lens.len() > MAX_SECTIONS {
             bail!("too many sections");
         }
+        if std::env::var_os("CLRHEAP_EXP_ANONPLACE").is_some() {
+            let mut bufs: Vec<Vec<u64>> = lens.iter().map(|&l| vec![0u64; l.div_ceil(8)]).collect();
+            let extra = {
+                let mut slices: Vec<&mut [u8]> = bufs
+                    .iter_mut()
+                    .zip(lens)
+                    .map(|(b, &l)| {
+                        // SAFETY: u64 storage seen as bytes.
+                        let bytes = unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut u8, b.len() * 8) };
+                        &mut bytes[..l]
+                    })
+                    .collect();
+                fill(&mut slices)?
+            };
+            let sections: Vec<Vec<&[u8]>> = bufs.iter().zip(lens).map(|(b, &l)| vec![&bytes_of(&b[..])[..l]]).collect();
+            let file = self.write(part, parent, objects, extra, &sections)?;
+            drop(sections);
+            drop(bufs);
+            super::store::release_freed_memory();
+            return Ok(file);
+        }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.", part.file_name()))
@@ -330,6 +382,9 @@ impl IndexDir {
         reserve(tmp.as_file(), at as u64)?;
         // SAFETY: a new private temporary file, mapped once; nobody else writes it.
         let mut map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
+        if std::env::var_os("CLRHEAP_EXP_RANDOM2").is_some() {
+            let _ = map.advise(memmap2::Advice::Random);
+        }
         for (i, &(o, l)) in table.iter().enumerate() {
             map[HEADER + 16 * i..HEADER + 16 * i + 8].copy_from_slice(&o.to_ne_bytes());
             map[HEADER + 16 * i + 8..HEADER + 16 * i + 16].copy_from_slice(&l.to_ne_bytes());
@@ -354,6 +409,106 @@ impl IndexDir {
         let path = self.dir.join(part.file_name());
         tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
+    }
+}
+
+/// A file of the index whose first sections are filled in place, through a writable
+/// mapping, before what the other sections hold is known ([`IndexDir::begin`]); the
+/// others are then appended by [`GrowingFile::finish`], which writes the section table
+/// and header and renames the file into place, as [`IndexDir::write`] does.
+pub struct GrowingFile {
+    tmp: tempfile::NamedTempFile,
+    part: Part,
+    /// Offset and length of each section, once laid out.
+    table: Vec<Option<(u64, u64)>>,
+    /// Where the next section goes.
+    end: usize,
+}
+
+impl IndexDir {
+    /// Starts the file of `part`, of `sections` sections: those of `first` (section
+    /// number, length in bytes) laid out first, with their disk blocks reserved, and
+    /// mapped writable. Returns the file, the mapping (the file's start) and the offset
+    /// of each of `first` in it.
+    pub fn begin(&self, part: Part, sections: usize, first: &[(usize, usize)]) -> Result<(GrowingFile, memmap2::MmapMut, Vec<usize>)> {
+        if sections > MAX_SECTIONS || first.iter().any(|&(k, _)| k >= sections) {
+            bail!("too many sections");
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{}.", part.file_name()))
+            .tempfile_in(&self.dir)
+            .with_context(|| format!("cannot write in {}", self.dir.display()))?;
+        let mut table = vec![None; sections];
+        let mut offsets = Vec::with_capacity(first.len());
+        let mut at = align(HEADER + 16 * sections);
+        for &(k, len) in first {
+            if table[k].is_some() {
+                bail!("section {k} laid out twice");
+            }
+            table[k] = Some((at as u64, len as u64));
+            offsets.push(at);
+            at = align(at.checked_add(len).context("section size")?);
+        }
+        reserve(tmp.as_file(), at as u64)?;
+        // SAFETY: a new private temporary file, mapped once; nobody else writes it.
+        let map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
+        if std::env::var_os("CLRHEAP_EXP_RANDOM").is_some() {
+            let _ = map.advise(memmap2::Advice::Random);
+        }
+        Ok((GrowingFile { tmp, part, table, end: at }, map, offsets))
+    }
+}
+
+impl GrowingFile {
+    /// Appends the sections not laid out yet (`rest`: section number, its pieces), then
+    /// writes the section table, content hash and header and renames the file into
+    /// place; returns it opened. The mapping [`IndexDir::begin`] gave may still be in use
+    /// (read-only): the bytes it covers are not written again.
+    pub fn finish(mut self, dir: &IndexDir, parent: u64, objects: u64, extra: [u64; 4], rest: &[(usize, Vec<&[u8]>)]) -> Result<IndexFile> {
+        let file = self.tmp.as_file();
+        let mut at = self.end;
+        for (k, pieces) in rest {
+            let slot = self.table.get_mut(*k).context("section number")?;
+            if slot.is_some() {
+                bail!("section {k} laid out twice");
+            }
+            let len: usize = pieces.iter().map(|p| p.len()).sum();
+            *slot = Some((at as u64, len as u64));
+            let mut pos = at as u64;
+            for p in pieces {
+                for small in p.chunks(WRITE_PIECE) {
+                    file.write_all_at(small, pos)?;
+                    pos += small.len() as u64;
+                }
+            }
+            at = align(at + len);
+        }
+        let table: Vec<(u64, u64)> = self.table.iter().map(|s| s.context("a section was not written")).collect::<Result<_>>()?;
+        // The end's padding, zeros like the file's.
+        file.set_len(at as u64)?;
+        let mut head = Vec::with_capacity(16 * table.len());
+        for &(o, l) in &table {
+            head.extend_from_slice(&o.to_ne_bytes());
+            head.extend_from_slice(&l.to_ne_bytes());
+        }
+        file.write_all_at(&head, HEADER as u64)?;
+        self.end = at;
+        let map = Arc::new(unsafe { Mmap::map(file)? });
+        let content_hash = content_hash(&map[HEADER..]);
+        let header = Header { part: self.part as u32, sections: table.len() as u32, dump: dir.dump, objects, parent, content_hash, extra };
+        file.write_all_at(&header.encode(), 0)?;
+        let path = dir.dir.join(self.part.file_name());
+        self.tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
+    }
+}
+
+/// Reports that the index's `part` could not be written (a notice; the answer does not
+/// depend on the index).
+pub fn note_unwritten(dir: &IndexDir, part: Part, e: &anyhow::Error) {
+    if e.downcast_ref::<crate::interrupt::Cancelled>().is_none() {
+        dir.warnings.notice(format!("The index's {} could not be written: {e:#}.\n", part.what()));
     }
 }
 
@@ -578,6 +733,13 @@ pub fn bytes<'a, T: Plain>(parts: impl IntoIterator<Item = &'a [T]>) -> Vec<&'a 
     parts.into_iter().map(bytes_of).collect()
 }
 
+/// The object table file's sections made in place ([`ObjectGraph::build_in`]): the
+/// addresses (8 bytes an object), type numbers and sizes (4 bytes), and the file's
+/// section count.
+pub fn object_arrays(objects: usize) -> Option<([(usize, usize); 3], usize)> {
+    Some(([(1, objects.checked_mul(8)?), (2, objects.checked_mul(4)?), (3, objects.checked_mul(4)?)], 8))
+}
+
 // The graph's own parts: the object table, edges and reverse edges.
 use super::{EdgeBlock, Edges, ObjectGraph, ReverseEdges, StartIndex, CHUNK as EDGE_CHUNK};
 use crate::heap::Heap;
@@ -586,12 +748,8 @@ impl ObjectGraph {
     /// Writes the object table; returns the file, over which the graph can be reopened
     /// ([`ObjectGraph::from_index`]).
     pub fn save(&self, dir: &IndexDir) -> Option<IndexFile> {
-        let mts: Vec<u64> = self.types.iter().map(|t| t.mt).collect();
-        let mut pairs: Vec<(u64, u64)> = self.large_sizes.iter().map(|(&id, &size)| (id as u64, size)).collect();
-        pairs.sort_unstable();
-        let large: Vec<u64> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+        let (mts, large, text) = self.object_sections();
         let (spans, lines) = self.starts.parts();
-        let text = self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\0");
         let n = self.len() as u64;
         write_or_note(
             dir,
@@ -610,6 +768,38 @@ impl ObjectGraph {
                 bytes([text.as_bytes()]),
             ],
         )
+    }
+
+    /// The sections of its object table the index file holds; per-object arrays made
+    /// in `file` ([`ObjectGraph::build_in`]) are not written again.
+    fn object_sections(&self) -> (Vec<u64>, Vec<u64>, String) {
+        let mts: Vec<u64> = self.types.iter().map(|t| t.mt).collect();
+        let mut pairs: Vec<(u64, u64)> = self.large_sizes.iter().map(|(&id, &size)| (id as u64, size)).collect();
+        pairs.sort_unstable();
+        let large: Vec<u64> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
+        let text = self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\0");
+        (mts, large, text)
+    }
+
+    /// Completes the object-table file whose per-object arrays the graph was built in
+    /// ([`IndexDir::begin`] with [`object_arrays`]); `None` (a notice) when it cannot.
+    pub fn finish_index(&self, dir: &IndexDir, file: GrowingFile) -> Option<IndexFile> {
+        let (mts, large, text) = self.object_sections();
+        let (spans, lines) = self.starts.parts();
+        let rest = [
+            (0, bytes([&mts[..]])),
+            (4, bytes([&large[..]])),
+            (5, bytes([&spans[..]])),
+            (6, bytes([lines])),
+            (7, bytes([text.as_bytes()])),
+        ];
+        match file.finish(dir, 0, self.len() as u64, [mts.len() as u64, 0, 0, 0], &rest) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                note_unwritten(dir, Part::Objects, &e);
+                None
+            }
+        }
     }
 
     /// The graph of an object-table file; the walk warnings it recorded are reported
