@@ -26,7 +26,13 @@
 //!
 //! **Writing.** To a temporary file in the same directory, then renamed over the old one:
 //! several processes may open the same dump at once, and a mapped file is never changed
-//! under its reader.
+//! under its reader. Three ways: from arrays with `write` ([`IndexDir::write`]: edges,
+//! live set, marks, findings), computed in the file through a writable mapping
+//! ([`IndexDir::write_in_place`]: incoming edges, dominator tree), or both, the big
+//! sections first in place and the small ones appended ([`IndexDir::begin`],
+//! [`GrowingFile::finish`]: the object table, whose per-object arrays the graph's build
+//! fills in the file, so they are not copied into it afterwards). Sections lie in any
+//! order in the file: the section table says where.
 use super::store::{bytes_of, Plain, Store};
 use crate::progress::Progress;
 use crate::warnings::Warnings;
@@ -237,9 +243,6 @@ impl IndexDir {
         if sections.len() > MAX_SECTIONS {
             bail!("too many sections");
         }
-        if std::env::var_os("CLRHEAP_EXP_MAPWRITE").is_some() {
-            return self.write_mapped(part, parent, objects, extra, sections);
-        }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.", part.file_name()))
@@ -302,34 +305,6 @@ impl IndexDir {
 }
 
 impl IndexDir {
-    /// [`IndexDir::write`] through a writable mapping of the new file, the pieces copied
-    /// in parallel (page faults on every core, where `write` calls take the file's lock
-    /// one at a time).
-    fn write_mapped(&self, part: Part, parent: u64, objects: u64, extra: [u64; 4], sections: &[Vec<&[u8]>]) -> Result<IndexFile> {
-        const COPY: usize = 1 << 20;
-        let lens: Vec<usize> = sections.iter().map(|s| s.iter().map(|p| p.len()).sum()).collect();
-        let total: u64 = lens.iter().map(|&l| l as u64).sum();
-        self.write_in_place(part, parent, objects, &lens, |out| {
-            let progress = Progress::new("writing the index", total);
-            let mut jobs: Vec<(&mut [u8], &[u8])> = Vec::new();
-            for (dst, pieces) in out.iter_mut().zip(sections) {
-                let mut rest: &mut [u8] = dst;
-                for p in pieces {
-                    for c in p.chunks(COPY) {
-                        let (d, tail) = std::mem::take(&mut rest).split_at_mut(c.len());
-                        jobs.push((d, c));
-                        rest = tail;
-                    }
-                }
-            }
-            jobs.into_par_iter().for_each(|(d, c)| {
-                d.copy_from_slice(c);
-                progress.inc(c.len() as u64);
-            });
-            Ok(extra)
-        })
-    }
-
     /// Writes the file of `part` in place: its sections (`lens`, in bytes) are
     /// laid out in a new file mapped writable, `fill` writes them (starting from zeros)
     /// and returns the header's part-specific numbers; then the content hash and header
@@ -347,27 +322,6 @@ impl IndexDir {
         if lens.len() > MAX_SECTIONS {
             bail!("too many sections");
         }
-        if std::env::var_os("CLRHEAP_EXP_ANONPLACE").is_some() {
-            let mut bufs: Vec<Vec<u64>> = lens.iter().map(|&l| vec![0u64; l.div_ceil(8)]).collect();
-            let extra = {
-                let mut slices: Vec<&mut [u8]> = bufs
-                    .iter_mut()
-                    .zip(lens)
-                    .map(|(b, &l)| {
-                        // SAFETY: u64 storage seen as bytes.
-                        let bytes = unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut u8, b.len() * 8) };
-                        &mut bytes[..l]
-                    })
-                    .collect();
-                fill(&mut slices)?
-            };
-            let sections: Vec<Vec<&[u8]>> = bufs.iter().zip(lens).map(|(b, &l)| vec![&bytes_of(&b[..])[..l]]).collect();
-            let file = self.write(part, parent, objects, extra, &sections)?;
-            drop(sections);
-            drop(bufs);
-            super::store::release_freed_memory();
-            return Ok(file);
-        }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{}.", part.file_name()))
@@ -382,9 +336,6 @@ impl IndexDir {
         reserve(tmp.as_file(), at as u64)?;
         // SAFETY: a new private temporary file, mapped once; nobody else writes it.
         let mut map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
-        if std::env::var_os("CLRHEAP_EXP_RANDOM2").is_some() {
-            let _ = map.advise(memmap2::Advice::Random);
-        }
         for (i, &(o, l)) in table.iter().enumerate() {
             map[HEADER + 16 * i..HEADER + 16 * i + 8].copy_from_slice(&o.to_ne_bytes());
             map[HEADER + 16 * i + 8..HEADER + 16 * i + 16].copy_from_slice(&l.to_ne_bytes());
@@ -453,9 +404,6 @@ impl IndexDir {
         reserve(tmp.as_file(), at as u64)?;
         // SAFETY: a new private temporary file, mapped once; nobody else writes it.
         let map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
-        if std::env::var_os("CLRHEAP_EXP_RANDOM").is_some() {
-            let _ = map.advise(memmap2::Advice::Random);
-        }
         Ok((GrowingFile { tmp, part, table, end: at }, map, offsets))
     }
 }
@@ -493,7 +441,8 @@ impl GrowingFile {
             head.extend_from_slice(&l.to_ne_bytes());
         }
         file.write_all_at(&head, HEADER as u64)?;
-        self.end = at;
+        // SAFETY: our own temporary file, written only by this process; what is written
+        // below (the header) the mapping shows, as in `write`.
         let map = Arc::new(unsafe { Mmap::map(file)? });
         let content_hash = content_hash(&map[HEADER..]);
         let header = Header { part: self.part as u32, sections: table.len() as u32, dump: dir.dump, objects, parent, content_hash, extra };
@@ -770,8 +719,8 @@ impl ObjectGraph {
         )
     }
 
-    /// The sections of its object table the index file holds; per-object arrays made
-    /// in `file` ([`ObjectGraph::build_in`]) are not written again.
+    /// The object table file's small sections made from the graph: the MethodTables,
+    /// the large sizes (id, size pairs) and the walk's warnings.
     fn object_sections(&self) -> (Vec<u64>, Vec<u64>, String) {
         let mts: Vec<u64> = self.types.iter().map(|t| t.mt).collect();
         let mut pairs: Vec<(u64, u64)> = self.large_sizes.iter().map(|(&id, &size)| (id as u64, size)).collect();

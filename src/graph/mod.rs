@@ -12,7 +12,9 @@
 //! the most objects it can hold (untouched pages cost nothing), then copies the segments
 //! into arrays of the final size, unmapping each scratch once copied, so the peak stays
 //! near the table's size; when no scratch can be mapped it walks twice (count, then fill
-//! in place).
+//! in place). With an index the final arrays are the sections of its object-table file,
+//! mapped writable ([`ObjectGraph::build_in`]): page cache from the start, not private
+//! memory copied into the file afterwards.
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
 //! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
