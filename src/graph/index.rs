@@ -879,3 +879,50 @@ impl ReverseEdges {
         Ok(ReverseEdges { offsets, sources })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_over_a_file(root: &Path) -> IndexDir {
+        let dump = root.join("some.dmp");
+        std::fs::write(&dump, b"not a dump, only an identity").unwrap();
+        IndexDir::in_cache(&root.join("cache"), &dump, Arc::new(Warnings::default())).unwrap()
+    }
+
+    #[test]
+    fn a_file_grown_in_place_reads_back_like_a_written_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = dir_over_a_file(root.path());
+        let big: Vec<u64> = (0..10_000u64).map(|i| i * 3).collect();
+        let (file, mut map, at) = dir.begin(Part::Objects, 3, &[(1, 8 * big.len())]).unwrap();
+        map[at[0]..at[0] + 8 * big.len()].copy_from_slice(bytes_of(&big));
+        let map = map.make_read_only().unwrap();
+        let small: Vec<u32> = vec![7, 8, 9];
+        let opened = file
+            .finish(&dir, 0, 5, [1, 2, 3, 4], &[(2, bytes([&small[..]])), (0, vec![&b"abc"[..], &b"de"[..]])])
+            .unwrap();
+        drop(map);
+        let again = dir.open(Part::Objects, 0).expect("trusted");
+        for f in [&opened, &again] {
+            assert_eq!(f.extra(), [1, 2, 3, 4]);
+            assert_eq!(f.objects(), 5);
+            assert_eq!(&f.section::<u8>(0, None).unwrap()[..], b"abcde");
+            assert_eq!(&f.section::<u64>(1, Some(big.len())).unwrap()[..], &big[..]);
+            assert_eq!(&f.section::<u32>(2, None).unwrap()[..], &small[..]);
+        }
+        assert_eq!(opened.content_hash(), again.content_hash());
+    }
+
+    #[test]
+    fn a_file_grown_in_place_needs_every_section() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = dir_over_a_file(root.path());
+        let (file, _map, _) = dir.begin(Part::Objects, 3, &[(1, 64)]).unwrap();
+        assert!(file.finish(&dir, 0, 0, [0; 4], &[(0, vec![&b"x"[..]])]).is_err());
+        let (file, _map, _) = dir.begin(Part::Objects, 2, &[(1, 64)]).unwrap();
+        assert!(file.finish(&dir, 0, 0, [0; 4], &[(1, vec![&b"x"[..]])]).is_err(), "a section laid out twice");
+        assert!(dir.open(Part::Objects, 0).is_none(), "nothing renamed into place");
+        assert!(dir.begin(Part::Objects, 2, &[(2, 8)]).is_err(), "a section number out of range");
+    }
+}

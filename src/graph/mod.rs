@@ -454,9 +454,9 @@ impl TableArrays {
             TableArrays::Owned(a, t, z) => (a, t, z),
             TableArrays::Mapped(m, n) => {
                 let p = m.map.as_mut_ptr();
-                // SAFETY: `fits` checked that each array lies inside the mapping and is
-                // aligned for its type; `at` are those of distinct sections (the caller's
-                // layout), so the three do not overlap; any bit pattern is an integer.
+                // SAFETY: `fits` checked that each array lies inside the mapping, is
+                // aligned for its type and overlaps neither other; any bit pattern is an
+                // integer.
                 unsafe {
                     (
                         std::slice::from_raw_parts_mut(p.add(m.at[0]) as *mut u64, *n),
