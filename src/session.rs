@@ -226,34 +226,10 @@ impl Session {
                     Err(e) => dir.rejected(Part::Objects, &e),
                 }
             }
-            // The per-object arrays are made in the index's file, mapped writable: page
-            // cache from the start, never private memory copied into a file.
-            let mut growing = None;
-            let mut graph = ObjectGraph::build_in(&self.heap, &mut |objects| {
-                if objects < crate::graph::index::min_objects() {
-                    return None;
-                }
-                let (first, sections) = crate::graph::index::object_arrays(objects)?;
-                match dir.begin(Part::Objects, sections, &first) {
-                    Ok((file, map, at)) => {
-                        growing = Some(file);
-                        Some(crate::graph::TableMemory { map, at: [at[0], at[1], at[2]] })
-                    }
-                    Err(e) => {
-                        crate::graph::index::note_unwritten(dir, Part::Objects, &e);
-                        None
-                    }
-                }
-            })?;
-            // Completed, then read back mapped (the lines of object starts become page
-            // cache too; the arrays already are).
-            let file = match growing {
-                Some(g) if graph.is_mapped() => graph.finish_index(dir, g),
-                // The memory given was not used (it always fits): written from the arrays.
-                Some(_) => graph.save(dir),
-                None => None,
-            };
-            if let Some(file) = file
+            let mut graph = ObjectGraph::build(&self.heap)?;
+            // Written, then read back mapped: the arrays become page cache.
+            if graph.len() >= crate::graph::index::min_objects()
+                && let Some(file) = graph.save(dir)
                 && graph.use_mapped(&file).is_ok()
             {
                 let _ = self.index_parent.set(file.content_hash());

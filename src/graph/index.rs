@@ -26,13 +26,7 @@
 //!
 //! **Writing.** To a temporary file in the same directory, then renamed over the old one:
 //! several processes may open the same dump at once, and a mapped file is never changed
-//! under its reader. Three ways: from arrays with `write` ([`IndexDir::write`]: edges,
-//! live set, marks, findings), computed in the file through a writable mapping
-//! ([`IndexDir::write_in_place`]: incoming edges, dominator tree), or both, the big
-//! sections first in place and the small ones appended ([`IndexDir::begin`],
-//! [`GrowingFile::finish`]: the object table, whose per-object arrays the graph's build
-//! fills in the file, so they are not copied into it afterwards). Sections lie in any
-//! order in the file: the section table says where.
+//! under its reader.
 use super::store::{bytes_of, Plain, Store};
 use crate::progress::Progress;
 use crate::warnings::Warnings;
@@ -363,104 +357,6 @@ impl IndexDir {
     }
 }
 
-/// A file of the index whose first sections are filled in place, through a writable
-/// mapping, before what the other sections hold is known ([`IndexDir::begin`]); the
-/// others are then appended by [`GrowingFile::finish`], which writes the section table
-/// and header and renames the file into place, as [`IndexDir::write`] does.
-pub struct GrowingFile {
-    tmp: tempfile::NamedTempFile,
-    part: Part,
-    /// Offset and length of each section, once laid out.
-    table: Vec<Option<(u64, u64)>>,
-    /// Where the next section goes.
-    end: usize,
-}
-
-impl IndexDir {
-    /// Starts the file of `part`, of `sections` sections: those of `first` (section
-    /// number, length in bytes) laid out first, with their disk blocks reserved, and
-    /// mapped writable. Returns the file, the mapping (the file's start) and the offset
-    /// of each of `first` in it.
-    pub fn begin(&self, part: Part, sections: usize, first: &[(usize, usize)]) -> Result<(GrowingFile, memmap2::MmapMut, Vec<usize>)> {
-        if sections > MAX_SECTIONS || first.iter().any(|&(k, _)| k >= sections) {
-            bail!("too many sections");
-        }
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", part.file_name()))
-            .tempfile_in(&self.dir)
-            .with_context(|| format!("cannot write in {}", self.dir.display()))?;
-        let mut table = vec![None; sections];
-        let mut offsets = Vec::with_capacity(first.len());
-        let mut at = align(HEADER + 16 * sections);
-        for &(k, len) in first {
-            if table[k].is_some() {
-                bail!("section {k} laid out twice");
-            }
-            table[k] = Some((at as u64, len as u64));
-            offsets.push(at);
-            at = align(at.checked_add(len).context("section size")?);
-        }
-        reserve(tmp.as_file(), at as u64)?;
-        // SAFETY: a new private temporary file, mapped once; nobody else writes it.
-        let map = unsafe { memmap2::MmapMut::map_mut(tmp.as_file())? };
-        Ok((GrowingFile { tmp, part, table, end: at }, map, offsets))
-    }
-}
-
-impl GrowingFile {
-    /// Appends the sections not laid out yet (`rest`: section number, its pieces), then
-    /// writes the section table, content hash and header and renames the file into
-    /// place; returns it opened. The mapping [`IndexDir::begin`] gave may still be in use
-    /// (read-only): the bytes it covers are not written again.
-    pub fn finish(mut self, dir: &IndexDir, parent: u64, objects: u64, extra: [u64; 4], rest: &[(usize, Vec<&[u8]>)]) -> Result<IndexFile> {
-        let file = self.tmp.as_file();
-        let mut at = self.end;
-        for (k, pieces) in rest {
-            let slot = self.table.get_mut(*k).context("section number")?;
-            if slot.is_some() {
-                bail!("section {k} laid out twice");
-            }
-            let len: usize = pieces.iter().map(|p| p.len()).sum();
-            *slot = Some((at as u64, len as u64));
-            let mut pos = at as u64;
-            for p in pieces {
-                for small in p.chunks(WRITE_PIECE) {
-                    file.write_all_at(small, pos)?;
-                    pos += small.len() as u64;
-                }
-            }
-            at = align(at + len);
-        }
-        let table: Vec<(u64, u64)> = self.table.iter().map(|s| s.context("a section was not written")).collect::<Result<_>>()?;
-        // The end's padding, zeros like the file's.
-        file.set_len(at as u64)?;
-        let mut head = Vec::with_capacity(16 * table.len());
-        for &(o, l) in &table {
-            head.extend_from_slice(&o.to_ne_bytes());
-            head.extend_from_slice(&l.to_ne_bytes());
-        }
-        file.write_all_at(&head, HEADER as u64)?;
-        // SAFETY: our own temporary file, written only by this process; what is written
-        // below (the header) the mapping shows, as in `write`.
-        let map = Arc::new(unsafe { Mmap::map(file)? });
-        let content_hash = content_hash(&map[HEADER..]);
-        let header = Header { part: self.part as u32, sections: table.len() as u32, dump: dir.dump, objects, parent, content_hash, extra };
-        file.write_all_at(&header.encode(), 0)?;
-        let path = dir.dir.join(self.part.file_name());
-        self.tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
-    }
-}
-
-/// Reports that the index's `part` could not be written (a notice; the answer does not
-/// depend on the index).
-pub fn note_unwritten(dir: &IndexDir, part: Part, e: &anyhow::Error) {
-    if e.downcast_ref::<crate::interrupt::Cancelled>().is_none() {
-        dir.warnings.notice(format!("The index's {} could not be written: {e:#}.\n", part.what()));
-    }
-}
-
 /// [`IndexDir::write_in_place`], reporting a failure as a notice (`None`: the caller
 /// computes in memory instead).
 pub fn write_in_place_or_note(
@@ -682,13 +578,6 @@ pub fn bytes<'a, T: Plain>(parts: impl IntoIterator<Item = &'a [T]>) -> Vec<&'a 
     parts.into_iter().map(bytes_of).collect()
 }
 
-/// The object table file's sections made in place ([`ObjectGraph::build_in`]): the
-/// addresses (8 bytes an object), type numbers and sizes (4 bytes), and the file's
-/// section count.
-pub fn object_arrays(objects: usize) -> Option<([(usize, usize); 3], usize)> {
-    Some(([(1, objects.checked_mul(8)?), (2, objects.checked_mul(4)?), (3, objects.checked_mul(4)?)], 8))
-}
-
 // The graph's own parts: the object table, edges and reverse edges.
 use super::{EdgeBlock, Edges, ObjectGraph, ReverseEdges, StartIndex, CHUNK as EDGE_CHUNK};
 use crate::heap::Heap;
@@ -697,8 +586,12 @@ impl ObjectGraph {
     /// Writes the object table; returns the file, over which the graph can be reopened
     /// ([`ObjectGraph::from_index`]).
     pub fn save(&self, dir: &IndexDir) -> Option<IndexFile> {
-        let (mts, large, text) = self.object_sections();
+        let mts: Vec<u64> = self.types.iter().map(|t| t.mt).collect();
+        let mut pairs: Vec<(u64, u64)> = self.large_sizes.iter().map(|(&id, &size)| (id as u64, size)).collect();
+        pairs.sort_unstable();
+        let large: Vec<u64> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
         let (spans, lines) = self.starts.parts();
+        let text = self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\0");
         let n = self.len() as u64;
         write_or_note(
             dir,
@@ -717,38 +610,6 @@ impl ObjectGraph {
                 bytes([text.as_bytes()]),
             ],
         )
-    }
-
-    /// The object table file's small sections made from the graph: the MethodTables,
-    /// the large sizes (id, size pairs) and the walk's warnings.
-    fn object_sections(&self) -> (Vec<u64>, Vec<u64>, String) {
-        let mts: Vec<u64> = self.types.iter().map(|t| t.mt).collect();
-        let mut pairs: Vec<(u64, u64)> = self.large_sizes.iter().map(|(&id, &size)| (id as u64, size)).collect();
-        pairs.sort_unstable();
-        let large: Vec<u64> = pairs.into_iter().flat_map(|(a, b)| [a, b]).collect();
-        let text = self.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("\0");
-        (mts, large, text)
-    }
-
-    /// Completes the object-table file whose per-object arrays the graph was built in
-    /// ([`IndexDir::begin`] with [`object_arrays`]); `None` (a notice) when it cannot.
-    pub fn finish_index(&self, dir: &IndexDir, file: GrowingFile) -> Option<IndexFile> {
-        let (mts, large, text) = self.object_sections();
-        let (spans, lines) = self.starts.parts();
-        let rest = [
-            (0, bytes([&mts[..]])),
-            (4, bytes([&large[..]])),
-            (5, bytes([&spans[..]])),
-            (6, bytes([lines])),
-            (7, bytes([text.as_bytes()])),
-        ];
-        match file.finish(dir, 0, self.len() as u64, [mts.len() as u64, 0, 0, 0], &rest) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                note_unwritten(dir, Part::Objects, &e);
-                None
-            }
-        }
     }
 
     /// The graph of an object-table file; the walk warnings it recorded are reported
@@ -877,52 +738,5 @@ impl ReverseEdges {
             bail!("a reference is out of range");
         }
         Ok(ReverseEdges { offsets, sources })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dir_over_a_file(root: &Path) -> IndexDir {
-        let dump = root.join("some.dmp");
-        std::fs::write(&dump, b"not a dump, only an identity").unwrap();
-        IndexDir::in_cache(&root.join("cache"), &dump, Arc::new(Warnings::default())).unwrap()
-    }
-
-    #[test]
-    fn a_file_grown_in_place_reads_back_like_a_written_one() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = dir_over_a_file(root.path());
-        let big: Vec<u64> = (0..10_000u64).map(|i| i * 3).collect();
-        let (file, mut map, at) = dir.begin(Part::Objects, 3, &[(1, 8 * big.len())]).unwrap();
-        map[at[0]..at[0] + 8 * big.len()].copy_from_slice(bytes_of(&big));
-        let map = map.make_read_only().unwrap();
-        let small: Vec<u32> = vec![7, 8, 9];
-        let opened = file
-            .finish(&dir, 0, 5, [1, 2, 3, 4], &[(2, bytes([&small[..]])), (0, vec![&b"abc"[..], &b"de"[..]])])
-            .unwrap();
-        drop(map);
-        let again = dir.open(Part::Objects, 0).expect("trusted");
-        for f in [&opened, &again] {
-            assert_eq!(f.extra(), [1, 2, 3, 4]);
-            assert_eq!(f.objects(), 5);
-            assert_eq!(&f.section::<u8>(0, None).unwrap()[..], b"abcde");
-            assert_eq!(&f.section::<u64>(1, Some(big.len())).unwrap()[..], &big[..]);
-            assert_eq!(&f.section::<u32>(2, None).unwrap()[..], &small[..]);
-        }
-        assert_eq!(opened.content_hash(), again.content_hash());
-    }
-
-    #[test]
-    fn a_file_grown_in_place_needs_every_section() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = dir_over_a_file(root.path());
-        let (file, _map, _) = dir.begin(Part::Objects, 3, &[(1, 64)]).unwrap();
-        assert!(file.finish(&dir, 0, 0, [0; 4], &[(0, vec![&b"x"[..]])]).is_err());
-        let (file, _map, _) = dir.begin(Part::Objects, 2, &[(1, 64)]).unwrap();
-        assert!(file.finish(&dir, 0, 0, [0; 4], &[(1, vec![&b"x"[..]])]).is_err(), "a section laid out twice");
-        assert!(dir.open(Part::Objects, 0).is_none(), "nothing renamed into place");
-        assert!(dir.begin(Part::Objects, 2, &[(2, 8)]).is_err(), "a section number out of range");
     }
 }

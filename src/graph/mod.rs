@@ -12,9 +12,7 @@
 //! the most objects it can hold (untouched pages cost nothing), then copies the segments
 //! into arrays of the final size, unmapping each scratch once copied, so the peak stays
 //! near the table's size; when no scratch can be mapped it walks twice (count, then fill
-//! in place). With an index the final arrays are the sections of its object-table file,
-//! mapped writable ([`ObjectGraph::build_in`]): page cache from the start, not private
-//! memory copied into the file afterwards.
+//! in place).
 //!
 //! **Edges** are the references of the object's GCDesc in GCDesc order (exactly what
 //! ClrMD reports, see [`crate::heap::refs`]), followed, for instances of collectible
@@ -415,87 +413,12 @@ pub(crate) fn type_entries(heap: &Heap, mts: &[u64]) -> Vec<TypeEntry> {
         .collect()
 }
 
-/// Memory for the object table's per-object arrays ([`ObjectGraph::build_in`]): a
-/// writable mapping and the byte offsets in it of the addresses (`u64`), type numbers and
-/// sizes (`u32`), each aligned for its type and long enough for the object count.
-pub struct TableMemory {
-    pub map: memmap2::MmapMut,
-    pub at: [usize; 3],
-}
-
-/// The object table's three per-object arrays while they are filled: in private memory,
-/// or in a [`TableMemory`].
-enum TableArrays {
-    Owned(Vec<u64>, Vec<u32>, Vec<u32>),
-    Mapped(TableMemory, usize),
-}
-
-impl TableArrays {
-    /// Arrays for `n` objects, in `memory` when it holds them.
-    fn new(n: usize, memory: Option<TableMemory>) -> TableArrays {
-        match memory {
-            Some(m) if Self::fits(&m, n) => TableArrays::Mapped(m, n),
-            _ => TableArrays::Owned(vec![0; n], vec![0; n], vec![0; n]),
-        }
-    }
-
-    fn fits(m: &TableMemory, n: usize) -> bool {
-        let base = m.map.as_ptr() as usize;
-        let fit = |at: usize, size: usize| {
-            n.checked_mul(size).and_then(|b| b.checked_add(at)).is_some_and(|end| end <= m.map.len()) && base.wrapping_add(at) % size == 0
-        };
-        let apart = |(a, la): (usize, usize), (b, lb): (usize, usize)| a.saturating_add(la) <= b || b.saturating_add(lb) <= a;
-        let spans = [(m.at[0], n.saturating_mul(8)), (m.at[1], n.saturating_mul(4)), (m.at[2], n.saturating_mul(4))];
-        fit(m.at[0], 8) && fit(m.at[1], 4) && fit(m.at[2], 4) && apart(spans[0], spans[1]) && apart(spans[0], spans[2]) && apart(spans[1], spans[2])
-    }
-
-    fn slices_mut(&mut self) -> (&mut [u64], &mut [u32], &mut [u32]) {
-        match self {
-            TableArrays::Owned(a, t, z) => (a, t, z),
-            TableArrays::Mapped(m, n) => {
-                let p = m.map.as_mut_ptr();
-                // SAFETY: `fits` checked that each array lies inside the mapping, is
-                // aligned for its type and overlaps neither other; any bit pattern is an
-                // integer.
-                unsafe {
-                    (
-                        std::slice::from_raw_parts_mut(p.add(m.at[0]) as *mut u64, *n),
-                        std::slice::from_raw_parts_mut(p.add(m.at[1]) as *mut u32, *n),
-                        std::slice::from_raw_parts_mut(p.add(m.at[2]) as *mut u32, *n),
-                    )
-                }
-            }
-        }
-    }
-
-    fn into_stores(self) -> Result<(Store<u64>, Store<u32>, Store<u32>)> {
-        match self {
-            TableArrays::Owned(a, t, z) => Ok((a.into(), t.into(), z.into())),
-            TableArrays::Mapped(m, n) => {
-                let map = std::sync::Arc::new(m.map.make_read_only()?);
-                let (Some(a), Some(t), Some(z)) = (Store::mapped(&map, m.at[0], n), Store::mapped(&map, m.at[1], n), Store::mapped(&map, m.at[2], n)) else {
-                    bail!("the object table's arrays lie outside their mapping");
-                };
-                Ok((a, t, z))
-            }
-        }
-    }
-}
-
 impl ObjectGraph {
     /// Walks the heap and numbers its objects (no edges yet: see [`ObjectGraph::edges`]).
     pub fn build(heap: &Heap) -> Result<ObjectGraph> {
-        Self::build_in(heap, &mut |_| None)
-    }
-
-    /// [`ObjectGraph::build`], the three per-object arrays (addresses, type numbers,
-    /// sizes) made in the memory `memory` gives for the object count, when it gives some
-    /// (a file of the index, mapped writable: the table is then page cache from the
-    /// start, never private memory copied into a file), else in private memory.
-    pub fn build_in(heap: &Heap, memory: &mut dyn FnMut(usize) -> Option<TableMemory>) -> Result<ObjectGraph> {
-        match Self::build_in_one_walk(heap, &mut *memory)? {
+        match Self::build_in_one_walk(heap)? {
             Some(graph) => Ok(graph),
-            None => Self::build_in_two_walks_in(heap, memory),
+            None => Self::build_in_two_walks(heap),
         }
     }
 
@@ -505,7 +428,7 @@ impl ObjectGraph {
     /// size, each segment's scratch given back as soon as it is copied, so the peak stays
     /// near the table's own size. `None` when the scratch cannot be mapped (a damaged
     /// segment length): [`ObjectGraph::build_in_two_walks`] needs no scratch.
-    fn build_in_one_walk(heap: &Heap, memory: &mut dyn FnMut(usize) -> Option<TableMemory>) -> Result<Option<ObjectGraph>> {
+    fn build_in_one_walk(heap: &Heap) -> Result<Option<ObjectGraph>> {
         /// Scratch bytes per object: address, walk type index, size.
         const PER_OBJECT: usize = 16;
         struct Walked {
@@ -621,10 +544,12 @@ impl ObjectGraph {
             base += w.count;
         }
         let types = type_entries(heap, &mts);
-        let mut arrays = TableArrays::new(total, memory(total));
+        let mut addresses = vec![0u64; total];
+        let mut type_ids = vec![0u32; total];
+        let mut sizes = vec![0u32; total];
         let mut parts = Vec::with_capacity(jobs.len());
         {
-            let (mut a, mut t, mut z) = arrays.slices_mut();
+            let (mut a, mut t, mut z) = (&mut addresses[..], &mut type_ids[..], &mut sizes[..]);
             for (scratch, count, global) in jobs {
                 let (a1, a2) = std::mem::take(&mut a).split_at_mut(count);
                 let (t1, t2) = std::mem::take(&mut t).split_at_mut(count);
@@ -653,7 +578,6 @@ impl ObjectGraph {
             // The scratch is unmapped here, as soon as it is copied.
             drop(scratch);
         });
-        let (addresses, type_ids, sizes) = arrays.into_stores()?;
         Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings).map(Some)
     }
 
@@ -661,10 +585,6 @@ impl ObjectGraph {
     /// public so that tests can compare both ways.
     #[doc(hidden)]
     pub fn build_in_two_walks(heap: &Heap) -> Result<ObjectGraph> {
-        Self::build_in_two_walks_in(heap, &mut |_| None)
-    }
-
-    fn build_in_two_walks_in(heap: &Heap, memory: &mut dyn FnMut(usize) -> Option<TableMemory>) -> Result<ObjectGraph> {
         let progress = Progress::new("indexing the heap's objects", 2 * heap.segments.len() as u64);
         // 1. Count every segment's objects and collect their MethodTables (in parallel),
         //    so that the arrays below are allocated once, at their final size, and filled
@@ -710,10 +630,12 @@ impl ObjectGraph {
         let types = type_entries(heap, &mts);
 
         // 3. Walk again, each segment filling its own slice of the arrays.
-        let mut arrays = TableArrays::new(total, memory(total));
+        let mut addresses = vec![0u64; total];
+        let mut type_ids = vec![0u32; total];
+        let mut sizes = vec![0u32; total];
         let mut parts = Vec::with_capacity(counted.len());
         {
-            let (mut a, mut t, mut z) = arrays.slices_mut();
+            let (mut a, mut t, mut z) = (&mut addresses[..], &mut type_ids[..], &mut sizes[..]);
             let mut base = 0usize;
             for (count, _) in &counted {
                 let (a1, a2) = std::mem::take(&mut a).split_at_mut(*count);
@@ -777,14 +699,13 @@ impl ObjectGraph {
             warnings.extend(w);
             large_sizes.extend(large);
         }
-        let (addresses, type_ids, sizes) = arrays.into_stores()?;
         Self::from_table(addresses, type_ids, sizes, large_sizes, types, warnings)
     }
 
     fn from_table(
-        addresses: Store<u64>,
-        type_ids: Store<u32>,
-        sizes: Store<u32>,
+        addresses: Vec<u64>,
+        type_ids: Vec<u32>,
+        sizes: Vec<u32>,
         large_sizes: HashMap<ObjectId, u64>,
         types: Vec<TypeEntry>,
         warnings: Vec<WalkWarning>,
@@ -796,9 +717,9 @@ impl ObjectGraph {
         }
         Ok(ObjectGraph {
             starts: StartIndex::build(&addresses),
-            addresses,
-            type_ids,
-            sizes,
+            addresses: addresses.into(),
+            type_ids: type_ids.into(),
+            sizes: sizes.into(),
             large_sizes,
             types,
             edges: OnceLock::new(),
