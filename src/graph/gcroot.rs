@@ -139,6 +139,7 @@ impl<T: Copy + Default> Block<T> {
 }
 
 /// A set of object ids.
+#[derive(Clone)]
 struct BitSet(Vec<u64>);
 
 impl BitSet {
@@ -172,6 +173,7 @@ impl BitSet {
 /// breadth first over the incoming edges. What a pruned search ([`PathFinder::pruned`])
 /// needs of its target beyond the graph, made once per target: a session keeps the last
 /// one, so a search repeated on the same object does not find them again.
+#[derive(Clone)]
 pub struct Ancestors {
     target: u64,
     set: BitSet,
@@ -182,40 +184,145 @@ impl Ancestors {
     /// The ancestors of `target` (none when it is no object of the graph). `source`
     /// gives the references ([`AncestorChildren`] needs the edges built).
     pub fn find(graph: &ObjectGraph, source: RefSource<'_>, reverse: &ReverseEdges, dependents: &DependentEdges, target: u64) -> Ancestors {
+        Self::find_after(graph, source, reverse, dependents, target, None)
+    }
+
+    /// [`Ancestors::find`], reusing the ancestors of an earlier target (over the same
+    /// graph and handles) when that target reaches this one: they are all ancestors of
+    /// this one too, and every object referencing one of them is one of them, so the
+    /// search backwards from this target stops at them and they are added whole, with
+    /// their children as they were except for the few that reference a new ancestor
+    /// (worked on in place when nothing else holds them). A session's `gcroot` of an
+    /// object after one of an object that references it (down a chain it printed) then
+    /// costs about what the new ancestors cost.
+    pub fn find_after(graph: &ObjectGraph, source: RefSource<'_>, reverse: &ReverseEdges, dependents: &DependentEdges, target: u64, previous: Option<std::sync::Arc<Ancestors>>) -> Ancestors {
+        let bfs = crate::progress::PhaseTimer::start("gcroot: ancestors, breadth first");
         let mut set = BitSet::new(graph.len());
-        if let Some(t) = graph.id_of(target) {
-            set.insert(t);
-            // Breadth first through a queue, so the objects to visit next are known and
-            // their referrer lists are fetched ahead (two misses an object otherwise).
-            let mut queue = vec![t];
-            let mut i = 0;
-            while let Some(&x) = queue.get(i) {
-                if let Some(&ahead) = queue.get(i + 16) {
-                    reverse.prefetch_offsets(ahead);
-                }
-                if let Some(&ahead) = queue.get(i + 8) {
-                    reverse.prefetch_referrers(ahead);
-                }
-                i += 1;
-                for &p in reverse.referrers(x) {
-                    if set.insert(p) {
-                        queue.push(p);
-                    }
-                }
-                if dependents.may_be_secondary(x) {
-                    for p in dependents.primaries(x) {
-                        if set.insert(p) {
-                            queue.push(p);
-                        }
-                    }
-                }
+        let Some(t) = graph.id_of(target) else {
+            return Ancestors { target, set, children: None };
+        };
+        set.insert(t);
+        // Only the objects still to visit: on a big heap far fewer than the ancestors.
+        let mut queue = std::collections::VecDeque::from([t]);
+        let previous = previous.filter(|a| a.set.0.len() == set.0.len() && a.target != target);
+        let start = previous.as_ref().and_then(|a| graph.id_of(a.target)).filter(|_| previous.as_ref().is_some_and(|a| !a.contains(t)));
+        if let (Some(prev), Some(s)) = (previous, start) {
+            // Backwards from the target, not entering the earlier ancestors: those met
+            // are held.
+            let (mut held, mut added) = (Vec::new(), vec![t]);
+            let finished = Self::breadth_first(&mut set, &mut queue, reverse, dependents, Some((&prev.set, &mut held, &mut added)));
+            if finished && set.contains(s) {
+                drop(bfs);
+                let _t = crate::progress::PhaseTimer::start("gcroot: ancestors, added to the earlier target's");
+                let mut a = std::sync::Arc::try_unwrap(prev).unwrap_or_else(|a| (*a).clone());
+                a.target = target;
+                a.add(&mut added, &held, source, dependents);
+                return a;
             }
+            // The earlier target is not reached, or more than a few new ancestors are:
+            // the held ancestors are searched from too.
+            queue.extend(held);
         }
+        Self::breadth_first(&mut set, &mut queue, reverse, dependents, None);
+        drop(bfs);
+        let _t = crate::progress::PhaseTimer::start("gcroot: ancestors' children");
         let children = match source {
             RefSource::Edges(edges) => AncestorChildren::new(&set, edges, dependents),
             _ => None,
         };
         Ancestors { target, set, children }
+    }
+
+    /// Breadth first from `queue` over the incoming edges and dependent handles, adding
+    /// to `set` what it finds; with `hold` (a set, the held list, the added list),
+    /// objects of its set found go to the held list instead of the queue (in the set,
+    /// not searched from), and the others are listed as added too, until there are more
+    /// than [`AncestorChildren::MAX_MOVED`] of them: then it stops, returning false.
+    fn breadth_first(set: &mut BitSet, queue: &mut std::collections::VecDeque<ObjectId>, reverse: &ReverseEdges, dependents: &DependentEdges, hold: Option<(&BitSet, &mut Vec<ObjectId>, &mut Vec<ObjectId>)>) -> bool {
+        // Through a queue, so the objects to visit next are known and their referrer
+        // lists are fetched ahead (two misses an object otherwise).
+        let (restrict, mut held, mut added) = match hold {
+            Some((h, held, added)) => (Some(h), Some(held), Some(added)),
+            None => (None, None, None),
+        };
+        fn found(p: ObjectId, set: &mut BitSet, queue: &mut std::collections::VecDeque<ObjectId>, restrict: Option<&BitSet>, held: Option<&mut Vec<ObjectId>>, added: Option<&mut Vec<ObjectId>>) {
+            if set.insert(p) {
+                match (restrict, held) {
+                    (Some(r), Some(held)) if r.contains(p) => held.push(p),
+                    _ => {
+                        if let Some(added) = added {
+                            added.push(p);
+                        }
+                        queue.push_back(p);
+                    }
+                }
+            }
+        }
+        while let Some(x) = queue.pop_front() {
+            if added.as_ref().is_some_and(|a| a.len() > AncestorChildren::MAX_MOVED) {
+                queue.push_front(x);
+                return false;
+            }
+            if let Some(&ahead) = queue.get(15) {
+                reverse.prefetch_offsets(ahead);
+            }
+            if let Some(&ahead) = queue.get(7) {
+                reverse.prefetch_referrers(ahead);
+            }
+            for &p in reverse.referrers(x) {
+                found(p, set, queue, restrict, held.as_deref_mut(), added.as_deref_mut());
+            }
+            if dependents.may_be_secondary(x) {
+                for p in dependents.primaries(x) {
+                    found(p, set, queue, restrict, held.as_deref_mut(), added.as_deref_mut());
+                }
+            }
+        }
+        true
+    }
+
+    /// Adds `added` (objects not among them, in any order: sorted here) to the
+    /// ancestors; `changed` are ancestors already that reference one of them (their
+    /// children are computed again, as are the added ones').
+    fn add(&mut self, added: &mut [ObjectId], changed: &[ObjectId], source: RefSource<'_>, dependents: &DependentEdges) {
+        added.sort_unstable();
+        let edges = match source {
+            RefSource::Edges(edges) => Some(edges),
+            _ => None,
+        };
+        // Each added one below others moves them (a stretch of the array per added
+        // one): past a few, the children are made again in one pass.
+        if let (Some(c), Some(edges), true) = (&mut self.children, edges, added.len() <= AncestorChildren::MAX_MOVED) {
+            // Each earlier ancestor moves up by the added ones below it: from the end,
+            // a stretch at a time.
+            let ranks: Vec<usize> = added.iter().map(|&d| c.rank_below(&self.set, d)).collect();
+            let old = c.child.len();
+            c.child.resize(old + added.len(), AncestorChildren::NONE);
+            let mut end = old;
+            for (k, &r) in ranks.iter().enumerate().rev() {
+                c.child.copy_within(r..end, r + k + 1);
+                end = r;
+            }
+            for &d in added.iter() {
+                self.set.insert(d);
+            }
+            match AncestorChildren::groups(&self.set) {
+                Some(before) if c.child.len() == before.1 => {
+                    c.before = before.0;
+                    for &p in added.iter().chain(changed) {
+                        if let Some(r) = c.rank(&self.set, p) {
+                            c.child[r] = AncestorChildren::only_of(p, &self.set, edges, dependents);
+                        }
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+        for &d in added.iter() {
+            self.set.insert(d);
+        }
+        self.children = edges.and_then(|edges| AncestorChildren::new(&self.set, edges, dependents));
     }
 
     /// The object they lead to.
@@ -245,6 +352,7 @@ impl Ancestors {
 /// reach the target through one field (1.34 M Customers, each through its Referrer, on
 /// the 1 GB big dump): deciding that such an ancestor has nothing to try then reads a
 /// word of this array, not its references.
+#[derive(Clone)]
 struct AncestorChildren {
     /// Ancestors before each group of 8 words of the ancestor bitset.
     before: Vec<u32>,
@@ -256,12 +364,48 @@ struct AncestorChildren {
 impl AncestorChildren {
     const NONE: ObjectId = ObjectId::MAX;
     const MANY: ObjectId = ObjectId::MAX - 1;
+    /// Most ancestors added to earlier ones in place ([`Ancestors::add`]).
+    const MAX_MOVED: usize = 256;
 
     /// From the ancestors and the graph's edges: one pass over the ancestors in id
     /// order, reading their references (streaming through the edge arrays, where a pass
     /// over the incoming edges in the order the ancestors were found jumps about).
     /// `None` when ids could collide with the markers.
     fn new(ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) -> Option<AncestorChildren> {
+        let (before, total) = Self::groups(ancestors)?;
+        // In parallel stretches of the bitmap, each writing its ancestors' children in
+        // rank order into its own stretch of the one array.
+        const WORDS: usize = 8 * 1024;
+        let mut child: Vec<ObjectId> = vec![0; total];
+        let mut stretches = Vec::with_capacity(ancestors.0.len().div_ceil(WORDS));
+        let mut rest = child.as_mut_slice();
+        for k in 0..ancestors.0.len().div_ceil(WORDS) {
+            let start = *before.get(k * WORDS / 8)? as usize;
+            let end = before.get((k + 1) * WORDS / 8).map_or(total, |&b| b as usize);
+            let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(end.checked_sub(start)?);
+            stretches.push(stretch);
+            rest = tail;
+        }
+        ancestors.0.par_chunks(WORDS).zip(stretches).enumerate().for_each(|(k, (words, out))| {
+            let mut slots = out.iter_mut();
+            for (w, &word) in words.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    // Below `MANY` (checked by `groups`): no overflow.
+                    let p = ((k * WORDS + w) * 64) as ObjectId + bits.trailing_zeros();
+                    bits &= bits - 1;
+                    if let Some(slot) = slots.next() {
+                        *slot = Self::only_of(p, ancestors, edges, dependents);
+                    }
+                }
+            }
+        });
+        Some(AncestorChildren { before, child })
+    }
+
+    /// The ancestors before each group of 8 words of `ancestors`, and their number;
+    /// `None` when ids could collide with the markers.
+    fn groups(ancestors: &BitSet) -> Option<(Vec<u32>, usize)> {
         if ancestors.0.len().checked_mul(64)? >= Self::MANY as usize {
             return None;
         }
@@ -271,43 +415,40 @@ impl AncestorChildren {
             before.push(total);
             total = total.checked_add(group.iter().map(|w| w.count_ones()).sum())?;
         }
-        // In parallel stretches of the bitmap, each giving its ancestors' children in
-        // rank order.
-        const WORDS: usize = 8 * 1024;
-        let parts: Vec<Vec<ObjectId>> = ancestors
-            .0
-            .par_chunks(WORDS)
-            .enumerate()
-            .map(|(k, words)| {
-                let mut part = Vec::new();
-                for (w, &word) in words.iter().enumerate() {
-                    let mut bits = word;
-                    while bits != 0 {
-                        // Below `MANY` (checked above): no overflow.
-                        let p = ((k * WORDS + w) * 64) as ObjectId + bits.trailing_zeros();
-                        bits &= bits - 1;
-                        let mut only = Self::NONE;
-                        let mut note = |x: ObjectId| {
-                            if ancestors.contains(x) {
-                                only = if only == Self::NONE { x } else { Self::MANY };
-                            }
-                        };
-                        for &x in edges.references(p) {
-                            note(x);
-                        }
-                        if dependents.may_be_primary(p) {
-                            for x in dependents.secondaries(p) {
-                                note(x);
-                            }
-                        }
-                        part.push(only);
-                    }
-                }
-                part
-            })
-            .collect();
-        let child = parts.concat();
-        (child.len() == total as usize).then_some(AncestorChildren { before, child })
+        Some((before, total as usize))
+    }
+
+    /// Ancestor `p`'s entry: its one reference among `ancestors`, [`Self::NONE`] or
+    /// [`Self::MANY`] (reading its edges and dependent handles).
+    fn only_of(p: ObjectId, ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) -> ObjectId {
+        let mut only = Self::NONE;
+        let mut note = |x: ObjectId| {
+            if ancestors.contains(x) {
+                only = if only == Self::NONE { x } else { Self::MANY };
+            }
+        };
+        for &x in edges.references(p) {
+            note(x);
+        }
+        if dependents.may_be_primary(p) {
+            for x in dependents.secondaries(p) {
+                note(x);
+            }
+        }
+        only
+    }
+
+    /// How many ancestors come before `id` (whether or not it is one); past the end,
+    /// all of them.
+    fn rank_below(&self, ancestors: &BitSet, id: ObjectId) -> usize {
+        let (w, b) = (id as usize / 64, id % 64);
+        let Some(&word) = ancestors.0.get(w) else { return self.child.len() };
+        let group = w / 8;
+        let mut r = self.before.get(group).map_or(0, |&x| x as usize);
+        for x in ancestors.0.get(group * 8..w).unwrap_or(&[]) {
+            r += x.count_ones() as usize;
+        }
+        r + (word & ((1u64 << b) - 1)).count_ones() as usize
     }
 
     /// The rank of ancestor `id` among the ancestors (`None` when it is none).
@@ -401,6 +542,31 @@ impl DependentEdges {
     }
 }
 
+/// What a search over the table leaves for the next one: its stack of blocks, its list
+/// of put-off explorations and its bitsets. A session keeps it between `gcroot`s, so a
+/// search reuses memory it already touched rather than fresh pages (each a page fault:
+/// thousands per search on a big heap, where a big array's blocks alone take megabytes).
+#[derive(Default)]
+pub struct SearchMemory {
+    stack: Vec<Block<ObjectId>>,
+    deferred: Vec<ObjectId>,
+    bitsets: Vec<Vec<u64>>,
+}
+
+impl SearchMemory {
+    /// An empty set of `n` ids, in a kept bitset when there is one.
+    fn bitset(&mut self, n: usize) -> BitSet {
+        match self.bitsets.pop() {
+            Some(mut words) => {
+                words.clear();
+                words.resize(n.div_ceil(64), 0);
+                BitSet(words)
+            }
+            None => BitSet::new(n),
+        }
+    }
+}
+
 /// A link of a chain: an object and the next link towards the target.
 #[derive(Debug, Clone, Copy)]
 struct Link {
@@ -470,6 +636,8 @@ pub struct PathFinder<'g> {
     /// over ([`PathFinder::pruning_stats`]).
     materialized: usize,
     started_over: bool,
+    /// Memory kept for reuse ([`SearchMemory`]): the stack between searches.
+    memory: SearchMemory,
 }
 
 /// The state a pruned search keeps (see [`PathFinder::pruned`]).
@@ -516,7 +684,33 @@ impl<'g> PathFinder<'g> {
             fall_back: false,
             materialized: 0,
             started_over: false,
+            memory: SearchMemory::default(),
         }
+    }
+
+    /// Searches in `memory` (left by an earlier search, [`PathFinder::into_memory`])
+    /// rather than in fresh memory; before [`PathFinder::pruned`] so that its state
+    /// uses it too.
+    pub fn reusing(mut self, mut memory: SearchMemory) -> PathFinder<'g> {
+        let n = self.graph.len();
+        self.seen = memory.bitset(n);
+        self.found_ids = memory.bitset(n);
+        self.memory = memory;
+        self
+    }
+
+    /// The memory this search used, for a later one ([`PathFinder::reusing`]).
+    pub fn into_memory(self) -> SearchMemory {
+        let mut m = self.memory;
+        m.bitsets.push(self.seen.0);
+        m.bitsets.push(self.found_ids.0);
+        if let Some(p) = self.pruning {
+            m.bitsets.push(p.put_off_whole.0);
+            let mut deferred = p.deferred;
+            deferred.clear();
+            m.deferred = deferred;
+        }
+        m
     }
 
     /// Searches only among the objects that can reach the target (found from `reverse`,
@@ -544,9 +738,24 @@ impl<'g> PathFinder<'g> {
         if ancestors.target != self.target || ancestors.set.0.len() != self.graph.len().div_ceil(64) {
             return self.pruned(reverse);
         }
-        let put_off_whole = BitSet::new(self.graph.len());
-        self.pruning = Some(Pruning { reverse, put_off_whole, ancestors, found_outside: false, deferred: Vec::new(), tainted: false, starts: Vec::new() });
+        let put_off_whole = self.memory.bitset(self.graph.len());
+        let mut deferred = std::mem::take(&mut self.memory.deferred);
+        deferred.clear();
+        self.pruning = Some(Pruning { reverse, put_off_whole, ancestors, found_outside: false, deferred, tainted: false, starts: Vec::new() });
         self
+    }
+
+    /// [`PathFinder::pruned`] given the ancestors an earlier search kept: used as they
+    /// are when they are this target's, else as a start when their target reaches this
+    /// one ([`Ancestors::find_after`]; taken over in place when nothing else holds them).
+    pub fn pruned_after(self, reverse: &'g ReverseEdges, kept: Option<std::sync::Arc<Ancestors>>) -> PathFinder<'g> {
+        match kept {
+            Some(a) if a.target == self.target => self.pruned_with(reverse, a),
+            earlier => {
+                let a = Ancestors::find_after(self.graph, self.source, reverse, self.dependents, self.target, earlier);
+                self.pruned_with(reverse, std::sync::Arc::new(a))
+            }
+        }
     }
 
     /// The ancestors a pruned search uses (to keep for a later search of the same target).
@@ -600,11 +809,11 @@ impl<'g> PathFinder<'g> {
     /// `seen`, as the full search would have.
     fn materialize(&mut self) {
         let Some(p) = &mut self.pruning else { return };
-        let deferred = std::mem::take(&mut p.deferred);
+        let mut deferred = std::mem::take(&mut p.deferred);
         self.materialized += 1;
         let mut work: Vec<ObjectId> = Vec::new();
         let mut buf = Vec::new();
-        for x in deferred {
+        for &x in &deferred {
             work.push(x);
             while let Some(y) = work.pop() {
                 if !self.contains_pointers(y) {
@@ -616,6 +825,11 @@ impl<'g> PathFinder<'g> {
                     }
                 }
             }
+        }
+        // Its buffer kept for the explorations put off next.
+        deferred.clear();
+        if let Some(p) = &mut self.pruning {
+            p.deferred = deferred;
         }
     }
 
@@ -652,6 +866,15 @@ impl<'g> PathFinder<'g> {
     }
 
     fn find(&mut self, start: u64) -> Option<u32> {
+        let mut stack = std::mem::take(&mut self.memory.stack);
+        let link = self.find_with(&mut stack, start);
+        stack.clear();
+        self.memory.stack = stack;
+        link
+    }
+
+    /// [`PathFinder::find`] with `stack` (empty) for its blocks.
+    fn find_with(&mut self, stack: &mut Vec<Block<ObjectId>>, start: u64) -> Option<u32> {
         if let Some(&l) = self.found.get(&start) {
             return Some(l);
         }
@@ -673,10 +896,9 @@ impl<'g> PathFinder<'g> {
             }
             return None;
         }
-        let mut stack: Vec<Block<ObjectId>> = Vec::new();
-        if let Some(l) = self.walk(&mut stack, None, id) {
+        if let Some(l) = self.walk(stack, None, id) {
             self.before_release();
-            self.drain(&mut stack);
+            self.drain(stack);
             return Some(l);
         }
         while let Some(top) = stack.len().checked_sub(1) {
@@ -688,7 +910,7 @@ impl<'g> PathFinder<'g> {
                 continue;
             };
             if self.pruning.is_some() {
-                self.prefetch_upcoming(&stack);
+                self.prefetch_upcoming(stack);
             }
             if self.skippable(child) {
                 if let Some(p) = &mut self.pruning {
@@ -697,8 +919,8 @@ impl<'g> PathFinder<'g> {
                 continue;
             }
             let parent = stack[top].object;
-            if let Some(l) = self.walk(&mut stack, Some(parent), child) {
-                return Some(self.cleanup(&mut stack, l, top));
+            if let Some(l) = self.walk(stack, Some(parent), child) {
+                return Some(self.cleanup(stack, l, top));
             }
         }
         None
