@@ -1295,7 +1295,7 @@ mod tests {
             state ^= state << 17;
             state % n.max(1)
         };
-        let (mut compared, mut materialized, mut started_over) = (0usize, 0usize, 0usize);
+        let (mut compared, mut materialized, mut started_over, mut reached) = (0usize, 0usize, 0usize, 0usize);
         for _ in 0..400 {
             let n = 3 + below(30) as usize;
             let lists: Vec<Vec<ObjectId>> = (0..n)
@@ -1318,6 +1318,10 @@ mod tests {
             let edges = g.built_edges().unwrap();
             let reverse = edges.reverse();
             let roots: Vec<u64> = (0..1 + below(10)).map(|_| addr(below(n as u64))).collect();
+            // Targets one after another in one "session": the last one's ancestors and
+            // search memory handed on.
+            let mut previous: Option<std::sync::Arc<Ancestors>> = None;
+            let mut memory = SearchMemory::default();
             for t in 0..n as u64 {
                 let mut full = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t));
                 let mut pruned = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned(&reverse);
@@ -1325,18 +1329,32 @@ mod tests {
                 // (as a session keeps them), whose searches must not change them.
                 let kept = pruned.ancestors().expect("a pruned search has ancestors");
                 let mut again = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned_with(&reverse, kept);
+                // The ancestors found from the last target's are the same as found afresh.
+                let fresh = Ancestors::find(&g, RefSource::Edges(edges), &reverse, &deps, addr(t));
+                if previous.as_ref().is_some_and(|a| fresh.contains(t as ObjectId - 1) && a.target() == addr(t - 1)) {
+                    reached += 1;
+                }
+                let mut chained = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).reusing(memory).pruned_after(&reverse, previous.take());
+                let a = chained.ancestors().expect("a pruned search has ancestors");
+                assert_eq!(a.set.0, fresh.set.0, "graph {lists:?}, deps {pairs:?}, target {t}");
+                let (x, y) = (a.children.as_ref().expect("edges"), fresh.children.as_ref().expect("edges"));
+                assert_eq!((&x.before, &x.child), (&y.before, &y.child), "graph {lists:?}, deps {pairs:?}, target {t}");
+                drop(a);
                 for &r in &roots {
                     let want = full.path_from(r);
                     assert_eq!(pruned.path_from(r), want, "graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
                     assert_eq!(again.path_from(r), want, "kept ancestors: graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
+                    assert_eq!(chained.path_from(r), want, "chained: graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
                     compared += 1;
                 }
+                previous = chained.ancestors();
+                memory = chained.into_memory();
                 let (m, over) = pruned.pruning_stats();
                 materialized += m;
                 started_over += usize::from(over);
             }
         }
-        assert!(compared > 10_000 && materialized > 0 && started_over > 0, "{compared} {materialized} {started_over}");
+        assert!(compared > 10_000 && materialized > 0 && started_over > 0 && reached > 100, "{compared} {materialized} {started_over} {reached}");
     }
 
     #[test]
