@@ -177,6 +177,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         session.edges()?;
         reverse = Some(session.search_reverse_edges()?);
     }
+    let mut filling = None;
     let (mut finder, objects): (Finder, &dyn ObjectTypes) = match (&graph, &bits) {
         (Some(graph), _) => {
             // In the memory the last search left (pages already touched).
@@ -190,7 +191,17 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
                 let kept = session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0.take());
                 finder = finder.pruned_after(reverse, kept);
                 if let Some(a) = finder.ancestors() {
-                    session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0 = Some(a));
+                    session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0 = Some(a.clone()));
+                    // Their children are filled on the other core while the search runs
+                    // (it works out those it needs first itself), until it ends.
+                    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let (graph, roots, until) = (graph.clone(), roots.clone(), stop.clone());
+                    rayon::spawn(move || {
+                        if let Some(edges) = graph.built_edges() {
+                            a.fill_children(edges, roots.dependents(&graph), &until);
+                        }
+                    });
+                    filling = Some(stop);
                 }
             }
             (Finder::Table(finder), &**graph)
@@ -261,6 +272,9 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     drop(search_timer);
+    if let Some(stop) = filling {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     if let Finder::Table(f) = finder {
         let memory = f.into_memory();
         session.with_command_state("gcroot", |k: &mut KeptAncestors| k.1 = memory);

@@ -32,6 +32,7 @@
 use super::{Edges, ObjectGraph, ObjectId, RefSource, ReverseEdges};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Bytes in one block of pending references.
 const BLOCK_BYTES: usize = 32;
@@ -184,7 +185,12 @@ impl Ancestors {
     /// The ancestors of `target` (none when it is no object of the graph). `source`
     /// gives the references ([`AncestorChildren`] needs the edges built).
     pub fn find(graph: &ObjectGraph, source: RefSource<'_>, reverse: &ReverseEdges, dependents: &DependentEdges, target: u64) -> Ancestors {
-        Self::find_after(graph, source, reverse, dependents, target, None)
+        let a = Self::find_after(graph, source, reverse, dependents, target, None);
+        if let (Some(c), RefSource::Edges(edges)) = (&a.children, source) {
+            let _t = crate::progress::PhaseTimer::start("gcroot: ancestors' children");
+            c.fill(&a.set, edges, dependents);
+        }
+        a
     }
 
     /// [`Ancestors::find`], reusing the ancestors of an earlier target (over the same
@@ -195,6 +201,9 @@ impl Ancestors {
     /// (worked on in place when nothing else holds them). A session's `gcroot` of an
     /// object after one of an object that references it (down a chain it printed) then
     /// costs about what the new ancestors cost.
+    ///
+    /// Their children are left to be filled ([`Ancestors::fill_children`], or by the
+    /// search as it needs them).
     pub fn find_after(graph: &ObjectGraph, source: RefSource<'_>, reverse: &ReverseEdges, dependents: &DependentEdges, target: u64, previous: Option<std::sync::Arc<Ancestors>>) -> Ancestors {
         let bfs = crate::progress::PhaseTimer::start("gcroot: ancestors, breadth first");
         let mut set = BitSet::new(graph.len());
@@ -225,12 +234,29 @@ impl Ancestors {
         }
         Self::breadth_first(&mut set, &mut queue, reverse, dependents, None);
         drop(bfs);
-        let _t = crate::progress::PhaseTimer::start("gcroot: ancestors' children");
         let children = match source {
-            RefSource::Edges(edges) => AncestorChildren::new(&set, edges, dependents),
+            RefSource::Edges(_) => AncestorChildren::unfilled(&set),
             _ => None,
         };
         Ancestors { target, set, children }
+    }
+
+    /// Fills the children not known yet ([`AncestorChildren`]), the last ancestors (by
+    /// id) first, until `stop` is set: run beside a search (on the other core), which
+    /// works out those it needs before they are filled itself. Each entry depends only
+    /// on the ancestors, edges and handles, so whoever writes it writes the same value.
+    pub fn fill_children(&self, edges: &Edges, dependents: &DependentEdges, stop: &AtomicBool) {
+        let Some(c) = &self.children else { return };
+        if c.complete.load(Ordering::Relaxed) {
+            return;
+        }
+        for k in (0..c.stretches(&self.set)).rev() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            c.fill_stretch(k, &self.set, edges, dependents);
+        }
+        c.complete.store(true, Ordering::Relaxed);
     }
 
     /// Breadth first from `queue` over the incoming edges and dependent handles, adding
@@ -297,10 +323,13 @@ impl Ancestors {
             // a stretch at a time.
             let ranks: Vec<usize> = added.iter().map(|&d| c.rank_below(&self.set, d)).collect();
             let old = c.child.len();
-            c.child.resize(old + added.len(), AncestorChildren::NONE);
+            c.child.resize_with(old + added.len(), || AtomicU32::new(AncestorChildren::UNKNOWN));
             let mut end = old;
             for (k, &r) in ranks.iter().enumerate().rev() {
-                c.child.copy_within(r..end, r + k + 1);
+                for i in (r..end).rev() {
+                    let v = *c.child[i].get_mut();
+                    *c.child[i + k + 1].get_mut() = v;
+                }
                 end = r;
             }
             for &d in added.iter() {
@@ -311,7 +340,7 @@ impl Ancestors {
                     c.before = before.0;
                     for &p in added.iter().chain(changed) {
                         if let Some(r) = c.rank(&self.set, p) {
-                            c.child[r] = AncestorChildren::only_of(p, &self.set, edges, dependents);
+                            *c.child[r].get_mut() = AncestorChildren::only_of(p, &self.set, edges, dependents);
                         }
                     }
                     return;
@@ -322,7 +351,7 @@ impl Ancestors {
         for &d in added.iter() {
             self.set.insert(d);
         }
-        self.children = edges.and_then(|edges| AncestorChildren::new(&self.set, edges, dependents));
+        self.children = edges.and_then(|_| AncestorChildren::unfilled(&self.set));
     }
 
     /// The object they lead to.
@@ -352,61 +381,80 @@ impl Ancestors {
 /// reach the target through one field (1.34 M Customers, each through its Referrer, on
 /// the 1 GB big dump): deciding that such an ancestor has nothing to try then reads a
 /// word of this array, not its references.
-#[derive(Clone)]
 struct AncestorChildren {
     /// Ancestors before each group of 8 words of the ancestor bitset.
     before: Vec<u32>,
-    /// Per ancestor rank: the child's id, [`AncestorChildren::NONE`] or
-    /// [`AncestorChildren::MANY`].
-    child: Vec<ObjectId>,
+    /// Per ancestor rank: the child's id, [`AncestorChildren::NONE`],
+    /// [`AncestorChildren::MANY`] or, not worked out yet, [`AncestorChildren::UNKNOWN`].
+    child: Vec<AtomicU32>,
+    /// Every entry is known.
+    complete: AtomicBool,
+}
+
+impl Clone for AncestorChildren {
+    fn clone(&self) -> AncestorChildren {
+        AncestorChildren {
+            before: self.before.clone(),
+            child: self.child.iter().map(|c| AtomicU32::new(c.load(Ordering::Relaxed))).collect(),
+            complete: AtomicBool::new(self.complete.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl AncestorChildren {
     const NONE: ObjectId = ObjectId::MAX;
     const MANY: ObjectId = ObjectId::MAX - 1;
+    const UNKNOWN: ObjectId = ObjectId::MAX - 2;
     /// Most ancestors added to earlier ones in place ([`Ancestors::add`]).
     const MAX_MOVED: usize = 256;
+    /// Words of the ancestor bitset in a stretch filled at once.
+    const WORDS: usize = 8 * 1024;
 
-    /// From the ancestors and the graph's edges: one pass over the ancestors in id
-    /// order, reading their references (streaming through the edge arrays, where a pass
-    /// over the incoming edges in the order the ancestors were found jumps about).
-    /// `None` when ids could collide with the markers.
-    fn new(ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) -> Option<AncestorChildren> {
+    /// For the ancestors, every entry unknown; `None` when ids could collide with the
+    /// markers.
+    fn unfilled(ancestors: &BitSet) -> Option<AncestorChildren> {
         let (before, total) = Self::groups(ancestors)?;
-        // In parallel stretches of the bitmap, each writing its ancestors' children in
-        // rank order into its own stretch of the one array.
-        const WORDS: usize = 8 * 1024;
-        let mut child: Vec<ObjectId> = vec![0; total];
-        let mut stretches = Vec::with_capacity(ancestors.0.len().div_ceil(WORDS));
-        let mut rest = child.as_mut_slice();
-        for k in 0..ancestors.0.len().div_ceil(WORDS) {
-            let start = *before.get(k * WORDS / 8)? as usize;
-            let end = before.get((k + 1) * WORDS / 8).map_or(total, |&b| b as usize);
-            let (stretch, tail) = std::mem::take(&mut rest).split_at_mut(end.checked_sub(start)?);
-            stretches.push(stretch);
-            rest = tail;
-        }
-        ancestors.0.par_chunks(WORDS).zip(stretches).enumerate().for_each(|(k, (words, out))| {
-            let mut slots = out.iter_mut();
-            for (w, &word) in words.iter().enumerate() {
-                let mut bits = word;
-                while bits != 0 {
-                    // Below `MANY` (checked by `groups`): no overflow.
-                    let p = ((k * WORDS + w) * 64) as ObjectId + bits.trailing_zeros();
-                    bits &= bits - 1;
-                    if let Some(slot) = slots.next() {
-                        *slot = Self::only_of(p, ancestors, edges, dependents);
-                    }
+        let child = (0..total).map(|_| AtomicU32::new(Self::UNKNOWN)).collect();
+        Some(AncestorChildren { before, child, complete: AtomicBool::new(false) })
+    }
+
+    /// Fills every entry not known yet, in parallel stretches of the bitmap: one pass
+    /// over the ancestors in id order, reading their references (streaming through the
+    /// edge arrays, where a pass over the incoming edges in the order the ancestors were
+    /// found jumps about).
+    fn fill(&self, ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) {
+        (0..self.stretches(ancestors)).into_par_iter().for_each(|k| self.fill_stretch(k, ancestors, edges, dependents));
+        self.complete.store(true, Ordering::Relaxed);
+    }
+
+    fn stretches(&self, ancestors: &BitSet) -> usize {
+        ancestors.0.len().div_ceil(Self::WORDS)
+    }
+
+    /// Fills the entries not known yet of stretch `k`'s ancestors.
+    fn fill_stretch(&self, k: usize, ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) {
+        let Some(words) = ancestors.0.chunks(Self::WORDS).nth(k) else { return };
+        let Some(&start) = self.before.get(k * Self::WORDS / 8) else { return };
+        let mut slots = self.child.iter().skip(start as usize);
+        for (w, &word) in words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                // Below `UNKNOWN` (checked by `groups`): no overflow.
+                let p = ((k * Self::WORDS + w) * 64) as ObjectId + bits.trailing_zeros();
+                bits &= bits - 1;
+                if let Some(slot) = slots.next()
+                    && slot.load(Ordering::Relaxed) == Self::UNKNOWN
+                {
+                    slot.store(Self::only_of(p, ancestors, edges, dependents), Ordering::Relaxed);
                 }
             }
-        });
-        Some(AncestorChildren { before, child })
+        }
     }
 
     /// The ancestors before each group of 8 words of `ancestors`, and their number;
     /// `None` when ids could collide with the markers.
     fn groups(ancestors: &BitSet) -> Option<(Vec<u32>, usize)> {
-        if ancestors.0.len().checked_mul(64)? >= Self::MANY as usize {
+        if ancestors.0.len().checked_mul(64)? >= Self::UNKNOWN as usize {
             return None;
         }
         let mut before = Vec::with_capacity(ancestors.0.len().div_ceil(8));
@@ -469,14 +517,29 @@ impl AncestorChildren {
 
     /// For ancestor `id`: `Some(None)` when none of its references is an ancestor,
     /// `Some(Some(c))` when `c` is the only one, `None` when it has more (or is no
-    /// ancestor).
+    /// ancestor). An entry not known yet is worked out (from `edges`; without them,
+    /// `None`) and kept.
     #[inline]
-    fn only(&self, ancestors: &BitSet, id: ObjectId) -> Option<Option<ObjectId>> {
-        match *self.child.get(self.rank(ancestors, id)?)? {
+    fn only(&self, ancestors: &BitSet, id: ObjectId, edges: Option<&Edges>, dependents: &DependentEdges) -> Option<Option<ObjectId>> {
+        let slot = self.child.get(self.rank(ancestors, id)?)?;
+        let mut c = slot.load(Ordering::Relaxed);
+        if c == Self::UNKNOWN {
+            c = Self::only_of(id, ancestors, edges?, dependents);
+            slot.store(c, Ordering::Relaxed);
+        }
+        match c {
             Self::MANY => None,
             Self::NONE => Some(None),
             c => Some(Some(c)),
         }
+    }
+}
+
+/// The edges `source` reads, when it reads them.
+fn edges_of(source: RefSource<'_>) -> Option<&Edges> {
+    match source {
+        RefSource::Edges(edges) => Some(edges),
+        RefSource::Dump(_) => None,
     }
 }
 
@@ -990,7 +1053,7 @@ impl<'g> PathFinder<'g> {
         if let Some(p) = &mut self.pruning
             && !p.found_outside
             && let Some(children) = &p.ancestors.children
-            && let Some(only) = children.only(&p.ancestors.set, curr)
+            && let Some(only) = children.only(&p.ancestors.set, curr, edges_of(self.source), self.dependents)
             && only.is_none_or(|c| self.seen.contains(c) && !self.found_ids.contains(c))
         {
             p.deferred.push(curr);
@@ -1261,12 +1324,12 @@ mod tests {
         let a = Ancestors::find(&g, RefSource::Edges(edges), &reverse, &deps, addr(3));
         assert_eq!((a.target(), a.len()), (addr(3), 5));
         let c = a.children.as_ref().expect("the edges are built");
-        assert_eq!(c.only(&a.set, 0), None, "two ancestor references");
-        assert_eq!(c.only(&a.set, 1), Some(Some(3)));
-        assert_eq!(c.only(&a.set, 2), Some(Some(3)), "4 is no ancestor");
-        assert_eq!(c.only(&a.set, 3), Some(None));
-        assert_eq!(c.only(&a.set, 4), None, "no ancestor");
-        assert_eq!(c.only(&a.set, 5), Some(Some(2)), "through its dependent handle");
+        assert_eq!(c.only(&a.set, 0, None, &deps), None, "two ancestor references");
+        assert_eq!(c.only(&a.set, 1, None, &deps), Some(Some(3)));
+        assert_eq!(c.only(&a.set, 2, None, &deps), Some(Some(3)), "4 is no ancestor");
+        assert_eq!(c.only(&a.set, 3, None, &deps), Some(None));
+        assert_eq!(c.only(&a.set, 4, None, &deps), None, "no ancestor");
+        assert_eq!(c.only(&a.set, 5, None, &deps), Some(Some(2)), "through its dependent handle");
         // Ranks past a group of 8 words: ancestors spread over 1,200 objects.
         let n = 1200;
         let lists: Vec<Vec<ObjectId>> = (0..n).map(|i| if i % 7 == 0 && i + 7 < n { vec![i as ObjectId + 7, 1] } else { vec![] }).collect();
@@ -1279,7 +1342,7 @@ mod tests {
         let c = a.children.as_ref().expect("the edges are built");
         for i in (0..n as ObjectId).step_by(7) {
             let want = if u64::from(i) == last { Some(None) } else { Some(Some(i + 7)) };
-            assert_eq!(c.only(&a.set, i), want, "object {i}");
+            assert_eq!(c.only(&a.set, i, None, &DependentEdges::default()), want, "object {i}");
         }
     }
 
@@ -1337,9 +1400,12 @@ mod tests {
                 let mut chained = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).reusing(memory).pruned_after(&reverse, previous.take());
                 let a = chained.ancestors().expect("a pruned search has ancestors");
                 assert_eq!(a.set.0, fresh.set.0, "graph {lists:?}, deps {pairs:?}, target {t}");
-                let (x, y) = (a.children.as_ref().expect("edges"), fresh.children.as_ref().expect("edges"));
-                assert_eq!((&x.before, &x.child), (&y.before, &y.child), "graph {lists:?}, deps {pairs:?}, target {t}");
-                drop(a);
+                // Half the time filled before the search (as beside it), else worked out by
+                // the search as it needs them and compared after.
+                let fill_first = t % 2 == 0;
+                if fill_first {
+                    a.fill_children(edges, &deps, &AtomicBool::new(false));
+                }
                 for &r in &roots {
                     let want = full.path_from(r);
                     assert_eq!(pruned.path_from(r), want, "graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
@@ -1347,6 +1413,15 @@ mod tests {
                     assert_eq!(chained.path_from(r), want, "chained: graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
                     compared += 1;
                 }
+                let (x, y) = (a.children.as_ref().expect("edges"), fresh.children.as_ref().expect("edges"));
+                for (i, (cx, cy)) in x.child.iter().zip(&y.child).enumerate() {
+                    let (cx, cy) = (cx.load(Ordering::Relaxed), cy.load(Ordering::Relaxed));
+                    assert!(cx == cy || (!fill_first && cx == AncestorChildren::UNKNOWN), "rank {i}: graph {lists:?}, deps {pairs:?}, target {t}");
+                }
+                a.fill_children(edges, &deps, &AtomicBool::new(false));
+                let loads = |c: &AncestorChildren| c.child.iter().map(|v| v.load(Ordering::Relaxed)).collect::<Vec<_>>();
+                assert_eq!((&x.before, loads(x)), (&y.before, loads(y)), "graph {lists:?}, deps {pairs:?}, target {t}");
+                drop(a);
                 previous = chained.ancestors();
                 memory = chained.into_memory();
                 let (m, over) = pruned.pruning_stats();
