@@ -399,20 +399,20 @@ fn thread_cpu() -> Duration {
 /// when it is dropped, prints its label, wall time and the thread's CPU time on standard
 /// error. Does nothing (reads no clock) when [`phases`] is off.
 pub struct PhaseTimer {
-    started: Option<(&'static str, Instant, Duration)>,
+    started: Option<(&'static str, Instant, Duration, Usage)>,
 }
 
 impl PhaseTimer {
     pub fn start(label: &'static str) -> PhaseTimer {
-        PhaseTimer { started: phases().then(|| (label, Instant::now(), thread_cpu())) }
+        PhaseTimer { started: phases().then(|| (label, Instant::now(), thread_cpu(), Usage::now())) }
     }
 }
 
 impl Drop for PhaseTimer {
     fn drop(&mut self) {
-        if let Some((label, wall, cpu)) = self.started.take() {
+        if let Some((label, wall, cpu, usage)) = self.started.take() {
             let cpu = thread_cpu().saturating_sub(cpu);
-            eprintln!("phase: {label}: {:.1} ms (thread cpu {:.1} ms)", wall.elapsed().as_secs_f64() * 1e3, cpu.as_secs_f64() * 1e3);
+            eprintln!("phase: {label}: {:.1} ms (thread cpu {:.1} ms; process {})", wall.elapsed().as_secs_f64() * 1e3, cpu.as_secs_f64() * 1e3, Usage::since(usage));
         }
     }
 }

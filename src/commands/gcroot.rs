@@ -65,7 +65,7 @@
 //! `(conservative scan)` line with the slot as `rsp+offset` (`Sp+` on arm64; they cannot match
 //! dotnet-dump, and a scan may find stale slots).
 use crate::args::{parse_address, CommandArgs, OptionSpec};
-use crate::graph::gcroot::{Ancestors, PathFinder};
+use crate::graph::gcroot::{Ancestors, PathFinder, SearchMemory};
 use crate::graph::gcroot_cold::AddressPathFinder;
 use crate::graph::marks::{ObjectBits, SearchBits};
 use crate::graph::roots::{handle_kind_name, ChainDescriber, ObjectStarts, ObjectTypes, PathItem, StackRootEntry};
@@ -177,20 +177,31 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         session.edges()?;
         reverse = Some(session.search_reverse_edges()?);
     }
+    let mut filling = None;
     let (mut finder, objects): (Finder, &dyn ObjectTypes) = match (&graph, &bits) {
         (Some(graph), _) => {
-            let mut finder = PathFinder::new(graph, graph.ref_source(&session.heap), roots.dependents(graph), target);
+            // In the memory the last search left (pages already touched).
+            let memory = session.with_command_state("gcroot", |k: &mut KeptAncestors| std::mem::take(&mut k.1));
+            let mut finder = PathFinder::new(graph, graph.ref_source(&session.heap), roots.dependents(graph), target).reusing(memory);
             if let Some(reverse) = &reverse {
                 let _t = crate::progress::PhaseTimer::start("gcroot: the target's ancestors");
                 // The last target's ancestors are kept: a search repeated on the same
-                // object does not find them again.
-                let kept = session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0.clone()).filter(|a| a.target() == target);
-                finder = match kept {
-                    Some(a) => finder.pruned_with(reverse, a),
-                    None => finder.pruned(reverse),
-                };
+                // object does not find them again, and one of an object the last target
+                // reaches starts from them (taken, so that they are changed in place).
+                let kept = session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0.take());
+                finder = finder.pruned_after(reverse, kept);
                 if let Some(a) = finder.ancestors() {
-                    session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0 = Some(a));
+                    session.with_command_state("gcroot", |k: &mut KeptAncestors| k.0 = Some(a.clone()));
+                    // Their children are filled on the other core while the search runs
+                    // (it works out those it needs first itself), until it ends.
+                    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let (graph, roots, until) = (graph.clone(), roots.clone(), stop.clone());
+                    rayon::spawn(move || {
+                        if let Some(edges) = graph.built_edges() {
+                            a.fill_children(edges, roots.dependents(&graph), &until);
+                        }
+                    });
+                    filling = Some(stop);
                 }
             }
             (Finder::Table(finder), &**graph)
@@ -261,6 +272,13 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         }
     }
     drop(search_timer);
+    if let Some(stop) = filling {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Finder::Table(f) = finder {
+        let memory = f.into_memory();
+        session.with_command_state("gcroot", |k: &mut KeptAncestors| k.1 = memory);
+    }
     match format {
         Format::Text => writeln!(out, "Found {} unique roots.", thousands(count as u64))?,
         Format::Json => write_json(out, &json!({ "target": hex(target), "roots": records, "unique_roots": count }))?,
@@ -288,9 +306,10 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     Ok(())
 }
 
-/// The ancestors of the last target a pruned search ran for ([`Ancestors`]).
+/// The ancestors of the last target a pruned search ran for ([`Ancestors`]), and the
+/// memory the last search over the table used ([`SearchMemory`]).
 #[derive(Default)]
-struct KeptAncestors(Option<std::sync::Arc<Ancestors>>);
+struct KeptAncestors(Option<std::sync::Arc<Ancestors>>, SearchMemory);
 
 /// The search for root paths: over the object table, or by address without it.
 enum Finder<'a> {

@@ -32,6 +32,7 @@
 use super::{Edges, ObjectGraph, ObjectId, RefSource, ReverseEdges};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Bytes in one block of pending references.
 const BLOCK_BYTES: usize = 32;
@@ -139,6 +140,7 @@ impl<T: Copy + Default> Block<T> {
 }
 
 /// A set of object ids.
+#[derive(Clone)]
 struct BitSet(Vec<u64>);
 
 impl BitSet {
@@ -172,6 +174,7 @@ impl BitSet {
 /// breadth first over the incoming edges. What a pruned search ([`PathFinder::pruned`])
 /// needs of its target beyond the graph, made once per target: a session keeps the last
 /// one, so a search repeated on the same object does not find them again.
+#[derive(Clone)]
 pub struct Ancestors {
     target: u64,
     set: BitSet,
@@ -182,40 +185,173 @@ impl Ancestors {
     /// The ancestors of `target` (none when it is no object of the graph). `source`
     /// gives the references ([`AncestorChildren`] needs the edges built).
     pub fn find(graph: &ObjectGraph, source: RefSource<'_>, reverse: &ReverseEdges, dependents: &DependentEdges, target: u64) -> Ancestors {
+        let a = Self::find_after(graph, source, reverse, dependents, target, None);
+        if let (Some(c), RefSource::Edges(edges)) = (&a.children, source) {
+            let _t = crate::progress::PhaseTimer::start("gcroot: ancestors' children");
+            c.fill(&a.set, edges, dependents);
+        }
+        a
+    }
+
+    /// [`Ancestors::find`], reusing the ancestors of an earlier target (over the same
+    /// graph and handles) when that target reaches this one: they are all ancestors of
+    /// this one too, and every object referencing one of them is one of them, so the
+    /// search backwards from this target stops at them and they are added whole, with
+    /// their children as they were except for the few that reference a new ancestor
+    /// (worked on in place when nothing else holds them). A session's `gcroot` of an
+    /// object after one of an object that references it (down a chain it printed) then
+    /// costs about what the new ancestors cost.
+    ///
+    /// Their children are left to be filled ([`Ancestors::fill_children`], or by the
+    /// search as it needs them).
+    pub fn find_after(graph: &ObjectGraph, source: RefSource<'_>, reverse: &ReverseEdges, dependents: &DependentEdges, target: u64, previous: Option<std::sync::Arc<Ancestors>>) -> Ancestors {
+        let bfs = crate::progress::PhaseTimer::start("gcroot: ancestors, breadth first");
         let mut set = BitSet::new(graph.len());
-        if let Some(t) = graph.id_of(target) {
-            set.insert(t);
-            // Breadth first through a queue, so the objects to visit next are known and
-            // their referrer lists are fetched ahead (two misses an object otherwise).
-            let mut queue = vec![t];
-            let mut i = 0;
-            while let Some(&x) = queue.get(i) {
-                if let Some(&ahead) = queue.get(i + 16) {
-                    reverse.prefetch_offsets(ahead);
-                }
-                if let Some(&ahead) = queue.get(i + 8) {
-                    reverse.prefetch_referrers(ahead);
-                }
-                i += 1;
-                for &p in reverse.referrers(x) {
-                    if set.insert(p) {
-                        queue.push(p);
-                    }
-                }
-                if dependents.may_be_secondary(x) {
-                    for p in dependents.primaries(x) {
-                        if set.insert(p) {
-                            queue.push(p);
+        let Some(t) = graph.id_of(target) else {
+            return Ancestors { target, set, children: None };
+        };
+        set.insert(t);
+        // Only the objects still to visit: on a big heap far fewer than the ancestors.
+        let mut queue = std::collections::VecDeque::from([t]);
+        let previous = previous.filter(|a| a.set.0.len() == set.0.len() && a.target != target);
+        let start = previous.as_ref().and_then(|a| graph.id_of(a.target)).filter(|_| previous.as_ref().is_some_and(|a| !a.contains(t)));
+        if let (Some(prev), Some(s)) = (previous, start) {
+            // Backwards from the target, not entering the earlier ancestors: those met
+            // are held.
+            let (mut held, mut added) = (Vec::new(), vec![t]);
+            let finished = Self::breadth_first(&mut set, &mut queue, reverse, dependents, Some((&prev.set, &mut held, &mut added)));
+            if finished && set.contains(s) {
+                drop(bfs);
+                let _t = crate::progress::PhaseTimer::start("gcroot: ancestors, added to the earlier target's");
+                let mut a = std::sync::Arc::try_unwrap(prev).unwrap_or_else(|a| (*a).clone());
+                a.target = target;
+                a.add(&mut added, &held, source, dependents);
+                return a;
+            }
+            // The earlier target is not reached, or more than a few new ancestors are:
+            // the held ancestors are searched from too.
+            queue.extend(held);
+        }
+        Self::breadth_first(&mut set, &mut queue, reverse, dependents, None);
+        drop(bfs);
+        let children = match source {
+            RefSource::Edges(_) => AncestorChildren::unfilled(&set),
+            _ => None,
+        };
+        Ancestors { target, set, children }
+    }
+
+    /// Fills the children not known yet ([`AncestorChildren`]), the last ancestors (by
+    /// id) first, until `stop` is set: run beside a search (on the other core), which
+    /// works out those it needs before they are filled itself. Each entry depends only
+    /// on the ancestors, edges and handles, so whoever writes it writes the same value.
+    pub fn fill_children(&self, edges: &Edges, dependents: &DependentEdges, stop: &AtomicBool) {
+        let Some(c) = &self.children else { return };
+        if c.complete.load(Ordering::Relaxed) {
+            return;
+        }
+        for k in (0..c.stretches(&self.set)).rev() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            c.fill_stretch(k, &self.set, edges, dependents);
+        }
+        c.complete.store(true, Ordering::Relaxed);
+    }
+
+    /// Breadth first from `queue` over the incoming edges and dependent handles, adding
+    /// to `set` what it finds; with `hold` (a set, the held list, the added list),
+    /// objects of its set found go to the held list instead of the queue (in the set,
+    /// not searched from), and the others are listed as added too, until there are more
+    /// than [`AncestorChildren::MAX_MOVED`] of them: then it stops, returning false.
+    fn breadth_first(set: &mut BitSet, queue: &mut std::collections::VecDeque<ObjectId>, reverse: &ReverseEdges, dependents: &DependentEdges, hold: Option<(&BitSet, &mut Vec<ObjectId>, &mut Vec<ObjectId>)>) -> bool {
+        // Through a queue, so the objects to visit next are known and their referrer
+        // lists are fetched ahead (two misses an object otherwise).
+        let (restrict, mut held, mut added) = match hold {
+            Some((h, held, added)) => (Some(h), Some(held), Some(added)),
+            None => (None, None, None),
+        };
+        fn found(p: ObjectId, set: &mut BitSet, queue: &mut std::collections::VecDeque<ObjectId>, restrict: Option<&BitSet>, held: Option<&mut Vec<ObjectId>>, added: Option<&mut Vec<ObjectId>>) {
+            if set.insert(p) {
+                match (restrict, held) {
+                    (Some(r), Some(held)) if r.contains(p) => held.push(p),
+                    _ => {
+                        if let Some(added) = added {
+                            added.push(p);
                         }
+                        queue.push_back(p);
                     }
                 }
             }
         }
-        let children = match source {
-            RefSource::Edges(edges) => AncestorChildren::new(&set, edges, dependents),
+        while let Some(x) = queue.pop_front() {
+            if added.as_ref().is_some_and(|a| a.len() > AncestorChildren::MAX_MOVED) {
+                queue.push_front(x);
+                return false;
+            }
+            if let Some(&ahead) = queue.get(15) {
+                reverse.prefetch_offsets(ahead);
+            }
+            if let Some(&ahead) = queue.get(7) {
+                reverse.prefetch_referrers(ahead);
+            }
+            for &p in reverse.referrers(x) {
+                found(p, set, queue, restrict, held.as_deref_mut(), added.as_deref_mut());
+            }
+            if dependents.may_be_secondary(x) {
+                for p in dependents.primaries(x) {
+                    found(p, set, queue, restrict, held.as_deref_mut(), added.as_deref_mut());
+                }
+            }
+        }
+        true
+    }
+
+    /// Adds `added` (objects not among them, in any order: sorted here) to the
+    /// ancestors; `changed` are ancestors already that reference one of them (their
+    /// children are computed again, as are the added ones').
+    fn add(&mut self, added: &mut [ObjectId], changed: &[ObjectId], source: RefSource<'_>, dependents: &DependentEdges) {
+        added.sort_unstable();
+        let edges = match source {
+            RefSource::Edges(edges) => Some(edges),
             _ => None,
         };
-        Ancestors { target, set, children }
+        // Each added one below others moves them (a stretch of the array per added
+        // one): past a few, the children are made again in one pass.
+        if let (Some(c), Some(edges), true) = (&mut self.children, edges, added.len() <= AncestorChildren::MAX_MOVED) {
+            // Each earlier ancestor moves up by the added ones below it: from the end,
+            // a stretch at a time.
+            let ranks: Vec<usize> = added.iter().map(|&d| c.rank_below(&self.set, d)).collect();
+            let old = c.child.len();
+            c.child.resize_with(old + added.len(), || AtomicU32::new(AncestorChildren::UNKNOWN));
+            let mut end = old;
+            for (k, &r) in ranks.iter().enumerate().rev() {
+                for i in (r..end).rev() {
+                    let v = *c.child[i].get_mut();
+                    *c.child[i + k + 1].get_mut() = v;
+                }
+                end = r;
+            }
+            for &d in added.iter() {
+                self.set.insert(d);
+            }
+            match AncestorChildren::groups(&self.set) {
+                Some(before) if c.child.len() == before.1 => {
+                    c.before = before.0;
+                    for &p in added.iter().chain(changed) {
+                        if let Some(r) = c.rank(&self.set, p) {
+                            *c.child[r].get_mut() = AncestorChildren::only_of(p, &self.set, edges, dependents);
+                        }
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
+        for &d in added.iter() {
+            self.set.insert(d);
+        }
+        self.children = edges.and_then(|_| AncestorChildren::unfilled(&self.set));
     }
 
     /// The object they lead to.
@@ -248,21 +384,77 @@ impl Ancestors {
 struct AncestorChildren {
     /// Ancestors before each group of 8 words of the ancestor bitset.
     before: Vec<u32>,
-    /// Per ancestor rank: the child's id, [`AncestorChildren::NONE`] or
-    /// [`AncestorChildren::MANY`].
-    child: Vec<ObjectId>,
+    /// Per ancestor rank: the child's id, [`AncestorChildren::NONE`],
+    /// [`AncestorChildren::MANY`] or, not worked out yet, [`AncestorChildren::UNKNOWN`].
+    child: Vec<AtomicU32>,
+    /// Every entry is known.
+    complete: AtomicBool,
+}
+
+impl Clone for AncestorChildren {
+    fn clone(&self) -> AncestorChildren {
+        AncestorChildren {
+            before: self.before.clone(),
+            child: self.child.iter().map(|c| AtomicU32::new(c.load(Ordering::Relaxed))).collect(),
+            complete: AtomicBool::new(self.complete.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl AncestorChildren {
     const NONE: ObjectId = ObjectId::MAX;
     const MANY: ObjectId = ObjectId::MAX - 1;
+    const UNKNOWN: ObjectId = ObjectId::MAX - 2;
+    /// Most ancestors added to earlier ones in place ([`Ancestors::add`]).
+    const MAX_MOVED: usize = 256;
+    /// Words of the ancestor bitset in a stretch filled at once.
+    const WORDS: usize = 8 * 1024;
 
-    /// From the ancestors and the graph's edges: one pass over the ancestors in id
-    /// order, reading their references (streaming through the edge arrays, where a pass
-    /// over the incoming edges in the order the ancestors were found jumps about).
+    /// For the ancestors, every entry unknown; `None` when ids could collide with the
+    /// markers.
+    fn unfilled(ancestors: &BitSet) -> Option<AncestorChildren> {
+        let (before, total) = Self::groups(ancestors)?;
+        let child = (0..total).map(|_| AtomicU32::new(Self::UNKNOWN)).collect();
+        Some(AncestorChildren { before, child, complete: AtomicBool::new(false) })
+    }
+
+    /// Fills every entry not known yet, in parallel stretches of the bitmap: one pass
+    /// over the ancestors in id order, reading their references (streaming through the
+    /// edge arrays, where a pass over the incoming edges in the order the ancestors were
+    /// found jumps about).
+    fn fill(&self, ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) {
+        (0..self.stretches(ancestors)).into_par_iter().for_each(|k| self.fill_stretch(k, ancestors, edges, dependents));
+        self.complete.store(true, Ordering::Relaxed);
+    }
+
+    fn stretches(&self, ancestors: &BitSet) -> usize {
+        ancestors.0.len().div_ceil(Self::WORDS)
+    }
+
+    /// Fills the entries not known yet of stretch `k`'s ancestors.
+    fn fill_stretch(&self, k: usize, ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) {
+        let Some(words) = ancestors.0.chunks(Self::WORDS).nth(k) else { return };
+        let Some(&start) = self.before.get(k * Self::WORDS / 8) else { return };
+        let mut slots = self.child.iter().skip(start as usize);
+        for (w, &word) in words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                // Below `UNKNOWN` (checked by `groups`): no overflow.
+                let p = ((k * Self::WORDS + w) * 64) as ObjectId + bits.trailing_zeros();
+                bits &= bits - 1;
+                if let Some(slot) = slots.next()
+                    && slot.load(Ordering::Relaxed) == Self::UNKNOWN
+                {
+                    slot.store(Self::only_of(p, ancestors, edges, dependents), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// The ancestors before each group of 8 words of `ancestors`, and their number;
     /// `None` when ids could collide with the markers.
-    fn new(ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) -> Option<AncestorChildren> {
-        if ancestors.0.len().checked_mul(64)? >= Self::MANY as usize {
+    fn groups(ancestors: &BitSet) -> Option<(Vec<u32>, usize)> {
+        if ancestors.0.len().checked_mul(64)? >= Self::UNKNOWN as usize {
             return None;
         }
         let mut before = Vec::with_capacity(ancestors.0.len().div_ceil(8));
@@ -271,43 +463,40 @@ impl AncestorChildren {
             before.push(total);
             total = total.checked_add(group.iter().map(|w| w.count_ones()).sum())?;
         }
-        // In parallel stretches of the bitmap, each giving its ancestors' children in
-        // rank order.
-        const WORDS: usize = 8 * 1024;
-        let parts: Vec<Vec<ObjectId>> = ancestors
-            .0
-            .par_chunks(WORDS)
-            .enumerate()
-            .map(|(k, words)| {
-                let mut part = Vec::new();
-                for (w, &word) in words.iter().enumerate() {
-                    let mut bits = word;
-                    while bits != 0 {
-                        // Below `MANY` (checked above): no overflow.
-                        let p = ((k * WORDS + w) * 64) as ObjectId + bits.trailing_zeros();
-                        bits &= bits - 1;
-                        let mut only = Self::NONE;
-                        let mut note = |x: ObjectId| {
-                            if ancestors.contains(x) {
-                                only = if only == Self::NONE { x } else { Self::MANY };
-                            }
-                        };
-                        for &x in edges.references(p) {
-                            note(x);
-                        }
-                        if dependents.may_be_primary(p) {
-                            for x in dependents.secondaries(p) {
-                                note(x);
-                            }
-                        }
-                        part.push(only);
-                    }
-                }
-                part
-            })
-            .collect();
-        let child = parts.concat();
-        (child.len() == total as usize).then_some(AncestorChildren { before, child })
+        Some((before, total as usize))
+    }
+
+    /// Ancestor `p`'s entry: its one reference among `ancestors`, [`Self::NONE`] or
+    /// [`Self::MANY`] (reading its edges and dependent handles).
+    fn only_of(p: ObjectId, ancestors: &BitSet, edges: &Edges, dependents: &DependentEdges) -> ObjectId {
+        let mut only = Self::NONE;
+        let mut note = |x: ObjectId| {
+            if ancestors.contains(x) {
+                only = if only == Self::NONE { x } else { Self::MANY };
+            }
+        };
+        for &x in edges.references(p) {
+            note(x);
+        }
+        if dependents.may_be_primary(p) {
+            for x in dependents.secondaries(p) {
+                note(x);
+            }
+        }
+        only
+    }
+
+    /// How many ancestors come before `id` (whether or not it is one); past the end,
+    /// all of them.
+    fn rank_below(&self, ancestors: &BitSet, id: ObjectId) -> usize {
+        let (w, b) = (id as usize / 64, id % 64);
+        let Some(&word) = ancestors.0.get(w) else { return self.child.len() };
+        let group = w / 8;
+        let mut r = self.before.get(group).map_or(0, |&x| x as usize);
+        for x in ancestors.0.get(group * 8..w).unwrap_or(&[]) {
+            r += x.count_ones() as usize;
+        }
+        r + (word & ((1u64 << b) - 1)).count_ones() as usize
     }
 
     /// The rank of ancestor `id` among the ancestors (`None` when it is none).
@@ -328,14 +517,29 @@ impl AncestorChildren {
 
     /// For ancestor `id`: `Some(None)` when none of its references is an ancestor,
     /// `Some(Some(c))` when `c` is the only one, `None` when it has more (or is no
-    /// ancestor).
+    /// ancestor). An entry not known yet is worked out (from `edges`; without them,
+    /// `None`) and kept.
     #[inline]
-    fn only(&self, ancestors: &BitSet, id: ObjectId) -> Option<Option<ObjectId>> {
-        match *self.child.get(self.rank(ancestors, id)?)? {
+    fn only(&self, ancestors: &BitSet, id: ObjectId, edges: Option<&Edges>, dependents: &DependentEdges) -> Option<Option<ObjectId>> {
+        let slot = self.child.get(self.rank(ancestors, id)?)?;
+        let mut c = slot.load(Ordering::Relaxed);
+        if c == Self::UNKNOWN {
+            c = Self::only_of(id, ancestors, edges?, dependents);
+            slot.store(c, Ordering::Relaxed);
+        }
+        match c {
             Self::MANY => None,
             Self::NONE => Some(None),
             c => Some(Some(c)),
         }
+    }
+}
+
+/// The edges `source` reads, when it reads them.
+fn edges_of(source: RefSource<'_>) -> Option<&Edges> {
+    match source {
+        RefSource::Edges(edges) => Some(edges),
+        RefSource::Dump(_) => None,
     }
 }
 
@@ -398,6 +602,31 @@ impl DependentEdges {
     /// Whether a dependent handle has primary `from` and secondary `to` (addresses).
     pub fn is_link(&self, from: u64, to: u64) -> bool {
         self.addresses.binary_search(&(from, to)).is_ok()
+    }
+}
+
+/// What a search over the table leaves for the next one: its stack of blocks, its list
+/// of put-off explorations and its bitsets. A session keeps it between `gcroot`s, so a
+/// search reuses memory it already touched rather than fresh pages (each a page fault:
+/// thousands per search on a big heap, where a big array's blocks alone take megabytes).
+#[derive(Default)]
+pub struct SearchMemory {
+    stack: Vec<Block<ObjectId>>,
+    deferred: Vec<ObjectId>,
+    bitsets: Vec<Vec<u64>>,
+}
+
+impl SearchMemory {
+    /// An empty set of `n` ids, in a kept bitset when there is one.
+    fn bitset(&mut self, n: usize) -> BitSet {
+        match self.bitsets.pop() {
+            Some(mut words) => {
+                words.clear();
+                words.resize(n.div_ceil(64), 0);
+                BitSet(words)
+            }
+            None => BitSet::new(n),
+        }
     }
 }
 
@@ -470,6 +699,8 @@ pub struct PathFinder<'g> {
     /// over ([`PathFinder::pruning_stats`]).
     materialized: usize,
     started_over: bool,
+    /// Memory kept for reuse ([`SearchMemory`]): the stack between searches.
+    memory: SearchMemory,
 }
 
 /// The state a pruned search keeps (see [`PathFinder::pruned`]).
@@ -516,7 +747,33 @@ impl<'g> PathFinder<'g> {
             fall_back: false,
             materialized: 0,
             started_over: false,
+            memory: SearchMemory::default(),
         }
+    }
+
+    /// Searches in `memory` (left by an earlier search, [`PathFinder::into_memory`])
+    /// rather than in fresh memory; before [`PathFinder::pruned`] so that its state
+    /// uses it too.
+    pub fn reusing(mut self, mut memory: SearchMemory) -> PathFinder<'g> {
+        let n = self.graph.len();
+        self.seen = memory.bitset(n);
+        self.found_ids = memory.bitset(n);
+        self.memory = memory;
+        self
+    }
+
+    /// The memory this search used, for a later one ([`PathFinder::reusing`]).
+    pub fn into_memory(self) -> SearchMemory {
+        let mut m = self.memory;
+        m.bitsets.push(self.seen.0);
+        m.bitsets.push(self.found_ids.0);
+        if let Some(p) = self.pruning {
+            m.bitsets.push(p.put_off_whole.0);
+            let mut deferred = p.deferred;
+            deferred.clear();
+            m.deferred = deferred;
+        }
+        m
     }
 
     /// Searches only among the objects that can reach the target (found from `reverse`,
@@ -544,9 +801,24 @@ impl<'g> PathFinder<'g> {
         if ancestors.target != self.target || ancestors.set.0.len() != self.graph.len().div_ceil(64) {
             return self.pruned(reverse);
         }
-        let put_off_whole = BitSet::new(self.graph.len());
-        self.pruning = Some(Pruning { reverse, put_off_whole, ancestors, found_outside: false, deferred: Vec::new(), tainted: false, starts: Vec::new() });
+        let put_off_whole = self.memory.bitset(self.graph.len());
+        let mut deferred = std::mem::take(&mut self.memory.deferred);
+        deferred.clear();
+        self.pruning = Some(Pruning { reverse, put_off_whole, ancestors, found_outside: false, deferred, tainted: false, starts: Vec::new() });
         self
+    }
+
+    /// [`PathFinder::pruned`] given the ancestors an earlier search kept: used as they
+    /// are when they are this target's, else as a start when their target reaches this
+    /// one ([`Ancestors::find_after`]; taken over in place when nothing else holds them).
+    pub fn pruned_after(self, reverse: &'g ReverseEdges, kept: Option<std::sync::Arc<Ancestors>>) -> PathFinder<'g> {
+        match kept {
+            Some(a) if a.target == self.target => self.pruned_with(reverse, a),
+            earlier => {
+                let a = Ancestors::find_after(self.graph, self.source, reverse, self.dependents, self.target, earlier);
+                self.pruned_with(reverse, std::sync::Arc::new(a))
+            }
+        }
     }
 
     /// The ancestors a pruned search uses (to keep for a later search of the same target).
@@ -600,11 +872,11 @@ impl<'g> PathFinder<'g> {
     /// `seen`, as the full search would have.
     fn materialize(&mut self) {
         let Some(p) = &mut self.pruning else { return };
-        let deferred = std::mem::take(&mut p.deferred);
+        let mut deferred = std::mem::take(&mut p.deferred);
         self.materialized += 1;
         let mut work: Vec<ObjectId> = Vec::new();
         let mut buf = Vec::new();
-        for x in deferred {
+        for &x in &deferred {
             work.push(x);
             while let Some(y) = work.pop() {
                 if !self.contains_pointers(y) {
@@ -616,6 +888,11 @@ impl<'g> PathFinder<'g> {
                     }
                 }
             }
+        }
+        // Its buffer kept for the explorations put off next.
+        deferred.clear();
+        if let Some(p) = &mut self.pruning {
+            p.deferred = deferred;
         }
     }
 
@@ -652,6 +929,15 @@ impl<'g> PathFinder<'g> {
     }
 
     fn find(&mut self, start: u64) -> Option<u32> {
+        let mut stack = std::mem::take(&mut self.memory.stack);
+        let link = self.find_with(&mut stack, start);
+        stack.clear();
+        self.memory.stack = stack;
+        link
+    }
+
+    /// [`PathFinder::find`] with `stack` (empty) for its blocks.
+    fn find_with(&mut self, stack: &mut Vec<Block<ObjectId>>, start: u64) -> Option<u32> {
         if let Some(&l) = self.found.get(&start) {
             return Some(l);
         }
@@ -673,10 +959,9 @@ impl<'g> PathFinder<'g> {
             }
             return None;
         }
-        let mut stack: Vec<Block<ObjectId>> = Vec::new();
-        if let Some(l) = self.walk(&mut stack, None, id) {
+        if let Some(l) = self.walk(stack, None, id) {
             self.before_release();
-            self.drain(&mut stack);
+            self.drain(stack);
             return Some(l);
         }
         while let Some(top) = stack.len().checked_sub(1) {
@@ -688,7 +973,7 @@ impl<'g> PathFinder<'g> {
                 continue;
             };
             if self.pruning.is_some() {
-                self.prefetch_upcoming(&stack);
+                self.prefetch_upcoming(stack);
             }
             if self.skippable(child) {
                 if let Some(p) = &mut self.pruning {
@@ -697,8 +982,8 @@ impl<'g> PathFinder<'g> {
                 continue;
             }
             let parent = stack[top].object;
-            if let Some(l) = self.walk(&mut stack, Some(parent), child) {
-                return Some(self.cleanup(&mut stack, l, top));
+            if let Some(l) = self.walk(stack, Some(parent), child) {
+                return Some(self.cleanup(stack, l, top));
             }
         }
         None
@@ -768,7 +1053,7 @@ impl<'g> PathFinder<'g> {
         if let Some(p) = &mut self.pruning
             && !p.found_outside
             && let Some(children) = &p.ancestors.children
-            && let Some(only) = children.only(&p.ancestors.set, curr)
+            && let Some(only) = children.only(&p.ancestors.set, curr, edges_of(self.source), self.dependents)
             && only.is_none_or(|c| self.seen.contains(c) && !self.found_ids.contains(c))
         {
             p.deferred.push(curr);
@@ -1039,12 +1324,12 @@ mod tests {
         let a = Ancestors::find(&g, RefSource::Edges(edges), &reverse, &deps, addr(3));
         assert_eq!((a.target(), a.len()), (addr(3), 5));
         let c = a.children.as_ref().expect("the edges are built");
-        assert_eq!(c.only(&a.set, 0), None, "two ancestor references");
-        assert_eq!(c.only(&a.set, 1), Some(Some(3)));
-        assert_eq!(c.only(&a.set, 2), Some(Some(3)), "4 is no ancestor");
-        assert_eq!(c.only(&a.set, 3), Some(None));
-        assert_eq!(c.only(&a.set, 4), None, "no ancestor");
-        assert_eq!(c.only(&a.set, 5), Some(Some(2)), "through its dependent handle");
+        assert_eq!(c.only(&a.set, 0, None, &deps), None, "two ancestor references");
+        assert_eq!(c.only(&a.set, 1, None, &deps), Some(Some(3)));
+        assert_eq!(c.only(&a.set, 2, None, &deps), Some(Some(3)), "4 is no ancestor");
+        assert_eq!(c.only(&a.set, 3, None, &deps), Some(None));
+        assert_eq!(c.only(&a.set, 4, None, &deps), None, "no ancestor");
+        assert_eq!(c.only(&a.set, 5, None, &deps), Some(Some(2)), "through its dependent handle");
         // Ranks past a group of 8 words: ancestors spread over 1,200 objects.
         let n = 1200;
         let lists: Vec<Vec<ObjectId>> = (0..n).map(|i| if i % 7 == 0 && i + 7 < n { vec![i as ObjectId + 7, 1] } else { vec![] }).collect();
@@ -1057,7 +1342,7 @@ mod tests {
         let c = a.children.as_ref().expect("the edges are built");
         for i in (0..n as ObjectId).step_by(7) {
             let want = if u64::from(i) == last { Some(None) } else { Some(Some(i + 7)) };
-            assert_eq!(c.only(&a.set, i), want, "object {i}");
+            assert_eq!(c.only(&a.set, i, None, &DependentEdges::default()), want, "object {i}");
         }
     }
 
@@ -1073,7 +1358,7 @@ mod tests {
             state ^= state << 17;
             state % n.max(1)
         };
-        let (mut compared, mut materialized, mut started_over) = (0usize, 0usize, 0usize);
+        let (mut compared, mut materialized, mut started_over, mut reached) = (0usize, 0usize, 0usize, 0usize);
         for _ in 0..400 {
             let n = 3 + below(30) as usize;
             let lists: Vec<Vec<ObjectId>> = (0..n)
@@ -1096,6 +1381,10 @@ mod tests {
             let edges = g.built_edges().unwrap();
             let reverse = edges.reverse();
             let roots: Vec<u64> = (0..1 + below(10)).map(|_| addr(below(n as u64))).collect();
+            // Targets one after another in one "session": the last one's ancestors and
+            // search memory handed on.
+            let mut previous: Option<std::sync::Arc<Ancestors>> = None;
+            let mut memory = SearchMemory::default();
             for t in 0..n as u64 {
                 let mut full = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t));
                 let mut pruned = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned(&reverse);
@@ -1103,18 +1392,44 @@ mod tests {
                 // (as a session keeps them), whose searches must not change them.
                 let kept = pruned.ancestors().expect("a pruned search has ancestors");
                 let mut again = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).pruned_with(&reverse, kept);
+                // The ancestors found from the last target's are the same as found afresh.
+                let fresh = Ancestors::find(&g, RefSource::Edges(edges), &reverse, &deps, addr(t));
+                if previous.as_ref().is_some_and(|a| fresh.contains(t as ObjectId - 1) && a.target() == addr(t - 1)) {
+                    reached += 1;
+                }
+                let mut chained = PathFinder::new(&g, RefSource::Edges(edges), &deps, addr(t)).reusing(memory).pruned_after(&reverse, previous.take());
+                let a = chained.ancestors().expect("a pruned search has ancestors");
+                assert_eq!(a.set.0, fresh.set.0, "graph {lists:?}, deps {pairs:?}, target {t}");
+                // Half the time filled before the search (as beside it), else worked out by
+                // the search as it needs them and compared after.
+                let fill_first = t % 2 == 0;
+                if fill_first {
+                    a.fill_children(edges, &deps, &AtomicBool::new(false));
+                }
                 for &r in &roots {
                     let want = full.path_from(r);
                     assert_eq!(pruned.path_from(r), want, "graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
                     assert_eq!(again.path_from(r), want, "kept ancestors: graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
+                    assert_eq!(chained.path_from(r), want, "chained: graph {lists:?}, deps {pairs:?}, roots {roots:?}, target {t}");
                     compared += 1;
                 }
+                let (x, y) = (a.children.as_ref().expect("edges"), fresh.children.as_ref().expect("edges"));
+                for (i, (cx, cy)) in x.child.iter().zip(&y.child).enumerate() {
+                    let (cx, cy) = (cx.load(Ordering::Relaxed), cy.load(Ordering::Relaxed));
+                    assert!(cx == cy || (!fill_first && cx == AncestorChildren::UNKNOWN), "rank {i}: graph {lists:?}, deps {pairs:?}, target {t}");
+                }
+                a.fill_children(edges, &deps, &AtomicBool::new(false));
+                let loads = |c: &AncestorChildren| c.child.iter().map(|v| v.load(Ordering::Relaxed)).collect::<Vec<_>>();
+                assert_eq!((&x.before, loads(x)), (&y.before, loads(y)), "graph {lists:?}, deps {pairs:?}, target {t}");
+                drop(a);
+                previous = chained.ancestors();
+                memory = chained.into_memory();
                 let (m, over) = pruned.pruning_stats();
                 materialized += m;
                 started_over += usize::from(over);
             }
         }
-        assert!(compared > 10_000 && materialized > 0 && started_over > 0, "{compared} {materialized} {started_over}");
+        assert!(compared > 10_000 && materialized > 0 && started_over > 0 && reached > 100, "{compared} {materialized} {started_over} {reached}");
     }
 
     #[test]
