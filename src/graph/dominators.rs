@@ -317,6 +317,7 @@ impl Dominators {
         //    few numbers later.
         let objects = n - 1;
         let finish = |out_idom: &mut [u32], retained: &mut [u64]| -> Result<(), Cancelled> {
+            let mut clock = crate::progress::PartClock::start();
             for o in 0..out_idom.len().min(retained.len()) {
                 poll(o)?;
                 out_idom[o] = NONE;
@@ -335,6 +336,7 @@ impl Dominators {
                     }
                 }
             }
+            clock.part("dominators: leaves' slots");
             const AHEAD: usize = 16;
             for i in (1..reached).rev() {
                 poll(i)?;
@@ -359,6 +361,7 @@ impl Dominators {
                     }
                 }
             }
+            clock.part("dominators: the others' slots");
             Ok(())
         };
         let reachable = reached - 1 + leaves;
