@@ -16,8 +16,8 @@
 //! blocks go to the system allocator. Nothing is kept that was not resident (`mincore`),
 //! so the process's private memory never exceeds what it held before a free, and kept
 //! pieces are used before any fresh page: the peak is the one the program would reach
-//! anyway. [`release`] gives every kept piece back (the shell calls it after each command,
-//! so an idle prompt holds nothing). `CLRHEAP_RECYCLE=0` turns keeping off (for
+//! anyway. [`release`] gives every kept piece back (the interactive shell calls it after
+//! each command, so an idle prompt holds nothing; a batch of commands keeps them for the next). `CLRHEAP_RECYCLE=0` turns keeping off (for
 //! measurements). The library works with any allocator: without this one the pool stays
 //! empty and [`reuse_pages`] does nothing.
 use std::alloc::{GlobalAlloc, Layout, System};

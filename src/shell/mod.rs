@@ -61,9 +61,9 @@ pub fn run_line(session: &Session, line: &str, out: &mut dyn Write) -> Result<Ne
         "sleep" => crate::progress::while_working(&label, || sleep(args, out)),
         _ => crate::progress::while_working(&label, || session.execute(line, out)).map_err(anyhow::Error::from),
     };
-    // The pages the command's large arrays freed go back to the system: a session between
-    // commands holds only what it keeps.
-    crate::recycle::release();
+    // The pages the command's large arrays freed stay kept for the next command of a
+    // batch (`-c`, a script: it follows at once and takes them before any fresh page);
+    // the interactive prompt gives them back before it waits (`repl::run_one`).
     done?;
     Ok(Next::Continue)
 }

@@ -116,6 +116,9 @@ fn run_one(session: &Session, line: &str) -> Next {
     let mut out = InterruptibleWriter::new(io::BufWriter::new(ClearsProgress::new(stdout.lock(), tty)));
     let warnings_before = session.warnings.count();
     let result = run_line(session, line, &mut out);
+    // The prompt is about to wait: the pages the command's large arrays freed go back to
+    // the system, so an idle session holds only what it keeps.
+    crate::recycle::release();
     let next = match &result {
         Ok(next) => *next,
         Err(_) => Next::Continue,
