@@ -42,6 +42,8 @@ pub mod runtime;
 pub mod session;
 pub mod shell;
 pub mod warnings;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::{Error, ErrorKind};
 pub use session::Session;

@@ -317,13 +317,8 @@ mod tests {
     /// buckets in order: the same keys as one sort of them all.
     #[test]
     fn buckets_give_what_one_sort_gives() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         for round in 0..20 {
             // Few distinct hashes (many shared), some sharing the high half only, spread
             // over every bucket; ids in increasing order per block as a scan gives them.

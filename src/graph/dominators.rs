@@ -721,13 +721,8 @@ mod tests {
     /// predecessors have their common ancestor far above some of them.
     #[test]
     fn leaves_of_deep_chains() {
-        let mut seed = 0x0123_4567_89ab_cdefu64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift(0x0123_4567_89ab_cdef);
+        let mut next = move || rng.next();
         for round in 0..12 {
             let chain = 40 + 10 * round;
             let shared = 3;
@@ -775,13 +770,11 @@ mod tests {
 
     #[test]
     fn other_edges_sorted_by_target() {
-        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rng = crate::test_rng::XorShift(0x1234_5678_9abc_def1);
         for limit in [1usize, 2, 3, 1000, 5000, 1 << 20, (1 << 23) + 7] {
             let mut pairs: Vec<u64> = (0..3000)
                 .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
+                    let seed = rng.next();
                     ((seed % limit as u64) << 32) | (seed >> 40)
                 })
                 .collect();
@@ -800,13 +793,9 @@ mod tests {
     /// for `leaves` percent of them), and `dependents` dependent edges, checked against
     /// the definition ([`check_graph`]). Returns the number of reachable objects (the
     /// tests check their graphs are not trivial).
-    fn check_against_brute_force(mut seed: u64, n: usize, degree: u64, dependents: usize, leaves: u64) -> usize {
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+    fn check_against_brute_force(seed: u64, n: usize, degree: u64, dependents: usize, leaves: u64) -> usize {
+        let mut rng = crate::test_rng::XorShift(seed);
+        let mut next = || rng.next();
         let edges: Vec<Vec<ObjectId>> = (0..n)
             .map(|_| {
                 let count = if next() % 100 < leaves { 0 } else { 1 + next() % degree };

@@ -1351,13 +1351,8 @@ mod tests {
         // Small graphs with many shared references (so block packing and put-off
         // explorations matter), dependent handles, objects without pointers and repeated
         // roots: every target, every root in order, the same chain both ways.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut below = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n.max(1)
-        };
+        let mut rng = crate::test_rng::XorShift(0x2545_f491_4f6c_dd1d);
+        let mut below = |n: u64| rng.below(n);
         let (mut compared, mut materialized, mut started_over, mut reached) = (0usize, 0usize, 0usize, 0usize);
         for _ in 0..400 {
             let n = 3 + below(30) as usize;

@@ -1051,13 +1051,8 @@ mod tests {
     #[test]
     fn reverse_edges_in_order_with_repeats() {
         // Pseudo-random lists with repeated targets: each run ascending, as a direct count says.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next();
         let n = 300;
         let lists: Vec<Vec<ObjectId>> = (0..n).map(|_| (0..next() % 5).map(|_| (next() % n) as ObjectId).collect()).collect();
         let refs: Vec<&[ObjectId]> = lists.iter().map(|l| l.as_slice()).collect();
