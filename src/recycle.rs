@@ -170,12 +170,7 @@ impl Pool {
                 i += 1;
             }
         }
-        if self.len < PIECES {
-            self.pieces[self.len] = (addr, n);
-            self.len += 1;
-        } else {
-            unmap(addr, n);
-        }
+        self.keep_apart(addr, n);
     }
 
     /// Keeps a range as a piece of its own (not joined to its neighbours).
