@@ -234,10 +234,7 @@ impl Ancestors {
         }
         Self::breadth_first(&mut set, &mut queue, reverse, dependents, None);
         drop(bfs);
-        let children = match source {
-            RefSource::Edges(_) => AncestorChildren::unfilled(&set),
-            _ => None,
-        };
+        let children = edges_of(source).and_then(|_| AncestorChildren::unfilled(&set));
         Ancestors { target, set, children }
     }
 
@@ -312,16 +309,22 @@ impl Ancestors {
     /// children are computed again, as are the added ones').
     fn add(&mut self, added: &mut [ObjectId], changed: &[ObjectId], source: RefSource<'_>, dependents: &DependentEdges) {
         added.sort_unstable();
-        let edges = match source {
-            RefSource::Edges(edges) => Some(edges),
+        let edges = edges_of(source);
+        // Each added one below others moves them (a stretch of the array per added
+        // one): past a few, the children are made again in one pass. Ranks among the
+        // ancestors before the added ones join them.
+        let ranks: Option<Vec<usize>> = match (&self.children, edges) {
+            (Some(c), Some(_)) if added.len() <= AncestorChildren::MAX_MOVED => {
+                Some(added.iter().map(|&d| c.rank_below(&self.set, d).unwrap_or(c.child.len())).collect())
+            }
             _ => None,
         };
-        // Each added one below others moves them (a stretch of the array per added
-        // one): past a few, the children are made again in one pass.
-        if let (Some(c), Some(edges), true) = (&mut self.children, edges, added.len() <= AncestorChildren::MAX_MOVED) {
+        for &d in added.iter() {
+            self.set.insert(d);
+        }
+        if let (Some(c), Some(edges), Some(ranks)) = (&mut self.children, edges, ranks) {
             // Each earlier ancestor moves up by the added ones below it: from the end,
             // a stretch at a time.
-            let ranks: Vec<usize> = added.iter().map(|&d| c.rank_below(&self.set, d)).collect();
             let old = c.child.len();
             c.child.resize_with(old + added.len(), || AtomicU32::new(AncestorChildren::UNKNOWN));
             let mut end = old;
@@ -331,9 +334,6 @@ impl Ancestors {
                     *c.child[i + k + 1].get_mut() = v;
                 }
                 end = r;
-            }
-            for &d in added.iter() {
-                self.set.insert(d);
             }
             match AncestorChildren::groups(&self.set) {
                 Some(before) if c.child.len() == before.1 => {
@@ -347,9 +347,6 @@ impl Ancestors {
                 }
                 _ => {}
             }
-        }
-        for &d in added.iter() {
-            self.set.insert(d);
         }
         self.children = edges.and_then(|_| AncestorChildren::unfilled(&self.set));
     }
@@ -486,33 +483,26 @@ impl AncestorChildren {
         only
     }
 
-    /// How many ancestors come before `id` (whether or not it is one); past the end,
-    /// all of them.
-    fn rank_below(&self, ancestors: &BitSet, id: ObjectId) -> usize {
-        let (w, b) = (id as usize / 64, id % 64);
-        let Some(&word) = ancestors.0.get(w) else { return self.child.len() };
-        let group = w / 8;
-        let mut r = self.before.get(group).map_or(0, |&x| x as usize);
-        for x in ancestors.0.get(group * 8..w).unwrap_or(&[]) {
-            r += x.count_ones() as usize;
-        }
-        r + (word & ((1u64 << b) - 1)).count_ones() as usize
-    }
-
-    /// The rank of ancestor `id` among the ancestors (`None` when it is none).
-    #[inline]
-    fn rank(&self, ancestors: &BitSet, id: ObjectId) -> Option<usize> {
+    /// How many ancestors come before `id` (whether or not it is one); `None` past the
+    /// bitmap's end.
+    fn rank_below(&self, ancestors: &BitSet, id: ObjectId) -> Option<usize> {
         let (w, b) = (id as usize / 64, id % 64);
         let word = *ancestors.0.get(w)?;
-        if word & (1 << b) == 0 {
-            return None;
-        }
         let group = w / 8;
         let mut r = *self.before.get(group)? as usize;
         for x in ancestors.0.get(group * 8..w)? {
             r += x.count_ones() as usize;
         }
         Some(r + (word & ((1u64 << b) - 1)).count_ones() as usize)
+    }
+
+    /// The rank of ancestor `id` among the ancestors (`None` when it is none).
+    #[inline]
+    fn rank(&self, ancestors: &BitSet, id: ObjectId) -> Option<usize> {
+        if !ancestors.contains(id) {
+            return None;
+        }
+        self.rank_below(ancestors, id)
     }
 
     /// For ancestor `id`: `Some(None)` when none of its references is an ancestor,
