@@ -462,7 +462,10 @@ fn live_and_dead_stat_are_dotnet_dumps_but_for_its_known_errors() {
 /// `dumpheap -live` in a fresh session marks by address, without the object table
 /// (`graph::marks`); once the session has the table it marks over the table
 /// (`graph::live`). The two live sets are the same object for object (the full listings
-/// of `-live` and `-dead` are compared, with the warnings), on every lab dump.
+/// of `-live` and `-dead` are compared, with the warnings), on every lab dump. And
+/// `-live -stat` in the fresh session, which takes the per-type counts the marking made
+/// instead of walking the heap again, prints what the walk filtered by the table's live
+/// set prints: same rows, same order (ties in size or count keep the walk's first-seen order).
 #[test]
 #[cfg_attr(no_lab, ignore = "the lab is not unpacked: see README, Tests")]
 fn live_set_by_address_is_the_object_tables() {
@@ -470,6 +473,11 @@ fn live_set_by_address_is_the_object_tables() {
     for (name, dump, _) in common::lab_dumps("live_set_by_address_is_the_object_tables") {
         checks.run(&name, "live-by-address", || {
             let by_address = open(&dump);
+            let counted = run(&by_address, "dumpheap -live -stat") + &run(&by_address, "dumpheap -live -stat -bycount");
+            match by_address.live_view().map_err(|e| format!("{e:#}"))? {
+                clrheap::graph::live::LiveView::Marks(m) if m.types().is_some() => {}
+                _ => return Err("a fresh session's -live -stat did not take the marking's counts".into()),
+            }
             let marks = (run(&by_address, "dumpheap -live -short"), run(&by_address, "dumpheap -dead -short"));
             let by_table = open(&dump);
             by_table.liveness().map_err(|e| format!("{e:#}"))?;
@@ -479,6 +487,10 @@ fn live_set_by_address_is_the_object_tables() {
             }
             if marks.1 != table.1 {
                 return Err("-dead listings differ".into());
+            }
+            let walked = run(&by_table, "dumpheap -live -stat") + &run(&by_table, "dumpheap -live -stat -bycount");
+            if counted != walked {
+                return Err(format!("-live -stat differs:\n--- counted while marking\n{counted}\n--- walked\n{walked}"));
             }
             let warned = |s: &Session| {
                 let mut w: Vec<String> = s.warnings.take().into_iter().map(|m| m.text).collect();
@@ -492,6 +504,7 @@ fn live_set_by_address_is_the_object_tables() {
             Ok(())
         });
     }
+    checks.finish("live_set_by_address_is_the_object_tables");
 }
 
 /// The object table from one walk (the usual way) is the one from two walks (the fallback

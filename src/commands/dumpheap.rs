@@ -167,6 +167,25 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
             options.mt
         },
     };
+    // `-live -stat` over the whole heap, right after marking by address: the marking
+    // counted each type's live objects (in the order a walk meets them), so the heap is
+    // not walked again. The walk's warnings were given when the objects were found.
+    if options.live
+        && options.stat
+        && display == Display::Normal
+        && options.heap.is_none()
+        && options.segment.is_none()
+        && filter.is_every_object_of(liveness.is_some())
+        && let Some(LiveView::Marks(marks)) = &liveness
+        && let Some(types) = marks.types()
+    {
+        let mut printer = Printer::new(display, true, format);
+        printer.seen = marks.count();
+        for &(mt, count, size) in &types.rows {
+            printer.stats.add_many(mt, count, size);
+        }
+        return printer.finish(session, &options, out);
+    }
     // Statistics alone can be gathered per segment in parallel and merged in segment
     // order, which keeps the first-seen order of types; listings are written in order.
     let parallel = options.stat && matches!(display, Display::Normal | Display::Strings);
@@ -310,11 +329,18 @@ struct Filter<'a> {
 impl Filter<'_> {
     /// Whether every object passes (no filter was given).
     fn is_everything(&self) -> bool {
+        self.liveness.is_none() && self.is_every_object_of(false)
+    }
+
+    /// Whether the filter passes every object (`live`: of the live set, when it filters
+    /// by liveness).
+    fn is_every_object_of(&self, live: bool) -> bool {
         self.range == (0, u64::MAX)
             && self.generation.is_none()
             && self.min == 0
             && self.max == 0
-            && self.liveness.is_none()
+            && (live || self.liveness.is_none())
+            && self.liveness.is_none_or(|(_, want_live)| want_live)
             && self.type_filter.is_none()
             && self.mt.is_none()
     }

@@ -29,6 +29,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// Heap bytes per bit.
 const GRAIN: u64 = 8;
@@ -297,13 +298,20 @@ impl<'h> ObjectBits<'h> {
     /// Passes the references of the object at `address` (span `span`; GCDesc order,
     /// then its LoaderAllocator) to `visit`, as read from the dump (null ones left out).
     #[inline]
-    fn references(&self, span: usize, address: u64, scratch: &mut Vec<u64>, mut visit: impl FnMut(u64)) {
+    ///
+    /// Counts the object in `tally` (its type's row: count, bytes, lowest address).
+    fn references(&self, span: usize, address: u64, scratch: &mut Vec<u64>, tally: &mut [Tally], mut visit: impl FnMut(u64)) {
         let Some(mt) = self.mt_at(span, address) else {
             return;
         };
-        let Some(facts) = self.index.get(&mt).and_then(|&i| self.facts.get(i as usize)) else {
+        let Some((k, facts)) = self.index.get(&mt).and_then(|&i| Some((i as usize, self.facts.get(i as usize)?))) else {
             return;
         };
+        if let Some(t) = tally.get_mut(k) {
+            t.count += 1;
+            t.bytes = t.bytes.saturating_add(self.size_at(span, address, facts));
+            t.first = t.first.min(address);
+        }
         self.gc_references(span, address, facts, scratch, &mut visit);
         if let Some(la) = facts.entry.loader_allocator {
             visit(la);
@@ -407,6 +415,9 @@ impl<'h> ObjectBits<'h> {
             .collect();
         // Each object enters a frontier once (when its bit is set), so every round of
         // `drain` shrinks what is left; dependent passes are at most one per handle.
+        // Per worker thread (and one slot for any other): each type's live objects, as
+        // their expansions count them; a task holds its thread's slot while it runs.
+        let tallies: Vec<Mutex<Vec<Tally>>> = (0..=rayon::current_num_threads()).map(|_| Mutex::new(Vec::new())).collect();
         let drain = |frontier: &mut Vec<(u32, u64)>| {
             while !frontier.is_empty() {
                 if crate::interrupt::cancelled() {
@@ -424,6 +435,11 @@ impl<'h> ObjectBits<'h> {
                         if crate::interrupt::cancelled() {
                             return Vec::new();
                         }
+                        let slot = rayon::current_thread_index().unwrap_or(tallies.len() - 1).min(tallies.len() - 1);
+                        let mut tally = tallies[slot].lock().unwrap_or_else(|e| e.into_inner());
+                        if tally.len() < self.facts.len() {
+                            tally.resize(self.facts.len(), Tally::default());
+                        }
                         while done < super::live::TASK_BUDGET {
                             while ahead.len() < AHEAD
                                 && let Some((i, a)) = stack.pop()
@@ -434,7 +450,7 @@ impl<'h> ObjectBits<'h> {
                             let Some((i, a)) = ahead.pop_front() else {
                                 break;
                             };
-                            self.references(i as usize, a, &mut scratch, |r| match self.start(r) {
+                            self.references(i as usize, a, &mut scratch, &mut tally, |r| match self.start(r) {
                                 Some((span, word, bit)) => {
                                     if self.set(word, bit) {
                                         stack.push((span as u32, r));
@@ -467,7 +483,38 @@ impl<'h> ObjectBits<'h> {
         let bits: Vec<u64> = self.words.iter().skip(1).step_by(2).map(|x| x.load(Ordering::Relaxed)).collect();
         let count = bits.iter().map(|w| w.count_ones() as usize).sum();
         let spans = self.spans.iter().map(|s| MarkSpan { start: s.start, limit: s.limit, offset: s.offset, len: s.len }).collect();
-        (LiveMarks { spans, bits, count }, unresolved.into_inner())
+        let types = self.live_types(tallies, count);
+        (LiveMarks { spans, bits, count, types }, unresolved.into_inner())
+    }
+
+    /// The live objects per MethodTable from the marking's tallies, in the order a walk
+    /// of the heap meets their types (by the lowest live address: spans, and the
+    /// segments a walk takes, are in address order). `None` when they do not account for
+    /// every live object (one whose type could not be read), or when free space was
+    /// marked (a walk's statistics then also look for fragments): the caller walks.
+    fn live_types(&self, tallies: Vec<Mutex<Vec<Tally>>>, count: usize) -> Option<LiveTypes> {
+        let mut total = vec![Tally::default(); self.facts.len()];
+        for t in tallies {
+            for (sum, t) in total.iter_mut().zip(t.into_inner().unwrap_or_else(|e| e.into_inner())) {
+                sum.count += t.count;
+                sum.bytes = sum.bytes.saturating_add(t.bytes);
+                sum.first = sum.first.min(t.first);
+            }
+        }
+        if total.iter().map(|t| t.count).sum::<u64>() != count as u64 {
+            return None;
+        }
+        let mut rows: Vec<(u64, u64, u64, u64)> = total
+            .iter()
+            .zip(&self.facts)
+            .filter(|(t, _)| t.count > 0)
+            .map(|(t, f)| (t.first, f.entry.mt, t.count, t.bytes))
+            .collect();
+        if rows.iter().any(|r| r.1 == self.free_mt) {
+            return None;
+        }
+        rows.sort_unstable();
+        Some(LiveTypes { rows: rows.into_iter().map(|(_, mt, count, bytes)| (mt, count, bytes)).collect() })
     }
 }
 
@@ -533,7 +580,7 @@ impl<'h> ObjectBits<'h> {
             length_offset: layout.array_length,
             free_mt: heap.runtime.globals.free_mt,
         };
-        Ok((bits, LiveMarks { spans: mark_spans, bits: marks, count: live as usize }, unresolved))
+        Ok((bits, LiveMarks { spans: mark_spans, bits: marks, count: live as usize, types: None }, unresolved))
     }
 }
 
@@ -711,11 +758,37 @@ struct MarkSpan {
     len: usize,
 }
 
+/// One type's live objects as marking counts them.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    count: u64,
+    bytes: u64,
+    /// The lowest address among them.
+    first: u64,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally { count: 0, bytes: 0, first: u64::MAX }
+    }
+}
+
+/// The live objects per MethodTable, counted while they were marked: what `dumpheap
+/// -live -stat` prints, without a second walk of the heap.
+#[derive(Debug, Clone)]
+pub struct LiveTypes {
+    /// (MethodTable, live objects, their bytes as the walk sizes them), in the order a
+    /// walk of the whole heap meets the types' first live objects.
+    pub rows: Vec<(u64, u64, u64)>,
+}
+
 /// The live objects, one bit per object start (see [`ObjectBits`]).
 pub struct LiveMarks {
     spans: Vec<MarkSpan>,
     bits: Vec<u64>,
     count: usize,
+    /// Per type, when marked in this session ([`ObjectBits::mark`]).
+    types: Option<LiveTypes>,
 }
 
 impl LiveMarks {
@@ -747,5 +820,10 @@ impl LiveMarks {
     /// Number of live objects.
     pub fn count(&self) -> usize {
         self.count
+    }
+
+    /// The live objects per type, when this session marked them.
+    pub fn types(&self) -> Option<&LiveTypes> {
+        self.types.as_ref()
     }
 }
