@@ -153,7 +153,11 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
     }
     let segments = select_segments(session, &options)?;
     let display = options.display();
-    let liveness = if options.live || options.dead { Some(session.live_view()?) } else { None };
+    let liveness = match (options.live, options.dead) {
+        (true, _) if options.stat => Some(session.live_view_counting_types()?),
+        (true, _) | (_, true) => Some(session.live_view()?),
+        _ => None,
+    };
     let filter = Filter {
         range: options.range.unwrap_or((0, u64::MAX)),
         generation: options.generation,

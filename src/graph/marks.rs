@@ -391,9 +391,10 @@ impl<'h> ObjectBits<'h> {
     /// starts, and free objects, are ignored) and from the secondaries of `dependents`
     /// (primary, secondary addresses) whose primary is reachable, as
     /// [`super::live::mark`] does over the object table. Returns the marks and the number
-    /// of references met that pointed at no object start. Once Ctrl-C was pressed it
-    /// stops at the next task: callers check the flag after.
-    pub fn mark(&self, roots: &[Root], dependents: &[(u64, u64)]) -> (LiveMarks, u64) {
+    /// of references met that pointed at no object start. With `count_types`, also
+    /// counts each type's live objects as they are expanded ([`LiveMarks::types`]).
+    /// Once Ctrl-C was pressed it stops at the next task: callers check the flag after.
+    pub fn mark(&self, roots: &[Root], dependents: &[(u64, u64)], count_types: bool) -> (LiveMarks, u64) {
         let unresolved = AtomicU64::new(0);
         let progress = Progress::new("marking live objects", self.count as u64);
         let mut frontier: Vec<(u32, u64)> = Vec::new();
@@ -437,7 +438,7 @@ impl<'h> ObjectBits<'h> {
                         }
                         let slot = rayon::current_thread_index().unwrap_or(tallies.len() - 1).min(tallies.len() - 1);
                         let mut tally = tallies[slot].lock().unwrap_or_else(|e| e.into_inner());
-                        if tally.len() < self.facts.len() {
+                        if count_types && tally.len() < self.facts.len() {
                             tally.resize(self.facts.len(), Tally::default());
                         }
                         while done < super::live::TASK_BUDGET {
@@ -483,7 +484,7 @@ impl<'h> ObjectBits<'h> {
         let bits: Vec<u64> = self.words.iter().skip(1).step_by(2).map(|x| x.load(Ordering::Relaxed)).collect();
         let count = bits.iter().map(|w| w.count_ones() as usize).sum();
         let spans = self.spans.iter().map(|s| MarkSpan { start: s.start, limit: s.limit, offset: s.offset, len: s.len }).collect();
-        let types = self.live_types(tallies, count);
+        let types = if count_types { self.live_types(tallies, count) } else { None };
         (LiveMarks { spans, bits, count, types }, unresolved.into_inner())
     }
 
