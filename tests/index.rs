@@ -256,6 +256,27 @@ fn a_damaged_live_set_by_address_is_rebuilt_never_trusted() {
     }
 }
 
+/// `marks.idx` holds the live objects per type only when the session that wrote it
+/// counted them (`dumpheap -live -stat`); written by a `-live` listing, a later session's
+/// `-live -stat` walks the heap instead, and both give the answer of a session without
+/// the index.
+#[test]
+fn live_statistics_from_marks_written_with_and_without_counts() {
+    let dump = fixture("seed-net10-wks-heap.dmp.zst");
+    let want = run(&dump, tempfile::tempdir().unwrap().path(), false, "dumpheap -live -stat");
+    let counted = tempfile::tempdir().unwrap();
+    run(&dump, counted.path(), true, "dumpheap -live -stat");
+    let listed = tempfile::tempdir().unwrap();
+    run(&dump, listed.path(), true, "dumpheap -live -short");
+    let size = |c: &tempfile::TempDir| std::fs::metadata(index_dir(c.path()).join("marks.idx")).unwrap().len();
+    assert!(size(&counted) > size(&listed), "the counts are not in marks.idx");
+    for cache in [&counted, &listed] {
+        let got = run(&dump, cache.path(), true, "dumpheap -live -stat");
+        assert_eq!((&got.0, got.2), (&want.0, want.2));
+        assert!(!got.1.contains("index"), "unexpected notice: {:?}", got.1);
+    }
+}
+
 /// A changed dump makes its index stale: noticed, rebuilt.
 #[test]
 fn an_index_of_another_dump_is_stale() {

@@ -525,7 +525,14 @@ impl<'h> ObjectBits<'h> {
     pub fn save(&self, dir: &IndexDir, live: &LiveMarks, unresolved: u64) -> Option<IndexFile> {
         let spans: Vec<u64> = self.spans.iter().flat_map(|s| [s.start, s.limit, s.offset as u64, s.len as u64]).collect();
         let words: Vec<u64> = self.words.iter().map(|x| x.load(Ordering::Relaxed)).collect();
-        write_or_note(dir, Part::Marks, 0, self.count as u64, [live.count as u64, unresolved, 0, 0], &[bytes([&spans[..]]), bytes([&words[..]])])
+        // The live objects per type, when counted, as a third section of (MethodTable,
+        // count, bytes) triples in walk order.
+        let types: Vec<u64> = live.types.iter().flat_map(|t| t.rows.iter().flat_map(|&(mt, c, b)| [mt, c, b])).collect();
+        let mut sections = vec![bytes([&spans[..]]), bytes([&words[..]])];
+        if live.types.is_some() {
+            sections.push(bytes([&types[..]]));
+        }
+        write_or_note(dir, Part::Marks, 0, self.count as u64, [live.count as u64, unresolved, 0, 0], &sections)
     }
 
     /// The object starts and marks of a file written by [`ObjectBits::save`], checked
@@ -581,7 +588,17 @@ impl<'h> ObjectBits<'h> {
             length_offset: layout.array_length,
             free_mt: heap.runtime.globals.free_mt,
         };
-        Ok((bits, LiveMarks { spans: mark_spans, bits: marks, count: live as usize, types: None }, unresolved))
+        // Per-type counts, when the file has them: they must account for every live object.
+        let types = match file.section::<u64>(2, None) {
+            Ok(t) => {
+                if t.len() % 3 != 0 || t.chunks_exact(3).map(|r| r[1]).try_fold(0u64, u64::checked_add) != Some(live) {
+                    bail!("its live objects per type do not add up");
+                }
+                Some(LiveTypes { rows: t.chunks_exact(3).map(|r| (r[0], r[1], r[2])).collect() })
+            }
+            Err(_) => None,
+        };
+        Ok((bits, LiveMarks { spans: mark_spans, bits: marks, count: live as usize, types }, unresolved))
     }
 }
 
