@@ -75,7 +75,8 @@ pub fn mark(graph: &ObjectGraph, source: RefSource<'_>, roots: &[Root], dependen
         match bits.get(i / 64) {
             Some(w) => {
                 let bit = 1u64 << (i % 64);
-                w.fetch_or(bit, Ordering::Relaxed) & bit == 0
+                // A plain load first: most references lead to objects already marked.
+                w.load(Ordering::Relaxed) & bit == 0 && w.fetch_or(bit, Ordering::Relaxed) & bit == 0
             }
             None => false,
         }

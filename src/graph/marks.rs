@@ -252,7 +252,9 @@ impl<'h> ObjectBits<'h> {
     /// Sets the mark of word `w`, bit `b`: true when it was not set.
     #[inline]
     fn set(&self, w: usize, b: u64) -> bool {
-        self.words.get(2 * w + 1).is_some_and(|x| x.fetch_or(b, Ordering::Relaxed) & b == 0)
+        // Most references lead to objects already marked: a plain load answers those
+        // without the locked read-modify-write.
+        self.words.get(2 * w + 1).is_some_and(|x| x.load(Ordering::Relaxed) & b == 0 && x.fetch_or(b, Ordering::Relaxed) & b == 0)
     }
 
     #[inline]
@@ -297,14 +299,33 @@ impl<'h> ObjectBits<'h> {
 
     /// Passes the references of the object at `address` (span `span`; GCDesc order,
     /// then its LoaderAllocator) to `visit`, as read from the dump (null ones left out).
-    #[inline]
-    ///
     /// Counts the object in `tally` (its type's row: count, bytes, lowest address).
-    fn references(&self, span: usize, address: u64, scratch: &mut Vec<u64>, tally: &mut [Tally], mut visit: impl FnMut(u64)) {
+    /// `recent` is the caller's direct-mapped cache of MethodTable -> facts index + 1.
+    #[inline]
+    fn references(
+        &self,
+        span: usize,
+        address: u64,
+        scratch: &mut Vec<u64>,
+        recent: &mut [(u64, u32); RECENT],
+        tally: &mut [Tally],
+        mut visit: impl FnMut(u64),
+    ) {
         let Some(mt) = self.mt_at(span, address) else {
             return;
         };
-        let Some((k, facts)) = self.index.get(&mt).and_then(|&i| Some((i as usize, self.facts.get(i as usize)?))) else {
+        let r = ((mt >> 3) ^ (mt >> 9)) as usize % RECENT;
+        let k = match recent[r] {
+            (m, plus_one) if m == mt && plus_one != 0 => plus_one - 1,
+            _ => {
+                let Some(&i) = self.index.get(&mt) else {
+                    return;
+                };
+                recent[r] = (mt, i + 1);
+                i
+            }
+        } as usize;
+        let Some(facts) = self.facts.get(k) else {
             return;
         };
         if let Some(t) = tally.get_mut(k) {
@@ -432,6 +453,7 @@ impl<'h> ObjectBits<'h> {
                         // Objects wait in `ahead` while their memory arrives.
                         let mut ahead: VecDeque<(u32, u64)> = VecDeque::with_capacity(AHEAD);
                         let mut scratch = Vec::new();
+                        let mut recent = [(0u64, 0u32); RECENT];
                         let (mut lost, mut done) = (0, 0);
                         if crate::interrupt::cancelled() {
                             return Vec::new();
@@ -451,7 +473,7 @@ impl<'h> ObjectBits<'h> {
                             let Some((i, a)) = ahead.pop_front() else {
                                 break;
                             };
-                            self.references(i as usize, a, &mut scratch, &mut tally, |r| match self.start(r) {
+                            self.references(i as usize, a, &mut scratch, &mut recent, &mut tally, |r| match self.start(r) {
                                 Some((span, word, bit)) => {
                                     if self.set(word, bit) {
                                         stack.push((span as u32, r));
