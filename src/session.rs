@@ -278,6 +278,12 @@ impl Session {
 
     /// Every object's incoming references (from the index when it holds them).
     pub fn reverse_edges(&self) -> Result<ReverseEdges> {
+        self.reverse_edges_in(rayon::current_num_threads())
+    }
+
+    /// [`Session::reverse_edges`] built, when they must be, in `parts` tasks (one while
+    /// the other cores work on something else: see [`Edges::reverse_into_parts`]).
+    pub fn reverse_edges_in(&self, parts: usize) -> Result<ReverseEdges> {
         let graph = self.graph()?;
         let index = self.index_with_parent();
         if let Some((dir, parent)) = index
@@ -292,7 +298,7 @@ impl Session {
         let edges = graph.built_edges().expect("edges were just built");
         // With an index, built straight into its file.
         if let Some((dir, parent)) = index
-            && let Some(reverse) = ReverseEdges::build_in_index(edges, dir, parent, graph.len())
+            && let Some(reverse) = ReverseEdges::build_in_index(edges, dir, parent, graph.len(), parts)
         {
             return Ok(reverse);
         }

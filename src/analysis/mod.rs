@@ -250,7 +250,8 @@ impl<'s> Context<'s> {
                     dom
                 },
                 || {
-                    let reverse = session.reverse_edges();
+                    // One task: the other core is computing the tree.
+                    let reverse = session.reverse_edges_in(1);
                     timed("analysis: scan beside the tree", || scan.help());
                     reverse
                 },

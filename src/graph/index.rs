@@ -717,11 +717,11 @@ impl Edges {
 impl ReverseEdges {
     /// The incoming edges of `edges`, built straight into the index's file (no copy in
     /// memory), then read from it; `None` when the file cannot be written.
-    pub fn build_in_index(edges: &Edges, dir: &IndexDir, parent: u64, objects: usize) -> Option<ReverseEdges> {
+    pub fn build_in_index(edges: &Edges, dir: &IndexDir, parent: u64, objects: usize, parts: usize) -> Option<ReverseEdges> {
         let file = super::index::write_in_place_or_note(dir, Part::Reverse, parent, objects as u64, &[4 * (objects + 1), 4 * edges.len()], |s| {
             let [offsets, sources] = s else { bail!("two sections") };
             let (Some(offsets), Some(sources)) = (plain_mut::<u32>(offsets), plain_mut::<u32>(sources)) else { bail!("sections not aligned") };
-            edges.reverse_into(offsets, sources);
+            edges.reverse_into_parts(offsets, sources, parts);
             Ok([0; 4])
         })?;
         // Made here from edges already checked: no need to check them again.

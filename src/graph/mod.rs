@@ -310,11 +310,17 @@ impl Edges {
     /// the two: each run is filled from its end, backwards, its count counting down to
     /// its start (so the arrays may be an index file's, written in place).
     pub fn reverse_into(&self, offsets: &mut [u32], sources: &mut [ObjectId]) {
+        self.reverse_into_parts(offsets, sources, rayon::current_num_threads());
+    }
+
+    /// [`Edges::reverse_into`] in `parts` tasks (each reads every edge twice): one when
+    /// the other cores are busy with other work, so that the edges are read only twice.
+    pub fn reverse_into_parts(&self, offsets: &mut [u32], sources: &mut [ObjectId], parts: usize) {
         let n = self.objects();
         if offsets.len() != n + 1 {
             return;
         }
-        let parts = rayon::current_num_threads().clamp(1, 64);
+        let parts = parts.clamp(1, 64);
         let bounds: Vec<usize> = (0..=parts).map(|p| n * p / parts).collect();
         fn ranges<'a>(v: &'a mut [u32], bounds: &[usize]) -> Vec<(usize, &'a mut [u32])> {
             let mut out = Vec::with_capacity(bounds.len());
