@@ -225,7 +225,9 @@ fn collect_from_a_container() {
     let root = outside.path().join("dotnet");
     std::fs::create_dir_all(&root).unwrap();
     let script = format!(
-        "mount -t tmpfs none /tmp && mount --bind '{lab_dotnet}' '{root}' && DOTNET_ROOT='{root}' exec '{root}/dotnet' \
+        // `mkdir -p`: when the checkout (and so `root`) is under /tmp, the container's
+        // own /tmp hides it; the folder is made again there.
+        "mount -t tmpfs none /tmp && mkdir -p '{root}' && mount --bind '{lab_dotnet}' '{root}' && DOTNET_ROOT='{root}' exec '{root}/dotnet' \
          exec --fx-version {version} '{app}' zoo --wait 120",
         lab_dotnet = lab.join("dotnet").display(),
         root = root.display(),
