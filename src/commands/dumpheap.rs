@@ -179,7 +179,7 @@ pub fn run(session: &Session, args: &[String], format: Format, out: &mut dyn Wri
         && display == Display::Normal
         && options.heap.is_none()
         && options.segment.is_none()
-        && filter.is_every_object_of(liveness.is_some())
+        && filter.only_by_liveness()
         && let Some(LiveView::Marks(marks)) = &liveness
         && let Some(types) = marks.types()
     {
@@ -333,18 +333,15 @@ struct Filter<'a> {
 impl Filter<'_> {
     /// Whether every object passes (no filter was given).
     fn is_everything(&self) -> bool {
-        self.liveness.is_none() && self.is_every_object_of(false)
+        self.liveness.is_none() && self.only_by_liveness()
     }
 
-    /// Whether the filter passes every object (`live`: of the live set, when it filters
-    /// by liveness).
-    fn is_every_object_of(&self, live: bool) -> bool {
+    /// Whether nothing but liveness (if anything) is filtered on.
+    fn only_by_liveness(&self) -> bool {
         self.range == (0, u64::MAX)
             && self.generation.is_none()
             && self.min == 0
             && self.max == 0
-            && (live || self.liveness.is_none())
-            && self.liveness.is_none_or(|(_, want_live)| want_live)
             && self.type_filter.is_none()
             && self.mt.is_none()
     }

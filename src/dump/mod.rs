@@ -27,6 +27,7 @@ mod open;
 pub mod rewrite;
 
 pub use address_space::{AddressSpace, MappedFile, Recording, PAGE_SIZE};
+pub(crate) use address_space::prefetch;
 pub use elf_core::{Architecture, CoreFile, ThreadRegisters};
 pub use modules::{ImageKind, LoadedImage};
 pub use open::{open_dump, Backing, DumpOptions};

@@ -273,13 +273,9 @@ impl<'h> ObjectBits<'h> {
     /// Asks the processor for the first bytes of the object at `address`.
     #[inline]
     fn prefetch(&self, span: usize, address: u64) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(b) = self.bytes_at(span, address) {
-            // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-            unsafe { std::arch::x86_64::_mm_prefetch(b.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0) };
+        if let Some(byte) = self.bytes_at(span, address).and_then(|b| b.first()) {
+            super::prefetch(byte);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (span, address);
     }
 
     /// The MethodTable word of the object at `address`.
@@ -300,32 +296,21 @@ impl<'h> ObjectBits<'h> {
     /// Passes the references of the object at `address` (span `span`; GCDesc order,
     /// then its LoaderAllocator) to `visit`, as read from the dump (null ones left out).
     /// Counts the object in `tally` (its type's row: count, bytes, lowest address).
-    /// `recent` is the caller's direct-mapped cache of MethodTable -> facts index + 1.
+    /// `recent` is the caller's cache of the last MethodTables' facts.
     #[inline]
     fn references(
         &self,
         span: usize,
         address: u64,
         scratch: &mut Vec<u64>,
-        recent: &mut [(u64, u32); RECENT],
+        recent: &mut RecentFacts,
         tally: &mut [Tally],
         mut visit: impl FnMut(u64),
     ) {
         let Some(mt) = self.mt_at(span, address) else {
             return;
         };
-        let r = ((mt >> 3) ^ (mt >> 9)) as usize % RECENT;
-        let k = match recent[r] {
-            (m, plus_one) if m == mt && plus_one != 0 => plus_one - 1,
-            _ => {
-                let Some(&i) = self.index.get(&mt) else {
-                    return;
-                };
-                recent[r] = (mt, i + 1);
-                i
-            }
-        } as usize;
-        let Some(facts) = self.facts.get(k) else {
+        let Some((k, facts)) = recent.facts(self, mt) else {
             return;
         };
         if let Some(t) = tally.get_mut(k) {
@@ -405,7 +390,7 @@ impl<'h> ObjectBits<'h> {
                 w.store(0, Ordering::Relaxed);
             }
         }
-        SearchBits { bits: self, recent: [(0, 0); RECENT], scratch: Vec::new(), hint: std::cell::Cell::new(0) }
+        SearchBits { bits: self, recent: RecentFacts::default(), scratch: Vec::new(), hint: std::cell::Cell::new(0) }
     }
 
     /// Marks every object reachable from `roots` (addresses; those that are not object
@@ -453,7 +438,7 @@ impl<'h> ObjectBits<'h> {
                         // Objects wait in `ahead` while their memory arrives.
                         let mut ahead: VecDeque<(u32, u64)> = VecDeque::with_capacity(AHEAD);
                         let mut scratch = Vec::new();
-                        let mut recent = [(0u64, 0u32); RECENT];
+                        let mut recent = RecentFacts::default();
                         let (mut lost, mut done) = (0, 0);
                         if crate::interrupt::cancelled() {
                             return Vec::new();
@@ -624,8 +609,36 @@ impl<'h> ObjectBits<'h> {
     }
 }
 
-/// MethodTables remembered by [`SearchBits`] in front of the hash table.
+/// MethodTables remembered by [`RecentFacts`] in front of the hash table.
 const RECENT: usize = 64;
+
+/// A direct-mapped cache of MethodTable -> facts index + 1 in front of
+/// [`ObjectBits`]'s hash table (neighbouring objects share a few types): one per marking
+/// task or root search.
+struct RecentFacts([(u64, u32); RECENT]);
+
+impl Default for RecentFacts {
+    fn default() -> RecentFacts {
+        RecentFacts([(0, 0); RECENT])
+    }
+}
+
+impl RecentFacts {
+    /// The facts of MethodTable `mt` and their index (`None`: not a type the walk met).
+    #[inline]
+    fn facts<'b>(&mut self, bits: &'b ObjectBits<'_>, mt: u64) -> Option<(usize, &'b Facts)> {
+        let r = ((mt >> 3) ^ (mt >> 9)) as usize % RECENT;
+        let k = match self.0[r] {
+            (m, plus_one) if m == mt && plus_one != 0 => plus_one - 1,
+            _ => {
+                let &i = bits.index.get(&mt)?;
+                self.0[r] = (mt, i + 1);
+                i
+            }
+        } as usize;
+        Some((k, bits.facts.get(k)?))
+    }
+}
 
 /// An object start located in [`ObjectBits`]: its span, the index of its bitmap word,
 /// its bit.
@@ -639,9 +652,7 @@ pub struct BitSlot {
 /// [`ObjectBits`] as the root search by address sees them ([`ObjectBits::search`]).
 pub struct SearchBits<'b, 'h> {
     bits: &'b ObjectBits<'h>,
-    /// A direct-mapped cache of MethodTable -> facts index + 1 (neighbouring objects
-    /// share a few types).
-    recent: [(u64, u32); RECENT],
+    recent: RecentFacts,
     scratch: Vec<u64>,
     /// The span of the last address located: most references stay in their span.
     hint: std::cell::Cell<usize>,
@@ -710,18 +721,7 @@ impl SearchObjects for SearchBits<'_, '_> {
         let Some(mt) = bits.mt_at(span, address) else {
             return false;
         };
-        let r = ((mt >> 3) ^ (mt >> 9)) as usize % RECENT;
-        let i = match self.recent[r] {
-            (m, plus_one) if m == mt && plus_one != 0 => plus_one - 1,
-            _ => {
-                let Some(&i) = bits.index.get(&mt) else {
-                    return false;
-                };
-                self.recent[r] = (mt, i + 1);
-                i
-            }
-        };
-        let Some(facts) = bits.facts.get(i as usize) else {
+        let Some((_, facts)) = self.recent.facts(bits, mt) else {
             return false;
         };
         if facts.entry.gc_desc.is_none() {

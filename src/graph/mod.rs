@@ -403,18 +403,7 @@ pub struct ReverseEdges {
     sources: Store<ObjectId>,
 }
 
-/// Asks the CPU to start loading the cache line holding `value` (a hint: it reads
-/// nothing and cannot fault; nothing on other architectures).
-#[inline(always)]
-pub(crate) fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint for any address; `value` is a valid reference anyway.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(value as *const T as *const i8, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
+pub(crate) use crate::dump::prefetch;
 
 impl ReverseEdges {
     /// Starts loading where `id`'s referrers begin and end (for a walk that knows its

@@ -247,10 +247,8 @@ impl StartIndex {
         const NONE: usize = usize::MAX;
         let locate = |a: u64| match self.line_of(a) {
             Some((at, within)) => {
-                #[cfg(target_arch = "x86_64")]
                 if let Some(w) = self.words.get(at) {
-                    // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-                    unsafe { std::arch::x86_64::_mm_prefetch(w as *const u64 as *const i8, std::arch::x86_64::_MM_HINT_T0) };
+                    super::prefetch(w);
                 }
                 at.checked_mul(512).map_or(NONE, |p| p | within)
             }

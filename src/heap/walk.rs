@@ -129,15 +129,11 @@ impl SegmentBytes<'_> {
     /// Asks the processor for the line at `addr` (a hint: nothing when outside the slice).
     #[inline]
     fn prefetch(&self, addr: u64) {
-        #[cfg(target_arch = "x86_64")]
         if let Some(b) = self.bytes
-            && let Some(p) = addr.checked_sub(self.start).and_then(|off| b.get(off as usize..))
+            && let Some(byte) = addr.checked_sub(self.start).and_then(|off| b.get(off as usize))
         {
-            // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
-            unsafe { std::arch::x86_64::_mm_prefetch(p.as_ptr() as *const i8, std::arch::x86_64::_MM_HINT_T0) };
+            crate::dump::prefetch(byte);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = addr;
     }
 
     #[inline]
