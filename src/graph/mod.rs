@@ -752,7 +752,12 @@ impl ObjectGraph {
         types: Vec<TypeEntry>,
         warnings: Vec<WalkWarning>,
     ) -> Result<ObjectGraph> {
-        if !addresses.windows(2).all(|w| w[0] < w[1]) {
+        // In parallel pieces, each also against the address before it.
+        const PIECE: usize = 1 << 16;
+        let increasing = addresses.par_chunks(PIECE).enumerate().all(|(k, piece)| {
+            piece.windows(2).all(|w| w[0] < w[1]) && (k == 0 || addresses[k * PIECE - 1] < piece[0])
+        });
+        if !increasing {
             bail!(
                 "the heap's segments overlap: objects are not in strictly increasing address order"
             );
@@ -948,6 +953,12 @@ impl ObjectGraph {
 
     pub fn type_of(&self, id: ObjectId) -> &TypeEntry {
         &self.types[self.type_ids[id as usize] as usize]
+    }
+
+    /// The types of objects `ids` (a range of ids within the graph) as indices into
+    /// [`ObjectGraph::types`], one slice for a pass over many.
+    pub fn type_indices(&self, ids: std::ops::Range<ObjectId>) -> &[u32] {
+        self.type_ids.get(ids.start as usize..ids.end as usize).unwrap_or(&[])
     }
 
     /// The object's type as an index into [`ObjectGraph::types`].

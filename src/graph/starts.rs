@@ -113,31 +113,46 @@ impl StartIndex {
     /// An address off the 8-byte grain is left out (never asked for: such a pointer is
     /// no object) and ends its span, so that counts stay exact around it.
     pub(crate) fn build(addresses: &[u64]) -> StartIndex {
-        // 1. Spans: (start, last object, first id).
+        // 1. Spans. Read one address after another, an address off the grain closes the
+        //    open span (and is left out), and an address that is not above the last one
+        //    or more than [`SPAN_GAP`] beyond it closes it and opens one: so a span is a
+        //    run of addresses on the grain each of which passes that test against the one
+        //    before it, and where runs begin and end is a question of neighbours. Asked
+        //    in parallel pieces (each looking at the address before it), put together in
+        //    order: (index, opens a span) per break, false for an address off the grain.
+        use rayon::prelude::*;
+        const PIECE: usize = 1 << 16;
+        let breaks: Vec<(usize, bool)> = addresses
+            .par_chunks(PIECE)
+            .enumerate()
+            .flat_map_iter(|(k, piece)| {
+                let first = k * PIECE;
+                piece.iter().enumerate().filter_map(move |(j, &a)| {
+                    let i = first + j;
+                    if a % GRAIN != 0 {
+                        return Some((i, false));
+                    }
+                    let before = i.checked_sub(1).map(|p| addresses[p]);
+                    match before {
+                        Some(b) if b % GRAIN == 0 && a > b && a - b <= SPAN_GAP => None,
+                        _ => Some((i, true)),
+                    }
+                })
+            })
+            .collect();
         let mut spans: Vec<Span> = Vec::new();
-        let mut open: Option<(u64, u64)> = None;
         let mut lines = 0usize;
-        let mut close = |open: &mut Option<(u64, u64)>, spans: &mut Vec<Span>| {
-            if let Some((start, last)) = open.take() {
-                let span = Span { start, end: last.saturating_add(GRAIN), line: lines };
-                lines += span.lines();
-                spans.push(span);
-            }
-        };
-        for &a in addresses {
-            if a % GRAIN != 0 {
-                close(&mut open, &mut spans);
+        for (k, &(i, opens)) in breaks.iter().enumerate() {
+            if !opens {
                 continue;
             }
-            match &mut open {
-                Some((_, last)) if a > *last && a - *last <= SPAN_GAP => *last = a,
-                _ => {
-                    close(&mut open, &mut spans);
-                    open = Some((a, a));
-                }
-            }
+            // The run ends before the next break (or at the last address).
+            let last = breaks.get(k + 1).map_or(addresses.len(), |&(next, _)| next) - 1;
+            let span = Span { start: addresses[i], end: addresses[last].saturating_add(GRAIN), line: lines };
+            lines += span.lines();
+            spans.push(span);
         }
-        close(&mut open, &mut spans);
+        let aligned = breaks.iter().all(|&(_, opens)| opens);
 
         // 2. Lines: each line's count is the id of the first object at or after it. In
         //    parallel pieces of ids, each cut where a new line begins, so that every
@@ -147,7 +162,6 @@ impl StartIndex {
         let pad = (words.as_ptr() as usize / 8).wrapping_neg() % LINE_WORDS;
         let all = &mut words[pad..pad + lines * LINE_WORDS];
         let n = addresses.len();
-        let aligned = addresses.iter().all(|a| a % GRAIN == 0);
         let line_of = |id: usize| -> usize {
             let a = addresses[id];
             let s = spans.partition_point(|s| s.start <= a).saturating_sub(1);
@@ -176,7 +190,6 @@ impl StartIndex {
             work.push((cuts[k]..cuts[k + 1], firsts[k], mine));
             rest = more;
         }
-        use rayon::prelude::*;
         work.into_par_iter().for_each(|(ids, first_line, words)| {
             let start = addresses.get(ids.start).copied().unwrap_or(0);
             let mut s = spans.partition_point(|s| s.start <= start).saturating_sub(1);
@@ -450,6 +463,56 @@ mod tests {
             at += 8 * (1 + (i * 7919) % 13) + if i % 50_000 == 0 { 3 << 20 } else { 0 };
         }
         check(&a);
+    }
+
+    /// The spans as one pass over the addresses finds them: an address off the grain
+    /// closes the open span, one not above the last or beyond the gap opens another.
+    fn spans_one_by_one(addresses: &[u64]) -> Vec<Span> {
+        let (mut spans, mut open, mut lines) = (Vec::new(), None::<(u64, u64)>, 0usize);
+        let mut close = |open: &mut Option<(u64, u64)>, spans: &mut Vec<Span>| {
+            if let Some((start, last)) = open.take() {
+                let span = Span { start, end: last + GRAIN, line: lines };
+                lines += span.lines();
+                spans.push(span);
+            }
+        };
+        for &a in addresses {
+            if a % GRAIN != 0 {
+                close(&mut open, &mut spans);
+            } else if let Some((_, last)) = open.as_mut().filter(|(_, last)| a > *last && a - *last <= SPAN_GAP) {
+                *last = a;
+            } else {
+                close(&mut open, &mut spans);
+                open = Some((a, a));
+            }
+        }
+        close(&mut open, &mut spans);
+        spans
+    }
+
+    #[test]
+    fn spans_found_in_pieces_as_one_by_one() {
+        // Breaks at and around the pieces' edges: a gap, an address off the grain, both
+        // in a row, a run of one address, at the first and last index of a piece.
+        let mut rng = crate::test_rng::XorShift(0x2545_f491_4f6c_dd1d);
+        for round in 0..8u64 {
+            let n = 3 * (1 << 16) + 17;
+            let edges = [1usize << 16, 2 << 16, 3 << 16];
+            let mut a = Vec::with_capacity(n);
+            let mut at = 0x7f00_0000_0000u64;
+            for i in 0..n {
+                let near = edges.iter().any(|&e| i + 2 >= e && i <= e + 1);
+                let roll = rng.next() % 64;
+                at += 8 * (1 + rng.next() % 12);
+                if (near && roll < 24) || roll == 0 {
+                    at += (SPAN_GAP + 8) * (1 + round % 2);
+                }
+                a.push(if (near && roll % 3 == 0) || roll == 1 { at + 4 } else { at });
+            }
+            let idx = check(&a);
+            assert_eq!(idx.spans, spans_one_by_one(&a), "round {round}");
+            assert!(idx.spans.len() > 10, "round {round}: a test of nothing");
+        }
     }
 
     #[test]
