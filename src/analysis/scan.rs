@@ -119,23 +119,33 @@ impl<'a, 's> Scan<'a, 's> {
         }
     }
 
-    /// Scans blocks until none is left unclaimed; then, when every block is done, sorts
-    /// buckets until none is left; the thread that sorts the last one puts the findings
+    /// Scans blocks until none is left unclaimed; then, once every block is done (another
+    /// thread's last one waited for), sorts buckets until none is left; the thread that
+    /// sorts the last one puts the findings
     /// together (the blocks' keys freed). Sequential: a thread busy with other work (the
     /// dominator tree) is never held up by the pass, only the threads that call this.
     pub fn help(&self) {
+        /// Counts a claimed block as done when it is left, also by a panic (so that no
+        /// thread waits for it below).
+        struct Done<'c>(&'c AtomicUsize);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::AcqRel);
+            }
+        }
         loop {
             let b = self.next_block.fetch_add(1, Ordering::Relaxed);
             if b >= self.blocks {
                 break;
             }
+            let _done = Done(&self.blocks_done);
             let block = self.block(b);
             *lock(&self.done[b]) = Some(block);
-            self.blocks_done.fetch_add(1, Ordering::AcqRel);
         }
-        // Another thread still scans a block: it sorts the buckets when it is done.
-        if self.blocks_done.load(Ordering::Acquire) < self.blocks {
-            return;
+        // Another thread still scans its last block (a block's time at most): wait for
+        // it, then sort buckets beside it rather than leave them all to it.
+        while self.blocks_done.load(Ordering::Acquire) < self.blocks {
+            std::thread::yield_now();
         }
         loop {
             let k = self.next_bucket.fetch_add(1, Ordering::Relaxed);
@@ -200,10 +210,10 @@ impl<'a, 's> Scan<'a, 's> {
             if kind == 0 {
                 continue;
             }
-            if kind & STRING != 0 && std::env::var_os("XX_NOSTR").is_none() {
+            if kind & STRING != 0 {
                 strings.push(id);
             }
-            if kind & COLLECTION != 0 && std::env::var_os("XX_NOCOLL").is_none() {
+            if kind & COLLECTION != 0 {
                 collections.push(id);
             }
             if kind & DELEGATE != 0 && patterns::long_invocation_list(objects, id) {
