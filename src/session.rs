@@ -418,6 +418,7 @@ impl Session {
         };
         cached(&self.marks, || {
             let roots = cached(&self.roots, || {
+                let _t = crate::progress::PhaseTimer::start("gathering the roots");
                 Ok(Arc::new(RootCache::gather(&self.heap, &bits, &self.warnings)?))
             })?;
             let (marks, unresolved) = bits.mark(&roots.all_roots(), &roots.dependent_pairs, count_types);
