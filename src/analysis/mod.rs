@@ -289,11 +289,14 @@ impl<'s> Context<'s> {
                         if crate::interrupt::cancelled() {
                             return (bytes, counts);
                         }
-                        for id in b * BLOCK..((b + 1) * BLOCK).min(n) {
-                            if dom.immediate_dominator(id as ObjectId).is_some() {
+                        let ids = (b * BLOCK) as ObjectId..((b + 1) * BLOCK).min(n) as ObjectId;
+                        let (idoms, sizes, types) = (dom.immediate_dominators(ids.clone()), graph.sizes_of(ids.clone()), graph.type_indices(ids.clone()));
+                        for (((id, d), size), &t) in ids.zip(idoms).zip(sizes).zip(types) {
+                            if d.is_some() {
+                                let id = id as usize;
                                 words[(id % BLOCK) / 64] |= 1 << (id % 64);
-                                bytes = bytes.saturating_add(graph.size(id as ObjectId));
-                                if let Some(c) = counts.get_mut(graph.type_index(id as ObjectId)) {
+                                bytes = bytes.saturating_add(size);
+                                if let Some(c) = counts.get_mut(t as usize) {
                                     *c += 1;
                                 }
                             }

@@ -103,7 +103,9 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
     let threshold = share_threshold(ctx);
     // The objects retaining the share (few), then how many objects each holds directly:
     // the tree's child lists are built only for the points kept.
-    let big: Vec<ObjectId> = super::par_ids(graph.len(), |id| (dom.retained_size(id) >= threshold).then_some(id));
+    let big: Vec<ObjectId> = super::par_blocks(graph.len(), |ids, out| {
+        out.extend(ids.clone().zip(dom.retained_sizes(ids)).filter(|&(_, &r)| r >= threshold).map(|(id, _)| id));
+    });
     let held = children_counts(ctx, &big);
     let mut candidates: Vec<ObjectId> = big
         .iter()
@@ -185,14 +187,14 @@ fn children_counts(ctx: &Context, parents: &[ObjectId]) -> Vec<u32> {
         }
     }
     let counts: Vec<AtomicU32> = parents.iter().map(|_| AtomicU32::new(0)).collect();
-    super::par_ids(n, |id| {
-        if let Some(d) = ctx.dom.immediate_dominator(id)
-            && is_parent.get(d as usize / 64).is_some_and(|w| w >> (d % 64) & 1 != 0)
-            && let Ok(i) = parents.binary_search(&d)
-        {
-            counts[i].fetch_add(1, Ordering::Relaxed);
+    super::par_blocks(n, |ids, _: &mut Vec<()>| {
+        for d in ctx.dom.immediate_dominators(ids).flatten() {
+            if is_parent.get(d as usize / 64).is_some_and(|w| w >> (d % 64) & 1 != 0)
+                && let Ok(i) = parents.binary_search(&d)
+            {
+                counts[i].fetch_add(1, Ordering::Relaxed);
+            }
         }
-        None::<()>
     });
     counts.into_iter().map(AtomicU32::into_inner).collect()
 }

@@ -958,7 +958,8 @@ impl ObjectGraph {
     /// The types of objects `ids` (a range of ids within the graph) as indices into
     /// [`ObjectGraph::types`], one slice for a pass over many.
     pub fn type_indices(&self, ids: std::ops::Range<ObjectId>) -> &[u32] {
-        self.type_ids.get(ids.start as usize..ids.end as usize).unwrap_or(&[])
+        let end = (ids.end as usize).min(self.type_ids.len());
+        &self.type_ids[(ids.start as usize).min(end)..end]
     }
 
     /// The object's type as an index into [`ObjectGraph::types`].
@@ -973,6 +974,15 @@ impl ObjectGraph {
 
     /// The object's size as SOS reports it.
     #[inline]
+    /// The sizes of objects `ids` (a range of ids within the graph), as
+    /// [`ObjectGraph::size`] gives each: for a pass over many.
+    pub fn sizes_of(&self, ids: std::ops::Range<ObjectId>) -> impl Iterator<Item = u64> + '_ {
+        let first = ids.start;
+        let end = (ids.end as usize).min(self.sizes.len());
+        let sizes = &self.sizes[(ids.start as usize).min(end)..end];
+        sizes.iter().zip(first..).map(|(&s, id)| if s == u32::MAX { self.size(id) } else { s as u64 })
+    }
+
     pub fn size(&self, id: ObjectId) -> u64 {
         match self.sizes[id as usize] {
             u32::MAX => self
