@@ -120,21 +120,11 @@ impl Layout {
             (&f.desc, f.object_offset())
         }
         let count = self.count.as_ref()?;
-        let (count, free, storage) = match (&self.free, &self.storage) {
-            (Some(free), Some(storage)) => {
-                let [c, f, s] = heap.read_instance_fields(address, [at(count), at(free), at(storage)]);
-                (c, f, s)
-            }
-            (None, Some(storage)) => {
-                let [c, s] = heap.read_instance_fields(address, [at(count), at(storage)]);
-                (c, None, s)
-            }
-            (Some(free), None) => {
-                let [c, f] = heap.read_instance_fields(address, [at(count), at(free)]);
-                (c, f, None)
-            }
-            (None, None) => (heap.read_instance_fields(address, [at(count)])[0], None, None),
-        };
+        // A field the type lacks reads the count's slot again (inside the bytes read
+        // anyway), and its value is dropped.
+        let (free, storage) = (self.free.as_ref(), self.storage.as_ref());
+        let [count, f, s] = heap.read_instance_fields(address, [count, free.unwrap_or(count), storage.unwrap_or(count)].map(at));
+        let (free, storage) = (f.filter(|_| free.is_some()), s.filter(|_| storage.is_some()));
         // Without a free count (not a dictionary or set), none subtracted.
         let count = super::int_value(count?)?.saturating_sub(free.and_then(super::int_value).unwrap_or(0));
         Some((count, storage.and_then(|v| v.reference())))

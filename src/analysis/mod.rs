@@ -227,12 +227,12 @@ impl<'s> Context<'s> {
         let graph = session.graph()?;
         let roots = session.roots()?;
         let statics = session.statics();
-        let mut objects = timed("analysis: objects", || Objects::new(&session.heap, graph.clone()));
+        let mut objects = Objects::new(&session.heap, graph.clone());
         // Strings, collections and delegates need the object table only: they are read
         // while the dominator tree is computed, on whichever core is free ([`scan`]):
         // the incoming edges' side scans once they are built, the tree's side once it
         // is done; what is left after both is scanned on every core.
-        let scan = timed("analysis: scan set up", || scan::Scan::new(&objects));
+        let scan = scan::Scan::new(&objects);
         let help_all = || {
             (0..rayon::current_num_threads()).into_par_iter().for_each(|_| scan.help());
         };
@@ -271,7 +271,7 @@ impl<'s> Context<'s> {
             (dom, session.reverse_edges()?)
         };
         timed("analysis: scan's rest", help_all);
-        let scanned = timed("analysis: scan finished", || scan.finish());
+        let scanned = scan.finish();
         crate::interrupt::check()?;
         // Live bytes and live instances per type, counted on every core, and the live
         // objects' bits (what [`Context::live`] asks: a small bitmap, not the tree).

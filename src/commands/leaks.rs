@@ -92,7 +92,7 @@ pub fn report(session: &Session, top: usize) -> Result<Report> {
     }
     let (ctx, described) = describe(session, top)?;
     let report = Report { live_bytes: ctx.live_bytes, live_objects: ctx.dom.reachable(), described };
-    analysis::timed("leaks: context dropped", || drop(ctx));
+    drop(ctx);
     if let Ok(bytes) = serde_json::to_vec(&report) {
         session.save_indexed_bytes(Part::Findings, key, &bytes);
     }

@@ -410,13 +410,13 @@ impl Dominators {
     /// [`Dominators::immediate_dominator`] of objects `ids` (a range of ids), for a pass
     /// over many.
     pub fn immediate_dominators(&self, ids: std::ops::Range<ObjectId>) -> impl Iterator<Item = Option<u32>> + '_ {
-        let idom = clamped(&self.idom, ids);
+        let idom = super::per_object(&self.idom, ids);
         idom.iter().map(|&d| (d != NONE).then_some(d))
     }
 
     /// [`Dominators::retained_size`] of objects `ids` (a range of ids), for a pass over many.
     pub fn retained_sizes(&self, ids: std::ops::Range<ObjectId>) -> &[u64] {
-        clamped(&self.retained, ids)
+        super::per_object(&self.retained, ids)
     }
 
     /// The bytes the object keeps alive by itself (0 when unreachable).
@@ -590,12 +590,6 @@ fn sort_by_target(pairs: &mut Vec<u64>, limit: usize) -> Result<(), Cancelled> {
         std::mem::swap(pairs, &mut other);
     }
     Ok(())
-}
-
-/// The part of `values` (one per object id) for `ids`, cut at its end.
-fn clamped<T>(values: &[T], ids: std::ops::Range<ObjectId>) -> &[T] {
-    let end = (ids.end as usize).min(values.len());
-    &values[(ids.start as usize).min(end)..end]
 }
 
 /// Asks the CPU to start loading `value`'s cache line (a hint; nothing for `None`).

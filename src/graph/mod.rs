@@ -405,6 +405,13 @@ pub struct ReverseEdges {
 
 pub(crate) use crate::dump::prefetch;
 
+/// The part of `values` (one per object id) for `ids`, cut at its end: what the passes
+/// over a range of objects read at once.
+pub(crate) fn per_object<T>(values: &[T], ids: std::ops::Range<ObjectId>) -> &[T] {
+    let end = (ids.end as usize).min(values.len());
+    &values[(ids.start as usize).min(end)..end]
+}
+
 impl ReverseEdges {
     /// Starts loading where `id`'s referrers begin and end (for a walk that knows its
     /// next objects ahead: [`ReverseEdges::prefetch_referrers`] a few steps later).
@@ -958,8 +965,7 @@ impl ObjectGraph {
     /// The types of objects `ids` (a range of ids within the graph) as indices into
     /// [`ObjectGraph::types`], one slice for a pass over many.
     pub fn type_indices(&self, ids: std::ops::Range<ObjectId>) -> &[u32] {
-        let end = (ids.end as usize).min(self.type_ids.len());
-        &self.type_ids[(ids.start as usize).min(end)..end]
+        per_object(&self.type_ids, ids)
     }
 
     /// The object's type as an index into [`ObjectGraph::types`].
@@ -972,17 +978,15 @@ impl ObjectGraph {
         self.type_of(id).mt
     }
 
-    /// The object's size as SOS reports it.
-    #[inline]
     /// The sizes of objects `ids` (a range of ids within the graph), as
     /// [`ObjectGraph::size`] gives each: for a pass over many.
     pub fn sizes_of(&self, ids: std::ops::Range<ObjectId>) -> impl Iterator<Item = u64> + '_ {
         let first = ids.start;
-        let end = (ids.end as usize).min(self.sizes.len());
-        let sizes = &self.sizes[(ids.start as usize).min(end)..end];
-        sizes.iter().zip(first..).map(|(&s, id)| if s == u32::MAX { self.size(id) } else { s as u64 })
+        per_object(&self.sizes, ids).iter().zip(first..).map(|(&s, id)| if s == u32::MAX { self.size(id) } else { s as u64 })
     }
 
+    /// The object's size as SOS reports it.
+    #[inline]
     pub fn size(&self, id: ObjectId) -> u64 {
         match self.sizes[id as usize] {
             u32::MAX => self

@@ -311,13 +311,15 @@ impl Heap {
     /// several fields of each).
     pub fn read_instance_fields<const N: usize>(&self, object: u64, fields: [(&FieldDesc, u64); N]) -> [Option<Value>; N] {
         let one = |fd: &FieldDesc, off: u64| self.read_field_at(fd, object.wrapping_add(off)).ok();
+        if fields.iter().any(|(fd, _)| fd.is_static) {
+            return fields.map(|(fd, off)| one(fd, off));
+        }
         let extent = |fd: &FieldDesc| crate::heap::value::value_size(fd.element_type).unwrap_or(0) as u64;
         let from = fields.iter().map(|&(_, off)| off).min().unwrap_or(0);
         let to = fields.iter().map(|&(fd, off)| off.saturating_add(extent(fd))).max().unwrap_or(0);
         let bytes = usize::try_from(to.saturating_sub(from))
             .ok()
-            .and_then(|len| self.space().core_slice(object.wrapping_add(from), len))
-            .filter(|_| fields.iter().all(|(fd, _)| !fd.is_static));
+            .and_then(|len| self.space().core_slice(object.wrapping_add(from), len));
         let Some(bytes) = bytes else {
             return fields.map(|(fd, off)| one(fd, off));
         };
