@@ -34,8 +34,7 @@ use anyhow::{bail, Context, Result};
 use memmap2::Mmap;
 use rayon::prelude::*;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::unix::fs::FileExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,15 +48,6 @@ const HEADER: usize = 128;
 const MAX_SECTIONS: usize = 16;
 const ALIGN: usize = 64;
 const CHUNK: usize = 8 << 20;
-/// The size of each `write` of an index file. The kernel gives a file's page cache folios
-/// as large as the writes that fill them (ext4 since Linux 6.16): writes of megabytes
-/// take blocks of up to 2 MiB of free memory, which a virtual machine's host may have
-/// taken back (free page reporting) and must fault in again. On the benchmark's machine,
-/// the 1 GB dump's object table and edges (480 MB) took 0.1-0.95 s of system time (median
-/// ~0.4 s) in 8 MiB writes and 0.15 s (once 0.3 s) in 256 KiB ones over 7 paired
-/// first-session `leaks` runs; 1 MiB and 2 MiB writes were sometimes as slow as 8 MiB
-/// ones, 64 KiB ones a little slower than 256 KiB.
-const WRITE_PIECE: usize = 256 << 10;
 /// Bytes of the dump's start hashed into its identity.
 const DUMP_HEAD: u64 = 1 << 20;
 
@@ -234,67 +224,31 @@ impl IndexDir {
     /// Writes the file of `part` (atomically: a temporary file renamed into place) and
     /// opens it. `sections` are lists of byte slices, each list one section.
     pub fn write(&self, part: Part, parent: u64, objects: u64, extra: [u64; 4], sections: &[Vec<&[u8]>]) -> Result<IndexFile> {
-        if sections.len() > MAX_SECTIONS {
-            bail!("too many sections");
-        }
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", part.file_name()))
-            .tempfile_in(&self.dir)
-            .with_context(|| format!("cannot write in {}", self.dir.display()))?;
-        // Layout: header, section table, sections (aligned).
-        let mut table = Vec::with_capacity(sections.len());
-        let mut at = align(HEADER + 16 * sections.len());
-        for s in sections {
-            let len: usize = s.iter().map(|p| p.len()).sum();
-            table.push((at as u64, len as u64));
-            at = align(at + len);
-        }
-        let total_len = at;
-        let progress = Progress::new("writing the index", total_len as u64);
-        {
-            // No larger than the pieces: BufWriter passes larger writes through whole.
-            let mut w = std::io::BufWriter::with_capacity(WRITE_PIECE, tmp.as_file());
-            w.write_all(&[0u8; HEADER])?;
-            for &(o, l) in &table {
-                w.write_all(&o.to_ne_bytes())?;
-                w.write_all(&l.to_ne_bytes())?;
-            }
-            let mut pos = HEADER + 16 * sections.len();
-            for (s, &(o, _)) in sections.iter().zip(&table) {
-                w.write_all(&vec![0u8; o as usize - pos])?;
-                pos = o as usize;
+        let lens: Vec<usize> = sections.iter().map(|s| s.iter().map(|p| p.len()).sum()).collect();
+        let total = lens.iter().sum::<usize>() as u64;
+        let progress = Progress::new("writing the index", total);
+        self.write_in_place(part, parent, objects, &lens, |out| {
+            // Copied in pieces on every core: each piece's pages are faulted in by the
+            // core that copies it (one core writing the file with `write` left the
+            // others idle: 0.43 s for the 4 GB dump's object table).
+            let mut jobs: Vec<(&[u8], &mut [u8])> = Vec::new();
+            for (s, dst) in sections.iter().zip(out.iter_mut()) {
+                let mut rest: &mut [u8] = dst;
                 for part in s {
-                    for piece in part.chunks(CHUNK) {
-                        for small in piece.chunks(WRITE_PIECE) {
-                            w.write_all(small)?;
-                        }
-                        progress.inc(piece.len() as u64);
+                    let k = part.len().min(rest.len());
+                    let (d, r) = std::mem::take(&mut rest).split_at_mut(k);
+                    for (from, to) in part.chunks(CHUNK).zip(d.chunks_mut(CHUNK)) {
+                        jobs.push((from, to));
                     }
-                    pos += part.len();
+                    rest = r;
                 }
             }
-            w.write_all(&vec![0u8; total_len - pos])?;
-            w.flush()?;
-        }
-        drop(progress);
-        let map = Arc::new(unsafe { Mmap::map(tmp.as_file())? });
-        let content_hash = content_hash(&map[HEADER..]);
-        let header = Header {
-            part: part as u32,
-            sections: sections.len() as u32,
-            dump: self.dump,
-            objects,
-            parent,
-            content_hash,
-            extra,
-        };
-        tmp.as_file().write_all_at(&header.encode(), 0)?;
-        let path = self.dir.join(part.file_name());
-        let file = tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-        drop(file);
-        // The mapping shows the header just written (same file, shared mapping).
-        Ok(IndexFile { map, header, table: table.iter().map(|&(o, l)| (o as usize, l as usize)).collect() })
+            jobs.into_par_iter().for_each(|(from, to)| {
+                to.copy_from_slice(from);
+                progress.inc(from.len() as u64);
+            });
+            Ok(extra)
+        })
     }
 }
 
@@ -738,5 +692,34 @@ impl ReverseEdges {
             bail!("a reference is out of range");
         }
         Ok(ReverseEdges { offsets, sources })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_of_several_pieces_written_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("x.dmp");
+        std::fs::write(&dump, b"dump").unwrap();
+        let index = IndexDir::in_cache(dir.path(), &dump, Arc::new(Warnings::new())).unwrap();
+        // Pieces longer than a copy chunk, shorter, empty, and of odd lengths.
+        let big: Vec<u8> = (0..CHUNK + 1000).map(|i| (i * 7 + i / 251) as u8).collect();
+        let small: Vec<u8> = (0..13u8).collect();
+        let words: Vec<u64> = (0..1000).map(|i| i * 0x0101_0101).collect();
+        let sections = vec![bytes([&words[..], &words[..10]]), vec![&big[..], &[][..], &small[..], &big[..5]], vec![], vec![&small[..]]];
+        let file = index.write(Part::Findings, 9, 42, [1, 2, 3, 4], &sections).unwrap();
+        let again = index.open(Part::Findings, 9).expect("opens");
+        for f in [&file, &again] {
+            assert_eq!(f.extra(), [1, 2, 3, 4]);
+            assert_eq!(f.objects(), 42);
+            for (i, s) in sections.iter().enumerate() {
+                let want: Vec<u8> = s.concat();
+                let got: Store<u8> = f.section(i, None).unwrap();
+                assert_eq!(&got[..], &want[..], "section {i}");
+            }
+        }
     }
 }

@@ -305,88 +305,165 @@ impl Edges {
 
     /// Fills `offsets` (one more than the objects, all zero on entry) and `sources` (as
     /// many as the edges) with the incoming edges: `sources[offsets[i] .. offsets[i + 1]]`
-    /// reference object `i`, in ascending order. On every core: each task owns a range of
-    /// targets (its counts and its run of sources) and reads every edge. No array beyond
-    /// the two: each run is filled from its end, backwards, its count counting down to
-    /// its start (so the arrays may be an index file's, written in place).
+    /// reference object `i`, in ascending order, on every core (see
+    /// [`Edges::reverse_into_parts`]).
     pub fn reverse_into(&self, offsets: &mut [u32], sources: &mut [ObjectId]) {
         self.reverse_into_parts(offsets, sources, rayon::current_num_threads());
     }
 
-    /// [`Edges::reverse_into`] in `parts` tasks (each reads every edge twice): one when
-    /// the other cores are busy with other work, so that the edges are read only twice.
+    /// [`Edges::reverse_into`] in `parts` tasks (one when the other cores are busy with
+    /// other work). Nothing is written at random over the whole arrays: the edges are
+    /// counted into buckets of 2^[`BUCKET_SHIFT`] consecutive targets; then each task,
+    /// owning a range of buckets (its run of `sources`), reads every edge and puts each
+    /// source of one of its references at its bucket's next place, the target's low bits
+    /// beside it in a scratch array of `u16`s (2 bytes an edge, the only memory added);
+    /// then each bucket is sorted by target on its own, in cache: counted, its targets'
+    /// offsets written, its sources moved to their runs through a copy. Each run is in
+    /// ascending order, as the sources are read. Writing each reference straight into its
+    /// target's run costs two cache misses a reference (the run's end, then the slot):
+    /// on the 1 GB `big` dump that took 0.55-0.65 s on one core, this 0.35-0.45 s.
     pub fn reverse_into_parts(&self, offsets: &mut [u32], sources: &mut [ObjectId], parts: usize) {
+        self.reverse_in_buckets(offsets, sources, parts, BUCKET_SHIFT);
+    }
+
+    fn reverse_in_buckets(&self, offsets: &mut [u32], sources: &mut [ObjectId], parts: usize, shift: u32) {
         let n = self.objects();
         if offsets.len() != n + 1 {
             return;
         }
-        let parts = parts.clamp(1, 64);
-        let bounds: Vec<usize> = (0..=parts).map(|p| n * p / parts).collect();
-        fn ranges<'a>(v: &'a mut [u32], bounds: &[usize]) -> Vec<(usize, &'a mut [u32])> {
-            let mut out = Vec::with_capacity(bounds.len());
-            let mut rest = v;
-            for w in bounds.windows(2) {
-                let (a, b) = rest.split_at_mut(w[1] - w[0]);
-                out.push((w[0], a));
-                rest = b;
-            }
-            out
-        }
-        // offsets[t + 1]: the references to t ...
-        ranges(&mut offsets[1..], &bounds).into_par_iter().for_each(|(lo, c)| {
-            let hi = lo + c.len();
-            for b in &self.blocks {
-                for &t in b.targets.iter() {
-                    let t = t as usize;
-                    if t >= lo && t < hi {
-                        c[t - lo] = c[t - lo].saturating_add(1);
-                    }
-                }
-            }
-        });
-        // ... summed: the end of t's run (and offsets[t] its start).
-        for i in 1..=n {
-            offsets[i] = offsets[i].saturating_add(offsets[i - 1]);
-        }
-        // Each range's sources are one run of `sources`.
-        let mut runs = Vec::with_capacity(parts);
-        {
-            let mut rest = &mut sources[..];
-            let mut at = 0usize;
-            for p in 0..parts {
-                let end = (offsets[bounds[p + 1]] as usize).clamp(at, at + rest.len());
-                let (a, b) = rest.split_at_mut(end - at);
-                runs.push((at, a));
-                rest = b;
-                at = end;
-            }
-        }
-        // Sources from the last down: each reference to t counts t's end down by one and
-        // takes that slot, so the run ends up in ascending order and offsets[t + 1] at
-        // t's start.
-        ranges(&mut offsets[1..], &bounds)
+        let width = 1usize << shift;
+        let buckets = n.div_ceil(width);
+        let parts = parts.clamp(1, 64).min(buckets.max(1)).min(self.blocks.len().max(1));
+        // 1. References into each bucket (parts of the edge blocks counted apart, summed).
+        let counts: Vec<usize> = (0..parts)
             .into_par_iter()
-            .zip(runs)
-            .for_each(|((lo, ends), (base, run))| {
-                let hi = lo + ends.len();
-                for src in (0..n).rev() {
-                    for &t in self.references(src as ObjectId).iter().rev() {
-                        let t = t as usize;
-                        if t >= lo && t < hi {
-                            let slot = &mut ends[t - lo];
-                            *slot = slot.saturating_sub(1);
-                            if let Some(s) = (*slot as usize).checked_sub(base).and_then(|k| run.get_mut(k)) {
-                                *s = src as ObjectId;
-                            }
+            .map(|p| {
+                let mut c = vec![0usize; buckets];
+                for block in &self.blocks[self.blocks.len() * p / parts..self.blocks.len() * (p + 1) / parts] {
+                    for &t in block.targets.iter() {
+                        if (t as usize) < n
+                            && let Some(x) = c.get_mut(t as usize >> shift)
+                        {
+                            *x += 1;
                         }
                     }
                 }
-            });
-        // offsets[t + 1] is t's start: moved down one, the last the total.
-        offsets.copy_within(1..=n, 0);
-        offsets[n] = sources.len().min(u32::MAX as usize) as u32;
+                c
+            })
+            .reduce(
+                || vec![0usize; buckets],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        // Each bucket's place in `sources` (what would not fit is left out: the array is
+        // as long as the edges, so nothing is).
+        let mut bucket_start = Vec::with_capacity(buckets + 1);
+        let mut at = 0usize;
+        for &c in &counts {
+            bucket_start.push(at.min(sources.len()));
+            at += c;
+        }
+        bucket_start.push(at.min(sources.len()));
+        let total = bucket_start[buckets];
+        let mut low = vec![0u16; total];
+        // 2. Each part owns a range of buckets (about as many references each): its run of
+        //    both arrays. It reads every edge and keeps those into its buckets, each source
+        //    at its bucket's next place, the target's low bits beside it.
+        let mut cuts = vec![0usize];
+        for p in 1..parts {
+            let want = total * p / parts;
+            let b = bucket_start.partition_point(|&x| x < want).clamp(*cuts.last().unwrap_or(&0), buckets);
+            cuts.push(b);
+        }
+        cuts.push(buckets);
+        let mut runs = Vec::with_capacity(parts);
+        {
+            let (mut rest_s, mut rest_l) = (&mut sources[..total], &mut low[..]);
+            for w in cuts.windows(2) {
+                let k = bucket_start[w[1]] - bucket_start[w[0]];
+                let (s, s2) = std::mem::take(&mut rest_s).split_at_mut(k);
+                let (l, l2) = std::mem::take(&mut rest_l).split_at_mut(k);
+                runs.push((w[0]..w[1], s, l));
+                (rest_s, rest_l) = (s2, l2);
+            }
+        }
+        let mask = width - 1;
+        runs.into_par_iter().for_each(|(range, s, l)| {
+            let base = bucket_start[range.start];
+            let mut next: Vec<usize> = bucket_start[range.clone()].iter().map(|&x| x - base).collect();
+            let (lo, hi) = (range.start << shift, (range.end << shift).min(n));
+            for (b, block) in self.blocks.iter().enumerate() {
+                let mut from = 0usize;
+                for (j, &end) in block.ends.iter().enumerate() {
+                    let src = (b * CHUNK + j) as ObjectId;
+                    let to = end as usize;
+                    for &t in block.targets.get(from..to).unwrap_or(&[]) {
+                        let t = t as usize;
+                        if t >= lo
+                            && t < hi
+                            && let Some(at) = next.get_mut((t - lo) >> shift)
+                            && let (Some(s), Some(l)) = (s.get_mut(*at), l.get_mut(*at))
+                        {
+                            *s = src;
+                            *l = (t & mask) as u16;
+                            *at += 1;
+                        }
+                    }
+                    from = to;
+                }
+            }
+        });
+        // 3. Each bucket sorted by target, stable (sources stay ascending): its counts,
+        //    its targets' offsets, its sources moved through a scratch copy.
+        let mut bucket_sources: Vec<(&mut [ObjectId], &[u16])> = Vec::with_capacity(buckets);
+        {
+            let (mut rest_s, mut rest_l) = (&mut sources[..total], &low[..]);
+            for b in 0..buckets {
+                let k = bucket_start[b + 1] - bucket_start[b];
+                let (s, s2) = std::mem::take(&mut rest_s).split_at_mut(k);
+                let (l, l2) = rest_l.split_at(k);
+                bucket_sources.push((s, l));
+                (rest_s, rest_l) = (s2, l2);
+            }
+        }
+        offsets[..n]
+            .par_chunks_mut(width)
+            .zip(bucket_sources)
+            .zip(&bucket_start[..buckets])
+            .for_each_init(
+                || (vec![0usize; width], Vec::new()),
+                |(next, scratch), ((offs, (s, l)), &base)| {
+                    next.iter_mut().for_each(|x| *x = 0);
+                    for &t in l.iter() {
+                        next[t as usize] += 1;
+                    }
+                    let mut run = 0usize;
+                    for (o, x) in offs.iter_mut().zip(next.iter_mut()) {
+                        *o = u32::try_from(base + run).unwrap_or(u32::MAX);
+                        let c = *x;
+                        *x = run;
+                        run += c;
+                    }
+                    scratch.clear();
+                    scratch.extend_from_slice(s);
+                    for (&src, &t) in scratch.iter().zip(l.iter()) {
+                        let slot = &mut next[t as usize];
+                        if let Some(x) = s.get_mut(*slot) {
+                            *x = src;
+                        }
+                        *slot += 1;
+                    }
+                },
+            );
+        offsets[n] = u32::try_from(total).unwrap_or(u32::MAX);
     }
 }
+
+/// Targets per bucket when the incoming edges are built ([`Edges::reverse_into_parts`]):
+/// a bucket's counts are 512 KB, in the core's cache, and few buckets are written at once.
+const BUCKET_SHIFT: u32 = 16;
 
 /// The warning about references that lead nowhere (none in a real heap: a reference is
 /// null or an object's start).
@@ -1084,6 +1161,37 @@ mod tests {
                 .flat_map(|(s, l)| l.iter().filter(|&&x| x == t).map(move |_| s as ObjectId))
                 .collect();
             assert_eq!(r.referrers(t), &expected[..], "object {t}");
+        }
+    }
+
+    #[test]
+    fn reverse_edges_in_buckets_as_counted_directly() {
+        // Buckets of 8 targets (a bucket's edge and the last, short one), one to five
+        // parts, a target most objects reference, repeats: every run as a direct count says.
+        let mut rng = crate::test_rng::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
+        for n in [1usize, 7, 8, 9, 300, 3 * CHUNK + 5] {
+            let lists: Vec<Vec<ObjectId>> = (0..n)
+                .map(|_| (0..next() % 4).map(|_| if next() % 3 == 0 { (n / 2) as ObjectId } else { (next() % n as u64) as ObjectId }).collect())
+                .collect();
+            let refs: Vec<&[ObjectId]> = lists.iter().map(|l| l.as_slice()).collect();
+            let edges = Edges::from_lists(&refs);
+            let mut expected: Vec<Vec<ObjectId>> = vec![Vec::new(); n];
+            for (s, l) in lists.iter().enumerate() {
+                for &t in l {
+                    expected[t as usize].push(s as ObjectId);
+                }
+            }
+            for parts in 1..=5 {
+                let mut offsets = vec![0u32; n + 1];
+                let mut sources = vec![0 as ObjectId; edges.len()];
+                edges.reverse_in_buckets(&mut offsets, &mut sources, parts, 3);
+                assert_eq!(offsets[n] as usize, edges.len(), "{n} objects, {parts} parts");
+                for t in 0..n {
+                    let run = &sources[offsets[t] as usize..offsets[t + 1] as usize];
+                    assert_eq!(run, &expected[t][..], "{n} objects, {parts} parts, object {t}");
+                }
+            }
         }
     }
 
