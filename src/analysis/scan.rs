@@ -204,22 +204,24 @@ impl<'a, 's> Scan<'a, 's> {
         let objects = self.objects;
         let (graph, heap) = (&objects.graph, objects.heap);
         let ids = (b * BLOCK) as ObjectId..((b + 1) * BLOCK).min(graph.len()) as ObjectId;
-        let (mut strings, mut collections) = (Vec::new(), Vec::new());
+        // Without a branch on the kind (strings and collections come in no order the
+        // processor can predict): every id is written at the end of both lists, and
+        // each list's end moves past it only when it is of that kind.
+        let (mut strings, mut collections) = (vec![0 as ObjectId; ids.len()], vec![0 as ObjectId; ids.len()]);
+        let (mut ns, mut nc) = (0usize, 0usize);
         for (id, &t) in ids.clone().zip(graph.type_indices(ids)) {
             let kind = self.kinds.get(t as usize).copied().unwrap_or(0);
-            if kind == 0 {
-                continue;
+            if let (Some(s), Some(c)) = (strings.get_mut(ns), collections.get_mut(nc)) {
+                (*s, *c) = (id, id);
             }
-            if kind & STRING != 0 {
-                strings.push(id);
-            }
-            if kind & COLLECTION != 0 {
-                collections.push(id);
-            }
+            ns += (kind & STRING != 0) as usize;
+            nc += (kind & COLLECTION != 0) as usize;
             if kind & DELEGATE != 0 && patterns::long_invocation_list(objects, id) {
                 out.delegates.push(id);
             }
         }
+        strings.truncate(ns);
+        collections.truncate(nc);
         // Texts: each string's start asked for some strings ahead of the one hashed (the
         // scan waits on memory, not on work; the loads then overlap).
         for &id in strings.iter().take(AHEAD) {
