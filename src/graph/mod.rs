@@ -303,9 +303,9 @@ impl Edges {
         ReverseEdges { offsets: offsets.into(), sources: sources.into() }
     }
 
-    /// Fills `offsets` (one more than the objects, all zero on entry) and `sources` (as
-    /// many as the edges) with the incoming edges: `sources[offsets[i] .. offsets[i + 1]]`
-    /// reference object `i`, in ascending order, on every core (see
+    /// Fills `offsets` (one more than the objects) and `sources` (as many as the edges)
+    /// with the incoming edges: `sources[offsets[i] .. offsets[i + 1]]` reference object
+    /// `i`, in ascending order, on every core (see
     /// [`Edges::reverse_into_parts`]).
     pub fn reverse_into(&self, offsets: &mut [u32], sources: &mut [ObjectId]) {
         self.reverse_into_parts(offsets, sources, rayon::current_num_threads());
@@ -464,6 +464,8 @@ impl Edges {
 /// Targets per bucket when the incoming edges are built ([`Edges::reverse_into_parts`]):
 /// a bucket's counts are 512 KB, in the core's cache, and few buckets are written at once.
 const BUCKET_SHIFT: u32 = 16;
+// A target's place in its bucket is kept in a `u16`.
+const _: () = assert!(BUCKET_SHIFT <= 16);
 
 /// The warning about references that lead nowhere (none in a real heap: a reference is
 /// null or an object's start).
