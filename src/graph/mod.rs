@@ -378,19 +378,13 @@ impl Edges {
             cuts.push(b);
         }
         cuts.push(buckets);
-        let mut runs = Vec::with_capacity(parts);
-        {
-            let (mut rest_s, mut rest_l) = (&mut sources[..total], &mut low[..]);
-            for w in cuts.windows(2) {
-                let k = bucket_start[w[1]] - bucket_start[w[0]];
-                let (s, s2) = std::mem::take(&mut rest_s).split_at_mut(k);
-                let (l, l2) = std::mem::take(&mut rest_l).split_at_mut(k);
-                runs.push((w[0]..w[1], s, l));
-                (rest_s, rest_l) = (s2, l2);
-            }
-        }
+        let ends = || cuts.iter().map(|&b| bucket_start[b]);
+        let runs: Vec<_> = (cuts.windows(2).map(|w| w[0]..w[1]))
+            .zip(cut_at(&mut sources[..total], ends()))
+            .zip(cut_at(&mut low, ends()))
+            .collect();
         let mask = width - 1;
-        runs.into_par_iter().for_each(|(range, s, l)| {
+        runs.into_par_iter().for_each(|((range, s), l)| {
             let base = bucket_start[range.start];
             let mut next: Vec<usize> = bucket_start[range.clone()].iter().map(|&x| x - base).collect();
             let (lo, hi) = (range.start << shift, (range.end << shift).min(n));
@@ -417,17 +411,10 @@ impl Edges {
         });
         // 3. Each bucket sorted by target, stable (sources stay ascending): its counts,
         //    its targets' offsets, its sources moved through a scratch copy.
-        let mut bucket_sources: Vec<(&mut [ObjectId], &[u16])> = Vec::with_capacity(buckets);
-        {
-            let (mut rest_s, mut rest_l) = (&mut sources[..total], &low[..]);
-            for b in 0..buckets {
-                let k = bucket_start[b + 1] - bucket_start[b];
-                let (s, s2) = std::mem::take(&mut rest_s).split_at_mut(k);
-                let (l, l2) = rest_l.split_at(k);
-                bucket_sources.push((s, l));
-                (rest_s, rest_l) = (s2, l2);
-            }
-        }
+        let bucket_sources: Vec<_> = cut_at(&mut sources[..total], bucket_start.iter().copied())
+            .into_iter()
+            .zip(cut_at(&mut low, bucket_start.iter().copied()))
+            .collect();
         offsets[..n]
             .par_chunks_mut(width)
             .zip(bucket_sources)
@@ -459,6 +446,22 @@ impl Edges {
             );
         offsets[n] = u32::try_from(total).unwrap_or(u32::MAX);
     }
+}
+
+/// `v` cut between consecutive `bounds` (ascending offsets, the first where `v` starts;
+/// a bound past the end is taken as the end).
+fn cut_at<T>(mut v: &mut [T], bounds: impl IntoIterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut bounds = bounds.into_iter();
+    let mut at = bounds.next().unwrap_or(0);
+    let mut out = Vec::new();
+    for b in bounds {
+        let k = b.saturating_sub(at).min(v.len());
+        let (piece, rest) = std::mem::take(&mut v).split_at_mut(k);
+        out.push(piece);
+        v = rest;
+        at = b.max(at);
+    }
+    out
 }
 
 /// Targets per bucket when the incoming edges are built ([`Edges::reverse_into_parts`]):
