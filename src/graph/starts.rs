@@ -79,7 +79,7 @@ impl ChunkTable {
 
     /// The index of the last of `spans` starting at or below `address` (the caller checks
     /// that the span reaches it): from `table` when there is one, else by a search.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn last_starting_by<S>(table: Option<&ChunkTable>, spans: &[S], start: impl Fn(&S) -> u64, address: u64) -> Option<usize> {
         let search = || spans.partition_point(|s| start(s) <= address).checked_sub(1);
         match table {
@@ -294,7 +294,7 @@ impl StartIndex {
 
     /// The word index of the line holding the bit of `address`, and the bit's index
     /// among the line's bitmap bits.
-    #[inline]
+    #[inline(always)]
     fn line_of(&self, address: u64) -> Option<(usize, usize)> {
         if address % GRAIN != 0 {
             return None;
@@ -306,7 +306,7 @@ impl StartIndex {
     }
 
     /// The span holding `address`.
-    #[inline]
+    #[inline(always)]
     fn span_of(&self, address: u64) -> Option<&Span> {
         let i = ChunkTable::last_starting_by(self.table.as_ref(), &self.spans, |s| s.start, address)?;
         self.spans.get(i).filter(|s| address < s.end)
