@@ -139,39 +139,49 @@ impl Dominators {
                     && edges.references(w - 1).is_empty()
                     && (extra.is_empty() || extra.binary_search_by_key(&w, |e| e.0).is_err())
             };
+            /// What the search keeps besides the numbers.
+            struct Kept<'k> {
+                vertex: &'k mut Vec<u32>,
+                parent: &'k mut Vec<u32>,
+                others: &'k mut Vec<u64>,
+                leaf_edges: &'k mut Vec<u64>,
+                leaves: &'k mut usize,
+            }
             // Numbers node `w`, reached from number `from`: true when it was new and is
             // to be explored. An edge to a node numbered already goes to `others` (a
             // self-loop is no predecessor worth keeping), one to a leaf seen already to
-            // `leaf_edges`.
-            let mut visit = |w: u32, from: u32, pre: &mut [u32], vertex: &mut Vec<u32>, parent: &mut Vec<u32>| -> bool {
+            // `leaf_edges`. (A function, not a closure: inlined into the loop.)
+            #[inline(always)]
+            fn visit(w: u32, from: u32, pre: &mut [u32], kept: &mut Kept, is_leaf: impl Fn(u32) -> bool) -> bool {
                 let Some(slot) = pre.get_mut(w as usize) else { return false };
                 if *slot == NONE {
                     if is_leaf(w) {
                         *slot = from | LEAF;
-                        leaves += 1;
+                        *kept.leaves += 1;
                         return false;
                     }
-                    *slot = vertex.len() as u32;
-                    vertex.push(w);
-                    parent.push(from);
+                    *slot = kept.vertex.len() as u32;
+                    kept.vertex.push(w);
+                    kept.parent.push(from);
                     true
                 } else {
                     if *slot & LEAF != 0 {
                         if *slot != from | LEAF {
-                            leaf_edges.push(((w as u64) << 32) | from as u64);
+                            kept.leaf_edges.push(((w as u64) << 32) | from as u64);
                         }
                     } else if *slot != from {
-                        others.push(((*slot as u64) << 32) | from as u64);
+                        kept.others.push(((*slot as u64) << 32) | from as u64);
                     }
                     false
                 }
-            };
+            }
+            let mut kept = Kept { vertex: &mut vertex, parent: &mut parent, others: &mut others, leaf_edges: &mut leaf_edges, leaves: &mut leaves };
             // (node, its number, index of its next successor): its references (or the
             // roots, for the virtual root), then its dependent secondaries.
             let mut stack: Vec<(u32, u32, u32)> = Vec::new();
             pre[0] = 0;
-            vertex.push(0);
-            parent.push(NONE);
+            kept.vertex.push(0);
+            kept.parent.push(NONE);
             let (mut v, mut num, mut k) = (0u32, 0u32, 0u32);
             let mut poller = Poller::default();
             loop {
@@ -181,7 +191,7 @@ impl Dominators {
                 while let Some(&t) = own.get(k as usize) {
                     k += 1;
                     let w = t.wrapping_add(shift);
-                    if visit(w, num, &mut pre, &mut vertex, &mut parent) {
+                    if visit(w, num, &mut pre, &mut kept, is_leaf) {
                         next = Some(w);
                         break;
                     }
@@ -190,7 +200,7 @@ impl Dominators {
                     let secondaries = extra_of(v);
                     while let Some(&(_, w)) = (k as usize).checked_sub(own.len()).and_then(|j| secondaries.get(j)) {
                         k += 1;
-                        if visit(w, num, &mut pre, &mut vertex, &mut parent) {
+                        if visit(w, num, &mut pre, &mut kept, is_leaf) {
                             next = Some(w);
                             break;
                         }
@@ -199,7 +209,7 @@ impl Dominators {
                 match next {
                     Some(w) => {
                         stack.push((v, num, k));
-                        (v, num, k) = (w, vertex.len() as u32 - 1, 0);
+                        (v, num, k) = (w, kept.vertex.len() as u32 - 1, 0);
                     }
                     None => match stack.pop() {
                         Some(top) => (v, num, k) = top,
