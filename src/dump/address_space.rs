@@ -60,6 +60,53 @@ pub struct AddressSpace {
     /// When set, the pages read are recorded here (used to build small self-contained
     /// test fixtures from dumps): every page, or only those served from mapped files.
     recorder: Option<(Recording, Mutex<BTreeSet<u64>>)>,
+    /// [`AddressSpace::segments_below`]'s answers for whole 4 MB chunks of address space
+    /// ([`ChunkCache`]).
+    chunks: ChunkCache,
+}
+
+/// Answers of [`AddressSpace::segments_below`] kept per 4 MB chunk of address space, for
+/// a chunk that lies inside one segment with no other segment starting in it (every
+/// address of it then has the same answer). Direct-mapped by the chunk's low bits, each
+/// slot `chunk << 16 | answer` (0: empty), filled as searches find such chunks and
+/// shared by every thread. A heap scan reads an object, then its array elsewhere, then
+/// the next object: one thread's last answer alone (the other hint) misses at each
+/// step, a binary search over the segments each time.
+struct ChunkCache {
+    slots: Box<[std::sync::atomic::AtomicU64]>,
+}
+
+impl ChunkCache {
+    const SHIFT: u32 = 22;
+    const SLOTS: usize = 4096;
+
+    fn new() -> ChunkCache {
+        ChunkCache { slots: (0..Self::SLOTS).map(|_| std::sync::atomic::AtomicU64::new(0)).collect() }
+    }
+
+    #[inline(always)]
+    fn get(&self, addr: u64) -> Option<usize> {
+        let chunk = addr >> Self::SHIFT;
+        let v = self.slots.get(chunk as usize % Self::SLOTS)?.load(std::sync::atomic::Ordering::Relaxed);
+        (v != 0 && v >> 16 == chunk).then_some((v & 0xffff) as usize)
+    }
+
+    /// Keeps `below` (the answer for `addr`) for `addr`'s chunk when it holds for the
+    /// whole chunk: segment `below - 1` covers it and segment `below` starts after it.
+    fn offer(&self, segs: &[LoadSegment], addr: u64, below: usize) {
+        let chunk = addr >> Self::SHIFT;
+        let start = chunk << Self::SHIFT;
+        let Some(end) = start.checked_add(1 << Self::SHIFT) else { return };
+        let Some(s) = below.checked_sub(1).and_then(|j| segs.get(j)) else { return };
+        let covers = s.vaddr <= start && s.vaddr.checked_add(s.memsz).is_some_and(|e| e >= end);
+        let alone = segs.get(below).is_none_or(|n| n.vaddr >= end);
+        // 42 bits of chunk number and 16 of answer: a larger answer is not kept.
+        if covers && alone && below < 0xffff {
+            if let Some(slot) = self.slots.get(chunk as usize % Self::SLOTS) {
+                slot.store(chunk << 16 | below as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Which reads [`AddressSpace::record_reads`] records.
@@ -124,6 +171,7 @@ impl AddressSpace {
             refused,
             module_root: None,
             recorder: None,
+            chunks: ChunkCache::new(),
         }
     }
 
@@ -206,12 +254,16 @@ impl AddressSpace {
     }
 
     /// How many segments start at or below `addr` (the segments are sorted by address):
-    /// `partition_point`, answered first from the thread's last answer when it still
-    /// holds (scans read address after address in one segment).
+    /// `partition_point`, answered first from the chunk's kept answer ([`ChunkCache`]),
+    /// then from the thread's last answer when it still holds (scans read address after
+    /// address in one segment).
     #[inline]
     fn segments_below(&self, addr: u64) -> usize {
         thread_local! {
             static LAST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        if let Some(below) = self.chunks.get(addr) {
+            return below;
         }
         let segs = &self.core.segments;
         let hint = LAST.with(|l| l.get());
@@ -225,6 +277,7 @@ impl AddressSpace {
         }
         let i = segs.partition_point(|s| s.vaddr <= addr);
         LAST.with(|l| l.set(i));
+        self.chunks.offer(segs, addr, i);
         i
     }
 
@@ -725,4 +778,70 @@ pub(crate) fn prefetch<T>(value: &T) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = value;
+}
+
+#[cfg(test)]
+mod chunk_cache_tests {
+    use super::*;
+    use crate::test_rng::XorShift;
+
+    fn seg(vaddr: u64, memsz: u64) -> LoadSegment {
+        LoadSegment { vaddr, memsz, offset: 0, filesz: memsz }
+    }
+
+    /// Answers through the cache (filled as the searches go) and by a plain search agree
+    /// for every address asked, twice over (the second pass mostly from the cache).
+    fn agrees(segs: &[LoadSegment], addresses: &[u64]) {
+        let cache = ChunkCache::new();
+        for _ in 0..2 {
+            for &a in addresses {
+                let want = segs.partition_point(|s| s.vaddr <= a);
+                let got = cache.get(a).unwrap_or_else(|| {
+                    cache.offer(segs, a, want);
+                    want
+                });
+                assert_eq!(got, want, "address {a:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn kept_answers_are_those_of_a_search() {
+        const MB: u64 = 1 << 20;
+        let base = 0x7f00_0000_0000u64;
+        let layouts: Vec<Vec<LoadSegment>> = vec![
+            // Large aligned segments (a heap), small ones, one starting inside a chunk
+            // another covers up to there, back to back, and overlapping (a hostile dump).
+            vec![seg(base, 300 * MB), seg(base + 300 * MB, 8 * MB), seg(base + 310 * MB + 4096, 9 * MB), seg(base + 400 * MB, 3 * MB)],
+            vec![seg(base, 2 * MB), seg(base + 2 * MB, 2 * MB), seg(base + 5 * MB, 64 * MB)],
+            vec![seg(base, 64 * MB), seg(base + 16 * MB, 4 * MB), seg(base + 32 * MB, 100 * MB)],
+            // Chunks 4096 slots apart share a slot.
+            vec![seg(base, 8 * MB), seg(base + (4096 << 22), 8 * MB)],
+            // The top of the address space.
+            vec![seg(u64::MAX - 8 * MB + 1, 8 * MB - 1)],
+            vec![],
+        ];
+        let mut rng = XorShift(0x5eed);
+        for segs in &layouts {
+            let mut addresses = Vec::new();
+            for s in segs {
+                for a in [s.vaddr, s.vaddr.wrapping_sub(1), s.vaddr.saturating_add(s.memsz), s.vaddr.saturating_add(s.memsz / 2)] {
+                    addresses.push(a);
+                }
+                for _ in 0..200 {
+                    addresses.push(s.vaddr.saturating_add(rng.below(s.memsz.saturating_add(8 * MB).max(1))));
+                }
+            }
+            addresses.extend([0, base - 1, u64::MAX, base + (4096 << 22) + 3 * MB]);
+            agrees(segs, &addresses);
+        }
+        // A chunk inside one segment is kept; one where the next segment starts is not.
+        let segs = &layouts[0];
+        let cache = ChunkCache::new();
+        for a in [base + 5 * MB, base + 310 * MB] {
+            cache.offer(segs, a, segs.partition_point(|s| s.vaddr <= a));
+        }
+        assert_eq!(cache.get(base + 6 * MB), Some(1));
+        assert_eq!(cache.get(base + 310 * MB), None);
+    }
 }
