@@ -270,7 +270,17 @@ impl<'a, 's> Scan<'a, 's> {
 
     /// Bucket `k`'s keys from every block, sorted, those of a hash seen once dropped.
     fn bucket(&self, k: usize) -> Vec<Key> {
-        let mut keys: Vec<Key> = Vec::new();
+        // Counted first: one allocation of the bucket's size, not one per doubling.
+        let len: usize = self
+            .done
+            .iter()
+            .filter_map(|d| {
+                let block = lock(d);
+                let b = block.as_ref()?;
+                Some(b.bounds.get(k + 1)?.saturating_sub(*b.bounds.get(k)?) as usize)
+            })
+            .sum();
+        let mut keys: Vec<Key> = Vec::with_capacity(len);
         for d in &self.done {
             if let Some(block) = lock(d).as_ref()
                 && let (Some(&from), Some(&to)) = (block.bounds.get(k), block.bounds.get(k + 1))

@@ -152,9 +152,11 @@ impl Edges {
     pub fn build(graph: &ObjectGraph, heap: &Heap) -> Result<Edges> {
         let n = graph.len();
         let progress = Progress::new("reading the heap's references", n as u64);
+        // Each thread's scratch (a block's references as addresses, and where each
+        // object's end) is kept from block to block: grown once, not in every block.
         let built: Vec<(EdgeBlock, u64)> = (0..n.div_ceil(CHUNK))
             .into_par_iter()
-            .map(|c| {
+            .map_init(|| (Vec::new(), Vec::new()), |(raw, raw_ends): &mut (Vec<u64>, Vec<usize>), c| {
                 let range = c * CHUNK..((c + 1) * CHUNK).min(n);
                 let mut ends = Vec::with_capacity(range.len());
                 let mut targets = Vec::new();
@@ -165,19 +167,19 @@ impl Edges {
                 // The block's references as addresses first (its objects' memory read in
                 // address order), then their ids, the line of each lookup asked for a
                 // few lookups ahead: the lookups' cache misses overlap.
-                let mut raw = Vec::new();
-                let mut raw_ends = Vec::with_capacity(range.len());
+                raw.clear();
+                raw_ends.clear();
                 let mut window = RefWindow::default();
                 for i in range.clone() {
-                    graph.raw_references(heap, &mut window, i as ObjectId, &mut raw);
+                    graph.raw_references(heap, &mut window, i as ObjectId, raw);
                     raw_ends.push(raw.len());
                 }
                 // Ids in place of the addresses (u32::MAX for none), then each object's
                 // resolved ones moved down over the unresolved.
                 targets.reserve_exact(raw.len());
-                graph.starts.resolve(&raw, |id| targets.push(id.filter(|&id| (id as usize) < n).unwrap_or(u32::MAX)));
+                graph.starts.resolve(raw, |id| targets.push(id.filter(|&id| (id as usize) < n).unwrap_or(u32::MAX)));
                 let (mut read, mut kept) = (0usize, 0usize);
-                for &end in &raw_ends {
+                for &end in raw_ends.iter() {
                     while read < end.min(targets.len()) {
                         let t = targets[read];
                         if t == u32::MAX {
