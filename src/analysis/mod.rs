@@ -208,12 +208,7 @@ impl<'s> Objects<'s> {
             e.0 += 1;
             e.1 = e.1.saturating_add(self.graph.size(id));
         }
-        let mut v: Vec<Contents> = by
-            .into_iter()
-            .map(|(mt, (count, size))| Contents { type_name: self.heap.type_name(mt).to_string(), count, size })
-            .collect();
-        v.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.type_name.cmp(&b.type_name)));
-        v
+        Contents::sorted(self.heap, by)
     }
 }
 
@@ -382,6 +377,18 @@ pub struct Contents {
     pub type_name: String,
     pub count: u64,
     pub size: u64,
+}
+
+impl Contents {
+    /// Counts and bytes per MethodTable, named, most bytes first.
+    pub(crate) fn sorted(heap: &crate::heap::Heap, by: rustc_hash::FxHashMap<u64, (u64, u64)>) -> Vec<Contents> {
+        let mut v: Vec<Contents> = by
+            .into_iter()
+            .map(|(mt, (count, size))| Contents { type_name: heap.type_name(mt).to_string(), count, size })
+            .collect();
+        v.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.type_name.cmp(&b.type_name)));
+        v
+    }
 }
 
 /// The kinds of finding.

@@ -8,6 +8,7 @@ use crate::graph::{ObjectGraph, ObjectId};
 use crate::graph::dominators::Dominators;
 use crate::render::format::thousands;
 use std::collections::HashMap;
+use rayon::prelude::*;
 
 /// An accumulation point holds at least this many objects directly (dominator tree) ...
 const MIN_CHILDREN: usize = 100;
@@ -107,18 +108,19 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
         out.extend(ids.clone().zip(dom.retained_sizes(ids)).filter(|&(_, &r)| r >= threshold).map(|(id, _)| id));
     });
     let held = children_counts(ctx, &big);
-    let mut candidates: Vec<ObjectId> = big
+    let mut candidates: Vec<(ObjectId, u32)> = big
         .iter()
         .zip(held)
         .filter(|&(&id, held)| {
             let a = graph.address(id);
             held as usize >= MIN_CHILDREN && !ctx.statics.any_slot_in(a, a.saturating_add(graph.size(id)))
         })
-        .map(|(&id, _)| id)
+        .map(|(&id, held)| (id, held))
         .collect();
-    candidates.sort_by_key(|&id| std::cmp::Reverse(dom.retained_size(id)));
+    candidates.sort_by_key(|&(id, _)| std::cmp::Reverse(dom.retained_size(id)));
     let mut kept: Vec<ObjectId> = Vec::new();
-    for &c in &candidates {
+    let mut kept_held: Vec<u32> = Vec::new();
+    for &(c, held) in &candidates {
         let covered = kept.iter().any(|&k| {
             let (outer, inner) = if dominates(dom, k, c) {
                 (k, c)
@@ -131,6 +133,7 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
         });
         if !covered {
             kept.push(c);
+            kept_held.push(held);
         }
         if kept.len() >= MAX_ACCUMULATIONS {
             break;
@@ -139,17 +142,12 @@ pub fn accumulation_points(ctx: &Context) -> Vec<Finding> {
     if kept.is_empty() {
         return Vec::new();
     }
-    let children = dom.children();
+    let mut inside = subtree_contents(ctx, &kept).into_iter();
     kept.into_iter()
-        .map(|id| {
-            let mut inside = Vec::new();
-            children.subtree(id, |x| {
-                if x != id {
-                    inside.push(x);
-                }
-            });
-            let held = children.of(id).len();
-            let top = ctx.contents(inside);
+        .zip(kept_held)
+        .map(|(id, held)| {
+            let held = held as usize;
+            let top = inside.next().unwrap_or_default();
             let what = top
                 .iter()
                 .max_by_key(|c| c.count)
@@ -197,6 +195,114 @@ fn children_counts(ctx: &Context, parents: &[ObjectId]) -> Vec<u32> {
         }
     });
     counts.into_iter().map(AtomicU32::into_inner).collect()
+}
+
+/// For each of `kept` (a few objects), what its dominator subtree holds (itself left
+/// out), as [`Context::contents`] counts it. One pass over the objects on every core,
+/// not the tree's child lists (8 bytes an object): each object's nearest kept strict
+/// ancestor is found by walking up its dominator chain, and the answer is kept for every
+/// object on the walk (a byte each), so each chain is walked once. A kept object inside
+/// another's subtree adds what it holds to the other's.
+fn subtree_contents(ctx: &Context, kept: &[ObjectId]) -> Vec<Vec<super::Contents>> {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    const UNKNOWN: u8 = 0;
+    const OUT: u8 = 1;
+    if kept.is_empty() || kept.len() > (u8::MAX - 2) as usize {
+        return kept.iter().map(|_| Vec::new()).collect();
+    }
+    let (graph, dom) = (&ctx.graph, &ctx.dom);
+    let n = graph.len();
+    let state: Vec<AtomicU8> = (0..n).map(|_| AtomicU8::new(UNKNOWN)).collect();
+    // The nearest kept object at or above `start` (2 + its index), or OUT; `path` is
+    // scratch. Racing threads find and store the same answers.
+    let at_or_above = |start: ObjectId, path: &mut Vec<ObjectId>| -> u8 {
+        path.clear();
+        let mut y = start;
+        let found = loop {
+            let s = state.get(y as usize).map_or(OUT, |s| s.load(Ordering::Relaxed));
+            if s != UNKNOWN {
+                break s;
+            }
+            if let Some(j) = kept.iter().position(|&k| k == y) {
+                break 2 + j as u8;
+            }
+            path.push(y);
+            match dom.immediate_dominator(y) {
+                // A chain longer than the objects is a loop (not a tree): nothing kept.
+                Some(d) if d != Dominators::ROOT && path.len() <= n => y = d,
+                _ => break OUT,
+            }
+        };
+        for &p in path.iter() {
+            if let Some(s) = state.get(p as usize) {
+                s.store(found, Ordering::Relaxed);
+            }
+        }
+        found
+    };
+    let strictly_above = |x: ObjectId, path: &mut Vec<ObjectId>| match dom.immediate_dominator(x) {
+        Some(d) if d != Dominators::ROOT => at_or_above(d, path),
+        _ => OUT,
+    };
+    type Counts = rustc_hash::FxHashMap<(u8, u64), (u64, u64)>;
+    let direct: Counts = (0..n.div_ceil(1 << 14))
+        .into_par_iter()
+        .fold(
+            || (Counts::default(), Vec::new()),
+            |(mut counts, mut path), b| {
+                if crate::interrupt::cancelled() {
+                    return (counts, path);
+                }
+                for x in (b << 14) as ObjectId..((b + 1) << 14).min(n) as ObjectId {
+                    let k = strictly_above(x, &mut path);
+                    if k >= 2 {
+                        let e = counts.entry((k - 2, graph.mt(x))).or_default();
+                        e.0 += 1;
+                        e.1 = e.1.saturating_add(graph.size(x));
+                    }
+                }
+                (counts, path)
+            },
+        )
+        .map(|(counts, _)| counts)
+        .reduce(Counts::default, |mut a, b| {
+            for (k, (c, z)) in b {
+                let e = a.entry(k).or_default();
+                e.0 += c;
+                e.1 = e.1.saturating_add(z);
+            }
+            a
+        });
+    // Each kept object's nearest kept strict ancestor, then, for each, the kept objects
+    // whose chain of those passes through it (itself included).
+    let mut path = Vec::new();
+    let up: Vec<Option<usize>> = kept.iter().map(|&k| strictly_above(k, &mut path).checked_sub(2).map(usize::from)).collect();
+    (0..kept.len())
+        .map(|k| {
+            let below: Vec<bool> = (0..kept.len())
+                .map(|j| {
+                    let mut cur = Some(j);
+                    for _ in 0..=kept.len() {
+                        match cur {
+                            Some(c) if c == k => return true,
+                            Some(c) => cur = up[c],
+                            None => return false,
+                        }
+                    }
+                    false
+                })
+                .collect();
+            let mut by: rustc_hash::FxHashMap<u64, (u64, u64)> = Default::default();
+            for (&(j, mt), &(c, z)) in &direct {
+                if below.get(j as usize).copied().unwrap_or(false) {
+                    let e = by.entry(mt).or_default();
+                    e.0 += c;
+                    e.1 = e.1.saturating_add(z);
+                }
+            }
+            super::Contents::sorted(ctx.heap, by)
+        })
+        .collect()
 }
 
 /// Whether `a` dominates `b` (walks `b`'s dominator chain).
