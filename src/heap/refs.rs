@@ -114,8 +114,7 @@ impl GcDesc {
         match self {
             GcDesc::Series(series) => {
                 for &(bias, offset) in series {
-                    let len = (bias as i128 + size as i128).max(0) as u64;
-                    let end = offset.saturating_add(len).min(size_limit);
+                    let end = series_end(bias, offset, size, size_limit);
                     let mut at = offset;
                     while at < end {
                         slot(at);
@@ -150,6 +149,15 @@ impl GcDesc {
     }
 }
 
+/// Where the slots of a series (`bias`, `offset`) of an object of `size` bytes end: its
+/// length is the object's size plus the (negative) bias, and no slot lies at or past
+/// `limit`.
+#[inline]
+fn series_end(bias: i64, offset: u64, size: u64, limit: u64) -> u64 {
+    let len = (bias as i128 + size as i128).max(0) as u64;
+    offset.saturating_add(len).min(size.min(limit))
+}
+
 /// Appends the non-null references in `bytes`, the memory of an object of `size` bytes.
 #[inline]
 fn slots_in(bytes: &[u8], size: u64, desc: &GcDesc, out: &mut Vec<u64>) {
@@ -159,8 +167,7 @@ fn slots_in(bytes: &[u8], size: u64, desc: &GcDesc, out: &mut Vec<u64>) {
         // not comes in no order the processor can predict): every slot is written at the
         // end of the list, which moves past it only when it is not null.
         for &(bias, offset) in series {
-            let len = (bias as i128 + size as i128).max(0) as u64;
-            let end = offset.saturating_add(len).min(size);
+            let end = series_end(bias, offset, size, size);
             let Some(words) = usize::try_from(offset).ok().filter(|_| offset < end).and_then(|from| bytes.get(from..)) else {
                 continue;
             };
